@@ -1,0 +1,111 @@
+/**
+ * Environment → one typed, validated, frozen Config. Nothing else in slipway reads `process.env`.
+ * Every SLIPWAY_* variable, its default and its rule live here, and the README's configuration table
+ * mirrors this file.
+ */
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+
+export interface Config {
+  dataDir: string;
+  apiHost: string;
+  apiPort: number;
+  routerHost: string;
+  routerPort: number;
+  routerTlsPort: number;
+  domain: string;
+  adminToken?: string;
+  runtime: 'process' | 'docker' | 'kubernetes';
+  router: 'haproxy' | 'builtin';
+  databaseUrl?: string;
+  logLevel: string;
+  /** process runtime isolation: bubblewrap sandbox per instance, or plain child processes */
+  isolation: 'bwrap' | 'none';
+  /**
+   * Multiplies every probe duration (initial delay, period, timeout) and the crash back-off. The API keeps
+   * the seed's limits (periodSeconds >= 10); tests set e.g. 0.05 so a 10 s period runs every 0.5 s.
+   */
+  probeTimeScale: number;
+  /** A rollout whose new instances are not all ready within this many seconds fails and the service returns to its last good release. */
+  progressDeadlineSeconds: number;
+  /** Periodic resync of every controller key, in ms. */
+  resyncMs: number;
+  /** Maximum accepted request body on the API, in bytes. */
+  bodyLimitBytes: number;
+  /** Maximum accepted source bundle upload, in bytes. */
+  uploadLimitBytes: number;
+  /** Grace-period floor applied to instance stops (seconds); tests lower it, the API keeps the seed's 15-600. */
+  gracePeriodCapSeconds?: number;
+}
+
+export class ConfigError extends Error {}
+
+type Env = Record<string, string | undefined>;
+
+function int(env: Env, name: string, def: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got '${raw}'`);
+  return n;
+}
+
+function num(env: Env, name: string, def: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < min || n > max) throw new ConfigError(`${name} must be a number from ${min} to ${max}, got '${raw}'`);
+  return n;
+}
+
+function oneOf<T extends string>(env: Env, name: string, def: T, allowed: readonly T[]): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  if (!(allowed as readonly string[]).includes(raw)) throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got '${raw}'`);
+  return raw as T;
+}
+
+export function onPath(binary: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${binary}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function loadConfig(env: Env = process.env): Readonly<Config> {
+  const dataDir = path.resolve(env.SLIPWAY_DATA_DIR || './.slipway');
+  const domain = (env.SLIPWAY_DOMAIN || 'localhost').toLowerCase();
+  if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(domain)) {
+    throw new ConfigError(`SLIPWAY_DOMAIN must be a DNS name, got '${domain}'`);
+  }
+  const databaseUrl = env.SLIPWAY_DATABASE_URL || undefined;
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError('SLIPWAY_DATABASE_URL must be a postgres:// URL');
+  }
+  const adminToken = env.SLIPWAY_ADMIN_TOKEN || undefined;
+  if (adminToken !== undefined && adminToken.length < 16) throw new ConfigError('SLIPWAY_ADMIN_TOKEN must be at least 16 characters');
+  const cfg: Config = {
+    dataDir,
+    apiHost: env.SLIPWAY_API_HOST || '127.0.0.1',
+    apiPort: int(env, 'SLIPWAY_API_PORT', 7070, 0, 65535),
+    routerHost: env.SLIPWAY_ROUTER_HOST || '0.0.0.0',
+    routerPort: int(env, 'SLIPWAY_ROUTER_PORT', 8080, 0, 65535),
+    routerTlsPort: int(env, 'SLIPWAY_ROUTER_TLS_PORT', 8443, 0, 65535),
+    domain,
+    adminToken,
+    runtime: oneOf(env, 'SLIPWAY_RUNTIME', 'process', ['process', 'docker', 'kubernetes'] as const),
+    router: oneOf(env, 'SLIPWAY_ROUTER', onPath('haproxy') ? 'haproxy' : 'builtin', ['haproxy', 'builtin'] as const),
+    databaseUrl,
+    logLevel: oneOf(env, 'SLIPWAY_LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
+    isolation: oneOf(env, 'SLIPWAY_ISOLATION', onPath('bwrap') ? 'bwrap' : 'none', ['bwrap', 'none'] as const),
+    probeTimeScale: num(env, 'SLIPWAY_PROBE_TIME_SCALE', 1, 0.001, 1),
+    progressDeadlineSeconds: num(env, 'SLIPWAY_PROGRESS_DEADLINE_SECONDS', 600, 1, 86_400),
+    resyncMs: int(env, 'SLIPWAY_RESYNC_MS', 5000, 100, 3_600_000),
+    bodyLimitBytes: int(env, 'SLIPWAY_BODY_LIMIT_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    uploadLimitBytes: int(env, 'SLIPWAY_UPLOAD_LIMIT_BYTES', 200 * 1024 * 1024, 1024, 8 * 1024 * 1024 * 1024),
+    gracePeriodCapSeconds: env.SLIPWAY_GRACE_PERIOD_CAP_SECONDS ? num(env, 'SLIPWAY_GRACE_PERIOD_CAP_SECONDS', 600, 0.1, 600) : undefined,
+  };
+  return Object.freeze(cfg);
+}

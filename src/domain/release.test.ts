@@ -1,0 +1,41 @@
+import { it } from 'node:test';
+import assert from 'node:assert/strict';
+import { deriveReleaseSpec, hashReleaseSpec, instanceId, resolveProcesses } from './release.ts';
+import type { ServiceSpec } from './service.ts';
+
+const base: ServiceSpec = { name: 'web', billing: { deploymentPlan: 'nf-compute-20' }, deployment: { instances: 2 }, runtimeEnvironment: { A: '1', B: '2' } };
+const built = { web: 'node server.js', worker: 'node worker.js' };
+
+it('hashes equal specs equally whatever the key order', () => {
+  const a = deriveReleaseSpec(base, { buildId: 'b1', processes: built });
+  const b = deriveReleaseSpec({ ...base, runtimeEnvironment: { B: '2', A: '1' } }, { buildId: 'b1', processes: built });
+  assert.equal(hashReleaseSpec(a), hashReleaseSpec(b));
+});
+
+it('makes a new release hash when env, build or health checks change, not when the instance count does', () => {
+  const h = (s: ServiceSpec, buildId = 'b1') => hashReleaseSpec(deriveReleaseSpec(s, { buildId, processes: built }));
+  assert.notEqual(h(base), h({ ...base, runtimeEnvironment: { A: '1', B: '3' } }));
+  assert.notEqual(h(base), h(base, 'b2'));
+  assert.notEqual(h(base), h({ ...base, healthChecks: [{ protocol: 'TCP', type: 'readinessProbe', port: 8080, initialDelaySeconds: 1, periodSeconds: 10, timeoutSeconds: 1, failureThreshold: 3 }] }));
+  assert.equal(h(base), h({ ...base, deployment: { instances: 7 }, description: 'other' }));
+});
+
+const overrides: { name: string; deployment: ServiceSpec['deployment']; web: string }[] = [
+  { name: 'default keeps the Procfile web command', deployment: { instances: 1, buildpack: { configType: 'default' } }, web: 'node server.js' },
+  { name: 'customProcess picks another process type', deployment: { instances: 1, buildpack: { configType: 'customProcess', customProcess: 'worker' } }, web: 'node worker.js' },
+  { name: 'buildpack customCommand replaces the command', deployment: { instances: 1, buildpack: { configType: 'customCommand', customCommand: 'node other.js' } }, web: 'node other.js' },
+  { name: 'customEntrypointCustomCommand joins both', deployment: { instances: 1, buildpack: { configType: 'customEntrypointCustomCommand', customEntrypoint: 'exec', customCommand: 'node a.js' } }, web: 'exec node a.js' },
+  { name: 'docker customCommand replaces the command', deployment: { instances: 1, docker: { configType: 'customCommand', customCommand: 'node b.js' } }, web: 'node b.js' },
+  { name: 'docker customEntrypoint prefixes the command', deployment: { instances: 1, docker: { configType: 'customEntrypoint', customEntrypoint: 'env FOO=1' } }, web: 'env FOO=1 node server.js' },
+];
+for (const c of overrides) {
+  it(`runtime override: ${c.name}`, () => {
+    assert.deepEqual(resolveProcesses({ ...base, deployment: c.deployment }, built).web, ['/bin/sh', '-c', c.web]);
+  });
+}
+
+it('names instances deterministically from release, ordinal and spec hash', () => {
+  const rel = { number: 3, specHash: 'abcdef0123456789' };
+  assert.equal(instanceId('proj', 'web', rel, 'web', 1), 'proj--web--web-r3-1-abcdef');
+  assert.equal(instanceId('proj', 'web', rel, 'web', 1), instanceId('proj', 'web', rel, 'web', 1));
+});

@@ -1,0 +1,115 @@
+/**
+ * Releases: immutable snapshots of everything that shapes an instance. Any change to these fields makes a
+ * new release (a different `specHash`); anything else (description, tags, instance count) does not.
+ */
+import crypto from 'node:crypto';
+import type { HealthCheckSpec, PortSpec, ServiceSpec } from './service.ts';
+
+export interface ReleaseSpec {
+  buildId?: string;
+  /** directory of the built artifact (process runtime) */
+  artifactDir?: string;
+  image?: string;
+  imageCredentials?: string;
+  /** process type → argv; `web` is routed */
+  processes: Record<string, string[]>;
+  env: Record<string, string>;
+  files: Record<string, { data: string; encoding?: string }>;
+  ports: Pick<PortSpec, 'name' | 'internalPort' | 'protocol' | 'public'>[];
+  healthChecks: HealthCheckSpec[];
+  gracePeriodSeconds: number;
+  plan: string;
+  storage?: { ephemeralStorageMb?: number; shmSizeMb?: number };
+  /** set by a restart: same spec, new instances */
+  restartedAt?: string;
+}
+
+export type ReleaseSecrets = Pick<ReleaseSpec, 'env' | 'files'>;
+
+export interface ReleaseRecord {
+  id: string;
+  serviceKey: string;
+  number: number;
+  buildId: string | null;
+  image: string | null;
+  specHash: string;
+  spec: ReleaseSpec;
+  createdAt: string;
+}
+
+/** JSON with sorted keys, so equal specs hash equally whatever order their fields came in. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export function hashReleaseSpec(spec: ReleaseSpec): string {
+  return crypto.createHash('sha256').update(canonical(spec)).digest('hex').slice(0, 16);
+}
+
+export const DEFAULT_GRACE_PERIOD_SECONDS = 30;
+
+/**
+ * The command a process type runs, after the seed's runtime overrides:
+ * - buildpack `customProcess` picks another Procfile entry; `customCommand` replaces the command;
+ *   `customEntrypointCustomCommand` / `originalEntrypointCustomCommand` run entrypoint + command.
+ * - docker `customCommand` / `customEntrypoint` / both, applied to the start command the same way.
+ * Commands are run by `sh -c`, as Procfile entries are on Heroku.
+ */
+export function resolveProcesses(spec: ServiceSpec, built: Record<string, string>): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const [type, cmd] of Object.entries(built)) out[type] = ['/bin/sh', '-c', cmd];
+  const d = spec.deployment;
+  const bp = d?.buildpack;
+  let web = built.web;
+  if (bp && bp.configType !== 'default') {
+    if (bp.configType === 'customProcess' && bp.customProcess) web = built[bp.customProcess] ?? web;
+    if (bp.configType === 'customCommand' && bp.customCommand) web = bp.customCommand;
+    if ((bp.configType === 'customEntrypointCustomCommand' || bp.configType === 'originalEntrypointCustomCommand') && bp.customCommand) {
+      web = bp.configType === 'customEntrypointCustomCommand' && bp.customEntrypoint ? `${bp.customEntrypoint} ${bp.customCommand}` : bp.customCommand;
+    }
+  }
+  const dk = d?.docker;
+  if (dk && dk.configType !== 'default') {
+    if (dk.configType === 'customCommand' && dk.customCommand) web = dk.customCommand;
+    if (dk.configType === 'customEntrypoint' && dk.customEntrypoint) web = `${dk.customEntrypoint}${web ? ` ${web}` : ''}`;
+    if (dk.configType === 'customEntrypointCustomCommand' && dk.customEntrypoint && dk.customCommand) web = `${dk.customEntrypoint} ${dk.customCommand}`;
+  }
+  if (web) out.web = ['/bin/sh', '-c', web];
+  return out;
+}
+
+export function deriveReleaseSpec(spec: ServiceSpec, source: { buildId?: string; artifactDir?: string; processes?: Record<string, string>; image?: string }): ReleaseSpec {
+  const d = spec.deployment;
+  return {
+    buildId: source.buildId,
+    artifactDir: source.artifactDir,
+    image: source.image ?? d?.external?.imagePath,
+    imageCredentials: d?.external?.credentials,
+    processes: resolveProcesses(spec, source.processes ?? {}),
+    env: spec.runtimeEnvironment ?? {},
+    files: spec.runtimeFiles ?? {},
+    ports: (spec.ports ?? []).map((p) => ({ name: p.name, internalPort: p.internalPort, protocol: p.protocol, public: p.public ?? false })),
+    healthChecks: spec.healthChecks ?? [],
+    gracePeriodSeconds: d?.gracePeriodSeconds ?? DEFAULT_GRACE_PERIOD_SECONDS,
+    plan: spec.billing.deploymentPlan,
+    storage:
+      d?.storage && (d.storage.ephemeralStorage?.storageSize || d.storage.shmSize)
+        ? { ephemeralStorageMb: d.storage.ephemeralStorage?.storageSize, shmSizeMb: d.storage.shmSize }
+        : undefined,
+  };
+}
+
+/**
+ * Deterministic instance identity: project, service, release number, ordinal and a short spec hash. A
+ * restarted control plane recomputes the same name for the same slot, so it adopts instead of duplicating.
+ */
+export function instanceId(projectId: string, serviceId: string, release: Pick<ReleaseRecord, 'number' | 'specHash'>, processType: string, ordinal: number): string {
+  return `${projectId}--${serviceId}--${processType}-r${release.number}-${ordinal}-${release.specHash.slice(0, 6)}`;
+}
