@@ -1,0 +1,156 @@
+/**
+ * Versioned schema migrations, in code so they ship with the package. Append only: a released migration
+ * is never edited, a change is a new entry.
+ */
+import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import type { DialectName } from './dialect/dialect.ts';
+
+const migrations = (dialect: DialectName): Record<string, Migration> => ({
+  '0001_core': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('tokens')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('hash', 'text', (c) => c.notNull().unique())
+        .addColumn('role', 'text', (c) => c.notNull())
+        .addColumn('project_id', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('last_used_at', 'text')
+        .addColumn('revoked_at', 'text')
+        .execute();
+      await db.schema
+        .createTable('projects')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('description', 'text')
+        .addColumn('spec', 'text', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('services')
+        .addColumn('id', 'text', (c) => c.notNull())
+        .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id').onDelete('cascade'))
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('spec', 'text', (c) => c.notNull())
+        .addColumn('secrets', 'text', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('paused', 'integer', (c) => c.notNull())
+        .addColumn('target_release_id', 'text')
+        .addColumn('stable_release_id', 'text')
+        .addColumn('deploy_status', 'text', (c) => c.notNull())
+        .addColumn('deploy_reason', 'text', (c) => c.notNull())
+        .addColumn('deploy_transition_at', 'text', (c) => c.notNull())
+        .addColumn('deploy_message', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('services_pk', ['project_id', 'id'])
+        .execute();
+      // Service ids are unique per project; the internal key used everywhere else is `${project}/${id}`.
+      await db.schema
+        .createTable('builds')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('project_id', 'text', (c) => c.notNull())
+        .addColumn('service_id', 'text', (c) => c.notNull())
+        .addColumn('sha', 'text', (c) => c.notNull())
+        .addColumn('branch', 'text')
+        .addColumn('source', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('artifact_dir', 'text')
+        .addColumn('processes', 'text')
+        .addColumn('error', 'text')
+        .addColumn('log_path', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('started_at', 'text')
+        .addColumn('finished_at', 'text')
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('builds_service').on('builds').columns(['project_id', 'service_id', 'created_at']).execute();
+      await db.schema
+        .createTable('releases')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('service_id', 'text', (c) => c.notNull())
+        .addColumn('number', 'integer', (c) => c.notNull())
+        .addColumn('build_id', 'text')
+        .addColumn('image', 'text')
+        .addColumn('spec_hash', 'text', (c) => c.notNull())
+        .addColumn('spec', 'text', (c) => c.notNull())
+        .addColumn('secrets', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addUniqueConstraint('releases_service_number', ['service_id', 'number'])
+        .execute();
+      await db.schema
+        .createTable('instance_records')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('service_id', 'text', (c) => c.notNull())
+        .addColumn('release_id', 'text', (c) => c.notNull())
+        .addColumn('ordinal', 'integer', (c) => c.notNull())
+        .addColumn('restarts', 'integer', (c) => c.notNull())
+        .addColumn('last_exit_code', 'integer')
+        .addColumn('last_exit_at', 'text')
+        .addColumn('not_before', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('instance_records_service').on('instance_records').column('service_id').execute();
+      await db.schema
+        .createTable('events')
+        .addColumn('id', dialect === 'postgres' ? 'bigserial' : 'integer', (c) => (dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement()))
+        .addColumn('project_id', 'text', (c) => c.notNull())
+        .addColumn('service_id', 'text')
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addColumn('message', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('events_service').on('events').columns(['service_id', 'id']).execute();
+    },
+  },
+  '0002_rollouts': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('rollouts')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('service_id', 'text', (c) => c.notNull())
+        .addColumn('number', 'integer', (c) => c.notNull())
+        .addColumn('from_release_id', 'text')
+        .addColumn('to_release_id', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('strategy', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('message', 'text')
+        .addColumn('deadline_at', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('finished_at', 'text')
+        .addUniqueConstraint('rollouts_service_number', ['service_id', 'number'])
+        .execute();
+      await db.schema.createIndex('rollouts_service_status').on('rollouts').columns(['service_id', 'status']).execute();
+      await db.schema
+        .createTable('rollout_events')
+        .addColumn('id', dialect === 'postgres' ? 'bigserial' : 'integer', (c) => (dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement()))
+        .addColumn('rollout_id', 'text', (c) => c.notNull())
+        .addColumn('message', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('rollout_events_rollout').on('rollout_events').columns(['rollout_id', 'id']).execute();
+    },
+  },
+  '0003_rollout_strategy': {
+    async up(db: Kysely<any>) {
+      // Canary steps and max-in-flight live in `options`; `step_index`/`paused` track a canary's progress.
+      await db.schema.alterTable('rollouts').addColumn('options', 'text').execute();
+      await db.schema.alterTable('rollouts').addColumn('step_index', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema.alterTable('rollouts').addColumn('paused', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+    },
+  },
+});
+
+export function migrationProvider(dialect: DialectName): MigrationProvider {
+  return {
+    async getMigrations() {
+      return migrations(dialect);
+    },
+  };
+}

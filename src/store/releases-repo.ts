@@ -1,0 +1,75 @@
+import type { Kysely } from 'kysely';
+import type { Database } from './schema.ts';
+import type { SecretBox } from './secret-box.ts';
+import { NotFoundError } from '../errors/errors.ts';
+import { insertWithNextNumber } from './next-number.ts';
+import type { ReleaseSpec, ReleaseRecord, ReleaseSecrets } from '../domain/release.ts';
+
+export class ReleasesRepo {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly box: SecretBox,
+  ) {}
+
+  private toRecord(r: Database['releases']): ReleaseRecord {
+    const open = JSON.parse(r.spec) as Omit<ReleaseSpec, 'env' | 'files'>;
+    const secrets = this.box.open<ReleaseSecrets>(r.secrets);
+    return {
+      id: r.id,
+      serviceKey: r.service_id,
+      number: r.number,
+      buildId: r.build_id,
+      image: r.image,
+      specHash: r.spec_hash,
+      spec: { ...open, env: secrets.env, files: secrets.files },
+      createdAt: r.created_at,
+    };
+  }
+
+  /**
+   * Append a release with the next number for the service. Numbers are allocated by reading the max and
+   * inserting under a unique constraint, retried on collision, so concurrent writers never share a number.
+   */
+  async append(serviceKey: string, spec: ReleaseSpec, specHash: string, ids: { id: (n: number) => string }): Promise<ReleaseRecord> {
+    const { env, files, ...open } = spec;
+    return insertWithNextNumber(
+      async () => Number((await this.db.selectFrom('releases').select((eb) => eb.fn.max('number').as('n')).where('service_id', '=', serviceKey).executeTakeFirst())?.n ?? 0),
+      async (number) => {
+        const row: Database['releases'] = {
+          id: ids.id(number),
+          service_id: serviceKey,
+          number,
+          build_id: spec.buildId ?? null,
+          image: spec.image ?? null,
+          spec_hash: specHash,
+          spec: JSON.stringify(open),
+          secrets: this.box.seal({ env, files } satisfies ReleaseSecrets),
+          created_at: new Date().toISOString(),
+        };
+        await this.db.insertInto('releases').values(row).execute();
+        return this.toRecord(row);
+      },
+      `releases of ${serviceKey}`,
+    );
+  }
+
+  async get(id: string): Promise<ReleaseRecord> {
+    const row = await this.db.selectFrom('releases').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!row) throw new NotFoundError('release', id);
+    return this.toRecord(row);
+  }
+
+  async find(id: string): Promise<ReleaseRecord | undefined> {
+    const row = await this.db.selectFrom('releases').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? this.toRecord(row) : undefined;
+  }
+
+  async list(serviceKey: string, limit = 100): Promise<ReleaseRecord[]> {
+    const rows = await this.db.selectFrom('releases').selectAll().where('service_id', '=', serviceKey).orderBy('number', 'desc').limit(limit).execute();
+    return rows.map((r) => this.toRecord(r));
+  }
+
+  async deleteForService(serviceKey: string): Promise<void> {
+    await this.db.deleteFrom('releases').where('service_id', '=', serviceKey).execute();
+  }
+}

@@ -1,0 +1,153 @@
+import type { Kysely } from 'kysely';
+import type { Database } from './schema.ts';
+import { NotFoundError } from '../errors/errors.ts';
+import { insertWithNextNumber } from './next-number.ts';
+
+export type RolloutStatus = 'IN_PROGRESS' | 'COMPLETED' | 'FAILED' | 'SUPERSEDED' | 'CANCELED';
+
+/** How a rollout moves: rolling with at most `maxInFlight` new instances starting at once, or canary steps. */
+export interface RolloutOptions {
+  maxInFlight?: number;
+  canarySteps?: { instanceWeight: number }[];
+}
+export type RolloutKind = 'deploy' | 'rollback' | 'restart' | 'return';
+
+export interface RolloutRecord {
+  id: string;
+  serviceKey: string;
+  number: number;
+  fromReleaseId: string | null;
+  toReleaseId: string;
+  kind: RolloutKind;
+  strategy: string;
+  status: RolloutStatus;
+  message: string | null;
+  deadlineAt: string;
+  createdAt: string;
+  finishedAt: string | null;
+  options: RolloutOptions;
+  stepIndex: number;
+  paused: boolean;
+}
+
+export interface RolloutEvent {
+  id: number;
+  message: string;
+  createdAt: string;
+}
+
+function toRecord(r: Database['rollouts']): RolloutRecord {
+  return {
+    id: r.id,
+    serviceKey: r.service_id,
+    number: r.number,
+    fromReleaseId: r.from_release_id,
+    toReleaseId: r.to_release_id,
+    kind: r.kind as RolloutKind,
+    strategy: r.strategy,
+    status: r.status as RolloutStatus,
+    message: r.message,
+    deadlineAt: r.deadline_at,
+    createdAt: r.created_at,
+    finishedAt: r.finished_at,
+    options: r.options ? JSON.parse(r.options) : {},
+    stepIndex: r.step_index,
+    paused: r.paused === 1,
+  };
+}
+
+/** Rollouts and their ordered events: the record of every move of a service between releases. */
+export class RolloutsRepo {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  /** Start a rollout; any rollout of the service still in progress is superseded by it. */
+  async begin(r: { serviceKey: string; fromReleaseId: string | null; toReleaseId: string; kind: RolloutKind; strategy: string; deadlineAt: string; options?: RolloutOptions }): Promise<RolloutRecord> {
+    const now = new Date().toISOString();
+    for (const prev of await this.active(r.serviceKey)) {
+      await this.finish(prev.id, 'SUPERSEDED', 'superseded by a newer rollout');
+    }
+    return insertWithNextNumber(
+      async () => Number((await this.db.selectFrom('rollouts').select((eb) => eb.fn.max('number').as('n')).where('service_id', '=', r.serviceKey).executeTakeFirst())?.n ?? 0),
+      async (number) => {
+        const row: Database['rollouts'] = {
+          id: `${r.serviceKey.replace('/', '--')}--rollout-${number}`,
+          service_id: r.serviceKey,
+          number,
+          from_release_id: r.fromReleaseId,
+          to_release_id: r.toReleaseId,
+          kind: r.kind,
+          strategy: r.strategy,
+          status: 'IN_PROGRESS',
+          message: null,
+          deadline_at: r.deadlineAt,
+          created_at: now,
+          finished_at: null,
+          options: r.options ? JSON.stringify(r.options) : null,
+          step_index: 0,
+          paused: 0,
+        };
+        await this.db.insertInto('rollouts').values(row).execute();
+        return toRecord(row);
+      },
+      `rollouts of ${r.serviceKey}`,
+    );
+  }
+
+  async active(serviceKey: string): Promise<RolloutRecord[]> {
+    const rows = await this.db.selectFrom('rollouts').selectAll().where('service_id', '=', serviceKey).where('status', '=', 'IN_PROGRESS').orderBy('number').execute();
+    return rows.map(toRecord);
+  }
+
+  async list(serviceKey: string, limit = 50): Promise<RolloutRecord[]> {
+    const rows = await this.db.selectFrom('rollouts').selectAll().where('service_id', '=', serviceKey).orderBy('number', 'desc').limit(limit).execute();
+    return rows.map(toRecord);
+  }
+
+  async get(id: string): Promise<RolloutRecord> {
+    const row = await this.db.selectFrom('rollouts').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!row) throw new NotFoundError('rollout', id);
+    return toRecord(row);
+  }
+
+  /** Close a rollout once; returns false if it was already closed. */
+  async finish(id: string, status: Exclude<RolloutStatus, 'IN_PROGRESS'>, message: string): Promise<boolean> {
+    const res = await this.db
+      .updateTable('rollouts')
+      .set({ status, message, finished_at: new Date().toISOString() })
+      .where('id', '=', id)
+      .where('status', '=', 'IN_PROGRESS')
+      .executeTakeFirst();
+    if (Number(res.numUpdatedRows) === 1) await this.event(id, `${status.toLowerCase()}: ${message}`);
+    return Number(res.numUpdatedRows) === 1;
+  }
+
+  /** Pause a canary at its current step, or resume it at the next one with a fresh deadline. */
+  async setStep(id: string, fields: { stepIndex?: number; paused: boolean; deadlineAt?: string }): Promise<void> {
+    await this.db
+      .updateTable('rollouts')
+      .set({ paused: fields.paused ? 1 : 0, ...(fields.stepIndex !== undefined ? { step_index: fields.stepIndex } : {}), ...(fields.deadlineAt ? { deadline_at: fields.deadlineAt } : {}) })
+      .where('id', '=', id)
+      .where('status', '=', 'IN_PROGRESS')
+      .execute();
+  }
+
+  async event(rolloutId: string, message: string): Promise<void> {
+    await this.db.insertInto('rollout_events').values({ rollout_id: rolloutId, message, created_at: new Date().toISOString() }).execute();
+  }
+
+  async lastEvent(rolloutId: string): Promise<RolloutEvent | undefined> {
+    const r = await this.db.selectFrom('rollout_events').selectAll().where('rollout_id', '=', rolloutId).orderBy('id', 'desc').limit(1).executeTakeFirst();
+    return r ? { id: Number(r.id), message: r.message, createdAt: r.created_at } : undefined;
+  }
+
+  async events(rolloutId: string, afterId = 0): Promise<RolloutEvent[]> {
+    const rows = await this.db.selectFrom('rollout_events').selectAll().where('rollout_id', '=', rolloutId).where('id', '>', afterId).orderBy('id').execute();
+    return rows.map((r) => ({ id: Number(r.id), message: r.message, createdAt: r.created_at }));
+  }
+
+  async deleteForService(serviceKey: string): Promise<void> {
+    const ids = (await this.db.selectFrom('rollouts').select('id').where('service_id', '=', serviceKey).execute()).map((r) => r.id);
+    if (ids.length) await this.db.deleteFrom('rollout_events').where('rollout_id', 'in', ids).execute();
+    await this.db.deleteFrom('rollouts').where('service_id', '=', serviceKey).execute();
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * Table types for Kysely. Both dialects store JSON as text, timestamps as ISO-8601 text and booleans as
+ * 0/1 integers, so one repository layer runs unchanged on SQLite and PostgreSQL.
+ */
+import type { Generated } from 'kysely';
+
+export interface TokensTable {
+  id: string;
+  name: string;
+  /** sha256 of the token; the token itself is never stored */
+  hash: string;
+  role: string;
+  project_id: string | null;
+  created_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+export interface ProjectsTable {
+  id: string;
+  name: string;
+  description: string | null;
+  spec: string;
+  version: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ServicesTable {
+  id: string;
+  project_id: string;
+  name: string;
+  kind: string;
+  /** the user's spec (Northflank body, secrets removed), JSON */
+  spec: string;
+  /** secret parts of the spec, sealed (see secret-box.ts) */
+  secrets: string;
+  version: number;
+  paused: number;
+  /** release the service should run; null until a build or image is available */
+  target_release_id: string | null;
+  /** last release that completed a rollout: the one to return to when a rollout fails */
+  stable_release_id: string | null;
+  deploy_status: string;
+  deploy_reason: string;
+  deploy_transition_at: string;
+  deploy_message: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface BuildsTable {
+  id: string;
+  project_id: string;
+  service_id: string;
+  /** commit SHA, or `bundle:<sha256>` for uploaded bundles: the cache key */
+  sha: string;
+  branch: string | null;
+  source: string;
+  status: string;
+  artifact_dir: string | null;
+  processes: string | null;
+  error: string | null;
+  log_path: string;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  version: number;
+}
+
+export interface ReleasesTable {
+  id: string;
+  service_id: string;
+  number: number;
+  build_id: string | null;
+  image: string | null;
+  spec_hash: string;
+  /** the instance-shaping spec, secrets removed, JSON */
+  spec: string;
+  secrets: string;
+  created_at: string;
+}
+
+export interface InstanceRecordsTable {
+  id: string;
+  service_id: string;
+  release_id: string;
+  ordinal: number;
+  restarts: number;
+  last_exit_code: number | null;
+  last_exit_at: string | null;
+  /** crash back-off: do not start before this time */
+  not_before: string | null;
+  created_at: string;
+}
+
+export interface EventsTable {
+  id: Generated<number>;
+  project_id: string;
+  service_id: string | null;
+  kind: string;
+  reason: string;
+  message: string;
+  created_at: string;
+}
+
+export interface RolloutsTable {
+  id: string;
+  service_id: string;
+  number: number;
+  from_release_id: string | null;
+  to_release_id: string;
+  /** deploy | rollback | restart | return (automatic return to the last good release) */
+  kind: string;
+  strategy: string;
+  status: string;
+  message: string | null;
+  deadline_at: string;
+  created_at: string;
+  finished_at: string | null;
+  /** JSON RolloutOptions */
+  options: string | null;
+  step_index: number;
+  paused: number;
+}
+
+export interface RolloutEventsTable {
+  id: Generated<number>;
+  rollout_id: string;
+  message: string;
+  created_at: string;
+}
+
+export interface Database {
+  rollouts: RolloutsTable;
+  rollout_events: RolloutEventsTable;
+  tokens: TokensTable;
+  projects: ProjectsTable;
+  services: ServicesTable;
+  builds: BuildsTable;
+  releases: ReleasesTable;
+  instance_records: InstanceRecordsTable;
+  events: EventsTable;
+}

@@ -1,0 +1,161 @@
+import type { Kysely } from 'kysely';
+import type { Database } from './schema.ts';
+import type { SecretBox } from './secret-box.ts';
+import { ConflictError, NotFoundError, VersionConflictError } from '../errors/errors.ts';
+import { isUniqueViolation } from './unique-violation.ts';
+import {
+  joinSecrets,
+  splitSecrets,
+  type DeploymentReason,
+  type DeploymentStatus,
+  type ServiceKind,
+  type ServiceRecord,
+  type ServiceSecrets,
+  type ServiceSpec,
+} from '../domain/service.ts';
+
+export interface ServiceStatusPatch {
+  deployStatus?: DeploymentStatus;
+  deployReason?: DeploymentReason;
+  deployMessage?: string | null;
+  targetReleaseId?: string | null;
+  stableReleaseId?: string | null;
+  paused?: boolean;
+}
+
+/**
+ * Services. The spec's secret parts are sealed at rest. `update` is conditional on the version read;
+ * `setStatus` is the controllers' write and does not bump the user-facing version, so status updates
+ * never make a user's concurrent edit fail.
+ */
+export class ServicesRepo {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly box: SecretBox,
+  ) {}
+
+  private toRecord(row: Database['services']): ServiceRecord {
+    const secrets = this.box.open<ServiceSecrets>(row.secrets);
+    return {
+      projectId: row.project_id,
+      id: row.id,
+      name: row.name,
+      kind: row.kind as ServiceKind,
+      spec: joinSecrets(JSON.parse(row.spec), secrets),
+      version: row.version,
+      paused: row.paused === 1,
+      targetReleaseId: row.target_release_id,
+      stableReleaseId: row.stable_release_id,
+      deployStatus: row.deploy_status as DeploymentStatus,
+      deployReason: row.deploy_reason as DeploymentReason,
+      deployTransitionAt: row.deploy_transition_at,
+      deployMessage: row.deploy_message,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    };
+  }
+
+  async create(s: { projectId: string; id: string; kind: ServiceKind; spec: ServiceSpec }): Promise<ServiceRecord> {
+    const now = new Date().toISOString();
+    const { open, secrets } = splitSecrets(s.spec);
+    const row: Database['services'] = {
+      id: s.id,
+      project_id: s.projectId,
+      name: s.spec.name,
+      kind: s.kind,
+      spec: JSON.stringify(open),
+      secrets: this.box.seal(secrets),
+      version: 1,
+      paused: 0,
+      target_release_id: null,
+      stable_release_id: null,
+      deploy_status: 'PENDING',
+      deploy_reason: 'DEPLOYING',
+      deploy_transition_at: now,
+      deploy_message: null,
+      created_at: now,
+      updated_at: now,
+    };
+    try {
+      await this.db.insertInto('services').values(row).execute();
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new ConflictError(`service '${s.id}' already exists in project '${s.projectId}'`);
+      throw err;
+    }
+    return this.toRecord(row);
+  }
+
+  async find(projectId: string, id: string): Promise<ServiceRecord | undefined> {
+    const row = await this.db.selectFrom('services').selectAll().where('project_id', '=', projectId).where('id', '=', id).executeTakeFirst();
+    return row ? this.toRecord(row) : undefined;
+  }
+
+  async get(projectId: string, id: string): Promise<ServiceRecord> {
+    const rec = await this.find(projectId, id);
+    if (!rec) throw new NotFoundError('service', id);
+    return rec;
+  }
+
+  async list(projectId: string, opts: { after?: string; limit: number }): Promise<ServiceRecord[]> {
+    let q = this.db.selectFrom('services').selectAll().where('project_id', '=', projectId).orderBy('id').limit(opts.limit);
+    if (opts.after) q = q.where('id', '>', opts.after);
+    return (await q.execute()).map((r) => this.toRecord(r));
+  }
+
+  /** Every service key, for the controllers' resync. */
+  async listKeys(): Promise<{ projectId: string; id: string }[]> {
+    const rows = await this.db.selectFrom('services').select(['project_id', 'id']).execute();
+    return rows.map((r) => ({ projectId: r.project_id, id: r.id }));
+  }
+
+  /** Replace the spec if the version is unchanged. */
+  async update(projectId: string, id: string, expectedVersion: number, spec: ServiceSpec, status?: ServiceStatusPatch): Promise<ServiceRecord> {
+    const now = new Date().toISOString();
+    const { open, secrets } = splitSecrets(spec);
+    const res = await this.db
+      .updateTable('services')
+      .set({
+        name: spec.name,
+        spec: JSON.stringify(open),
+        secrets: this.box.seal(secrets),
+        version: expectedVersion + 1,
+        updated_at: now,
+        ...this.statusColumns(status ?? {}, now),
+      })
+      .where('project_id', '=', projectId)
+      .where('id', '=', id)
+      .where('version', '=', expectedVersion)
+      .executeTakeFirst();
+    if (Number(res.numUpdatedRows) === 0) {
+      await this.get(projectId, id);
+      throw new VersionConflictError(`service '${id}' was modified concurrently; retry`);
+    }
+    return this.get(projectId, id);
+  }
+
+  private statusColumns(p: ServiceStatusPatch, now: string): Partial<Database['services']> {
+    const cols: Partial<Database['services']> = {};
+    if (p.deployStatus !== undefined) {
+      cols.deploy_status = p.deployStatus;
+      cols.deploy_transition_at = now;
+    }
+    if (p.deployReason !== undefined) cols.deploy_reason = p.deployReason;
+    if (p.deployMessage !== undefined) cols.deploy_message = p.deployMessage;
+    if (p.targetReleaseId !== undefined) cols.target_release_id = p.targetReleaseId;
+    if (p.stableReleaseId !== undefined) cols.stable_release_id = p.stableReleaseId;
+    if (p.paused !== undefined) cols.paused = p.paused ? 1 : 0;
+    return cols;
+  }
+
+  /** Controller/status write: no version check, no version bump. */
+  async setStatus(projectId: string, id: string, patch: ServiceStatusPatch): Promise<void> {
+    const cols = this.statusColumns(patch, new Date().toISOString());
+    if (Object.keys(cols).length === 0) return;
+    await this.db.updateTable('services').set(cols).where('project_id', '=', projectId).where('id', '=', id).execute();
+  }
+
+  async delete(projectId: string, id: string): Promise<void> {
+    const res = await this.db.deleteFrom('services').where('project_id', '=', projectId).where('id', '=', id).executeTakeFirst();
+    if (Number(res.numDeletedRows) === 0) throw new NotFoundError('service', id);
+  }
+}

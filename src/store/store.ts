@@ -1,0 +1,44 @@
+/** The repositories, opened together over one database. */
+import type { Kysely } from 'kysely';
+import type { Database } from './schema.ts';
+import { openDatabase, type DialectName } from './dialect/dialect.ts';
+import { SecretBox } from './secret-box.ts';
+import { ProjectsRepo } from './projects-repo.ts';
+import { ServicesRepo } from './services-repo.ts';
+import { BuildsRepo } from './builds-repo.ts';
+import { ReleasesRepo } from './releases-repo.ts';
+import { TokensRepo } from './tokens-repo.ts';
+import { InstanceRecordsRepo } from './instance-records-repo.ts';
+import { EventsRepo } from './events-repo.ts';
+import { RolloutsRepo } from './rollouts-repo.ts';
+
+export interface Store {
+  db: Kysely<Database>;
+  dialect: DialectName;
+  projects: ProjectsRepo;
+  services: ServicesRepo;
+  builds: BuildsRepo;
+  releases: ReleasesRepo;
+  tokens: TokensRepo;
+  instances: InstanceRecordsRepo;
+  events: EventsRepo;
+  rollouts: RolloutsRepo;
+  close(): Promise<void>;
+}
+
+export async function openStore(opts: { url?: string; sqlitePath?: string; box: SecretBox; onIdleError?: (err: Error) => void }): Promise<Store> {
+  const { db, dialect, close } = await openDatabase(opts);
+  return {
+    db,
+    dialect,
+    projects: new ProjectsRepo(db),
+    services: new ServicesRepo(db, opts.box),
+    builds: new BuildsRepo(db),
+    releases: new ReleasesRepo(db, opts.box),
+    tokens: new TokensRepo(db),
+    instances: new InstanceRecordsRepo(db),
+    events: new EventsRepo(db),
+    rollouts: new RolloutsRepo(db),
+    close,
+  };
+}
