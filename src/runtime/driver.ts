@@ -1,0 +1,111 @@
+/**
+ * The runtime driver interface: the one boundary between controllers and whatever runs instances
+ * (child processes, containers, pods). Drivers never see the store; controllers hand them a full spec.
+ *
+ * Identity is deterministic: the controller names an instance (`InstanceSpec.id`) from the release id,
+ * an ordinal and a short spec hash, so a restarted control plane can adopt what still runs and a repeated
+ * `start` of the same id collides instead of duplicating.
+ */
+
+export interface InstanceLabels {
+  project: string;
+  service: string;
+  release: string;
+  /** process type; `web` is the routed one */
+  processType: string;
+}
+
+export interface InstanceSpec {
+  /** Deterministic, unique, [a-z0-9-]; also the directory/container name. */
+  id: string;
+  labels: InstanceLabels;
+  /** Directory holding the built artifact (process runtime) — mounted read-only at `/app`. */
+  artifactDir?: string;
+  /** Image reference (container runtimes). */
+  image?: string;
+  /** argv to run. For the process runtime, `['/bin/sh', '-c', cmd]` style is typical. */
+  command: string[];
+  /** Working directory inside the instance (default `/app`). */
+  workDir?: string;
+  /**
+   * Environment from the controller (runtimeEnvironment and the SLIPWAY_* variables). The driver adds `PORT`
+   * (the host port it allocated for the first port), because only the driver knows the mapping.
+   */
+  env: Record<string, string>;
+  /** Files to place at absolute paths inside the instance; contents already decoded. */
+  files: { path: string; content: Buffer }[];
+  /** Ports the app listens on, first one = PORT. The driver maps each to a host port the router can reach. */
+  ports: { name: string; internalPort: number }[];
+  /** Memory limit in MB (advisory on the process runtime unless cgroups are available). */
+  memoryMb?: number;
+  /** CPU share in vCPU (advisory on the process runtime). */
+  cpu?: number;
+}
+
+export type InstanceState = 'starting' | 'running' | 'exited';
+
+export interface ObservedInstance {
+  id: string;
+  labels: InstanceLabels;
+  state: InstanceState;
+  /** host:port the router and probes use, per port name; present once the instance runs. */
+  endpoints: { name: string; internalPort: number; host: string; port: number }[];
+  pid?: number;
+  startedAt?: string;
+  exitedAt?: string;
+  exitCode?: number | null;
+  signal?: string | null;
+}
+
+export interface LogLine {
+  instanceId: string;
+  ts: string;
+  stream: 'stdout' | 'stderr';
+  line: string;
+}
+
+export interface InstanceEvent {
+  type: 'started' | 'exited' | 'removed';
+  instance: ObservedInstance;
+}
+
+export interface RuntimeDriver {
+  readonly name: string;
+
+  /**
+   * Start an instance from a spec. Idempotent per `spec.id`: if an instance with that id already runs,
+   * resolve with it unchanged. Resolves once the process/container has been created and launched (not when
+   * it is ready: readiness is the probes' job). Throws on a bad spec or a launch failure.
+   */
+  start(spec: InstanceSpec): Promise<ObservedInstance>;
+
+  /**
+   * Stop an instance: SIGTERM, wait up to `gracePeriodSeconds`, then SIGKILL; then remove what it left
+   * (directory, container). Idempotent: stopping an unknown or already-gone id resolves. Resolves when the
+   * instance no longer runs.
+   */
+  stop(id: string, gracePeriodSeconds: number): Promise<void>;
+
+  /**
+   * Forget an exited instance's remains (logs may be kept). Idempotent.
+   */
+  remove(id: string): Promise<void>;
+
+  /** Every instance this driver knows of, live or exited-but-not-removed, read fresh (not cached). */
+  list(): Promise<ObservedInstance[]>;
+
+  /** Subscribe to started/exited/removed events; returns an unsubscribe function. Events may be coalesced. */
+  watch(listener: (event: InstanceEvent) => void): () => void;
+
+  /** Recent log lines of an instance (oldest first), then optionally follow. */
+  logs(id: string, opts?: { tail?: number; follow?: boolean; signal?: AbortSignal }): AsyncIterable<LogLine>;
+
+  /** Run a command inside the instance's environment; used for CMD probes. */
+  exec(id: string, command: string[], opts?: { timeoutMs?: number }): Promise<{ exitCode: number; output: string }>;
+
+  /** Current resource usage, or undefined if the instance is gone. */
+  usage(id: string): Promise<{ cpuPercent: number; memoryBytes: number } | undefined>;
+
+  /** Release driver resources (watchers, timers). Does NOT stop instances: they outlive the control plane. */
+  close(): Promise<void>;
+}

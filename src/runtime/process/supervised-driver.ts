@@ -1,0 +1,472 @@
+/**
+ * The `process` runtime driver: every instance is a child process under its own supervisor
+ * (supervisor.mjs), started detached so it outlives the control plane. All state lives in the instance's
+ * directory, so a new driver over the same state directory adopts what still runs:
+ *
+ *   <stateDir>/instances/<id>/launch.json   argv, env, cwd (written before launch)
+ *                            /meta.json     labels and port mapping
+ *                            /state.json    supervisor and app pids (written by the supervisor)
+ *                            /exit.json     how the app ended (written by the supervisor)
+ *                            /output.log    JSON lines { ts, stream, line }
+ *                            /files/…       runtime files
+ *   <stateDir>/logs/<id>.log                the output of removed instances
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import type { InstanceEvent, InstanceSpec, LogLine, ObservedInstance, RuntimeDriver, InstanceLabels } from '../driver.ts';
+import { ValidationError } from '../../errors/errors.ts';
+import { APP_DIR, bwrapArgs, fileTargetProblem } from './sandbox.ts';
+
+const SUPERVISOR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'supervisor.mjs');
+const WATCH_INTERVAL_MS = 200;
+const ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,200}$/;
+
+interface Meta {
+  labels: InstanceLabels;
+  ports: { name: string; internalPort: number; port: number }[];
+  memoryMb?: number;
+  cpu?: number;
+}
+
+interface Launch {
+  argv: string[];
+  cwd: string;
+  env: Record<string, string>;
+  /** the sandbox prefix, reused by exec */
+  sandbox: string[];
+}
+
+interface State {
+  supervisorPid: number;
+  appPid: number;
+  startedAt: string;
+}
+
+interface Exit {
+  code: number | null;
+  signal: string | null;
+  at: string;
+}
+
+export interface ProcessDriverOptions {
+  stateDir: string;
+  isolation: 'bwrap' | 'none';
+  logger?: { info(o: object, m: string): void; warn(o: object, m: string): void };
+}
+
+function readJson<T>(file: string): T | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+function alive(pid: number | undefined): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The live (non-zombie) processes of a process group, with their command names. */
+function groupMembers(pgid: number): { pid: number; comm: string }[] {
+  const out: { pid: number; comm: string }[] = [];
+  for (const pid of fs.readdirSync('/proc')) {
+    if (pid.charCodeAt(0) > 57) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[2]) === pgid && fields[0] !== 'Z') out.push({ pid: Number(pid), comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) });
+    } catch {}
+  }
+  return out;
+}
+
+/**
+ * Whether any live (non-zombie) process remains in the group. kill(-pgid, 0) alone would count zombies,
+ * which linger when nothing reaps them and would make a stop wait forever.
+ */
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  return groupMembers(pgid).length > 0;
+}
+
+/**
+ * Signal an instance's process group. In a sandbox, a SIGTERM must reach the app but not bwrap itself:
+ * bwrap dies of it, and its --die-with-parent then SIGKILLs the app before the app's handler has run.
+ */
+function signalInstance(pgid: number, sig: NodeJS.Signals, sandboxed: boolean): void {
+  if (!sandboxed || sig === 'SIGKILL') {
+    try {
+      process.kill(-pgid, sig);
+    } catch {}
+    return;
+  }
+  for (const m of groupMembers(pgid)) {
+    if (m.comm === 'bwrap') continue;
+    try {
+      process.kill(m.pid, sig);
+    } catch {}
+  }
+}
+
+/** PID reuse guard: the supervisor's command line names its instance directory. */
+function isSupervisorOf(pid: number, dir: string): boolean {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dir);
+  } catch {
+    return false;
+  }
+}
+
+/** The first process inside an instance's sandbox: a child of bwrap living in another mount namespace. */
+function sandboxedProcess(bwrapPid: number | undefined): number | undefined {
+  if (!bwrapPid) return undefined;
+  let ownNs: string;
+  try {
+    ownNs = fs.readlinkSync('/proc/self/ns/mnt');
+  } catch {
+    return undefined;
+  }
+  for (const pid of fs.readdirSync('/proc')) {
+    if (pid.charCodeAt(0) > 57) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === bwrapPid && fs.readlinkSync(`/proc/${pid}/ns/mnt`) !== ownNs) return Number(pid);
+    } catch {}
+  }
+  return undefined;
+}
+
+async function allocatePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class ProcessDriver implements RuntimeDriver {
+  readonly name = 'process';
+  private readonly instancesDir: string;
+  private readonly logsDir: string;
+  private readonly starting = new Map<string, Promise<ObservedInstance>>();
+  private readonly listeners = new Set<(e: InstanceEvent) => void>();
+  private readonly known = new Map<string, ObservedInstance['state']>();
+  private watchTimer: NodeJS.Timeout | undefined;
+  private readonly cpuSamples = new Map<string, { ticks: number; at: number }>();
+
+  constructor(private readonly opts: ProcessDriverOptions) {
+    this.instancesDir = path.join(opts.stateDir, 'instances');
+    this.logsDir = path.join(opts.stateDir, 'logs');
+    fs.mkdirSync(this.instancesDir, { recursive: true });
+    fs.mkdirSync(this.logsDir, { recursive: true });
+  }
+
+  private dir(id: string): string {
+    if (!ID_PATTERN.test(id)) throw ValidationError.one('instance.id', 'pattern', `invalid instance id '${id}'`);
+    return path.join(this.instancesDir, id);
+  }
+
+  start(spec: InstanceSpec): Promise<ObservedInstance> {
+    // Concurrent starts of one id share one launch: never two processes for one instance.
+    const pending = this.starting.get(spec.id);
+    if (pending) return pending;
+    const p = this.launch(spec).finally(() => this.starting.delete(spec.id));
+    this.starting.set(spec.id, p);
+    return p;
+  }
+
+  private async launch(spec: InstanceSpec): Promise<ObservedInstance> {
+    const dir = this.dir(spec.id);
+    const existing = this.observe(spec.id);
+    if (existing && existing.state !== 'exited') return existing;
+    if (existing) await this.remove(spec.id);
+
+    for (const f of spec.files) {
+      const problem = this.opts.isolation === 'bwrap' ? fileTargetProblem(f.path) : !f.path.startsWith('/') || f.path.includes('..') ? `invalid runtime file path '${f.path}'` : undefined;
+      if (problem) throw ValidationError.one('runtimeFiles', 'absolutePath', problem);
+    }
+    fs.mkdirSync(path.join(dir, 'files'), { recursive: true });
+    const files = spec.files.map((f, i) => {
+      // Each file gets its own host path; the sandbox binds it at its absolute target.
+      const hostPath = path.join(dir, 'files', `${i}-${path.basename(f.path)}`);
+      fs.writeFileSync(hostPath, f.content, { mode: 0o444 });
+      return { hostPath, target: f.path };
+    });
+
+    const ports: Meta['ports'] = [];
+    for (const p of spec.ports) ports.push({ name: p.name, internalPort: p.internalPort, port: await allocatePort() });
+    const env: Record<string, string> = {
+      PATH: `${APP_DIR}/node_modules/.bin:/usr/local/bin:/usr/bin:/bin`,
+      HOME: '/tmp',
+      NODE_ENV: 'production',
+      ...spec.env,
+    };
+    if (ports[0]) env.PORT = String(ports[0].port);
+    for (const p of ports) env[`PORT_${p.name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`] = String(p.port);
+
+    let sandbox: string[] = [];
+    let cwd: string;
+    if (this.opts.isolation === 'bwrap') {
+      sandbox = bwrapArgs({ artifactDir: spec.artifactDir, workDir: spec.workDir ?? APP_DIR, files });
+      cwd = '/';
+    } else {
+      // Without a sandbox absolute paths cannot be honoured: the files stay in the instance directory and
+      // SLIPWAY_FILES_DIR says where (a file for /dir/name is at $SLIPWAY_FILES_DIR/dir/name).
+      const filesRoot = path.join(dir, 'root');
+      for (const f of files) {
+        const target = path.join(filesRoot, f.target);
+        fs.mkdirSync(path.dirname(target), { recursive: true });
+        fs.copyFileSync(f.hostPath, target);
+      }
+      env.SLIPWAY_FILES_DIR = filesRoot;
+      env.PATH = `${spec.artifactDir ?? ''}/node_modules/.bin:/usr/local/bin:/usr/bin:/bin`;
+      cwd = spec.workDir ?? spec.artifactDir ?? dir;
+    }
+    const launch: Launch = { argv: [...sandbox, ...spec.command], cwd, env, sandbox };
+    const meta: Meta = { labels: spec.labels, ports, memoryMb: spec.memoryMb, cpu: spec.cpu };
+    fs.writeFileSync(path.join(dir, 'launch.json'), JSON.stringify(launch), { mode: 0o600 });
+    fs.writeFileSync(path.join(dir, 'meta.json'), JSON.stringify(meta));
+
+    const sup = spawn(process.execPath, [SUPERVISOR, dir], { detached: true, stdio: 'ignore', cwd: dir });
+    sup.unref();
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      const obs = this.observe(spec.id);
+      if (obs && (obs.pid || obs.state === 'exited')) {
+        this.emitIfChanged(obs);
+        return obs;
+      }
+      await sleep(5);
+    }
+    throw new Error(`instance ${spec.id} did not start within 10 s`);
+  }
+
+  /** Read one instance's state from its directory; undefined if it has none. */
+  private observe(id: string): ObservedInstance | undefined {
+    const dir = path.join(this.instancesDir, id);
+    const meta = readJson<Meta>(path.join(dir, 'meta.json'));
+    if (!meta) return undefined;
+    const state = readJson<State>(path.join(dir, 'state.json'));
+    const exit = readJson<Exit>(path.join(dir, 'exit.json'));
+    const endpoints = meta.ports.map((p) => ({ name: p.name, internalPort: p.internalPort, host: '127.0.0.1', port: p.port }));
+    const base = { id, labels: meta.labels, endpoints, pid: state?.appPid, startedAt: state?.startedAt };
+    if (exit) return { ...base, state: 'exited', exitedAt: exit.at, exitCode: exit.code, signal: exit.signal };
+    if (state && alive(state.supervisorPid) && isSupervisorOf(state.supervisorPid, dir)) return { ...base, state: 'running' };
+    if (!state) {
+      // Launched moments ago and the supervisor has not written its state yet, or it died before that.
+      const launched = fs.statSync(path.join(dir, 'meta.json')).mtimeMs;
+      return Date.now() - launched < 10_000 ? { ...base, state: 'starting' } : { ...base, state: 'exited', exitCode: null, signal: null };
+    }
+    // Supervisor gone without an exit record (killed with the app): the app may still run alone.
+    if (groupAlive(state.appPid)) return { ...base, state: 'running' };
+    return { ...base, state: 'exited', exitCode: null, signal: 'SIGKILL' };
+  }
+
+  async list(): Promise<ObservedInstance[]> {
+    const out: ObservedInstance[] = [];
+    for (const id of fs.readdirSync(this.instancesDir)) {
+      const obs = this.observe(id);
+      if (obs) out.push(obs);
+    }
+    return out;
+  }
+
+  async stop(id: string, gracePeriodSeconds: number): Promise<void> {
+    const dir = this.dir(id);
+    const state = readJson<State>(path.join(dir, 'state.json'));
+    if (state) {
+      const sandboxed = (readJson<Launch>(path.join(dir, 'launch.json'))?.sandbox.length ?? 0) > 0;
+      const signalGroup = (sig: NodeJS.Signals) => signalInstance(state.appPid, sig, sandboxed);
+      signalGroup('SIGTERM');
+      const deadline = Date.now() + gracePeriodSeconds * 1000;
+      while (groupAlive(state.appPid) && Date.now() < deadline) await sleep(20);
+      if (groupAlive(state.appPid)) signalGroup('SIGKILL');
+      // The supervisor exits once it has recorded the exit; give it a moment, then make sure.
+      const supDeadline = Date.now() + 2000;
+      while (alive(state.supervisorPid) && isSupervisorOf(state.supervisorPid, dir) && Date.now() < supDeadline) await sleep(10);
+      if (alive(state.supervisorPid) && isSupervisorOf(state.supervisorPid, dir)) {
+        try {
+          process.kill(state.supervisorPid, 'SIGKILL');
+        } catch {}
+      }
+      while (groupAlive(state.appPid)) await sleep(10);
+    }
+    await this.remove(id);
+  }
+
+  async remove(id: string): Promise<void> {
+    const dir = this.dir(id);
+    if (!fs.existsSync(dir)) return;
+    const obs = this.observe(id);
+    if (obs && obs.state !== 'exited') throw new Error(`instance ${id} still runs: stop it first`);
+    const log = path.join(dir, 'output.log');
+    if (fs.existsSync(log)) {
+      const kept = path.join(this.logsDir, `${id}.log`);
+      fs.appendFileSync(kept, fs.readFileSync(log));
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+    if (this.known.delete(id) && obs) this.emit({ type: 'removed', instance: obs });
+  }
+
+  watch(listener: (event: InstanceEvent) => void): () => void {
+    this.listeners.add(listener);
+    if (!this.watchTimer) {
+      this.watchTimer = setInterval(() => void this.poll(), WATCH_INTERVAL_MS);
+      this.watchTimer.unref();
+    }
+    return () => {
+      this.listeners.delete(listener);
+      if (this.listeners.size === 0 && this.watchTimer) {
+        clearInterval(this.watchTimer);
+        this.watchTimer = undefined;
+      }
+    };
+  }
+
+  private emit(e: InstanceEvent): void {
+    for (const l of this.listeners) l(e);
+  }
+
+  private emitIfChanged(obs: ObservedInstance): void {
+    const prev = this.known.get(obs.id);
+    if (prev === obs.state) return;
+    this.known.set(obs.id, obs.state);
+    if (obs.state === 'exited') this.emit({ type: 'exited', instance: obs });
+    else if (prev === undefined || prev === 'starting') this.emit({ type: 'started', instance: obs });
+  }
+
+  private async poll(): Promise<void> {
+    const seen = new Set<string>();
+    for (const obs of await this.list()) {
+      seen.add(obs.id);
+      this.emitIfChanged(obs);
+    }
+    for (const [id, state] of this.known) {
+      if (!seen.has(id)) {
+        this.known.delete(id);
+        this.emit({ type: 'removed', instance: { id, labels: { project: '', service: '', release: '', processType: '' }, state, endpoints: [] } });
+      }
+    }
+  }
+
+  async *logs(id: string, opts: { tail?: number; follow?: boolean; signal?: AbortSignal } = {}): AsyncIterable<LogLine> {
+    const live = path.join(this.instancesDir, id, 'output.log');
+    const file = fs.existsSync(live) ? live : path.join(this.logsDir, `${id}.log`);
+    if (!fs.existsSync(file)) return;
+    const parse = (text: string): LogLine[] =>
+      text
+        .split('\n')
+        .filter(Boolean)
+        .flatMap((l) => {
+          try {
+            const o = JSON.parse(l) as { ts: string; stream: 'stdout' | 'stderr'; line: string };
+            return [{ instanceId: id, ts: o.ts, stream: o.stream, line: o.line }];
+          } catch {
+            return [];
+          }
+        });
+    let offset = 0;
+    const readNew = (): string => {
+      const size = fs.statSync(file).size;
+      if (size <= offset) return '';
+      const fd = fs.openSync(file, 'r');
+      try {
+        const buf = Buffer.alloc(size - offset);
+        fs.readSync(fd, buf, 0, buf.length, offset);
+        const text = buf.toString('utf8');
+        const complete = text.lastIndexOf('\n') + 1;
+        offset += Buffer.byteLength(text.slice(0, complete));
+        return text.slice(0, complete);
+      } finally {
+        fs.closeSync(fd);
+      }
+    };
+    const first = parse(readNew());
+    yield* opts.tail !== undefined ? first.slice(-opts.tail) : first;
+    while (opts.follow && !opts.signal?.aborted && fs.existsSync(file)) {
+      await sleep(100);
+      if (!fs.existsSync(file)) break;
+      yield* parse(readNew());
+    }
+  }
+
+  async exec(id: string, command: string[], opts: { timeoutMs?: number } = {}): Promise<{ exitCode: number; output: string }> {
+    const dir = this.dir(id);
+    const launch = readJson<Launch>(path.join(dir, 'launch.json'));
+    if (!launch) throw new Error(`instance ${id} not found`);
+    // A sandboxed instance has its own /tmp, mounts and PIDs: run the command inside them (nsenter into
+    // the sandbox's first process), so a CMD probe sees exactly what the app sees.
+    const inside = launch.sandbox.length ? sandboxedProcess(readJson<State>(path.join(dir, 'state.json'))?.appPid) : undefined;
+    const argv = inside ? ['nsenter', '-t', String(inside), '-m', '-u', '-i', '-p', '-w', '--', ...command] : [...launch.sandbox, ...command];
+    return new Promise((resolve) => {
+      const child = spawn(argv[0], argv.slice(1), { cwd: launch.cwd, env: launch.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      let output = '';
+      const take = (c: Buffer) => {
+        if (output.length < 64 * 1024) output += c.toString('utf8');
+      };
+      child.stdout.on('data', take);
+      child.stderr.on('data', take);
+      const timer = setTimeout(() => {
+        try {
+          process.kill(-child.pid!, 'SIGKILL');
+        } catch {}
+      }, opts.timeoutMs ?? 10_000);
+      child.on('error', (err) => {
+        clearTimeout(timer);
+        resolve({ exitCode: 127, output: err.message });
+      });
+      child.on('close', (code, signal) => {
+        clearTimeout(timer);
+        resolve({ exitCode: code ?? (signal ? 128 : 1), output: output.slice(0, 64 * 1024) });
+      });
+    });
+  }
+
+  async usage(id: string): Promise<{ cpuPercent: number; memoryBytes: number } | undefined> {
+    const state = readJson<State>(path.join(this.instancesDir, id, 'state.json'));
+    if (!state || !alive(state.appPid)) return undefined;
+    // Sum over the app's process group (the sandbox and everything it started).
+    let ticks = 0;
+    let rssPages = 0;
+    for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+      try {
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        if (Number(fields[2]) !== state.appPid) continue; // pgrp
+        ticks += Number(fields[11]) + Number(fields[12]);
+        rssPages += Number(fields[21]);
+      } catch {}
+    }
+    const now = Date.now();
+    const prev = this.cpuSamples.get(id);
+    this.cpuSamples.set(id, { ticks, at: now });
+    const cpuPercent = prev && now > prev.at ? (((ticks - prev.ticks) / 100) * 1000 * 100) / (now - prev.at) : 0;
+    return { cpuPercent: Math.max(0, cpuPercent), memoryBytes: rssPages * 4096 };
+  }
+
+  async close(): Promise<void> {
+    if (this.watchTimer) clearInterval(this.watchTimer);
+    this.watchTimer = undefined;
+    this.listeners.clear();
+  }
+}
