@@ -1,0 +1,238 @@
+/**
+ * The built-in data plane: a Node HTTP/1.1 reverse proxy. Routes by Host to the ready endpoints of a
+ * route, keeps connections alive on both sides, streams bodies, retries an idempotent request once on
+ * another endpoint when the first refused the connection, passes WebSocket upgrades through, and counts
+ * requests in flight per endpoint so a stop can wait for them (draining).
+ */
+import http from 'node:http';
+import net from 'node:net';
+import crypto from 'node:crypto';
+import type { Endpoint, Route, Router, RoutingTable } from '../table.ts';
+import { Balancer } from './balancer.ts';
+import { pages } from './pages.ts';
+
+interface CompiledRoute {
+  route: Route;
+  balancer: Balancer;
+}
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-authenticate']);
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export interface NodeRouterOptions {
+  host: string;
+  port: number;
+  /** upstream response-headers timeout */
+  upstreamTimeoutMs?: number;
+  logger?: { debug(o: object, m: string): void; warn(o: object, m: string): void };
+}
+
+export class NodeRouter implements Router {
+  readonly name = 'builtin';
+  private readonly server: http.Server;
+  private routes = new Map<string, CompiledRoute>();
+  private readonly inflight = new Map<string, number>();
+  private readonly agents = new Map<string, http.Agent>();
+  private readonly sockets = new Set<net.Socket>();
+
+  constructor(private readonly opts: NodeRouterOptions) {
+    this.server = http.createServer({ keepAlive: true }, (req, res) => this.handle(req, res));
+    this.server.keepAliveTimeout = 65_000;
+    this.server.on('upgrade', (req, socket, head) => this.upgrade(req, socket as net.Socket, head));
+    this.server.on('connection', (s) => {
+      this.sockets.add(s);
+      s.once('close', () => this.sockets.delete(s));
+    });
+    this.server.on('clientError', (_err, socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+      else socket.destroy();
+    });
+  }
+
+  start(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.opts.port, this.opts.host, () => resolve());
+    });
+  }
+
+  address(): { httpPort: number } {
+    return { httpPort: (this.server.address() as net.AddressInfo).port };
+  }
+
+  inFlight(endpointId: string): number {
+    return this.inflight.get(endpointId) ?? 0;
+  }
+
+  setTable(table: RoutingTable): void {
+    const next = new Map<string, CompiledRoute>();
+    const live = new Set<string>();
+    for (const route of table.routes) {
+      const prev = this.routes.get(route.hosts[0] ?? '');
+      // Keep the balancer's rotation when the endpoint set did not change.
+      const same = prev && prev.route.key === route.key && sameEndpoints(prev.route.endpoints, route.endpoints) && prev.route.loadBalancing?.mode === route.loadBalancing?.mode;
+      const compiled: CompiledRoute = same ? { route, balancer: prev.balancer } : { route, balancer: new Balancer(route.endpoints, route.loadBalancing?.mode ?? 'roundRobin', (id) => this.inFlight(id)) };
+      for (const h of route.hosts) next.set(h, compiled);
+      for (const e of route.endpoints) live.add(originOf(e));
+    }
+    this.routes = next;
+    // Idle keep-alive connections to endpoints that left the table are closed; busy ones finish first.
+    for (const [origin, agent] of this.agents) {
+      if (!live.has(origin)) {
+        this.agents.delete(origin);
+        setTimeout(() => agent.destroy(), 60_000).unref();
+        for (const list of Object.values(agent.freeSockets)) for (const s of list ?? []) s.destroy();
+      }
+    }
+  }
+
+  private agentFor(e: Endpoint): http.Agent {
+    const origin = originOf(e);
+    let a = this.agents.get(origin);
+    if (!a) {
+      a = new http.Agent({ keepAlive: true, keepAliveMsecs: 1000, maxFreeSockets: 256, scheduling: 'lifo', timeout: 60_000 });
+      this.agents.set(origin, a);
+    }
+    return a;
+  }
+
+  private lookup(req: http.IncomingMessage): { host: string; compiled?: CompiledRoute } {
+    const raw = req.headers.host ?? '';
+    const colon = raw.startsWith('[') ? raw.indexOf(']:') + 1 : raw.lastIndexOf(':');
+    const host = (colon > 0 ? raw.slice(0, colon) : raw).toLowerCase();
+    return { host, compiled: this.routes.get(host) };
+  }
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const started = Date.now();
+    const { host, compiled } = this.lookup(req);
+    if (!compiled) return this.answer(res, 404, pages.notFound(host));
+    if (compiled.route.maintenance) return this.answer(res, 503, pages.maintenance(), { 'retry-after': '30' });
+    const ep = compiled.balancer.pick();
+    if (!ep) return this.answer(res, 503, pages.noInstance(), { 'retry-after': '5' });
+    const headers = this.forwardHeaders(req, host);
+    this.forward(req, res, compiled, ep, headers, true, started);
+  }
+
+  private forwardHeaders(req: http.IncomingMessage, host: string): http.OutgoingHttpHeaders {
+    const out: http.OutgoingHttpHeaders = {};
+    for (const [k, v] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(k) && v !== undefined) out[k] = v;
+    const client = req.socket.remoteAddress ?? '';
+    const prior = req.headers['x-forwarded-for'];
+    out['x-forwarded-for'] = prior ? `${prior}, ${client}` : client;
+    out['x-forwarded-proto'] = 'http';
+    out['x-forwarded-host'] = req.headers.host ?? host;
+    out['x-forwarded-port'] = String(this.address().httpPort);
+    const rid = req.headers['x-request-id'];
+    out['x-request-id'] = typeof rid === 'string' && REQUEST_ID.test(rid) ? rid : crypto.randomUUID();
+    return out;
+  }
+
+  private forward(req: http.IncomingMessage, res: http.ServerResponse, compiled: CompiledRoute, ep: Endpoint, headers: http.OutgoingHttpHeaders, mayRetry: boolean, started: number): void {
+    this.inflight.set(ep.id, (this.inflight.get(ep.id) ?? 0) + 1);
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      this.inflight.set(ep.id, (this.inflight.get(ep.id) ?? 1) - 1);
+      if (this.inflight.get(ep.id) === 0) this.inflight.delete(ep.id);
+    };
+    const upstream = http.request({ host: ep.host, port: ep.port, method: req.method, path: req.url, headers, agent: this.agentFor(ep), timeout: this.opts.upstreamTimeoutMs ?? 60_000 });
+    let bodySent = false;
+    upstream.on('response', (ures) => {
+      const out: http.OutgoingHttpHeaders = {};
+      for (const [k, v] of Object.entries(ures.headers)) if (!HOP_BY_HOP.has(k) && v !== undefined) out[k] = v;
+      res.writeHead(ures.statusCode ?? 502, out);
+      ures.pipe(res);
+      ures.on('end', () => {
+        finish();
+        this.opts.logger?.debug({ method: req.method, host: req.headers.host, path: req.url, status: ures.statusCode, endpoint: ep.id, ms: Date.now() - started }, 'access');
+      });
+      ures.on('error', () => {
+        finish();
+        res.destroy();
+      });
+    });
+    upstream.on('timeout', () => upstream.destroy(Object.assign(new Error('upstream timeout'), { code: 'ETIMEDOUT' })));
+    upstream.on('error', (err: NodeJS.ErrnoException) => {
+      finish();
+      if (res.headersSent) return res.destroy();
+      const refused = err.code === 'ECONNREFUSED' || (err.code === 'ECONNRESET' && !bodySent);
+      if (refused && mayRetry && IDEMPOTENT.has(req.method ?? '') && !bodySent) {
+        const other = compiled.balancer.pick(ep.id);
+        if (other) return this.forward(req, res, compiled, other, headers, false, started);
+      }
+      if (err.code === 'ETIMEDOUT') return this.answer(res, 504, pages.timeout());
+      this.opts.logger?.warn({ endpoint: ep.id, err: err.code ?? err.message }, 'upstream failed');
+      this.answer(res, 502, pages.badGateway());
+    });
+    res.on('close', () => {
+      if (!res.writableFinished) upstream.destroy();
+      finish();
+    });
+    // A bodiless request is ended at once so a refused connection can still be retried elsewhere.
+    const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
+    if (!hasBody) {
+      upstream.end();
+    } else {
+      bodySent = true;
+      req.pipe(upstream);
+    }
+  }
+
+  private upgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer): void {
+    const { compiled } = this.lookup(req);
+    const ep = compiled && !compiled.route.maintenance ? compiled.balancer.pick() : undefined;
+    if (!ep) {
+      socket.end(`HTTP/1.1 ${compiled ? 503 : 404} ${compiled ? 'Service Unavailable' : 'Not Found'}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+      return;
+    }
+    const up = net.connect({ host: ep.host, port: ep.port });
+    up.once('connect', () => {
+      let head_ = `${req.method} ${req.url} HTTP/1.1\r\n`;
+      for (let i = 0; i < req.rawHeaders.length; i += 2) head_ += `${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}\r\n`;
+      head_ += `x-forwarded-for: ${req.socket.remoteAddress ?? ''}\r\nx-forwarded-proto: http\r\n\r\n`;
+      up.write(head_);
+      if (head.length) up.write(head);
+      up.pipe(socket);
+      socket.pipe(up);
+    });
+    const close = () => {
+      up.destroy();
+      socket.destroy();
+    };
+    up.on('error', () => {
+      if (socket.writable) socket.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      close();
+    });
+    socket.on('error', close);
+    socket.on('close', () => up.destroy());
+    up.on('close', () => socket.destroy());
+  }
+
+  private answer(res: http.ServerResponse, status: number, html: string, extra: Record<string, string> = {}): void {
+    if (res.headersSent) return void res.destroy();
+    res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(html), 'cache-control': 'no-store', ...extra });
+    res.end(html);
+  }
+
+  async stop(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    const deadline = setTimeout(() => {
+      for (const s of this.sockets) s.destroy();
+    }, 5000);
+    await closed;
+    clearTimeout(deadline);
+    for (const a of this.agents.values()) a.destroy();
+  }
+}
+
+function originOf(e: Endpoint): string {
+  return `${e.host}:${e.port}`;
+}
+
+function sameEndpoints(a: Endpoint[], b: Endpoint[]): boolean {
+  return a.length === b.length && a.every((e, i) => e.id === b[i].id && e.weight === b[i].weight && e.port === b[i].port);
+}

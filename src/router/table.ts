@@ -1,0 +1,53 @@
+/**
+ * The routing table: what the controllers hand the router. Built outside request handling and swapped
+ * whole (`Router.setTable`), so the hot path only reads an immutable snapshot.
+ */
+
+export interface Endpoint {
+  /** Instance id, for logs and draining. */
+  id: string;
+  host: string;
+  port: number;
+  /** Relative weight (default 1); 0 means drain: no new requests. */
+  weight: number;
+}
+
+export type LoadBalancingMode = 'roundRobin' | 'leastConnection' | 'consistentHash' | 'consistentReplicaRouting';
+
+export interface Route {
+  /** Stable key, e.g. `project/service/portName`. */
+  key: string;
+  /** Lower-case host names (no port) this route answers. */
+  hosts: string[];
+  project: string;
+  service: string;
+  portName: string;
+  protocol: 'HTTP' | 'HTTP/2' | 'TCP' | 'UDP';
+  /** Ready endpoints only. Empty with `maintenance` false → 503 "no instance ready". */
+  endpoints: Endpoint[];
+  /** Scale 0 / paused: answer 503 with the maintenance page. */
+  maintenance: boolean;
+  loadBalancing?: { mode: LoadBalancingMode; consistentHash?: { mode: 'ip' | 'customHeader'; header?: string }; consistentReplicaRouting?: { mode: 'path' | 'header' } };
+}
+
+export interface RoutingTable {
+  routes: Route[];
+}
+
+/** A data plane (built-in Node proxy, HAProxy). */
+export interface Router {
+  readonly name: string;
+  /** Begin listening. Resolves when the ports are bound. */
+  start(): Promise<void>;
+  /**
+   * Replace the whole table. Endpoints missing from the new table stop receiving new requests at once;
+   * requests already in flight to them finish (drain). Cheap to call with an unchanged table.
+   */
+  setTable(table: RoutingTable): void;
+  /** Requests currently in flight to an endpoint (by endpoint id); lets a stop wait until it is drained. */
+  inFlight?(endpointId: string): number;
+  /** The port actually bound (useful with port 0 in tests). */
+  address(): { httpPort: number };
+  /** Stop accepting, let in-flight requests finish (bounded), close. */
+  stop(): Promise<void>;
+}
