@@ -1,0 +1,73 @@
+/**
+ * The build controller: takes queued builds, fetches their source (a commit of a local repository or an
+ * uploaded bundle), builds it buildpack-style into an immutable artifact directory, and records the
+ * outcome. A failed build keeps its log and never touches what runs. A build interrupted by a control-plane
+ * restart is queued again.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Store } from '../../store/store.ts';
+import type { PassResult } from '../queue.ts';
+import type { BuildRecord } from '../../store/builds-repo.ts';
+import type { ControllerLogger } from '../service/service-controller.ts';
+
+/** The build mechanics, injected so the controller knows no concrete builder. */
+export interface Builder {
+  checkoutGit(opts: { url: string; sha: string; dest: string; log: (line: string) => void; signal?: AbortSignal }): Promise<void>;
+  extractBundle(opts: { source: string; dest: string }): Promise<unknown>;
+  build(opts: { sourceDir: string; outDir: string; log: (line: string) => void; signal?: AbortSignal }): Promise<{ processes: Record<string, string> }>;
+}
+
+export class BuildController {
+  constructor(
+    private readonly store: Store,
+    private readonly builder: Builder,
+    private readonly opts: { artifactsDir: string; logger: ControllerLogger; onFinished: (b: BuildRecord) => Promise<void> },
+  ) {}
+
+  /** At start: builds left BUILDING by a dead control plane go back to the queue. */
+  async requeueInterrupted(): Promise<string[]> {
+    const ids: string[] = [];
+    for (const b of await this.store.builds.listByStatus(['BUILDING'])) {
+      if (await this.store.builds.transition(b.id, 'BUILDING', 'QUEUED')) ids.push(b.id);
+    }
+    for (const b of await this.store.builds.listByStatus(['QUEUED'])) ids.push(b.id);
+    return [...new Set(ids)];
+  }
+
+  async reconcile(buildId: string): Promise<PassResult> {
+    const b = await this.store.builds.find(buildId);
+    if (!b || b.status !== 'QUEUED') return;
+    if (!(await this.store.builds.transition(b.id, 'QUEUED', 'BUILDING'))) return;
+    fs.mkdirSync(path.dirname(b.logPath), { recursive: true });
+    const logFd = fs.openSync(b.logPath, 'a');
+    const log = (line: string) => fs.writeSync(logFd, `${new Date().toISOString()} ${line}\n`);
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), `slipway-${b.id}-`));
+    const outDir = path.join(this.opts.artifactsDir, b.id);
+    try {
+      log(`-----> Build ${b.id} of ${b.sha}${b.branch ? ` (${b.branch})` : ''}`);
+      const src = path.join(work, 'src');
+      if (b.source.startsWith('git:')) {
+        await this.builder.checkoutGit({ url: b.source.slice(4), sha: b.sha, dest: src, log });
+      } else {
+        await this.builder.extractBundle({ source: b.source.slice('bundle:'.length), dest: src });
+      }
+      fs.rmSync(outDir, { recursive: true, force: true });
+      const out = await this.builder.build({ sourceDir: src, outDir, log });
+      log(`-----> Build succeeded: ${Object.entries(out.processes).map(([k, v]) => `${k}: ${v}`).join(', ') || 'no process types'}`);
+      await this.store.builds.transition(b.id, 'BUILDING', 'SUCCESS', { artifactDir: outDir, processes: out.processes });
+      await this.store.events.append({ projectId: b.projectId, serviceId: b.serviceId, kind: 'build', reason: 'Succeeded', message: `build ${b.id} succeeded` });
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      log(`-----> Build failed: ${message}`);
+      this.opts.logger.warn({ build: b.id, err: message }, 'build failed');
+      await this.store.builds.transition(b.id, 'BUILDING', 'FAILURE', { error: message.slice(0, 2000) });
+      await this.store.events.append({ projectId: b.projectId, serviceId: b.serviceId, kind: 'build', reason: 'Failed', message: `build ${b.id} failed: ${message.slice(0, 300)}` });
+    } finally {
+      fs.closeSync(logFd);
+      fs.rmSync(work, { recursive: true, force: true });
+    }
+    await this.opts.onFinished(await this.store.builds.get(b.id));
+  }
+}

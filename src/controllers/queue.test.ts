@@ -1,0 +1,60 @@
+import { it } from 'node:test';
+import assert from 'node:assert/strict';
+import { WorkQueue } from './queue.ts';
+
+const logger = { error() {} };
+const until = async (cond: () => boolean) => {
+  for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(cond());
+};
+
+it('never runs one key in two workers at once, and reruns a key added mid-pass', async () => {
+  let concurrent = 0;
+  let maxConcurrent = 0;
+  let runs = 0;
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const q = new WorkQueue('t', async () => {
+    concurrent++;
+    maxConcurrent = Math.max(maxConcurrent, concurrent);
+    runs++;
+    if (runs === 1) await gate;
+    concurrent--;
+  }, { concurrency: 4, logger });
+  q.add('a');
+  q.add('a');
+  await until(() => runs === 1);
+  q.add('a');
+  q.add('a');
+  release();
+  await until(() => runs === 2);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(runs, 2);
+  assert.equal(maxConcurrent, 1);
+  await q.stop();
+});
+
+it('retries a failing pass with back-off until it succeeds', async () => {
+  let calls = 0;
+  const q = new WorkQueue('t', async () => {
+    calls++;
+    if (calls < 3) throw new Error('boom');
+  }, { concurrency: 1, logger, maxBackoffMs: 50 });
+  q.add('k');
+  await until(() => calls === 3);
+  await q.stop();
+});
+
+it('runs different keys in parallel up to the concurrency', async () => {
+  let concurrent = 0;
+  let maxConcurrent = 0;
+  const q = new WorkQueue('t', async () => {
+    concurrent++;
+    maxConcurrent = Math.max(maxConcurrent, concurrent);
+    await new Promise((r) => setTimeout(r, 30));
+    concurrent--;
+  }, { concurrency: 2, logger });
+  for (const k of ['a', 'b', 'c', 'd']) q.add(k);
+  await until(() => maxConcurrent === 2 && concurrent === 0);
+  await q.stop();
+});

@@ -1,0 +1,66 @@
+/**
+ * Assembles the routing table from each service's ready instances and hands the whole table to the data
+ * plane. Host names follow the conventions: public HTTP port P of service S in project J answers at
+ * `P--S--J.<domain>`, and the service's first public HTTP port also at `S.J.<domain>`.
+ */
+import type { Router, Route, RoutingTable } from '../../router/table.ts';
+import type { ObservedInstance } from '../../runtime/driver.ts';
+import type { ServiceRecord } from '../../domain/service.ts';
+import { portHosts } from '../../domain/hosts.ts';
+
+const DRAIN_POLL_MS = 25;
+
+export class RouteTableBuilder {
+  private readonly byService = new Map<string, Route[]>();
+
+  constructor(
+    private readonly router: Router,
+    private readonly domain: string,
+    private readonly opts: { maxDrainMs: number },
+  ) {}
+
+  setService(key: string, svc: ServiceRecord, ready: ObservedInstance[], maintenance: boolean): void {
+    const routes: Route[] = [];
+    const ports = (svc.spec.ports ?? []).filter((p) => p.public && (p.protocol === 'HTTP' || p.protocol === 'HTTP/2'));
+    for (const [i, port] of ports.entries()) {
+      routes.push({
+        key: `${key}/${port.name}`,
+        hosts: portHosts(this.domain, svc.projectId, svc.id, port, i === 0),
+        project: svc.projectId,
+        service: svc.id,
+        portName: port.name,
+        protocol: port.protocol,
+        maintenance,
+        loadBalancing: svc.spec.loadBalancing as Route['loadBalancing'],
+        endpoints: ready.flatMap((inst) => {
+          const ep = inst.endpoints.find((e) => e.name === port.name);
+          return ep ? [{ id: inst.id, host: ep.host, port: ep.port, weight: 1 }] : [];
+        }),
+      });
+    }
+    const prev = this.byService.get(key);
+    if (prev && JSON.stringify(prev) === JSON.stringify(routes)) return;
+    this.byService.set(key, routes);
+    this.publish();
+  }
+
+  removeService(key: string): void {
+    if (this.byService.delete(key)) this.publish();
+  }
+
+  private publish(): void {
+    const table: RoutingTable = { routes: [...this.byService.values()].flat() };
+    this.router.setTable(table);
+  }
+
+  /**
+   * Resolves once no request is in flight to the instance through the router (it is already out of the
+   * table), bounded by maxDrainMs, so SIGTERM never cuts a request short that the router still carries.
+   */
+  async drained(instanceId: string): Promise<void> {
+    const inFlight = this.router.inFlight?.bind(this.router);
+    if (!inFlight) return;
+    const deadline = Date.now() + this.opts.maxDrainMs;
+    while (inFlight(instanceId) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
+  }
+}

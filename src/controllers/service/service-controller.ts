@@ -1,0 +1,384 @@
+/**
+ * The service controller: one pass per service key closes the gap between the target release × instance
+ * count in the store and the instances the runtime runs. Each pass reads fresh, takes the next safe step
+ * (rolling, new before old), publishes ready endpoints to the router, records status and events, and
+ * returns. Instances stopped by a pass leave the routing table before they get SIGTERM.
+ */
+import type { Store } from '../../store/store.ts';
+import type { RuntimeDriver, ObservedInstance, InstanceSpec } from '../../runtime/driver.ts';
+import type { ProbeScheduler } from '../../probes/scheduler.ts';
+import type { PassResult } from '../queue.ts';
+import type { ServiceRecord } from '../../domain/service.ts';
+import type { ReleaseRecord } from '../../domain/release.ts';
+import type { InstanceView, InstanceObserver } from '../../services/ports.ts';
+import { instanceId } from '../../domain/release.ts';
+import { parseServiceKey, serviceKey } from '../../domain/ids.ts';
+import { nextRollingStep, strategySurge } from '../../domain/rolling.ts';
+import { findPlan } from '../../domain/plans.ts';
+import type { RouteTableBuilder } from './route-table.ts';
+import type { RolloutRecord } from '../../store/rollouts-repo.ts';
+
+export interface ControllerLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+const CRASH_BACKOFF_BASE_MS = 1000;
+/**
+ * A new instance must stay ready this long before an old one is stopped for it: an instance that opens
+ * its port and then crashes must not cost the service its healthy old instances.
+ */
+const MIN_AVAILABLE_MS = 500;
+const CRASH_BACKOFF_CAP_MS = 5 * 60_000;
+
+export class ServiceController implements InstanceObserver {
+  /** instances being stopped in the background: not counted, not routed */
+  private readonly stopping = new Set<string>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly driver: RuntimeDriver,
+    private readonly probes: ProbeScheduler,
+    private readonly routes: RouteTableBuilder,
+    private readonly opts: { timeScale: number; gracePeriodCapSeconds?: number; logger: ControllerLogger; requeue: (key: string) => void },
+  ) {}
+
+  async reconcile(key: string): Promise<PassResult> {
+    const { projectId, serviceId } = parseServiceKey(key);
+    const svc = await this.store.services.find(projectId, serviceId);
+    const observed = (await this.driver.list()).filter((i) => i.labels.project === projectId && i.labels.service === serviceId);
+
+    if (!svc) return this.removeAll(key, observed);
+
+    const target = svc.targetReleaseId ? await this.store.releases.find(svc.targetReleaseId) : undefined;
+    const desired = svc.paused || svc.kind === 'build' || !target ? 0 : (svc.spec.deployment?.instances ?? 0);
+
+    // Exits: record and clear the slot; the rolling step restarts it after its back-off.
+    const records = new Map((await this.store.instances.listForService(key)).map((r) => [r.id, r]));
+    for (const inst of observed.filter((i) => i.state === 'exited' && !this.stopping.has(i.id))) {
+      await this.onExit(svc, inst, records.get(inst.id)?.restarts ?? 0);
+    }
+    // Liveness failure or a startup probe that never passed: replace (stop; the slot restarts).
+    for (const inst of observed.filter((i) => i.state !== 'exited' && !this.stopping.has(i.id))) {
+      const ps = this.probes.state(inst.id);
+      if (ps?.unhealthy) {
+        const lastError = Object.values(ps.probes).find((p) => p && !p.passing)?.lastError ?? '';
+        await this.store.events.append({ projectId, serviceId, kind: 'instance', reason: 'Unhealthy', message: `instance ${inst.id} failed its ${ps.started ? 'liveness' : 'startup'} probe: ${lastError}; replacing it` });
+        // Counted as a restart, with the same back-off as a crash, so a probe loop is visible and slowed.
+        const restarts = (records.get(inst.id)?.restarts ?? 0) + 1;
+        await this.store.instances.ensure({ id: inst.id, serviceKey: key, releaseId: inst.labels.release, ordinal: ordinalOf(inst.id) });
+        await this.store.instances.recordExit(inst.id, null, restarts, new Date(Date.now() + this.backoffMs(restarts)).toISOString());
+        this.stopInBackground(key, inst.id, 1, { keepRecord: true });
+      }
+    }
+
+    const live = observed.filter((i) => i.state !== 'exited' && !this.stopping.has(i.id));
+    this.probes.untrackMissing(key, new Set(live.map((i) => i.id)));
+    for (const inst of live) this.trackProbes(key, inst, target);
+    const releaseOf = (i: ObservedInstance) => i.labels.release;
+    const current = target ? live.filter((i) => releaseOf(i) === target.id) : [];
+    const old = live.filter((i) => !target || releaseOf(i) !== target.id);
+    const now = Date.now();
+    const isReady = (i: ObservedInstance) => this.probes.state(i.id)?.ready === true;
+    // Once one new instance has stayed ready for MIN_AVAILABLE_MS the release has shown it does not crash
+    // on start, and later waves need only readiness: the guard costs one wait per rollout, not per wave.
+    const provenStable = current.some((i) => {
+      const ps = this.probes.state(i.id);
+      return ps?.ready === true && now - (ps.readySince ?? now) >= MIN_AVAILABLE_MS;
+    });
+    const isAvailable = (i: ObservedInstance) => {
+      const ps = this.probes.state(i.id);
+      return ps?.ready === true && (provenStable || now - (ps.readySince ?? now) >= MIN_AVAILABLE_MS);
+    };
+    let soonestAvailableMs = Infinity;
+    for (const i of current) {
+      const ps = this.probes.state(i.id);
+      if (ps?.ready && !isAvailable(i)) soonestAvailableMs = Math.min(soonestAvailableMs, MIN_AVAILABLE_MS - (now - (ps.readySince ?? now)));
+    }
+    // New instances count once available; old ones count as soon as they are ready (an old instance that
+    // just became ready is capacity, not a risk, and must never be mistaken for a dead one and removed).
+    const slot = (i: ObservedInstance) => ({ id: i.id, ordinal: ordinalOf(i.id), ready: isAvailable(i) });
+    const oldSlot = (i: ObservedInstance) => ({ id: i.id, ordinal: ordinalOf(i.id), ready: isReady(i) });
+
+    const refreshed = new Map((await this.store.instances.listForService(key)).map((r) => [r.id, r]));
+    const blocked = new Set<number>();
+    let nextUnblockMs = Infinity;
+    if (target) {
+      for (let ord = 0; ord < desired; ord++) {
+        const id = instanceId(projectId, serviceId, target, 'web', ord);
+        // The same slot still stopping (a quick return to a release): wait for it rather than adopt the dying process.
+        if (this.stopping.has(id)) {
+          blocked.add(ord);
+          nextUnblockMs = Math.min(nextUnblockMs, 100);
+          continue;
+        }
+        const rec = refreshed.get(id);
+        if (rec?.notBefore && Date.parse(rec.notBefore) > now) {
+          blocked.add(ord);
+          nextUnblockMs = Math.min(nextUnblockMs, Date.parse(rec.notBefore) - now);
+        }
+      }
+    }
+    // The open rollout decides how to move: its max-in-flight, or the share of a canary step.
+    const rollout = target ? (await this.store.rollouts.active(key)).find((r) => r.toReleaseId === target.id) : undefined;
+    let strategy = strategySurge(rollout?.strategy ?? svc.spec.deployment?.strategy?.type, desired);
+    if (rollout?.options.maxInFlight) strategy = { maxSurge: rollout.options.maxInFlight, stopOldFirst: false };
+    const canary = rollout?.options.canarySteps;
+    const canaryStep = rollout && canary && rollout.stepIndex < canary.length ? canary[rollout.stepIndex] : undefined;
+    const currentTarget = canaryStep ? Math.min(desired, Math.max(1, Math.ceil((desired * canaryStep.instanceWeight) / 100))) : undefined;
+    if (currentTarget !== undefined) strategy = { maxSurge: currentTarget, stopOldFirst: false };
+    const step = nextRollingStep({ desired, maxSurge: strategy.maxSurge, stopOldFirst: strategy.stopOldFirst, current: current.map(slot), old: old.map(oldSlot), blockedOrdinals: blocked, currentTarget });
+
+    // Routing first: whatever this pass stops is out of the table before it is signalled.
+    const stopping = new Set(step.stop);
+    const routable = live.filter((i) => isReady(i) && !stopping.has(i.id));
+    this.routes.setService(key, svc, routable, desired === 0);
+
+    for (const id of step.stop) this.stopInBackground(key, id, svc.spec.deployment?.gracePeriodSeconds ?? target?.spec.gracePeriodSeconds ?? 30);
+    for (const ord of step.start) {
+      if (!target) break;
+      await this.startInstance(svc, target, ord);
+    }
+
+    await this.recordStatus(svc, target, desired, current.filter(isAvailable).length, current.length, old.length, step.start.length, step.stop.length);
+    const converged = target !== undefined && current.length === desired && current.every(isAvailable) && old.length === 0 && step.start.length === 0 && step.stop.length === 0;
+    if (rollout && target && canaryStep && currentTarget !== undefined && !rollout.paused) {
+      // Fewer old instances than the step's share can remain (one crashed, or left unready): the step is as
+      // reached as it can be, and holding it is still right.
+      const reached = current.length === currentTarget && current.every(isAvailable) && old.length <= desired - currentTarget && step.start.length === 0 && step.stop.length === 0;
+      if (reached) {
+        await this.store.rollouts.setStep(rollout.id, { paused: true });
+        await this.store.rollouts.event(rollout.id, `paused at canary step ${rollout.stepIndex + 1}/${canary!.length} (${canaryStep.instanceWeight}%): ${currentTarget} new, ${old.length} old; continue or cancel`);
+        return undefined;
+      }
+    }
+    if (rollout && target && !rollout.paused) await this.reconcileRollout(svc, rollout, target, converged, step.reason, current, desired, refreshed);
+
+    if (step.start.length || step.stop.length) return { againInMs: 50 };
+    if (current.length !== desired || old.length > 0 || current.some((i) => !isAvailable(i))) {
+      const wake = Math.min(nextUnblockMs, soonestAvailableMs + 10);
+      return { againInMs: Number.isFinite(wake) ? Math.max(20, Math.min(wake, 250)) : 250 };
+    }
+    return undefined;
+  }
+
+  /**
+   * Progress of the service's open rollout: each pass that waits records why (deduplicated), a converged
+   * rollout completes, and one past its deadline fails and the service returns to its last good release.
+   */
+  private async reconcileRollout(svc: ServiceRecord, rollout: RolloutRecord, target: ReleaseRecord, converged: boolean, reason: string, current: ObservedInstance[], desired: number, records: Map<string, { restarts: number; lastExitCode: number | null }>): Promise<void> {
+    const key = serviceKey(svc.projectId, svc.id);
+    if (converged) {
+      await this.store.rollouts.finish(rollout.id, 'COMPLETED', `release ${target.number}: ${desired}/${desired} instances ready`);
+      return;
+    }
+    const why = this.explain(current, desired, reason, records);
+    if ((await this.store.rollouts.lastEvent(rollout.id))?.message !== why) await this.store.rollouts.event(rollout.id, why);
+    if (Date.now() < Date.parse(rollout.deadlineAt)) return;
+    const message = `release ${target.number} did not become ready within the progress deadline: ${why}`;
+    if (!(await this.store.rollouts.finish(rollout.id, 'FAILED', message))) return;
+    await this.store.events.append({ projectId: svc.projectId, serviceId: svc.id, kind: 'rollout', reason: 'Failed', message });
+    const stable = svc.stableReleaseId && svc.stableReleaseId !== target.id ? await this.store.releases.find(svc.stableReleaseId) : undefined;
+    if (!stable) {
+      await this.store.services.setStatus(svc.projectId, svc.id, { deployStatus: 'FAILED', deployMessage: message });
+      return;
+    }
+    // Back to the last good release; the failed instances become "old" and leave, the healthy ones stay.
+    await this.store.services.setStatus(svc.projectId, svc.id, { targetReleaseId: stable.id, deployStatus: 'FAILED', deployMessage: `${message}; returned to release ${stable.number}` });
+    const back = await this.store.rollouts.begin({ serviceKey: key, fromReleaseId: target.id, toReleaseId: stable.id, kind: 'return', strategy: rollout.strategy, deadlineAt: new Date(Date.now() + 3600_000).toISOString() });
+    await this.store.rollouts.event(back.id, `returning to release ${stable.number} after release ${target.number} failed`);
+    this.opts.requeue(key);
+  }
+
+  /** Why a rollout waits, in words: "1 new instance failing readiness: HTTP 500 on /health". */
+  private explain(current: ObservedInstance[], desired: number, reason: string, records: Map<string, { restarts: number; lastExitCode: number | null }>): string {
+    const parts: string[] = [];
+    const failing: { kind: string; error: string }[] = [];
+    for (const i of current) {
+      const ps = this.probes.state(i.id);
+      if (!ps || ps.ready) continue;
+      for (const [kind, p] of Object.entries(ps.probes)) {
+        if (p && !p.passing && p.lastError) {
+          failing.push({ kind: kind.replace('Probe', ''), error: p.lastError });
+          break;
+        }
+      }
+    }
+    if (failing.length) parts.push(`${failing.length} new instance${failing.length > 1 ? 's' : ''} failing ${failing[0].kind}: ${failing[0].error}`);
+    const crashing = [...records.values()].filter((r) => r.restarts > 0);
+    if (crashing.length) parts.push(`${crashing.length} instance${crashing.length > 1 ? 's' : ''} crashing (last exit code ${crashing[0].lastExitCode ?? 'none'}, ${crashing[0].restarts} restarts)`);
+    parts.push(`${current.filter((i) => this.probes.state(i.id)?.ready).length}/${desired} new ready; ${reason}`);
+    return parts.join('; ');
+  }
+
+  private async removeAll(key: string, observed: ObservedInstance[]): Promise<PassResult> {
+    this.routes.removeService(key);
+    for (const inst of observed) {
+      if (inst.state === 'exited') {
+        this.probes.untrack(inst.id);
+        await this.driver.remove(inst.id);
+      } else this.stopInBackground(key, inst.id, 5);
+    }
+    await this.store.instances.deleteForService(key);
+    await this.store.releases.deleteForService(key);
+    await this.store.rollouts.deleteForService(key);
+    return observed.length > 0 ? { againInMs: 500 } : undefined;
+  }
+
+  private trackProbes(key: string, inst: ObservedInstance, target: ReleaseRecord | undefined): void {
+    const tracked = this.probes.targetOf(inst.id);
+    if (tracked && JSON.stringify(tracked.endpoints.map((e) => e.port)) === JSON.stringify(inst.endpoints.map((e) => e.port))) return;
+    if (tracked) this.probes.untrack(inst.id);
+    const checks = target && inst.labels.release === target.id ? target.spec.healthChecks : [];
+    this.probes.track({
+      instanceId: inst.id,
+      ownerKey: key,
+      endpoints: inst.endpoints.map((e) => ({ internalPort: e.internalPort, host: e.host, port: e.port })),
+      checks,
+    });
+  }
+
+  private async onExit(svc: ServiceRecord, inst: ObservedInstance, restarts: number): Promise<void> {
+    const key = serviceKey(svc.projectId, svc.id);
+    const n = restarts + 1;
+    const backoff = this.backoffMs(n);
+    await this.store.instances.ensure({ id: inst.id, serviceKey: key, releaseId: inst.labels.release, ordinal: ordinalOf(inst.id) });
+    await this.store.instances.recordExit(inst.id, inst.exitCode ?? null, n, new Date(Date.now() + backoff).toISOString());
+    await this.store.events.append({
+      projectId: svc.projectId,
+      serviceId: svc.id,
+      kind: 'instance',
+      reason: 'Crashed',
+      message: `instance ${inst.id} exited (${inst.signal ? `signal ${inst.signal}` : `code ${inst.exitCode}`}); restart ${n} in ${Math.round(backoff)} ms`,
+    });
+    this.opts.logger.warn({ service: key, instance: inst.id, exitCode: inst.exitCode, restarts: n }, 'instance exited');
+    this.probes.untrack(inst.id);
+    await this.driver.remove(inst.id);
+  }
+
+  private async startInstance(svc: ServiceRecord, release: ReleaseRecord, ordinal: number): Promise<void> {
+    const key = serviceKey(svc.projectId, svc.id);
+    const id = instanceId(svc.projectId, svc.id, release, 'web', ordinal);
+    const command = release.spec.processes.web;
+    if (!command) {
+      await this.store.services.setStatus(svc.projectId, svc.id, { deployStatus: 'FAILED', deployMessage: 'the release has no web command: add a Procfile web: line or a start script' });
+      return;
+    }
+    const plan = findPlan(release.spec.plan);
+    const spec: InstanceSpec = {
+      id,
+      labels: { project: svc.projectId, service: svc.id, release: release.id, processType: 'web' },
+      artifactDir: release.spec.artifactDir,
+      image: release.spec.image,
+      command,
+      env: {
+        ...release.spec.env,
+        SLIPWAY_SERVICE: svc.id,
+        SLIPWAY_PROJECT: svc.projectId,
+        SLIPWAY_INSTANCE: id,
+        SLIPWAY_RELEASE: String(release.number),
+      },
+      files: Object.entries(release.spec.files).map(([path, f]) => ({ path, content: Buffer.from(f.data, 'base64') })),
+      ports: release.spec.ports.map((p) => ({ name: p.name, internalPort: p.internalPort })),
+      memoryMb: plan?.memoryMb,
+      cpu: plan?.cpu,
+    };
+    await this.store.instances.ensure({ id, serviceKey: key, releaseId: release.id, ordinal });
+    try {
+      const inst = await this.driver.start(spec);
+      // Probe at once rather than on the next pass: readiness is what the rollout waits for.
+      this.trackProbes(key, inst, release);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      await this.store.events.append({ projectId: svc.projectId, serviceId: svc.id, kind: 'instance', reason: 'StartFailed', message: `instance ${id} could not start: ${message}` });
+      const rec = (await this.store.instances.listForService(key)).find((r) => r.id === id);
+      const n = (rec?.restarts ?? 0) + 1;
+      await this.store.instances.recordExit(id, null, n, new Date(Date.now() + CRASH_BACKOFF_BASE_MS * 2 ** Math.min(n, 10) * this.opts.timeScale).toISOString());
+    }
+  }
+
+  /** Exponential crash back-off: 1 s, 2 s, 4 s … capped at 5 min (times the probe time scale). */
+  private backoffMs(restarts: number): number {
+    return Math.min(CRASH_BACKOFF_CAP_MS, CRASH_BACKOFF_BASE_MS * 2 ** Math.min(restarts - 1, 10)) * this.opts.timeScale;
+  }
+
+  private stopInBackground(key: string, id: string, gracePeriodSeconds: number, opts: { keepRecord?: boolean } = {}): void {
+    if (this.stopping.has(id)) return;
+    this.stopping.add(id);
+    this.probes.untrack(id);
+    const grace = this.opts.gracePeriodCapSeconds !== undefined ? Math.min(gracePeriodSeconds, this.opts.gracePeriodCapSeconds) : gracePeriodSeconds;
+    void (async () => {
+      try {
+        await this.routes.drained(id);
+        await this.driver.stop(id, grace);
+        if (!opts.keepRecord) await this.store.instances.delete(id);
+      } catch (err) {
+        this.opts.logger.error({ err, instance: id }, 'stopping instance failed');
+      } finally {
+        this.stopping.delete(id);
+        this.opts.requeue(key);
+      }
+    })();
+  }
+
+  private async recordStatus(svc: ServiceRecord, target: ReleaseRecord | undefined, desired: number, ready: number, current: number, old: number, starting: number, stopping: number): Promise<void> {
+    const converged = target !== undefined && ready === desired && current === desired && old === 0 && starting === 0 && stopping === 0;
+    if (converged && (svc.deployStatus === 'IN_PROGRESS' || svc.deployStatus === 'PENDING')) {
+      await this.store.services.setStatus(svc.projectId, svc.id, { deployStatus: 'COMPLETED', stableReleaseId: target.id, deployMessage: null });
+      await this.store.events.append({ projectId: svc.projectId, serviceId: svc.id, kind: 'rollout', reason: 'Completed', message: `release ${target.number}: ${ready}/${desired} instances ready` });
+    } else if (!target && desired === 0 && svc.kind !== 'build' && svc.deployStatus === 'IN_PROGRESS') {
+      await this.store.services.setStatus(svc.projectId, svc.id, { deployStatus: 'PENDING' });
+    } else if (svc.paused && old === 0 && current === 0 && svc.deployStatus === 'IN_PROGRESS') {
+      await this.store.services.setStatus(svc.projectId, svc.id, { deployStatus: 'COMPLETED' });
+    }
+  }
+
+  /** Every service key the runtime still has instances of: the resync reconciles orphans of deleted services. */
+  async runtimeKeys(): Promise<string[]> {
+    const keys = new Set<string>();
+    for (const i of await this.driver.list()) keys.add(serviceKey(i.labels.project, i.labels.service));
+    return [...keys];
+  }
+
+  async logsOf(key: string, opts: { tail: number }): Promise<{ instance: string; ts: string; stream: string; line: string }[]> {
+    const { projectId, serviceId } = parseServiceKey(key);
+    const observed = (await this.driver.list()).filter((i) => i.labels.project === projectId && i.labels.service === serviceId);
+    const lines: { instance: string; ts: string; stream: string; line: string }[] = [];
+    for (const inst of observed) {
+      for await (const l of this.driver.logs(inst.id, { tail: opts.tail })) lines.push({ instance: inst.id, ts: l.ts, stream: l.stream, line: l.line });
+    }
+    return lines.sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : 0)).slice(-opts.tail);
+  }
+
+  async instancesOf(key: string): Promise<InstanceView[]> {
+    const { projectId, serviceId } = parseServiceKey(key);
+    const observed = (await this.driver.list()).filter((i) => i.labels.project === projectId && i.labels.service === serviceId);
+    const records = new Map((await this.store.instances.listForService(key)).map((r) => [r.id, r]));
+    const releases = new Map<string, number>();
+    for (const r of await this.store.releases.list(key)) releases.set(r.id, r.number);
+    return observed.map((i) => {
+      const ps = this.probes.state(i.id);
+      const rec = records.get(i.id);
+      const ready = ps?.ready === true && !this.stopping.has(i.id);
+      return {
+        id: i.id,
+        release: releases.get(i.labels.release) ?? null,
+        releaseId: i.labels.release,
+        processType: i.labels.processType,
+        state: this.stopping.has(i.id) ? 'stopping' : i.state === 'exited' ? 'crashed' : ready ? 'ready' : i.state,
+        ready,
+        restarts: rec?.restarts ?? 0,
+        lastExitCode: rec?.lastExitCode ?? null,
+        startedAt: i.startedAt,
+        endpoint: i.endpoints[0] ? `${i.endpoints[0].host}:${i.endpoints[0].port}` : undefined,
+        probes: ps?.probes,
+      };
+    });
+  }
+}
+
+function ordinalOf(id: string): number {
+  const m = /-r\d+-(\d+)-[0-9a-f]+$/.exec(id);
+  return m ? Number(m[1]) : 0;
+}

@@ -1,0 +1,108 @@
+/**
+ * Build use cases: start a build of a branch or commit, upload a source bundle, list builds, read a log.
+ * Builds are keyed by commit SHA (or bundle hash): asking again for a source that already built
+ * successfully returns that build instead of building twice.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Store } from '../store/store.ts';
+import type { BuildRecord } from '../store/builds-repo.ts';
+import type { AuthService, Principal } from './auth.ts';
+import type { Signals } from './ports.ts';
+import { randomId } from '../domain/ids.ts';
+import { ValidationError } from '../errors/errors.ts';
+
+/** Resolves a branch or SHA of a repository to a commit. */
+export interface SourceRefs {
+  resolve(url: string, ref?: string): Promise<{ sha: string; branch?: string }>;
+}
+
+export class BuildsService {
+  constructor(
+    private readonly store: Store,
+    private readonly auth: AuthService,
+    private readonly signals: Signals,
+    private readonly refs: SourceRefs,
+    private readonly dataDir: string,
+  ) {}
+
+  private logPath(id: string): string {
+    return path.join(this.dataDir, 'builds', `${id}.log`);
+  }
+
+  private async buildable(projectId: string, serviceId: string) {
+    const svc = await this.store.services.get(projectId, serviceId);
+    if (svc.kind === 'deployment') throw ValidationError.one('serviceId', 'buildable', `'${serviceId}' is a deployment service: only build and combined services build`);
+    return svc;
+  }
+
+  /** Build the given branch/SHA (default: the service's branch) unless that commit already built. */
+  async startFromGit(caller: Principal, projectId: string, serviceId: string, input: { branch?: string; sha?: string } = {}): Promise<BuildRecord> {
+    this.auth.authorize(caller, projectId, 'write');
+    const svc = await this.buildable(projectId, serviceId);
+    const vcs = svc.spec.vcsData;
+    if (!vcs?.projectUrl) throw ValidationError.one('vcsData.projectUrl', 'required', 'the service has no repository: upload a source bundle instead');
+    const branch = input.branch ?? vcs.projectBranch;
+    const { sha } = await this.refs.resolve(vcs.projectUrl, input.sha ?? branch);
+    const cached = await this.store.builds.findSuccessful(projectId, serviceId, sha);
+    if (cached) return cached;
+    return this.queue(projectId, serviceId, sha, branch ?? null, `git:${vcs.projectUrl}`);
+  }
+
+  /** The platform's own trigger (service created, source changed): build the branch head, no caller. */
+  async buildBranchHead(projectId: string, serviceId: string): Promise<void> {
+    const svc = await this.buildable(projectId, serviceId);
+    const vcs = svc.spec.vcsData;
+    if (!vcs?.projectUrl) return;
+    const { sha } = await this.refs.resolve(vcs.projectUrl, vcs.projectBranch);
+    if (await this.store.builds.findSuccessful(projectId, serviceId, sha)) return;
+    await this.queue(projectId, serviceId, sha, vcs.projectBranch ?? null, `git:${vcs.projectUrl}`);
+  }
+
+  /** Store an uploaded .tar.gz bundle and queue its build. */
+  async startFromBundle(caller: Principal, projectId: string, serviceId: string, bundle: Buffer): Promise<BuildRecord> {
+    this.auth.authorize(caller, projectId, 'write');
+    await this.buildable(projectId, serviceId);
+    if (bundle.length < 2 || bundle[0] !== 0x1f || bundle[1] !== 0x8b) throw ValidationError.one('body', 'gzip', 'the source bundle must be a .tar.gz archive');
+    const digest = crypto.createHash('sha256').update(bundle).digest('hex');
+    const key = `bundle:${digest}`;
+    const cached = await this.store.builds.findSuccessful(projectId, serviceId, key);
+    if (cached) return cached;
+    const dir = path.join(this.dataDir, 'uploads');
+    fs.mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, `${digest}.tar.gz`);
+    fs.writeFileSync(file, bundle);
+    return this.queue(projectId, serviceId, key, null, `bundle:${file}`);
+  }
+
+  private async queue(projectId: string, serviceId: string, sha: string, branch: string | null, source: string): Promise<BuildRecord> {
+    const id = randomId('build');
+    const rec = await this.store.builds.create({ id, projectId, serviceId, sha, branch, source, logPath: this.logPath(id) });
+    await this.store.events.append({ projectId, serviceId, kind: 'build', reason: 'Queued', message: `build ${id} of ${sha.slice(0, 12)} queued` });
+    this.signals.buildQueued(id);
+    return rec;
+  }
+
+  async list(caller: Principal, projectId: string, serviceId: string): Promise<BuildRecord[]> {
+    this.auth.authorize(caller, projectId, 'read');
+    await this.buildable(projectId, serviceId);
+    return this.store.builds.list(projectId, serviceId);
+  }
+
+  async get(caller: Principal, projectId: string, serviceId: string, buildId: string): Promise<BuildRecord> {
+    this.auth.authorize(caller, projectId, 'read');
+    const b = await this.store.builds.get(buildId);
+    if (b.projectId !== projectId || b.serviceId !== serviceId) throw new ValidationError([{ field: 'buildId', rule: 'exists', message: `build '${buildId}' is not a build of '${serviceId}'` }]);
+    return b;
+  }
+
+  async log(caller: Principal, projectId: string, serviceId: string, buildId: string): Promise<string> {
+    const b = await this.get(caller, projectId, serviceId, buildId);
+    try {
+      return fs.readFileSync(b.logPath, 'utf8');
+    } catch {
+      return '';
+    }
+  }
+}

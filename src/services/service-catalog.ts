@@ -1,0 +1,297 @@
+/**
+ * Service use cases shared by every API face: create, read, replace, patch, delete, scale, pause, resume,
+ * restart. Every write checks the caller's right, validates the rules schemas cannot express, stores the
+ * spec with a version check, refreshes the target release and wakes the controllers.
+ */
+import type { Store } from '../store/store.ts';
+import type { AuthService, Principal } from './auth.ts';
+import type { BuildTrigger, InstanceObserver, InstanceView, Signals } from './ports.ts';
+import type { ReleasesService } from './releases.ts';
+import { checkServiceSpec, noticesFor, type Capabilities } from './service-rules.ts';
+import { idFromName, serviceKey } from '../domain/ids.ts';
+import type { ServiceKind, ServiceRecord, ServiceSpec } from '../domain/service.ts';
+import { ConflictError, UnsupportedError, ValidationError } from '../errors/errors.ts';
+import type { ReleaseRecord } from '../domain/release.ts';
+import type { BuildRecord } from '../store/builds-repo.ts';
+import { planRollout } from '../domain/rolling.ts';
+import { findPlan } from '../domain/plans.ts';
+
+export interface ServiceDetails {
+  service: ServiceRecord;
+  release?: ReleaseRecord;
+  lastBuild?: BuildRecord;
+  notices: string[];
+}
+
+/** PATCH semantics: top-level fields replace; `deployment` merges one level, and internal/external replace each other. */
+export function mergeServiceSpec(cur: ServiceSpec, patch: Partial<ServiceSpec>): ServiceSpec {
+  const next: ServiceSpec = { ...cur, ...patch } as ServiceSpec;
+  if (patch.billing) next.billing = { ...cur.billing, ...patch.billing };
+  if (patch.deployment) {
+    const d = { ...(cur.deployment ?? { instances: 1 }), ...patch.deployment };
+    if (patch.deployment.internal) delete d.external;
+    if (patch.deployment.external) delete d.internal;
+    next.deployment = d;
+  }
+  return next;
+}
+
+export class ServiceCatalog {
+  constructor(
+    private readonly store: Store,
+    private readonly auth: AuthService,
+    private readonly releases: ReleasesService,
+    private readonly signals: Signals,
+    private readonly observer: InstanceObserver,
+    private readonly caps: Capabilities,
+    private readonly buildTrigger: BuildTrigger,
+  ) {}
+
+  private check(kind: ServiceKind, spec: ServiceSpec): void {
+    const { problems, unsupported } = checkServiceSpec(kind, spec, this.caps);
+    if (problems.length) throw new ValidationError(problems);
+    if (unsupported.length) throw new UnsupportedError(unsupported);
+  }
+
+  private async checkReferences(projectId: string, spec: ServiceSpec): Promise<void> {
+    const internal = spec.deployment?.internal;
+    if (!internal?.id) return;
+    const ref = await this.store.services.find(projectId, internal.id);
+    if (!ref || ref.kind === 'deployment') {
+      throw ValidationError.one('deployment.internal.id', 'exists', `no build or combined service '${internal.id}' in project '${projectId}'`);
+    }
+    if (internal.buildId) {
+      const b = await this.store.builds.get(internal.buildId).catch(() => undefined);
+      if (!b || b.serviceId !== internal.id || b.projectId !== projectId) {
+        throw ValidationError.one('deployment.internal.buildId', 'exists', `no build '${internal.buildId}' of service '${internal.id}'`);
+      }
+    }
+  }
+
+  async create(caller: Principal, projectId: string, kind: ServiceKind, spec: ServiceSpec): Promise<ServiceDetails> {
+    this.auth.authorize(caller, projectId, 'write');
+    await this.store.projects.get(projectId);
+    this.check(kind, spec);
+    await this.checkReferences(projectId, spec);
+    const id = idFromName(spec.name);
+    const svc = await this.store.services.create({ projectId, id, kind, spec });
+    await this.afterWrite(svc);
+    if (kind !== 'deployment' && spec.vcsData) await this.buildTrigger.buildBranchHead(projectId, id);
+    return this.details(await this.store.services.get(projectId, id));
+  }
+
+  /** Create or replace (Northflank's PUT): an existing service of the same kind is replaced whole. */
+  async put(caller: Principal, projectId: string, kind: ServiceKind, spec: ServiceSpec): Promise<ServiceDetails> {
+    this.auth.authorize(caller, projectId, 'write');
+    const id = idFromName(spec.name);
+    const cur = await this.store.services.find(projectId, id);
+    if (!cur) return this.create(caller, projectId, kind, spec);
+    if (cur.kind !== kind) throw new ConflictError(`service '${id}' is a ${cur.kind} service, not a ${kind} service`);
+    return this.replace(cur, spec);
+  }
+
+  async patch(caller: Principal, projectId: string, serviceId: string, kind: ServiceKind, patch: Partial<ServiceSpec>): Promise<ServiceDetails> {
+    this.auth.authorize(caller, projectId, 'write');
+    const cur = await this.store.services.get(projectId, serviceId);
+    if (cur.kind !== kind) throw new ConflictError(`service '${serviceId}' is a ${cur.kind} service, not a ${kind} service`);
+    return this.replace(cur, mergeServiceSpec(cur.spec, { ...patch, name: cur.spec.name }));
+  }
+
+  private async replace(cur: ServiceRecord, spec: ServiceSpec): Promise<ServiceDetails> {
+    this.check(cur.kind, spec);
+    await this.checkReferences(cur.projectId, spec);
+    const scaling = (spec.deployment?.instances ?? 0) !== (cur.spec.deployment?.instances ?? 0);
+    const svc = await this.store.services.update(cur.projectId, cur.id, cur.version, spec, scaling ? { deployStatus: 'IN_PROGRESS', deployReason: 'SCALING' } : undefined);
+    await this.afterWrite(svc);
+    const sourceMoved = JSON.stringify(spec.vcsData ?? null) !== JSON.stringify(cur.spec.vcsData ?? null);
+    if (cur.kind !== 'deployment' && spec.vcsData && sourceMoved) await this.buildTrigger.buildBranchHead(cur.projectId, cur.id);
+    return this.details(await this.store.services.get(cur.projectId, cur.id));
+  }
+
+  private async afterWrite(svc: ServiceRecord): Promise<void> {
+    await this.releases.refresh(svc);
+    this.signals.serviceChanged(serviceKey(svc.projectId, svc.id));
+  }
+
+  async get(caller: Principal, projectId: string, serviceId: string): Promise<ServiceDetails> {
+    this.auth.authorize(caller, projectId, 'read');
+    return this.details(await this.store.services.get(projectId, serviceId));
+  }
+
+  async details(svc: ServiceRecord): Promise<ServiceDetails> {
+    const release = svc.targetReleaseId ? await this.store.releases.find(svc.targetReleaseId) : undefined;
+    const lastBuild = svc.kind === 'deployment' ? undefined : (await this.store.builds.list(svc.projectId, svc.id, 1))[0];
+    return { service: svc, release, lastBuild, notices: noticesFor(svc.spec, this.caps) };
+  }
+
+  async list(caller: Principal, projectId: string, page: { after?: string; limit: number }): Promise<ServiceRecord[]> {
+    this.auth.authorize(caller, projectId, 'read');
+    await this.store.projects.get(projectId);
+    return this.store.services.list(projectId, page);
+  }
+
+  async delete(caller: Principal, projectId: string, serviceId: string): Promise<void> {
+    this.auth.authorize(caller, projectId, 'write');
+    await this.store.services.delete(projectId, serviceId);
+    this.signals.serviceChanged(serviceKey(projectId, serviceId));
+  }
+
+  async scale(caller: Principal, projectId: string, serviceId: string, input: { instances?: number; deploymentPlan?: string }): Promise<ServiceDetails> {
+    this.auth.authorize(caller, projectId, 'write');
+    const cur = await this.store.services.get(projectId, serviceId);
+    if (cur.kind === 'build') throw ValidationError.one('instances', 'applicable', 'build services run no instances');
+    const spec = mergeServiceSpec(cur.spec, {
+      ...(input.instances !== undefined ? { deployment: { ...(cur.spec.deployment ?? { instances: 1 }), instances: input.instances } } : {}),
+      ...(input.deploymentPlan ? { billing: { ...cur.spec.billing, deploymentPlan: input.deploymentPlan } } : {}),
+    });
+    return this.replace(cur, spec);
+  }
+
+  async setPaused(caller: Principal, projectId: string, serviceId: string, paused: boolean): Promise<ServiceDetails> {
+    this.auth.authorize(caller, projectId, 'write');
+    await this.store.services.get(projectId, serviceId);
+    await this.store.services.setStatus(projectId, serviceId, { paused, deployStatus: 'IN_PROGRESS', deployReason: 'SCALING' });
+    await this.store.events.append({ projectId, serviceId, kind: 'service', reason: paused ? 'Paused' : 'Resumed', message: paused ? 'service paused: instances stop' : 'service resumed' });
+    this.signals.serviceChanged(serviceKey(projectId, serviceId));
+    return this.details(await this.store.services.get(projectId, serviceId));
+  }
+
+  /** Replace every instance with a fresh one of the same spec, rolled like any release. */
+  async restart(caller: Principal, projectId: string, serviceId: string): Promise<ServiceDetails> {
+    this.auth.authorize(caller, projectId, 'write');
+    const cur = await this.store.services.get(projectId, serviceId);
+    if (cur.kind === 'build') throw ValidationError.one('serviceId', 'applicable', 'build services run no instances');
+    const rel = await this.releases.restart(cur);
+    if (!rel) throw new ConflictError(`service '${serviceId}' has nothing deployed yet`);
+    return this.details(await this.store.services.get(projectId, serviceId));
+  }
+
+  async instances(caller: Principal, projectId: string, serviceId: string): Promise<InstanceView[]> {
+    this.auth.authorize(caller, projectId, 'read');
+    await this.store.services.get(projectId, serviceId);
+    return this.observer.instancesOf(serviceKey(projectId, serviceId));
+  }
+
+  async logs(caller: Principal, projectId: string, serviceId: string, tail: number) {
+    this.auth.authorize(caller, projectId, 'read');
+    await this.store.services.get(projectId, serviceId);
+    return this.observer.logsOf(serviceKey(projectId, serviceId), { tail });
+  }
+
+  /** Roll back to an earlier release (default: the last good one before the current target). */
+  async rollback(caller: Principal, projectId: string, serviceId: string, releaseNumber?: number): Promise<ServiceDetails> {
+    this.auth.authorize(caller, projectId, 'write');
+    const svc = await this.store.services.get(projectId, serviceId);
+    const key = serviceKey(projectId, serviceId);
+    const releases = await this.store.releases.list(key, 1000);
+    const current = releases.find((r) => r.id === svc.targetReleaseId);
+    let to: ReleaseRecord | undefined;
+    if (releaseNumber !== undefined) {
+      to = releases.find((r) => r.number === releaseNumber);
+      if (!to) throw ValidationError.one('release', 'exists', `service '${serviceId}' has no release ${releaseNumber}`);
+    } else {
+      // The newest release that completed a rollout, other than the one targeted now: the last good one.
+      const good = (await this.store.rollouts.list(key, 1000)).find((r) => r.status === 'COMPLETED' && r.toReleaseId !== svc.targetReleaseId);
+      to = good ? releases.find((r) => r.id === good.toReleaseId) : undefined;
+      if (!to) throw new ConflictError(`service '${serviceId}' has no earlier good release to roll back to`);
+    }
+    if (to.id === svc.targetReleaseId) throw new ConflictError(`service '${serviceId}' already runs release ${to.number}`);
+    await this.releases.moveTo(svc, to, 'rollback', `rolled back to release ${to.number}`);
+    await this.store.events.append({ projectId, serviceId, kind: 'release', reason: 'RolledBack', message: `rollback to release ${to.number}${current ? ` from release ${current.number}` : ''}` });
+    return this.details(await this.store.services.get(projectId, serviceId));
+  }
+
+  async rollouts(caller: Principal, projectId: string, serviceId: string) {
+    this.auth.authorize(caller, projectId, 'read');
+    await this.store.services.get(projectId, serviceId);
+    const key = serviceKey(projectId, serviceId);
+    const numbers = new Map((await this.store.releases.list(key, 1000)).map((r) => [r.id, r.number]));
+    const list = await this.store.rollouts.list(key);
+    return Promise.all(
+      list.map(async (r) => ({
+        id: r.id,
+        number: r.number,
+        kind: r.kind,
+        strategy: r.strategy,
+        status: r.status,
+        message: r.message,
+        fromRelease: r.fromReleaseId ? (numbers.get(r.fromReleaseId) ?? null) : null,
+        toRelease: numbers.get(r.toReleaseId) ?? null,
+        deadlineAt: r.deadlineAt,
+        ...(r.options.maxInFlight ? { maxInFlight: r.options.maxInFlight } : {}),
+        ...(r.options.canarySteps ? { canary: { steps: r.options.canarySteps, currentStep: r.stepIndex + 1, paused: r.paused } } : {}),
+        createdAt: r.createdAt,
+        finishedAt: r.finishedAt,
+        events: await this.store.rollouts.events(r.id),
+      })),
+    );
+  }
+
+  /**
+   * Start a rollout to a release (default: the newest) with an explicit strategy: rolling with
+   * `maxInFlight`, recreate, or canary steps that pause for continue/cancel. Supersedes a running one.
+   */
+  async startRollout(caller: Principal, projectId: string, serviceId: string, input: { release?: number; strategy: 'rolling' | 'recreate' | 'canary'; maxInFlight?: number; canarySteps?: { instanceWeight: number }[] }) {
+    this.auth.authorize(caller, projectId, 'write');
+    const svc = await this.store.services.get(projectId, serviceId);
+    const releases = await this.store.releases.list(serviceKey(projectId, serviceId), 1000);
+    const to = input.release !== undefined ? releases.find((r) => r.number === input.release) : releases[0];
+    if (!to) throw ValidationError.one('release', 'exists', input.release !== undefined ? `service '${serviceId}' has no release ${input.release}` : `service '${serviceId}' has no release yet`);
+    if (input.strategy === 'canary' && !input.canarySteps?.length) throw ValidationError.one('canary.steps', 'required', 'a canary rollout needs at least one step');
+    const strategy = input.strategy === 'rolling' ? 'rolling' : input.strategy;
+    const rollout = await this.releases.moveTo(svc, to, 'deploy', undefined, {
+      strategy,
+      options: { ...(input.maxInFlight ? { maxInFlight: input.maxInFlight } : {}), ...(input.strategy === 'canary' ? { canarySteps: input.canarySteps } : {}) },
+    });
+    return (await this.rollouts(caller, projectId, serviceId)).find((r) => r.id === rollout.id)!;
+  }
+
+  /** Continue a paused canary to its next step (after the last step: to all instances). */
+  async continueRollout(caller: Principal, projectId: string, serviceId: string, number: number) {
+    this.auth.authorize(caller, projectId, 'write');
+    const r = await this.activeRollout(projectId, serviceId, number);
+    if (!r.options.canarySteps || !r.paused) throw new ConflictError(`rollout ${number} is not paused at a canary step`);
+    await this.store.rollouts.setStep(r.id, { stepIndex: r.stepIndex + 1, paused: false, deadlineAt: this.releases.deadline() });
+    const next = r.options.canarySteps[r.stepIndex + 1];
+    await this.store.rollouts.event(r.id, next ? `continued to canary step ${r.stepIndex + 2} (${next.instanceWeight}%)` : 'continued: rolling out to all instances');
+    this.signals.serviceChanged(serviceKey(projectId, serviceId));
+    return (await this.rollouts(caller, projectId, serviceId)).find((x) => x.id === r.id)!;
+  }
+
+  /** Cancel a rollout in progress: the service returns to the release it came from. */
+  async cancelRollout(caller: Principal, projectId: string, serviceId: string, number: number) {
+    this.auth.authorize(caller, projectId, 'write');
+    const r = await this.activeRollout(projectId, serviceId, number);
+    const svc = await this.store.services.get(projectId, serviceId);
+    const from = r.fromReleaseId ? await this.store.releases.find(r.fromReleaseId) : undefined;
+    if (!from) throw new ConflictError(`rollout ${number} has no earlier release to return to`);
+    await this.store.rollouts.finish(r.id, 'CANCELED', 'canceled by request');
+    await this.releases.moveTo(svc, from, 'return', `canceled rollout ${number}`, { strategy: 'rolling' });
+    await this.store.events.append({ projectId, serviceId, kind: 'rollout', reason: 'Canceled', message: `rollout ${number} canceled; returning to release ${from.number}` });
+    return (await this.rollouts(caller, projectId, serviceId)).find((x) => x.id === r.id)!;
+  }
+
+  private async activeRollout(projectId: string, serviceId: string, number: number) {
+    const r = (await this.store.rollouts.list(serviceKey(projectId, serviceId), 1000)).find((x) => x.number === number);
+    if (!r) throw ValidationError.one('rollout', 'exists', `service '${serviceId}' has no rollout ${number}`);
+    if (r.status !== 'IN_PROGRESS') throw new ConflictError(`rollout ${number} is ${r.status.toLowerCase()}, not in progress`);
+    return r;
+  }
+
+  /** A dry run: the steps a rollout to a new release would take now, touching nothing. */
+  async planRollout(caller: Principal, projectId: string, serviceId: string, input: { instances?: number; strategy?: string }) {
+    this.auth.authorize(caller, projectId, 'read');
+    const svc = await this.store.services.get(projectId, serviceId);
+    const live = (await this.observer.instancesOf(serviceKey(projectId, serviceId))).filter((i) => i.state !== 'stopping' && i.state !== 'crashed');
+    const desired = input.instances ?? svc.spec.deployment?.instances ?? 0;
+    const strategy = input.strategy ?? svc.spec.deployment?.strategy?.type ?? 'rollout-steady';
+    const memoryMb = findPlan(svc.spec.billing.deploymentPlan)?.memoryMb ?? 0;
+    return { strategy, desired, currentInstances: live.length, ...planRollout({ desired, oldCount: live.length, strategy, memoryMb }) };
+  }
+
+  async releaseHistory(caller: Principal, projectId: string, serviceId: string): Promise<ReleaseRecord[]> {
+    this.auth.authorize(caller, projectId, 'read');
+    await this.store.services.get(projectId, serviceId);
+    return this.store.releases.list(serviceKey(projectId, serviceId));
+  }
+}
