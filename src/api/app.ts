@@ -1,0 +1,114 @@
+/**
+ * The API server: one Fastify app carrying every face (`/v1` Northflank, native routes; `/v3` and the
+ * formation routes join later). Bodies are validated by the TypeBox schemas on each route; every error goes
+ * through exactly one mapper per face; every route but /healthz needs a bearer token.
+ */
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import swagger from '@fastify/swagger';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Ajv } from 'ajv';
+import ajvFormats from 'ajv-formats';
+import type { Logger } from 'pino';
+import type { AuthService, Principal } from '../services/auth.ts';
+import type { ProjectsService } from '../services/projects.ts';
+import type { ServiceCatalog } from '../services/service-catalog.ts';
+import type { BuildsService } from '../services/builds.ts';
+import type { Store } from '../store/store.ts';
+import { classify } from './error-mapping.ts';
+import { northflankError } from './v1/nf-errors.ts';
+import { problemDetails } from './native/problem.ts';
+import { registerV1 } from './v1/routes.ts';
+import { registerNative } from './native/routes.ts';
+import { ERROR_CODES } from '../errors/errors.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal;
+  }
+}
+
+export interface ApiDeps {
+  logger: Logger;
+  auth: AuthService;
+  projects: ProjectsService;
+  catalog: ServiceCatalog;
+  builds: BuildsService;
+  store: Store;
+  domain: string;
+  bodyLimitBytes: number;
+  uploadLimitBytes: number;
+  /** answers /healthz: false while starting or stopping */
+  isHealthy: () => boolean;
+}
+
+export type Api = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
+
+const PUBLIC_PATHS = new Set(['/healthz']);
+
+export async function buildApi(deps: ApiDeps): Promise<Api> {
+  const app = Fastify({
+    loggerInstance: deps.logger.child({ component: 'api' }),
+    bodyLimit: deps.bodyLimitBytes,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  // Bodies are validated exactly (no coercion, unknown fields refused, every error reported); query
+  // strings and path parameters arrive as text, so they are coerced to the schema's types.
+  const bodyAjv = new Ajv({ allErrors: true, removeAdditional: false, useDefaults: true, coerceTypes: false, strict: false });
+  const textAjv = new Ajv({ allErrors: true, removeAdditional: false, useDefaults: true, coerceTypes: 'array', strict: false });
+  for (const a of [bodyAjv, textAjv]) (ajvFormats as unknown as (a: Ajv) => void)(a);
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : textAjv).compile(schema));
+
+  // The Northflank client sends `Content-Type: application/json` on every call, bodiless DELETEs and
+  // actions included: an empty JSON body means "no body", not an error.
+  const defaultJson = app.getDefaultJsonParser('error', 'error');
+  // Only JSON (and bundles, below) are accepted: any other type is a 415, not a string to validate.
+  app.removeContentTypeParser('text/plain');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    if (body === '' || body === undefined) return done(null, undefined);
+    defaultJson(req, body as string, done);
+  });
+  app.addContentTypeParser(['application/gzip', 'application/x-gzip', 'application/octet-stream'], { parseAs: 'buffer', bodyLimit: deps.uploadLimitBytes }, (_req, body, done) => done(null, body));
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'slipway API', version: '0.1.0', description: `Northflank-shaped /v1 and native routes. Error codes: ${ERROR_CODES.join(', ')}.` },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+
+  app.decorateRequest('principal', null as unknown as Principal);
+  app.addHook('onRequest', async (req: FastifyRequest) => {
+    const path = req.url.split('?', 1)[0];
+    if (PUBLIC_PATHS.has(path)) return;
+    req.principal = await deps.auth.authenticate(req.headers.authorization);
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    const { error, unexpected } = classify(err);
+    const logId = unexpected ? (error as { logId?: string }).logId : undefined;
+    if (unexpected) req.log.error({ err: unexpected, logId, method: req.method, url: req.url }, 'unexpected error');
+    if (error.status === 401 && !reply.hasHeader('www-authenticate')) reply.header('www-authenticate', 'Bearer');
+    if (req.url.startsWith('/v1/') || req.url === '/v1') {
+      return reply.status(error.status).type('application/json').send(northflankError(error, logId));
+    }
+    return reply.status(error.status).type('application/problem+json').send(problemDetails(error, req.url.split('?', 1)[0], logId));
+  });
+  app.setNotFoundHandler(async (req, reply) => {
+    const body = { message: `no route ${req.method} ${req.url.split('?', 1)[0]}` };
+    if (req.url.startsWith('/v1/')) return reply.status(404).send({ error: { status: 404, message: body.message, id: 'not_found' } });
+    return reply.status(404).type('application/problem+json').send({ type: 'https://slipway.dev/problems/not_found', title: 'Not found', status: 404, detail: body.message, code: 'not_found' });
+  });
+
+  app.get('/healthz', { schema: { hide: true } }, async (_req, reply) => {
+    if (!deps.isHealthy()) return reply.status(503).send({ status: 'starting' });
+    return { status: 'ok' };
+  });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  registerV1(app, deps);
+  registerNative(app, deps);
+  return app;
+}

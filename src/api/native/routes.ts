@@ -1,0 +1,136 @@
+/**
+ * slipway's native routes (RFC 9457 errors): tokens, source bundle uploads, build logs, releases, events
+ * and instance listings — what the Northflank face has no shape for.
+ */
+import { Type } from '@sinclair/typebox';
+import type { Api, ApiDeps } from '../app.ts';
+import { buildView } from '../v1/service-view.ts';
+
+const ServiceParams = Type.Object({ projectId: Type.String({ maxLength: 100 }), serviceId: Type.String({ maxLength: 100 }) });
+
+export function registerNative(app: Api, deps: ApiDeps): void {
+  const { auth, builds, catalog, store } = deps;
+
+  app.post(
+    '/tokens',
+    {
+      schema: {
+        tags: ['tokens'],
+        summary: 'Create an API token; the token is shown once',
+        body: Type.Object(
+          {
+            name: Type.String({ minLength: 1, maxLength: 100 }),
+            role: Type.Union([Type.Literal('admin'), Type.Literal('owner'), Type.Literal('developer'), Type.Literal('viewer')]),
+            projectId: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+          },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (req, reply) => {
+      const { token, record } = await auth.createToken(req.principal, req.body as never);
+      return reply.status(201).send({ ...record, token });
+    },
+  );
+  app.get('/tokens', { schema: { tags: ['tokens'] } }, async (req) => ({ tokens: await auth.listTokens(req.principal) }));
+  app.delete('/tokens/:id', { schema: { tags: ['tokens'], params: Type.Object({ id: Type.String({ maxLength: 100 }) }) } }, async (req, reply) => {
+    await auth.revokeToken(req.principal, (req.params as { id: string }).id);
+    return reply.status(204).send();
+  });
+
+  app.post('/projects/:projectId/services/:serviceId/bundles', { schema: { tags: ['builds'], summary: 'Upload a .tar.gz source bundle and build it', params: ServiceParams } }, async (req, reply) => {
+    const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
+    if (!Buffer.isBuffer(req.body)) {
+      return reply.status(415).type('application/problem+json').send({ type: 'https://slipway.dev/problems/unsupported_media_type', title: 'Unsupported media type', status: 415, detail: 'send the bundle as application/gzip', code: 'unsupported_media_type' });
+    }
+    const b = await builds.startFromBundle(req.principal, projectId, serviceId, req.body);
+    return reply.status(202).send(buildView(b));
+  });
+  app.get('/projects/:projectId/services/:serviceId/builds/:buildId/log', { schema: { tags: ['builds'], params: Type.Object({ projectId: Type.String(), serviceId: Type.String(), buildId: Type.String() }) } }, async (req, reply) => {
+    const { projectId, serviceId, buildId } = req.params as { projectId: string; serviceId: string; buildId: string };
+    return reply.type('text/plain; charset=utf-8').send(await builds.log(req.principal, projectId, serviceId, buildId));
+  });
+  app.get('/projects/:projectId/services/:serviceId/releases', { schema: { tags: ['releases'], params: ServiceParams } }, async (req) => {
+    const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
+    const list = await catalog.releaseHistory(req.principal, projectId, serviceId);
+    return { releases: list.map((r) => ({ id: r.id, number: r.number, buildId: r.buildId, image: r.image, specHash: r.specHash, createdAt: r.createdAt, restartedAt: r.spec.restartedAt })) };
+  });
+  app.get('/projects/:projectId/services/:serviceId/events', { schema: { tags: ['events'], params: ServiceParams, querystring: Type.Object({ after: Type.Optional(Type.Integer({ minimum: 0 })) }) } }, async (req) => {
+    const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
+    await catalog.get(req.principal, projectId, serviceId);
+    return { events: await store.events.list(projectId, serviceId, { afterId: (req.query as { after?: number }).after }) };
+  });
+  app.get(
+    '/projects/:projectId/services/:serviceId/logs',
+    { schema: { tags: ['logs'], summary: 'Recent output of every instance, timestamped', params: ServiceParams, querystring: Type.Object({ tail: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000 })) }) } },
+    async (req) => {
+      const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
+      return { lines: await catalog.logs(req.principal, projectId, serviceId, (req.query as { tail?: number }).tail ?? 200) };
+    },
+  );
+  app.post(
+    '/projects/:projectId/services/:serviceId/rollback',
+    { schema: { tags: ['releases'], summary: 'Roll back to an earlier release (default: the last good one)', params: ServiceParams, body: Type.Optional(Type.Union([Type.Object({ release: Type.Optional(Type.Integer({ minimum: 1 })) }, { additionalProperties: false }), Type.Null()])) } },
+    async (req) => {
+      const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
+      const d = await catalog.rollback(req.principal, projectId, serviceId, (req.body as { release?: number } | undefined)?.release);
+      return { release: d.release?.number ?? null, status: d.service.deployStatus };
+    },
+  );
+  app.get('/projects/:projectId/services/:serviceId/rollouts', { schema: { tags: ['releases'], summary: 'Rollouts with their ordered events', params: ServiceParams } }, async (req) => {
+    const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
+    return { rollouts: await catalog.rollouts(req.principal, projectId, serviceId) };
+  });
+  const RolloutParams = Type.Object({ projectId: Type.String({ maxLength: 100 }), serviceId: Type.String({ maxLength: 100 }), number: Type.Integer({ minimum: 1 }) });
+  app.post(
+    '/projects/:projectId/services/:serviceId/rollouts',
+    {
+      schema: {
+        tags: ['releases'],
+        summary: 'Roll out a release (default: the newest) with a strategy: rolling (maxInFlight), recreate, or canary steps that pause for continue/cancel',
+        params: ServiceParams,
+        body: Type.Object(
+          {
+            release: Type.Optional(Type.Integer({ minimum: 1 })),
+            strategy: Type.Unsafe<'rolling' | 'recreate' | 'canary'>({ type: 'string', enum: ['rolling', 'recreate', 'canary'] }),
+            maxInFlight: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+            canary: Type.Optional(Type.Object({ steps: Type.Array(Type.Object({ instanceWeight: Type.Integer({ minimum: 1, maximum: 100 }) }, { additionalProperties: false }), { minItems: 1, maxItems: 10 }) }, { additionalProperties: false })),
+          },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (req) => {
+      const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
+      const b = req.body as { release?: number; strategy: 'rolling' | 'recreate' | 'canary'; maxInFlight?: number; canary?: { steps: { instanceWeight: number }[] } };
+      return catalog.startRollout(req.principal, projectId, serviceId, { release: b.release, strategy: b.strategy, maxInFlight: b.maxInFlight, canarySteps: b.canary?.steps });
+    },
+  );
+  app.post('/projects/:projectId/services/:serviceId/rollouts/:number/continue', { schema: { tags: ['releases'], summary: 'Continue a paused canary', params: RolloutParams } }, async (req) => {
+    const { projectId, serviceId, number } = req.params as { projectId: string; serviceId: string; number: number };
+    return catalog.continueRollout(req.principal, projectId, serviceId, number);
+  });
+  app.post('/projects/:projectId/services/:serviceId/rollouts/:number/cancel', { schema: { tags: ['releases'], summary: 'Cancel a rollout: return to the release it came from', params: RolloutParams } }, async (req) => {
+    const { projectId, serviceId, number } = req.params as { projectId: string; serviceId: string; number: number };
+    return catalog.cancelRollout(req.principal, projectId, serviceId, number);
+  });
+  app.post(
+    '/projects/:projectId/services/:serviceId/rollouts/plan',
+    {
+      schema: {
+        tags: ['releases'],
+        summary: 'Dry run: the steps a rollout would take (old/new instances per step, peak instances and memory); changes nothing',
+        params: ServiceParams,
+        body: Type.Optional(Type.Union([Type.Object({ instances: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })), strategy: Type.Optional(Type.Unsafe<string>({ type: 'string', enum: ['recreate', 'rollout-steady', 'rollout-balanced', 'rollout-fast'] })) }, { additionalProperties: false }), Type.Null()])),
+      },
+    },
+    async (req) => {
+      const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
+      return catalog.planRollout(req.principal, projectId, serviceId, (req.body ?? {}) as { instances?: number; strategy?: string });
+    },
+  );
+  app.get('/projects/:projectId/services/:serviceId/instances', { schema: { tags: ['instances'], params: ServiceParams } }, async (req) => {
+    const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
+    return { instances: await catalog.instances(req.principal, projectId, serviceId) };
+  });
+}

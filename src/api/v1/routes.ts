@@ -1,0 +1,192 @@
+/**
+ * The Northflank-shaped `/v1` face. Thin: each handler translates shape and calls a use case. Every
+ * success is HTTP 200 with `{ data }` (the official client treats any other status as an error).
+ */
+import { Type } from '@sinclair/typebox';
+import type { Api, ApiDeps } from '../app.ts';
+import { PLANS } from '../../domain/plans.ts';
+import type { ServiceKind, ServiceSpec } from '../../domain/service.ts';
+import { buildView, projectView, serviceListItem, serviceView } from './service-view.ts';
+import * as S from './schema/index.ts';
+import { ValidationError } from '../../errors/errors.ts';
+
+const ProjectParams = Type.Object({ projectId: Type.String({ maxLength: 100 }) });
+const ServiceParams = Type.Object({ projectId: Type.String({ maxLength: 100 }), serviceId: Type.String({ maxLength: 100 }) });
+const BuildParams = Type.Object({ projectId: Type.String({ maxLength: 100 }), serviceId: Type.String({ maxLength: 100 }), buildId: Type.String({ maxLength: 100 }) });
+const Page = S.PaginationQuery;
+
+interface PageQuery {
+  per_page?: number;
+  page?: number;
+  cursor?: string;
+}
+
+/** Cursor pagination over ids, as Northflank answers: `pagination { hasNextPage, cursor, count }`. */
+async function paginate<T extends { id: string }>(q: PageQuery, fetch: (after: string | undefined, limit: number) => Promise<T[]>) {
+  const perPage = q.per_page ?? 50;
+  let after = q.cursor ? Buffer.from(q.cursor, 'base64url').toString('utf8') : undefined;
+  if (!after && q.page && q.page > 1) {
+    const skipped = await fetch(undefined, (q.page - 1) * perPage);
+    after = skipped.at(-1)?.id ?? '\uffff';
+  }
+  const rows = await fetch(after, perPage + 1);
+  const items = rows.slice(0, perPage);
+  const hasNextPage = rows.length > perPage;
+  return { items, pagination: { hasNextPage, ...(hasNextPage ? { cursor: Buffer.from(items.at(-1)!.id).toString('base64url') } : {}), count: items.length } };
+}
+
+const tags = (t: string) => ({ tags: [t] });
+
+export function registerV1(app: Api, deps: ApiDeps): void {
+  const { projects, catalog, builds, domain } = deps;
+
+  app.get('/v1/plans', { schema: { ...tags('plans'), summary: 'List plans (the size catalogue)' } }, async () => ({
+    data: {
+      plans: PLANS.map((p) => ({ id: p.id, name: p.id, currency: 'usd', amountPerMonth: 0, amountPerHour: 0, cpuResource: p.cpu, ramResource: p.memoryMb })),
+    },
+  }));
+
+  // Projects
+  app.get('/v1/projects', { schema: { ...tags('projects'), querystring: Page } }, async (req) => {
+    const { items, pagination } = await paginate(req.query as PageQuery, (after, limit) => projects.list(req.principal, { after, limit }));
+    return { data: { projects: items.map((p) => ({ id: p.id, name: p.name, ...(p.description ? { description: p.description } : {}) })) }, pagination };
+  });
+  app.post('/v1/projects', { schema: { ...tags('projects'), body: S.CreateProject } }, async (req) => ({ data: projectView(await projects.create(req.principal, req.body as never)) }));
+  app.put('/v1/projects', { schema: { ...tags('projects'), body: S.CreateProject } }, async (req) => ({ data: projectView(await projects.put(req.principal, req.body as never)) }));
+  app.get('/v1/projects/:projectId', { schema: { ...tags('projects'), params: ProjectParams } }, async (req) => {
+    const { projectId } = req.params as { projectId: string };
+    const p = await projects.get(req.principal, projectId);
+    const services = await catalog.list(req.principal, projectId, { limit: 1000 });
+    return { data: { ...projectView(p), services: services.map((s) => ({ id: s.id, name: s.name, serviceType: s.kind })) } };
+  });
+  app.patch('/v1/projects/:projectId', { schema: { ...tags('projects'), params: ProjectParams, body: S.PatchProject } }, async (req) => {
+    const { projectId } = req.params as { projectId: string };
+    return { data: projectView(await projects.patch(req.principal, projectId, req.body as never)) };
+  });
+  app.delete('/v1/projects/:projectId', { schema: { ...tags('projects'), params: ProjectParams } }, async (req) => {
+    const { projectId } = req.params as { projectId: string };
+    await projects.delete(req.principal, projectId);
+    return { data: {} };
+  });
+
+  // Services
+  app.get('/v1/projects/:projectId/services', { schema: { ...tags('services'), params: ProjectParams, querystring: Page } }, async (req) => {
+    const { projectId } = req.params as { projectId: string };
+    const { items, pagination } = await paginate(req.query as PageQuery, (after, limit) => catalog.list(req.principal, projectId, { after, limit }));
+    return { data: { services: items.map(serviceListItem) }, pagination };
+  });
+
+  const kinds: { kind: ServiceKind; create: unknown; patch: unknown }[] = [
+    { kind: 'deployment', create: S.CreateDeploymentService, patch: S.PatchDeploymentService },
+    { kind: 'combined', create: S.CreateCombinedService, patch: S.PatchCombinedService },
+    { kind: 'build', create: S.CreateBuildService, patch: S.PatchBuildService },
+  ];
+  for (const { kind, create, patch } of kinds) {
+    app.post(`/v1/projects/:projectId/services/${kind}`, { schema: { ...tags('services'), summary: `Create a ${kind} service`, params: ProjectParams, body: create as never } }, async (req) => {
+      const { projectId } = req.params as { projectId: string };
+      return { data: serviceView(await catalog.create(req.principal, projectId, kind, normalise(kind, req.body as ServiceSpec)), domain) };
+    });
+    app.put(`/v1/projects/:projectId/services/${kind}`, { schema: { ...tags('services'), summary: `Create or replace a ${kind} service`, params: ProjectParams, body: create as never } }, async (req) => {
+      const { projectId } = req.params as { projectId: string };
+      return { data: serviceView(await catalog.put(req.principal, projectId, kind, normalise(kind, req.body as ServiceSpec)), domain) };
+    });
+    app.patch(`/v1/projects/:projectId/services/${kind}/:serviceId`, { schema: { ...tags('services'), summary: `Update a ${kind} service`, params: ServiceParams, body: patch as never } }, async (req) => {
+      const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
+      return { data: serviceView(await catalog.patch(req.principal, projectId, serviceId, kind, (req.body ?? {}) as Partial<ServiceSpec>), domain) };
+    });
+  }
+
+  app.get('/v1/projects/:projectId/services/:serviceId', { schema: { ...tags('services'), params: ServiceParams } }, async (req) => {
+    const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
+    return { data: serviceView(await catalog.get(req.principal, projectId, serviceId), domain) };
+  });
+  app.delete('/v1/projects/:projectId/services/:serviceId', { schema: { ...tags('services'), params: ServiceParams } }, async (req) => {
+    const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
+    await catalog.delete(req.principal, projectId, serviceId);
+    return { data: {} };
+  });
+  app.post('/v1/projects/:projectId/services/:serviceId/scale', { schema: { ...tags('services'), params: ServiceParams, body: S.ScaleService } }, async (req) => {
+    const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
+    const body = (req.body ?? {}) as { instances?: number; deploymentPlan?: string };
+    await catalog.scale(req.principal, projectId, serviceId, body);
+    return { data: {} };
+  });
+  app.post('/v1/projects/:projectId/services/:serviceId/pause', { schema: { ...tags('services'), params: ServiceParams } }, async (req) => {
+    const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
+    await catalog.setPaused(req.principal, projectId, serviceId, true);
+    return { data: {} };
+  });
+  app.post('/v1/projects/:projectId/services/:serviceId/resume', { schema: { ...tags('services'), params: ServiceParams, body: S.ResumeService } }, async (req) => {
+    const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
+    const body = (req.body ?? {}) as { instances?: number; deploymentPlan?: string };
+    if (body.instances !== undefined || body.deploymentPlan) await catalog.scale(req.principal, projectId, serviceId, body);
+    await catalog.setPaused(req.principal, projectId, serviceId, false);
+    return { data: {} };
+  });
+  app.post('/v1/projects/:projectId/services/:serviceId/restart', { schema: { ...tags('services'), params: ServiceParams } }, async (req) => {
+    const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
+    await catalog.restart(req.principal, projectId, serviceId);
+    return { data: {} };
+  });
+  app.get('/v1/projects/:projectId/services/:serviceId/containers', { schema: { ...tags('services'), params: ServiceParams, querystring: Page } }, async (req) => {
+    const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
+    const instances = await catalog.instances(req.principal, projectId, serviceId);
+    const status = (s: string) => (s === 'ready' || s === 'running' ? 'TASK_RUNNING' : s === 'starting' ? 'TASK_STARTING' : s === 'stopping' ? 'TASK_KILLING' : 'TASK_FAILED');
+    return {
+      data: {
+        containers: instances.map((i) => ({
+          name: i.id,
+          createdAt: i.startedAt ? Math.floor(Date.parse(i.startedAt) / 1000) : 0,
+          updatedAt: i.startedAt ? Math.floor(Date.parse(i.startedAt) / 1000) : 0,
+          status: status(i.state),
+          host: '127.0.0.1',
+          ready: i.ready,
+          release: i.release,
+          restarts: i.restarts,
+          lastExitCode: i.lastExitCode,
+          probes: i.probes ?? {},
+        })),
+      },
+      pagination: { hasNextPage: false, count: instances.length },
+    };
+  });
+
+  // Builds
+  app.get('/v1/projects/:projectId/services/:serviceId/build', { schema: { ...tags('builds'), params: ServiceParams, querystring: Page } }, async (req) => {
+    const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
+    const list = await builds.list(req.principal, projectId, serviceId);
+    return { data: { builds: list.map(buildView) }, pagination: { hasNextPage: false, count: list.length } };
+  });
+  app.post('/v1/projects/:projectId/services/:serviceId/build', { schema: { ...tags('builds'), params: ServiceParams, body: S.StartServiceBuild } }, async (req) => {
+    const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
+    const body = (req.body ?? {}) as { branch?: string; sha?: string; bundleUrl?: string };
+    if (body.bundleUrl) {
+      const file = bundlePath(body.bundleUrl);
+      const fs = await import('node:fs/promises');
+      const data = await fs.readFile(file).catch(() => {
+        throw ValidationError.one('bundleUrl', 'exists', `cannot read ${file}`);
+      });
+      return { data: buildView(await builds.startFromBundle(req.principal, projectId, serviceId, data)) };
+    }
+    return { data: buildView(await builds.startFromGit(req.principal, projectId, serviceId, body)) };
+  });
+  app.get('/v1/projects/:projectId/services/:serviceId/build/:buildId', { schema: { ...tags('builds'), params: BuildParams } }, async (req) => {
+    const { projectId, serviceId, buildId } = req.params as { projectId: string; serviceId: string; buildId: string };
+    return { data: buildView(await builds.get(req.principal, projectId, serviceId, buildId)) };
+  });
+}
+
+/** `bundleUrl` may name a local .tar.gz: an absolute path or a file:// URL. */
+function bundlePath(url: string): string {
+  const p = url.startsWith('file://') ? decodeURIComponent(url.slice(7)) : url;
+  if (!p.startsWith('/')) throw ValidationError.one('bundleUrl', 'supported', 'bundleUrl must be an absolute path or a file:// URL on this machine');
+  return p;
+}
+
+/** Fill what a create leaves to defaults, so stored specs are complete. */
+function normalise(kind: ServiceKind, body: ServiceSpec): ServiceSpec {
+  const spec = { ...body } as ServiceSpec;
+  if (!spec.billing) spec.billing = { deploymentPlan: 'nf-compute-20' };
+  if (kind !== 'build' && !spec.deployment) spec.deployment = { instances: 1 };
+  return spec;
+}

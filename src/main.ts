@@ -1,0 +1,181 @@
+/**
+ * Composition root: config → store → runtime driver → router → probes → use cases → API and controllers.
+ * The only file that names concrete drivers and dialects. Stops everything in reverse order on
+ * SIGTERM/SIGINT; instances keep running (they outlive the control plane and are adopted on the next start).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { pino, type Logger } from 'pino';
+import { loadConfig, type Config } from './config/config.ts';
+import { openStore, type Store } from './store/store.ts';
+import { SecretBox } from './store/secret-box.ts';
+import { AuthService } from './services/auth.ts';
+import { ProjectsService } from './services/projects.ts';
+import { ServiceCatalog } from './services/service-catalog.ts';
+import { ReleasesService } from './services/releases.ts';
+import { BuildsService } from './services/builds.ts';
+import type { Signals } from './services/ports.ts';
+import { WorkQueue } from './controllers/queue.ts';
+import { ServiceController } from './controllers/service/service-controller.ts';
+import { RouteTableBuilder } from './controllers/service/route-table.ts';
+import { BuildController } from './controllers/build/build-controller.ts';
+import { ProbeScheduler } from './probes/scheduler.ts';
+import { ProcessDriver } from './runtime/process/supervised-driver.ts';
+import type { RuntimeDriver } from './runtime/driver.ts';
+import { NodeRouter } from './router/node-proxy/node-router.ts';
+import type { Router } from './router/table.ts';
+import { buildApi, type Api } from './api/app.ts';
+import { buildNodeApp } from './builds/node-build.ts';
+import { checkoutGit, resolveGitRef } from './builds/git-source.ts';
+import { extractBundle } from './builds/bundle-source.ts';
+
+export interface Platform {
+  config: Readonly<Config>;
+  api: Api;
+  router: Router;
+  store: Store;
+  apiUrl: string;
+  routerPort: number;
+  stop(): Promise<void>;
+}
+
+export async function startPlatform(config: Readonly<Config>, logger: Logger): Promise<Platform> {
+  fs.mkdirSync(config.dataDir, { recursive: true });
+  const box = SecretBox.fromDataDir(config.dataDir);
+  const store = await openStore({ url: config.databaseUrl, sqlitePath: path.join(config.dataDir, 'slipway.db'), box, onIdleError: (err) => logger.warn({ err: err.message }, 'database connection lost; reconnecting') });
+
+  if (config.runtime !== 'process') throw new Error(`SLIPWAY_RUNTIME=${config.runtime} is not available in this build: use 'process'`);
+  const driver: RuntimeDriver = new ProcessDriver({ stateDir: path.join(config.dataDir, 'runtime'), isolation: config.isolation, logger: logger.child({ component: 'runtime' }) });
+  // The HAProxy data plane arrives with the router capability; until then both settings use the built-in proxy.
+  const router: Router = new NodeRouter({ host: config.routerHost, port: config.routerPort, logger: logger.child({ component: 'router' }) });
+
+  let serviceQueue!: WorkQueue;
+  let buildQueue!: WorkQueue;
+  const signals: Signals = {
+    serviceChanged: (key) => serviceQueue?.add(key),
+    buildQueued: (id) => buildQueue?.add(id),
+  };
+  const probes = new ProbeScheduler({
+    timeScale: config.probeTimeScale,
+    runCmd: async (instanceId, cmd, timeoutMs) => {
+      try {
+        const r = await driver.exec(instanceId, ['/bin/sh', '-c', cmd], { timeoutMs });
+        return r.exitCode === 0 ? { ok: true } : { ok: false, error: `exit ${r.exitCode}: ${r.output.slice(-200)}` };
+      } catch (err) {
+        return { ok: false, error: (err as Error).message };
+      }
+    },
+    onTransition: (key) => serviceQueue?.add(key),
+  });
+  const routes = new RouteTableBuilder(router, config.domain, { maxDrainMs: 10_000 });
+  const controllerLog = logger.child({ component: 'controller' });
+  const serviceController = new ServiceController(store, driver, probes, routes, {
+    timeScale: config.probeTimeScale,
+    gracePeriodCapSeconds: config.gracePeriodCapSeconds,
+    logger: controllerLog,
+    requeue: (key) => serviceQueue?.add(key),
+  });
+
+  const auth = new AuthService(store);
+  const releases = new ReleasesService(store, signals, { progressDeadlineSeconds: config.progressDeadlineSeconds });
+  const caps = { runtime: config.runtime, images: false, dockerfile: false };
+  const builds = new BuildsService(store, auth, signals, { resolve: (url, ref) => resolveGitRef({ url, ref }) }, config.dataDir);
+  const catalog = new ServiceCatalog(store, auth, releases, signals, serviceController, caps, builds);
+  const projects = new ProjectsService(store, auth, signals);
+  const buildController = new BuildController(
+    store,
+    {
+      checkoutGit: (o) => checkoutGit(o),
+      extractBundle: (o) => extractBundle(o),
+      build: (o) => buildNodeApp({ ...o, cacheDir: path.join(config.dataDir, 'npm-cache') }),
+    },
+    { artifactsDir: path.join(config.dataDir, 'artifacts'), logger: controllerLog, onFinished: (b) => releases.onBuildFinished(b) },
+  );
+
+  serviceQueue = new WorkQueue('services', (key) => serviceController.reconcile(key), { concurrency: 8, logger: controllerLog });
+  buildQueue = new WorkQueue('builds', (id) => buildController.reconcile(id), { concurrency: 2, logger: controllerLog });
+
+  const { generated } = await auth.bootstrapAdmin(config.dataDir, config.adminToken);
+  if (generated) {
+    // Printed once, on first start, to stdout (not the log): the file in the data directory keeps it.
+    process.stdout.write(`\nslipway admin token (also in ${path.join(config.dataDir, 'admin-token')}):\n  ${generated}\n\n`);
+  }
+
+  let healthy = false;
+  const api = await buildApi({
+    logger,
+    auth,
+    projects,
+    catalog,
+    builds,
+    store,
+    domain: config.domain,
+    bodyLimitBytes: config.bodyLimitBytes,
+    uploadLimitBytes: config.uploadLimitBytes,
+    isHealthy: () => healthy,
+  });
+
+  await router.start();
+  const resync = async () => {
+    for (const s of await store.services.listKeys()) serviceQueue.add(`${s.projectId}/${s.id}`);
+    for (const key of await serviceController.runtimeKeys()) serviceQueue.add(key);
+  };
+  // Adopt what still runs and finish interrupted builds before taking requests.
+  await resync();
+  for (const id of await buildController.requeueInterrupted()) buildQueue.add(id);
+  const resyncTimer = setInterval(() => void resync().catch((err) => controllerLog.error({ err }, 'resync failed')), config.resyncMs);
+  resyncTimer.unref();
+
+  await api.listen({ host: config.apiHost, port: config.apiPort });
+  healthy = true;
+  const addr = api.server.address();
+  const apiPort = typeof addr === 'object' && addr ? addr.port : config.apiPort;
+  const apiUrl = `http://${config.apiHost}:${apiPort}`;
+  logger.info({ api: apiUrl, routerPort: router.address().httpPort, runtime: config.runtime, router: router.name, store: store.dialect, dataDir: config.dataDir }, 'slipway started');
+
+  let stopped = false;
+  return {
+    config,
+    api,
+    router,
+    store,
+    apiUrl,
+    routerPort: router.address().httpPort,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      healthy = false;
+      clearInterval(resyncTimer);
+      await api.close();
+      await buildQueue.stop();
+      await serviceQueue.stop();
+      probes.stop();
+      await router.stop();
+      await driver.close();
+      await store.close();
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = pino({
+    level: config.logLevel,
+    redact: { paths: ['req.headers.authorization', '*.authorization', '*.password', '*.runtimeEnvironment', '*.token'], censor: '[redacted]' },
+  });
+  const platform = await startPlatform(config, logger);
+  const shutdown = async (signal: string) => {
+    logger.info({ signal }, 'stopping');
+    await platform.stop();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+}
+
+if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('src/main.ts')) {
+  main().catch((err) => {
+    console.error('slipway failed to start:', err instanceof Error ? err.message : err, err?.cause ?? '');
+    process.exit(1);
+  });
+}
