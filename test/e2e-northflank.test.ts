@@ -1,0 +1,123 @@
+/**
+ * End to end through the official @northflank/js-client, unmodified: a project, a combined service built
+ * from a local git repository, two instances, COMPLETED, and the app's answer through the router at the
+ * host the API reports in `ports[].dns`.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ApiClient } from '@northflank/js-client';
+import { api, fixtureRepo, northflankClient, startTestPlatform, viaRouter, waitFor, type RunningPlatform } from './support/platform.ts';
+
+describe('deploying a Node app from git with the Northflank client', () => {
+  let p: RunningPlatform;
+  let client: ApiClient;
+  const repo = fixtureRepo('hello');
+
+  before(async () => {
+    p = await startTestPlatform();
+    client = await northflankClient(p);
+  });
+  after(async () => {
+    await p?.stop();
+  });
+
+  it('creates a project whose id derives from its name', async () => {
+    const res = await client.create.project({ data: { name: 'my-app', description: 'end to end' } });
+    assert.equal(res.data.id, 'my-app');
+    const list = await client.list.projects({});
+    assert.ok(list.data.projects.some((x) => x.id === 'my-app'));
+  });
+
+  it('builds a combined service from a local repository and serves it through the router', async () => {
+    const created = await client.create.service.combined({
+      parameters: { projectId: 'my-app' },
+      data: {
+        name: 'web',
+        billing: { deploymentPlan: 'nf-compute-20' },
+        deployment: { instances: 2 },
+        vcsData: { projectUrl: `file://${repo.dir}`, projectType: 'self-hosted', projectBranch: 'main' },
+        buildSettings: { buildpack: { builder: 'HEROKU_24' } },
+        ports: [{ name: 'p01', internalPort: 8080, public: true, protocol: 'HTTP' }],
+        runtimeEnvironment: { GREETING: 'hi from slipway' },
+      } as never,
+    });
+    assert.equal(created.data.id, 'web');
+
+    const svc = await waitFor(async () => {
+      const r = await client.get.service({ parameters: { projectId: 'my-app', serviceId: 'web' } });
+      const st = (r.data as any).status?.deployment?.status;
+      if (st === 'FAILED') throw new Error(`deployment failed: ${JSON.stringify(r.data)}`);
+      return st === 'COMPLETED' ? r.data : undefined;
+    }, 180_000, 'service COMPLETED');
+    const dns = (svc as any).ports[0].dns as string;
+    assert.equal(dns, 'p01--web--my-app.localhost');
+
+    const seen = new Set<string>();
+    for (let i = 0; i < 20; i++) {
+      const res = await viaRouter(p, dns);
+      assert.equal(res.status, 200);
+      const body = (await res.json()) as { message: string; instance: string; service: string; project: string };
+      assert.equal(body.message, 'hi from slipway');
+      assert.equal(body.service, 'web');
+      assert.equal(body.project, 'my-app');
+      seen.add(body.instance);
+    }
+    assert.equal(seen.size, 2, 'requests reach both instances');
+
+    const short = await viaRouter(p, 'web.my-app.localhost');
+    assert.equal(short.status, 200);
+
+    const containers = await client.get.service.containers({ parameters: { projectId: 'my-app', serviceId: 'web' } });
+    assert.equal(containers.data.containers?.length, 2);
+    assert.ok(containers.data.containers?.every((c) => c.status === 'TASK_RUNNING'));
+  });
+
+  it('lists the build with its commit and serves its log', async () => {
+    const builds = await client.get.service.builds({ parameters: { projectId: 'my-app', serviceId: 'web' } });
+    assert.equal(builds.data.builds.length, 1);
+    assert.equal(builds.data.builds[0].sha, repo.head());
+    assert.equal(builds.data.builds[0].status, 'SUCCESS');
+    const log = await api(p, 'GET', `/projects/my-app/services/web/builds/${builds.data.builds[0].id}/log`);
+    assert.equal(log.status, 200);
+    assert.match(log.body as string, /Build succeeded/);
+  });
+
+  it('scales with the scale endpoint and reports the instance count', async () => {
+    await client.scale.service({ parameters: { projectId: 'my-app', serviceId: 'web' }, data: { instances: 3 } });
+    await waitFor(async () => {
+      const c = await client.get.service.containers({ parameters: { projectId: 'my-app', serviceId: 'web' } });
+      return c.data.containers?.filter((x) => x.status === 'TASK_RUNNING').length === 3;
+    }, 60_000, '3 running containers');
+    await client.scale.service({ parameters: { projectId: 'my-app', serviceId: 'web' }, data: { instances: 1 } });
+    await waitFor(async () => {
+      const c = await client.get.service.containers({ parameters: { projectId: 'my-app', serviceId: 'web' } });
+      return c.data.containers?.length === 1;
+    }, 60_000, '1 container');
+  });
+
+  it('answers 404 for an unknown host through the router', async () => {
+    const res = await viaRouter(p, 'nope--nothing--here.localhost');
+    assert.equal(res.status, 404);
+  });
+
+  it('rejects calls without a token (401) and with a token of another project (403)', async () => {
+    const none = await api(p, 'GET', '/v1/projects', undefined, { token: null });
+    assert.equal(none.status, 401);
+    assert.equal(none.body.error.status, 401);
+    await client.create.project({ data: { name: 'other' } });
+    const made = await api(p, 'POST', '/tokens', { name: 'viewer', role: 'viewer', projectId: 'other' });
+    assert.equal(made.status, 201);
+    const viewer = made.body.token as string;
+    const forbidden = await api(p, 'GET', '/v1/projects/my-app/services/web', undefined, { token: viewer });
+    assert.equal(forbidden.status, 403);
+    const allowed = await api(p, 'GET', '/v1/projects/other', undefined, { token: viewer });
+    assert.equal(allowed.status, 200);
+    const cannotWrite = await api(p, 'PATCH', '/v1/projects/other', { description: 'x' }, { token: viewer });
+    assert.equal(cannotWrite.status, 403);
+    const list = await api(p, 'GET', '/v1/projects', undefined, { token: viewer });
+    assert.deepEqual(list.body.data.projects.map((x: { id: string }) => x.id), ['other']);
+    const revoked = await api(p, 'DELETE', `/tokens/${made.body.id}`);
+    assert.equal(revoked.status, 204);
+    assert.equal((await api(p, 'GET', '/v1/projects/other', undefined, { token: viewer })).status, 401);
+  });
+});

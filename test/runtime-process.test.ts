@@ -1,0 +1,76 @@
+/**
+ * The process driver against the shared conformance suite, sandboxed (bubblewrap) and plain; and a real
+ * control-plane death: a separate process starts an instance and is killed with SIGKILL, and the instance
+ * keeps serving and is adopted.
+ */
+import { it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { runDriverConformance, writeConformanceApp } from '../src/runtime/conformance.ts';
+import { ProcessDriver } from '../src/runtime/process/supervised-driver.ts';
+import { ROOT } from './support/platform.ts';
+
+const artifactDir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-conf-app-'));
+writeConformanceApp(artifactDir);
+
+try {
+  execFileSync('bwrap', ['--version']);
+} catch {
+  throw new Error('bubblewrap is missing: install the Debian package bubblewrap');
+}
+
+runDriverConformance('process (bwrap)', (stateDir) => new ProcessDriver({ stateDir, isolation: 'bwrap' }), { artifactDir });
+runDriverConformance('process (no isolation)', (stateDir) => new ProcessDriver({ stateDir, isolation: 'none' }), {
+  artifactDir,
+  skip: { 'places runtime files at their absolute paths': 'without a sandbox absolute paths cannot be honoured; files are under $SLIPWAY_FILES_DIR' },
+});
+
+it('keeps an instance running when its control plane is killed with SIGKILL, and a new driver adopts it', async () => {
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-kill9-'));
+  const script = `
+    import { ProcessDriver } from ${JSON.stringify(path.join(ROOT, 'src/runtime/process/supervised-driver.ts'))};
+    const d = new ProcessDriver({ stateDir: ${JSON.stringify(stateDir)}, isolation: 'bwrap' });
+    const i = await d.start({ id: 'k9--svc--web-r1-0-aaaaaa', labels: { project: 'k9', service: 'svc', release: 'r1', processType: 'web' }, artifactDir: ${JSON.stringify(artifactDir)}, command: ['/bin/sh', '-c', 'exec node app.js'], env: {}, files: [], ports: [{ name: 'p01', internalPort: 8080 }] });
+    console.log(JSON.stringify(i));
+    setInterval(() => {}, 1000);
+  `;
+  const file = path.join(stateDir, 'control-plane.mts');
+  fs.writeFileSync(file, script);
+  const cp = spawn(process.execPath, ['--import', 'tsx', file], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const inst = await new Promise<{ id: string; pid: number; endpoints: { port: number }[] }>((resolve, reject) => {
+    let out = '';
+    cp.stdout!.on('data', (d) => {
+      out += d;
+      if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]));
+    });
+    cp.once('exit', (code) => reject(new Error(`control plane exited early (${code})`)));
+  });
+  cp.kill('SIGKILL');
+  await new Promise((r) => cp.once('exit', r));
+
+  const port = inst.endpoints[0].port;
+  let answered = false;
+  for (let i = 0; i < 100 && !answered; i++) {
+    answered = await fetch(`http://127.0.0.1:${port}/`).then((r) => r.ok).catch(() => false);
+    if (!answered) await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.ok(answered, 'the instance still answers after its control plane died');
+
+  const driver = new ProcessDriver({ stateDir, isolation: 'bwrap' });
+  const adopted = (await driver.list()).find((i) => i.id === inst.id);
+  assert.equal(adopted?.state, 'running');
+  assert.equal(adopted?.pid, inst.pid);
+  await driver.stop(inst.id, 2);
+  let gone = false;
+  try {
+    process.kill(inst.pid, 0);
+  } catch {
+    gone = true;
+  }
+  assert.ok(gone, 'no orphan left after stop');
+  await driver.close();
+  fs.rmSync(stateDir, { recursive: true, force: true });
+});

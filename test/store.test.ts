@@ -1,0 +1,109 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { SUPPORTED_DATABASES, openTestStore } from './support/databases.ts';
+import { ConflictError, NotFoundError, VersionConflictError } from '../src/errors/errors.ts';
+import { hashReleaseSpec, type ReleaseSpec } from '../src/domain/release.ts';
+
+const spec = (instances: number) => ({
+  name: 'web',
+  billing: { deploymentPlan: 'nf-compute-20' },
+  deployment: { instances },
+  runtimeEnvironment: { SECRET_TOKEN: 'hunter2-very-secret' },
+  ports: [{ name: 'p01', internalPort: 8080, protocol: 'HTTP' as const, public: true, security: { credentials: [{ username: 'admin', password: 'pw-secret-1', type: 'basic-auth' }] } }],
+});
+
+for (const dbId of SUPPORTED_DATABASES) {
+  describe(`store on ${dbId}`, () => {
+    it('creates, reads, lists and deletes projects, refusing a duplicate id', async () => {
+      const { store, cleanup } = await openTestStore(dbId);
+      try {
+        await store.projects.create({ id: 'alpha', name: 'Alpha', spec: {} });
+        await store.projects.create({ id: 'beta', name: 'Beta', description: 'b', spec: { color: '#fff' } });
+        await assert.rejects(store.projects.create({ id: 'alpha', name: 'alpha', spec: {} }), ConflictError);
+        assert.equal((await store.projects.get('beta')).description, 'b');
+        assert.deepEqual((await store.projects.list({ limit: 10 })).map((p) => p.id), ['alpha', 'beta']);
+        assert.deepEqual((await store.projects.list({ limit: 10, after: 'alpha' })).map((p) => p.id), ['beta']);
+        await store.projects.delete('alpha');
+        await assert.rejects(store.projects.get('alpha'), NotFoundError);
+      } finally {
+        await cleanup();
+      }
+    });
+
+    it('never lets two writers silently overwrite a service (version check)', async () => {
+      const { store, cleanup } = await openTestStore(dbId);
+      try {
+        await store.projects.create({ id: 'p', name: 'p', spec: {} });
+        const created = await store.services.create({ projectId: 'p', id: 'web', kind: 'deployment', spec: spec(1) });
+        const a = await store.services.update('p', 'web', created.version, spec(2));
+        assert.equal(a.version, created.version + 1);
+        await assert.rejects(store.services.update('p', 'web', created.version, spec(3)), VersionConflictError);
+        assert.equal((await store.services.get('p', 'web')).spec.deployment?.instances, 2);
+        await assert.rejects(store.services.create({ projectId: 'p', id: 'web', kind: 'deployment', spec: spec(1) }), ConflictError);
+      } finally {
+        await cleanup();
+      }
+    });
+
+    it('seals runtime environment and port credentials at rest and returns them whole', async () => {
+      const { store, cleanup } = await openTestStore(dbId);
+      try {
+        await store.projects.create({ id: 'p', name: 'p', spec: {} });
+        await store.services.create({ projectId: 'p', id: 'web', kind: 'deployment', spec: spec(1) });
+        const raw = await store.db.selectFrom('services').selectAll().executeTakeFirstOrThrow();
+        assert.ok(!JSON.stringify(raw).includes('hunter2-very-secret'));
+        assert.ok(!JSON.stringify(raw).includes('pw-secret-1'));
+        const back = await store.services.get('p', 'web');
+        assert.equal(back.spec.runtimeEnvironment?.SECRET_TOKEN, 'hunter2-very-secret');
+        assert.deepEqual(back.spec.ports?.[0].security, spec(1).ports[0].security);
+      } finally {
+        await cleanup();
+      }
+    });
+
+    it('numbers releases per service without gaps, even when appended concurrently', async () => {
+      const { store, cleanup } = await openTestStore(dbId);
+      try {
+        const rs: ReleaseSpec = { processes: { web: ['/bin/sh', '-c', 'node s.js'] }, env: { A: 'secret-a' }, files: {}, ports: [], healthChecks: [], gracePeriodSeconds: 30, plan: 'nf-compute-20' };
+        const made = await Promise.all(
+          Array.from({ length: 5 }, (_, i) => store.releases.append('p/web', { ...rs, env: { A: String(i) } }, hashReleaseSpec(rs), { id: (n) => `p-web-r${n}-${i}` })),
+        );
+        assert.deepEqual(made.map((r) => r.number).sort(), [1, 2, 3, 4, 5]);
+        const listed = await store.releases.list('p/web');
+        assert.deepEqual(listed.map((r) => r.number), [5, 4, 3, 2, 1]);
+        const raw = await store.db.selectFrom('releases').select('secrets').execute();
+        assert.ok(raw.every((r) => !r.secrets.includes('secret-a')));
+      } finally {
+        await cleanup();
+      }
+    });
+
+    it('moves a build between states only from the state the caller saw', async () => {
+      const { store, cleanup } = await openTestStore(dbId);
+      try {
+        await store.builds.create({ id: 'b1', projectId: 'p', serviceId: 's', sha: 'a'.repeat(40), branch: 'main', source: 'git:/x', logPath: '/tmp/x.log' });
+        assert.equal(await store.builds.transition('b1', 'QUEUED', 'BUILDING'), true);
+        assert.equal(await store.builds.transition('b1', 'QUEUED', 'BUILDING'), false);
+        assert.equal(await store.builds.transition('b1', 'BUILDING', 'SUCCESS', { artifactDir: '/a', processes: { web: 'node s.js' } }), true);
+        const hit = await store.builds.findSuccessful('p', 's', 'a'.repeat(40));
+        assert.equal(hit?.artifactDir, '/a');
+        assert.deepEqual(hit?.processes, { web: 'node s.js' });
+      } finally {
+        await cleanup();
+      }
+    });
+
+    it('stores tokens by hash and revokes them', async () => {
+      const { store, cleanup } = await openTestStore(dbId);
+      try {
+        await store.tokens.create({ id: 't1', name: 'ci', hash: 'h1', role: 'developer', projectId: 'p' });
+        assert.equal((await store.tokens.findActiveByHash('h1'))?.role, 'developer');
+        await store.tokens.revoke('t1');
+        assert.equal(await store.tokens.findActiveByHash('h1'), undefined);
+        await assert.rejects(store.tokens.revoke('t1'), NotFoundError);
+      } finally {
+        await cleanup();
+      }
+    });
+  });
+}

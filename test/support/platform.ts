@@ -1,0 +1,209 @@
+/**
+ * Starts the real platform as a user would (`node --import tsx src/main.ts`, what `npm start` runs) on
+ * free ports with a temporary data directory, and stops it after. Also: a git repository of a fixture app,
+ * the official Northflank client pointed at the platform, and polling helpers.
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { ApiClient, ApiClientInMemoryContextProvider } from '@northflank/js-client';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface RunningPlatform {
+  apiUrl: string;
+  routerPort: number;
+  dataDir: string;
+  token: string;
+  proc: ChildProcess;
+  logs: string[];
+  /** SIGKILL the control plane (instances survive) */
+  kill9(): Promise<void>;
+  /** start again on the same data directory and ports */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startTestPlatform(env: Record<string, string> = {}): Promise<RunningPlatform> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-test-'));
+  const apiPort = await freePort();
+  const routerPort = await freePort();
+  const logs: string[] = [];
+  const fullEnv = {
+    ...process.env,
+    SLIPWAY_DATA_DIR: dataDir,
+    SLIPWAY_API_PORT: String(apiPort),
+    SLIPWAY_ROUTER_PORT: String(routerPort),
+    SLIPWAY_ROUTER_TLS_PORT: String(await freePort()),
+    SLIPWAY_ROUTER_HOST: '127.0.0.1',
+    SLIPWAY_ADMIN_TOKEN: ADMIN_TOKEN,
+    SLIPWAY_PROBE_TIME_SCALE: '0.05',
+    SLIPWAY_GRACE_PERIOD_CAP_SECONDS: '2',
+    SLIPWAY_RESYNC_MS: '1000',
+    SLIPWAY_LOG_LEVEL: 'info',
+    ...env,
+  };
+  const p: RunningPlatform = {
+    apiUrl: `http://127.0.0.1:${apiPort}`,
+    routerPort,
+    dataDir,
+    token: ADMIN_TOKEN,
+    proc: undefined as unknown as ChildProcess,
+    logs,
+    async kill9() {
+      p.proc.kill('SIGKILL');
+      await new Promise((r) => (p.proc.exitCode !== null || p.proc.signalCode !== null ? r(null) : p.proc.once('exit', r)));
+    },
+    async restart() {
+      await launch();
+    },
+    async stop() {
+      if (p.proc.exitCode === null && p.proc.signalCode === null) {
+        p.proc.kill('SIGTERM');
+        await new Promise((r) => p.proc.once('exit', r));
+      }
+      killInstances(dataDir);
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  const launch = async () => {
+    p.proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: ROOT, env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    p.proc.stdout!.on('data', (d) => logs.push(String(d)));
+    p.proc.stderr!.on('data', (d) => logs.push(String(d)));
+    await waitFor(async () => {
+      if (p.proc.exitCode !== null) throw new Error(`platform exited with ${p.proc.exitCode}:\n${logs.join('').slice(-4000)}`);
+      const res = await fetch(`${p.apiUrl}/healthz`).catch(() => undefined);
+      return res?.status === 200;
+    }, 60_000, 'platform /healthz');
+  };
+  await launch();
+  return p;
+}
+
+/** Last resort cleanup: SIGKILL every instance process the platform's runtime directory names. */
+export function killInstances(dataDir: string): void {
+  const dir = path.join(dataDir, 'runtime', 'instances');
+  if (!fs.existsSync(dir)) return;
+  for (const id of fs.readdirSync(dir)) {
+    for (const pid of instancePids(dataDir, id)) {
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {}
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {}
+    }
+  }
+}
+
+export function instancePids(dataDir: string, id: string): number[] {
+  const file = path.join(dataDir, 'runtime', 'instances', id, 'state.json');
+  try {
+    const st = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+    return ['supervisorPid', 'appPid'].map((k) => st[k]).filter((v): v is number => typeof v === 'number');
+  } catch {
+    return [];
+  }
+}
+
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function waitFor<T>(cond: () => Promise<T | false | undefined | null> | T | false | undefined | null, timeoutMs = 60_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastErr: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await cond();
+      if (v) return v as T;
+    } catch (err) {
+      lastErr = err;
+      if (String((err as Error)?.message).startsWith('platform exited')) throw err;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}${lastErr ? `: ${(lastErr as Error).message}` : ''}`);
+}
+
+/** A git repository holding a copy of a fixture app, one commit on `main`. */
+export function fixtureRepo(app: string): { dir: string; commit: (msg: string, edit: (dir: string) => void) => string; head: () => string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `slipway-repo-${app}-`));
+  fs.cpSync(path.join(ROOT, 'test/fixtures/apps', app), dir, { recursive: true });
+  const git = (...args: string[]) => execFileSync('git', args, { cwd: dir, env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } }).toString().trim();
+  git('init', '-q', '-b', 'main');
+  git('add', '-A');
+  git('commit', '-q', '-m', 'initial');
+  return {
+    dir,
+    head: () => git('rev-parse', 'HEAD'),
+    commit(msg, edit) {
+      edit(dir);
+      git('add', '-A');
+      git('commit', '-q', '-m', msg);
+      return git('rev-parse', 'HEAD');
+    },
+  };
+}
+
+export async function northflankClient(p: RunningPlatform, token = p.token): Promise<ApiClient> {
+  const ctx = new ApiClientInMemoryContextProvider();
+  await ctx.addContext({ name: 'slipway', token, host: p.apiUrl });
+  return new ApiClient(ctx, { throwErrorOnHttpErrorCode: true });
+}
+
+/** A request through the router with the given Host header. */
+export async function viaRouter(p: RunningPlatform, host: string, pathname = '/', init: RequestInit = {}): Promise<Response> {
+  const http = await import('node:http');
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: p.routerPort, path: pathname, method: init.method ?? 'GET', headers: { host, ...(init.headers as Record<string, string>) }, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve(new Response(Buffer.concat(chunks), { status: res.statusCode, headers: res.headers as Record<string, string> })));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(init.body as string | undefined);
+  });
+}
+
+export async function api(p: RunningPlatform, method: string, pathname: string, body?: unknown, opts: { token?: string | null; contentType?: string; raw?: string | Buffer } = {}): Promise<{ status: number; body: any; headers: Headers }> {
+  const headers: Record<string, string> = {};
+  const token = opts.token === undefined ? p.token : opts.token;
+  if (token) headers.authorization = `Bearer ${token}`;
+  let payload: string | Buffer | undefined;
+  if (opts.raw !== undefined) {
+    payload = opts.raw;
+    headers['content-type'] = opts.contentType ?? 'application/json';
+  } else if (body !== undefined) {
+    payload = JSON.stringify(body);
+    headers['content-type'] = opts.contentType ?? 'application/json';
+  }
+  const res = await fetch(`${p.apiUrl}${pathname}`, { method, headers, body: payload as BodyInit | undefined });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {}
+  return { status: res.status, body: parsed, headers: res.headers };
+}
