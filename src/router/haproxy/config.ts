@@ -1,0 +1,195 @@
+/**
+ * Renders HAProxy's configuration, host map and page files from the router's model. Pure functions: the
+ * router decides what to write and when to reload.
+ *
+ * Shape of the generated configuration:
+ * ```
+ * frontend slipway        bind host:port; X-Forwarded-*, X-Request-Id; Host → backend through hosts.map
+ *   └─ default_backend    slipway_not_found (404 page naming the host)
+ * backend be_<key>_<hash> one per route; balance per load-balancing mode; maintenance / "no instance" 503;
+ *                         `server-template s 1-N` slots, all in maintenance until the Runtime API gives one
+ *                         an endpoint's address, weight and state.
+ * ```
+ * Endpoint changes never touch this text: the slots absorb them through the Runtime API, and the state file
+ * (`show servers state`, dumped before each reload) carries them across reloads.
+ */
+import crypto from 'node:crypto';
+import path from 'node:path';
+import type { Route } from '../table.ts';
+import { pages } from '../node-proxy/pages.ts';
+
+export const NOT_FOUND_BACKEND = 'slipway_not_found';
+export const SERVER_PREFIX = 's';
+/** Address of a free slot: never dialled, since a free slot is always in maintenance. */
+export const FREE_ADDR = '127.0.0.1';
+export const FREE_PORT = 1;
+/** Header hashed by consistentReplicaRouting in header mode when the route names none. */
+export const DEFAULT_REPLICA_HEADER = 'x-replica-id';
+
+export interface BackendSpec {
+  name: string;
+  /** `balance …` and `hash-type …` lines */
+  balance: string[];
+  maintenance: boolean;
+  slotCount: number;
+}
+
+export interface ConfigSpec {
+  /** `<dataDir>/router`, holding every file named here */
+  dir: string;
+  bindHost: string;
+  port: number;
+  backends: BackendSpec[];
+  /** Bound on a soft stop after a reload: old workers close what is left after this. */
+  hardStopAfterSeconds: number;
+}
+
+export interface RouterFiles {
+  config: string;
+  hostsMap: string;
+  stateFile: string;
+  adminSocket: string;
+  masterSocket: string;
+  pidFile: string;
+  pagesDir: string;
+}
+
+export function routerFiles(dir: string): RouterFiles {
+  return {
+    config: path.join(dir, 'haproxy.cfg'),
+    hostsMap: path.join(dir, 'hosts.map'),
+    stateFile: path.join(dir, 'servers.state'),
+    adminSocket: path.join(dir, 'admin.sock'),
+    masterSocket: path.join(dir, 'master.sock'),
+    pidFile: path.join(dir, 'haproxy.pid'),
+    pagesDir: path.join(dir, 'pages'),
+  };
+}
+
+/** Backend name for a route key: readable, limited to HAProxy's name alphabet, unique by a hash suffix. */
+export function backendName(routeKey: string): string {
+  const readable = routeKey.replace(/[^A-Za-z0-9_.-]+/g, '_').slice(0, 48);
+  const hash = crypto.createHash('sha256').update(routeKey).digest('hex').slice(0, 8);
+  return `be_${readable}_${hash}`;
+}
+
+const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$/;
+
+/** HAProxy balance lines for a route's load-balancing settings (round robin when unset or unusable). */
+export function balanceFor(lb: Route['loadBalancing']): string[] {
+  const consistent = 'hash-type consistent';
+  switch (lb?.mode) {
+    case 'leastConnection':
+      return ['balance leastconn'];
+    case 'consistentHash': {
+      const header = lb.consistentHash?.header;
+      if (lb.consistentHash?.mode === 'customHeader' && header && HEADER_NAME.test(header)) return [`balance hdr(${header.toLowerCase()})`, consistent];
+      return ['balance source', consistent];
+    }
+    case 'consistentReplicaRouting': {
+      if (lb.consistentReplicaRouting?.mode === 'header') {
+        const header = lb.consistentHash?.header && HEADER_NAME.test(lb.consistentHash.header) ? lb.consistentHash.header : DEFAULT_REPLICA_HEADER;
+        return [`balance hdr(${header.toLowerCase()})`, consistent];
+      }
+      return ['balance uri', consistent];
+    }
+    default:
+      return ['balance roundrobin'];
+  }
+}
+
+/** Host names HAProxy can hold in a map file key (no spaces or control characters). */
+export function isMappableHost(host: string): boolean {
+  return /^[a-z0-9._*-]{1,253}$/.test(host) || /^\[[0-9a-f:.]+\]$/.test(host);
+}
+
+export function renderHostsMap(hosts: Map<string, string>): string {
+  return [...hosts].map(([host, backend]) => `${host} ${backend}\n`).join('');
+}
+
+const HOST_MARK = '\u0000HOST\u0000';
+const HTML = '"text/html; charset=utf-8"';
+
+/** Files under pagesDir: bodies for `http-request return` and full responses for `errorfile`. */
+export function renderPages(): Record<string, string> {
+  const notFound = pages.notFound(HOST_MARK);
+  if (notFound.includes('%')) throw new Error('the 404 page must not contain "%": it is a log-format template for HAProxy');
+  const errorResponse = (status: string, body: string, extra = '') =>
+    `HTTP/1.1 ${status}\r\ncontent-type: text/html; charset=utf-8\r\ncache-control: no-store\r\n${extra}content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+  return {
+    // The host is spliced in by HAProxy only when it is plain (see the rule's ACL), so no escaping is needed.
+    'not-found.lf': notFound.replace(HOST_MARK, '%[var(txn.host)]'),
+    'not-found.html': pages.notFound('this host').replace('<code>this host</code>', 'this host'),
+    'no-instance.html': pages.noInstance(),
+    'maintenance.html': pages.maintenance(),
+    '502.http': errorResponse('502 Bad Gateway', pages.badGateway()),
+    '503.http': errorResponse('503 Service Unavailable', pages.noInstance(), 'retry-after: 5\r\n'),
+    '504.http': errorResponse('504 Gateway Timeout', pages.timeout()),
+  };
+}
+
+function q(s: string): string {
+  return `"${s.replace(/(["\\$])/g, '\\$1')}"`;
+}
+
+export function renderConfig(spec: ConfigSpec): string {
+  const f = routerFiles(spec.dir);
+  const page = (name: string) => q(path.join(f.pagesDir, name));
+  const lines: string[] = [];
+  const add = (...l: string[]) => lines.push(...l);
+  add(
+    '# Generated by slipway (HaproxyRouter); rewritten on every structural change.',
+    'global',
+    `  stats socket ${q(f.adminSocket)} mode 600 level admin expose-fd listeners`,
+    '  stats timeout 10s',
+    `  server-state-file ${q(f.stateFile)}`,
+    `  hard-stop-after ${spec.hardStopAfterSeconds}s`,
+    '',
+    'defaults',
+    '  mode http',
+    // No `option http-server-close`: keep-alive to clients, pooled keep-alive connections to servers.
+    '  http-reuse safe',
+    '  timeout connect 5s',
+    '  timeout client 60s',
+    '  timeout server 60s',
+    '  timeout http-request 10s',
+    '  timeout http-keep-alive 65s',
+    '  timeout tunnel 1h',
+    '  timeout client-fin 5s',
+    '  option forwardfor',
+    // A refused connection or an empty answer from an instance that just vanished is retried, on another
+    // server (`redispatch 1`: at every retry); the frontend limits L7 retries to idempotent methods.
+    '  retries 2',
+    '  retry-on conn-failure empty-response',
+    '  option redispatch 1',
+    '  load-server-state-from-file global',
+    `  errorfile 502 ${page('502.http')}`,
+    `  errorfile 503 ${page('503.http')}`,
+    `  errorfile 504 ${page('504.http')}`,
+    '',
+    'frontend slipway',
+    `  bind ${spec.bindHost}:${spec.port}`,
+    '  unique-id-format %[uuid()]',
+    '  http-request set-var(txn.host) req.hdr(host),lower,field(1,:)',
+    // Keep a sane request id from the client (as the built-in router does), else give one.
+    '  http-request set-header X-Request-Id %[unique-id] unless { req.hdr_cnt(x-request-id) eq 1 } { req.hdr(x-request-id) -m reg ^[A-Za-z0-9._:-]{1,128}$ }',
+    '  http-request set-header X-Forwarded-Proto http',
+    '  http-request set-header X-Forwarded-Host %[req.hdr(host)]',
+    `  http-request set-header X-Forwarded-Port ${spec.port}`,
+    '  http-request disable-l7-retry unless METH_GET or METH_HEAD or METH_OPTIONS or { method PUT DELETE TRACE }',
+    `  use_backend %[req.hdr(host),lower,field(1,:),map(${f.hostsMap})]`,
+    `  default_backend ${NOT_FOUND_BACKEND}`,
+    '',
+    `backend ${NOT_FOUND_BACKEND}`,
+    `  http-request return status 404 content-type ${HTML} hdr cache-control no-store lf-file ${page('not-found.lf')} if { var(txn.host) -m reg ^[a-z0-9._-]*$ }`,
+    `  http-request return status 404 content-type ${HTML} hdr cache-control no-store file ${page('not-found.html')}`,
+  );
+  for (const b of spec.backends) {
+    add('', `backend ${b.name}`, ...b.balance.map((l) => `  ${l}`));
+    if (b.maintenance) add(`  http-request return status 503 content-type ${HTML} hdr cache-control no-store hdr retry-after 30 file ${page('maintenance.html')}`);
+    // nbsrv counts usable servers: slots in maintenance or drain do not count.
+    else add(`  http-request return status 503 content-type ${HTML} hdr cache-control no-store hdr retry-after 5 file ${page('no-instance.html')} if { nbsrv eq 0 }`);
+    add(`  server-template ${SERVER_PREFIX} 1-${b.slotCount} ${FREE_ADDR}:${FREE_PORT} disabled`);
+  }
+  return `${lines.join('\n')}\n`;
+}

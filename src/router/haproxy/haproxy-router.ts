@@ -1,0 +1,542 @@
+/**
+ * The HAProxy data plane. slipway is the control plane: it writes HAProxy's configuration, runs HAProxy
+ * as a child process in master-worker mode, and keeps it in step with the routing table.
+ *
+ * Two kinds of change, two paths:
+ * - Endpoint changes (an instance added, removed, re-weighted, drained) go through the Runtime API on the
+ *   admin socket, with no reload: each backend pre-allocates server slots (`server-template`), and a slot
+ *   takes an endpoint with `set server addr/weight/state`. A removed endpoint's slot is set to `drain` (no
+ *   new requests, in-flight ones finish) and is freed (`maint`) once `show stat` counts nothing on it.
+ * - Structural changes (routes, hosts, load-balancing mode, maintenance, more slots) rewrite the
+ *   configuration and reload through the master socket. The master starts a new worker that takes the
+ *   listening sockets over (`expose-fd listeners`) and the servers' runtime state from the state file
+ *   dumped just before; the old worker finishes its requests. No connection is refused.
+ *
+ * All changes to HAProxy go through one serial loop that always converges on the latest table, so the
+ * model of what HAProxy holds (`applied`) is only ever changed by one pass at a time.
+ */
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import type { Endpoint, Route, Router, RoutingTable } from '../table.ts';
+import { haproxyAvailable } from './detect.ts';
+import { cliCommand, cliErrors, parseServerLoad, parseShowProc, type ProcList } from './runtime-api.ts';
+import { backendName, balanceFor, FREE_ADDR, FREE_PORT, isMappableHost, renderConfig, renderHostsMap, renderPages, routerFiles, SERVER_PREFIX, type BackendSpec, type RouterFiles } from './config.ts';
+
+export interface HaproxyRouterOptions {
+  host: string;
+  /** 0 picks a free port before starting (HAProxy cannot report an ephemeral port back). */
+  port: number;
+  /** The router keeps its configuration, map, state file, sockets and pid file in `<dataDir>/router`. */
+  dataDir: string;
+  /** Defaults to the `haproxy` found on the PATH or in /usr/sbin. */
+  haproxyBin?: string;
+  /** Server slots a backend starts with; it grows (with a reload) when more endpoints arrive. */
+  slotsPerBackend?: number;
+  /** How long `stop()` lets in-flight requests finish before stopping HAProxy hard. */
+  stopTimeoutMs?: number;
+  logger?: { debug(o: object, m: string): void; warn(o: object, m: string): void };
+}
+
+type AdminState = 'ready' | 'drain' | 'maint';
+
+interface Slot {
+  /** The endpoint this slot carries; undefined for a free slot. */
+  endpoint?: Endpoint;
+  addr: string;
+  port: number;
+  weight: number;
+  state: AdminState;
+  /** The endpoint left the table: the slot drains and is freed when nothing is in flight on it. */
+  removed: boolean;
+}
+
+interface Backend extends BackendSpec {
+  key: string;
+  hosts: string[];
+  /** Slot i is HAProxy's server `s<i+1>`; slots past the end of the array are free. */
+  slots: Slot[];
+}
+
+interface Draining {
+  endpointId: string;
+  /** Stats fetched after this epoch see the slot in drain; earlier ones may not. */
+  sinceEpoch: number;
+}
+
+const FREE_SLOT: Slot = { addr: FREE_ADDR, port: FREE_PORT, weight: 1, state: 'maint', removed: false };
+const STATS_INTERVAL_MS = 100;
+const MAX_WEIGHT = 256;
+
+export class HaproxyRouter implements Router {
+  readonly name = 'haproxy';
+  private readonly files: RouterFiles;
+  private readonly bin: string | undefined;
+  private readonly slotsPerBackend: number;
+  private port = 0;
+  private child?: ChildProcess;
+  private childExit?: Promise<void>;
+  private started = false;
+  private stopping = false;
+
+  /** Latest table handed to setTable. */
+  private desired: RoutingTable = { routes: [] };
+  private desiredIds = new Set<string>();
+  /** What HAProxy holds now, by route key, and the host map it loaded. */
+  private applied = new Map<string, Backend>();
+  private appliedHosts = new Map<string, string>();
+  private activeIds = new Set<string>();
+
+  /** Slots (`backend/server`) draining an endpoint that left the table, including backends already removed. */
+  private readonly draining = new Map<string, Draining>();
+  private endpointLocations = new Map<string, string[]>();
+  private load = new Map<string, number>();
+  private fetchEpoch = 0;
+  private loadEpoch = 0;
+  private loadAt = 0;
+  private statsFetch?: Promise<void>;
+  private statsTimer?: NodeJS.Timeout;
+
+  private dirty = false;
+  private loop?: Promise<void>;
+  private retryTimer?: NodeJS.Timeout;
+
+  constructor(private readonly opts: HaproxyRouterOptions) {
+    const dir = path.resolve(opts.dataDir, 'router');
+    // The map path sits unquoted inside a sample expression, and socket paths are bounded by sun_path.
+    if (/[\s,()"'\\$#]/.test(dir)) throw new Error(`HaproxyRouter: dataDir ${JSON.stringify(opts.dataDir)} must not contain spaces, quotes, commas or parentheses`);
+    if (dir.length > 90) throw new Error(`HaproxyRouter: dataDir path is too long for HAProxy's sockets (${dir.length} > 90 characters)`);
+    this.files = routerFiles(dir);
+    this.bin = opts.haproxyBin ?? haproxyAvailable();
+    this.slotsPerBackend = opts.slotsPerBackend ?? 16;
+  }
+
+  private get dir(): string {
+    return path.dirname(this.files.config);
+  }
+
+  async start(): Promise<void> {
+    if (!this.bin) throw new Error('HaproxyRouter: haproxy is not installed: install the Debian package haproxy (apt-get install -y haproxy)');
+    fs.mkdirSync(this.files.pagesDir, { recursive: true });
+    await this.stopStaleHaproxy();
+    this.port = this.opts.port || (await freePort(this.opts.host));
+    for (const [name, body] of Object.entries(renderPages())) fs.writeFileSync(path.join(this.files.pagesDir, name), body);
+    fs.writeFileSync(this.files.stateFile, '1\n');
+    // Start with the table's structure; endpoints follow through the Runtime API before start resolves.
+    const { backends, hosts } = this.structureOf(this.desired);
+    this.writeStructure(backends, hosts);
+    await this.validate();
+
+    const child = spawn(this.bin, ['-W', '-S', `${this.files.masterSocket},mode,600`, '-f', this.files.config, '-p', this.files.pidFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    let output = '';
+    const onOutput = (d: Buffer) => {
+      const text = d.toString();
+      output = (output + text).slice(-4000);
+      for (const line of text.split('\n').filter(Boolean)) {
+        // HAProxy reports routine events (servers up, proxies stopped after a reload) as warnings.
+        if (/\[ALERT\]/.test(line)) this.opts.logger?.warn({ haproxy: line }, 'haproxy');
+        else this.opts.logger?.debug({ haproxy: line }, 'haproxy');
+      }
+    };
+    child.stdout!.on('data', onOutput);
+    child.stderr!.on('data', onOutput);
+    let exited = false;
+    this.childExit = new Promise((resolve) =>
+      child.once('exit', (code, signal) => {
+        exited = true;
+        if (!this.stopping) this.opts.logger?.warn({ code, signal }, 'haproxy exited unexpectedly');
+        resolve();
+      }),
+    );
+    child.once('error', (err) => this.opts.logger?.warn({ err: err.message }, 'haproxy could not be started'));
+
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      if (exited) throw new Error(`HaproxyRouter: haproxy exited while starting: ${output.trim().slice(-1500)}`);
+      try {
+        if (/Pid:/.test(await cliCommand(this.files.adminSocket, 'show info', 1000))) break;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) {
+        await this.stop();
+        throw new Error(`HaproxyRouter: haproxy did not open its admin socket within 10 s: ${output.trim().slice(-1500)}`);
+      }
+      await sleep(20);
+    }
+    // HAProxy now holds this structure with every slot free; the first pass fills the slots.
+    this.applied = new Map(backends.map((b) => [b.key, { ...b, slots: [] }]));
+    this.appliedHosts = hosts;
+    this.started = true;
+    this.kick();
+    await this.settled();
+  }
+
+  address(): { httpPort: number } {
+    return { httpPort: this.port };
+  }
+
+  setTable(table: RoutingTable): void {
+    if (this.stopping) return;
+    this.desired = table;
+    this.desiredIds = new Set(table.routes.flatMap((r) => r.endpoints.map((e) => e.id)));
+    if (this.started) this.kick();
+  }
+
+  /**
+   * Requests in flight to an endpoint, from HAProxy's `show stat` (current plus queued sessions on its
+   * slots, summed over the current worker and old ones still finishing after a reload). The count is a
+   * cache refreshed every 100 ms while anything drains, and on demand. An endpoint that left the table
+   * counts at least 1 until a count taken after its slot entered drain says otherwise, so a caller waiting
+   * for 0 never stops an instance that HAProxy may still send a request to.
+   */
+  inFlight(endpointId: string): number {
+    if (Date.now() - this.loadAt > STATS_INTERVAL_MS) void this.refreshLoad();
+    let n = 0;
+    for (const loc of this.endpointLocations.get(endpointId) ?? []) n += this.load.get(loc) ?? 0;
+    const removalPending = this.activeIds.has(endpointId) && !this.desiredIds.has(endpointId);
+    let drainUnconfirmed = false;
+    for (const d of this.draining.values()) if (d.endpointId === endpointId && this.loadEpoch <= d.sinceEpoch) drainUnconfirmed = true;
+    return removalPending || drainUnconfirmed ? Math.max(n, 1) : n;
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.statsTimer);
+    clearTimeout(this.retryTimer);
+    await this.loop?.catch(() => undefined);
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    // SIGUSR1: soft stop. The master passes it to the workers, which stop listening, finish the requests in
+    // flight and exit; the master exits after them. SIGTERM (hard stop) only when that takes too long.
+    child.kill('SIGUSR1');
+    const timeoutMs = this.opts.stopTimeoutMs ?? 5000;
+    if (await settlesWithin(this.childExit!, timeoutMs)) return;
+    child.kill('SIGTERM');
+    if (await settlesWithin(this.childExit!, 2000)) return;
+    child.kill('SIGKILL');
+    await this.childExit;
+  }
+
+  /** Resolves when the serial loop has nothing left to do (tests and start use it). */
+  async settled(): Promise<void> {
+    while (this.loop) await this.loop;
+  }
+
+  // ── the serial loop ────────────────────────────────────────────────────────────────────────────────
+
+  private kick(): void {
+    this.dirty = true;
+    if (!this.loop) this.loop = this.run().finally(() => (this.loop = undefined));
+  }
+
+  private async run(): Promise<void> {
+    while (this.dirty && !this.stopping) {
+      this.dirty = false;
+      try {
+        await this.reconcile(this.desired);
+        await this.releaseDrained();
+      } catch (err) {
+        this.opts.logger?.warn({ err: (err as Error).message }, 'haproxy router: change not applied; retrying');
+        clearTimeout(this.retryTimer);
+        this.retryTimer = setTimeout(() => this.kick(), 500);
+        this.retryTimer.unref();
+        return;
+      }
+    }
+  }
+
+  /** Desired backends and host map for a table, with slots carried over from what HAProxy holds. */
+  private structureOf(table: RoutingTable): { backends: Backend[]; hosts: Map<string, string> } {
+    const backends: Backend[] = [];
+    const hosts = new Map<string, string>();
+    const seen = new Set<string>();
+    for (const route of table.routes) {
+      if (seen.has(route.key)) continue;
+      seen.add(route.key);
+      const prev = this.applied.get(route.key);
+      const name = backendName(route.key);
+      const b: Backend = {
+        key: route.key,
+        name,
+        hosts: route.hosts,
+        balance: balanceFor(route.loadBalancing),
+        maintenance: route.maintenance,
+        slotCount: prev?.slotCount ?? this.slotsPerBackend,
+        slots: assignSlots(prev?.slots ?? [], route),
+      };
+      while (b.slots.length > b.slotCount) b.slotCount *= 2;
+      backends.push(b);
+      // Later routes win a shared host, as in the built-in router.
+      for (const h of route.hosts.map((x) => x.toLowerCase())) if (isMappableHost(h)) hosts.set(h, name);
+    }
+    return { backends, hosts };
+  }
+
+  private async reconcile(table: RoutingTable): Promise<void> {
+    const { backends, hosts } = this.structureOf(table);
+    const next = new Map(backends.map((b) => [b.key, b]));
+    const now: string[] = [];
+    const afterReload: string[] = [];
+    const newlyDraining: string[] = [];
+
+    for (const b of backends) {
+      const prev = this.applied.get(b.key);
+      for (let i = 0; i < Math.max(b.slots.length, prev?.slots.length ?? 0); i++) {
+        const was = prev?.slots[i] ?? FREE_SLOT;
+        const will = b.slots[i] ?? FREE_SLOT;
+        const cmds = slotCommands(`${b.name}/${SERVER_PREFIX}${i + 1}`, was, will);
+        // Slots the running worker already has change now; new ones exist only after the reload.
+        (prev && i < prev.slotCount ? now : afterReload).push(...cmds);
+        const loc = `${b.name}/${SERVER_PREFIX}${i + 1}`;
+        if (will.removed && !was.removed) newlyDraining.push(loc, will.endpoint!.id);
+        // An endpoint back in the table before its drain ended serves again from the same slot.
+        if (!will.removed) this.draining.delete(loc);
+      }
+    }
+    for (const [key, prev] of this.applied) {
+      if (next.has(key)) continue;
+      // A removed route: its endpoints drain in the running worker, which keeps them after the reload
+      // (as an old worker) until their requests are done.
+      prev.slots.forEach((s, i) => {
+        if (!s.endpoint || s.state === 'maint') return;
+        const loc = `${prev.name}/${SERVER_PREFIX}${i + 1}`;
+        if (s.state !== 'drain') now.push(`set server ${loc} state drain`);
+        if (!this.draining.has(loc)) newlyDraining.push(loc, s.endpoint.id);
+      });
+    }
+
+    await this.runtime(now);
+    const structural = !sameStructure(this.applied, next, this.appliedHosts, hosts);
+    if (structural) await this.reload(backends, hosts);
+    await this.runtime(afterReload);
+
+    for (let i = 0; i < newlyDraining.length; i += 2) this.draining.set(newlyDraining[i], { endpointId: newlyDraining[i + 1], sinceEpoch: this.fetchEpoch });
+    this.applied = next;
+    this.appliedHosts = hosts;
+    this.reindex();
+  }
+
+  /** Frees the slots whose drain is over: a count taken after the drain began shows nothing in flight. */
+  private async releaseDrained(): Promise<void> {
+    const cmds: string[] = [];
+    for (const [loc, d] of this.draining) {
+      if (this.loadEpoch <= d.sinceEpoch || (this.load.get(loc) ?? 0) > 0) continue;
+      this.draining.delete(loc);
+      const [beName, server] = loc.split('/');
+      const b = [...this.applied.values()].find((x) => x.name === beName);
+      const i = Number(server.slice(SERVER_PREFIX.length)) - 1;
+      const slot = b?.slots[i];
+      if (!b || !slot?.removed || slot.endpoint?.id !== d.endpointId) continue;
+      cmds.push(`set server ${loc} state maint`);
+      b.slots[i] = { ...FREE_SLOT, addr: slot.addr, port: slot.port, weight: slot.weight };
+    }
+    await this.runtime(cmds);
+    this.reindex();
+  }
+
+  private reindex(): void {
+    const locs = new Map<string, string[]>();
+    const active = new Set<string>();
+    const add = (id: string, loc: string) => locs.set(id, [...(locs.get(id) ?? []), loc]);
+    for (const b of this.applied.values()) {
+      b.slots.forEach((s, i) => {
+        if (!s.endpoint) return;
+        if (!s.removed) active.add(s.endpoint.id);
+        add(s.endpoint.id, `${b.name}/${SERVER_PREFIX}${i + 1}`);
+      });
+    }
+    for (const [loc, d] of this.draining) if (!locs.get(d.endpointId)?.includes(loc)) add(d.endpointId, loc);
+    this.endpointLocations = locs;
+    this.activeIds = active;
+    if (this.draining.size > 0 && !this.statsTimer) {
+      this.statsTimer = setInterval(() => void this.refreshLoad().then(() => this.draining.size > 0 && this.kick()), STATS_INTERVAL_MS);
+      this.statsTimer.unref();
+    } else if (this.draining.size === 0 && this.statsTimer) {
+      clearInterval(this.statsTimer);
+      this.statsTimer = undefined;
+    }
+  }
+
+  // ── HAProxy I/O ────────────────────────────────────────────────────────────────────────────────────
+
+  private async runtime(cmds: string[]): Promise<void> {
+    // The Runtime API takes `;`-separated commands on one line; batches keep each line short.
+    for (let i = 0; i < cmds.length; i += 64) {
+      const batch = cmds.slice(i, i + 64);
+      const answer = await cliCommand(this.files.adminSocket, batch.join('; '));
+      const errors = cliErrors(answer);
+      if (errors.length) throw new Error(`haproxy Runtime API refused: ${errors.join(' | ')} (commands: ${batch.join('; ').slice(0, 300)})`);
+    }
+  }
+
+  /** Counts in-flight requests per slot across every worker (old ones still finish after a reload). */
+  private refreshLoad(): Promise<void> {
+    if (this.statsFetch || !this.started) return this.statsFetch ?? Promise.resolve();
+    const epoch = ++this.fetchEpoch;
+    this.statsFetch = (async () => {
+      const procs = parseShowProc(await cliCommand(this.files.masterSocket, 'show proc', 2000));
+      const answers = await Promise.all(procs.workers.map((w) => cliCommand(this.files.masterSocket, `@!${w.pid} show stat -1 4 -1`, 2000).catch(() => '')));
+      const total = new Map<string, number>();
+      for (const a of answers) for (const [loc, n] of parseServerLoad(a)) total.set(loc, (total.get(loc) ?? 0) + n);
+      if (procs.workers.length === 0) throw new Error('no haproxy worker is running');
+      this.load = total;
+      this.loadEpoch = epoch;
+      this.loadAt = Date.now();
+    })()
+      .catch((err) => this.opts.logger?.debug({ err: (err as Error).message }, 'haproxy stats not read'))
+      .finally(() => (this.statsFetch = undefined));
+    return this.statsFetch;
+  }
+
+  private writeStructure(backends: Backend[], hosts: Map<string, string>): void {
+    const cfg = renderConfig({ dir: this.dir, bindHost: this.opts.host, port: this.port, backends, hardStopAfterSeconds: 60 });
+    writeAtomic(this.files.hostsMap, renderHostsMap(hosts));
+    writeAtomic(this.files.config, cfg);
+  }
+
+  private validate(): Promise<void> {
+    return new Promise((resolve, reject) =>
+      execFile(this.bin!, ['-c', '-q', '-f', this.files.config], (err, stdout, stderr) => (err ? reject(new Error(`generated haproxy configuration is invalid: ${(stderr || stdout).trim().slice(-1500)}`)) : resolve())),
+    );
+  }
+
+  /**
+   * Seamless reload: dump the servers' runtime state for the new worker, write the configuration, check
+   * it, ask the master to reload, and wait until the new worker answers on the admin socket.
+   */
+  private async reload(backends: Backend[], hosts: Map<string, string>): Promise<void> {
+    const state = await cliCommand(this.files.adminSocket, 'show servers state');
+    const oldConfig = fs.readFileSync(this.files.config, 'utf8');
+    const oldMap = fs.readFileSync(this.files.hostsMap, 'utf8');
+    writeAtomic(this.files.stateFile, state);
+    this.writeStructure(backends, hosts);
+    try {
+      await this.validate();
+    } catch (err) {
+      writeAtomic(this.files.config, oldConfig);
+      writeAtomic(this.files.hostsMap, oldMap);
+      throw err;
+    }
+    const before = await this.procs();
+    const previous = new Set(before.workers.filter((w) => w.current).map((w) => w.pid));
+    await cliCommand(this.files.masterSocket, 'reload', 5000).catch(() => ''); // the master re-executes and drops the socket
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      await sleep(20);
+      const now = await this.procs().catch(() => undefined);
+      if (now && now.failedReloads > before.failedReloads) throw new Error('haproxy reload failed; the previous configuration keeps serving');
+      const fresh = now?.workers.find((w) => w.current && !previous.has(w.pid));
+      if (fresh) {
+        const info = await cliCommand(this.files.adminSocket, 'show info', 1000).catch(() => '');
+        if (new RegExp(`^Pid: ${fresh.pid}$`, 'm').test(info)) break;
+      }
+      if (Date.now() > deadline) throw new Error('haproxy reload did not complete within 15 s');
+    }
+    this.opts.logger?.debug({ backends: backends.length, hosts: hosts.size }, 'haproxy reloaded');
+  }
+
+  private async procs(): Promise<ProcList> {
+    return parseShowProc(await cliCommand(this.files.masterSocket, 'show proc', 2000));
+  }
+
+  /**
+   * A master left by an earlier run of this router on the same data directory (the control plane was
+   * killed) still holds the port: stop it. Only a process whose command line names our configuration.
+   */
+  private async stopStaleHaproxy(): Promise<void> {
+    let pid: number;
+    try {
+      pid = Number(fs.readFileSync(this.files.pidFile, 'utf8').trim().split('\n')[0]);
+      const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (!cmdline.includes(this.files.config) || !cmdline.includes('-W')) return;
+    } catch {
+      return;
+    }
+    this.opts.logger?.warn({ pid }, 'stopping the haproxy left by a previous run');
+    process.kill(pid, 'SIGTERM');
+    const deadline = Date.now() + 5000;
+    while (fs.existsSync(`/proc/${pid}`) && Date.now() < deadline) await sleep(20);
+  }
+}
+
+/** Slots for a route: endpoints keep their slot; removed ones drain in place; new ones take free slots. */
+function assignSlots(prev: Slot[], route: Route): Slot[] {
+  const slots = prev.map((s) => ({ ...s }));
+  const wanted = new Map<string, Endpoint>();
+  for (const e of route.endpoints) if (!wanted.has(e.id) && Number.isInteger(e.port) && e.port > 0 && e.port < 65536 && net.isIP(e.host)) wanted.set(e.id, e);
+  const placed = new Set<string>();
+  for (const s of slots) {
+    if (!s.endpoint) continue;
+    const e = wanted.get(s.endpoint.id);
+    if (e && !placed.has(e.id) && e.host === s.addr && e.port === s.port) {
+      placed.add(e.id);
+      Object.assign(s, ready(e));
+    } else if (!s.removed) {
+      s.removed = true;
+      s.state = 'drain';
+    }
+  }
+  for (const e of wanted.values()) {
+    if (placed.has(e.id)) continue;
+    const free = slots.findIndex((s) => !s.endpoint);
+    if (free >= 0) slots[free] = { ...slots[free], ...ready(e) };
+    else slots.push({ ...FREE_SLOT, ...ready(e) });
+  }
+  return slots;
+}
+
+function ready(e: Endpoint): Slot {
+  const weight = Math.min(MAX_WEIGHT, Math.max(0, Math.round(e.weight ?? 1)));
+  // Weight 0 keeps the endpoint in the table but sends it nothing new: HAProxy's drain state.
+  return { endpoint: e, addr: e.host, port: e.port, weight: Math.max(1, weight), state: weight === 0 ? 'drain' : 'ready', removed: false };
+}
+
+function slotCommands(server: string, was: Slot, will: Slot): string[] {
+  const cmds: string[] = [];
+  if (will.addr !== was.addr || will.port !== was.port) cmds.push(`set server ${server} addr ${will.addr} port ${will.port}`);
+  if (will.weight !== was.weight) cmds.push(`set server ${server} weight ${will.weight}`);
+  if (will.state !== was.state) cmds.push(`set server ${server} state ${will.state}`);
+  return cmds;
+}
+
+function sameStructure(a: Map<string, Backend>, b: Map<string, Backend>, hostsA: Map<string, string>, hostsB: Map<string, string>): boolean {
+  if (a.size !== b.size || hostsA.size !== hostsB.size) return false;
+  for (const [h, be] of hostsA) if (hostsB.get(h) !== be) return false;
+  for (const [key, x] of a) {
+    const y = b.get(key);
+    if (!y || x.name !== y.name || x.maintenance !== y.maintenance || x.slotCount !== y.slotCount || x.balance.join('\n') !== y.balance.join('\n')) return false;
+  }
+  return true;
+}
+
+function writeAtomic(file: string, content: string): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, content);
+  fs.renameSync(tmp, file);
+}
+
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, host, () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+async function settlesWithin(p: Promise<void>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)));
+  const done = await Promise.race([p.then(() => true), timeout]);
+  clearTimeout(timer);
+  return done;
+}
