@@ -19,6 +19,8 @@ import { northflankError } from './v1/nf-errors.ts';
 import { problemDetails } from './native/problem.ts';
 import { registerV1 } from './v1/routes.ts';
 import { registerNative } from './native/routes.ts';
+import { registerCf } from './cf/routes.ts';
+import { cfError } from './cf/cf-errors.ts';
 import { ERROR_CODES } from '../errors/errors.ts';
 
 declare module 'fastify' {
@@ -43,7 +45,8 @@ export interface ApiDeps {
 
 export type Api = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
 
-const PUBLIC_PATHS = new Set(['/healthz']);
+// The Cloud Foundry root documents are public, as in CF: clients read them before they hold a token.
+const PUBLIC_PATHS = new Set(['/healthz', '/', '/v3']);
 
 export async function buildApi(deps: ApiDeps): Promise<Api> {
   const app = Fastify({
@@ -94,11 +97,16 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
     if (req.url.startsWith('/v1/') || req.url === '/v1') {
       return reply.status(error.status).type('application/json').send(northflankError(error, logId));
     }
+    if (isCf(req.url)) {
+      const cf = cfError(error, logId);
+      return reply.status(cf.status).type('application/json').send(cf.body);
+    }
     return reply.status(error.status).type('application/problem+json').send(problemDetails(error, req.url.split('?', 1)[0], logId));
   });
   app.setNotFoundHandler(async (req, reply) => {
     const body = { message: `no route ${req.method} ${req.url.split('?', 1)[0]}` };
     if (req.url.startsWith('/v1/')) return reply.status(404).send({ error: { status: 404, message: body.message, id: 'not_found' } });
+    if (isCf(req.url)) return reply.status(404).send({ errors: [{ code: 10000, title: 'CF-NotFound', detail: 'Unknown request' }] });
     return reply.status(404).type('application/problem+json').send({ type: 'https://slipway.dev/problems/not_found', title: 'Not found', status: 404, detail: body.message, code: 'not_found' });
   });
 
@@ -110,5 +118,10 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
 
   registerV1(app, deps);
   registerNative(app, deps);
+  registerCf(app, deps);
   return app;
+}
+
+function isCf(url: string): boolean {
+  return url === '/v3' || url.startsWith('/v3/') || url.startsWith('/v3?');
 }

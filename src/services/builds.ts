@@ -64,16 +64,33 @@ export class BuildsService {
   async startFromBundle(caller: Principal, projectId: string, serviceId: string, bundle: Buffer): Promise<BuildRecord> {
     this.auth.authorize(caller, projectId, 'write');
     await this.buildable(projectId, serviceId);
+    const { digest } = this.storeBundle(bundle);
+    return this.buildStoredBundle(caller, projectId, serviceId, digest);
+  }
+
+  /** Keep a .tar.gz bundle in the data directory under its sha256, which later keys its build. */
+  storeBundle(bundle: Buffer): { digest: string } {
     if (bundle.length < 2 || bundle[0] !== 0x1f || bundle[1] !== 0x8b) throw ValidationError.one('body', 'gzip', 'the source bundle must be a .tar.gz archive');
     const digest = crypto.createHash('sha256').update(bundle).digest('hex');
+    const dir = path.join(this.dataDir, 'uploads');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(this.bundlePath(digest), bundle);
+    return { digest };
+  }
+
+  private bundlePath(digest: string): string {
+    return path.join(this.dataDir, 'uploads', `${digest}.tar.gz`);
+  }
+
+  /** Queue the build of a stored bundle, unless that bundle already built successfully for the service. */
+  async buildStoredBundle(caller: Principal, projectId: string, serviceId: string, digest: string): Promise<BuildRecord> {
+    this.auth.authorize(caller, projectId, 'write');
+    await this.buildable(projectId, serviceId);
+    if (!/^[0-9a-f]{64}$/.test(digest) || !fs.existsSync(this.bundlePath(digest))) throw ValidationError.one('package', 'uploaded', 'no uploaded source with that digest');
     const key = `bundle:${digest}`;
     const cached = await this.store.builds.findSuccessful(projectId, serviceId, key);
     if (cached) return cached;
-    const dir = path.join(this.dataDir, 'uploads');
-    fs.mkdirSync(dir, { recursive: true });
-    const file = path.join(dir, `${digest}.tar.gz`);
-    fs.writeFileSync(file, bundle);
-    return this.queue(projectId, serviceId, key, null, `bundle:${file}`);
+    return this.queue(projectId, serviceId, key, null, `bundle:${this.bundlePath(digest)}`);
   }
 
   private async queue(projectId: string, serviceId: string, sha: string, branch: string | null, source: string): Promise<BuildRecord> {

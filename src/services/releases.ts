@@ -35,6 +35,14 @@ export class ReleasesService {
   /** The build a service should run, or undefined while there is none yet. */
   async resolveSource(svc: ServiceRecord): Promise<ReleaseSource | undefined> {
     if (svc.kind === 'combined') {
+      // A combined service runs its newest successful build, unless its `deployment.internal` pins one of its
+      // own builds (the CF face's current droplet): then it runs that build, and nothing until one is pinned.
+      const pin = svc.spec.deployment?.internal;
+      if (pin) {
+        if (!pin.buildId) return undefined;
+        const b = await this.store.builds.find(pin.buildId);
+        return b && b.status === 'SUCCESS' && b.projectId === svc.projectId && b.serviceId === svc.id ? fromBuild(b) : undefined;
+      }
       const b = (await this.store.builds.list(svc.projectId, svc.id, 100)).find((x) => x.status === 'SUCCESS');
       return b ? fromBuild(b) : undefined;
     }
@@ -71,6 +79,23 @@ export class ReleasesService {
       return svc.targetReleaseId ? this.store.releases.find(svc.targetReleaseId) : newest;
     }
     return this.release(svc, spec, 'deploy', 'release {n} created');
+  }
+
+  /**
+   * Deploy what the spec and source describe now, with an explicit strategy, even when nothing changed
+   * (then as a restart of the target: new instances of the same release spec). Undefined without a source.
+   */
+  async deploy(svc: ServiceRecord, how: { strategy: string; options?: RolloutOptions }): Promise<RolloutRecord | undefined> {
+    const source = await this.resolveSource(svc);
+    if (!source) return undefined;
+    const spec = deriveReleaseSpec(svc.spec, source);
+    const target = svc.targetReleaseId ? await this.store.releases.find(svc.targetReleaseId) : undefined;
+    const same = target && hashReleaseSpec(withoutRestart(target.spec)) === hashReleaseSpec(spec);
+    const next = same ? { ...spec, restartedAt: new Date().toISOString() } : spec;
+    const key = serviceKey(svc.projectId, svc.id);
+    const rel = await this.store.releases.append(key, next, hashReleaseSpec(next), { id: (n) => `${svc.projectId}--${svc.id}--r${n}` });
+    await this.store.events.append({ projectId: svc.projectId, serviceId: svc.id, kind: 'release', reason: 'Created', message: `release ${rel.number} created${same ? ` (redeploy of release ${target.number})` : ''}` });
+    return this.moveTo(svc, rel, same ? 'restart' : 'deploy', undefined, how);
   }
 
   /** Restart: the running release again, as a new release, rolled like any other. */

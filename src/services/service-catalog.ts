@@ -13,6 +13,7 @@ import type { ServiceKind, ServiceRecord, ServiceSpec } from '../domain/service.
 import { ConflictError, UnsupportedError, ValidationError } from '../errors/errors.ts';
 import type { ReleaseRecord } from '../domain/release.ts';
 import type { BuildRecord } from '../store/builds-repo.ts';
+import type { RolloutRecord } from '../store/rollouts-repo.ts';
 import { planRollout } from '../domain/rolling.ts';
 import { findPlan } from '../domain/plans.ts';
 
@@ -56,6 +57,14 @@ export class ServiceCatalog {
   private async checkReferences(projectId: string, spec: ServiceSpec): Promise<void> {
     const internal = spec.deployment?.internal;
     if (!internal?.id) return;
+    if (internal.id === idFromName(spec.name)) {
+      // A combined service pinned to one of its own builds (see ReleasesService.resolveSource).
+      if (internal.buildId) {
+        const b = await this.store.builds.find(internal.buildId);
+        if (!b || b.projectId !== projectId || b.serviceId !== internal.id || b.status !== 'SUCCESS') throw ValidationError.one('deployment.internal.buildId', 'exists', `no successful build '${internal.buildId}' of service '${internal.id}'`);
+      }
+      return;
+    }
     const ref = await this.store.services.find(projectId, internal.id);
     if (!ref || ref.kind === 'deployment') {
       throw ValidationError.one('deployment.internal.id', 'exists', `no build or combined service '${internal.id}' in project '${projectId}'`);
@@ -244,6 +253,38 @@ export class ServiceCatalog {
       options: { ...(input.maxInFlight ? { maxInFlight: input.maxInFlight } : {}), ...(input.strategy === 'canary' ? { canarySteps: input.canarySteps } : {}) },
     });
     return (await this.rollouts(caller, projectId, serviceId)).find((r) => r.id === rollout.id)!;
+  }
+
+  /**
+   * Deploy with an explicit strategy (the CF face's deployments): a pinned build of the service itself, an
+   * earlier release, or (neither given) the current spec and build again. A paused service is resumed.
+   */
+  async deploy(caller: Principal, projectId: string, serviceId: string, input: { buildId?: string; release?: number; strategy: 'rolling' | 'canary'; maxInFlight?: number; canarySteps?: { instanceWeight: number }[] }): Promise<RolloutRecord> {
+    this.auth.authorize(caller, projectId, 'write');
+    let svc = await this.store.services.get(projectId, serviceId);
+    if (svc.kind === 'build') throw ValidationError.one('serviceId', 'applicable', 'build services run no instances');
+    const how = {
+      strategy: input.strategy,
+      options: { ...(input.maxInFlight ? { maxInFlight: input.maxInFlight } : {}), ...(input.strategy === 'canary' ? { canarySteps: input.canarySteps?.length ? input.canarySteps : [{ instanceWeight: 1 }] } : {}) },
+    };
+    let rollout: RolloutRecord | undefined;
+    if (input.release !== undefined) {
+      const to = (await this.store.releases.list(serviceKey(projectId, serviceId), 1000)).find((r) => r.number === input.release);
+      if (!to) throw ValidationError.one('revision', 'exists', `service '${serviceId}' has no release ${input.release}`);
+      rollout = await this.releases.moveTo(svc, to, 'rollback', `deploy of release ${to.number}`, how);
+    } else {
+      if (input.buildId && svc.spec.deployment?.internal?.buildId !== input.buildId) {
+        const spec = mergeServiceSpec(svc.spec, { deployment: { ...(svc.spec.deployment ?? { instances: 1 }), internal: { id: svc.id, buildId: input.buildId } } });
+        this.check(svc.kind, spec);
+        await this.checkReferences(projectId, spec);
+        svc = await this.store.services.update(projectId, serviceId, svc.version, spec);
+      }
+      rollout = await this.releases.deploy(svc, how);
+      if (!rollout) throw new ConflictError(`service '${serviceId}' has no successful build to deploy`);
+    }
+    if (svc.paused) await this.store.services.setStatus(projectId, serviceId, { paused: false });
+    this.signals.serviceChanged(serviceKey(projectId, serviceId));
+    return rollout;
   }
 
   /** Continue a paused canary to its next step (after the last step: to all instances). */

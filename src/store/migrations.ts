@@ -145,6 +145,25 @@ const migrations = (dialect: DialectName): Record<string, Migration> => ({
       await db.schema.alterTable('rollouts').addColumn('paused', 'integer', (c) => c.notNull().defaultTo(0)).execute();
     },
   },
+  '0004_packages': {
+    async up(db: Kysely<any>) {
+      // Uploaded source packages (the Cloud Foundry face's `bits`): the upload's digest keys its build.
+      await db.schema
+        .createTable('packages')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('project_id', 'text', (c) => c.notNull())
+        .addColumn('service_id', 'text', (c) => c.notNull())
+        .addColumn('type', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('digest', 'text')
+        .addColumn('error', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addForeignKeyConstraint('packages_service_fk', ['project_id', 'service_id'], 'services', ['project_id', 'id'], (c) => c.onDelete('cascade'))
+        .execute();
+      await db.schema.createIndex('packages_service_idx').on('packages').columns(['project_id', 'service_id', 'created_at']).execute();
+    },
+  },
 });
 
 export function migrationProvider(dialect: DialectName): MigrationProvider {

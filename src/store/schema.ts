@@ -131,7 +131,20 @@ export interface RolloutEventsTable {
   created_at: string;
 }
 
+export interface PackagesTable {
+  id: string;
+  project_id: string;
+  service_id: string;
+  type: string;
+  state: string;
+  digest: string | null;
+  error: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface Database {
+  packages: PackagesTable;
   rollouts: RolloutsTable;
   rollout_events: RolloutEventsTable;
   tokens: TokensTable;

@@ -11,6 +11,7 @@ import { TokensRepo } from './tokens-repo.ts';
 import { InstanceRecordsRepo } from './instance-records-repo.ts';
 import { EventsRepo } from './events-repo.ts';
 import { RolloutsRepo } from './rollouts-repo.ts';
+import { PackagesRepo } from './packages-repo.ts';
 
 export interface Store {
   db: Kysely<Database>;
@@ -23,6 +24,7 @@ export interface Store {
   instances: InstanceRecordsRepo;
   events: EventsRepo;
   rollouts: RolloutsRepo;
+  packages: PackagesRepo;
   close(): Promise<void>;
 }
 
@@ -39,6 +41,7 @@ export async function openStore(opts: { url?: string; sqlitePath?: string; box: 
     instances: new InstanceRecordsRepo(db),
     events: new EventsRepo(db),
     rollouts: new RolloutsRepo(db),
+    packages: new PackagesRepo(db),
     close,
   };
 }
