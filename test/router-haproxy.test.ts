@@ -6,6 +6,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -250,6 +251,32 @@ describe('HAProxy router', () => {
     }
   });
 
+  test('passes WebSocket upgrades through', async () => {
+    const ws = await mk('ws');
+    ws.server.on('upgrade', (req, socket) => {
+      // HAProxy checks the handshake, so the instance answers with a real Sec-WebSocket-Accept.
+      const accept = crypto.createHash('sha1').update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+      socket.write(`HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: ${accept}\r\n\r\n`);
+      socket.on('data', (d: Buffer) => socket.write(Buffer.concat([Buffer.from('ws:'), d])));
+      socket.on('end', () => socket.destroy());
+    });
+    await setTable([route(['ws.test'], [ep(ws)])]);
+    const sock = net.connect({ host: '127.0.0.1', port });
+    sock.write('GET /chat HTTP/1.1\r\nHost: ws.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+    let got = '';
+    await new Promise<void>((resolve, reject) => {
+      sock.on('error', reject);
+      sock.on('data', (d) => {
+        got += d.toString();
+        if (!got.startsWith('HTTP/1.1 101')) return reject(new Error(`upgrade refused: ${got.slice(0, 60)}`));
+        if (got.includes('\r\n\r\n') && !got.includes('ws:ping')) sock.write('ping');
+        if (got.includes('ws:ping')) resolve();
+      });
+    });
+    assert.match(got, /^HTTP\/1.1 101/);
+    sock.destroy();
+  });
+
   test('replaces instances under keep-alive load without a failed request', async () => {
     let gen = 0;
     const spawnInstance = () => mk(`gen${gen++}`);
@@ -276,10 +303,11 @@ describe('HAProxy router', () => {
     };
     const clients = Array.from({ length: 6 }, client);
 
-    // Rolling replacement: a new instance joins, the oldest leaves the table, drains, and is stopped.
+    // Rolling replacement: a new instance joins, the oldest leaves the table, drains, and is stopped. It
+    // goes on for about 2 s, and in any case until enough replacements and requests happened.
     const started = Date.now();
     let replacements = 0;
-    while (Date.now() - started < 2000) {
+    while (Date.now() - started < 2000 || replacements < 6 || ok < 200) {
       await new Promise((r) => setTimeout(r, 100));
       const next = await spawnInstance();
       const leaving = current[0];
@@ -293,8 +321,6 @@ describe('HAProxy router', () => {
     await Promise.all(clients);
 
     assert.deepEqual(failures, []);
-    assert.ok(ok > 100, `only ${ok} requests completed`);
-    assert.ok(replacements >= 5, `only ${replacements} replacements`);
     assert.ok(answeredBy.size >= 4, `answers came from ${[...answeredBy].join(', ')}`);
     assert.equal(fs.readFileSync(path.join(dataDir, 'router', 'haproxy.cfg'), 'utf8'), cfg, 'endpoint changes must not rewrite the configuration');
     const c = await count('load.test', 10);

@@ -1,0 +1,238 @@
+/**
+ * Router throughput and latency, measured next to its peer in the same run: wrk against
+ *   1. the backend directly (an nginx answering a static body),
+ *   2. slipway's HAProxy data plane (HaproxyRouter),
+ *   3. slipway's built-in Node proxy (NodeRouter),
+ *   4. a hand-configured nginx reverse proxy (upstream keepalive 64, HTTP/1.1 to the upstream).
+ * Each runs ~5 s, 3 rounds interleaved; the report gives the median req/s, p50 and p99 and the ratio to nginx.
+ *
+ * Pinning (where taskset exists): wrk on core 0; this process, and so every proxy and the backend it starts,
+ * on the last core. Every proxy is single-threaded here (nginx 1 worker, HAProxy 1 thread, Node one event
+ * loop), so the comparison is per core.
+ *
+ *   node --import tsx bench/router.ts            (BENCH_SECONDS, BENCH_ROUNDS, BENCH_CONNECTIONS override)
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { HaproxyRouter } from '../src/router/haproxy/haproxy-router.ts';
+import { haproxyAvailable } from '../src/router/haproxy/detect.ts';
+import { NodeRouter } from '../src/router/node-proxy/node-router.ts';
+import type { Router, RoutingTable } from '../src/router/table.ts';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
+const HOST = 'bench.test';
+
+interface Result {
+  rps: number;
+  p50ms: number;
+  p99ms: number;
+  errors: string;
+}
+
+function which(bin: string): string | undefined {
+  for (const dir of [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/usr/bin']) {
+    const p = path.join(dir, bin);
+    if (fs.existsSync(p)) return p;
+  }
+  return undefined;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitPort(port: number, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((r) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.once('connect', () => (s.destroy(), r(true)));
+      s.once('error', () => r(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nothing listens on ${port}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** An nginx of our own: `-p <prefix> -c <conf>`, in the foreground so the child is the master we stop. */
+class Nginx {
+  private child?: ChildProcess;
+  private exited?: Promise<void>;
+  constructor(
+    private readonly bin: string,
+    private readonly prefix: string,
+    private readonly http: string,
+  ) {}
+
+  async start(port: number): Promise<void> {
+    fs.mkdirSync(path.join(this.prefix, 'logs'), { recursive: true });
+    const conf = path.join(this.prefix, 'nginx.conf');
+    fs.writeFileSync(
+      conf,
+      `worker_processes 1;
+error_log ${this.prefix}/logs/error.log warn;
+pid ${this.prefix}/nginx.pid;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${this.prefix}/tmp-body;
+  proxy_temp_path ${this.prefix}/tmp-proxy;
+  fastcgi_temp_path ${this.prefix}/tmp-fastcgi;
+  uwsgi_temp_path ${this.prefix}/tmp-uwsgi;
+  scgi_temp_path ${this.prefix}/tmp-scgi;
+  keepalive_requests 1000000;
+  keepalive_timeout 75s;
+${this.http}
+}
+`,
+    );
+    this.child = spawn(this.bin, ['-p', this.prefix, '-c', conf, '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    this.child.stderr!.on('data', (d) => (stderr += d));
+    this.exited = new Promise((r) => this.child!.once('exit', () => r()));
+    await Promise.race([waitPort(port), this.exited.then(() => Promise.reject(new Error(`nginx exited: ${stderr}`)))]);
+  }
+
+  /** SIGQUIT: graceful stop of the master we started (and so its workers); SIGKILL after 5 s. */
+  async stop(): Promise<void> {
+    if (!this.child || this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.kill('SIGQUIT');
+    const timer = setTimeout(() => this.child?.kill('SIGKILL'), 5000);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
+
+function parseDuration(s: string): number {
+  const m = /^([\d.]+)(us|ms|s|m)$/.exec(s.trim());
+  if (!m) return NaN;
+  const v = Number(m[1]);
+  return m[2] === 'us' ? v / 1000 : m[2] === 'ms' ? v : m[2] === 's' ? v * 1000 : v * 60_000;
+}
+
+function wrk(port: number, seconds: number, pin: boolean): Promise<Result> {
+  const args = ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '-H', `Host: ${HOST}`, `http://127.0.0.1:${port}/`];
+  const [cmd, argv] = pin ? ['taskset', ['-c', '0', 'wrk', ...args]] : ['wrk', args];
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      if (code !== 0) return reject(new Error(`wrk failed (${code}): ${out}`));
+      const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+      const p50 = /^\s+50%\s+(\S+)/m.exec(out)?.[1] ?? '';
+      const p99 = /^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? '';
+      const errors = [/Socket errors:.*$/m.exec(out)?.[0], /Non-2xx or 3xx responses:.*$/m.exec(out)?.[0]].filter(Boolean).join('; ');
+      resolve({ rps, p50ms: parseDuration(p50), p99ms: parseDuration(p99), errors });
+    });
+  });
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+};
+
+async function main(): Promise<void> {
+  const nginxBin = which('nginx');
+  const haproxyBin = haproxyAvailable();
+  if (!which('wrk')) throw new Error('wrk is not installed: install the Debian package wrk');
+  if (!nginxBin) throw new Error('nginx is not installed: install the Debian package nginx');
+  if (!haproxyBin) throw new Error('haproxy is not installed: install the Debian package haproxy');
+
+  const cpus = os.availableParallelism();
+  const pin = !!which('taskset') && cpus >= 2;
+  if (pin) spawnSync('taskset', ['-cp', String(cpus - 1), String(process.pid)], { stdio: 'ignore' });
+  console.log(`router bench: ${SECONDS}s x ${ROUNDS} rounds, ${CONNECTIONS} connections, ${cpus} cpus; ${pin ? `wrk on core 0, proxies and backend on core ${cpus - 1}` : 'no pinning'}`);
+
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-bench-'));
+  const stops: Array<() => Promise<void>> = [];
+  try {
+    const backendPort = await freePort();
+    const backend = new Nginx(nginxBin, path.join(tmp, 'backend'), `  server { listen 127.0.0.1:${backendPort}; default_type text/plain; location / { return 200 "hello from the backend\\n"; } }`);
+    await backend.start(backendPort);
+    stops.push(() => backend.stop());
+
+    const table: RoutingTable = {
+      routes: [{ key: 'bench/app/web', hosts: [HOST], project: 'bench', service: 'app', portName: 'web', protocol: 'HTTP', endpoints: [{ id: 'backend', host: '127.0.0.1', port: backendPort, weight: 1 }], maintenance: false }],
+    };
+
+    const haproxy = new HaproxyRouter({ host: '127.0.0.1', port: 0, dataDir: path.join(tmp, 'haproxy'), haproxyBin });
+    const nodeRouter = new NodeRouter({ host: '127.0.0.1', port: 0 });
+    for (const r of [haproxy, nodeRouter] as Router[]) {
+      await r.start();
+      stops.push(() => r.stop());
+      r.setTable(table);
+    }
+    await haproxy.settled();
+
+    const nginxPort = await freePort();
+    const nginxProxy = new Nginx(
+      nginxBin,
+      path.join(tmp, 'nginx-proxy'),
+      `  upstream backend { server 127.0.0.1:${backendPort}; keepalive 64; keepalive_requests 1000000; }
+  server {
+    listen 127.0.0.1:${nginxPort};
+    location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Forwarded-Host $http_host;
+      proxy_set_header X-Request-Id $request_id;
+    }
+  }`,
+    );
+    await nginxProxy.start(nginxPort);
+    stops.push(() => nginxProxy.stop());
+
+    const targets: Array<{ name: string; port: number }> = [
+      { name: 'backend direct', port: backendPort },
+      { name: 'haproxy (HaproxyRouter)', port: haproxy.address().httpPort },
+      { name: 'node (NodeRouter)', port: nodeRouter.address().httpPort },
+      { name: 'nginx proxy', port: nginxPort },
+    ];
+    const results = new Map<string, Result[]>(targets.map((t) => [t.name, []]));
+    for (const t of targets) await wrk(t.port, 1, pin); // warm-up: JIT, keep-alive pools
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const t of targets) {
+        const r = await wrk(t.port, SECONDS, pin);
+        results.get(t.name)!.push(r);
+        console.log(`  round ${round} ${t.name.padEnd(24)} ${r.rps.toFixed(0).padStart(8)} req/s  p50 ${r.p50ms.toFixed(2)} ms  p99 ${r.p99ms.toFixed(2)} ms${r.errors ? `  (${r.errors})` : ''}`);
+      }
+    }
+
+    const summary = targets.map((t) => {
+      const rs = results.get(t.name)!;
+      return { name: t.name, rps: median(rs.map((r) => r.rps)), p50: median(rs.map((r) => r.p50ms)), p99: median(rs.map((r) => r.p99ms)) };
+    });
+    const ref = summary.find((s) => s.name === 'nginx proxy')!;
+    console.log(`\nmedian of ${ROUNDS} rounds          req/s   vs nginx   p50 ms   p99 ms`);
+    for (const s of summary) console.log(`  ${s.name.padEnd(24)} ${s.rps.toFixed(0).padStart(8)}   ${(s.rps / ref.rps).toFixed(2).padStart(6)}x   ${s.p50.toFixed(2).padStart(6)}   ${s.p99.toFixed(2).padStart(6)}`);
+  } finally {
+    for (const stop of stops.reverse()) await stop().catch((err) => console.error('stop failed:', (err as Error).message));
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});
