@@ -140,6 +140,28 @@ describe('rollouts', () => {
     assert.equal(last.status, 'COMPLETED');
     assert.equal(last.toRelease, (await running())[0].release);
   });
+
+  it('streams the events of a rollout as Server-Sent Events until it ends', async () => {
+    await api(p, 'PATCH', '/v1/projects/roll/services/combined/web', { runtimeEnvironment: { GREETING: 'v1', STREAMED: '1' } });
+    const [r] = await rollouts();
+    const res = await fetch(`${p.apiUrl}/projects/roll/services/web/rollouts/${r.number}/events`, { headers: { authorization: `Bearer ${p.token}`, accept: 'text/event-stream' } });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /text\/event-stream/);
+    const text = await res.text(); // the server ends the stream when the rollout is over
+    const frames = text.trim().split('\n\n').map((f) => Object.fromEntries(f.split('\n').map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)])));
+    const events = frames.filter((f) => f.event === 'rollout').map((f) => ({ id: Number(f.id), ...JSON.parse(f.data) }));
+    assert.match(events[0].message, /started/);
+    assert.match(events.at(-1)!.message, /completed/);
+    assert.deepEqual(events.map((e) => e.id), [...events.map((e) => e.id)].sort((a, b) => a - b));
+    assert.deepEqual(JSON.parse(frames.at(-1)!.data), { status: 'COMPLETED' });
+    assert.equal(frames.at(-1)!.event, 'end');
+    const resumed = await fetch(`${p.apiUrl}/projects/roll/services/web/rollouts/${r.number}/events`, { headers: { authorization: `Bearer ${p.token}`, accept: 'text/event-stream', 'last-event-id': String(events.at(-2)!.id) } });
+    const again = (await resumed.text()).split('\n\n').filter((f) => f.includes('event: rollout'));
+    assert.equal(again.length, 1, 'Last-Event-ID resumes after that event');
+    const json = await api(p, 'GET', `/projects/roll/services/web/rollouts/${r.number}/events`);
+    assert.equal(json.body.status, 'COMPLETED');
+    assert.equal(json.body.events.length, events.length);
+  });
 });
 
 describe('canary rollouts', () => {

@@ -10,7 +10,7 @@ import type { ReleasesService } from './releases.ts';
 import { checkServiceSpec, noticesFor, type Capabilities } from './service-rules.ts';
 import { idFromName, serviceKey } from '../domain/ids.ts';
 import type { ServiceKind, ServiceRecord, ServiceSpec } from '../domain/service.ts';
-import { ConflictError, UnsupportedError, ValidationError } from '../errors/errors.ts';
+import { ConflictError, NotFoundError, UnsupportedError, ValidationError } from '../errors/errors.ts';
 import type { ReleaseRecord } from '../domain/release.ts';
 import type { BuildRecord } from '../store/builds-repo.ts';
 import type { RolloutRecord } from '../store/rollouts-repo.ts';
@@ -285,6 +285,15 @@ export class ServiceCatalog {
     if (svc.paused) await this.store.services.setStatus(projectId, serviceId, { paused: false });
     this.signals.serviceChanged(serviceKey(projectId, serviceId));
     return rollout;
+  }
+
+  /** A rollout's events after a given event id, and whether the rollout still runs (for streaming). */
+  async rolloutEvents(caller: Principal, projectId: string, serviceId: string, number: number, afterId = 0) {
+    this.auth.authorize(caller, projectId, 'read');
+    await this.store.services.get(projectId, serviceId);
+    const r = (await this.store.rollouts.list(serviceKey(projectId, serviceId), 1000)).find((x) => x.number === number);
+    if (!r) throw new NotFoundError('rollout', String(number));
+    return { status: r.status, paused: r.paused, events: await this.store.rollouts.events(r.id, afterId) };
   }
 
   /** Continue a paused canary to its next step (after the last step: to all instances). */

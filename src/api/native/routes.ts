@@ -106,6 +106,37 @@ export function registerNative(app: Api, deps: ApiDeps): void {
       return catalog.startRollout(req.principal, projectId, serviceId, { release: b.release, strategy: b.strategy, maxInFlight: b.maxInFlight, canarySteps: b.canary?.steps });
     },
   );
+  // A rollout's ordered events: JSON, or with `Accept: text/event-stream` a live stream (Server-Sent Events)
+  // that replays what happened so far, follows each new event, and ends with an `end` event when the
+  // rollout finishes. `Last-Event-ID` resumes after a given event.
+  app.get('/projects/:projectId/services/:serviceId/rollouts/:number/events', { schema: { tags: ['releases'], summary: 'Rollout events, as JSON or streamed', params: RolloutParams } }, async (req, reply) => {
+    const { projectId, serviceId, number } = req.params as { projectId: string; serviceId: string; number: number };
+    const lastId = Number(req.headers['last-event-id'] ?? 0) || 0;
+    const first = await catalog.rolloutEvents(req.principal, projectId, serviceId, number, lastId);
+    if (!String(req.headers.accept ?? '').includes('text/event-stream')) return { status: first.status, paused: first.paused, events: first.events };
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    let closed = false;
+    req.raw.on('close', () => (closed = true));
+    let after = lastId;
+    let batch = first;
+    const deadline = Date.now() + 60 * 60_000;
+    for (;;) {
+      for (const e of batch.events) {
+        res.write(`id: ${e.id}\nevent: rollout\ndata: ${JSON.stringify(e)}\n\n`);
+        after = e.id;
+      }
+      if (batch.status !== 'IN_PROGRESS' || closed || Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 200));
+      try {
+        batch = await catalog.rolloutEvents(req.principal, projectId, serviceId, number, after);
+      } catch {
+        break;
+      }
+    }
+    if (!closed) res.end(`event: end\ndata: ${JSON.stringify({ status: batch.status })}\n\n`);
+  });
   app.post('/projects/:projectId/services/:serviceId/rollouts/:number/continue', { schema: { tags: ['releases'], summary: 'Continue a paused canary', params: RolloutParams } }, async (req) => {
     const { projectId, serviceId, number } = req.params as { projectId: string; serviceId: string; number: number };
     return catalog.continueRollout(req.principal, projectId, serviceId, number);
