@@ -174,6 +174,29 @@ describe('built-in router', () => {
     assert.equal(router.inFlight('draining'), 0);
   });
 
+  it('closes its kept-alive connections to a removed endpoint: idle ones at once, busy ones after their request', async () => {
+    const open = new Set<net.Socket>();
+    const gone = await mk('gone', (req, res) => (req.url === '/slow' ? setTimeout(() => res.end('slow done'), 300) : res.end('gone')));
+    gone.server.keepAliveTimeout = 60_000; // the instance would keep them: the router must close them
+    gone.server.on('connection', (s: net.Socket) => {
+      open.add(s);
+      s.on('close', () => open.delete(s));
+    });
+    const other = await mk('other');
+    router.setTable({ routes: [route(['idle.test'], [ep(gone)])] });
+    // Two concurrent requests leave two pooled keep-alive connections from the router to the instance.
+    await Promise.all([request(port, 'idle.test'), request(port, 'idle.test')]);
+    const slow = request(port, 'idle.test', { path: '/slow' });
+    await new Promise((r) => setTimeout(r, 100));
+    assert.ok(open.size >= 2, `pooled connections: ${open.size}`);
+    router.setTable({ routes: [route(['idle.test'], [ep(other)])] });
+    assert.equal((await slow).body.toString(), 'slow done');
+    const deadline = Date.now() + 3000;
+    while (open.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(open.size, 0, 'every connection to the removed endpoint is closed');
+    assert.equal((await request(port, 'idle.test')).body.toString(), 'other');
+  });
+
   it('serves many sequential requests over one kept-alive client connection', async () => {
     const k = await mk('ka');
     router.setTable({ routes: [route(['ka.test'], [ep(k)])] });

@@ -81,6 +81,8 @@ export class NodeRouter implements Router {
     for (const [origin, agent] of this.agents) {
       if (!live.has(origin)) {
         this.agents.delete(origin);
+        // A busy connection is closed as soon as its request is done instead of going back to the pool.
+        agent.maxFreeSockets = 0;
         setTimeout(() => agent.destroy(), 60_000).unref();
         for (const list of Object.values(agent.freeSockets)) for (const s of list ?? []) s.destroy();
       }
