@@ -23,6 +23,8 @@ import { ProbeScheduler } from './probes/scheduler.ts';
 import { ProcessDriver } from './runtime/process/supervised-driver.ts';
 import type { RuntimeDriver } from './runtime/driver.ts';
 import { NodeRouter } from './router/node-proxy/node-router.ts';
+import { HaproxyRouter } from './router/haproxy/haproxy-router.ts';
+import { haproxyAvailable } from './router/haproxy/detect.ts';
 import type { Router } from './router/table.ts';
 import { buildApi, type Api } from './api/app.ts';
 import { buildNodeApp } from './builds/node-build.ts';
@@ -46,8 +48,12 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
 
   if (config.runtime !== 'process') throw new Error(`SLIPWAY_RUNTIME=${config.runtime} is not available in this build: use 'process'`);
   const driver: RuntimeDriver = new ProcessDriver({ stateDir: path.join(config.dataDir, 'runtime'), isolation: config.isolation, logger: logger.child({ component: 'runtime' }) });
-  // The HAProxy data plane arrives with the router capability; until then both settings use the built-in proxy.
-  const router: Router = new NodeRouter({ host: config.routerHost, port: config.routerPort, logger: logger.child({ component: 'router' }) });
+  const routerLog = logger.child({ component: 'router' });
+  if (config.router === 'haproxy' && !haproxyAvailable()) throw new Error("SLIPWAY_ROUTER=haproxy but haproxy is not installed: install the Debian package haproxy, or set SLIPWAY_ROUTER=builtin");
+  const router: Router =
+    config.router === 'haproxy'
+      ? new HaproxyRouter({ host: config.routerHost, port: config.routerPort, dataDir: config.dataDir, logger: routerLog })
+      : new NodeRouter({ host: config.routerHost, port: config.routerPort, logger: routerLog });
 
   let serviceQueue!: WorkQueue;
   let buildQueue!: WorkQueue;

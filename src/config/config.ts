@@ -3,6 +3,7 @@
  * Every SLIPWAY_* variable, its default and its rule live here, and the README's configuration table
  * mirrors this file.
  */
+import { haproxyAvailable } from '../router/haproxy/detect.ts';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 
@@ -96,7 +97,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     domain,
     adminToken,
     runtime: oneOf(env, 'SLIPWAY_RUNTIME', 'process', ['process', 'docker', 'kubernetes'] as const),
-    router: oneOf(env, 'SLIPWAY_ROUTER', onPath('haproxy') ? 'haproxy' : 'builtin', ['haproxy', 'builtin'] as const),
+    router: oneOf(env, 'SLIPWAY_ROUTER', haproxyAvailable() ? 'haproxy' : 'builtin', ['haproxy', 'builtin'] as const),
     databaseUrl,
     logLevel: oneOf(env, 'SLIPWAY_LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
     isolation: oneOf(env, 'SLIPWAY_ISOLATION', onPath('bwrap') ? 'bwrap' : 'none', ['bwrap', 'none'] as const),

@@ -46,6 +46,11 @@ export interface Router {
   setTable(table: RoutingTable): void;
   /** Requests currently in flight to an endpoint (by endpoint id); lets a stop wait until it is drained. */
   inFlight?(endpointId: string): number;
+  /**
+   * Resolves once the data plane serves the latest table (HAProxy applies changes asynchronously). A
+   * controller awaits it before it reports an instance routed or stops an old one.
+   */
+  settled?(): Promise<void>;
   /** The port actually bound (useful with port 0 in tests). */
   address(): { httpPort: number };
   /** Stop accepting, let in-flight requests finish (bounded), close. */

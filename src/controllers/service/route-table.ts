@@ -53,6 +53,15 @@ export class RouteTableBuilder {
     this.router.setTable(table);
   }
 
+  /** Resolves once the data plane serves the table handed to it (bounded, so a stuck data plane cannot stall a pass). */
+  async applied(maxMs = 5000): Promise<void> {
+    const settled = this.router.settled?.();
+    if (!settled) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([settled.catch(() => undefined), new Promise<void>((r) => (timer = setTimeout(r, maxMs)))]);
+    clearTimeout(timer);
+  }
+
   /**
    * Resolves once no request is in flight to the instance through the router (it is already out of the
    * table), bounded by maxDrainMs, so SIGTERM never cuts a request short that the router still carries.

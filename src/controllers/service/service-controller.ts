@@ -134,6 +134,7 @@ export class ServiceController implements InstanceObserver {
     const stopping = new Set(step.stop);
     const routable = live.filter((i) => isReady(i) && !stopping.has(i.id));
     this.routes.setService(key, svc, routable, desired === 0);
+    await this.routes.applied();
 
     for (const id of step.stop) this.stopInBackground(key, id, svc.spec.deployment?.gracePeriodSeconds ?? target?.spec.gracePeriodSeconds ?? 30);
     for (const ord of step.start) {
