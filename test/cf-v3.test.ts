@@ -297,8 +297,11 @@ describe('Cloud Foundry /v3 face', { concurrency: false }, () => {
       assert.equal(back.body.revision.guid, first.guid);
       await waitFor(async () => (await api(p, 'GET', `/v3/deployments/${back.body.guid}`)).body.status.reason === 'DEPLOYED', 90_000, 'revision deployed');
       assert.equal(await messageNow(p), 'one');
-      const deployed = await api(p, 'GET', `/v3/apps/${app}/revisions/deployed`);
-      assert.deepEqual(deployed.body.resources.map((r: { guid: string }) => r.guid), [first.guid]);
+      // Instances of the previous revision may still be draining for a moment after DEPLOYED.
+      await waitFor(async () => {
+        const deployed = await api(p, 'GET', `/v3/apps/${app}/revisions/deployed`);
+        return JSON.stringify(deployed.body.resources.map((r: { guid: string }) => r.guid)) === JSON.stringify([first.guid]);
+      }, 30_000, 'only the first revision deployed');
       const env = await api(p, 'GET', `/v3/revisions/${first.guid}/environment_variables`);
       assert.equal(env.body.var.FROM_CF, 'yes');
     } finally {

@@ -78,6 +78,6 @@ describe('health checks', () => {
     await service('tcp', {}, [check({ protocol: 'TCP', type: 'readinessProbe', port: 8080 })]);
     const c = await waitFor(async () => (await containers('tcp')).find((x) => x.ready), 60_000, 'TCP probe passes');
     assert.equal(c.probes.readinessProbe.passing, true);
-    assert.equal((await viaRouter(p, 'tcp.probes.localhost')).status, 200);
+    await waitFor(async () => (await viaRouter(p, 'tcp.probes.localhost')).status === 200, 30_000, 'routed once ready');
   });
 });

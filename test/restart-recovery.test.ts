@@ -62,8 +62,8 @@ describe('control plane killed with SIGKILL', () => {
     const svc = (await api(p, 'GET', '/v1/projects/crash/services/web')).body.data;
     assert.equal(svc.deployment.instances, 3);
     assert.equal(svc.status.deployment.status, 'COMPLETED');
-    const res = await viaRouter(p, 'web.crash.localhost');
-    assert.equal(res.status, 200);
+    // The data plane is told asynchronously (HAProxy applies after the pass): wait for it to serve.
+    await waitFor(async () => (await viaRouter(p, 'web.crash.localhost')).status === 200, 30_000, 'routed after restart');
 
     // No duplicates: exactly one app process per instance (plus its supervisor), nothing else.
     await new Promise((r) => setTimeout(r, 1500));

@@ -776,7 +776,7 @@ export function registerCf(app: Api, deps: ApiDeps): void {
   const revisionsOf = async (p: Principal, base: string, svc: ServiceRecord, onlyDeployed: boolean) => {
     const key = serviceKey(svc.projectId, svc.id);
     const rels = (await store.releases.list(key, 1000)).sort((a, b) => a.number - b.number);
-    const live = new Set((await catalog.instances(p, svc.projectId, svc.id)).map((i) => i.releaseId));
+    const live = new Set((await catalog.instances(p, svc.projectId, svc.id)).filter((i) => i.state !== 'stopping' && i.state !== 'exited' && i.state !== 'crashed').map((i) => i.releaseId));
     if (svc.targetReleaseId) live.add(svc.targetReleaseId);
     return rels.map((rel, i) => revisionView(base, svc, rel, rels[i - 1], live.has(rel.id))).filter((v) => !onlyDeployed || v.deployed);
   };
