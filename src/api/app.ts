@@ -20,6 +20,7 @@ import { problemDetails } from './native/problem.ts';
 import { registerV1 } from './v1/routes.ts';
 import { registerNative } from './native/routes.ts';
 import { registerCf } from './cf/routes.ts';
+import { registerFormations } from './formations/routes.ts';
 import { cfError } from './cf/cf-errors.ts';
 import { ERROR_CODES } from '../errors/errors.ts';
 
@@ -119,6 +120,7 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
   registerV1(app, deps);
   registerNative(app, deps);
   registerCf(app, deps);
+  registerFormations(app, deps);
   return app;
 }
 

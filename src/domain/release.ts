@@ -19,6 +19,8 @@ export interface ReleaseSpec {
   healthChecks: HealthCheckSpec[];
   gracePeriodSeconds: number;
   plan: string;
+  /** plan of each non-web process type with a size of its own */
+  typePlans?: Record<string, string>;
   storage?: { ephemeralStorageMb?: number; shmSizeMb?: number };
   /** set by a restart: same spec, new instances */
   restartedAt?: string;
@@ -82,7 +84,18 @@ export function resolveProcesses(spec: ServiceSpec, built: Record<string, string
     if (dk.configType === 'customEntrypointCustomCommand' && dk.customEntrypoint && dk.customCommand) web = `${dk.customEntrypoint} ${dk.customCommand}`;
   }
   if (web) out.web = ['/bin/sh', '-c', web];
+  // Other process types (formations) may override their own command.
+  for (const [type, f] of Object.entries(spec.processTypes ?? {})) {
+    if (type !== 'web' && f.command) out[type] = ['/bin/sh', '-c', f.command];
+  }
   return out;
+}
+
+/** The plan (size) of each non-web process type that has its own; absent when none does, so older hashes hold. */
+function typePlans(spec: ServiceSpec): Record<string, string> | undefined {
+  const out: Record<string, string> = {};
+  for (const [type, f] of Object.entries(spec.processTypes ?? {})) if (type !== 'web' && f.size) out[type] = f.size;
+  return Object.keys(out).length ? out : undefined;
 }
 
 export function deriveReleaseSpec(spec: ServiceSpec, source: { buildId?: string; artifactDir?: string; processes?: Record<string, string>; image?: string }): ReleaseSpec {
@@ -99,6 +112,7 @@ export function deriveReleaseSpec(spec: ServiceSpec, source: { buildId?: string;
     healthChecks: spec.healthChecks ?? [],
     gracePeriodSeconds: d?.gracePeriodSeconds ?? DEFAULT_GRACE_PERIOD_SECONDS,
     plan: spec.billing.deploymentPlan,
+    ...(typePlans(spec) ? { typePlans: typePlans(spec) } : {}),
     storage:
       d?.storage && (d.storage.ephemeralStorage?.storageSize || d.storage.shmSize)
         ? { ephemeralStorageMb: d.storage.ephemeralStorage?.storageSize, shmSizeMb: d.storage.shmSize }

@@ -46,6 +46,14 @@ export interface DeploymentSpec {
   external?: { imagePath: string; credentials?: string };
 }
 
+export interface ProcessTypeSpec {
+  quantity: number;
+  size?: string;
+  command?: string;
+  createdAt?: string;
+  updatedAt?: string;
+}
+
 /** The stored desired state of a service: the Northflank body, normalised. */
 export interface ServiceSpec {
   name: string;
@@ -63,6 +71,11 @@ export interface ServiceSpec {
   buildSettings?: { dockerfile?: Record<string, unknown>; buildpack?: Record<string, unknown>; [k: string]: unknown };
   buildConfiguration?: Record<string, unknown>;
   buildArguments?: Record<string, string>;
+  /**
+   * Process types other than `web` (formations): how many instances of each, their size (plan) and command
+   * override. `web` keeps its count in `deployment.instances` and its plan in `billing.deploymentPlan`.
+   */
+  processTypes?: Record<string, ProcessTypeSpec>;
   [extra: string]: unknown;
 }
 

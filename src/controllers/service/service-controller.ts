@@ -76,10 +76,97 @@ export class ServiceController implements InstanceObserver {
     const live = observed.filter((i) => i.state !== 'exited' && !this.stopping.has(i.id));
     this.probes.untrackMissing(key, new Set(live.map((i) => i.id)));
     for (const inst of live) this.trackProbes(key, inst, target);
-    const releaseOf = (i: ObservedInstance) => i.labels.release;
-    const current = target ? live.filter((i) => releaseOf(i) === target.id) : [];
-    const old = live.filter((i) => !target || releaseOf(i) !== target.id);
     const now = Date.now();
+    const isReady = (i: ObservedInstance) => this.probes.state(i.id)?.ready === true;
+    const refreshed = new Map((await this.store.instances.listForService(key)).map((r) => [r.id, r]));
+
+    // The open rollout decides how to move: its max-in-flight, or the share of a canary step. Every process
+    // type moves to the new release with the same strategy, each by its own count.
+    const rollout = target ? (await this.store.rollouts.active(key)).find((r) => r.toReleaseId === target.id) : undefined;
+    const canary = rollout?.options.canarySteps;
+    const canaryStep = rollout && canary && rollout.stepIndex < canary.length ? canary[rollout.stepIndex] : undefined;
+    const desiredByType = this.desiredByType(svc, target, desired);
+    // Instances of a type no longer wanted (a removed formation) go like old ones.
+    for (const t of new Set(live.map(typeOf))) if (!desiredByType.has(t)) desiredByType.set(t, 0);
+
+    const plans = [...desiredByType].map(([type, want]) => this.planType({ key, projectId, serviceId, type, want, target, live: live.filter((i) => typeOf(i) === type), now, refreshed, rollout, canaryStep, strategyName: svc.spec.deployment?.strategy?.type }));
+    const web = plans.find((x) => x.type === 'web');
+
+    // Routing first: whatever this pass stops is out of the table before it is signalled.
+    const stopping = new Set(plans.flatMap((x) => x.step.stop));
+    const routable = (web ? [...web.current, ...web.old] : []).filter((i) => isReady(i) && !stopping.has(i.id));
+    this.routes.setService(key, svc, routable, (desiredByType.get('web') ?? 0) === 0);
+    await this.routes.applied();
+
+    for (const x of plans) {
+      for (const id of x.step.stop) this.stopInBackground(key, id, svc.spec.deployment?.gracePeriodSeconds ?? target?.spec.gracePeriodSeconds ?? 30);
+      for (const ord of x.step.start) {
+        if (!target) break;
+        await this.startInstance(svc, target, x.type, ord);
+      }
+    }
+
+    const sum = (f: (x: (typeof plans)[number]) => number) => plans.reduce((n, x) => n + f(x), 0);
+    const desiredTotal = sum((x) => x.want);
+    const current = plans.flatMap((x) => x.current);
+    const started = sum((x) => x.step.start.length);
+    const stopped = sum((x) => x.step.stop.length);
+    const old = plans.flatMap((x) => x.old);
+    await this.recordStatus(svc, target, desiredTotal, sum((x) => x.current.filter(x.isAvailable).length), current.length, old.length, started, stopped);
+    const converged = target !== undefined && plans.every((x) => x.converged);
+    if (rollout && target && canaryStep && !rollout.paused) {
+      // Fewer old instances than the step's share can remain (one crashed, or left unready): the step is as
+      // reached as it can be, and holding it is still right.
+      if (plans.every((x) => x.canaryReached)) {
+        await this.store.rollouts.setStep(rollout.id, { paused: true });
+        const shares = plans.filter((x) => x.want > 0).map((x) => `${plans.length > 1 ? `${x.type}: ` : ''}${x.currentTarget} new, ${x.old.length} old`);
+        await this.store.rollouts.event(rollout.id, `paused at canary step ${rollout.stepIndex + 1}/${canary!.length} (${canaryStep.instanceWeight}%): ${shares.join('; ')}; continue or cancel`);
+        return undefined;
+      }
+    }
+    const reason = plans.map((x) => (plans.length > 1 ? `${x.type}: ${x.step.reason}` : x.step.reason)).join('; ');
+    if (rollout && target && !rollout.paused) await this.reconcileRollout(svc, rollout, target, converged, reason, current, desiredTotal, refreshed);
+
+    const step = { start: plans.flatMap((x) => x.step.start), stop: [...stopping] };
+    const nextUnblockMs = Math.min(...plans.map((x) => x.nextUnblockMs));
+    const soonestAvailableMs = Math.min(...plans.map((x) => x.soonestAvailableMs));
+    if (step.start.length || step.stop.length) return { againInMs: 50 };
+    if (!plans.every((x) => x.converged)) {
+      const wake = Math.min(nextUnblockMs, soonestAvailableMs + 10);
+      return { againInMs: Number.isFinite(wake) ? Math.max(20, Math.min(wake, 250)) : 250 };
+    }
+    return undefined;
+  }
+
+  /** How many instances of each process type the service wants: `web` from the instance count, others from their formation. */
+  private desiredByType(svc: ServiceRecord, target: ReleaseRecord | undefined, web: number): Map<string, number> {
+    const out = new Map<string, number>([['web', web]]);
+    const off = svc.paused || svc.kind === 'build' || !target;
+    for (const [type, f] of Object.entries(svc.spec.processTypes ?? {})) {
+      if (type === 'web') continue;
+      out.set(type, off || !target.spec.processes[type] ? 0 : f.quantity);
+    }
+    return out;
+  }
+
+  /** One process type's next rolling step and where it stands. */
+  private planType(a: {
+    key: string;
+    projectId: string;
+    serviceId: string;
+    type: string;
+    want: number;
+    target: ReleaseRecord | undefined;
+    live: ObservedInstance[];
+    now: number;
+    refreshed: Map<string, { notBefore: string | null }>;
+    rollout: RolloutRecord | undefined;
+    canaryStep: { instanceWeight: number } | undefined;
+    strategyName: string | undefined;
+  }) {
+    const { target, now } = a;
+    const current = target ? a.live.filter((i) => i.labels.release === target.id) : [];
+    const old = a.live.filter((i) => !target || i.labels.release !== target.id);
     const isReady = (i: ObservedInstance) => this.probes.state(i.id)?.ready === true;
     // Once one new instance has stayed ready for MIN_AVAILABLE_MS the release has shown it does not crash
     // on start, and later waves need only readiness: the guard costs one wait per rollout, not per wave.
@@ -100,68 +187,32 @@ export class ServiceController implements InstanceObserver {
     // just became ready is capacity, not a risk, and must never be mistaken for a dead one and removed).
     const slot = (i: ObservedInstance) => ({ id: i.id, ordinal: ordinalOf(i.id), ready: isAvailable(i) });
     const oldSlot = (i: ObservedInstance) => ({ id: i.id, ordinal: ordinalOf(i.id), ready: isReady(i) });
-
-    const refreshed = new Map((await this.store.instances.listForService(key)).map((r) => [r.id, r]));
     const blocked = new Set<number>();
     let nextUnblockMs = Infinity;
     if (target) {
-      for (let ord = 0; ord < desired; ord++) {
-        const id = instanceId(projectId, serviceId, target, 'web', ord);
+      for (let ord = 0; ord < a.want; ord++) {
+        const id = instanceId(a.projectId, a.serviceId, target, a.type, ord);
         // The same slot still stopping (a quick return to a release): wait for it rather than adopt the dying process.
         if (this.stopping.has(id)) {
           blocked.add(ord);
           nextUnblockMs = Math.min(nextUnblockMs, 100);
           continue;
         }
-        const rec = refreshed.get(id);
+        const rec = a.refreshed.get(id);
         if (rec?.notBefore && Date.parse(rec.notBefore) > now) {
           blocked.add(ord);
           nextUnblockMs = Math.min(nextUnblockMs, Date.parse(rec.notBefore) - now);
         }
       }
     }
-    // The open rollout decides how to move: its max-in-flight, or the share of a canary step.
-    const rollout = target ? (await this.store.rollouts.active(key)).find((r) => r.toReleaseId === target.id) : undefined;
-    let strategy = strategySurge(rollout?.strategy ?? svc.spec.deployment?.strategy?.type, desired);
-    if (rollout?.options.maxInFlight) strategy = { maxSurge: rollout.options.maxInFlight, stopOldFirst: false };
-    const canary = rollout?.options.canarySteps;
-    const canaryStep = rollout && canary && rollout.stepIndex < canary.length ? canary[rollout.stepIndex] : undefined;
-    const currentTarget = canaryStep ? Math.min(desired, Math.max(1, Math.ceil((desired * canaryStep.instanceWeight) / 100))) : undefined;
-    if (currentTarget !== undefined) strategy = { maxSurge: currentTarget, stopOldFirst: false };
-    const step = nextRollingStep({ desired, maxSurge: strategy.maxSurge, stopOldFirst: strategy.stopOldFirst, current: current.map(slot), old: old.map(oldSlot), blockedOrdinals: blocked, currentTarget });
-
-    // Routing first: whatever this pass stops is out of the table before it is signalled.
-    const stopping = new Set(step.stop);
-    const routable = live.filter((i) => isReady(i) && !stopping.has(i.id));
-    this.routes.setService(key, svc, routable, desired === 0);
-    await this.routes.applied();
-
-    for (const id of step.stop) this.stopInBackground(key, id, svc.spec.deployment?.gracePeriodSeconds ?? target?.spec.gracePeriodSeconds ?? 30);
-    for (const ord of step.start) {
-      if (!target) break;
-      await this.startInstance(svc, target, ord);
-    }
-
-    await this.recordStatus(svc, target, desired, current.filter(isAvailable).length, current.length, old.length, step.start.length, step.stop.length);
-    const converged = target !== undefined && current.length === desired && current.every(isAvailable) && old.length === 0 && step.start.length === 0 && step.stop.length === 0;
-    if (rollout && target && canaryStep && currentTarget !== undefined && !rollout.paused) {
-      // Fewer old instances than the step's share can remain (one crashed, or left unready): the step is as
-      // reached as it can be, and holding it is still right.
-      const reached = current.length === currentTarget && current.every(isAvailable) && old.length <= desired - currentTarget && step.start.length === 0 && step.stop.length === 0;
-      if (reached) {
-        await this.store.rollouts.setStep(rollout.id, { paused: true });
-        await this.store.rollouts.event(rollout.id, `paused at canary step ${rollout.stepIndex + 1}/${canary!.length} (${canaryStep.instanceWeight}%): ${currentTarget} new, ${old.length} old; continue or cancel`);
-        return undefined;
-      }
-    }
-    if (rollout && target && !rollout.paused) await this.reconcileRollout(svc, rollout, target, converged, step.reason, current, desired, refreshed);
-
-    if (step.start.length || step.stop.length) return { againInMs: 50 };
-    if (current.length !== desired || old.length > 0 || current.some((i) => !isAvailable(i))) {
-      const wake = Math.min(nextUnblockMs, soonestAvailableMs + 10);
-      return { againInMs: Number.isFinite(wake) ? Math.max(20, Math.min(wake, 250)) : 250 };
-    }
-    return undefined;
+    let strategy = strategySurge(a.rollout?.strategy ?? a.strategyName, a.want);
+    if (a.rollout?.options.maxInFlight) strategy = { maxSurge: a.rollout.options.maxInFlight, stopOldFirst: false };
+    const currentTarget = a.canaryStep && a.want > 0 ? Math.min(a.want, Math.max(1, Math.ceil((a.want * a.canaryStep.instanceWeight) / 100))) : a.canaryStep ? 0 : undefined;
+    if (currentTarget !== undefined) strategy = { maxSurge: Math.max(1, currentTarget), stopOldFirst: false };
+    const step = nextRollingStep({ desired: a.want, maxSurge: strategy.maxSurge, stopOldFirst: strategy.stopOldFirst, current: current.map(slot), old: old.map(oldSlot), blockedOrdinals: blocked, currentTarget });
+    const converged = target !== undefined && current.length === a.want && current.every(isAvailable) && old.length === 0 && step.start.length === 0 && step.stop.length === 0;
+    const canaryReached = currentTarget !== undefined && current.length === currentTarget && current.every(isAvailable) && old.length <= a.want - currentTarget && step.start.length === 0 && step.stop.length === 0;
+    return { type: a.type, want: a.want, current, old, isAvailable, step, converged, canaryReached, currentTarget, nextUnblockMs, soonestAvailableMs };
   }
 
   /**
@@ -231,7 +282,8 @@ export class ServiceController implements InstanceObserver {
     const tracked = this.probes.targetOf(inst.id);
     if (tracked && JSON.stringify(tracked.endpoints.map((e) => e.port)) === JSON.stringify(inst.endpoints.map((e) => e.port))) return;
     if (tracked) this.probes.untrack(inst.id);
-    const checks = target && inst.labels.release === target.id ? target.spec.healthChecks : [];
+    // Health checks name the web ports; other process types are ready once they stay up (no port to probe).
+    const checks = target && inst.labels.release === target.id && typeOf(inst) === 'web' ? target.spec.healthChecks : [];
     this.probes.track({
       instanceId: inst.id,
       ownerKey: key,
@@ -258,18 +310,20 @@ export class ServiceController implements InstanceObserver {
     await this.driver.remove(inst.id);
   }
 
-  private async startInstance(svc: ServiceRecord, release: ReleaseRecord, ordinal: number): Promise<void> {
+  private async startInstance(svc: ServiceRecord, release: ReleaseRecord, type: string, ordinal: number): Promise<void> {
     const key = serviceKey(svc.projectId, svc.id);
-    const id = instanceId(svc.projectId, svc.id, release, 'web', ordinal);
-    const command = release.spec.processes.web;
+    const id = instanceId(svc.projectId, svc.id, release, type, ordinal);
+    const command = release.spec.processes[type];
     if (!command) {
-      await this.store.services.setStatus(svc.projectId, svc.id, { deployStatus: 'FAILED', deployMessage: 'the release has no web command: add a Procfile web: line or a start script' });
+      await this.store.services.setStatus(svc.projectId, svc.id, { deployStatus: 'FAILED', deployMessage: `the release has no ${type} command: add a Procfile ${type}: line${type === 'web' ? ' or a start script' : ''}` });
       return;
     }
-    const plan = findPlan(release.spec.plan);
+    // Only `web` takes traffic: it alone gets the ports (and PORT); other types run without any.
+    const web = type === 'web';
+    const plan = findPlan((!web && release.spec.typePlans?.[type]) || release.spec.plan);
     const spec: InstanceSpec = {
       id,
-      labels: { project: svc.projectId, service: svc.id, release: release.id, processType: 'web' },
+      labels: { project: svc.projectId, service: svc.id, release: release.id, processType: type },
       artifactDir: release.spec.artifactDir,
       image: release.spec.image,
       command,
@@ -281,7 +335,7 @@ export class ServiceController implements InstanceObserver {
         SLIPWAY_RELEASE: String(release.number),
       },
       files: Object.entries(release.spec.files).map(([path, f]) => ({ path, content: Buffer.from(f.data, 'base64') })),
-      ports: release.spec.ports.map((p) => ({ name: p.name, internalPort: p.internalPort })),
+      ports: web ? release.spec.ports.map((p) => ({ name: p.name, internalPort: p.internalPort })) : [],
       memoryMb: plan?.memoryMb,
       cpu: plan?.cpu,
     };
@@ -377,6 +431,10 @@ export class ServiceController implements InstanceObserver {
       };
     });
   }
+}
+
+function typeOf(i: ObservedInstance): string {
+  return i.labels.processType || 'web';
 }
 
 function ordinalOf(id: string): number {
