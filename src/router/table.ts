@@ -2,6 +2,7 @@
  * The routing table: what the controllers hand the router. Built outside request handling and swapped
  * whole (`Router.setTable`), so the hot path only reads an immutable snapshot.
  */
+import type { RouteAccess } from './access.ts';
 
 export interface Endpoint {
   /** Instance id, for logs and draining. */
@@ -27,6 +28,8 @@ export interface Route {
   endpoints: Endpoint[];
   /** Scale 0 / paused: answer 503 with the maintenance page. */
   maintenance: boolean;
+  /** Access policies (basic auth, IP, headers, per path); none: every request passes. See access.ts. */
+  access?: RouteAccess;
   loadBalancing?: { mode: LoadBalancingMode; consistentHash?: { mode: 'ip' | 'customHeader'; header?: string }; consistentReplicaRouting?: { mode: 'path' | 'header' } };
 }
 

@@ -9,6 +9,9 @@ import type { ServiceKind, ServiceSpec } from '../../domain/service.ts';
 import { buildView, projectView, serviceListItem, serviceView } from './service-view.ts';
 import * as S from './schema/index.ts';
 import { ValidationError } from '../../errors/errors.ts';
+import { idFromName } from '../../domain/ids.ts';
+import { isSha512Crypt, sha512Crypt } from '../../router/password-hash.ts';
+import { REDACTED_PASSWORD } from './service-view.ts';
 
 const ProjectParams = Type.Object({ projectId: Type.String({ maxLength: 100 }) });
 const ServiceParams = Type.Object({ projectId: Type.String({ maxLength: 100 }), serviceId: Type.String({ maxLength: 100 }) });
@@ -81,18 +84,23 @@ export function registerV1(app: Api, deps: ApiDeps): void {
     { kind: 'combined', create: S.CreateCombinedService, patch: S.PatchCombinedService },
     { kind: 'build', create: S.CreateBuildService, patch: S.PatchBuildService },
   ];
+  /** The stored spec of a service, if it exists: where a redacted password is looked up on a write. */
+  const stored = (principal: Parameters<typeof catalog.get>[0], projectId: string, serviceId: string) => catalog.get(principal, projectId, serviceId).then((d) => d.service.spec, () => undefined);
   for (const { kind, create, patch } of kinds) {
     app.post(`/v1/projects/:projectId/services/${kind}`, { schema: { ...tags('services'), summary: `Create a ${kind} service`, params: ProjectParams, body: create as never } }, async (req) => {
       const { projectId } = req.params as { projectId: string };
-      return { data: serviceView(await catalog.create(req.principal, projectId, kind, normalise(kind, req.body as ServiceSpec)), domain) };
+      const spec = await hashPortPasswords(req.body as ServiceSpec, async () => undefined);
+      return { data: serviceView(await catalog.create(req.principal, projectId, kind, normalise(kind, spec)), domain) };
     });
     app.put(`/v1/projects/:projectId/services/${kind}`, { schema: { ...tags('services'), summary: `Create or replace a ${kind} service`, params: ProjectParams, body: create as never } }, async (req) => {
       const { projectId } = req.params as { projectId: string };
-      return { data: serviceView(await catalog.put(req.principal, projectId, kind, normalise(kind, req.body as ServiceSpec)), domain) };
+      const spec = await hashPortPasswords(req.body as ServiceSpec, () => stored(req.principal, projectId, idFromName((req.body as ServiceSpec).name)));
+      return { data: serviceView(await catalog.put(req.principal, projectId, kind, normalise(kind, spec)), domain) };
     });
     app.patch(`/v1/projects/:projectId/services/${kind}/:serviceId`, { schema: { ...tags('services'), summary: `Update a ${kind} service`, params: ServiceParams, body: patch as never } }, async (req) => {
       const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
-      return { data: serviceView(await catalog.patch(req.principal, projectId, serviceId, kind, (req.body ?? {}) as Partial<ServiceSpec>), domain) };
+      const patch = await hashPortPasswords((req.body ?? {}) as Partial<ServiceSpec>, () => stored(req.principal, projectId, serviceId));
+      return { data: serviceView(await catalog.patch(req.principal, projectId, serviceId, kind, patch), domain) };
     });
   }
 
@@ -189,4 +197,61 @@ function normalise(kind: ServiceKind, body: ServiceSpec): ServiceSpec {
   if (!spec.billing) spec.billing = { deploymentPlan: 'nf-compute-20' };
   if (kind !== 'build' && !spec.deployment) spec.deployment = { instances: 1 };
   return spec;
+}
+
+/**
+ * Hashes every basic-auth password of `ports[].security` (port level and path rules) with SHA-512 crypt
+ * before the spec reaches the services layer, so no plain password is ever stored. A value that already is
+ * a `$6$` hash is kept. The redacted placeholder a read returns keeps the stored hash of the same user on
+ * the same port, so a spec read and written back keeps its passwords; with no such hash it is refused.
+ */
+async function hashPortPasswords<T extends Partial<ServiceSpec>>(spec: T, previous: () => Promise<ServiceSpec | undefined>): Promise<T> {
+  if (!spec.ports?.some((p) => p.security)) return spec;
+  let before: ServiceSpec | undefined | null = null;
+  const ports = [];
+  for (const [i, port] of spec.ports.entries()) {
+    if (!port.security) {
+      ports.push(port);
+      continue;
+    }
+    const security = structuredClone(port.security) as SecurityCredentials;
+    for (const [where, creds] of credentialLists(security)) {
+      for (const [j, c] of creds.entries()) {
+        if (typeof c.password !== 'string' || isSha512Crypt(c.password)) continue;
+        if (c.password !== REDACTED_PASSWORD) {
+          c.password = sha512Crypt(c.password);
+          continue;
+        }
+        if (before === null) before = await previous();
+        const old = before?.ports?.find((p) => p.name === port.name)?.security as SecurityCredentials | undefined;
+        const hash = old && credentialLists(old).flatMap(([, l]) => l).find((o) => o.username === c.username && typeof o.password === 'string' && isSha512Crypt(o.password))?.password;
+        if (!hash) throw ValidationError.one(`ports.${i}.security.${where}.${j}.password`, 'password', 'send the password: the API never returns it, and no stored password of this user on this port can be kept');
+        c.password = hash;
+      }
+    }
+    ports.push({ ...port, security: security as Record<string, unknown> });
+  }
+  return { ...spec, ports };
+}
+
+interface CredentialEntry {
+  username?: string;
+  password?: string;
+}
+interface SecurityCredentials {
+  credentials?: CredentialEntry[];
+  securePathConfiguration?: { rules?: { securityPolicies?: { orPolicies?: { credentials?: CredentialEntry[] }; requiredPolicies?: { credentials?: CredentialEntry[] } } }[] };
+}
+
+/** Every credentials list of a port's security, with its field path. */
+function credentialLists(sec: SecurityCredentials): [string, CredentialEntry[]][] {
+  const out: [string, CredentialEntry[]][] = [];
+  if (Array.isArray(sec.credentials)) out.push(['credentials', sec.credentials]);
+  (sec.securePathConfiguration?.rules ?? []).forEach((r, k) => {
+    for (const kind of ['orPolicies', 'requiredPolicies'] as const) {
+      const list = r.securityPolicies?.[kind]?.credentials;
+      if (Array.isArray(list)) out.push([`securePathConfiguration.rules.${k}.securityPolicies.${kind}.credentials`, list]);
+    }
+  });
+  return out;
 }

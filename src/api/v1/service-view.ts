@@ -18,11 +18,33 @@ export function buildStatusView(b: BuildRecord | undefined): { status: string; l
   return { status: b.status, lastTransitionTime: b.finishedAt ?? b.startedAt ?? b.createdAt };
 }
 
+/** What a read shows instead of a basic-auth password (stored only as a SHA-512 crypt hash, never returned). */
+export const REDACTED_PASSWORD = '[redacted]';
+
+/** A port's security with every credential password replaced by the placeholder. */
+function redactSecurity(security: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  if (!security) return security;
+  const redact = (list: unknown) => (Array.isArray(list) ? list.map((c) => (c && typeof c === 'object' ? { ...c, password: REDACTED_PASSWORD } : c)) : list);
+  const withCreds = <T extends Record<string, unknown> | undefined>(o: T): T => (o && 'credentials' in o ? { ...o, credentials: redact(o.credentials) } : o);
+  const out = withCreds(security);
+  const spc = security.securePathConfiguration as { rules?: { securityPolicies?: Record<string, Record<string, unknown> | undefined> }[] } | undefined;
+  if (spc?.rules) {
+    out.securePathConfiguration = {
+      ...spc,
+      rules: spc.rules.map((r) =>
+        r.securityPolicies ? { ...r, securityPolicies: { ...r.securityPolicies, orPolicies: withCreds(r.securityPolicies.orPolicies), requiredPolicies: withCreds(r.securityPolicies.requiredPolicies) } } : r,
+      ),
+    };
+  }
+  return out;
+}
+
 export function serviceView(d: ServiceDetails, domain: string): Record<string, unknown> {
   const s = d.service;
   const spec = s.spec;
   const ports = (spec.ports ?? []).map((p) => ({
     ...p,
+    ...(p.security ? { security: redactSecurity(p.security) } : {}),
     id: p.name,
     ...(p.public && (p.protocol === 'HTTP' || p.protocol === 'HTTP/2') && !(p.disableNfDomain && p.domains?.length) ? { dns: portDns(domain, s.projectId, s.id, p.name) } : {}),
   }));

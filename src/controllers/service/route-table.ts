@@ -7,11 +7,14 @@ import type { Router, Route, RoutingTable } from '../../router/table.ts';
 import type { ObservedInstance } from '../../runtime/driver.ts';
 import type { ServiceRecord } from '../../domain/service.ts';
 import { portHosts } from '../../domain/hosts.ts';
+import { accessFromSecurity } from '../../router/access.ts';
 
 const DRAIN_POLL_MS = 25;
 
 export class RouteTableBuilder {
   private readonly byService = new Map<string, Route[]>();
+  /** Last access model per route key: building one may hash a password, so it is done once per change. */
+  private readonly accessByRoute = new Map<string, { security: string; access: Route['access'] }>();
 
   constructor(
     private readonly router: Router,
@@ -23,6 +26,7 @@ export class RouteTableBuilder {
     const routes: Route[] = [];
     const ports = (svc.spec.ports ?? []).filter((p) => p.public && (p.protocol === 'HTTP' || p.protocol === 'HTTP/2'));
     for (const [i, port] of ports.entries()) {
+      const access = this.accessOf(`${key}/${port.name}`, port.security);
       routes.push({
         key: `${key}/${port.name}`,
         hosts: portHosts(this.domain, svc.projectId, svc.id, port, i === 0),
@@ -32,6 +36,7 @@ export class RouteTableBuilder {
         protocol: port.protocol,
         maintenance,
         loadBalancing: svc.spec.loadBalancing as Route['loadBalancing'],
+        ...(access ? { access } : {}),
         endpoints: ready.flatMap((inst) => {
           const ep = inst.endpoints.find((e) => e.name === port.name);
           return ep ? [{ id: inst.id, host: ep.host, port: ep.port, weight: 1 }] : [];
@@ -45,7 +50,17 @@ export class RouteTableBuilder {
   }
 
   removeService(key: string): void {
+    for (const k of this.accessByRoute.keys()) if (k.startsWith(`${key}/`)) this.accessByRoute.delete(k);
     if (this.byService.delete(key)) this.publish();
+  }
+
+  private accessOf(routeKey: string, security: unknown): Route['access'] {
+    const json = JSON.stringify(security ?? null);
+    const had = this.accessByRoute.get(routeKey);
+    if (had?.security === json) return had.access;
+    const access = accessFromSecurity(security, routeKey);
+    this.accessByRoute.set(routeKey, { security: json, access });
+    return access;
   }
 
   private publish(): void {

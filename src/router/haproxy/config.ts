@@ -17,6 +17,7 @@ import crypto from 'node:crypto';
 import path from 'node:path';
 import type { Route } from '../table.ts';
 import { pages } from '../node-proxy/pages.ts';
+import { WWW_AUTHENTICATE, type AccessCheck, type RouteAccess } from '../access.ts';
 
 export const NOT_FOUND_BACKEND = 'slipway_not_found';
 export const SERVER_PREFIX = 's';
@@ -32,6 +33,13 @@ export interface BackendSpec {
   balance: string[];
   maintenance: boolean;
   slotCount: number;
+  /** Access rules compiled by `accessRules`: `userlist` sections and the backend's ACL and rule lines. */
+  access: AccessRules;
+}
+
+export interface AccessRules {
+  userlists: string[];
+  rules: string[];
 }
 
 export interface ConfigSpec {
@@ -121,6 +129,8 @@ export function renderPages(): Record<string, string> {
     'not-found.lf': notFound.replace(HOST_MARK, '%[var(txn.host)]'),
     'not-found.html': pages.notFound('this host').replace('<code>this host</code>', 'this host'),
     'no-instance.html': pages.noInstance(),
+    'forbidden.html': pages.forbidden(),
+    'unauthorized.html': pages.unauthorized(),
     'maintenance.html': pages.maintenance(),
     '502.http': errorResponse('502 Bad Gateway', pages.badGateway()),
     '503.http': errorResponse('503 Service Unavailable', pages.noInstance(), 'retry-after: 5\r\n'),
@@ -184,12 +194,112 @@ export function renderConfig(spec: ConfigSpec): string {
     `  http-request return status 404 content-type ${HTML} hdr cache-control no-store lf-file ${page('not-found.lf')} if { var(txn.host) -m reg ^[a-z0-9._-]*$ }`,
     `  http-request return status 404 content-type ${HTML} hdr cache-control no-store file ${page('not-found.html')}`,
   );
+  for (const b of spec.backends) if (b.access.userlists.length) add('', ...b.access.userlists);
   for (const b of spec.backends) {
     add('', `backend ${b.name}`, ...b.balance.map((l) => `  ${l}`));
+    // Access first: a refused request learns nothing about the service, not even that it is in maintenance.
+    add(...b.access.rules.map((l) => `  ${l}`));
     if (b.maintenance) add(`  http-request return status 503 content-type ${HTML} hdr cache-control no-store hdr retry-after 30 file ${page('maintenance.html')}`);
     // nbsrv counts usable servers: slots in maintenance or drain do not count.
     else add(`  http-request return status 503 content-type ${HTML} hdr cache-control no-store hdr retry-after 5 file ${page('no-instance.html')} if { nbsrv eq 0 }`);
     add(`  server-template ${SERVER_PREFIX} 1-${b.slotCount} ${FREE_ADDR}:${FREE_PORT} disabled`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+const ADDRESSES_PER_LINE = 32;
+
+/**
+ * Compiles a route's access model (see ../access.ts for the semantics, which these lines must keep) into
+ * `userlist` sections and backend lines. Each policy is a *unit* with a condition saying when it applies:
+ * ```
+ * http-request set-var(txn.slipway_path) int(i) if !{ var(txn.slipway_path) -m found } { path -m beg "/x" }
+ *                                       one line per path rule, highest priority first: the first match wins
+ * acl slipway_u<u>_deny src …           DENY addresses            → 403
+ * acl slipway_u<u>_c<k>… …              one ACL per check (headers: one per header rule, ANDed)
+ * http-request return status 403 …      if <unit> !<check>        for each `all` check but credentials
+ * http-request set-var(txn.slipway_u<u>_ok) … if <unit> <check> || <unit> <check> …   (`any`)
+ * http-request return status 401|403 …  if <unit> !{ var(txn.slipway_u<u>_ok) -m found }
+ * http-request return status 401 …      if <unit> !<credentials>  for `all` credentials
+ * ```
+ * Unit 0 is the port's policy (for paths no rule matches); unit i+1 is path rule i.
+ */
+export function accessRules(backend: string, access: RouteAccess | undefined, pagesDir: string): AccessRules {
+  const userlists: string[] = [];
+  const rules: string[] = [];
+  if (!access) return { userlists, rules };
+  const page = (name: string) => q(path.join(pagesDir, name));
+  const forbid = `http-request return status 403 content-type ${HTML} hdr cache-control no-store file ${page('forbidden.html')}`;
+  const challenge = `http-request return status 401 content-type ${HTML} hdr cache-control no-store hdr www-authenticate ${q(WWW_AUTHENTICATE)} file ${page('unauthorized.html')}`;
+  const when = (...terms: string[]) => {
+    const t = terms.filter(Boolean);
+    return t.length ? ` if ${t.join(' ')}` : '';
+  };
+  const PATH_VAR = 'txn.slipway_path';
+  const units: { cond: string; policy: RouteAccess['policy'] }[] = [];
+  if (access.paths.length) {
+    access.paths.forEach((r, i) => {
+      const fetch = r.match === 'prefix' ? 'path -m beg' : r.match === 'exact' ? 'path -m str' : 'path -m reg';
+      rules.push(`http-request set-var(${PATH_VAR}) int(${i})${when(`!{ var(${PATH_VAR}) -m found }`, `{ ${fetch} ${q(r.path)} }`)}`);
+    });
+    units.push({ cond: `!{ var(${PATH_VAR}) -m found }`, policy: access.policy });
+    access.paths.forEach((r, i) => {
+      if (r.protected) units.push({ cond: `{ var(${PATH_VAR}) -m int ${i} }`, policy: r.policy });
+    });
+  } else {
+    units.push({ cond: '', policy: access.policy });
+  }
+
+  units.forEach(({ cond, policy }, u) => {
+    const id = `slipway_u${u}`;
+    if (policy.deny.length) {
+      for (let i = 0; i < policy.deny.length; i += ADDRESSES_PER_LINE) rules.push(`acl ${id}_deny src ${policy.deny.slice(i, i + ADDRESSES_PER_LINE).join(' ')}`);
+      rules.push(`${forbid}${when(cond, `${id}_deny`)}`);
+    }
+    /** The ACL terms whose conjunction says a check passes. */
+    const terms = new Map<AccessCheck, string[]>();
+    [...policy.all, ...policy.any].forEach((c, k) => {
+      const acl = `${id}_c${k}`;
+      switch (c.kind) {
+        case 'ip':
+          if (!c.allow.length) terms.set(c, ['FALSE']);
+          else {
+            for (let i = 0; i < c.allow.length; i += ADDRESSES_PER_LINE) rules.push(`acl ${acl} src ${c.allow.slice(i, i + ADDRESSES_PER_LINE).join(' ')}`);
+            terms.set(c, [acl]);
+          }
+          break;
+        case 'credentials': {
+          const list = `${backend}_${acl}`;
+          const seen = new Set<string>();
+          // The first of two users with the same name wins, as in the built-in router.
+          const users = c.users.filter((x) => !seen.has(x.username) && seen.add(x.username));
+          userlists.push(`userlist ${list}`, ...users.map((x) => `  user ${x.username} password ${x.passwordHash}`));
+          rules.push(`acl ${acl} http_auth(${list})`);
+          terms.set(c, [acl]);
+          break;
+        }
+        case 'headers':
+          terms.set(
+            c,
+            c.rules.map((h, j) => {
+              rules.push(`acl ${acl}_${j} req.fhdr(${h.name},-1) -m reg ${q(h.pattern)}`);
+              return `${acl}_${j}`;
+            }),
+          );
+          break;
+        case 'never':
+          terms.set(c, ['FALSE']);
+          break;
+      }
+    });
+    for (const c of policy.all) if (c.kind !== 'credentials') for (const t of terms.get(c)!) rules.push(`${forbid}${when(cond, `!${t}`)}`);
+    if (policy.any.length) {
+      const ok = `txn.${id}_ok`;
+      const passing = policy.any.filter((c) => !terms.get(c)!.includes('FALSE'));
+      if (passing.length) rules.push(`http-request set-var(${ok}) bool(1) if ${passing.map((c) => [cond, ...terms.get(c)!].filter(Boolean).join(' ')).join(' || ')}`);
+      rules.push(`${policy.any.some((c) => c.kind === 'credentials') ? challenge : forbid}${when(cond, `!{ var(${ok}) -m found }`)}`);
+    }
+    for (const c of policy.all) if (c.kind === 'credentials') rules.push(`${challenge}${when(cond, `!${terms.get(c)![0]}`)}`);
+  });
+  return { userlists, rules };
 }

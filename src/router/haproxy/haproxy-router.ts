@@ -22,7 +22,7 @@ import path from 'node:path';
 import type { Endpoint, Route, Router, RoutingTable } from '../table.ts';
 import { haproxyAvailable } from './detect.ts';
 import { cliCommand, cliErrors, parseServerLoad, parseShowProc, type ProcList } from './runtime-api.ts';
-import { backendName, balanceFor, FREE_ADDR, FREE_PORT, isMappableHost, renderConfig, renderHostsMap, renderPages, routerFiles, SERVER_PREFIX, type BackendSpec, type RouterFiles } from './config.ts';
+import { accessRules, backendName, balanceFor, FREE_ADDR, FREE_PORT, isMappableHost, renderConfig, renderHostsMap, renderPages, routerFiles, SERVER_PREFIX, type BackendSpec, type RouterFiles } from './config.ts';
 
 export interface HaproxyRouterOptions {
   host: string;
@@ -264,6 +264,7 @@ export class HaproxyRouter implements Router {
         hosts: route.hosts,
         balance: balanceFor(route.loadBalancing),
         maintenance: route.maintenance,
+        access: accessRules(name, route.access, this.files.pagesDir),
         slotCount: prev?.slotCount ?? this.slotsPerBackend,
         slots: assignSlots(prev?.slots ?? [], route),
       };
@@ -507,14 +508,15 @@ function sameStructure(a: Map<string, Backend>, b: Map<string, Backend>, hostsA:
   for (const [h, be] of hostsA) if (hostsB.get(h) !== be) return false;
   for (const [key, x] of a) {
     const y = b.get(key);
-    if (!y || x.name !== y.name || x.maintenance !== y.maintenance || x.slotCount !== y.slotCount || x.balance.join('\n') !== y.balance.join('\n')) return false;
+    if (!y || x.name !== y.name || x.maintenance !== y.maintenance || x.slotCount !== y.slotCount || x.balance.join('\n') !== y.balance.join('\n') || JSON.stringify(x.access) !== JSON.stringify(y.access)) return false;
   }
   return true;
 }
 
 function writeAtomic(file: string, content: string): void {
   const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, content);
+  // 0600: the configuration holds the password hashes of basic-auth users.
+  fs.writeFileSync(tmp, content, { mode: 0o600 });
   fs.renameSync(tmp, file);
 }
 

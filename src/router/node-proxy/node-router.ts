@@ -9,6 +9,7 @@ import net from 'node:net';
 import crypto from 'node:crypto';
 import type { Endpoint, Route, Router, RoutingTable } from '../table.ts';
 import { Balancer } from './balancer.ts';
+import { evaluate, type AccessRequest } from '../access.ts';
 import { pages } from './pages.ts';
 
 interface CompiledRoute {
@@ -110,6 +111,15 @@ export class NodeRouter implements Router {
     const started = Date.now();
     const { host, compiled } = this.lookup(req);
     if (!compiled) return this.answer(res, 404, pages.notFound(host));
+    // Access first: a refused request learns nothing about the service, not even that it is in maintenance.
+    const decision = evaluate(compiled.route.access, accessRequest(req));
+    if (decision !== 'allow') {
+      // The body is not read: close the connection after the answer rather than drain an upload.
+      if (hasBody(req)) res.setHeader('connection', 'close');
+      return decision.status === 401
+        ? this.answer(res, 401, pages.unauthorized(), { 'www-authenticate': decision.wwwAuthenticate! })
+        : this.answer(res, 403, pages.forbidden());
+    }
     if (compiled.route.maintenance) return this.answer(res, 503, pages.maintenance(), { 'retry-after': '30' });
     const ep = compiled.balancer.pick();
     if (!ep) return this.answer(res, 503, pages.noInstance(), { 'retry-after': '5' });
@@ -174,8 +184,7 @@ export class NodeRouter implements Router {
       finish();
     });
     // A bodiless request is ended at once so a refused connection can still be retried elsewhere.
-    const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
-    if (!hasBody) {
+    if (!hasBody(req)) {
       upstream.end();
     } else {
       bodySent = true;
@@ -185,6 +194,12 @@ export class NodeRouter implements Router {
 
   private upgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer): void {
     const { compiled } = this.lookup(req);
+    const decision = compiled ? evaluate(compiled.route.access, accessRequest(req)) : 'allow';
+    if (decision !== 'allow') {
+      const auth = decision.status === 401 ? `www-authenticate: ${decision.wwwAuthenticate}\r\n` : '';
+      socket.end(`HTTP/1.1 ${decision.status} ${decision.status === 401 ? 'Unauthorized' : 'Forbidden'}\r\n${auth}connection: close\r\ncontent-length: 0\r\n\r\n`);
+      return;
+    }
     const ep = compiled && !compiled.route.maintenance ? compiled.balancer.pick() : undefined;
     if (!ep) {
       socket.end(`HTTP/1.1 ${compiled ? 503 : 404} ${compiled ? 'Service Unavailable' : 'Not Found'}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
@@ -229,6 +244,21 @@ export class NodeRouter implements Router {
     clearTimeout(deadline);
     for (const a of this.agents.values()) a.destroy();
   }
+}
+
+function hasBody(req: http.IncomingMessage): boolean {
+  return req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
+}
+
+/** What the access policy looks at; a repeated header counts by its last occurrence, as in HAProxy. */
+function accessRequest(req: http.IncomingMessage): AccessRequest {
+  const headers: Record<string, string> = {};
+  for (let i = 0; i < req.rawHeaders.length; i += 2) headers[req.rawHeaders[i].toLowerCase()] = req.rawHeaders[i + 1];
+  let url = req.url ?? '/';
+  // An absolute-form target (`GET http://host/path`) is matched by its path, as HAProxy's `path` does.
+  if (!url.startsWith('/')) url = url.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, '') || '/';
+  const q = url.indexOf('?');
+  return { ip: req.socket.remoteAddress ?? '', headers, path: q < 0 ? url : url.slice(0, q), authorization: req.headers.authorization };
 }
 
 function originOf(e: Endpoint): string {

@@ -1,4 +1,4 @@
-/** The router's own answers: small HTML pages for 404, 502, 503 (no instance / maintenance) and 504. */
+/** The router's own answers: small HTML pages for 401, 403, 404, 502, 503 (no instance / maintenance) and 504. */
 
 function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -14,4 +14,6 @@ export const pages = {
   maintenance: () => page(503, 'Down for maintenance', 'This service is scaled to zero for maintenance. It will be back soon.'),
   badGateway: () => page(502, 'Bad gateway', 'The service did not answer properly.'),
   timeout: () => page(504, 'Gateway timeout', 'The service took too long to answer.'),
+  forbidden: () => page(403, 'Forbidden', 'The access policy of this service does not let this request through.'),
+  unauthorized: () => page(401, 'Authentication required', 'This service asks for a user name and password.'),
 };
