@@ -293,6 +293,15 @@ function clientAddress(ip: string): { addr: string; type: 'ipv4' | 'ipv6' } | un
   return family ? { addr, type: family === 4 ? 'ipv4' : 'ipv6' } : undefined;
 }
 
+/**
+ * An IPv4 client is in IPv4 ranges and in IPv6 ranges holding its IPv4-mapped form (`::ffff:a.b.c.d`);
+ * an IPv6 client only in IPv6 ranges, even an IPv4-compatible `::a.b.c.d` one (HAProxy is made to agree).
+ */
+function inList(list: net.BlockList, client: { addr: string; type: 'ipv4' | 'ipv6' }): boolean {
+  if (client.type === 'ipv6') return list.check(client.addr, 'ipv6');
+  return list.check(client.addr, 'ipv4') || list.check(`::ffff:${client.addr}`, 'ipv6');
+}
+
 /** Verified `Authorization` values, so a kept client does not pay for SHA-512 crypt on every request. */
 const verified = new Map<string, boolean>();
 const VERIFIED_MAX = 4096;
@@ -320,7 +329,7 @@ function credentialsPass(users: AccessUser[], authorization: string | undefined)
 function checkPasses(c: AccessCheck, p: CompiledPolicy, req: AccessRequest, client: ReturnType<typeof clientAddress>): boolean {
   switch (c.kind) {
     case 'ip':
-      return !!client && p.allow.get(c)!.check(client.addr, client.type);
+      return !!client && inList(p.allow.get(c)!, client);
     case 'credentials':
       return credentialsPass(c.users, req.authorization);
     case 'headers':
@@ -338,7 +347,7 @@ const UNAUTHORIZED = { status: 401, wwwAuthenticate: WWW_AUTHENTICATE } as const
 
 function evaluatePolicy(p: CompiledPolicy, req: AccessRequest): AccessDecision {
   const client = clientAddress(req.ip);
-  if (p.deny && (!client || p.deny.check(client.addr, client.type))) return FORBIDDEN;
+  if (p.deny && (!client || inList(p.deny, client))) return FORBIDDEN;
   const { all, any } = p.policy;
   for (const c of all) if (c.kind !== 'credentials' && !checkPasses(c, p, req, client)) return FORBIDDEN;
   if (any.length && !any.some((c) => checkPasses(c, p, req, client))) return any.some((c) => c.kind === 'credentials') ? UNAUTHORIZED : FORBIDDEN;

@@ -208,21 +208,28 @@ export function renderConfig(spec: ConfigSpec): string {
 }
 
 const ADDRESSES_PER_LINE = 32;
+/**
+ * IPv6 clients HAProxy would also match against IPv4 patterns (its `v6tov4` maps IPv4-compatible `::/96`
+ * and 6to4 `2002::/16` addresses to IPv4, so `::1` falls in `0.0.0.0/0`); the built-in router treats them
+ * as IPv6 only, so IPv4 patterns are guarded with this ACL. IPv4-mapped `::ffff:0:0/96` is not in it: those
+ * are IPv4 clients on a dual-stack socket, IPv4 on both planes.
+ */
+const NOT_IPV4_ACL = 'slipway_not_ipv4';
 
 /**
  * Compiles a route's access model (see ../access.ts for the semantics, which these lines must keep) into
  * `userlist` sections and backend lines. Each policy is a *unit* with a condition saying when it applies:
  * ```
  * http-request set-var(txn.slipway_path) int(i) if !{ var(txn.slipway_path) -m found } { path -m beg "/x" }
- *                                       one line per path rule, highest priority first: the first match wins
- * acl slipway_u<u>_deny src …           DENY addresses            → 403
- * acl slipway_u<u>_c<k>… …              one ACL per check (headers: one per header rule, ANDed)
- * http-request return status 403 …      if <unit> !<check>        for each `all` check but credentials
- * http-request set-var(txn.slipway_u<u>_ok) … if <unit> <check> || <unit> <check> …   (`any`)
- * http-request return status 401|403 …  if <unit> !{ var(txn.slipway_u<u>_ok) -m found }
- * http-request return status 401 …      if <unit> !<credentials>  for `all` credentials
+ *                                      one line per path rule, highest priority first: the first match wins
+ * acl slipway_u<u>_c<k>…  …            the ACLs of each check (addresses split IPv4 / IPv6, one per header rule)
+ * http-request set-var(txn.slipway_u<u>_c<k>) bool(1) if <unit> <acls> || <unit> <acls>   check k passes
+ * http-request return status 403 …     if <unit> <denied>                       DENY addresses
+ * http-request return status 403 …     if <unit> !<check passed>                each `all` check but credentials
+ * http-request return status 401|403 … if <unit> !<one of the `any` checks passed>
+ * http-request return status 401 …     if <unit> !<credentials passed>          `all` credentials
  * ```
- * Unit 0 is the port's policy (for paths no rule matches); unit i+1 is path rule i.
+ * Unit 0 is the port's policy (for paths no rule matches); the others are the protected path rules.
  */
 export function accessRules(backend: string, access: RouteAccess | undefined, pagesDir: string): AccessRules {
   const userlists: string[] = [];
@@ -235,6 +242,27 @@ export function accessRules(backend: string, access: RouteAccess | undefined, pa
     const t = terms.filter(Boolean);
     return t.length ? ` if ${t.join(' ')}` : '';
   };
+  /** A condition in disjunctive form (a list of ANDed term lists), each branch under the unit's condition. */
+  const anyOf = (cond: string, dnf: string[][]) => dnf.map((conj) => [cond, ...conj].filter(Boolean).join(' ')).join(' || ');
+  let guarded = false;
+  /** ACLs for an address list; the disjunctive condition of "the client is in it". */
+  const addressAcls = (acl: string, cidrs: string[]): string[][] => {
+    const dnf: string[][] = [];
+    for (const [family, list] of [
+      ['6', cidrs.filter((c) => c.includes(':'))],
+      ['4', cidrs.filter((c) => !c.includes(':'))],
+    ] as const) {
+      if (!list.length) continue;
+      for (let i = 0; i < list.length; i += ADDRESSES_PER_LINE) rules.push(`acl ${acl}_${family} src ${list.slice(i, i + ADDRESSES_PER_LINE).join(' ')}`);
+      if (family === '4' && !guarded) {
+        rules.push(`acl ${NOT_IPV4_ACL} src ::/96 2002::/16`);
+        guarded = true;
+      }
+      dnf.push(family === '4' ? [`${acl}_4`, `!${NOT_IPV4_ACL}`] : [`${acl}_6`]);
+    }
+    return dnf;
+  };
+
   const PATH_VAR = 'txn.slipway_path';
   const units: { cond: string; policy: RouteAccess['policy'] }[] = [];
   if (access.paths.length) {
@@ -253,20 +281,17 @@ export function accessRules(backend: string, access: RouteAccess | undefined, pa
   units.forEach(({ cond, policy }, u) => {
     const id = `slipway_u${u}`;
     if (policy.deny.length) {
-      for (let i = 0; i < policy.deny.length; i += ADDRESSES_PER_LINE) rules.push(`acl ${id}_deny src ${policy.deny.slice(i, i + ADDRESSES_PER_LINE).join(' ')}`);
-      rules.push(`${forbid}${when(cond, `${id}_deny`)}`);
+      const denied = addressAcls(`${id}_deny`, policy.deny);
+      for (const conj of denied) rules.push(`${forbid}${when(cond, ...conj)}`);
     }
-    /** The ACL terms whose conjunction says a check passes. */
-    const terms = new Map<AccessCheck, string[]>();
+    /** The variable set when a check passes (none for a check that never passes). */
+    const passed = new Map<AccessCheck, string>();
     [...policy.all, ...policy.any].forEach((c, k) => {
       const acl = `${id}_c${k}`;
+      let dnf: string[][] = [];
       switch (c.kind) {
         case 'ip':
-          if (!c.allow.length) terms.set(c, ['FALSE']);
-          else {
-            for (let i = 0; i < c.allow.length; i += ADDRESSES_PER_LINE) rules.push(`acl ${acl} src ${c.allow.slice(i, i + ADDRESSES_PER_LINE).join(' ')}`);
-            terms.set(c, [acl]);
-          }
+          dnf = addressAcls(acl, c.allow);
           break;
         case 'credentials': {
           const list = `${backend}_${acl}`;
@@ -275,31 +300,33 @@ export function accessRules(backend: string, access: RouteAccess | undefined, pa
           const users = c.users.filter((x) => !seen.has(x.username) && seen.add(x.username));
           userlists.push(`userlist ${list}`, ...users.map((x) => `  user ${x.username} password ${x.passwordHash}`));
           rules.push(`acl ${acl} http_auth(${list})`);
-          terms.set(c, [acl]);
+          dnf = [[acl]];
           break;
         }
         case 'headers':
-          terms.set(
-            c,
+          dnf = [
             c.rules.map((h, j) => {
               rules.push(`acl ${acl}_${j} req.fhdr(${h.name},-1) -m reg ${q(h.pattern)}`);
               return `${acl}_${j}`;
             }),
-          );
+          ];
           break;
         case 'never':
-          terms.set(c, ['FALSE']);
           break;
       }
+      if (dnf.length) {
+        // Evaluated once per request: an `http_auth` check costs a SHA-512 crypt.
+        rules.push(`http-request set-var(txn.${acl}) bool(1) if ${anyOf(cond, dnf)}`);
+        passed.set(c, `{ var(txn.${acl}) -m found }`);
+      }
     });
-    for (const c of policy.all) if (c.kind !== 'credentials') for (const t of terms.get(c)!) rules.push(`${forbid}${when(cond, `!${t}`)}`);
+    const failed = (c: AccessCheck) => (passed.has(c) ? `!${passed.get(c)}` : '');
+    for (const c of policy.all) if (c.kind !== 'credentials') rules.push(`${forbid}${when(cond, failed(c))}`);
     if (policy.any.length) {
-      const ok = `txn.${id}_ok`;
-      const passing = policy.any.filter((c) => !terms.get(c)!.includes('FALSE'));
-      if (passing.length) rules.push(`http-request set-var(${ok}) bool(1) if ${passing.map((c) => [cond, ...terms.get(c)!].filter(Boolean).join(' ')).join(' || ')}`);
-      rules.push(`${policy.any.some((c) => c.kind === 'credentials') ? challenge : forbid}${when(cond, `!{ var(${ok}) -m found }`)}`);
+      const refuse = policy.any.some((c) => c.kind === 'credentials') ? challenge : forbid;
+      rules.push(`${refuse}${when(cond, ...policy.any.map(failed))}`);
     }
-    for (const c of policy.all) if (c.kind === 'credentials') rules.push(`${challenge}${when(cond, `!${terms.get(c)![0]}`)}`);
+    for (const c of policy.all) if (c.kind === 'credentials') rules.push(`${challenge}${when(cond, failed(c))}`);
   });
   return { userlists, rules };
 }

@@ -1,0 +1,484 @@
+/**
+ * One behaviour, two data planes: the same cases run against the built-in Node proxy and HAProxy, with
+ * real backends (node:http on 127.0.0.1) and real requests from 127.0.0.1 and ::1 to a router bound on
+ * `::` (dual stack). Access policies (basic auth, IP rules on IPv4 and IPv6, headers as wildcards and
+ * regular expressions, `and`/`or`, path rules with priorities, required and or-policies), host routing,
+ * weights, and an endpoint change under load with no failed request.
+ *
+ * A case a data plane cannot pass is listed in its `cannot` table with the reason and reported as skipped
+ * with that reason; none is dropped silently. HAProxy must be installed (the Debian package haproxy).
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { NodeRouter } from '../src/router/node-proxy/node-router.ts';
+import { HaproxyRouter } from '../src/router/haproxy/haproxy-router.ts';
+import { haproxyAvailable } from '../src/router/haproxy/detect.ts';
+import { accessFromSecurity } from '../src/router/access.ts';
+import { sha512Crypt } from '../src/router/password-hash.ts';
+import type { Endpoint, Route, Router } from '../src/router/table.ts';
+
+interface Plane {
+  name: string;
+  create(dataDir: string): Router;
+  /** Case name → why this data plane cannot pass it. */
+  cannot: Record<string, string>;
+}
+
+const PLANES: Plane[] = [
+  { name: 'built-in Node proxy', create: () => new NodeRouter({ host: '::', port: 0, upstreamTimeoutMs: 5000 }), cannot: {} },
+  {
+    name: 'HAProxy',
+    create: (dataDir) => {
+      assert.ok(haproxyAvailable(), 'haproxy is not installed: install the Debian package haproxy (apt-get install -y haproxy)');
+      return new HaproxyRouter({ host: '::', port: 0, dataDir });
+    },
+    cannot: {},
+  },
+];
+
+interface Backend {
+  id: string;
+  port: number;
+  server: http.Server;
+  hits: number;
+}
+
+async function backend(id: string): Promise<Backend> {
+  const b: Backend = { id, port: 0, server: undefined as never, hits: 0 };
+  b.server = http.createServer({ keepAliveTimeout: 30_000 }, (req, res) => {
+    b.hits++;
+    req.resume();
+    res.end(id);
+  });
+  await new Promise<void>((r) => b.server.listen(0, '127.0.0.1', () => r()));
+  b.port = (b.server.address() as net.AddressInfo).port;
+  return b;
+}
+
+async function closeBackend(b: Backend): Promise<void> {
+  const closed = new Promise((r) => b.server.close(r));
+  b.server.closeAllConnections();
+  await closed;
+}
+
+interface Reply {
+  status: number;
+  body: string;
+  headers: http.IncomingHttpHeaders;
+}
+
+interface Ask {
+  /** Client side: the router is reached on this address, so the request comes from the same loopback. */
+  from?: '127.0.0.1' | '::1';
+  path?: string;
+  headers?: Record<string, string>;
+  /** `user:password` for basic auth */
+  auth?: string;
+  agent?: http.Agent;
+}
+
+const ep = (b: Backend, weight = 1): Endpoint => ({ id: b.id, host: '127.0.0.1', port: b.port, weight });
+const basic = (userPass: string) => `Basic ${Buffer.from(userPass).toString('base64')}`;
+
+interface Ctx {
+  plane: Plane;
+  router: Router;
+  port: number;
+  dataDir: string;
+  /** Adds or replaces a route (by key) and waits until the data plane serves the table. */
+  put(host: string, endpoints: Endpoint[], extra?: Partial<Route>): Promise<void>;
+  /** A route guarded by a Northflank `security` object, with one fresh backend; returns the backend. */
+  guarded(host: string, security: unknown): Promise<Backend>;
+  mk(id: string): Promise<Backend>;
+  get(host: string, ask?: Ask): Promise<Reply>;
+}
+
+interface Case {
+  name: string;
+  run(ctx: Ctx): Promise<void>;
+}
+
+const CASES: Case[] = [];
+const it = (name: string, run: Case['run']) => CASES.push({ name, run });
+
+// ── access policies ───────────────────────────────────────────────────────────────────────────────────
+
+it('answers 401 with a Basic challenge to a request without or with wrong credentials, and passes the right ones', async (c) => {
+  const b = await c.guarded('auth.test', {
+    credentials: [
+      { username: 'admin', password: sha512Crypt('s3cret'), type: 'basic-auth' },
+      { username: 'legacy', password: 'plain-stored', type: 'basic-auth' },
+    ],
+  });
+  for (const auth of [undefined, 'admin:wrong', 'nobody:s3cret', 'admin:']) {
+    const r = await c.get('auth.test', { auth });
+    assert.equal(r.status, 401, `auth ${auth}`);
+    assert.equal(r.headers['www-authenticate'], 'Basic realm="slipway"');
+  }
+  const noAuth = await c.get('auth.test', { headers: { authorization: 'Bearer abc' } });
+  assert.equal(noAuth.status, 401);
+  assert.equal(b.hits, 0, 'a refused request never reaches the app');
+  assert.equal((await c.get('auth.test', { auth: 'admin:s3cret' })).body, 'auth.test');
+  assert.equal((await c.get('auth.test', { auth: 'legacy:plain-stored' })).body, 'auth.test');
+  assert.equal(b.hits, 2);
+});
+
+it('lets only ALLOW-listed addresses through, IPv4 and IPv6', async (c) => {
+  const v4 = await c.guarded('allow4.test', { ip: [{ addresses: ['127.0.0.1'], action: 'ALLOW' }] });
+  assert.equal((await c.get('allow4.test', { from: '127.0.0.1' })).status, 200);
+  assert.equal((await c.get('allow4.test', { from: '::1' })).status, 403);
+  const v6 = await c.guarded('allow6.test', { policies: [{ addresses: ['::1'], action: 'ALLOW' }] });
+  assert.equal((await c.get('allow6.test', { from: '::1' })).status, 200);
+  assert.equal((await c.get('allow6.test', { from: '127.0.0.1' })).status, 403);
+  const range = await c.guarded('allow-cidr.test', { ip: [{ addresses: ['127.0.0.0/8', '::0/112'], action: 'ALLOW' }] });
+  assert.equal((await c.get('allow-cidr.test', { from: '::1' })).status, 200);
+  assert.equal((await c.get('allow-cidr.test', { from: '127.0.0.1' })).status, 200);
+  assert.deepEqual([v4.hits, v6.hits, range.hits], [1, 1, 2]);
+});
+
+it('refuses DENY-listed addresses and ranges with 403, IPv4 and IPv6', async (c) => {
+  const deny4 = await c.guarded('deny4.test', { policies: [{ addresses: ['127.0.0.0/8'], action: 'DENY' }] });
+  assert.equal((await c.get('deny4.test', { from: '127.0.0.1' })).status, 403);
+  assert.equal((await c.get('deny4.test', { from: '::1' })).status, 200);
+  const deny6 = await c.guarded('deny6.test', { ip: [{ addresses: ['::/120'], action: 'DENY' }] });
+  assert.equal((await c.get('deny6.test', { from: '::1' })).status, 403);
+  assert.equal((await c.get('deny6.test', { from: '127.0.0.1' })).status, 200);
+  const allV4 = await c.guarded('deny-all4.test', { ip: [{ addresses: ['0.0.0.0/0'], action: 'DENY' }] });
+  assert.equal((await c.get('deny-all4.test', { from: '127.0.0.1' })).status, 403);
+  assert.equal((await c.get('deny-all4.test', { from: '::1' })).status, 200, 'an IPv6 client is not in an IPv4 range');
+  // DENY wins over ALLOW and over valid credentials.
+  const both = await c.guarded('deny-wins.test', {
+    verificationMode: 'or',
+    ip: [{ addresses: ['::1'], action: 'ALLOW' }, { addresses: ['::1'], action: 'DENY' }],
+    credentials: [{ username: 'admin', password: 'pw-123', type: 'basic-auth' }],
+  });
+  assert.equal((await c.get('deny-wins.test', { from: '::1', auth: 'admin:pw-123' })).status, 403);
+  assert.deepEqual([deny4.hits, deny6.hits, allV4.hits, both.hits], [1, 1, 1, 0]);
+});
+
+it('matches headers as strings with * wildcards, all of them required', async (c) => {
+  const b = await c.guarded('hdr.test', {
+    headers: [
+      { name: 'X-Api-Key', value: 'key-*' },
+      { name: 'x-version', value: 'v1.0' },
+    ],
+  });
+  const ok = { 'x-api-key': 'key-123', 'X-Version': 'v1.0' };
+  assert.equal((await c.get('hdr.test', { headers: ok })).status, 200);
+  assert.equal((await c.get('hdr.test', { headers: { ...ok, 'x-api-key': 'key-' } })).status, 200, '* also matches nothing');
+  assert.equal((await c.get('hdr.test', { headers: { 'x-api-key': 'key-123' } })).status, 403, 'a missing header');
+  assert.equal((await c.get('hdr.test', { headers: { ...ok, 'x-api-key': 'nokey-1' } })).status, 403);
+  assert.equal((await c.get('hdr.test', { headers: { ...ok, 'x-version': 'v1x0' } })).status, 403, '. is a plain character');
+  assert.equal((await c.get('hdr.test', { headers: { ...ok, 'x-version': 'v1.00' } })).status, 403, 'the whole value must match');
+  assert.equal(b.hits, 2);
+});
+
+it('matches headers as regular expressions in regexMode', async (c) => {
+  const b = await c.guarded('hdr-re.test', { headers: [{ name: 'x-build', value: '^v[0-9]+(\\.[0-9]+)?$', regexMode: true }] });
+  for (const [value, status] of [
+    ['v12', 200],
+    ['v1.5', 200],
+    ['v1a', 403],
+    ['xv1', 403],
+  ] as const)
+    assert.equal((await c.get('hdr-re.test', { headers: { 'x-build': value } })).status, status, value);
+  assert.equal((await c.get('hdr-re.test')).status, 403);
+  // An unanchored expression searches the value.
+  const loose = await c.guarded('hdr-re2.test', { headers: [{ name: 'user-agent', value: 'bot|crawler', regexMode: true }] });
+  assert.equal((await c.get('hdr-re2.test', { headers: { 'user-agent': 'my-crawler/1.0' } })).status, 200);
+  assert.equal((await c.get('hdr-re2.test', { headers: { 'user-agent': 'firefox' } })).status, 403);
+  // A header rule without a name (the seed's own example) matches nothing: fail closed.
+  const unnamed = await c.guarded('hdr-none.test', { headers: [{ regexMode: false }] });
+  assert.equal((await c.get('hdr-none.test', { headers: { 'x-any': '1' } })).status, 403);
+  assert.deepEqual([b.hits, loose.hits, unnamed.hits], [2, 1, 0]);
+});
+
+it('verificationMode or lets any one passing check through, asking for credentials when none passes', async (c) => {
+  const b = await c.guarded('or.test', {
+    verificationMode: 'or',
+    ip: [{ addresses: ['::1'], action: 'ALLOW' }],
+    headers: [{ name: 'x-token', value: 'letmein' }],
+    credentials: [{ username: 'admin', password: 'pw-or', type: 'basic-auth' }],
+  });
+  assert.equal((await c.get('or.test', { from: '::1' })).status, 200, 'the address alone');
+  assert.equal((await c.get('or.test', { from: '127.0.0.1', headers: { 'x-token': 'letmein' } })).status, 200, 'the header alone');
+  assert.equal((await c.get('or.test', { from: '127.0.0.1', auth: 'admin:pw-or' })).status, 200, 'the credentials alone');
+  const none = await c.get('or.test', { from: '127.0.0.1' });
+  assert.equal(none.status, 401);
+  assert.equal(none.headers['www-authenticate'], 'Basic realm="slipway"');
+  const noCreds = await c.guarded('or-nocreds.test', { verificationMode: 'or', ip: [{ addresses: ['::1'], action: 'ALLOW' }], headers: [{ name: 'x-token', value: 't' }] });
+  assert.equal((await c.get('or-nocreds.test', { from: '127.0.0.1' })).status, 403, 'nothing to ask for: 403');
+  assert.deepEqual([b.hits, noCreds.hits], [3, 0]);
+});
+
+it('verificationMode and (the default) needs every check: 403 for the address, 401 for credentials', async (c) => {
+  for (const [host, mode] of [
+    ['and.test', 'and'],
+    ['and-default.test', undefined],
+  ] as const) {
+    const b = await c.guarded(host, { ...(mode ? { verificationMode: mode } : {}), ip: [{ addresses: ['127.0.0.1'], action: 'ALLOW' }], credentials: [{ username: 'admin', password: 'pw-and', type: 'basic-auth' }] });
+    assert.equal((await c.get(host, { from: '127.0.0.1' })).status, 401);
+    assert.equal((await c.get(host, { from: '127.0.0.1', auth: 'admin:nope' })).status, 401);
+    assert.equal((await c.get(host, { from: '::1', auth: 'admin:pw-and' })).status, 403);
+    assert.equal((await c.get(host, { from: '::1' })).status, 403, 'a refused address is not asked for credentials');
+    assert.equal((await c.get(host, { from: '127.0.0.1', auth: 'admin:pw-and' })).status, 200);
+    assert.equal(b.hits, 1);
+  }
+});
+
+it('applies path rules by priority: unprotected paths pass, protected ones use their own policies, others the port policy', async (c) => {
+  const b = await c.guarded('paths.test', {
+    credentials: [{ username: 'admin', password: 'pw-port', type: 'basic-auth' }],
+    securePathConfiguration: {
+      enabled: true,
+      rules: [
+        { paths: [{ path: '/public', routingMode: 'prefix', priority: 1 }], accessMode: 'unprotected' },
+        { paths: [{ path: '/public/secret', routingMode: 'exact', priority: 10 }], accessMode: 'protected', securityPolicies: { requiredPolicies: { headers: [{ name: 'x-admin', value: 'yes' }] } } },
+        { paths: [{ path: '^/api/v[0-9]+/health$', routingMode: 'regex', priority: 5 }], accessMode: 'unprotected' },
+        {
+          paths: [{ path: '/api', routingMode: 'prefix', priority: 2 }],
+          accessMode: 'protected',
+          securityPolicies: { orPolicies: { ip: [{ addresses: ['::1'], action: 'ALLOW' }], credentials: [{ username: 'apiuser', password: 'pw-api', type: 'basic-auth' }] } },
+        },
+        // Same priority as /public, listed later: /public wins for /public/… paths.
+        { paths: [{ path: '/pub', routingMode: 'prefix', priority: 1 }], accessMode: 'protected', securityPolicies: { requiredPolicies: { ip: [{ addresses: ['10.9.9.9'], action: 'ALLOW' }] } } },
+      ],
+    },
+  });
+  const cases: [string, Ask, number][] = [
+    ['/public/page', {}, 200],
+    ['/public', {}, 200],
+    ['/public/secret', {}, 403],
+    ['/public/secret?x=1', {}, 403],
+    ['/public/secret', { headers: { 'x-admin': 'yes' } }, 200],
+    ['/public/secret/more', {}, 200],
+    ['/pub', {}, 403],
+    ['/private', {}, 401],
+    ['/private', { auth: 'admin:pw-port' }, 200],
+    ['/', { auth: 'admin:pw-port' }, 200],
+    ['/api/v2/health', {}, 200],
+    ['/api/v2/health/x', { from: '127.0.0.1' }, 401],
+    ['/api/users', { from: '::1' }, 200],
+    ['/api/users', { from: '127.0.0.1' }, 401],
+    ['/api/users', { from: '127.0.0.1', auth: 'apiuser:pw-api' }, 200],
+    ['/api/users', { from: '127.0.0.1', auth: 'admin:pw-port' }, 401],
+  ];
+  let passed = 0;
+  for (const [p, ask, status] of cases) {
+    const r = await c.get('paths.test', { from: '127.0.0.1', ...ask, path: p });
+    assert.equal(r.status, status, `${p} ${JSON.stringify(ask)}`);
+    if (status === 200) passed++;
+  }
+  assert.equal(b.hits, passed, 'only the requests let through reach the app');
+});
+
+it('combines requiredPolicies (all) with orPolicies (one of them) on a protected path, keeping the port DENY list', async (c) => {
+  const b = await c.guarded('req-or.test', {
+    policies: [{ addresses: ['::1'], action: 'DENY' }],
+    securePathConfiguration: {
+      rules: [
+        {
+          paths: [{ path: '/admin', routingMode: 'prefix', priority: 50 }],
+          accessMode: 'protected',
+          securityPolicies: {
+            requiredPolicies: { credentials: [{ username: 'root', password: 'pw-root', type: 'basic-auth' }] },
+            orPolicies: { headers: [{ name: 'x-team', value: 'ops' }], ip: [{ addresses: ['127.0.0.1/32'], action: 'ALLOW' }] },
+          },
+        },
+      ],
+    },
+  });
+  assert.equal((await c.get('req-or.test', { from: '127.0.0.1', path: '/admin' })).status, 401);
+  assert.equal((await c.get('req-or.test', { from: '127.0.0.1', path: '/admin', auth: 'root:pw-root' })).status, 200);
+  assert.equal((await c.get('req-or.test', { from: '::1', path: '/admin', auth: 'root:pw-root', headers: { 'x-team': 'ops' } })).status, 403, 'the port DENY list still applies');
+  assert.equal((await c.get('req-or.test', { from: '::1', path: '/' })).status, 403);
+  assert.equal((await c.get('req-or.test', { from: '127.0.0.1', path: '/' })).status, 200);
+  assert.equal(b.hits, 2);
+  // Without the address: the header must stand in for it.
+  const b2 = await c.guarded('req-or2.test', {
+    securePathConfiguration: {
+      rules: [
+        {
+          paths: [{ path: '/admin', routingMode: 'prefix', priority: 50 }],
+          securityPolicies: {
+            requiredPolicies: { credentials: [{ username: 'root', password: 'pw-root', type: 'basic-auth' }] },
+            orPolicies: { headers: [{ name: 'x-team', value: 'ops' }], ip: [{ addresses: ['10.0.0.0/8'], action: 'ALLOW' }] },
+          },
+        },
+      ],
+    },
+  });
+  assert.equal((await c.get('req-or2.test', { path: '/admin', auth: 'root:pw-root' })).status, 403);
+  assert.equal((await c.get('req-or2.test', { path: '/admin', auth: 'root:pw-root', headers: { 'x-team': 'ops' } })).status, 200);
+  assert.equal((await c.get('req-or2.test', { path: '/admin', headers: { 'x-team': 'ops' } })).status, 401);
+  assert.equal(b2.hits, 1);
+});
+
+it('fails closed on SSO, which slipway cannot check, unless another check passes in or mode', async (c) => {
+  const and = await c.guarded('sso-and.test', { sso: { organizationId: 'org' }, credentials: [{ username: 'admin', password: 'pw-sso', type: 'basic-auth' }] });
+  assert.equal((await c.get('sso-and.test', { auth: 'admin:pw-sso' })).status, 403);
+  const or = await c.guarded('sso-or.test', { verificationMode: 'or', sso: { organizationId: 'org' }, credentials: [{ username: 'admin', password: 'pw-sso', type: 'basic-auth' }] });
+  assert.equal((await c.get('sso-or.test', { auth: 'admin:pw-sso' })).status, 200);
+  assert.equal((await c.get('sso-or.test')).status, 401);
+  assert.deepEqual([and.hits, or.hits], [0, 1]);
+});
+
+it('refuses a request with a body without reading it, and serves the next request', async (c) => {
+  const b = await c.guarded('body.test', { credentials: [{ username: 'admin', password: 'pw-body', type: 'basic-auth' }] });
+  const r = await new Promise<number>((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: c.port, method: 'POST', path: '/', headers: { host: 'body.test', 'content-length': 5 }, agent: false }, (res) => {
+      res.resume();
+      resolve(res.statusCode!);
+    });
+    req.on('error', reject);
+    req.end('hello');
+  });
+  assert.equal(r, 401);
+  assert.equal((await c.get('body.test', { auth: 'admin:pw-body' })).status, 200);
+  assert.equal(b.hits, 1);
+});
+
+// ── routing ───────────────────────────────────────────────────────────────────────────────────────────
+
+it('routes by Host, ignoring case and port, over IPv4 and IPv6, and answers 404 for an unknown host', async (c) => {
+  const a = await c.mk('host-a');
+  const b = await c.mk('host-b');
+  await c.put('app.test', [ep(a)], { hosts: ['app.test', 'www.app.test'] });
+  await c.put('other.test', [ep(b)]);
+  assert.equal((await c.get('App.Test:8080')).body, 'host-a');
+  assert.equal((await c.get('www.app.test', { from: '::1' })).body, 'host-a');
+  assert.equal((await c.get('other.test', { from: '::1' })).body, 'host-b');
+  const miss = await c.get('nope.test');
+  assert.equal(miss.status, 404);
+});
+
+it('follows weights and never sends to weight 0', async (c) => {
+  const [x, y, z] = [await c.mk('wx'), await c.mk('wy'), await c.mk('wz')];
+  await c.put('weights.test', [ep(x, 3), ep(y, 1), ep(z, 0)]);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const counts: Record<string, number> = {};
+  for (let i = 0; i < 40; i++) {
+    const id = (await c.get('weights.test', { agent })).body;
+    counts[id] = (counts[id] ?? 0) + 1;
+  }
+  agent.destroy();
+  assert.equal(counts.wz, undefined, JSON.stringify(counts));
+  assert.ok(counts.wx > 0 && counts.wy > 0, JSON.stringify(counts));
+  assert.ok(counts.wx >= 2 * counts.wy, `a 3:1 split expected, got ${JSON.stringify(counts)}`);
+});
+
+it('replaces endpoints under keep-alive load without a failed request', async (c) => {
+  let gen = 0;
+  const spawn = () => c.mk(`gen${gen++}`);
+  let current = [await spawn(), await spawn()];
+  await c.put('load.test', current.map((b) => ep(b)));
+  let running = true;
+  let ok = 0;
+  const failures: string[] = [];
+  const answeredBy = new Set<string>();
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 6 });
+  const client = async () => {
+    while (running) {
+      try {
+        const r = await c.get('load.test', { agent });
+        if (r.status === 200) {
+          ok++;
+          answeredBy.add(r.body);
+        } else failures.push(`status ${r.status}`);
+      } catch (err) {
+        failures.push((err as Error).message);
+      }
+    }
+  };
+  const clients = Array.from({ length: 6 }, client);
+  // Bounded by work: enough replacements and requests, however slow the machine.
+  let replacements = 0;
+  while (replacements < 6 || ok < 200) {
+    await new Promise((r) => setTimeout(r, 50));
+    const next = await spawn();
+    const leaving = current[0];
+    current = [...current.slice(1), next];
+    await c.put('load.test', current.map((b) => ep(b)));
+    const deadline = Date.now() + 30_000;
+    while ((c.router.inFlight?.(leaving.id) ?? 0) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await closeBackend(leaving);
+    replacements++;
+  }
+  running = false;
+  await Promise.all(clients);
+  agent.destroy();
+  assert.deepEqual(failures, []);
+  assert.ok(answeredBy.size >= 4, `answers came from ${[...answeredBy].join(', ')}`);
+});
+
+// ── the suite per data plane ──────────────────────────────────────────────────────────────────────────
+
+for (const plane of PLANES) {
+  describe(`router conformance: ${plane.name}`, () => {
+    const routes = new Map<string, Route>();
+    const backends: Backend[] = [];
+    let ctx: Ctx;
+    let dataDir = '';
+
+    before(async () => {
+      dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-conf-'));
+      const router = plane.create(dataDir);
+      await router.start();
+      const port = router.address().httpPort;
+      const mk = async (id: string) => {
+        const b = await backend(id);
+        backends.push(b);
+        return b;
+      };
+      const put = async (host: string, endpoints: Endpoint[], extra: Partial<Route> = {}) => {
+        routes.set(host, { key: `p/${host}/p01`, hosts: [host], project: 'p', service: host, portName: 'p01', protocol: 'HTTP', endpoints, maintenance: false, ...extra });
+        router.setTable({ routes: [...routes.values()] });
+        await router.settled?.();
+      };
+      ctx = {
+        plane,
+        router,
+        port,
+        dataDir,
+        put,
+        mk,
+        guarded: async (host, security) => {
+          const b = await mk(host);
+          const access = accessFromSecurity(security, host);
+          assert.ok(access, `the security of ${host} restricts something`);
+          await put(host, [ep(b)], { access });
+          return b;
+        },
+        get: (host, ask = {}) =>
+          new Promise((resolve, reject) => {
+            const headers: Record<string, string> = { host, ...ask.headers };
+            if (ask.auth !== undefined) headers.authorization = basic(ask.auth);
+            const req = http.request({ host: ask.from ?? '127.0.0.1', port, path: ask.path ?? '/', headers, agent: ask.agent ?? false }, (res) => {
+              const chunks: Buffer[] = [];
+              res.on('data', (d: Buffer) => chunks.push(d));
+              res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks).toString(), headers: res.headers }));
+              res.on('error', reject);
+            });
+            req.on('error', reject);
+            req.end();
+          }),
+      };
+    });
+
+    after(async () => {
+      await ctx?.router.stop();
+      await Promise.all(backends.map((b) => closeBackend(b).catch(() => undefined)));
+      if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+    });
+
+    for (const k of CASES) {
+      const reason = plane.cannot[k.name];
+      test(k.name, reason ? { skip: `${plane.name} cannot: ${reason}` } : {}, () => k.run(ctx));
+    }
+  });
+}
