@@ -29,6 +29,7 @@ import type { Router } from './router/table.ts';
 import { buildApi, type Api } from './api/app.ts';
 import { buildNodeApp } from './builds/node-build.ts';
 import { checkoutGit, resolveGitRef } from './builds/git-source.ts';
+import { configureHostedRepos } from './builds/hosted-repos.ts';
 import { extractBundle } from './builds/bundle-source.ts';
 
 export interface Platform {
@@ -43,6 +44,7 @@ export interface Platform {
 
 export async function startPlatform(config: Readonly<Config>, logger: Logger): Promise<Platform> {
   fs.mkdirSync(config.dataDir, { recursive: true });
+  configureHostedRepos(path.join(config.dataDir, 'git'));
   const box = SecretBox.fromDataDir(config.dataDir);
   const store = await openStore({ url: config.databaseUrl, sqlitePath: path.join(config.dataDir, 'slipway.db'), box, onIdleError: (err) => logger.warn({ err: err.message }, 'database connection lost; reconnecting') });
 

@@ -16,7 +16,7 @@ describe('instance lifecycle', () => {
   const status = async () => (await api(p, 'GET', '/v1/projects/life/services/web')).body.data.status.deployment.status;
 
   before(async () => {
-    p = await startTestPlatform({ SLIPWAY_ROUTER: 'builtin' }) // the fallback data plane, end to end;
+    p = await startTestPlatform({ SLIPWAY_ROUTER: 'builtin' }); // the fallback data plane, end to end
     assert.equal((await api(p, 'POST', '/v1/projects', { name: 'life' })).status, 200);
     const created = await api(p, 'POST', '/v1/projects/life/services/combined', {
       name: 'web',

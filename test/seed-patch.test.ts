@@ -100,7 +100,13 @@ describe("the seed's example PATCH", () => {
   });
 
   it('runs the release with the runtime environment and the runtime file at its absolute path', async () => {
-    await api(p, 'PATCH', '/v1/projects/seed-project/services/deployment/example-service', { runtimeEnvironment: { VARIABLE_1: 'abcdef', VARIABLE_2: '12345', FILE_PATH: '/dir/fileName', GREETING: 'seeded' } });
+    // The example's port policy denies 127.0.0.1, where this test's requests come from.
+    await waitFor(async () => (await viaRouter(p, 'p01--example-service--seed-project.localhost')).status === 403, 90_000, 'the seed policy denies 127.0.0.1');
+    const open = await api(p, 'PATCH', '/v1/projects/seed-project/services/deployment/example-service', {
+      runtimeEnvironment: { VARIABLE_1: 'abcdef', VARIABLE_2: '12345', FILE_PATH: '/dir/fileName', GREETING: 'seeded' },
+      ports: [{ name: 'p01', internalPort: 8080, public: true, protocol: 'HTTP', domains: ['app.example.com'] }],
+    });
+    assert.equal(open.status, 200, JSON.stringify(open.body));
     await waitFor(async () => (await api(p, 'GET', '/v1/projects/seed-project/services/example-service')).body.data.status.deployment.status === 'COMPLETED', 90_000, 'COMPLETED');
     const res = await waitFor(async () => {
       const r = await viaRouter(p, 'p01--example-service--seed-project.localhost');

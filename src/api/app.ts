@@ -21,6 +21,7 @@ import { registerV1 } from './v1/routes.ts';
 import { registerNative } from './native/routes.ts';
 import { registerCf } from './cf/routes.ts';
 import { registerFormations } from './formations/routes.ts';
+import { registerGit } from './native/git.ts';
 import { cfError } from './cf/cf-errors.ts';
 import { ERROR_CODES } from '../errors/errors.ts';
 
@@ -84,9 +85,16 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
   });
 
   app.decorateRequest('principal', null as unknown as Principal);
-  app.addHook('onRequest', async (req: FastifyRequest) => {
+  app.addHook('onRequest', async (req: FastifyRequest, reply) => {
     const path = req.url.split('?', 1)[0];
     if (PUBLIC_PATHS.has(path)) return;
+    if (path.startsWith('/git/')) {
+      // git asks for credentials only after a Basic challenge; the token is the password.
+      reply.header('www-authenticate', 'Basic realm="slipway"');
+      req.principal = await deps.auth.authenticate(req.headers.authorization, { basic: true });
+      reply.removeHeader('www-authenticate');
+      return;
+    }
     req.principal = await deps.auth.authenticate(req.headers.authorization);
   });
 
@@ -121,6 +129,7 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
   registerNative(app, deps);
   registerCf(app, deps);
   registerFormations(app, deps);
+  registerGit(app, deps);
   return app;
 }
 

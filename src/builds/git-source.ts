@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NotFoundError, ValidationError } from '../errors/errors.ts';
+import { hostedRepoPath } from './hosted-repos.ts';
 
 const SHA_PATTERN = /^[0-9a-f]{40}$/;
 const BRANCH_PATTERN = /^[A-Za-z0-9._/-]{1,200}$/;
@@ -48,8 +49,10 @@ function git(args: string[], opts: { signal?: AbortSignal } = {}): Promise<strin
   });
 }
 
-/** The repository directory named by `url`: an absolute path or a file:// URL; other schemes are not supported yet. */
+/** The repository directory named by `url`: a repository slipway hosts, an absolute path or a file:// URL. */
 export function localRepoPath(url: string): string {
+  const hosted = hostedRepoPath(url);
+  if (hosted) return hosted;
   let p: string;
   if (url.startsWith('file://')) {
     try {

@@ -54,10 +54,16 @@ export class AuthService {
     return { generated: token };
   }
 
-  async authenticate(header: string | undefined): Promise<Principal> {
-    const m = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-    if (!m) throw new UnauthorizedError('missing bearer token: send Authorization: Bearer <token>');
-    const rec = await this.store.tokens.findActiveByHash(hashToken(m[1]));
+  /** A bearer token; with `basic`, also HTTP Basic with the token as the password (git over HTTP). */
+  async authenticate(header: string | undefined, opts: { basic?: boolean } = {}): Promise<Principal> {
+    let token = header ? /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1] : undefined;
+    if (!token && opts.basic && header) {
+      const b = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
+      const decoded = b ? Buffer.from(b[1], 'base64').toString('utf8') : '';
+      token = decoded.includes(':') ? decoded.slice(decoded.indexOf(':') + 1) : undefined;
+    }
+    if (!token) throw new UnauthorizedError(opts.basic ? 'missing credentials: use your API token as the password' : 'missing bearer token: send Authorization: Bearer <token>');
+    const rec = await this.store.tokens.findActiveByHash(hashToken(token));
     if (!rec) throw new UnauthorizedError('invalid or revoked token');
     return { tokenId: rec.id, role: rec.role, projectId: rec.projectId };
   }

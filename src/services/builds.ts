@@ -11,7 +11,8 @@ import type { BuildRecord } from '../store/builds-repo.ts';
 import type { AuthService, Principal } from './auth.ts';
 import type { Signals } from './ports.ts';
 import { randomId } from '../domain/ids.ts';
-import { ValidationError } from '../errors/errors.ts';
+import { NotFoundError, ValidationError } from '../errors/errors.ts';
+import { parseHostedUrl } from '../builds/hosted-repos.ts';
 
 /** Resolves a branch or SHA of a repository to a commit. */
 export interface SourceRefs {
@@ -55,7 +56,14 @@ export class BuildsService {
     const svc = await this.buildable(projectId, serviceId);
     const vcs = svc.spec.vcsData;
     if (!vcs?.projectUrl) return;
-    const { sha } = await this.refs.resolve(vcs.projectUrl, vcs.projectBranch);
+    let sha: string;
+    try {
+      ({ sha } = await this.refs.resolve(vcs.projectUrl, vcs.projectBranch));
+    } catch (err) {
+      // A repository slipway hosts is empty until the first push: nothing to build yet.
+      if (err instanceof NotFoundError && parseHostedUrl(vcs.projectUrl)) return;
+      throw err;
+    }
     if (await this.store.builds.findSuccessful(projectId, serviceId, sha)) return;
     await this.queue(projectId, serviceId, sha, vcs.projectBranch ?? null, `git:${vcs.projectUrl}`);
   }

@@ -287,6 +287,48 @@ export class ServiceCatalog {
     return rollout;
   }
 
+  /**
+   * Continuous deployment: on, the service runs the newest successful build of what it follows (its own
+   * builds, or its build service's branch); off, one build is pinned (`deployment.internal.buildId`).
+   */
+  async continuousDeployment(caller: Principal, projectId: string, serviceId: string): Promise<{ enabled: boolean; buildId: string | null }> {
+    this.auth.authorize(caller, projectId, 'read');
+    return cdOf(await this.store.services.get(projectId, serviceId));
+  }
+
+  async setContinuousDeployment(caller: Principal, projectId: string, serviceId: string, enabled: boolean) {
+    this.auth.authorize(caller, projectId, 'write');
+    const cur = await this.store.services.get(projectId, serviceId);
+    if (cur.kind === 'build') throw ValidationError.one('serviceId', 'applicable', 'a build service deploys nothing: set CD on the services that follow it');
+    const d = { ...(cur.spec.deployment ?? { instances: 1 }) };
+    if (enabled) {
+      if (cur.kind === 'combined') delete d.internal;
+      else if (d.internal) d.internal = { id: d.internal.id, ...(d.internal.branch ? { branch: d.internal.branch } : {}) };
+    } else {
+      const running = cur.targetReleaseId ? (await this.store.releases.find(cur.targetReleaseId))?.buildId : undefined;
+      if (cur.kind === 'combined') d.internal = { id: cur.id, ...(running ? { buildId: running } : {}) };
+      else if (d.internal && running) d.internal = { ...d.internal, buildId: running };
+    }
+    await this.replace(cur, { ...cur.spec, deployment: d });
+    return cdOf(await this.store.services.get(projectId, serviceId));
+  }
+
+  /** Deploy one successful build by hand: it is pinned, and continuous deployment is off until switched on. */
+  async deployBuild(caller: Principal, projectId: string, serviceId: string, buildId: string) {
+    this.auth.authorize(caller, projectId, 'write');
+    const cur = await this.store.services.get(projectId, serviceId);
+    if (cur.kind === 'build') throw ValidationError.one('serviceId', 'applicable', 'build services run no instances');
+    const source = cur.kind === 'combined' ? cur.id : cur.spec.deployment?.internal?.id;
+    const b = await this.store.builds.find(buildId);
+    if (!b || b.projectId !== projectId || b.serviceId !== source || b.status !== 'SUCCESS') {
+      throw ValidationError.one('buildId', 'exists', `no successful build '${buildId}' of ${source ? `service '${source}'` : 'a linked build service'}`);
+    }
+    const d = { ...(cur.spec.deployment ?? { instances: 1 }), internal: { ...(cur.kind === 'deployment' ? cur.spec.deployment?.internal : {}), id: source!, buildId } };
+    await this.replace(cur, { ...cur.spec, deployment: d });
+    await this.store.events.append({ projectId, serviceId, kind: 'release', reason: 'ManualDeploy', message: `build ${buildId} deployed by hand; continuous deployment is off` });
+    return cdOf(await this.store.services.get(projectId, serviceId));
+  }
+
   /** A rollout's events after a given event id, and whether the rollout still runs (for streaming). */
   async rolloutEvents(caller: Principal, projectId: string, serviceId: string, number: number, afterId = 0) {
     this.auth.authorize(caller, projectId, 'read');
@@ -344,4 +386,12 @@ export class ServiceCatalog {
     await this.store.services.get(projectId, serviceId);
     return this.store.releases.list(serviceKey(projectId, serviceId));
   }
+}
+
+function cdOf(svc: ServiceRecord): { enabled: boolean; buildId: string | null } {
+  const internal = svc.spec.deployment?.internal;
+  if (svc.kind === 'combined') return { enabled: !internal, buildId: internal?.buildId ?? null };
+  if (svc.kind === 'build') return { enabled: false, buildId: null };
+  const pinned = internal?.buildId ?? (internal?.buildSHA && internal.buildSHA !== 'latest' ? internal.buildSHA : undefined);
+  return { enabled: !!internal && !pinned, buildId: internal?.buildId ?? null };
 }

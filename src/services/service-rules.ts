@@ -3,6 +3,7 @@
  * prose, references to other resources, what this installation can honour). Each broken rule names its
  * field; notices list accepted fields that have no effect here.
  */
+import { parseHostedUrl } from '../builds/hosted-repos.ts';
 import fs from 'node:fs';
 import type { ServiceKind, ServiceSpec } from '../domain/service.ts';
 import { findPlan } from '../domain/plans.ts';
@@ -71,8 +72,10 @@ export function checkServiceSpec(kind: ServiceKind, spec: ServiceSpec, caps: Cap
   if (spec.vcsData && (kind === 'combined' || kind === 'build')) {
     const url = spec.vcsData.projectUrl;
     const local = url?.startsWith('file://') ? decodeURIComponent(url.slice('file://'.length)) : url;
-    if (!local || !local.startsWith('/')) {
-      unsupported.push({ field: 'vcsData.projectUrl', rule: 'supported', message: "only local repositories are supported: an absolute path or a file:// URL with projectType 'self-hosted'" });
+    if (url && parseHostedUrl(url)) {
+      // A repository slipway hosts (pushed to over HTTP): it exists once named.
+    } else if (!local || !local.startsWith('/')) {
+      unsupported.push({ field: 'vcsData.projectUrl', rule: 'supported', message: "only local repositories are supported: an absolute path, a file:// URL with projectType 'self-hosted', or a repository slipway hosts (http://<api>/git/<project>/<service>.git)" });
     } else if (!fs.existsSync(local)) {
       bad('vcsData.projectUrl', 'exists', `no repository at ${local}`);
     }
