@@ -47,7 +47,7 @@ export class ServiceController implements InstanceObserver {
   async reconcile(key: string): Promise<PassResult> {
     const { projectId, serviceId } = parseServiceKey(key);
     const svc = await this.store.services.find(projectId, serviceId);
-    const observed = (await this.driver.list()).filter((i) => i.labels.project === projectId && i.labels.service === serviceId);
+    const observed = (await this.driver.list()).filter((i) => i.labels.project === projectId && i.labels.service === serviceId && !isJobRun(i));
 
     if (!svc) return this.removeAll(key, observed);
 
@@ -392,13 +392,13 @@ export class ServiceController implements InstanceObserver {
   /** Every service key the runtime still has instances of: the resync reconciles orphans of deleted services. */
   async runtimeKeys(): Promise<string[]> {
     const keys = new Set<string>();
-    for (const i of await this.driver.list()) keys.add(serviceKey(i.labels.project, i.labels.service));
+    for (const i of await this.driver.list()) if (!isJobRun(i)) keys.add(serviceKey(i.labels.project, i.labels.service));
     return [...keys];
   }
 
   async logsOf(key: string, opts: { tail: number }): Promise<{ instance: string; ts: string; stream: string; line: string }[]> {
     const { projectId, serviceId } = parseServiceKey(key);
-    const observed = (await this.driver.list()).filter((i) => i.labels.project === projectId && i.labels.service === serviceId);
+    const observed = (await this.driver.list()).filter((i) => i.labels.project === projectId && i.labels.service === serviceId && !isJobRun(i));
     const lines: { instance: string; ts: string; stream: string; line: string }[] = [];
     for (const inst of observed) {
       for await (const l of this.driver.logs(inst.id, { tail: opts.tail })) lines.push({ instance: inst.id, ts: l.ts, stream: l.stream, line: l.line });
@@ -408,7 +408,7 @@ export class ServiceController implements InstanceObserver {
 
   async instancesOf(key: string): Promise<InstanceView[]> {
     const { projectId, serviceId } = parseServiceKey(key);
-    const observed = (await this.driver.list()).filter((i) => i.labels.project === projectId && i.labels.service === serviceId);
+    const observed = (await this.driver.list()).filter((i) => i.labels.project === projectId && i.labels.service === serviceId && !isJobRun(i));
     const records = new Map((await this.store.instances.listForService(key)).map((r) => [r.id, r]));
     const releases = new Map<string, number>();
     for (const r of await this.store.releases.list(key)) releases.set(r.id, r.number);
@@ -431,6 +431,11 @@ export class ServiceController implements InstanceObserver {
       };
     });
   }
+}
+
+/** Job runs are instances too, labelled with process type `job`: the job controller's, never a service's. */
+function isJobRun(i: ObservedInstance): boolean {
+  return i.labels.processType === 'job';
 }
 
 function typeOf(i: ObservedInstance): string {
