@@ -12,7 +12,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
+import tls from 'node:tls';
 import os from 'node:os';
 import path from 'node:path';
 import { NodeRouter } from '../src/router/node-proxy/node-router.ts';
@@ -21,6 +23,7 @@ import { haproxyAvailable } from '../src/router/haproxy/detect.ts';
 import { accessFromSecurity } from '../src/router/access.ts';
 import { sha512Crypt } from '../src/router/password-hash.ts';
 import type { Endpoint, Route, Router } from '../src/router/table.ts';
+import { generate } from 'selfsigned';
 
 interface Plane {
   name: string;
@@ -29,13 +32,16 @@ interface Plane {
   cannot: Record<string, string>;
 }
 
+/** Base domain of the routers under test: the self-signed certificate is for `*.conf.test`. */
+const DOMAIN = 'conf.test';
+
 const PLANES: Plane[] = [
-  { name: 'built-in Node proxy', create: () => new NodeRouter({ host: '::', port: 0, upstreamTimeoutMs: 5000 }), cannot: {} },
+  { name: 'built-in Node proxy', create: (dataDir) => new NodeRouter({ host: '::', port: 0, tlsPort: 0, domain: DOMAIN, dataDir, upstreamTimeoutMs: 5000 }), cannot: {} },
   {
     name: 'HAProxy',
     create: (dataDir) => {
       assert.ok(haproxyAvailable(), 'haproxy is not installed: install the Debian package haproxy (apt-get install -y haproxy)');
-      return new HaproxyRouter({ host: '::', port: 0, dataDir });
+      return new HaproxyRouter({ host: '::', port: 0, tlsPort: 0, domain: DOMAIN, dataDir });
     },
     cannot: {},
   },
@@ -53,7 +59,7 @@ async function backend(id: string): Promise<Backend> {
   b.server = http.createServer({ keepAliveTimeout: 30_000 }, (req, res) => {
     b.hits++;
     req.resume();
-    res.end(id);
+    res.end(req.url === '/headers' ? JSON.stringify(req.headers) : id);
   });
   await new Promise<void>((r) => b.server.listen(0, '127.0.0.1', () => r()));
   b.port = (b.server.address() as net.AddressInfo).port;
@@ -416,6 +422,87 @@ it('replaces endpoints under keep-alive load without a failed request', async (c
   assert.ok(answeredBy.size >= 4, `answers came from ${[...answeredBy].join(', ')}`);
 });
 
+// ── TLS ───────────────────────────────────────────────────────────────────────────────────────────────
+
+/** A user certificate (certificate + key in one PEM) for the given names, as an operator would place it. */
+async function userCertificate(names: string[]): Promise<string> {
+  const pems = await generate([{ name: 'commonName', value: names[0] }], {
+    keySize: 2048,
+    algorithm: 'sha256',
+    extensions: [{ name: 'subjectAltName', altNames: names.map((value) => ({ type: 2 as const, value })) }],
+  });
+  return `${pems.cert.trim()}\n${pems.private.trim()}\n`;
+}
+
+/** The subject CN of the certificate served for an SNI name (none: no SNI sent). */
+function servedSubject(port: number, servername?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = tls.connect({ host: '127.0.0.1', port, ...(servername ? { servername } : {}), rejectUnauthorized: false }, () => {
+      const cn = sock.getPeerCertificate().subject?.CN;
+      sock.end();
+      resolve(Array.isArray(cn) ? cn.join(',') : (cn ?? ''));
+    });
+    sock.on('error', reject);
+  });
+}
+
+function httpsGet(port: number, host: string, urlPath = '/'): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = https.request({ host: '127.0.0.1', port, path: urlPath, servername: host, headers: { host }, rejectUnauthorized: false, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (d: Buffer) => chunks.push(d));
+      res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks).toString(), headers: res.headers }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+it('serves HTTPS with the certificate picked by SNI, and the self-signed one for other names and without SNI', async (c) => {
+  const httpsPort = c.router.address().httpsPort!;
+  assert.ok(httpsPort > 0);
+  assert.equal(await servedSubject(httpsPort, 'one.example.test'), 'one.example.test');
+  assert.equal(await servedSubject(httpsPort, 'two.example.test'), 'two.example.test');
+  assert.equal(await servedSubject(httpsPort, 'a.wild.test'), '*.wild.test');
+  assert.equal(await servedSubject(httpsPort, 'app.conf.test'), 'app.conf.test', 'an exact user certificate wins over the self-signed wildcard');
+  assert.equal(await servedSubject(httpsPort, 'svc.conf.test'), `*.${DOMAIN}`);
+  assert.equal(await servedSubject(httpsPort, 'unknown.example.org'), `*.${DOMAIN}`);
+  assert.equal(await servedSubject(httpsPort), `*.${DOMAIN}`);
+  assert.ok(fs.existsSync(path.join(c.dataDir, 'tls', 'self-signed.pem')), 'the self-signed certificate is kept in <dataDir>/tls');
+});
+
+it('proxies HTTPS requests with X-Forwarded-Proto https, and plain ones with http', async (c) => {
+  const b = await c.mk('tls-backend');
+  await c.put('secure.conf.test', [ep(b)]);
+  const httpsPort = c.router.address().httpsPort!;
+  const secure = await httpsGet(httpsPort, 'secure.conf.test', '/headers');
+  assert.equal(secure.status, 200);
+  const h = JSON.parse(secure.body) as Record<string, string>;
+  assert.equal(h['x-forwarded-proto'], 'https');
+  assert.equal(h['x-forwarded-port'], String(httpsPort));
+  const plain = JSON.parse((await c.get('secure.conf.test', { path: '/headers' })).body) as Record<string, string>;
+  assert.equal(plain['x-forwarded-proto'], 'http');
+  assert.equal(plain['x-forwarded-port'], String(c.port));
+});
+
+it('applies access policies to HTTPS requests too', async (c) => {
+  await c.guarded('locked.conf.test', { credentials: [{ username: 'admin', password: 'pw-tls', type: 'basic-auth' }] });
+  const r = await httpsGet(c.router.address().httpsPort!, 'locked.conf.test');
+  assert.equal(r.status, 401);
+  assert.equal(r.headers['www-authenticate'], 'Basic realm="slipway"');
+});
+
+it('serves a user certificate placed in <dataDir>/tls/certs while running', async (c) => {
+  const httpsPort = c.router.address().httpsPort!;
+  assert.equal(await servedSubject(httpsPort, 'late.example.test'), `*.${DOMAIN}`);
+  fs.writeFileSync(path.join(c.dataDir, 'tls', 'certs', 'late.example.test.pem'), await userCertificate(['late.example.test']), { mode: 0o600 });
+  const deadline = Date.now() + 60_000;
+  while ((await servedSubject(httpsPort, 'late.example.test')) !== 'late.example.test') {
+    assert.ok(Date.now() < deadline, 'the new certificate is served within 60 s');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+});
+
 // ── the suite per data plane ──────────────────────────────────────────────────────────────────────────
 
 for (const plane of PLANES) {
@@ -427,6 +514,12 @@ for (const plane of PLANES) {
 
     before(async () => {
       dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-conf-'));
+      // User certificates an operator placed before the start (the self-signed one is the router's to make).
+      const certs = path.join(dataDir, 'tls', 'certs');
+      fs.mkdirSync(certs, { recursive: true });
+      for (const names of [['one.example.test'], ['two.example.test', 'www.two.example.test'], ['*.wild.test'], ['app.conf.test']]) {
+        fs.writeFileSync(path.join(certs, `${names[0].replace('*', '_wildcard')}.pem`), await userCertificate(names), { mode: 0o600 });
+      }
       const router = plane.create(dataDir);
       await router.start();
       const port = router.address().httpPort;

@@ -13,6 +13,7 @@ export interface Config {
   apiPort: number;
   routerHost: string;
   routerPort: number;
+  /** HTTPS port of the router (`SLIPWAY_ROUTER_TLS_PORT`); 0 picks a free one, reported as `address().httpsPort`. */
   routerTlsPort: number;
   domain: string;
   adminToken?: string;

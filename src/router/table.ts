@@ -54,8 +54,8 @@ export interface Router {
    * controller awaits it before it reports an instance routed or stops an old one.
    */
   settled?(): Promise<void>;
-  /** The port actually bound (useful with port 0 in tests). */
-  address(): { httpPort: number };
+  /** The ports actually bound (useful with port 0 in tests); `httpsPort` only when TLS is on. */
+  address(): { httpPort: number; httpsPort?: number };
   /** Stop accepting, let in-flight requests finish (bounded), close. */
   stop(): Promise<void>;
 }

@@ -48,6 +48,8 @@ export interface ConfigSpec {
   bindHost: string;
   port: number;
   backends: BackendSpec[];
+  /** HTTPS: the port and the crt-list file naming the certificates (see renderCrtList). */
+  tls?: { port: number };
   /** Bound on a soft stop after a reload: old workers close what is left after this. */
   hardStopAfterSeconds: number;
 }
@@ -60,6 +62,7 @@ export interface RouterFiles {
   masterSocket: string;
   pidFile: string;
   pagesDir: string;
+  crtList: string;
 }
 
 export function routerFiles(dir: string): RouterFiles {
@@ -71,6 +74,7 @@ export function routerFiles(dir: string): RouterFiles {
     masterSocket: path.join(dir, 'master.sock'),
     pidFile: path.join(dir, 'haproxy.pid'),
     pagesDir: path.join(dir, 'pages'),
+    crtList: path.join(dir, 'crt-list.txt'),
   };
 }
 
@@ -179,13 +183,15 @@ export function renderConfig(spec: ConfigSpec): string {
     '',
     'frontend slipway',
     `  bind ${spec.bindHost}:${spec.port}`,
+    ...(spec.tls ? [`  bind ${spec.bindHost}:${spec.tls.port} ssl crt-list ${q(f.crtList)}`] : []),
     '  unique-id-format %[uuid()]',
     '  http-request set-var(txn.host) req.hdr(host),lower,field(1,:)',
     // Keep a sane request id from the client (as the built-in router does), else give one.
     '  http-request set-header X-Request-Id %[unique-id] unless { req.hdr_cnt(x-request-id) eq 1 } { req.hdr(x-request-id) -m reg ^[A-Za-z0-9._:-]{1,128}$ }',
-    '  http-request set-header X-Forwarded-Proto http',
+    '  http-request set-header X-Forwarded-Proto https if { ssl_fc }',
+    '  http-request set-header X-Forwarded-Proto http unless { ssl_fc }',
     '  http-request set-header X-Forwarded-Host %[req.hdr(host)]',
-    `  http-request set-header X-Forwarded-Port ${spec.port}`,
+    '  http-request set-header X-Forwarded-Port %[dst_port]',
     '  http-request disable-l7-retry unless METH_GET or METH_HEAD or METH_OPTIONS or { method PUT DELETE TRACE }',
     `  use_backend %[req.hdr(host),lower,field(1,:),map(${f.hostsMap})]`,
     `  default_backend ${NOT_FOUND_BACKEND}`,
@@ -205,6 +211,17 @@ export function renderConfig(spec: ConfigSpec): string {
     add(`  server-template ${SERVER_PREFIX} 1-${b.slotCount} ${FREE_ADDR}:${FREE_PORT} disabled`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * HAProxy's crt-list: one certificate per line with the SNI names it answers for. The first line is the
+ * default certificate (no SNI, or a name nothing covers): the self-signed one, indexed only for its names
+ * no user certificate claims, so a user's `*.<domain>` certificate replaces it. Names are given explicitly
+ * (the ones the built-in router reads from the certificate), so both planes choose alike.
+ */
+export function renderCrtList(selfSigned: { file: string; unclaimed: string[] }, user: { file: string; names: string[] }[]): string {
+  const line = (file: string, names: string[]) => `${file} ${names.length ? names.join(' ') : 'slipway.invalid'}\n`;
+  return line(selfSigned.file, selfSigned.unclaimed) + user.map((c) => line(c.file, c.names.filter((n) => /^[a-z0-9*._-]+$/.test(n)))).join('');
 }
 
 const ADDRESSES_PER_LINE = 32;

@@ -22,7 +22,8 @@ import path from 'node:path';
 import type { Endpoint, Route, Router, RoutingTable } from '../table.ts';
 import { haproxyAvailable } from './detect.ts';
 import { cliCommand, cliErrors, parseServerLoad, parseShowProc, type ProcList } from './runtime-api.ts';
-import { accessRules, backendName, balanceFor, FREE_ADDR, FREE_PORT, isMappableHost, renderConfig, renderHostsMap, renderPages, routerFiles, SERVER_PREFIX, type BackendSpec, type RouterFiles } from './config.ts';
+import { ensureSelfSigned, loadCertificates, unclaimedSelfSignedNames } from '../tls/certificates.ts';
+import { accessRules, renderCrtList, backendName, balanceFor, FREE_ADDR, FREE_PORT, isMappableHost, renderConfig, renderHostsMap, renderPages, routerFiles, SERVER_PREFIX, type BackendSpec, type RouterFiles } from './config.ts';
 
 export interface HaproxyRouterOptions {
   host: string;
@@ -30,6 +31,10 @@ export interface HaproxyRouterOptions {
   port: number;
   /** The router keeps its configuration, map, state file, sockets and pid file in `<dataDir>/router`. */
   dataDir: string;
+  /** HTTPS port (0 picks a free one); TLS is off when unset. Needs `domain`; certificates live in `<dataDir>/tls/`. */
+  tlsPort?: number;
+  /** Base domain: the self-signed certificate is for `*.<domain>` and `<domain>`. */
+  domain?: string;
   /** Defaults to the `haproxy` found on the PATH or in /usr/sbin. */
   haproxyBin?: string;
   /** Server slots a backend starts with; it grows (with a reload) when more endpoints arrive. */
@@ -67,6 +72,7 @@ interface Draining {
 
 const FREE_SLOT: Slot = { addr: FREE_ADDR, port: FREE_PORT, weight: 1, state: 'maint', removed: false };
 const STATS_INTERVAL_MS = 100;
+const CERT_CHECK_MS = 5000;
 const MAX_WEIGHT = 256;
 
 export class HaproxyRouter implements Router {
@@ -75,6 +81,12 @@ export class HaproxyRouter implements Router {
   private readonly bin: string | undefined;
   private readonly slotsPerBackend: number;
   private port = 0;
+  private tlsPort?: number;
+  private selfSignedFile = '';
+  /** The crt-list HAProxy loaded and the certificate files' signature it came from. */
+  private appliedCrtList = '';
+  private certSignature = '';
+  private certTimer?: NodeJS.Timeout;
   private child?: ChildProcess;
   private childExit?: Promise<void>;
   private started = false;
@@ -109,6 +121,7 @@ export class HaproxyRouter implements Router {
     if (dir.length > 90) throw new Error(`HaproxyRouter: dataDir path is too long for HAProxy's sockets (${dir.length} > 90 characters)`);
     this.files = routerFiles(dir);
     this.bin = opts.haproxyBin ?? haproxyAvailable();
+    if (opts.tlsPort !== undefined && !opts.domain) throw new Error('HaproxyRouter: tlsPort needs domain (for the self-signed certificate)');
     this.slotsPerBackend = opts.slotsPerBackend ?? 16;
   }
 
@@ -121,6 +134,11 @@ export class HaproxyRouter implements Router {
     fs.mkdirSync(this.files.pagesDir, { recursive: true });
     await this.stopStaleHaproxy();
     this.port = this.opts.port || (await freePort(this.opts.host));
+    if (this.opts.tlsPort !== undefined) {
+      this.tlsPort = this.opts.tlsPort || (await freePort(this.opts.host));
+      this.selfSignedFile = await ensureSelfSigned(this.opts.dataDir, this.opts.domain!);
+      this.writeCrtList();
+    }
     for (const [name, body] of Object.entries(renderPages())) fs.writeFileSync(path.join(this.files.pagesDir, name), body);
     fs.writeFileSync(this.files.stateFile, '1\n');
     // Start with the table's structure; endpoints follow through the Runtime API before start resolves.
@@ -170,12 +188,36 @@ export class HaproxyRouter implements Router {
     this.applied = new Map(backends.map((b) => [b.key, { ...b, slots: [] }]));
     this.appliedHosts = hosts;
     this.started = true;
+    if (this.tlsPort !== undefined) {
+      // A certificate added to (or changed in) <dataDir>/tls/certs is served after the next check and reload.
+      this.certTimer = setInterval(() => {
+        if (this.certificateSet().signature !== this.certSignature) this.kick();
+      }, CERT_CHECK_MS);
+      this.certTimer.unref();
+    }
     this.kick();
     await this.settled();
   }
 
-  address(): { httpPort: number } {
-    return { httpPort: this.port };
+  address(): { httpPort: number; httpsPort?: number } {
+    return this.tlsPort === undefined ? { httpPort: this.port } : { httpPort: this.port, httpsPort: this.tlsPort };
+  }
+
+  private certificateSet() {
+    return loadCertificates(this.opts.dataDir, this.selfSignedFile, (file, err) => this.opts.logger?.warn({ file, err: err.message }, 'TLS certificate ignored'));
+  }
+
+  /** Writes the crt-list for the certificates on disk now; returns whether it changed. */
+  private writeCrtList(): boolean {
+    const set = this.certificateSet();
+    this.certSignature = set.signature;
+    const list = renderCrtList({ file: set.selfSigned.file, unclaimed: unclaimedSelfSignedNames(set) }, set.user);
+    // Reloaded certificate files count as a change even with the same names: HAProxy reads them at reload.
+    const content = `# ${set.signature}\n${list}`;
+    if (content === this.appliedCrtList) return false;
+    writeAtomic(this.files.crtList, content);
+    this.appliedCrtList = content;
+    return true;
   }
 
   setTable(table: RoutingTable): void {
@@ -205,6 +247,7 @@ export class HaproxyRouter implements Router {
   async stop(): Promise<void> {
     this.stopping = true;
     clearInterval(this.statsTimer);
+    clearInterval(this.certTimer);
     clearTimeout(this.retryTimer);
     await this.loop?.catch(() => undefined);
     const child = this.child;
@@ -310,7 +353,8 @@ export class HaproxyRouter implements Router {
     }
 
     await this.runtime(now);
-    const structural = !sameStructure(this.applied, next, this.appliedHosts, hosts);
+    const certificatesChanged = this.tlsPort !== undefined && this.certificateSet().signature !== this.certSignature;
+    const structural = certificatesChanged || !sameStructure(this.applied, next, this.appliedHosts, hosts);
     if (structural) await this.reload(backends, hosts);
     await this.runtime(afterReload);
 
@@ -393,7 +437,8 @@ export class HaproxyRouter implements Router {
   }
 
   private writeStructure(backends: Backend[], hosts: Map<string, string>): void {
-    const cfg = renderConfig({ dir: this.dir, bindHost: this.opts.host, port: this.port, backends, hardStopAfterSeconds: 60 });
+    const cfg = renderConfig({ dir: this.dir, bindHost: this.opts.host, port: this.port, backends, hardStopAfterSeconds: 60, ...(this.tlsPort !== undefined ? { tls: { port: this.tlsPort } } : {}) });
+    if (this.tlsPort !== undefined) this.writeCrtList();
     writeAtomic(this.files.hostsMap, renderHostsMap(hosts));
     writeAtomic(this.files.config, cfg);
   }
@@ -412,6 +457,7 @@ export class HaproxyRouter implements Router {
     const state = await cliCommand(this.files.adminSocket, 'show servers state');
     const oldConfig = fs.readFileSync(this.files.config, 'utf8');
     const oldMap = fs.readFileSync(this.files.hostsMap, 'utf8');
+    const oldCrtList = this.appliedCrtList;
     writeAtomic(this.files.stateFile, state);
     this.writeStructure(backends, hosts);
     try {
@@ -419,6 +465,10 @@ export class HaproxyRouter implements Router {
     } catch (err) {
       writeAtomic(this.files.config, oldConfig);
       writeAtomic(this.files.hostsMap, oldMap);
+      if (this.tlsPort !== undefined && oldCrtList !== this.appliedCrtList) {
+        writeAtomic(this.files.crtList, oldCrtList);
+        this.appliedCrtList = oldCrtList;
+      }
       throw err;
     }
     const before = await this.procs();

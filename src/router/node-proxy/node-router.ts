@@ -5,11 +5,14 @@
  * requests in flight per endpoint so a stop can wait for them (draining).
  */
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
+import tls from 'node:tls';
 import crypto from 'node:crypto';
 import type { Endpoint, Route, Router, RoutingTable } from '../table.ts';
 import { Balancer } from './balancer.ts';
 import { evaluate, type AccessRequest } from '../access.ts';
+import { ensureSelfSigned, loadCertificates, pickCertificate, type CertificateSet, type TlsCertificate } from '../tls/certificates.ts';
 import { pages } from './pages.ts';
 
 interface CompiledRoute {
@@ -26,40 +29,96 @@ export interface NodeRouterOptions {
   port: number;
   /** upstream response-headers timeout */
   upstreamTimeoutMs?: number;
+  /** HTTPS port (0 picks a free one); TLS is off when unset. Needs `dataDir` and `domain` for certificates. */
+  tlsPort?: number;
+  /** Certificates live in `<dataDir>/tls/` (see ../tls/certificates.ts). */
+  dataDir?: string;
+  /** Base domain: the self-signed certificate is for `*.<domain>` and `<domain>`. */
+  domain?: string;
   logger?: { debug(o: object, m: string): void; warn(o: object, m: string): void };
 }
 
 export class NodeRouter implements Router {
   readonly name = 'builtin';
   private readonly server: http.Server;
+  private tlsServer?: https.Server;
+  private certs?: CertificateSet;
+  private certsCheckedAt = 0;
+  private selfSignedFile = '';
+  private readonly contexts = new Map<string, { pem: string; context: tls.SecureContext }>();
   private routes = new Map<string, CompiledRoute>();
   private readonly inflight = new Map<string, number>();
   private readonly agents = new Map<string, http.Agent>();
   private readonly sockets = new Set<net.Socket>();
 
   constructor(private readonly opts: NodeRouterOptions) {
+    if (opts.tlsPort !== undefined && (!opts.dataDir || !opts.domain)) throw new Error('NodeRouter: tlsPort needs dataDir and domain (for the certificates)');
     this.server = http.createServer({ keepAlive: true }, (req, res) => this.handle(req, res));
-    this.server.keepAliveTimeout = 65_000;
-    this.server.on('upgrade', (req, socket, head) => this.upgrade(req, socket as net.Socket, head));
-    this.server.on('connection', (s) => {
+    this.serve(this.server);
+  }
+
+  /** Wires a listening server (plain or TLS) to the proxy. */
+  private serve(server: http.Server): void {
+    server.keepAliveTimeout = 65_000;
+    server.on('upgrade', (req, socket, head) => this.upgrade(req, socket as net.Socket, head));
+    // The raw TCP socket, for TLS too: destroying it at stop also ends a connection stuck in its handshake.
+    server.on('connection', (s: net.Socket) => {
       this.sockets.add(s);
       s.once('close', () => this.sockets.delete(s));
     });
-    this.server.on('clientError', (_err, socket) => {
+    server.on('clientError', (_err, socket) => {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
       else socket.destroy();
     });
   }
 
-  start(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.opts.port, this.opts.host, () => resolve());
-    });
+  async start(): Promise<void> {
+    if (this.opts.tlsPort !== undefined) {
+      this.selfSignedFile = await ensureSelfSigned(this.opts.dataDir!, this.opts.domain!);
+      const initial = this.certificates();
+      this.tlsServer = https.createServer(
+        {
+          ...this.contextOptions(initial.selfSigned),
+          SNICallback: (servername, cb) => {
+            try {
+              cb(null, this.contextFor(pickCertificate(this.certificates(), servername)));
+            } catch (err) {
+              cb(err as Error);
+            }
+          },
+        },
+        (req, res) => this.handle(req, res),
+      );
+      this.serve(this.tlsServer);
+      await listen(this.tlsServer, this.opts.tlsPort, this.opts.host);
+    }
+    await listen(this.server, this.opts.port, this.opts.host);
   }
 
-  address(): { httpPort: number } {
-    return { httpPort: (this.server.address() as net.AddressInfo).port };
+  address(): { httpPort: number; httpsPort?: number } {
+    const httpPort = (this.server.address() as net.AddressInfo).port;
+    return this.tlsServer ? { httpPort, httpsPort: (this.tlsServer.address() as net.AddressInfo).port } : { httpPort };
+  }
+
+  /** The certificate set, re-read from disk at most every 2 s, so a new user certificate is served without a restart. */
+  private certificates(): CertificateSet {
+    if (!this.certs || Date.now() - this.certsCheckedAt > 2000) {
+      this.certsCheckedAt = Date.now();
+      this.certs = loadCertificates(this.opts.dataDir!, this.selfSignedFile, (file, err) => this.opts.logger?.warn({ file, err: err.message }, 'TLS certificate ignored'));
+    }
+    return this.certs;
+  }
+
+  private contextOptions(cert: TlsCertificate): tls.SecureContextOptions {
+    return { cert: cert.pem, key: cert.pem };
+  }
+
+  private contextFor(cert: TlsCertificate): tls.SecureContext {
+    const had = this.contexts.get(cert.file);
+    if (had?.pem === cert.pem) return had.context;
+    const context = tls.createSecureContext(this.contextOptions(cert));
+    this.contexts.set(cert.file, { pem: cert.pem, context });
+    return context;
   }
 
   inFlight(endpointId: string): number {
@@ -133,9 +192,10 @@ export class NodeRouter implements Router {
     const client = req.socket.remoteAddress ?? '';
     const prior = req.headers['x-forwarded-for'];
     out['x-forwarded-for'] = prior ? `${prior}, ${client}` : client;
-    out['x-forwarded-proto'] = 'http';
+    const secure = isTls(req);
+    out['x-forwarded-proto'] = secure ? 'https' : 'http';
     out['x-forwarded-host'] = req.headers.host ?? host;
-    out['x-forwarded-port'] = String(this.address().httpPort);
+    out['x-forwarded-port'] = String(req.socket.localPort ?? (secure ? this.address().httpsPort : this.address().httpPort));
     const rid = req.headers['x-request-id'];
     out['x-request-id'] = typeof rid === 'string' && REQUEST_ID.test(rid) ? rid : crypto.randomUUID();
     return out;
@@ -209,7 +269,7 @@ export class NodeRouter implements Router {
     up.once('connect', () => {
       let head_ = `${req.method} ${req.url} HTTP/1.1\r\n`;
       for (let i = 0; i < req.rawHeaders.length; i += 2) head_ += `${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}\r\n`;
-      head_ += `x-forwarded-for: ${req.socket.remoteAddress ?? ''}\r\nx-forwarded-proto: http\r\n\r\n`;
+      head_ += `x-forwarded-for: ${req.socket.remoteAddress ?? ''}\r\nx-forwarded-proto: ${isTls(req) ? 'https' : 'http'}\r\n\r\n`;
       up.write(head_);
       if (head.length) up.write(head);
       up.pipe(socket);
@@ -235,8 +295,9 @@ export class NodeRouter implements Router {
   }
 
   async stop(): Promise<void> {
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.server.closeIdleConnections();
+    const servers = [this.server, ...(this.tlsServer ? [this.tlsServer] : [])];
+    const closed = Promise.all(servers.map((s) => new Promise<void>((resolve) => (s.listening ? s.close(() => resolve()) : resolve()))));
+    for (const s of servers) s.closeIdleConnections();
     const deadline = setTimeout(() => {
       for (const s of this.sockets) s.destroy();
     }, 5000);
@@ -244,6 +305,20 @@ export class NodeRouter implements Router {
     clearTimeout(deadline);
     for (const a of this.agents.values()) a.destroy();
   }
+}
+
+function listen(server: net.Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function isTls(req: http.IncomingMessage): boolean {
+  return (req.socket as tls.TLSSocket).encrypted === true;
 }
 
 function hasBody(req: http.IncomingMessage): boolean {
