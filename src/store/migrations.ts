@@ -164,6 +164,50 @@ const migrations = (dialect: DialectName): Record<string, Migration> => ({
       await db.schema.createIndex('packages_service_idx').on('packages').columns(['project_id', 'service_id', 'created_at']).execute();
     },
   },
+  '0005_jobs': {
+    async up(db: Kysely<any>) {
+      // Jobs (manual and cron) and their runs. A run also records one-off runs of a service's release
+      // (owner_kind 'service'). `last_tick_at` is the last cron tick a scheduler claimed (conditional update),
+      // and the unique (owner, schedule_tick) keeps one tick from ever making two runs.
+      await db.schema
+        .createTable('jobs')
+        .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id').onDelete('cascade'))
+        .addColumn('id', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('spec', 'text', (c) => c.notNull())
+        .addColumn('secrets', 'text', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('last_tick_at', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('jobs_pk', ['project_id', 'id'])
+        .execute();
+      await db.schema
+        .createTable('job_runs')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('project_id', 'text', (c) => c.notNull())
+        .addColumn('owner_kind', 'text', (c) => c.notNull())
+        .addColumn('job_id', 'text', (c) => c.notNull())
+        .addColumn('number', 'integer', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('exit_code', 'integer')
+        .addColumn('attempts', 'integer', (c) => c.notNull())
+        .addColumn('spec', 'text', (c) => c.notNull())
+        .addColumn('secrets', 'text', (c) => c.notNull())
+        .addColumn('message', 'text')
+        .addColumn('schedule_tick', 'text')
+        .addColumn('retry_at', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('started_at', 'text')
+        .addColumn('finished_at', 'text')
+        .addColumn('log_path', 'text', (c) => c.notNull())
+        .addUniqueConstraint('job_runs_owner_number', ['project_id', 'owner_kind', 'job_id', 'number'])
+        .addUniqueConstraint('job_runs_owner_tick', ['project_id', 'owner_kind', 'job_id', 'schedule_tick'])
+        .execute();
+      await db.schema.createIndex('job_runs_status_idx').on('job_runs').column('status').execute();
+    },
+  },
 });
 
 export function migrationProvider(dialect: DialectName): MigrationProvider {

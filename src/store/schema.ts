@@ -143,6 +143,51 @@ export interface PackagesTable {
   updated_at: string;
 }
 
+export interface JobsTable {
+  project_id: string;
+  id: string;
+  name: string;
+  /** manual | cron */
+  kind: string;
+  /** the job's spec (Northflank body, runtime environment and files removed), JSON */
+  spec: string;
+  /** runtimeEnvironment and runtimeFiles, sealed (see secret-box.ts) */
+  secrets: string;
+  version: number;
+  /** the last cron tick a scheduler claimed (ISO-8601) */
+  last_tick_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface JobRunsTable {
+  id: string;
+  project_id: string;
+  /** job | service (a one-off run of a service's release) */
+  owner_kind: string;
+  /** the job id, or the service id for a service run */
+  job_id: string;
+  number: number;
+  /** PENDING | RUNNING | SUCCEEDED | FAILED */
+  status: string;
+  exit_code: number | null;
+  attempts: number;
+  /** what the run runs, resolved when it was created (artifact, command, plan, limits), JSON */
+  spec: string;
+  /** environment and files of the run, sealed */
+  secrets: string;
+  message: string | null;
+  /** the cron tick that made the run; null for manual runs */
+  schedule_tick: string | null;
+  /** a failed attempt's retry waits until then */
+  retry_at: string | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  /** directory holding each attempt's recorded output */
+  log_path: string;
+}
+
 export interface Database {
   packages: PackagesTable;
   rollouts: RolloutsTable;
@@ -154,4 +199,6 @@ export interface Database {
   releases: ReleasesTable;
   instance_records: InstanceRecordsTable;
   events: EventsTable;
+  jobs: JobsTable;
+  job_runs: JobRunsTable;
 }

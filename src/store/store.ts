@@ -12,6 +12,7 @@ import { InstanceRecordsRepo } from './instance-records-repo.ts';
 import { EventsRepo } from './events-repo.ts';
 import { RolloutsRepo } from './rollouts-repo.ts';
 import { PackagesRepo } from './packages-repo.ts';
+import { JobsRepo } from './jobs-repo.ts';
 
 export interface Store {
   db: Kysely<Database>;
@@ -25,6 +26,7 @@ export interface Store {
   events: EventsRepo;
   rollouts: RolloutsRepo;
   packages: PackagesRepo;
+  jobs: JobsRepo;
   close(): Promise<void>;
 }
 
@@ -42,6 +44,7 @@ export async function openStore(opts: { url?: string; sqlitePath?: string; box: 
     events: new EventsRepo(db),
     rollouts: new RolloutsRepo(db),
     packages: new PackagesRepo(db),
+    jobs: new JobsRepo(db, opts.box),
     close,
   };
 }
