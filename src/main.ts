@@ -31,6 +31,9 @@ import { buildNodeApp } from './builds/node-build.ts';
 import { checkoutGit, resolveGitRef } from './builds/git-source.ts';
 import { configureHostedRepos } from './builds/hosted-repos.ts';
 import { extractBundle } from './builds/bundle-source.ts';
+import { JobsService } from './jobs/jobs-service.ts';
+import { JobController } from './jobs/job-controller.ts';
+import { CronScheduler } from './jobs/cron-scheduler.ts';
 
 export interface Platform {
   config: Readonly<Config>;
@@ -102,6 +105,11 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
 
   serviceQueue = new WorkQueue('services', (key) => serviceController.reconcile(key), { concurrency: 8, logger: controllerLog });
   buildQueue = new WorkQueue('builds', (id) => buildController.reconcile(id), { concurrency: 2, logger: controllerLog });
+  const runsDir = path.join(config.dataDir, 'job-runs');
+  const jobController = new JobController(store, driver, { runsDir, timeScale: config.probeTimeScale, gracePeriodCapSeconds: config.gracePeriodCapSeconds, resyncMs: config.resyncMs, logger: controllerLog, requeue: (id) => jobQueue.add(id) });
+  const jobQueue = new WorkQueue('jobs', (id) => jobController.reconcile(id), { concurrency: 4, logger: controllerLog });
+  const jobs = new JobsService(store, auth, jobController, { runsDir });
+  const cron = new CronScheduler(store, jobs, { logger: controllerLog, runChanged: (id) => jobQueue.add(id) });
 
   const { generated } = await auth.bootstrapAdmin(config.dataDir, config.adminToken);
   if (generated) {
@@ -116,6 +124,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
     projects,
     catalog,
     builds,
+    jobs,
     store,
     domain: config.domain,
     bodyLimitBytes: config.bodyLimitBytes,
@@ -131,6 +140,8 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   // Adopt what still runs and finish interrupted builds before taking requests.
   await resync();
   for (const id of await buildController.requeueInterrupted()) buildQueue.add(id);
+  await jobController.start();
+  cron.start();
   const resyncTimer = setInterval(() => void resync().catch((err) => controllerLog.error({ err }, 'resync failed')), config.resyncMs);
   resyncTimer.unref();
 
@@ -155,6 +166,9 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
       healthy = false;
       clearInterval(resyncTimer);
       await api.close();
+      await cron.stop();
+      jobController.stop();
+      await jobQueue.stop();
       await buildQueue.stop();
       await serviceQueue.stop();
       probes.stop();

@@ -66,3 +66,126 @@ describe('cron ticks', () => {
     assert.equal(dueTick('* * * * *', at('00'), at('59')), undefined);
   });
 });
+
+describe('jobs on a real platform', () => {
+  let p: RunningPlatform;
+  const repo = fixtureRepo('hello');
+  const billing = { deploymentPlan: 'nf-compute-10' };
+  const source = { internal: { id: 'tools' } };
+  const runs = async (job: string) => (await api(p, 'GET', `/v1/projects/jobs/jobs/${job}/runs`)).body.data.runs as Record<string, any>[];
+  const run = async (job: string, id: string) => (await api(p, 'GET', `/v1/projects/jobs/jobs/${job}/runs/${id}`)).body.data as Record<string, any>;
+  const concluded = (job: string, id: string) => waitFor(async () => ((await run(job, id)).concluded ? run(job, id) : undefined), 60_000, `run ${id} concluded`);
+  const logs = async (job: string, id: string) => (await api(p, 'GET', `/projects/jobs/jobs/${job}/runs/${id}/logs`)).body.lines as { attempt: number; line: string }[];
+
+  before(async () => {
+    p = await startTestPlatform();
+    assert.equal((await api(p, 'POST', '/v1/projects', { name: 'jobs' })).status, 200);
+    const b = await api(p, 'POST', '/v1/projects/jobs/services/build', { name: 'tools', vcsData: { projectUrl: repo.dir, projectType: 'self-hosted', projectBranch: 'main' } });
+    assert.equal(b.status, 200, JSON.stringify(b.body));
+    await waitFor(async () => (await api(p, 'GET', '/v1/projects/jobs/services/tools/build')).body.data.builds.some((x: { status: string }) => x.status === 'SUCCESS'), 120_000, 'tools build');
+  });
+  after(async () => {
+    await p?.stop();
+  });
+
+  it('runs a manual job from a build, records a failing command with its exit code and output, and retries it backoffLimit times', async () => {
+    const created = await api(p, 'POST', '/v1/projects/jobs/jobs/manual', { name: 'boom', billing, deployment: { ...source, buildpack: { configType: 'customCommand', customCommand: "sh -c 'echo boom; exit 3'" } }, backoffLimit: 2 });
+    assert.equal(created.status, 200, JSON.stringify(created.body));
+    assert.equal(created.body.data.jobType, 'manual');
+    const started = await api(p, 'POST', '/v1/projects/jobs/jobs/boom/runs', {});
+    assert.equal(started.status, 200, JSON.stringify(started.body));
+    const done = await concluded('boom', started.body.data.id);
+    assert.equal(done.status, 'FAILED');
+    assert.equal(done.runStatus, 'FAILED');
+    assert.equal(done.exitCode, 3);
+    assert.equal(done.attempts, 3);
+    const lines = await logs('boom', done.id);
+    assert.deepEqual(lines.filter((l) => l.line === 'boom').map((l) => l.attempt), [1, 2, 3]);
+    assert.equal((await runs('boom')).length, 1);
+
+    // The same job succeeds with a command override, and its env override reaches the command.
+    const ok = await api(p, 'POST', '/v1/projects/jobs/jobs/boom/runs', { command: 'echo "value=$JOB_VALUE"', runtimeEnvironment: { JOB_VALUE: 'forty-two' } });
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    const okDone = await concluded('boom', ok.body.data.id);
+    assert.equal(okDone.status, 'SUCCESS');
+    assert.equal(okDone.exitCode, 0);
+    assert.ok((await logs('boom', okDone.id)).some((l) => l.line === 'value=forty-two'));
+    assert.deepEqual((await runs('boom')).map((r) => r.number), [2, 1]);
+  });
+
+  it('kills a run at its activeDeadlineSeconds and records a failure', async () => {
+    assert.equal((await api(p, 'POST', '/v1/projects/jobs/jobs/manual', { name: 'sleepy', billing, deployment: source, command: 'echo sleeping; sleep 600', activeDeadlineSeconds: 1, backoffLimit: 3 })).status, 200);
+    const started = await api(p, 'POST', '/v1/projects/jobs/jobs/sleepy/runs', null);
+    const done = await concluded('sleepy', started.body.data.id);
+    assert.equal(done.status, 'FAILED');
+    assert.match(done.message, /DeadlineExceeded/);
+    assert.equal(done.attempts, 1);
+    assert.ok((await logs('sleepy', done.id)).some((l) => l.line === 'sleeping'));
+    // Nothing of the run is left running.
+    await waitFor(async () => !(await api(p, 'GET', '/v1/projects/jobs/jobs/sleepy/runs')).body.data.runs.some((r: { active: number }) => r.active), 30_000, 'no active run');
+  });
+
+  it('starts a cron job with a seconds schedule on every tick', async () => {
+    const created = await api(p, 'POST', '/v1/projects/jobs/jobs/cron', { name: 'ticker', billing, deployment: source, command: 'echo tick', schedule: '*/2 * * * * *' });
+    assert.equal(created.status, 200, JSON.stringify(created.body));
+    const list = await waitFor(async () => {
+      const rs = await runs('ticker');
+      return rs.filter((r) => r.status === 'SUCCESS').length >= 2 ? rs : undefined;
+    }, 60_000, 'two scheduled runs');
+    const ticks = list.map((r) => r.scheduledFor as string);
+    assert.equal(new Set(ticks).size, ticks.length, 'one run per tick');
+    assert.ok(ticks.every((t) => new Date(t).getUTCSeconds() % 2 === 0));
+    assert.ok((await logs('ticker', list.at(-1)!.id)).some((l) => l.line === 'tick'));
+    const suspended = await api(p, 'POST', '/v1/projects/jobs/jobs/ticker/suspend', { suspended: true });
+    assert.equal(suspended.body.data.suspended, true);
+    assert.equal((await api(p, 'DELETE', '/v1/projects/jobs/jobs/ticker')).status, 200);
+    assert.equal((await api(p, 'GET', '/v1/projects/jobs/jobs/ticker')).status, 404);
+  });
+
+  it('skips a tick while a run is active under concurrencyPolicy forbid', async () => {
+    assert.equal((await api(p, 'POST', '/v1/projects/jobs/jobs/cron', { name: 'single', billing, deployment: source, command: 'sleep 5', schedule: '*/2 * * * * *', concurrencyPolicy: 'forbid' })).status, 200);
+    const list = await waitFor(async () => {
+      const rs = await runs('single');
+      return rs.filter((r) => r.concluded).length >= 2 ? rs : undefined;
+    }, 90_000, 'two forbid runs concluded');
+    await api(p, 'POST', '/v1/projects/jobs/jobs/single/suspend', { suspended: true });
+    const byNumber = [...list].sort((a, b) => a.number - b.number);
+    // Never two at once: each run started after the one before concluded, so the ticks in between were skipped.
+    for (let i = 1; i < byNumber.length; i++) {
+      assert.ok(Date.parse(byNumber[i].startedAt) >= Date.parse(byNumber[i - 1].concludedAt), 'runs do not overlap');
+      assert.ok(Date.parse(byNumber[i].scheduledFor) - Date.parse(byNumber[i - 1].scheduledFor) > 2000, 'a tick was skipped');
+    }
+  });
+
+  it('runs a one-off command from a service release with an environment override', async () => {
+    const svc = await api(p, 'POST', '/v1/projects/jobs/services/deployment', { name: 'web', billing, deployment: { instances: 0, internal: { id: 'tools' } }, runtimeEnvironment: { GREETING: 'from-release', KEEP: 'kept' } });
+    assert.equal(svc.status, 200, JSON.stringify(svc.body));
+    await waitFor(async () => (await api(p, 'GET', '/projects/jobs/services/web/releases')).body.releases.length > 0, 60_000, 'a release');
+    const started = await api(p, 'POST', '/projects/jobs/services/web/runs', { command: 'echo "$GREETING $KEEP $SLIPWAY_RELEASE"', env: { GREETING: 'overridden' } });
+    assert.equal(started.status, 201, JSON.stringify(started.body));
+    const done = await waitFor(async () => {
+      const r = (await api(p, 'GET', `/projects/jobs/services/web/runs/${started.body.id}`)).body;
+      return r.status === 'SUCCEEDED' || r.status === 'FAILED' ? r : undefined;
+    }, 60_000, 'service run');
+    assert.equal(done.status, 'SUCCEEDED');
+    assert.equal(done.exitCode, 0);
+    const lines = (await api(p, 'GET', `/projects/jobs/services/web/runs/${done.id}/logs`)).body.lines as { line: string }[];
+    assert.ok(lines.some((l) => l.line === 'overridden kept 1'), JSON.stringify(lines));
+  });
+
+  it('refuses bad input with 4xx naming the field', async () => {
+    const badCron = await api(p, 'POST', '/v1/projects/jobs/jobs/cron', { name: 'bad-cron', billing, deployment: source, schedule: '61 * * * *' });
+    assert.equal(badCron.status, 400);
+    assert.ok(badCron.body.error.details.schedule);
+    const noSource = await api(p, 'POST', '/v1/projects/jobs/jobs/manual', { name: 'nosrc', billing, deployment: { internal: { id: 'missing' } } });
+    assert.equal(noSource.status, 400);
+    assert.ok(noSource.body.error.details['deployment.internal.id']);
+    const badPolicy = await api(p, 'POST', '/v1/projects/jobs/jobs/cron', { name: 'bad-policy', billing, deployment: source, schedule: '* * * * *', concurrencyPolicy: 'sometimes' });
+    assert.equal(badPolicy.status, 400);
+    assert.ok(badPolicy.body.error.details.concurrencyPolicy);
+    const badEnv = await api(p, 'POST', '/projects/jobs/services/web/runs', { env: { 'bad key': 'x' } });
+    assert.equal(badEnv.status, 400);
+    assert.ok(badEnv.body.errors.some((e: { field: string }) => e.field.startsWith('env')));
+    assert.equal((await api(p, 'GET', '/v1/projects/jobs/jobs/boom/runs/nope')).status, 404);
+  });
+});

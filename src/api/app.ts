@@ -22,6 +22,9 @@ import { registerNative } from './native/routes.ts';
 import { registerCf } from './cf/routes.ts';
 import { registerFormations } from './formations/routes.ts';
 import { registerGit } from './native/git.ts';
+import { registerV1Jobs } from './v1/jobs.ts';
+import { registerNativeRuns } from './native/runs.ts';
+import type { JobsService } from '../jobs/jobs-service.ts';
 import { cfError } from './cf/cf-errors.ts';
 import { ERROR_CODES } from '../errors/errors.ts';
 
@@ -37,6 +40,8 @@ export interface ApiDeps {
   projects: ProjectsService;
   catalog: ServiceCatalog;
   builds: BuildsService;
+  /** jobs and one-off runs; their routes are registered only when present */
+  jobs?: JobsService;
   store: Store;
   domain: string;
   bodyLimitBytes: number;
@@ -130,6 +135,8 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
   registerCf(app, deps);
   registerFormations(app, deps);
   registerGit(app, deps);
+  registerV1Jobs(app, deps);
+  registerNativeRuns(app, deps);
   return app;
 }
 

@@ -1,0 +1,187 @@
+/**
+ * The Northflank `/v1` job routes: manual and cron jobs, their runs and run history. Thin: shapes in,
+ * `JobsService` calls, Northflank shapes out (`{ data }`, HTTP 200). Runs carry Northflank's fields
+ * (`status` SUCCESS|RUNNING|FAILED, `active`, `concluded`, …) plus slipway's `runStatus`
+ * (PENDING|RUNNING|SUCCEEDED|FAILED), `exitCode`, `attempts`, `message` and `scheduledFor`.
+ */
+import { Type, type TProperties } from '@sinclair/typebox';
+import type { Api, ApiDeps } from '../app.ts';
+import * as X from './schema/service-parts.ts';
+import { P } from './schema/patterns.ts';
+import { Enum } from './schema/enum.ts';
+import type { JobKind, JobRecord, JobSpec, RunRecord } from '../../jobs/job.ts';
+import type { RunOverrides } from '../../jobs/jobs-service.ts';
+
+const Opt = Type.Optional;
+const strict = <T extends TProperties>(props: T) => Type.Object(props, { additionalProperties: false });
+
+const JobName = Type.String({ minLength: 3, maxLength: 54, pattern: P.serviceName, description: 'The name of the job.' });
+const Buildpack = strict({
+  configType: Enum(['default', 'customProcess', 'customCommand', 'customEntrypointCustomCommand', 'originalEntrypointCustomCommand']),
+  customProcess: Opt(Type.String({ maxLength: 256 })),
+  customEntrypoint: Opt(Type.String({ maxLength: 4096 })),
+  customCommand: Opt(Type.String({ maxLength: 16384 })),
+});
+const Docker = strict({
+  configType: Enum(['default', 'customEntrypoint', 'customCommand', 'customEntrypointCustomCommand']),
+  customEntrypoint: Opt(Type.String({ maxLength: 4096 })),
+  customCommand: Opt(Type.String({ maxLength: 16384 })),
+});
+const Command = Type.String({ minLength: 1, maxLength: 16384, description: 'slipway: a shell command to run instead of the source start command' });
+const JobDeployment = strict({
+  internal: X.Internal,
+  buildpack: Opt(Buildpack),
+  docker: Opt(Docker),
+  gracePeriodSeconds: Opt(Type.Integer({ minimum: 0, maximum: 600 })),
+  storage: Opt(Type.Record(Type.String(), Type.Unknown())),
+  gpu: Opt(Type.Record(Type.String(), Type.Unknown())),
+  metadata: Opt(Type.Record(Type.String(), Type.Unknown())),
+});
+const jobFields = {
+  name: JobName,
+  description: Opt(X.Description),
+  tags: Opt(X.Tags),
+  infrastructure: Opt(X.Infrastructure),
+  billing: X.BillingRequired,
+  deployment: JobDeployment,
+  command: Opt(Command),
+  runtimeEnvironment: Opt(X.RuntimeEnvironment),
+  runtimeFiles: Opt(X.RuntimeFiles),
+  backoffLimit: Opt(Type.Integer({ minimum: 0, maximum: 20, description: 'The number of attempts to rerun a job before it is marked as failed.' })),
+  activeDeadlineSeconds: Opt(Type.Union([Type.Integer({ minimum: 1, maximum: 7 * 24 * 3600 }), Type.Null()])),
+  runOnSourceChange: Opt(Enum(['never', 'cd-promote', 'always'])),
+};
+const CreateJobManual = strict(jobFields);
+const CreateJobCron = strict({
+  ...jobFields,
+  schedule: Type.String({ minLength: 9, maxLength: 256, description: 'Cron schedule, 5 fields, or 6 with seconds first (UTC).' }),
+  suspended: Opt(Type.Boolean()),
+  concurrencyPolicy: Opt(Enum(['allow', 'forbid', 'replace'])),
+});
+const StartJobRun = Type.Union([
+  strict({
+    runtimeEnvironment: Opt(X.RuntimeEnvironment),
+    billing: Opt(strict({ deploymentPlan: Opt(Type.String({ minLength: 3, maxLength: 100, pattern: P.plan })) })),
+    deployment: Opt(strict({ internal: Opt(X.Internal), buildpack: Opt(Buildpack), docker: Opt(Docker) })),
+    command: Opt(Command),
+  }),
+  Type.Null(),
+]);
+const Suspend = strict({ suspended: Type.Boolean() });
+
+const ProjectParams = Type.Object({ projectId: Type.String({ maxLength: 100 }) });
+const JobParams = Type.Object({ projectId: Type.String({ maxLength: 100 }), jobId: Type.String({ maxLength: 100 }) });
+const RunParams = Type.Object({ projectId: Type.String({ maxLength: 100 }), jobId: Type.String({ maxLength: 100 }), runId: Type.String({ maxLength: 300 }) });
+const Page = Type.Object({ per_page: Opt(Type.Integer({ minimum: 1, maximum: 100 })), page: Opt(Type.Integer({ minimum: 1 })), cursor: Opt(Type.String({ maxLength: 512 })) });
+
+export function jobView(j: JobRecord): Record<string, unknown> {
+  const s = j.spec;
+  return {
+    id: j.id,
+    appId: `/${j.projectId}/${j.id}`,
+    name: j.name,
+    tags: s.tags ?? [],
+    ...(s.description ? { description: s.description } : {}),
+    projectId: j.projectId,
+    jobType: j.kind,
+    createdAt: j.createdAt,
+    updatedAt: j.updatedAt,
+    disabledCI: true,
+    disabledCD: false,
+    billing: s.billing,
+    deployment: { internal: s.deployment?.internal, ...(s.deployment?.buildpack ? { buildpack: s.deployment.buildpack } : {}), ...(s.deployment?.docker ? { docker: s.deployment.docker } : {}) },
+    ...(s.command ? { command: s.command } : {}),
+    // Values are secrets: the names alone say what is set.
+    runtimeEnvironmentKeys: Object.keys(s.runtimeEnvironment ?? {}),
+    settings: { backoffLimit: s.backoffLimit ?? 0, activeDeadlineSeconds: s.activeDeadlineSeconds ?? null, runOnSourceChange: s.runOnSourceChange ?? 'never' },
+    backoffLimit: s.backoffLimit ?? 0,
+    activeDeadlineSeconds: s.activeDeadlineSeconds ?? null,
+    ...(j.kind === 'cron' ? { schedule: s.schedule, suspended: s.suspended ?? false, concurrencyPolicy: s.concurrencyPolicy ?? 'allow' } : {}),
+  };
+}
+
+export function runView(r: RunRecord): Record<string, unknown> {
+  const concluded = r.status === 'SUCCEEDED' || r.status === 'FAILED';
+  return {
+    id: r.id,
+    runName: r.id,
+    number: r.number,
+    active: concluded ? 0 : 1,
+    backoffLimit: r.spec.backoffLimit,
+    completions: concluded ? 1 : 0,
+    concluded,
+    failed: r.status === 'FAILED' ? 1 : 0,
+    succeeded: r.status === 'SUCCEEDED' ? 1 : 0,
+    status: r.status === 'SUCCEEDED' ? 'SUCCESS' : r.status === 'FAILED' ? 'FAILED' : 'RUNNING',
+    runStatus: r.status,
+    exitCode: r.exitCode,
+    attempts: r.attempts,
+    message: r.message,
+    scheduledFor: r.scheduleTick,
+    command: r.spec.command,
+    ...(r.spec.buildId ? { buildId: r.spec.buildId } : {}),
+    ...(r.spec.releaseNumber ? { release: r.spec.releaseNumber } : {}),
+    createdAt: r.createdAt,
+    startedAt: r.startedAt ?? undefined,
+    concludedAt: r.finishedAt ?? undefined,
+  };
+}
+
+const tags = { tags: ['jobs'] };
+
+export function registerV1Jobs(app: Api, deps: ApiDeps): void {
+  const jobs = deps.jobs;
+  if (!jobs) return;
+
+  for (const kind of ['manual', 'cron'] as JobKind[]) {
+    app.post(`/v1/projects/:projectId/jobs/${kind}`, { schema: { ...tags, summary: `Create a ${kind} job`, params: ProjectParams, body: kind === 'cron' ? CreateJobCron : CreateJobManual } }, async (req) => {
+      const { projectId } = req.params as { projectId: string };
+      return { data: jobView(await jobs.createJob(req.principal, projectId, kind, req.body as JobSpec)) };
+    });
+  }
+  app.get('/v1/projects/:projectId/jobs', { schema: { ...tags, params: ProjectParams, querystring: Page } }, async (req) => {
+    const { projectId } = req.params as { projectId: string };
+    const q = req.query as { per_page?: number; cursor?: string };
+    const perPage = q.per_page ?? 50;
+    const after = q.cursor ? Buffer.from(q.cursor, 'base64url').toString('utf8') : undefined;
+    const rows = await jobs.listJobs(req.principal, projectId, { after, limit: perPage + 1 });
+    const items = rows.slice(0, perPage);
+    const hasNextPage = rows.length > perPage;
+    return {
+      data: { jobs: items.map((j) => ({ id: j.id, projectId: j.projectId, appId: `/${j.projectId}/${j.id}`, name: j.name, tags: j.spec.tags ?? [], ...(j.spec.description ? { description: j.spec.description } : {}), jobType: j.kind, disabledCI: true, disabledCD: false, ...(j.kind === 'cron' ? { suspended: j.spec.suspended ?? false } : {}) })) },
+      pagination: { hasNextPage, ...(hasNextPage ? { cursor: Buffer.from(items.at(-1)!.id).toString('base64url') } : {}), count: items.length },
+    };
+  });
+  app.get('/v1/projects/:projectId/jobs/:jobId', { schema: { ...tags, params: JobParams } }, async (req) => {
+    const { projectId, jobId } = req.params as { projectId: string; jobId: string };
+    return { data: jobView(await jobs.getJob(req.principal, projectId, jobId)) };
+  });
+  app.delete('/v1/projects/:projectId/jobs/:jobId', { schema: { ...tags, params: JobParams } }, async (req) => {
+    const { projectId, jobId } = req.params as { projectId: string; jobId: string };
+    await jobs.deleteJob(req.principal, projectId, jobId);
+    return { data: {} };
+  });
+  app.post('/v1/projects/:projectId/jobs/:jobId/suspend', { schema: { ...tags, summary: 'Suspend or resume a cron job schedule', params: JobParams, body: Suspend } }, async (req) => {
+    const { projectId, jobId } = req.params as { projectId: string; jobId: string };
+    return { data: jobView(await jobs.setSuspended(req.principal, projectId, jobId, (req.body as { suspended: boolean }).suspended)) };
+  });
+  app.post('/v1/projects/:projectId/jobs/:jobId/runs', { schema: { ...tags, summary: 'Start a job run', params: JobParams, body: StartJobRun } }, async (req) => {
+    const { projectId, jobId } = req.params as { projectId: string; jobId: string };
+    const run = await jobs.startRun(req.principal, projectId, jobId, (req.body ?? {}) as RunOverrides);
+    return { data: { ...runView(run), id: run.id, runName: run.id } };
+  });
+  app.get('/v1/projects/:projectId/jobs/:jobId/runs', { schema: { ...tags, params: JobParams, querystring: Page } }, async (req) => {
+    const { projectId, jobId } = req.params as { projectId: string; jobId: string };
+    const q = req.query as { per_page?: number; cursor?: string };
+    const perPage = q.per_page ?? 50;
+    const beforeNumber = q.cursor ? Number(Buffer.from(q.cursor, 'base64url').toString('utf8')) || undefined : undefined;
+    const rows = await jobs.listRuns(req.principal, projectId, jobId, { limit: perPage + 1, beforeNumber });
+    const items = rows.slice(0, perPage);
+    const hasNextPage = rows.length > perPage;
+    return { data: { runs: items.map(runView) }, pagination: { hasNextPage, ...(hasNextPage ? { cursor: Buffer.from(String(items.at(-1)!.number)).toString('base64url') } : {}), count: items.length } };
+  });
+  app.get('/v1/projects/:projectId/jobs/:jobId/runs/:runId', { schema: { ...tags, params: RunParams } }, async (req) => {
+    const { projectId, jobId, runId } = req.params as { projectId: string; jobId: string; runId: string };
+    return { data: runView(await jobs.getRun(req.principal, projectId, jobId, runId)) };
+  });
+}
