@@ -163,6 +163,18 @@ describe('slipway CLI', () => {
     assert.equal(r.stdout.trim(), `http://web.shop.localhost:${p.routerPort}`);
   });
 
+  it('stops at a failing build, prints the tail of its log, and leaves the service as it was', async () => {
+    const before_ = await message();
+    const dir = fs.mkdtempSync(path.join(home, 'badbuild-'));
+    fs.cpSync(HELLO, dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'x', version: '1.0.0', scripts: { build: 'echo compile error >&2; exit 2', start: 'node server.js' } }));
+    const r = await cli(['deploy', dir, ...svc]);
+    assert.equal(r.code, 1, `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
+    assert.match(r.stderr, /Build build-\S+ failed: .*exit code 2/);
+    assert.match(r.stderr, /compile error/);
+    assert.equal(await message(), before_);
+  });
+
   it('fails a deploy whose health check never passes, with the reason, and the service keeps answering', async () => {
     const patched = await api(p, 'PATCH', '/v1/projects/shop/services/combined/web', {
       healthChecks: [{ protocol: 'HTTP', type: 'readinessProbe', path: '/health', port: 8080, initialDelaySeconds: 1, periodSeconds: 10, timeoutSeconds: 1, failureThreshold: 1, successThreshold: 1 }],

@@ -10,11 +10,10 @@ function walk(cmd: Command, prefix: string, out: Map<string, string[]>, globals:
 }
 
 export function bashCompletion(program: Command): string {
-  const globals = program.options.flatMap((o) => [o.long].filter((x): x is string => Boolean(x)));
+  const globals = [...program.options.filter((o) => o.long !== '--version').map((o) => o.long).filter((x): x is string => Boolean(x)), '--help'];
   const tree = new Map<string, string[]>();
   walk(program, '', tree, []);
-  tree.set('', [...tree.get('')!, ...globals]);
-  for (const [k, v] of tree) if (k) tree.set(k, [...new Set([...v, ...globals])]);
+  for (const [k, v] of tree) tree.set(k, [...new Set([...v.filter((w) => k === '' || !globals.includes(w)), ...globals])]);
   const cases = [...tree].map(([k, v]) => `    '${k}') echo '${v.join(' ')}' ;;`).join('\n');
   return `# bash completion for slipway; load with: source <(slipway completion bash)
 _slipway_words() {

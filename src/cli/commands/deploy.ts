@@ -100,7 +100,28 @@ async function deploy(s: Session, ref: ServiceRef, dir: string, detach: boolean)
     return;
   }
   const outcome = await followRollout(client, ref.project, ref.service, rollout.number, { out: s.out, stream: s.progressStream, color: s.progressColor, wantWeb: svc.deployment?.instances ?? 1 });
-  await reportOutcome(s, ref, outcome, { build });
+  const returning = await reportOutcome(s, ref, outcome, { build });
+  if (!svc.vcsData && returning) await restorePin(s, ref, returning);
+}
+
+/**
+ * After a failed rollout the platform runs the last good release again, but the service still names the
+ * failed build, so any later change (env, scale of the spec, restart) would roll that build out again.
+ * Once the return is done, pin the build of the release it returned to.
+ */
+async function restorePin(s: Session, ref: ServiceRef, returning: RolloutView): Promise<void> {
+  const paths = servicePaths(ref.project, ref.service);
+  const releases = (await s.client.get<{ releases: { number: number; buildId: string | null }[] }>(`${paths.native}/releases`)).releases;
+  const buildId = releases.find((r) => r.number === returning.toRelease)?.buildId;
+  if (!buildId) return;
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    const r = (await listRollouts(s.client, ref.project, ref.service)).find((x) => x.number === returning.number);
+    if (!r || r.status !== 'IN_PROGRESS') break;
+    await sleep(500);
+  }
+  await s.client.json('PATCH', `${projectPath(ref.project)}/services/combined/${encodeURIComponent(ref.service)}`, { body: { deployment: { internal: { id: ref.service, buildId } } } });
+  process.stderr.write(`Pinned build ${buildId} (release ${returning.toRelease}) again, so later changes do not roll out the failed build.\n`);
 }
 
 /** The rollout (newer than `baseline`) to a release of this build; waits for the release to be made. */
@@ -116,6 +137,11 @@ async function rolloutOfBuild(client: ApiClient, ref: ServiceRef, baseline: numb
       // The build already had a release and the service targets it: there is nothing new to roll out.
       const svc = await getService(client, ref);
       if (svc.release && ofBuild.has(svc.release.number)) return undefined;
+      // The build already had a release but the service runs another one (the build was cached and the
+      // service already named it, e.g. a redeploy of a directory whose rollout failed): roll that release out.
+      const newest = Math.max(...ofBuild);
+      const started = await client.json<RolloutView>('POST', `${paths.native}/rollouts`, { body: { release: newest, strategy: 'rolling' } });
+      return started;
     }
     if (Date.now() > deadline) throw new Error(`build ${buildId} succeeded, but no release of it appeared within 60 s`);
     await sleep(500);
@@ -123,7 +149,7 @@ async function rolloutOfBuild(client: ApiClient, ref: ServiceRef, baseline: numb
 }
 
 /** Prints how a followed rollout ended and sets the exit code: 0 only when it completed. */
-export async function reportOutcome(s: Session, ref: ServiceRef, outcome: RolloutOutcome, extra: Record<string, unknown> = {}): Promise<void> {
+export async function reportOutcome(s: Session, ref: ServiceRef, outcome: RolloutOutcome, extra: Record<string, unknown> = {}): Promise<RolloutView | undefined> {
   const { rollout } = outcome;
   let returning = outcome.returning;
   if (!outcome.ok && !returning && rollout.status === 'FAILED') {
@@ -134,10 +160,11 @@ export async function reportOutcome(s: Session, ref: ServiceRef, outcome: Rollou
   const paint = (code: number, t: string) => (s.progressColor ? `\x1b[${code}m${t}\x1b[0m` : t);
   if (outcome.ok) {
     w(paint(32, `✓ Rollout ${rollout.number} completed: release ${rollout.toRelease} is live${rollout.message ? ` (${rollout.message})` : ''}.`));
-    return;
+    return undefined;
   }
   process.exitCode = 1;
   const reason = rollout.message ?? rollout.events.at(-1)?.message ?? 'no reason recorded';
   process.stderr.write(paint(31, `✗ Rollout ${rollout.number} ${rollout.status.toLowerCase()}: ${reason}`) + '\n');
   if (returning) process.stderr.write(`The service is returning to release ${returning.toRelease} (rollout ${returning.number}).\n`);
+  return returning;
 }
