@@ -173,6 +173,19 @@ describe('jobs on a real platform', () => {
     assert.ok(lines.some((l) => l.line === 'overridden kept 1'), JSON.stringify(lines));
   });
 
+  it('adopts a running run after a control-plane restart and finishes it once', async () => {
+    assert.equal((await api(p, 'POST', '/v1/projects/jobs/jobs/manual', { name: 'survivor', billing, deployment: source, command: 'echo started; sleep 3; echo finished' })).status, 200);
+    const started = await api(p, 'POST', '/v1/projects/jobs/jobs/survivor/runs', {});
+    await waitFor(async () => (await logs('survivor', started.body.data.id)).some((l) => l.line === 'started'), 30_000, 'run started');
+    await p.kill9();
+    await p.restart();
+    const done = await concluded('survivor', started.body.data.id);
+    assert.equal(done.status, 'SUCCESS');
+    assert.equal(done.attempts, 1);
+    const lines = (await logs('survivor', done.id)).map((l) => l.line);
+    assert.deepEqual(lines, ['started', 'finished']);
+  });
+
   it('refuses bad input with 4xx naming the field', async () => {
     const badCron = await api(p, 'POST', '/v1/projects/jobs/jobs/cron', { name: 'bad-cron', billing, deployment: source, schedule: '61 * * * *' });
     assert.equal(badCron.status, 400);
