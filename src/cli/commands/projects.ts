@@ -94,9 +94,15 @@ export async function createBundleService(client: ApiClient, project: string, o:
     const onlyVcs = err instanceof ApiError && err.status === 400 && err.details.length > 0 && err.details.every((d) => d.startsWith('vcsData'));
     if (!onlyVcs) throw err;
   }
-  await client.json('POST', '/v3/apps', { body: { name: o.name, relationships: { space: { data: { guid: project } } } } });
   const id = o.name.trim().toLowerCase().replace(/\s+/g, '-');
   const paths = servicePaths(project, id);
+  await client.get(projectPath(project)); // a missing project: the API's own 404
+  const exists = await client.get(paths.v1).then(
+    () => true,
+    (err: unknown) => (err instanceof ApiError && err.status === 404 ? false : Promise.reject(err)),
+  );
+  if (exists) throw new ApiError(409, `service '${id}' already exists in project '${project}'`);
+  await client.json('POST', '/v3/apps', { body: { name: o.name, relationships: { space: { data: { guid: project } } } } });
   await client.json('PATCH', `${projectPath(project)}/services/combined/${encodeURIComponent(id)}`, { body: { billing: { deploymentPlan: o.plan }, deployment: { instances: o.instances }, ports } });
   await client.json('POST', `${paths.v1}/resume`, { body: {} });
   return client.get(paths.v1);
