@@ -162,6 +162,31 @@ describe('rollouts', () => {
     assert.equal(json.body.status, 'COMPLETED');
     assert.equal(json.body.events.length, events.length);
   });
+
+  it('redeploys every instance at once and keeps the old ones for the overlap after the new are ready', async () => {
+    const load = loadThroughRouter(p);
+    const before_ = (await running()).map((c) => c.release);
+    const res = await api(p, 'POST', '/projects/roll/services/web/redeploy', { overlapSeconds: 2 });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const next = res.body.release as number;
+    assert.ok(before_.every((r) => r < next));
+    // Both generations ready side by side: the overlap.
+    await waitFor(async () => {
+      const c = await running();
+      return c.filter((x) => x.release === next && x.ready).length === before_.length && c.filter((x) => x.release !== next && x.ready).length === before_.length;
+    }, 60_000, 'old and new ready together');
+    const [r] = await rollouts();
+    assert.ok(r.events.some((e: { message: string }) => /overlap/.test(e.message)), JSON.stringify(r.events));
+    await waitFor(async () => {
+      const c = await running();
+      return c.length === before_.length && c.every((x) => x.release === next);
+    }, 60_000, 'old ones gone after the overlap');
+    await load.stop();
+    assert.equal(load.stats.failed, 0);
+    await waitFor(async () => (await rollouts())[0].status === 'COMPLETED', 30_000, 'redeploy COMPLETED');
+    const bad = await api(p, 'POST', '/projects/roll/services/web/redeploy', { overlapSeconds: -1 });
+    assert.equal(bad.status, 400);
+  });
 });
 
 describe('canary rollouts', () => {

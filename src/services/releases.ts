@@ -99,16 +99,16 @@ export class ReleasesService {
   }
 
   /** Restart: the running release again, as a new release, rolled like any other. */
-  async restart(svc: ServiceRecord): Promise<ReleaseRecord | undefined> {
+  async restart(svc: ServiceRecord, how?: { strategy: string; options?: RolloutOptions }): Promise<ReleaseRecord | undefined> {
     const target = svc.targetReleaseId ? await this.store.releases.find(svc.targetReleaseId) : undefined;
     if (!target) return undefined;
-    return this.release(svc, { ...target.spec, restartedAt: new Date().toISOString() }, 'restart', `release {n} created (restart of release ${target.number})`);
+    return this.release(svc, { ...target.spec, restartedAt: new Date().toISOString() }, 'restart', `release {n} created (restart of release ${target.number})`, how);
   }
 
-  private async release(svc: ServiceRecord, spec: ReleaseSpec, kind: RolloutKind, message: string): Promise<ReleaseRecord> {
+  private async release(svc: ServiceRecord, spec: ReleaseSpec, kind: RolloutKind, message: string, how?: { strategy: string; options?: RolloutOptions }): Promise<ReleaseRecord> {
     const key = serviceKey(svc.projectId, svc.id);
     const rel = await this.store.releases.append(key, spec, hashReleaseSpec(spec), { id: (n) => `${svc.projectId}--${svc.id}--r${n}` });
-    await this.moveTo(svc, rel, kind);
+    await this.moveTo(svc, rel, kind, undefined, how);
     await this.store.events.append({ projectId: svc.projectId, serviceId: svc.id, kind: 'release', reason: 'Created', message: message.replace('{n}', String(rel.number)) });
     return rel;
   }

@@ -175,6 +175,20 @@ export class ServiceCatalog {
     return this.details(await this.store.services.get(projectId, serviceId));
   }
 
+  /**
+   * Redeploy (Aptible): every instance replaced with one of the current spec, all new ones started at once,
+   * and the old ones kept running `overlapSeconds` after the last new one is ready.
+   */
+  async redeploy(caller: Principal, projectId: string, serviceId: string, overlapSeconds = 0): Promise<ServiceDetails> {
+    this.auth.authorize(caller, projectId, 'write');
+    const cur = await this.store.services.get(projectId, serviceId);
+    if (cur.kind === 'build') throw ValidationError.one('serviceId', 'applicable', 'build services run no instances');
+    const all = Math.max(1, cur.spec.deployment?.instances ?? 1, ...Object.values(cur.spec.processTypes ?? {}).map((t) => t.quantity));
+    const rel = await this.releases.restart(cur, { strategy: 'rolling', options: { maxInFlight: all, ...(overlapSeconds ? { overlapSeconds } : {}) } });
+    if (!rel) throw new ConflictError(`service '${serviceId}' has nothing deployed yet`);
+    return this.details(await this.store.services.get(projectId, serviceId));
+  }
+
   async instances(caller: Principal, projectId: string, serviceId: string): Promise<InstanceView[]> {
     this.auth.authorize(caller, projectId, 'read');
     await this.store.services.get(projectId, serviceId);

@@ -9,6 +9,8 @@ export type RolloutStatus = 'IN_PROGRESS' | 'COMPLETED' | 'FAILED' | 'SUPERSEDED
 export interface RolloutOptions {
   maxInFlight?: number;
   canarySteps?: { instanceWeight: number }[];
+  /** keep old instances running this long after every new one is ready (a redeploy's overlap) */
+  overlapSeconds?: number;
 }
 export type RolloutKind = 'deploy' | 'rollback' | 'restart' | 'return';
 

@@ -77,6 +77,22 @@ export function registerNative(app: Api, deps: ApiDeps): void {
       return { release: d.release?.number ?? null, status: d.service.deployStatus };
     },
   );
+  app.post(
+    '/projects/:projectId/services/:serviceId/redeploy',
+    {
+      schema: {
+        tags: ['releases'],
+        summary: 'Replace every instance with the current spec, all at once; old ones stay overlapSeconds after the new are ready',
+        params: ServiceParams,
+        body: Type.Optional(Type.Union([Type.Object({ overlapSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 3600 })) }, { additionalProperties: false }), Type.Null()])),
+      },
+    },
+    async (req) => {
+      const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
+      const d = await catalog.redeploy(req.principal, projectId, serviceId, (req.body as { overlapSeconds?: number } | undefined)?.overlapSeconds ?? 0);
+      return { release: d.release?.number ?? null, status: d.service.deployStatus };
+    },
+  );
   app.get('/projects/:projectId/services/:serviceId/rollouts', { schema: { tags: ['releases'], summary: 'Rollouts with their ordered events', params: ServiceParams } }, async (req) => {
     const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
     return { rollouts: await catalog.rollouts(req.principal, projectId, serviceId) };

@@ -35,6 +35,8 @@ const CRASH_BACKOFF_CAP_MS = 5 * 60_000;
 export class ServiceController implements InstanceObserver {
   /** instances being stopped in the background: not counted, not routed */
   private readonly stopping = new Set<string>();
+  /** when every new instance of an overlapping rollout was first ready, by rollout id */
+  private readonly overlapSince = new Map<string, number>();
 
   constructor(
     private readonly store: Store,
@@ -90,6 +92,22 @@ export class ServiceController implements InstanceObserver {
     for (const t of new Set(live.map(typeOf))) if (!desiredByType.has(t)) desiredByType.set(t, 0);
 
     const plans = [...desiredByType].map(([type, want]) => this.planType({ key, projectId, serviceId, type, want, target, live: live.filter((i) => typeOf(i) === type), now, refreshed, rollout, canaryStep, strategyName: svc.spec.deployment?.strategy?.type }));
+    let overlapWaitMs = Infinity;
+    if (rollout?.options.overlapSeconds) {
+      // A redeploy's overlap: old instances stay until every new one is ready, and then for the overlap.
+      const allNewReady = plans.every((x) => x.current.length === x.want && x.current.every(x.isAvailable));
+      const since = allNewReady ? (this.overlapSince.get(rollout.id) ?? now) : undefined;
+      if (since !== undefined) this.overlapSince.set(rollout.id, since);
+      const left = since === undefined ? Infinity : rollout.options.overlapSeconds * 1000 - (now - since);
+      if (left > 0) {
+        for (const x of plans) {
+          const held = new Set(x.old.map((i) => i.id));
+          x.step = { ...x.step, stop: x.step.stop.filter((id) => !held.has(id)), reason: `new instances ready; old ones kept for the ${rollout.options.overlapSeconds} s overlap` };
+          x.converged = false;
+        }
+        if (since !== undefined) overlapWaitMs = left;
+      } else this.overlapSince.delete(rollout.id);
+    }
     const web = plans.find((x) => x.type === 'web');
 
     // Routing first: whatever this pass stops is out of the table before it is signalled.
@@ -128,7 +146,7 @@ export class ServiceController implements InstanceObserver {
     if (rollout && target && !rollout.paused) await this.reconcileRollout(svc, rollout, target, converged, reason, current, desiredTotal, refreshed);
 
     const step = { start: plans.flatMap((x) => x.step.start), stop: [...stopping] };
-    const nextUnblockMs = Math.min(...plans.map((x) => x.nextUnblockMs));
+    const nextUnblockMs = Math.min(overlapWaitMs, ...plans.map((x) => x.nextUnblockMs));
     const soonestAvailableMs = Math.min(...plans.map((x) => x.soonestAvailableMs));
     if (step.start.length || step.stop.length) return { againInMs: 50 };
     if (!plans.every((x) => x.converged)) {
