@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { SUPPORTED_DATABASES, openTestStore } from './support/databases.ts';
 import { api, fixtureRepo, startTestPlatform, waitFor, type RunningPlatform } from './support/platform.ts';
 import { ConflictError, NotFoundError } from '../src/errors/errors.ts';
-import { dueTick, type RunSpec } from '../src/jobs/job.ts';
+import { dueTick, type RunSpec } from '../src/domain/job.ts';
 
 const runSpec: RunSpec = { command: ['/bin/sh', '-c', 'true'], plan: 'nf-compute-20', backoffLimit: 0, activeDeadlineSeconds: null, gracePeriodSeconds: 5 };
 

@@ -7,7 +7,7 @@
  * while the control plane was down collapse into the newest one.
  */
 import type { Store } from '../store/store.ts';
-import { dueTick, type JobRecord } from './job.ts';
+import { dueTick, type JobRecord } from '../domain/job.ts';
 import type { JobsService } from './jobs-service.ts';
 import type { JobControllerLogger } from './job-controller.ts';
 

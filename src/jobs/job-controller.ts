@@ -20,7 +20,7 @@ import type { Store } from '../store/store.ts';
 import type { InstanceSpec, ObservedInstance, RuntimeDriver } from '../runtime/driver.ts';
 import type { PassResult } from '../controllers/queue.ts';
 import { findPlan } from '../domain/plans.ts';
-import { attemptInstanceId, attemptOf, isConcluded, retryBackoffMs, type RunRecord } from './job.ts';
+import { attemptInstanceId, attemptOf, isConcluded, retryBackoffMs, type RunRecord } from '../domain/job.ts';
 import type { RunExecutor, RunLogLine } from './jobs-service.ts';
 
 export interface JobControllerLogger {

@@ -24,7 +24,7 @@ import {
   type RunSecrets,
   type RunSpec,
   type RuntimeOverrides,
-} from './job.ts';
+} from '../domain/job.ts';
 
 export interface RunLogLine {
   attempt: number;

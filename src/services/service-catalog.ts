@@ -142,6 +142,7 @@ export class ServiceCatalog {
   async delete(caller: Principal, projectId: string, serviceId: string): Promise<void> {
     this.auth.authorize(caller, projectId, 'write');
     await this.store.services.delete(projectId, serviceId);
+    await this.store.jobs.deleteServiceRuns(projectId, serviceId);
     this.signals.serviceChanged(serviceKey(projectId, serviceId));
   }
 

@@ -16,7 +16,7 @@ import {
   type RunSecrets,
   type RunSpec,
   type RunStatus,
-} from '../jobs/job.ts';
+} from '../domain/job.ts';
 
 export interface RunPatch {
   status?: RunStatus;
@@ -144,6 +144,11 @@ export class JobsRepo {
     q = seen === null ? q.where('last_tick_at', 'is', null) : q.where('last_tick_at', '=', seen);
     const res = await q.executeTakeFirst();
     return Number(res.numUpdatedRows) === 1;
+  }
+
+  /** Delete the one-off runs of a deleted service; the job controller then stops what still runs of them. */
+  async deleteServiceRuns(projectId: string, serviceId: string): Promise<void> {
+    await this.db.deleteFrom('job_runs').where('project_id', '=', projectId).where('owner_kind', '=', 'service').where('job_id', '=', serviceId).execute();
   }
 
   /** Delete a job and its runs; the job controller then stops and removes what still runs of them. */

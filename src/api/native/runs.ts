@@ -5,7 +5,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import type { Api, ApiDeps } from '../app.ts';
-import type { RunRecord } from '../../jobs/job.ts';
+import type { RunRecord } from '../../domain/job.ts';
 
 const ServiceParams = Type.Object({ projectId: Type.String({ maxLength: 100 }), serviceId: Type.String({ maxLength: 100 }) });
 const ServiceRunParams = Type.Object({ projectId: Type.String({ maxLength: 100 }), serviceId: Type.String({ maxLength: 100 }), runId: Type.String({ maxLength: 300 }) });

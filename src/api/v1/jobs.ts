@@ -9,7 +9,7 @@ import type { Api, ApiDeps } from '../app.ts';
 import * as X from './schema/service-parts.ts';
 import { P } from './schema/patterns.ts';
 import { Enum } from './schema/enum.ts';
-import type { JobKind, JobRecord, JobSpec, RunRecord } from '../../jobs/job.ts';
+import type { JobKind, JobRecord, JobSpec, RunRecord } from '../../domain/job.ts';
 import type { RunOverrides } from '../../jobs/jobs-service.ts';
 
 const Opt = Type.Optional;

@@ -130,7 +130,23 @@ function isSupervisorOf(pid: number, dir: string): boolean {
   }
 }
 
-/** The first process inside an instance's sandbox: a child of bwrap living in another mount namespace. */
+/** A child of `parent` living in another mount namespace than ours. */
+function childInOtherNs(parent: number, ownNs: string): number | undefined {
+  for (const pid of fs.readdirSync('/proc')) {
+    if (pid.charCodeAt(0) > 57) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === parent && fs.readlinkSync(`/proc/${pid}/ns/mnt`) !== ownNs) return Number(pid);
+    } catch {}
+  }
+  return undefined;
+}
+
+/**
+ * The app's process inside an instance's sandbox: bwrap forks its PID-namespace init, which forks the app
+ * once the mounts are in place. The init alone may still be building them, so only the app will do.
+ */
 function sandboxedProcess(bwrapPid: number | undefined): number | undefined {
   if (!bwrapPid) return undefined;
   let ownNs: string;
@@ -139,15 +155,8 @@ function sandboxedProcess(bwrapPid: number | undefined): number | undefined {
   } catch {
     return undefined;
   }
-  for (const pid of fs.readdirSync('/proc')) {
-    if (pid.charCodeAt(0) > 57) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === bwrapPid && fs.readlinkSync(`/proc/${pid}/ns/mnt`) !== ownNs) return Number(pid);
-    } catch {}
-  }
-  return undefined;
+  const init = childInOtherNs(bwrapPid, ownNs);
+  return init ? childInOtherNs(init, ownNs) : undefined;
 }
 
 async function allocatePort(): Promise<number> {
@@ -416,7 +425,12 @@ export class ProcessDriver implements RuntimeDriver {
     if (!launch) throw new Error(`instance ${id} not found`);
     // A sandboxed instance has its own /tmp, mounts and PIDs: run the command inside them (nsenter into
     // the sandbox's first process), so a CMD probe sees exactly what the app sees.
-    const inside = launch.sandbox.length ? sandboxedProcess(readJson<State>(path.join(dir, 'state.json'))?.appPid) : undefined;
+    let inside: number | undefined;
+    if (launch.sandbox.length) {
+      // Just after a start the sandbox may still be setting up: give it a moment to run the app.
+      const deadline = Date.now() + 2000;
+      while ((inside = sandboxedProcess(readJson<State>(path.join(dir, 'state.json'))?.appPid)) === undefined && Date.now() < deadline) await sleep(20);
+    }
     const argv = inside ? ['nsenter', '-t', String(inside), '-m', '-u', '-i', '-p', '-w', '--', ...command] : [...launch.sandbox, ...command];
     return new Promise((resolve) => {
       const child = spawn(argv[0], argv.slice(1), { cwd: launch.cwd, env: launch.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
