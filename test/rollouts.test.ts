@@ -164,6 +164,8 @@ describe('rollouts', () => {
   });
 
   it('redeploys every instance at once and keeps the old ones for the overlap after the new are ready', async () => {
+    const desired = (await api(p, 'GET', SVC)).body.data.deployment.instances as number;
+    await waitFor(async () => (await rollouts())[0].status === 'COMPLETED' && (await running()).length === desired, 60_000, 'settled before the redeploy');
     const load = loadThroughRouter(p);
     const before_ = (await running()).map((c) => c.release);
     const res = await api(p, 'POST', '/projects/roll/services/web/redeploy', { overlapSeconds: 2 });
