@@ -92,7 +92,7 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
   app.decorateRequest('principal', null as unknown as Principal);
   app.addHook('onRequest', async (req: FastifyRequest, reply) => {
     const path = req.url.split('?', 1)[0];
-    if (PUBLIC_PATHS.has(path)) return;
+    if (PUBLIC_PATHS.has(path) || path === '/ui' || path.startsWith('/ui/')) return;
     if (path.startsWith('/git/')) {
       // git asks for credentials only after a Basic challenge; the token is the password.
       reply.header('www-authenticate', 'Basic realm="slipway"');
@@ -137,6 +137,7 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
   registerGit(app, deps);
   registerV1Jobs(app, deps);
   registerNativeRuns(app, deps);
+  app.register(import('./dashboard.ts'));
   return app;
 }
 

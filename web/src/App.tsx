@@ -1,0 +1,74 @@
+import { useEffect, useRef, useState } from 'react';
+import { session } from './api.ts';
+import { href, Link, useRoute } from './router.tsx';
+import { SignIn } from './screens/SignIn.tsx';
+import { Projects } from './screens/Projects.tsx';
+import { ProjectServices } from './screens/ProjectServices.tsx';
+import { ServicePage } from './screens/ServicePage.tsx';
+
+export function App() {
+  const [signedIn, setSignedIn] = useState(() => session.token() !== null);
+  const route = useRoute();
+  const main = useRef<HTMLElement>(null);
+
+  // A token the API refuses ends the session: back to the sign-in form.
+  useEffect(() => {
+    const onUnauthorized = () => {
+      session.signOut();
+      setSignedIn(false);
+    };
+    window.addEventListener('slipway:unauthorized', onUnauthorized);
+    return () => window.removeEventListener('slipway:unauthorized', onUnauthorized);
+  }, []);
+
+  // After navigating, move focus to the new screen's heading, as a page load would for screen readers.
+  const first = useRef(true);
+  useEffect(() => {
+    if (first.current) {
+      first.current = false;
+      return;
+    }
+    main.current?.querySelector<HTMLElement>('h1')?.focus();
+  }, [route]);
+
+  const signOut = () => {
+    session.signOut();
+    setSignedIn(false);
+  };
+
+  return (
+    <>
+      <a className="skip" href="#main">
+        Skip to content
+      </a>
+      <header className="top">
+        <Link to={href.projects()} className="brand">
+          slipway
+        </Link>
+        {signedIn && (
+          <button type="button" className="link" onClick={signOut}>
+            Sign out
+          </button>
+        )}
+      </header>
+      <main id="main" ref={main}>
+        {!signedIn ? (
+          <SignIn onSignedIn={() => setSignedIn(true)} />
+        ) : route.name === 'projects' ? (
+          <Projects />
+        ) : route.name === 'project' ? (
+          <ProjectServices project={route.project} />
+        ) : route.name === 'service' ? (
+          <ServicePage key={`${route.project}/${route.service}`} project={route.project} service={route.service} />
+        ) : (
+          <section>
+            <h1 tabIndex={-1}>Not found</h1>
+            <p>
+              Nothing lives at <code>{route.path}</code>. <Link to={href.projects()}>See all projects</Link>.
+            </p>
+          </section>
+        )}
+      </main>
+    </>
+  );
+}

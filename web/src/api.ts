@@ -1,0 +1,193 @@
+/**
+ * The dashboard speaks only HTTP to the API, with the token the user typed (kept in sessionStorage for the
+ * tab's life). Errors of every face (problem details, Northflank `error`, CF `errors[]`) become one message.
+ */
+
+const TOKEN_KEY = 'slipway.token';
+
+export const session = {
+  token: (): string | null => sessionStorage.getItem(TOKEN_KEY),
+  signIn: (token: string) => sessionStorage.setItem(TOKEN_KEY, token),
+  signOut: () => sessionStorage.removeItem(TOKEN_KEY),
+};
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function headers(extra: Record<string, string> = {}): Record<string, string> {
+  const token = session.token();
+  return { ...(token ? { authorization: `Bearer ${token}` } : {}), ...extra };
+}
+
+async function failure(res: Response): Promise<ApiError> {
+  let message = `${res.status} ${res.statusText}`;
+  try {
+    const body = (await res.json()) as { detail?: string; title?: string; error?: { message?: string }; errors?: { detail?: string }[]; message?: string };
+    message = body.detail ?? body.error?.message ?? body.errors?.[0]?.detail ?? body.message ?? body.title ?? message;
+  } catch {
+    // not JSON: keep the status line
+  }
+  if (res.status === 401) window.dispatchEvent(new Event('slipway:unauthorized'));
+  return new ApiError(res.status, message);
+}
+
+export async function get<T>(path: string, signal?: AbortSignal): Promise<T> {
+  const res = await fetch(path, { headers: headers(), signal });
+  if (!res.ok) throw await failure(res);
+  return (await res.json()) as T;
+}
+
+export async function getText(path: string, signal?: AbortSignal): Promise<string> {
+  const res = await fetch(path, { headers: headers(), signal });
+  if (!res.ok) throw await failure(res);
+  return res.text();
+}
+
+export async function post<T>(path: string, body?: unknown): Promise<T> {
+  const res = await fetch(path, {
+    method: 'POST',
+    headers: headers(body === undefined ? {} : { 'content-type': 'application/json' }),
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!res.ok) throw await failure(res);
+  return (await res.json()) as T;
+}
+
+/**
+ * Server-Sent Events through fetch (EventSource cannot send the Authorization header): calls `onEvent` for
+ * each event until the stream ends or `signal` aborts.
+ */
+export async function stream(path: string, onEvent: (type: string, data: string, id?: string) => void, signal: AbortSignal): Promise<void> {
+  const res = await fetch(path, { headers: headers({ accept: 'text/event-stream' }), signal });
+  if (!res.ok || !res.body) throw await failure(res);
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += value;
+    let end: number;
+    while ((end = buffer.search(/\r?\n\r?\n/)) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end).replace(/^\r?\n\r?\n/, '');
+      let type = 'message';
+      let id: string | undefined;
+      const data: string[] = [];
+      for (const line of block.split(/\r?\n/)) {
+        const colon = line.indexOf(':');
+        const field = colon < 0 ? line : line.slice(0, colon);
+        const val = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+        if (field === 'event') type = val;
+        else if (field === 'data') data.push(val);
+        else if (field === 'id') id = val;
+      }
+      if (data.length) onEvent(type, data.join('\n'), id);
+    }
+  }
+}
+
+const enc = encodeURIComponent;
+
+/** Every API path the dashboard uses, in one place. */
+export const paths = {
+  projects: () => '/v1/projects?per_page=100',
+  services: (p: string) => `/v1/projects/${enc(p)}/services?per_page=100`,
+  service: (p: string, s: string) => `/v1/projects/${enc(p)}/services/${enc(s)}`,
+  instances: (p: string, s: string) => `/projects/${enc(p)}/services/${enc(s)}/instances`,
+  rollouts: (p: string, s: string) => `/projects/${enc(p)}/services/${enc(s)}/rollouts`,
+  rolloutEvents: (p: string, s: string, n: number) => `/projects/${enc(p)}/services/${enc(s)}/rollouts/${n}/events`,
+  releases: (p: string, s: string) => `/projects/${enc(p)}/services/${enc(s)}/releases`,
+  rollback: (p: string, s: string) => `/projects/${enc(p)}/services/${enc(s)}/rollback`,
+  logs: (p: string, s: string) => `/projects/${enc(p)}/services/${enc(s)}/logs?tail=200`,
+  action: (p: string, s: string, a: 'scale' | 'restart' | 'pause' | 'resume') => `/v1/projects/${enc(p)}/services/${enc(s)}/${a}`,
+  builds: (p: string, s: string) => `/v1/projects/${enc(p)}/services/${enc(s)}/build`,
+  buildLog: (p: string, s: string, b: string) => `/projects/${enc(p)}/services/${enc(s)}/builds/${enc(b)}/log`,
+};
+
+// Shapes of the responses the dashboard reads (the parts it shows).
+export interface Project {
+  id: string;
+  name: string;
+  description?: string;
+}
+export interface DeployStatus {
+  status: string;
+  reason?: string;
+  lastTransitionTime?: string;
+  message?: string;
+}
+export interface ServiceItem {
+  id: string;
+  name: string;
+  serviceType: string;
+  description?: string;
+  status: { deployment: DeployStatus };
+}
+export interface Service extends ServiceItem {
+  paused: boolean;
+  deployment?: { instances?: number };
+  release?: { id: string; number: number };
+  ports?: { name: string; internalPort: number; public?: boolean; protocol: string; dns?: string }[];
+  status: { deployment: DeployStatus; build?: { status: string; lastTransitionTime?: string } };
+}
+export interface Instance {
+  id: string;
+  release: number | null;
+  processType: string;
+  state: string;
+  ready: boolean;
+  restarts: number;
+  lastExitCode: number | null;
+  startedAt?: string;
+  /** per probe kind (startup, readiness, liveness): whether it passes now */
+  probes?: Record<string, { passing?: boolean; consecutiveFailures?: number; lastError?: string }>;
+}
+export interface RolloutEvent {
+  id: number;
+  message: string;
+  createdAt: string;
+}
+export interface Rollout {
+  id: string;
+  number: number;
+  kind: string;
+  strategy: string;
+  status: string;
+  message?: string | null;
+  fromRelease: number | null;
+  toRelease: number | null;
+  createdAt: string;
+  finishedAt?: string | null;
+  canary?: { steps: { instanceWeight: number }[]; currentStep: number; paused: boolean };
+  events: RolloutEvent[];
+}
+export interface Release {
+  id: string;
+  number: number;
+  buildId?: string | null;
+  image?: string | null;
+  specHash: string;
+  createdAt: string;
+}
+export interface LogLine {
+  instance: string;
+  ts: string;
+  stream: string;
+  line: string;
+}
+export interface Build {
+  id: string;
+  branch?: string;
+  sha?: string;
+  status: string;
+  concluded: boolean;
+  success: boolean;
+  createdAt: string;
+  message?: string | null;
+}

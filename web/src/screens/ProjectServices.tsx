@@ -1,0 +1,32 @@
+import { get, paths, type ServiceItem } from '../api.ts';
+import { usePoll } from '../hooks.ts';
+import { href, Link } from '../router.tsx';
+import { Problem, StatusBadge } from '../ui.tsx';
+
+export function ProjectServices({ project }: { project: string }) {
+  const services = usePoll((signal) => get<{ data: { services: ServiceItem[] } }>(paths.services(project), signal).then((r) => r.data.services), [project], 3000);
+  return (
+    <section>
+      <nav aria-label="Breadcrumb" className="crumbs">
+        <Link to={href.projects()}>Projects</Link> / <span aria-current="page">{project}</span>
+      </nav>
+      <h1 tabIndex={-1}>{project}</h1>
+      <h2>Services</h2>
+      <Problem error={services.error} />
+      {services.loading && <p aria-live="polite">Loading…</p>}
+      {services.data?.length === 0 && <p>This project has no services yet.</p>}
+      {services.data && services.data.length > 0 && (
+        <ul className="cards" aria-label="Services">
+          {services.data.map((s) => (
+            <li key={s.id}>
+              <Link to={href.service(project, s.id)}>{s.name}</Link> <span className="muted">{s.serviceType}</span>
+              <div>
+                <StatusBadge status={s.status.deployment.status} />
+              </div>
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+}
