@@ -36,12 +36,12 @@ interface Plane {
 const DOMAIN = 'conf.test';
 
 const PLANES: Plane[] = [
-  { name: 'built-in Node proxy', create: (dataDir) => new NodeRouter({ host: '::', port: 0, tlsPort: 0, domain: DOMAIN, dataDir, upstreamTimeoutMs: 5000 }), cannot: {} },
+  { name: 'built-in Node proxy', create: (dataDir) => new NodeRouter({ host: '::', port: 0, tlsPort: 0, metricsPort: 0, domain: DOMAIN, dataDir, upstreamTimeoutMs: 5000 }), cannot: {} },
   {
     name: 'HAProxy',
     create: (dataDir) => {
       assert.ok(haproxyAvailable(), 'haproxy is not installed: install the Debian package haproxy (apt-get install -y haproxy)');
-      return new HaproxyRouter({ host: '::', port: 0, tlsPort: 0, domain: DOMAIN, dataDir });
+      return new HaproxyRouter({ host: '::', port: 0, tlsPort: 0, metricsPort: 0, domain: DOMAIN, dataDir });
     },
     cannot: {},
   },
@@ -500,6 +500,95 @@ it('serves a user certificate placed in <dataDir>/tls/certs while running', asyn
   while ((await servedSubject(httpsPort, 'late.example.test')) !== 'late.example.test') {
     assert.ok(Date.now() < deadline, 'the new certificate is served within 60 s');
     await new Promise((r) => setTimeout(r, 200));
+  }
+});
+
+// ── metrics ───────────────────────────────────────────────────────────────────────────────────────────
+
+/** A plain GET on the router's local metrics port. */
+function scrape(c: Ctx, urlPath: string): Promise<Reply> {
+  const port = c.router.address().metricsPort;
+  assert.ok(port, 'the router reports its metrics port');
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: '127.0.0.1', port, path: urlPath, agent: false }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (d: Buffer) => chunks.push(d));
+        res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks).toString(), headers: res.headers }));
+      })
+      .on('error', reject);
+  });
+}
+
+/** Samples of a Prometheus text document: `name{labels}` → value. */
+function samples(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?) (\S+)$/.exec(line.trim());
+    if (m) out.set(m[1], Number(m[2]));
+  }
+  return out;
+}
+
+/** The `proxy` label of a service's route, read from `/routes` (slipway_route_info). */
+async function proxyOf(c: Ctx, service: string): Promise<string> {
+  const r = await scrape(c, '/routes');
+  assert.equal(r.status, 200);
+  const m = new RegExp(`^slipway_route_info\\{proxy="([^"]+)",route="[^"]*",project="p",service="${service.replace(/\./g, '\\.')}",port="p01",protocol="[^"]+"\\} 1$`, 'm').exec(r.body);
+  assert.ok(m, `no slipway_route_info for ${service} in:\n${r.body}`);
+  return m[1];
+}
+
+it('counts the requests to a service on the metrics port, by status class, with latency', async (c) => {
+  const b = await c.mk('metrics-a');
+  await c.put('metrics-down.test', []);
+  await c.put('metrics.test', [ep(b)]);
+  for (let i = 0; i < 5; i++) assert.equal((await c.get('metrics.test')).status, 200);
+  for (let i = 0; i < 2; i++) assert.equal((await c.get('metrics-down.test')).status, 503);
+  const [up, down] = [await proxyOf(c, 'metrics.test'), await proxyOf(c, 'metrics-down.test')];
+  const r = await scrape(c, '/metrics');
+  assert.equal(r.status, 200);
+  assert.match(String(r.headers['content-type']), /^text\/plain/);
+  const s = samples(r.body);
+  const v = (name: string, proxy: string, extra = '') => s.get(`${name}{proxy="${proxy}"${extra}}`);
+  assert.equal(v('haproxy_backend_http_requests_total', up), 5);
+  assert.equal(v('haproxy_backend_http_responses_total', up, ',code="2xx"'), 5);
+  assert.equal(v('haproxy_backend_http_responses_total', up, ',code="5xx"'), 0);
+  assert.equal(v('haproxy_backend_http_requests_total', down), 2);
+  assert.equal(v('haproxy_backend_http_responses_total', down, ',code="5xx"'), 2);
+  assert.equal(v('haproxy_backend_current_sessions', up), 0);
+  const avg = v('haproxy_backend_total_time_average_seconds', up);
+  assert.ok(avg !== undefined && avg >= 0, 'a latency average for the route');
+  assert.equal(b.hits, 5);
+});
+
+it('shows the requests in flight to a service on the metrics port', async (c) => {
+  let release: (() => void) | undefined;
+  const held = http.createServer((req, res) => {
+    req.resume();
+    release = () => res.end('late');
+  });
+  await new Promise<void>((r) => held.listen(0, '127.0.0.1', () => r()));
+  try {
+    await c.put('metrics-slow.test', [{ id: 'slow', host: '127.0.0.1', port: (held.address() as net.AddressInfo).port, weight: 1 }]);
+    const proxy = await proxyOf(c, 'metrics-slow.test');
+    const inFlight = async () => samples((await scrape(c, '/metrics')).body).get(`haproxy_backend_current_sessions{proxy="${proxy}"}`);
+    const answer = c.get('metrics-slow.test');
+    const deadline = Date.now() + 30_000;
+    // In flight from the router's view, and held by the app: both, before the app lets it go.
+    while (!release || (await inFlight()) !== 1) {
+      assert.ok(Date.now() < deadline, 'the request shows as in flight within 30 s');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    release();
+    assert.equal((await answer).body, 'late');
+    while ((await inFlight()) !== 0) {
+      assert.ok(Date.now() < deadline, 'the finished request leaves the in-flight count');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  } finally {
+    held.closeAllConnections();
+    await new Promise((r) => held.close(r));
   }
 });
 

@@ -15,6 +15,10 @@ export interface Config {
   routerPort: number;
   /** HTTPS port of the router (`SLIPWAY_ROUTER_TLS_PORT`); 0 picks a free one, reported as `address().httpsPort`. */
   routerTlsPort: number;
+  /** Router metrics in the Prometheus text format on 127.0.0.1 (`SLIPWAY_ROUTER_METRICS_PORT`); 0 picks a free one, reported as `address().metricsPort`. */
+  routerMetricsPort: number;
+  /** Router ports handed to public TCP ports of services (`SLIPWAY_ROUTER_TCP_PORTS`, `from-to`), one per route, stable. */
+  routerTcpPorts: { from: number; to: number };
   domain: string;
   adminToken?: string;
   runtime: 'process' | 'docker' | 'kubernetes';
@@ -67,6 +71,15 @@ function oneOf<T extends string>(env: Env, name: string, def: T, allowed: readon
   return raw as T;
 }
 
+function portRange(env: Env, name: string, def: { from: number; to: number }): { from: number; to: number } {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  const m = /^(\d{1,5})-(\d{1,5})$/.exec(raw.trim());
+  const [from, to] = m ? [Number(m[1]), Number(m[2])] : [NaN, NaN];
+  if (!m || from < 1 || to > 65535 || from > to) throw new ConfigError(`${name} must be a port range 'from-to' with 1 <= from <= to <= 65535, got '${raw}'`);
+  return { from, to };
+}
+
 export function onPath(binary: string): boolean {
   try {
     execFileSync('sh', ['-c', `command -v ${binary}`], { stdio: 'ignore' });
@@ -95,6 +108,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     routerHost: env.SLIPWAY_ROUTER_HOST || '0.0.0.0',
     routerPort: int(env, 'SLIPWAY_ROUTER_PORT', 8080, 0, 65535),
     routerTlsPort: int(env, 'SLIPWAY_ROUTER_TLS_PORT', 8443, 0, 65535),
+    routerMetricsPort: int(env, 'SLIPWAY_ROUTER_METRICS_PORT', 9101, 0, 65535),
+    routerTcpPorts: portRange(env, 'SLIPWAY_ROUTER_TCP_PORTS', { from: 20000, to: 20999 }),
     domain,
     adminToken,
     runtime: oneOf(env, 'SLIPWAY_RUNTIME', 'process', ['process', 'docker', 'kubernetes'] as const),

@@ -31,6 +31,11 @@ export interface Route {
   /** Access policies (basic auth, IP, headers, per path); none: every request passes. See access.ts. */
   access?: RouteAccess;
   loadBalancing?: { mode: LoadBalancingMode; consistentHash?: { mode: 'ip' | 'customHeader'; header?: string }; consistentReplicaRouting?: { mode: 'path' | 'header' } };
+  /**
+   * `TCP` routes only: the router port that forwards to the endpoints. Controllers leave it unset; the
+   * router assigns one from its range, stable per route key (see `Router.tcpPortOf`). `hosts` is empty.
+   */
+  tcpPort?: number;
 }
 
 export interface RoutingTable {
@@ -54,8 +59,17 @@ export interface Router {
    * controller awaits it before it reports an instance routed or stops an old one.
    */
   settled?(): Promise<void>;
-  /** The ports actually bound (useful with port 0 in tests); `httpsPort` only when TLS is on. */
-  address(): { httpPort: number; httpsPort?: number };
+  /**
+   * The ports actually bound (useful with port 0 in tests); `httpsPort` only when TLS is on, `metricsPort`
+   * (Prometheus text on 127.0.0.1, `/metrics` and `/routes`) only when metrics are on.
+   */
+  address(): { httpPort: number; httpsPort?: number; metricsPort?: number };
+  /**
+   * The router port of a `TCP` route in the table (by route key), once assigned; undefined for any other
+   * route or before the assignment. Stable across restarts on the same data directory. Callers that need
+   * the port bound await `settled()` first.
+   */
+  tcpPortOf?(routeKey: string): number | undefined;
   /** Stop accepting, let in-flight requests finish (bounded), close. */
   stop(): Promise<void>;
 }

@@ -6,6 +6,7 @@
  * ```
  * frontend slipway        bind host:port; X-Forwarded-*, X-Request-Id; Host → backend through hosts.map
  *   └─ default_backend    slipway_not_found (404 page naming the host)
+ * frontend slipway_metrics  127.0.0.1:<metrics port>: /metrics (prometheus-exporter), /routes (routes.prom)
  * backend be_<key>_<hash> one per route; balance per load-balancing mode; maintenance / "no instance" 503;
  *                         `server-template s 1-N` slots, all in maintenance until the Runtime API gives one
  *                         an endpoint's address, weight and state.
@@ -13,11 +14,11 @@
  * Endpoint changes never touch this text: the slots absorb them through the Runtime API, and the state file
  * (`show servers state`, dumped before each reload) carries them across reloads.
  */
-import crypto from 'node:crypto';
 import path from 'node:path';
 import type { Route } from '../table.ts';
 import { pages } from '../node-proxy/pages.ts';
 import { WWW_AUTHENTICATE, type AccessCheck, type RouteAccess } from '../access.ts';
+import { METRICS_CONTENT_TYPE, proxyName } from '../metrics.ts';
 
 export const NOT_FOUND_BACKEND = 'slipway_not_found';
 export const SERVER_PREFIX = 's';
@@ -50,6 +51,8 @@ export interface ConfigSpec {
   backends: BackendSpec[];
   /** HTTPS: the port and the crt-list file naming the certificates (see renderCrtList). */
   tls?: { port: number };
+  /** Prometheus exporter on 127.0.0.1 (see ../metrics.ts); `routes.prom` is served at /routes. */
+  metrics?: { port: number };
   /** Bound on a soft stop after a reload: old workers close what is left after this. */
   hardStopAfterSeconds: number;
 }
@@ -63,6 +66,8 @@ export interface RouterFiles {
   pidFile: string;
   pagesDir: string;
   crtList: string;
+  /** `slipway_route_info` samples (see ../metrics.ts), served at /routes on the metrics port. */
+  routeInfo: string;
 }
 
 export function routerFiles(dir: string): RouterFiles {
@@ -75,15 +80,15 @@ export function routerFiles(dir: string): RouterFiles {
     pidFile: path.join(dir, 'haproxy.pid'),
     pagesDir: path.join(dir, 'pages'),
     crtList: path.join(dir, 'crt-list.txt'),
+    routeInfo: path.join(dir, 'routes.prom'),
   };
 }
 
-/** Backend name for a route key: readable, limited to HAProxy's name alphabet, unique by a hash suffix. */
-export function backendName(routeKey: string): string {
-  const readable = routeKey.replace(/[^A-Za-z0-9_.-]+/g, '_').slice(0, 48);
-  const hash = crypto.createHash('sha256').update(routeKey).digest('hex').slice(0, 8);
-  return `be_${readable}_${hash}`;
-}
+/**
+ * Backend name for a route key: readable, limited to HAProxy's name alphabet, unique by a hash suffix. It
+ * is the `proxy` label of the route's metrics on both planes, hence defined in ../metrics.ts.
+ */
+export const backendName = proxyName;
 
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$/;
 
@@ -196,6 +201,18 @@ export function renderConfig(spec: ConfigSpec): string {
     `  use_backend %[req.hdr(host),lower,field(1,:),map(${f.hostsMap})]`,
     `  default_backend ${NOT_FOUND_BACKEND}`,
     '',
+    ...(spec.metrics
+      ? [
+          // Local only; reloads keep the port (the new worker takes the listener over).
+          'frontend slipway_metrics',
+          `  bind 127.0.0.1:${spec.metrics.port}`,
+          '  no log',
+          '  http-request use-service prometheus-exporter if { path /metrics }',
+          `  http-request return status 200 content-type ${q(METRICS_CONTENT_TYPE)} hdr cache-control no-store file ${q(f.routeInfo)} if { path /routes }`,
+          `  http-request return status 404 content-type text/plain string ${q('not found: try /metrics or /routes')}`,
+          '',
+        ]
+      : []),
     `backend ${NOT_FOUND_BACKEND}`,
     `  http-request return status 404 content-type ${HTML} hdr cache-control no-store lf-file ${page('not-found.lf')} if { var(txn.host) -m reg ^[a-z0-9._-]*$ }`,
     `  http-request return status 404 content-type ${HTML} hdr cache-control no-store file ${page('not-found.html')}`,

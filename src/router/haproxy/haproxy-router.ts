@@ -23,6 +23,7 @@ import type { Endpoint, Route, Router, RoutingTable } from '../table.ts';
 import { haproxyAvailable } from './detect.ts';
 import { cliCommand, cliErrors, parseServerLoad, parseShowProc, type ProcList } from './runtime-api.ts';
 import { ensureSelfSigned, loadCertificates, unclaimedSelfSignedNames } from '../tls/certificates.ts';
+import { renderRouteInfo } from '../metrics.ts';
 import { accessRules, renderCrtList, backendName, balanceFor, FREE_ADDR, FREE_PORT, isMappableHost, renderConfig, renderHostsMap, renderPages, routerFiles, SERVER_PREFIX, type BackendSpec, type RouterFiles } from './config.ts';
 
 export interface HaproxyRouterOptions {
@@ -35,6 +36,8 @@ export interface HaproxyRouterOptions {
   tlsPort?: number;
   /** Base domain: the self-signed certificate is for `*.<domain>` and `<domain>`. */
   domain?: string;
+  /** Prometheus exporter on 127.0.0.1 (0 picks a free port); off when unset. See ../metrics.ts. */
+  metricsPort?: number;
   /** Defaults to the `haproxy` found on the PATH or in /usr/sbin. */
   haproxyBin?: string;
   /** Server slots a backend starts with; it grows (with a reload) when more endpoints arrive. */
@@ -59,6 +62,8 @@ interface Slot {
 
 interface Backend extends BackendSpec {
   key: string;
+  /** The route as last handed over (its labels name the backend's metrics in routes.prom). */
+  route: Route;
   hosts: string[];
   /** Slot i is HAProxy's server `s<i+1>`; slots past the end of the array are free. */
   slots: Slot[];
@@ -82,6 +87,7 @@ export class HaproxyRouter implements Router {
   private readonly slotsPerBackend: number;
   private port = 0;
   private tlsPort?: number;
+  private metricsPort?: number;
   private selfSignedFile = '';
   /** The crt-list HAProxy loaded and the certificate files' signature it came from. */
   private appliedCrtList = '';
@@ -138,6 +144,13 @@ export class HaproxyRouter implements Router {
       this.tlsPort = this.opts.tlsPort || (await freePort(this.opts.host));
       this.selfSignedFile = await ensureSelfSigned(this.opts.dataDir, this.opts.domain!);
       this.writeCrtList();
+    }
+    if (this.opts.metricsPort !== undefined) {
+      // Metrics are for watching traffic; a busy port must not stop the router from carrying it (HAProxy
+      // would refuse the whole configuration), so it is checked first.
+      if (this.opts.metricsPort === 0) this.metricsPort = await freePort('127.0.0.1');
+      else if (await portFree('127.0.0.1', this.opts.metricsPort)) this.metricsPort = this.opts.metricsPort;
+      else this.opts.logger?.warn({ port: this.opts.metricsPort }, 'router metrics port is in use: metrics are off (set SLIPWAY_ROUTER_METRICS_PORT)');
     }
     for (const [name, body] of Object.entries(renderPages())) fs.writeFileSync(path.join(this.files.pagesDir, name), body);
     fs.writeFileSync(this.files.stateFile, '1\n');
@@ -199,8 +212,12 @@ export class HaproxyRouter implements Router {
     await this.settled();
   }
 
-  address(): { httpPort: number; httpsPort?: number } {
-    return this.tlsPort === undefined ? { httpPort: this.port } : { httpPort: this.port, httpsPort: this.tlsPort };
+  address(): { httpPort: number; httpsPort?: number; metricsPort?: number } {
+    return {
+      httpPort: this.port,
+      ...(this.tlsPort !== undefined ? { httpsPort: this.tlsPort } : {}),
+      ...(this.metricsPort !== undefined ? { metricsPort: this.metricsPort } : {}),
+    };
   }
 
   private certificateSet() {
@@ -303,6 +320,7 @@ export class HaproxyRouter implements Router {
       const name = backendName(route.key);
       const b: Backend = {
         key: route.key,
+        route,
         name,
         hosts: route.hosts,
         balance: balanceFor(route.loadBalancing),
@@ -437,8 +455,18 @@ export class HaproxyRouter implements Router {
   }
 
   private writeStructure(backends: Backend[], hosts: Map<string, string>): void {
-    const cfg = renderConfig({ dir: this.dir, bindHost: this.opts.host, port: this.port, backends, hardStopAfterSeconds: 60, ...(this.tlsPort !== undefined ? { tls: { port: this.tlsPort } } : {}) });
+    const cfg = renderConfig({
+      dir: this.dir,
+      bindHost: this.opts.host,
+      port: this.port,
+      backends,
+      hardStopAfterSeconds: 60,
+      ...(this.tlsPort !== undefined ? { tls: { port: this.tlsPort } } : {}),
+      ...(this.metricsPort !== undefined ? { metrics: { port: this.metricsPort } } : {}),
+    });
     if (this.tlsPort !== undefined) this.writeCrtList();
+    // Read by HAProxy when it loads the configuration, so written with it (the routes change only with it).
+    if (this.metricsPort !== undefined) writeAtomic(this.files.routeInfo, renderRouteInfo(backends.map((b) => b.route)));
     writeAtomic(this.files.hostsMap, renderHostsMap(hosts));
     writeAtomic(this.files.config, cfg);
   }
@@ -578,6 +606,15 @@ function freePort(host: string): Promise<number> {
       const { port } = srv.address() as net.AddressInfo;
       srv.close(() => resolve(port));
     });
+  });
+}
+
+/** Whether a port can be bound now (a probe bind, closed at once). */
+export function portFree(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen({ port, host, exclusive: true }, () => srv.close(() => resolve(true)));
   });
 }
 

@@ -14,6 +14,8 @@ import { Balancer } from './balancer.ts';
 import { evaluate, type AccessRequest } from '../access.ts';
 import { ensureSelfSigned, loadCertificates, pickCertificate, type CertificateSet, type TlsCertificate } from '../tls/certificates.ts';
 import { pages } from './pages.ts';
+import { RouteMetrics } from './route-metrics.ts';
+import { METRICS_CONTENT_TYPE, renderRouteInfo } from '../metrics.ts';
 
 interface CompiledRoute {
   route: Route;
@@ -35,6 +37,8 @@ export interface NodeRouterOptions {
   dataDir?: string;
   /** Base domain: the self-signed certificate is for `*.<domain>` and `<domain>`. */
   domain?: string;
+  /** Prometheus text on 127.0.0.1 (0 picks a free port); off when unset. See ../metrics.ts. */
+  metricsPort?: number;
   logger?: { debug(o: object, m: string): void; warn(o: object, m: string): void };
 }
 
@@ -50,6 +54,11 @@ export class NodeRouter implements Router {
   private readonly inflight = new Map<string, number>();
   private readonly agents = new Map<string, http.Agent>();
   private readonly sockets = new Set<net.Socket>();
+  private readonly metrics = new RouteMetrics();
+  private metricsServer?: http.Server;
+  private table: RoutingTable = { routes: [] };
+  /** When the upstream's response headers arrived, for the response-time metric. */
+  private readonly headersAt = new WeakMap<object, bigint>();
 
   constructor(private readonly opts: NodeRouterOptions) {
     if (opts.tlsPort !== undefined && (!opts.dataDir || !opts.domain)) throw new Error('NodeRouter: tlsPort needs dataDir and domain (for the certificates)');
@@ -93,11 +102,35 @@ export class NodeRouter implements Router {
       await listen(this.tlsServer, this.opts.tlsPort, this.opts.host);
     }
     await listen(this.server, this.opts.port, this.opts.host);
+    if (this.opts.metricsPort !== undefined) {
+      this.metricsServer = http.createServer((req, res) => {
+        const p = (req.url ?? '/').split('?')[0];
+        const body = p === '/metrics' ? this.metrics.render() : p === '/routes' ? renderRouteInfo(this.table.routes) : undefined;
+        if (body === undefined || (req.method !== 'GET' && req.method !== 'HEAD')) {
+          res.writeHead(404, { 'content-type': 'text/plain' });
+          return void res.end('not found: try /metrics or /routes\n');
+        }
+        res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE, 'cache-control': 'no-store' });
+        res.end(req.method === 'HEAD' ? undefined : body);
+      });
+      try {
+        await listen(this.metricsServer, this.opts.metricsPort, '127.0.0.1');
+      } catch (err) {
+        // Metrics are for watching traffic; a busy port must not stop the router from carrying it.
+        if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+        this.opts.logger?.warn({ port: this.opts.metricsPort }, 'router metrics port is in use: metrics are off (set SLIPWAY_ROUTER_METRICS_PORT)');
+        this.metricsServer = undefined;
+      }
+    }
   }
 
-  address(): { httpPort: number; httpsPort?: number } {
-    const httpPort = (this.server.address() as net.AddressInfo).port;
-    return this.tlsServer ? { httpPort, httpsPort: (this.tlsServer.address() as net.AddressInfo).port } : { httpPort };
+  address(): { httpPort: number; httpsPort?: number; metricsPort?: number } {
+    const port = (s?: net.Server) => (s?.address() as net.AddressInfo | null)?.port;
+    return {
+      httpPort: port(this.server)!,
+      ...(this.tlsServer ? { httpsPort: port(this.tlsServer) } : {}),
+      ...(this.metricsServer ? { metricsPort: port(this.metricsServer) } : {}),
+    };
   }
 
   /** The certificate set, re-read from disk at most every 2 s, so a new user certificate is served without a restart. */
@@ -126,6 +159,8 @@ export class NodeRouter implements Router {
   }
 
   setTable(table: RoutingTable): void {
+    this.table = table;
+    this.metrics.retain(table.routes.map((r) => r.key));
     const next = new Map<string, CompiledRoute>();
     const live = new Set<string>();
     for (const route of table.routes) {
@@ -170,6 +205,13 @@ export class NodeRouter implements Router {
     const started = Date.now();
     const { host, compiled } = this.lookup(req);
     if (!compiled) return this.answer(res, 404, pages.notFound(host));
+    const end = this.metrics.begin(compiled.route.key, 'http');
+    const startedNs = process.hrtime.bigint();
+    res.once('close', () => {
+      const at = this.headersAt.get(res);
+      // An answer cut short before its headers counts as `other`, as HAProxy counts an aborted request.
+      end(res.headersSent ? res.statusCode : 0, at === undefined ? undefined : Number(at - startedNs) / 1e9);
+    });
     // Access first: a refused request learns nothing about the service, not even that it is in maintenance.
     const decision = evaluate(compiled.route.access, accessRequest(req));
     if (decision !== 'allow') {
@@ -213,6 +255,7 @@ export class NodeRouter implements Router {
     const upstream = http.request({ host: ep.host, port: ep.port, method: req.method, path: req.url, headers, agent: this.agentFor(ep), timeout: this.opts.upstreamTimeoutMs ?? 60_000 });
     let bodySent = false;
     upstream.on('response', (ures) => {
+      this.headersAt.set(res, process.hrtime.bigint());
       const out: http.OutgoingHttpHeaders = {};
       for (const [k, v] of Object.entries(ures.headers)) if (!HOP_BY_HOP.has(k) && v !== undefined) out[k] = v;
       res.writeHead(ures.statusCode ?? 502, out);
@@ -304,6 +347,12 @@ export class NodeRouter implements Router {
     await closed;
     clearTimeout(deadline);
     for (const a of this.agents.values()) a.destroy();
+    const metrics = this.metricsServer;
+    if (metrics?.listening) {
+      const done = new Promise<void>((r) => metrics.close(() => r()));
+      metrics.closeAllConnections();
+      await done;
+    }
   }
 }
 
