@@ -60,7 +60,7 @@ function Probes({ probes }: { probes: Instance['probes'] }) {
     <ul className="plain">
       {entries.map(([kind, p]) => (
         <li key={kind} title={p.lastError}>
-          {kind}: {p.passing ? 'passing' : `failing${p.consecutiveFailures ? ` ×${p.consecutiveFailures}` : ''}`}
+          {kind.replace(/Probe$/, '')}: {p.passing ? 'passing' : `failing${p.consecutiveFailures ? ` ×${p.consecutiveFailures}` : ''}`}
         </li>
       ))}
     </ul>
