@@ -142,6 +142,21 @@ describe('formations (Akkeris face) and process types', { concurrency: false }, 
     assert.ok(logs.some((l) => l.line === 'working PORT=undefined GREETING=v2'));
   });
 
+  it('runs a one-off formation of the current release with its env override', async () => {
+    const res = await api(p, 'POST', APP, { type: 'migrate', size: 'gp1', quantity: 1, oneoff: true, command: 'echo "one-off $ONE"', options: { env: { ONE: 'override' } } });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.equal(res.body.oneoff, true);
+    const runPath = res.body.run.href as string;
+    const done = await waitFor(async () => {
+      const r = (await api(p, 'GET', runPath)).body;
+      return ['SUCCEEDED', 'FAILED'].includes(r.status) ? r : undefined;
+    }, 60_000, 'one-off run finished');
+    assert.equal(done.status, 'SUCCEEDED', JSON.stringify(done));
+    const logs = (await api(p, 'GET', `${runPath}/logs`)).body.lines as { line: string }[];
+    assert.ok(logs.some((l) => l.line === 'one-off override'), JSON.stringify(logs));
+    assert.equal((await api(p, 'POST', APP, { type: 'migrate', size: 'gp1', quantity: 1, oneoff: true, options: { image: 'x:1' } })).status, 400);
+  });
+
   it('overrides and removes commands, sets and removes the web health check, and removes a formation', async () => {
     const cmd = await api(p, 'PATCH', `${APP}/worker`, { command: 'node -e "console.log(\'custom worker\'); setInterval(() => {}, 1000)"' });
     assert.equal(cmd.status, 200, JSON.stringify(cmd.body));

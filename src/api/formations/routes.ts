@@ -32,7 +32,7 @@ const CreateBody = Type.Object(
     type: Type.String({ pattern: TYPE_PATTERN }),
     ...Fields,
     oneoff: Type.Optional(Type.Boolean()),
-    options: Type.Optional(Type.Object({ env: Type.Optional(Type.Record(Type.String(), Type.String())), image: Type.Optional(Type.String()) })),
+    options: Type.Optional(Type.Object({ env: Type.Optional(Type.Record(Type.String({ maxLength: 256 }), Type.String({ maxLength: 65536 }))), image: Type.Optional(Type.String({ maxLength: 1024 })) }, { additionalProperties: false })),
   },
   { additionalProperties: false },
 );
@@ -176,8 +176,16 @@ export function registerFormations(app: Api, deps: ApiDeps): void {
 
   app.post('/apps/:app/formation', { schema: { tags: ['formations'], params: AppParams, body: CreateBody } }, async (req) => {
     const svc = await findApp(req.principal, (req.params as { app: string }).app);
-    const body = req.body as Change & { oneoff?: boolean };
-    if (body.oneoff) throw ValidationError.one('oneoff', 'supported', 'one-off formations are not available yet on this platform');
+    const body = req.body as Change & { oneoff?: boolean; options?: { env?: Record<string, string>; image?: string } };
+    if (body.oneoff) {
+      // A one-off formation runs the current release once, with its own command and env overrides, as a run.
+      if (!deps.jobs) throw ValidationError.one('oneoff', 'supported', 'one-off runs are not available on this platform');
+      if (body.options?.image) throw ValidationError.one('options.image', 'supported', 'image overrides need the container runtime (SLIPWAY_RUNTIME=docker)');
+      if (body.quantity !== undefined && Number(body.quantity) !== 1) throw ValidationError.one('quantity', 'oneoff', 'a one-off formation runs once: quantity 1');
+      const run = await deps.jobs.startServiceRun(req.principal, svc.projectId, svc.id, { command: body.command ?? undefined, env: body.options?.env });
+      const v = { ...view(svc, 'web'), id: run.id, type: body.type, quantity: 1, size: body.size ?? svc.spec.billing.deploymentPlan, command: body.command ?? null, port: null, healthcheck: null, oneoff: true, options: { env: body.options?.env ?? {} }, created_at: run.createdAt, updated_at: run.createdAt };
+      return { ...v, run: { id: run.id, status: run.status, href: `/projects/${svc.projectId}/services/${svc.id}/runs/${run.id}` } };
+    }
     if (body.size === undefined) throw ValidationError.one('size', 'required', 'size is required: see GET /sizes');
     if (body.quantity === undefined) throw ValidationError.one('quantity', 'required', `quantity is required (0-${MAX_QUANTITY})`);
     const target = svc.targetReleaseId ? await store.releases.find(svc.targetReleaseId) : undefined;
