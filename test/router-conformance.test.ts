@@ -35,13 +35,17 @@ interface Plane {
 /** Base domain of the routers under test: the self-signed certificate is for `*.conf.test`. */
 const DOMAIN = 'conf.test';
 
+/** Each plane gets its own slice of TCP router ports (a random one, so parallel runs rarely meet). */
+const TCP_BASE = 30_000 + Math.floor(Math.random() * 300) * 100;
+const tcpRange = (plane: number) => ({ from: TCP_BASE + plane * 50, to: TCP_BASE + plane * 50 + 49 });
+
 const PLANES: Plane[] = [
-  { name: 'built-in Node proxy', create: (dataDir) => new NodeRouter({ host: '::', port: 0, tlsPort: 0, metricsPort: 0, domain: DOMAIN, dataDir, upstreamTimeoutMs: 5000 }), cannot: {} },
+  { name: 'built-in Node proxy', create: (dataDir) => new NodeRouter({ host: '::', port: 0, tlsPort: 0, metricsPort: 0, tcpPorts: tcpRange(0), domain: DOMAIN, dataDir, upstreamTimeoutMs: 5000 }), cannot: {} },
   {
     name: 'HAProxy',
     create: (dataDir) => {
       assert.ok(haproxyAvailable(), 'haproxy is not installed: install the Debian package haproxy (apt-get install -y haproxy)');
-      return new HaproxyRouter({ host: '::', port: 0, tlsPort: 0, metricsPort: 0, domain: DOMAIN, dataDir });
+      return new HaproxyRouter({ host: '::', port: 0, tlsPort: 0, metricsPort: 0, tcpPorts: tcpRange(1), domain: DOMAIN, dataDir });
     },
     cannot: {},
   },
@@ -98,6 +102,8 @@ interface Ctx {
   dataDir: string;
   /** Adds or replaces a route (by key) and waits until the data plane serves the table. */
   put(host: string, endpoints: Endpoint[], extra?: Partial<Route>): Promise<void>;
+  /** Adds or replaces a whole route (by key) and waits until the data plane serves the table. */
+  putRoute(route: Route): Promise<void>;
   /** A route guarded by a Northflank `security` object, with one fresh backend; returns the backend. */
   guarded(host: string, security: unknown): Promise<Backend>;
   mk(id: string): Promise<Backend>;
@@ -592,6 +598,117 @@ it('shows the requests in flight to a service on the metrics port', async (c) =>
   }
 });
 
+// ── TCP ───────────────────────────────────────────────────────────────────────────────────────────────
+
+interface EchoServer {
+  id: string;
+  port: number;
+  server: net.Server;
+}
+
+/** A TCP server answering every chunk with `<id>:<chunk>`. */
+async function echoServer(id: string): Promise<EchoServer> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('data', (d) => s.write(`${id}:${d.toString()}`));
+    s.on('error', () => s.destroy());
+  });
+  server.on('close', () => undefined);
+  const close = server.close.bind(server);
+  server.close = (cb?: (err?: Error) => void) => {
+    for (const s of sockets) s.destroy();
+    return close(cb);
+  };
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return { id, port: (server.address() as net.AddressInfo).port, server };
+}
+
+/** A TCP client: `say` writes a line and resolves with the next chunk received. */
+async function tcpClient(port: number): Promise<{ say(text: string): Promise<string>; close(): void }> {
+  const sock = net.connect({ host: '127.0.0.1', port });
+  await new Promise<void>((resolve, reject) => {
+    sock.once('connect', () => resolve());
+    sock.once('error', reject);
+  });
+  return {
+    say: (text) =>
+      new Promise((resolve, reject) => {
+        const onClose = () => reject(new Error(`connection closed before an answer to ${text}`));
+        sock.once('close', onClose);
+        sock.once('data', (d) => {
+          sock.off('close', onClose);
+          resolve(d.toString());
+        });
+        sock.write(text);
+      }),
+    close: () => sock.destroy(),
+  };
+}
+
+const tcpRoute = (service: string, endpoints: Endpoint[], extra: Partial<Route> = {}): Route => ({ key: `p/${service}/tcp`, hosts: [], project: 'p', service, portName: 'tcp', protocol: 'TCP', endpoints, maintenance: false, ...extra });
+const echoEp = (e: EchoServer): Endpoint => ({ id: e.id, host: '127.0.0.1', port: e.port, weight: 1 });
+
+it('forwards a TCP route on its own port, keeps open connections through an endpoint change, and sends new ones to the new endpoint', async (c) => {
+  const [a, b] = [await echoServer('tcp-a'), await echoServer('tcp-b')];
+  try {
+    await c.putRoute(tcpRoute('echo', [echoEp(a)]));
+    const port = c.router.tcpPortOf?.('p/echo/tcp');
+    assert.ok(port, 'the router reports the TCP route port');
+    const first = await tcpClient(port);
+    assert.equal(await first.say('hello'), 'tcp-a:hello');
+
+    await c.putRoute(tcpRoute('echo', [echoEp(b)]));
+    assert.equal(c.router.tcpPortOf?.('p/echo/tcp'), port, 'the port stays with the route');
+    assert.equal(await first.say('still'), 'tcp-a:still', 'an open connection keeps its endpoint (drain)');
+    const second = await tcpClient(port);
+    assert.equal(await second.say('again'), 'tcp-b:again');
+    first.close();
+    second.close();
+
+    // A second TCP route gets a port of its own; HTTP routes have none.
+    await c.putRoute(tcpRoute('echo2', [echoEp(a)]));
+    const port2 = c.router.tcpPortOf?.('p/echo2/tcp');
+    assert.ok(port2 && port2 !== port);
+    const third = await tcpClient(port2);
+    assert.equal(await third.say('two'), 'tcp-a:two');
+    third.close();
+    await c.put('http-only.test', []);
+    assert.equal(c.router.tcpPortOf?.('p/http-only.test/p01'), undefined);
+
+    const saved = JSON.parse(fs.readFileSync(path.join(c.dataDir, 'router', 'tcp-ports.json'), 'utf8')) as { ports: Record<string, { port: number }> };
+    assert.equal(saved.ports['p/echo/tcp'].port, port, 'the assignment is kept in <dataDir>/router/tcp-ports.json');
+  } finally {
+    for (const e of [a, b]) await new Promise((r) => e.server.close(r));
+  }
+});
+
+it('balances new TCP connections over the endpoints and closes them in maintenance', async (c) => {
+  const [x, y] = [await echoServer('tcp-x'), await echoServer('tcp-y')];
+  try {
+    await c.putRoute(tcpRoute('spread', [echoEp(x), echoEp(y)]));
+    const port = c.router.tcpPortOf?.('p/spread/tcp');
+    assert.ok(port);
+    const seen = new Set<string>();
+    for (let i = 0; i < 6; i++) {
+      const cl = await tcpClient(port);
+      seen.add((await cl.say('hi')).split(':')[0]);
+      cl.close();
+    }
+    assert.deepEqual([...seen].sort(), ['tcp-x', 'tcp-y']);
+    await c.putRoute(tcpRoute('spread', [echoEp(x), echoEp(y)], { maintenance: true }));
+    assert.equal(c.router.tcpPortOf?.('p/spread/tcp'), port);
+    const closed = await tcpClient(port).then(
+      (cl) => cl.say('anyone?').then(() => false, () => true),
+      () => true,
+    );
+    assert.ok(closed, 'a connection to a route in maintenance is closed without an answer');
+  } finally {
+    for (const e of [x, y]) await new Promise((r) => e.server.close(r));
+  }
+});
+
 // ── the suite per data plane ──────────────────────────────────────────────────────────────────────────
 
 for (const plane of PLANES) {
@@ -617,17 +734,20 @@ for (const plane of PLANES) {
         backends.push(b);
         return b;
       };
-      const put = async (host: string, endpoints: Endpoint[], extra: Partial<Route> = {}) => {
-        routes.set(host, { key: `p/${host}/p01`, hosts: [host], project: 'p', service: host, portName: 'p01', protocol: 'HTTP', endpoints, maintenance: false, ...extra });
+      const putRoute = async (route: Route) => {
+        routes.set(route.key, route);
         router.setTable({ routes: [...routes.values()] });
         await router.settled?.();
       };
+      const put = (host: string, endpoints: Endpoint[], extra: Partial<Route> = {}) =>
+        putRoute({ key: `p/${host}/p01`, hosts: [host], project: 'p', service: host, portName: 'p01', protocol: 'HTTP', endpoints, maintenance: false, ...extra });
       ctx = {
         plane,
         router,
         port,
         dataDir,
         put,
+        putRoute,
         mk,
         guarded: async (host, security) => {
           const b = await mk(host);

@@ -1,7 +1,8 @@
 /**
  * Assembles the routing table from each service's ready instances and hands the whole table to the data
  * plane. Host names follow the conventions: public HTTP port P of service S in project J answers at
- * `P--S--J.<domain>`, and the service's first public HTTP port also at `S.J.<domain>`.
+ * `P--S--J.<domain>`, and the service's first public HTTP port also at `S.J.<domain>`. A public TCP port
+ * becomes a `TCP` route with no host: the router gives it a port of its own (`Router.tcpPortOf`).
  */
 import type { Router, Route, RoutingTable } from '../../router/table.ts';
 import type { ObservedInstance } from '../../runtime/driver.ts';
@@ -24,12 +25,15 @@ export class RouteTableBuilder {
 
   setService(key: string, svc: ServiceRecord, ready: ObservedInstance[], maintenance: boolean): void {
     const routes: Route[] = [];
-    const ports = (svc.spec.ports ?? []).filter((p) => p.public && (p.protocol === 'HTTP' || p.protocol === 'HTTP/2'));
-    for (const [i, port] of ports.entries()) {
-      const access = this.accessOf(`${key}/${port.name}`, port.security);
+    const ports = (svc.spec.ports ?? []).filter((p) => p.public && (p.protocol === 'HTTP' || p.protocol === 'HTTP/2' || p.protocol === 'TCP'));
+    let httpPorts = 0;
+    for (const port of ports) {
+      const tcp = port.protocol === 'TCP';
+      // Access policies are HTTP rules: a TCP route carries none.
+      const access = tcp ? undefined : this.accessOf(`${key}/${port.name}`, port.security);
       routes.push({
         key: `${key}/${port.name}`,
-        hosts: portHosts(this.domain, svc.projectId, svc.id, port, i === 0),
+        hosts: tcp ? [] : portHosts(this.domain, svc.projectId, svc.id, port, httpPorts++ === 0),
         project: svc.projectId,
         service: svc.id,
         portName: port.name,

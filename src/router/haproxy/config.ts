@@ -7,6 +7,7 @@
  * frontend slipway        bind host:port; X-Forwarded-*, X-Request-Id; Host → backend through hosts.map
  *   └─ default_backend    slipway_not_found (404 page naming the host)
  * frontend slipway_metrics  127.0.0.1:<metrics port>: /metrics (prometheus-exporter), /routes (routes.prom)
+ * frontend tcp_<backend>  `TCP` routes: `mode tcp` on the route's port → its backend (also `mode tcp`)
  * backend be_<key>_<hash> one per route; balance per load-balancing mode; maintenance / "no instance" 503;
  *                         `server-template s 1-N` slots, all in maintenance until the Runtime API gives one
  *                         an endpoint's address, weight and state.
@@ -30,6 +31,11 @@ export const DEFAULT_REPLICA_HEADER = 'x-replica-id';
 
 export interface BackendSpec {
   name: string;
+  /** `tcp`: a `TCP` route, with its own `mode tcp` frontend on `tcpPort` and no HTTP rules. */
+  mode: 'http' | 'tcp';
+  tcpPort?: number;
+  /** `h2`: the servers speak HTTP/2 in clear text (h2c), for `HTTP/2` routes. */
+  serverProto?: 'h2';
   /** `balance …` and `hash-type …` lines */
   balance: string[];
   maintenance: boolean;
@@ -92,9 +98,13 @@ export const backendName = proxyName;
 
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$/;
 
-/** HAProxy balance lines for a route's load-balancing settings (round robin when unset or unusable). */
-export function balanceFor(lb: Route['loadBalancing']): string[] {
+/**
+ * HAProxy balance lines for a route's load-balancing settings (round robin when unset or unusable). A `tcp`
+ * backend has no header or URI to hash: its consistent modes hash the client address.
+ */
+export function balanceFor(lb: Route['loadBalancing'], mode: 'http' | 'tcp' = 'http'): string[] {
   const consistent = 'hash-type consistent';
+  if (mode === 'tcp' && (lb?.mode === 'consistentHash' || lb?.mode === 'consistentReplicaRouting')) return ['balance source', consistent];
   switch (lb?.mode) {
     case 'leastConnection':
       return ['balance leastconn'];
@@ -219,13 +229,32 @@ export function renderConfig(spec: ConfigSpec): string {
   );
   for (const b of spec.backends) if (b.access.userlists.length) add('', ...b.access.userlists);
   for (const b of spec.backends) {
+    if (b.mode === 'tcp') {
+      add(
+        '',
+        `frontend tcp_${b.name}`,
+        '  mode tcp',
+        `  bind ${spec.bindHost}:${b.tcpPort}`,
+        `  default_backend ${b.name}`,
+        '',
+        `backend ${b.name}`,
+        '  mode tcp',
+        // Only a refused connection is retried (elsewhere, by redispatch): L7 retries need HTTP.
+        '  retry-on conn-failure',
+        ...b.balance.map((l) => `  ${l}`),
+        // Maintenance: the connection is closed at once, as the built-in router does.
+        ...(b.maintenance ? ['  tcp-request content reject'] : []),
+        `  server-template ${SERVER_PREFIX} 1-${b.slotCount} ${FREE_ADDR}:${FREE_PORT} disabled`,
+      );
+      continue;
+    }
     add('', `backend ${b.name}`, ...b.balance.map((l) => `  ${l}`));
     // Access first: a refused request learns nothing about the service, not even that it is in maintenance.
     add(...b.access.rules.map((l) => `  ${l}`));
     if (b.maintenance) add(`  http-request return status 503 content-type ${HTML} hdr cache-control no-store hdr retry-after 30 file ${page('maintenance.html')}`);
     // nbsrv counts usable servers: slots in maintenance or drain do not count.
     else add(`  http-request return status 503 content-type ${HTML} hdr cache-control no-store hdr retry-after 5 file ${page('no-instance.html')} if { nbsrv eq 0 }`);
-    add(`  server-template ${SERVER_PREFIX} 1-${b.slotCount} ${FREE_ADDR}:${FREE_PORT} disabled`);
+    add(`  server-template ${SERVER_PREFIX} 1-${b.slotCount} ${FREE_ADDR}:${FREE_PORT} disabled${b.serverProto ? ` proto ${b.serverProto}` : ''}`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -24,6 +24,7 @@ import { haproxyAvailable } from './detect.ts';
 import { cliCommand, cliErrors, parseServerLoad, parseShowProc, type ProcList } from './runtime-api.ts';
 import { ensureSelfSigned, loadCertificates, unclaimedSelfSignedNames } from '../tls/certificates.ts';
 import { renderRouteInfo } from '../metrics.ts';
+import { portFree, TcpPortAllocator, tcpPortsFile, type TcpPortRange } from '../tcp-ports.ts';
 import { accessRules, renderCrtList, backendName, balanceFor, FREE_ADDR, FREE_PORT, isMappableHost, renderConfig, renderHostsMap, renderPages, routerFiles, SERVER_PREFIX, type BackendSpec, type RouterFiles } from './config.ts';
 
 export interface HaproxyRouterOptions {
@@ -38,6 +39,8 @@ export interface HaproxyRouterOptions {
   domain?: string;
   /** Prometheus exporter on 127.0.0.1 (0 picks a free port); off when unset. See ../metrics.ts. */
   metricsPort?: number;
+  /** Ports for `TCP` routes (see ../tcp-ports.ts); without it TCP routes are not served. */
+  tcpPorts?: TcpPortRange;
   /** Defaults to the `haproxy` found on the PATH or in /usr/sbin. */
   haproxyBin?: string;
   /** Server slots a backend starts with; it grows (with a reload) when more endpoints arrive. */
@@ -88,6 +91,9 @@ export class HaproxyRouter implements Router {
   private port = 0;
   private tlsPort?: number;
   private metricsPort?: number;
+  private readonly tcpAllocator?: TcpPortAllocator;
+  /** Ports of the TCP routes in the latest table, as assigned before the structure is computed. */
+  private tcpPorts = new Map<string, number>();
   private selfSignedFile = '';
   /** The crt-list HAProxy loaded and the certificate files' signature it came from. */
   private appliedCrtList = '';
@@ -129,6 +135,7 @@ export class HaproxyRouter implements Router {
     this.bin = opts.haproxyBin ?? haproxyAvailable();
     if (opts.tlsPort !== undefined && !opts.domain) throw new Error('HaproxyRouter: tlsPort needs domain (for the self-signed certificate)');
     this.slotsPerBackend = opts.slotsPerBackend ?? 16;
+    if (opts.tcpPorts) this.tcpAllocator = new TcpPortAllocator(tcpPortsFile(opts.dataDir), opts.tcpPorts, opts.host, opts.logger);
   }
 
   private get dir(): string {
@@ -154,6 +161,7 @@ export class HaproxyRouter implements Router {
     }
     for (const [name, body] of Object.entries(renderPages())) fs.writeFileSync(path.join(this.files.pagesDir, name), body);
     fs.writeFileSync(this.files.stateFile, '1\n');
+    await this.assignTcpPorts(this.desired);
     // Start with the table's structure; endpoints follow through the Runtime API before start resolves.
     const { backends, hosts } = this.structureOf(this.desired);
     this.writeStructure(backends, hosts);
@@ -316,28 +324,47 @@ export class HaproxyRouter implements Router {
     for (const route of table.routes) {
       if (seen.has(route.key)) continue;
       seen.add(route.key);
+      const tcp = route.protocol === 'TCP';
+      const tcpPort = tcp ? this.tcpPorts.get(route.key) : undefined;
+      if (tcp && tcpPort === undefined) continue;
       const prev = this.applied.get(route.key);
       const name = backendName(route.key);
       const b: Backend = {
         key: route.key,
         route,
         name,
+        mode: tcp ? 'tcp' : 'http',
+        ...(tcp ? { tcpPort } : {}),
+        ...(route.protocol === 'HTTP/2' ? { serverProto: 'h2' as const } : {}),
         hosts: route.hosts,
-        balance: balanceFor(route.loadBalancing),
+        balance: balanceFor(route.loadBalancing, tcp ? 'tcp' : 'http'),
         maintenance: route.maintenance,
-        access: accessRules(name, route.access, this.files.pagesDir),
+        // Access policies are HTTP rules; a TCP route has none to apply.
+        access: tcp ? { userlists: [], rules: [] } : accessRules(name, route.access, this.files.pagesDir),
         slotCount: prev?.slotCount ?? this.slotsPerBackend,
         slots: assignSlots(prev?.slots ?? [], route),
       };
       while (b.slots.length > b.slotCount) b.slotCount *= 2;
       backends.push(b);
       // Later routes win a shared host, as in the built-in router.
-      for (const h of route.hosts.map((x) => x.toLowerCase())) if (isMappableHost(h)) hosts.set(h, name);
+      if (!tcp) for (const h of route.hosts.map((x) => x.toLowerCase())) if (isMappableHost(h)) hosts.set(h, name);
     }
     return { backends, hosts };
   }
 
+  /** Ports for the table's TCP routes, before its structure is computed (structureOf reads them). */
+  private async assignTcpPorts(table: RoutingTable): Promise<void> {
+    const keys = new Set(table.routes.filter((r) => r.protocol === 'TCP').map((r) => r.key));
+    if (keys.size && !this.tcpAllocator) this.opts.logger?.warn({ routes: keys.size }, 'TCP routes need tcpPorts; not served');
+    this.tcpPorts = this.tcpAllocator ? await this.tcpAllocator.assign(keys) : new Map();
+  }
+
+  tcpPortOf(routeKey: string): number | undefined {
+    return this.applied.get(routeKey)?.tcpPort;
+  }
+
   private async reconcile(table: RoutingTable): Promise<void> {
+    await this.assignTcpPorts(table);
     const { backends, hosts } = this.structureOf(table);
     const next = new Map(backends.map((b) => [b.key, b]));
     const now: string[] = [];
@@ -586,7 +613,7 @@ function sameStructure(a: Map<string, Backend>, b: Map<string, Backend>, hostsA:
   for (const [h, be] of hostsA) if (hostsB.get(h) !== be) return false;
   for (const [key, x] of a) {
     const y = b.get(key);
-    if (!y || x.name !== y.name || x.maintenance !== y.maintenance || x.slotCount !== y.slotCount || x.balance.join('\n') !== y.balance.join('\n') || JSON.stringify(x.access) !== JSON.stringify(y.access)) return false;
+    if (!y || x.name !== y.name || x.mode !== y.mode || x.tcpPort !== y.tcpPort || x.serverProto !== y.serverProto || x.maintenance !== y.maintenance || x.slotCount !== y.slotCount || x.balance.join('\n') !== y.balance.join('\n') || JSON.stringify(x.access) !== JSON.stringify(y.access)) return false;
   }
   return true;
 }
@@ -606,15 +633,6 @@ function freePort(host: string): Promise<number> {
       const { port } = srv.address() as net.AddressInfo;
       srv.close(() => resolve(port));
     });
-  });
-}
-
-/** Whether a port can be bound now (a probe bind, closed at once). */
-export function portFree(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen({ port, host, exclusive: true }, () => srv.close(() => resolve(true)));
   });
 }
 

@@ -16,10 +16,18 @@ import { ensureSelfSigned, loadCertificates, pickCertificate, type CertificateSe
 import { pages } from './pages.ts';
 import { RouteMetrics } from './route-metrics.ts';
 import { METRICS_CONTENT_TYPE, renderRouteInfo } from '../metrics.ts';
+import { TcpPortAllocator, tcpPortsFile, type TcpPortRange } from '../tcp-ports.ts';
 
 interface CompiledRoute {
   route: Route;
   balancer: Balancer;
+}
+
+/** A `TCP` route's listener; `current` is swapped by each table, connections in progress keep their endpoint. */
+interface TcpListener {
+  port: number;
+  server: net.Server;
+  current: CompiledRoute;
 }
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-authenticate']);
@@ -39,6 +47,8 @@ export interface NodeRouterOptions {
   domain?: string;
   /** Prometheus text on 127.0.0.1 (0 picks a free port); off when unset. See ../metrics.ts. */
   metricsPort?: number;
+  /** Ports for `TCP` routes (see ../tcp-ports.ts; needs `dataDir`); without it TCP routes are not served. */
+  tcpPorts?: TcpPortRange;
   logger?: { debug(o: object, m: string): void; warn(o: object, m: string): void };
 }
 
@@ -57,6 +67,12 @@ export class NodeRouter implements Router {
   private readonly metrics = new RouteMetrics();
   private metricsServer?: http.Server;
   private table: RoutingTable = { routes: [] };
+  private readonly tcpPorts?: TcpPortAllocator;
+  private readonly tcp = new Map<string, TcpListener>();
+  private tcpDirty = false;
+  private tcpLoop?: Promise<void>;
+  private started = false;
+  private stopping = false;
   /** When the upstream's response headers arrived, for the response-time metric. */
   private readonly headersAt = new WeakMap<object, bigint>();
 
@@ -64,6 +80,7 @@ export class NodeRouter implements Router {
     if (opts.tlsPort !== undefined && (!opts.dataDir || !opts.domain)) throw new Error('NodeRouter: tlsPort needs dataDir and domain (for the certificates)');
     this.server = http.createServer({ keepAlive: true }, (req, res) => this.handle(req, res));
     this.serve(this.server);
+    if (opts.tcpPorts && opts.dataDir) this.tcpPorts = new TcpPortAllocator(tcpPortsFile(opts.dataDir), opts.tcpPorts, opts.host, opts.logger);
   }
 
   /** Wires a listening server (plain or TLS) to the proxy. */
@@ -122,6 +139,109 @@ export class NodeRouter implements Router {
         this.metricsServer = undefined;
       }
     }
+    this.started = true;
+    this.kickTcp();
+    await this.settled();
+  }
+
+  /** Resolves once the TCP listeners match the latest table (HTTP routes apply synchronously in setTable). */
+  async settled(): Promise<void> {
+    while (this.tcpLoop) await this.tcpLoop;
+  }
+
+  tcpPortOf(routeKey: string): number | undefined {
+    return this.tcp.get(routeKey)?.port;
+  }
+
+  private kickTcp(): void {
+    this.tcpDirty = true;
+    if (!this.started || this.tcpLoop) return;
+    this.tcpLoop = (async () => {
+      while (this.tcpDirty && !this.stopping) {
+        this.tcpDirty = false;
+        try {
+          await this.reconcileTcp();
+        } catch (err) {
+          this.opts.logger?.warn({ err: (err as Error).message }, 'TCP routes not applied');
+        }
+      }
+    })().finally(() => (this.tcpLoop = undefined));
+  }
+
+  /** Opens a listener per TCP route on its assigned port, re-points the kept ones, closes the rest. */
+  private async reconcileTcp(): Promise<void> {
+    const routes = new Map<string, Route>();
+    for (const r of this.table.routes) if (r.protocol === 'TCP' && !routes.has(r.key)) routes.set(r.key, r);
+    if (routes.size && !this.tcpPorts) this.opts.logger?.warn({ routes: routes.size }, 'TCP routes need tcpPorts and dataDir; not served');
+    const ports = this.tcpPorts ? await this.tcpPorts.assign(routes.keys()) : new Map<string, number>();
+    for (const [key, l] of this.tcp) {
+      if (ports.get(key) === l.port) continue;
+      // Stop accepting; connections in progress carry on until either side closes them.
+      l.server.close();
+      this.tcp.delete(key);
+    }
+    for (const [key, route] of routes) {
+      const port = ports.get(key);
+      if (port === undefined) continue;
+      const had = this.tcp.get(key);
+      const prev = had?.current;
+      const same = prev && sameEndpoints(prev.route.endpoints, route.endpoints) && prev.route.loadBalancing?.mode === route.loadBalancing?.mode;
+      const current: CompiledRoute = same ? { route, balancer: prev.balancer } : { route, balancer: new Balancer(route.endpoints, route.loadBalancing?.mode ?? 'roundRobin', (id) => this.inFlight(id)) };
+      if (had) {
+        had.current = current;
+        continue;
+      }
+      const l: TcpListener = { port, current, server: net.createServer() };
+      l.server.on('connection', (s) => this.pipeTcp(l, s));
+      try {
+        await listen(l.server, port, this.opts.host);
+        this.tcp.set(key, l);
+      } catch (err) {
+        this.opts.logger?.warn({ route: key, port, err: (err as Error).message }, 'TCP route port not bound');
+      }
+    }
+  }
+
+  /** One client connection: to an endpoint by the route's balancing; a refused connect tries one other. */
+  private pipeTcp(l: TcpListener, client: net.Socket): void {
+    this.sockets.add(client);
+    client.once('close', () => this.sockets.delete(client));
+    const { route, balancer } = l.current;
+    const end = this.metrics.begin(route.key, 'tcp');
+    client.once('close', () => end());
+    client.on('error', () => client.destroy());
+    if (route.maintenance) return void client.destroy();
+    const attempt = (ep: Endpoint | undefined, mayRetry: boolean) => {
+      if (!ep || client.destroyed) return void client.destroy();
+      this.inflight.set(ep.id, (this.inflight.get(ep.id) ?? 0) + 1);
+      let released = false;
+      const release = () => {
+        if (released) return;
+        released = true;
+        const n = (this.inflight.get(ep.id) ?? 1) - 1;
+        if (n > 0) this.inflight.set(ep.id, n);
+        else this.inflight.delete(ep.id);
+      };
+      const up = net.connect({ host: ep.host, port: ep.port });
+      let connected = false;
+      up.once('connect', () => {
+        connected = true;
+        up.pipe(client);
+        client.pipe(up);
+      });
+      up.on('error', (err: NodeJS.ErrnoException) => {
+        release();
+        if (!connected && mayRetry && err.code === 'ECONNREFUSED') return attempt(balancer.pick(ep.id), false);
+        client.destroy();
+      });
+      up.once('close', () => {
+        release();
+        if (connected) client.destroy();
+      });
+      client.once('close', () => up.destroy());
+    };
+    client.pause();
+    attempt(balancer.pick(), true);
   }
 
   address(): { httpPort: number; httpsPort?: number; metricsPort?: number } {
@@ -161,9 +281,14 @@ export class NodeRouter implements Router {
   setTable(table: RoutingTable): void {
     this.table = table;
     this.metrics.retain(table.routes.map((r) => r.key));
+    this.kickTcp();
     const next = new Map<string, CompiledRoute>();
     const live = new Set<string>();
     for (const route of table.routes) {
+      if (route.protocol === 'TCP') {
+        for (const e of route.endpoints) live.add(originOf(e));
+        continue;
+      }
       const prev = this.routes.get(route.hosts[0] ?? '');
       // Keep the balancer's rotation when the endpoint set did not change.
       const same = prev && prev.route.key === route.key && sameEndpoints(prev.route.endpoints, route.endpoints) && prev.route.loadBalancing?.mode === route.loadBalancing?.mode;
@@ -338,9 +463,11 @@ export class NodeRouter implements Router {
   }
 
   async stop(): Promise<void> {
-    const servers = [this.server, ...(this.tlsServer ? [this.tlsServer] : [])];
+    this.stopping = true;
+    await this.settled();
+    const servers: net.Server[] = [this.server, ...(this.tlsServer ? [this.tlsServer] : []), ...[...this.tcp.values()].map((l) => l.server)];
     const closed = Promise.all(servers.map((s) => new Promise<void>((resolve) => (s.listening ? s.close(() => resolve()) : resolve()))));
-    for (const s of servers) s.closeIdleConnections();
+    for (const s of [this.server, this.tlsServer]) s?.closeIdleConnections();
     const deadline = setTimeout(() => {
       for (const s of this.sockets) s.destroy();
     }, 5000);
