@@ -174,6 +174,18 @@ describe('web dashboard', () => {
     assert.equal((await service()).deployment.instances, 3);
   });
 
+  it('pauses and resumes from the UI', async () => {
+    await page.getByRole('button', { name: 'Pause' }).click();
+    await page.getByRole('status').filter({ hasText: 'Paused' }).waitFor();
+    await page.getByRole('button', { name: 'Resume' }).waitFor();
+    await waitFor(async () => (await section('Instances').locator('tbody tr').count()) === 0, 60_000, 'no instances while paused');
+    assert.equal((await service()).paused, true);
+    await page.getByRole('button', { name: 'Resume' }).click();
+    await page.getByRole('button', { name: 'Pause' }).waitFor();
+    await waitFor(async () => (await section('Instances').locator('tbody tr', { hasText: 'ready' }).count()) === 3, 60_000, 'three ready instances again');
+    assert.equal((await service()).paused, false);
+  });
+
   it('shows a build and its log', async () => {
     const builds = section('Builds');
     await builds.getByRole('button', { name: /^Show log of build / }).first().click();

@@ -83,7 +83,7 @@ export function CurrentRollout(props: { project: string; service: string; rollou
         )}
       </p>
       <label htmlFor="rollout-progress">
-        {value} of {total} instance{total === 1 ? '' : 's'} on release {current.toRelease} and ready ({pct}%)
+        {desired === 0 ? `No instances wanted (${pct}%)` : `${value} of ${total} instance${total === 1 ? '' : 's'} on release ${current.toRelease} and ready (${pct}%)`}
       </label>
       <progress id="rollout-progress" max={total} value={value} />
       {current.message && status !== 'COMPLETED' && <p>{current.message}</p>}
