@@ -92,6 +92,19 @@ describe('instance lifecycle', () => {
     await waitFor(async () => (await status()) === 'COMPLETED', 60_000, 'COMPLETED after the fix');
   });
 
+  it('kills an instance over its plan memory, records why, and keeps the healthy release serving', async () => {
+    // nf-compute-10 is 256 MB: the app holds 320 MB.
+    await api(p, 'PATCH', '/v1/projects/life/services/combined/web', { billing: { deploymentPlan: 'nf-compute-10' }, runtimeEnvironment: { GREETING: 'hog', ALLOC_MB: '320' } });
+    const events = await waitFor(async () => {
+      const e = (await api(p, 'GET', '/projects/life/services/web/events')).body.events as { reason: string; message: string }[];
+      return e.some((x) => x.reason === 'OOMKilled') ? e : undefined;
+    }, 60_000, 'an OOMKilled event');
+    assert.ok(events.some((e) => e.reason === 'OOMKilled' && /memory limit/.test(e.message)));
+    assert.equal((await viaRouter(p, HOST)).status, 200);
+    await api(p, 'PATCH', '/v1/projects/life/services/combined/web', { billing: { deploymentPlan: 'nf-compute-20' }, runtimeEnvironment: { GREETING: 'v4' } });
+    await waitFor(async () => (await status()) === 'COMPLETED', 60_000, 'COMPLETED after the fix');
+  });
+
   it('pauses to a 503 maintenance page and resumes', async () => {
     assert.equal((await api(p, 'POST', '/v1/projects/life/services/web/pause')).status, 200);
     await waitFor(async () => (await viaRouter(p, HOST)).status === 503, 30_000, '503 while paused');

@@ -23,6 +23,8 @@ export interface InstanceSpec {
   artifactDir?: string;
   /** Image reference (container runtimes). */
   image?: string;
+  /** Credentials to pull `image` from a private registry (container runtimes). */
+  registryAuth?: { username: string; password: string; serveraddress: string };
   /** argv to run. For the process runtime, `['/bin/sh', '-c', cmd]` style is typical. */
   command: string[];
   /** Working directory inside the instance (default `/app`). */
@@ -55,6 +57,8 @@ export interface ObservedInstance {
   exitedAt?: string;
   exitCode?: number | null;
   signal?: string | null;
+  /** why it exited when the runtime ended it, e.g. `OOMKilled` (over its memory limit) */
+  reason?: string;
 }
 
 export interface LogLine {

@@ -168,7 +168,7 @@ export function registerFormations(app: Api, deps: ApiDeps): void {
 
   const save = async (p: Principal, svc: ServiceRecord, patch: Partial<ServiceSpec>) => (await catalog.patch(p, svc.projectId, svc.id, svc.kind, patch)).service;
 
-  app.get('/sizes', { schema: { tags: ['formations'], summary: 'Instance sizes (memory and CPU; advisory on the process runtime)' } }, async () =>
+  app.get('/sizes', { schema: { tags: ['formations'], summary: 'Instance sizes (memory enforced on the process runtime, CPU advisory)' } }, async () =>
     PLANS.map((plan) => ({ name: plan.id, resources: { requests: { memory: `${plan.memoryMb}Mi`, cpu: `${Math.round(plan.cpu * 1000)}m` }, limits: { memory: `${plan.memoryMb}Mi`, cpu: `${Math.round(plan.cpu * 1000)}m` } } })),
   );
 

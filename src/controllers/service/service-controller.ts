@@ -320,8 +320,8 @@ export class ServiceController implements InstanceObserver {
       projectId: svc.projectId,
       serviceId: svc.id,
       kind: 'instance',
-      reason: 'Crashed',
-      message: `instance ${inst.id} exited (${inst.signal ? `signal ${inst.signal}` : `code ${inst.exitCode}`}); restart ${n} in ${Math.round(backoff)} ms`,
+      reason: inst.reason === 'OOMKilled' ? 'OOMKilled' : 'Crashed',
+      message: `instance ${inst.id} ${inst.reason === 'OOMKilled' ? 'went over its memory limit and was killed' : 'exited'} (${inst.signal ? `signal ${inst.signal}` : `code ${inst.exitCode}`}); restart ${n} in ${Math.round(backoff)} ms`,
     });
     this.opts.logger.warn({ service: key, instance: inst.id, exitCode: inst.exitCode, restarts: n }, 'instance exited');
     this.probes.untrack(inst.id);

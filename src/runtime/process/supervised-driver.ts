@@ -37,6 +37,8 @@ interface Launch {
   env: Record<string, string>;
   /** the sandbox prefix, reused by exec */
   sandbox: string[];
+  /** the supervisor ends the app (SIGKILL, reason OOMKilled) when its processes' memory goes over this */
+  memoryMb?: number;
 }
 
 interface State {
@@ -49,11 +51,15 @@ interface Exit {
   code: number | null;
   signal: string | null;
   at: string;
+  /** `OOMKilled` when the supervisor ended the app for going over its memory limit */
+  reason?: string;
 }
 
 export interface ProcessDriverOptions {
   stateDir: string;
   isolation: 'bwrap' | 'none';
+  /** end an instance whose resident memory goes over its plan's (default true) */
+  enforceMemory?: boolean;
   logger?: { info(o: object, m: string): void; warn(o: object, m: string): void };
 }
 
@@ -251,7 +257,7 @@ export class ProcessDriver implements RuntimeDriver {
       env.PATH = `${spec.artifactDir ?? ''}/node_modules/.bin:/usr/local/bin:/usr/bin:/bin`;
       cwd = spec.workDir ?? spec.artifactDir ?? dir;
     }
-    const launch: Launch = { argv: [...sandbox, ...spec.command], cwd, env, sandbox };
+    const launch: Launch = { argv: [...sandbox, ...spec.command], cwd, env, sandbox, ...(spec.memoryMb && this.opts.enforceMemory !== false ? { memoryMb: spec.memoryMb } : {}) };
     const meta: Meta = { labels: spec.labels, ports, memoryMb: spec.memoryMb, cpu: spec.cpu };
     fs.writeFileSync(path.join(dir, 'launch.json'), JSON.stringify(launch), { mode: 0o600 });
     fs.writeFileSync(path.join(dir, 'meta.json'), JSON.stringify(meta));
@@ -279,7 +285,7 @@ export class ProcessDriver implements RuntimeDriver {
     const exit = readJson<Exit>(path.join(dir, 'exit.json'));
     const endpoints = meta.ports.map((p) => ({ name: p.name, internalPort: p.internalPort, host: '127.0.0.1', port: p.port }));
     const base = { id, labels: meta.labels, endpoints, pid: state?.appPid, startedAt: state?.startedAt };
-    if (exit) return { ...base, state: 'exited', exitedAt: exit.at, exitCode: exit.code, signal: exit.signal };
+    if (exit) return { ...base, state: 'exited', exitedAt: exit.at, exitCode: exit.code, signal: exit.signal, ...(exit.reason ? { reason: exit.reason } : {}) };
     if (state && alive(state.supervisorPid) && isSupervisorOf(state.supervisorPid, dir)) return { ...base, state: 'running' };
     if (!state) {
       // Launched moments ago and the supervisor has not written its state yet, or it died before that.

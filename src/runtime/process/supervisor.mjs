@@ -77,11 +77,40 @@ function forward(sig) {
 }
 for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(sig, () => forward(sig));
 
+// Memory limit: the resident memory of every process in the app's group, checked each second; over the
+// limit the group is killed and the exit recorded as OOMKilled (the controller restarts it with back-off).
+let exitReason;
+if (spec.memoryMb && child.pid) {
+  const limit = spec.memoryMb * 1024 * 1024;
+  const page = 4096;
+  const timer = setInterval(() => {
+    let rss = 0;
+    for (const pid of fs.readdirSync('/proc')) {
+      if (pid.charCodeAt(0) > 57) continue;
+      try {
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        if (Number(fields[2]) !== child.pid) continue;
+        rss += Number(fs.readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]) * page;
+      } catch {}
+    }
+    if (rss > limit) {
+      exitReason = 'OOMKilled';
+      writeLine('stderr', `slipway: instance over its memory limit (${Math.round(rss / 1048576)} MB > ${spec.memoryMb} MB): killed`);
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {}
+      clearInterval(timer);
+    }
+  }, 1000);
+  timer.unref();
+}
+
 let recorded = false;
 function recordExit(code, signal) {
   if (recorded) return;
   recorded = true;
-  fs.writeFileSync(path.join(dir, 'exit.json.tmp'), JSON.stringify({ code, signal, at: new Date().toISOString() }));
+  fs.writeFileSync(path.join(dir, 'exit.json.tmp'), JSON.stringify({ code, signal, at: new Date().toISOString(), ...(exitReason ? { reason: exitReason } : {}) }));
   fs.renameSync(path.join(dir, 'exit.json.tmp'), path.join(dir, 'exit.json'));
   process.exit(0);
 }
