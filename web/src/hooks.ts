@@ -22,7 +22,7 @@ export function usePoll<T>(load: (signal: AbortSignal) => Promise<T>, deps: unkn
   useEffect(() => {
     setData(undefined);
     setLoading(true);
-  }, deps); // eslint-disable-line react-hooks/exhaustive-deps
+  }, deps);
 
   useEffect(() => {
     const ctl = new AbortController();
@@ -48,7 +48,7 @@ export function usePoll<T>(load: (signal: AbortSignal) => Promise<T>, deps: unkn
       ctl.abort();
       clearTimeout(timer);
     };
-  }, [...deps, tick, intervalMs]); // eslint-disable-line react-hooks/exhaustive-deps
+  }, [...deps, tick, intervalMs]);
 
   const reload = useCallback(() => setTick((t) => t + 1), []);
   return { data, error, loading, reload };

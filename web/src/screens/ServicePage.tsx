@@ -25,7 +25,7 @@ export function ServicePage({ project, service }: { project: string; service: st
     instances.reload();
     rollouts.reload();
     releases.reload();
-  }, [svc.reload, instances.reload, rollouts.reload, releases.reload]); // eslint-disable-line react-hooks/exhaustive-deps
+  }, [svc.reload, instances.reload, rollouts.reload, releases.reload]);
 
   const s = svc.data;
   const desired = s?.paused ? 0 : (s?.deployment?.instances ?? 0);

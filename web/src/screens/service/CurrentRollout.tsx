@@ -36,7 +36,7 @@ export function CurrentRollout(props: { project: string; service: string; rollou
       // the list is polled as well: a dropped stream only loses liveness
     });
     return () => ctl.abort();
-  }, [project, service, number, inProgress]); // eslint-disable-line react-hooks/exhaustive-deps
+  }, [project, service, number, inProgress]);
 
   if (!current) {
     return (
