@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
+import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
 import os from 'node:os';
@@ -707,6 +708,84 @@ it('balances new TCP connections over the endpoints and closes them in maintenan
   } finally {
     for (const e of [x, y]) await new Promise((r) => e.server.close(r));
   }
+});
+
+// ── HTTP/2 ────────────────────────────────────────────────────────────────────────────────────────────
+
+/** An h2c app (node:http2 without TLS) answering `<id> <protocol version> <path>`. */
+async function h2cServer(id: string): Promise<{ port: number; server: http2.Http2Server; close(): Promise<void> }> {
+  const sessions = new Set<http2.ServerHttp2Session>();
+  const server = http2.createServer((req, res) => {
+    req.resume();
+    res.setHeader('x-app-saw-host', String(req.headers[':authority'] ?? req.headers.host ?? ''));
+    res.end(`${id} ${req.httpVersion} ${req.url}`);
+  });
+  server.on('session', (s) => {
+    sessions.add(s);
+    s.on('close', () => sessions.delete(s));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    server,
+    close: async () => {
+      for (const s of sessions) s.destroy();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+/** A request from an HTTP/2 client over TLS (ALPN); resolves with the negotiated protocol and the answer. */
+async function h2Get(port: number, host: string, urlPath = '/'): Promise<{ alpn: string; status: number; body: string; headers: http2.IncomingHttpHeaders }> {
+  const session = http2.connect(`https://127.0.0.1:${port}`, { servername: host, rejectUnauthorized: false, ALPNProtocols: ['h2'] });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      session.once('connect', () => resolve());
+      session.once('error', reject);
+    });
+    const alpn = String(session.alpnProtocol);
+    return await new Promise((resolve, reject) => {
+      const req = session.request({ ':path': urlPath, ':authority': host });
+      const chunks: Buffer[] = [];
+      let headers: http2.IncomingHttpHeaders = {};
+      req.on('response', (h) => (headers = h));
+      req.on('data', (d: Buffer) => chunks.push(d));
+      req.on('end', () => resolve({ alpn, status: Number(headers[':status']), body: Buffer.concat(chunks).toString(), headers }));
+      req.on('error', reject);
+      req.end();
+    });
+  } finally {
+    session.close();
+  }
+}
+
+it('speaks HTTP/2 over TLS to an h2 client and h2c to the app of an HTTP/2 route', async (c) => {
+  const app = await h2cServer('h2-app');
+  try {
+    await c.put('h2.conf.test', [{ id: 'h2-app', host: '127.0.0.1', port: app.port, weight: 1 }], { protocol: 'HTTP/2' });
+    const httpsPort = c.router.address().httpsPort!;
+    for (let i = 0; i < 3; i++) {
+      const r = await h2Get(httpsPort, 'h2.conf.test', `/x${i}`);
+      assert.equal(r.alpn, 'h2', 'ALPN picks h2');
+      assert.equal(r.status, 200);
+      assert.equal(r.body, `h2-app 2.0 /x${i}`, 'the app is reached over HTTP/2 (h2c)');
+      assert.equal(r.headers['x-app-saw-host'], 'h2.conf.test');
+    }
+    // An HTTP/1.1 client on the same TLS port, and on the plain port, reaches the same h2c app.
+    assert.equal((await httpsGet(httpsPort, 'h2.conf.test', '/one')).body, 'h2-app 2.0 /one');
+    assert.equal((await c.get('h2.conf.test', { path: '/plain' })).body, 'h2-app 2.0 /plain');
+  } finally {
+    await app.close();
+  }
+});
+
+it('serves an HTTP/1.1 route to an h2 client over TLS', async (c) => {
+  const b = await c.mk('h1-app');
+  await c.put('h1.conf.test', [ep(b)]);
+  const r = await h2Get(c.router.address().httpsPort!, 'h1.conf.test');
+  assert.equal(r.alpn, 'h2');
+  assert.equal(r.status, 200);
+  assert.equal(r.body, 'h1-app');
 });
 
 // ── the suite per data plane ──────────────────────────────────────────────────────────────────────────

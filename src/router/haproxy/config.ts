@@ -198,7 +198,8 @@ export function renderConfig(spec: ConfigSpec): string {
     '',
     'frontend slipway',
     `  bind ${spec.bindHost}:${spec.port}`,
-    ...(spec.tls ? [`  bind ${spec.bindHost}:${spec.tls.port} ssl crt-list ${q(f.crtList)}`] : []),
+    // ALPN h2 first: HTTP/2 clients get h2 on every route; HTTP/2 routes also speak h2c to their servers.
+    ...(spec.tls ? [`  bind ${spec.bindHost}:${spec.tls.port} ssl crt-list ${q(f.crtList)} alpn h2,http/1.1`] : []),
     '  unique-id-format %[uuid()]',
     '  http-request set-var(txn.host) req.hdr(host),lower,field(1,:)',
     // Keep a sane request id from the client (as the built-in router does), else give one.

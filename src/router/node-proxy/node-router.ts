@@ -5,7 +5,7 @@
  * requests in flight per endpoint so a stop can wait for them (draining).
  */
 import http from 'node:http';
-import https from 'node:https';
+import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
 import crypto from 'node:crypto';
@@ -55,7 +55,10 @@ export interface NodeRouterOptions {
 export class NodeRouter implements Router {
   readonly name = 'builtin';
   private readonly server: http.Server;
-  private tlsServer?: https.Server;
+  /** HTTPS with ALPN `h2,http/1.1`: HTTP/2 clients get h2, others HTTP/1.1 on the same port. */
+  private tlsServer?: http2.Http2SecureServer;
+  /** h2c sessions to the endpoints of `HTTP/2` routes, by origin. */
+  private readonly h2Sessions = new Map<string, http2.ClientHttp2Session>();
   private certs?: CertificateSet;
   private certsCheckedAt = 0;
   private selfSignedFile = '';
@@ -83,16 +86,16 @@ export class NodeRouter implements Router {
     if (opts.tcpPorts && opts.dataDir) this.tcpPorts = new TcpPortAllocator(tcpPortsFile(opts.dataDir), opts.tcpPorts, opts.host, opts.logger);
   }
 
-  /** Wires a listening server (plain or TLS) to the proxy. */
-  private serve(server: http.Server): void {
-    server.keepAliveTimeout = 65_000;
-    server.on('upgrade', (req, socket, head) => this.upgrade(req, socket as net.Socket, head));
+  /** Wires a listening server (plain, or TLS with HTTP/2) to the proxy. */
+  private serve(server: http.Server | http2.Http2SecureServer): void {
+    if (server instanceof http.Server) server.keepAliveTimeout = 65_000;
+    server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => this.upgrade(req, socket, head));
     // The raw TCP socket, for TLS too: destroying it at stop also ends a connection stuck in its handshake.
     server.on('connection', (s: net.Socket) => {
       this.sockets.add(s);
       s.once('close', () => this.sockets.delete(s));
     });
-    server.on('clientError', (_err, socket) => {
+    server.on('clientError', (_err: Error, socket: net.Socket) => {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
       else socket.destroy();
     });
@@ -102,8 +105,9 @@ export class NodeRouter implements Router {
     if (this.opts.tlsPort !== undefined) {
       this.selfSignedFile = await ensureSelfSigned(this.opts.dataDir!, this.opts.domain!);
       const initial = this.certificates();
-      this.tlsServer = https.createServer(
+      this.tlsServer = http2.createSecureServer(
         {
+          allowHTTP1: true,
           ...this.contextOptions(initial.selfSigned),
           SNICallback: (servername, cb) => {
             try {
@@ -113,7 +117,8 @@ export class NodeRouter implements Router {
             }
           },
         },
-        (req, res) => this.handle(req, res),
+        // The compatibility API: an HTTP/2 request reads like an HTTP/1 one (`:authority` instead of Host).
+        (req, res) => this.handle(req as unknown as http.IncomingMessage, res as unknown as http.ServerResponse),
       );
       this.serve(this.tlsServer);
       await listen(this.tlsServer, this.opts.tlsPort, this.opts.host);
@@ -307,6 +312,12 @@ export class NodeRouter implements Router {
         for (const list of Object.values(agent.freeSockets)) for (const s of list ?? []) s.destroy();
       }
     }
+    // h2c sessions to endpoints that left: no new streams; the ones in flight finish first.
+    for (const [origin, session] of this.h2Sessions) {
+      if (live.has(origin)) continue;
+      this.h2Sessions.delete(origin);
+      session.close();
+    }
   }
 
   private agentFor(e: Endpoint): http.Agent {
@@ -320,7 +331,7 @@ export class NodeRouter implements Router {
   }
 
   private lookup(req: http.IncomingMessage): { host: string; compiled?: CompiledRoute } {
-    const raw = req.headers.host ?? '';
+    const raw = authorityOf(req);
     const colon = raw.startsWith('[') ? raw.indexOf(']:') + 1 : raw.lastIndexOf(':');
     const host = (colon > 0 ? raw.slice(0, colon) : raw).toLowerCase();
     return { host, compiled: this.routes.get(host) };
@@ -340,8 +351,9 @@ export class NodeRouter implements Router {
     // Access first: a refused request learns nothing about the service, not even that it is in maintenance.
     const decision = evaluate(compiled.route.access, accessRequest(req));
     if (decision !== 'allow') {
-      // The body is not read: close the connection after the answer rather than drain an upload.
-      if (hasBody(req)) res.setHeader('connection', 'close');
+      // The body is not read: close the connection after the answer rather than drain an upload (an
+      // HTTP/2 stream is reset by the compatibility API instead; its connection carries on).
+      if (hasBody(req) && req.httpVersionMajor < 2) res.setHeader('connection', 'close');
       return decision.status === 401
         ? this.answer(res, 401, pages.unauthorized(), { 'www-authenticate': decision.wwwAuthenticate! })
         : this.answer(res, 403, pages.forbidden());
@@ -355,13 +367,14 @@ export class NodeRouter implements Router {
 
   private forwardHeaders(req: http.IncomingMessage, host: string): http.OutgoingHttpHeaders {
     const out: http.OutgoingHttpHeaders = {};
-    for (const [k, v] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(k) && v !== undefined) out[k] = v;
+    for (const [k, v] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(k) && !k.startsWith(':') && v !== undefined) out[k] = v;
+    if (out.host === undefined) out.host = authorityOf(req) || host;
     const client = req.socket.remoteAddress ?? '';
     const prior = req.headers['x-forwarded-for'];
     out['x-forwarded-for'] = prior ? `${prior}, ${client}` : client;
     const secure = isTls(req);
     out['x-forwarded-proto'] = secure ? 'https' : 'http';
-    out['x-forwarded-host'] = req.headers.host ?? host;
+    out['x-forwarded-host'] = authorityOf(req) || host;
     out['x-forwarded-port'] = String(req.socket.localPort ?? (secure ? this.address().httpsPort : this.address().httpPort));
     const rid = req.headers['x-request-id'];
     out['x-request-id'] = typeof rid === 'string' && REQUEST_ID.test(rid) ? rid : crypto.randomUUID();
@@ -369,6 +382,7 @@ export class NodeRouter implements Router {
   }
 
   private forward(req: http.IncomingMessage, res: http.ServerResponse, compiled: CompiledRoute, ep: Endpoint, headers: http.OutgoingHttpHeaders, mayRetry: boolean, started: number): void {
+    if (compiled.route.protocol === 'HTTP/2') return this.forwardH2(req, res, compiled, ep, headers, mayRetry, started);
     this.inflight.set(ep.id, (this.inflight.get(ep.id) ?? 0) + 1);
     let done = false;
     const finish = () => {
@@ -420,6 +434,83 @@ export class NodeRouter implements Router {
     }
   }
 
+  /** h2c session to an endpoint, shared by its requests; a closed or failed one is replaced. */
+  private h2SessionFor(ep: Endpoint): http2.ClientHttp2Session {
+    const origin = originOf(ep);
+    const had = this.h2Sessions.get(origin);
+    if (had && !had.closed && !had.destroyed) return had;
+    const session = http2.connect(`http://${ep.host.includes(':') ? `[${ep.host}]` : ep.host}:${ep.port}`);
+    const forget = () => this.h2Sessions.get(origin) === session && this.h2Sessions.delete(origin);
+    session.on('error', forget);
+    session.on('close', forget);
+    session.on('goaway', forget);
+    // An idle session must not keep the process (or a stop) waiting.
+    session.unref();
+    this.h2Sessions.set(origin, session);
+    return session;
+  }
+
+  /** An `HTTP/2` route: the request goes to the endpoint as h2c, whatever the client spoke. */
+  private forwardH2(req: http.IncomingMessage, res: http.ServerResponse, compiled: CompiledRoute, ep: Endpoint, headers: http.OutgoingHttpHeaders, mayRetry: boolean, started: number): void {
+    this.inflight.set(ep.id, (this.inflight.get(ep.id) ?? 0) + 1);
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      const n = (this.inflight.get(ep.id) ?? 1) - 1;
+      if (n > 0) this.inflight.set(ep.id, n);
+      else this.inflight.delete(ep.id);
+    };
+    const h2headers: http2.OutgoingHttpHeaders = { ':method': req.method ?? 'GET', ':path': req.url ?? '/', ':scheme': 'http', ':authority': String(headers.host ?? '') };
+    for (const [k, v] of Object.entries(headers)) if (k !== 'host' && v !== undefined) h2headers[k] = v;
+    const bodyless = !hasBody(req);
+    let stream: http2.ClientHttp2Stream;
+    try {
+      stream = this.h2SessionFor(ep).request(h2headers, { endStream: bodyless });
+    } catch (err) {
+      finish();
+      this.opts.logger?.warn({ endpoint: ep.id, err: (err as Error).message }, 'upstream failed');
+      return this.answer(res, 502, pages.badGateway());
+    }
+    stream.setTimeout(this.opts.upstreamTimeoutMs ?? 60_000, () => stream.close(http2.constants.NGHTTP2_CANCEL));
+    let timedOut = false;
+    stream.on('timeout', () => (timedOut = true));
+    stream.on('response', (uh) => {
+      this.headersAt.set(res, process.hrtime.bigint());
+      const out: http.OutgoingHttpHeaders = {};
+      for (const [k, v] of Object.entries(uh)) if (!k.startsWith(':') && !HOP_BY_HOP.has(k) && v !== undefined) out[k] = v;
+      res.writeHead(Number(uh[':status'] ?? 502), out);
+      stream.pipe(res);
+    });
+    stream.on('end', () => {
+      finish();
+      this.opts.logger?.debug({ method: req.method, path: req.url, endpoint: ep.id, ms: Date.now() - started }, 'access');
+    });
+    let failed = false;
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      failed = true;
+      finish();
+      if (res.headersSent) return void res.destroy();
+      if (err.code === 'ECONNREFUSED' && mayRetry && bodyless && IDEMPOTENT.has(req.method ?? '')) {
+        const other = compiled.balancer.pick(ep.id);
+        if (other) return this.forwardH2(req, res, compiled, other, headers, false, started);
+      }
+      this.opts.logger?.warn({ endpoint: ep.id, err: err.code ?? err.message }, 'upstream failed');
+      this.answer(res, 502, pages.badGateway());
+    });
+    stream.on('close', () => {
+      finish();
+      if (failed) return;
+      if (!res.headersSent) this.answer(res, timedOut ? 504 : 502, timedOut ? pages.timeout() : pages.badGateway());
+      else if (!res.writableFinished) res.destroy();
+    });
+    res.on('close', () => {
+      if (!res.writableFinished && !stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
+      finish();
+    });
+    if (!bodyless) req.pipe(stream);
+  }
+
   private upgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer): void {
     const { compiled } = this.lookup(req);
     const decision = compiled ? evaluate(compiled.route.access, accessRequest(req)) : 'allow';
@@ -467,7 +558,8 @@ export class NodeRouter implements Router {
     await this.settled();
     const servers: net.Server[] = [this.server, ...(this.tlsServer ? [this.tlsServer] : []), ...[...this.tcp.values()].map((l) => l.server)];
     const closed = Promise.all(servers.map((s) => new Promise<void>((resolve) => (s.listening ? s.close(() => resolve()) : resolve()))));
-    for (const s of [this.server, this.tlsServer]) s?.closeIdleConnections();
+    this.server.closeIdleConnections();
+    for (const session of this.h2Sessions.values()) session.close();
     const deadline = setTimeout(() => {
       for (const s of this.sockets) s.destroy();
     }, 5000);
@@ -491,6 +583,12 @@ function listen(server: net.Server, port: number, host: string): Promise<void> {
       resolve();
     });
   });
+}
+
+/** The Host header, or an HTTP/2 request's `:authority`. */
+function authorityOf(req: http.IncomingMessage): string {
+  const h = req.headers.host ?? req.headers[':authority'];
+  return typeof h === 'string' ? h : '';
 }
 
 function isTls(req: http.IncomingMessage): boolean {
