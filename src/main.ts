@@ -127,6 +127,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
     jobs,
     store,
     domain: config.domain,
+    dataDir: config.dataDir,
     bodyLimitBytes: config.bodyLimitBytes,
     uploadLimitBytes: config.uploadLimitBytes,
     isHealthy: () => healthy,

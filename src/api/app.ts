@@ -22,6 +22,7 @@ import { registerNative } from './native/routes.ts';
 import { registerCf } from './cf/routes.ts';
 import { registerFormations } from './formations/routes.ts';
 import { registerGit } from './native/git.ts';
+import { registerCertificates } from './native/certificates.ts';
 import { registerV1Jobs } from './v1/jobs.ts';
 import { registerNativeRuns } from './native/runs.ts';
 import type { JobsService } from '../jobs/jobs-service.ts';
@@ -46,6 +47,8 @@ export interface ApiDeps {
   domain: string;
   bodyLimitBytes: number;
   uploadLimitBytes: number;
+  /** the data directory (user TLS certificates live under it) */
+  dataDir?: string;
   /** answers /healthz: false while starting or stopping */
   isHealthy: () => boolean;
 }
@@ -135,6 +138,7 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
   registerCf(app, deps);
   registerFormations(app, deps);
   registerGit(app, deps);
+  registerCertificates(app, deps);
   registerV1Jobs(app, deps);
   registerNativeRuns(app, deps);
   app.register(import('./dashboard.ts'));

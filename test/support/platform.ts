@@ -28,6 +28,8 @@ export async function freePort(): Promise<number> {
 export interface RunningPlatform {
   apiUrl: string;
   routerPort: number;
+  /** the router's HTTPS port */
+  tlsPort: number;
   dataDir: string;
   token: string;
   proc: ChildProcess;
@@ -43,13 +45,15 @@ export async function startTestPlatform(env: Record<string, string> = {}): Promi
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-test-'));
   const apiPort = await freePort();
   const routerPort = await freePort();
+  const tlsPort = await freePort();
   const logs: string[] = [];
   const fullEnv = {
     ...process.env,
     SLIPWAY_DATA_DIR: dataDir,
     SLIPWAY_API_PORT: String(apiPort),
     SLIPWAY_ROUTER_PORT: String(routerPort),
-    SLIPWAY_ROUTER_TLS_PORT: String(await freePort()),
+    SLIPWAY_ROUTER_TLS_PORT: String(tlsPort),
+    SLIPWAY_ROUTER_METRICS_PORT: '0',
     SLIPWAY_ROUTER_HOST: '127.0.0.1',
     SLIPWAY_ADMIN_TOKEN: ADMIN_TOKEN,
     SLIPWAY_PROBE_TIME_SCALE: '0.05',
@@ -61,6 +65,7 @@ export async function startTestPlatform(env: Record<string, string> = {}): Promi
   const p: RunningPlatform = {
     apiUrl: `http://127.0.0.1:${apiPort}`,
     routerPort,
+    tlsPort,
     dataDir,
     token: ADMIN_TOKEN,
     proc: undefined as unknown as ChildProcess,
