@@ -128,6 +128,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
     store,
     domain: config.domain,
     dataDir: config.dataDir,
+    router,
     bodyLimitBytes: config.bodyLimitBytes,
     uploadLimitBytes: config.uploadLimitBytes,
     isHealthy: () => healthy,

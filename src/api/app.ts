@@ -49,6 +49,8 @@ export interface ApiDeps {
   uploadLimitBytes: number;
   /** the data directory (user TLS certificates live under it) */
   dataDir?: string;
+  /** the data plane, for what it assigns (TCP ports) */
+  router?: { tcpPortOf?(routeKey: string): number | undefined; address(): { httpPort: number; httpsPort?: number } };
   /** answers /healthz: false while starting or stopping */
   isHealthy: () => boolean;
 }

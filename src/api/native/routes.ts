@@ -5,6 +5,7 @@
 import { Type } from '@sinclair/typebox';
 import type { Api, ApiDeps } from '../app.ts';
 import { buildView } from '../v1/service-view.ts';
+import { portHosts } from '../../domain/hosts.ts';
 
 const ServiceParams = Type.Object({ projectId: Type.String({ maxLength: 100 }), serviceId: Type.String({ maxLength: 100 }) });
 
@@ -176,6 +177,25 @@ export function registerNative(app: Api, deps: ApiDeps): void {
       return catalog.planRollout(req.principal, projectId, serviceId, (req.body ?? {}) as { instances?: number; strategy?: string });
     },
   );
+  // Where a service answers: each public port's host names (HTTP, HTTP/2) or router port (TCP).
+  app.get('/projects/:projectId/services/:serviceId/endpoints', { schema: { tags: ['services'], summary: 'Where each public port of the service answers', params: ServiceParams } }, async (req) => {
+    const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
+    const svc = (await catalog.get(req.principal, projectId, serviceId)).service;
+    const addr = deps.router?.address();
+    let firstHttp = true;
+    const endpoints = (svc.spec.ports ?? [])
+      .filter((p) => p.public)
+      .map((p) => {
+        if (p.protocol === 'TCP') {
+          const tcpPort = deps.router?.tcpPortOf?.(`${projectId}/${serviceId}/${p.name}`) ?? null;
+          return { port: p.name, protocol: p.protocol, tcpPort, hosts: [] as string[] };
+        }
+        const hosts = portHosts(deps.domain, projectId, serviceId, p, p.protocol !== 'UDP' && firstHttp);
+        if (p.protocol === 'HTTP' || p.protocol === 'HTTP/2') firstHttp = false;
+        return { port: p.name, protocol: p.protocol, hosts, ...(addr ? { httpPort: addr.httpPort, httpsPort: addr.httpsPort ?? null } : {}) };
+      });
+    return { endpoints };
+  });
   app.get('/projects/:projectId/services/:serviceId/instances', { schema: { tags: ['instances'], params: ServiceParams } }, async (req) => {
     const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
     return { instances: await catalog.instances(req.principal, projectId, serviceId) };
