@@ -14,6 +14,15 @@ export interface ConformanceOptions {
   artifactDir: string;
   /** case name → why this driver cannot pass it */
   skip?: Record<string, string>;
+  /** the image holding the conformance app (container runtimes; see test/fixtures/images/conformance) */
+  image?: string;
+  /** the shell command that runs the conformance app in the instance (default `node app.js`) */
+  appCommand?: string;
+  /**
+   * What `PORT` the app sees: the host port of the first endpoint (default; the process runtime) or the
+   * first port's internal port (container runtimes publish it on a host port).
+   */
+  portInside?: 'host' | 'internal';
 }
 
 /** The app every driver runs: answers HTTP with its environment, handles or ignores SIGTERM on request, crashes on request. */
@@ -40,12 +49,12 @@ export function writeConformanceApp(dir: string): void {
 }
 
 let seq = 0;
-function spec(overrides: Partial<InstanceSpec> & { artifactDir: string }): InstanceSpec {
+function baseSpec(overrides: Partial<InstanceSpec> & { artifactDir: string }, appCommand = 'node app.js'): InstanceSpec {
   const id = `conf--svc--web-r1-${seq++}-${process.pid.toString(16)}`;
   return {
     id,
     labels: { project: 'conf', service: 'svc', release: 'r1', processType: 'web' },
-    command: ['/bin/sh', '-c', 'exec node app.js'],
+    command: ['/bin/sh', '-c', `exec ${appCommand}`],
     env: { A: 'from-spec', SLIPWAY_INSTANCE: id },
     files: [],
     ports: [{ name: 'p01', internalPort: 8080 }],
@@ -89,7 +98,9 @@ export function runDriverConformance(name: string, makeDriver: (stateDir: string
     const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), `slipway-conf-${name}-`));
     const driver = makeDriver(stateDir);
     const started: string[] = [];
-    const base = { artifactDir: opts.artifactDir };
+    const base = { artifactDir: opts.artifactDir, ...(opts.image ? { image: opts.image } : {}) };
+    const app = opts.appCommand ?? 'node app.js';
+    const spec = (overrides: Partial<InstanceSpec> & { artifactDir: string }) => baseSpec(overrides, app);
     const start = async (s: InstanceSpec) => {
       started.push(s.id);
       return driver.start(s);
@@ -111,7 +122,7 @@ export function runDriverConformance(name: string, makeDriver: (stateDir: string
       const port = inst.endpoints[0].port;
       const body = await get(port);
       assert.equal(body.env.A, 'from-spec');
-      assert.equal(body.env.PORT, String(port));
+      assert.equal(body.env.PORT, String(opts.portInside === 'internal' ? inst.endpoints[0].internalPort : port));
       assert.equal(body.env.SLIPWAY_INSTANCE, inst.id);
     });
 
@@ -181,7 +192,7 @@ export function runDriverConformance(name: string, makeDriver: (stateDir: string
     });
 
     test('runs the command where the app runs: it sees what the app wrote to its /tmp', async () => {
-      const inst = await start(spec({ ...base, command: ['/bin/sh', '-c', 'echo from-app > /tmp/marker-$SLIPWAY_INSTANCE && exec node app.js'] }));
+      const inst = await start(spec({ ...base, command: ['/bin/sh', '-c', `echo from-app > /tmp/marker-$SLIPWAY_INSTANCE && exec ${app}`] }));
       await get(inst.endpoints[0].port);
       const r = await driver.exec(inst.id, ['/bin/sh', '-c', `cat /tmp/marker-${inst.id}`]);
       assert.deepEqual(r, { exitCode: 0, output: 'from-app\n' });

@@ -1,0 +1,509 @@
+/**
+ * The `docker` runtime driver: every instance is a container, through the Docker Engine API (Docker, or
+ * Podman's Docker-compatible service), reached at `DOCKER_HOST` (default unix:///var/run/docker.sock).
+ *
+ * The engine holds all state: a container is named by the instance id and carries its identity in labels
+ * (`slipway.project`, `slipway.service`, `slipway.release`, `slipway.processType`, `slipway.instance`, and
+ * `slipway.ports` for the port names), so a restarted control plane adopts what runs by listing labels.
+ * Each port is published on 127.0.0.1 at a free host port; inside the container `PORT` is the first port's
+ * internal port. The only local state is the output of removed containers, kept under
+ * `<stateDir>/logs/<id>.log` (JSON lines) so logs outlive a stop as they do on the process runtime.
+ */
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import Docker from 'dockerode';
+import type { InstanceEvent, InstanceLabels, InstanceSpec, LogLine, ObservedInstance, RuntimeDriver } from '../driver.ts';
+import { ValidationError } from '../../errors/errors.ts';
+import { FrameDecoder } from './frames.ts';
+import { tarOfFiles } from './tar.ts';
+
+const ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,200}$/;
+const WATCH_INTERVAL_MS = 250;
+const LABEL = {
+  project: 'slipway.project',
+  service: 'slipway.service',
+  release: 'slipway.release',
+  processType: 'slipway.processType',
+  instance: 'slipway.instance',
+  ports: 'slipway.ports',
+} as const;
+const HOST = '127.0.0.1';
+const APP_DIR = '/app';
+const DEFAULT_ARTIFACT_IMAGE = 'docker.io/library/node:20-slim';
+
+export interface DockerDriverOptions {
+  /** where the output of removed containers is kept */
+  stateDir: string;
+  /** engine address: unix:///path, tcp://host:port or http(s)://host:port; default `$DOCKER_HOST` or the Docker socket */
+  dockerHost?: string;
+  /**
+   * The image that runs a release with a built artifact and no image of its own: the artifact directory is
+   * bind-mounted read-only at `/app` (so the engine must run on this machine). Default `node:20-slim`.
+   */
+  artifactImage?: string;
+  logger?: { info(o: object, m: string): void; warn(o: object, m: string): void };
+}
+
+/** dockerode connection options from a DOCKER_HOST-style address. */
+export function connectionOptions(address: string): Docker.DockerOptions {
+  if (address.startsWith('unix://')) return { socketPath: address.slice('unix://'.length) };
+  if (address.startsWith('/')) return { socketPath: address };
+  const url = new URL(address.replace(/^tcp:/, 'http:'));
+  return { protocol: url.protocol === 'https:' ? 'https' : 'http', host: url.hostname, port: Number(url.port || (url.protocol === 'https:' ? 2376 : 2375)) };
+}
+
+interface ErrorWithStatus {
+  statusCode?: number;
+}
+const statusOf = (err: unknown): number | undefined => (err as ErrorWithStatus)?.statusCode;
+
+async function allocatePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.once('error', reject);
+    srv.listen(0, HOST, () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Split `2024-01-01T00:00:00.123456789Z text` (the engine's timestamps=true format). */
+function splitTimestamp(line: string): { ts: string; line: string } {
+  const sp = line.indexOf(' ');
+  const ts = sp > 0 ? line.slice(0, sp) : '';
+  if (ts && !Number.isNaN(Date.parse(ts))) return { ts: new Date(Date.parse(ts)).toISOString(), line: line.slice(sp + 1) };
+  return { ts: new Date().toISOString(), line };
+}
+
+function checkFiles(files: InstanceSpec['files']): void {
+  for (const f of files) {
+    if (!f.path.startsWith('/') || f.path.endsWith('/') || f.path.split('/').some((s) => s === '..' || s === '.')) {
+      throw ValidationError.one('runtimeFiles', 'absolutePath', `invalid runtime file path '${f.path}': it must be absolute, without . or .. segments`);
+    }
+  }
+}
+
+export class DockerDriver implements RuntimeDriver {
+  readonly name = 'docker';
+  private readonly docker: Docker;
+  private readonly logsDir: string;
+  private readonly starting = new Map<string, Promise<ObservedInstance>>();
+  private readonly listeners = new Set<(e: InstanceEvent) => void>();
+  private readonly known = new Map<string, ObservedInstance>();
+  private watchTimer: NodeJS.Timeout | undefined;
+  private polling = false;
+
+  constructor(private readonly opts: DockerDriverOptions) {
+    this.docker = new Docker(connectionOptions(opts.dockerHost ?? process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock'));
+    this.logsDir = path.join(opts.stateDir, 'logs');
+    fs.mkdirSync(this.logsDir, { recursive: true });
+  }
+
+  private check(id: string): string {
+    if (!ID_PATTERN.test(id)) throw ValidationError.one('instance.id', 'pattern', `invalid instance id '${id}'`);
+    return id;
+  }
+
+  start(spec: InstanceSpec): Promise<ObservedInstance> {
+    // Concurrent starts of one id share one launch; across drivers the engine's unique names decide.
+    const pending = this.starting.get(spec.id);
+    if (pending) return pending;
+    const p = this.launch(spec).finally(() => this.starting.delete(spec.id));
+    this.starting.set(spec.id, p);
+    return p;
+  }
+
+  private async launch(spec: InstanceSpec): Promise<ObservedInstance> {
+    this.check(spec.id);
+    const image = spec.image ?? (spec.artifactDir ? (this.opts.artifactImage ?? DEFAULT_ARTIFACT_IMAGE) : undefined);
+    if (!image) throw ValidationError.one('image', 'required', 'the docker runtime runs images: the release has neither an image nor an artifact');
+    if (!spec.image && !path.isAbsolute(spec.artifactDir!)) throw ValidationError.one('artifactDir', 'absolutePath', `artifact directory '${spec.artifactDir}' is not absolute`);
+    checkFiles(spec.files);
+    const existing = await this.observe(spec.id);
+    if (existing && existing.state !== 'exited') return existing;
+    if (existing) await this.remove(spec.id);
+
+    await this.ensureImage(image, spec.image ? spec.registryAuth : undefined);
+
+    const ports: { name: string; internalPort: number; port: number }[] = [];
+    for (const p of spec.ports) ports.push({ name: p.name, internalPort: p.internalPort, port: await allocatePort() });
+    const env: Record<string, string> = { ...spec.env };
+    if (ports[0]) env.PORT = String(ports[0].internalPort);
+    for (const p of ports) env[`PORT_${p.name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`] = String(p.internalPort);
+
+    const labels: Record<string, string> = {
+      [LABEL.project]: spec.labels.project,
+      [LABEL.service]: spec.labels.service,
+      [LABEL.release]: spec.labels.release,
+      [LABEL.processType]: spec.labels.processType,
+      [LABEL.instance]: spec.id,
+      [LABEL.ports]: JSON.stringify(spec.ports.map((p) => ({ name: p.name, internalPort: p.internalPort }))),
+    };
+    const exposed: Record<string, object> = {};
+    const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
+    for (const p of ports) {
+      exposed[`${p.internalPort}/tcp`] = {};
+      (bindings[`${p.internalPort}/tcp`] ??= []).push({ HostIp: HOST, HostPort: String(p.port) });
+    }
+    const create: Docker.ContainerCreateOptions = {
+      name: spec.id,
+      Image: image,
+      Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+      Labels: labels,
+      ExposedPorts: exposed,
+      Tty: false,
+      HostConfig: {
+        PortBindings: bindings,
+        ...(spec.image ? {} : { Binds: [`${spec.artifactDir}:${APP_DIR}:ro`] }),
+        ...(spec.memoryMb ? { Memory: Math.round(spec.memoryMb * 1024 * 1024) } : {}),
+        ...(spec.cpu ? { NanoCpus: Math.round(spec.cpu * 1e9) } : {}),
+      },
+    };
+    if (spec.command.length) {
+      // The spec's argv is the whole command: it replaces the image's entrypoint as well as its cmd.
+      create.Entrypoint = spec.command.slice(0, 1);
+      create.Cmd = spec.command.slice(1);
+    }
+    if (spec.workDir || !spec.image) create.WorkingDir = spec.workDir ?? APP_DIR;
+
+    let container: Docker.Container;
+    try {
+      container = await this.docker.createContainer(create);
+    } catch (err) {
+      if (statusOf(err) !== 409) throw err;
+      // Another control plane (or driver) created it first: that one is the instance.
+      const other = await this.waitLaunched(spec.id);
+      if (other) return other;
+      throw err;
+    }
+    try {
+      if (spec.files.length) await container.putArchive(tarOfFiles(spec.files), { path: '/' });
+      await container.start();
+    } catch (err) {
+      await container.remove({ force: true }).catch(() => {});
+      throw err;
+    }
+    const obs = await this.observe(spec.id);
+    if (!obs) throw new Error(`instance ${spec.id} vanished right after its start`);
+    this.emitIfChanged(obs);
+    return obs;
+  }
+
+  /** An instance someone else is creating: wait until it has been started (or ended). */
+  private async waitLaunched(id: string): Promise<ObservedInstance | undefined> {
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      const obs = await this.observe(id);
+      if (!obs || obs.state !== 'starting' || obs.pid) return obs;
+      await sleep(50);
+    }
+    return this.observe(id);
+  }
+
+  private async ensureImage(image: string, auth: InstanceSpec['registryAuth']): Promise<void> {
+    try {
+      await this.docker.getImage(image).inspect();
+      return;
+    } catch (err) {
+      if (statusOf(err) !== 404) throw err;
+    }
+    this.opts.logger?.info({ image }, 'pulling image');
+    const stream = await this.docker.pull(image, auth ? { authconfig: auth } : {});
+    await new Promise<void>((resolve, reject) => {
+      this.docker.modem.followProgress(stream, (err: Error | null, events: { error?: string; errorDetail?: { message?: string } }[]) => {
+        const failed = events?.find((e) => e.error || e.errorDetail);
+        if (err) reject(err);
+        else if (failed) reject(new Error(`pulling ${image} failed: ${failed.errorDetail?.message ?? failed.error}`));
+        else resolve();
+      });
+    });
+  }
+
+  private toObserved(info: Docker.ContainerInspectInfo): ObservedInstance | undefined {
+    const l = info.Config.Labels ?? {};
+    const id = l[LABEL.instance];
+    if (!id) return undefined;
+    const labels: InstanceLabels = { project: l[LABEL.project] ?? '', service: l[LABEL.service] ?? '', release: l[LABEL.release] ?? '', processType: l[LABEL.processType] ?? '' };
+    let declared: { name: string; internalPort: number }[] = [];
+    try {
+      declared = JSON.parse(l[LABEL.ports] ?? '[]');
+    } catch {}
+    // The requested bindings are stable across the container's life (the live ones vanish when it stops).
+    const bindings = (info.HostConfig.PortBindings ?? {}) as Record<string, { HostIp?: string; HostPort?: string }[] | null>;
+    const endpoints = declared.flatMap((p) => {
+      const b = bindings[`${p.internalPort}/tcp`]?.[0];
+      return b?.HostPort ? [{ name: p.name, internalPort: p.internalPort, host: b.HostIp || HOST, port: Number(b.HostPort) }] : [];
+    });
+    const s = info.State;
+    const started = s.StartedAt && !s.StartedAt.startsWith('0001-') ? s.StartedAt : undefined;
+    const base = { id, labels, endpoints, pid: s.Pid > 0 ? s.Pid : undefined, startedAt: started };
+    switch (s.Status) {
+      case 'running':
+      case 'paused':
+        return { ...base, state: 'running' };
+      case 'exited':
+      case 'dead':
+      case 'stopped':
+        return { ...base, state: 'exited', exitedAt: s.FinishedAt, exitCode: s.ExitCode, signal: s.OOMKilled ? 'SIGKILL' : null };
+      default:
+        // created, restarting, configured, removing
+        return { ...base, state: 'starting' };
+    }
+  }
+
+  /** One instance read fresh from the engine; undefined if there is no such container. */
+  private async observe(id: string): Promise<ObservedInstance | undefined> {
+    try {
+      return this.toObserved(await this.docker.getContainer(id).inspect());
+    } catch (err) {
+      if (statusOf(err) === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async list(): Promise<ObservedInstance[]> {
+    const summaries = await this.docker.listContainers({ all: true, filters: { label: [LABEL.instance] } });
+    const out: ObservedInstance[] = [];
+    for (const c of summaries) {
+      try {
+        const obs = this.toObserved(await this.docker.getContainer(c.Id).inspect());
+        if (obs) out.push(obs);
+      } catch (err) {
+        if (statusOf(err) !== 404) throw err; // removed between list and inspect
+      }
+    }
+    return out;
+  }
+
+  async stop(id: string, gracePeriodSeconds: number): Promise<void> {
+    this.check(id);
+    const container = this.docker.getContainer(id);
+    try {
+      // The engine sends the image's stop signal (SIGTERM), waits the grace period, then SIGKILLs.
+      await container.stop({ t: Math.max(0, Math.ceil(gracePeriodSeconds)) });
+    } catch (err) {
+      const status = statusOf(err);
+      if (status === 404) return void this.forget(id);
+      if (status !== 304) throw err; // 304: not running
+    }
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      const obs = await this.observe(id);
+      if (!obs || obs.state === 'exited') break;
+      await sleep(50);
+    }
+    await this.remove(id);
+  }
+
+  async remove(id: string): Promise<void> {
+    this.check(id);
+    const obs = await this.observe(id);
+    if (!obs) return void this.forget(id);
+    if (obs.state !== 'exited') throw new Error(`instance ${id} still runs: stop it first`);
+    await this.keepLogs(id).catch((err: Error) => this.opts.logger?.warn({ id, err: err.message }, 'could not keep the logs of a removed container'));
+    try {
+      await this.docker.getContainer(id).remove({ force: true, v: true });
+    } catch (err) {
+      if (statusOf(err) !== 404 && statusOf(err) !== 409) throw err; // 409: removal already in progress
+    }
+    this.forget(id, obs);
+  }
+
+  private forget(id: string, obs?: ObservedInstance): void {
+    const prev = this.known.get(id);
+    if (this.known.delete(id)) this.emit({ type: 'removed', instance: obs ?? prev! });
+  }
+
+  /** Append a container's whole output to its kept log, so `logs` still answers once it is removed. */
+  private async keepLogs(id: string): Promise<void> {
+    const lines = await this.readLogs(id, undefined);
+    if (!lines) return;
+    fs.appendFileSync(path.join(this.logsDir, `${id}.log`), lines.map((l) => JSON.stringify({ ts: l.ts, stream: l.stream, line: l.line }) + '\n').join(''));
+  }
+
+  private async readLogs(id: string, tail: number | undefined): Promise<LogLine[] | undefined> {
+    let buf: Buffer;
+    try {
+      buf = (await this.docker.getContainer(id).logs({ stdout: true, stderr: true, timestamps: true, follow: false, ...(tail !== undefined ? { tail } : {}) })) as unknown as Buffer;
+    } catch (err) {
+      if (statusOf(err) === 404) return undefined;
+      throw err;
+    }
+    const dec = new FrameDecoder();
+    const raw = [...dec.lines(Buffer.isBuffer(buf) ? buf : Buffer.from(String(buf))), ...dec.flush()];
+    const lines = raw.map((r) => ({ instanceId: id, stream: r.stream, ...splitTimestamp(r.line) }));
+    // Two streams interleave by time, not by frame order.
+    return lines.sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : 0));
+  }
+
+  async *logs(id: string, opts: { tail?: number; follow?: boolean; signal?: AbortSignal } = {}): AsyncIterable<LogLine> {
+    this.check(id);
+    const lines = await this.readLogs(id, opts.tail);
+    if (!lines) {
+      const kept = path.join(this.logsDir, `${id}.log`);
+      if (!fs.existsSync(kept)) return;
+      const all = fs
+        .readFileSync(kept, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .flatMap((l) => {
+          try {
+            const o = JSON.parse(l) as { ts: string; stream: 'stdout' | 'stderr'; line: string };
+            return [{ instanceId: id, ts: o.ts, stream: o.stream, line: o.line }];
+          } catch {
+            return [];
+          }
+        });
+      yield* opts.tail !== undefined ? all.slice(-opts.tail) : all;
+      return;
+    }
+    yield* lines;
+    if (!opts.follow || opts.signal?.aborted) return;
+    const last = lines.at(-1)?.ts;
+    const since = last ? Math.floor(Date.parse(last) / 1000) : Math.floor(Date.now() / 1000);
+    let stream: NodeJS.ReadableStream;
+    try {
+      stream = (await this.docker.getContainer(id).logs({ stdout: true, stderr: true, timestamps: true, follow: true, since })) as NodeJS.ReadableStream;
+    } catch (err) {
+      if (statusOf(err) === 404) return;
+      throw err;
+    }
+    const onAbort = () => (stream as unknown as { destroy?: () => void }).destroy?.();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    const dec = new FrameDecoder();
+    try {
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        for (const r of dec.lines(chunk)) {
+          const l = { instanceId: id, stream: r.stream, ...splitTimestamp(r.line) };
+          // `since` has a one-second resolution: skip what the first read already gave.
+          if (last && l.ts <= last) continue;
+          yield l;
+        }
+      }
+    } catch (err) {
+      if (!opts.signal?.aborted) throw err;
+    } finally {
+      opts.signal?.removeEventListener('abort', onAbort);
+      onAbort();
+    }
+  }
+
+  async exec(id: string, command: string[], opts: { timeoutMs?: number } = {}): Promise<{ exitCode: number; output: string }> {
+    this.check(id);
+    const container = this.docker.getContainer(id);
+    let ex: Docker.Exec;
+    try {
+      ex = await container.exec({ Cmd: command, AttachStdout: true, AttachStderr: true, Tty: false });
+    } catch (err) {
+      if (statusOf(err) === 404) throw new Error(`instance ${id} not found`);
+      if (statusOf(err) === 409) return { exitCode: 126, output: `instance ${id} is not running` };
+      throw err;
+    }
+    const stream = (await ex.start({ hijack: true, stdin: false })) as NodeJS.ReadWriteStream & { destroy(): void };
+    const limit = 64 * 1024;
+    let output = '';
+    const dec = new FrameDecoder();
+    const timedOut = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        stream.destroy();
+        resolve(true);
+      }, opts.timeoutMs ?? 10_000);
+      stream.on('data', (chunk: Buffer) => {
+        for (const f of dec.frames(chunk)) if (output.length < limit) output += f.data.toString('utf8');
+      });
+      const done = () => {
+        clearTimeout(timer);
+        resolve(false);
+      };
+      stream.on('end', done);
+      stream.on('close', done);
+      stream.on('error', done);
+    });
+    if (timedOut) return { exitCode: 124, output: `${output}\n(timed out after ${opts.timeoutMs ?? 10_000} ms)`.slice(0, limit) };
+    // The exit code may lag the end of the stream by a moment.
+    for (let i = 0; i < 100; i++) {
+      const info = await ex.inspect();
+      if (!info.Running && info.ExitCode !== null) return { exitCode: info.ExitCode, output: output.slice(0, limit) };
+      await sleep(20);
+    }
+    return { exitCode: 1, output: `${output}\n(no exit code reported)`.slice(0, limit) };
+  }
+
+  async usage(id: string): Promise<{ cpuPercent: number; memoryBytes: number } | undefined> {
+    this.check(id);
+    const obs = await this.observe(id);
+    if (!obs || obs.state !== 'running') return undefined;
+    let s: Docker.ContainerStats;
+    try {
+      s = await this.docker.getContainer(id).stats({ stream: false });
+    } catch (err) {
+      if (statusOf(err) === 404) return undefined;
+      throw err;
+    }
+    const cpuDelta = (s.cpu_stats?.cpu_usage?.total_usage ?? 0) - (s.precpu_stats?.cpu_usage?.total_usage ?? 0);
+    const systemDelta = (s.cpu_stats?.system_cpu_usage ?? 0) - (s.precpu_stats?.system_cpu_usage ?? 0);
+    const cpus = s.cpu_stats?.online_cpus || s.cpu_stats?.cpu_usage?.percpu_usage?.length || 1;
+    const cpuPercent = systemDelta > 0 && cpuDelta > 0 ? (cpuDelta / systemDelta) * cpus * 100 : 0;
+    return { cpuPercent, memoryBytes: s.memory_stats?.usage ?? 0 };
+  }
+
+  watch(listener: (event: InstanceEvent) => void): () => void {
+    this.listeners.add(listener);
+    if (!this.watchTimer) {
+      this.watchTimer = setInterval(() => void this.poll(), WATCH_INTERVAL_MS);
+      this.watchTimer.unref();
+    }
+    return () => {
+      this.listeners.delete(listener);
+      if (this.listeners.size === 0 && this.watchTimer) {
+        clearInterval(this.watchTimer);
+        this.watchTimer = undefined;
+      }
+    };
+  }
+
+  private emit(e: InstanceEvent): void {
+    for (const l of this.listeners) l(e);
+  }
+
+  private emitIfChanged(obs: ObservedInstance): void {
+    const prev = this.known.get(obs.id)?.state;
+    this.known.set(obs.id, obs);
+    if (prev === obs.state) return;
+    if (obs.state === 'exited') this.emit({ type: 'exited', instance: obs });
+    else if (obs.state === 'running' && (prev === undefined || prev === 'starting')) this.emit({ type: 'started', instance: obs });
+  }
+
+  private async poll(): Promise<void> {
+    if (this.polling) return;
+    this.polling = true;
+    try {
+      const seen = new Set<string>();
+      for (const obs of await this.list()) {
+        seen.add(obs.id);
+        this.emitIfChanged(obs);
+      }
+      for (const [id, obs] of this.known) {
+        if (!seen.has(id)) {
+          this.known.delete(id);
+          this.emit({ type: 'removed', instance: obs });
+        }
+      }
+    } catch (err) {
+      this.opts.logger?.warn({ err: (err as Error).message }, 'docker engine poll failed');
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.watchTimer) clearInterval(this.watchTimer);
+    this.watchTimer = undefined;
+    this.listeners.clear();
+  }
+}

@@ -1,0 +1,177 @@
+/**
+ * The docker driver against the shared conformance suite, on a Podman Docker-compatible service this file
+ * starts (and stops) itself. No registry is reachable: the conformance image is built `FROM scratch` with
+ * the static busybox (test/fixtures/images/conformance) through the engine's build API.
+ */
+import { after, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Docker from 'dockerode';
+import * as tar from 'tar';
+import { runDriverConformance } from '../src/runtime/conformance.ts';
+import { DockerDriver } from '../src/runtime/docker/docker-driver.ts';
+import { ROOT } from './support/platform.ts';
+
+const PACKAGES = 'install the Debian packages podman runc busybox-static';
+const BUSYBOX = '/bin/busybox';
+const IMAGE = 'localhost/slipway-conformance:test';
+
+/** Whether a 64-bit little-endian ELF binary names a dynamic loader (a PT_INTERP program header). */
+function hasInterpreter(elf: Buffer): boolean {
+  const phoff = Number(elf.readBigUInt64LE(0x20));
+  const phentsize = elf.readUInt16LE(0x36);
+  const phnum = elf.readUInt16LE(0x38);
+  for (let i = 0; i < phnum; i++) if (elf.readUInt32LE(phoff + i * phentsize) === 3) return true;
+  return false;
+}
+
+for (const [what, check] of [
+  ['podman', () => execFileSync('podman', ['--version'])],
+  ['runc', () => execFileSync('runc', ['--version'])],
+  ['busybox', () => execFileSync(BUSYBOX, ['true'])],
+  // An image FROM scratch has no dynamic loader: only the static build will run in it.
+  ['a static busybox', () => assert.ok(!hasInterpreter(fs.readFileSync(BUSYBOX)))],
+] as const) {
+  try {
+    check();
+  } catch {
+    throw new Error(`${what} is missing: ${PACKAGES}`);
+  }
+}
+
+// The Podman service: runc (crun fails on this machine's cgroups) and no default ulimits.
+const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-podman-'));
+const confFile = path.join(runDir, 'containers.conf');
+fs.writeFileSync(confFile, '[containers]\ndefault_ulimits = []\nlog_driver = "k8s-file"\n[engine]\nruntime = "runc"\n');
+const socket = path.join(runDir, 'podman.sock');
+const service: ChildProcess = spawn('podman', ['system', 'service', '--time=0', `unix://${socket}`], {
+  env: { ...process.env, CONTAINERS_CONF: confFile },
+  stdio: ['ignore', 'ignore', 'pipe'],
+});
+let serviceErr = '';
+service.stderr!.on('data', (d) => (serviceErr += d));
+const dockerHost = `unix://${socket}`;
+const docker = new Docker({ socketPath: socket });
+{
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (service.exitCode !== null) throw new Error(`podman system service exited (${service.exitCode}): ${serviceErr}`);
+    if (await docker.ping().then(() => true, () => false)) break;
+    if (Date.now() > deadline) throw new Error(`podman system service did not answer on ${socket}: ${serviceErr}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+after(async () => {
+  if (service.exitCode === null) {
+    const gone = new Promise((r) => service.once('exit', r));
+    service.kill('SIGTERM');
+    await Promise.race([gone, new Promise((r) => setTimeout(r, 5000))]);
+    if (service.exitCode === null) service.kill('SIGKILL');
+  }
+  fs.rmSync(runDir, { recursive: true, force: true });
+});
+
+// The conformance image: the fixture (Dockerfile + app) plus bin/busybox, a symlink per applet and /tmp.
+const context = path.join(runDir, 'context');
+fs.cpSync(path.join(ROOT, 'test/fixtures/images/conformance'), context, { recursive: true });
+fs.mkdirSync(path.join(context, 'bin'));
+fs.mkdirSync(path.join(context, 'tmp'), { mode: 0o1777 });
+fs.chmodSync(path.join(context, 'tmp'), 0o1777);
+fs.copyFileSync(BUSYBOX, path.join(context, 'bin/busybox'));
+fs.chmodSync(path.join(context, 'bin/busybox'), 0o755);
+for (const applet of execFileSync(BUSYBOX, ['--list']).toString().split('\n').filter(Boolean)) {
+  if (applet !== 'busybox') fs.symlinkSync('busybox', path.join(context, 'bin', applet));
+}
+{
+  const built = Date.now();
+  const stream = await docker.buildImage(tar.c({ cwd: context, portable: true }, ['.']) as unknown as NodeJS.ReadableStream, { t: IMAGE, rm: true });
+  await new Promise<void>((resolve, reject) =>
+    docker.modem.followProgress(stream, (err: Error | null, events: { error?: string }[]) => {
+      const failed = events?.find((e) => e.error);
+      if (err || failed) reject(err ?? new Error(`image build failed: ${failed!.error}`));
+      else resolve();
+    }),
+  );
+  console.log(`conformance image ${IMAGE} built in ${Date.now() - built} ms`);
+}
+
+const artifactDir = path.join(ROOT, 'test/fixtures/images/conformance/app');
+runDriverConformance('docker (podman)', (stateDir) => new DockerDriver({ stateDir, dockerHost }), {
+  artifactDir,
+  image: IMAGE,
+  appCommand: 'sh /app/app.sh',
+  portInside: 'internal',
+});
+
+const labels = { project: 'dk', service: 'svc', release: 'r1', processType: 'web' };
+
+it('labels the container for adoption and applies memory and CPU limits', async () => {
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-docker-'));
+  const driver = new DockerDriver({ stateDir, dockerHost });
+  const id = `dk--svc--web-r1-0-${process.pid.toString(16)}`;
+  try {
+    await driver.start({ id, labels, image: IMAGE, command: ['/bin/sh', '-c', 'exec sh /app/app.sh'], env: {}, files: [], ports: [{ name: 'p01', internalPort: 8080 }], memoryMb: 64, cpu: 0.5 });
+    const info = await docker.getContainer(id).inspect();
+    assert.deepEqual(
+      Object.fromEntries(Object.entries(info.Config.Labels).filter(([k]) => ['slipway.project', 'slipway.service', 'slipway.release', 'slipway.processType', 'slipway.instance'].includes(k))),
+      { 'slipway.project': 'dk', 'slipway.service': 'svc', 'slipway.release': 'r1', 'slipway.processType': 'web', 'slipway.instance': id },
+    );
+    assert.equal(info.HostConfig.Memory, 64 * 1024 * 1024);
+    assert.equal(info.HostConfig.NanoCpus, 0.5e9);
+    assert.equal(info.HostConfig.PortBindings['8080/tcp'][0].HostIp, '127.0.0.1');
+  } finally {
+    await driver.stop(id, 1);
+    await driver.close();
+    fs.rmSync(stateDir, { recursive: true, force: true });
+  }
+});
+
+it('runs a release without an image in the artifact image, its artifact mounted read-only at /app', async () => {
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-docker-'));
+  const artifact = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-artifact-'));
+  fs.writeFileSync(path.join(artifact, 'hello.txt'), 'from the artifact\n');
+  const driver = new DockerDriver({ stateDir, dockerHost, artifactImage: IMAGE });
+  const id = `dk--svc--web-r1-3-${process.pid.toString(16)}`;
+  try {
+    await driver.start({ id, labels, artifactDir: artifact, command: ['/bin/sh', '-c', 'exec sleep 60'], env: {}, files: [], ports: [] });
+    assert.deepEqual(await driver.exec(id, ['/bin/sh', '-c', 'pwd; cat hello.txt']), { exitCode: 0, output: '/app\nfrom the artifact\n' });
+    assert.notEqual((await driver.exec(id, ['/bin/sh', '-c', 'echo x > /app/new.txt'])).exitCode, 0);
+  } finally {
+    await driver.stop(id, 1);
+    await driver.close();
+    fs.rmSync(stateDir, { recursive: true, force: true });
+    fs.rmSync(artifact, { recursive: true, force: true });
+  }
+});
+
+it('fails a start whose image cannot be pulled, leaving no container', async () => {
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-docker-'));
+  const driver = new DockerDriver({ stateDir, dockerHost });
+  const id = `dk--svc--web-r1-1-${process.pid.toString(16)}`;
+  try {
+    await assert.rejects(
+      driver.start({ id, labels, image: '127.0.0.1:1/nowhere/app:1', registryAuth: { username: 'u', password: 'p', serveraddress: '127.0.0.1:1' }, command: [], env: {}, files: [], ports: [] }),
+    );
+    assert.equal((await driver.list()).some((i) => i.id === id), false);
+  } finally {
+    await driver.close();
+    fs.rmSync(stateDir, { recursive: true, force: true });
+  }
+});
+
+it('refuses a spec without an image or with a relative runtime file path', async () => {
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-docker-'));
+  const driver = new DockerDriver({ stateDir, dockerHost });
+  const base = { id: `dk--svc--web-r1-2-${process.pid.toString(16)}`, labels, command: [], env: {}, ports: [] };
+  try {
+    await assert.rejects(driver.start({ ...base, files: [] }), /neither an image nor an artifact/);
+    await assert.rejects(driver.start({ ...base, image: IMAGE, files: [{ path: 'etc/x', content: Buffer.from('x') }] }), /absolute/);
+  } finally {
+    await driver.close();
+    fs.rmSync(stateDir, { recursive: true, force: true });
+  }
+});
