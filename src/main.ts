@@ -21,6 +21,7 @@ import { RouteTableBuilder } from './controllers/service/route-table.ts';
 import { BuildController } from './controllers/build/build-controller.ts';
 import { ProbeScheduler } from './probes/scheduler.ts';
 import { ProcessDriver } from './runtime/process/supervised-driver.ts';
+import { DockerDriver } from './runtime/docker/docker-driver.ts';
 import type { RuntimeDriver } from './runtime/driver.ts';
 import { NodeRouter } from './router/node-proxy/node-router.ts';
 import { HaproxyRouter } from './router/haproxy/haproxy-router.ts';
@@ -51,8 +52,9 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   const box = SecretBox.fromDataDir(config.dataDir);
   const store = await openStore({ url: config.databaseUrl, sqlitePath: path.join(config.dataDir, 'slipway.db'), box, onIdleError: (err) => logger.warn({ err: err.message }, 'database connection lost; reconnecting') });
 
-  if (config.runtime !== 'process') throw new Error(`SLIPWAY_RUNTIME=${config.runtime} is not available in this build: use 'process'`);
-  const driver: RuntimeDriver = new ProcessDriver({ stateDir: path.join(config.dataDir, 'runtime'), isolation: config.isolation, logger: logger.child({ component: 'runtime' }) });
+  if (config.runtime === 'kubernetes') throw new Error(`SLIPWAY_RUNTIME=${config.runtime} is not available in this build: use 'process' or 'docker'`);
+  const runtimeOpts = { stateDir: path.join(config.dataDir, 'runtime'), logger: logger.child({ component: 'runtime' }) };
+  const driver: RuntimeDriver = config.runtime === 'docker' ? new DockerDriver(runtimeOpts) : new ProcessDriver({ ...runtimeOpts, isolation: config.isolation });
   const routerLog = logger.child({ component: 'router' });
   if (config.router === 'haproxy' && !haproxyAvailable()) throw new Error("SLIPWAY_ROUTER=haproxy but haproxy is not installed: install the Debian package haproxy, or set SLIPWAY_ROUTER=builtin");
   const router: Router =
@@ -89,7 +91,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
 
   const auth = new AuthService(store);
   const releases = new ReleasesService(store, signals, { progressDeadlineSeconds: config.progressDeadlineSeconds });
-  const caps = { runtime: config.runtime, images: false, dockerfile: false };
+  const caps = { runtime: config.runtime, images: config.runtime === 'docker', dockerfile: false };
   const builds = new BuildsService(store, auth, signals, { resolve: (url, ref) => resolveGitRef({ url, ref }) }, config.dataDir);
   const catalog = new ServiceCatalog(store, auth, releases, signals, serviceController, caps, builds);
   const projects = new ProjectsService(store, auth, signals);
