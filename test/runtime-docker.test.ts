@@ -13,7 +13,7 @@ import Docker from 'dockerode';
 import * as tar from 'tar';
 import { runDriverConformance } from '../src/runtime/conformance.ts';
 import { DockerDriver } from '../src/runtime/docker/docker-driver.ts';
-import { ROOT } from './support/platform.ts';
+import { ROOT, api, startTestPlatform, viaRouter, waitFor } from './support/platform.ts';
 
 const PACKAGES = 'install the Debian packages podman runc busybox-static';
 const BUSYBOX = '/bin/busybox';
@@ -173,5 +173,38 @@ it('refuses a spec without an image or with a relative runtime file path', async
   } finally {
     await driver.close();
     fs.rmSync(stateDir, { recursive: true, force: true });
+  }
+});
+
+it('SLIPWAY_RUNTIME=docker: an image deployment made through /v1 rolls out and answers through the router', async () => {
+  const p = await startTestPlatform({ SLIPWAY_RUNTIME: 'docker', DOCKER_HOST: dockerHost });
+  try {
+    assert.equal((await api(p, 'POST', '/v1/projects', { name: 'dock' })).status, 200);
+    const created = await api(p, 'POST', '/v1/projects/dock/services/deployment', {
+      name: 'web',
+      billing: { deploymentPlan: 'nf-compute-20' },
+      deployment: { instances: 2, external: { imagePath: IMAGE }, docker: { configType: 'customCommand', customCommand: 'exec sh /app/app.sh' } },
+      ports: [{ name: 'p01', internalPort: 8080, public: true, protocol: 'HTTP' }],
+      runtimeEnvironment: { A: 'via-platform' },
+    });
+    assert.equal(created.status, 200, JSON.stringify(created.body));
+    await waitFor(async () => {
+      const st = (await api(p, 'GET', '/v1/projects/dock/services/web')).body.data?.status?.deployment?.status;
+      if (st === 'FAILED') throw new Error(`deployment failed: ${p.logs.join('').slice(-3000)}`);
+      return st === 'COMPLETED';
+    }, 120_000, 'service COMPLETED');
+    const seen = new Set<string>();
+    for (let i = 0; i < 10; i++) {
+      const res = await viaRouter(p, 'p01--web--dock.localhost');
+      assert.equal(res.status, 200);
+      const body = (await res.json()) as { env: { A: string; SLIPWAY_INSTANCE: string } };
+      assert.equal(body.env.A, 'via-platform');
+      seen.add(body.env.SLIPWAY_INSTANCE);
+    }
+    assert.equal(seen.size, 2, 'requests reach both containers');
+  } finally {
+    await p.stop();
+    // Instances outlive the control plane by design: remove this test's containers.
+    for (const c of await docker.listContainers({ all: true, filters: { label: ['slipway.project=dock'] } })) await docker.getContainer(c.Id).remove({ force: true }).catch(() => {});
   }
 });
