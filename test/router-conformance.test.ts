@@ -10,6 +10,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -383,6 +384,102 @@ it('follows weights and never sends to weight 0', async (c) => {
   assert.equal(counts.wz, undefined, JSON.stringify(counts));
   assert.ok(counts.wx > 0 && counts.wy > 0, JSON.stringify(counts));
   assert.ok(counts.wx >= 2 * counts.wy, `a 3:1 split expected, got ${JSON.stringify(counts)}`);
+});
+
+it('spreads round robin evenly and prefers the idle endpoint with leastConnection', async (c) => {
+  const [a, b, d] = [await c.mk('rr-a'), await c.mk('rr-b'), await c.mk('rr-c')];
+  await c.put('rr.test', [ep(a), ep(b), ep(d)], { loadBalancing: { mode: 'roundRobin' } });
+  const counts: Record<string, number> = {};
+  for (let i = 0; i < 30; i++) {
+    const id = (await c.get('rr.test')).body;
+    counts[id] = (counts[id] ?? 0) + 1;
+  }
+  assert.deepEqual(Object.keys(counts).sort(), ['rr-a', 'rr-b', 'rr-c'], JSON.stringify(counts));
+  for (const n of Object.values(counts)) assert.ok(n >= 5, JSON.stringify(counts));
+
+  // One endpoint holds a slow request: the next requests go to the other one.
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  const slow = await c.mk('lc-slow');
+  slow.server.removeAllListeners('request');
+  slow.server.on('request', (_req, res) => void held.then(() => res.end('lc-slow')));
+  const idle = await c.mk('lc-idle');
+  await c.put('lc.test', [ep(slow), ep(idle)], { loadBalancing: { mode: 'leastConnection' } });
+  const pending: Promise<Reply>[] = [];
+  // Round robin would alternate: with one request stuck on each slow pick, least-connection avoids it.
+  for (let i = 0; i < 2; i++) pending.push(c.get('lc.test'));
+  await new Promise((r) => setTimeout(r, 300));
+  const answers: string[] = [];
+  for (let i = 0; i < 6; i++) answers.push((await c.get('lc.test')).body);
+  release();
+  await Promise.all(pending);
+  assert.ok(answers.every((x) => x === 'lc-idle'), answers.join(','));
+});
+
+it('keeps a client on one endpoint by address or header (consistentHash) and by path or header (consistentReplicaRouting)', async (c) => {
+  const bs = [await c.mk('ch-a'), await c.mk('ch-b'), await c.mk('ch-c'), await c.mk('ch-d')];
+  const eps = bs.map((b) => ep(b));
+  const spread = async (host: string, ask: (i: number) => Ask) => {
+    const seen = new Map<number, string>();
+    for (let i = 0; i < 12; i++) {
+      const first = (await c.get(host, ask(i))).body;
+      for (let k = 0; k < 3; k++) assert.equal((await c.get(host, ask(i))).body, first, `${host}: key ${i} moved`);
+      seen.set(i, first);
+    }
+    return new Set(seen.values());
+  };
+  await c.put('ch-ip.test', eps, { loadBalancing: { mode: 'consistentHash', consistentHash: { mode: 'ip' } } });
+  const byIp = new Set([(await c.get('ch-ip.test')).body, (await c.get('ch-ip.test', { from: '::1' })).body]);
+  for (let k = 0; k < 4; k++) assert.ok(byIp.has((await c.get('ch-ip.test')).body), 'the same address stays on its endpoint');
+
+  await c.put('ch-hdr.test', eps, { loadBalancing: { mode: 'consistentHash', consistentHash: { mode: 'customHeader', header: 'X-User' } } });
+  assert.ok((await spread('ch-hdr.test', (i) => ({ headers: { 'x-user': `user-${i}` } }))).size >= 2, 'different header values spread');
+
+  await c.put('crr-path.test', eps, { loadBalancing: { mode: 'consistentReplicaRouting', consistentReplicaRouting: { mode: 'path' } } });
+  assert.ok((await spread('crr-path.test', (i) => ({ path: `/doc/${i}` }))).size >= 2, 'different paths spread');
+
+  await c.put('crr-hdr.test', eps, { loadBalancing: { mode: 'consistentReplicaRouting', consistentReplicaRouting: { mode: 'header' } } });
+  assert.ok((await spread('crr-hdr.test', (i) => ({ headers: { 'x-replica-id': `r-${i}` } }))).size >= 2, 'different replica ids spread');
+});
+
+it('passes a WebSocket upgrade through and echoes frames both ways', async (c) => {
+  const b = await c.mk('ws');
+  const upgraded: net.Socket[] = [];
+  b.server.on('upgrade', (req, socket: net.Socket) => {
+    upgraded.push(socket);
+    const accept = crypto.createHash('sha1').update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: ${accept}\r\n\r\n`);
+    socket.on('data', (d: Buffer) => socket.write(Buffer.concat([Buffer.from('echo:'), d])));
+  });
+  await c.put('ws.test', [ep(b)]);
+  const key = crypto.randomBytes(16).toString('base64');
+  const sock = net.connect({ host: '127.0.0.1', port: c.port });
+  await new Promise((r) => sock.once('connect', r));
+  sock.write(`GET /socket HTTP/1.1\r\nhost: ws.test\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-key: ${key}\r\nsec-websocket-version: 13\r\n\r\n`);
+  let buf = '';
+  const until = (text: string) =>
+    new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no '${text}' in ${JSON.stringify(buf)}`)), 10_000);
+      const on = (d: Buffer) => {
+        buf += d.toString('latin1');
+        if (buf.includes(text)) {
+          clearTimeout(t);
+          sock.off('data', on);
+          resolve();
+        }
+      };
+      sock.on('data', on);
+      on(Buffer.alloc(0));
+    });
+  await until('\r\n\r\n');
+  assert.match(buf, /^HTTP\/1\.1 101/);
+  sock.write('ping-1');
+  await until('echo:ping-1');
+  sock.write('ping-2');
+  await until('echo:ping-2');
+  sock.destroy();
+  // An upgraded socket is no longer the HTTP server's: close it here so the backend can close later.
+  for (const u of upgraded) u.destroy();
 });
 
 it('replaces endpoints under keep-alive load without a failed request', async (c) => {

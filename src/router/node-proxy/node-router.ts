@@ -236,7 +236,7 @@ export class NodeRouter implements Router {
       });
       up.on('error', (err: NodeJS.ErrnoException) => {
         release();
-        if (!connected && mayRetry && err.code === 'ECONNREFUSED') return attempt(balancer.pick(ep.id), false);
+        if (!connected && mayRetry && err.code === 'ECONNREFUSED') return attempt(balancer.pick(ep.id, client.remoteAddress), false);
         client.destroy();
       });
       up.once('close', () => {
@@ -246,7 +246,7 @@ export class NodeRouter implements Router {
       client.once('close', () => up.destroy());
     };
     client.pause();
-    attempt(balancer.pick(), true);
+    attempt(balancer.pick(undefined, client.remoteAddress), true);
   }
 
   address(): { httpPort: number; httpsPort?: number; metricsPort?: number } {
@@ -359,7 +359,8 @@ export class NodeRouter implements Router {
         : this.answer(res, 403, pages.forbidden());
     }
     if (compiled.route.maintenance) return this.answer(res, 503, pages.maintenance(), { 'retry-after': '30' });
-    const ep = compiled.balancer.pick();
+    const key = hashKeyOf(compiled.route, req);
+    const ep = compiled.balancer.pick(undefined, key);
     if (!ep) return this.answer(res, 503, pages.noInstance(), { 'retry-after': '5' });
     const headers = this.forwardHeaders(req, host);
     this.forward(req, res, compiled, ep, headers, true, started);
@@ -414,7 +415,7 @@ export class NodeRouter implements Router {
       if (res.headersSent) return res.destroy();
       const refused = err.code === 'ECONNREFUSED' || (err.code === 'ECONNRESET' && !bodySent);
       if (refused && mayRetry && IDEMPOTENT.has(req.method ?? '') && !bodySent) {
-        const other = compiled.balancer.pick(ep.id);
+        const other = compiled.balancer.pick(ep.id, hashKeyOf(compiled.route, req));
         if (other) return this.forward(req, res, compiled, other, headers, false, started);
       }
       if (err.code === 'ETIMEDOUT') return this.answer(res, 504, pages.timeout());
@@ -492,7 +493,7 @@ export class NodeRouter implements Router {
       finish();
       if (res.headersSent) return void res.destroy();
       if (err.code === 'ECONNREFUSED' && mayRetry && bodyless && IDEMPOTENT.has(req.method ?? '')) {
-        const other = compiled.balancer.pick(ep.id);
+        const other = compiled.balancer.pick(ep.id, hashKeyOf(compiled.route, req));
         if (other) return this.forwardH2(req, res, compiled, other, headers, false, started);
       }
       this.opts.logger?.warn({ endpoint: ep.id, err: err.code ?? err.message }, 'upstream failed');
@@ -519,7 +520,7 @@ export class NodeRouter implements Router {
       socket.end(`HTTP/1.1 ${decision.status} ${decision.status === 401 ? 'Unauthorized' : 'Forbidden'}\r\n${auth}connection: close\r\ncontent-length: 0\r\n\r\n`);
       return;
     }
-    const ep = compiled && !compiled.route.maintenance ? compiled.balancer.pick() : undefined;
+    const ep = compiled && !compiled.route.maintenance ? compiled.balancer.pick(undefined, hashKeyOf(compiled.route, req)) : undefined;
     if (!ep) {
       socket.end(`HTTP/1.1 ${compiled ? 503 : 404} ${compiled ? 'Service Unavailable' : 'Not Found'}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
       return;
@@ -616,4 +617,25 @@ function originOf(e: Endpoint): string {
 
 function sameEndpoints(a: Endpoint[], b: Endpoint[]): boolean {
   return a.length === b.length && a.every((e, i) => e.id === b[i].id && e.weight === b[i].weight && e.port === b[i].port);
+}
+
+/**
+ * What a consistent route hashes, as the HAProxy data plane does: the client address (`consistentHash` ip),
+ * a header (`customHeader`; `consistentReplicaRouting` header mode, default `x-replica-id`), or the URI
+ * (`consistentReplicaRouting` path). Undefined (round robin) for other modes or a missing header.
+ */
+function hashKeyOf(route: Route, req: http.IncomingMessage): string | undefined {
+  const lb = route.loadBalancing;
+  const header = (name: string | undefined) => {
+    const v = name ? req.headers[name.toLowerCase()] : undefined;
+    return Array.isArray(v) ? v[0] : v;
+  };
+  switch (lb?.mode) {
+    case 'consistentHash':
+      return lb.consistentHash?.mode === 'customHeader' && lb.consistentHash.header ? header(lb.consistentHash.header) : (req.socket.remoteAddress ?? '');
+    case 'consistentReplicaRouting':
+      return lb.consistentReplicaRouting?.mode === 'header' ? header(lb.consistentHash?.header ?? 'x-replica-id') : (req.url ?? '/');
+    default:
+      return undefined;
+  }
 }
