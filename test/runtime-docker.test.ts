@@ -148,6 +148,27 @@ it('runs a release without an image in the artifact image, its artifact mounted 
   }
 });
 
+it('follows logs until the container stops, then keeps them once it is removed', async () => {
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-docker-'));
+  const driver = new DockerDriver({ stateDir, dockerHost });
+  const id = `dk--svc--web-r1-4-${process.pid.toString(16)}`;
+  try {
+    await driver.start({ id, labels, image: IMAGE, command: ['/bin/sh', '-c', 'for i in 0 1 2 3 4 5; do echo line$i; usleep 200000; done'], env: {}, files: [], ports: [] });
+    await new Promise((r) => setTimeout(r, 300));
+    const followed: string[] = [];
+    for await (const l of driver.logs(id, { follow: true, signal: AbortSignal.timeout(10_000) })) followed.push(l.line);
+    assert.deepEqual(followed, ['line0', 'line1', 'line2', 'line3', 'line4', 'line5']);
+    await driver.stop(id, 1);
+    const kept: string[] = [];
+    for await (const l of driver.logs(id, { tail: 2 })) kept.push(l.line);
+    assert.deepEqual(kept, ['line4', 'line5']);
+  } finally {
+    await driver.stop(id, 1).catch(() => {});
+    await driver.close();
+    fs.rmSync(stateDir, { recursive: true, force: true });
+  }
+});
+
 it('fails a start whose image cannot be pulled, leaving no container', async () => {
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-docker-'));
   const driver = new DockerDriver({ stateDir, dockerHost });

@@ -337,60 +337,71 @@ export class DockerDriver implements RuntimeDriver {
     const dec = new FrameDecoder();
     const raw = [...dec.lines(Buffer.isBuffer(buf) ? buf : Buffer.from(String(buf))), ...dec.flush()];
     const lines = raw.map((r) => ({ instanceId: id, stream: r.stream, ...splitTimestamp(r.line) }));
-    // Two streams interleave by time, not by frame order.
-    return lines.sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : 0));
+    // The engine sends frames in the order it logged them (timestamps may have only a second's resolution).
+    return lines;
   }
 
   async *logs(id: string, opts: { tail?: number; follow?: boolean; signal?: AbortSignal } = {}): AsyncIterable<LogLine> {
     this.check(id);
-    const lines = await this.readLogs(id, opts.tail);
-    if (!lines) {
-      const kept = path.join(this.logsDir, `${id}.log`);
-      if (!fs.existsSync(kept)) return;
-      const all = fs
-        .readFileSync(kept, 'utf8')
-        .split('\n')
-        .filter(Boolean)
-        .flatMap((l) => {
-          try {
-            const o = JSON.parse(l) as { ts: string; stream: 'stdout' | 'stderr'; line: string };
-            return [{ instanceId: id, ts: o.ts, stream: o.stream, line: o.line }];
-          } catch {
-            return [];
+    if (opts.follow && !opts.signal?.aborted) {
+      // One request: the engine sends the tail, then follows until the container stops.
+      let stream: NodeJS.ReadableStream | undefined;
+      try {
+        stream = (await this.docker.getContainer(id).logs({ stdout: true, stderr: true, timestamps: true, follow: true, ...(opts.tail !== undefined ? { tail: opts.tail } : {}) })) as NodeJS.ReadableStream;
+      } catch (err) {
+        if (statusOf(err) !== 404) throw err;
+      }
+      if (stream) {
+        const s = stream;
+        const onAbort = () => (s as unknown as { destroy?: () => void }).destroy?.();
+        opts.signal?.addEventListener('abort', onAbort, { once: true });
+        const dec = new FrameDecoder();
+        let last: LogLine | undefined;
+        try {
+          for await (const chunk of s as AsyncIterable<Buffer>) {
+            for (const r of dec.lines(chunk)) yield (last = { instanceId: id, stream: r.stream, ...splitTimestamp(r.line) });
           }
-        });
-      yield* opts.tail !== undefined ? all.slice(-opts.tail) : all;
+          for (const r of dec.flush()) yield (last = { instanceId: id, stream: r.stream, ...splitTimestamp(r.line) });
+        } catch (err) {
+          if (!opts.signal?.aborted) throw err;
+        } finally {
+          opts.signal?.removeEventListener('abort', onAbort);
+          onAbort();
+        }
+        if (opts.signal?.aborted) return;
+        // The stream ended with the container; Podman may end it before the last lines: read what it missed.
+        const all = (await this.readLogs(id, undefined)) ?? [];
+        let from = last ? all.length : 0;
+        for (let i = all.length - 1; last && i >= 0; i--) {
+          if (all[i].line === last.line && all[i].stream === last.stream && all[i].ts === last.ts) {
+            from = i + 1;
+            break;
+          }
+        }
+        yield* all.slice(from);
+        return;
+      }
+    }
+    const lines = await this.readLogs(id, opts.tail);
+    if (lines) {
+      yield* lines;
       return;
     }
-    yield* lines;
-    if (!opts.follow || opts.signal?.aborted) return;
-    const last = lines.at(-1)?.ts;
-    const since = last ? Math.floor(Date.parse(last) / 1000) : Math.floor(Date.now() / 1000);
-    let stream: NodeJS.ReadableStream;
-    try {
-      stream = (await this.docker.getContainer(id).logs({ stdout: true, stderr: true, timestamps: true, follow: true, since })) as NodeJS.ReadableStream;
-    } catch (err) {
-      if (statusOf(err) === 404) return;
-      throw err;
-    }
-    const onAbort = () => (stream as unknown as { destroy?: () => void }).destroy?.();
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
-    const dec = new FrameDecoder();
-    try {
-      for await (const chunk of stream as AsyncIterable<Buffer>) {
-        for (const r of dec.lines(chunk)) {
-          const l = { instanceId: id, stream: r.stream, ...splitTimestamp(r.line) };
-          // `since` has a one-second resolution: skip what the first read already gave.
-          if (last && l.ts <= last) continue;
-          yield l;
+    const kept = path.join(this.logsDir, `${id}.log`);
+    if (!fs.existsSync(kept)) return;
+    const all = fs
+      .readFileSync(kept, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .flatMap((l) => {
+        try {
+          const o = JSON.parse(l) as { ts: string; stream: 'stdout' | 'stderr'; line: string };
+          return [{ instanceId: id, ts: o.ts, stream: o.stream, line: o.line }];
+        } catch {
+          return [];
         }
-      }
-    } catch (err) {
-      if (!opts.signal?.aborted) throw err;
-    } finally {
-      opts.signal?.removeEventListener('abort', onAbort);
-      onAbort();
-    }
+      });
+    yield* opts.tail !== undefined ? all.slice(-opts.tail) : all;
   }
 
   async exec(id: string, command: string[], opts: { timeoutMs?: number } = {}): Promise<{ exitCode: number; output: string }> {
