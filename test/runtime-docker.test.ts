@@ -204,7 +204,7 @@ it('SLIPWAY_RUNTIME=docker: an image deployment made through /v1 rolls out and a
     const created = await api(p, 'POST', '/v1/projects/dock/services/deployment', {
       name: 'web',
       billing: { deploymentPlan: 'nf-compute-20' },
-      deployment: { instances: 2, external: { imagePath: IMAGE }, docker: { configType: 'customCommand', customCommand: 'exec sh /app/app.sh' } },
+      deployment: { instances: 2, external: { imagePath: IMAGE } }, // the image's own CMD
       ports: [{ name: 'p01', internalPort: 8080, public: true, protocol: 'HTTP' }],
       runtimeEnvironment: { A: 'via-platform' },
     });

@@ -84,6 +84,8 @@ export function resolveProcesses(spec: ServiceSpec, built: Record<string, string
     if (dk.configType === 'customEntrypointCustomCommand' && dk.customEntrypoint && dk.customCommand) web = `${dk.customEntrypoint} ${dk.customCommand}`;
   }
   if (web) out.web = ['/bin/sh', '-c', web];
+  // An image with no override runs its own entrypoint and command: an empty argv says so to the runtime.
+  else if (d?.external) out.web = [];
   // Other process types (formations) may override their own command.
   for (const [type, f] of Object.entries(spec.processTypes ?? {})) {
     if (type !== 'web' && f.command) out[type] = ['/bin/sh', '-c', f.command];
