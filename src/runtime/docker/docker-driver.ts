@@ -17,6 +17,7 @@ import type { InstanceEvent, InstanceLabels, InstanceSpec, LogLine, ObservedInst
 import { ValidationError } from '../../errors/errors.ts';
 import { FrameDecoder } from './frames.ts';
 import { tarOfFiles } from './tar.ts';
+import { InstanceWatch } from '../instance-watch.ts';
 
 const ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,200}$/;
 const WATCH_INTERVAL_MS = 250;
@@ -93,10 +94,7 @@ export class DockerDriver implements RuntimeDriver {
   private readonly docker: Docker;
   private readonly logsDir: string;
   private readonly starting = new Map<string, Promise<ObservedInstance>>();
-  private readonly listeners = new Set<(e: InstanceEvent) => void>();
-  private readonly known = new Map<string, ObservedInstance>();
-  private watchTimer: NodeJS.Timeout | undefined;
-  private polling = false;
+  private readonly watcher = new InstanceWatch(() => this.list(), WATCH_INTERVAL_MS, (err) => this.opts.logger?.warn({ err: err.message }, 'docker engine poll failed'));
 
   constructor(private readonly opts: DockerDriverOptions) {
     this.docker = new Docker(connectionOptions(opts.dockerHost ?? process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock'));
@@ -190,7 +188,7 @@ export class DockerDriver implements RuntimeDriver {
     }
     const obs = await this.observe(spec.id);
     if (!obs) throw new Error(`instance ${spec.id} vanished right after its start`);
-    this.emitIfChanged(obs);
+    this.watcher.observe(obs);
     return obs;
   }
 
@@ -288,7 +286,7 @@ export class DockerDriver implements RuntimeDriver {
       await container.stop({ t: Math.max(0, Math.ceil(gracePeriodSeconds)) });
     } catch (err) {
       const status = statusOf(err);
-      if (status === 404) return void this.forget(id);
+      if (status === 404) return void this.watcher.forget(id);
       if (status !== 304) throw err; // 304: not running
     }
     const deadline = Date.now() + 10_000;
@@ -303,7 +301,7 @@ export class DockerDriver implements RuntimeDriver {
   async remove(id: string): Promise<void> {
     this.check(id);
     const obs = await this.observe(id);
-    if (!obs) return void this.forget(id);
+    if (!obs) return void this.watcher.forget(id);
     if (obs.state !== 'exited') throw new Error(`instance ${id} still runs: stop it first`);
     await this.keepLogs(id).catch((err: Error) => this.opts.logger?.warn({ id, err: err.message }, 'could not keep the logs of a removed container'));
     try {
@@ -311,12 +309,7 @@ export class DockerDriver implements RuntimeDriver {
     } catch (err) {
       if (statusOf(err) !== 404 && statusOf(err) !== 409) throw err; // 409: removal already in progress
     }
-    this.forget(id, obs);
-  }
-
-  private forget(id: string, obs?: ObservedInstance): void {
-    const prev = this.known.get(id);
-    if (this.known.delete(id)) this.emit({ type: 'removed', instance: obs ?? prev! });
+    this.watcher.forget(id, obs);
   }
 
   /** Append a container's whole output to its kept log, so `logs` still answers once it is removed. */
@@ -464,57 +457,10 @@ export class DockerDriver implements RuntimeDriver {
   }
 
   watch(listener: (event: InstanceEvent) => void): () => void {
-    this.listeners.add(listener);
-    if (!this.watchTimer) {
-      this.watchTimer = setInterval(() => void this.poll(), WATCH_INTERVAL_MS);
-      this.watchTimer.unref();
-    }
-    return () => {
-      this.listeners.delete(listener);
-      if (this.listeners.size === 0 && this.watchTimer) {
-        clearInterval(this.watchTimer);
-        this.watchTimer = undefined;
-      }
-    };
-  }
-
-  private emit(e: InstanceEvent): void {
-    for (const l of this.listeners) l(e);
-  }
-
-  private emitIfChanged(obs: ObservedInstance): void {
-    const prev = this.known.get(obs.id)?.state;
-    this.known.set(obs.id, obs);
-    if (prev === obs.state) return;
-    if (obs.state === 'exited') this.emit({ type: 'exited', instance: obs });
-    else if (obs.state === 'running' && (prev === undefined || prev === 'starting')) this.emit({ type: 'started', instance: obs });
-  }
-
-  private async poll(): Promise<void> {
-    if (this.polling) return;
-    this.polling = true;
-    try {
-      const seen = new Set<string>();
-      for (const obs of await this.list()) {
-        seen.add(obs.id);
-        this.emitIfChanged(obs);
-      }
-      for (const [id, obs] of this.known) {
-        if (!seen.has(id)) {
-          this.known.delete(id);
-          this.emit({ type: 'removed', instance: obs });
-        }
-      }
-    } catch (err) {
-      this.opts.logger?.warn({ err: (err as Error).message }, 'docker engine poll failed');
-    } finally {
-      this.polling = false;
-    }
+    return this.watcher.subscribe(listener);
   }
 
   async close(): Promise<void> {
-    if (this.watchTimer) clearInterval(this.watchTimer);
-    this.watchTimer = undefined;
-    this.listeners.clear();
+    this.watcher.close();
   }
 }

@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import type { InstanceEvent, InstanceSpec, LogLine, ObservedInstance, RuntimeDriver, InstanceLabels } from '../driver.ts';
 import { ValidationError } from '../../errors/errors.ts';
 import { APP_DIR, bwrapArgs, fileTargetProblem } from './sandbox.ts';
+import { InstanceWatch } from '../instance-watch.ts';
 
 const SUPERVISOR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'supervisor.mjs');
 const WATCH_INTERVAL_MS = 200;
@@ -184,9 +185,7 @@ export class ProcessDriver implements RuntimeDriver {
   private readonly instancesDir: string;
   private readonly logsDir: string;
   private readonly starting = new Map<string, Promise<ObservedInstance>>();
-  private readonly listeners = new Set<(e: InstanceEvent) => void>();
-  private readonly known = new Map<string, ObservedInstance['state']>();
-  private watchTimer: NodeJS.Timeout | undefined;
+  private readonly watcher = new InstanceWatch(() => this.list(), WATCH_INTERVAL_MS);
   private readonly cpuSamples = new Map<string, { ticks: number; at: number }>();
 
   constructor(private readonly opts: ProcessDriverOptions) {
@@ -268,7 +267,7 @@ export class ProcessDriver implements RuntimeDriver {
     while (Date.now() < deadline) {
       const obs = this.observe(spec.id);
       if (obs && (obs.pid || obs.state === 'exited')) {
-        this.emitIfChanged(obs);
+        this.watcher.observe(obs);
         return obs;
       }
       await sleep(5);
@@ -340,48 +339,11 @@ export class ProcessDriver implements RuntimeDriver {
       fs.appendFileSync(kept, fs.readFileSync(log));
     }
     fs.rmSync(dir, { recursive: true, force: true });
-    if (this.known.delete(id) && obs) this.emit({ type: 'removed', instance: obs });
+    this.watcher.forget(id, obs);
   }
 
   watch(listener: (event: InstanceEvent) => void): () => void {
-    this.listeners.add(listener);
-    if (!this.watchTimer) {
-      this.watchTimer = setInterval(() => void this.poll(), WATCH_INTERVAL_MS);
-      this.watchTimer.unref();
-    }
-    return () => {
-      this.listeners.delete(listener);
-      if (this.listeners.size === 0 && this.watchTimer) {
-        clearInterval(this.watchTimer);
-        this.watchTimer = undefined;
-      }
-    };
-  }
-
-  private emit(e: InstanceEvent): void {
-    for (const l of this.listeners) l(e);
-  }
-
-  private emitIfChanged(obs: ObservedInstance): void {
-    const prev = this.known.get(obs.id);
-    if (prev === obs.state) return;
-    this.known.set(obs.id, obs.state);
-    if (obs.state === 'exited') this.emit({ type: 'exited', instance: obs });
-    else if (prev === undefined || prev === 'starting') this.emit({ type: 'started', instance: obs });
-  }
-
-  private async poll(): Promise<void> {
-    const seen = new Set<string>();
-    for (const obs of await this.list()) {
-      seen.add(obs.id);
-      this.emitIfChanged(obs);
-    }
-    for (const [id, state] of this.known) {
-      if (!seen.has(id)) {
-        this.known.delete(id);
-        this.emit({ type: 'removed', instance: { id, labels: { project: '', service: '', release: '', processType: '' }, state, endpoints: [] } });
-      }
-    }
+    return this.watcher.subscribe(listener);
   }
 
   async *logs(id: string, opts: { tail?: number; follow?: boolean; signal?: AbortSignal } = {}): AsyncIterable<LogLine> {
@@ -485,8 +447,6 @@ export class ProcessDriver implements RuntimeDriver {
   }
 
   async close(): Promise<void> {
-    if (this.watchTimer) clearInterval(this.watchTimer);
-    this.watchTimer = undefined;
-    this.listeners.clear();
+    this.watcher.close();
   }
 }
