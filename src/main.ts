@@ -29,7 +29,7 @@ import { haproxyAvailable } from './router/haproxy/detect.ts';
 import type { Router } from './router/table.ts';
 import { buildApi, type Api } from './api/app.ts';
 import { buildNodeApp } from './builds/node-build.ts';
-import { checkoutGit, resolveGitRef } from './builds/git-source.ts';
+import { checkoutGit, commitInfo, resolveGitRef } from './builds/git-source.ts';
 import { configureHostedRepos } from './builds/hosted-repos.ts';
 import { extractBundle } from './builds/bundle-source.ts';
 import { JobsService } from './jobs/jobs-service.ts';
@@ -92,7 +92,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   const auth = new AuthService(store);
   const releases = new ReleasesService(store, signals, { progressDeadlineSeconds: config.progressDeadlineSeconds });
   const caps = { runtime: config.runtime, images: config.runtime === 'docker', dockerfile: false };
-  const builds = new BuildsService(store, auth, signals, { resolve: (url, ref) => resolveGitRef({ url, ref }) }, config.dataDir);
+  const builds = new BuildsService(store, auth, signals, { resolve: (url, ref) => resolveGitRef({ url, ref }), commitInfo: (url, sha, since) => commitInfo({ url, sha, since }) }, config.dataDir);
   const catalog = new ServiceCatalog(store, auth, releases, signals, serviceController, caps, builds);
   const projects = new ProjectsService(store, auth, signals);
   const buildController = new BuildController(
@@ -148,6 +148,24 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   cron.start();
   const resyncTimer = setInterval(() => void resync().catch((err) => controllerLog.error({ err }, 'resync failed')), config.resyncMs);
   resyncTimer.unref();
+  // CI by polling: every build and combined service with a repository builds its watched branch's new commits
+  // (cached commits are not built twice; build rules apply).
+  let polling = false;
+  const pollRepos = async () => {
+    if (polling) return;
+    polling = true;
+    try {
+      for (const k of await store.services.listKeys()) {
+        const svc = await store.services.find(k.projectId, k.id);
+        if (!svc || svc.kind === 'deployment' || !svc.spec.vcsData?.projectUrl) continue;
+        await builds.buildBranchHead(svc.projectId, svc.id).catch((err: Error) => controllerLog.warn({ service: `${svc.projectId}/${svc.id}`, err: err.message }, 'repository poll failed'));
+      }
+    } finally {
+      polling = false;
+    }
+  };
+  const pollTimer = config.repoPollMs > 0 ? setInterval(() => void pollRepos(), config.repoPollMs) : undefined;
+  pollTimer?.unref();
 
   await api.listen({ host: config.apiHost, port: config.apiPort });
   healthy = true;
@@ -169,6 +187,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
       stopped = true;
       healthy = false;
       clearInterval(resyncTimer);
+      if (pollTimer) clearInterval(pollTimer);
       await api.close();
       await cron.stop();
       jobController.stop();

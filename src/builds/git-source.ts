@@ -117,6 +117,23 @@ export async function resolveGitRef(opts: { url: string; ref?: string; signal?: 
 }
 
 /**
+ * What build rules look at: the commit's message and, when an earlier commit is given and known, the paths
+ * changed since it (undefined when they cannot be told, e.g. after a force push).
+ */
+export async function commitInfo(opts: { url: string; sha: string; since?: string }): Promise<{ message: string; changed?: string[] }> {
+  const repo = localRepoPath(opts.url);
+  if (!SHA_PATTERN.test(opts.sha) || (opts.since && !SHA_PATTERN.test(opts.since))) throw ValidationError.one('sha', 'pattern', 'full 40-character commit SHAs are required');
+  const message = await git(['-C', repo, 'log', '-1', '--format=%B', opts.sha]);
+  if (!opts.since) return { message };
+  try {
+    const out = await git(['-C', repo, 'diff', '--name-only', '--no-renames', opts.since, opts.sha]);
+    return { message, changed: out.split('\n').filter(Boolean) };
+  } catch {
+    return { message };
+  }
+}
+
+/**
  * Checks out exactly `sha` into `dest` (absent or empty), fetching only that commit, and removes `.git`:
  * the build sees the tree and nothing of the history. On failure `dest` is removed again.
  */

@@ -36,6 +36,8 @@ export interface Config {
   progressDeadlineSeconds: number;
   /** Periodic resync of every controller key, in ms. */
   resyncMs: number;
+  /** how often build and combined services poll their repository's watched branch (0: only pushes and changes) */
+  repoPollMs: number;
   /** Maximum accepted request body on the API, in bytes. */
   bodyLimitBytes: number;
   /** Maximum accepted source bundle upload, in bytes. */
@@ -120,6 +122,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     probeTimeScale: num(env, 'SLIPWAY_PROBE_TIME_SCALE', 1, 0.001, 1),
     progressDeadlineSeconds: num(env, 'SLIPWAY_PROGRESS_DEADLINE_SECONDS', 600, 1, 86_400),
     resyncMs: int(env, 'SLIPWAY_RESYNC_MS', 5000, 100, 3_600_000),
+    repoPollMs: int(env, 'SLIPWAY_REPO_POLL_MS', 60_000, 0, 86_400_000),
     bodyLimitBytes: int(env, 'SLIPWAY_BODY_LIMIT_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
     uploadLimitBytes: int(env, 'SLIPWAY_UPLOAD_LIMIT_BYTES', 200 * 1024 * 1024, 1024, 8 * 1024 * 1024 * 1024),
     gracePeriodCapSeconds: env.SLIPWAY_GRACE_PERIOD_CAP_SECONDS ? num(env, 'SLIPWAY_GRACE_PERIOD_CAP_SECONDS', 600, 0.1, 600) : undefined,

@@ -13,13 +13,40 @@ import type { Signals } from './ports.ts';
 import { randomId } from '../domain/ids.ts';
 import { NotFoundError, ValidationError } from '../errors/errors.ts';
 import { parseHostedUrl } from '../builds/hosted-repos.ts';
+import picomatch from 'picomatch';
 
 /** Resolves a branch or SHA of a repository to a commit. */
 export interface SourceRefs {
   resolve(url: string, ref?: string): Promise<{ sha: string; branch?: string }>;
+  /** the commit's message and the paths changed since `since` (for build rules) */
+  commitInfo?(url: string, sha: string, since?: string): Promise<{ message: string; changed?: string[] }>;
+}
+
+/**
+ * Northflank's build rules on automatic builds: `ciIgnoreFlags` in the commit message skip it; with
+ * `pathIgnoreRules`, a commit that changes only ignored paths is skipped, or, with `isAllowList`, one that
+ * changes none of the listed paths. Patterns are globs (`docs/**`, `*.md`; a pattern without `/` matches a
+ * file name anywhere). Returns why the commit is skipped, or undefined to build it.
+ */
+export function buildRuleSkip(rules: { pathIgnoreRules?: string[]; isAllowList?: boolean; ciIgnoreFlagsEnabled?: boolean; ciIgnoreFlags?: string[] } | undefined, info: { message: string; changed?: string[] }): string | undefined {
+  if (!rules) return undefined;
+  if (rules.ciIgnoreFlagsEnabled !== false && rules.ciIgnoreFlags?.length) {
+    const flag = rules.ciIgnoreFlags.find((f) => f && info.message.includes(f));
+    if (flag) return `the commit message carries '${flag}'`;
+  }
+  const patterns = (rules.pathIgnoreRules ?? []).filter(Boolean);
+  if (!patterns.length || !info.changed?.length) return undefined;
+  const match = picomatch(patterns, { dot: true, basename: false });
+  const base = picomatch(patterns.filter((p) => !p.includes('/')), { dot: true, basename: true });
+  const hits = info.changed.filter((f) => match(f) || base(f));
+  if (rules.isAllowList) return hits.length ? undefined : `no changed path is in the allow list (${patterns.join(', ')})`;
+  return hits.length === info.changed.length ? `only ignored paths changed (${patterns.join(', ')})` : undefined;
 }
 
 export class BuildsService {
+  /** the last commit skipped by build rules, per service (so a poll records it once) */
+  private readonly skipped = new Map<string, string>();
+
   constructor(
     private readonly store: Store,
     private readonly auth: AuthService,
@@ -64,7 +91,23 @@ export class BuildsService {
       if (err instanceof NotFoundError && parseHostedUrl(vcs.projectUrl)) return;
       throw err;
     }
+    // A commit the platform already built (or is building, or failed to build) is not built again by itself.
     if (await this.store.builds.findSuccessful(projectId, serviceId, sha)) return;
+    const known = (await this.store.builds.list(projectId, serviceId, 100)).filter((b) => !b.sha.startsWith('bundle:'));
+    if (known.some((b) => b.sha === sha)) return;
+    // Build rules apply to what the platform builds by itself (a push, a poll, a new source), never to a build asked for.
+    const rules = svc.spec.buildConfiguration as Parameters<typeof buildRuleSkip>[0];
+    if (rules && this.refs.commitInfo) {
+      const prev = known.find((b) => b.status === 'SUCCESS');
+      const why = buildRuleSkip(rules, await this.refs.commitInfo(vcs.projectUrl, sha, prev?.sha));
+      if (why) {
+        if (this.skipped.get(`${projectId}/${serviceId}`) !== sha) {
+          this.skipped.set(`${projectId}/${serviceId}`, sha);
+          await this.store.events.append({ projectId, serviceId, kind: 'build', reason: 'Skipped', message: `commit ${sha.slice(0, 12)} not built: ${why}` });
+        }
+        return;
+      }
+    }
     await this.queue(projectId, serviceId, sha, vcs.projectBranch ?? null, `git:${vcs.projectUrl}`);
   }
 
