@@ -130,6 +130,17 @@ describe('slipway CLI', () => {
     assert.doesNotMatch(table.stdout, /\x1b\[/, 'no colour when stdout is not a terminal');
   });
 
+  it('scales through the formation all or nothing, naming what it refuses', async () => {
+    const tooMany = await cli(['scale', 'web=21', ...svc]);
+    assert.notEqual(tooMany.code, 0);
+    assert.match(tooMany.stderr, /quantity/);
+    const noType = await cli(['scale', 'worker=1', ...svc]);
+    assert.notEqual(noType.code, 0);
+    assert.match(noType.stderr, /Procfile/);
+    const ps = JSON.parse((await cli(['ps', ...svc, '--json'])).stdout);
+    assert.ok(ps.data.containers.length >= 1, 'nothing changed');
+  });
+
   it("prints the app's output, each line with its instance", async () => {
     const r = await waitFor(async () => {
       const x = await cli(['logs', ...svc]);

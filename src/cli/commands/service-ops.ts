@@ -59,24 +59,30 @@ export function registerServiceOps(program: Command): void {
     ]);
   });
 
-  serviceCommand(program, 'scale', 'set the instance count of a process type, e.g. `scale web=3`')
-    .argument('<type=count...>', 'process type and instance count (only web for now)')
-    .option('--detach', 'do not wait for the instances')
+  serviceCommand(program, 'scale', 'set the instance count of process types, e.g. `scale web=3 worker=1`')
+    .argument('<type=count...>', 'process type and instance count (0-20; web=0 is maintenance mode)')
+    .option('--detach', 'do not wait for the web instances')
     .action(async (pairs: string[], opts: Opts, cmd: Command) => {
       const s = sessionOf(cmd);
       const ref = requireService(opts);
-      let instances: number | undefined;
+      const wanted = new Map<string, number>();
       for (const pair of pairs) {
-        const m = /^([a-z][a-z0-9-]*)=(\d+)$/.exec(pair);
+        const m = /^([a-zA-Z][a-zA-Z0-9_-]*)=(\d+)$/.exec(pair);
         if (!m) throw new UsageError(`'${pair}' is not <type>=<count>, e.g. web=3`);
-        if (m[1] !== 'web') throw new UsageError(`process type '${m[1]}': only web can be scaled for now`);
-        instances = Number(m[2]);
+        wanted.set(m[1], Number(m[2]));
       }
-      const paths = servicePaths(ref.project, ref.service);
-      const res = await s.client.json('POST', `${paths.v1}/scale`, { body: { instances } });
-      if (!opts.detach) await waitForScale(s, ref, instances!);
+      // The formation face scales every type at once, all or nothing; a type not yet in the formation is added.
+      const formation = `/apps/${encodeURIComponent(`${ref.service}-${ref.project}`)}/formation`;
+      const current = (await s.client.json('GET', formation)) as { type: string; size: string }[];
+      const size = current.find((f) => f.type === 'web')?.size;
+      for (const [type, quantity] of wanted) {
+        if (!current.some((f) => f.type === type)) await s.client.json('POST', formation, { body: { type, quantity, size } });
+      }
+      const res = await s.client.json('PATCH', formation, { body: [...wanted].map(([type, quantity]) => ({ type, quantity })) });
+      const web = wanted.get('web');
+      if (!opts.detach && web !== undefined) await waitForScale(s, ref, web);
       if (s.json) return s.out.json(res);
-      s.out.line(`Scaled web to ${instances}.`);
+      s.out.line(`Scaled ${[...wanted].map(([t, n]) => `${t} to ${n}`).join(', ')}.`);
     });
 
   serviceCommand(program, 'restart', 'replace every instance with a fresh one (a rolling restart)')
