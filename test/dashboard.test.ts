@@ -186,6 +186,25 @@ describe('web dashboard', () => {
     assert.equal((await service()).paused, false);
   });
 
+  it('continues a paused canary and cancels another from the UI', async () => {
+    const rollouts = async () => (await api(p, 'GET', '/projects/shop/services/web/rollouts')).body.rollouts as { number: number; status: string }[];
+    const started = await api(p, 'POST', '/projects/shop/services/web/rollouts', { release: 1, strategy: 'canary', canary: { steps: [{ instanceWeight: 34 }] } });
+    assert.equal(started.status, 200, JSON.stringify(started.body));
+    const go = page.getByRole('button', { name: 'Continue to all instances' });
+    await go.waitFor({ timeout: 60_000 });
+    await go.click();
+    await waitFor(async () => (await rollouts())[0].status === 'COMPLETED', 60_000, 'canary continued to completion');
+
+    const second = await api(p, 'POST', '/projects/shop/services/web/rollouts', { release: 2, strategy: 'canary', canary: { steps: [{ instanceWeight: 34 }] } });
+    assert.equal(second.status, 200);
+    const cancel = page.getByRole('button', { name: 'Cancel rollout' });
+    await cancel.waitFor({ timeout: 60_000 });
+    await cancel.click();
+    await waitFor(async () => (await rollouts()).find((r) => r.number === second.body.number)?.status === 'CANCELED', 60_000, 'canary cancelled');
+    await waitFor(async () => (await rollouts())[0].status === 'COMPLETED', 60_000, 'back on the previous release');
+    assert.equal((await service()).release.number, 1);
+  });
+
   it('shows a build and its log', async () => {
     const builds = section('Builds');
     await builds.getByRole('button', { name: /^Show log of build / }).first().click();

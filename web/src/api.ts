@@ -102,6 +102,7 @@ export const paths = {
   instances: (p: string, s: string) => `/projects/${enc(p)}/services/${enc(s)}/instances`,
   rollouts: (p: string, s: string) => `/projects/${enc(p)}/services/${enc(s)}/rollouts`,
   rolloutEvents: (p: string, s: string, n: number) => `/projects/${enc(p)}/services/${enc(s)}/rollouts/${n}/events`,
+  rolloutAction: (p: string, s: string, n: number, action: 'continue' | 'cancel') => `/projects/${enc(p)}/services/${enc(s)}/rollouts/${n}/${action}`,
   releases: (p: string, s: string) => `/projects/${enc(p)}/services/${enc(s)}/releases`,
   rollback: (p: string, s: string) => `/projects/${enc(p)}/services/${enc(s)}/rollback`,
   logs: (p: string, s: string) => `/projects/${enc(p)}/services/${enc(s)}/logs?tail=200`,

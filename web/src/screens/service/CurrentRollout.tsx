@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import { paths, stream, type Instance, type Rollout, type RolloutEvent } from '../../api.ts';
+import { paths, post, stream, type Instance, type Rollout, type RolloutEvent } from '../../api.ts';
 import type { Polled } from '../../hooks.ts';
 import { Problem, StatusBadge, When } from '../../ui.tsx';
 
@@ -12,6 +12,20 @@ export function CurrentRollout(props: { project: string; service: string; rollou
   const { project, service, rollouts, instances, desired, onFinished } = props;
   const current = rollouts.data?.[0];
   const [live, setLive] = useState<{ number: number; events: RolloutEvent[]; status?: string }>();
+  const [acting, setActing] = useState<'continue' | 'cancel'>();
+  const [actionError, setActionError] = useState<string>();
+  const act = async (n: number, action: 'continue' | 'cancel') => {
+    setActing(action);
+    setActionError(undefined);
+    try {
+      await post(paths.rolloutAction(project, service, n, action));
+      onFinished();
+    } catch (err) {
+      setActionError(`${action === 'continue' ? 'Continue' : 'Cancel'} failed: ${(err as Error).message}`);
+    } finally {
+      setActing(undefined);
+    }
+  };
 
   const number = current?.number;
   const inProgress = current?.status === 'IN_PROGRESS';
@@ -86,6 +100,17 @@ export function CurrentRollout(props: { project: string; service: string; rollou
         {desired === 0 ? `No instances wanted (${pct}%)` : `${value} of ${total} instance${total === 1 ? '' : 's'} on release ${current.toRelease} and ready (${pct}%)`}
       </label>
       <progress id="rollout-progress" max={total} value={value} />
+      <Problem error={actionError} />
+      {current.canary?.paused && status === 'IN_PROGRESS' && (
+        <div className="actions" role="group" aria-label={`Canary rollout ${current.number} is paused`}>
+          <button type="button" disabled={acting !== undefined} onClick={() => act(current.number, 'continue')}>
+            {acting === 'continue' ? 'Continuing…' : current.canary.currentStep < current.canary.steps.length ? `Continue to step ${current.canary.currentStep + 1}` : 'Continue to all instances'}
+          </button>
+          <button type="button" className="danger" disabled={acting !== undefined} onClick={() => act(current.number, 'cancel')}>
+            {acting === 'cancel' ? 'Cancelling…' : 'Cancel rollout'}
+          </button>
+        </div>
+      )}
       {current.message && status !== 'COMPLETED' && <p>{current.message}</p>}
       <ol className="steps" aria-label={`Steps of rollout ${current.number}`} aria-live="polite">
         {events.map((e) => (
