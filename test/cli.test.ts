@@ -168,6 +168,24 @@ describe('slipway CLI', () => {
     assert.equal(status.data.release.number, releases[1].number);
   });
 
+  it('runs a one-off command against the release with env overrides, exiting with its code', async () => {
+    const ok1 = await cli(['run', 'echo "one-off $ONE"', '-e', 'ONE=override', ...svc]);
+    ok(ok1, 'run');
+    assert.match(ok1.stdout, /^one-off override$/m);
+    const failing = await cli(['run', 'echo boom >&2; exit 4', ...svc]);
+    assert.equal(failing.code, 4, failing.stderr);
+    assert.match(failing.stderr, /boom/);
+  });
+
+  it('deploys an earlier build by id, which turns continuous deployment off', async () => {
+    const builds = (await api(p, 'GET', '/v1/projects/shop/services/web/build')).body.data.builds as { id: string; status: string }[];
+    const first = builds.filter((b) => b.status === 'SUCCESS').at(-1)!;
+    const r = await cli(['deploy', '--build', first.id, ...svc]);
+    ok(r, 'deploy --build');
+    assert.match(r.stdout, /continuous deployment is now off/);
+    assert.deepEqual((await api(p, 'GET', '/projects/shop/services/web/cd')).body, { enabled: false, buildId: first.id });
+  });
+
   it("prints the service's URL through the router", async () => {
     const r = await cli(['open', ...svc]);
     ok(r, 'open');

@@ -15,6 +15,7 @@ import { registerLogs } from './commands/logs.ts';
 import { registerProjects } from './commands/projects.ts';
 import { registerReleases } from './commands/releases.ts';
 import { registerServiceOps } from './commands/service-ops.ts';
+import { registerRun } from './commands/run.ts';
 
 export function buildProgram(): Command {
   const program = new Command('slipway')
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerServiceOps(program);
   registerReleases(program);
   registerLogs(program);
+  registerRun(program);
   registerEnv(program);
   registerCompletion(program);
   for (const c of allCommands(program)) c.exitOverride();

@@ -7,7 +7,8 @@ import type { Command } from 'commander';
 import type { ApiClient } from '../api-client.ts';
 import { awaitNewRollout, followRollout, latestRolloutNumber, listRollouts, sleep, type RolloutOutcome, type RolloutView } from '../rollout-progress.ts';
 import { packDirectory } from '../source-bundle.ts';
-import { projectPath, requireService, servicePaths, type ServiceRef } from '../service-ref.ts';
+import { projectPath, requireService, servicePaths, UsageError, type ServiceRef } from '../service-ref.ts';
+import { followChange } from './follow-change.ts';
 import { sessionOf, type Session } from '../session.ts';
 
 interface BuildView {
@@ -42,10 +43,22 @@ export function registerDeploy(program: Command): void {
     .description('build a directory and roll it out, following the rollout to its end')
     .option('-p, --project <project>', 'project id')
     .option('-s, --service <service>', 'service id')
+    .option('--build <buildId>', 'deploy this earlier build instead (turns continuous deployment off)')
+    .option('--image <image>', 'deploy this image (deployment services; needs the docker runtime)')
     .option('--detach', 'return once the source is uploaded')
-    .action(async (dir: string | undefined, opts: { project?: string; service?: string; detach?: boolean }, cmd: Command) => {
+    .action(async (dir: string | undefined, opts: { project?: string; service?: string; detach?: boolean; build?: string; image?: string }, cmd: Command) => {
       const s = sessionOf(cmd);
       const ref = requireService(opts);
+      if (opts.build && opts.image) throw new UsageError('--build and --image exclude each other');
+      if ((opts.build || opts.image) && dir) throw new UsageError('give a directory, --build or --image, not two of them');
+      if (opts.build || opts.image) {
+        const baseline = latestRolloutNumber(await listRollouts(s.client, ref.project, ref.service));
+        const response = opts.build
+          ? await s.client.json('POST', `${servicePaths(ref.project, ref.service).native}/deploy`, { body: { buildId: opts.build } })
+          : await s.client.json('PATCH', `${projectPath(ref.project)}/services/deployment/${encodeURIComponent(ref.service)}`, { body: { deployment: { external: { imagePath: opts.image } } } });
+        await followChange(s, ref, baseline, { detach: Boolean(opts.detach), response, done: opts.build ? `Deploying build ${opts.build} (continuous deployment is now off).` : `Deploying image ${opts.image}.` });
+        return;
+      }
       await deploy(s, ref, dir ?? '.', Boolean(opts.detach));
     });
 }
