@@ -110,7 +110,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   const runsDir = path.join(config.dataDir, 'job-runs');
   const jobController = new JobController(store, driver, { runsDir, timeScale: config.probeTimeScale, gracePeriodCapSeconds: config.gracePeriodCapSeconds, resyncMs: config.resyncMs, logger: controllerLog, requeue: (id) => jobQueue.add(id) });
   const jobQueue = new WorkQueue('jobs', (id) => jobController.reconcile(id), { concurrency: 4, logger: controllerLog });
-  const jobs = new JobsService(store, auth, jobController, { runsDir });
+  const jobs = new JobsService(store, auth, jobController, { runsDir, images: config.runtime === 'docker' });
   const cron = new CronScheduler(store, jobs, { logger: controllerLog, runChanged: (id) => jobQueue.add(id) });
 
   const { generated } = await auth.bootstrapAdmin(config.dataDir, config.adminToken);

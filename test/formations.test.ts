@@ -154,7 +154,9 @@ describe('formations (Akkeris face) and process types', { concurrency: false }, 
     assert.equal(done.status, 'SUCCEEDED', JSON.stringify(done));
     const logs = (await api(p, 'GET', `${runPath}/logs`)).body.lines as { line: string }[];
     assert.ok(logs.some((l) => l.line === 'one-off override'), JSON.stringify(logs));
-    assert.equal((await api(p, 'POST', APP, { type: 'migrate', size: 'gp1', quantity: 1, oneoff: true, options: { image: 'x:1' } })).status, 400);
+    const image = await api(p, 'POST', APP, { type: 'migrate', size: 'gp1', quantity: 1, oneoff: true, options: { image: 'x:1' } });
+    assert.equal(image.status, 422, 'the process runtime runs no images');
+    assert.equal(image.body.errors[0].field, 'options.image');
   });
 
   it('overrides and removes commands, sets and removes the web health check, and removes a formation', async () => {

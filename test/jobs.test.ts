@@ -193,6 +193,11 @@ describe('jobs on a real platform', () => {
     const noSource = await api(p, 'POST', '/v1/projects/jobs/jobs/manual', { name: 'nosrc', billing, deployment: { internal: { id: 'missing' } } });
     assert.equal(noSource.status, 400);
     assert.ok(noSource.body.error.details['deployment.internal.id']);
+    const image = await api(p, 'POST', '/v1/projects/jobs/jobs/manual', { name: 'from-image', billing, deployment: { external: { imagePath: 'registry.local/tool:1' } } });
+    assert.equal(image.status, 422, 'the process runtime runs no images');
+    assert.ok(image.body.error.details['deployment.external']);
+    const both = await api(p, 'POST', '/v1/projects/jobs/jobs/manual', { name: 'both', billing, deployment: { ...source, external: { imagePath: 'registry.local/tool:1' } } });
+    assert.equal(both.status, 400);
     const badPolicy = await api(p, 'POST', '/v1/projects/jobs/jobs/cron', { name: 'bad-policy', billing, deployment: source, schedule: '* * * * *', concurrencyPolicy: 'sometimes' });
     assert.equal(badPolicy.status, 400);
     assert.ok(badPolicy.body.error.details.concurrencyPolicy);

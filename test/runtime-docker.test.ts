@@ -223,6 +223,31 @@ it('SLIPWAY_RUNTIME=docker: an image deployment made through /v1 rolls out and a
       seen.add(body.env.SLIPWAY_INSTANCE);
     }
     assert.equal(seen.size, 2, 'requests reach both containers');
+
+    // A job runs from the same image, with its own command.
+    const job = await api(p, 'POST', '/v1/projects/dock/jobs/manual', { name: 'tool', billing: { deploymentPlan: 'nf-compute-20' }, deployment: { external: { imagePath: IMAGE } }, command: 'echo "job from image $A"', runtimeEnvironment: { A: 'ok' } });
+    assert.equal(job.status, 200, JSON.stringify(job.body));
+    const run = await api(p, 'POST', `/v1/projects/dock/jobs/${job.body.data.id}/runs`, {});
+    assert.equal(run.status, 200, JSON.stringify(run.body));
+    const runId = run.body.data.id as string;
+    const done = await waitFor(async () => {
+      const r = (await api(p, 'GET', `/v1/projects/dock/jobs/${job.body.data.id}/runs/${runId}`)).body.data;
+      return r.concluded ? r : undefined;
+    }, 60_000, 'image job run concluded');
+    assert.equal(done.status, 'SUCCESS', JSON.stringify(done));
+    const logs = (await api(p, 'GET', `/projects/dock/jobs/${job.body.data.id}/runs/${runId}/logs`)).body.lines as { line: string }[];
+    assert.ok(logs.some((l) => l.line === 'job from image ok'), JSON.stringify(logs));
+
+    // An Akkeris one-off formation with an image override.
+    const oneoff = await api(p, 'POST', '/apps/web-dock/formation', { type: 'once', size: 'gp1', quantity: 1, oneoff: true, command: 'echo "one-off $B"', options: { env: { B: 'from-image' }, image: IMAGE } });
+    assert.equal(oneoff.status, 200, JSON.stringify(oneoff.body));
+    const href = oneoff.body.run.href as string;
+    const ran = await waitFor(async () => {
+      const r = (await api(p, 'GET', href)).body;
+      return ['SUCCEEDED', 'FAILED'].includes(r.status) ? r : undefined;
+    }, 60_000, 'one-off image run finished');
+    assert.equal(ran.status, 'SUCCEEDED', JSON.stringify(ran));
+    assert.ok(((await api(p, 'GET', `${href}/logs`)).body.lines as { line: string }[]).some((l) => l.line === 'one-off from-image'));
   } finally {
     await p.stop();
     // Instances outlive the control plane by design: remove this test's containers.

@@ -25,6 +25,8 @@ export interface JobSpec {
   billing: { deploymentPlan: string; buildPlan?: string };
   deployment?: RuntimeOverrides & {
     internal?: { id?: string; branch?: string; buildSHA?: string; buildId?: string };
+    /** an image to run instead (the container runtime only) */
+    external?: { imagePath: string; credentials?: string };
     gracePeriodSeconds?: number;
     storage?: Record<string, unknown>;
   };

@@ -58,13 +58,15 @@ export class JobsService {
     private readonly store: Store,
     private readonly auth: AuthService,
     private readonly executor: RunExecutor,
-    private readonly opts: { runsDir: string },
+    private readonly opts: { runsDir: string; images?: boolean },
   ) {}
 
   private check(kind: JobKind, spec: JobSpec): void {
     const problems: FieldProblem[] = [];
     if (!findPlan(spec.billing.deploymentPlan)) problems.push({ field: 'billing.deploymentPlan', rule: 'exists', message: `no plan '${spec.billing.deploymentPlan}': see GET /v1/plans` });
-    if (!spec.deployment?.internal?.id) problems.push({ field: 'deployment.internal.id', rule: 'required', message: 'name the build, combined or deployment service the job runs from' });
+    const external = spec.deployment?.external;
+    if (external && spec.deployment?.internal) problems.push({ field: 'deployment', rule: 'oneOf', message: 'give deployment.internal or deployment.external, not both' });
+    else if (!external && !spec.deployment?.internal?.id) problems.push({ field: 'deployment.internal.id', rule: 'required', message: 'name the build, combined or deployment service the job runs from, or an image in deployment.external' });
     if (kind === 'cron') {
       if (!spec.schedule) problems.push({ field: 'schedule', rule: 'required', message: 'a cron job needs a schedule' });
       else {
@@ -76,6 +78,7 @@ export class JobsService {
     }
     problems.push(...envProblems(spec.runtimeEnvironment, 'runtimeEnvironment'));
     if (problems.length) throw new ValidationError(problems);
+    if (external && !this.opts.images) throw new UnsupportedError([{ field: 'deployment.external', rule: 'supported', message: 'image jobs need the container runtime (SLIPWAY_RUNTIME=docker)' }]);
   }
 
   private async checkSource(projectId: string, spec: JobSpec): Promise<void> {
@@ -175,7 +178,7 @@ export class JobsService {
   }
 
   /** A one-off run of a service's current release (its artifact, env and files), with env and command overrides. */
-  async startServiceRun(caller: Principal, projectId: string, serviceId: string, o: { command?: string; env?: Record<string, string> }): Promise<RunRecord> {
+  async startServiceRun(caller: Principal, projectId: string, serviceId: string, o: { command?: string; env?: Record<string, string>; image?: string }): Promise<RunRecord> {
     this.auth.authorize(caller, projectId, 'write');
     const problems = envProblems(o.env, 'env');
     if (problems.length) throw new ValidationError(problems);
@@ -183,12 +186,15 @@ export class JobsService {
     if (svc.kind === 'build') throw ValidationError.one('serviceId', 'runnable', `service '${serviceId}' is a build service: it has no release to run (run a job from its builds instead)`);
     const release = svc.targetReleaseId ? await this.store.releases.find(svc.targetReleaseId) : undefined;
     if (!release) throw new ConflictError(`service '${serviceId}' has no release yet: wait for its first build or image`);
-    if (release.spec.image && !release.spec.artifactDir) throw new UnsupportedError([{ field: 'serviceId', rule: 'runtime', message: 'image releases cannot run on the process runtime' }]);
-    const command = o.command ? ['/bin/sh', '-c', o.command] : release.spec.processes.web;
+    if (!this.opts.images && (o.image || (release.spec.image && !release.spec.artifactDir))) {
+      throw new UnsupportedError([{ field: o.image ? 'image' : 'serviceId', rule: 'runtime', message: 'images run on the container runtime only (SLIPWAY_RUNTIME=docker)' }]);
+    }
+    // An image override runs that image (its own command unless one is sent) with the release's env and files.
+    const command = o.command ? ['/bin/sh', '-c', o.command] : o.image ? [] : release.spec.processes.web;
     if (!command) throw ValidationError.one('command', 'required', `the release of '${serviceId}' has no web command: send a command`);
     const spec: RunSpec = {
-      artifactDir: release.spec.artifactDir,
-      image: release.spec.image,
+      artifactDir: o.image ? undefined : release.spec.artifactDir,
+      image: o.image ?? release.spec.image,
       command,
       plan: release.spec.plan,
       backoffLimit: 0,
@@ -241,6 +247,12 @@ export class JobsService {
     const limits = { plan, backoffLimit: spec.backoffLimit ?? 0, activeDeadlineSeconds: spec.activeDeadlineSeconds ?? null, gracePeriodSeconds: spec.deployment?.gracePeriodSeconds ?? DEFAULT_GRACE_PERIOD_SECONDS };
     const env = { ...(spec.runtimeEnvironment ?? {}), ...(o.runtimeEnvironment ?? {}) };
     const files = spec.runtimeFiles ?? {};
+    const external = spec.deployment?.external;
+    if (external && !o.deployment?.internal) {
+      // An image runs its own entrypoint and command unless the job gives one.
+      const cmd = resolveJobCommand({ command: o.command ?? spec.command, overrides }, {}) ?? [];
+      return { spec: { image: external.imagePath, command: cmd, ...limits }, secrets: { env, files } };
+    }
     const sourceId = internal?.id;
     if (!sourceId) return { problem: { field: 'deployment.internal.id', rule: 'required', message: 'the job names no source' } };
     const svc = await this.store.services.find(job.projectId, sourceId);

@@ -180,9 +180,12 @@ export function registerFormations(app: Api, deps: ApiDeps): void {
     if (body.oneoff) {
       // A one-off formation runs the current release once, with its own command and env overrides, as a run.
       if (!deps.jobs) throw ValidationError.one('oneoff', 'supported', 'one-off runs are not available on this platform');
-      if (body.options?.image) throw ValidationError.one('options.image', 'supported', 'image overrides need the container runtime (SLIPWAY_RUNTIME=docker)');
       if (body.quantity !== undefined && Number(body.quantity) !== 1) throw ValidationError.one('quantity', 'oneoff', 'a one-off formation runs once: quantity 1');
-      const run = await deps.jobs.startServiceRun(req.principal, svc.projectId, svc.id, { command: body.command ?? undefined, env: body.options?.env });
+      const run = await deps.jobs.startServiceRun(req.principal, svc.projectId, svc.id, { command: body.command ?? undefined, env: body.options?.env, image: body.options?.image }).catch((err: Error & { problems?: { field: string }[] }) => {
+        // The run's own field is `image`; here it is the formation's `options.image`.
+        if (err.problems) for (const p of err.problems) if (p.field === 'image') p.field = 'options.image';
+        throw err;
+      });
       const v = { ...view(svc, 'web'), id: run.id, type: body.type, quantity: 1, size: body.size ?? svc.spec.billing.deploymentPlan, command: body.command ?? null, port: null, healthcheck: null, oneoff: true, options: { env: body.options?.env ?? {} }, created_at: run.createdAt, updated_at: run.createdAt };
       return { ...v, run: { id: run.id, status: run.status, href: `/projects/${svc.projectId}/services/${svc.id}/runs/${run.id}` } };
     }

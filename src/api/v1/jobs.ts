@@ -29,7 +29,9 @@ const Docker = strict({
 });
 const Command = Type.String({ minLength: 1, maxLength: 16384, description: 'slipway: a shell command to run instead of the source start command' });
 const JobDeployment = strict({
-  internal: X.Internal,
+  // One of the two: a build or service of the project, or an image (the container runtime runs it).
+  internal: Opt(X.Internal),
+  external: Opt(X.External),
   buildpack: Opt(Buildpack),
   docker: Opt(Docker),
   gracePeriodSeconds: Opt(Type.Integer({ minimum: 0, maximum: 600 })),
@@ -89,7 +91,7 @@ export function jobView(j: JobRecord): Record<string, unknown> {
     disabledCI: true,
     disabledCD: false,
     billing: s.billing,
-    deployment: { internal: s.deployment?.internal, ...(s.deployment?.buildpack ? { buildpack: s.deployment.buildpack } : {}), ...(s.deployment?.docker ? { docker: s.deployment.docker } : {}) },
+    deployment: { ...(s.deployment?.external ? { external: { imagePath: s.deployment.external.imagePath } } : { internal: s.deployment?.internal }), ...(s.deployment?.buildpack ? { buildpack: s.deployment.buildpack } : {}), ...(s.deployment?.docker ? { docker: s.deployment.docker } : {}) },
     ...(s.command ? { command: s.command } : {}),
     // Values are secrets: the names alone say what is set.
     runtimeEnvironmentKeys: Object.keys(s.runtimeEnvironment ?? {}),
