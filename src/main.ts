@@ -26,7 +26,7 @@ import type { RuntimeDriver } from './runtime/driver.ts';
 import { NodeRouter } from './router/node-proxy/node-router.ts';
 import { HaproxyRouter } from './router/haproxy/haproxy-router.ts';
 import { haproxyAvailable } from './router/haproxy/detect.ts';
-import type { Router } from './router/table.ts';
+import type { AccessLogEntry, Router } from './router/table.ts';
 import { buildApi, type Api } from './api/app.ts';
 import { buildNodeApp } from './builds/node-build.ts';
 import { checkoutGit, commitInfo, resolveGitRef } from './builds/git-source.ts';
@@ -56,11 +56,13 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   const runtimeOpts = { stateDir: path.join(config.dataDir, 'runtime'), logger: logger.child({ component: 'runtime' }) };
   const driver: RuntimeDriver = config.runtime === 'docker' ? new DockerDriver(runtimeOpts) : new ProcessDriver({ ...runtimeOpts, isolation: config.isolation });
   const routerLog = logger.child({ component: 'router' });
+  const accessLogger = logger.child({ component: 'access' });
+  const accessLog = config.routerAccessLog ? (e: AccessLogEntry) => accessLogger.info(e, 'access') : undefined;
   if (config.router === 'haproxy' && !haproxyAvailable()) throw new Error("SLIPWAY_ROUTER=haproxy but haproxy is not installed: install the Debian package haproxy, or set SLIPWAY_ROUTER=builtin");
   const router: Router =
     config.router === 'haproxy'
-      ? new HaproxyRouter({ host: config.routerHost, port: config.routerPort, tlsPort: config.routerTlsPort, metricsPort: config.routerMetricsPort, tcpPorts: config.routerTcpPorts, domain: config.domain, dataDir: config.dataDir, logger: routerLog })
-      : new NodeRouter({ host: config.routerHost, port: config.routerPort, tlsPort: config.routerTlsPort, metricsPort: config.routerMetricsPort, tcpPorts: config.routerTcpPorts, domain: config.domain, dataDir: config.dataDir, logger: routerLog });
+      ? new HaproxyRouter({ host: config.routerHost, port: config.routerPort, tlsPort: config.routerTlsPort, metricsPort: config.routerMetricsPort, tcpPorts: config.routerTcpPorts, domain: config.domain, dataDir: config.dataDir, logger: routerLog, accessLog })
+      : new NodeRouter({ host: config.routerHost, port: config.routerPort, tlsPort: config.routerTlsPort, metricsPort: config.routerMetricsPort, tcpPorts: config.routerTcpPorts, domain: config.domain, dataDir: config.dataDir, logger: routerLog, accessLog });
 
   let serviceQueue!: WorkQueue;
   let buildQueue!: WorkQueue;

@@ -11,7 +11,7 @@ describe('service endpoints', () => {
   let p: RunningPlatform;
   const repo = fixtureRepo('hello');
   before(async () => {
-    p = await startTestPlatform();
+    p = await startTestPlatform({ SLIPWAY_ROUTER_ACCESS_LOG: 'on' });
     assert.equal((await api(p, 'POST', '/v1/projects', { name: 'ends' })).status, 200);
     for (const [name, protocol] of [['raw', 'TCP'], ['web', 'HTTP']] as const) {
       const created = await api(p, 'POST', '/v1/projects/ends/services/combined', {
@@ -58,6 +58,10 @@ describe('service endpoints', () => {
     const res = await api(p, 'GET', '/projects/ends/services/web/endpoints');
     assert.deepEqual(res.body.endpoints[0].hosts, ['p01--web--ends.localhost', 'web.ends.localhost']);
     assert.equal(res.body.endpoints[0].httpPort, p.routerPort);
-    assert.equal((await viaRouter(p, 'web.ends.localhost')).status, 200);
+    assert.equal((await viaRouter(p, 'web.ends.localhost', '/logged?x=1')).status, 200);
+    // The platform writes a structured access-log line for it.
+    const line = await waitFor(() => p.logs.join('').split('\n').find((l) => l.includes('"component":"access"') && l.includes('/logged?x=1')), 30_000, 'an access-log line');
+    const entry = JSON.parse(line);
+    assert.deepEqual([entry.method, entry.status, entry.host, entry.route], ['GET', 200, 'web.ends.localhost', 'ends/web/p01']);
   });
 });

@@ -24,7 +24,7 @@ import { HaproxyRouter } from '../src/router/haproxy/haproxy-router.ts';
 import { haproxyAvailable } from '../src/router/haproxy/detect.ts';
 import { accessFromSecurity } from '../src/router/access.ts';
 import { sha512Crypt } from '../src/router/password-hash.ts';
-import type { Endpoint, Route, Router } from '../src/router/table.ts';
+import type { AccessLogEntry, Endpoint, Route, Router } from '../src/router/table.ts';
 import { generate } from 'selfsigned';
 
 interface Plane {
@@ -41,13 +41,17 @@ const DOMAIN = 'conf.test';
 const TCP_BASE = 30_000 + Math.floor(Math.random() * 300) * 100;
 const tcpRange = (plane: number) => ({ from: TCP_BASE + plane * 50, to: TCP_BASE + plane * 50 + 49 });
 
+/** Every access-log entry either data plane wrote during the run. */
+const ACCESS: AccessLogEntry[] = [];
+const accessLog = (e: AccessLogEntry) => ACCESS.push(e);
+
 const PLANES: Plane[] = [
-  { name: 'built-in Node proxy', create: (dataDir) => new NodeRouter({ host: '::', port: 0, tlsPort: 0, metricsPort: 0, tcpPorts: tcpRange(0), domain: DOMAIN, dataDir, upstreamTimeoutMs: 5000 }), cannot: {} },
+  { name: 'built-in Node proxy', create: (dataDir) => new NodeRouter({ host: '::', port: 0, tlsPort: 0, metricsPort: 0, tcpPorts: tcpRange(0), domain: DOMAIN, dataDir, upstreamTimeoutMs: 5000, accessLog }), cannot: {} },
   {
     name: 'HAProxy',
     create: (dataDir) => {
       assert.ok(haproxyAvailable(), 'haproxy is not installed: install the Debian package haproxy (apt-get install -y haproxy)');
-      return new HaproxyRouter({ host: '::', port: 0, tlsPort: 0, metricsPort: 0, tcpPorts: tcpRange(1), domain: DOMAIN, dataDir });
+      return new HaproxyRouter({ host: '::', port: 0, tlsPort: 0, metricsPort: 0, tcpPorts: tcpRange(1), domain: DOMAIN, dataDir, accessLog });
     },
     cannot: {},
   },
@@ -76,6 +80,16 @@ async function closeBackend(b: Backend): Promise<void> {
   const closed = new Promise((r) => b.server.close(r));
   b.server.closeAllConnections();
   await closed;
+}
+
+async function waitUntil<T>(f: () => T | undefined, what: string, ms = 10_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = f();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 interface Reply {
@@ -480,6 +494,26 @@ it('passes a WebSocket upgrade through and echoes frames both ways', async (c) =
   sock.destroy();
   // An upgraded socket is no longer the HTTP server's: close it here so the backend can close later.
   for (const u of upgraded) u.destroy();
+});
+
+it('writes one structured access-log entry per request, with route, instance, status and request id', async (c) => {
+  const b = await c.mk('logged');
+  await c.put('logged.test', [ep(b)]);
+  const tag = `/access/${c.plane.name.replace(/\W+/g, '-')}?q=1`;
+  const r = await c.get('logged.test', { path: tag, headers: { 'x-request-id': 'req-access-1' } });
+  assert.equal(r.status, 200);
+  await c.get('unknown-host.test', { path: `${tag}&miss=1` });
+  const entry = await waitUntil(() => ACCESS.find((e) => e.path === tag && e.host === 'logged.test'), 'the access entry');
+  assert.equal(entry.method, 'GET');
+  assert.equal(entry.status, 200);
+  assert.equal(entry.route, 'p/logged.test/p01');
+  assert.equal(entry.endpoint, 'logged');
+  assert.equal(entry.requestId, 'req-access-1');
+  assert.ok(entry.bytes > 0 && entry.durationMs >= 0 && !Number.isNaN(Date.parse(entry.ts)), JSON.stringify(entry));
+  assert.match(entry.client, /127\.0\.0\.1/);
+  const miss = await waitUntil(() => ACCESS.find((e) => e.path === `${tag}&miss=1`), 'the 404 entry');
+  assert.equal(miss.status, 404);
+  assert.equal(miss.route, undefined);
 });
 
 it('replaces endpoints under keep-alive load without a failed request', async (c) => {

@@ -38,6 +38,8 @@ export interface Config {
   resyncMs: number;
   /** how often build and combined services poll their repository's watched branch (0: only pushes and changes) */
   repoPollMs: number;
+  /** one structured access-log line per routed request, from either data plane */
+  routerAccessLog: boolean;
   /** Maximum accepted request body on the API, in bytes. */
   bodyLimitBytes: number;
   /** Maximum accepted source bundle upload, in bytes. */
@@ -123,6 +125,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     progressDeadlineSeconds: num(env, 'SLIPWAY_PROGRESS_DEADLINE_SECONDS', 600, 1, 86_400),
     resyncMs: int(env, 'SLIPWAY_RESYNC_MS', 5000, 100, 3_600_000),
     repoPollMs: int(env, 'SLIPWAY_REPO_POLL_MS', 60_000, 0, 86_400_000),
+    routerAccessLog: oneOf(env, 'SLIPWAY_ROUTER_ACCESS_LOG', 'on', ['on', 'off'] as const) === 'on',
     bodyLimitBytes: int(env, 'SLIPWAY_BODY_LIMIT_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
     uploadLimitBytes: int(env, 'SLIPWAY_UPLOAD_LIMIT_BYTES', 200 * 1024 * 1024, 1024, 8 * 1024 * 1024 * 1024),
     gracePeriodCapSeconds: env.SLIPWAY_GRACE_PERIOD_CAP_SECONDS ? num(env, 'SLIPWAY_GRACE_PERIOD_CAP_SECONDS', 600, 0.1, 600) : undefined,

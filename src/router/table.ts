@@ -73,3 +73,21 @@ export interface Router {
   /** Stop accepting, let in-flight requests finish (bounded), close. */
   stop(): Promise<void>;
 }
+
+/** One structured access-log entry, the same from either data plane. */
+export interface AccessLogEntry {
+  ts: string;
+  client: string;
+  method: string;
+  host: string;
+  path: string;
+  /** 0 when the request ended before an answer */
+  status: number;
+  bytes: number;
+  durationMs: number;
+  /** the route's key (`project/service/port`); absent for an unknown host */
+  route?: string;
+  /** the instance that answered, if any */
+  endpoint?: string;
+  requestId?: string;
+}

@@ -54,6 +54,8 @@ export async function startTestPlatform(env: Record<string, string> = {}): Promi
     SLIPWAY_ROUTER_PORT: String(routerPort),
     SLIPWAY_ROUTER_TLS_PORT: String(tlsPort),
     SLIPWAY_ROUTER_METRICS_PORT: '0',
+    // Load tests send tens of thousands of requests; the access log is checked where it is the subject.
+    SLIPWAY_ROUTER_ACCESS_LOG: 'off',
     SLIPWAY_ROUTER_HOST: '127.0.0.1',
     SLIPWAY_ADMIN_TOKEN: ADMIN_TOKEN,
     SLIPWAY_PROBE_TIME_SCALE: '0.05',

@@ -61,7 +61,17 @@ export interface ConfigSpec {
   metrics?: { port: number };
   /** Bound on a soft stop after a reload: old workers close what is left after this. */
   hardStopAfterSeconds: number;
+  /** one JSON line per HTTP request on stdout (see ACCESS_LOG_MARK), read back by the router */
+  accessLog?: boolean;
 }
+
+/** Marks HAProxy's access-log lines on its stdout (the rest is HAProxy's own messages). */
+export const ACCESS_LOG_MARK = '{"slipwayAccess":1,';
+/**
+ * The access-log line, JSON: single-quoted in the configuration so its double quotes stay. `%{+E}` escapes
+ * quotes and backslashes in what the client sent (host and path).
+ */
+const ACCESS_LOG_FORMAT = `${ACCESS_LOG_MARK}"ts":"%{+E}tr","client":"%ci","method":"%HM","host":"%{+E}[var(txn.host)]","path":"%{+E}HU","status":%ST,"bytes":%B,"ms":%Ta,"backend":"%b","server":"%s","requestId":"%{+E}[var(txn.rid)]"}`;
 
 export interface RouterFiles {
   config: string;
@@ -173,6 +183,7 @@ export function renderConfig(spec: ConfigSpec): string {
     '  stats timeout 10s',
     `  server-state-file ${q(f.stateFile)}`,
     `  hard-stop-after ${spec.hardStopAfterSeconds}s`,
+    ...(spec.accessLog ? ['  log stdout format raw local0 info'] : []),
     '',
     'defaults',
     '  mode http',
@@ -200,10 +211,12 @@ export function renderConfig(spec: ConfigSpec): string {
     `  bind ${spec.bindHost}:${spec.port}`,
     // ALPN h2 first: HTTP/2 clients get h2 on every route; HTTP/2 routes also speak h2c to their servers.
     ...(spec.tls ? [`  bind ${spec.bindHost}:${spec.tls.port} ssl crt-list ${q(f.crtList)} alpn h2,http/1.1`] : []),
+    ...(spec.accessLog ? ['  log global', `  log-format '${ACCESS_LOG_FORMAT}'`] : []),
     '  unique-id-format %[uuid()]',
     '  http-request set-var(txn.host) req.hdr(host),lower,field(1,:)',
     // Keep a sane request id from the client (as the built-in router does), else give one.
     '  http-request set-header X-Request-Id %[unique-id] unless { req.hdr_cnt(x-request-id) eq 1 } { req.hdr(x-request-id) -m reg ^[A-Za-z0-9._:-]{1,128}$ }',
+    ...(spec.accessLog ? ['  http-request set-var(txn.rid) req.hdr(x-request-id)'] : []),
     '  http-request set-header X-Forwarded-Proto https if { ssl_fc }',
     '  http-request set-header X-Forwarded-Proto http unless { ssl_fc }',
     '  http-request set-header X-Forwarded-Host %[req.hdr(host)]',

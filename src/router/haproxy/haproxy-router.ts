@@ -19,13 +19,13 @@ import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import type { Endpoint, Route, Router, RoutingTable } from '../table.ts';
+import type { AccessLogEntry, Endpoint, Route, Router, RoutingTable } from '../table.ts';
 import { haproxyAvailable } from './detect.ts';
 import { cliCommand, cliErrors, parseServerLoad, parseShowProc, type ProcList } from './runtime-api.ts';
 import { ensureSelfSigned, loadCertificates, unclaimedSelfSignedNames } from '../tls/certificates.ts';
 import { renderRouteInfo } from '../metrics.ts';
 import { portFree, TcpPortAllocator, tcpPortsFile, type TcpPortRange } from '../tcp-ports.ts';
-import { accessRules, renderCrtList, backendName, balanceFor, FREE_ADDR, FREE_PORT, isMappableHost, renderConfig, renderHostsMap, renderPages, routerFiles, SERVER_PREFIX, type BackendSpec, type RouterFiles } from './config.ts';
+import { ACCESS_LOG_MARK, accessRules, renderCrtList, backendName, balanceFor, FREE_ADDR, FREE_PORT, isMappableHost, renderConfig, renderHostsMap, renderPages, routerFiles, SERVER_PREFIX, type BackendSpec, type RouterFiles } from './config.ts';
 
 export interface HaproxyRouterOptions {
   host: string;
@@ -41,6 +41,8 @@ export interface HaproxyRouterOptions {
   metricsPort?: number;
   /** Ports for `TCP` routes (see ../tcp-ports.ts); without it TCP routes are not served. */
   tcpPorts?: TcpPortRange;
+  /** structured access log: one entry per HTTP request (HAProxy writes it as a JSON line), when set */
+  accessLog?: (entry: AccessLogEntry) => void;
   /** Defaults to the `haproxy` found on the PATH or in /usr/sbin. */
   haproxyBin?: string;
   /** Server slots a backend starts with; it grows (with a reload) when more endpoints arrive. */
@@ -115,6 +117,8 @@ export class HaproxyRouter implements Router {
   /** Slots (`backend/server`) draining an endpoint that left the table, including backends already removed. */
   private readonly draining = new Map<string, Draining>();
   private endpointLocations = new Map<string, string[]>();
+  /** backend name → route key, for access-log entries */
+  private routeOfBackend = new Map<string, string>();
   private load = new Map<string, number>();
   private fetchEpoch = 0;
   private loadEpoch = 0;
@@ -174,6 +178,10 @@ export class HaproxyRouter implements Router {
       const text = d.toString();
       output = (output + text).slice(-4000);
       for (const line of text.split('\n').filter(Boolean)) {
+        if (line.startsWith(ACCESS_LOG_MARK)) {
+          this.accessLine(line);
+          continue;
+        }
         // HAProxy reports routine events (servers up, proxies stopped after a reload) as warnings.
         if (/\[ALERT\]/.test(line)) this.opts.logger?.warn({ haproxy: line }, 'haproxy');
         else this.opts.logger?.debug({ haproxy: line }, 'haproxy');
@@ -220,6 +228,39 @@ export class HaproxyRouter implements Router {
     await this.settled();
   }
 
+  private endpointOfSlot(backend: string, server: string): string | undefined {
+    const loc = `${backend}/${server}`;
+    for (const [id, locs] of this.endpointLocations) if (locs.includes(loc)) return id;
+    return undefined;
+  }
+
+  /** An access-log line from HAProxy → the same entry the built-in router writes. */
+  private accessLine(line: string): void {
+    const log = this.opts.accessLog;
+    if (!log) return;
+    let e: { ts: string; client: string; method: string; host: string; path: string; status: number; bytes: number; ms: number; backend: string; server: string; requestId: string };
+    try {
+      e = JSON.parse(line);
+    } catch {
+      return;
+    }
+    const route = this.routeOfBackend.get(e.backend);
+    const endpoint = route ? this.endpointOfSlot(e.backend, e.server) : undefined;
+    log({
+      ts: isoOfHaproxyTime(e.ts),
+      client: e.client,
+      method: e.method,
+      host: e.host,
+      path: e.path,
+      status: e.status < 0 ? 0 : e.status,
+      bytes: e.bytes,
+      durationMs: e.ms < 0 ? 0 : e.ms,
+      ...(route ? { route } : {}),
+      ...(endpoint ? { endpoint } : {}),
+      ...(e.requestId && e.requestId !== '-' ? { requestId: e.requestId } : {}),
+    });
+  }
+
   address(): { httpPort: number; httpsPort?: number; metricsPort?: number } {
     return {
       httpPort: this.port,
@@ -248,6 +289,7 @@ export class HaproxyRouter implements Router {
   setTable(table: RoutingTable): void {
     if (this.stopping) return;
     this.desired = table;
+    if (this.opts.accessLog) this.routeOfBackend = new Map(table.routes.map((r) => [backendName(r.key), r.key]));
     this.desiredIds = new Set(table.routes.flatMap((r) => r.endpoints.map((e) => e.id)));
     if (this.started) this.kick();
   }
@@ -488,6 +530,7 @@ export class HaproxyRouter implements Router {
       port: this.port,
       backends,
       hardStopAfterSeconds: 60,
+      accessLog: !!this.opts.accessLog,
       ...(this.tlsPort !== undefined ? { tls: { port: this.tlsPort } } : {}),
       ...(this.metricsPort !== undefined ? { metrics: { port: this.metricsPort } } : {}),
     });
@@ -646,4 +689,11 @@ async function settlesWithin(p: Promise<void>, ms: number): Promise<boolean> {
   const done = await Promise.race([p.then(() => true), timeout]);
   clearTimeout(timer);
   return done;
+}
+
+/** HAProxy's `%tr` (`23/Nov/2026:13:50:01.123`, the process's local time, UTC here) as ISO 8601; as is if odd. */
+function isoOfHaproxyTime(t: string): string {
+  const m = /^(\d+)\/(\w+)\/(\d+):(\d+:\d+:\d+)\.(\d+)$/.exec(t);
+  const d = m ? new Date(`${m[2]} ${m[1]} ${m[3]} ${m[4]}.${m[5]} UTC`) : undefined;
+  return d && !Number.isNaN(d.getTime()) ? d.toISOString() : t;
 }

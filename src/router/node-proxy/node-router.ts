@@ -9,7 +9,7 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
 import crypto from 'node:crypto';
-import type { Endpoint, Route, Router, RoutingTable } from '../table.ts';
+import type { AccessLogEntry, Endpoint, Route, Router, RoutingTable } from '../table.ts';
 import { Balancer } from './balancer.ts';
 import { evaluate, type AccessRequest } from '../access.ts';
 import { ensureSelfSigned, loadCertificates, pickCertificate, type CertificateSet, type TlsCertificate } from '../tls/certificates.ts';
@@ -50,6 +50,8 @@ export interface NodeRouterOptions {
   /** Ports for `TCP` routes (see ../tcp-ports.ts; needs `dataDir`); without it TCP routes are not served. */
   tcpPorts?: TcpPortRange;
   logger?: { debug(o: object, m: string): void; warn(o: object, m: string): void };
+  /** structured access log: one entry per HTTP request, when set */
+  accessLog?: (entry: AccessLogEntry) => void;
 }
 
 export class NodeRouter implements Router {
@@ -78,6 +80,8 @@ export class NodeRouter implements Router {
   private stopping = false;
   /** When the upstream's response headers arrived, for the response-time metric. */
   private readonly headersAt = new WeakMap<object, bigint>();
+  /** for the access log: which instance answered a response, with which request id, and how many bytes */
+  private readonly answeredBy = new WeakMap<object, { endpoint: string; requestId?: string; bytes: number }>();
 
   constructor(private readonly opts: NodeRouterOptions) {
     if (opts.tlsPort !== undefined && (!opts.dataDir || !opts.domain)) throw new Error('NodeRouter: tlsPort needs dataDir and domain (for the certificates)');
@@ -340,6 +344,23 @@ export class NodeRouter implements Router {
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const started = Date.now();
     const { host, compiled } = this.lookup(req);
+    const log = this.opts.accessLog;
+    if (log) {
+      res.once('close', () =>
+        log({
+          ts: new Date(started).toISOString(),
+          client: req.socket.remoteAddress ?? '',
+          method: req.method ?? '',
+          host,
+          path: req.url ?? '',
+          status: res.headersSent ? res.statusCode : 0,
+          bytes: this.answeredBy.get(res)?.bytes ?? (Number(res.getHeader('content-length') ?? 0) || 0),
+          durationMs: Date.now() - started,
+          ...(compiled ? { route: compiled.route.key } : {}),
+          ...(this.answeredBy.get(res) ? { endpoint: this.answeredBy.get(res)!.endpoint, requestId: this.answeredBy.get(res)!.requestId } : {}),
+        }),
+      );
+    }
     if (!compiled) return this.answer(res, 404, pages.notFound(host));
     const end = this.metrics.begin(compiled.route.key, 'http');
     const startedNs = process.hrtime.bigint();
@@ -396,6 +417,11 @@ export class NodeRouter implements Router {
     let bodySent = false;
     upstream.on('response', (ures) => {
       this.headersAt.set(res, process.hrtime.bigint());
+      if (this.opts.accessLog) {
+        const answered = { endpoint: ep.id, requestId: typeof headers['x-request-id'] === 'string' ? headers['x-request-id'] : undefined, bytes: 0 };
+        this.answeredBy.set(res, answered);
+        ures.on('data', (c: Buffer) => (answered.bytes += c.length));
+      }
       const out: http.OutgoingHttpHeaders = {};
       for (const [k, v] of Object.entries(ures.headers)) if (!HOP_BY_HOP.has(k) && v !== undefined) out[k] = v;
       res.writeHead(ures.statusCode ?? 502, out);
