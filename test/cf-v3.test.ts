@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import yazl from 'yazl';
-import { ROOT, api, startTestPlatform, waitFor, type RunningPlatform } from './support/platform.ts';
+import { ROOT, api, routerLoad, startTestPlatform, waitFor, type RunningPlatform } from './support/platform.ts';
 
 const HOST = 'web.cfspace.localhost';
 const FIXTURE = path.join(ROOT, 'test/fixtures/apps/hello');
@@ -32,47 +32,6 @@ function appZip(greeting: string): Promise<Buffer> {
 
 function hasFields(obj: Record<string, unknown>, fields: string[], what: string): void {
   for (const f of fields) assert.ok(f in obj, `${what} lacks '${f}': ${JSON.stringify(obj).slice(0, 400)}`);
-}
-
-/** Requests through the router while it runs (keep-alive and fresh connections); counts failures and answers. */
-function load(p: RunningPlatform) {
-  const keep = new http.Agent({ keepAlive: true, maxSockets: 2 });
-  const stats = { ok: 0, failed: 0, seen: new Map<string, number>(), stop: false, errors: [] as string[] };
-  const one = (agent: http.Agent | false) =>
-    new Promise<void>((resolve) => {
-      const req = http.get({ host: '127.0.0.1', port: p.routerPort, path: '/', headers: { host: HOST }, agent }, (res) => {
-        let body = '';
-        res.on('data', (c) => (body += c));
-        res.on('end', () => {
-          if (res.statusCode === 200) {
-            stats.ok++;
-            const m = JSON.parse(body).message as string;
-            stats.seen.set(m, (stats.seen.get(m) ?? 0) + 1);
-          } else {
-            stats.failed++;
-            stats.errors.push(`${res.statusCode} ${body.slice(0, 100)}`);
-          }
-          resolve();
-        });
-      });
-      req.on('error', (e) => {
-        stats.failed++;
-        stats.errors.push(e.message);
-        resolve();
-      });
-    });
-  const loop = async (agent: http.Agent | false) => {
-    while (!stats.stop) await one(agent);
-  };
-  const done = Promise.all([loop(keep), loop(false)]);
-  return {
-    stats,
-    async stop() {
-      stats.stop = true;
-      await done;
-      keep.destroy();
-    },
-  };
 }
 
 async function messageNow(p: RunningPlatform): Promise<string | undefined> {
@@ -219,7 +178,7 @@ describe('Cloud Foundry /v3 face', { concurrency: false }, () => {
   });
 
   it('rolls out a droplet with max_in_flight, a canary with continue, a cancelled canary and a revision, with no failed request', async () => {
-    const traffic = load(p);
+    const traffic = routerLoad(p, HOST);
     try {
       // rolling
       const rolling = await api(p, 'POST', '/v3/deployments', { droplet: { guid: droplets.two }, strategy: 'rolling', options: { max_in_flight: 2 }, relationships: { app: { data: { guid: app } } } });

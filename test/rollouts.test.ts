@@ -6,46 +6,10 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import { api, fixtureRepo, startTestPlatform, waitFor, type RunningPlatform } from './support/platform.ts';
+import { api, fixtureRepo, routerLoad, startTestPlatform, waitFor, type RunningPlatform } from './support/platform.ts';
 
 const HOST = 'web.roll.localhost';
 const SVC = '/v1/projects/roll/services/web';
-
-/** Requests through the router for as long as it runs; counts failures. */
-function loadThroughRouter(p: RunningPlatform) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
-  const stats = { ok: 0, failed: 0, messages: new Set<string>(), stop: false };
-  const one = () =>
-    new Promise<void>((resolve) => {
-      const req = http.get({ host: '127.0.0.1', port: p.routerPort, path: '/', headers: { host: HOST }, agent }, (res) => {
-        let body = '';
-        res.on('data', (c) => (body += c));
-        res.on('end', () => {
-          if (res.statusCode === 200) {
-            stats.ok++;
-            stats.messages.add(JSON.parse(body).message);
-          } else stats.failed++;
-          resolve();
-        });
-      });
-      req.on('error', () => {
-        stats.failed++;
-        resolve();
-      });
-    });
-  const done = (async () => {
-    while (!stats.stop) await Promise.all([one(), one()]);
-  })();
-  return {
-    stats,
-    async stop() {
-      stats.stop = true;
-      await done;
-      agent.destroy();
-    },
-  };
-}
 
 describe('rollouts', () => {
   let p: RunningPlatform;
@@ -83,7 +47,7 @@ describe('rollouts', () => {
   });
 
   it('fails a never-ready release at its deadline, says why, and returns to the last good release with no failed request', async () => {
-    const load = loadThroughRouter(p);
+    const load = routerLoad(p, HOST);
     await api(p, 'PATCH', '/v1/projects/roll/services/combined/web', { runtimeEnvironment: { GREETING: 'broken', HEALTH_STATUS: '500' } });
     await waitFor(async () => (await status()).status === 'FAILED', 60_000, 'FAILED');
     await waitFor(async () => {
@@ -92,7 +56,7 @@ describe('rollouts', () => {
     }, 60_000, 'back on release 1 only');
     await load.stop();
     assert.equal(load.stats.failed, 0, `no failed request (${load.stats.ok} ok)`);
-    assert.deepEqual([...load.stats.messages], ['v1']);
+    assert.deepEqual([...load.stats.seen.keys()], ['v1']);
     const [back, failed] = await rollouts();
     assert.equal(failed.status, 'FAILED');
     assert.equal(failed.toRelease, 2);
@@ -166,7 +130,7 @@ describe('rollouts', () => {
   it('redeploys every instance at once and keeps the old ones for the overlap after the new are ready', async () => {
     const desired = (await api(p, 'GET', SVC)).body.data.deployment.instances as number;
     await waitFor(async () => (await rollouts())[0].status === 'COMPLETED' && (await running()).length === desired, 60_000, 'settled before the redeploy');
-    const load = loadThroughRouter(p);
+    const load = routerLoad(p, HOST);
     const before_ = (await running()).map((c) => c.release);
     const res = await api(p, 'POST', '/projects/roll/services/web/redeploy', { overlapSeconds: 2 });
     assert.equal(res.status, 200, JSON.stringify(res.body));
@@ -226,7 +190,7 @@ describe('canary rollouts', () => {
   });
 
   it('moves in weighted steps, pausing at each until continued, with traffic split by instances', async () => {
-    const load = loadThroughRouter(p);
+    const load = routerLoad(p, HOST);
     const started = await api(p, 'POST', `${base}/rollouts`, { release: 2, strategy: 'canary', canary: { steps: [{ instanceWeight: 25 }, { instanceWeight: 50 }] } });
     assert.equal(started.status, 200, JSON.stringify(started.body));
     const n = started.body.number;
@@ -246,14 +210,14 @@ describe('canary rollouts', () => {
     await waitFor(async () => JSON.stringify(await byRelease()) === '{"2":4}', 30_000, 'all on 2');
     await load.stop();
     assert.equal(load.stats.failed, 0, `no failed request (${load.stats.ok} ok)`);
-    assert.deepEqual([...load.stats.messages].sort(), ['v1', 'v2']);
+    assert.deepEqual([...load.stats.seen.keys()].sort(), ['v1', 'v2']);
     const events = (await api(p, 'GET', `${base}/rollouts`)).body.rollouts[0].events.map((e: { message: string }) => e.message);
     assert.ok(events.some((m: string) => /paused at canary step 1\/2 \(25%\)/.test(m)));
     assert.ok(events.some((m: string) => /continued/.test(m)));
   });
 
   it('cancels a canary and returns to the previous release with no failed request', async () => {
-    const load = loadThroughRouter(p);
+    const load = routerLoad(p, HOST);
     const started = await api(p, 'POST', `${base}/rollouts`, { release: 1, strategy: 'canary', canary: { steps: [{ instanceWeight: 50 }] } });
     const n = started.body.number;
     await waitFor(async () => (await api(p, 'GET', `${base}/rollouts`)).body.rollouts[0].canary?.paused === true, 60_000, 'paused');

@@ -5,6 +5,7 @@
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
@@ -213,4 +214,48 @@ export async function api(p: RunningPlatform, method: string, pathname: string, 
     parsed = JSON.parse(text);
   } catch {}
   return { status: res.status, body: parsed, headers: res.headers };
+}
+
+/**
+ * Requests through the router to `host` for as long as it runs, over a kept-alive connection and over fresh
+ * ones side by side; counts answers by the app's `message` and every failure with its reason.
+ */
+export function routerLoad(p: RunningPlatform, host: string) {
+  const keep = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const stats = { ok: 0, failed: 0, seen: new Map<string, number>(), stop: false, errors: [] as string[] };
+  const one = (agent: http.Agent | false) =>
+    new Promise<void>((resolve) => {
+      const req = http.get({ host: '127.0.0.1', port: p.routerPort, path: '/', headers: { host }, agent }, (res) => {
+        let body = '';
+        res.on('data', (c) => (body += c));
+        res.on('end', () => {
+          if (res.statusCode === 200) {
+            stats.ok++;
+            const m = JSON.parse(body).message as string;
+            stats.seen.set(m, (stats.seen.get(m) ?? 0) + 1);
+          } else {
+            stats.failed++;
+            stats.errors.push(`${res.statusCode} ${body.slice(0, 100)}`);
+          }
+          resolve();
+        });
+      });
+      req.on('error', (e) => {
+        stats.failed++;
+        stats.errors.push(e.message);
+        resolve();
+      });
+    });
+  const loop = async (agent: http.Agent | false) => {
+    while (!stats.stop) await one(agent);
+  };
+  const done = Promise.all([loop(keep), loop(false)]);
+  return {
+    stats,
+    async stop() {
+      stats.stop = true;
+      await done;
+      keep.destroy();
+    },
+  };
 }
