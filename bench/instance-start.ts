@@ -1,14 +1,19 @@
 /**
  * bench/instance-start: time from a scale request to a ready instance (its port accepting connections, as
- * the router sees it), against a raw spawn of the same command until its port accepts, in the same run.
- *   node --import tsx bench/instance-start.ts [rounds=10]
+ * the router sees it), against a raw start of the same thing until its port accepts, in the same run:
+ *   node --import tsx bench/instance-start.ts [rounds=10]            process runtime vs a raw spawn
+ *   node --import tsx bench/instance-start.ts [rounds=10] docker     docker runtime (a Podman service this
+ *                                                                    starts) vs a raw `podman run` of the image
  */
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
-import { api, fixtureRepo, freePort, startTestPlatform, waitFor, ROOT } from '../test/support/platform.ts';
+import { execFileSync } from 'node:child_process';
+import { api, fixtureRepo, freePort, startTestPlatform, waitFor, ROOT, type RunningPlatform } from '../test/support/platform.ts';
+import { IMAGE, buildConformanceImage, startPodman } from '../test/support/podman.ts';
 
 const rounds = Number(process.argv[2] ?? 10);
+const runtime = process.argv[3] === 'docker' ? 'docker' : 'process';
 
 async function portOpen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -30,7 +35,57 @@ async function rawSpawn(): Promise<number> {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
+/** Scale 1 → 2 and back, `rounds` times, timing each scale-up to a second ready instance. */
+async function scaleUps(p: RunningPlatform, service: string, raw: () => Promise<number>) {
+  const ready = async () => (await api(p, 'GET', `/v1/projects/bench/services/${service}/containers`)).body.data.containers.filter((c: { ready: boolean }) => c.ready).length;
+  const slipway: number[] = [];
+  const rawTimes: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    rawTimes.push(await raw());
+    const t0 = performance.now();
+    await api(p, 'POST', `/v1/projects/bench/services/${service}/scale`, { instances: 2 });
+    while ((await ready()) < 2) await new Promise((r) => setTimeout(r, 2));
+    slipway.push(performance.now() - t0);
+    await api(p, 'POST', `/v1/projects/bench/services/${service}/scale`, { instances: 1 });
+    await waitFor(async () => (await api(p, 'GET', `/v1/projects/bench/services/${service}/containers`)).body.data.containers.length === 1, 30_000, 'scale down');
+  }
+  return { s: median(slipway), r: median(rawTimes) };
+}
+
+async function docker() {
+  const podman = await startPodman();
+  await buildConformanceImage(podman.docker);
+  const p = await startTestPlatform({ SLIPWAY_LOG_LEVEL: 'warn', SLIPWAY_RUNTIME: 'docker', DOCKER_HOST: podman.dockerHost });
+  try {
+    await api(p, 'POST', '/v1/projects', { name: 'bench' });
+    await api(p, 'POST', '/v1/projects/bench/services/deployment', {
+      name: 'img',
+      billing: { deploymentPlan: 'nf-compute-20' },
+      deployment: { instances: 1, external: { imagePath: IMAGE } },
+      ports: [{ name: 'p01', internalPort: 8080, public: true, protocol: 'HTTP' }],
+    });
+    await waitFor(async () => (await api(p, 'GET', '/v1/projects/bench/services/img')).body.data.status.deployment.status === 'COMPLETED', 180_000, 'COMPLETED');
+    // The peer: the same image started by hand through the same Podman, until its published port accepts.
+    const rawRun = async () => {
+      const port = await freePort();
+      const t0 = performance.now();
+      const id = execFileSync('podman', ['run', '-d', '--rm', '-e', 'PORT=8080', '-p', `127.0.0.1:${port}:8080`, IMAGE], { env: { ...process.env, CONTAINERS_CONF: podman.confFile } }).toString().trim();
+      while (!(await portOpen(port))) await new Promise((r) => setTimeout(r, 2));
+      const ms = performance.now() - t0;
+      execFileSync('podman', ['rm', '-f', id], { env: { ...process.env, CONTAINERS_CONF: podman.confFile }, stdio: 'ignore' });
+      return ms;
+    };
+    const { s, r } = await scaleUps(p, 'img', rawRun);
+    console.log(`instance-start docker (median of ${rounds}): slipway scale→ready ${s.toFixed(1)} ms, raw podman run→port ${r.toFixed(1)} ms, ratio ${(s / r).toFixed(2)}x`);
+  } finally {
+    await p.stop();
+    for (const c of await podman.docker.listContainers({ all: true, filters: { label: ['slipway.project=bench'] } })) await podman.docker.getContainer(c.Id).remove({ force: true }).catch(() => {});
+    await podman.stop();
+  }
+}
+
 async function main() {
+  if (runtime === 'docker') return docker();
   const p = await startTestPlatform({ SLIPWAY_LOG_LEVEL: 'warn' });
   try {
     const repo = fixtureRepo('hello');
@@ -43,21 +98,7 @@ async function main() {
       ports: [{ name: 'p01', internalPort: 8080, public: true, protocol: 'HTTP' }],
     });
     await waitFor(async () => (await api(p, 'GET', '/v1/projects/bench/services/web')).body.data.status.deployment.status === 'COMPLETED', 180_000, 'COMPLETED');
-    const ready = async () => (await api(p, 'GET', '/v1/projects/bench/services/web/containers')).body.data.containers.filter((c: { ready: boolean }) => c.ready).length;
-
-    const slipway: number[] = [];
-    const raw: number[] = [];
-    for (let i = 0; i < rounds; i++) {
-      raw.push(await rawSpawn());
-      const t0 = performance.now();
-      await api(p, 'POST', '/v1/projects/bench/services/web/scale', { instances: 2 });
-      while ((await ready()) < 2) await new Promise((r) => setTimeout(r, 2));
-      slipway.push(performance.now() - t0);
-      await api(p, 'POST', '/v1/projects/bench/services/web/scale', { instances: 1 });
-      await waitFor(async () => (await api(p, 'GET', '/v1/projects/bench/services/web/containers')).body.data.containers.length === 1, 30_000, 'scale down');
-    }
-    const s = median(slipway);
-    const r = median(raw);
+    const { s, r } = await scaleUps(p, 'web', rawSpawn);
     console.log(`instance-start (median of ${rounds}): slipway scale→ready ${s.toFixed(1)} ms, raw spawn→port ${r.toFixed(1)} ms, ratio ${(s / r).toFixed(2)}x`);
   } finally {
     await p.stop();

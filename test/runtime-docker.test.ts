@@ -5,99 +5,18 @@
  */
 import { after, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import Docker from 'dockerode';
-import * as tar from 'tar';
 import { runDriverConformance } from '../src/runtime/conformance.ts';
 import { DockerDriver } from '../src/runtime/docker/docker-driver.ts';
 import { ROOT, api, startTestPlatform, viaRouter, waitFor } from './support/platform.ts';
+import { IMAGE, buildConformanceImage, startPodman } from './support/podman.ts';
 
-const PACKAGES = 'install the Debian packages podman runc busybox-static';
-const BUSYBOX = '/bin/busybox';
-const IMAGE = 'localhost/slipway-conformance:test';
-
-/** Whether a 64-bit little-endian ELF binary names a dynamic loader (a PT_INTERP program header). */
-function hasInterpreter(elf: Buffer): boolean {
-  const phoff = Number(elf.readBigUInt64LE(0x20));
-  const phentsize = elf.readUInt16LE(0x36);
-  const phnum = elf.readUInt16LE(0x38);
-  for (let i = 0; i < phnum; i++) if (elf.readUInt32LE(phoff + i * phentsize) === 3) return true;
-  return false;
-}
-
-for (const [what, check] of [
-  ['podman', () => execFileSync('podman', ['--version'])],
-  ['runc', () => execFileSync('runc', ['--version'])],
-  ['busybox', () => execFileSync(BUSYBOX, ['true'])],
-  // An image FROM scratch has no dynamic loader: only the static build will run in it.
-  ['a static busybox', () => assert.ok(!hasInterpreter(fs.readFileSync(BUSYBOX)))],
-] as const) {
-  try {
-    check();
-  } catch {
-    throw new Error(`${what} is missing: ${PACKAGES}`);
-  }
-}
-
-// The Podman service: runc (crun fails on this machine's cgroups) and no default ulimits.
-const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-podman-'));
-const confFile = path.join(runDir, 'containers.conf');
-fs.writeFileSync(confFile, '[containers]\ndefault_ulimits = []\nlog_driver = "k8s-file"\n[engine]\nruntime = "runc"\n');
-const socket = path.join(runDir, 'podman.sock');
-const service: ChildProcess = spawn('podman', ['system', 'service', '--time=0', `unix://${socket}`], {
-  env: { ...process.env, CONTAINERS_CONF: confFile },
-  stdio: ['ignore', 'ignore', 'pipe'],
-});
-let serviceErr = '';
-service.stderr!.on('data', (d) => (serviceErr += d));
-const dockerHost = `unix://${socket}`;
-const docker = new Docker({ socketPath: socket });
-{
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    if (service.exitCode !== null) throw new Error(`podman system service exited (${service.exitCode}): ${serviceErr}`);
-    if (await docker.ping().then(() => true, () => false)) break;
-    if (Date.now() > deadline) throw new Error(`podman system service did not answer on ${socket}: ${serviceErr}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-after(async () => {
-  if (service.exitCode === null) {
-    const gone = new Promise((r) => service.once('exit', r));
-    service.kill('SIGTERM');
-    await Promise.race([gone, new Promise((r) => setTimeout(r, 5000))]);
-    if (service.exitCode === null) service.kill('SIGKILL');
-  }
-  fs.rmSync(runDir, { recursive: true, force: true });
-});
-
-// The conformance image: the fixture (Dockerfile + app) plus bin/busybox, a symlink per applet and /tmp.
-const context = path.join(runDir, 'context');
-fs.cpSync(path.join(ROOT, 'test/fixtures/images/conformance'), context, { recursive: true });
-fs.mkdirSync(path.join(context, 'bin'));
-fs.mkdirSync(path.join(context, 'tmp'), { mode: 0o1777 });
-fs.chmodSync(path.join(context, 'tmp'), 0o1777);
-fs.copyFileSync(BUSYBOX, path.join(context, 'bin/busybox'));
-fs.chmodSync(path.join(context, 'bin/busybox'), 0o755);
-for (const applet of execFileSync(BUSYBOX, ['--list']).toString().split('\n').filter(Boolean)) {
-  if (applet !== 'busybox') fs.symlinkSync('busybox', path.join(context, 'bin', applet));
-}
-{
-  const built = Date.now();
-  const stream = await docker.buildImage(tar.c({ cwd: context, portable: true }, ['.']) as unknown as NodeJS.ReadableStream, { t: IMAGE, rm: true });
-  await new Promise<void>((resolve, reject) =>
-    docker.modem.followProgress(stream, (err: Error | null, events: { error?: string }[]) => {
-      const failed = events?.find((e) => e.error);
-      if (err || failed) reject(err ?? new Error(`image build failed: ${failed!.error}`));
-      else resolve();
-    }),
-  );
-  console.log(`conformance image ${IMAGE} built in ${Date.now() - built} ms`);
-}
+const podman = await startPodman();
+const { dockerHost, docker } = podman;
+after(() => podman.stop());
+console.log(`conformance image ${IMAGE} built in ${await buildConformanceImage(docker)} ms`);
 
 const artifactDir = path.join(ROOT, 'test/fixtures/images/conformance/app');
 runDriverConformance('docker (podman)', (stateDir) => new DockerDriver({ stateDir, dockerHost }), {
