@@ -29,3 +29,9 @@ export function parseServiceKey(key: string): { projectId: string; serviceId: st
   const i = key.indexOf('/');
   return { projectId: key.slice(0, i), serviceId: key.slice(i + 1) };
 }
+
+/** A UUID-shaped guid derived from a name: stable across restarts, distinct per name (the API faces' guids). */
+export function derivedGuid(name: string): string {
+  const h = crypto.createHash('sha1').update(name).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16], 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}

@@ -1,5 +1,5 @@
 /**
- * The watch every polling driver shares: listeners, a timer that runs only while someone listens, and the
+ * What the runtime drivers share. The watch every polling driver uses: listeners, a timer that runs only while someone listens, and the
  * last observation of each instance, so a poll emits `started` / `exited` / `removed` once per change.
  */
 import type { InstanceEvent, ObservedInstance } from './driver.ts';
@@ -71,5 +71,18 @@ export class InstanceWatch {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     this.listeners.clear();
+  }
+}
+
+/** Concurrent calls for one key share one run of `work`: never two launches of one instance. */
+export class SingleFlight<T> {
+  private readonly pending = new Map<string, Promise<T>>();
+
+  run(key: string, work: () => Promise<T>): Promise<T> {
+    const running = this.pending.get(key);
+    if (running) return running;
+    const p = work().finally(() => this.pending.delete(key));
+    this.pending.set(key, p);
+    return p;
   }
 }

@@ -13,7 +13,7 @@ import type { ServiceRecord, ServiceSpec, HealthCheckSpec } from '../../domain/s
 import type { BuildRecord } from '../../store/builds-repo.ts';
 import type { RolloutRecord } from '../../store/rollouts-repo.ts';
 import { NotFoundError, PayloadTooLargeError, UnprocessableError, ValidationError, BadRequestError } from '../../errors/errors.ts';
-import { idFromName, serviceKey } from '../../domain/ids.ts';
+import { derivedGuid, idFromName, serviceKey } from '../../domain/ids.ts';
 import { PLANS } from '../../domain/plans.ts';
 import { zipToTarGz } from '../../builds/zip-bundle.ts';
 import {
@@ -389,7 +389,8 @@ export function registerCf(app: Api, deps: ApiDeps): void {
   app.get('/v3/apps/:guid/routes', { schema: { tags: ['cf'], params: GuidParams } }, async (req) => {
     const svc = await findApp(req.principal, (req.params as { guid: string }).guid);
     const host = `${svc.id}.${svc.projectId}.${deps.domain}`;
-    const route = { guid: derivedRouteGuid(svc, host), protocol: 'http', host: svc.id, path: '', port: null, url: host, created_at: ts(svc.createdAt), updated_at: ts(svc.updatedAt), destinations: [{ app: { guid: appGuid(svc), process: { type: 'web' } }, port: APP_PORT, protocol: 'http1' }], relationships: { space: { data: { guid: svc.projectId } }, domain: { data: { guid: null } } }, metadata: { labels: {}, annotations: {} }, links: { self: { href: `${baseOf(req)}/v3/routes/${derivedRouteGuid(svc, host)}` } } };
+    const routeGuid = derivedGuid(`slipway:route:${appGuid(svc)}:${host}`);
+    const route = { guid: routeGuid, protocol: 'http', host: svc.id, path: '', port: null, url: host, created_at: ts(svc.createdAt), updated_at: ts(svc.updatedAt), destinations: [{ app: { guid: appGuid(svc), process: { type: 'web' } }, port: APP_PORT, protocol: 'http1' }], relationships: { space: { data: { guid: svc.projectId } }, domain: { data: { guid: null } } }, metadata: { labels: {}, annotations: {} }, links: { self: { href: `${baseOf(req)}/v3/routes/${routeGuid}` } } };
     return paginated([route], req.query as ListQ, baseOf(req), `/v3/apps/${appGuid(svc)}/routes`);
   });
 
@@ -814,8 +815,4 @@ function envStrings(vars: Record<string, unknown>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(vars)) if (v !== null) out[k] = String(v);
   return out;
-}
-
-function derivedRouteGuid(svc: ServiceRecord, host: string): string {
-  return crypto.createHash('sha1').update(`route:${appGuid(svc)}:${host}`).digest('hex').replace(/^(.{8})(.{4})(.{4})(.{4})(.{12}).*$/, '$1-$2-$3-$4-$5');
 }

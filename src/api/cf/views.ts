@@ -4,7 +4,7 @@
  * its build id, its droplet is `droplet-…` of the same suffix, a deployment is a rollout id and a revision
  * a release id.
  */
-import crypto from 'node:crypto';
+import { derivedGuid } from '../../domain/ids.ts';
 import type { ServiceRecord, HealthCheckSpec } from '../../domain/service.ts';
 import type { ReleaseRecord } from '../../domain/release.ts';
 import type { BuildRecord } from '../../store/builds-repo.ts';
@@ -16,12 +16,6 @@ import { findPlan } from '../../domain/plans.ts';
 
 export const STACK = 'cflinuxfs4';
 export const APP_PORT = 8080;
-
-/** A UUID-shaped guid derived from a name (stable across restarts, unique per created resource). */
-export function derivedGuid(name: string): string {
-  const h = crypto.createHash('sha1').update(name).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16], 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
-}
 
 export const ORG_GUID = derivedGuid('slipway:organization:default');
 export const ORG_NAME = 'default';

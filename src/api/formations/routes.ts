@@ -5,7 +5,7 @@
  * command in the buildpack override and its health check as an HTTP readiness probe; other types live in
  * `processTypes`. Quantity is 0-20; 0 on `web` puts the app in maintenance mode. Errors are RFC 9457.
  */
-import crypto from 'node:crypto';
+import { derivedGuid } from '../../domain/ids.ts';
 import { Type } from '@sinclair/typebox';
 import type { Api, ApiDeps } from '../app.ts';
 import type { Principal } from '../../services/auth.ts';
@@ -50,10 +50,6 @@ interface Change {
   'remove-command'?: boolean;
 }
 
-function uuidOf(name: string): string {
-  const h = crypto.createHash('sha1').update(name).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
-}
 
 function webPort(spec: ServiceSpec) {
   return (spec.ports ?? []).find((p) => p.public && (p.protocol === 'HTTP' || p.protocol === 'HTTP/2')) ?? spec.ports?.[0];
@@ -76,7 +72,7 @@ export function registerFormations(app: Api, deps: ApiDeps): void {
 
   const view = (svc: ServiceRecord, type: string) => {
     const appName = `${svc.id}-${svc.projectId}`;
-    const base = { app: { name: appName, id: uuidOf(`app:${svc.projectId}/${svc.id}/${svc.createdAt}`) }, id: uuidOf(`formation:${svc.projectId}/${svc.id}/${svc.createdAt}/${type}`), type };
+    const base = { app: { name: appName, id: derivedGuid(`app:${svc.projectId}/${svc.id}/${svc.createdAt}`) }, id: derivedGuid(`formation:${svc.projectId}/${svc.id}/${svc.createdAt}/${type}`), type };
     if (type === 'web') {
       const bp = svc.spec.deployment?.buildpack;
       const hc = (svc.spec.healthChecks ?? []).find((h) => h.type === 'readinessProbe' && h.protocol === 'HTTP');

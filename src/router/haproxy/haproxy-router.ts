@@ -117,6 +117,8 @@ export class HaproxyRouter implements Router {
   /** Slots (`backend/server`) draining an endpoint that left the table, including backends already removed. */
   private readonly draining = new Map<string, Draining>();
   private endpointLocations = new Map<string, string[]>();
+  /** slot (`backend/server`) → endpoint id, the inverse of endpointLocations (for access-log entries) */
+  private endpointAtSlot = new Map<string, string>();
   /** backend name → route key, for access-log entries */
   private routeOfBackend = new Map<string, string>();
   private load = new Map<string, number>();
@@ -228,12 +230,6 @@ export class HaproxyRouter implements Router {
     await this.settled();
   }
 
-  private endpointOfSlot(backend: string, server: string): string | undefined {
-    const loc = `${backend}/${server}`;
-    for (const [id, locs] of this.endpointLocations) if (locs.includes(loc)) return id;
-    return undefined;
-  }
-
   /** An access-log line from HAProxy → the same entry the built-in router writes. */
   private accessLine(line: string): void {
     const log = this.opts.accessLog;
@@ -245,7 +241,7 @@ export class HaproxyRouter implements Router {
       return;
     }
     const route = this.routeOfBackend.get(e.backend);
-    const endpoint = route ? this.endpointOfSlot(e.backend, e.server) : undefined;
+    const endpoint = route ? this.endpointAtSlot.get(`${e.backend}/${e.server}`) : undefined;
     log({
       ts: isoOfHaproxyTime(e.ts),
       client: e.client,
@@ -482,6 +478,7 @@ export class HaproxyRouter implements Router {
     }
     for (const [loc, d] of this.draining) if (!locs.get(d.endpointId)?.includes(loc)) add(d.endpointId, loc);
     this.endpointLocations = locs;
+    this.endpointAtSlot = new Map([...locs].flatMap(([id, ls]) => ls.map((l) => [l, id] as const)));
     this.activeIds = active;
     if (this.draining.size > 0 && !this.statsTimer) {
       this.statsTimer = setInterval(() => void this.refreshLoad().then(() => this.draining.size > 0 && this.kick()), STATS_INTERVAL_MS);

@@ -346,7 +346,8 @@ export class NodeRouter implements Router {
     const { host, compiled } = this.lookup(req);
     const log = this.opts.accessLog;
     if (log) {
-      res.once('close', () =>
+      res.once('close', () => {
+        const answered = this.answeredBy.get(res);
         log({
           ts: new Date(started).toISOString(),
           client: req.socket.remoteAddress ?? '',
@@ -354,12 +355,12 @@ export class NodeRouter implements Router {
           host,
           path: req.url ?? '',
           status: res.headersSent ? res.statusCode : 0,
-          bytes: this.answeredBy.get(res)?.bytes ?? (Number(res.getHeader('content-length') ?? 0) || 0),
+          bytes: answered?.bytes ?? (Number(res.getHeader('content-length') ?? 0) || 0),
           durationMs: Date.now() - started,
           ...(compiled ? { route: compiled.route.key } : {}),
-          ...(this.answeredBy.get(res) ? { endpoint: this.answeredBy.get(res)!.endpoint, requestId: this.answeredBy.get(res)!.requestId } : {}),
-        }),
-      );
+          ...(answered ? { endpoint: answered.endpoint, requestId: answered.requestId } : {}),
+        });
+      });
     }
     if (!compiled) return this.answer(res, 404, pages.notFound(host));
     const end = this.metrics.begin(compiled.route.key, 'http');

@@ -17,7 +17,7 @@ import type { InstanceEvent, InstanceLabels, InstanceSpec, LogLine, ObservedInst
 import { ValidationError } from '../../errors/errors.ts';
 import { FrameDecoder } from './frames.ts';
 import { tarOfFiles } from './tar.ts';
-import { InstanceWatch } from '../instance-watch.ts';
+import { InstanceWatch, SingleFlight } from '../instance-watch.ts';
 
 const ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,200}$/;
 const WATCH_INTERVAL_MS = 250;
@@ -93,7 +93,7 @@ export class DockerDriver implements RuntimeDriver {
   readonly name = 'docker';
   private readonly docker: Docker;
   private readonly logsDir: string;
-  private readonly starting = new Map<string, Promise<ObservedInstance>>();
+  private readonly starting = new SingleFlight<ObservedInstance>();
   private readonly watcher = new InstanceWatch(() => this.list(), WATCH_INTERVAL_MS, (err) => this.opts.logger?.warn({ err: err.message }, 'docker engine poll failed'));
 
   constructor(private readonly opts: DockerDriverOptions) {
@@ -109,11 +109,7 @@ export class DockerDriver implements RuntimeDriver {
 
   start(spec: InstanceSpec): Promise<ObservedInstance> {
     // Concurrent starts of one id share one launch; across drivers the engine's unique names decide.
-    const pending = this.starting.get(spec.id);
-    if (pending) return pending;
-    const p = this.launch(spec).finally(() => this.starting.delete(spec.id));
-    this.starting.set(spec.id, p);
-    return p;
+    return this.starting.run(spec.id, () => this.launch(spec));
   }
 
   private async launch(spec: InstanceSpec): Promise<ObservedInstance> {

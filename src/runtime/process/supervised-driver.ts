@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import type { InstanceEvent, InstanceSpec, LogLine, ObservedInstance, RuntimeDriver, InstanceLabels } from '../driver.ts';
 import { ValidationError } from '../../errors/errors.ts';
 import { APP_DIR, bwrapArgs, fileTargetProblem } from './sandbox.ts';
-import { InstanceWatch } from '../instance-watch.ts';
+import { InstanceWatch, SingleFlight } from '../instance-watch.ts';
 
 const SUPERVISOR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'supervisor.mjs');
 const WATCH_INTERVAL_MS = 200;
@@ -184,7 +184,7 @@ export class ProcessDriver implements RuntimeDriver {
   readonly name = 'process';
   private readonly instancesDir: string;
   private readonly logsDir: string;
-  private readonly starting = new Map<string, Promise<ObservedInstance>>();
+  private readonly starting = new SingleFlight<ObservedInstance>();
   private readonly watcher = new InstanceWatch(() => this.list(), WATCH_INTERVAL_MS);
   private readonly cpuSamples = new Map<string, { ticks: number; at: number }>();
 
@@ -202,11 +202,7 @@ export class ProcessDriver implements RuntimeDriver {
 
   start(spec: InstanceSpec): Promise<ObservedInstance> {
     // Concurrent starts of one id share one launch: never two processes for one instance.
-    const pending = this.starting.get(spec.id);
-    if (pending) return pending;
-    const p = this.launch(spec).finally(() => this.starting.delete(spec.id));
-    this.starting.set(spec.id, p);
-    return p;
+    return this.starting.run(spec.id, () => this.launch(spec));
   }
 
   private async launch(spec: InstanceSpec): Promise<ObservedInstance> {
