@@ -42,6 +42,10 @@ export interface InstanceSpec {
   memoryMb?: number;
   /** CPU share in vCPU (advisory on the process runtime). */
   cpu?: number;
+  /** Size of `/dev/shm` in MB (container runtimes; the seed's `storage.shmSize`). */
+  shmSizeMb?: number;
+  /** Writable storage of the instance in MB (container runtimes; the seed's `storage.ephemeralStorage.storageSize`). */
+  ephemeralStorageMb?: number;
 }
 
 export type InstanceState = 'starting' | 'running' | 'exited';

@@ -356,6 +356,8 @@ export class ServiceController implements InstanceObserver {
       ports: web ? release.spec.ports.map((p) => ({ name: p.name, internalPort: p.internalPort })) : [],
       memoryMb: plan?.memoryMb,
       cpu: plan?.cpu,
+      shmSizeMb: release.spec.storage?.shmSizeMb,
+      ephemeralStorageMb: release.spec.storage?.ephemeralStorageMb,
     };
     await this.store.instances.ensure({ id, serviceKey: key, releaseId: release.id, ordinal });
     try {
