@@ -36,6 +36,13 @@ export interface Route {
    * router assigns one from its range, stable per route key (see `Router.tcpPortOf`). `hosts` is empty.
    */
   tcpPort?: number;
+  /**
+   * `HTTP`/`HTTP/2` routes only: TLS passthrough (`advancedOptions.enableTlsPassthrough`). A connection on
+   * the router's TLS port whose SNI names one of `hosts` goes to the endpoints untouched (TCP, the app
+   * terminates TLS with its own certificate); HTTP access policies cannot be checked on it, so a route
+   * with `access` refuses such connections. Plain-port requests are proxied as for any HTTP route.
+   */
+  tlsPassthrough?: boolean;
 }
 
 export interface RoutingTable {

@@ -41,6 +41,7 @@ export class RouteTableBuilder {
         maintenance,
         loadBalancing: svc.spec.loadBalancing as Route['loadBalancing'],
         ...(access ? { access } : {}),
+        ...(!tcp && port.advancedOptions?.enableTlsPassthrough === true ? { tlsPassthrough: true } : {}),
         endpoints: ready.flatMap((inst) => {
           const ep = inst.endpoints.find((e) => e.name === port.name);
           return ep ? [{ id: inst.id, host: ep.host, port: ep.port, weight: 1 }] : [];
