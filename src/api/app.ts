@@ -24,6 +24,7 @@ import { registerFormations } from './formations/routes.ts';
 import { registerGit } from './native/git.ts';
 import { registerCertificates } from './native/certificates.ts';
 import { registerV1Jobs } from './v1/jobs.ts';
+import { registerV1Registries } from './v1/registries.ts';
 import { registerNativeRuns } from './native/runs.ts';
 import type { JobsService } from '../jobs/jobs-service.ts';
 import { cfError } from './cf/cf-errors.ts';
@@ -142,6 +143,7 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
   registerGit(app, deps);
   registerCertificates(app, deps);
   registerV1Jobs(app, deps);
+  registerV1Registries(app, deps);
   registerNativeRuns(app, deps);
   app.register(import('./dashboard.ts'));
   return app;

@@ -162,6 +162,7 @@ export class JobController implements RunExecutor {
       cpu: plan?.cpu,
     };
     try {
+      if (spec.image) spec.registryAuth = await this.registryAuthOf(run, spec.image);
       await this.driver.start(spec);
     } catch (err) {
       // A run that cannot start (bad runtime file path, launch failure) fails at once: retrying the same
@@ -170,6 +171,26 @@ export class JobController implements RunExecutor {
       await this.store.jobs.updateRun(run.id, { status: 'FAILED', finishedAt: new Date().toISOString(), message: `the run could not start: ${message}` }, RUNNING);
       this.opts.logger.warn({ run: run.id, err: message }, 'job run could not start');
     }
+  }
+
+  /**
+   * The saved registry credentials the run's image is pulled with: the job's `deployment.external.credentials`,
+   * or those of the service release it runs (unless the run overrides the image). Throws, naming the
+   * credential, if it is gone or restricted away from the project.
+   */
+  private async registryAuthOf(run: RunRecord, image: string): Promise<InstanceSpec['registryAuth']> {
+    let credentialId: string | undefined;
+    if (run.spec.releaseId) {
+      const release = await this.store.releases.find(run.spec.releaseId);
+      if (release?.spec.image === image) credentialId = release.spec.imageCredentials;
+    } else if (run.ownerKind === 'job') {
+      const external = (await this.store.jobs.find(run.projectId, run.jobId))?.spec.deployment?.external;
+      if (external?.imagePath === image) credentialId = external.credentials;
+    }
+    if (!credentialId) return undefined;
+    return this.store.registryCredentials.authFor(credentialId, run.projectId, image).catch((err: Error) => {
+      throw new Error(`registry credentials '${credentialId}' for image ${image}: ${err.message}`);
+    });
   }
 
   /** Record an instance's output (if not yet), stop it if it still runs, and remove it. */

@@ -77,15 +77,38 @@ export interface InstanceEvent {
   instance: ObservedInstance;
 }
 
+/** Options of one start: what the caller wants to hear while it runs. */
+export interface StartOptions {
+  /** Progress of slow steps (an image pull), a few lines in all; drivers without such steps never call it. */
+  onProgress?(message: string): void;
+}
+
+/**
+ * An image the runtime could not pull. `terminal` when the registry refused it (unknown image, bad or
+ * missing credentials): retrying the same pull fails the same way, so a rollout can fail at once. The
+ * message names the image and the reason, never a secret.
+ */
+export class ImagePullError extends Error {
+  constructor(
+    readonly image: string,
+    readonly reason: string,
+    readonly terminal: boolean,
+  ) {
+    super(`could not pull image ${image}: ${reason}`);
+    this.name = 'ImagePullError';
+  }
+}
+
 export interface RuntimeDriver {
   readonly name: string;
 
   /**
    * Start an instance from a spec. Idempotent per `spec.id`: if an instance with that id already runs,
    * resolve with it unchanged. Resolves once the process/container has been created and launched (not when
-   * it is ready: readiness is the probes' job). Throws on a bad spec or a launch failure.
+   * it is ready: readiness is the probes' job). Throws on a bad spec or a launch failure; an image that
+   * cannot be pulled is an ImagePullError. `opts.onProgress` hears about slow steps such as a pull.
    */
-  start(spec: InstanceSpec): Promise<ObservedInstance>;
+  start(spec: InstanceSpec, opts?: StartOptions): Promise<ObservedInstance>;
 
   /**
    * Stop an instance: SIGTERM, wait up to `gracePeriodSeconds`, then SIGKILL; then remove what it left

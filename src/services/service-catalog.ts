@@ -16,6 +16,7 @@ import type { BuildRecord } from '../store/builds-repo.ts';
 import type { RolloutRecord } from '../store/rollouts-repo.ts';
 import { planRollout } from '../domain/rolling.ts';
 import { findPlan } from '../domain/plans.ts';
+import { isUsableBy } from '../domain/registry-credentials.ts';
 
 export interface ServiceDetails {
   service: ServiceRecord;
@@ -55,6 +56,11 @@ export class ServiceCatalog {
   }
 
   private async checkReferences(projectId: string, spec: ServiceSpec): Promise<void> {
+    const credentialId = spec.deployment?.external?.credentials;
+    if (credentialId) {
+      const c = await this.store.registryCredentials.find(credentialId);
+      if (!c || !isUsableBy(c.spec, projectId)) throw ValidationError.one('deployment.external.credentials', 'exists', `no registry credentials '${credentialId}' that project '${projectId}' may use: add them with POST /v1/integrations/registries`);
+    }
     const internal = spec.deployment?.internal;
     if (!internal?.id) return;
     if (internal.id === idFromName(spec.name)) {

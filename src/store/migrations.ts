@@ -208,6 +208,22 @@ const migrations = (dialect: DialectName): Record<string, Migration> => ({
       await db.schema.createIndex('job_runs_status_idx').on('job_runs').column('status').execute();
     },
   },
+  '0006_registry_credentials': {
+    async up(db: Kysely<any>) {
+      // Saved registry credentials (account-wide, like Northflank's). `spec` holds the open fields (name,
+      // provider, registry URL, username, scope, restrictions); `secret` the sealed password.
+      await db.schema
+        .createTable('registry_credentials')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('spec', 'text', (c) => c.notNull())
+        .addColumn('secret', 'text', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
 });
 
 export function migrationProvider(dialect: DialectName): MigrationProvider {

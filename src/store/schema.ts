@@ -188,6 +188,18 @@ export interface JobRunsTable {
   log_path: string;
 }
 
+export interface RegistryCredentialsTable {
+  id: string;
+  name: string;
+  /** the open fields (RegistryCredentialSpec), JSON */
+  spec: string;
+  /** `{ password }`, sealed (see secret-box.ts) */
+  secret: string;
+  version: number;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface Database {
   packages: PackagesTable;
   rollouts: RolloutsTable;
@@ -201,4 +213,5 @@ export interface Database {
   events: EventsTable;
   jobs: JobsTable;
   job_runs: JobRunsTable;
+  registry_credentials: RegistryCredentialsTable;
 }

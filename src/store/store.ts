@@ -13,6 +13,7 @@ import { EventsRepo } from './events-repo.ts';
 import { RolloutsRepo } from './rollouts-repo.ts';
 import { PackagesRepo } from './packages-repo.ts';
 import { JobsRepo } from './jobs-repo.ts';
+import { RegistryCredentialsRepo } from './registry-credentials-repo.ts';
 
 export interface Store {
   db: Kysely<Database>;
@@ -27,6 +28,7 @@ export interface Store {
   rollouts: RolloutsRepo;
   packages: PackagesRepo;
   jobs: JobsRepo;
+  registryCredentials: RegistryCredentialsRepo;
   close(): Promise<void>;
 }
 
@@ -45,6 +47,7 @@ export async function openStore(opts: { url?: string; sqlitePath?: string; box: 
     rollouts: new RolloutsRepo(db),
     packages: new PackagesRepo(db),
     jobs: new JobsRepo(db, opts.box),
+    registryCredentials: new RegistryCredentialsRepo(db, opts.box),
     close,
   };
 }

@@ -32,8 +32,18 @@ export interface PodmanService {
   stop(): Promise<void>;
 }
 
+export interface PodmanOptions {
+  /**
+   * Registries (`host:port`) reached over plain HTTP. Docker treats 127.0.0.0/8 registries as insecure by
+   * default; Podman does not, so the service gets a registries.conf of its own (CONTAINERS_REGISTRIES_CONF,
+   * in place of the machine's) marking these insecure. Without the option the service is started as before.
+   */
+  insecureRegistries?: string[];
+}
+
 /** Checks the packages, starts `podman system service` (runc, no default ulimits) and waits for it to answer. */
-export async function startPodman(): Promise<PodmanService> {
+export async function startPodman(opts: PodmanOptions = {}): Promise<PodmanService> {
+
   for (const [what, check] of [
     ['podman', () => execFileSync('podman', ['--version'])],
     ['runc', () => execFileSync('runc', ['--version'])],
@@ -52,8 +62,15 @@ export async function startPodman(): Promise<PodmanService> {
   const confFile = path.join(runDir, 'containers.conf');
   fs.writeFileSync(confFile, '[containers]\ndefault_ulimits = []\nlog_driver = "k8s-file"\n[engine]\nruntime = "runc"\n');
   const socket = path.join(runDir, 'podman.sock');
+  const registriesEnv: Record<string, string> = {};
+  if (opts.insecureRegistries?.length) {
+    const registriesConf = path.join(runDir, 'registries.conf');
+    fs.writeFileSync(registriesConf, opts.insecureRegistries.map((r) => `[[registry]]\nlocation = ${JSON.stringify(r)}\ninsecure = true\n`).join('\n'));
+    registriesEnv.CONTAINERS_REGISTRIES_CONF = registriesConf;
+  }
   const service: ChildProcess = spawn('podman', ['system', 'service', '--time=0', `unix://${socket}`], {
-    env: { ...process.env, CONTAINERS_CONF: confFile },
+    env: { ...process.env, CONTAINERS_CONF: confFile, ...registriesEnv },
+
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let serviceErr = '';

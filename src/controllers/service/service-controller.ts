@@ -5,7 +5,7 @@
  * returns. Instances stopped by a pass leave the routing table before they get SIGTERM.
  */
 import type { Store } from '../../store/store.ts';
-import type { RuntimeDriver, ObservedInstance, InstanceSpec } from '../../runtime/driver.ts';
+import { ImagePullError, type RuntimeDriver, type ObservedInstance, type InstanceSpec } from '../../runtime/driver.ts';
 import type { ProbeScheduler } from '../../probes/scheduler.ts';
 import type { PassResult } from '../queue.ts';
 import type { ServiceRecord } from '../../domain/service.ts';
@@ -246,8 +246,14 @@ export class ServiceController implements InstanceObserver {
     const why = this.explain(current, desired, reason, records);
     if ((await this.store.rollouts.lastEvent(rollout.id))?.message !== why) await this.store.rollouts.event(rollout.id, why);
     if (Date.now() < Date.parse(rollout.deadlineAt)) return;
-    const message = `release ${target.number} did not become ready within the progress deadline: ${why}`;
+    await this.failRollout(svc, rollout, target, `release ${target.number} did not become ready within the progress deadline: ${why}`);
+  }
+
+  /** Fail a rollout once and return the service to its last good release (if it has one). */
+  private async failRollout(svc: ServiceRecord, rollout: RolloutRecord, target: ReleaseRecord, message: string): Promise<void> {
+    const key = serviceKey(svc.projectId, svc.id);
     if (!(await this.store.rollouts.finish(rollout.id, 'FAILED', message))) return;
+
     await this.store.events.append({ projectId: svc.projectId, serviceId: svc.id, kind: 'rollout', reason: 'Failed', message });
     const stable = svc.stableReleaseId && svc.stableReleaseId !== target.id ? await this.store.releases.find(svc.stableReleaseId) : undefined;
     if (!stable) {
@@ -360,8 +366,20 @@ export class ServiceController implements InstanceObserver {
       ephemeralStorageMb: release.spec.storage?.ephemeralStorageMb,
     };
     await this.store.instances.ensure({ id, serviceKey: key, releaseId: release.id, ordinal });
+    // An image pull reports its progress to the rollout that brings the release (a handful of lines).
+    const rollout = release.spec.image ? (await this.store.rollouts.active(key)).find((r) => r.toReleaseId === release.id) : undefined;
+    let progress = Promise.resolve();
+    const onProgress = rollout ? (message: string) => void (progress = progress.then(() => this.store.rollouts.event(rollout.id, message)).catch(() => {})) : undefined;
     try {
-      const inst = await this.driver.start(spec);
+      if (release.spec.image && release.spec.imageCredentials) {
+        const credentialId = release.spec.imageCredentials;
+        const image = release.spec.image;
+        spec.registryAuth = await this.store.registryCredentials.authFor(credentialId, svc.projectId, image).catch((err: Error) => {
+          throw new ImagePullError(image, `registry credentials '${credentialId}': ${err.message}`, true);
+        });
+      }
+      const inst = await this.driver.start(spec, { onProgress });
+      await progress;
       // Probe at once rather than on the next pass: readiness is what the rollout waits for.
       this.trackProbes(key, inst, release);
     } catch (err) {
@@ -370,6 +388,9 @@ export class ServiceController implements InstanceObserver {
       const rec = (await this.store.instances.listForService(key)).find((r) => r.id === id);
       const n = (rec?.restarts ?? 0) + 1;
       await this.store.instances.recordExit(id, null, n, new Date(Date.now() + CRASH_BACKOFF_BASE_MS * 2 ** Math.min(n, 10) * this.opts.timeScale).toISOString());
+      // A refused pull fails the same way every time: fail the rollout now rather than at its deadline.
+      await progress;
+      if (rollout && err instanceof ImagePullError && err.terminal) await this.failRollout(svc, rollout, release, `release ${release.number} could not start: ${message}`);
     }
   }
 

@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import Docker from 'dockerode';
-import type { InstanceEvent, InstanceLabels, InstanceSpec, LogLine, ObservedInstance, RuntimeDriver } from '../driver.ts';
+import { ImagePullError, type InstanceEvent, type InstanceLabels, type InstanceSpec, type LogLine, type ObservedInstance, type RuntimeDriver, type StartOptions } from '../driver.ts';
 import { ValidationError } from '../../errors/errors.ts';
 import { FrameDecoder } from './frames.ts';
 import { tarOfFiles } from './tar.ts';
@@ -32,6 +32,34 @@ const LABEL = {
 const HOST = '127.0.0.1';
 const APP_DIR = '/app';
 const DEFAULT_ARTIFACT_IMAGE = 'docker.io/library/node:20-slim';
+/** Pull progress is a handful of lines per pull, never one per chunk: at most this many distinct ones. */
+const MAX_PULL_PROGRESS_LINES = 40;
+
+interface PullEvent {
+  status?: string;
+  stream?: string;
+  id?: string;
+  error?: string;
+  errorDetail?: { message?: string };
+}
+
+function errorText(err: unknown): string {
+  const e = err as { json?: { message?: string }; message?: string };
+  return e?.json?.message ?? e?.message ?? String(err);
+}
+
+/**
+ * A refused pull as an ImagePullError: the reason is the engine's, in a few words, with anything that
+ * looks like the password cut out. Refusals (401/403/404, "unauthorized", "manifest unknown", "not
+ * found") are terminal: the same pull would fail the same way.
+ */
+function pullError(image: string, raw: string, status: number | undefined, auth: InstanceSpec['registryAuth']): ImagePullError {
+  let reason = raw.replace(/\s+/g, ' ').trim().slice(0, 500);
+  if (auth?.password) reason = reason.split(auth.password).join('***');
+  const refused = status === 401 || status === 403 || status === 404 || /unauthori[sz]ed|authentication required|denied|manifest unknown|not found|name unknown|no such host|does not exist/i.test(reason);
+  const why = /unauthori[sz]ed|authentication required|denied|401|403/i.test(reason) ? 'the registry refused the credentials' : /manifest unknown|not found|name unknown|404|does not exist/i.test(reason) ? 'the image was not found' : 'the pull failed';
+  return new ImagePullError(image, `${why}: ${reason}`, refused);
+}
 
 export interface DockerDriverOptions {
   /** where the output of removed containers is kept */
@@ -107,12 +135,12 @@ export class DockerDriver implements RuntimeDriver {
     return id;
   }
 
-  start(spec: InstanceSpec): Promise<ObservedInstance> {
+  start(spec: InstanceSpec, opts: StartOptions = {}): Promise<ObservedInstance> {
     // Concurrent starts of one id share one launch; across drivers the engine's unique names decide.
-    return this.starting.run(spec.id, () => this.launch(spec));
+    return this.starting.run(spec.id, () => this.launch(spec, opts));
   }
 
-  private async launch(spec: InstanceSpec): Promise<ObservedInstance> {
+  private async launch(spec: InstanceSpec, opts: StartOptions): Promise<ObservedInstance> {
     this.check(spec.id);
     const image = spec.image ?? (spec.artifactDir ? (this.opts.artifactImage ?? DEFAULT_ARTIFACT_IMAGE) : undefined);
     if (!image) throw ValidationError.one('image', 'required', 'the docker runtime runs images: the release has neither an image nor an artifact');
@@ -122,7 +150,7 @@ export class DockerDriver implements RuntimeDriver {
     if (existing && existing.state !== 'exited') return existing;
     if (existing) await this.remove(spec.id);
 
-    await this.ensureImage(image, spec.image ? spec.registryAuth : undefined);
+    await this.ensureImage(image, spec.image ? spec.registryAuth : undefined, opts.onProgress);
 
     const ports: { name: string; internalPort: number; port: number }[] = [];
     for (const p of spec.ports) ports.push({ name: p.name, internalPort: p.internalPort, port: await allocatePort() });
@@ -199,7 +227,13 @@ export class DockerDriver implements RuntimeDriver {
     return this.observe(id);
   }
 
-  private async ensureImage(image: string, auth: InstanceSpec['registryAuth']): Promise<void> {
+  /**
+   * Pull the image unless the engine has it. Progress goes to `onProgress` as a few lines ("pulling
+   * <image>: <status> <layer>", each distinct status of each layer once, byte counters dropped). A pull
+   * the registry refuses (unknown image, bad or missing credentials) is an ImagePullError naming the image
+   * and the reason; the credentials never appear in it.
+   */
+  private async ensureImage(image: string, auth: InstanceSpec['registryAuth'], onProgress?: (message: string) => void): Promise<void> {
     try {
       await this.docker.getImage(image).inspect();
       return;
@@ -207,15 +241,39 @@ export class DockerDriver implements RuntimeDriver {
       if (statusOf(err) !== 404) throw err;
     }
     this.opts.logger?.info({ image }, 'pulling image');
-    const stream = await this.docker.pull(image, auth ? { authconfig: auth } : {});
+    const seen = new Set<string>();
+    const report = (line: string) => {
+      if (!onProgress || seen.has(line) || seen.size >= MAX_PULL_PROGRESS_LINES) return;
+      seen.add(line);
+      try {
+        onProgress(line);
+      } catch {}
+    };
+    report(`pulling ${image}${auth ? ` as '${auth.username}'` : ''}`);
+    let stream: NodeJS.ReadableStream;
+    try {
+      stream = await this.docker.pull(image, auth ? { authconfig: auth } : {});
+    } catch (err) {
+      throw pullError(image, errorText(err), statusOf(err), auth);
+    }
     await new Promise<void>((resolve, reject) => {
-      this.docker.modem.followProgress(stream, (err: Error | null, events: { error?: string; errorDetail?: { message?: string } }[]) => {
-        const failed = events?.find((e) => e.error || e.errorDetail);
-        if (err) reject(err);
-        else if (failed) reject(new Error(`pulling ${image} failed: ${failed.errorDetail?.message ?? failed.error}`));
-        else resolve();
-      });
+      this.docker.modem.followProgress(
+        stream,
+        (err: Error | null, events: PullEvent[]) => {
+          const failed = events?.find((e) => e.error || e.errorDetail);
+          if (err) reject(pullError(image, errorText(err), statusOf(err), auth));
+          else if (failed) reject(pullError(image, failed.errorDetail?.message ?? failed.error ?? 'unknown error', undefined, auth));
+          else resolve();
+        },
+        (e: PullEvent) => {
+          // Podman sends its own words ("Trying to pull …", "Writing manifest …") as `stream` lines.
+          const status = (e.status ?? e.stream ?? '').trim();
+          if (!status || e.error || e.errorDetail) return;
+          report(`pulling ${image}: ${status}${e.id && !status.includes(e.id) ? ` ${e.id}` : ''}`);
+        },
+      );
     });
+    report(`pulled ${image}`);
   }
 
   private toObserved(info: Docker.ContainerInspectInfo): ObservedInstance | undefined {
