@@ -1,6 +1,6 @@
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
-import { deriveReleaseSpec, hashReleaseSpec, instanceId, resolveProcesses } from './release.ts';
+import { deriveReleaseSpec, hashReleaseSpec, instanceId, resolveImageCommand, resolveProcesses, splitCommandLine } from './release.ts';
 import type { ServiceSpec } from './service.ts';
 
 const base: ServiceSpec = { name: 'web', billing: { deploymentPlan: 'nf-compute-20' }, deployment: { instances: 2 }, runtimeEnvironment: { A: '1', B: '2' } };
@@ -38,4 +38,41 @@ it('names instances deterministically from release, ordinal and spec hash', () =
   const rel = { number: 3, specHash: 'abcdef0123456789' };
   assert.equal(instanceId('proj', 'web', rel, 'web', 1), 'proj--web--web-r3-1-abcdef');
   assert.equal(instanceId('proj', 'web', rel, 'web', 1), instanceId('proj', 'web', rel, 'web', 1));
+});
+
+const image = (docker?: NonNullable<ServiceSpec['deployment']>['docker']): ServiceSpec => ({ ...base, deployment: { instances: 2, external: { imagePath: 'registry.example/app:1' }, ...(docker ? { docker } : {}) } });
+
+const imageOverrides: { name: string; docker: NonNullable<ServiceSpec['deployment']>['docker']; want: { entrypoint?: string[]; cmd?: string[] } }[] = [
+  { name: 'default keeps the image entrypoint and command', docker: { configType: 'default', customEntrypoint: 'ignored', customCommand: 'ignored' }, want: {} },
+  { name: 'customEntrypoint replaces only the entrypoint', docker: { configType: 'customEntrypoint', customEntrypoint: '/bin/sh -c' }, want: { entrypoint: ['/bin/sh', '-c'] } },
+  { name: 'customCommand replaces only the command', docker: { configType: 'customCommand', customCommand: 'node server/index.js mode=test' }, want: { cmd: ['node', 'server/index.js', 'mode=test'] } },
+  { name: 'customEntrypointCustomCommand replaces both', docker: { configType: 'customEntrypointCustomCommand', customEntrypoint: '/bin/sh -c', customCommand: "'echo $A; exec app'" }, want: { entrypoint: ['/bin/sh', '-c'], cmd: ['echo $A; exec app'] } },
+];
+for (const c of imageOverrides) {
+  it(`image override: ${c.name}`, () => {
+    assert.deepEqual(resolveImageCommand(image(c.docker)), c.want);
+    const rel = deriveReleaseSpec(image(c.docker), {});
+    assert.deepEqual(rel.processes.web, [], 'the web argv stays the image own: the runtime composes entrypoint and cmd');
+    assert.deepEqual({ entrypoint: rel.entrypoint, cmd: rel.cmd }, { entrypoint: c.want.entrypoint, cmd: c.want.cmd });
+  });
+}
+
+it('splits override strings into argv as a shell splits words, expanding nothing', () => {
+  const cases: [string, string[]][] = [
+    ['/bin/sh -c /start.sh', ['/bin/sh', '-c', '/start.sh']],
+    ['  node   a.js  ', ['node', 'a.js']],
+    [`sh -c 'echo "$A" && exit 0'`, ['sh', '-c', 'echo "$A" && exit 0']],
+    [`echo "a \\"b\\" \\$HOME" c\\ d ''`, ['echo', 'a "b" $HOME', 'c d', '']],
+    [`say 'unclosed quote`, ['say', 'unclosed quote']],
+    ['', []],
+  ];
+  for (const [line, argv] of cases) assert.deepEqual(splitCommandLine(line), argv, line);
+});
+
+it('keeps the spec hash of releases without an image override (hashes pinned before overrides had fields)', () => {
+  assert.equal(hashReleaseSpec(deriveReleaseSpec(image(), {})), '6c60e9e1be8a5401');
+  assert.equal(hashReleaseSpec(deriveReleaseSpec(image({ configType: 'default' }), {})), '6c60e9e1be8a5401');
+  assert.equal(hashReleaseSpec(deriveReleaseSpec({ ...base, deployment: { instances: 1, docker: { configType: 'customCommand', customCommand: 'node b.js' } } }, { buildId: 'b1', processes: built })), '6eda521ee1cb8448');
+  assert.equal(hashReleaseSpec(deriveReleaseSpec(base, { buildId: 'b1', processes: built })), '9335a38b2f9b3088');
+  assert.notEqual(hashReleaseSpec(deriveReleaseSpec(image({ configType: 'customCommand', customCommand: 'x' }), {})), '6c60e9e1be8a5401');
 });

@@ -11,8 +11,15 @@ export interface ReleaseSpec {
   artifactDir?: string;
   image?: string;
   imageCredentials?: string;
-  /** process type → argv; `web` is routed */
+  /** process type → argv; `web` is routed. For an image, an empty `web` argv runs the image's own (see `entrypoint`, `cmd`). */
   processes: Record<string, string[]>;
+  /**
+   * An image's `docker.configType` override, with Docker semantics: `entrypoint` replaces the image's ENTRYPOINT,
+   * `cmd` its CMD; what is absent stays the image's own. Absent for every release without an override, so their
+   * hashes are unchanged.
+   */
+  entrypoint?: string[];
+  cmd?: string[];
   env: Record<string, string>;
   files: Record<string, { data: string; encoding?: string }>;
   ports: Pick<PortSpec, 'name' | 'internalPort' | 'protocol' | 'public'>[];
@@ -61,7 +68,8 @@ export const DEFAULT_GRACE_PERIOD_SECONDS = 30;
  * The command a process type runs, after the seed's runtime overrides:
  * - buildpack `customProcess` picks another Procfile entry; `customCommand` replaces the command;
  *   `customEntrypointCustomCommand` / `originalEntrypointCustomCommand` run entrypoint + command.
- * - docker `customCommand` / `customEntrypoint` / both, applied to the start command the same way.
+ * - docker `customCommand` / `customEntrypoint` / both: for a built artifact, applied to the start command the
+ *   same way; for an image, see `resolveImageCommand` (the web argv stays empty: the image's own).
  * Commands are run by `sh -c`, as Procfile entries are on Heroku.
  */
 export function resolveProcesses(spec: ServiceSpec, built: Record<string, string>): Record<string, string[]> {
@@ -78,7 +86,7 @@ export function resolveProcesses(spec: ServiceSpec, built: Record<string, string
     }
   }
   const dk = d?.docker;
-  if (dk && dk.configType !== 'default') {
+  if (dk && dk.configType !== 'default' && !d?.external) {
     if (dk.configType === 'customCommand' && dk.customCommand) web = dk.customCommand;
     if (dk.configType === 'customEntrypoint' && dk.customEntrypoint) web = `${dk.customEntrypoint}${web ? ` ${web}` : ''}`;
     if (dk.configType === 'customEntrypointCustomCommand' && dk.customEntrypoint && dk.customCommand) web = `${dk.customEntrypoint} ${dk.customCommand}`;
@@ -93,6 +101,54 @@ export function resolveProcesses(spec: ServiceSpec, built: Record<string, string
   return out;
 }
 
+/**
+ * Splits a command line into argv as a POSIX shell splits words, without expanding anything: blanks separate
+ * words, '…' keeps everything literally, "…" keeps everything but \\ \" \$ \` escapes, a backslash outside
+ * quotes keeps the next character. An unclosed quote runs to the end of the line.
+ */
+export function splitCommandLine(line: string): string[] {
+  const out: string[] = [];
+  let word = '';
+  let inWord = false;
+  let quote: '"' | "'" | undefined;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (quote === "'") {
+      if (c === "'") quote = undefined;
+      else word += c;
+    } else if (quote === '"') {
+      if (c === '"') quote = undefined;
+      else if (c === '\\' && i + 1 < line.length && '"\\$`'.includes(line[i + 1])) word += line[++i];
+      else word += c;
+    } else if (/\s/.test(c)) {
+      if (inWord) out.push(word);
+      word = '';
+      inWord = false;
+    } else {
+      inWord = true;
+      if (c === "'" || c === '"') quote = c;
+      else if (c === '\\' && i + 1 < line.length) word += line[++i];
+      else word += c;
+    }
+  }
+  if (inWord) out.push(word);
+  return out;
+}
+
+/**
+ * An image's `docker.configType`, with Docker's semantics as Northflank documents them: the container runs
+ * `[...entrypoint, ...cmd]` in exec form (no shell unless the override names one, e.g. `/bin/sh -c …`), each
+ * override string split into argv as a shell splits words. `customEntrypoint` replaces the image's ENTRYPOINT
+ * and keeps its CMD; `customCommand` replaces the CMD and keeps its ENTRYPOINT; both replace both.
+ */
+export function resolveImageCommand(spec: ServiceSpec): { entrypoint?: string[]; cmd?: string[] } {
+  const dk = spec.deployment?.docker;
+  if (!dk || dk.configType === 'default') return {};
+  const entrypoint = (dk.configType === 'customEntrypoint' || dk.configType === 'customEntrypointCustomCommand') && dk.customEntrypoint ? splitCommandLine(dk.customEntrypoint) : undefined;
+  const cmd = (dk.configType === 'customCommand' || dk.configType === 'customEntrypointCustomCommand') && dk.customCommand ? splitCommandLine(dk.customCommand) : undefined;
+  return { ...(entrypoint?.length ? { entrypoint } : {}), ...(cmd?.length ? { cmd } : {}) };
+}
+
 /** The plan (size) of each non-web process type that has its own; absent when none does, so older hashes hold. */
 function typePlans(spec: ServiceSpec): Record<string, string> | undefined {
   const out: Record<string, string> = {};
@@ -102,12 +158,14 @@ function typePlans(spec: ServiceSpec): Record<string, string> | undefined {
 
 export function deriveReleaseSpec(spec: ServiceSpec, source: { buildId?: string; artifactDir?: string; processes?: Record<string, string>; image?: string }): ReleaseSpec {
   const d = spec.deployment;
+  const image = source.image ?? d?.external?.imagePath;
   return {
     buildId: source.buildId,
     artifactDir: source.artifactDir,
-    image: source.image ?? d?.external?.imagePath,
+    image,
     imageCredentials: d?.external?.credentials,
     processes: resolveProcesses(spec, source.processes ?? {}),
+    ...(image ? resolveImageCommand(spec) : {}),
     env: spec.runtimeEnvironment ?? {},
     files: spec.runtimeFiles ?? {},
     ports: (spec.ports ?? []).map((p) => ({ name: p.name, internalPort: p.internalPort, protocol: p.protocol, public: p.public ?? false })),

@@ -27,6 +27,12 @@ export interface InstanceSpec {
   registryAuth?: { username: string; password: string; serveraddress: string };
   /** argv to run. For the process runtime, `['/bin/sh', '-c', cmd]` style is typical. */
   command: string[];
+  /**
+   * With `image` and an empty `command` only: Docker-style overrides of the image's ENTRYPOINT and CMD (the
+   * container runs `[...(entrypoint ?? image's), ...(cmd ?? image's)]`). A non-empty `command` wins over both.
+   */
+  entrypoint?: string[];
+  cmd?: string[];
   /** Working directory inside the instance (default `/app`). */
   workDir?: string;
   /**
@@ -61,7 +67,7 @@ export interface ObservedInstance {
   exitedAt?: string;
   exitCode?: number | null;
   signal?: string | null;
-  /** why it exited when the runtime ended it, e.g. `OOMKilled` (over its memory limit) */
+  /** why it exited when the runtime ended it: `OOMKilled` (over its memory limit), or `Evicted: <why>` (a driver stopped it for going over another limit, e.g. ephemeral storage) */
   reason?: string;
 }
 

@@ -253,7 +253,6 @@ export class ServiceController implements InstanceObserver {
   private async failRollout(svc: ServiceRecord, rollout: RolloutRecord, target: ReleaseRecord, message: string): Promise<void> {
     const key = serviceKey(svc.projectId, svc.id);
     if (!(await this.store.rollouts.finish(rollout.id, 'FAILED', message))) return;
-
     await this.store.events.append({ projectId: svc.projectId, serviceId: svc.id, kind: 'rollout', reason: 'Failed', message });
     const stable = svc.stableReleaseId && svc.stableReleaseId !== target.id ? await this.store.releases.find(svc.stableReleaseId) : undefined;
     if (!stable) {
@@ -322,12 +321,14 @@ export class ServiceController implements InstanceObserver {
     const backoff = this.backoffMs(n);
     await this.store.instances.ensure({ id: inst.id, serviceKey: key, releaseId: inst.labels.release, ordinal: ordinalOf(inst.id) });
     await this.store.instances.recordExit(inst.id, inst.exitCode ?? null, n, new Date(Date.now() + backoff).toISOString());
+    // `Evicted: <why>` comes from a driver that ended the instance for going over a limit the engine cannot hold.
+    const evicted = inst.reason?.startsWith('Evicted') ? inst.reason.slice('Evicted'.length).replace(/^:\s*/, '') : undefined;
     await this.store.events.append({
       projectId: svc.projectId,
       serviceId: svc.id,
       kind: 'instance',
-      reason: inst.reason === 'OOMKilled' ? 'OOMKilled' : 'Crashed',
-      message: `instance ${inst.id} ${inst.reason === 'OOMKilled' ? 'went over its memory limit and was killed' : 'exited'} (${inst.signal ? `signal ${inst.signal}` : `code ${inst.exitCode}`}); restart ${n} in ${Math.round(backoff)} ms`,
+      reason: inst.reason === 'OOMKilled' ? 'OOMKilled' : evicted !== undefined ? 'Evicted' : 'Crashed',
+      message: `instance ${inst.id} ${inst.reason === 'OOMKilled' ? 'went over its memory limit and was killed' : evicted !== undefined ? `was evicted${evicted ? `: ${evicted}` : ''}` : 'exited'} (${inst.signal ? `signal ${inst.signal}` : `code ${inst.exitCode}`}); restart ${n} in ${Math.round(backoff)} ms`,
     });
     this.opts.logger.warn({ service: key, instance: inst.id, exitCode: inst.exitCode, restarts: n }, 'instance exited');
     this.probes.untrack(inst.id);
@@ -351,6 +352,7 @@ export class ServiceController implements InstanceObserver {
       artifactDir: release.spec.artifactDir,
       image: release.spec.image,
       command,
+      ...(release.spec.image && !command.length ? { entrypoint: release.spec.entrypoint, cmd: release.spec.cmd } : {}),
       env: {
         ...release.spec.env,
         SLIPWAY_SERVICE: svc.id,
