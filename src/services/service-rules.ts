@@ -90,7 +90,8 @@ export function noticesFor(spec: ServiceSpec, caps: Capabilities): string[] {
   if (spec.billing?.gpu?.enabled || d?.gpu?.enabled) out.push(`gpu: stored, no effect on the '${caps.runtime}' runtime (no GPUs are scheduled)`);
   if (d?.zonalRedundancy?.type && d.zonalRedundancy.type !== 'disabled') out.push('zonalRedundancy: stored, no effect: slipway runs in a single zone');
   if (d?.type === 'statefulSet') out.push("deployment.type 'statefulSet': stored; instances run as a deployment on this runtime");
-  if (d?.storage?.ephemeralStorage?.storageSize || d?.storage?.shmSize) out.push(`storage: stored, not enforced on the '${caps.runtime}' runtime`);
+  // The docker runtime sizes /dev/shm and limits each container's writable storage; other runtimes do neither.
+  if ((d?.storage?.ephemeralStorage?.storageSize || d?.storage?.shmSize) && caps.runtime !== 'docker') out.push(`storage: stored, not enforced on the '${caps.runtime}' runtime`);
   if (d?.metadata) out.push('metadata labels/annotations: stored, not applied on this runtime');
   if (spec.autoscaling && JSON.stringify(spec.autoscaling).includes('"enabled":true')) out.push('autoscaling: stored, not active yet');
   if ((spec.ports ?? []).some((p) => p.security && (p.security as { sso?: unknown }).sso)) out.push('ports[].security.sso: stored, no effect: slipway has no SSO provider');

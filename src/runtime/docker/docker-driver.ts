@@ -28,7 +28,11 @@ const LABEL = {
   processType: 'slipway.processType',
   instance: 'slipway.instance',
   ports: 'slipway.ports',
+  /** the instance's writable-storage limit in MB, watched by the driver (see `enforceStorage`) */
+  ephemeralStorageMb: 'slipway.ephemeralStorageMb',
 } as const;
+/** How often one container's writable layer is measured against its limit (a size walk is not free). */
+const STORAGE_CHECK_MS = 1000;
 const HOST = '127.0.0.1';
 const APP_DIR = '/app';
 const DEFAULT_ARTIFACT_IMAGE = 'docker.io/library/node:20-slim';
@@ -122,12 +126,18 @@ export class DockerDriver implements RuntimeDriver {
   private readonly docker: Docker;
   private readonly logsDir: string;
   private readonly starting = new SingleFlight<ObservedInstance>();
-  private readonly watcher = new InstanceWatch(() => this.list(), WATCH_INTERVAL_MS, (err) => this.opts.logger?.warn({ err: err.message }, 'docker engine poll failed'));
+  private readonly watcher = new InstanceWatch(() => this.listAndEnforce(), WATCH_INTERVAL_MS, (err) => this.opts.logger?.warn({ err: err.message }, 'docker engine poll failed'));
+  private readonly evictedDir: string;
+  /** Set once the engine refused `StorageOpt.size` (overlay on anything but XFS with pquota): the watch alone enforces. */
+  private storageOptRefused = false;
+  private readonly storageCheckedAt = new Map<string, number>();
 
   constructor(private readonly opts: DockerDriverOptions) {
     this.docker = new Docker(connectionOptions(opts.dockerHost ?? process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock'));
     this.logsDir = path.join(opts.stateDir, 'logs');
     fs.mkdirSync(this.logsDir, { recursive: true });
+    this.evictedDir = path.join(opts.stateDir, 'evicted');
+    fs.mkdirSync(this.evictedDir, { recursive: true });
   }
 
   private check(id: string): string {
@@ -165,6 +175,7 @@ export class DockerDriver implements RuntimeDriver {
       [LABEL.processType]: spec.labels.processType,
       [LABEL.instance]: spec.id,
       [LABEL.ports]: JSON.stringify(spec.ports.map((p) => ({ name: p.name, internalPort: p.internalPort }))),
+      ...(spec.ephemeralStorageMb ? { [LABEL.ephemeralStorageMb]: String(spec.ephemeralStorageMb) } : {}),
     };
     const exposed: Record<string, object> = {};
     const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
@@ -184,18 +195,21 @@ export class DockerDriver implements RuntimeDriver {
         ...(spec.image ? {} : { Binds: [`${spec.artifactDir}:${APP_DIR}:ro`] }),
         ...(spec.memoryMb ? { Memory: Math.round(spec.memoryMb * 1024 * 1024) } : {}),
         ...(spec.cpu ? { NanoCpus: Math.round(spec.cpu * 1e9) } : {}),
+        ...(spec.shmSizeMb ? { ShmSize: Math.round(spec.shmSizeMb * 1024 * 1024) } : {}),
       },
     };
     if (spec.command.length) {
       // The spec's argv is the whole command: it replaces the image's entrypoint as well as its cmd.
       create.Entrypoint = spec.command.slice(0, 1);
       create.Cmd = spec.command.slice(1);
+    } else if (spec.image && (spec.entrypoint?.length || spec.cmd?.length)) {
+      Object.assign(create, await this.imageCommand(image, spec.entrypoint, spec.cmd));
     }
     if (spec.workDir || !spec.image) create.WorkingDir = spec.workDir ?? APP_DIR;
 
     let container: Docker.Container;
     try {
-      container = await this.docker.createContainer(create);
+      container = await this.createWithStorageLimit(create, spec.ephemeralStorageMb);
     } catch (err) {
       if (statusOf(err) !== 409) throw err;
       // Another control plane (or driver) created it first: that one is the instance.
@@ -214,6 +228,35 @@ export class DockerDriver implements RuntimeDriver {
     if (!obs) throw new Error(`instance ${spec.id} vanished right after its start`);
     this.watcher.observe(obs);
     return obs;
+  }
+
+  /**
+   * Docker's override semantics, kept whatever the engine does with a lone Entrypoint (the Engine API drops
+   * the image's CMD when Entrypoint is set): an entrypoint override keeps the image's CMD, a command override
+   * keeps the image's ENTRYPOINT. So both are always sent, the missing one read from the image.
+   */
+  private async imageCommand(image: string, entrypoint: string[] | undefined, cmd: string[] | undefined): Promise<{ Entrypoint: string[]; Cmd: string[] }> {
+    let own: { Entrypoint?: string[] | string | null; Cmd?: string[] | string | null } = {};
+    if (!entrypoint?.length || !cmd?.length) own = ((await this.docker.getImage(image).inspect()).Config ?? {}) as typeof own;
+    const argv = (v: string[] | string | null | undefined) => (Array.isArray(v) ? v : v ? [v] : []);
+    return { Entrypoint: entrypoint?.length ? entrypoint : argv(own.Entrypoint), Cmd: cmd?.length ? cmd : argv(own.Cmd) };
+  }
+
+  /**
+   * Create the container with a writable-storage limit: `StorageOpt.size` where the engine's storage can
+   * hold one (overlay on XFS with project quotas); where it cannot (overlay on ext4 refuses), without it, and
+   * the watch enforces the limit as the kubelet does (`enforceStorage`). Either way the label carries it.
+   */
+  private async createWithStorageLimit(create: Docker.ContainerCreateOptions, ephemeralStorageMb: number | undefined): Promise<Docker.Container> {
+    if (!ephemeralStorageMb || this.storageOptRefused) return this.docker.createContainer(create);
+    try {
+      return await this.docker.createContainer({ ...create, HostConfig: { ...create.HostConfig, StorageOpt: { size: `${Math.ceil(ephemeralStorageMb)}m` } } });
+    } catch (err) {
+      if (statusOf(err) === 409 || !/storage.?opt|overlay\.size|backing ?fs|quota|not supported|only supported/i.test(String((err as Error).message))) throw err;
+      this.storageOptRefused = true;
+      this.opts.logger?.info({ err: (err as Error).message }, 'the engine refuses StorageOpt.size: ephemeral storage limits are enforced by watching each container');
+      return this.docker.createContainer(create);
+    }
   }
 
   /** An instance someone else is creating: wait until it has been started (or ended). */
@@ -301,7 +344,7 @@ export class DockerDriver implements RuntimeDriver {
       case 'exited':
       case 'dead':
       case 'stopped':
-        return { ...base, state: 'exited', exitedAt: s.FinishedAt, exitCode: s.ExitCode, signal: s.OOMKilled ? 'SIGKILL' : null };
+        return { ...base, state: 'exited', exitedAt: s.FinishedAt, exitCode: s.ExitCode, ...this.exitReason(id, s.OOMKilled) };
       default:
         // created, restarting, configured, removing
         return { ...base, state: 'starting' };
@@ -330,6 +373,53 @@ export class DockerDriver implements RuntimeDriver {
       }
     }
     return out;
+  }
+
+  private exitReason(id: string, oomKilled: boolean): { signal: string | null; reason?: string } {
+    if (oomKilled) return { signal: 'SIGKILL', reason: 'OOMKilled' };
+    const evicted = this.evictionOf(id);
+    return evicted ? { signal: 'SIGKILL', reason: evicted } : { signal: null };
+  }
+
+  /** Why the driver evicted this container, kept in the state directory so a restarted control plane still says so. */
+  private evictionOf(id: string): string | undefined {
+    try {
+      return fs.readFileSync(path.join(this.evictedDir, id), 'utf8') || undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The watch's poll: every instance, and each running one over its ephemeral-storage limit evicted. */
+  private async listAndEnforce(): Promise<ObservedInstance[]> {
+    const all = await this.list();
+    const now = Date.now();
+    for (const obs of all) {
+      if (obs.state !== 'running' || now - (this.storageCheckedAt.get(obs.id) ?? 0) < STORAGE_CHECK_MS) continue;
+      this.storageCheckedAt.set(obs.id, now);
+      await this.enforceStorage(obs.id).catch((err: Error) => this.opts.logger?.warn({ id: obs.id, err: err.message }, 'could not measure the writable layer'));
+    }
+    return all;
+  }
+
+  /**
+   * What the kubelet does for a container's ephemeral-storage limit: measure the writable layer (`SizeRw`)
+   * and, over the limit, record why and SIGKILL the container. Its exit then reads `Evicted: …`, and the
+   * controller restarts it like any exit.
+   */
+  private async enforceStorage(id: string): Promise<void> {
+    // `size=true` is a query parameter of the inspect endpoint that dockerode's types do not name.
+    const info = (await this.docker.getContainer(id).inspect({ size: true } as Docker.ContainerInspectOptions)) as Docker.ContainerInspectInfo & { SizeRw?: number };
+    const limitMb = Number(info.Config.Labels?.[LABEL.ephemeralStorageMb]);
+    if (!limitMb || !info.State.Running || info.SizeRw === undefined || info.SizeRw <= limitMb * 1024 * 1024) return;
+    const reason = `Evicted: ephemeral storage over its ${limitMb} MB limit (${Math.ceil(info.SizeRw / (1024 * 1024))} MB written)`;
+    fs.writeFileSync(path.join(this.evictedDir, id), reason);
+    this.opts.logger?.warn({ id, sizeRw: info.SizeRw, limitMb }, 'evicting an instance over its ephemeral storage limit');
+    try {
+      await this.docker.getContainer(id).kill({ signal: 'SIGKILL' });
+    } catch (err) {
+      if (statusOf(err) !== 404 && statusOf(err) !== 409 && statusOf(err) !== 304) throw err;
+    }
   }
 
   async stop(id: string, gracePeriodSeconds: number): Promise<void> {
@@ -363,6 +453,8 @@ export class DockerDriver implements RuntimeDriver {
     } catch (err) {
       if (statusOf(err) !== 404 && statusOf(err) !== 409) throw err; // 409: removal already in progress
     }
+    fs.rmSync(path.join(this.evictedDir, id), { force: true });
+    this.storageCheckedAt.delete(id);
     this.watcher.forget(id, obs);
   }
 
