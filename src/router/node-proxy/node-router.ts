@@ -17,6 +17,7 @@ import { pages } from './pages.ts';
 import { RouteMetrics } from './route-metrics.ts';
 import { METRICS_CONTENT_TYPE, renderRouteInfo } from '../metrics.ts';
 import { TcpPortAllocator, tcpPortsFile, type TcpPortRange } from '../tcp-ports.ts';
+import { parseClientHello } from './client-hello.ts';
 
 interface CompiledRoute {
   route: Route;
@@ -33,6 +34,8 @@ interface TcpListener {
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-authenticate']);
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/** How long a connection on the TLS port may take to send its ClientHello while passthrough routes exist. */
+const CLIENT_HELLO_TIMEOUT_MS = 5000;
 
 export interface NodeRouterOptions {
   host: string;
@@ -59,6 +62,14 @@ export class NodeRouter implements Router {
   private readonly server: http.Server;
   /** HTTPS with ALPN `h2,http/1.1`: HTTP/2 clients get h2, others HTTP/1.1 on the same port. */
   private tlsServer?: http2.Http2SecureServer;
+  /**
+   * The listener on the TLS port. With no passthrough route it hands every connection to `tlsServer` at
+   * once; otherwise it reads the ClientHello's SNI first and pipes a passthrough host's connection, bytes
+   * untouched, to the route's endpoints (the app terminates TLS), handing the rest to `tlsServer`.
+   */
+  private tlsFront?: net.Server;
+  /** Hosts of `tlsPassthrough` routes → their route (sharing the HTTP route's balancer). */
+  private passthrough = new Map<string, CompiledRoute>();
   /** h2c sessions to the endpoints of `HTTP/2` routes, by origin. */
   private readonly h2Sessions = new Map<string, http2.ClientHttp2Session>();
   private certs?: CertificateSet;
@@ -125,7 +136,8 @@ export class NodeRouter implements Router {
         (req, res) => this.handle(req as unknown as http.IncomingMessage, res as unknown as http.ServerResponse),
       );
       this.serve(this.tlsServer);
-      await listen(this.tlsServer, this.opts.tlsPort, this.opts.host);
+      this.tlsFront = net.createServer((s) => this.tlsConnection(s));
+      await listen(this.tlsFront, this.opts.tlsPort, this.opts.host);
     }
     await listen(this.server, this.opts.port, this.opts.host);
     if (this.opts.metricsPort !== undefined) {
@@ -201,7 +213,7 @@ export class NodeRouter implements Router {
         continue;
       }
       const l: TcpListener = { port, current, server: net.createServer() };
-      l.server.on('connection', (s) => this.pipeTcp(l, s));
+      l.server.on('connection', (s) => this.pipeTcp(l.current, s));
       try {
         await listen(l.server, port, this.opts.host);
         this.tcp.set(key, l);
@@ -211,13 +223,19 @@ export class NodeRouter implements Router {
     }
   }
 
-  /** One client connection: to an endpoint by the route's balancing; a refused connect tries one other. */
-  private pipeTcp(l: TcpListener, client: net.Socket): void {
+  /**
+   * One client connection: to an endpoint by the route's balancing; a refused connect tries one other.
+   * `head`: bytes already read from the client (a passthrough ClientHello), sent first; such a connection
+   * is not counted in the route's metrics, which count its HTTP requests.
+   */
+  private pipeTcp(current: CompiledRoute, client: net.Socket, head?: Buffer): void {
     this.sockets.add(client);
     client.once('close', () => this.sockets.delete(client));
-    const { route, balancer } = l.current;
-    const end = this.metrics.begin(route.key, 'tcp');
-    client.once('close', () => end());
+    const { route, balancer } = current;
+    if (!head) {
+      const end = this.metrics.begin(route.key, 'tcp');
+      client.once('close', () => end());
+    }
     client.on('error', () => client.destroy());
     if (route.maintenance) return void client.destroy();
     const attempt = (ep: Endpoint | undefined, mayRetry: boolean) => {
@@ -235,6 +253,7 @@ export class NodeRouter implements Router {
       let connected = false;
       up.once('connect', () => {
         connected = true;
+        if (head) up.write(head);
         up.pipe(client);
         client.pipe(up);
       });
@@ -253,11 +272,48 @@ export class NodeRouter implements Router {
     attempt(balancer.pick(undefined, client.remoteAddress), true);
   }
 
+  /**
+   * A connection on the TLS port. A ClientHello naming a passthrough host goes to that route's endpoints
+   * as is (refused in maintenance, with no endpoint, or when the route has access policies, which cannot
+   * be checked on encrypted traffic); anything else is terminated here. The socket itself is handed on, so
+   * the client's address stays for access policies and X-Forwarded-For. A ClientHello that does not
+   * arrive whole within CLIENT_HELLO_TIMEOUT_MS closes the connection.
+   */
+  private tlsConnection(socket: net.Socket): void {
+    const terminate = () => void this.tlsServer!.emit('connection', socket);
+    if (this.passthrough.size === 0) return terminate();
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+    let buf: Buffer = Buffer.alloc(0);
+    const timer = setTimeout(() => socket.destroy(), CLIENT_HELLO_TIMEOUT_MS);
+    socket.once('close', () => clearTimeout(timer));
+    const onError = () => socket.destroy();
+    const onData = (d: Buffer) => {
+      buf = buf.length ? Buffer.concat([buf, d]) : d;
+      const hello = parseClientHello(buf);
+      if (hello.kind === 'incomplete') return;
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('error', onError);
+      socket.pause();
+      const compiled = hello.kind === 'hello' && hello.serverName ? this.passthrough.get(hello.serverName) : undefined;
+      if (!compiled) {
+        // node:tls reads what is already buffered on the socket before its own reads.
+        socket.unshift(buf);
+        return terminate();
+      }
+      if (compiled.route.access) return void socket.destroy();
+      this.pipeTcp(compiled, socket, buf);
+    };
+    socket.on('error', onError);
+    socket.on('data', onData);
+  }
+
   address(): { httpPort: number; httpsPort?: number; metricsPort?: number } {
     const port = (s?: net.Server) => (s?.address() as net.AddressInfo | null)?.port;
     return {
       httpPort: port(this.server)!,
-      ...(this.tlsServer ? { httpsPort: port(this.tlsServer) } : {}),
+      ...(this.tlsFront ? { httpsPort: port(this.tlsFront) } : {}),
       ...(this.metricsServer ? { metricsPort: port(this.metricsServer) } : {}),
     };
   }
@@ -306,6 +362,7 @@ export class NodeRouter implements Router {
       for (const e of route.endpoints) live.add(originOf(e));
     }
     this.routes = next;
+    this.passthrough = new Map([...next].filter(([, c]) => c.route.tlsPassthrough === true));
     // Idle keep-alive connections to endpoints that left the table are closed; busy ones finish first.
     for (const [origin, agent] of this.agents) {
       if (!live.has(origin)) {
@@ -584,7 +641,9 @@ export class NodeRouter implements Router {
   async stop(): Promise<void> {
     this.stopping = true;
     await this.settled();
-    const servers: net.Server[] = [this.server, ...(this.tlsServer ? [this.tlsServer] : []), ...[...this.tcp.values()].map((l) => l.server)];
+    const servers: net.Server[] = [this.server, ...(this.tlsFront ? [this.tlsFront] : []), ...[...this.tcp.values()].map((l) => l.server)];
+    // Not listening itself (tlsFront hands it the connections): closing it sends GOAWAY to its h2 sessions.
+    this.tlsServer?.close(() => undefined);
     const closed = Promise.all(servers.map((s) => new Promise<void>((resolve) => (s.listening ? s.close(() => resolve()) : resolve()))));
     this.server.closeIdleConnections();
     for (const session of this.h2Sessions.values()) session.close();
