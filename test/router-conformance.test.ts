@@ -919,6 +919,190 @@ it('serves an HTTP/1.1 route to an h2 client over TLS', async (c) => {
   assert.equal(r.body, 'h1-app');
 });
 
+// ── TLS passthrough ───────────────────────────────────────────────────────────────────────────────────
+
+/**
+ * An app that terminates TLS itself, with its own self-signed certificate: an echo (`<id>:<chunk>`) on
+ * every connection, or its request headers as JSON for an HTTP request to `/headers`.
+ */
+async function tlsApp(id: string, names: string[]): Promise<{ id: string; port: number; fingerprint: string; close(): Promise<void> }> {
+  const pem = await userCertificate(names);
+  const sockets = new Set<net.Socket>();
+  const server = tls.createServer({ cert: pem, key: pem }, (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => s.destroy());
+    s.on('data', (d: Buffer) => {
+      const text = d.toString();
+      if (!text.startsWith('GET /headers ')) return void s.write(`${id}:${text}`);
+      const headers: Record<string, string> = {};
+      for (const line of text.split('\r\n').slice(1)) if (line.includes(':')) headers[line.slice(0, line.indexOf(':')).toLowerCase()] = line.slice(line.indexOf(':') + 1).trim();
+      const body = JSON.stringify({ id, headers });
+      s.end(`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return {
+    id,
+    port: (server.address() as net.AddressInfo).port,
+    fingerprint: new crypto.X509Certificate(pem).fingerprint256,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+/** A TLS client on the router's TLS port: the certificate it was shown, and `say` for an echo exchange. */
+async function tlsClient(port: number, servername: string): Promise<{ fingerprint: string; subject: string; say(text: string): Promise<string>; close(): void }> {
+  const sock = tls.connect({ host: '127.0.0.1', port, servername, rejectUnauthorized: false });
+  await new Promise<void>((resolve, reject) => {
+    sock.once('secureConnect', () => resolve());
+    sock.once('error', reject);
+    sock.once('close', () => reject(new Error(`TLS connection for ${servername} closed during the handshake`)));
+  });
+  const cert = sock.getPeerCertificate();
+  const cn = cert.subject?.CN;
+  return {
+    fingerprint: cert.fingerprint256,
+    subject: Array.isArray(cn) ? cn.join(',') : (cn ?? ''),
+    say: (text) =>
+      new Promise((resolve, reject) => {
+        const onClose = () => reject(new Error(`connection closed before an answer to ${text}`));
+        sock.once('close', onClose);
+        sock.once('data', (d: Buffer) => {
+          sock.off('close', onClose);
+          resolve(d.toString());
+        });
+        sock.write(text);
+      }),
+    close: () => sock.destroy(),
+  };
+}
+
+/** Whether a TLS connection for the name is closed by the router instead of reaching an app. */
+async function tlsRefused(port: number, servername: string): Promise<boolean> {
+  try {
+    const cl = await tlsClient(port, servername);
+    try {
+      await cl.say('anyone?');
+      return false;
+    } catch {
+      return true;
+    } finally {
+      cl.close();
+    }
+  } catch {
+    return true;
+  }
+}
+
+const ptRoute = (service: string, hosts: string[], endpoints: Endpoint[], extra: Partial<Route> = {}): Route => ({ key: `p/${service}/https`, hosts, project: 'p', service, portName: 'https', protocol: 'HTTP', endpoints, maintenance: false, tlsPassthrough: true, ...extra });
+const tlsEp = (a: { id: string; port: number }): Endpoint => ({ id: a.id, host: '127.0.0.1', port: a.port, weight: 1 });
+
+it("TLS passthrough: the app's own certificate reaches the client, while other hosts on the TLS port keep the router's", async (c) => {
+  const app = await tlsApp('pt-app', ['pt.conf.test', 'pt.custom.test']);
+  try {
+    await c.putRoute(ptRoute('pt', ['pt.conf.test', 'pt.custom.test'], [tlsEp(app)]));
+    const plain = await c.mk('pt-neighbour');
+    await c.put('neighbour.conf.test', [ep(plain)]);
+    const httpsPort = c.router.address().httpsPort!;
+    for (const host of ['pt.conf.test', 'PT.Custom.Test']) {
+      const cl = await tlsClient(httpsPort, host);
+      assert.equal(cl.fingerprint, app.fingerprint, `${host}: the app's certificate, not the router's`);
+      assert.equal(await cl.say('hello'), 'pt-app:hello');
+      cl.close();
+    }
+    // The bytes are the client's own: the router adds no X-Forwarded-* header to what it cannot read.
+    const r = await httpsGet(httpsPort, 'pt.conf.test', '/headers');
+    const seen = JSON.parse(r.body) as { id: string; headers: Record<string, string> };
+    assert.equal(seen.id, 'pt-app');
+    assert.equal(seen.headers['x-forwarded-for'], undefined);
+    assert.equal(seen.headers['x-forwarded-proto'], undefined);
+
+    // Everything else on the TLS port is terminated by the router as before, HTTP/2 included.
+    const other = await tlsClient(httpsPort, 'neighbour.conf.test');
+    assert.notEqual(other.fingerprint, app.fingerprint);
+    assert.equal(other.subject, `*.${DOMAIN}`);
+    other.close();
+    assert.equal(await servedSubject(httpsPort), `*.${DOMAIN}`, 'no SNI: the router certificate');
+    assert.equal(await servedSubject(httpsPort, 'one.example.test'), 'one.example.test', 'user certificates still served');
+    const h1 = await httpsGet(httpsPort, 'neighbour.conf.test', '/headers');
+    assert.equal(h1.status, 200);
+    assert.equal((JSON.parse(h1.body) as Record<string, string>)['x-forwarded-proto'], 'https');
+    const h2 = await h2Get(httpsPort, 'neighbour.conf.test');
+    assert.equal(h2.alpn, 'h2', 'ALPN still picks h2 on the terminated path');
+    assert.equal(h2.body, 'pt-neighbour');
+    // The client's address survives the SNI step: IP policies decide on it over HTTPS.
+    await c.guarded('ip4-tls.conf.test', { ip: [{ addresses: ['127.0.0.1'], action: 'ALLOW' }] });
+    await c.guarded('ip6-tls.conf.test', { ip: [{ addresses: ['::1'], action: 'ALLOW' }] });
+    assert.equal((await httpsGet(httpsPort, 'ip4-tls.conf.test')).status, 200);
+    assert.equal((await httpsGet(httpsPort, 'ip6-tls.conf.test')).status, 403);
+    // Bytes that are no ClientHello are closed, and the port carries on.
+    const junk = await new Promise<string>((resolve) => {
+      const s = net.connect({ host: '127.0.0.1', port: httpsPort }, () => s.write('GET / HTTP/1.1\r\nhost: pt.conf.test\r\n\r\n'));
+      let got = '';
+      s.on('data', (d: Buffer) => (got += d.toString('latin1')));
+      s.on('error', () => undefined);
+      s.on('close', () => resolve(got));
+    });
+    assert.ok(!junk.includes('pt-app'), 'a non-TLS request never reaches the passthrough app');
+    // A ClientHello that never arrives whole: the router closes the connection after its wait.
+    await new Promise<void>((resolve) => {
+      const s = net.connect({ host: '127.0.0.1', port: httpsPort }, () => s.write(Buffer.from([22, 3, 1, 0x02, 0x00, 1, 0, 1])));
+      s.on('error', () => undefined);
+      s.on('close', () => resolve());
+    });
+    assert.equal((await httpsGet(httpsPort, 'neighbour.conf.test')).body, 'pt-neighbour');
+  } finally {
+    await c.putRoute(ptRoute('pt', ['pt.conf.test', 'pt.custom.test'], [], { maintenance: true }));
+    await app.close();
+  }
+});
+
+it('TLS passthrough: balances connections, follows endpoint changes, and keeps an open connection through a removal (drain)', async (c) => {
+  const [a, b] = [await tlsApp('pt-a', ['ptlb.conf.test']), await tlsApp('pt-b', ['ptlb.conf.test'])];
+  try {
+    const httpsPort = c.router.address().httpsPort!;
+    await c.putRoute(ptRoute('ptlb', ['ptlb.conf.test'], [tlsEp(a)]));
+    const first = await tlsClient(httpsPort, 'ptlb.conf.test');
+    assert.equal(await first.say('one'), 'pt-a:one');
+
+    await c.putRoute(ptRoute('ptlb', ['ptlb.conf.test'], [tlsEp(a), tlsEp(b)]));
+    const seen = new Set<string>();
+    for (let i = 0; i < 6; i++) {
+      const cl = await tlsClient(httpsPort, 'ptlb.conf.test');
+      seen.add((await cl.say('hi')).split(':')[0]);
+      cl.close();
+    }
+    assert.deepEqual([...seen].sort(), ['pt-a', 'pt-b'], 'an added endpoint takes new connections');
+
+    await c.putRoute(ptRoute('ptlb', ['ptlb.conf.test'], [tlsEp(b)]));
+    assert.equal(await first.say('still'), 'pt-a:still', 'an open connection keeps its removed endpoint (drain)');
+    for (let i = 0; i < 3; i++) {
+      const cl = await tlsClient(httpsPort, 'ptlb.conf.test');
+      assert.equal(await cl.say('new'), 'pt-b:new', 'new connections go to the remaining endpoint');
+      cl.close();
+    }
+    first.close();
+
+    await c.putRoute(ptRoute('ptlb', ['ptlb.conf.test'], [tlsEp(b)], { maintenance: true }));
+    assert.ok(await tlsRefused(httpsPort, 'ptlb.conf.test'), 'maintenance closes the connection');
+    await c.putRoute(ptRoute('ptlb', ['ptlb.conf.test'], []));
+    assert.ok(await tlsRefused(httpsPort, 'ptlb.conf.test'), 'no ready endpoint closes the connection');
+    const access = accessFromSecurity({ ip: [{ addresses: ['127.0.0.1'], action: 'ALLOW' }] }, 'ptlb');
+    await c.putRoute(ptRoute('ptlb', ['ptlb.conf.test'], [tlsEp(b)], { access }));
+    assert.ok(await tlsRefused(httpsPort, 'ptlb.conf.test'), 'access policies cannot be checked on passthrough: refused');
+    await c.putRoute(ptRoute('ptlb', ['ptlb.conf.test'], [tlsEp(b)]));
+    const back = await tlsClient(httpsPort, 'ptlb.conf.test');
+    assert.equal(await back.say('back'), 'pt-b:back');
+    back.close();
+  } finally {
+    await c.putRoute(ptRoute('ptlb', ['ptlb.conf.test'], [], { maintenance: true }));
+    for (const x of [a, b]) await x.close();
+  }
+});
+
 // ── the suite per data plane ──────────────────────────────────────────────────────────────────────────
 
 for (const plane of PLANES) {

@@ -8,6 +8,10 @@
  *   └─ default_backend    slipway_not_found (404 page naming the host)
  * frontend slipway_metrics  127.0.0.1:<metrics port>: /metrics (prometheus-exporter), /routes (routes.prom)
  * frontend tcp_<backend>  `TCP` routes: `mode tcp` on the route's port → its backend (also `mode tcp`)
+ * frontend slipway_tls    only while a route has TLS passthrough: `mode tcp` on the TLS port; the ClientHello's
+ *                         SNI picks a passthrough backend through sni.map (`be_<…>_tls`, `mode tcp`, the app
+ *                         terminates TLS), else slipway_tls_terminate, which hands the connection with a PROXY
+ *                         v2 header (client address kept) to the TLS bind of `slipway` on a unix socket.
  * backend be_<key>_<hash> one per route; balance per load-balancing mode; maintenance / "no instance" 503;
  *                         `server-template s 1-N` slots, all in maintenance until the Runtime API gives one
  *                         an endpoint's address, weight and state.
@@ -22,6 +26,9 @@ import { WWW_AUTHENTICATE, type AccessCheck, type RouteAccess } from '../access.
 import { METRICS_CONTENT_TYPE, proxyName } from '../metrics.ts';
 
 export const NOT_FOUND_BACKEND = 'slipway_not_found';
+export const TLS_TERMINATE_BACKEND = 'slipway_tls_terminate';
+/** How long the TLS port waits for a whole ClientHello while routing by SNI; then the connection is closed. */
+const CLIENT_HELLO_WAIT = '5s';
 export const SERVER_PREFIX = 's';
 /** Address of a free slot: never dialled, since a free slot is always in maintenance. */
 export const FREE_ADDR = '127.0.0.1';
@@ -34,6 +41,8 @@ export interface BackendSpec {
   /** `tcp`: a `TCP` route, with its own `mode tcp` frontend on `tcpPort` and no HTTP rules. */
   mode: 'http' | 'tcp';
   tcpPort?: number;
+  /** A `mode tcp` backend for a TLS passthrough route's hosts, chosen by SNI in `slipway_tls` (no frontend of its own). */
+  passthrough?: boolean;
   /** `h2`: the servers speak HTTP/2 in clear text (h2c), for `HTTP/2` routes. */
   serverProto?: 'h2';
   /** `balance …` and `hash-type …` lines */
@@ -55,8 +64,11 @@ export interface ConfigSpec {
   bindHost: string;
   port: number;
   backends: BackendSpec[];
-  /** HTTPS: the port and the crt-list file naming the certificates (see renderCrtList). */
-  tls?: { port: number };
+  /**
+   * HTTPS: the port and the crt-list file naming the certificates (see renderCrtList). `passthrough`: some
+   * route has TLS passthrough, so the port is bound by the SNI-routing `slipway_tls` frontend (sni.map).
+   */
+  tls?: { port: number; passthrough?: boolean };
   /** Prometheus exporter on 127.0.0.1 (see ../metrics.ts); `routes.prom` is served at /routes. */
   metrics?: { port: number };
   /** Bound on a soft stop after a reload: old workers close what is left after this. */
@@ -82,6 +94,10 @@ export interface RouterFiles {
   pidFile: string;
   pagesDir: string;
   crtList: string;
+  /** SNI name → passthrough backend, for `slipway_tls` */
+  sniMap: string;
+  /** the TLS-terminating bind of `slipway` while `slipway_tls` holds the TLS port */
+  tlsSocket: string;
   /** `slipway_route_info` samples (see ../metrics.ts), served at /routes on the metrics port. */
   routeInfo: string;
 }
@@ -96,6 +112,8 @@ export function routerFiles(dir: string): RouterFiles {
     pidFile: path.join(dir, 'haproxy.pid'),
     pagesDir: path.join(dir, 'pages'),
     crtList: path.join(dir, 'crt-list.txt'),
+    sniMap: path.join(dir, 'sni.map'),
+    tlsSocket: path.join(dir, 'tls.sock'),
     routeInfo: path.join(dir, 'routes.prom'),
   };
 }
@@ -210,7 +228,7 @@ export function renderConfig(spec: ConfigSpec): string {
     'frontend slipway',
     `  bind ${spec.bindHost}:${spec.port}`,
     // ALPN h2 first: HTTP/2 clients get h2 on every route; HTTP/2 routes also speak h2c to their servers.
-    ...(spec.tls ? [`  bind ${spec.bindHost}:${spec.tls.port} ssl crt-list ${q(f.crtList)} alpn h2,http/1.1`] : []),
+    ...(spec.tls ? [`  bind ${spec.tls.passthrough ? `unix@${f.tlsSocket} mode 600 accept-proxy` : `${spec.bindHost}:${spec.tls.port}`} ssl crt-list ${q(f.crtList)} alpn h2,http/1.1`] : []),
     ...(spec.accessLog ? ['  log global', `  log-format '${ACCESS_LOG_FORMAT}'`] : []),
     '  unique-id-format %[uuid()]',
     '  http-request set-var(txn.host) req.hdr(host),lower,field(1,:)',
@@ -237,6 +255,25 @@ export function renderConfig(spec: ConfigSpec): string {
           '',
         ]
       : []),
+    ...(spec.tls?.passthrough
+      ? [
+          'frontend slipway_tls',
+          '  mode tcp',
+          `  bind ${spec.bindHost}:${spec.tls.port}`,
+          `  tcp-request inspect-delay ${CLIENT_HELLO_WAIT}`,
+          '  tcp-request content accept if { req.ssl_hello_type 1 }',
+          // Not a ClientHello, or not a whole one in time: closed, as a failed handshake would be.
+          '  tcp-request content reject',
+          `  use_backend %[req.ssl_sni,lower,map(${f.sniMap})]`,
+          `  default_backend ${TLS_TERMINATE_BACKEND}`,
+          '',
+          `backend ${TLS_TERMINATE_BACKEND}`,
+          '  mode tcp',
+          '  retry-on conn-failure',
+          `  server terminate unix@${f.tlsSocket} send-proxy-v2`,
+          '',
+        ]
+      : []),
     `backend ${NOT_FOUND_BACKEND}`,
     `  http-request return status 404 content-type ${HTML} hdr cache-control no-store lf-file ${page('not-found.lf')} if { var(txn.host) -m reg ^[a-z0-9._-]*$ }`,
     `  http-request return status 404 content-type ${HTML} hdr cache-control no-store file ${page('not-found.html')}`,
@@ -244,12 +281,8 @@ export function renderConfig(spec: ConfigSpec): string {
   for (const b of spec.backends) if (b.access.userlists.length) add('', ...b.access.userlists);
   for (const b of spec.backends) {
     if (b.mode === 'tcp') {
+      if (!b.passthrough) add('', `frontend tcp_${b.name}`, '  mode tcp', `  bind ${spec.bindHost}:${b.tcpPort}`, `  default_backend ${b.name}`);
       add(
-        '',
-        `frontend tcp_${b.name}`,
-        '  mode tcp',
-        `  bind ${spec.bindHost}:${b.tcpPort}`,
-        `  default_backend ${b.name}`,
         '',
         `backend ${b.name}`,
         '  mode tcp',

@@ -112,6 +112,8 @@ export class HaproxyRouter implements Router {
   /** What HAProxy holds now, by route key, and the host map it loaded. */
   private applied = new Map<string, Backend>();
   private appliedHosts = new Map<string, string>();
+  /** SNI name → passthrough backend, as HAProxy loaded it (sni.map). */
+  private appliedSni = new Map<string, string>();
   private activeIds = new Set<string>();
 
   /** Slots (`backend/server`) draining an endpoint that left the table, including backends already removed. */
@@ -169,8 +171,8 @@ export class HaproxyRouter implements Router {
     fs.writeFileSync(this.files.stateFile, '1\n');
     await this.assignTcpPorts(this.desired);
     // Start with the table's structure; endpoints follow through the Runtime API before start resolves.
-    const { backends, hosts } = this.structureOf(this.desired);
-    this.writeStructure(backends, hosts);
+    const { backends, hosts, sni } = this.structureOf(this.desired);
+    this.writeStructure(backends, hosts, sni);
     await this.validate();
 
     const child = spawn(this.bin, ['-W', '-S', `${this.files.masterSocket},mode,600`, '-f', this.files.config, '-p', this.files.pidFile], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -218,6 +220,7 @@ export class HaproxyRouter implements Router {
     // HAProxy now holds this structure with every slot free; the first pass fills the slots.
     this.applied = new Map(backends.map((b) => [b.key, { ...b, slots: [] }]));
     this.appliedHosts = hosts;
+    this.appliedSni = sni;
     this.started = true;
     if (this.tlsPort !== undefined) {
       // A certificate added to (or changed in) <dataDir>/tls/certs is served after the next check and reload.
@@ -354,10 +357,16 @@ export class HaproxyRouter implements Router {
     }
   }
 
-  /** Desired backends and host map for a table, with slots carried over from what HAProxy holds. */
-  private structureOf(table: RoutingTable): { backends: Backend[]; hosts: Map<string, string> } {
+  /**
+   * Desired backends, host map and SNI map for a table, with slots carried over from what HAProxy holds.
+   * A TLS passthrough route (with TLS on) has a second, `mode tcp` backend for its hosts' TLS connections,
+   * keyed `<route key>#tls`, whose slots follow the same endpoints.
+   */
+  private structureOf(table: RoutingTable): { backends: Backend[]; hosts: Map<string, string>; sni: Map<string, string> } {
     const backends: Backend[] = [];
     const hosts = new Map<string, string>();
+    /** HTTP backend → its passthrough backend */
+    const passthroughOf = new Map<string, string>();
     const seen = new Set<string>();
     for (const route of table.routes) {
       if (seen.has(route.key)) continue;
@@ -386,8 +395,34 @@ export class HaproxyRouter implements Router {
       backends.push(b);
       // Later routes win a shared host, as in the built-in router.
       if (!tcp) for (const h of route.hosts.map((x) => x.toLowerCase())) if (isMappableHost(h)) hosts.set(h, name);
+      if (!tcp && route.tlsPassthrough === true && this.tlsPort !== undefined) {
+        const key = `${route.key}#tls`;
+        const had = this.applied.get(key);
+        const pt: Backend = {
+          key,
+          route,
+          name: `${name}_tls`,
+          mode: 'tcp',
+          passthrough: true,
+          hosts: route.hosts,
+          balance: balanceFor(route.loadBalancing, 'tcp'),
+          // Access policies are HTTP rules it cannot check on encrypted bytes: such a route refuses passthrough.
+          maintenance: route.maintenance || !!route.access,
+          access: { userlists: [], rules: [] },
+          slotCount: had?.slotCount ?? this.slotsPerBackend,
+          slots: assignSlots(had?.slots ?? [], route),
+        };
+        while (pt.slots.length > pt.slotCount) pt.slotCount *= 2;
+        backends.push(pt);
+        passthroughOf.set(name, pt.name);
+      }
     }
-    return { backends, hosts };
+    const sni = new Map<string, string>();
+    for (const [h, be] of hosts) {
+      const pt = passthroughOf.get(be);
+      if (pt) sni.set(h, pt);
+    }
+    return { backends, hosts, sni };
   }
 
   /** Ports for the table's TCP routes, before its structure is computed (structureOf reads them). */
@@ -403,7 +438,7 @@ export class HaproxyRouter implements Router {
 
   private async reconcile(table: RoutingTable): Promise<void> {
     await this.assignTcpPorts(table);
-    const { backends, hosts } = this.structureOf(table);
+    const { backends, hosts, sni } = this.structureOf(table);
     const next = new Map(backends.map((b) => [b.key, b]));
     const now: string[] = [];
     const afterReload: string[] = [];
@@ -437,13 +472,14 @@ export class HaproxyRouter implements Router {
 
     await this.runtime(now);
     const certificatesChanged = this.tlsPort !== undefined && this.certificateSet().signature !== this.certSignature;
-    const structural = certificatesChanged || !sameStructure(this.applied, next, this.appliedHosts, hosts);
-    if (structural) await this.reload(backends, hosts);
+    const structural = certificatesChanged || !sameStructure(this.applied, next, this.appliedHosts, hosts) || !sameMap(this.appliedSni, sni);
+    if (structural) await this.reload(backends, hosts, sni);
     await this.runtime(afterReload);
 
     for (let i = 0; i < newlyDraining.length; i += 2) this.draining.set(newlyDraining[i], { endpointId: newlyDraining[i + 1], sinceEpoch: this.fetchEpoch });
     this.applied = next;
     this.appliedHosts = hosts;
+    this.appliedSni = sni;
     this.reindex();
   }
 
@@ -520,7 +556,7 @@ export class HaproxyRouter implements Router {
     return this.statsFetch;
   }
 
-  private writeStructure(backends: Backend[], hosts: Map<string, string>): void {
+  private writeStructure(backends: Backend[], hosts: Map<string, string>, sni: Map<string, string>): void {
     const cfg = renderConfig({
       dir: this.dir,
       bindHost: this.opts.host,
@@ -528,13 +564,14 @@ export class HaproxyRouter implements Router {
       backends,
       hardStopAfterSeconds: 60,
       accessLog: !!this.opts.accessLog,
-      ...(this.tlsPort !== undefined ? { tls: { port: this.tlsPort } } : {}),
+      ...(this.tlsPort !== undefined ? { tls: { port: this.tlsPort, passthrough: sni.size > 0 } } : {}),
       ...(this.metricsPort !== undefined ? { metrics: { port: this.metricsPort } } : {}),
     });
     if (this.tlsPort !== undefined) this.writeCrtList();
     // Read by HAProxy when it loads the configuration, so written with it (the routes change only with it).
     if (this.metricsPort !== undefined) writeAtomic(this.files.routeInfo, renderRouteInfo(backends.map((b) => b.route)));
     writeAtomic(this.files.hostsMap, renderHostsMap(hosts));
+    writeAtomic(this.files.sniMap, renderHostsMap(sni));
     writeAtomic(this.files.config, cfg);
   }
 
@@ -548,18 +585,20 @@ export class HaproxyRouter implements Router {
    * Seamless reload: dump the servers' runtime state for the new worker, write the configuration, check
    * it, ask the master to reload, and wait until the new worker answers on the admin socket.
    */
-  private async reload(backends: Backend[], hosts: Map<string, string>): Promise<void> {
+  private async reload(backends: Backend[], hosts: Map<string, string>, sni: Map<string, string>): Promise<void> {
     const state = await cliCommand(this.files.adminSocket, 'show servers state');
     const oldConfig = fs.readFileSync(this.files.config, 'utf8');
     const oldMap = fs.readFileSync(this.files.hostsMap, 'utf8');
+    const oldSni = fs.readFileSync(this.files.sniMap, 'utf8');
     const oldCrtList = this.appliedCrtList;
     writeAtomic(this.files.stateFile, state);
-    this.writeStructure(backends, hosts);
+    this.writeStructure(backends, hosts, sni);
     try {
       await this.validate();
     } catch (err) {
       writeAtomic(this.files.config, oldConfig);
       writeAtomic(this.files.hostsMap, oldMap);
+      writeAtomic(this.files.sniMap, oldSni);
       if (this.tlsPort !== undefined && oldCrtList !== this.appliedCrtList) {
         writeAtomic(this.files.crtList, oldCrtList);
         this.appliedCrtList = oldCrtList;
@@ -653,8 +692,14 @@ function sameStructure(a: Map<string, Backend>, b: Map<string, Backend>, hostsA:
   for (const [h, be] of hostsA) if (hostsB.get(h) !== be) return false;
   for (const [key, x] of a) {
     const y = b.get(key);
-    if (!y || x.name !== y.name || x.mode !== y.mode || x.tcpPort !== y.tcpPort || x.serverProto !== y.serverProto || x.maintenance !== y.maintenance || x.slotCount !== y.slotCount || x.balance.join('\n') !== y.balance.join('\n') || JSON.stringify(x.access) !== JSON.stringify(y.access)) return false;
+    if (!y || x.name !== y.name || x.mode !== y.mode || x.tcpPort !== y.tcpPort || x.passthrough !== y.passthrough || x.serverProto !== y.serverProto || x.maintenance !== y.maintenance || x.slotCount !== y.slotCount || x.balance.join('\n') !== y.balance.join('\n') || JSON.stringify(x.access) !== JSON.stringify(y.access)) return false;
   }
+  return true;
+}
+
+function sameMap(a: Map<string, string>, b: Map<string, string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [k, v] of a) if (b.get(k) !== v) return false;
   return true;
 }
 
