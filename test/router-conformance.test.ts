@@ -1055,7 +1055,7 @@ it("TLS passthrough: the app's own certificate reaches the client, while other h
     });
     assert.equal((await httpsGet(httpsPort, 'neighbour.conf.test')).body, 'pt-neighbour');
   } finally {
-    await c.putRoute(ptRoute('pt', ['pt.conf.test', 'pt.custom.test'], [], { maintenance: true }));
+    await c.putRoute(ptRoute('pt', ['pt.conf.test', 'pt.custom.test'], [], { maintenance: true, tlsPassthrough: false }));
     await app.close();
   }
 });
@@ -1097,8 +1097,16 @@ it('TLS passthrough: balances connections, follows endpoint changes, and keeps a
     const back = await tlsClient(httpsPort, 'ptlb.conf.test');
     assert.equal(await back.say('back'), 'pt-b:back');
     back.close();
+
+    // Passthrough off: the router terminates TLS for the host again (and, with no passthrough route left,
+    // serves the TLS port without the SNI step).
+    const h = await c.mk('ptlb-http');
+    await c.putRoute(ptRoute('ptlb', ['ptlb.conf.test'], [ep(h)], { tlsPassthrough: false }));
+    assert.equal(await servedSubject(httpsPort, 'ptlb.conf.test'), `*.${DOMAIN}`);
+    assert.equal((await httpsGet(httpsPort, 'ptlb.conf.test')).body, 'ptlb-http');
+    assert.equal((await h2Get(httpsPort, 'ptlb.conf.test')).alpn, 'h2');
   } finally {
-    await c.putRoute(ptRoute('ptlb', ['ptlb.conf.test'], [], { maintenance: true }));
+    await c.putRoute(ptRoute('ptlb', ['ptlb.conf.test'], [], { maintenance: true, tlsPassthrough: false }));
     for (const x of [a, b]) await x.close();
   }
 });
