@@ -190,6 +190,8 @@ describe('registry credentials and authenticated image pulls (docker runtime)', 
     }, 90_000, 'rollout to release 2 concluded');
     assert.equal(failed.status, 'FAILED');
     console.log(`rollout 2 failed: ${failed.message}`);
+    const second = ((await api(p, 'GET', '/projects/regs/services/web/rollouts')).body.rollouts as { toRelease: number; events: { message: string }[] }[]).find((x) => x.toRelease === 2)!;
+    assert.match(second.events.at(-1)!.message, /^failed: /, 'the failure is the rollout\'s last word');
     assert.match(failed.message ?? '', new RegExp(`${repo.replace(/[.]/g, '\\.')}:v2`), 'the message names the image');
     assert.match(failed.message ?? '', /refused the credentials|unauthorized|authentication/i, 'and the reason');
     assert.ok(!(failed.message ?? '').includes(WRONG_PASSWORD) && !(failed.message ?? '').includes(PASSWORD));

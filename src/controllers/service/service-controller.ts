@@ -35,6 +35,8 @@ const CRASH_BACKOFF_CAP_MS = 5 * 60_000;
 export class ServiceController implements InstanceObserver {
   /** instances being stopped in the background: not counted, not routed */
   private readonly stopping = new Set<string>();
+  /** rollouts failed by a start in the current pass (a refused pull): the pass's end leaves them alone */
+  private readonly failedThisPass = new Set<string>();
   /** when every new instance of an overlapping rollout was first ready, by rollout id */
   private readonly overlapSince = new Map<string, number>();
 
@@ -239,6 +241,7 @@ export class ServiceController implements InstanceObserver {
    */
   private async reconcileRollout(svc: ServiceRecord, rollout: RolloutRecord, target: ReleaseRecord, converged: boolean, reason: string, current: ObservedInstance[], desired: number, records: Map<string, { restarts: number; lastExitCode: number | null }>): Promise<void> {
     const key = serviceKey(svc.projectId, svc.id);
+    if (this.failedThisPass.delete(rollout.id)) return;
     if (converged) {
       await this.store.rollouts.finish(rollout.id, 'COMPLETED', `release ${target.number}: ${desired}/${desired} instances ready`);
       return;
@@ -392,7 +395,10 @@ export class ServiceController implements InstanceObserver {
       await this.store.instances.recordExit(id, null, n, new Date(Date.now() + CRASH_BACKOFF_BASE_MS * 2 ** Math.min(n, 10) * this.opts.timeScale).toISOString());
       // A refused pull fails the same way every time: fail the rollout now rather than at its deadline.
       await progress;
-      if (rollout && err instanceof ImagePullError && err.terminal) await this.failRollout(svc, rollout, release, `release ${release.number} could not start: ${message}`);
+      if (rollout && err instanceof ImagePullError && err.terminal) {
+        this.failedThisPass.add(rollout.id);
+        await this.failRollout(svc, rollout, release, `release ${release.number} could not start: ${message}`);
+      }
     }
   }
 
