@@ -3,6 +3,7 @@
  * The only file that names concrete drivers and dialects. Stops everything in reverse order on
  * SIGTERM/SIGINT; instances keep running (they outlive the control plane and are adopted on the next start).
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
@@ -46,6 +47,14 @@ export interface Platform {
   stop(): Promise<void>;
 }
 
+/**
+ * The docker driver's scope: one per store (the SQLite file, or the PostgreSQL URL that control-plane replicas
+ * share), so platforms sharing an engine keep to their own containers. A hash: the URL may hold a password.
+ */
+function dockerScope(config: Readonly<Config>): string {
+  return createHash('sha256').update(config.databaseUrl ?? path.join(config.dataDir, 'slipway.db')).digest('hex').slice(0, 16);
+}
+
 export async function startPlatform(config: Readonly<Config>, logger: Logger): Promise<Platform> {
   fs.mkdirSync(config.dataDir, { recursive: true });
   configureHostedRepos(path.join(config.dataDir, 'git'));
@@ -54,7 +63,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
 
   if (config.runtime === 'kubernetes') throw new Error(`SLIPWAY_RUNTIME=${config.runtime} is not available in this build: use 'process' or 'docker'`);
   const runtimeOpts = { stateDir: path.join(config.dataDir, 'runtime'), logger: logger.child({ component: 'runtime' }) };
-  const driver: RuntimeDriver = config.runtime === 'docker' ? new DockerDriver(runtimeOpts) : new ProcessDriver({ ...runtimeOpts, isolation: config.isolation });
+  const driver: RuntimeDriver = config.runtime === 'docker' ? new DockerDriver({ ...runtimeOpts, artifactImage: config.dockerArtifactImage, scope: dockerScope(config) }) : new ProcessDriver({ ...runtimeOpts, isolation: config.isolation });
   const routerLog = logger.child({ component: 'router' });
   const accessLogger = logger.child({ component: 'access' });
   const accessLog = config.routerAccessLog ? (e: AccessLogEntry) => accessLogger.info(e, 'access') : undefined;

@@ -241,6 +241,16 @@ describe('registry credentials and authenticated image pulls (docker runtime)', 
     const refused = await api(p, 'PATCH', '/v1/projects/regs/services/deployment/web', { deployment: { instances: 1, external: { imagePath: `${repo}:v1`, credentials: 'other-only' } } });
     assert.equal(refused.status, 400, JSON.stringify(refused.body));
     assert.ok(refused.body.error.details['deployment.external.credentials'], JSON.stringify(refused.body));
+
+    // A project token reads the credentials its project may use, and cannot write any.
+    const tok = await api(p, 'POST', '/tokens', { name: 'regs dev', role: 'developer', projectId: 'regs' });
+    assert.equal(tok.status, 201, JSON.stringify(tok.body));
+    const dev = { token: tok.body.token as string };
+    const seen = await api(p, 'GET', '/v1/integrations/registries', undefined, dev);
+    assert.deepEqual((seen.body.data.credentials as { id: string }[]).map((c) => c.id).sort(), ['test-registry', 'wrong-password']);
+    assert.equal((await api(p, 'GET', '/v1/integrations/registries/other-only', undefined, dev)).status, 404);
+    assert.equal((await api(p, 'POST', '/v1/integrations/registries', { name: 'Mine Now', provider: 'dockerhub', credentials: { username: 'u', password: 'p', scope: { pull: true } } }, dev)).status, 403);
+    assert.equal((await api(p, 'DELETE', '/v1/integrations/registries/test-registry', undefined, dev)).status, 403);
     const badProject = await api(p, 'PATCH', '/v1/integrations/registries/other-only', { restrictions: { restricted: true, projects: ['nope'] } });
     assert.equal(badProject.status, 400);
     assert.ok(badProject.body.error.details['restrictions.projects.0'], JSON.stringify(badProject.body));
