@@ -22,6 +22,11 @@ export interface Config {
   domain: string;
   adminToken?: string;
   runtime: 'process' | 'docker' | 'kubernetes';
+  /**
+   * Docker runtime: the image that runs a release built from source (an artifact, no image of its own), with
+   * the artifact bind-mounted read-only at `/app` (`SLIPWAY_DOCKER_ARTIFACT_IMAGE`; unset: the driver's default).
+   */
+  dockerArtifactImage?: string;
   router: 'haproxy' | 'builtin';
   databaseUrl?: string;
   logLevel: string;
@@ -75,6 +80,16 @@ function oneOf<T extends string>(env: Env, name: string, def: T, allowed: readon
   return raw as T;
 }
 
+/** An image reference as the engine takes it: `[registry/]name[:tag][@digest]`, no spaces. */
+function imageRef(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^[a-z0-9][a-z0-9._\-/:]*(@sha256:[a-f0-9]{64})?$/i.test(raw) || raw.length > 512) {
+    throw new ConfigError(`${name} must be an image reference like registry/name:tag, got '${raw}'`);
+  }
+  return raw;
+}
+
 function portRange(env: Env, name: string, def: { from: number; to: number }): { from: number; to: number } {
   const raw = env[name];
   if (raw === undefined || raw === '') return def;
@@ -117,6 +132,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     domain,
     adminToken,
     runtime: oneOf(env, 'SLIPWAY_RUNTIME', 'process', ['process', 'docker', 'kubernetes'] as const),
+    dockerArtifactImage: imageRef(env, 'SLIPWAY_DOCKER_ARTIFACT_IMAGE'),
     router: oneOf(env, 'SLIPWAY_ROUTER', haproxyAvailable() ? 'haproxy' : 'builtin', ['haproxy', 'builtin'] as const),
     databaseUrl,
     logLevel: oneOf(env, 'SLIPWAY_LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),

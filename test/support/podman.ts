@@ -43,7 +43,6 @@ export interface PodmanOptions {
 
 /** Checks the packages, starts `podman system service` (runc, no default ulimits) and waits for it to answer. */
 export async function startPodman(opts: PodmanOptions = {}): Promise<PodmanService> {
-
   for (const [what, check] of [
     ['podman', () => execFileSync('podman', ['--version'])],
     ['runc', () => execFileSync('runc', ['--version'])],
@@ -70,7 +69,6 @@ export async function startPodman(opts: PodmanOptions = {}): Promise<PodmanServi
   }
   const service: ChildProcess = spawn('podman', ['system', 'service', '--time=0', `unix://${socket}`], {
     env: { ...process.env, CONTAINERS_CONF: confFile, ...registriesEnv },
-
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let serviceErr = '';
@@ -118,6 +116,75 @@ export async function buildConformanceImage(docker: Docker): Promise<number> {
       docker.modem.followProgress(stream, (err: Error | null, events: { error?: string }[]) => {
         const failed = events?.find((e) => e.error);
         if (err || failed) reject(err ?? new Error(`image build failed: ${failed!.error}`));
+        else resolve();
+      }),
+    );
+    return Date.now() - built;
+  } finally {
+    fs.rmSync(context, { recursive: true, force: true });
+  }
+}
+
+export const NODE_IMAGE = 'localhost/slipway-node:test';
+const NODE_VERSION_LABEL = 'slipway.node-version';
+
+/**
+ * The artifact image for the docker runtime, `FROM scratch` (no registry is reachable here): this machine's
+ * Node binary at /usr/local/bin/node with the shared libraries `ldd` names (each at its own path) and the
+ * dynamic loader, the static busybox as /bin/sh with its applets, and /tmp. Reused when an image built for
+ * the same Node version exists. Returns the build time in ms (0 when reused).
+ */
+export async function buildNodeImage(docker: Docker): Promise<number> {
+  const version = `${process.version} ${process.execPath}`;
+  const existing = await docker.getImage(NODE_IMAGE).inspect().catch(() => undefined);
+  if (existing?.Config?.Labels?.[NODE_VERSION_LABEL] === version) return 0;
+  const context = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-node-image-'));
+  try {
+    // `ldd` lines: `libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x…)` and `/lib64/ld-linux-x86-64.so.2 (0x…)`;
+    // linux-vdso has no file. Each library is copied (symlinks followed) to the path the loader will look at.
+    let ldd: string;
+    try {
+      ldd = execFileSync('ldd', [process.execPath]).toString();
+    } catch {
+      throw new Error('ldd is missing: install the Debian package libc-bin');
+    }
+    const libs = [...ldd.matchAll(/(?:=>\s*)?(\/\S+)\s+\(0x[0-9a-f]+\)/g)].map((m) => m[1]);
+    assert.ok(libs.some((l) => /ld-linux/.test(l)), `no dynamic loader in the ldd output of ${process.execPath}:\n${ldd}`);
+    for (const lib of libs) {
+      fs.mkdirSync(path.join(context, path.dirname(lib)), { recursive: true });
+      fs.copyFileSync(lib, path.join(context, lib));
+      fs.chmodSync(path.join(context, lib), 0o755);
+    }
+    fs.mkdirSync(path.join(context, 'usr/local/bin'), { recursive: true });
+    fs.copyFileSync(process.execPath, path.join(context, 'usr/local/bin/node'));
+    fs.chmodSync(path.join(context, 'usr/local/bin/node'), 0o755);
+    fs.mkdirSync(path.join(context, 'bin'));
+    fs.copyFileSync(BUSYBOX, path.join(context, 'bin/busybox'));
+    fs.chmodSync(path.join(context, 'bin/busybox'), 0o755);
+    for (const applet of execFileSync(BUSYBOX, ['--list']).toString().split('\n').filter(Boolean)) {
+      if (applet !== 'busybox') fs.symlinkSync('busybox', path.join(context, 'bin', applet));
+    }
+    fs.mkdirSync(path.join(context, 'tmp'), { mode: 0o1777 });
+    fs.chmodSync(path.join(context, 'tmp'), 0o1777);
+    fs.mkdirSync(path.join(context, 'app'));
+    fs.writeFileSync(
+      path.join(context, 'Dockerfile'),
+      [
+        'FROM scratch',
+        'COPY . /',
+        'ENV PATH=/usr/local/bin:/usr/bin:/bin',
+        'WORKDIR /app',
+        `LABEL ${NODE_VERSION_LABEL}=${JSON.stringify(version)}`,
+        'CMD ["node"]',
+        '',
+      ].join('\n'),
+    );
+    const built = Date.now();
+    const stream = await docker.buildImage(tar.c({ cwd: context, portable: true }, ['.']) as unknown as NodeJS.ReadableStream, { t: NODE_IMAGE, rm: true });
+    await new Promise<void>((resolve, reject) =>
+      docker.modem.followProgress(stream, (err: Error | null, events: { error?: string }[]) => {
+        const failed = events?.find((e) => e.error);
+        if (err || failed) reject(err ?? new Error(`node image build failed: ${failed!.error}`));
         else resolve();
       }),
     );

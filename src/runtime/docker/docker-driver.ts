@@ -28,6 +28,8 @@ const LABEL = {
   processType: 'slipway.processType',
   instance: 'slipway.instance',
   ports: 'slipway.ports',
+  /** which control plane's instances these are (DockerDriverOptions.scope) */
+  scope: 'slipway.scope',
   /** the instance's writable-storage limit in MB, watched by the driver (see `enforceStorage`) */
   ephemeralStorageMb: 'slipway.ephemeralStorageMb',
 } as const;
@@ -75,6 +77,12 @@ export interface DockerDriverOptions {
    * bind-mounted read-only at `/app` (so the engine must run on this machine). Default `node:20-slim`.
    */
   artifactImage?: string;
+  /**
+   * The control plane's own instances on a shared engine: containers are labelled with it and `list` sees
+   * only those, so two platforms on one engine never take each other's instances for orphans to remove.
+   * Unset: every slipway-labelled container is this driver's.
+   */
+  scope?: string;
   logger?: { info(o: object, m: string): void; warn(o: object, m: string): void };
 }
 
@@ -90,6 +98,8 @@ interface ErrorWithStatus {
   statusCode?: number;
 }
 const statusOf = (err: unknown): number | undefined => (err as ErrorWithStatus)?.statusCode;
+/** A container that is gone: 404, or Podman's 500 for one removed while it was being read. */
+const isGone = (err: unknown): boolean => statusOf(err) === 404 || /no such container/i.test(String((err as Error)?.message));
 
 async function allocatePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -174,6 +184,7 @@ export class DockerDriver implements RuntimeDriver {
       [LABEL.release]: spec.labels.release,
       [LABEL.processType]: spec.labels.processType,
       [LABEL.instance]: spec.id,
+      ...(this.opts.scope ? { [LABEL.scope]: this.opts.scope } : {}),
       [LABEL.ports]: JSON.stringify(spec.ports.map((p) => ({ name: p.name, internalPort: p.internalPort }))),
       ...(spec.ephemeralStorageMb ? { [LABEL.ephemeralStorageMb]: String(spec.ephemeralStorageMb) } : {}),
     };
@@ -356,20 +367,20 @@ export class DockerDriver implements RuntimeDriver {
     try {
       return this.toObserved(await this.docker.getContainer(id).inspect());
     } catch (err) {
-      if (statusOf(err) === 404) return undefined;
+      if (isGone(err)) return undefined;
       throw err;
     }
   }
 
   async list(): Promise<ObservedInstance[]> {
-    const summaries = await this.docker.listContainers({ all: true, filters: { label: [LABEL.instance] } });
+    const summaries = await this.docker.listContainers({ all: true, filters: { label: [LABEL.instance, ...(this.opts.scope ? [`${LABEL.scope}=${this.opts.scope}`] : [])] } });
     const out: ObservedInstance[] = [];
     for (const c of summaries) {
       try {
         const obs = this.toObserved(await this.docker.getContainer(c.Id).inspect());
         if (obs) out.push(obs);
       } catch (err) {
-        if (statusOf(err) !== 404) throw err; // removed between list and inspect
+        if (!isGone(err)) throw err; // removed between list and inspect
       }
     }
     return out;
