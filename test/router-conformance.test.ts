@@ -1029,7 +1029,10 @@ it("TLS passthrough: the app's own certificate reaches the client, while other h
     assert.equal(await servedSubject(httpsPort, 'one.example.test'), 'one.example.test', 'user certificates still served');
     const h1 = await httpsGet(httpsPort, 'neighbour.conf.test', '/headers');
     assert.equal(h1.status, 200);
-    assert.equal((JSON.parse(h1.body) as Record<string, string>)['x-forwarded-proto'], 'https');
+    const fwd = JSON.parse(h1.body) as Record<string, string>;
+    assert.equal(fwd['x-forwarded-proto'], 'https');
+    assert.equal(fwd['x-forwarded-port'], String(httpsPort), 'the port the client reached, not an internal one');
+    assert.match(fwd['x-forwarded-for'] ?? '', /^(::ffff:)?127\.0\.0\.1$/, 'the client address');
     const h2 = await h2Get(httpsPort, 'neighbour.conf.test');
     assert.equal(h2.alpn, 'h2', 'ALPN still picks h2 on the terminated path');
     assert.equal(h2.body, 'pt-neighbour');
