@@ -30,6 +30,7 @@ import { haproxyAvailable } from './router/haproxy/detect.ts';
 import type { AccessLogEntry, Router } from './router/table.ts';
 import { buildApi, type Api } from './api/app.ts';
 import { buildNodeApp } from './builds/node-build.ts';
+import { DockerfileBuilder, dockerfileBuildOf, imageTag } from './builds/docker-build.ts';
 import { checkoutGit, commitInfo, resolveGitRef } from './builds/git-source.ts';
 import { configureHostedRepos } from './builds/hosted-repos.ts';
 import { extractBundle } from './builds/bundle-source.ts';
@@ -102,16 +103,21 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
 
   const auth = new AuthService(store);
   const releases = new ReleasesService(store, signals, { progressDeadlineSeconds: config.progressDeadlineSeconds });
-  const caps = { runtime: config.runtime, images: config.runtime === 'docker', dockerfile: false };
+  const caps = { runtime: config.runtime, images: config.runtime === 'docker', dockerfile: config.runtime === 'docker' };
   const builds = new BuildsService(store, auth, signals, { resolve: (url, ref) => resolveGitRef({ url, ref }), commitInfo: (url, sha, since) => commitInfo({ url, sha, since }) }, config.dataDir);
   const catalog = new ServiceCatalog(store, auth, releases, signals, serviceController, caps, builds);
   const projects = new ProjectsService(store, auth, signals);
+  const dockerfileBuilder = config.runtime === 'docker' ? new DockerfileBuilder() : undefined;
   const buildController = new BuildController(
     store,
     {
       checkoutGit: (o) => checkoutGit(o),
       extractBundle: (o) => extractBundle(o),
       build: (o) => buildNodeApp({ ...o, cacheDir: path.join(config.dataDir, 'npm-cache') }),
+      // Dockerfile builds go to the engine the docker runtime runs on, and stay in its image store.
+      ...(dockerfileBuilder
+        ? { buildImage: (o) => dockerfileBuilder.build({ ...dockerfileBuildOf(o.spec), sourceDir: o.sourceDir, tag: imageTag(o.build.projectId, o.build.serviceId, o.build.id), log: o.log, signal: o.signal }) }
+        : {}),
     },
     { artifactsDir: path.join(config.dataDir, 'artifacts'), logger: controllerLog, onFinished: (b) => releases.onBuildFinished(b) },
   );

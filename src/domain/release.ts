@@ -72,7 +72,7 @@ export const DEFAULT_GRACE_PERIOD_SECONDS = 30;
  *   same way; for an image, see `resolveImageCommand` (the web argv stays empty: the image's own).
  * Commands are run by `sh -c`, as Procfile entries are on Heroku.
  */
-export function resolveProcesses(spec: ServiceSpec, built: Record<string, string>): Record<string, string[]> {
+export function resolveProcesses(spec: ServiceSpec, built: Record<string, string>, isImage = !!spec.deployment?.external): Record<string, string[]> {
   const out: Record<string, string[]> = {};
   for (const [type, cmd] of Object.entries(built)) out[type] = ['/bin/sh', '-c', cmd];
   const d = spec.deployment;
@@ -86,14 +86,15 @@ export function resolveProcesses(spec: ServiceSpec, built: Record<string, string
     }
   }
   const dk = d?.docker;
-  if (dk && dk.configType !== 'default' && !d?.external) {
+  if (dk && dk.configType !== 'default' && !isImage) {
     if (dk.configType === 'customCommand' && dk.customCommand) web = dk.customCommand;
     if (dk.configType === 'customEntrypoint' && dk.customEntrypoint) web = `${dk.customEntrypoint}${web ? ` ${web}` : ''}`;
     if (dk.configType === 'customEntrypointCustomCommand' && dk.customEntrypoint && dk.customCommand) web = `${dk.customEntrypoint} ${dk.customCommand}`;
   }
   if (web) out.web = ['/bin/sh', '-c', web];
-  // An image with no override runs its own entrypoint and command: an empty argv says so to the runtime.
-  else if (d?.external) out.web = [];
+  // An image (external, or built from a Dockerfile) with no override runs its own entrypoint and command:
+  // an empty argv says so to the runtime.
+  else if (isImage) out.web = [];
   // Other process types (formations) may override their own command.
   for (const [type, f] of Object.entries(spec.processTypes ?? {})) {
     if (type !== 'web' && f.command) out[type] = ['/bin/sh', '-c', f.command];
@@ -164,7 +165,7 @@ export function deriveReleaseSpec(spec: ServiceSpec, source: { buildId?: string;
     artifactDir: source.artifactDir,
     image,
     imageCredentials: d?.external?.credentials,
-    processes: resolveProcesses(spec, source.processes ?? {}),
+    processes: resolveProcesses(spec, source.processes ?? {}, !!image),
     ...(image ? resolveImageCommand(spec) : {}),
     env: spec.runtimeEnvironment ?? {},
     files: spec.runtimeFiles ?? {},

@@ -147,5 +147,6 @@ export class ReleasesService {
 }
 
 function fromBuild(b: BuildRecord): ReleaseSource {
-  return { buildId: b.id, artifactDir: b.artifactDir ?? undefined, processes: b.processes ?? undefined };
+  // A Dockerfile build carries an image instead of an artifact: its releases run that image.
+  return { buildId: b.id, artifactDir: b.artifactDir ?? undefined, processes: b.processes ?? undefined, ...(b.image ? { image: b.image } : {}) };
 }

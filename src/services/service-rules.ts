@@ -69,6 +69,11 @@ export function checkServiceSpec(kind: ServiceKind, spec: ServiceSpec, caps: Cap
   if (spec.buildSettings?.dockerfile && !caps.dockerfile) {
     unsupported.push({ field: 'buildSettings.dockerfile', rule: 'supported', message: 'Dockerfile builds need the container runtime (SLIPWAY_RUNTIME=docker); use buildSettings.buildpack' });
   }
+  const dockerfile = spec.buildSettings?.dockerfile as { dockerFilePath?: unknown; dockerWorkDir?: unknown } | undefined;
+  for (const f of ['dockerFilePath', 'dockerWorkDir'] as const) {
+    const v = dockerfile?.[f];
+    if (typeof v === 'string' && v.split(/[\\/]/).includes('..')) bad(`buildSettings.dockerfile.${f}`, 'insideRepository', "must not contain '..': the path is relative to the repository root, e.g. '/docker/Dockerfile'");
+  }
   if (spec.vcsData && (kind === 'combined' || kind === 'build')) {
     const url = spec.vcsData.projectUrl;
     const local = url?.startsWith('file://') ? decodeURIComponent(url.slice('file://'.length)) : url;

@@ -14,6 +14,8 @@ export interface BuildRecord {
   source: string;
   status: BuildStatus;
   artifactDir: string | null;
+  /** the image of a Dockerfile build, tagged per build and kept by the container engine; null for a buildpack build */
+  image: string | null;
   processes: Record<string, string> | null;
   error: string | null;
   logPath: string;
@@ -33,6 +35,7 @@ function toRecord(r: Database['builds']): BuildRecord {
     source: r.source,
     status: r.status as BuildStatus,
     artifactDir: r.artifact_dir,
+    image: r.image ?? null,
     processes: r.processes ? JSON.parse(r.processes) : null,
     error: r.error,
     logPath: r.log_path,
@@ -56,6 +59,7 @@ export class BuildsRepo {
       source: b.source,
       status: 'QUEUED',
       artifact_dir: null,
+      image: null,
       processes: null,
       error: null,
       log_path: b.logPath,
@@ -115,7 +119,7 @@ export class BuildsRepo {
    * Move a build between states only from the state the caller saw (QUEUED → BUILDING → SUCCESS/FAILURE):
    * returns false if someone else moved it first, so two workers never run the same build.
    */
-  async transition(id: string, from: BuildStatus, to: BuildStatus, fields: { artifactDir?: string; processes?: Record<string, string>; error?: string } = {}): Promise<boolean> {
+  async transition(id: string, from: BuildStatus, to: BuildStatus, fields: { artifactDir?: string; image?: string; processes?: Record<string, string>; error?: string } = {}): Promise<boolean> {
     const now = new Date().toISOString();
     const res = await this.db
       .updateTable('builds')
@@ -124,6 +128,7 @@ export class BuildsRepo {
         ...(to === 'BUILDING' ? { started_at: now } : {}),
         ...(to === 'SUCCESS' || to === 'FAILURE' || to === 'ABORTED' ? { finished_at: now } : {}),
         ...(fields.artifactDir !== undefined ? { artifact_dir: fields.artifactDir } : {}),
+        ...(fields.image !== undefined ? { image: fields.image } : {}),
         ...(fields.processes !== undefined ? { processes: JSON.stringify(fields.processes) } : {}),
         ...(fields.error !== undefined ? { error: fields.error } : {}),
       })

@@ -224,6 +224,12 @@ const migrations = (dialect: DialectName): Record<string, Migration> => ({
         .execute();
     },
   },
+  '0007_build_images': {
+    async up(db: Kysely<any>) {
+      // A Dockerfile build yields an image (kept by the container engine) instead of an artifact directory.
+      await db.schema.alterTable('builds').addColumn('image', 'text').execute();
+    },
+  },
 });
 
 export function migrationProvider(dialect: DialectName): MigrationProvider {

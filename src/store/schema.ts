@@ -59,6 +59,8 @@ export interface BuildsTable {
   source: string;
   status: string;
   artifact_dir: string | null;
+  /** the image a Dockerfile build made (migration 0007); null for a buildpack build */
+  image: string | null;
   processes: string | null;
   error: string | null;
   log_path: string;

@@ -1,7 +1,7 @@
 /**
  * The build controller: takes queued builds, fetches their source (a commit of a local repository or an
- * uploaded bundle), builds it buildpack-style into an immutable artifact directory, and records the
- * outcome. A failed build keeps its log and never touches what runs. A build interrupted by a control-plane
+ * uploaded bundle), builds it buildpack-style into an immutable artifact directory, or, for a service with
+ * `buildSettings.dockerfile`, into an image through the container engine, and records the outcome. A failed build keeps its log and never touches what runs. A build interrupted by a control-plane
  * restart is queued again.
  */
 import fs from 'node:fs';
@@ -10,6 +10,7 @@ import path from 'node:path';
 import type { Store } from '../../store/store.ts';
 import type { PassResult } from '../queue.ts';
 import type { BuildRecord } from '../../store/builds-repo.ts';
+import type { ServiceSpec } from '../../domain/service.ts';
 import type { ControllerLogger } from '../service/service-controller.ts';
 
 /** The build mechanics, injected so the controller knows no concrete builder. */
@@ -17,6 +18,11 @@ export interface Builder {
   checkoutGit(opts: { url: string; sha: string; dest: string; log: (line: string) => void; signal?: AbortSignal }): Promise<void>;
   extractBundle(opts: { source: string; dest: string }): Promise<unknown>;
   build(opts: { sourceDir: string; outDir: string; log: (line: string) => void; signal?: AbortSignal }): Promise<{ processes: Record<string, string> }>;
+  /**
+   * A Dockerfile build of `sourceDir` into an image tagged for this build (see docker-build.ts). Absent where
+   * no container engine is configured: a Dockerfile service's build then fails saying so.
+   */
+  buildImage?(opts: { sourceDir: string; build: Pick<BuildRecord, 'id' | 'projectId' | 'serviceId'>; spec: ServiceSpec; log: (line: string) => void; signal?: AbortSignal }): Promise<{ image: string }>;
 }
 
 export class BuildController {
@@ -53,10 +59,20 @@ export class BuildController {
       } else {
         await this.builder.extractBundle({ source: b.source.slice('bundle:'.length), dest: src });
       }
-      fs.rmSync(outDir, { recursive: true, force: true });
-      const out = await this.builder.build({ sourceDir: src, outDir, log });
-      log(`-----> Build succeeded: ${Object.entries(out.processes).map(([k, v]) => `${k}: ${v}`).join(', ') || 'no process types'}`);
-      await this.store.builds.transition(b.id, 'BUILDING', 'SUCCESS', { artifactDir: outDir, processes: out.processes });
+      // The service's build settings as they are now: a build records what it made, not how it was asked.
+      const spec = (await this.store.services.find(b.projectId, b.serviceId))?.spec;
+      if (spec?.buildSettings?.dockerfile) {
+        if (!this.builder.buildImage) throw new Error('buildSettings.dockerfile: Dockerfile builds need the container runtime (SLIPWAY_RUNTIME=docker)');
+        const out = await this.builder.buildImage({ sourceDir: src, build: b, spec, log });
+        log(`-----> Build succeeded: image ${out.image}`);
+        // The image's own ENTRYPOINT and CMD run it (an empty process table), unless the service overrides them.
+        await this.store.builds.transition(b.id, 'BUILDING', 'SUCCESS', { image: out.image, processes: {} });
+      } else {
+        fs.rmSync(outDir, { recursive: true, force: true });
+        const out = await this.builder.build({ sourceDir: src, outDir, log });
+        log(`-----> Build succeeded: ${Object.entries(out.processes).map(([k, v]) => `${k}: ${v}`).join(', ') || 'no process types'}`);
+        await this.store.builds.transition(b.id, 'BUILDING', 'SUCCESS', { artifactDir: outDir, processes: out.processes });
+      }
       await this.store.events.append({ projectId: b.projectId, serviceId: b.serviceId, kind: 'build', reason: 'Succeeded', message: `build ${b.id} succeeded` });
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
