@@ -9,6 +9,7 @@ const spec = (instances: number) => ({
   billing: { deploymentPlan: 'nf-compute-20' },
   deployment: { instances },
   runtimeEnvironment: { SECRET_TOKEN: 'hunter2-very-secret' },
+  buildArguments: { NPM_TOKEN: 'build-arg-secret-2' },
   ports: [{ name: 'p01', internalPort: 8080, protocol: 'HTTP' as const, public: true, security: { credentials: [{ username: 'admin', password: 'pw-secret-1', type: 'basic-auth' }] } }],
 });
 
@@ -45,7 +46,7 @@ for (const dbId of SUPPORTED_DATABASES) {
       }
     });
 
-    it('seals runtime environment and port credentials at rest and returns them whole', async () => {
+    it('seals runtime environment, build arguments and port credentials at rest and returns them whole', async () => {
       const { store, cleanup } = await openTestStore(dbId);
       try {
         await store.projects.create({ id: 'p', name: 'p', spec: {} });
@@ -53,8 +54,10 @@ for (const dbId of SUPPORTED_DATABASES) {
         const raw = await store.db.selectFrom('services').selectAll().executeTakeFirstOrThrow();
         assert.ok(!JSON.stringify(raw).includes('hunter2-very-secret'));
         assert.ok(!JSON.stringify(raw).includes('pw-secret-1'));
+        assert.ok(!JSON.stringify(raw).includes('build-arg-secret-2'));
         const back = await store.services.get('p', 'web');
         assert.equal(back.spec.runtimeEnvironment?.SECRET_TOKEN, 'hunter2-very-secret');
+        assert.equal(back.spec.buildArguments?.NPM_TOKEN, 'build-arg-secret-2');
         assert.deepEqual(back.spec.ports?.[0].security, spec(1).ports[0].security);
       } finally {
         await cleanup();

@@ -101,21 +101,24 @@ export interface ServiceRecord {
 export interface ServiceSecrets {
   runtimeEnvironment?: Record<string, string>;
   runtimeFiles?: Record<string, { data: string; encoding?: string }>;
+  /** build arguments: Northflank treats them as secrets too */
+  buildArguments?: Record<string, string>;
   portSecurity?: (Record<string, unknown> | undefined)[];
 }
 
 export function splitSecrets(spec: ServiceSpec): { open: ServiceSpec; secrets: ServiceSecrets } {
-  const { runtimeEnvironment, runtimeFiles, ...rest } = spec;
+  const { runtimeEnvironment, runtimeFiles, buildArguments, ...rest } = spec;
   const ports = spec.ports?.map(({ security, ...p }) => p as PortSpec);
   const open: ServiceSpec = { ...rest } as ServiceSpec;
   if (ports) open.ports = ports;
-  return { open, secrets: { runtimeEnvironment, runtimeFiles, portSecurity: spec.ports?.map((p) => p.security) } };
+  return { open, secrets: { runtimeEnvironment, runtimeFiles, buildArguments, portSecurity: spec.ports?.map((p) => p.security) } };
 }
 
 export function joinSecrets(open: ServiceSpec, secrets: ServiceSecrets): ServiceSpec {
   const spec: ServiceSpec = { ...open };
   if (secrets.runtimeEnvironment !== undefined) spec.runtimeEnvironment = secrets.runtimeEnvironment;
   if (secrets.runtimeFiles !== undefined) spec.runtimeFiles = secrets.runtimeFiles;
+  if (secrets.buildArguments !== undefined) spec.buildArguments = secrets.buildArguments;
   if (open.ports) {
     spec.ports = open.ports.map((p, i) => {
       const security = secrets.portSecurity?.[i];
