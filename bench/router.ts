@@ -3,12 +3,17 @@
  *   1. the backend directly (an nginx answering a static body),
  *   2. slipway's HAProxy data plane (HaproxyRouter),
  *   3. slipway's built-in Node proxy (NodeRouter),
- *   4. a hand-configured nginx reverse proxy (upstream keepalive 64, HTTP/1.1 to the upstream).
- * Each runs ~5 s, 3 rounds interleaved; the report gives the median req/s, p50 and p99 and the ratio to nginx.
+ *   4. a hand-configured nginx reverse proxy (upstream keepalive 64, HTTP/1.1 to the upstream),
+ *   5. a minimal hand-written HAProxy (one frontend, one backend, `http-reuse always`, X-Forwarded-For only):
+ *      the floor for HAProxy on this machine, so the gap to row 2 is what slipway's configuration costs.
+ * Each runs ~5 s, 3 rounds interleaved after a warm-up; the report gives the median req/s, p50 and p99, the
+ * ratio to nginx, and the proxy's CPU time per request (user + system of its processes over the run, from
+ * /proc): on a shared machine that column moves much less than req/s when other work steals the core.
  *
  * Pinning (where taskset exists): wrk on core 0; this process, and so every proxy and the backend it starts,
  * on the last core. Every proxy is single-threaded here (nginx 1 worker, HAProxy 1 thread, Node one event
- * loop), so the comparison is per core.
+ * loop), so the comparison is per core. HAProxy sizes its threads to the CPUs it may run on, so pinned it has
+ * one; the bench reads `Nbthread` back and says so.
  *
  *   node --import tsx bench/router.ts            (BENCH_SECONDS, BENCH_ROUNDS, BENCH_CONNECTIONS override)
  */
@@ -19,6 +24,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { HaproxyRouter } from '../src/router/haproxy/haproxy-router.ts';
 import { haproxyAvailable } from '../src/router/haproxy/detect.ts';
+import { routerFiles } from '../src/router/haproxy/config.ts';
+import { cliCommand } from '../src/router/haproxy/runtime-api.ts';
 import { NodeRouter } from '../src/router/node-proxy/node-router.ts';
 import type { Router, RoutingTable } from '../src/router/table.ts';
 
@@ -32,6 +39,7 @@ interface Result {
   p50ms: number;
   p99ms: number;
   errors: string;
+  cpuUsPerReq: number;
 }
 
 function which(bin: string): string | undefined {
@@ -106,6 +114,10 @@ ${this.http}
     await Promise.race([waitPort(port), this.exited.then(() => Promise.reject(new Error(`nginx exited: ${stderr}`)))]);
   }
 
+  get pid(): number {
+    return this.child?.pid ?? 0;
+  }
+
   /** SIGQUIT: graceful stop of the master we started (and so its workers); SIGKILL after 5 s. */
   async stop(): Promise<void> {
     if (!this.child || this.child.exitCode !== null || this.child.signalCode !== null) return;
@@ -123,7 +135,34 @@ function parseDuration(s: string): number {
   return m[2] === 'us' ? v / 1000 : m[2] === 'ms' ? v : m[2] === 's' ? v * 1000 : v * 60_000;
 }
 
-function wrk(port: number, seconds: number, pin: boolean): Promise<Result> {
+/** user + system CPU time of these processes and their children's threads, in µs (Linux /proc; 0 elsewhere) */
+function cpuMicros(pids: number[]): number {
+  const tick = 1e6 / 100; // USER_HZ
+  let total = 0;
+  for (const pid of pids) {
+    try {
+      const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      total += (Number(fields[11]) + Number(fields[12])) * tick;
+    } catch {
+      // gone, or not Linux
+    }
+  }
+  return total;
+}
+
+/** A process and its direct children (nginx's and HAProxy's masters hold no traffic; their workers do). */
+function withChildren(pid: number): number[] {
+  const kids: number[] = [];
+  try {
+    for (const t of fs.readdirSync(`/proc/${pid}/task`)) kids.push(...fs.readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').split(' ').filter(Boolean).map(Number));
+  } catch {
+    // not Linux
+  }
+  return [pid, ...kids];
+}
+
+function wrk(port: number, seconds: number, pin: boolean, pids: number[] = []): Promise<Result> {
+  const cpuBefore = cpuMicros(pids);
   const args = ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '-H', `Host: ${HOST}`, `http://127.0.0.1:${port}/`];
   const [cmd, argv] = pin ? ['taskset', ['-c', '0', 'wrk', ...args]] : ['wrk', args];
   return new Promise((resolve, reject) => {
@@ -138,7 +177,8 @@ function wrk(port: number, seconds: number, pin: boolean): Promise<Result> {
       const p50 = /^\s+50%\s+(\S+)/m.exec(out)?.[1] ?? '';
       const p99 = /^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? '';
       const errors = [/Socket errors:.*$/m.exec(out)?.[0], /Non-2xx or 3xx responses:.*$/m.exec(out)?.[0]].filter(Boolean).join('; ');
-      resolve({ rps, p50ms: parseDuration(p50), p99ms: parseDuration(p99), errors });
+      const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
+      resolve({ rps, p50ms: parseDuration(p50), p99ms: parseDuration(p99), errors, cpuUsPerReq: pids.length && requests ? (cpuMicros(pids) - cpuBefore) / requests : NaN });
     });
   });
 }
@@ -203,29 +243,66 @@ async function main(): Promise<void> {
     await nginxProxy.start(nginxPort);
     stops.push(() => nginxProxy.stop());
 
-    const targets: Array<{ name: string; port: number }> = [
-      { name: 'backend direct', port: backendPort },
-      { name: 'haproxy (HaproxyRouter)', port: haproxy.address().httpPort },
-      { name: 'node (NodeRouter)', port: nodeRouter.address().httpPort },
-      { name: 'nginx proxy', port: nginxPort },
+    // The floor: HAProxy with nothing of slipway's, on the same core and with the same thread count.
+    const minimalPort = await freePort();
+    const minimalDir = path.join(tmp, 'haproxy-minimal');
+    fs.mkdirSync(minimalDir);
+    fs.writeFileSync(
+      path.join(minimalDir, 'haproxy.cfg'),
+      `global
+  stats socket ${minimalDir}/admin.sock mode 600 level admin
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  http-reuse always
+  option forwardfor
+frontend bench
+  bind 127.0.0.1:${minimalPort}
+  default_backend app
+backend app
+  server s1 127.0.0.1:${backendPort}
+`,
+    );
+    const minimal = spawn(haproxyBin, ['-f', path.join(minimalDir, 'haproxy.cfg')], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const minimalExit = new Promise<void>((r) => minimal.once('exit', () => r()));
+    stops.push(async () => {
+      minimal.kill('SIGTERM');
+      await minimalExit;
+    });
+    await waitPort(minimalPort);
+
+    const haproxyFiles = routerFiles(path.join(tmp, 'haproxy', 'router'));
+    const haproxyMaster = Number(fs.readFileSync(haproxyFiles.pidFile, 'utf8').trim().split('\n')[0]);
+    const threads = async (sock: string) => /^Nbthread: (\d+)$/m.exec(await cliCommand(sock, 'show info', 2000))?.[1] ?? '?';
+    console.log(`haproxy threads: HaproxyRouter ${await threads(haproxyFiles.adminSocket)}, minimal ${await threads(path.join(minimalDir, 'admin.sock'))}; nginx 1 worker; node 1 event loop`);
+
+    const targets: Array<{ name: string; port: number; pids: () => number[] }> = [
+      { name: 'backend direct', port: backendPort, pids: () => withChildren(backend.pid) },
+      { name: 'haproxy (HaproxyRouter)', port: haproxy.address().httpPort, pids: () => withChildren(haproxyMaster) },
+      { name: 'node (NodeRouter)', port: nodeRouter.address().httpPort, pids: () => [process.pid] },
+      { name: 'nginx proxy', port: nginxPort, pids: () => withChildren(nginxProxy.pid) },
+      { name: 'haproxy minimal (hand)', port: minimalPort, pids: () => [minimal.pid!] },
     ];
     const results = new Map<string, Result[]>(targets.map((t) => [t.name, []]));
     for (const t of targets) await wrk(t.port, 1, pin); // warm-up: JIT, keep-alive pools
     for (let round = 1; round <= ROUNDS; round++) {
       for (const t of targets) {
-        const r = await wrk(t.port, SECONDS, pin);
+        const r = await wrk(t.port, SECONDS, pin, t.pids());
         results.get(t.name)!.push(r);
-        console.log(`  round ${round} ${t.name.padEnd(24)} ${r.rps.toFixed(0).padStart(8)} req/s  p50 ${r.p50ms.toFixed(2)} ms  p99 ${r.p99ms.toFixed(2)} ms${r.errors ? `  (${r.errors})` : ''}`);
+        console.log(`  round ${round} ${t.name.padEnd(24)} ${r.rps.toFixed(0).padStart(8)} req/s  p50 ${r.p50ms.toFixed(2)} ms  p99 ${r.p99ms.toFixed(2)} ms  cpu ${r.cpuUsPerReq.toFixed(1)} µs/req${r.errors ? `  (${r.errors})` : ''}`);
       }
     }
 
     const summary = targets.map((t) => {
       const rs = results.get(t.name)!;
-      return { name: t.name, rps: median(rs.map((r) => r.rps)), p50: median(rs.map((r) => r.p50ms)), p99: median(rs.map((r) => r.p99ms)) };
+      return { name: t.name, rps: median(rs.map((r) => r.rps)), p50: median(rs.map((r) => r.p50ms)), p99: median(rs.map((r) => r.p99ms)), cpu: median(rs.map((r) => r.cpuUsPerReq)) };
     });
     const ref = summary.find((s) => s.name === 'nginx proxy')!;
-    console.log(`\nmedian of ${ROUNDS} rounds          req/s   vs nginx   p50 ms   p99 ms`);
-    for (const s of summary) console.log(`  ${s.name.padEnd(24)} ${s.rps.toFixed(0).padStart(8)}   ${(s.rps / ref.rps).toFixed(2).padStart(6)}x   ${s.p50.toFixed(2).padStart(6)}   ${s.p99.toFixed(2).padStart(6)}`);
+    console.log(`\nmedian of ${ROUNDS} rounds          req/s   vs nginx   p50 ms   p99 ms   cpu µs/req   vs nginx`);
+    for (const s of summary)
+      console.log(`  ${s.name.padEnd(24)} ${s.rps.toFixed(0).padStart(8)}   ${(s.rps / ref.rps).toFixed(2).padStart(6)}x   ${s.p50.toFixed(2).padStart(6)}   ${s.p99.toFixed(2).padStart(6)}   ${s.cpu.toFixed(1).padStart(10)}   ${(s.cpu / ref.cpu).toFixed(2).padStart(6)}x`);
   } finally {
     for (const stop of stops.reverse()) await stop().catch((err) => console.error('stop failed:', (err as Error).message));
     fs.rmSync(tmp, { recursive: true, force: true });

@@ -9,6 +9,7 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
 import crypto from 'node:crypto';
+import { Pool, type Dispatcher } from 'undici';
 import type { AccessLogEntry, Endpoint, Route, Router, RoutingTable } from '../table.ts';
 import { Balancer } from './balancer.ts';
 import { evaluate, type AccessRequest } from '../access.ts';
@@ -78,7 +79,8 @@ export class NodeRouter implements Router {
   private readonly contexts = new Map<string, { pem: string; context: tls.SecureContext }>();
   private routes = new Map<string, CompiledRoute>();
   private readonly inflight = new Map<string, number>();
-  private readonly agents = new Map<string, http.Agent>();
+  /** Keep-alive connection pools to the endpoints of HTTP/1.1 routes, by origin. */
+  private readonly pools = new Map<string, Pool>();
   private readonly sockets = new Set<net.Socket>();
   private readonly metrics = new RouteMetrics();
   private metricsServer?: http.Server;
@@ -364,14 +366,15 @@ export class NodeRouter implements Router {
     this.routes = next;
     this.passthrough = new Map([...next].filter(([, c]) => c.route.tlsPassthrough === true));
     // Idle keep-alive connections to endpoints that left the table are closed; busy ones finish first.
-    for (const [origin, agent] of this.agents) {
-      if (!live.has(origin)) {
-        this.agents.delete(origin);
-        // A busy connection is closed as soon as its request is done instead of going back to the pool.
-        agent.maxFreeSockets = 0;
-        setTimeout(() => agent.destroy(), 60_000).unref();
-        for (const list of Object.values(agent.freeSockets)) for (const s of list ?? []) s.destroy();
-      }
+    for (const [origin, pool] of this.pools) {
+      if (live.has(origin)) continue;
+      this.pools.delete(origin);
+      // close(): idle connections now, busy ones as soon as their request is done; destroy() after 60 s.
+      const timer = setTimeout(() => void pool.destroy().catch(() => undefined), 60_000).unref();
+      void pool
+        .close()
+        .catch(() => undefined)
+        .finally(() => clearTimeout(timer));
     }
     // h2c sessions to endpoints that left: no new streams; the ones in flight finish first.
     for (const [origin, session] of this.h2Sessions) {
@@ -381,14 +384,16 @@ export class NodeRouter implements Router {
     }
   }
 
-  private agentFor(e: Endpoint): http.Agent {
+  private poolFor(e: Endpoint): Pool {
     const origin = originOf(e);
-    let a = this.agents.get(origin);
-    if (!a) {
-      a = new http.Agent({ keepAlive: true, keepAliveMsecs: 1000, maxFreeSockets: 256, scheduling: 'lifo', timeout: 60_000 });
-      this.agents.set(origin, a);
+    let pool = this.pools.get(origin);
+    if (!pool) {
+      const timeout = this.opts.upstreamTimeoutMs ?? 60_000;
+      // One request per connection at a time (no pipelining), as many connections as requests in flight.
+      pool = new Pool(`http://${e.host.includes(':') ? `[${e.host}]` : e.host}:${e.port}`, { pipelining: 1, connect: { timeout }, headersTimeout: timeout, bodyTimeout: timeout });
+      this.pools.set(origin, pool);
     }
-    return a;
+    return pool;
   }
 
   private lookup(req: http.IncomingMessage): { host: string; compiled?: CompiledRoute } {
@@ -428,7 +433,7 @@ export class NodeRouter implements Router {
       end(res.headersSent ? res.statusCode : 0, at === undefined ? undefined : Number(at - startedNs) / 1e9);
     });
     // Access first: a refused request learns nothing about the service, not even that it is in maintenance.
-    const decision = evaluate(compiled.route.access, accessRequest(req));
+    const decision = compiled.route.access ? evaluate(compiled.route.access, accessRequest(req)) : 'allow';
     if (decision !== 'allow') {
       // The body is not read: close the connection after the answer rather than drain an upload (an
       // HTTP/2 stream is reset by the compatibility API instead; its connection carries on).
@@ -447,7 +452,11 @@ export class NodeRouter implements Router {
 
   private forwardHeaders(req: http.IncomingMessage, host: string): http.OutgoingHttpHeaders {
     const out: http.OutgoingHttpHeaders = {};
-    for (const [k, v] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(k) && !k.startsWith(':') && v !== undefined) out[k] = v;
+    const given = req.headers;
+    for (const k in given) {
+      const v = given[k];
+      if (v !== undefined && k.charCodeAt(0) !== 58 /* : */ && !HOP_BY_HOP.has(k)) out[k] = v;
+    }
     if (out.host === undefined) out.host = authorityOf(req) || host;
     const client = req.socket.remoteAddress ?? '';
     const prior = req.headers['x-forwarded-for'];
@@ -471,52 +480,77 @@ export class NodeRouter implements Router {
       this.inflight.set(ep.id, (this.inflight.get(ep.id) ?? 1) - 1);
       if (this.inflight.get(ep.id) === 0) this.inflight.delete(ep.id);
     };
-    const upstream = http.request({ host: ep.host, port: ep.port, method: req.method, path: req.url, headers, agent: this.agentFor(ep), timeout: this.opts.upstreamTimeoutMs ?? 60_000 });
-    let bodySent = false;
-    upstream.on('response', (ures) => {
-      this.headersAt.set(res, process.hrtime.bigint());
-      if (this.opts.accessLog) {
-        const answered = { endpoint: ep.id, requestId: typeof headers['x-request-id'] === 'string' ? headers['x-request-id'] : undefined, bytes: 0 };
-        this.answeredBy.set(res, answered);
-        ures.on('data', (c: Buffer) => (answered.bytes += c.length));
-      }
-      const out: http.OutgoingHttpHeaders = {};
-      for (const [k, v] of Object.entries(ures.headers)) if (!HOP_BY_HOP.has(k) && v !== undefined) out[k] = v;
-      res.writeHead(ures.statusCode ?? 502, out);
-      ures.pipe(res);
-      ures.on('end', () => {
+    const bodyless = !hasBody(req);
+    let clientGone = false;
+    let controller: Dispatcher.DispatchController | undefined;
+    let paused = false;
+    /** for the access log */
+    let answered: { endpoint: string; requestId?: string; bytes: number } | undefined;
+    const resume = () => {
+      paused = false;
+      controller?.resume();
+    };
+    const handler: Dispatcher.DispatchHandler = {
+      onRequestStart: (c) => {
+        controller = c;
+        if (clientGone) c.abort(new Error('client gone'));
+      },
+      onResponseStart: (_c, statusCode, upstreamHeaders) => {
+        // 1xx interim answers are not relayed (Node's server answers `Expect: 100-continue` itself).
+        if (statusCode < 200) return;
+        this.headersAt.set(res, process.hrtime.bigint());
+        if (this.opts.accessLog) {
+          answered = { endpoint: ep.id, requestId: typeof headers['x-request-id'] === 'string' ? headers['x-request-id'] : undefined, bytes: 0 };
+          this.answeredBy.set(res, answered);
+        }
+        const out: http.OutgoingHttpHeaders = {};
+        for (const k in upstreamHeaders) if (!HOP_BY_HOP.has(k)) out[k] = upstreamHeaders[k];
+        res.writeHead(statusCode, out);
+      },
+      onResponseData: (c, chunk) => {
+        if (answered) answered.bytes += chunk.length;
+        // Backpressure: a slow client pauses the upstream connection until its buffer drains.
+        if (!res.write(chunk) && !paused) {
+          paused = true;
+          c.pause();
+          res.once('drain', resume);
+        }
+      },
+      onResponseEnd: () => {
         finish();
-        this.opts.logger?.debug({ method: req.method, host: req.headers.host, path: req.url, status: ures.statusCode, endpoint: ep.id, ms: Date.now() - started }, 'access');
-      });
-      ures.on('error', () => {
+        res.end();
+        this.opts.logger?.debug({ method: req.method, host: req.headers.host, path: req.url, status: res.statusCode, endpoint: ep.id, ms: Date.now() - started }, 'access');
+      },
+      onResponseError: (_c, err: Error & { code?: string }) => {
         finish();
-        res.destroy();
-      });
-    });
-    upstream.on('timeout', () => upstream.destroy(Object.assign(new Error('upstream timeout'), { code: 'ETIMEDOUT' })));
-    upstream.on('error', (err: NodeJS.ErrnoException) => {
-      finish();
-      if (res.headersSent) return res.destroy();
-      const refused = err.code === 'ECONNREFUSED' || (err.code === 'ECONNRESET' && !bodySent);
-      if (refused && mayRetry && IDEMPOTENT.has(req.method ?? '') && !bodySent) {
-        const other = compiled.balancer.pick(ep.id, hashKeyOf(compiled.route, req));
-        if (other) return this.forward(req, res, compiled, other, headers, false, started);
-      }
-      if (err.code === 'ETIMEDOUT') return this.answer(res, 504, pages.timeout());
-      this.opts.logger?.warn({ endpoint: ep.id, err: err.code ?? err.message }, 'upstream failed');
-      this.answer(res, 502, pages.badGateway());
-    });
+        if (clientGone) return;
+        if (res.headersSent) return void res.destroy();
+        const refused = err.code === 'ECONNREFUSED' || (!bodySent && (err.code === 'ECONNRESET' || err.code === 'UND_ERR_SOCKET'));
+        if (refused && mayRetry && IDEMPOTENT.has(req.method ?? '') && !bodySent) {
+          const other = compiled.balancer.pick(ep.id, hashKeyOf(compiled.route, req));
+          if (other) return this.forward(req, res, compiled, other, headers, false, started);
+        }
+        if (err.code === 'UND_ERR_HEADERS_TIMEOUT' || err.code === 'UND_ERR_CONNECT_TIMEOUT') return this.answer(res, 504, pages.timeout());
+        this.opts.logger?.warn({ endpoint: ep.id, err: err.code ?? err.message }, 'upstream failed');
+        this.answer(res, 502, pages.badGateway());
+      },
+    };
     res.on('close', () => {
-      if (!res.writableFinished) upstream.destroy();
+      if (!res.writableFinished) {
+        clientGone = true;
+        controller?.abort(new Error('client gone'));
+      }
       finish();
     });
-    // A bodiless request is ended at once so a refused connection can still be retried elsewhere.
-    if (!hasBody(req)) {
-      upstream.end();
-    } else {
-      bodySent = true;
-      req.pipe(upstream);
+    // The router answers `Expect: 100-continue` itself; the upstream client refuses the header.
+    let upstreamHeaders = headers;
+    if (headers.expect !== undefined) {
+      upstreamHeaders = { ...headers };
+      delete upstreamHeaders.expect;
     }
+    // A body is streamed as it arrives, and the request can no longer be retried elsewhere.
+    const bodySent = !bodyless;
+    this.poolFor(ep).dispatch({ path: req.url ?? '/', method: req.method ?? 'GET', headers: upstreamHeaders as Record<string, string | string[]>, body: bodyless ? null : req }, handler);
   }
 
   /** h2c session to an endpoint, shared by its requests; a closed or failed one is replaced. */
@@ -652,7 +686,7 @@ export class NodeRouter implements Router {
     }, 5000);
     await closed;
     clearTimeout(deadline);
-    for (const a of this.agents.values()) a.destroy();
+    await Promise.all([...this.pools.values()].map((p) => p.destroy().catch(() => undefined)));
     const metrics = this.metricsServer;
     if (metrics?.listening) {
       const done = new Promise<void>((r) => metrics.close(() => r()));
