@@ -111,6 +111,25 @@ describe('Dockerfile builds on the docker runtime', () => {
     assert.ok(releases.some((r) => r.image === tag), JSON.stringify(releases));
   });
 
+  it('runs a job from the Dockerfile build: its image, with the job command', async () => {
+    const job = await api(p, 'POST', '/v1/projects/dfb/jobs/manual', {
+      name: 'from-build',
+      billing: { deploymentPlan: 'nf-compute-20' },
+      deployment: { internal: { id: 'web', buildId: firstBuild.id } },
+      command: 'echo "job sees $A and $(cat /app/message.txt)"',
+    });
+    assert.equal(job.status, 200, JSON.stringify(job.body));
+    const run = await api(p, 'POST', `/v1/projects/dfb/jobs/${job.body.data.id}/runs`, {});
+    assert.equal(run.status, 200, JSON.stringify(run.body));
+    const done = await waitFor(async () => {
+      const r = (await api(p, 'GET', `/v1/projects/dfb/jobs/${job.body.data.id}/runs/${run.body.data.id}`)).body.data;
+      return r.concluded ? r : undefined;
+    }, 60_000, 'the job run to conclude');
+    assert.equal(done.status, 'SUCCESS', JSON.stringify(done));
+    const logs = (await api(p, 'GET', `/projects/dfb/jobs/${job.body.data.id}/runs/${run.body.data.id}/logs`)).body.lines as { line: string }[];
+    assert.ok(logs.some((l) => l.line === 'job sees hello-from-arg and copied-from-context hello-from-arg'), JSON.stringify(logs));
+  });
+
   it('fails a broken Dockerfile with the engine error in the log and keeps the running release', async () => {
     const releasesBefore = (await api(p, 'GET', '/projects/dfb/services/web/releases')).body.releases.length;
     const sha = repo.commit('broken', (dir) => fs.appendFileSync(path.join(dir, 'docker/Dockerfile'), 'RUN echo about to fail; exit 3\n'));

@@ -279,9 +279,10 @@ export class JobsService {
     }
     const processes: Record<string, string[]> = {};
     for (const [t, c] of Object.entries(build.processes ?? {})) processes[t] = ['/bin/sh', '-c', c];
-    const cmd = command(processes);
+    // A Dockerfile build's image runs its own entrypoint and command unless the job gives one.
+    const cmd = command(processes) ?? (build.image ? [] : undefined);
     if (!cmd) return noCommand;
-    return { spec: { artifactDir: build.artifactDir ?? undefined, command: cmd, ...limits, buildId: build.id }, secrets: { env, files } };
+    return { spec: { artifactDir: build.artifactDir ?? undefined, image: build.image ?? undefined, command: cmd, ...limits, buildId: build.id }, secrets: { env, files } };
   }
 }
 
