@@ -178,21 +178,33 @@ export class HaproxyRouter implements Router {
     const child = spawn(this.bin, ['-W', '-S', `${this.files.masterSocket},mode,600`, '-f', this.files.config, '-p', this.files.pidFile], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     let output = '';
-    const onOutput = (d: Buffer) => {
-      const text = d.toString();
-      output = (output + text).slice(-4000);
-      for (const line of text.split('\n').filter(Boolean)) {
-        if (line.startsWith(ACCESS_LOG_MARK)) {
-          this.accessLine(line);
-          continue;
+    /** Whole lines only: a pipe read can end inside a line (under load, access-log lines often do). */
+    const onOutput = () => {
+      let partial = '';
+      return (d: Buffer) => {
+        const text = partial + d.toString();
+        const last = text.lastIndexOf('\n');
+        partial = text.slice(last + 1);
+        if (partial.length > 65_536) partial = ''; // no line is that long: not worth keeping
+        let start = 0;
+        while (start <= last) {
+          const end = text.indexOf('\n', start);
+          const line = text.slice(start, end);
+          start = end + 1;
+          if (!line) continue;
+          if (line.startsWith(ACCESS_LOG_MARK)) {
+            this.accessLine(line);
+            continue;
+          }
+          output = `${output}${line}\n`.slice(-4000);
+          // HAProxy reports routine events (servers up, proxies stopped after a reload) as warnings.
+          if (/\[ALERT\]/.test(line)) this.opts.logger?.warn({ haproxy: line }, 'haproxy');
+          else this.opts.logger?.debug({ haproxy: line }, 'haproxy');
         }
-        // HAProxy reports routine events (servers up, proxies stopped after a reload) as warnings.
-        if (/\[ALERT\]/.test(line)) this.opts.logger?.warn({ haproxy: line }, 'haproxy');
-        else this.opts.logger?.debug({ haproxy: line }, 'haproxy');
-      }
+      };
     };
-    child.stdout!.on('data', onOutput);
-    child.stderr!.on('data', onOutput);
+    child.stdout!.on('data', onOutput());
+    child.stderr!.on('data', onOutput());
     let exited = false;
     this.childExit = new Promise((resolve) =>
       child.once('exit', (code, signal) => {
@@ -735,6 +747,22 @@ async function settlesWithin(p: Promise<void>, ms: number): Promise<boolean> {
 
 /** HAProxy's `%tr` (`23/Nov/2026:13:50:01.123`, the process's local time, UTC here) as ISO 8601; as is if odd. */
 function isoOfHaproxyTime(t: string): string {
+  // Consecutive lines mostly share their second: its ISO form is parsed once and reused.
+  const dot = t.lastIndexOf('.');
+  const second = dot > 0 ? t.slice(0, dot) : t;
+  const ms = t.slice(dot + 1);
+  if (second !== lastSecond.haproxy) {
+    const m = /^(\d+)\/(\w+)\/(\d+):(\d+:\d+:\d+)$/.exec(second);
+    const d = m ? new Date(`${m[2]} ${m[1]} ${m[3]} ${m[4]} UTC`) : undefined;
+    lastSecond.haproxy = second;
+    lastSecond.iso = d && !Number.isNaN(d.getTime()) ? d.toISOString().slice(0, -4) : '';
+  }
+  return lastSecond.iso && dot > 0 && /^\d{3}$/.test(ms) ? `${lastSecond.iso}${ms}Z` : isoSlow(t);
+}
+
+const lastSecond = { haproxy: '', iso: '' };
+
+function isoSlow(t: string): string {
   const m = /^(\d+)\/(\w+)\/(\d+):(\d+:\d+:\d+)\.(\d+)$/.exec(t);
   const d = m ? new Date(`${m[2]} ${m[1]} ${m[3]} ${m[4]}.${m[5]} UTC`) : undefined;
   return d && !Number.isNaN(d.getTime()) ? d.toISOString() : t;
