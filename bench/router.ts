@@ -16,6 +16,8 @@
  * one; the bench reads `Nbthread` back and says so.
  *
  *   node --import tsx bench/router.ts            (BENCH_SECONDS, BENCH_ROUNDS, BENCH_CONNECTIONS override)
+ *   BENCH_ACCESS_LOG=1 node --import tsx bench/router.ts   both planes with their access log on (as slipway runs them
+ *                                                           by default), each entry written as a JSON line to a file
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -27,12 +29,13 @@ import { haproxyAvailable } from '../src/router/haproxy/detect.ts';
 import { routerFiles } from '../src/router/haproxy/config.ts';
 import { cliCommand } from '../src/router/haproxy/runtime-api.ts';
 import { NodeRouter } from '../src/router/node-proxy/node-router.ts';
-import type { Router, RoutingTable } from '../src/router/table.ts';
+import type { AccessLogEntry, Router, RoutingTable } from '../src/router/table.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const HOST = 'bench.test';
+const ACCESS_LOG = process.env.BENCH_ACCESS_LOG === '1';
 
 interface Result {
   rps: number;
@@ -198,7 +201,7 @@ async function main(): Promise<void> {
   const cpus = os.availableParallelism();
   const pin = !!which('taskset') && cpus >= 2;
   if (pin) spawnSync('taskset', ['-cp', String(cpus - 1), String(process.pid)], { stdio: 'ignore' });
-  console.log(`router bench: ${SECONDS}s x ${ROUNDS} rounds, ${CONNECTIONS} connections, ${cpus} cpus; ${pin ? `wrk on core 0, proxies and backend on core ${cpus - 1}` : 'no pinning'}`);
+  console.log(`router bench: ${SECONDS}s x ${ROUNDS} rounds, ${CONNECTIONS} connections, ${cpus} cpus; ${pin ? `wrk on core 0, proxies and backend on core ${cpus - 1}` : 'no pinning'}${ACCESS_LOG ? '; access log on' : ''}`);
 
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-bench-'));
   const stops: Array<() => Promise<void>> = [];
@@ -212,8 +215,14 @@ async function main(): Promise<void> {
       routes: [{ key: 'bench/app/web', hosts: [HOST], project: 'bench', service: 'app', portName: 'web', protocol: 'HTTP', endpoints: [{ id: 'backend', host: '127.0.0.1', port: backendPort, weight: 1 }], maintenance: false }],
     };
 
-    const haproxy = new HaproxyRouter({ host: '127.0.0.1', port: 0, dataDir: path.join(tmp, 'haproxy'), haproxyBin });
-    const nodeRouter = new NodeRouter({ host: '127.0.0.1', port: 0 });
+    let accessLog: ((e: AccessLogEntry) => void) | undefined;
+    if (ACCESS_LOG) {
+      const out = fs.createWriteStream(path.join(tmp, 'access.log'));
+      stops.push(() => new Promise((r) => out.end(() => r())));
+      accessLog = (e) => out.write(`${JSON.stringify(e)}\n`);
+    }
+    const haproxy = new HaproxyRouter({ host: '127.0.0.1', port: 0, dataDir: path.join(tmp, 'haproxy'), haproxyBin, accessLog });
+    const nodeRouter = new NodeRouter({ host: '127.0.0.1', port: 0, accessLog });
     for (const r of [haproxy, nodeRouter] as Router[]) {
       await r.start();
       stops.push(() => r.stop());
