@@ -218,13 +218,12 @@ export function renderConfig(spec: ConfigSpec): string {
     '  timeout tunnel 1h',
     '  timeout client-fin 5s',
     '  option forwardfor',
-    // A refused connection or an empty answer from an instance that just vanished is retried, on another
-    // server (`redispatch 1`: at every retry); the frontend limits L7 retries to idempotent methods.
-    // `empty-response` is an L7 retry: HAProxy copies each request's whole buffer (tune.bufsize) to be
-    // able to resend it, the largest per-request cost of this configuration (~2.5 µs of ~24 in
-    // bench/router.ts); nginx's proxy_next_upstream does the same retry by default.
+    // A refused connection (an instance that just went away) is retried on another server (`redispatch 1`:
+    // at every retry). The request has not been sent then, so any method may be retried. No L7 retry
+    // (`empty-response` and the like): HAProxy would copy every request's buffer to be able to resend it,
+    // the largest per-request cost this configuration had (bench/router.ts), for a case draining prevents.
     '  retries 2',
-    '  retry-on conn-failure empty-response',
+    '  retry-on conn-failure',
     '  option redispatch 1',
     '  load-server-state-from-file global',
     `  errorfile 502 ${page('502.http')}`,
@@ -246,7 +245,6 @@ export function renderConfig(spec: ConfigSpec): string {
     '  http-request set-header X-Forwarded-Proto %[ssl_fc,iif(https,http)]',
     '  http-request set-header X-Forwarded-Host %[req.hdr(host)]',
     '  http-request set-header X-Forwarded-Port %[dst_port]',
-    '  http-request disable-l7-retry unless { method GET HEAD OPTIONS PUT DELETE TRACE }',
     `  use_backend %[${HOST_SAMPLE},map(${f.hostsMap})]`,
     `  default_backend ${NOT_FOUND_BACKEND}`,
     '',
