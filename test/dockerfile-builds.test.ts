@@ -6,36 +6,16 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ROOT, api, startTestPlatform, viaRouter, waitFor, type RunningPlatform } from './support/platform.ts';
+import { ROOT, api, fixtureRepo, startTestPlatform, viaRouter, waitFor, type RunningPlatform } from './support/platform.ts';
 import { buildConformanceImage, startPodman } from './support/podman.ts';
 import { DockerfileBuilder, imageTag } from '../src/builds/docker-build.ts';
 
 const podman = await startPodman();
 const { docker, dockerHost } = podman;
 after(() => podman.stop());
-
-/** A git repository holding a copy of test/fixtures/dockerfile-app, one commit on `main`. */
-function dockerfileRepo(): { dir: string; commit: (msg: string, edit: (dir: string) => void) => string } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-repo-dockerfile-'));
-  fs.cpSync(path.join(ROOT, 'test/fixtures/dockerfile-app'), dir, { recursive: true });
-  const git = (...args: string[]) => execFileSync('git', args, { cwd: dir, env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } }).toString().trim();
-  git('init', '-q', '-b', 'main');
-  git('add', '-A');
-  git('commit', '-q', '-m', 'initial');
-  return {
-    dir,
-    commit(msg, edit) {
-      edit(dir);
-      git('add', '-A');
-      git('commit', '-q', '-m', msg);
-      return git('rev-parse', 'HEAD');
-    },
-  };
-}
 
 /** Every image whose tags start with `prefix`, removed with what only it used. */
 async function removeImages(prefix: string): Promise<void> {
@@ -54,7 +34,7 @@ interface BuildView {
 
 describe('Dockerfile builds on the docker runtime', () => {
   let p: RunningPlatform;
-  const repo = dockerfileRepo();
+  const repo = fixtureRepo('dockerfile-app');
   const builds = async (): Promise<BuildView[]> => (await api(p, 'GET', '/v1/projects/dfb/services/web/build')).body.data.builds;
   const status = async () => (await api(p, 'GET', '/v1/projects/dfb/services/web')).body.data.status;
   const answer = async () => {

@@ -6,17 +6,10 @@
 import type { Store } from '../store/store.ts';
 import type { AuthService, Principal } from './auth.ts';
 import { idFromName } from '../domain/ids.ts';
-import { isUsableBy, type RegistryCredentialRecord, type RegistryCredentialSpec, type RegistryProvider, type RegistryRestrictions, type RegistryScope } from '../domain/registry-credentials.ts';
+import { isUsableBy, type RegistryCredentialRecord, type RegistryCredentialSpec, type RegistryRestrictions, type RegistryScope } from '../domain/registry-credentials.ts';
 import { NotFoundError, UnsupportedError, ValidationError, type FieldProblem } from '../errors/errors.ts';
 
-export interface RegistryCredentialInput {
-  name: string;
-  provider: RegistryProvider;
-  registryUrl?: string;
-  aws?: { region?: string };
-  gcp?: { projectId?: string };
-  azure?: { resourceGroup?: string };
-  integrationId?: string;
+export interface RegistryCredentialInput extends Pick<RegistryCredentialSpec, 'name' | 'provider' | 'registryUrl' | 'aws' | 'gcp' | 'azure' | 'integrationId'> {
   credentials?: { username?: string; password?: string; scope: RegistryScope };
   restrictions?: RegistryRestrictions;
 }
