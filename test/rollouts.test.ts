@@ -18,8 +18,10 @@ const HOST = 'web.roll.localhost';
 const SVC = '/v1/projects/roll/services/web';
 const PROJECT_LABEL = 'slipway.project=roll';
 
-const RUNTIMES = ['process', 'docker'] as const;
-type Runtime = (typeof RUNTIMES)[number];
+const ALL_RUNTIMES = ['process', 'docker'] as const;
+type Runtime = (typeof ALL_RUNTIMES)[number];
+/** Both by default; SLIPWAY_TEST_RUNTIMES=docker (comma-separated) narrows a run while working on one. */
+const RUNTIMES = ALL_RUNTIMES.filter((r) => (process.env.SLIPWAY_TEST_RUNTIMES ?? ALL_RUNTIMES.join(',')).split(',').includes(r));
 /** Cases a runtime cannot pass, by name, with the reason: reported as skipped with it, never silently. */
 const CANNOT_PASS: Record<Runtime, Record<string, string>> = { process: {}, docker: {} };
 

@@ -116,7 +116,8 @@ export class ReleasesService {
   /** Point the service at a release and open the rollout that takes it there. */
   async moveTo(svc: ServiceRecord, rel: ReleaseRecord, kind: RolloutKind, message?: string, how?: { strategy: string; options?: RolloutOptions }): Promise<RolloutRecord> {
     const key = serviceKey(svc.projectId, svc.id);
-    await this.store.services.setStatus(svc.projectId, svc.id, { targetReleaseId: rel.id, deployStatus: 'IN_PROGRESS', deployReason: 'DEPLOYING', deployMessage: message ?? null });
+    // The rollout exists before the service points at its release: a pass that sees the new target always
+    // finds the rollout that says how to move there (a canary's step, a max-in-flight), never a default.
     const rollout = await this.store.rollouts.begin({
       serviceKey: key,
       fromReleaseId: svc.targetReleaseId,
@@ -126,6 +127,7 @@ export class ReleasesService {
       options: how?.options,
       deadlineAt: this.deadline(),
     });
+    await this.store.services.setStatus(svc.projectId, svc.id, { targetReleaseId: rel.id, deployStatus: 'IN_PROGRESS', deployReason: 'DEPLOYING', deployMessage: message ?? null });
     await this.store.rollouts.event(rollout.id, `${kind} to release ${rel.number} started (${rollout.strategy})${message ? `: ${message}` : ''}`);
     this.signals.serviceChanged(key);
     return rollout;

@@ -154,6 +154,20 @@ export class ServicesRepo {
     await this.db.updateTable('services').set(cols).where('project_id', '=', projectId).where('id', '=', id).execute();
   }
 
+  /**
+   * A controller's status write computed from a snapshot: applied only while the service still has the
+   * snapshot's target release and status transition, so a pass that read the service before a new rollout
+   * began cannot overwrite that rollout's IN_PROGRESS with its own stale conclusion. Returns whether it applied.
+   */
+  async setStatusIfUnchanged(svc: Pick<ServiceRecord, 'projectId' | 'id' | 'targetReleaseId' | 'deployTransitionAt'>, patch: ServiceStatusPatch): Promise<boolean> {
+    const cols = this.statusColumns(patch, new Date().toISOString());
+    if (Object.keys(cols).length === 0) return false;
+    let q = this.db.updateTable('services').set(cols).where('project_id', '=', svc.projectId).where('id', '=', svc.id);
+    q = svc.targetReleaseId === null ? q.where('target_release_id', 'is', null) : q.where('target_release_id', '=', svc.targetReleaseId);
+    const res = await q.where('deploy_transition_at', '=', svc.deployTransitionAt).executeTakeFirst();
+    return Number(res.numUpdatedRows) === 1;
+  }
+
   async delete(projectId: string, id: string): Promise<void> {
     const res = await this.db.deleteFrom('services').where('project_id', '=', projectId).where('id', '=', id).executeTakeFirst();
     if (Number(res.numDeletedRows) === 0) throw new NotFoundError('service', id);

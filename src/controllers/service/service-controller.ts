@@ -428,13 +428,15 @@ export class ServiceController implements InstanceObserver {
 
   private async recordStatus(svc: ServiceRecord, target: ReleaseRecord | undefined, desired: number, ready: number, current: number, old: number, starting: number, stopping: number): Promise<void> {
     const converged = target !== undefined && ready === desired && current === desired && old === 0 && starting === 0 && stopping === 0;
+    // Each write is conditional on the snapshot this pass read: a rollout begun since then keeps its status.
     if (converged && (svc.deployStatus === 'IN_PROGRESS' || svc.deployStatus === 'PENDING')) {
-      await this.store.services.setStatus(svc.projectId, svc.id, { deployStatus: 'COMPLETED', stableReleaseId: target.id, deployMessage: null });
-      await this.store.events.append({ projectId: svc.projectId, serviceId: svc.id, kind: 'rollout', reason: 'Completed', message: `release ${target.number}: ${ready}/${desired} instances ready` });
+      if (await this.store.services.setStatusIfUnchanged(svc, { deployStatus: 'COMPLETED', stableReleaseId: target.id, deployMessage: null })) {
+        await this.store.events.append({ projectId: svc.projectId, serviceId: svc.id, kind: 'rollout', reason: 'Completed', message: `release ${target.number}: ${ready}/${desired} instances ready` });
+      }
     } else if (!target && desired === 0 && svc.kind !== 'build' && svc.deployStatus === 'IN_PROGRESS') {
-      await this.store.services.setStatus(svc.projectId, svc.id, { deployStatus: 'PENDING' });
+      await this.store.services.setStatusIfUnchanged(svc, { deployStatus: 'PENDING' });
     } else if (svc.paused && old === 0 && current === 0 && svc.deployStatus === 'IN_PROGRESS') {
-      await this.store.services.setStatus(svc.projectId, svc.id, { deployStatus: 'COMPLETED' });
+      await this.store.services.setStatusIfUnchanged(svc, { deployStatus: 'COMPLETED' });
     }
   }
 
