@@ -51,7 +51,9 @@ const PLANES: Plane[] = [
     name: 'HAProxy',
     create: (dataDir) => {
       assert.ok(haproxyAvailable(), 'haproxy is not installed: install the Debian package haproxy (apt-get install -y haproxy)');
-      return new HaproxyRouter({ host: '::', port: 0, tlsPort: 0, metricsPort: 0, tcpPorts: tcpRange(1), domain: DOMAIN, dataDir, accessLog });
+      // Its warnings (a change not applied, HAProxy's alerts) go to the test output, to explain a failure.
+      const logger = { debug: () => undefined, warn: (o: object, m: string) => console.error(`haproxy router: ${m} ${JSON.stringify(o)}`) };
+      return new HaproxyRouter({ host: '::', port: 0, tlsPort: 0, metricsPort: 0, tcpPorts: tcpRange(1), domain: DOMAIN, dataDir, accessLog, logger });
     },
     cannot: {},
   },
@@ -514,6 +516,43 @@ it('writes one structured access-log entry per request, with route, instance, st
   const miss = await waitUntil(() => ACCESS.find((e) => e.path === `${tag}&miss=1`), 'the 404 entry');
   assert.equal(miss.status, 404);
   assert.equal(miss.route, undefined);
+});
+
+it('logs every request exactly once through structural changes under load, and again after the log was idle', async (c) => {
+  const b = await c.mk('logged-load');
+  await c.put('logged-load.test', [ep(b)]);
+  const prefix = `${c.plane.name.replace(/\W+/g, '-')}-${Date.now()}`;
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+  const sent: string[] = [];
+  let running = true;
+  const client = async (k: number) => {
+    for (let i = 0; running; i++) {
+      const id = `${prefix}-${k}-${i}`;
+      const r = await c.get('logged-load.test', { agent, headers: { 'x-request-id': id } });
+      assert.equal(r.status, 200);
+      sent.push(id);
+    }
+  };
+  const clients = [0, 1, 2, 3].map(client);
+  // New routes are structural changes: HAProxy reloads for each, and an old worker finishes its requests.
+  for (let i = 0; i < 3; i++) {
+    await new Promise((r) => setTimeout(r, 150));
+    await c.put(`logged-extra-${i}.test`, [ep(b)]);
+  }
+  await new Promise((r) => setTimeout(r, 150));
+  running = false;
+  await Promise.all(clients);
+  agent.destroy();
+  const ids = () => ACCESS.filter((e) => e.requestId?.startsWith(`${prefix}-`)).map((e) => e.requestId!);
+  await waitUntil(() => (ids().length >= sent.length ? true : undefined), `${sent.length} access entries (have ${ids().length})`);
+  const logged = ids();
+  assert.equal(logged.length, sent.length, 'no request logged twice');
+  assert.deepEqual([...logged].sort(), [...sent].sort(), 'every request logged');
+  // HAProxy closes an admin-socket session idle for its stats timeout (10 s); the log must outlive that.
+  await new Promise((r) => setTimeout(r, 11_000));
+  const late = `${prefix}-after-idle`;
+  assert.equal((await c.get('logged-load.test', { headers: { 'x-request-id': late } })).status, 200);
+  await waitUntil(() => ACCESS.find((e) => e.requestId === late), 'the entry of a request after an idle log');
 });
 
 it('replaces endpoints under keep-alive load without a failed request', async (c) => {

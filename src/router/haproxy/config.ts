@@ -13,11 +13,13 @@
  *                         terminates TLS), else slipway_tls_terminate, which hands the connection with a PROXY
  *                         v2 header (client address kept) to the TLS bind of `slipway` on a unix socket.
  * backend be_<key>_<hash> one per route; balance per load-balancing mode; maintenance / "no instance" 503;
- *                         `server-template s 1-N` slots, all in maintenance until the Runtime API gives one
- *                         an endpoint's address, weight and state.
+ *                         servers s1…sN: the slots, each with the address, weight and state it holds
+ *                         when the configuration is written (a free slot is `disabled` at 127.0.0.1:1).
  * ```
- * Endpoint changes never touch this text: the slots absorb them through the Runtime API, and the state file
- * (`show servers state`, dumped before each reload) carries them across reloads.
+ * Endpoint changes never wait for this text: the slots take them through the Runtime API. A reload writes
+ * the slots as they are then, so a new worker starts with its servers up; restoring them from a state file
+ * instead left a new worker answering its first requests as if it had no server (bench and conformance:
+ * 503s on other routes during a reload).
  */
 import path from 'node:path';
 import type { Route } from '../table.ts';
@@ -26,6 +28,8 @@ import { WWW_AUTHENTICATE, type AccessCheck, type RouteAccess } from '../access.
 import { METRICS_CONTENT_TYPE, proxyName } from '../metrics.ts';
 
 export const NOT_FOUND_BACKEND = 'slipway_not_found';
+/** A soft-stopping worker's route to the current one, for plain requests on its old connections. */
+export const HANDOFF_BACKEND = 'slipway_handoff';
 export const TLS_TERMINATE_BACKEND = 'slipway_tls_terminate';
 /** How long the TLS port waits for a whole ClientHello while routing by SNI; then the connection is closed. */
 const CLIENT_HELLO_WAIT = '5s';
@@ -45,12 +49,22 @@ export interface BackendSpec {
   passthrough?: boolean;
   /** `h2`: the servers speak HTTP/2 in clear text (h2c), for `HTTP/2` routes. */
   serverProto?: 'h2';
+  /** Slot i is server `s<i+1>`, as it is now; slots past the end (up to slotCount) are free. */
+  slots?: SlotSpec[];
   /** `balance …` and `hash-type …` lines */
   balance: string[];
   maintenance: boolean;
   slotCount: number;
   /** Access rules compiled by `accessRules`: `userlist` sections and the backend's ACL and rule lines. */
   access: AccessRules;
+}
+
+/** A server slot: an endpoint's address, weight and admin state, or the free placeholder in maintenance. */
+export interface SlotSpec {
+  addr: string;
+  port: number;
+  weight: number;
+  state: 'ready' | 'drain' | 'maint';
 }
 
 export interface AccessRules {
@@ -73,12 +87,21 @@ export interface ConfigSpec {
   metrics?: { port: number };
   /** Bound on a soft stop after a reload: old workers close what is left after this. */
   hardStopAfterSeconds: number;
-  /** one JSON line per HTTP request on stdout (see ACCESS_LOG_MARK), read back by the router */
+  /** one JSON line per HTTP request into the ring ACCESS_LOG_RING (see ACCESS_LOG_MARK), read back by the router */
   accessLog?: boolean;
 }
 
-/** Marks HAProxy's access-log lines on its stdout (the rest is HAProxy's own messages). */
+/** Marks HAProxy's access-log lines. */
 export const ACCESS_LOG_MARK = '{"slipwayAccess":1,';
+/**
+ * The ring each worker writes its access log into, read back on the admin socket (`show events`): a copy
+ * into memory per request, where a log to stdout cost a write() per request and halved the throughput
+ * (bench/router.ts with BENCH_ACCESS_LOG=1). 8 MiB holds ~30,000 lines of slack for a reader that falls
+ * behind; past that the oldest are overwritten. A line is at most 4 KiB (the logged path is cut at 1 KiB).
+ */
+export const ACCESS_LOG_RING = 'slipway_access';
+const ACCESS_LOG_RING_BYTES = 8 * 1024 * 1024;
+const ACCESS_LOG_LINE_BYTES = 4096;
 /**
  * The access-log line, JSON: single-quoted in the configuration so its double quotes stay. `%{+E}` escapes
  * quotes and backslashes in what the client sent (host and path).
@@ -88,7 +111,6 @@ const ACCESS_LOG_FORMAT = `${ACCESS_LOG_MARK}"ts":"%{+E}tr","client":"%ci","meth
 export interface RouterFiles {
   config: string;
   hostsMap: string;
-  stateFile: string;
   adminSocket: string;
   masterSocket: string;
   pidFile: string;
@@ -100,13 +122,14 @@ export interface RouterFiles {
   tlsSocket: string;
   /** `slipway_route_info` samples (see ../metrics.ts), served at /routes on the metrics port. */
   routeInfo: string;
+  /** the plain-HTTP bind of `slipway` that old workers hand requests to (HANDOFF_BACKEND) */
+  handoffSocket: string;
 }
 
 export function routerFiles(dir: string): RouterFiles {
   return {
     config: path.join(dir, 'haproxy.cfg'),
     hostsMap: path.join(dir, 'hosts.map'),
-    stateFile: path.join(dir, 'servers.state'),
     adminSocket: path.join(dir, 'admin.sock'),
     masterSocket: path.join(dir, 'master.sock'),
     pidFile: path.join(dir, 'haproxy.pid'),
@@ -115,6 +138,7 @@ export function routerFiles(dir: string): RouterFiles {
     sniMap: path.join(dir, 'sni.map'),
     tlsSocket: path.join(dir, 'tls.sock'),
     routeInfo: path.join(dir, 'routes.prom'),
+    handoffSocket: path.join(dir, 'handoff.sock'),
   };
 }
 
@@ -202,10 +226,10 @@ export function renderConfig(spec: ConfigSpec): string {
     'global',
     `  stats socket ${q(f.adminSocket)} mode 600 level admin expose-fd listeners`,
     '  stats timeout 10s',
-    `  server-state-file ${q(f.stateFile)}`,
     `  hard-stop-after ${spec.hardStopAfterSeconds}s`,
-    ...(spec.accessLog ? ['  log stdout format raw local0 info'] : []),
+    ...(spec.accessLog ? [`  log ring@${ACCESS_LOG_RING} format raw local0 info`] : []),
     '',
+    ...(spec.accessLog ? [`ring ${ACCESS_LOG_RING}`, '  format raw', `  size ${ACCESS_LOG_RING_BYTES}`, `  maxlen ${ACCESS_LOG_LINE_BYTES}`, ''] : []),
     'defaults',
     '  mode http',
     // No `option http-server-close`: keep-alive to clients, pooled keep-alive connections to servers.
@@ -217,7 +241,11 @@ export function renderConfig(spec: ConfigSpec): string {
     '  timeout http-keep-alive 65s',
     '  timeout tunnel 1h',
     '  timeout client-fin 5s',
-    '  option forwardfor',
+    // On a reload the old worker soft-stops. Without this it closes its idle keep-alive connections at once,
+    // racing a client that is sending its next request on one (a request lost for every service, not only
+    // the one that changed); with it, it answers that next request and only then closes, with
+    // `connection: close`. hard-stop-after bounds how long an old worker waits for it.
+    '  option idle-close-on-response',
     // A refused connection (an instance that just went away) is retried on another server (`redispatch 1`:
     // at every retry). The request has not been sent then, so any method may be retried. No L7 retry
     // (`empty-response` and the like): HAProxy would copy every request's buffer to be able to resend it,
@@ -225,13 +253,14 @@ export function renderConfig(spec: ConfigSpec): string {
     '  retries 2',
     '  retry-on conn-failure',
     '  option redispatch 1',
-    '  load-server-state-from-file global',
     `  errorfile 502 ${page('502.http')}`,
     `  errorfile 503 ${page('503.http')}`,
     `  errorfile 504 ${page('504.http')}`,
     '',
     'frontend slipway',
     `  bind ${spec.bindHost}:${spec.port}`,
+    // Requests handed over by a soft-stopping worker (see HANDOFF_BACKEND), with their client's address and port.
+    `  bind unix@${f.handoffSocket} mode 600 accept-proxy`,
     // ALPN h2 first: HTTP/2 clients get h2 on every route; HTTP/2 routes also speak h2c to their servers.
     ...(spec.tls ? [`  bind ${spec.tls.passthrough ? `unix@${f.tlsSocket} mode 600 accept-proxy` : `${spec.bindHost}:${spec.tls.port}`} ssl crt-list ${q(f.crtList)} alpn h2,http/1.1`] : []),
     ...(spec.accessLog ? ['  log global', `  log-format '${ACCESS_LOG_FORMAT}'`] : []),
@@ -245,6 +274,11 @@ export function renderConfig(spec: ConfigSpec): string {
     '  http-request set-header X-Forwarded-Proto %[ssl_fc,iif(https,http)]',
     '  http-request set-header X-Forwarded-Host %[req.hdr(host)]',
     '  http-request set-header X-Forwarded-Port %[dst_port]',
+    // After a reload the old worker serves the next request on each of its idle connections (see
+    // idle-close-on-response): a plain one goes on to the current worker, so it meets today's routes and
+    // endpoints, not the old worker's. A TLS one cannot (the current worker would see it as plain HTTP) and
+    // is served by the old worker, which the router keeps sending endpoint changes to.
+    `  use_backend ${HANDOFF_BACKEND} if { stopping } !{ ssl_fc }`,
     `  use_backend %[${HOST_SAMPLE},map(${f.hostsMap})]`,
     `  default_backend ${NOT_FOUND_BACKEND}`,
     '',
@@ -279,6 +313,9 @@ export function renderConfig(spec: ConfigSpec): string {
           '',
         ]
       : []),
+    `backend ${HANDOFF_BACKEND}`,
+    `  server current unix@${f.handoffSocket} send-proxy-v2`,
+    '',
     `backend ${NOT_FOUND_BACKEND}`,
     `  http-request set-var(txn.host) ${HOST_SAMPLE}`,
     `  http-request return status 404 content-type ${HTML} hdr cache-control no-store lf-file ${page('not-found.lf')} if { var(txn.host) -m reg ^[a-z0-9._-]*$ }`,
@@ -297,19 +334,37 @@ export function renderConfig(spec: ConfigSpec): string {
         ...b.balance.map((l) => `  ${l}`),
         // Maintenance: the connection is closed at once, as the built-in router does.
         ...(b.maintenance ? ['  tcp-request content reject'] : []),
-        `  server-template ${SERVER_PREFIX} 1-${b.slotCount} ${FREE_ADDR}:${FREE_PORT} disabled`,
+        ...serverLines(b),
       );
       continue;
     }
-    add('', `backend ${b.name}`, ...b.balance.map((l) => `  ${l}`));
+    // X-Forwarded-For is added where a request leaves for its route, not in the frontend: a request that an
+    // old worker hands to the current one (HANDOFF_BACKEND) gets it there once, not twice.
+    add('', `backend ${b.name}`, '  option forwardfor', ...b.balance.map((l) => `  ${l}`));
     // Access first: a refused request learns nothing about the service, not even that it is in maintenance.
     add(...b.access.rules.map((l) => `  ${l}`));
     if (b.maintenance) add(`  http-request return status 503 content-type ${HTML} hdr cache-control no-store hdr retry-after 30 file ${page('maintenance.html')}`);
     // nbsrv counts usable servers: slots in maintenance or drain do not count.
-    else add(`  http-request return status 503 content-type ${HTML} hdr cache-control no-store hdr retry-after 5 file ${page('no-instance.html')} if { nbsrv eq 0 }`);
-    add(`  server-template ${SERVER_PREFIX} 1-${b.slotCount} ${FREE_ADDR}:${FREE_PORT} disabled${b.serverProto ? ` proto ${b.serverProto}` : ''}`);
+    else add(`  http-request return status 503 content-type ${HTML} hdr cache-control no-store hdr retry-after 5 file ${page('no-instance.html')} if { nbsrv eq 0 } !{ stopping }`);
+    add(...serverLines(b));
   }
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * A backend's slots as `server` lines. A slot that is not ready (free, draining, in maintenance) is
+ * `disabled` but keeps its address: a later `set server … state ready` must find the endpoint, not the
+ * placeholder. A draining slot's requests are the old worker's; the new one sends it none.
+ */
+function serverLines(b: BackendSpec): string[] {
+  const proto = b.serverProto ? ` proto ${b.serverProto}` : '';
+  const out: string[] = [];
+  for (let i = 0; i < b.slotCount; i++) {
+    const s = b.slots?.[i] ?? { addr: FREE_ADDR, port: FREE_PORT, weight: 1, state: 'maint' };
+    const addr = s.addr.includes(':') ? `[${s.addr}]` : s.addr;
+    out.push(`  server ${SERVER_PREFIX}${i + 1} ${addr}:${s.port} weight ${s.weight}${s.state === 'ready' ? '' : ' disabled'}${proto}`);
+  }
+  return out;
 }
 
 /**

@@ -4,13 +4,14 @@
  *
  * Two kinds of change, two paths:
  * - Endpoint changes (an instance added, removed, re-weighted, drained) go through the Runtime API on the
- *   admin socket, with no reload: each backend pre-allocates server slots (`server-template`), and a slot
+ *   admin socket, with no reload: each backend pre-allocates server slots (`s1`…`sN`), and a slot
  *   takes an endpoint with `set server addr/weight/state`. A removed endpoint's slot is set to `drain` (no
  *   new requests, in-flight ones finish) and is freed (`maint`) once `show stat` counts nothing on it.
  * - Structural changes (routes, hosts, load-balancing mode, maintenance, more slots) rewrite the
  *   configuration and reload through the master socket. The master starts a new worker that takes the
- *   listening sockets over (`expose-fd listeners`) and the servers' runtime state from the state file
- *   dumped just before; the old worker finishes its requests. No connection is refused.
+ *   listening sockets over (`expose-fd listeners`) and starts with the slots written into the
+ *   configuration as they are; the old worker finishes its requests, answering the next request on each
+ *   idle keep-alive connection before closing it. No connection is refused and no request is lost.
  *
  * All changes to HAProxy go through one serial loop that always converges on the latest table, so the
  * model of what HAProxy holds (`applied`) is only ever changed by one pass at a time.
@@ -21,17 +22,17 @@ import net from 'node:net';
 import path from 'node:path';
 import type { AccessLogEntry, Endpoint, Route, Router, RoutingTable } from '../table.ts';
 import { haproxyAvailable } from './detect.ts';
-import { cliCommand, cliErrors, parseServerLoad, parseShowProc, type ProcList } from './runtime-api.ts';
+import { cliCommand, cliErrors, followRing, lineSplitter, parseServerLoad, parseShowProc, type ProcList, type RingFollower } from './runtime-api.ts';
 import { ensureSelfSigned, loadCertificates, unclaimedSelfSignedNames } from '../tls/certificates.ts';
 import { renderRouteInfo } from '../metrics.ts';
 import { portFree, TcpPortAllocator, tcpPortsFile, type TcpPortRange } from '../tcp-ports.ts';
-import { ACCESS_LOG_MARK, accessRules, renderCrtList, backendName, balanceFor, FREE_ADDR, FREE_PORT, isMappableHost, renderConfig, renderHostsMap, renderPages, routerFiles, SERVER_PREFIX, type BackendSpec, type RouterFiles } from './config.ts';
+import { ACCESS_LOG_MARK, ACCESS_LOG_RING, HANDOFF_BACKEND, accessRules, renderCrtList, backendName, balanceFor, FREE_ADDR, FREE_PORT, isMappableHost, renderConfig, renderHostsMap, renderPages, routerFiles, SERVER_PREFIX, type BackendSpec, type RouterFiles } from './config.ts';
 
 export interface HaproxyRouterOptions {
   host: string;
   /** 0 picks a free port before starting (HAProxy cannot report an ephemeral port back). */
   port: number;
-  /** The router keeps its configuration, map, state file, sockets and pid file in `<dataDir>/router`. */
+  /** The router keeps its configuration, maps, sockets and pid file in `<dataDir>/router`. */
   dataDir: string;
   /** HTTPS port (0 picks a free one); TLS is off when unset. Needs `domain`; certificates live in `<dataDir>/tls/`. */
   tlsPort?: number;
@@ -103,6 +104,9 @@ export class HaproxyRouter implements Router {
   private certTimer?: NodeJS.Timeout;
   private child?: ChildProcess;
   private childExit?: Promise<void>;
+  /** The worker that holds the admin socket, and the followers of the workers' access-log rings. */
+  private currentWorker = 0;
+  private readonly ringFollowers = new Set<RingFollower>();
   private started = false;
   private stopping = false;
 
@@ -168,7 +172,6 @@ export class HaproxyRouter implements Router {
       else this.opts.logger?.warn({ port: this.opts.metricsPort }, 'router metrics port is in use: metrics are off (set SLIPWAY_ROUTER_METRICS_PORT)');
     }
     for (const [name, body] of Object.entries(renderPages())) fs.writeFileSync(path.join(this.files.pagesDir, name), body);
-    fs.writeFileSync(this.files.stateFile, '1\n');
     await this.assignTcpPorts(this.desired);
     // Start with the table's structure; endpoints follow through the Runtime API before start resolves.
     const { backends, hosts, sni } = this.structureOf(this.desired);
@@ -178,31 +181,14 @@ export class HaproxyRouter implements Router {
     const child = spawn(this.bin, ['-W', '-S', `${this.files.masterSocket},mode,600`, '-f', this.files.config, '-p', this.files.pidFile], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     let output = '';
-    /** Whole lines only: a pipe read can end inside a line (under load, access-log lines often do). */
-    const onOutput = () => {
-      let partial = '';
-      return (d: Buffer) => {
-        const text = partial + d.toString();
-        const last = text.lastIndexOf('\n');
-        partial = text.slice(last + 1);
-        if (partial.length > 65_536) partial = ''; // no line is that long: not worth keeping
-        let start = 0;
-        while (start <= last) {
-          const end = text.indexOf('\n', start);
-          const line = text.slice(start, end);
-          start = end + 1;
-          if (!line) continue;
-          if (line.startsWith(ACCESS_LOG_MARK)) {
-            this.accessLine(line);
-            continue;
-          }
-          output = `${output}${line}\n`.slice(-4000);
-          // HAProxy reports routine events (servers up, proxies stopped after a reload) as warnings.
-          if (/\[ALERT\]/.test(line)) this.opts.logger?.warn({ haproxy: line }, 'haproxy');
-          else this.opts.logger?.debug({ haproxy: line }, 'haproxy');
-        }
-      };
-    };
+    // HAProxy's own messages; access-log lines come from the workers' rings (followAccessLog).
+    const onOutput = () =>
+      lineSplitter((line) => {
+        output = `${output}${line}\n`.slice(-4000);
+        // HAProxy reports routine events (servers up, proxies stopped after a reload) as warnings.
+        if (/\[ALERT\]/.test(line)) this.opts.logger?.warn({ haproxy: line }, 'haproxy');
+        else this.opts.logger?.debug({ haproxy: line }, 'haproxy');
+      });
     child.stdout!.on('data', onOutput());
     child.stderr!.on('data', onOutput());
     let exited = false;
@@ -219,7 +205,11 @@ export class HaproxyRouter implements Router {
     for (;;) {
       if (exited) throw new Error(`HaproxyRouter: haproxy exited while starting: ${output.trim().slice(-1500)}`);
       try {
-        if (/Pid:/.test(await cliCommand(this.files.adminSocket, 'show info', 1000))) break;
+        const pid = /^Pid: (\d+)$/m.exec(await cliCommand(this.files.adminSocket, 'show info', 1000))?.[1];
+        if (pid) {
+          this.followAccessLog(Number(pid));
+          break;
+        }
       } catch {
         // not listening yet
       }
@@ -245,16 +235,34 @@ export class HaproxyRouter implements Router {
     await this.settled();
   }
 
+  /**
+   * Reads a worker's access log from its ring from now on. The worker that took over after a reload is the
+   * current one; an old worker's follower goes on until that worker exits, so the requests it finishes
+   * are logged too.
+   */
+  private followAccessLog(pid: number): void {
+    if (!this.opts.accessLog) return;
+    this.currentWorker = pid;
+    const follower = followRing(this.files.adminSocket, ACCESS_LOG_RING, pid, {
+      onLine: (line) => this.accessLine(line),
+      keep: () => !this.stopping && this.currentWorker === pid,
+      onEnd: () => this.ringFollowers.delete(follower),
+    });
+    this.ringFollowers.add(follower);
+  }
+
   /** An access-log line from HAProxy → the same entry the built-in router writes. */
   private accessLine(line: string): void {
     const log = this.opts.accessLog;
-    if (!log) return;
+    if (!log || !line.startsWith(ACCESS_LOG_MARK)) return;
     let e: { ts: string; client: string; method: string; host: string; path: string; status: number; bytes: number; ms: number; backend: string; server: string; requestId: string };
     try {
       e = JSON.parse(line);
     } catch {
       return;
     }
+    // A request an old worker handed to the current one is logged by the current one.
+    if (e.backend === HANDOFF_BACKEND) return;
     const route = this.routeOfBackend.get(e.backend);
     const endpoint = route ? this.endpointAtSlot.get(`${e.backend}/${e.server}`) : undefined;
     log({
@@ -329,6 +337,14 @@ export class HaproxyRouter implements Router {
     clearTimeout(this.retryTimer);
     await this.loop?.catch(() => undefined);
     const child = this.child;
+    try {
+      await this.stopHaproxy(child);
+    } finally {
+      for (const f of this.ringFollowers) f.close();
+    }
+  }
+
+  private async stopHaproxy(child: ChildProcess | undefined): Promise<void> {
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     // SIGUSR1: soft stop. The master passes it to the workers, which stop listening, finish the requests in
     // flight and exit; the master exits after them. SIGTERM (hard stop) only when that takes too long.
@@ -594,16 +610,14 @@ export class HaproxyRouter implements Router {
   }
 
   /**
-   * Seamless reload: dump the servers' runtime state for the new worker, write the configuration, check
-   * it, ask the master to reload, and wait until the new worker answers on the admin socket.
+   * Seamless reload: write the configuration (with every slot as it is now, see renderConfig), check it,
+   * ask the master to reload, and wait until the new worker answers on the admin socket.
    */
   private async reload(backends: Backend[], hosts: Map<string, string>, sni: Map<string, string>): Promise<void> {
-    const state = await cliCommand(this.files.adminSocket, 'show servers state');
     const oldConfig = fs.readFileSync(this.files.config, 'utf8');
     const oldMap = fs.readFileSync(this.files.hostsMap, 'utf8');
     const oldSni = fs.readFileSync(this.files.sniMap, 'utf8');
     const oldCrtList = this.appliedCrtList;
-    writeAtomic(this.files.stateFile, state);
     this.writeStructure(backends, hosts, sni);
     try {
       await this.validate();
@@ -619,18 +633,38 @@ export class HaproxyRouter implements Router {
     }
     const before = await this.procs();
     const previous = new Set(before.workers.filter((w) => w.current).map((w) => w.pid));
-    await cliCommand(this.files.masterSocket, 'reload', 5000).catch(() => ''); // the master re-executes and drops the socket
+    const askReload = () => cliCommand(this.files.masterSocket, 'reload', 5000).catch(() => ''); // the master re-executes and drops the socket
+    await askReload();
+    let askedAt = Date.now();
     const deadline = Date.now() + 15_000;
     for (;;) {
       await sleep(20);
       const now = await this.procs().catch(() => undefined);
       if (now && now.failedReloads > before.failedReloads) throw new Error('haproxy reload failed; the previous configuration keeps serving');
+      // The master counts the reloads it began: a request it never got (its socket was busy) is sent again.
+      if (now && now.masterReloads === before.masterReloads && Date.now() - askedAt > 2000) {
+        await askReload();
+        askedAt = Date.now();
+      }
       const fresh = now?.workers.find((w) => w.current && !previous.has(w.pid));
       if (fresh) {
         const info = await cliCommand(this.files.adminSocket, 'show info', 1000).catch(() => '');
-        if (new RegExp(`^Pid: ${fresh.pid}$`, 'm').test(info)) break;
+        if (new RegExp(`^Pid: ${fresh.pid}$`, 'm').test(info)) {
+          this.followAccessLog(fresh.pid);
+          break;
+        }
       }
       if (Date.now() > deadline) throw new Error('haproxy reload did not complete within 15 s');
+    }
+    // Until an old worker has begun its soft stop it still accepts connections on the shared listeners,
+    // with the old configuration: the reload is done only when none does.
+    for (const pid of previous) {
+      for (;;) {
+        const info = await cliCommand(this.files.masterSocket, `@!${pid} show info`, 1000).catch(() => '');
+        if (!/^Pid: /m.test(info) || /^Stopping: 1$/m.test(info)) break;
+        if (Date.now() > deadline) throw new Error(`haproxy worker ${pid} did not begin its soft stop within 15 s of a reload`);
+        await sleep(10);
+      }
     }
     this.opts.logger?.debug({ backends: backends.length, hosts: hosts.size }, 'haproxy reloaded');
   }

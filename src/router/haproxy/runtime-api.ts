@@ -1,6 +1,7 @@
 /**
  * A client for HAProxy's two command sockets, spoken over node:net:
- * - the worker's admin stats socket (Runtime API: `set server`, `show stat`, `show servers state`);
+ * - the worker's admin stats socket (Runtime API: `set server`, `show stat`, `show info`, and
+ *   `show events` to follow a ring: see followRing);
  * - the master CLI (`show proc`, `reload`, and `@!<pid> <command>` to reach one worker, old ones included).
  * Both answer one command line per connection in non-interactive mode and then close, so every call opens
  * its own connection: calls never interleave and a reload that drops the master's socket breaks one call only.
@@ -99,4 +100,76 @@ export function parseServerLoad(csv: string): Map<string, number> {
     load.set(`${f[px]}/${f[sv]}`, (Number(f[scur]) || 0) + (Number(f[qcur]) || 0));
   }
   return load;
+}
+
+/**
+ * Splits a byte stream into whole lines: a read can end inside a line (under load, log lines often do).
+ * A partial line longer than `maxPartial` is dropped rather than kept growing.
+ */
+export function lineSplitter(onLine: (line: string) => void, maxPartial = 65_536): (chunk: Buffer | string) => void {
+  let partial = '';
+  return (chunk) => {
+    const text = partial + chunk.toString();
+    const last = text.lastIndexOf('\n');
+    partial = text.slice(last + 1);
+    if (partial.length > maxPartial) partial = '';
+    let start = 0;
+    while (start <= last) {
+      const end = text.indexOf('\n', start);
+      const line = text.slice(start, end);
+      start = end + 1;
+      if (line) onLine(line);
+    }
+  };
+}
+
+export interface RingFollower {
+  /** Stop following now (the session is closed; no further lines). */
+  close(): void;
+}
+
+/**
+ * Follows one worker's ring (`show events <ring> -w`) on the admin socket, passing each line to `onLine`.
+ * Each session starts with `show info`, and one answered by another worker than `pid` (a newer one took
+ * the socket over after a reload) is closed at once, so a ring is never read twice. The worker closes a
+ * session left idle for its `stats timeout`: the follower then attaches again, skipping what the ring
+ * already holds (`-n`), which loses no line since nothing was logged while idle. It ends, calling
+ * `onEnd`, when the worker is gone (the session cannot be opened or is answered by another worker) or
+ * `keep()` says so.
+ */
+export function followRing(socketPath: string, ring: string, pid: number, opts: { onLine(line: string): void; keep(): boolean; onEnd(): void }): RingFollower {
+  let sock: net.Socket | undefined;
+  let closed = false;
+  const end = () => {
+    if (closed) return;
+    closed = true;
+    sock?.destroy();
+    opts.onEnd();
+  };
+  const attach = (skipExisting: boolean) => {
+    let verified = false;
+    const s = net.createConnection(socketPath);
+    sock = s;
+    s.on('connect', () => s.write(`show info;show events ${ring} -w${skipExisting ? ' -n' : ''}\n`));
+    s.on(
+      'data',
+      lineSplitter((line) => {
+        if (verified) return opts.onLine(line);
+        const m = /^Pid: (\d+)$/.exec(line);
+        if (!m) return; // the rest of `show info`
+        if (Number(m[1]) !== pid) end();
+        else verified = true;
+      }),
+    );
+    s.on('error', () => undefined); // followed by 'close'
+    s.on('close', () => {
+      if (closed) return;
+      // Unverified: the socket is gone or answered by no worker we follow. Verified: an idle timeout, or the
+      // worker's exit, which the next session finds out (it cannot connect, or another worker answers).
+      if (!verified || !opts.keep()) return end();
+      attach(true);
+    });
+  };
+  attach(false);
+  return { close: end };
 }
