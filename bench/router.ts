@@ -3,7 +3,9 @@
  *   1. the backend directly (an nginx answering a static body),
  *   2. slipway's HAProxy data plane (HaproxyRouter),
  *   3. slipway's built-in Node proxy (NodeRouter),
- *   4. a hand-configured nginx reverse proxy (upstream keepalive 64, HTTP/1.1 to the upstream),
+ *   4. a hand-configured nginx reverse proxy (upstream keepalive 64, HTTP/1.1 to the upstream, the same
+ *      X-Forwarded-For/Proto/Host/Port and X-Request-Id headers slipway's planes set; with BENCH_ACCESS_LOG=1
+ *      a JSON access-log line per request with the same fields),
  *   5. a minimal hand-written HAProxy (one frontend, one backend, `http-reuse always`, X-Forwarded-For only):
  *      the floor for HAProxy on this machine, so the gap to row 2 is what slipway's configuration costs.
  * Each runs ~5 s, 3 rounds interleaved after a warm-up; the report gives the median req/s, p50 and p99, the
@@ -17,7 +19,8 @@
  *
  *   node --import tsx bench/router.ts            (BENCH_SECONDS, BENCH_ROUNDS, BENCH_CONNECTIONS override)
  *   BENCH_ACCESS_LOG=1 node --import tsx bench/router.ts   both planes with their access log on (as slipway runs them
- *                                                           by default), each entry written as a JSON line to a file
+ *                                                           by default), each entry written as a JSON line to a file;
+ *                                                           nginx then logs the same fields as JSON to a file too
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -36,6 +39,9 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const HOST = 'bench.test';
 const ACCESS_LOG = process.env.BENCH_ACCESS_LOG === '1';
+/** With BENCH_ACCESS_LOG=1 the nginx peer writes the same fields as a JSON line per request, unbuffered, as slipway does. */
+const NGINX_ACCESS_LOG_FORMAT = `  log_format slipway escape=json '{"ts":"$time_iso8601","client":"$remote_addr","method":"$request_method","host":"$host","path":"$uri","status":$status,"bytes":$body_bytes_sent,"durationMs":$request_time,"route":"bench/app/web","endpoint":"$upstream_addr","requestId":"$request_id"}';
+`;
 
 interface Result {
   rps: number;
@@ -234,7 +240,7 @@ async function main(): Promise<void> {
     const nginxProxy = new Nginx(
       nginxBin,
       path.join(tmp, 'nginx-proxy'),
-      `  upstream backend { server 127.0.0.1:${backendPort}; keepalive 64; keepalive_requests 1000000; }
+      `${ACCESS_LOG ? NGINX_ACCESS_LOG_FORMAT : ''}  upstream backend { server 127.0.0.1:${backendPort}; keepalive 64; keepalive_requests 1000000; }
   server {
     listen 127.0.0.1:${nginxPort};
     location / {
@@ -245,8 +251,9 @@ async function main(): Promise<void> {
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
       proxy_set_header X-Forwarded-Proto $scheme;
       proxy_set_header X-Forwarded-Host $http_host;
+      proxy_set_header X-Forwarded-Port $server_port;
       proxy_set_header X-Request-Id $request_id;
-    }
+    }${ACCESS_LOG ? `\n    access_log ${path.join(tmp, 'nginx-access.log')} slipway;` : ''}
   }`,
     );
     await nginxProxy.start(nginxPort);
