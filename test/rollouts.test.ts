@@ -93,7 +93,9 @@ for (const runtime of RUNTIMES) {
         deployment: { instances: 2 },
         vcsData: { projectUrl: repo.dir, projectType: 'self-hosted', projectBranch: 'main' },
         ports: [{ name: 'p01', internalPort: 8080, public: true, protocol: 'HTTP' }],
-        healthChecks: [{ protocol: 'HTTP', type: 'readinessProbe', path: '/health', port: 8080, initialDelaySeconds: 1, periodSeconds: 10, timeoutSeconds: 1, failureThreshold: 1, successThreshold: 1 }],
+        // failureThreshold 3 (Kubernetes' default): under this file's load one slow probe must not take a healthy
+        // instance out of routing; a broken release still never becomes ready (readiness needs a success).
+        healthChecks: [{ protocol: 'HTTP', type: 'readinessProbe', path: '/health', port: 8080, initialDelaySeconds: 1, periodSeconds: 10, timeoutSeconds: 1, failureThreshold: 3, successThreshold: 1 }],
         runtimeEnvironment: appEnv(runtime, { GREETING: 'v1' }),
       });
       assert.equal(created.status, 200, JSON.stringify(created.body));
@@ -122,6 +124,8 @@ for (const runtime of RUNTIMES) {
         return c.length === 2 && c.every((x) => x.release === 1 && x.ready);
       }, 60_000, 'back on release 1 only');
       await load.stop();
+      // On a failure, the instances' probe states tell whether readiness dropped (and why) during the load.
+      if (load.stats.failed) console.log(`containers: ${JSON.stringify((await api(p, 'GET', `${SVC}/containers`)).body.data.containers.map((c: { name: string; release: number; probes: unknown }) => [c.name, c.release, c.probes]))}`);
       assert.equal(load.stats.failed, 0, `no failed request (${load.stats.ok} ok): ${load.stats.errors.slice(0, 5).join('; ')}`);
       assert.deepEqual([...load.stats.seen.keys()], ['v1']);
       const [back, failed] = await rollouts();
