@@ -648,6 +648,26 @@ it('serves HTTPS with the certificate picked by SNI, and the self-signed one for
   assert.ok(fs.existsSync(path.join(c.dataDir, 'tls', 'self-signed.pem')), 'the self-signed certificate is kept in <dataDir>/tls');
 });
 
+it('keeps serving HTTPS with the certificates it has when the certificate file is removed under it', async (c) => {
+  const b = await c.mk('tls-kept');
+  await c.put('kept.conf.test', [ep(b)]);
+  const httpsPort = c.router.address().httpsPort!;
+  const file = path.join(c.dataDir, 'tls', 'self-signed.pem');
+  const pem = fs.readFileSync(file);
+  fs.unlinkSync(file);
+  try {
+    // Past both planes' re-read of the certificate files (every 2 s built in, every 5 s for HAProxy): a
+    // failed read must not end the router (this process) nor change what it serves.
+    await new Promise((r) => setTimeout(r, 5500));
+    const res = await httpsGet(httpsPort, 'kept.conf.test');
+    assert.equal(res.status, 200);
+    assert.equal(res.body, 'tls-kept');
+    assert.equal(await servedSubject(httpsPort, 'kept.conf.test'), `*.${DOMAIN}`);
+  } finally {
+    fs.writeFileSync(file, pem, { mode: 0o600 });
+  }
+});
+
 it('proxies HTTPS requests with X-Forwarded-Proto https, and plain ones with http', async (c) => {
   const b = await c.mk('tls-backend');
   await c.put('secure.conf.test', [ep(b)]);

@@ -227,7 +227,12 @@ export class HaproxyRouter implements Router {
     if (this.tlsPort !== undefined) {
       // A certificate added to (or changed in) <dataDir>/tls/certs is served after the next check and reload.
       this.certTimer = setInterval(() => {
-        if (this.certificateSet().signature !== this.certSignature) this.kick();
+        try {
+          if (this.certificateSet().signature !== this.certSignature) this.kick();
+        } catch (err) {
+          // A certificate file that cannot be read now (removed under us): HAProxy keeps the ones it loaded.
+          this.opts.logger?.warn({ err: (err as Error).message }, 'TLS certificates not re-read; the loaded ones stay in use');
+        }
       }, CERT_CHECK_MS);
       this.certTimer.unref();
     }

@@ -324,7 +324,13 @@ export class NodeRouter implements Router {
   private certificates(): CertificateSet {
     if (!this.certs || Date.now() - this.certsCheckedAt > 2000) {
       this.certsCheckedAt = Date.now();
-      this.certs = loadCertificates(this.opts.dataDir!, this.selfSignedFile, (file, err) => this.opts.logger?.warn({ file, err: err.message }, 'TLS certificate ignored'));
+      try {
+        this.certs = loadCertificates(this.opts.dataDir!, this.selfSignedFile, (file, err) => this.opts.logger?.warn({ file, err: err.message }, 'TLS certificate ignored'));
+      } catch (err) {
+        // The self-signed certificate cannot be read (removed under us): keep serving the set last read.
+        if (!this.certs) throw err;
+        this.opts.logger?.warn({ err: (err as Error).message }, 'TLS certificates not re-read; the last ones stay in use');
+      }
     }
     return this.certs;
   }
