@@ -26,7 +26,7 @@ import { cliCommand, cliErrors, followRing, lineSplitter, parseServerLoad, parse
 import { ensureSelfSigned, loadCertificates, unclaimedSelfSignedNames } from '../tls/certificates.ts';
 import { renderRouteInfo } from '../metrics.ts';
 import { portFree, TcpPortAllocator, tcpPortsFile, type TcpPortRange } from '../tcp-ports.ts';
-import { ACCESS_LOG_MARK, ACCESS_LOG_RING, HANDOFF_BACKEND, accessRules, renderCrtList, backendName, balanceFor, FREE_ADDR, FREE_PORT, isMappableHost, renderConfig, renderHostsMap, renderPages, routerFiles, SERVER_PREFIX, type BackendSpec, type RouterFiles } from './config.ts';
+import { ACCESS_LOG_MARK, ACCESS_LOG_RING, HANDOFF_BACKEND, accessRules, renderCrtList, backendName, balanceFor, FREE_SLOT as FREE_SLOT_SPEC, isMappableHost, renderConfig, renderHostsMap, renderPages, routerFiles, SERVER_PREFIX, type BackendSpec, type RouterFiles } from './config.ts';
 
 export interface HaproxyRouterOptions {
   host: string;
@@ -81,7 +81,7 @@ interface Draining {
   sinceEpoch: number;
 }
 
-const FREE_SLOT: Slot = { addr: FREE_ADDR, port: FREE_PORT, weight: 1, state: 'maint', removed: false };
+const FREE_SLOT: Slot = { ...FREE_SLOT_SPEC, removed: false };
 const STATS_INTERVAL_MS = 100;
 const CERT_CHECK_MS = 5000;
 const MAX_WEIGHT = 256;
