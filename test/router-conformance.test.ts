@@ -682,6 +682,48 @@ it('proxies HTTPS requests with X-Forwarded-Proto https, and plain ones with htt
   assert.equal(plain['x-forwarded-port'], String(c.port));
 });
 
+it('serves a request on an HTTPS connection opened before a structural change with the endpoints of now', async (c) => {
+  const before = await c.mk('tls-old-conn-a');
+  await c.put('tls-old-conn.conf.test', [ep(before)]);
+  const httpsPort = c.router.address().httpsPort!;
+  const agent = new https.Agent({ keepAlive: true, maxSockets: 1, rejectUnauthorized: false });
+  const get = (urlPath: string, requestId?: string) =>
+    new Promise<Reply & { reused: boolean }>((resolve, reject) => {
+      const headers = { host: 'tls-old-conn.conf.test', ...(requestId ? { 'x-request-id': requestId } : {}) };
+      const req = https.request({ host: '127.0.0.1', port: httpsPort, path: urlPath, servername: 'tls-old-conn.conf.test', headers, agent }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (d: Buffer) => chunks.push(d));
+        res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks).toString(), headers: res.headers, reused: req.reusedSocket }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  try {
+    assert.equal((await get('/')).body, 'tls-old-conn-a');
+    // A new route is a structural change (HAProxy reloads; the connection above stays with the old worker),
+    // then the instance the connection's first request reached is replaced and gone.
+    await c.put('tls-old-conn-extra.conf.test', [ep(before)]);
+    const after = await c.mk('tls-old-conn-b');
+    await c.put('tls-old-conn.conf.test', [ep(after)]);
+    await closeBackend(before);
+    const requestId = `tls-old-conn-${c.plane.name.replace(/\W+/g, '-')}-${Date.now()}`;
+    const r = await get('/headers', requestId);
+    assert.ok(r.reused, 'the request went on the connection opened before the change');
+    assert.equal(r.status, 200, r.body);
+    const h = JSON.parse(r.body) as Record<string, string>;
+    assert.equal(h['x-forwarded-proto'], 'https');
+    assert.equal(h['x-forwarded-port'], String(httpsPort));
+    assert.equal((await get('/')).body, 'tls-old-conn-b');
+    const entry = await waitUntil(() => ACCESS.find((e) => e.requestId === requestId), 'the access-log entry of the request');
+    assert.equal(entry.route, 'p/tls-old-conn.conf.test/p01');
+    assert.equal(entry.endpoint, 'tls-old-conn-b');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(ACCESS.filter((e) => e.requestId === requestId).length, 1, 'logged once');
+  } finally {
+    agent.destroy();
+  }
+});
+
 it('applies access policies to HTTPS requests too', async (c) => {
   await c.guarded('locked.conf.test', { credentials: [{ username: 'admin', password: 'pw-tls', type: 'basic-auth' }] });
   const r = await httpsGet(c.router.address().httpsPort!, 'locked.conf.test');

@@ -12,6 +12,7 @@
  *                         SNI picks a passthrough backend through sni.map (`be_<…>_tls`, `mode tcp`, the app
  *                         terminates TLS), else slipway_tls_terminate, which hands the connection with a PROXY
  *                         v2 header (client address kept) to the TLS bind of `slipway` on a unix socket.
+ * backend slipway_handoff[_tls]  a soft-stopping worker's way to the current one (unix binds of `slipway`)
  * backend be_<key>_<hash> one per route; balance per load-balancing mode; maintenance / "no instance" 503;
  *                         servers s1…sN: the slots, each with the address, weight and state it holds
  *                         when the configuration is written (a free slot is `disabled` at 127.0.0.1:1).
@@ -30,6 +31,10 @@ import { METRICS_CONTENT_TYPE, proxyName } from '../metrics.ts';
 export const NOT_FOUND_BACKEND = 'slipway_not_found';
 /** A soft-stopping worker's route to the current one, for plain requests on its old connections. */
 export const HANDOFF_BACKEND = 'slipway_handoff';
+/** The same for requests that came over TLS (the old worker has decrypted them): the current worker takes
+ * them on a bind of this name and forwards them as HTTPS requests (`X-Forwarded-Proto: https`). */
+export const HANDOFF_TLS_BACKEND = 'slipway_handoff_tls';
+const HANDOFF_TLS_BIND = 'handoff-tls';
 export const TLS_TERMINATE_BACKEND = 'slipway_tls_terminate';
 /** How long the TLS port waits for a whole ClientHello while routing by SNI; then the connection is closed. */
 const CLIENT_HELLO_WAIT = '5s';
@@ -127,6 +132,8 @@ export interface RouterFiles {
   routeInfo: string;
   /** the plain-HTTP bind of `slipway` that old workers hand requests to (HANDOFF_BACKEND) */
   handoffSocket: string;
+  /** the bind that old workers hand decrypted TLS requests to (HANDOFF_TLS_BACKEND) */
+  handoffTlsSocket: string;
 }
 
 export function routerFiles(dir: string): RouterFiles {
@@ -142,6 +149,7 @@ export function routerFiles(dir: string): RouterFiles {
     tlsSocket: path.join(dir, 'tls.sock'),
     routeInfo: path.join(dir, 'routes.prom'),
     handoffSocket: path.join(dir, 'handoff.sock'),
+    handoffTlsSocket: path.join(dir, 'handoff-tls.sock'),
   };
 }
 
@@ -262,8 +270,10 @@ export function renderConfig(spec: ConfigSpec): string {
     '',
     'frontend slipway',
     `  bind ${spec.bindHost}:${spec.port}`,
-    // Requests handed over by a soft-stopping worker (see HANDOFF_BACKEND), with their client's address and port.
+    // Requests handed over by a soft-stopping worker (see HANDOFF_BACKEND), with their client's address and
+    // port (PROXY v2): plain ones, and those that reached the old worker over TLS.
     `  bind unix@${f.handoffSocket} mode 600 accept-proxy`,
+    `  bind unix@${f.handoffTlsSocket} mode 600 accept-proxy name ${HANDOFF_TLS_BIND}`,
     // ALPN h2 first: HTTP/2 clients get h2 on every route; HTTP/2 routes also speak h2c to their servers.
     ...(spec.tls ? [`  bind ${spec.tls.passthrough ? `unix@${f.tlsSocket} mode 600 accept-proxy` : `${spec.bindHost}:${spec.tls.port}`} ssl crt-list ${q(f.crtList)} alpn h2,http/1.1`] : []),
     ...(spec.accessLog ? ['  log global', `  log-format '${ACCESS_LOG_FORMAT}'`] : []),
@@ -274,14 +284,15 @@ export function renderConfig(spec: ConfigSpec): string {
     // Keep a sane request id from the client (as the built-in router does), else give one.
     '  http-request set-header X-Request-Id %[uuid()] unless { req.hdr_cnt(x-request-id) eq 1 } { req.hdr(x-request-id) -m reg ^[A-Za-z0-9._:-]{1,128}$ }',
     ...(spec.accessLog ? ['  http-request set-var(txn.rid) req.hdr(x-request-id)'] : []),
-    '  http-request set-header X-Forwarded-Proto %[ssl_fc,iif(https,http)]',
+    // A TLS request handed over keeps the `https` the old worker set.
+    `  http-request set-header X-Forwarded-Proto %[ssl_fc,iif(https,http)] unless { so_name ${HANDOFF_TLS_BIND} }`,
     '  http-request set-header X-Forwarded-Host %[req.hdr(host)]',
     '  http-request set-header X-Forwarded-Port %[dst_port]',
     // After a reload the old worker serves the next request on each of its idle connections (see
-    // idle-close-on-response): a plain one goes on to the current worker, so it meets today's routes and
-    // endpoints, not the old worker's. A TLS one cannot (the current worker would see it as plain HTTP): the
-    // old worker serves it with the routes and endpoints it held at the reload, then closes the connection.
-    `  use_backend ${HANDOFF_BACKEND} if { stopping } !{ ssl_fc }`,
+    // idle-close-on-response), and the requests of streams still open: each goes on to the current worker,
+    // so it meets today's routes and endpoints, not the old worker's (whose servers the Runtime API can no
+    // longer change: a stopping worker's proxies refuse `set server`).
+    `  use_backend %[ssl_fc,iif(${HANDOFF_TLS_BACKEND},${HANDOFF_BACKEND})] if { stopping }`,
     `  use_backend %[${HOST_SAMPLE},map(${f.hostsMap})]`,
     `  default_backend ${NOT_FOUND_BACKEND}`,
     '',
@@ -318,6 +329,9 @@ export function renderConfig(spec: ConfigSpec): string {
       : []),
     `backend ${HANDOFF_BACKEND}`,
     `  server current unix@${f.handoffSocket} send-proxy-v2`,
+    '',
+    `backend ${HANDOFF_TLS_BACKEND}`,
+    `  server current unix@${f.handoffTlsSocket} send-proxy-v2`,
     '',
     `backend ${NOT_FOUND_BACKEND}`,
     `  http-request set-var(txn.host) ${HOST_SAMPLE}`,

@@ -26,7 +26,7 @@ import { cliCommand, cliErrors, followRing, lineSplitter, parseServerLoad, parse
 import { ensureSelfSigned, loadCertificates, unclaimedSelfSignedNames } from '../tls/certificates.ts';
 import { renderRouteInfo } from '../metrics.ts';
 import { portFree, TcpPortAllocator, tcpPortsFile, type TcpPortRange } from '../tcp-ports.ts';
-import { ACCESS_LOG_MARK, ACCESS_LOG_RING, HANDOFF_BACKEND, accessRules, renderCrtList, backendName, balanceFor, FREE_SLOT as FREE_SLOT_SPEC, isMappableHost, renderConfig, renderHostsMap, renderPages, routerFiles, SERVER_PREFIX, type BackendSpec, type RouterFiles } from './config.ts';
+import { ACCESS_LOG_MARK, ACCESS_LOG_RING, HANDOFF_BACKEND, HANDOFF_TLS_BACKEND, accessRules, renderCrtList, backendName, balanceFor, FREE_SLOT as FREE_SLOT_SPEC, isMappableHost, renderConfig, renderHostsMap, renderPages, routerFiles, SERVER_PREFIX, type BackendSpec, type RouterFiles } from './config.ts';
 
 export interface HaproxyRouterOptions {
   host: string;
@@ -267,7 +267,7 @@ export class HaproxyRouter implements Router {
       return;
     }
     // A request an old worker handed to the current one is logged by the current one.
-    if (e.backend === HANDOFF_BACKEND) return;
+    if (e.backend === HANDOFF_BACKEND || e.backend === HANDOFF_TLS_BACKEND) return;
     const route = this.routeOfBackend.get(e.backend);
     const endpoint = route ? this.endpointAtSlot.get(`${e.backend}/${e.server}`) : undefined;
     log({
