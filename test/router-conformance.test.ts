@@ -358,6 +358,50 @@ it('fails closed on SSO, which slipway cannot check, unless another check passes
   assert.deepEqual([and.hits, or.hits], [0, 1]);
 });
 
+// Internal traffic is a client address among the route's internal sources (the controllers give the
+// addresses of the project's instances). Here the sources are one of the two loopback addresses the test
+// reaches the router from, so the same machine is an instance (127.0.0.1) and a user (::1), then the reverse.
+it('lets internal traffic skip every policy with skipSecurityPoliciesForInternalTrafficViaPublicDns, following changes of the sources', async (c) => {
+  const b = await c.mk('internal-skip');
+  const security = {
+    credentials: [{ username: 'admin', password: 'pw-internal', type: 'basic-auth' }],
+    securePathConfiguration: {
+      enabled: true,
+      skipSecurityPoliciesForInternalTrafficViaPublicDns: true,
+      rules: [{ paths: [{ path: '/private', routingMode: 'prefix', priority: 1 }], accessMode: 'protected', securityPolicies: { requiredPolicies: { ip: [{ addresses: ['10.0.0.0/8'], action: 'ALLOW' }] } } }],
+    },
+  };
+  const access = accessFromSecurity(security, 'internal-skip');
+  await c.put('internal-skip.test', [ep(b)], { access, internalSources: ['127.0.0.1'] });
+  assert.equal((await c.get('internal-skip.test', { from: '127.0.0.1' })).status, 200, 'an instance passes without credentials');
+  assert.equal((await c.get('internal-skip.test', { from: '127.0.0.1', path: '/private/x' })).status, 200, 'and past a protected path');
+  assert.equal((await c.get('internal-skip.test', { from: '::1' })).status, 401, 'a user needs credentials');
+  assert.equal((await c.get('internal-skip.test', { from: '::1', auth: 'admin:pw-internal' })).status, 200);
+  assert.equal((await c.get('internal-skip.test', { from: '::1', path: '/private/x', auth: 'admin:pw-internal' })).status, 403, 'and the path rule');
+  // Instances come and go: the sources change without anything else in the route.
+  await c.put('internal-skip.test', [ep(b)], { access, internalSources: ['::1', '10.88.0.7'] });
+  assert.equal((await c.get('internal-skip.test', { from: '::1' })).status, 200);
+  assert.equal((await c.get('internal-skip.test', { from: '127.0.0.1' })).status, 401);
+  await c.put('internal-skip.test', [ep(b)], { access, internalSources: [] });
+  assert.equal((await c.get('internal-skip.test', { from: '::1' })).status, 401);
+  // The flag belongs to the path configuration: with it disabled, the sources change nothing.
+  const off = accessFromSecurity({ ...security, securePathConfiguration: { ...security.securePathConfiguration, enabled: false } }, 'internal-skip');
+  await c.put('internal-skip.test', [ep(b)], { access: off, internalSources: ['127.0.0.1'] });
+  assert.equal((await c.get('internal-skip.test', { from: '127.0.0.1' })).status, 401);
+});
+
+it('passes internal traffic through an SSO check with allowInternalTrafficViaPublicDns, and refuses the rest', async (c) => {
+  const b = await c.mk('internal-sso');
+  const access = accessFromSecurity({ sso: { organizationId: 'org', allowInternalTrafficViaPublicDns: true } }, 'internal-sso');
+  await c.put('internal-sso.test', [ep(b)], { access, internalSources: ['127.0.0.1'] });
+  assert.equal((await c.get('internal-sso.test', { from: '127.0.0.1' })).status, 200);
+  assert.equal((await c.get('internal-sso.test', { from: '::1' })).status, 403);
+  // Without the flag the SSO check fails closed for everyone.
+  await c.put('internal-sso.test', [ep(b)], { access: accessFromSecurity({ sso: { organizationId: 'org' } }, 'internal-sso'), internalSources: ['127.0.0.1'] });
+  assert.equal((await c.get('internal-sso.test', { from: '127.0.0.1' })).status, 403);
+  assert.equal(b.hits, 1);
+});
+
 it('refuses a request with a body without reading it, and serves the next request', async (c) => {
   const b = await c.guarded('body.test', { credentials: [{ username: 'admin', password: 'pw-body', type: 'basic-auth' }] });
   const r = await new Promise<number>((resolve, reject) => {

@@ -173,3 +173,70 @@ it('SLIPWAY_RUNTIME=docker: an image deployment made through /v1 rolls out and a
     for (const c of await docker.listContainers({ all: true, filters: { label: ['slipway.project=dock'] } })) await docker.getContainer(c.Id).remove({ force: true }).catch(() => {});
   }
 });
+
+// Each container has an address of its own on Podman's network, so the router can tell an instance's
+// request from a user's: a request from an instance of the route's project is internal traffic.
+for (const router of ['haproxy', 'builtin'] as const) {
+  it(`SLIPWAY_RUNTIME=docker, ${router} router: a request from an instance of the same project skips the policies that let internal traffic through; other projects' instances and the host do not`, async () => {
+    // The router on every address (as by default), so containers reach it through their network's gateway.
+    const p = await startTestPlatform({ SLIPWAY_RUNTIME: 'docker', DOCKER_HOST: dockerHost, SLIPWAY_ROUTER: router, SLIPWAY_ROUTER_HOST: '0.0.0.0' });
+    const projects = [`intl${router[0]}`, `othr${router[0]}`];
+    try {
+      const deploy = async (project: string, name: string, extra: Record<string, unknown>) => {
+        const created = await api(p, 'POST', `/v1/projects/${project}/services/deployment`, { name, billing: { deploymentPlan: 'nf-compute-20' }, deployment: { instances: 1, external: { imagePath: IMAGE } }, ...extra });
+        assert.equal(created.status, 200, JSON.stringify(created.body));
+      };
+      for (const project of projects) assert.equal((await api(p, 'POST', '/v1/projects', { name: project })).status, 200);
+      const [own, other] = projects;
+      await deploy(own, 'api', {
+        ports: [
+          {
+            name: 'p01',
+            internalPort: 8080,
+            public: true,
+            protocol: 'HTTP',
+            security: {
+              credentials: [{ username: 'admin', password: 'pw-internal', type: 'basic-auth' }],
+              securePathConfiguration: { enabled: true, skipSecurityPoliciesForInternalTrafficViaPublicDns: true, rules: [] },
+            },
+          },
+        ],
+      });
+      const privatePort = { ports: [{ name: 'p01', internalPort: 8080, public: false, protocol: 'HTTP' }] };
+      await deploy(own, 'caller', privatePort);
+      await deploy(other, 'caller', privatePort);
+      for (const [project, name] of [[own, 'api'], [own, 'caller'], [other, 'caller']]) {
+        await waitFor(async () => {
+          const st = (await api(p, 'GET', `/v1/projects/${project}/services/${name}`)).body.data?.status?.deployment?.status;
+          if (st === 'FAILED') throw new Error(`${project}/${name} failed: ${p.logs.join('').slice(-3000)}`);
+          return st === 'COMPLETED';
+        }, 120_000, `${project}/${name} COMPLETED`);
+      }
+      const host = `p01--api--${own}.localhost`;
+      /** A request through the router from inside the caller container of a project (busybox wget). */
+      const fromCaller = async (project: string) => {
+        const [c] = await docker.listContainers({ filters: { label: [`slipway.project=${project}`, 'slipway.service=caller'] } });
+        assert.ok(c, `the caller container of ${project}`);
+        const info = await docker.getContainer(c.Id).inspect();
+        const gateway = Object.values(info.NetworkSettings.Networks).find((n) => n.Gateway)?.Gateway;
+        assert.ok(gateway, 'the container network has a gateway to the host');
+        const ex = await docker.getContainer(c.Id).exec({ Cmd: ['wget', '-S', '-q', '-O', '-', '--header', `Host: ${host}`, `http://${gateway}:${p.routerPort}/`], AttachStdout: true, AttachStderr: true });
+        const stream = await ex.start({});
+        const chunks: Buffer[] = [];
+        stream.on('data', (d: Buffer) => chunks.push(d));
+        await new Promise((r) => stream.on('end', r));
+        const text = Buffer.concat(chunks).toString('latin1');
+        return Number(/HTTP\/1\.[01] (\d{3})/.exec(text)?.[1] ?? 0);
+      };
+      // The routing table follows the instances as they run: wait until the caller's address is in it.
+      await waitFor(async () => (await fromCaller(own)) === 200, 30_000, 'a request from an instance of the project passes without credentials');
+      assert.equal(await fromCaller(other), 401, 'an instance of another project is not internal');
+      assert.equal((await viaRouter(p, host)).status, 401, 'nor is the host');
+      const authorised = await viaRouter(p, host, '/', { headers: { authorization: `Basic ${Buffer.from('admin:pw-internal').toString('base64')}` } });
+      assert.equal(authorised.status, 200);
+    } finally {
+      await p.stop();
+      for (const project of projects) for (const c of await docker.listContainers({ all: true, filters: { label: [`slipway.project=${project}`] } })) await docker.getContainer(c.Id).remove({ force: true }).catch(() => {});
+    }
+  });
+}

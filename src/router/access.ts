@@ -24,8 +24,13 @@
  *   without a name, with an unusual name or with an invalid expression matches nothing.
  * - Addresses: IPv4 and IPv6, single or CIDR; an IPv4 client seen as `::ffff:a.b.c.d` is its IPv4 address.
  *   Entries that are not addresses match nothing.
- * - Not supported, accepted and ignored: `skipSecurityPoliciesForInternalTrafficViaPublicDns` and SSO's
- *   internal-traffic flags (slipway cannot tell an instance's request from a user's on the same machine).
+ * - Internal traffic: a request whose client address is that of a running instance of the route's own
+ *   project (`Route.internalSources`, given by the controllers where the runtime gives each instance an
+ *   address of its own: the docker runtime's containers; instances of the process runtime share the host's
+ *   addresses and are never internal). With `securePathConfiguration.skipSecurityPoliciesForInternalTrafficViaPublicDns`
+ *   (and path rules enabled) it skips every policy; SSO with `allowInternalTrafficViaPublicDns` is a check that
+ *   internal traffic passes (and, with no SSO provider, nothing else does). `validateInternalTraffic` concerns
+ *   traffic that does not cross the router: accepted, nothing to do here.
  */
 import crypto from 'node:crypto';
 import net from 'node:net';
@@ -48,7 +53,9 @@ export type AccessCheck =
   | { kind: 'ip'; allow: string[] }
   | { kind: 'credentials'; users: AccessUser[] }
   | { kind: 'headers'; rules: HeaderMatch[] }
-  | { kind: 'never'; reason: string };
+  | { kind: 'never'; reason: string }
+  /** Passes for internal traffic only (SSO with `allowInternalTrafficViaPublicDns`). */
+  | { kind: 'internal' };
 
 export interface AccessPolicy {
   /** Normalised CIDRs (`a.b.c.d/n`, `x::/n`) refused outright. */
@@ -72,6 +79,8 @@ export interface RouteAccess {
   policy: AccessPolicy;
   /** Sorted by priority, highest first (stable): the first matching rule wins. */
   paths: AccessPathRule[];
+  /** Internal traffic skips every policy (`skipSecurityPoliciesForInternalTrafficViaPublicDns`). */
+  skipInternal?: boolean;
 }
 
 export interface AccessRequest {
@@ -83,6 +92,8 @@ export interface AccessRequest {
   path: string;
   /** The `Authorization` header, if any. */
   authorization?: string;
+  /** Whether the client is an instance of the route's project (see `isInternal`). */
+  internal?: boolean;
 }
 
 export type AccessDecision = 'allow' | { status: 401 | 403; wwwAuthenticate?: string };
@@ -96,7 +107,7 @@ interface SecurityPolicies {
   credentials?: { username?: string; password?: string; type?: string }[];
   ip?: { addresses?: string[]; action?: string }[];
   policies?: { addresses?: string[]; action?: string }[];
-  sso?: { organizationId?: string; directoryGroupIds?: string[] };
+  sso?: { organizationId?: string; directoryGroupIds?: string[]; allowInternalTrafficViaPublicDns?: boolean; validateInternalTraffic?: boolean };
   headers?: { regexMode?: boolean; name?: string; value?: string }[];
 }
 
@@ -104,6 +115,7 @@ interface Security extends SecurityPolicies {
   verificationMode?: 'or' | 'and';
   securePathConfiguration?: {
     enabled?: boolean;
+    skipSecurityPoliciesForInternalTrafficViaPublicDns?: boolean;
     rules?: { paths?: { path?: string; routingMode?: string; priority?: number }[]; accessMode?: string; securityPolicies?: { orPolicies?: SecurityPolicies; requiredPolicies?: SecurityPolicies } }[];
   };
 }
@@ -138,7 +150,15 @@ export function accessFromSecurity(security: unknown, saltKey = ''): RouteAccess
     paths.sort((a, b) => b.priority - a.priority);
   }
   if (isOpen(base) && paths.every((p) => !p.protected || isOpen(p.policy))) return undefined;
-  return { policy: base, paths };
+  const skipInternal = !!spc && spc.enabled !== false && spc.skipSecurityPoliciesForInternalTrafficViaPublicDns === true;
+  return { policy: base, paths, ...(skipInternal ? { skipInternal } : {}) };
+}
+
+/** Whether deciding this route's requests needs to know which clients are internal. */
+export function usesInternal(access: RouteAccess | undefined): boolean {
+  if (!access) return false;
+  const inPolicy = (p: AccessPolicy) => [...p.all, ...p.any].some((c) => c.kind === 'internal');
+  return !!access.skipInternal || inPolicy(access.policy) || access.paths.some((r) => inPolicy(r.policy));
 }
 
 function isOpen(p: AccessPolicy): boolean {
@@ -171,7 +191,10 @@ function policyParts(p: SecurityPolicies, saltKey: string): { deny: string[]; ch
     const rules = p.headers.map(headerMatch);
     checks.push(rules.every((r): r is HeaderMatch => r !== undefined) ? { kind: 'headers', rules } : { kind: 'never', reason: 'a header rule matches nothing' });
   }
-  if (p.sso && (p.sso.organizationId || p.sso.directoryGroupIds?.length)) checks.push({ kind: 'never', reason: 'SSO is not available in slipway' });
+  if (p.sso && (p.sso.organizationId || p.sso.directoryGroupIds?.length)) {
+    // No SSO provider here: the check fails closed, except for internal traffic when the port allows it so.
+    checks.push(p.sso.allowInternalTrafficViaPublicDns === true ? { kind: 'internal' } : { kind: 'never', reason: 'SSO is not available in slipway' });
+  }
   return { deny: unique(deny), checks };
 }
 
@@ -293,6 +316,20 @@ function clientAddress(ip: string): { addr: string; type: 'ipv4' | 'ipv6' } | un
   return family ? { addr, type: family === 4 ? 'ipv4' : 'ipv6' } : undefined;
 }
 
+const sourceSets = new WeakMap<string[], Set<string>>();
+
+/**
+ * Whether a client address is one of a route's internal sources (exact addresses; an IPv4 client seen as
+ * `::ffff:a.b.c.d` is its IPv4 address).
+ */
+export function isInternal(sources: string[] | undefined, ip: string): boolean {
+  if (!sources?.length) return false;
+  let set = sourceSets.get(sources);
+  if (!set) sourceSets.set(sources, (set = new Set(sources.map((a) => clientAddress(a)?.addr.toLowerCase() ?? a))));
+  const client = clientAddress(ip);
+  return !!client && set.has(client.addr.toLowerCase());
+}
+
 /**
  * An IPv4 client is in IPv4 ranges and in IPv6 ranges holding its IPv4-mapped form (`::ffff:a.b.c.d`);
  * an IPv6 client only in IPv6 ranges, even an IPv4-compatible `::a.b.c.d` one (HAProxy is made to agree).
@@ -337,6 +374,8 @@ function checkPasses(c: AccessCheck, p: CompiledPolicy, req: AccessRequest, clie
         const v = req.headers[r.name];
         return v !== undefined && p.headers.get(r)!.test(v);
       });
+    case 'internal':
+      return !!req.internal;
     case 'never':
       return false;
   }
@@ -358,6 +397,7 @@ function evaluatePolicy(p: CompiledPolicy, req: AccessRequest): AccessDecision {
 /** Decides one request. Pure apart from a bounded cache of verified credentials. */
 export function evaluate(access: RouteAccess | undefined, req: AccessRequest): AccessDecision {
   if (!access) return 'allow';
+  if (access.skipInternal && req.internal) return 'allow';
   const c = compile(access);
   for (const r of c.paths) {
     if (!r.test(req.path)) continue;

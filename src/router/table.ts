@@ -30,6 +30,12 @@ export interface Route {
   maintenance: boolean;
   /** Access policies (basic auth, IP, headers, per path); none: every request passes. See access.ts. */
   access?: RouteAccess;
+  /**
+   * Client addresses that are internal traffic for `access` (its internal-traffic flags): the addresses of
+   * the project's running instances, where the runtime gives each one of its own. Set only when `access`
+   * uses them (`usesInternal`).
+   */
+  internalSources?: string[];
   loadBalancing?: { mode: LoadBalancingMode; consistentHash?: { mode: 'ip' | 'customHeader'; header?: string }; consistentReplicaRouting?: { mode: 'path' | 'header' } };
   /**
    * `TCP` routes only: the router port that forwards to the endpoints. Controllers leave it unset; the

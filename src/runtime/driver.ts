@@ -62,6 +62,11 @@ export interface ObservedInstance {
   state: InstanceState;
   /** host:port the router and probes use, per port name; present once the instance runs. */
   endpoints: { name: string; internalPort: number; host: string; port: number }[];
+  /**
+   * The instance's own network address while it runs, where the runtime gives it one (a container's on its
+   * network): its requests to the router come from it. Absent where instances share the host's addresses.
+   */
+  address?: string;
   pid?: number;
   startedAt?: string;
   exitedAt?: string;

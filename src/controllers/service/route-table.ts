@@ -8,7 +8,7 @@ import type { Router, Route, RoutingTable } from '../../router/table.ts';
 import type { ObservedInstance } from '../../runtime/driver.ts';
 import type { ServiceRecord } from '../../domain/service.ts';
 import { portHosts } from '../../domain/hosts.ts';
-import { accessFromSecurity } from '../../router/access.ts';
+import { accessFromSecurity, usesInternal } from '../../router/access.ts';
 
 const DRAIN_POLL_MS = 25;
 
@@ -16,6 +16,8 @@ export class RouteTableBuilder {
   private readonly byService = new Map<string, Route[]>();
   /** Last access model per route key: building one may hash a password, so it is done once per change. */
   private readonly accessByRoute = new Map<string, { security: string; access: Route['access'] }>();
+  /** Per service: its project and the addresses of its running instances (see ObservedInstance.address). */
+  private readonly sourcesByService = new Map<string, { project: string; addresses: string[] }>();
 
   constructor(
     private readonly router: Router,
@@ -23,7 +25,11 @@ export class RouteTableBuilder {
     private readonly opts: { maxDrainMs: number },
   ) {}
 
-  setService(key: string, svc: ServiceRecord, ready: ObservedInstance[], maintenance: boolean): void {
+  /**
+   * `running`: every instance of the service that runs (ready or not, stopping too): their addresses are
+   * the project's internal traffic for the internal-traffic flags of access policies.
+   */
+  setService(key: string, svc: ServiceRecord, ready: ObservedInstance[], maintenance: boolean, running: ObservedInstance[] = ready): void {
     const routes: Route[] = [];
     const ports = (svc.spec.ports ?? []).filter((p) => p.public && (p.protocol === 'HTTP' || p.protocol === 'HTTP/2' || p.protocol === 'TCP'));
     let httpPorts = 0;
@@ -48,15 +54,20 @@ export class RouteTableBuilder {
         }),
       });
     }
+    const addresses = [...new Set(running.flatMap((i) => (i.address ? [i.address] : [])))].sort();
+    const hadSources = this.sourcesByService.get(key);
+    const sourcesChanged = hadSources?.project !== svc.projectId || hadSources.addresses.join() !== addresses.join();
+    if (sourcesChanged) this.sourcesByService.set(key, { project: svc.projectId, addresses });
     const prev = this.byService.get(key);
-    if (prev && JSON.stringify(prev) === JSON.stringify(routes)) return;
+    if (prev && JSON.stringify(prev) === JSON.stringify(routes) && !sourcesChanged) return;
     this.byService.set(key, routes);
     this.publish();
   }
 
   removeService(key: string): void {
     for (const k of this.accessByRoute.keys()) if (k.startsWith(`${key}/`)) this.accessByRoute.delete(k);
-    if (this.byService.delete(key)) this.publish();
+    const hadSources = this.sourcesByService.delete(key);
+    if (this.byService.delete(key) || hadSources) this.publish();
   }
 
   private accessOf(routeKey: string, security: unknown): Route['access'] {
@@ -69,7 +80,14 @@ export class RouteTableBuilder {
   }
 
   private publish(): void {
-    const table: RoutingTable = { routes: [...this.byService.values()].flat() };
+    const byProject = new Map<string, Set<string>>();
+    for (const { project, addresses } of this.sourcesByService.values()) {
+      const set = byProject.get(project) ?? new Set<string>();
+      for (const a of addresses) set.add(a);
+      byProject.set(project, set);
+    }
+    const routes = [...this.byService.values()].flat().map((r) => (usesInternal(r.access) ? { ...r, internalSources: [...(byProject.get(r.project) ?? [])].sort() } : r));
+    const table: RoutingTable = { routes };
     this.router.setTable(table);
   }
 

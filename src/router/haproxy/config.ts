@@ -25,7 +25,7 @@
 import path from 'node:path';
 import type { Route } from '../table.ts';
 import { pages } from '../node-proxy/pages.ts';
-import { WWW_AUTHENTICATE, type AccessCheck, type RouteAccess } from '../access.ts';
+import { WWW_AUTHENTICATE, usesInternal, type AccessCheck, type RouteAccess } from '../access.ts';
 import { METRICS_CONTENT_TYPE, proxyName } from '../metrics.ts';
 
 export const NOT_FOUND_BACKEND = 'slipway_not_found';
@@ -134,6 +134,8 @@ export interface RouterFiles {
   handoffSocket: string;
   /** the bind that old workers hand decrypted TLS requests to (HANDOFF_TLS_BACKEND) */
   handoffTlsSocket: string;
+  /** `<backend>.acl` per route whose access policies look at internal traffic: its internal sources */
+  internalDir: string;
 }
 
 export function routerFiles(dir: string): RouterFiles {
@@ -150,6 +152,7 @@ export function routerFiles(dir: string): RouterFiles {
     routeInfo: path.join(dir, 'routes.prom'),
     handoffSocket: path.join(dir, 'handoff.sock'),
     handoffTlsSocket: path.join(dir, 'handoff-tls.sock'),
+    internalDir: path.join(dir, 'internal'),
   };
 }
 
@@ -403,6 +406,7 @@ const ADDRESSES_PER_LINE = 32;
  * are IPv4 clients on a dual-stack socket, IPv4 on both planes.
  */
 const NOT_IPV4_ACL = 'slipway_not_ipv4';
+const INTERNAL_ACL = 'slipway_internal';
 
 /**
  * Compiles a route's access model (see ../access.ts for the semantics, which these lines must keep) into
@@ -419,10 +423,15 @@ const NOT_IPV4_ACL = 'slipway_not_ipv4';
  * ```
  * Unit 0 is the port's policy (for paths no rule matches); the others are the protected path rules.
  */
-export function accessRules(backend: string, access: RouteAccess | undefined, pagesDir: string): AccessRules {
+export function accessRules(backend: string, access: RouteAccess | undefined, pagesDir: string, internalFile?: string): AccessRules {
   const userlists: string[] = [];
   const rules: string[] = [];
   if (!access) return { userlists, rules };
+  // Internal traffic: the client is one of the addresses in the route's file (exact addresses, kept current
+  // through the Runtime API's `add acl` / `del acl`). HAProxy also matches an IPv4-compatible `::a.b.c.d`
+  // client against `a.b.c.d`; the built-in router does not, a difference only such deprecated addresses see.
+  const internal = usesInternal(access) && internalFile !== undefined;
+  if (internal) rules.push(`acl ${INTERNAL_ACL} src -f ${q(internalFile)}`);
   const page = (name: string) => q(path.join(pagesDir, name));
   const forbid = `http-request return status 403 content-type ${HTML} hdr cache-control no-store file ${page('forbidden.html')}`;
   const challenge = `http-request return status 401 content-type ${HTML} hdr cache-control no-store hdr www-authenticate ${q(WWW_AUTHENTICATE)} file ${page('unauthorized.html')}`;
@@ -465,6 +474,8 @@ export function accessRules(backend: string, access: RouteAccess | undefined, pa
   } else {
     units.push({ cond: '', policy: access.policy });
   }
+  // Internal traffic skipping every policy: no unit applies to it.
+  if (internal && access.skipInternal) for (const u of units) u.cond = [u.cond, `!${INTERNAL_ACL}`].filter(Boolean).join(' ');
 
   units.forEach(({ cond, policy }, u) => {
     const id = `slipway_u${u}`;
@@ -498,6 +509,9 @@ export function accessRules(backend: string, access: RouteAccess | undefined, pa
               return `${acl}_${j}`;
             }),
           ];
+          break;
+        case 'internal':
+          if (internal) dnf = [[INTERNAL_ACL]];
           break;
         case 'never':
           break;

@@ -22,9 +22,10 @@ import net from 'node:net';
 import path from 'node:path';
 import type { AccessLogEntry, Endpoint, Route, Router, RoutingTable } from '../table.ts';
 import { haproxyAvailable } from './detect.ts';
-import { cliCommand, cliErrors, followRing, lineSplitter, parseServerLoad, parseShowProc, type ProcList, type RingFollower } from './runtime-api.ts';
+import { cliArg, cliCommand, cliErrors, followRing, lineSplitter, parseServerLoad, parseShowProc, type ProcList, type RingFollower } from './runtime-api.ts';
 import { ensureSelfSigned, loadCertificates, unclaimedSelfSignedNames } from '../tls/certificates.ts';
 import { renderRouteInfo } from '../metrics.ts';
+import { usesInternal } from '../access.ts';
 import { portFree, TcpPortAllocator, tcpPortsFile, type TcpPortRange } from '../tcp-ports.ts';
 import { ACCESS_LOG_MARK, ACCESS_LOG_RING, HANDOFF_BACKEND, HANDOFF_TLS_BACKEND, accessRules, renderCrtList, backendName, balanceFor, FREE_SLOT as FREE_SLOT_SPEC, isMappableHost, renderConfig, renderHostsMap, renderPages, routerFiles, SERVER_PREFIX, type BackendSpec, type RouterFiles } from './config.ts';
 
@@ -73,6 +74,8 @@ interface Backend extends BackendSpec {
   hosts: string[];
   /** Slot i is HAProxy's server `s<i+1>`; slots past the end of the array are free. */
   slots: Slot[];
+  /** Sorted internal sources, for a route whose access looks at internal traffic (its ACL file's lines). */
+  internal?: string[];
 }
 
 interface Draining {
@@ -157,6 +160,7 @@ export class HaproxyRouter implements Router {
   async start(): Promise<void> {
     if (!this.bin) throw new Error('HaproxyRouter: haproxy is not installed: install the Debian package haproxy (apt-get install -y haproxy)');
     fs.mkdirSync(this.files.pagesDir, { recursive: true });
+    fs.mkdirSync(this.files.internalDir, { recursive: true });
     await this.stopStaleHaproxy();
     this.port = this.opts.port || (await freePort(this.opts.host));
     if (this.opts.tlsPort !== undefined) {
@@ -420,7 +424,8 @@ export class HaproxyRouter implements Router {
         balance: balanceFor(route.loadBalancing, tcp ? 'tcp' : 'http'),
         maintenance: route.maintenance,
         // Access policies are HTTP rules; a TCP route has none to apply.
-        access: tcp ? { userlists: [], rules: [] } : accessRules(name, route.access, this.files.pagesDir),
+        access: tcp ? { userlists: [], rules: [] } : accessRules(name, route.access, this.files.pagesDir, this.internalFile(name)),
+        ...(!tcp && usesInternal(route.access) ? { internal: [...new Set(route.internalSources ?? [])].filter((a) => net.isIP(a)).sort() } : {}),
         slotCount: prev?.slotCount ?? this.slotsPerBackend,
         slots: assignSlots(prev?.slots ?? [], route),
       };
@@ -465,6 +470,31 @@ export class HaproxyRouter implements Router {
     this.tcpPorts = this.tcpAllocator ? await this.tcpAllocator.assign(keys) : new Map();
   }
 
+  private internalFile(backend: string): string {
+    return path.join(this.files.internalDir, `${backend}.acl`);
+  }
+
+  /**
+   * Writes the internal-source files that changed (a reload reads them) and returns the Runtime API commands
+   * that bring the running worker's ACLs to them, without a reload.
+   */
+  private internalSourceCommands(backends: Backend[]): string[] {
+    const cmds: string[] = [];
+    for (const b of backends) {
+      if (!b.internal) continue;
+      const file = this.internalFile(b.name);
+      const had = this.applied.get(b.key)?.internal;
+      if (had && had.join('\n') === b.internal.join('\n') && fs.existsSync(file)) continue;
+      writeAtomic(file, b.internal.map((a) => `${a}\n`).join(''));
+      if (!had) continue; // the running worker has no such ACL yet: the reload this backend needs loads the file
+      const want = new Set(b.internal);
+      const have = new Set(had);
+      for (const a of b.internal) if (!have.has(a)) cmds.push(`add acl ${cliArg(file)} ${a}`);
+      for (const a of had) if (!want.has(a)) cmds.push(`del acl ${cliArg(file)} ${a}`);
+    }
+    return cmds;
+  }
+
   tcpPortOf(routeKey: string): number | undefined {
     return this.applied.get(routeKey)?.tcpPort;
   }
@@ -503,6 +533,7 @@ export class HaproxyRouter implements Router {
       });
     }
 
+    now.push(...this.internalSourceCommands(backends));
     await this.runtime(now);
     const certificatesChanged = this.tlsPort !== undefined && this.certificateSet().signature !== this.certSignature;
     const structural = certificatesChanged || !sameStructure(this.applied, next, this.appliedHosts, hosts) || !sameMap(this.appliedSni, sni);

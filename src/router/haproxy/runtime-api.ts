@@ -173,3 +173,8 @@ export function followRing(socketPath: string, ring: string, pid: number, opts: 
   attach(false);
   return { close: end };
 }
+
+/** An argument of a Runtime API command: spaces, `;` and backslashes escaped as HAProxy's CLI reads them. */
+export function cliArg(s: string): string {
+  return s.replace(/[\\ ;]/g, (c) => `\\${c}`);
+}

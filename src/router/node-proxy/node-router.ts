@@ -12,7 +12,7 @@ import crypto from 'node:crypto';
 import { Pool, type Dispatcher } from 'undici';
 import type { AccessLogEntry, Endpoint, Route, Router, RoutingTable } from '../table.ts';
 import { Balancer } from './balancer.ts';
-import { evaluate, type AccessRequest } from '../access.ts';
+import { evaluate, isInternal, type AccessRequest } from '../access.ts';
 import { ensureSelfSigned, loadCertificates, pickCertificate, type CertificateSet, type TlsCertificate } from '../tls/certificates.ts';
 import { pages } from './pages.ts';
 import { RouteMetrics } from './route-metrics.ts';
@@ -439,7 +439,7 @@ export class NodeRouter implements Router {
       end(res.headersSent ? res.statusCode : 0, at === undefined ? undefined : Number(at - startedNs) / 1e9);
     });
     // Access first: a refused request learns nothing about the service, not even that it is in maintenance.
-    const decision = compiled.route.access ? evaluate(compiled.route.access, accessRequest(req)) : 'allow';
+    const decision = compiled.route.access ? evaluate(compiled.route.access, accessRequest(req, compiled.route)) : 'allow';
     if (decision !== 'allow') {
       // The body is not read: close the connection after the answer rather than drain an upload (an
       // HTTP/2 stream is reset by the compatibility API instead; its connection carries on).
@@ -638,7 +638,7 @@ export class NodeRouter implements Router {
 
   private upgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer): void {
     const { compiled } = this.lookup(req);
-    const decision = compiled ? evaluate(compiled.route.access, accessRequest(req)) : 'allow';
+    const decision = compiled ? evaluate(compiled.route.access, accessRequest(req, compiled.route)) : 'allow';
     if (decision !== 'allow') {
       const auth = decision.status === 401 ? `www-authenticate: ${decision.wwwAuthenticate}\r\n` : '';
       socket.end(`HTTP/1.1 ${decision.status} ${decision.status === 401 ? 'Unauthorized' : 'Forbidden'}\r\n${auth}connection: close\r\ncontent-length: 0\r\n\r\n`);
@@ -727,14 +727,15 @@ function hasBody(req: http.IncomingMessage): boolean {
 }
 
 /** What the access policy looks at; a repeated header counts by its last occurrence, as in HAProxy. */
-function accessRequest(req: http.IncomingMessage): AccessRequest {
+function accessRequest(req: http.IncomingMessage, route: Route): AccessRequest {
   const headers: Record<string, string> = {};
   for (let i = 0; i < req.rawHeaders.length; i += 2) headers[req.rawHeaders[i].toLowerCase()] = req.rawHeaders[i + 1];
   let url = req.url ?? '/';
   // An absolute-form target (`GET http://host/path`) is matched by its path, as HAProxy's `path` does.
   if (!url.startsWith('/')) url = url.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, '') || '/';
   const q = url.indexOf('?');
-  return { ip: req.socket.remoteAddress ?? '', headers, path: q < 0 ? url : url.slice(0, q), authorization: req.headers.authorization };
+  const ip = req.socket.remoteAddress ?? '';
+  return { ip, headers, path: q < 0 ? url : url.slice(0, q), authorization: req.headers.authorization, internal: isInternal(route.internalSources, ip) };
 }
 
 function originOf(e: Endpoint): string {

@@ -350,8 +350,10 @@ export class DockerDriver implements RuntimeDriver {
     const base = { id, labels, endpoints, pid: s.Pid > 0 ? s.Pid : undefined, startedAt: started };
     switch (s.Status) {
       case 'running':
-      case 'paused':
-        return { ...base, state: 'running' };
+      case 'paused': {
+        const address = Object.values(info.NetworkSettings?.Networks ?? {}).find((n) => n?.IPAddress)?.IPAddress;
+        return { ...base, state: 'running', ...(address ? { address } : {}) };
+      }
       case 'exited':
       case 'dead':
       case 'stopped':
