@@ -702,6 +702,10 @@ export class HaproxyRouter implements Router {
         await sleep(10);
       }
     }
+    // Internal-source files of routes gone or no longer looking at internal traffic (the configuration
+    // that named them is no longer loaded).
+    const kept = new Set(backends.filter((b) => b.internal).map((b) => `${b.name}.acl`));
+    for (const f of fs.readdirSync(this.files.internalDir)) if (f.endsWith('.acl') && !kept.has(f)) fs.rmSync(path.join(this.files.internalDir, f), { force: true });
     this.opts.logger?.debug({ backends: backends.length, hosts: hosts.size }, 'haproxy reloaded');
   }
 
