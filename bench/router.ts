@@ -3,11 +3,13 @@
  *   1. the backend directly (an nginx answering a static body),
  *   2. slipway's HAProxy data plane (HaproxyRouter),
  *   3. slipway's built-in Node proxy (NodeRouter),
- *   4. a hand-configured nginx reverse proxy (upstream keepalive 64, HTTP/1.1 to the upstream, the same
+ *   4. a hand-configured nginx reverse proxy (routing by Host as both planes do: the app's server_name, a
+ *      default server answering 404; upstream keepalive 64, HTTP/1.1 to the upstream, the same
  *      X-Forwarded-For/Proto/Host/Port and X-Request-Id headers slipway's planes set; with BENCH_ACCESS_LOG=1
  *      a JSON access-log line per request with the same fields),
- *   5. a minimal hand-written HAProxy (one frontend, one backend, `http-reuse always`, X-Forwarded-For only):
- *      the floor for HAProxy on this machine, so the gap to row 2 is what slipway's configuration costs.
+ *   5. a minimal hand-written HAProxy (one frontend, one backend, `http-reuse always`, X-Forwarded-For only,
+ *      the same memory-pool options): the floor for HAProxy on this machine, so the gap to row 2 is what
+ *      slipway's configuration costs.
  * Each runs ~5 s, 3 rounds interleaved after a warm-up; the report gives the median req/s, p50 and p99, the
  * ratio to nginx, and the proxy's CPU time per request (user + system of its processes over the run, from
  * /proc): on a shared machine that column moves much less than req/s when other work steals the core.
@@ -28,7 +30,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { HaproxyRouter } from '../src/router/haproxy/haproxy-router.ts';
-import { haproxyAvailable } from '../src/router/haproxy/detect.ts';
+import { haproxyAvailable, poolOptions } from '../src/router/haproxy/detect.ts';
 import { routerFiles } from '../src/router/haproxy/config.ts';
 import { cliCommand } from '../src/router/haproxy/runtime-api.ts';
 import { NodeRouter } from '../src/router/node-proxy/node-router.ts';
@@ -242,7 +244,12 @@ async function main(): Promise<void> {
       path.join(tmp, 'nginx-proxy'),
       `${ACCESS_LOG ? NGINX_ACCESS_LOG_FORMAT : ''}  upstream backend { server 127.0.0.1:${backendPort}; keepalive 64; keepalive_requests 1000000; }
   server {
+    listen 127.0.0.1:${nginxPort} default_server;
+    return 404;
+  }
+  server {
     listen 127.0.0.1:${nginxPort};
+    server_name ${HOST};
     location / {
       proxy_pass http://backend;
       proxy_http_version 1.1;
@@ -281,7 +288,8 @@ backend app
   server s1 127.0.0.1:${backendPort}
 `,
     );
-    const minimal = spawn(haproxyBin, ['-f', path.join(minimalDir, 'haproxy.cfg')], { stdio: ['ignore', 'ignore', 'inherit'] });
+    // The same memory-pool options as HaproxyRouter's (see poolOptions), so the gap is the configuration's.
+    const minimal = spawn(haproxyBin, [...poolOptions(haproxyBin), '-f', path.join(minimalDir, 'haproxy.cfg')], { stdio: ['ignore', 'ignore', 'inherit'] });
     const minimalExit = new Promise<void>((r) => minimal.once('exit', () => r()));
     stops.push(async () => {
       minimal.kill('SIGTERM');

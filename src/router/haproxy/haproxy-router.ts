@@ -21,7 +21,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { AccessLogEntry, Endpoint, Route, Router, RoutingTable } from '../table.ts';
-import { haproxyAvailable } from './detect.ts';
+import { haproxyAvailable, poolOptions } from './detect.ts';
 import { cliArg, cliCommand, cliErrors, followRing, lineSplitter, parseServerLoad, parseShowProc, type ProcList, type RingFollower } from './runtime-api.ts';
 import { ensureSelfSigned, loadCertificates, unclaimedSelfSignedNames } from '../tls/certificates.ts';
 import { renderRouteInfo } from '../metrics.ts';
@@ -182,7 +182,7 @@ export class HaproxyRouter implements Router {
     this.writeStructure(backends, hosts, sni);
     await this.validate();
 
-    const child = spawn(this.bin, ['-W', '-S', `${this.files.masterSocket},mode,600`, '-f', this.files.config, '-p', this.files.pidFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(this.bin, ['-W', '-S', `${this.files.masterSocket},mode,600`, ...poolOptions(this.bin), '-f', this.files.config, '-p', this.files.pidFile], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     let output = '';
     // HAProxy's own messages; access-log lines come from the workers' rings (followAccessLog).
