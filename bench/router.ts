@@ -10,7 +10,7 @@
  *   5. a minimal hand-written HAProxy (one frontend, one backend, `http-reuse always`, X-Forwarded-For only,
  *      the same memory-pool options): the floor for HAProxy on this machine, so the gap to row 2 is what
  *      slipway's configuration costs.
- * Each runs ~5 s, 3 rounds interleaved after a warm-up; the report gives the median req/s, p50 and p99, the
+ * Each runs ~4 s, 5 rounds interleaved after a warm-up; the report gives the median req/s, p50 and p99, the
  * ratio to nginx, and the proxy's CPU time per request (user + system of its processes over the run, from
  * /proc): on a shared machine that column moves much less than req/s when other work steals the core.
  *
@@ -36,8 +36,8 @@ import { cliCommand } from '../src/router/haproxy/runtime-api.ts';
 import { NodeRouter } from '../src/router/node-proxy/node-router.ts';
 import type { AccessLogEntry, Router, RoutingTable } from '../src/router/table.ts';
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const HOST = 'bench.test';
 const ACCESS_LOG = process.env.BENCH_ACCESS_LOG === '1';
