@@ -93,6 +93,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
     onTransition: (key) => serviceQueue?.add(key),
   });
   const routes = new RouteTableBuilder(router, config.domain, { maxDrainMs: 10_000 });
+  const unfollowInstances = routes.followInstances(driver);
   const controllerLog = logger.child({ component: 'controller' });
   const serviceController = new ServiceController(store, driver, probes, routes, {
     timeScale: config.probeTimeScale,
@@ -208,6 +209,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
       await api.close();
       await cron.stop();
       jobController.stop();
+      unfollowInstances();
       await jobQueue.stop();
       await buildQueue.stop();
       await serviceQueue.stop();

@@ -231,6 +231,26 @@ for (const router of ['haproxy', 'builtin'] as const) {
       // The routing table follows the instances as they run: wait until the caller's address is in it.
       await waitFor(async () => (await fromCaller(own)) === 200, 30_000, 'a request from an instance of the project passes without credentials');
       assert.equal(await fromCaller(other), 401, 'an instance of another project is not internal');
+      // A job run of the project is an instance of it too: its container asks until the router knows its
+      // address (the watch polls), and succeeds only with a 200.
+      const gateway = await (async () => {
+        const [c] = await docker.listContainers({ filters: { label: [`slipway.project=${own}`, 'slipway.service=caller'] } });
+        return Object.values((await docker.getContainer(c.Id).inspect()).NetworkSettings.Networks).find((n) => n.Gateway)!.Gateway;
+      })();
+      const job = await api(p, 'POST', `/v1/projects/${own}/jobs/manual`, {
+        name: 'asker',
+        billing: { deploymentPlan: 'nf-compute-20' },
+        deployment: { external: { imagePath: IMAGE } },
+        command: `i=0; while [ $i -lt 60 ]; do if wget -q -O /dev/null --header "Host: ${host}" "http://${gateway}:${p.routerPort}/"; then echo internal-ok; exit 0; fi; i=$((i+1)); sleep 0.5; done; exit 1`,
+      });
+      assert.equal(job.status, 200, JSON.stringify(job.body));
+      const run = await api(p, 'POST', `/v1/projects/${own}/jobs/${job.body.data.id}/runs`, {});
+      assert.equal(run.status, 200, JSON.stringify(run.body));
+      const done = await waitFor(async () => {
+        const r = (await api(p, 'GET', `/v1/projects/${own}/jobs/${job.body.data.id}/runs/${run.body.data.id}`)).body.data;
+        return r.concluded ? r : undefined;
+      }, 60_000, 'the job run concluded');
+      assert.equal(done.status, 'SUCCESS', JSON.stringify(done));
       assert.equal((await viaRouter(p, host)).status, 401, 'nor is the host');
       const authorised = await viaRouter(p, host, '/', { headers: { authorization: `Basic ${Buffer.from('admin:pw-internal').toString('base64')}` } });
       assert.equal(authorised.status, 200);

@@ -25,7 +25,7 @@
  * - Addresses: IPv4 and IPv6, single or CIDR; an IPv4 client seen as `::ffff:a.b.c.d` is its IPv4 address.
  *   Entries that are not addresses match nothing.
  * - Internal traffic: a request whose client address is that of a running instance of the route's own
- *   project (`Route.internalSources`, given by the controllers where the runtime gives each instance an
+ *   project (`Route.internalSources`, from the runtime's instances of every kind, where the runtime gives each instance an
  *   address of its own: the docker runtime's containers; instances of the process runtime share the host's
  *   addresses and are never internal). With `securePathConfiguration.skipSecurityPoliciesForInternalTrafficViaPublicDns`
  *   (and path rules enabled) it skips every policy; SSO with `allowInternalTrafficViaPublicDns` is a check that

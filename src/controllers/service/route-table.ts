@@ -5,7 +5,7 @@
  * becomes a `TCP` route with no host: the router gives it a port of its own (`Router.tcpPortOf`).
  */
 import type { Router, Route, RoutingTable } from '../../router/table.ts';
-import type { ObservedInstance } from '../../runtime/driver.ts';
+import type { ObservedInstance, RuntimeDriver } from '../../runtime/driver.ts';
 import type { ServiceRecord } from '../../domain/service.ts';
 import { portHosts } from '../../domain/hosts.ts';
 import { accessFromSecurity, usesInternal } from '../../router/access.ts';
@@ -16,8 +16,11 @@ export class RouteTableBuilder {
   private readonly byService = new Map<string, Route[]>();
   /** Last access model per route key: building one may hash a password, so it is done once per change. */
   private readonly accessByRoute = new Map<string, { security: string; access: Route['access'] }>();
-  /** Per service: its project and the addresses of its running instances (see ObservedInstance.address). */
-  private readonly sourcesByService = new Map<string, { project: string; addresses: string[] }>();
+  /**
+   * Running instances with an address of their own (see ObservedInstance.address), of every kind (service
+   * instances, job runs, one-offs), by instance id: a project's are internal traffic to its routes.
+   */
+  private readonly sources = new Map<string, { project: string; address: string }>();
 
   constructor(
     private readonly router: Router,
@@ -25,11 +28,7 @@ export class RouteTableBuilder {
     private readonly opts: { maxDrainMs: number },
   ) {}
 
-  /**
-   * `running`: every instance of the service that runs (ready or not, stopping too): their addresses are
-   * the project's internal traffic for the internal-traffic flags of access policies.
-   */
-  setService(key: string, svc: ServiceRecord, ready: ObservedInstance[], maintenance: boolean, running: ObservedInstance[] = ready): void {
+  setService(key: string, svc: ServiceRecord, ready: ObservedInstance[], maintenance: boolean): void {
     const routes: Route[] = [];
     const ports = (svc.spec.ports ?? []).filter((p) => p.public && (p.protocol === 'HTTP' || p.protocol === 'HTTP/2' || p.protocol === 'TCP'));
     let httpPorts = 0;
@@ -54,20 +53,32 @@ export class RouteTableBuilder {
         }),
       });
     }
-    const addresses = [...new Set(running.flatMap((i) => (i.address ? [i.address] : [])))].sort();
-    const hadSources = this.sourcesByService.get(key);
-    const sourcesChanged = hadSources?.project !== svc.projectId || hadSources.addresses.join() !== addresses.join();
-    if (sourcesChanged) this.sourcesByService.set(key, { project: svc.projectId, addresses });
     const prev = this.byService.get(key);
-    if (prev && JSON.stringify(prev) === JSON.stringify(routes) && !sourcesChanged) return;
+    if (prev && JSON.stringify(prev) === JSON.stringify(routes)) return;
     this.byService.set(key, routes);
     this.publish();
   }
 
   removeService(key: string): void {
     for (const k of this.accessByRoute.keys()) if (k.startsWith(`${key}/`)) this.accessByRoute.delete(k);
-    const hadSources = this.sourcesByService.delete(key);
-    if (this.byService.delete(key) || hadSources) this.publish();
+    if (this.byService.delete(key)) this.publish();
+  }
+
+  /**
+   * Follows the runtime's instances for their addresses (internal traffic): one that starts running with an
+   * address is a source of its project until it exits or is removed. Returns the unsubscribe function.
+   */
+  followInstances(driver: Pick<RuntimeDriver, 'watch'>): () => void {
+    return driver.watch((e) => {
+      const { id, address, labels } = e.instance;
+      const had = this.sources.get(id);
+      if (e.type === 'started' && address) {
+        if (had?.address === address && had.project === labels.project) return;
+        this.sources.set(id, { project: labels.project, address });
+      } else if (e.type !== 'started' && had) this.sources.delete(id);
+      else return;
+      if ([...this.byService.values()].some((routes) => routes.some((r) => usesInternal(r.access)))) this.publish();
+    });
   }
 
   private accessOf(routeKey: string, security: unknown): Route['access'] {
@@ -81,10 +92,9 @@ export class RouteTableBuilder {
 
   private publish(): void {
     const byProject = new Map<string, Set<string>>();
-    for (const { project, addresses } of this.sourcesByService.values()) {
+    for (const { project, address } of this.sources.values()) {
       const set = byProject.get(project) ?? new Set<string>();
-      for (const a of addresses) set.add(a);
-      byProject.set(project, set);
+      byProject.set(project, set.add(address));
     }
     const routes = [...this.byService.values()].flat().map((r) => (usesInternal(r.access) ? { ...r, internalSources: [...(byProject.get(r.project) ?? [])].sort() } : r));
     const table: RoutingTable = { routes };

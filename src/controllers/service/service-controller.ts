@@ -115,7 +115,7 @@ export class ServiceController implements InstanceObserver {
     // Routing first: whatever this pass stops is out of the table before it is signalled.
     const stopping = new Set(plans.flatMap((x) => x.step.stop));
     const routable = (web ? [...web.current, ...web.old] : []).filter((i) => isReady(i) && !stopping.has(i.id));
-    this.routes.setService(key, svc, routable, (desiredByType.get('web') ?? 0) === 0, observed.filter((i) => i.state === 'running'));
+    this.routes.setService(key, svc, routable, (desiredByType.get('web') ?? 0) === 0);
     await this.routes.applied();
 
     for (const x of plans) {
