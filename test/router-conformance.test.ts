@@ -1050,6 +1050,12 @@ it('speaks HTTP/2 over TLS to an h2 client and h2c to the app of an HTTP/2 route
     // An HTTP/1.1 client on the same TLS port, and on the plain port, reaches the same h2c app.
     assert.equal((await httpsGet(httpsPort, 'h2.conf.test', '/one')).body, 'h2-app 2.0 /one');
     assert.equal((await c.get('h2.conf.test', { path: '/plain' })).body, 'h2-app 2.0 /plain');
+    // An h2 request's access-log path is its path and query, as for HTTP/1.1 (not the absolute URI).
+    const tag = `/h2-logged-${c.plane.name.replace(/\W+/g, '-')}-${Date.now()}`;
+    assert.equal((await h2Get(httpsPort, 'h2.conf.test', `${tag}?q=1`)).status, 200);
+    const entry = await waitUntil(() => ACCESS.find((e) => e.path.startsWith(tag) || e.path.includes(`h2.conf.test${tag}`)), 'the access-log entry of an h2 request');
+    assert.equal(entry.path, `${tag}?q=1`);
+    assert.equal(entry.host, 'h2.conf.test');
   } finally {
     await app.close();
   }

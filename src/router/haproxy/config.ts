@@ -114,7 +114,7 @@ const ACCESS_LOG_LINE_BYTES = 4096;
  * The access-log line, JSON: single-quoted in the configuration so its double quotes stay. `%{+E}` escapes
  * quotes and backslashes in what the client sent (host and path).
  */
-const ACCESS_LOG_FORMAT = `${ACCESS_LOG_MARK}"ts":"%{+E}tr","client":"%ci","method":"%HM","host":"%{+E}[var(txn.host)]","path":"%{+E}HU","status":%ST,"bytes":%B,"ms":%Ta,"backend":"%b","server":"%s","requestId":"%{+E}[var(txn.rid)]"}`;
+const ACCESS_LOG_FORMAT = `${ACCESS_LOG_MARK}"ts":"%{+E}tr","client":"%ci","method":"%HM","host":"%{+E}[var(txn.host)]","path":"%{+E}HPO%{+E}HQ","status":%ST,"bytes":%B,"ms":%Ta,"backend":"%b","server":"%s","requestId":"%{+E}[var(txn.rid)]"}`;
 
 export interface RouterFiles {
   config: string;
