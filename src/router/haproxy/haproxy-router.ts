@@ -140,6 +140,8 @@ export class HaproxyRouter implements Router {
   private dirty = false;
   private loop?: Promise<void>;
   private retryTimer?: NodeJS.Timeout;
+  /** A failed pass is to be tried again (retryTimer): the table handed over is not served yet. */
+  private retryPending = false;
 
   constructor(private readonly opts: HaproxyRouterOptions) {
     const dir = path.resolve(opts.dataDir, 'router');
@@ -344,6 +346,7 @@ export class HaproxyRouter implements Router {
     clearInterval(this.statsTimer);
     clearInterval(this.certTimer);
     clearTimeout(this.retryTimer);
+    this.retryPending = false;
     await this.loop?.catch(() => undefined);
     const child = this.child;
     try {
@@ -366,9 +369,16 @@ export class HaproxyRouter implements Router {
     await this.childExit;
   }
 
-  /** Resolves when the serial loop has nothing left to do (tests and start use it). */
+  /**
+   * Resolves when the serial loop has nothing left to do (tests and start use it): the table handed over is
+   * served. A pass that failed is retried first, so a change is never reported applied while it is not.
+   */
   async settled(): Promise<void> {
-    while (this.loop) await this.loop;
+    for (;;) {
+      if (this.loop) await this.loop;
+      else if (this.retryPending && !this.stopping) await sleep(20);
+      else return;
+    }
   }
 
   // ── the serial loop ────────────────────────────────────────────────────────────────────────────────
@@ -387,7 +397,11 @@ export class HaproxyRouter implements Router {
       } catch (err) {
         this.opts.logger?.warn({ err: (err as Error).message }, 'haproxy router: change not applied; retrying');
         clearTimeout(this.retryTimer);
-        this.retryTimer = setTimeout(() => this.kick(), 500);
+        this.retryPending = true;
+        this.retryTimer = setTimeout(() => {
+          this.retryPending = false;
+          this.kick();
+        }, 500);
         this.retryTimer.unref();
         return;
       }

@@ -9,7 +9,21 @@
 import net from 'node:net';
 
 /** Sends one command line (several commands may be joined with `;`) and resolves with the whole answer. */
-export function cliCommand(socketPath: string, command: string, timeoutMs = 5000): Promise<string> {
+export async function cliCommand(socketPath: string, command: string, timeoutMs = 5000): Promise<string> {
+  // A busy master (re-executing for a reload) lets its socket's backlog fill: connecting then fails with
+  // EAGAIN at once; that is worth a few more tries within the time given.
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await cliExchange(socketPath, command, Math.max(1, deadline - Date.now()));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN' || Date.now() + 20 >= deadline) throw err;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}
+
+function cliExchange(socketPath: string, command: string, timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     const sock = net.createConnection(socketPath);
