@@ -423,14 +423,14 @@ const INTERNAL_ACL = 'slipway_internal';
  * ```
  * Unit 0 is the port's policy (for paths no rule matches); the others are the protected path rules.
  */
-export function accessRules(backend: string, access: RouteAccess | undefined, pagesDir: string, internalFile?: string): AccessRules {
+export function accessRules(backend: string, access: RouteAccess | undefined, pagesDir: string, internalFile: string): AccessRules {
   const userlists: string[] = [];
   const rules: string[] = [];
   if (!access) return { userlists, rules };
   // Internal traffic: the client is one of the addresses in the route's file (exact addresses, kept current
   // through the Runtime API's `add acl` / `del acl`). HAProxy also matches an IPv4-compatible `::a.b.c.d`
   // client against `a.b.c.d`; the built-in router does not, a difference only such deprecated addresses see.
-  const internal = usesInternal(access) && internalFile !== undefined;
+  const internal = usesInternal(access);
   if (internal) rules.push(`acl ${INTERNAL_ACL} src -f ${q(internalFile)}`);
   const page = (name: string) => q(path.join(pagesDir, name));
   const forbid = `http-request return status 403 content-type ${HTML} hdr cache-control no-store file ${page('forbidden.html')}`;

@@ -25,15 +25,21 @@ export function haproxyAvailable(): string | undefined {
  * no option.
  */
 export function poolOptions(bin: string): string[] {
+  let options = poolOptionsOf.get(bin);
+  if (options) return options;
   let help = '';
   try {
-    help = execFileSync(bin, ['-dMhelp'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 5000 });
-  } catch (err) {
-    // `-dMhelp` prints its table and exits with a non-zero status.
-    help = `${(err as { stdout?: string }).stdout ?? ''}${(err as { stderr?: string }).stderr ?? ''}`;
+    help = execFileSync(bin, ['-dMhelp'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 });
+  } catch {
+    // A build that does not know `-dMhelp` refuses it: it gets no option.
   }
   const flags: string[] = [];
   if (/^\s*\*\s*no-global\s*\|\s*global\s*\|/m.test(help)) flags.push('global');
   if (/^\s*\*\s*tag\s*\|\s*no-tag\s*\|/m.test(help)) flags.push('no-tag');
-  return flags.length ? [`-dM${flags.join(',')}`] : [];
+  options = flags.length ? [`-dM${flags.join(',')}`] : [];
+  poolOptionsOf.set(bin, options);
+  return options;
 }
+
+/** Read once per binary: the answer does not change while it is installed. */
+const poolOptionsOf = new Map<string, string[]>();

@@ -139,9 +139,8 @@ export class HaproxyRouter implements Router {
 
   private dirty = false;
   private loop?: Promise<void>;
+  /** Set while a failed pass waits to be tried again: the table handed over is not served yet. */
   private retryTimer?: NodeJS.Timeout;
-  /** A failed pass is to be tried again (retryTimer): the table handed over is not served yet. */
-  private retryPending = false;
 
   constructor(private readonly opts: HaproxyRouterOptions) {
     const dir = path.resolve(opts.dataDir, 'router');
@@ -346,7 +345,7 @@ export class HaproxyRouter implements Router {
     clearInterval(this.statsTimer);
     clearInterval(this.certTimer);
     clearTimeout(this.retryTimer);
-    this.retryPending = false;
+    this.retryTimer = undefined;
     await this.loop?.catch(() => undefined);
     const child = this.child;
     try {
@@ -376,7 +375,7 @@ export class HaproxyRouter implements Router {
   async settled(): Promise<void> {
     for (;;) {
       if (this.loop) await this.loop;
-      else if (this.retryPending && !this.stopping) await sleep(20);
+      else if (this.retryTimer && !this.stopping) await sleep(20);
       else return;
     }
   }
@@ -397,9 +396,8 @@ export class HaproxyRouter implements Router {
       } catch (err) {
         this.opts.logger?.warn({ err: (err as Error).message }, 'haproxy router: change not applied; retrying');
         clearTimeout(this.retryTimer);
-        this.retryPending = true;
         this.retryTimer = setTimeout(() => {
-          this.retryPending = false;
+          this.retryTimer = undefined;
           this.kick();
         }, 500);
         this.retryTimer.unref();
@@ -498,7 +496,7 @@ export class HaproxyRouter implements Router {
       if (!b.internal) continue;
       const file = this.internalFile(b.name);
       const had = this.applied.get(b.key)?.internal;
-      if (had && had.join('\n') === b.internal.join('\n') && fs.existsSync(file)) continue;
+      if (had && had.join('\n') === b.internal.join('\n')) continue;
       writeAtomic(file, b.internal.map((a) => `${a}\n`).join(''));
       if (!had) continue; // the running worker has no such ACL yet: the reload this backend needs loads the file
       const want = new Set(b.internal);
