@@ -206,7 +206,7 @@ describe('slipway CLI', () => {
 
   it('fails a deploy whose health check never passes, with the reason, and the service keeps answering', async () => {
     const patched = await api(p, 'PATCH', '/v1/projects/shop/services/combined/web', {
-      healthChecks: [{ protocol: 'HTTP', type: 'readinessProbe', path: '/health', port: 8080, initialDelaySeconds: 1, periodSeconds: 10, timeoutSeconds: 1, failureThreshold: 1, successThreshold: 1 }],
+      healthChecks: [{ protocol: 'HTTP', type: 'readinessProbe', path: '/health', port: 8080, initialDelaySeconds: 1, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3, successThreshold: 1 }],
     });
     assert.equal(patched.status, 200, JSON.stringify(patched.body));
     await waitFor(async () => (await api(p, 'GET', '/v1/projects/shop/services/web')).body.data.status.deployment.status === 'COMPLETED', 60_000, 'probe release COMPLETED');
