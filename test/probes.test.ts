@@ -7,7 +7,9 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { api, fixtureRepo, startTestPlatform, viaRouter, waitFor, type RunningPlatform } from './support/platform.ts';
 
-const check = (c: Record<string, unknown>) => ({ initialDelaySeconds: 1, periodSeconds: 10, timeoutSeconds: 1, failureThreshold: 2, successThreshold: 1, ...c });
+// timeoutSeconds 5 runs as 250 ms at the test time scale: a CMD probe starts a sandbox, which a loaded machine
+// can take longer than 50 ms to do.
+const check = (c: Record<string, unknown>) => ({ initialDelaySeconds: 1, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 2, successThreshold: 1, ...c });
 
 describe('health checks', () => {
   let p: RunningPlatform;
@@ -47,7 +49,8 @@ describe('health checks', () => {
     assert.equal(c.probes.startupProbe.passing, true);
     assert.equal(c.probes.readinessProbe.passing, true);
     assert.ok(c.probes.readinessProbe.lastSuccessAt);
-    assert.equal((await viaRouter(p, 'startup.probes.localhost')).status, 200);
+    // The router takes the instance once the controller has passed the table on: poll, never a fixed wait.
+    await waitFor(async () => (await viaRouter(p, 'startup.probes.localhost')).status === 200, 30_000, 'routed once ready');
   });
 
   it('shows a failing readiness probe with its error and consecutive failures', async () => {
