@@ -5,9 +5,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { SUPPORTED_DATABASES, openTestStore } from './support/databases.ts';
-import { api, fixtureRepo, startTestPlatform, waitFor, type RunningPlatform } from './support/platform.ts';
+import { api, fixtureRepo, instancePids, northflankClient, pidAlive, startTestPlatform, waitFor, type RunningPlatform } from './support/platform.ts';
 import { ConflictError, NotFoundError } from '../src/errors/errors.ts';
-import { dueTick, type RunSpec } from '../src/domain/job.ts';
+import { attemptInstanceId, dueTick, type RunSpec } from '../src/domain/job.ts';
 
 const runSpec: RunSpec = { command: ['/bin/sh', '-c', 'true'], plan: 'nf-compute-20', backoffLimit: 0, activeDeadlineSeconds: null, gracePeriodSeconds: 5 };
 
@@ -184,6 +184,78 @@ describe('jobs on a real platform', () => {
     assert.equal(done.attempts, 1);
     const lines = (await logs('survivor', done.id)).map((l) => l.line);
     assert.deepEqual(lines, ['started', 'finished']);
+  });
+
+  it('aborts a running run through the official client: it concludes FAILED at once, its process stops, its output stays', async () => {
+    const nf = await northflankClient(p);
+    await nf.create.job.manual({ parameters: { projectId: 'jobs' }, data: { name: 'long-haul', billing, deployment: source, command: 'echo working; sleep 600', backoffLimit: 3 } as never });
+    const started = await nf.start.job.run({ parameters: { projectId: 'jobs', jobId: 'long-haul' }, data: {} });
+    const id = started.data.id as string;
+    await waitFor(async () => (await logs('long-haul', id)).some((l) => l.line === 'working'), 30_000, 'the run working');
+    const pids = instancePids(p.dataDir, attemptInstanceId({ id }, 1));
+    assert.ok(pids.length > 0 && pids.every(pidAlive), 'the run has a live process');
+
+    const aborted = await nf.abort.job.run({ parameters: { projectId: 'jobs', jobId: 'long-haul', runId: id } });
+    assert.equal(aborted.data.status, 'FAILED');
+    assert.equal(aborted.data.concluded, true);
+    assert.match(aborted.data.message, /^Aborted: .*during attempt 1/);
+    // The controller stops the process (grace period, then kill) and keeps what it wrote; no retry follows.
+    await waitFor(() => pids.every((pid) => !pidAlive(pid)), 30_000, 'the run process gone');
+    await waitFor(async () => (await logs('long-haul', id)).some((l) => l.line === 'working'), 30_000, 'the output kept');
+    const after_ = await run('long-haul', id);
+    assert.equal(after_.attempts, 1);
+    assert.equal(after_.status, 'FAILED');
+
+    const again = await api(p, 'DELETE', `/v1/projects/jobs/jobs/long-haul/runs/${id}`);
+    assert.equal(again.status, 409, JSON.stringify(again.body));
+    assert.match(again.body.error.message, /already concluded/);
+    assert.equal((await api(p, 'DELETE', '/v1/projects/jobs/jobs/long-haul/runs/no-such-run')).status, 404);
+  });
+
+  it('patches a job through the official client: the next run uses the new settings, runs made before keep theirs', async () => {
+    const nf = await northflankClient(p);
+    await nf.create.job.manual({ parameters: { projectId: 'jobs' }, data: { name: 'reporter', billing, deployment: source, command: 'echo "mode=$MODE"', runtimeEnvironment: { MODE: 'draft' } } as never });
+    const first = await api(p, 'POST', '/v1/projects/jobs/jobs/reporter/runs', {});
+    assert.equal((await concluded('reporter', first.body.data.id)).status, 'SUCCESS');
+
+    const patched = await nf.patch.job({
+      parameters: { projectId: 'jobs', jobId: 'reporter' },
+      data: { description: 'Reports', runtimeEnvironment: { MODE: 'final' }, settings: { backoffLimit: 2, activeDeadlineSeconds: 120 } },
+    });
+    assert.equal(patched.data.description, 'Reports');
+    assert.equal(patched.data.name, 'reporter');
+    assert.deepEqual(patched.data.settings, { backoffLimit: 2, activeDeadlineSeconds: 120, runOnSourceChange: 'never' });
+    assert.deepEqual((patched.data as Record<string, unknown>).runtimeEnvironmentKeys, ['MODE'], 'the names alone');
+    assert.equal(JSON.stringify(patched.data).includes('final'), false, 'environment values are never read back');
+
+    const second = await api(p, 'POST', '/v1/projects/jobs/jobs/reporter/runs', {});
+    const done = await concluded('reporter', second.body.data.id);
+    assert.equal(done.backoffLimit, 2);
+    assert.ok((await logs('reporter', done.id)).some((l) => l.line === 'mode=final'));
+    assert.ok((await logs('reporter', first.body.data.id)).some((l) => l.line === 'mode=draft'), 'the earlier run keeps its output');
+
+    // A cron job's schedule through its kind's route; a manual job takes no schedule; bad fields are named.
+    await nf.create.job.cron({ parameters: { projectId: 'jobs' }, data: { name: 'weekly', billing, deployment: source, command: 'true', schedule: '0 3 * * 1', suspended: true } as never });
+    const cron = await nf.patch.job.cron({ parameters: { projectId: 'jobs', jobId: 'weekly' }, data: { schedule: '30 4 * * 2', concurrencyPolicy: 'forbid' } });
+    assert.equal(cron.data.schedule, '30 4 * * 2');
+    assert.equal(cron.data.concurrencyPolicy, 'forbid');
+    assert.equal(cron.data.suspended, true);
+    const wrongKind = await api(p, 'PATCH', '/v1/projects/jobs/jobs/manual/weekly', { description: 'x' });
+    assert.equal(wrongKind.status, 400, JSON.stringify(wrongKind.body));
+    assert.ok(wrongKind.body.error.details.jobId);
+    const manualSchedule = await api(p, 'PATCH', '/v1/projects/jobs/jobs/reporter', { settings: { cron: { schedule: '* * * * *' } } });
+    assert.equal(manualSchedule.status, 400);
+    assert.ok(manualSchedule.body.error.details.schedule);
+    const badSchedule = await api(p, 'PATCH', '/v1/projects/jobs/jobs/weekly', { settings: { cron: { schedule: '99 * * * *' } } });
+    assert.equal(badSchedule.status, 400);
+    assert.ok(badSchedule.body.error.details.schedule);
+    const badPlan = await api(p, 'PATCH', '/v1/projects/jobs/jobs/reporter', { billing: { deploymentPlan: 'nf-nonexistent' } });
+    assert.equal(badPlan.status, 400);
+    assert.ok(badPlan.body.error.details['billing.deploymentPlan']);
+    const unknownField = await api(p, 'PATCH', '/v1/projects/jobs/jobs/reporter', { name: 'renamed' });
+    assert.equal(unknownField.status, 400);
+    assert.equal((await api(p, 'PATCH', '/v1/projects/jobs/jobs/missing', { description: 'x' })).status, 404);
+    assert.equal((await api(p, 'GET', '/v1/projects/jobs/jobs/reporter')).body.data.settings.backoffLimit, 2, 'refused patches changed nothing');
   });
 
   it('refuses bad input with 4xx naming the field', async () => {

@@ -180,3 +180,22 @@ export function splitJobSecrets(spec: JobSpec): { open: JobSpec; secrets: JobSec
 export function joinJobSecrets(open: JobSpec, secrets: JobSecrets): JobSpec {
   return { ...open, ...(secrets.runtimeEnvironment ? { runtimeEnvironment: secrets.runtimeEnvironment } : {}), ...(secrets.runtimeFiles ? { runtimeFiles: secrets.runtimeFiles } : {}) };
 }
+
+/** What a PATCH of a job may change: Northflank's PatchJob body, flattened as the job is stored (see mergeJobSpec). */
+export type JobPatch = Partial<Omit<JobSpec, 'name'>>;
+
+/**
+ * PATCH semantics for a job, as for services: top-level fields replace; `billing` and `deployment` merge one
+ * level (and `deployment.internal` / `external` replace each other); the name, and so the id, stays.
+ */
+export function mergeJobSpec(cur: JobSpec, patch: JobPatch): JobSpec {
+  const next: JobSpec = { ...cur, ...patch, name: cur.name };
+  if (patch.billing) next.billing = { ...cur.billing, ...patch.billing };
+  if (patch.deployment) {
+    const d = { ...cur.deployment, ...patch.deployment };
+    if (patch.deployment.internal) delete d.external;
+    if (patch.deployment.external) delete d.internal;
+    next.deployment = d;
+  }
+  return next;
+}

@@ -13,10 +13,13 @@ import { findPlan } from '../domain/plans.ts';
 import { DEFAULT_GRACE_PERIOD_SECONDS } from '../domain/release.ts';
 import { ConflictError, UnsupportedError, ValidationError, type FieldProblem } from '../errors/errors.ts';
 import {
+  isConcluded,
+  mergeJobSpec,
   resolveJobCommand,
   runId,
   scheduleProblem,
   type JobKind,
+  type JobPatch,
   type JobRecord,
   type JobSpec,
   type RunOwnerKind,
@@ -121,6 +124,46 @@ export class JobsService {
       if (next) return next;
     }
     throw new ConflictError(`job '${jobId}' is being modified concurrently; retry`);
+  }
+
+  /**
+   * Change a job (Northflank's PATCH): the patch merges over the stored spec (mergeJobSpec) and the result is
+   * checked as a new job would be. `kind`, from a kind-specific route, must be the job's own. Runs already
+   * made keep the spec they were made with; the next run, or cron tick, uses the new one. A changed schedule,
+   * or a resumed one, counts from now: it never fires ticks the old schedule or the pause skipped.
+   */
+  async patchJob(caller: Principal, projectId: string, jobId: string, patch: JobPatch, kind?: JobKind): Promise<JobRecord> {
+    this.auth.authorize(caller, projectId, 'write');
+    for (let i = 0; i < 5; i++) {
+      const job = await this.store.jobs.get(projectId, jobId);
+      if (kind && job.kind !== kind) throw ValidationError.one('jobId', 'jobType', `job '${jobId}' is a ${job.kind} job: patch it at /v1/projects/${projectId}/jobs/${job.kind}/${jobId} or /v1/projects/${projectId}/jobs/${jobId}`);
+      const next = mergeJobSpec(job.spec, patch);
+      this.check(job.kind, next);
+      await this.checkSource(projectId, next);
+      const restartsSchedule = job.kind === 'cron' && (next.schedule !== job.spec.schedule || (job.spec.suspended === true && next.suspended !== true));
+      const saved = await this.store.jobs.update(projectId, jobId, job.version, next, restartsSchedule ? { resetTickTo: new Date().toISOString() } : {});
+      if (saved) return saved;
+    }
+    throw new ConflictError(`job '${jobId}' is being modified concurrently; retry`);
+  }
+
+  /**
+   * Abort a pending or running run: it concludes FAILED with an `Aborted` message at once, and the job
+   * controller stops its instance (grace period, then kill) and records its output. A run that has already
+   * concluded is a conflict.
+   */
+  async abortRun(caller: Principal, projectId: string, jobId: string, id: string): Promise<RunRecord> {
+    this.auth.authorize(caller, projectId, 'write');
+    for (let i = 0; i < 5; i++) {
+      const run = await this.store.jobs.getRun(projectId, 'job', jobId, id);
+      if (isConcluded(run.status)) throw new ConflictError(`run '${id}' has already concluded (${run.status}): there is nothing to abort`);
+      const message = `Aborted: the run was aborted through the API ${run.attempts > 0 ? `during attempt ${run.attempts}` : 'before it started'}`;
+      if (await this.store.jobs.updateRun(run.id, { status: 'FAILED', retryAt: null, finishedAt: new Date().toISOString(), message }, ['PENDING', 'RUNNING'])) {
+        this.executor.runChanged(run.id);
+        return this.store.jobs.getRun(projectId, 'job', jobId, id);
+      }
+    }
+    throw new ConflictError(`run '${id}' is changing concurrently; retry`);
   }
 
   /** Delete a job and its runs; what still runs of them is stopped by the job controller. */

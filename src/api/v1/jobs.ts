@@ -9,7 +9,7 @@ import type { Api, ApiDeps } from '../app.ts';
 import * as X from './schema/service-parts.ts';
 import { P } from './schema/patterns.ts';
 import { Enum } from './schema/enum.ts';
-import type { JobKind, JobRecord, JobSpec, RunRecord } from '../../domain/job.ts';
+import type { JobKind, JobPatch, JobRecord, JobSpec, RunRecord } from '../../domain/job.ts';
 import type { RunOverrides } from '../../jobs/jobs-service.ts';
 
 const Opt = Type.Optional;
@@ -70,6 +70,43 @@ const StartJobRun = Type.Union([
   Type.Null(),
 ]);
 const Suspend = strict({ suspended: Type.Boolean() });
+const jobSettings = {
+  backoffLimit: jobFields.backoffLimit,
+  activeDeadlineSeconds: jobFields.activeDeadlineSeconds,
+  runOnSourceChange: jobFields.runOnSourceChange,
+};
+const cronSettings = {
+  schedule: Opt(Type.Union([CreateJobCron.properties.schedule, Type.Null()])),
+  suspended: Opt(Type.Boolean()),
+  concurrencyPolicy: CreateJobCron.properties.concurrencyPolicy,
+};
+// Northflank's PatchJob body: `settings` (with `settings.cron`) or, as its kind-specific routes take them,
+// the same fields at the top level; plus slipway's `deployment` and `command` as at creation.
+const PatchJob = strict({
+  description: Opt(X.Description),
+  tags: Opt(X.Tags),
+  billing: Opt(X.Billing),
+  deployment: Opt(JobDeployment),
+  command: Opt(Command),
+  runtimeEnvironment: Opt(X.RuntimeEnvironment),
+  runtimeFiles: Opt(X.RuntimeFiles),
+  settings: Opt(strict({ ...jobSettings, cron: Opt(strict(cronSettings)) })),
+  ...jobSettings,
+  ...cronSettings,
+});
+type PatchJobBody = Omit<JobPatch, 'schedule'> & {
+  settings?: Pick<JobPatch, 'backoffLimit' | 'activeDeadlineSeconds' | 'runOnSourceChange'> & { cron?: { schedule?: string | null; suspended?: boolean; concurrencyPolicy?: JobPatch['concurrencyPolicy'] } };
+  schedule?: string | null;
+};
+
+/** The body as a patch of the stored spec: `settings` first, top-level fields over it; a null schedule clears it. */
+function jobPatchOf(body: PatchJobBody): JobPatch {
+  const { settings, ...top } = body;
+  const { cron, ...plain } = settings ?? {};
+  const merged = { ...plain, ...cron, ...top };
+  const patch = Object.fromEntries(Object.entries(merged).filter(([, v]) => v !== undefined)) as JobPatch & { schedule?: string | null };
+  return patch.schedule === null ? { ...patch, schedule: undefined } : (patch as JobPatch);
+}
 
 const ProjectParams = Type.Object({ projectId: Type.String({ maxLength: 100 }) });
 const JobParams = Type.Object({ projectId: Type.String({ maxLength: 100 }), jobId: Type.String({ maxLength: 100 }) });
@@ -163,6 +200,14 @@ export function registerV1Jobs(app: Api, deps: ApiDeps): void {
     await jobs.deleteJob(req.principal, projectId, jobId);
     return { data: {} };
   });
+  const patchRoute = (url: string, kind: JobKind | undefined, summary: string) =>
+    app.patch(url, { schema: { ...tags, summary, params: JobParams, body: PatchJob } }, async (req) => {
+      const { projectId, jobId } = req.params as { projectId: string; jobId: string };
+      return { data: jobView(await jobs.patchJob(req.principal, projectId, jobId, jobPatchOf((req.body ?? {}) as PatchJobBody), kind)) };
+    });
+  patchRoute('/v1/projects/:projectId/jobs/:jobId', undefined, 'Update a job: the fields given replace those stored (billing and deployment merge one level)');
+  patchRoute('/v1/projects/:projectId/jobs/manual/:jobId', 'manual', 'Update a manual job');
+  patchRoute('/v1/projects/:projectId/jobs/cron/:jobId', 'cron', 'Update a cron job');
   app.post('/v1/projects/:projectId/jobs/:jobId/suspend', { schema: { ...tags, summary: 'Suspend or resume a cron job schedule', params: JobParams, body: Suspend } }, async (req) => {
     const { projectId, jobId } = req.params as { projectId: string; jobId: string };
     return { data: jobView(await jobs.setSuspended(req.principal, projectId, jobId, (req.body as { suspended: boolean }).suspended)) };
@@ -185,5 +230,9 @@ export function registerV1Jobs(app: Api, deps: ApiDeps): void {
   app.get('/v1/projects/:projectId/jobs/:jobId/runs/:runId', { schema: { ...tags, params: RunParams } }, async (req) => {
     const { projectId, jobId, runId } = req.params as { projectId: string; jobId: string; runId: string };
     return { data: runView(await jobs.getRun(req.principal, projectId, jobId, runId)) };
+  });
+  app.delete('/v1/projects/:projectId/jobs/:jobId/runs/:runId', { schema: { ...tags, summary: 'Abort a job run: it concludes FAILED and its instance is stopped', params: RunParams } }, async (req) => {
+    const { projectId, jobId, runId } = req.params as { projectId: string; jobId: string; runId: string };
+    return { data: runView(await jobs.abortRun(req.principal, projectId, jobId, runId)) };
   });
 }
