@@ -5,8 +5,8 @@
 import { Type } from '@sinclair/typebox';
 import type { Api, ApiDeps } from '../app.ts';
 import { PLANS } from '../../domain/plans.ts';
-import type { ServiceKind, ServiceSpec } from '../../domain/service.ts';
-import { buildView, projectView, serviceListItem, serviceView } from './service-view.ts';
+import type { PortSpec, ServiceKind, ServiceSpec } from '../../domain/service.ts';
+import { buildView, portsView, projectView, serviceListItem, serviceView } from './service-view.ts';
 import * as S from './schema/index.ts';
 import { ValidationError } from '../../errors/errors.ts';
 import { idFromName } from '../../domain/ids.ts';
@@ -107,6 +107,30 @@ export function registerV1(app: Api, deps: ApiDeps): void {
   app.get('/v1/projects/:projectId/services/:serviceId', { schema: { ...tags('services'), params: ServiceParams } }, async (req) => {
     const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
     return { data: serviceView(await catalog.get(req.principal, projectId, serviceId), domain) };
+  });
+  // Ports (Northflank's get/update service ports). Domains come as objects here, as Northflank lists them
+  // with their certificate; a public TCP port also names its router port (`tcpPort`, slipway's).
+  const portsOf = (svc: { projectId: string; id: string; spec: ServiceSpec }) =>
+    portsView(svc, domain).map((p) => {
+      const port = p as unknown as PortSpec;
+      const tcpPort = port.public && port.protocol === 'TCP' ? deps.router?.tcpPortOf?.(`${svc.projectId}/${svc.id}/${port.name}`) : undefined;
+      return { ...p, domains: (port.domains ?? []).map((name) => ({ name, certificate: { inProgress: false } })), ...(tcpPort ? { tcpPort } : {}) };
+    });
+  app.get('/v1/projects/:projectId/services/:serviceId/ports', { schema: { ...tags('services'), summary: "List a service's ports", params: ServiceParams } }, async (req) => {
+    const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
+    return { data: { ports: portsOf((await catalog.get(req.principal, projectId, serviceId)).service) } };
+  });
+  app.post('/v1/projects/:projectId/services/:serviceId/ports', { schema: { ...tags('services'), summary: "Replace a service's ports (an entry's id keeps that port's security)", params: ServiceParams, body: S.UpdateServicePorts } }, async (req) => {
+    const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
+    const cur = (await catalog.get(req.principal, projectId, serviceId)).service;
+    const ports = (req.body as { ports: (PortSpec & { id?: string })[] }).ports.map(({ id, ...port }, i) => {
+      if (id === undefined) return port;
+      const old = cur.spec.ports?.find((o) => o.name === id);
+      if (!old) throw ValidationError.one(`ports.${i}.id`, 'exists', `service '${serviceId}' has no port '${id}'`);
+      return port.security || !old.security ? port : { ...port, security: old.security };
+    });
+    const patch = await hashPortPasswords({ ports }, async () => cur.spec);
+    return { data: { ports: portsOf((await catalog.patch(req.principal, projectId, serviceId, cur.kind, patch)).service) } };
   });
   app.delete('/v1/projects/:projectId/services/:serviceId', { schema: { ...tags('services'), params: ServiceParams } }, async (req) => {
     const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };

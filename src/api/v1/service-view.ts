@@ -39,15 +39,20 @@ function redactSecurity(security: Record<string, unknown> | undefined): Record<s
   return out;
 }
 
-export function serviceView(d: ServiceDetails, domain: string): Record<string, unknown> {
-  const s = d.service;
-  const spec = s.spec;
-  const ports = (spec.ports ?? []).map((p) => ({
+/** A service's ports as Northflank shows them: `id` (the name), `dns` of a public HTTP port, passwords redacted. */
+export function portsView(s: Pick<ServiceRecord, 'projectId' | 'id' | 'spec'>, domain: string): Record<string, unknown>[] {
+  return (s.spec.ports ?? []).map((p) => ({
     ...p,
     ...(p.security ? { security: redactSecurity(p.security) } : {}),
     id: p.name,
     ...(p.public && (p.protocol === 'HTTP' || p.protocol === 'HTTP/2') && !(p.disableNfDomain && p.domains?.length) ? { dns: portDns(domain, s.projectId, s.id, p.name) } : {}),
   }));
+}
+
+export function serviceView(d: ServiceDetails, domain: string): Record<string, unknown> {
+  const s = d.service;
+  const spec = s.spec;
+  const ports = portsView(s, domain);
   const deployment = spec.deployment
     ? {
         ...spec.deployment,

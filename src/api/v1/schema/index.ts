@@ -78,3 +78,4 @@ export const StartServiceBuild = Type.Union([
   }),
   Type.Null(),
 ]);
+export const UpdateServicePorts = X.UpdateServicePorts;

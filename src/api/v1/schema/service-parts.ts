@@ -165,6 +165,10 @@ export const Port = Obj({
   protocol: Enum(['HTTP', 'HTTP/2', 'TCP', 'UDP']),
 });
 export const Ports = Type.Array(Port, { maxItems: 50 });
+/** Northflank's update-ports body: the new list; an entry's `id` names the existing port it keeps security from. */
+export const UpdateServicePorts = Obj({
+  ports: Type.Array(Obj({ id: Opt(Type.String({ minLength: 1, maxLength: 8, pattern: P.portName, description: 'The id of an existing port, whose security configuration is kept when this entry gives none.' })), ...Port.properties }), { maxItems: 50 }),
+});
 
 export const RuntimeEnvironment = Type.Record(Type.String({ maxLength: 256 }), Type.String({ maxLength: 256 * 1024 }), { description: 'An object containing the runtime environment to set for the service' });
 export const RuntimeFiles = Type.Record(
