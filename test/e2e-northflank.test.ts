@@ -95,6 +95,46 @@ describe('deploying a Node app from git with the Northflank client', () => {
     }, 60_000, '1 container');
   });
 
+  it("reads and updates the service's runtime environment, health checks and deployment one part at a time", async () => {
+    const ids = { projectId: 'my-app', serviceId: 'web' };
+    const completed = (what: string) =>
+      waitFor(async () => {
+        const r = (await client.get.service({ parameters: ids })).data as any;
+        if (r.status?.deployment?.status === 'FAILED') throw new Error(`${what} failed: ${JSON.stringify(r.status)}`);
+        return r.status?.deployment?.status === 'COMPLETED' ? r : undefined;
+      }, 120_000, what);
+    const env = await client.get.service.runtimeEnvironment({ parameters: ids });
+    assert.deepEqual(env.data.runtimeEnvironment, { GREETING: 'hi from slipway' });
+    assert.deepEqual((await client.get.service.runtimeEnvironment({ parameters: ids, options: { show: 'inherited' } })).data.runtimeEnvironment, {});
+    const before_ = (await client.get.service({ parameters: ids })).data as any;
+
+    // The environment replaces the stored one: a new release, rolled out, that the app answers with.
+    await client.update.service.runtimeEnvironment({ parameters: ids, data: { runtimeEnvironment: { GREETING: 'updated greeting' } } });
+    const after_ = await completed('the environment update');
+    assert.ok(after_.release.number > before_.release.number, 'a new release');
+    await waitFor(async () => ((await (await viaRouter(p, 'web.my-app.localhost')).json()) as { message: string }).message === 'updated greeting', 60_000, 'the new greeting through the router');
+    assert.deepEqual((await client.get.service.runtimeEnvironment({ parameters: ids })).data.runtimeEnvironment, { GREETING: 'updated greeting' });
+
+    const check = { protocol: 'HTTP' as const, type: 'readinessProbe' as const, path: '/health', port: 8080, initialDelaySeconds: 1, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3, successThreshold: 1 };
+    await client.update.service.healthChecks({ parameters: ids, data: { healthChecks: [check] } });
+    assert.deepEqual((await client.get.service.healthChecks({ parameters: ids })).data.healthChecks, [check]);
+    await completed('the health-check update');
+
+    // A deployment update merges over the stored deployment: only the instance count changes.
+    await client.update.service.deployment({ parameters: ids, data: { instances: 2 } as never });
+    const deployment = (await client.get.service.deployment({ parameters: ids })).data as any;
+    assert.equal(deployment.instances, 2);
+    await waitFor(async () => (await client.get.service.containers({ parameters: ids })).data.containers?.filter((c) => c.status === 'TASK_RUNNING').length === 2, 60_000, '2 running containers');
+
+    const bad = await api(p, 'POST', '/v1/projects/my-app/services/web/health-checks', { healthChecks: [{ ...check, protocol: 'SMTP' }] });
+    assert.equal(bad.status, 400, JSON.stringify(bad.body));
+    assert.ok(Object.keys(bad.body.error.details).some((k) => k.startsWith('healthChecks.0')), JSON.stringify(bad.body.error.details));
+    const noEnv = await api(p, 'POST', '/v1/projects/my-app/services/web/runtime-environment', {});
+    assert.equal(noEnv.status, 400);
+    assert.ok(noEnv.body.error.details.runtimeEnvironment);
+    assert.equal((await api(p, 'GET', '/v1/projects/my-app/services/nope/deployment')).status, 404);
+  });
+
   it('answers 404 for an unknown host through the router', async () => {
     const res = await viaRouter(p, 'nope--nothing--here.localhost');
     assert.equal(res.status, 404);

@@ -132,6 +132,33 @@ export function registerV1(app: Api, deps: ApiDeps): void {
     const patch = await hashPortPasswords({ ports }, async () => cur.spec);
     return { data: { ports: portsOf((await catalog.patch(req.principal, projectId, serviceId, cur.kind, patch)).service) } };
   });
+  // A service's parts as Northflank reads and updates them one at a time: each read is a slice of the service
+  // view, each update a PATCH of that slice (a new release and a rollout, as any PATCH). The runtime
+  // environment has no inherited part here (no secret groups), so `show=inherited` reads empty.
+  type View = Record<string, unknown>;
+  const parts: { path: string; body: unknown; query?: unknown; read: (v: View, q: { show?: string }) => View; patch: (b: View) => Partial<ServiceSpec> }[] = [
+    {
+      path: 'runtime-environment',
+      body: S.UpdateRuntimeEnvironment,
+      query: S.ShowEnvironment,
+      read: (v, q) => (q.show === 'inherited' ? { runtimeEnvironment: {}, runtimeFiles: {} } : { runtimeEnvironment: v.runtimeEnvironment ?? {}, runtimeFiles: v.runtimeFiles ?? {} }),
+      patch: (b) => ({ runtimeEnvironment: b.runtimeEnvironment as ServiceSpec['runtimeEnvironment'], ...(b.runtimeFiles !== undefined ? { runtimeFiles: b.runtimeFiles as ServiceSpec['runtimeFiles'] } : {}) }),
+    },
+    { path: 'health-checks', body: S.UpdateHealthChecks, read: (v) => ({ healthChecks: v.healthChecks ?? [] }), patch: (b) => ({ healthChecks: b.healthChecks as ServiceSpec['healthChecks'] }) },
+    { path: 'deployment', body: S.UpdateDeployment, read: (v) => (v.deployment as View | undefined) ?? {}, patch: (b) => ({ deployment: b as unknown as ServiceSpec['deployment'] }) }, // merged one level over the stored one
+  ];
+  for (const part of parts) {
+    const url = `/v1/projects/:projectId/services/:serviceId/${part.path}`;
+    app.get(url, { schema: { ...tags('services'), summary: `Read a service's ${part.path}`, params: ServiceParams, ...(part.query ? { querystring: part.query as never } : {}) } }, async (req) => {
+      const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
+      return { data: part.read(serviceView(await catalog.get(req.principal, projectId, serviceId), domain), (req.query ?? {}) as { show?: string }) };
+    });
+    app.post(url, { schema: { ...tags('services'), summary: `Update a service's ${part.path} (a new release, rolled out)`, params: ServiceParams, body: part.body as never } }, async (req) => {
+      const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
+      const cur = (await catalog.get(req.principal, projectId, serviceId)).service;
+      return { data: part.read(serviceView(await catalog.patch(req.principal, projectId, serviceId, cur.kind, part.patch(req.body as View)), domain), {}) };
+    });
+  }
   app.delete('/v1/projects/:projectId/services/:serviceId', { schema: { ...tags('services'), params: ServiceParams } }, async (req) => {
     const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
     await catalog.delete(req.principal, projectId, serviceId);

@@ -79,3 +79,8 @@ export const StartServiceBuild = Type.Union([
   Type.Null(),
 ]);
 export const UpdateServicePorts = X.UpdateServicePorts;
+/** Northflank's update-runtime-environment body: every variable (the object replaces the stored one), and files. */
+export const UpdateRuntimeEnvironment = strict({ runtimeEnvironment: X.RuntimeEnvironment, runtimeFiles: Opt(X.RuntimeFiles) });
+export const UpdateHealthChecks = strict({ healthChecks: X.HealthChecks });
+export const UpdateDeployment = X.DeploymentPatch;
+export const ShowEnvironment = Type.Object({ show: Opt(Type.Union([Type.Literal('this'), Type.Literal('inherited'), Type.Literal('all')])) });
