@@ -234,6 +234,21 @@ describe('jobs on a real platform', () => {
     assert.ok((await logs('reporter', done.id)).some((l) => l.line === 'mode=final'));
     assert.ok((await logs('reporter', first.body.data.id)).some((l) => l.line === 'mode=draft'), 'the earlier run keeps its output');
 
+    // One part at a time, as the client's job part endpoints do it.
+    const ids = { projectId: 'jobs', jobId: 'reporter' };
+    assert.deepEqual((await nf.get.job.runtimeEnvironment({ parameters: ids })).data.runtimeEnvironment, { MODE: 'final' });
+    await nf.update.job.runtimeEnvironment({ parameters: ids, data: { runtimeEnvironment: { MODE: 'part' } } });
+    const settings = await nf.update.job.settings({ parameters: ids, data: { backoffLimit: 1 } });
+    assert.equal(settings.data.backoffLimit, 1);
+    await nf.update.job.deployment({ parameters: ids, data: { internal: { id: 'tools' }, buildpack: { configType: 'customCommand', customCommand: 'echo "part=$MODE"' } } as never });
+    assert.deepEqual((await nf.get.job.deployment({ parameters: ids })).data.buildpack, { configType: 'customCommand', customCommand: 'echo "part=$MODE"' });
+    const third = await api(p, 'POST', '/v1/projects/jobs/jobs/reporter/runs', {});
+    assert.equal(third.status, 200, JSON.stringify(third.body));
+    const thirdDone = await concluded('reporter', third.body.data.id);
+    assert.equal(thirdDone.backoffLimit, 1);
+    // The job's own command still runs (it takes precedence over a buildpack override), with the new environment.
+    assert.ok((await logs('reporter', thirdDone.id)).some((l) => l.line === 'mode=part'));
+
     // A cron job's schedule through its kind's route; a manual job takes no schedule; bad fields are named.
     await nf.create.job.cron({ parameters: { projectId: 'jobs' }, data: { name: 'weekly', billing, deployment: source, command: 'true', schedule: '0 3 * * 1', suspended: true } as never });
     const cron = await nf.patch.job.cron({ parameters: { projectId: 'jobs', jobId: 'weekly' }, data: { schedule: '30 4 * * 2', concurrencyPolicy: 'forbid' } });
@@ -255,7 +270,7 @@ describe('jobs on a real platform', () => {
     const unknownField = await api(p, 'PATCH', '/v1/projects/jobs/jobs/reporter', { name: 'renamed' });
     assert.equal(unknownField.status, 400);
     assert.equal((await api(p, 'PATCH', '/v1/projects/jobs/jobs/missing', { description: 'x' })).status, 404);
-    assert.equal((await api(p, 'GET', '/v1/projects/jobs/jobs/reporter')).body.data.settings.backoffLimit, 2, 'refused patches changed nothing');
+    assert.equal((await api(p, 'GET', '/v1/projects/jobs/jobs/reporter')).body.data.settings.backoffLimit, 1, 'refused patches changed nothing');
   });
 
   it('refuses bad input with 4xx naming the field', async () => {

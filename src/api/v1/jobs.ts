@@ -208,6 +208,37 @@ export function registerV1Jobs(app: Api, deps: ApiDeps): void {
   patchRoute('/v1/projects/:projectId/jobs/:jobId', undefined, 'Update a job: the fields given replace those stored (billing and deployment merge one level)');
   patchRoute('/v1/projects/:projectId/jobs/manual/:jobId', 'manual', 'Update a manual job');
   patchRoute('/v1/projects/:projectId/jobs/cron/:jobId', 'cron', 'Update a cron job');
+  // A job's parts as Northflank reads and updates them one at a time; each update is a PATCH of that part.
+  const UpdateJobEnvironment = strict({ runtimeEnvironment: X.RuntimeEnvironment, runtimeFiles: Opt(X.RuntimeFiles) });
+  const UpdateJobSettings = strict({ ...jobSettings, schedule: Opt(CreateJobCron.properties.schedule), suspended: cronSettings.suspended, concurrencyPolicy: cronSettings.concurrencyPolicy });
+  const parts: { path: string; body: unknown; read: (j: JobRecord) => Record<string, unknown>; patch: (b: Record<string, unknown>) => JobPatch }[] = [
+    {
+      path: 'runtime-environment',
+      body: UpdateJobEnvironment,
+      read: (j) => ({ runtimeEnvironment: j.spec.runtimeEnvironment ?? {}, runtimeFiles: j.spec.runtimeFiles ?? {} }),
+      patch: (b) => b as JobPatch,
+    },
+    {
+      path: 'settings',
+      body: UpdateJobSettings,
+      read: (j) => ({ ...(jobView(j).settings as Record<string, unknown>), ...(j.kind === 'cron' ? { schedule: j.spec.schedule, suspended: j.spec.suspended ?? false, concurrencyPolicy: j.spec.concurrencyPolicy ?? 'allow' } : {}) }),
+      patch: (b) => b as JobPatch,
+    },
+    { path: 'deployment', body: JobDeployment, read: (j) => jobView(j).deployment as Record<string, unknown>, patch: (b) => ({ deployment: b as JobPatch['deployment'] }) },
+  ];
+  for (const part of parts) {
+    const url = `/v1/projects/:projectId/jobs/:jobId/${part.path}`;
+    if (part.path !== 'settings') {
+      app.get(url, { schema: { ...tags, summary: `Read a job's ${part.path}`, params: JobParams } }, async (req) => {
+        const { projectId, jobId } = req.params as { projectId: string; jobId: string };
+        return { data: part.read(await jobs.getJob(req.principal, projectId, jobId)) };
+      });
+    }
+    app.post(url, { schema: { ...tags, summary: `Update a job's ${part.path} (the next run uses it)`, params: JobParams, body: part.body as never } }, async (req) => {
+      const { projectId, jobId } = req.params as { projectId: string; jobId: string };
+      return { data: part.read(await jobs.patchJob(req.principal, projectId, jobId, part.patch(req.body as Record<string, unknown>))) };
+    });
+  }
   app.post('/v1/projects/:projectId/jobs/:jobId/suspend', { schema: { ...tags, summary: 'Suspend or resume a cron job schedule', params: JobParams, body: Suspend } }, async (req) => {
     const { projectId, jobId } = req.params as { projectId: string; jobId: string };
     return { data: jobView(await jobs.setSuspended(req.principal, projectId, jobId, (req.body as { suspended: boolean }).suspended)) };
