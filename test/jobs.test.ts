@@ -273,6 +273,29 @@ describe('jobs on a real platform', () => {
     assert.equal((await api(p, 'GET', '/v1/projects/jobs/jobs/reporter')).body.data.settings.backoffLimit, 1, 'refused patches changed nothing');
   });
 
+  it('creates a job of either kind from the neutral create, and replaces one by PUT, through the official client', async () => {
+    const nf = await northflankClient(p);
+    const cron = await nf.create.job({ parameters: { projectId: 'jobs' }, data: { name: 'neutral-cron', billing, deployment: source, settings: { backoffLimit: 0, cron: { schedule: '0 5 * * *', suspended: true } } } as never });
+    assert.equal(cron.data.jobType, 'cron');
+    assert.equal((cron.data as Record<string, unknown>).schedule, '0 5 * * *');
+    const manual = await nf.create.job({ parameters: { projectId: 'jobs' }, data: { name: 'neutral-manual', billing, deployment: source, settings: { backoffLimit: 2 } } as never });
+    assert.equal(manual.data.jobType, 'manual');
+    assert.equal((manual.data as Record<string, unknown>).backoffLimit, 2);
+
+    // PUT of an existing name replaces the whole spec (what is not sent is gone); a new name creates.
+    const replaced = await nf.put.job.manual({ parameters: { projectId: 'jobs' }, data: { name: 'neutral-manual', billing, deployment: source, command: 'echo replaced', backoffLimit: 0 } as never });
+    assert.equal((replaced.data as Record<string, unknown>).backoffLimit, 0);
+    assert.equal((replaced.data as Record<string, unknown>).command, 'echo replaced');
+    const run = await api(p, 'POST', '/v1/projects/jobs/jobs/neutral-manual/runs', {});
+    assert.ok((await logs('neutral-manual', (await concluded('neutral-manual', run.body.data.id)).id)).some((l) => l.line === 'replaced'));
+    const created = await nf.put.job.cron({ parameters: { projectId: 'jobs' }, data: { name: 'put-cron', billing, deployment: source, schedule: '0 6 * * *', suspended: true, backoffLimit: 0 } as never });
+    assert.equal(created.data.jobType, 'cron');
+    const wrongKind = await api(p, 'PUT', '/v1/projects/jobs/jobs/cron', { name: 'neutral-manual', billing, deployment: source, schedule: '* * * * *' });
+    assert.equal(wrongKind.status, 400, JSON.stringify(wrongKind.body));
+    assert.ok(wrongKind.body.error.details.name);
+    assert.equal((await api(p, 'GET', '/v1/projects/jobs/jobs/neutral-manual')).body.data.jobType, 'manual');
+  });
+
   it('refuses bad input with 4xx naming the field', async () => {
     const badCron = await api(p, 'POST', '/v1/projects/jobs/jobs/cron', { name: 'bad-cron', billing, deployment: source, schedule: '61 * * * *' });
     assert.equal(badCron.status, 400);

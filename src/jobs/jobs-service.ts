@@ -134,14 +134,32 @@ export class JobsService {
    */
   async patchJob(caller: Principal, projectId: string, jobId: string, patch: JobPatch, kind?: JobKind): Promise<JobRecord> {
     this.auth.authorize(caller, projectId, 'write');
+    return this.rewrite(projectId, jobId, (job) => {
+      if (kind && job.kind !== kind) throw ValidationError.one('jobId', 'jobType', `job '${jobId}' is a ${job.kind} job: patch it at /v1/projects/${projectId}/jobs/${job.kind}/${jobId} or /v1/projects/${projectId}/jobs/${jobId}`);
+      return mergeJobSpec(job.spec, patch);
+    });
+  }
+
+  /** Create a job, or replace the whole spec of the job of that name (Northflank's PUT); the kind cannot change. */
+  async putJob(caller: Principal, projectId: string, kind: JobKind, spec: JobSpec): Promise<JobRecord> {
+    this.auth.authorize(caller, projectId, 'write');
+    const id = idFromName(spec.name);
+    if (!(await this.store.jobs.find(projectId, id))) return this.createJob(caller, projectId, kind, spec);
+    return this.rewrite(projectId, id, (job) => {
+      if (job.kind !== kind) throw ValidationError.one('name', 'jobType', `job '${id}' is a ${job.kind} job; a ${kind} job cannot replace it (delete it first)`);
+      return { ...spec, backoffLimit: spec.backoffLimit ?? 0 };
+    });
+  }
+
+  /** Write the spec `next` makes of the stored job, checked as at creation; re-read and retried on a concurrent write. */
+  private async rewrite(projectId: string, jobId: string, next: (job: JobRecord) => JobSpec): Promise<JobRecord> {
     for (let i = 0; i < 5; i++) {
       const job = await this.store.jobs.get(projectId, jobId);
-      if (kind && job.kind !== kind) throw ValidationError.one('jobId', 'jobType', `job '${jobId}' is a ${job.kind} job: patch it at /v1/projects/${projectId}/jobs/${job.kind}/${jobId} or /v1/projects/${projectId}/jobs/${jobId}`);
-      const next = mergeJobSpec(job.spec, patch);
-      this.check(job.kind, next);
-      await this.checkSource(projectId, next);
-      const restartsSchedule = job.kind === 'cron' && (next.schedule !== job.spec.schedule || (job.spec.suspended === true && next.suspended !== true));
-      const saved = await this.store.jobs.update(projectId, jobId, job.version, next, restartsSchedule ? { resetTickTo: new Date().toISOString() } : {});
+      const spec = next(job);
+      this.check(job.kind, spec);
+      await this.checkSource(projectId, spec);
+      const restartsSchedule = job.kind === 'cron' && (spec.schedule !== job.spec.schedule || (job.spec.suspended === true && spec.suspended !== true));
+      const saved = await this.store.jobs.update(projectId, jobId, job.version, spec, restartsSchedule ? { resetTickTo: new Date().toISOString() } : {});
       if (saved) return saved;
     }
     throw new ConflictError(`job '${jobId}' is being modified concurrently; retry`);

@@ -94,6 +94,8 @@ const PatchJob = strict({
   ...jobSettings,
   ...cronSettings,
 });
+// Northflank's kind-neutral create (POST/PUT /v1/projects/{p}/jobs): `settings.cron` makes a cron job.
+const CreateJob = strict({ ...jobFields, settings: Opt(strict({ ...jobSettings, cron: Opt(strict(cronSettings)) })), ...cronSettings });
 type PatchJobBody = Omit<JobPatch, 'schedule'> & {
   settings?: Pick<JobPatch, 'backoffLimit' | 'activeDeadlineSeconds' | 'runOnSourceChange'> & { cron?: { schedule?: string | null; suspended?: boolean; concurrencyPolicy?: JobPatch['concurrencyPolicy'] } };
   schedule?: string | null;
@@ -177,7 +179,26 @@ export function registerV1Jobs(app: Api, deps: ApiDeps): void {
       const { projectId } = req.params as { projectId: string };
       return { data: jobView(await jobs.createJob(req.principal, projectId, kind, req.body as JobSpec)) };
     });
+    app.put(`/v1/projects/:projectId/jobs/${kind}`, { schema: { ...tags, summary: `Create a ${kind} job, or replace the one of that name`, params: ProjectParams, body: kind === 'cron' ? CreateJobCron : CreateJobManual } }, async (req) => {
+      const { projectId } = req.params as { projectId: string };
+      return { data: jobView(await jobs.putJob(req.principal, projectId, kind, req.body as JobSpec)) };
+    });
   }
+  /** A kind-neutral body as a job spec: `settings` flattened, and a schedule makes it a cron job. */
+  const neutral = (body: PatchJobBody & { name: string }): { kind: JobKind; spec: JobSpec } => {
+    const spec = { ...jobPatchOf(body), name: body.name } as JobSpec;
+    return { kind: spec.schedule ? 'cron' : 'manual', spec };
+  };
+  app.post('/v1/projects/:projectId/jobs', { schema: { ...tags, summary: 'Create a job (a cron job when settings.cron has a schedule)', params: ProjectParams, body: CreateJob } }, async (req) => {
+    const { projectId } = req.params as { projectId: string };
+    const { kind, spec } = neutral(req.body as PatchJobBody & { name: string });
+    return { data: jobView(await jobs.createJob(req.principal, projectId, kind, spec)) };
+  });
+  app.put('/v1/projects/:projectId/jobs', { schema: { ...tags, summary: 'Create a job, or replace the one of that name', params: ProjectParams, body: CreateJob } }, async (req) => {
+    const { projectId } = req.params as { projectId: string };
+    const { kind, spec } = neutral(req.body as PatchJobBody & { name: string });
+    return { data: jobView(await jobs.putJob(req.principal, projectId, kind, spec)) };
+  });
   app.get('/v1/projects/:projectId/jobs', { schema: { ...tags, params: ProjectParams, querystring: Page } }, async (req) => {
     const { projectId } = req.params as { projectId: string };
     const q = req.query as { per_page?: number; cursor?: string };
