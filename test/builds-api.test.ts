@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as tar from 'tar';
-import { ROOT, api, fixtureRepo, northflankClient, startTestPlatform, viaRouter, waitFor, type RunningPlatform } from './support/platform.ts';
+import { ROOT, api, fixtureRepo, northflankClient, pidAlive, startTestPlatform, viaRouter, waitFor, type RunningPlatform } from './support/platform.ts';
 
 async function bundleOf(app: string, edit?: (dir: string) => void): Promise<Buffer> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-bundle-'));
@@ -91,6 +91,41 @@ describe('builds through the API', () => {
     const r = await viaRouter(p, 'bundled.builds.localhost');
     assert.equal(((await r.json()) as { message: string }).message, 'via-client');
     assert.equal((await svcStatus('bundled')).build.status, 'FAILURE');
+  });
+
+  it('aborts a running build through the official client: its steps are killed, its log kept, and what runs is untouched', async () => {
+    const releases = (await api(p, 'GET', '/projects/builds/services/bundled/releases')).body.releases.length;
+    const pidFile = path.join(p.dataDir, `build-step-${Date.now()}.pid`);
+    const slow = await bundleOf('hello', (d) =>
+      fs.writeFileSync(path.join(d, 'package.json'), JSON.stringify({ name: 'x', version: '1.0.0', scripts: { build: `echo $$ > ${pidFile}; echo compiling slowly; exec sleep 600`, start: 'node server.js' } })),
+    );
+    const up = await api(p, 'POST', '/projects/builds/services/bundled/bundles', undefined, { raw: slow, contentType: 'application/gzip' });
+    assert.equal(up.status, 202, JSON.stringify(up.body));
+    const log = async () => (await api(p, 'GET', `/projects/builds/services/bundled/builds/${up.body.id}/log`)).body as string;
+    await waitFor(async () => /compiling slowly/.test(await log()) && fs.existsSync(pidFile), 120_000, 'the build step running');
+    const stepPid = Number(fs.readFileSync(pidFile, 'utf8').trim());
+    assert.ok(pidAlive(stepPid));
+
+    const client = await northflankClient(p);
+    const aborted = await client.abort.service.build({ parameters: { projectId: 'builds', serviceId: 'bundled', buildId: up.body.id } });
+    assert.equal(aborted.data.status, 'ABORTED');
+    assert.equal(aborted.data.concluded, true);
+    await waitFor(() => !pidAlive(stepPid), 30_000, 'the build step killed');
+    await waitFor(async () => /Build aborted/.test(await log()), 30_000, 'the log closed');
+    assert.match(await log(), /compiling slowly/);
+    assert.equal((await api(p, 'GET', `/v1/projects/builds/services/bundled/build/${up.body.id}`)).body.data.status, 'ABORTED', 'the build stays aborted');
+    assert.equal((await api(p, 'GET', '/projects/builds/services/bundled/releases')).body.releases.length, releases);
+    assert.equal(((await (await viaRouter(p, 'bundled.builds.localhost')).json()) as { message: string }).message, 'via-client');
+    const events = (await api(p, 'GET', '/projects/builds/services/bundled/events')).body.events as { reason: string }[];
+    assert.ok(events.some((e) => e.reason === 'Aborted'));
+    assert.ok(!events.some((e) => e.reason === 'Failed' && JSON.stringify(e).includes(up.body.id)), 'an abort is not a failure');
+
+    const again = await api(p, 'DELETE', `/v1/projects/builds/services/bundled/build/${up.body.id}`);
+    assert.equal(again.status, 409, JSON.stringify(again.body));
+    // The next build runs as usual.
+    const next = await api(p, 'POST', '/projects/builds/services/bundled/bundles', undefined, { raw: await bundleOf('hello', (d) => fs.writeFileSync(path.join(d, 'Procfile'), 'web: GREETING=after-abort node server.js\n')), contentType: 'application/gzip' });
+    assert.equal(next.status, 202);
+    await waitFor(async () => ((await (await viaRouter(p, 'bundled.builds.localhost')).json()) as { message: string }).message === 'after-abort', 120_000, 'the next build deployed');
   });
 
   it('refuses a bundle that is not a gzip archive', async () => {

@@ -11,7 +11,7 @@ import type { BuildRecord } from '../store/builds-repo.ts';
 import type { AuthService, Principal } from './auth.ts';
 import type { Signals } from './ports.ts';
 import { randomId } from '../domain/ids.ts';
-import { NotFoundError, ValidationError } from '../errors/errors.ts';
+import { ConflictError, NotFoundError, ValidationError } from '../errors/errors.ts';
 import { parseHostedUrl } from '../builds/hosted-repos.ts';
 import picomatch from 'picomatch';
 
@@ -163,6 +163,24 @@ export class BuildsService {
     const b = await this.store.builds.get(buildId);
     if (b.projectId !== projectId || b.serviceId !== serviceId) throw new ValidationError([{ field: 'buildId', rule: 'exists', message: `build '${buildId}' is not a build of '${serviceId}'` }]);
     return b;
+  }
+
+  /**
+   * Abort a queued or running build: it is marked ABORTED in the store at once, and the build controller
+   * running it (on whichever control plane) sees that, stops its steps and keeps its log. What runs is not
+   * touched. A build that has already concluded is a conflict.
+   */
+  async abort(caller: Principal, projectId: string, serviceId: string, buildId: string): Promise<BuildRecord> {
+    this.auth.authorize(caller, projectId, 'write');
+    const b = await this.get(caller, projectId, serviceId, buildId);
+    for (const from of ['QUEUED', 'BUILDING'] as const) {
+      if (await this.store.builds.transition(b.id, from, 'ABORTED', { error: 'aborted through the API' })) {
+        await this.store.events.append({ projectId, serviceId, kind: 'build', reason: 'Aborted', message: `build ${b.id} aborted${from === 'QUEUED' ? ' before it started' : ''}` });
+        return this.store.builds.get(b.id);
+      }
+    }
+    const now = await this.store.builds.get(b.id);
+    throw new ConflictError(`build '${buildId}' has already concluded (${now.status}): there is nothing to abort`);
   }
 
   async log(caller: Principal, projectId: string, serviceId: string, buildId: string): Promise<string> {

@@ -233,6 +233,10 @@ export function registerV1(app: Api, deps: ApiDeps): void {
     const { projectId, serviceId, buildId } = req.params as { projectId: string; serviceId: string; buildId: string };
     return { data: buildView(await builds.get(req.principal, projectId, serviceId, buildId)) };
   });
+  app.delete('/v1/projects/:projectId/services/:serviceId/build/:buildId', { schema: { ...tags('builds'), summary: 'Abort a queued or running build (it ends ABORTED; what runs is not touched)', params: BuildParams } }, async (req) => {
+    const { projectId, serviceId, buildId } = req.params as { projectId: string; serviceId: string; buildId: string };
+    return { data: buildView(await builds.abort(req.principal, projectId, serviceId, buildId)) };
+  });
 }
 
 /** `bundleUrl` may name a local .tar.gz: an absolute path or a file:// URL. */

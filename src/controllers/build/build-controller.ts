@@ -25,6 +25,9 @@ export interface Builder {
   buildImage?(opts: { sourceDir: string; build: Pick<BuildRecord, 'id' | 'projectId' | 'serviceId'>; spec: ServiceSpec; log: (line: string) => void; signal?: AbortSignal }): Promise<{ image: string }>;
 }
 
+/** How often a running build looks at its own row: an abort through the API marks it there, on any replica. */
+const ABORT_POLL_MS = 500;
+
 export class BuildController {
   constructor(
     private readonly store: Store,
@@ -51,11 +54,23 @@ export class BuildController {
     const log = (line: string) => fs.writeSync(logFd, `${new Date().toISOString()} ${line}\n`);
     const work = fs.mkdtempSync(path.join(os.tmpdir(), `slipway-${b.id}-`));
     const outDir = path.join(this.opts.artifactsDir, b.id);
+    // Level-triggered abort: the build's row says ABORTED (BuildsService.abort); the steps are killed through
+    // their signal. Reading the row, not an in-memory call, lets any control-plane replica abort it.
+    const abort = new AbortController();
+    const watch = setInterval(() => {
+      this.store.builds.find(b.id).then(
+        (now) => {
+          if (!now || now.status !== 'BUILDING') abort.abort(new Error('the build was aborted'));
+        },
+        () => {},
+      );
+    }, ABORT_POLL_MS);
+    const { signal } = abort;
     try {
       log(`-----> Build ${b.id} of ${b.sha}${b.branch ? ` (${b.branch})` : ''}`);
       const src = path.join(work, 'src');
       if (b.source.startsWith('git:')) {
-        await this.builder.checkoutGit({ url: b.source.slice(4), sha: b.sha, dest: src, log });
+        await this.builder.checkoutGit({ url: b.source.slice(4), sha: b.sha, dest: src, log, signal });
       } else {
         await this.builder.extractBundle({ source: b.source.slice('bundle:'.length), dest: src });
       }
@@ -63,24 +78,34 @@ export class BuildController {
       const spec = (await this.store.services.find(b.projectId, b.serviceId))?.spec;
       if (spec?.buildSettings?.dockerfile) {
         if (!this.builder.buildImage) throw new Error('buildSettings.dockerfile: Dockerfile builds need the container runtime (SLIPWAY_RUNTIME=docker)');
-        const out = await this.builder.buildImage({ sourceDir: src, build: b, spec, log });
-        log(`-----> Build succeeded: image ${out.image}`);
+        const out = await this.builder.buildImage({ sourceDir: src, build: b, spec, log, signal });
         // The image's own ENTRYPOINT and CMD run it (an empty process table), unless the service overrides them.
-        await this.store.builds.transition(b.id, 'BUILDING', 'SUCCESS', { image: out.image, processes: {} });
+        if (!(await this.store.builds.transition(b.id, 'BUILDING', 'SUCCESS', { image: out.image, processes: {} }))) throw signal.reason ?? new Error('the build was aborted');
+        log(`-----> Build succeeded: image ${out.image}`);
       } else {
         fs.rmSync(outDir, { recursive: true, force: true });
-        const out = await this.builder.build({ sourceDir: src, outDir, log });
+        const out = await this.builder.build({ sourceDir: src, outDir, log, signal });
+        // An abort that lands as the last step ends still wins: the row is ABORTED, so SUCCESS is not written.
+        if (!(await this.store.builds.transition(b.id, 'BUILDING', 'SUCCESS', { artifactDir: outDir, processes: out.processes }))) throw signal.reason ?? new Error('the build was aborted');
         log(`-----> Build succeeded: ${Object.entries(out.processes).map(([k, v]) => `${k}: ${v}`).join(', ') || 'no process types'}`);
-        await this.store.builds.transition(b.id, 'BUILDING', 'SUCCESS', { artifactDir: outDir, processes: out.processes });
       }
       await this.store.events.append({ projectId: b.projectId, serviceId: b.serviceId, kind: 'build', reason: 'Succeeded', message: `build ${b.id} succeeded` });
     } catch (err) {
+      const aborted = (await this.store.builds.find(b.id))?.status === 'ABORTED';
+      if (aborted) {
+        // BuildsService.abort wrote the status and the event; the artifact, if begun, is never used.
+        log('-----> Build aborted');
+        fs.rmSync(outDir, { recursive: true, force: true });
+        this.opts.logger.info({ build: b.id }, 'build aborted');
+        return;
+      }
       const message = err instanceof Error ? err.message : String(err);
       log(`-----> Build failed: ${message}`);
       this.opts.logger.warn({ build: b.id, err: message }, 'build failed');
       await this.store.builds.transition(b.id, 'BUILDING', 'FAILURE', { error: message.slice(0, 2000) });
       await this.store.events.append({ projectId: b.projectId, serviceId: b.serviceId, kind: 'build', reason: 'Failed', message: `build ${b.id} failed: ${message.slice(0, 300)}` });
     } finally {
+      clearInterval(watch);
       fs.closeSync(logFd);
       fs.rmSync(work, { recursive: true, force: true });
     }
