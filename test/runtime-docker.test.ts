@@ -220,7 +220,9 @@ for (const router of ['haproxy', 'builtin'] as const) {
         const info = await docker.getContainer(c.Id).inspect();
         const gateway = Object.values(info.NetworkSettings.Networks).find((n) => n.Gateway)?.Gateway;
         assert.ok(gateway, 'the container network has a gateway to the host');
-        const ex = await docker.getContainer(c.Id).exec({ Cmd: ['wget', '-S', '-q', '-O', '-', '--header', `Host: ${host}`, `http://${gateway}:${p.routerPort}/`], AttachStdout: true, AttachStderr: true });
+        // Each request bounded: busybox wget has no connect timeout of its own, and a connection from a
+        // container whose network is still coming up can stall far past the test's wait.
+        const ex = await docker.getContainer(c.Id).exec({ Cmd: ['timeout', '10', 'wget', '-S', '-q', '-O', '-', '--header', `Host: ${host}`, `http://${gateway}:${p.routerPort}/`], AttachStdout: true, AttachStderr: true });
         const stream = await ex.start({});
         const chunks: Buffer[] = [];
         stream.on('data', (d: Buffer) => chunks.push(d));
@@ -241,16 +243,21 @@ for (const router of ['haproxy', 'builtin'] as const) {
         name: 'asker',
         billing: { deploymentPlan: 'nf-compute-20' },
         deployment: { external: { imagePath: IMAGE } },
-        command: `i=0; while [ $i -lt 60 ]; do if wget -q -O /dev/null --header "Host: ${host}" "http://${gateway}:${p.routerPort}/"; then echo internal-ok; exit 0; fi; i=$((i+1)); sleep 0.5; done; exit 1`,
+        command: `i=0; while [ $i -lt 60 ]; do if timeout 3 wget -q -O /dev/null --header "Host: ${host}" "http://${gateway}:${p.routerPort}/"; then echo internal-ok; exit 0; fi; i=$((i+1)); sleep 0.5; done; exit 1`,
       });
       assert.equal(job.status, 200, JSON.stringify(job.body));
       const run = await api(p, 'POST', `/v1/projects/${own}/jobs/${job.body.data.id}/runs`, {});
       assert.equal(run.status, 200, JSON.stringify(run.body));
+      const runPath = `/v1/projects/${own}/jobs/${job.body.data.id}/runs/${run.body.data.id}`;
+      const runLogs = async () => JSON.stringify((await api(p, 'GET', `/projects/${own}/jobs/${job.body.data.id}/runs/${run.body.data.id}/logs`)).body);
+      // At most 60 tries of 3.5 s; the wait is longer than that, so a run that fails says why.
       const done = await waitFor(async () => {
-        const r = (await api(p, 'GET', `/v1/projects/${own}/jobs/${job.body.data.id}/runs/${run.body.data.id}`)).body.data;
+        const r = (await api(p, 'GET', runPath)).body.data;
         return r.concluded ? r : undefined;
-      }, 60_000, 'the job run concluded');
-      assert.equal(done.status, 'SUCCESS', JSON.stringify(done));
+      }, 300_000, 'the job run concluded').catch(async (err: Error) => {
+        throw new Error(`${err.message}; run: ${JSON.stringify((await api(p, 'GET', runPath)).body.data)}; output: ${await runLogs()}`);
+      });
+      assert.equal(done.status, 'SUCCESS', `${JSON.stringify(done)}; output: ${await runLogs()}`);
       assert.equal((await viaRouter(p, host)).status, 401, 'nor is the host');
       const authorised = await viaRouter(p, host, '/', { headers: { authorization: `Basic ${Buffer.from('admin:pw-internal').toString('base64')}` } });
       assert.equal(authorised.status, 200);
