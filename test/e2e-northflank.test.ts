@@ -5,6 +5,9 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import type { ApiClient } from '@northflank/js-client';
 import { api, fixtureRepo, northflankClient, startTestPlatform, viaRouter, waitFor, type RunningPlatform } from './support/platform.ts';
 
@@ -133,6 +136,35 @@ describe('deploying a Node app from git with the Northflank client', () => {
     assert.equal(noEnv.status, 400);
     assert.ok(noEnv.body.error.details.runtimeEnvironment);
     assert.equal((await api(p, 'GET', '/v1/projects/my-app/services/nope/deployment')).status, 404);
+  });
+
+  it('switches the build source to another branch, which builds and deploys, and sets build arguments and options', async () => {
+    const ids = { projectId: 'my-app', serviceId: 'web' };
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: repo.dir, env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } });
+    git('checkout', '-q', '-b', 'feature');
+    fs.writeFileSync(path.join(repo.dir, 'Procfile'), 'web: GREETING=from-feature node server.js\n');
+    git('commit', '-q', '-am', 'feature greeting');
+    const featureHead = git('rev-parse', 'HEAD').toString().trim();
+    git('checkout', '-q', 'main');
+
+    const source = await client.update.service.buildSource({ parameters: ids, data: { projectBranch: 'feature' } });
+    assert.equal((source.data as Record<string, unknown>).projectBranch, 'feature');
+    assert.equal((source.data as Record<string, unknown>).projectUrl, `file://${repo.dir}`, 'the other vcsData fields stay');
+    await waitFor(async () => (await client.get.service.builds({ parameters: ids })).data.builds.some((b) => b.sha === featureHead && b.status === 'SUCCESS'), 120_000, 'the feature head built');
+    await waitFor(async () => ((await (await viaRouter(p, 'web.my-app.localhost')).json()) as { message: string }).message === 'from-feature', 120_000, 'the feature build serving');
+
+    assert.deepEqual((await client.get.service.buildArguments({ parameters: ids })).data, { buildArguments: {}, buildFiles: {} });
+    await client.update.service.buildArguments({ parameters: ids, data: { buildArguments: { NODE_ENV: 'production' } } });
+    assert.deepEqual((await client.get.service.buildArguments({ parameters: ids })).data.buildArguments, { NODE_ENV: 'production' });
+    const options = await client.update.service.buildOptions({ parameters: ids, data: { buildpack: { builder: 'HEROKU_24' }, pathIgnoreRules: ['docs/**'] } as never });
+    assert.deepEqual((options.data as any).buildConfiguration.pathIgnoreRules, ['docs/**']);
+    assert.deepEqual((options.data as any).buildSettings, { buildpack: { builder: 'HEROKU_24' } });
+    const both = await api(p, 'POST', '/v1/projects/my-app/services/web/build-options', { buildpack: { builder: 'HEROKU_24' }, dockerfile: { dockerFilePath: '/Dockerfile', dockerWorkDir: '/' } });
+    assert.equal(both.status, 400, JSON.stringify(both.body));
+    assert.ok(both.body.error.details.dockerfile);
+    const files = await api(p, 'POST', '/v1/projects/my-app/services/web/build-arguments', { buildFiles: { '/x': { data: 'eA==' } } });
+    assert.equal(files.status, 400);
+    assert.ok(files.body.error.details.buildFiles, JSON.stringify(files.body.error.details));
   });
 
   it('answers 404 for an unknown host through the router', async () => {

@@ -136,7 +136,7 @@ export function registerV1(app: Api, deps: ApiDeps): void {
   // view, each update a PATCH of that slice (a new release and a rollout, as any PATCH). The runtime
   // environment has no inherited part here (no secret groups), so `show=inherited` reads empty.
   type View = Record<string, unknown>;
-  const parts: { path: string; body: unknown; query?: unknown; read: (v: View, q: { show?: string }) => View; patch: (b: View) => Partial<ServiceSpec> }[] = [
+  const parts: { path: string; body: unknown; query?: unknown; get?: false; read: (v: View, q: { show?: string }) => View; patch: (b: View, cur: ServiceSpec) => Partial<ServiceSpec> }[] = [
     {
       path: 'runtime-environment',
       body: S.UpdateRuntimeEnvironment,
@@ -146,17 +146,37 @@ export function registerV1(app: Api, deps: ApiDeps): void {
     },
     { path: 'health-checks', body: S.UpdateHealthChecks, read: (v) => ({ healthChecks: v.healthChecks ?? [] }), patch: (b) => ({ healthChecks: b.healthChecks as ServiceSpec['healthChecks'] }) },
     { path: 'deployment', body: S.UpdateDeployment, read: (v) => (v.deployment as View | undefined) ?? {}, patch: (b) => ({ deployment: b as unknown as ServiceSpec['deployment'] }) }, // merged one level over the stored one
+    // Build parts (build and combined services). Build files and secret mounts do not exist here: refused by name.
+    { path: 'build-arguments', body: S.UpdateBuildArguments, read: (v) => ({ buildArguments: v.buildArguments ?? {}, buildFiles: {} }), patch: (b) => ({ buildArguments: (b.buildArguments ?? {}) as ServiceSpec['buildArguments'] }) },
+    // A new source (another branch, another repository) builds its head, as a PATCH of vcsData does.
+    { path: 'build-source', body: S.UpdateBuildSource, get: false, read: (v) => (v.vcsData as View | undefined) ?? {}, patch: (b, cur) => ({ vcsData: { ...cur.vcsData, ...b } as ServiceSpec['vcsData'] }) },
+    {
+      path: 'build-options',
+      body: S.UpdateBuildOptions,
+      get: false,
+      read: (v) => ({ buildSettings: v.buildSettings ?? {}, buildConfiguration: v.buildConfiguration ?? {} }),
+      patch: ({ dockerfile, buildpack, ...configuration }, cur) => {
+        if (dockerfile && buildpack) throw ValidationError.one('dockerfile', 'oneOf', 'give dockerfile or buildpack, not both');
+        const engine = dockerfile ? { dockerfile } : buildpack ? { buildpack } : undefined;
+        return {
+          ...(engine ? { buildSettings: engine as ServiceSpec['buildSettings'] } : {}),
+          ...(Object.keys(configuration).length ? { buildConfiguration: { ...cur.buildConfiguration, ...configuration } as ServiceSpec['buildConfiguration'] } : {}),
+        };
+      },
+    },
   ];
   for (const part of parts) {
     const url = `/v1/projects/:projectId/services/:serviceId/${part.path}`;
-    app.get(url, { schema: { ...tags('services'), summary: `Read a service's ${part.path}`, params: ServiceParams, ...(part.query ? { querystring: part.query as never } : {}) } }, async (req) => {
-      const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
-      return { data: part.read(serviceView(await catalog.get(req.principal, projectId, serviceId), domain), (req.query ?? {}) as { show?: string }) };
-    });
+    if (part.get !== false) {
+      app.get(url, { schema: { ...tags('services'), summary: `Read a service's ${part.path}`, params: ServiceParams, ...(part.query ? { querystring: part.query as never } : {}) } }, async (req) => {
+        const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
+        return { data: part.read(serviceView(await catalog.get(req.principal, projectId, serviceId), domain), (req.query ?? {}) as { show?: string }) };
+      });
+    }
     app.post(url, { schema: { ...tags('services'), summary: `Update a service's ${part.path} (a new release, rolled out)`, params: ServiceParams, body: part.body as never } }, async (req) => {
       const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
       const cur = (await catalog.get(req.principal, projectId, serviceId)).service;
-      return { data: part.read(serviceView(await catalog.patch(req.principal, projectId, serviceId, cur.kind, part.patch(req.body as View)), domain), {}) };
+      return { data: part.read(serviceView(await catalog.patch(req.principal, projectId, serviceId, cur.kind, part.patch(req.body as View, cur.spec)), domain), {}) };
     });
   }
   app.delete('/v1/projects/:projectId/services/:serviceId', { schema: { ...tags('services'), params: ServiceParams } }, async (req) => {

@@ -2,7 +2,7 @@
  * Request schemas of the `/v1` face. Create/put bodies add `name` (and the parts Northflank requires) to
  * the seed's PATCH body; PATCH bodies are the seed's request body exactly.
  */
-import { Type, type TProperties } from '@sinclair/typebox';
+import { Type, type TProperties, type TSchema } from '@sinclair/typebox';
 import { P } from './patterns.ts';
 import { Enum } from './enum.ts';
 import * as X from './service-parts.ts';
@@ -84,3 +84,14 @@ export const UpdateRuntimeEnvironment = strict({ runtimeEnvironment: X.RuntimeEn
 export const UpdateHealthChecks = strict({ healthChecks: X.HealthChecks });
 export const UpdateDeployment = X.DeploymentPatch;
 export const ShowEnvironment = Type.Object({ show: Opt(Type.Union([Type.Literal('this'), Type.Literal('inherited'), Type.Literal('all')])) });
+/** Northflank's update-build-arguments body (build files and secret mounts are not supported: refused by name). */
+export const UpdateBuildArguments = strict({ buildArguments: Opt(X.BuildArguments) });
+/** Northflank's update-build-source body: the `vcsData` fields to change. */
+export const UpdateBuildSource = Type.Partial(X.VcsData, { additionalProperties: false });
+const [dockerfileSettings, buildpackSettings] = X.BuildSettings.anyOf.map((o) => o.properties);
+/** Northflank's update-build-options body: the build configuration, and a Dockerfile or buildpack build (one of them). */
+export const UpdateBuildOptions = strict({
+  ...X.BuildConfiguration.properties,
+  dockerfile: Opt((dockerfileSettings as Record<string, TSchema>).dockerfile),
+  buildpack: Opt((buildpackSettings as Record<string, TSchema>).buildpack),
+});
