@@ -15,15 +15,37 @@ import { ApiClient, ApiClientInMemoryContextProvider } from '@northflank/js-clie
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
 
+/**
+ * A port nothing listens on now, for a server the test starts next. Taken from 10000-19999, below the kernel's
+ * ephemeral range (32768-60999 here): a port from there (listen on 0) can be handed, between this check and the
+ * server's bind, to an instance another test's platform starts or to an outgoing connection, which under load
+ * made HAProxy fail to bind its router port. Checked on every address, as the router may bind 0.0.0.0.
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+  const start = 10_000 + Math.floor(Math.random() * 10_000);
+  for (let i = 0; i < 10_000; i++) {
+    const port = 10_000 + ((start - 10_000 + i) % 10_000);
+    // Nothing is held between the check and the caller's bind: never hand one port out twice in this process.
+    if (handedOut.has(port) || !(await canListen(port))) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error('no free port in 10000-19999');
+}
+const handedOut = new Set<number>();
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '0.0.0.0', () => srv.close(() => resolve(true)));
   });
+}
+
+/** A block of router ports for the public TCP ports of one test platform's services, apart from other platforms'. */
+function tcpPortBlock(): string {
+  const from = 21_000 + Math.floor(Math.random() * 200) * 50;
+  return `${from}-${from + 49}`;
 }
 
 export interface RunningPlatform {
@@ -47,6 +69,7 @@ export async function startTestPlatform(env: Record<string, string> = {}): Promi
   const apiPort = await freePort();
   const routerPort = await freePort();
   const tlsPort = await freePort();
+  const metricsPort = await freePort();
   const logs: string[] = [];
   const fullEnv = {
     ...process.env,
@@ -54,7 +77,8 @@ export async function startTestPlatform(env: Record<string, string> = {}): Promi
     SLIPWAY_API_PORT: String(apiPort),
     SLIPWAY_ROUTER_PORT: String(routerPort),
     SLIPWAY_ROUTER_TLS_PORT: String(tlsPort),
-    SLIPWAY_ROUTER_METRICS_PORT: '0',
+    SLIPWAY_ROUTER_METRICS_PORT: String(metricsPort),
+    SLIPWAY_ROUTER_TCP_PORTS: tcpPortBlock(),
     // Load tests send tens of thousands of requests; the access log is checked where it is the subject.
     SLIPWAY_ROUTER_ACCESS_LOG: 'off',
     SLIPWAY_ROUTER_HOST: '127.0.0.1',
