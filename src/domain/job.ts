@@ -6,6 +6,7 @@
  */
 import { CronExpressionParser } from 'cron-parser';
 import type { FieldProblem } from '../errors/errors.ts';
+import { mergeSpecPatch } from './spec-patch.ts';
 
 export type JobKind = 'manual' | 'cron';
 export type ConcurrencyPolicy = 'allow' | 'forbid' | 'replace';
@@ -184,18 +185,7 @@ export function joinJobSecrets(open: JobSpec, secrets: JobSecrets): JobSpec {
 /** What a PATCH of a job may change: Northflank's PatchJob body, flattened as the job is stored (see mergeJobSpec). */
 export type JobPatch = Partial<Omit<JobSpec, 'name'>>;
 
-/**
- * PATCH semantics for a job, as for services: top-level fields replace; `billing` and `deployment` merge one
- * level (and `deployment.internal` / `external` replace each other); the name, and so the id, stays.
- */
+/** PATCH semantics for a job, as for services (see mergeSpecPatch); the name, and so the id, stays. */
 export function mergeJobSpec(cur: JobSpec, patch: JobPatch): JobSpec {
-  const next: JobSpec = { ...cur, ...patch, name: cur.name };
-  if (patch.billing) next.billing = { ...cur.billing, ...patch.billing };
-  if (patch.deployment) {
-    const d = { ...cur.deployment, ...patch.deployment };
-    if (patch.deployment.internal) delete d.external;
-    if (patch.deployment.external) delete d.internal;
-    next.deployment = d;
-  }
-  return next;
+  return { ...mergeSpecPatch<JobSpec>(cur, patch), name: cur.name };
 }

@@ -172,16 +172,15 @@ export class JobsService {
    */
   async abortRun(caller: Principal, projectId: string, jobId: string, id: string): Promise<RunRecord> {
     this.auth.authorize(caller, projectId, 'write');
-    for (let i = 0; i < 5; i++) {
-      const run = await this.store.jobs.getRun(projectId, 'job', jobId, id);
-      if (isConcluded(run.status)) throw new ConflictError(`run '${id}' has already concluded (${run.status}): there is nothing to abort`);
-      const message = `Aborted: the run was aborted through the API ${run.attempts > 0 ? `during attempt ${run.attempts}` : 'before it started'}`;
-      if (await this.store.jobs.updateRun(run.id, { status: 'FAILED', retryAt: null, finishedAt: new Date().toISOString(), message }, ['PENDING', 'RUNNING'])) {
-        this.executor.runChanged(run.id);
-        return this.store.jobs.getRun(projectId, 'job', jobId, id);
-      }
+    const run = await this.store.jobs.getRun(projectId, 'job', jobId, id);
+    const message = `Aborted: the run was aborted through the API ${run.attempts > 0 ? `during attempt ${run.attempts}` : 'before it started'}`;
+    // Conditional on the run being active: the update fails only if the run concluded in the meantime.
+    if (!isConcluded(run.status) && (await this.store.jobs.updateRun(run.id, { status: 'FAILED', retryAt: null, finishedAt: new Date().toISOString(), message }, ['PENDING', 'RUNNING']))) {
+      this.executor.runChanged(run.id);
+      return this.store.jobs.getRun(projectId, 'job', jobId, id);
     }
-    throw new ConflictError(`run '${id}' is changing concurrently; retry`);
+    const now = await this.store.jobs.getRun(projectId, 'job', jobId, id);
+    throw new ConflictError(`run '${id}' has already concluded (${now.status}): there is nothing to abort`);
   }
 
   /** Delete a job and its runs; what still runs of them is stopped by the job controller. */

@@ -17,6 +17,7 @@ import type { RolloutRecord } from '../store/rollouts-repo.ts';
 import { planRollout } from '../domain/rolling.ts';
 import { findPlan } from '../domain/plans.ts';
 import { isUsableBy } from '../domain/registry-credentials.ts';
+import { mergeSpecPatch } from '../domain/spec-patch.ts';
 
 export interface ServiceDetails {
   service: ServiceRecord;
@@ -25,17 +26,9 @@ export interface ServiceDetails {
   notices: string[];
 }
 
-/** PATCH semantics: top-level fields replace; `deployment` merges one level, and internal/external replace each other. */
+/** PATCH semantics for a service (see mergeSpecPatch); a service without a deployment gets one instance. */
 export function mergeServiceSpec(cur: ServiceSpec, patch: Partial<ServiceSpec>): ServiceSpec {
-  const next: ServiceSpec = { ...cur, ...patch } as ServiceSpec;
-  if (patch.billing) next.billing = { ...cur.billing, ...patch.billing };
-  if (patch.deployment) {
-    const d = { ...(cur.deployment ?? { instances: 1 }), ...patch.deployment };
-    if (patch.deployment.internal) delete d.external;
-    if (patch.deployment.external) delete d.internal;
-    next.deployment = d;
-  }
-  return next;
+  return mergeSpecPatch(cur, patch, { instances: 1 });
 }
 
 export class ServiceCatalog {
@@ -105,11 +98,23 @@ export class ServiceCatalog {
     return this.replace(cur, spec);
   }
 
+  /** PATCH through a kind's route: the service must be of that kind. */
   async patch(caller: Principal, projectId: string, serviceId: string, kind: ServiceKind, patch: Partial<ServiceSpec>): Promise<ServiceDetails> {
+    return this.change(caller, projectId, serviceId, (cur) => {
+      if (cur.kind !== kind) throw new ConflictError(`service '${serviceId}' is a ${cur.kind} service, not a ${kind} service`);
+      return patch;
+    });
+  }
+
+  /**
+   * PATCH a service of any kind, the patch made from the very record it is merged into and written over (a
+   * version-checked write), so a patch that depends on what is stored (ports that keep their security, a
+   * partial source) never merges into a newer record than the one it was made from.
+   */
+  async change(caller: Principal, projectId: string, serviceId: string, patchOf: (cur: ServiceRecord) => Partial<ServiceSpec> | Promise<Partial<ServiceSpec>>): Promise<ServiceDetails> {
     this.auth.authorize(caller, projectId, 'write');
     const cur = await this.store.services.get(projectId, serviceId);
-    if (cur.kind !== kind) throw new ConflictError(`service '${serviceId}' is a ${cur.kind} service, not a ${kind} service`);
-    return this.replace(cur, mergeServiceSpec(cur.spec, { ...patch, name: cur.spec.name }));
+    return this.replace(cur, mergeServiceSpec(cur.spec, { ...(await patchOf(cur)), name: cur.spec.name }));
   }
 
   private async replace(cur: ServiceRecord, spec: ServiceSpec): Promise<ServiceDetails> {

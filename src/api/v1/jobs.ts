@@ -80,6 +80,7 @@ const cronSettings = {
   suspended: Opt(Type.Boolean()),
   concurrencyPolicy: CreateJobCron.properties.concurrencyPolicy,
 };
+const Settings = strict({ ...jobSettings, cron: Opt(strict(cronSettings)) });
 // Northflank's PatchJob body: `settings` (with `settings.cron`) or, as its kind-specific routes take them,
 // the same fields at the top level; plus slipway's `deployment` and `command` as at creation.
 const PatchJob = strict({
@@ -90,12 +91,12 @@ const PatchJob = strict({
   command: Opt(Command),
   runtimeEnvironment: Opt(X.RuntimeEnvironment),
   runtimeFiles: Opt(X.RuntimeFiles),
-  settings: Opt(strict({ ...jobSettings, cron: Opt(strict(cronSettings)) })),
+  settings: Opt(Settings),
   ...jobSettings,
   ...cronSettings,
 });
 // Northflank's kind-neutral create (POST/PUT /v1/projects/{p}/jobs): `settings.cron` makes a cron job.
-const CreateJob = strict({ ...jobFields, settings: Opt(strict({ ...jobSettings, cron: Opt(strict(cronSettings)) })), ...cronSettings });
+const CreateJob = strict({ ...jobFields, settings: Opt(Settings), ...cronSettings });
 type PatchJobBody = Omit<JobPatch, 'schedule'> & {
   settings?: Pick<JobPatch, 'backoffLimit' | 'activeDeadlineSeconds' | 'runOnSourceChange'> & { cron?: { schedule?: string | null; suspended?: boolean; concurrencyPolicy?: JobPatch['concurrencyPolicy'] } };
   schedule?: string | null;
@@ -232,7 +233,7 @@ export function registerV1Jobs(app: Api, deps: ApiDeps): void {
   // A job's parts as Northflank reads and updates them one at a time; each update is a PATCH of that part.
   const UpdateJobEnvironment = strict({ runtimeEnvironment: X.RuntimeEnvironment, runtimeFiles: Opt(X.RuntimeFiles) });
   const UpdateJobSettings = strict({ ...jobSettings, schedule: Opt(CreateJobCron.properties.schedule), suspended: cronSettings.suspended, concurrencyPolicy: cronSettings.concurrencyPolicy });
-  const parts: { path: string; body: unknown; read: (j: JobRecord) => Record<string, unknown>; patch: (b: Record<string, unknown>) => JobPatch }[] = [
+  const parts: { path: string; body: unknown; get?: false; read: (j: JobRecord) => Record<string, unknown>; patch: (b: Record<string, unknown>) => JobPatch }[] = [
     {
       path: 'runtime-environment',
       body: UpdateJobEnvironment,
@@ -242,6 +243,7 @@ export function registerV1Jobs(app: Api, deps: ApiDeps): void {
     {
       path: 'settings',
       body: UpdateJobSettings,
+      get: false,
       read: (j) => ({ ...(jobView(j).settings as Record<string, unknown>), ...(j.kind === 'cron' ? { schedule: j.spec.schedule, suspended: j.spec.suspended ?? false, concurrencyPolicy: j.spec.concurrencyPolicy ?? 'allow' } : {}) }),
       patch: (b) => b as JobPatch,
     },
@@ -249,7 +251,7 @@ export function registerV1Jobs(app: Api, deps: ApiDeps): void {
   ];
   for (const part of parts) {
     const url = `/v1/projects/:projectId/jobs/:jobId/${part.path}`;
-    if (part.path !== 'settings') {
+    if (part.get !== false) {
       app.get(url, { schema: { ...tags, summary: `Read a job's ${part.path}`, params: JobParams } }, async (req) => {
         const { projectId, jobId } = req.params as { projectId: string; jobId: string };
         return { data: part.read(await jobs.getJob(req.principal, projectId, jobId)) };

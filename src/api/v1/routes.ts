@@ -111,10 +111,10 @@ export function registerV1(app: Api, deps: ApiDeps): void {
   // Ports (Northflank's get/update service ports). Domains come as objects here, as Northflank lists them
   // with their certificate; a public TCP port also names its router port (`tcpPort`, slipway's).
   const portsOf = (svc: { projectId: string; id: string; spec: ServiceSpec }) =>
-    portsView(svc, domain).map((p) => {
-      const port = p as unknown as PortSpec;
+    portsView(svc, domain).map((view, i) => {
+      const port = svc.spec.ports![i];
       const tcpPort = port.public && port.protocol === 'TCP' ? deps.router?.tcpPortOf?.(`${svc.projectId}/${svc.id}/${port.name}`) : undefined;
-      return { ...p, domains: (port.domains ?? []).map((name) => ({ name, certificate: { inProgress: false } })), ...(tcpPort ? { tcpPort } : {}) };
+      return { ...view, domains: (port.domains ?? []).map((name) => ({ name, certificate: { inProgress: false } })), ...(tcpPort ? { tcpPort } : {}) };
     });
   app.get('/v1/projects/:projectId/services/:serviceId/ports', { schema: { ...tags('services'), summary: "List a service's ports", params: ServiceParams } }, async (req) => {
     const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
@@ -122,15 +122,16 @@ export function registerV1(app: Api, deps: ApiDeps): void {
   });
   app.post('/v1/projects/:projectId/services/:serviceId/ports', { schema: { ...tags('services'), summary: "Replace a service's ports (an entry's id keeps that port's security)", params: ServiceParams, body: S.UpdateServicePorts } }, async (req) => {
     const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
-    const cur = (await catalog.get(req.principal, projectId, serviceId)).service;
-    const ports = (req.body as { ports: (PortSpec & { id?: string })[] }).ports.map(({ id, ...port }, i) => {
-      if (id === undefined) return port;
-      const old = cur.spec.ports?.find((o) => o.name === id);
-      if (!old) throw ValidationError.one(`ports.${i}.id`, 'exists', `service '${serviceId}' has no port '${id}'`);
-      return port.security || !old.security ? port : { ...port, security: old.security };
+    const d = await catalog.change(req.principal, projectId, serviceId, (cur) => {
+      const ports = (req.body as { ports: (PortSpec & { id?: string })[] }).ports.map(({ id, ...port }, i) => {
+        if (id === undefined) return port;
+        const old = cur.spec.ports?.find((o) => o.name === id);
+        if (!old) throw ValidationError.one(`ports.${i}.id`, 'exists', `service '${serviceId}' has no port '${id}'`);
+        return port.security || !old.security ? port : { ...port, security: old.security };
+      });
+      return hashPortPasswords({ ports }, async () => cur.spec);
     });
-    const patch = await hashPortPasswords({ ports }, async () => cur.spec);
-    return { data: { ports: portsOf((await catalog.patch(req.principal, projectId, serviceId, cur.kind, patch)).service) } };
+    return { data: { ports: portsOf(d.service) } };
   });
   // A service's parts as Northflank reads and updates them one at a time: each read is a slice of the service
   // view, each update a PATCH of that slice (a new release and a rollout, as any PATCH). The runtime
@@ -175,8 +176,7 @@ export function registerV1(app: Api, deps: ApiDeps): void {
     }
     app.post(url, { schema: { ...tags('services'), summary: `Update a service's ${part.path} (a new release, rolled out)`, params: ServiceParams, body: part.body as never } }, async (req) => {
       const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
-      const cur = (await catalog.get(req.principal, projectId, serviceId)).service;
-      return { data: part.read(serviceView(await catalog.patch(req.principal, projectId, serviceId, cur.kind, part.patch(req.body as View, cur.spec)), domain), {}) };
+      return { data: part.read(serviceView(await catalog.change(req.principal, projectId, serviceId, (cur) => part.patch(req.body as View, cur.spec)), domain), {}) };
     });
   }
   app.delete('/v1/projects/:projectId/services/:serviceId', { schema: { ...tags('services'), params: ServiceParams } }, async (req) => {
