@@ -25,7 +25,7 @@ describe('web dashboard', () => {
   const repo = fixtureRepo('hello');
   const service = async () => (await api(p, 'GET', SVC)).body.data;
 
-  /** A screenshot for the README, only when asked for. */
+  /** A screenshot for docs/dashboard.md, only when asked for. */
   const shot = async (name: string, fullPage = false) => {
     if (!SHOTS) return;
     fs.mkdirSync(SHOTS, { recursive: true });

@@ -1,6 +1,6 @@
 /**
  * Environment → one typed, validated, frozen Config. Nothing else in slipway reads `process.env`.
- * Every SLIPWAY_* variable, its default and its rule live here, and the README's configuration table
+ * Every SLIPWAY_* variable, its default and its rule live here, and docs/configuration.md's table
  * mirrors this file.
  */
 import { haproxyAvailable } from '../router/haproxy/detect.ts';
