@@ -3,7 +3,7 @@
  * is never edited, a change is a new entry.
  */
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
-import type { DialectName } from './dialect/dialect.ts';
+import type { DialectName } from './dialect/name.ts';
 
 const migrations = (dialect: DialectName): Record<string, Migration> => ({
   '0001_core': {

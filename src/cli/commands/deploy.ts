@@ -8,7 +8,8 @@ import type { ApiClient } from '../api-client.ts';
 import { awaitNewRollout, followRollout, latestRolloutNumber, listRollouts, sleep, type RolloutOutcome, type RolloutView } from '../rollout-progress.ts';
 import { packDirectory } from '../source-bundle.ts';
 import { projectPath, requireService, servicePaths, UsageError, type ServiceRef } from '../service-ref.ts';
-import { followChange } from './follow-change.ts';
+import { followChange, reportOutcome } from './follow-change.ts';
+import { getService } from '../service-view.ts';
 import { sessionOf, type Session } from '../session.ts';
 
 interface BuildView {
@@ -18,23 +19,6 @@ interface BuildView {
   concluded: boolean;
   success: boolean;
   message?: string | null;
-}
-
-export interface ServiceView {
-  id: string;
-  serviceType: string;
-  vcsData?: unknown;
-  deployment?: { instances?: number; internal?: { id?: string; buildId?: string } };
-  release?: { id: string; number: number };
-  paused?: boolean;
-  ports?: { name: string; internalPort: number; public?: boolean; protocol?: string; dns?: string }[];
-  runtimeEnvironment?: Record<string, string>;
-  status?: { deployment?: { status?: string; reason?: string; message?: string; lastTransitionTime?: string }; build?: { status: string } };
-  [k: string]: unknown;
-}
-
-export async function getService(client: ApiClient, ref: ServiceRef): Promise<ServiceView> {
-  return (await client.get<{ data: ServiceView }>(servicePaths(ref.project, ref.service).v1)).data;
 }
 
 export function registerDeploy(program: Command): void {
@@ -159,25 +143,4 @@ async function rolloutOfBuild(client: ApiClient, ref: ServiceRef, baseline: numb
     if (Date.now() > deadline) throw new Error(`build ${buildId} succeeded, but no release of it appeared within 60 s`);
     await sleep(500);
   }
-}
-
-/** Prints how a followed rollout ended and sets the exit code: 0 only when it completed. */
-export async function reportOutcome(s: Session, ref: ServiceRef, outcome: RolloutOutcome, extra: Record<string, unknown> = {}): Promise<RolloutView | undefined> {
-  const { rollout } = outcome;
-  let returning = outcome.returning;
-  if (!outcome.ok && !returning && rollout.status === 'FAILED') {
-    returning = await awaitNewRollout(s.client, ref.project, ref.service, rollout.number, (r) => r.kind === 'return', 3_000).catch(() => undefined);
-  }
-  if (s.json) s.out.json({ ...extra, rollout, ...(returning ? { returning } : {}) });
-  const w = (line: string) => s.progressStream.write(line + '\n');
-  const paint = (code: number, t: string) => (s.progressColor ? `\x1b[${code}m${t}\x1b[0m` : t);
-  if (outcome.ok) {
-    w(paint(32, `✓ Rollout ${rollout.number} completed: release ${rollout.toRelease} is live${rollout.message ? ` (${rollout.message})` : ''}.`));
-    return undefined;
-  }
-  process.exitCode = 1;
-  const reason = rollout.message ?? rollout.events.at(-1)?.message ?? 'no reason recorded';
-  process.stderr.write(paint(31, `✗ Rollout ${rollout.number} ${rollout.status.toLowerCase()}: ${reason}`) + '\n');
-  if (returning) process.stderr.write(`The service is returning to release ${returning.toRelease} (rollout ${returning.number}).\n`);
-  return returning;
 }

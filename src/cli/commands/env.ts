@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { latestRolloutNumber, listRollouts } from '../rollout-progress.ts';
 import { projectPath, requireService, UsageError, type ServiceRef } from '../service-ref.ts';
 import { sessionOf, type Session } from '../session.ts';
-import { getService } from './deploy.ts';
+import { getService } from '../service-view.ts';
 import { followChange } from './follow-change.ts';
 
 type Opts = { project?: string; service?: string; detach?: boolean };

@@ -4,7 +4,7 @@ import { ago } from '../output.ts';
 import { latestRolloutNumber, listRollouts } from '../rollout-progress.ts';
 import { requireService, servicePaths, UsageError } from '../service-ref.ts';
 import { sessionOf } from '../session.ts';
-import { getService } from './deploy.ts';
+import { getService } from '../service-view.ts';
 import { followChange } from './follow-change.ts';
 import { statusWord } from './projects.ts';
 

@@ -4,7 +4,7 @@ import { ago } from '../output.ts';
 import { latestRolloutNumber, listContainers, listRollouts, processTypeOf, sleep } from '../rollout-progress.ts';
 import { requireService, servicePaths, UsageError, type ServiceRef } from '../service-ref.ts';
 import { sessionOf, type Session } from '../session.ts';
-import { getService, type ServiceView } from './deploy.ts';
+import { getService, type ServiceView } from '../service-view.ts';
 import { followChange } from './follow-change.ts';
 import { statusWord } from './projects.ts';
 

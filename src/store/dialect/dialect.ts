@@ -10,7 +10,8 @@ import pg from 'pg';
 import type { Database } from '../schema.ts';
 import { migrationProvider } from '../migrations.ts';
 
-export type DialectName = 'sqlite' | 'postgres';
+import type { DialectName } from './name.ts';
+export type { DialectName };
 
 export interface OpenedDatabase {
   db: Kysely<Database>;
