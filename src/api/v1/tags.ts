@@ -1,6 +1,6 @@
 /**
  * The Northflank `/v1/tags` routes (account-level resource tags), shaped so the official client's
- * `add|get|list|put|patch|delete.tag` work unchanged. Thin: shapes in, TagsService called, `{ data }` out.
+ * `add|get|list|put|patch|delete.tag` work unchanged (the client's `put.tag` sends PUT /v1/tags, by name). Thin: shapes in, TagsService called, `{ data }` out.
  */
 import { Type, type TProperties } from '@sinclair/typebox';
 import type { Api } from '../app.ts';
@@ -8,6 +8,7 @@ import { Enum } from './schema/enum.ts';
 import { P } from './schema/patterns.ts';
 import type { TagsService } from '../../tags/tags-service.ts';
 import type { TagRecord, TagSpec } from '../../store/tags-repo.ts';
+import { idFromName } from '../../domain/ids.ts';
 
 const Opt = Type.Optional;
 const strict = <T extends TProperties>(props: T) => Type.Object(props, { additionalProperties: false });
@@ -49,6 +50,9 @@ export function registerV1Tags(app: Api, deps: { tags: TagsService }): void {
     return { data: { tags: items.map(tagView) }, pagination: { hasNextPage, ...(hasNextPage ? { cursor: Buffer.from(items.at(-1)!.id).toString('base64url') } : {}), count: items.length } };
   });
   app.post('/v1/tags', { schema: { ...tags, summary: 'Add a resource tag (admin)', body: AddTag } }, async (req) => ({ data: tagView(await svc.add(req.principal, req.body as TagSpec)) }));
+  app.put('/v1/tags', { schema: { ...tags, summary: 'Create or replace a resource tag by name (admin)', body: AddTag } }, async (req) => ({
+    data: tagView(await svc.put(req.principal, idFromName((req.body as TagSpec).name), req.body as TagSpec)),
+  }));
   app.get('/v1/tags/:resourceTagId', { schema: { ...tags, summary: 'Read a resource tag', params: TagParams } }, async (req) => {
     const { resourceTagId } = req.params as { resourceTagId: string };
     return { data: tagView(await svc.get(req.principal, resourceTagId)) };
