@@ -6,7 +6,9 @@
  * Thin: shapes in, use cases called, `{ data }` out. Values are null for a caller who may not read them.
  */
 import { Type, type TProperties } from '@sinclair/typebox';
-import type { Api } from '../app.ts';
+// The app's type is spelled out here: importing `Api` from app.ts, which registers these routes, would close an import circle.
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Enum } from './schema/enum.ts';
 import { P } from './schema/patterns.ts';
 import * as X from './schema/service-parts.ts';
@@ -88,7 +90,7 @@ function environmentView(d: EnvironmentDetails, show: string | undefined): Recor
 
 const tags = { tags: ['secrets'] };
 
-export function registerV1Secrets(app: Api, deps: { secretGroups: SecretGroupsService; environment: EnvironmentDetailsService }): void {
+export function registerV1Secrets(app: FastifyInstance<any, any, any, any, TypeBoxTypeProvider>, deps: { secretGroups: SecretGroupsService; environment: EnvironmentDetailsService }): void {
   const { secretGroups: groups, environment } = deps;
 
   app.get('/v1/projects/:projectId/secrets', { schema: { ...tags, summary: "List a project's secret groups (no values)", params: ProjectParams, querystring: Page } }, async (req) => {

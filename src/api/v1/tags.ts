@@ -3,7 +3,9 @@
  * `add|get|list|put|patch|delete.tag` work unchanged (the client's `put.tag` sends PUT /v1/tags, by name). Thin: shapes in, TagsService called, `{ data }` out.
  */
 import { Type, type TProperties } from '@sinclair/typebox';
-import type { Api } from '../app.ts';
+// The app's type is spelled out here: importing `Api` from app.ts, which registers these routes, would close an import circle.
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Enum } from './schema/enum.ts';
 import { P } from './schema/patterns.ts';
 import type { TagsService } from '../../tags/tags-service.ts';
@@ -37,7 +39,7 @@ export function tagView(t: TagRecord): Record<string, unknown> {
 
 const tags = { tags: ['tags'] };
 
-export function registerV1Tags(app: Api, deps: { tags: TagsService }): void {
+export function registerV1Tags(app: FastifyInstance<any, any, any, any, TypeBoxTypeProvider>, deps: { tags: TagsService }): void {
   const svc = deps.tags;
   app.get('/v1/tags', { schema: { ...tags, summary: 'List resource tags', querystring: Page } }, async (req) => {
     const q = req.query as { per_page?: number; page?: number; cursor?: string };
