@@ -81,4 +81,15 @@ describe('secret groups for builds and jobs', () => {
     await client.patch.secret({ parameters: { ...parameters, secretId: 'batch' }, data: { secrets: { variables: { GREETING: 'job group v2', LEVEL: 'group' } } } });
     assert.match(await runOnce(), /greeting=job group v2 level=own/);
   });
+
+  it('still changes a group whose restriction names a job deleted since', async () => {
+    await client.create.secret({ parameters, data: { name: 'report only', secretType: 'environment', priority: 1, restrictions: { restricted: true, nfObjects: [{ id: 'report', type: 'job' }] }, secrets: { variables: { A: '1' } } } });
+    await client.delete.job({ parameters: { ...parameters, jobId: 'report' } });
+    await client.patch.secret({ parameters: { ...parameters, secretId: 'report-only' }, data: { secrets: { variables: { A: '2' } } } });
+    assert.equal((await client.get.secret({ parameters: { ...parameters, secretId: 'report-only' } })).data.secrets.variables.A, '2');
+    // Naming it again is refused: it is gone.
+    const err = await client.patch.secret({ parameters: { ...parameters, secretId: 'report-only' }, data: { restrictions: { restricted: true, nfObjects: [{ id: 'report', type: 'job' }] } } }).then(() => undefined, (e: { status: number; details?: Record<string, string[]> }) => e);
+    assert.equal(err?.status, 400);
+    assert.ok(err?.details?.['restrictions.nfObjects.0.id']);
+  });
 });

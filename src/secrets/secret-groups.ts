@@ -116,7 +116,9 @@ export class SecretGroupsService {
       restrictions: patch.restrictions ? { ...cur.spec.restrictions, ...stripUndefined(patch.restrictions) } : cur.spec.restrictions,
       secrets: { ...cur.values, ...stripUndefined(patch.secrets ?? {}) },
     };
-    const { spec, values } = await this.complete(projectId, merged);
+    // What the change does not touch is not checked again: a restriction naming a service deleted since
+    // must not block a change of the group's values.
+    const { spec, values } = await this.complete(projectId, merged, { restrictions: patch.restrictions !== undefined, addons: patch.addonDependencies !== undefined || patch.externalAddonDependencies !== undefined });
     const g = await this.store.secretGroups.update(projectId, id, cur.version, spec, values);
     await this.rollOut(projectId, `secret group '${id}' changed`);
     return g;
@@ -151,7 +153,7 @@ export class SecretGroupsService {
   }
 
   /** Fill defaults, check every rule and every reference; throws ValidationError listing every problem. */
-  private async complete(projectId: string, input: SecretGroupInput): Promise<{ spec: SecretGroupSpec; values: SecretGroupValues }> {
+  private async complete(projectId: string, input: SecretGroupInput, check = { restrictions: true, addons: true }): Promise<{ spec: SecretGroupSpec; values: SecretGroupValues }> {
     const problems: FieldProblem[] = [];
     if (!input.name) problems.push({ field: 'name', rule: 'required', message: 'a secret group needs a name' });
     if (!input.secretType) problems.push({ field: 'secretType', rule: 'required', message: 'one of environment, arguments, environment-arguments' });
@@ -171,12 +173,12 @@ export class SecretGroupsService {
     const values: SecretGroupValues = { variables: input.secrets?.variables ?? {}, files: input.secrets?.files ?? {} };
     if (spec.name && !RESOURCE_ID_PATTERN.test(groupIdFromName(spec.name))) problems.push({ field: 'name', rule: 'pattern', message: 'letters, digits, single spaces or hyphens, starting with a letter' });
     problems.push(...groupProblems(spec, values));
-    for (const [i, o] of spec.restrictions.nfObjects.entries()) {
+    for (const [i, o] of check.restrictions ? spec.restrictions.nfObjects.entries() : []) {
       const exists = o.type === 'service' ? await this.store.services.find(projectId, o.id) : await this.store.jobs.find(projectId, o.id);
       if (!exists) problems.push({ field: `restrictions.nfObjects.${i}.id`, rule: 'exists', message: `no ${o.type} '${o.id}' in project '${projectId}'` });
     }
     // No addons exist in this installation yet: every dependency names a missing one.
-    for (const field of ['addonDependencies', 'externalAddonDependencies'] as const) {
+    for (const field of check.addons ? (['addonDependencies', 'externalAddonDependencies'] as const) : []) {
       spec[field].forEach((d, i) => problems.push({ field: `${field}.${i}.addonId`, rule: 'exists', message: `no addon '${d.addonId}' in project '${projectId}'` }));
     }
     if (problems.length) throw new ValidationError(problems);
