@@ -37,6 +37,10 @@ import { extractBundle } from './builds/bundle-source.ts';
 import { JobsService } from './jobs/jobs-service.ts';
 import { JobController } from './jobs/job-controller.ts';
 import { CronScheduler } from './jobs/cron-scheduler.ts';
+import { InheritedEnvironment } from './secrets/inherited.ts';
+import { SecretGroupsService } from './secrets/secret-groups.ts';
+import { EnvironmentDetailsService } from './secrets/environment-details.ts';
+import { TagsService } from './tags/tags-service.ts';
 
 export interface Platform {
   config: Readonly<Config>;
@@ -103,7 +107,8 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   });
 
   const auth = new AuthService(store);
-  const releases = new ReleasesService(store, signals, { progressDeadlineSeconds: config.progressDeadlineSeconds });
+  const inherited = new InheritedEnvironment(store);
+  const releases = new ReleasesService(store, signals, { progressDeadlineSeconds: config.progressDeadlineSeconds }, inherited);
   const caps = { runtime: config.runtime, images: config.runtime === 'docker', dockerfile: config.runtime === 'docker' };
   const builds = new BuildsService(store, auth, signals, { resolve: (url, ref) => resolveGitRef({ url, ref }), commitInfo: (url, sha, since) => commitInfo({ url, sha, since }) }, config.dataDir);
   const catalog = new ServiceCatalog(store, auth, releases, signals, serviceController, caps, builds);
@@ -120,7 +125,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
         ? { buildImage: (o) => dockerfileBuilder.build({ ...dockerfileBuildOf(o.spec), sourceDir: o.sourceDir, tag: imageTag(o.build.projectId, o.build.serviceId, o.build.id), log: o.log, signal: o.signal }) }
         : {}),
     },
-    { artifactsDir: path.join(config.dataDir, 'artifacts'), logger: controllerLog, onFinished: (b) => releases.onBuildFinished(b) },
+    { artifactsDir: path.join(config.dataDir, 'artifacts'), logger: controllerLog, onFinished: (b) => releases.onBuildFinished(b), buildArguments: (svc) => inherited.buildArguments(svc) },
   );
 
   serviceQueue = new WorkQueue('services', (key) => serviceController.reconcile(key), { concurrency: 8, logger: controllerLog });
@@ -128,7 +133,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   const runsDir = path.join(config.dataDir, 'job-runs');
   const jobController = new JobController(store, driver, { runsDir, timeScale: config.probeTimeScale, gracePeriodCapSeconds: config.gracePeriodCapSeconds, resyncMs: config.resyncMs, logger: controllerLog, requeue: (id) => jobQueue.add(id) });
   const jobQueue = new WorkQueue('jobs', (id) => jobController.reconcile(id), { concurrency: 4, logger: controllerLog });
-  const jobs = new JobsService(store, auth, jobController, { runsDir, images: config.runtime === 'docker' });
+  const jobs = new JobsService(store, auth, jobController, { runsDir, images: config.runtime === 'docker', inherited });
   const cron = new CronScheduler(store, jobs, { logger: controllerLog, runChanged: (id) => jobQueue.add(id) });
 
   const { generated } = await auth.bootstrapAdmin(config.dataDir, config.adminToken);
@@ -145,6 +150,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
     catalog,
     builds,
     jobs,
+    secrets: { secretGroups: new SecretGroupsService(store, auth, releases), environment: new EnvironmentDetailsService(store, auth), tags: new TagsService(store, auth) },
     store,
     domain: config.domain,
     dataDir: config.dataDir,

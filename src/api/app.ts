@@ -27,6 +27,11 @@ import { registerV1Jobs } from './v1/jobs.ts';
 import { registerV1Registries } from './v1/registries.ts';
 import { registerNativeRuns } from './native/runs.ts';
 import type { JobsService } from '../jobs/jobs-service.ts';
+import type { SecretGroupsService } from '../secrets/secret-groups.ts';
+import type { EnvironmentDetailsService } from '../secrets/environment-details.ts';
+import type { TagsService } from '../tags/tags-service.ts';
+import { registerV1Secrets } from './v1/secrets.ts';
+import { registerV1Tags } from './v1/tags.ts';
 import { cfError } from './cf/cf-errors.ts';
 import { ERROR_CODES } from '../errors/errors.ts';
 
@@ -44,6 +49,8 @@ export interface ApiDeps {
   builds: BuildsService;
   /** jobs and one-off runs; their routes are registered only when present */
   jobs?: JobsService;
+  /** secret groups, environments with their sources, and tags; their routes are registered only when present */
+  secrets?: { secretGroups: SecretGroupsService; environment: EnvironmentDetailsService; tags: TagsService };
   store: Store;
   domain: string;
   bodyLimitBytes: number;
@@ -144,6 +151,10 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
   registerCertificates(app, deps);
   registerV1Jobs(app, deps);
   registerV1Registries(app, deps);
+  if (deps.secrets) {
+    registerV1Secrets(app, deps.secrets);
+    registerV1Tags(app, deps.secrets);
+  }
   registerNativeRuns(app, deps);
   app.register(import('./dashboard.ts'));
   return app;

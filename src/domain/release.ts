@@ -157,7 +157,11 @@ function typePlans(spec: ServiceSpec): Record<string, string> | undefined {
   return Object.keys(out).length ? out : undefined;
 }
 
-export function deriveReleaseSpec(spec: ServiceSpec, source: { buildId?: string; artifactDir?: string; processes?: Record<string, string>; image?: string }): ReleaseSpec {
+/**
+ * `inherited` are the variables and files the service's secret groups give it (already merged by priority):
+ * the service's own go over them, and the release carries the result, so it stays a complete snapshot.
+ */
+export function deriveReleaseSpec(spec: ServiceSpec, source: { buildId?: string; artifactDir?: string; processes?: Record<string, string>; image?: string }, inherited?: ReleaseSecrets): ReleaseSpec {
   const d = spec.deployment;
   const image = source.image ?? d?.external?.imagePath;
   return {
@@ -167,8 +171,8 @@ export function deriveReleaseSpec(spec: ServiceSpec, source: { buildId?: string;
     imageCredentials: d?.external?.credentials,
     processes: resolveProcesses(spec, source.processes ?? {}, !!image),
     ...(image ? resolveImageCommand(spec) : {}),
-    env: spec.runtimeEnvironment ?? {},
-    files: spec.runtimeFiles ?? {},
+    env: { ...inherited?.env, ...spec.runtimeEnvironment },
+    files: { ...inherited?.files, ...spec.runtimeFiles },
     ports: (spec.ports ?? []).map((p) => ({ name: p.name, internalPort: p.internalPort, protocol: p.protocol, public: p.public ?? false })),
     healthChecks: spec.healthChecks ?? [],
     gracePeriodSeconds: d?.gracePeriodSeconds ?? DEFAULT_GRACE_PERIOD_SECONDS,

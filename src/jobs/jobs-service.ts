@@ -61,7 +61,12 @@ export class JobsService {
     private readonly store: Store,
     private readonly auth: AuthService,
     private readonly executor: RunExecutor,
-    private readonly opts: { runsDir: string; images?: boolean },
+    private readonly opts: {
+      runsDir: string;
+      images?: boolean;
+      /** what a job inherits from its project's secret groups, read when each run is resolved */
+      inherited?: { forJob(job: JobRecord): Promise<{ env: Record<string, string>; files: Record<string, { data: string; encoding?: string }> }> };
+    },
   ) {}
 
   private check(kind: JobKind, spec: JobSpec): void {
@@ -305,8 +310,10 @@ export class JobsService {
     const overrides: RuntimeOverrides = { buildpack: o.deployment?.buildpack ?? spec.deployment?.buildpack, docker: o.deployment?.docker ?? spec.deployment?.docker };
     const plan = o.billing?.deploymentPlan ?? spec.billing.deploymentPlan;
     const limits = { plan, backoffLimit: spec.backoffLimit ?? 0, activeDeadlineSeconds: spec.activeDeadlineSeconds ?? null, gracePeriodSeconds: spec.deployment?.gracePeriodSeconds ?? DEFAULT_GRACE_PERIOD_SECONDS };
-    const env = { ...(spec.runtimeEnvironment ?? {}), ...(o.runtimeEnvironment ?? {}) };
-    const files = spec.runtimeFiles ?? {};
+    // The job's secret groups, then its own values, then the run's overrides: each over the one before.
+    const inherited = await this.opts.inherited?.forJob(job);
+    const env = { ...inherited?.env, ...(spec.runtimeEnvironment ?? {}), ...(o.runtimeEnvironment ?? {}) };
+    const files = { ...inherited?.files, ...(spec.runtimeFiles ?? {}) };
     const external = spec.deployment?.external;
     if (external && !o.deployment?.internal) {
       // An image runs its own entrypoint and command unless the job gives one.

@@ -35,3 +35,8 @@ export interface InstanceObserver {
 export interface BuildTrigger {
   buildBranchHead(projectId: string, serviceId: string): Promise<void>;
 }
+
+/** What a service inherits from its project's secret groups (runtime variables and files), merged by priority. */
+export interface InheritedSource {
+  forRelease(svc: { projectId: string; id: string; spec: { tags?: string[] } }): Promise<{ env: Record<string, string>; files: Record<string, { data: string; encoding?: string }> }>;
+}

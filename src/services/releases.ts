@@ -11,7 +11,7 @@ import type { BuildRecord } from '../store/builds-repo.ts';
 import type { RolloutKind, RolloutOptions, RolloutRecord } from '../store/rollouts-repo.ts';
 import { deriveReleaseSpec, hashReleaseSpec, type ReleaseRecord, type ReleaseSpec } from '../domain/release.ts';
 import { serviceKey } from '../domain/ids.ts';
-import type { Signals } from './ports.ts';
+import type { InheritedSource, Signals } from './ports.ts';
 
 export interface ReleaseSource {
   buildId?: string;
@@ -30,6 +30,8 @@ export class ReleasesService {
     private readonly store: Store,
     private readonly signals: Signals,
     private readonly opts: { progressDeadlineSeconds: number },
+    /** what the service inherits from secret groups; none when absent */
+    private readonly inherited?: InheritedSource,
   ) {}
 
   /** The build a service should run, or undefined while there is none yet. */
@@ -64,7 +66,7 @@ export class ReleasesService {
   }
 
   /** Make a new release if the spec or build changed. Returns the target, or undefined while waiting for a build. */
-  async refresh(svc: ServiceRecord): Promise<ReleaseRecord | undefined> {
+  async refresh(svc: ServiceRecord, cause?: string): Promise<ReleaseRecord | undefined> {
     if (svc.kind === 'build') return undefined;
     const key = serviceKey(svc.projectId, svc.id);
     const source = await this.resolveSource(svc);
@@ -72,13 +74,13 @@ export class ReleasesService {
       this.signals.serviceChanged(key);
       return undefined;
     }
-    const spec = deriveReleaseSpec(svc.spec, source);
+    const spec = deriveReleaseSpec(svc.spec, source, await this.inherited?.forRelease(svc));
     const hash = hashReleaseSpec(spec);
     const newest = (await this.store.releases.list(key, 1))[0];
     if (newest && hashReleaseSpec(withoutRestart(newest.spec)) === hash) {
       return svc.targetReleaseId ? this.store.releases.find(svc.targetReleaseId) : newest;
     }
-    return this.release(svc, spec, 'deploy', 'release {n} created');
+    return this.release(svc, spec, 'deploy', `release {n} created${cause ? ` (${cause})` : ''}`, undefined, cause);
   }
 
   /**
@@ -88,7 +90,7 @@ export class ReleasesService {
   async deploy(svc: ServiceRecord, how: { strategy: string; options?: RolloutOptions }): Promise<RolloutRecord | undefined> {
     const source = await this.resolveSource(svc);
     if (!source) return undefined;
-    const spec = deriveReleaseSpec(svc.spec, source);
+    const spec = deriveReleaseSpec(svc.spec, source, await this.inherited?.forRelease(svc));
     const target = svc.targetReleaseId ? await this.store.releases.find(svc.targetReleaseId) : undefined;
     const same = target && hashReleaseSpec(withoutRestart(target.spec)) === hashReleaseSpec(spec);
     const next = same ? { ...spec, restartedAt: new Date().toISOString() } : spec;
@@ -105,10 +107,10 @@ export class ReleasesService {
     return this.release(svc, { ...target.spec, restartedAt: new Date().toISOString() }, 'restart', `release {n} created (restart of release ${target.number})`, how);
   }
 
-  private async release(svc: ServiceRecord, spec: ReleaseSpec, kind: RolloutKind, message: string, how?: { strategy: string; options?: RolloutOptions }): Promise<ReleaseRecord> {
+  private async release(svc: ServiceRecord, spec: ReleaseSpec, kind: RolloutKind, message: string, how?: { strategy: string; options?: RolloutOptions }, cause?: string): Promise<ReleaseRecord> {
     const key = serviceKey(svc.projectId, svc.id);
     const rel = await this.store.releases.append(key, spec, hashReleaseSpec(spec), { id: (n) => `${svc.projectId}--${svc.id}--r${n}` });
-    await this.moveTo(svc, rel, kind, undefined, how);
+    await this.moveTo(svc, rel, kind, cause, how);
     await this.store.events.append({ projectId: svc.projectId, serviceId: svc.id, kind: 'release', reason: 'Created', message: message.replace('{n}', String(rel.number)) });
     return rel;
   }

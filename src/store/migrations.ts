@@ -230,6 +230,32 @@ const migrations = (dialect: DialectName): Record<string, Migration> => ({
       await db.schema.alterTable('builds').addColumn('image', 'text').execute();
     },
   },
+  '0008_secret_groups_and_tags': {
+    async up(db: Kysely<any>) {
+      // Secret groups belong to a project and go with it; their names are unique in it, as their ids are.
+      await db.schema
+        .createTable('secret_groups')
+        .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id').onDelete('cascade'))
+        .addColumn('id', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('spec', 'text', (c) => c.notNull())
+        .addColumn('secrets', 'text', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('secret_groups_pk', ['project_id', 'id'])
+        .addUniqueConstraint('secret_groups_name', ['project_id', 'name'])
+        .execute();
+      await db.schema
+        .createTable('resource_tags')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull().unique())
+        .addColumn('spec', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
 });
 
 export function migrationProvider(dialect: DialectName): MigrationProvider {

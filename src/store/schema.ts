@@ -216,4 +216,30 @@ export interface Database {
   jobs: JobsTable;
   job_runs: JobRunsTable;
   registry_credentials: RegistryCredentialsTable;
+  secret_groups: SecretGroupsTable;
+  resource_tags: ResourceTagsTable;
+}
+
+/** Secret and configuration groups of a project (migration 0008). */
+export interface SecretGroupsTable {
+  project_id: string;
+  id: string;
+  name: string;
+  /** the open fields (SecretGroupSpec), JSON */
+  spec: string;
+  /** variables and files, sealed (see secret-box.ts) */
+  secrets: string;
+  version: number;
+  created_at: string;
+  updated_at: string;
+}
+
+/** Account-level resource tags (migration 0008): names services and jobs carry in `tags`. */
+export interface ResourceTagsTable {
+  id: string;
+  name: string;
+  /** the open fields (description, color, scheduling preferences), JSON */
+  spec: string;
+  created_at: string;
+  updated_at: string;
 }

@@ -14,6 +14,8 @@ import { RolloutsRepo } from './rollouts-repo.ts';
 import { PackagesRepo } from './packages-repo.ts';
 import { JobsRepo } from './jobs-repo.ts';
 import { RegistryCredentialsRepo } from './registry-credentials-repo.ts';
+import { SecretGroupsRepo } from './secret-groups-repo.ts';
+import { TagsRepo } from './tags-repo.ts';
 
 export interface Store {
   db: Kysely<Database>;
@@ -29,6 +31,8 @@ export interface Store {
   packages: PackagesRepo;
   jobs: JobsRepo;
   registryCredentials: RegistryCredentialsRepo;
+  secretGroups: SecretGroupsRepo;
+  tags: TagsRepo;
   close(): Promise<void>;
 }
 
@@ -48,6 +52,8 @@ export async function openStore(opts: { url?: string; sqlitePath?: string; box: 
     packages: new PackagesRepo(db),
     jobs: new JobsRepo(db, opts.box),
     registryCredentials: new RegistryCredentialsRepo(db, opts.box),
+    secretGroups: new SecretGroupsRepo(db, opts.box),
+    tags: new TagsRepo(db),
     close,
   };
 }

@@ -192,3 +192,24 @@ export interface Build {
   createdAt: string;
   message?: string | null;
 }
+
+export const secretPaths = {
+  groups: (p: string) => `/v1/projects/${enc(p)}/secrets?per_page=100`,
+  environment: (p: string, s: string) => `/v1/projects/${enc(p)}/services/${enc(s)}/runtime-environment/details`,
+};
+
+export interface SecretGroupItem {
+  id: string;
+  name: string;
+  type: 'secret' | 'config';
+  secretType: string;
+  priority: number;
+  restrictions: { restricted?: boolean; nfObjects?: { id: string; type: string }[]; tags?: string[]; tagMatchCondition?: 'and' | 'or' };
+}
+/** One value of a service's environment and where it comes from (null values: the token may not read them). */
+export interface EnvironmentSource {
+  value: string | null;
+  inheritedFrom?: string;
+  priority?: number;
+  overriding: { value: string | null; inheritedFrom: string; priority: number }[];
+}

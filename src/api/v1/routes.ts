@@ -135,14 +135,14 @@ export function registerV1(app: Api, deps: ApiDeps): void {
   });
   // A service's parts as Northflank reads and updates them one at a time: each read is a slice of the service
   // view, each update a PATCH of that slice (a new release and a rollout, as any PATCH). The runtime
-  // environment has no inherited part here (no secret groups), so `show=inherited` reads empty.
+  // environment is read in secrets.ts, with what the service inherits from its secret groups.
   type View = Record<string, unknown>;
   const parts: { path: string; body: unknown; query?: unknown; get?: false; read: (v: View, q: { show?: string }) => View; patch: (b: View, cur: ServiceSpec) => Partial<ServiceSpec> }[] = [
     {
       path: 'runtime-environment',
       body: S.UpdateRuntimeEnvironment,
-      query: S.ShowEnvironment,
-      read: (v, q) => (q.show === 'inherited' ? { runtimeEnvironment: {}, runtimeFiles: {} } : { runtimeEnvironment: v.runtimeEnvironment ?? {}, runtimeFiles: v.runtimeFiles ?? {} }),
+      get: false,
+      read: (v) => ({ runtimeEnvironment: v.runtimeEnvironment ?? {}, runtimeFiles: v.runtimeFiles ?? {} }),
       patch: (b) => ({ runtimeEnvironment: b.runtimeEnvironment as ServiceSpec['runtimeEnvironment'], ...(b.runtimeFiles !== undefined ? { runtimeFiles: b.runtimeFiles as ServiceSpec['runtimeFiles'] } : {}) }),
     },
     { path: 'health-checks', body: S.UpdateHealthChecks, read: (v) => ({ healthChecks: v.healthChecks ?? [] }), patch: (b) => ({ healthChecks: b.healthChecks as ServiceSpec['healthChecks'] }) },

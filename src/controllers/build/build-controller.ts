@@ -17,7 +17,8 @@ import type { ControllerLogger } from '../service/service-controller.ts';
 export interface Builder {
   checkoutGit(opts: { url: string; sha: string; dest: string; log: (line: string) => void; signal?: AbortSignal }): Promise<void>;
   extractBundle(opts: { source: string; dest: string }): Promise<unknown>;
-  build(opts: { sourceDir: string; outDir: string; log: (line: string) => void; signal?: AbortSignal }): Promise<{ processes: Record<string, string> }>;
+  /** `env`: the service's build arguments (its secret groups' and its own), added to the build's environment */
+  build(opts: { sourceDir: string; outDir: string; log: (line: string) => void; signal?: AbortSignal; env?: Record<string, string> }): Promise<{ processes: Record<string, string> }>;
   /**
    * A Dockerfile build of `sourceDir` into an image tagged for this build (see docker-build.ts). Absent where
    * no container engine is configured: a Dockerfile service's build then fails saying so.
@@ -32,7 +33,13 @@ export class BuildController {
   constructor(
     private readonly store: Store,
     private readonly builder: Builder,
-    private readonly opts: { artifactsDir: string; logger: ControllerLogger; onFinished: (b: BuildRecord) => Promise<void> },
+    private readonly opts: {
+      artifactsDir: string;
+      logger: ControllerLogger;
+      onFinished: (b: BuildRecord) => Promise<void>;
+      /** the build arguments of a service: its secret groups' (type arguments) with its own over them; its own only when absent */
+      buildArguments?: (svc: { projectId: string; id: string; spec: ServiceSpec }) => Promise<Record<string, string>>;
+    },
   ) {}
 
   /** At start: builds left BUILDING by a dead control plane go back to the queue. */
@@ -75,7 +82,11 @@ export class BuildController {
         await this.builder.extractBundle({ source: b.source.slice('bundle:'.length), dest: src });
       }
       // The service's build settings as they are now: a build records what it made, not how it was asked.
-      const spec = (await this.store.services.find(b.projectId, b.serviceId))?.spec;
+      const svc = await this.store.services.find(b.projectId, b.serviceId);
+      // Build arguments as they are now, secret groups included: names are logged, values never.
+      const buildArguments = svc ? ((await this.opts.buildArguments?.(svc)) ?? svc.spec.buildArguments ?? {}) : {};
+      if (Object.keys(buildArguments).length) log(`-----> Build arguments: ${Object.keys(buildArguments).sort().join(', ')}`);
+      const spec = svc ? { ...svc.spec, buildArguments } : undefined;
       if (spec?.buildSettings?.dockerfile) {
         if (!this.builder.buildImage) throw new Error('buildSettings.dockerfile: Dockerfile builds need the container runtime (SLIPWAY_RUNTIME=docker)');
         const out = await this.builder.buildImage({ sourceDir: src, build: b, spec, log, signal });
@@ -84,7 +95,7 @@ export class BuildController {
         log(`-----> Build succeeded: image ${out.image}`);
       } else {
         fs.rmSync(outDir, { recursive: true, force: true });
-        const out = await this.builder.build({ sourceDir: src, outDir, log, signal });
+        const out = await this.builder.build({ sourceDir: src, outDir, log, signal, env: buildArguments });
         // An abort that lands as the last step ends still wins: the row is ABORTED, so SUCCESS is not written.
         if (!(await this.store.builds.transition(b.id, 'BUILDING', 'SUCCESS', { artifactDir: outDir, processes: out.processes }))) throw signal.reason ?? new Error('the build was aborted');
         log(`-----> Build succeeded: ${Object.entries(out.processes).map(([k, v]) => `${k}: ${v}`).join(', ') || 'no process types'}`);

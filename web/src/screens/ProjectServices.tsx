@@ -2,6 +2,7 @@ import { get, paths, type ServiceItem } from '../api.ts';
 import { usePoll } from '../hooks.ts';
 import { href, Link } from '../router.tsx';
 import { Problem, StatusBadge } from '../ui.tsx';
+import { SecretGroups } from './SecretGroups.tsx';
 
 export function ProjectServices({ project }: { project: string }) {
   const services = usePoll((signal) => get<{ data: { services: ServiceItem[] } }>(paths.services(project), signal).then((r) => r.data.services), [project], 3000);
@@ -27,6 +28,7 @@ export function ProjectServices({ project }: { project: string }) {
           ))}
         </ul>
       )}
+      <SecretGroups project={project} />
     </section>
   );
 }

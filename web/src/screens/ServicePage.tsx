@@ -9,10 +9,11 @@ import { CurrentRollout } from './service/CurrentRollout.tsx';
 import { Releases } from './service/Releases.tsx';
 import { Logs } from './service/Logs.tsx';
 import { Builds } from './service/Builds.tsx';
+import { Environment } from './service/Environment.tsx';
 
 const POLL_MS = 2000;
 
-/** One service: actions, instances, the current rollout (live), releases, logs, builds. */
+/** One service: actions, instances, the current rollout (live), releases, environment with sources, logs, builds. */
 export function ServicePage({ project, service }: { project: string; service: string }) {
   const svc = usePoll((signal) => get<{ data: Service }>(paths.service(project, service), signal).then((r) => r.data), [project, service], POLL_MS);
   const instances = usePoll((signal) => get<{ instances: Instance[] }>(paths.instances(project, service), signal).then((r) => r.instances), [project, service], POLL_MS);
@@ -63,6 +64,7 @@ export function ServicePage({ project, service }: { project: string; service: st
       <CurrentRollout project={project} service={service} rollouts={rollouts} instances={instances.data} desired={desired} onFinished={refresh} />
       <Instances instances={instances} />
       <Releases project={project} service={service} releases={releases} current={s?.release?.number} onDone={(msg) => (setNotice(msg), refresh())} />
+      {s && s.serviceType !== 'build' && <Environment project={project} service={service} />}
       <Logs project={project} service={service} />
       {s && s.serviceType !== 'deployment' && <Builds project={project} service={service} />}
     </section>

@@ -1,0 +1,76 @@
+/**
+ * `slipway secrets …` as a user runs it: the real binary against a real platform. Create a group restricted
+ * by tag, list it with what it applies to, set and unset variables, values hidden until revealed, refused
+ * input with the field the API names, and delete.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ADMIN_TOKEN, ROOT, api, startTestPlatform, type RunningPlatform } from './support/platform.ts';
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+describe('slipway secrets', () => {
+  let p: RunningPlatform;
+  let home: string;
+
+  function cli(args: string[]): Promise<Run> {
+    const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SLIPWAY_') && k !== 'NO_COLOR'));
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin/slipway.mjs'), ...args], { cwd: home, env: { ...base, SLIPWAY_CONFIG: path.join(home, 'slipway.json'), SLIPWAY_HOST: p.apiUrl, SLIPWAY_TOKEN: ADMIN_TOKEN }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    return new Promise((resolve, reject) => {
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+  }
+  const ok = (r: Run, what: string) => assert.equal(r.code, 0, `${what} exited ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
+  const proj = ['-p', 'clisec'];
+
+  before(async () => {
+    home = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-cli-secrets-'));
+    p = await startTestPlatform();
+    assert.equal((await api(p, 'POST', '/v1/projects', { name: 'clisec' })).status, 200);
+  });
+  after(async () => {
+    await p?.stop();
+    if (home) fs.rmSync(home, { recursive: true, force: true });
+  });
+
+  it('creates a group restricted by tag and lists what it applies to', async () => {
+    ok(await cli(['secrets', 'create', 'production', 'DATABASE_URL=postgres://db/prod', 'LOG_LEVEL=warn', '--tag', 'production', '--priority', '20', ...proj]), 'secrets create');
+    const list = await cli(['secrets', 'list', ...proj]);
+    ok(list, 'secrets list');
+    assert.match(list.stdout, /production\s+secret\s+environment\s+20\s+tag production/);
+  });
+
+  it('hides values until revealed, and sets and unsets variables', async () => {
+    const hidden = await cli(['secrets', 'get', 'production', ...proj]);
+    ok(hidden, 'secrets get');
+    assert.match(hidden.stdout, /DATABASE_URL/);
+    assert.ok(!hidden.stdout.includes('postgres://db/prod'), hidden.stdout);
+    ok(await cli(['secrets', 'set', 'production', 'LOG_LEVEL=info', 'FEATURE=on', ...proj]), 'secrets set');
+    ok(await cli(['secrets', 'unset', 'production', 'DATABASE_URL', ...proj]), 'secrets unset');
+    const shown = JSON.parse((await cli(['secrets', 'get', 'production', '--reveal', '--json', ...proj])).stdout);
+    assert.deepEqual(shown.data.secrets.variables, { LOG_LEVEL: 'info', FEATURE: 'on' });
+  });
+
+  it("prints the field the API refused, and deletes a group", async () => {
+    const bad = await cli(['secrets', 'create', 'other', 'PORT=1', ...proj]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /secrets\.variables\.PORT/);
+    const usage = await cli(['secrets', 'create', 'other', '--priority', '101', ...proj]);
+    assert.equal(usage.code, 2);
+    ok(await cli(['secrets', 'delete', 'production', ...proj]), 'secrets delete');
+    assert.equal((await api(p, 'GET', '/v1/projects/clisec/secrets/production')).status, 404);
+  });
+});
