@@ -1,10 +1,14 @@
 /**
  * A container registry for tests: Debian's docker-registry on 127.0.0.1, plain HTTP, filesystem storage in a
- * temporary directory, with htpasswd users (or none: anyone may pull and push), and the helpers to push an
- * image the engine holds into it.
+ * temporary directory, with users checked by htpasswd (Basic auth), or by a token service as Docker Hub and
+ * most hosted registries do (Bearer: the test runs the token service, which signs JWTs the registry checks
+ * against its certificate), or none (anyone may pull and push); and the helpers to push an image the engine
+ * holds into it.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import type Docker from 'dockerode';
@@ -21,8 +25,10 @@ export interface TestRegistry {
 }
 
 export interface RegistryOptions {
-  /** htpasswd users (name → password); none: no authentication */
+  /** users (name → password); none: no authentication */
   users?: Record<string, string>;
+  /** how users sign in: Basic against htpasswd (default), or Bearer tokens from a token service */
+  auth?: 'htpasswd' | 'token';
   /** listen on this port (default: a free one) */
   port?: number;
   /** start with a copy of another registry's storage (its `dataDir`) */
@@ -35,7 +41,13 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
   const dataDir = path.join(dir, 'data');
   if (opts.dataFrom) fs.cpSync(opts.dataFrom, dataDir, { recursive: true });
   const users = Object.entries(opts.users ?? {});
-  if (users.length) {
+  let tokens: http.Server | undefined;
+  let authConfig: string[] = [];
+  if (users.length && opts.auth === 'token') {
+    const started = await startTokenService(dir, Object.fromEntries(users));
+    tokens = started.server;
+    authConfig = ['auth:', '  token:', `    realm: ${started.realm}`, `    service: ${TOKEN_SERVICE}`, `    issuer: ${TOKEN_ISSUER}`, `    rootcertbundle: ${started.certFile}`];
+  } else if (users.length) {
     let lines: string[];
     try {
       lines = users.map(([u, pw]) => execFileSync('htpasswd', ['-Bbn', u, pw]).toString().trim());
@@ -43,6 +55,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
       throw new Error('htpasswd is missing: install the Debian package apache2-utils');
     }
     fs.writeFileSync(path.join(dir, 'htpasswd'), lines.join('\n') + '\n');
+    authConfig = ['auth:', '  htpasswd:', '    realm: slipway-test', `    path: ${path.join(dir, 'htpasswd')}`];
   }
   const address = `127.0.0.1:${opts.port ?? (await freePort())}`;
   fs.writeFileSync(
@@ -58,7 +71,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
       '    enabled: true',
       'http:',
       `  addr: ${address}`,
-      ...(users.length ? ['auth:', '  htpasswd:', '    realm: slipway-test', `    path: ${path.join(dir, 'htpasswd')}`] : []),
+      ...authConfig,
       '',
     ].join('\n'),
   );
@@ -80,9 +93,58 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
         await Promise.race([gone, new Promise((r) => setTimeout(r, 5000))]);
         if (proc.exitCode === null) proc.kill('SIGKILL');
       }
+      if (tokens) await new Promise((r) => tokens.close(r));
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+const TOKEN_SERVICE = 'slipway-test-registry';
+const TOKEN_ISSUER = 'slipway-test-token-service';
+
+/**
+ * A token service as Docker's token authentication specifies: `GET /token?service=…&scope=repository:<name>:<actions>`
+ * with Basic credentials answers a JWT (RS256, the signing certificate in its `x5c` header) granting the asked
+ * actions to a known user; wrong credentials get 401; no credentials get a token granting nothing.
+ */
+async function startTokenService(dir: string, users: Record<string, string>): Promise<{ server: http.Server; realm: string; certFile: string }> {
+  const keyFile = path.join(dir, 'token-key.pem');
+  const certFile = path.join(dir, 'token-cert.pem');
+  try {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', '/CN=slipway-test-token'], { stdio: 'ignore' });
+  } catch {
+    throw new Error('openssl is missing: install the Debian package openssl');
+  }
+  const key = fs.readFileSync(keyFile);
+  const certDer = fs.readFileSync(certFile, 'utf8').replace(/-----[^-]+-----|\s/g, '');
+  const b64url = (v: object) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://token');
+    const [scheme, value] = (req.headers.authorization ?? '').split(' ');
+    let user: string | undefined;
+    if (scheme === 'Basic' && value) {
+      const [name, ...rest] = Buffer.from(value, 'base64').toString().split(':');
+      if (users[name] !== rest.join(':')) {
+        res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'incorrect username or password' }] }));
+        return;
+      }
+      user = name;
+    }
+    const access = user
+      ? url.searchParams.getAll('scope').flatMap((scope) => {
+          const [type, name, actions] = scope.split(':');
+          return type === 'repository' && name && actions ? [{ type, name, actions: actions.split(',') }] : [];
+        })
+      : [];
+    const now = Math.floor(Date.now() / 1000);
+    const claims = { iss: TOKEN_ISSUER, sub: user ?? '', aud: url.searchParams.get('service') ?? TOKEN_SERVICE, exp: now + 300, nbf: now - 10, iat: now, jti: crypto.randomUUID(), access };
+    const signingInput = `${b64url({ typ: 'JWT', alg: 'RS256', x5c: [certDer] })}.${b64url(claims)}`;
+    const token = `${signingInput}.${crypto.sign('sha256', Buffer.from(signingInput), key).toString('base64url')}`;
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token, access_token: token, expires_in: 300, issued_at: new Date().toISOString() }));
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return { server, realm: `http://127.0.0.1:${port}/token`, certFile };
 }
 
 /** Follow an engine progress stream (push, pull) to its end; an error event rejects. */
