@@ -192,7 +192,9 @@ export class ImagePuller {
     const info = (await this.docker.info()) as { RegistryConfig?: { IndexConfigs?: Record<string, { Secure?: boolean }>; InsecureRegistryCIDRs?: string[] } };
     const config = info.RegistryConfig ?? {};
     if (config.IndexConfigs?.[registry]?.Secure === false) return true;
-    const host = registry.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1');
+    // Docker checks the registry's resolved addresses; here IP literals, and `localhost` as loopback.
+    const named = registry.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1');
+    const host = named === 'localhost' ? '127.0.0.1' : named;
     const family = net.isIP(host);
     if (!family) return false;
     const list = new net.BlockList();
