@@ -37,6 +37,8 @@ export class ServiceController implements InstanceObserver {
   private readonly stopping = new Set<string>();
   /** rollouts failed by a start in the current pass (a refused pull): the pass's end leaves them alone */
   private readonly failedThisPass = new Set<string>();
+  /** the last reason a new instance could not start (a pull that failed), by rollout id: part of why it waits */
+  private readonly startErrors = new Map<string, string>();
   /** when every new instance of an overlapping rollout was first ready, by rollout id */
   private readonly overlapSince = new Map<string, number>();
 
@@ -242,11 +244,13 @@ export class ServiceController implements InstanceObserver {
   private async reconcileRollout(svc: ServiceRecord, rollout: RolloutRecord, target: ReleaseRecord, converged: boolean, reason: string, current: ObservedInstance[], desired: number, records: Map<string, { restarts: number; lastExitCode: number | null }>): Promise<void> {
     const key = serviceKey(svc.projectId, svc.id);
     if (this.failedThisPass.delete(rollout.id)) return;
+    const startError = this.startErrors.get(rollout.id);
+    if (converged) this.startErrors.delete(rollout.id);
     if (converged) {
       await this.store.rollouts.finish(rollout.id, 'COMPLETED', `release ${target.number}: ${desired}/${desired} instances ready`);
       return;
     }
-    const why = this.explain(current, desired, reason, records);
+    const why = `${this.explain(current, desired, reason, records)}${startError ? `; last start failure: ${startError}` : ''}`;
     if ((await this.store.rollouts.lastEvent(rollout.id))?.message !== why) await this.store.rollouts.event(rollout.id, why);
     if (Date.now() < Date.parse(rollout.deadlineAt)) return;
     await this.failRollout(svc, rollout, target, `release ${target.number} did not become ready within the progress deadline: ${why}`);
@@ -255,6 +259,7 @@ export class ServiceController implements InstanceObserver {
   /** Fail a rollout once and return the service to its last good release (if it has one). */
   private async failRollout(svc: ServiceRecord, rollout: RolloutRecord, target: ReleaseRecord, message: string): Promise<void> {
     const key = serviceKey(svc.projectId, svc.id);
+    this.startErrors.delete(rollout.id);
     if (!(await this.store.rollouts.finish(rollout.id, 'FAILED', message))) return;
     await this.store.events.append({ projectId: svc.projectId, serviceId: svc.id, kind: 'rollout', reason: 'Failed', message });
     const stable = svc.stableReleaseId && svc.stableReleaseId !== target.id ? await this.store.releases.find(svc.stableReleaseId) : undefined;
@@ -371,8 +376,9 @@ export class ServiceController implements InstanceObserver {
       ephemeralStorageMb: release.spec.storage?.ephemeralStorageMb,
     };
     await this.store.instances.ensure({ id, serviceKey: key, releaseId: release.id, ordinal });
-    // An image pull reports its progress to the rollout that brings the release (a handful of lines).
-    const rollout = release.spec.image ? (await this.store.rollouts.active(key)).find((r) => r.toReleaseId === release.id) : undefined;
+    // An image pull reports its progress to the rollout that brings the release (a handful of lines), and
+    // a start that fails says why there.
+    const rollout = (await this.store.rollouts.active(key)).find((r) => r.toReleaseId === release.id);
     let progress = Promise.resolve();
     const onProgress = rollout ? (message: string) => void (progress = progress.then(() => this.store.rollouts.event(rollout.id, message)).catch(() => {})) : undefined;
     try {
@@ -385,6 +391,7 @@ export class ServiceController implements InstanceObserver {
       }
       const inst = await this.driver.start(spec, { onProgress });
       await progress;
+      if (rollout) this.startErrors.delete(rollout.id);
       // Probe at once rather than on the next pass: readiness is what the rollout waits for.
       this.trackProbes(key, inst, release);
     } catch (err) {
@@ -392,13 +399,22 @@ export class ServiceController implements InstanceObserver {
       await this.store.events.append({ projectId: svc.projectId, serviceId: svc.id, kind: 'instance', reason: 'StartFailed', message: `instance ${id} could not start: ${message}` });
       const rec = (await this.store.instances.listForService(key)).find((r) => r.id === id);
       const n = (rec?.restarts ?? 0) + 1;
-      await this.store.instances.recordExit(id, null, n, new Date(Date.now() + CRASH_BACKOFF_BASE_MS * 2 ** Math.min(n, 10) * this.opts.timeScale).toISOString());
-      // A refused pull fails the same way every time: fail the rollout now rather than at its deadline.
+      const retryMs = CRASH_BACKOFF_BASE_MS * 2 ** Math.min(n, 10) * this.opts.timeScale;
+      await this.store.instances.recordExit(id, null, n, new Date(Date.now() + retryMs).toISOString());
       await progress;
-      if (rollout && err instanceof ImagePullError && err.terminal) {
+      if (!rollout) return;
+      if (err instanceof ImagePullError && err.terminal) {
+        // A refused pull fails the same way every time: fail the rollout now rather than at its deadline.
         this.failedThisPass.add(rollout.id);
         await this.failRollout(svc, rollout, release, `release ${release.number} could not start: ${message}`);
+        return;
       }
+      // One that may heal (a registry still starting) is retried with back-off, each failure in the
+      // rollout's events and the service's status until an attempt succeeds or the deadline passes.
+      this.startErrors.set(rollout.id, message);
+      const retry = `instance ${id} could not start (attempt ${n}): ${message}; retrying in ${retryMs < 1000 ? `${Math.round(retryMs)} ms` : `${Math.round(retryMs / 1000)} s`}`;
+      await this.store.rollouts.event(rollout.id, retry);
+      await this.store.services.setStatusIfUnchanged(svc, { deployMessage: `release ${release.number}: ${retry}` });
     }
   }
 

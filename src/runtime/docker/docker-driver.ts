@@ -13,11 +13,13 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import Docker from 'dockerode';
-import { ImagePullError, type InstanceEvent, type InstanceLabels, type InstanceSpec, type LogLine, type ObservedInstance, type RuntimeDriver, type StartOptions } from '../driver.ts';
+import { type InstanceEvent, type InstanceLabels, type InstanceSpec, type LogLine, type ObservedInstance, type RuntimeDriver, type StartOptions } from '../driver.ts';
 import { ValidationError } from '../../errors/errors.ts';
 import { FrameDecoder } from './frames.ts';
+import { ContainerLogs } from './container-logs.ts';
 import { tarOfFiles } from './tar.ts';
 import { InstanceWatch, SingleFlight } from '../instance-watch.ts';
+import { ImagePuller } from './image-pull.ts';
 
 const ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,200}$/;
 const WATCH_INTERVAL_MS = 250;
@@ -38,35 +40,6 @@ const STORAGE_CHECK_MS = 1000;
 const HOST = '127.0.0.1';
 const APP_DIR = '/app';
 const DEFAULT_ARTIFACT_IMAGE = 'docker.io/library/node:20-slim';
-/** Pull progress is a handful of lines per pull, never one per chunk: at most this many distinct ones. */
-const MAX_PULL_PROGRESS_LINES = 40;
-
-interface PullEvent {
-  status?: string;
-  stream?: string;
-  id?: string;
-  error?: string;
-  errorDetail?: { message?: string };
-}
-
-function errorText(err: unknown): string {
-  const e = err as { json?: { message?: string }; message?: string };
-  return e?.json?.message ?? e?.message ?? String(err);
-}
-
-/**
- * A refused pull as an ImagePullError: the reason is the engine's, in a few words, with anything that
- * looks like the password cut out. Refusals (401/403/404, "unauthorized", "manifest unknown", "not
- * found") are terminal: the same pull would fail the same way.
- */
-function pullError(image: string, raw: string, status: number | undefined, auth: InstanceSpec['registryAuth']): ImagePullError {
-  let reason = raw.replace(/\s+/g, ' ').trim().slice(0, 500);
-  if (auth?.password) reason = reason.split(auth.password).join('***');
-  const refused = status === 401 || status === 403 || status === 404 || /unauthori[sz]ed|authentication required|denied|manifest unknown|not found|name unknown|no such host|does not exist/i.test(reason);
-  const why = /unauthori[sz]ed|authentication required|denied|401|403/i.test(reason) ? 'the registry refused the credentials' : /manifest unknown|not found|name unknown|404|does not exist/i.test(reason) ? 'the image was not found' : 'the pull failed';
-  return new ImagePullError(image, `${why}: ${reason}`, refused);
-}
-
 export interface DockerDriverOptions {
   /** where the output of removed containers is kept */
   stateDir: string;
@@ -115,14 +88,6 @@ async function allocatePort(): Promise<number> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Split `2024-01-01T00:00:00.123456789Z text` (the engine's timestamps=true format). */
-function splitTimestamp(line: string): { ts: string; line: string } {
-  const sp = line.indexOf(' ');
-  const ts = sp > 0 ? line.slice(0, sp) : '';
-  if (ts && !Number.isNaN(Date.parse(ts))) return { ts: new Date(Date.parse(ts)).toISOString(), line: line.slice(sp + 1) };
-  return { ts: new Date().toISOString(), line };
-}
-
 function checkFiles(files: InstanceSpec['files']): void {
   for (const f of files) {
     if (!f.path.startsWith('/') || f.path.endsWith('/') || f.path.split('/').some((s) => s === '..' || s === '.')) {
@@ -134,18 +99,21 @@ function checkFiles(files: InstanceSpec['files']): void {
 export class DockerDriver implements RuntimeDriver {
   readonly name = 'docker';
   private readonly docker: Docker;
-  private readonly logsDir: string;
+  private readonly output: ContainerLogs;
   private readonly starting = new SingleFlight<ObservedInstance>();
   private readonly watcher = new InstanceWatch(() => this.listAndEnforce(), WATCH_INTERVAL_MS, (err) => this.opts.logger?.warn({ err: err.message }, 'docker engine poll failed'));
   private readonly evictedDir: string;
   /** Set once the engine refused `StorageOpt.size` (overlay on anything but XFS with pquota): the watch alone enforces. */
   private storageOptRefused = false;
   private readonly storageCheckedAt = new Map<string, number>();
+  private readonly images: ImagePuller;
 
   constructor(private readonly opts: DockerDriverOptions) {
     this.docker = new Docker(connectionOptions(opts.dockerHost ?? process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock'));
-    this.logsDir = path.join(opts.stateDir, 'logs');
-    fs.mkdirSync(this.logsDir, { recursive: true });
+    this.images = new ImagePuller(this.docker, opts.logger);
+    const logsDir = path.join(opts.stateDir, 'logs');
+    fs.mkdirSync(logsDir, { recursive: true });
+    this.output = new ContainerLogs(this.docker, logsDir);
     this.evictedDir = path.join(opts.stateDir, 'evicted');
     fs.mkdirSync(this.evictedDir, { recursive: true });
   }
@@ -170,7 +138,9 @@ export class DockerDriver implements RuntimeDriver {
     if (existing && existing.state !== 'exited') return existing;
     if (existing) await this.remove(spec.id);
 
-    await this.ensureImage(image, spec.image ? spec.registryAuth : undefined, opts.onProgress);
+    // The deployment's image: pulled with its credentials, or, if the engine has it, used only once the
+    // registry confirms those credentials (or none) may pull it. The platform's artifact image: as it is.
+    await this.images.ensure(image, { auth: spec.image ? spec.registryAuth : undefined, confirmAccess: spec.image !== undefined, onProgress: opts.onProgress });
 
     const ports: { name: string; internalPort: number; port: number }[] = [];
     for (const p of spec.ports) ports.push({ name: p.name, internalPort: p.internalPort, port: await allocatePort() });
@@ -279,55 +249,6 @@ export class DockerDriver implements RuntimeDriver {
       await sleep(50);
     }
     return this.observe(id);
-  }
-
-  /**
-   * Pull the image unless the engine has it. Progress goes to `onProgress` as a few lines ("pulling
-   * <image>: <status> <layer>", each distinct status of each layer once, byte counters dropped). A pull
-   * the registry refuses (unknown image, bad or missing credentials) is an ImagePullError naming the image
-   * and the reason; the credentials never appear in it.
-   */
-  private async ensureImage(image: string, auth: InstanceSpec['registryAuth'], onProgress?: (message: string) => void): Promise<void> {
-    try {
-      await this.docker.getImage(image).inspect();
-      return;
-    } catch (err) {
-      if (statusOf(err) !== 404) throw err;
-    }
-    this.opts.logger?.info({ image }, 'pulling image');
-    const seen = new Set<string>();
-    const report = (line: string) => {
-      if (!onProgress || seen.has(line) || seen.size >= MAX_PULL_PROGRESS_LINES) return;
-      seen.add(line);
-      try {
-        onProgress(line);
-      } catch {}
-    };
-    report(`pulling ${image}${auth ? ` as '${auth.username}'` : ''}`);
-    let stream: NodeJS.ReadableStream;
-    try {
-      stream = await this.docker.pull(image, auth ? { authconfig: auth } : {});
-    } catch (err) {
-      throw pullError(image, errorText(err), statusOf(err), auth);
-    }
-    await new Promise<void>((resolve, reject) => {
-      this.docker.modem.followProgress(
-        stream,
-        (err: Error | null, events: PullEvent[]) => {
-          const failed = events?.find((e) => e.error || e.errorDetail);
-          if (err) reject(pullError(image, errorText(err), statusOf(err), auth));
-          else if (failed) reject(pullError(image, failed.errorDetail?.message ?? failed.error ?? 'unknown error', undefined, auth));
-          else resolve();
-        },
-        (e: PullEvent) => {
-          // Podman sends its own words ("Trying to pull …", "Writing manifest …") as `stream` lines.
-          const status = (e.status ?? e.stream ?? '').trim();
-          if (!status || e.error || e.errorDetail) return;
-          report(`pulling ${image}: ${status}${e.id && !status.includes(e.id) ? ` ${e.id}` : ''}`);
-        },
-      );
-    });
-    report(`pulled ${image}`);
   }
 
   private toObserved(info: Docker.ContainerInspectInfo): ObservedInstance | undefined {
@@ -460,7 +381,7 @@ export class DockerDriver implements RuntimeDriver {
     const obs = await this.observe(id);
     if (!obs) return void this.watcher.forget(id);
     if (obs.state !== 'exited') throw new Error(`instance ${id} still runs: stop it first`);
-    await this.keepLogs(id).catch((err: Error) => this.opts.logger?.warn({ id, err: err.message }, 'could not keep the logs of a removed container'));
+    await this.output.keep(id).catch((err: Error) => this.opts.logger?.warn({ id, err: err.message }, 'could not keep the logs of a removed container'));
     try {
       await this.docker.getContainer(id).remove({ force: true, v: true });
     } catch (err) {
@@ -471,89 +392,9 @@ export class DockerDriver implements RuntimeDriver {
     this.watcher.forget(id, obs);
   }
 
-  /** Append a container's whole output to its kept log, so `logs` still answers once it is removed. */
-  private async keepLogs(id: string): Promise<void> {
-    const lines = await this.readLogs(id, undefined);
-    if (!lines) return;
-    fs.appendFileSync(path.join(this.logsDir, `${id}.log`), lines.map((l) => JSON.stringify({ ts: l.ts, stream: l.stream, line: l.line }) + '\n').join(''));
-  }
-
-  private async readLogs(id: string, tail: number | undefined): Promise<LogLine[] | undefined> {
-    let buf: Buffer;
-    try {
-      buf = (await this.docker.getContainer(id).logs({ stdout: true, stderr: true, timestamps: true, follow: false, ...(tail !== undefined ? { tail } : {}) })) as unknown as Buffer;
-    } catch (err) {
-      if (statusOf(err) === 404) return undefined;
-      throw err;
-    }
-    const dec = new FrameDecoder();
-    const raw = [...dec.lines(Buffer.isBuffer(buf) ? buf : Buffer.from(String(buf))), ...dec.flush()];
-    const lines = raw.map((r) => ({ instanceId: id, stream: r.stream, ...splitTimestamp(r.line) }));
-    // The engine sends frames in the order it logged them (timestamps may have only a second's resolution).
-    return lines;
-  }
-
-  async *logs(id: string, opts: { tail?: number; follow?: boolean; signal?: AbortSignal } = {}): AsyncIterable<LogLine> {
+  logs(id: string, opts: { tail?: number; follow?: boolean; signal?: AbortSignal } = {}): AsyncIterable<LogLine> {
     this.check(id);
-    if (opts.follow && !opts.signal?.aborted) {
-      // One request: the engine sends the tail, then follows until the container stops.
-      let stream: NodeJS.ReadableStream | undefined;
-      try {
-        stream = (await this.docker.getContainer(id).logs({ stdout: true, stderr: true, timestamps: true, follow: true, ...(opts.tail !== undefined ? { tail: opts.tail } : {}) })) as NodeJS.ReadableStream;
-      } catch (err) {
-        if (statusOf(err) !== 404) throw err;
-      }
-      if (stream) {
-        const s = stream;
-        const onAbort = () => (s as unknown as { destroy?: () => void }).destroy?.();
-        opts.signal?.addEventListener('abort', onAbort, { once: true });
-        const dec = new FrameDecoder();
-        let last: LogLine | undefined;
-        try {
-          for await (const chunk of s as AsyncIterable<Buffer>) {
-            for (const r of dec.lines(chunk)) yield (last = { instanceId: id, stream: r.stream, ...splitTimestamp(r.line) });
-          }
-          for (const r of dec.flush()) yield (last = { instanceId: id, stream: r.stream, ...splitTimestamp(r.line) });
-        } catch (err) {
-          if (!opts.signal?.aborted) throw err;
-        } finally {
-          opts.signal?.removeEventListener('abort', onAbort);
-          onAbort();
-        }
-        if (opts.signal?.aborted) return;
-        // The stream ended with the container; Podman may end it before the last lines: read what it missed.
-        const all = (await this.readLogs(id, undefined)) ?? [];
-        let from = last ? all.length : 0;
-        for (let i = all.length - 1; last && i >= 0; i--) {
-          if (all[i].line === last.line && all[i].stream === last.stream && all[i].ts === last.ts) {
-            from = i + 1;
-            break;
-          }
-        }
-        yield* all.slice(from);
-        return;
-      }
-    }
-    const lines = await this.readLogs(id, opts.tail);
-    if (lines) {
-      yield* lines;
-      return;
-    }
-    const kept = path.join(this.logsDir, `${id}.log`);
-    if (!fs.existsSync(kept)) return;
-    const all = fs
-      .readFileSync(kept, 'utf8')
-      .split('\n')
-      .filter(Boolean)
-      .flatMap((l) => {
-        try {
-          const o = JSON.parse(l) as { ts: string; stream: 'stdout' | 'stderr'; line: string };
-          return [{ instanceId: id, ts: o.ts, stream: o.stream, line: o.line }];
-        } catch {
-          return [];
-        }
-      });
-    yield* opts.tail !== undefined ? all.slice(-opts.tail) : all;
+    return this.output.logs(id, opts);
   }
 
   async exec(id: string, command: string[], opts: { timeoutMs?: number } = {}): Promise<{ exitCode: number; output: string }> {
@@ -621,5 +462,6 @@ export class DockerDriver implements RuntimeDriver {
 
   async close(): Promise<void> {
     this.watcher.close();
+    await this.images.close();
   }
 }
