@@ -110,6 +110,33 @@ describe('Dockerfile builds on the docker runtime', () => {
     assert.ok(logs.some((l) => l.line === 'job sees hello-from-arg and copied-from-context hello-from-arg'), JSON.stringify(logs));
   });
 
+  it("refuses another project's deployment or job naming this project's built image, naming the field", async () => {
+    assert.equal((await api(p, 'POST', '/v1/projects', { name: 'dfb-other' })).status, 200);
+    const tag = imageTag('dfb', 'web', firstBuild.id);
+    const svc = await api(p, 'POST', '/v1/projects/dfb-other/services/deployment', {
+      name: 'borrower',
+      billing: { deploymentPlan: 'nf-compute-20' },
+      deployment: { instances: 1, external: { imagePath: tag } },
+    });
+    assert.equal(svc.status, 400, JSON.stringify(svc.body));
+    assert.match(JSON.stringify(svc.body.error.details), /deployment\.external\.imagePath/);
+    const job = await api(p, 'POST', '/v1/projects/dfb-other/jobs/manual', {
+      name: 'borrower',
+      billing: { deploymentPlan: 'nf-compute-20' },
+      deployment: { external: { imagePath: tag } },
+    });
+    assert.equal(job.status, 400, JSON.stringify(job.body));
+    assert.match(JSON.stringify(job.body.error.details), /deployment\.external\.imagePath/);
+    // Nothing was stored, and the project that built the image may still deploy it.
+    assert.equal((await api(p, 'GET', '/v1/projects/dfb-other/services/borrower')).status, 404);
+    const own = await api(p, 'POST', '/v1/projects/dfb/services/deployment', {
+      name: 'own-image',
+      billing: { deploymentPlan: 'nf-compute-20' },
+      deployment: { instances: 0, external: { imagePath: tag } },
+    });
+    assert.equal(own.status, 200, JSON.stringify(own.body));
+  });
+
   it('fails a broken Dockerfile with the engine error in the log and keeps the running release', async () => {
     const releasesBefore = (await api(p, 'GET', '/projects/dfb/services/web/releases')).body.releases.length;
     const sha = repo.commit('broken', (dir) => fs.appendFileSync(path.join(dir, 'docker/Dockerfile'), 'RUN echo about to fail; exit 3\n'));

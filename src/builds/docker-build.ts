@@ -18,6 +18,7 @@ import * as tar from 'tar';
 import { connectionOptions } from '../runtime/docker/docker-driver.ts';
 import { ValidationError } from '../errors/errors.ts';
 import type { ServiceSpec } from '../domain/service.ts';
+import { builtImageTag } from '../domain/built-image.ts';
 
 /** `buildSettings.dockerfile` of the seed. */
 export interface DockerfileSettings {
@@ -54,15 +55,8 @@ interface BuildEvent {
   aux?: { ID?: string };
 }
 
-/**
- * The tag of a build's image: `localhost/slipway/<project>/<service>:<build id>`. Project and service ids are
- * lower-case letters, digits and hyphens and build ids `build-<lower-case alnum>`, so each part is a valid
- * Docker repository path component and tag; `localhost` as the first component names no real registry
- * (Docker and Podman both take it as a domain, so nothing is looked up on Docker Hub).
- */
-export function imageTag(projectId: string, serviceId: string, buildId: string): string {
-  return `localhost/slipway/${projectId}/${serviceId}:${buildId}`;
-}
+/** The tag of a build's image: see `builtImageTag`. */
+export const imageTag = builtImageTag;
 
 /**
  * What a service spec asks of its Dockerfile build, where the seed keeps it: `buildSettings.dockerfile`,

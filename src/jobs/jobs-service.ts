@@ -12,6 +12,7 @@ import { idFromName } from '../domain/ids.ts';
 import { findPlan } from '../domain/plans.ts';
 import { DEFAULT_GRACE_PERIOD_SECONDS } from '../domain/release.ts';
 import { ConflictError, UnsupportedError, ValidationError, type FieldProblem } from '../errors/errors.ts';
+import { builtImageProblem } from '../domain/built-image.ts';
 import {
   isConcluded,
   mergeJobSpec,
@@ -90,6 +91,9 @@ export class JobsService {
   }
 
   private async checkSource(projectId: string, spec: JobSpec): Promise<void> {
+    const image = spec.deployment?.external?.imagePath;
+    const foreign = image ? builtImageProblem('deployment.external.imagePath', image, projectId) : undefined;
+    if (foreign) throw new ValidationError([foreign]);
     const internal = spec.deployment?.internal;
     if (!internal?.id) return;
     const svc = await this.store.services.find(projectId, internal.id);

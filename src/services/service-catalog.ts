@@ -18,6 +18,7 @@ import { planRollout } from '../domain/rolling.ts';
 import { findPlan } from '../domain/plans.ts';
 import { isUsableBy } from '../domain/registry-credentials.ts';
 import { mergeSpecPatch } from '../domain/spec-patch.ts';
+import { builtImageProblem } from '../domain/built-image.ts';
 
 export interface ServiceDetails {
   service: ServiceRecord;
@@ -49,6 +50,9 @@ export class ServiceCatalog {
   }
 
   private async checkReferences(projectId: string, spec: ServiceSpec): Promise<void> {
+    const image = spec.deployment?.external?.imagePath;
+    const foreign = image ? builtImageProblem('deployment.external.imagePath', image, projectId) : undefined;
+    if (foreign) throw new ValidationError([foreign]);
     const credentialId = spec.deployment?.external?.credentials;
     if (credentialId) {
       const c = await this.store.registryCredentials.find(credentialId);
