@@ -37,6 +37,10 @@ import { extractBundle } from './builds/bundle-source.ts';
 import { JobsService } from './jobs/jobs-service.ts';
 import { JobController } from './jobs/job-controller.ts';
 import { CronScheduler } from './jobs/cron-scheduler.ts';
+import { VolumeStorage } from './volumes/volume-storage.ts';
+import { ServiceVolumes } from './volumes/service-volumes.ts';
+import { VolumeController } from './volumes/volume-controller.ts';
+import { VolumesService } from './volumes/volumes-service.ts';
 
 export interface Platform {
   config: Readonly<Config>;
@@ -95,11 +99,13 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   const routes = new RouteTableBuilder(router, config.domain, { maxDrainMs: 10_000 });
   const unfollowInstances = routes.followInstances(driver);
   const controllerLog = logger.child({ component: 'controller' });
+  const volumeStorage = new VolumeStorage(config.dataDir);
   const serviceController = new ServiceController(store, driver, probes, routes, {
     timeScale: config.probeTimeScale,
     gracePeriodCapSeconds: config.gracePeriodCapSeconds,
     logger: controllerLog,
     requeue: (key) => serviceQueue?.add(key),
+    volumes: new ServiceVolumes(store, volumeStorage),
   });
 
   const auth = new AuthService(store);
@@ -108,6 +114,9 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   const builds = new BuildsService(store, auth, signals, { resolve: (url, ref) => resolveGitRef({ url, ref }), commitInfo: (url, sha, since) => commitInfo({ url, sha, since }) }, config.dataDir);
   const catalog = new ServiceCatalog(store, auth, releases, signals, serviceController, caps, builds);
   const projects = new ProjectsService(store, auth, signals);
+  let volumeQueue!: WorkQueue;
+  const volumeController = new VolumeController(store, driver, volumeStorage, { logger: controllerLog, serviceChanged: (key) => serviceQueue?.add(key) });
+  const volumes = new VolumesService(store, auth, volumeStorage, { volumeChanged: (key) => volumeQueue?.add(key), serviceChanged: (key) => serviceQueue?.add(key) });
   const dockerfileBuilder = config.runtime === 'docker' ? new DockerfileBuilder() : undefined;
   const buildController = new BuildController(
     store,
@@ -124,6 +133,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   );
 
   serviceQueue = new WorkQueue('services', (key) => serviceController.reconcile(key), { concurrency: 8, logger: controllerLog });
+  volumeQueue = new WorkQueue('volumes', (key) => volumeController.reconcile(key), { concurrency: 2, logger: controllerLog });
   buildQueue = new WorkQueue('builds', (id) => buildController.reconcile(id), { concurrency: 2, logger: controllerLog });
   const runsDir = path.join(config.dataDir, 'job-runs');
   const jobController = new JobController(store, driver, { runsDir, timeScale: config.probeTimeScale, gracePeriodCapSeconds: config.gracePeriodCapSeconds, resyncMs: config.resyncMs, logger: controllerLog, requeue: (id) => jobQueue.add(id) });
@@ -145,6 +155,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
     catalog,
     builds,
     jobs,
+    volumes,
     store,
     domain: config.domain,
     dataDir: config.dataDir,
@@ -158,8 +169,11 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   const resync = async () => {
     for (const s of await store.services.listKeys()) serviceQueue.add(`${s.projectId}/${s.id}`);
     for (const key of await serviceController.runtimeKeys()) serviceQueue.add(key);
+    for (const key of await volumeController.resyncKeys()) volumeQueue.add(key);
   };
-  // Adopt what still runs and finish interrupted builds before taking requests.
+  // Files of volumes and backups deleted by a control plane that died mid-delete; before any volume pass runs.
+  await volumeController.sweep();
+  // Adopt what still runs, resume volume operations and finish interrupted builds before taking requests.
   await resync();
   for (const id of await buildController.requeueInterrupted()) buildQueue.add(id);
   await jobController.start();
@@ -212,6 +226,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
       unfollowInstances();
       await jobQueue.stop();
       await buildQueue.stop();
+      await volumeQueue.stop();
       await serviceQueue.stop();
       probes.stop();
       await router.stop();

@@ -27,6 +27,8 @@ import { registerV1Jobs } from './v1/jobs.ts';
 import { registerV1Registries } from './v1/registries.ts';
 import { registerNativeRuns } from './native/runs.ts';
 import type { JobsService } from '../jobs/jobs-service.ts';
+import type { VolumesService } from '../volumes/volumes-service.ts';
+import { registerV1Volumes } from './v1/volumes.ts';
 import { cfError } from './cf/cf-errors.ts';
 import { ERROR_CODES } from '../errors/errors.ts';
 
@@ -44,6 +46,8 @@ export interface ApiDeps {
   builds: BuildsService;
   /** jobs and one-off runs; their routes are registered only when present */
   jobs?: JobsService;
+  /** volumes and their backups; their routes are registered only when present */
+  volumes?: VolumesService;
   store: Store;
   domain: string;
   bodyLimitBytes: number;
@@ -144,6 +148,7 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
   registerCertificates(app, deps);
   registerV1Jobs(app, deps);
   registerV1Registries(app, deps);
+  if (deps.volumes) registerV1Volumes(app, deps.volumes);
   registerNativeRuns(app, deps);
   app.register(import('./dashboard.ts'));
   return app;

@@ -52,6 +52,22 @@ export interface InstanceSpec {
   shmSizeMb?: number;
   /** Writable storage of the instance in MB (container runtimes; the seed's `storage.ephemeralStorage.storageSize`). */
   ephemeralStorageMb?: number;
+  /** Persistent volumes to mount read-write (see InstanceVolume). */
+  volumes?: InstanceVolume[];
+}
+
+/**
+ * A persistent volume mounted into an instance: a host directory the controller owns (it outlives every
+ * instance), offered at `mountPath`. The process runtime binds it into the sandbox (without a sandbox it
+ * cannot honour the path and says where the directory is in `SLIPWAY_VOLUME_DIR`); container runtimes mount
+ * an engine volume named from `name` backed by the directory. `sizeMb` is enforced only where the driver can.
+ */
+export interface InstanceVolume {
+  /** [a-z0-9-], unique per volume: names the engine volume */
+  name: string;
+  hostPath: string;
+  mountPath: string;
+  sizeMb: number;
 }
 
 export type InstanceState = 'starting' | 'running' | 'exited';

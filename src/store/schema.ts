@@ -216,4 +216,39 @@ export interface Database {
   jobs: JobsTable;
   job_runs: JobRunsTable;
   registry_credentials: RegistryCredentialsTable;
+  volumes: VolumesTable;
+  volume_backups: VolumeBackupsTable;
+}
+
+export interface VolumesTable {
+  id: string;
+  project_id: string;
+  /** random: names the volume's directory, so a re-created id never sees old data */
+  uid: string;
+  name: string;
+  /** VolumeSpec, JSON */
+  spec: string;
+  attached_service_id: string | null;
+  status: string;
+  /** VolumeOperation, JSON; null when none runs */
+  operation: string | null;
+  usage_bytes: number | string | null;
+  version: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface VolumeBackupsTable {
+  id: string;
+  project_id: string;
+  volume_id: string;
+  name: string;
+  description: string | null;
+  status: string;
+  /** the volume's spec when taken, JSON */
+  source: string;
+  size_bytes: number | string | null;
+  message: string | null;
+  created_at: string;
+  updated_at: string;
 }

@@ -16,6 +16,7 @@ import Docker from 'dockerode';
 import { ImagePullError, type InstanceEvent, type InstanceLabels, type InstanceSpec, type LogLine, type ObservedInstance, type RuntimeDriver, type StartOptions } from '../driver.ts';
 import { ValidationError } from '../../errors/errors.ts';
 import { FrameDecoder } from './frames.ts';
+import { engineMounts } from './engine-volumes.ts';
 import { tarOfFiles } from './tar.ts';
 import { InstanceWatch, SingleFlight } from '../instance-watch.ts';
 
@@ -177,6 +178,7 @@ export class DockerDriver implements RuntimeDriver {
     const env: Record<string, string> = { ...spec.env };
     if (ports[0]) env.PORT = String(ports[0].internalPort);
     for (const p of ports) env[`PORT_${p.name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`] = String(p.internalPort);
+    if (spec.volumes?.[0]) env.SLIPWAY_VOLUME_DIR = spec.volumes[0].mountPath;
 
     const labels: Record<string, string> = {
       [LABEL.project]: spec.labels.project,
@@ -207,6 +209,7 @@ export class DockerDriver implements RuntimeDriver {
         ...(spec.memoryMb ? { Memory: Math.round(spec.memoryMb * 1024 * 1024) } : {}),
         ...(spec.cpu ? { NanoCpus: Math.round(spec.cpu * 1e9) } : {}),
         ...(spec.shmSizeMb ? { ShmSize: Math.round(spec.shmSizeMb * 1024 * 1024) } : {}),
+        ...(spec.volumes?.length ? { Mounts: await engineMounts(this.docker, spec.volumes, this.opts.scope, { [LABEL.project]: spec.labels.project, [LABEL.service]: spec.labels.service }) } : {}),
       },
     };
     if (spec.command.length) {
