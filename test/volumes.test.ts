@@ -7,6 +7,8 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import type { ApiClient } from '@northflank/js-client';
 import { api, fixtureRepo, instancePids, northflankClient, startTestPlatform, viaRouter, waitFor, type RunningPlatform } from './support/platform.ts';
 
@@ -116,7 +118,14 @@ describe('volumes on the process runtime through the Northflank client', () => {
     const stopOld = now.journal.indexOf(`stop ${before.instance} ${before.release}`);
     const startNew = now.journal.indexOf(`start ${now.instance} ${now.release}`);
     const rollouts = (await api(p, 'GET', `/projects/${project}/services/keeper/rollouts`)).body.rollouts as { events: { message: string }[] }[];
-    assert.ok(stopOld >= 0 && startNew > stopOld, `old stopped before new started: ${now.journal.join(' | ')}; ${JSON.stringify(rollouts)}`);
+    const oldLog = () => {
+      try {
+        return fs.readFileSync(path.join(p.dataDir, 'runtime', 'logs', `${before.instance}.log`), 'utf8').slice(-2000);
+      } catch (err) {
+        return String(err);
+      }
+    };
+    assert.ok(stopOld >= 0 && startNew > stopOld, `old stopped before new started: ${now.journal.join(' | ')}; ${JSON.stringify(rollouts)}; old instance's output: ${oldLog()}; platform: ${p.logs.join('').slice(-6000)}`);
     await completed('keeper');
     const said = JSON.stringify(rollouts.find((r: any) => r.toRelease === 2));
     assert.match(said, /stopping the old instance first: the service has volume data/);
