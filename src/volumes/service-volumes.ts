@@ -26,9 +26,14 @@ export class ServiceVolumes {
     const op = v.operation;
     const heldFor = op && op.serviceId === serviceId ? `${op.kind === 'remount' ? (op.detach ? 'a detach' : 'a remount') : `a ${op.kind}`} of volume ${v.id}` : v.status === 'PENDING' ? `volume ${v.id} to be provisioned` : undefined;
     if (heldFor) return { volumeId: v.id, heldFor, mounts: [] };
-    return {
-      volumeId: v.id,
-      mounts: v.spec.mounts.map((m, i) => ({ name: `${v.uid}${i ? `-${i}` : ''}`, hostPath: this.storage.mountPath(v.uid, mountSubPath(m)), mountPath: m.containerMountPath, sizeMb: v.spec.storageSizeMb })),
-    };
+    try {
+      return {
+        volumeId: v.id,
+        mounts: v.spec.mounts.map((m, i) => ({ name: `${v.uid}${i ? `-${i}` : ''}`, hostPath: this.storage.mountPath(v.uid, mountSubPath(m)), mountPath: m.containerMountPath, sizeMb: v.spec.storageSizeMb })),
+      };
+    } catch (err) {
+      // A mount that cannot be made safely keeps the instance stopped, and says why in the rollout's events.
+      return { volumeId: v.id, heldFor: `volume ${v.id}, which cannot be mounted: ${(err as Error).message}`, mounts: [] };
+    }
   }
 }

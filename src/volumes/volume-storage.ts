@@ -27,10 +27,21 @@ export class VolumeStorage {
     return path.join(this.volumesRoot, safe(uid), 'data');
   }
 
-  /** The host directory a mount shows: the volume's root or a subdirectory of it (created on demand). */
+  /**
+   * The host directory a mount shows: the volume's root or a subdirectory of it (created on demand). The
+   * volume's contents are the app's: a symbolic link on the way (say `sub -> /`) would have the runtime bind
+   * a host directory into the instance, so every component is checked with lstat and a link is refused.
+   */
   mountPath(uid: string, subPath: string): string {
-    const p = subPath ? path.join(this.dataPath(uid), subPath) : this.dataPath(uid);
+    let p = this.dataPath(uid);
     fs.mkdirSync(p, { recursive: true });
+    for (const part of subPath.split('/').filter((x) => x && x !== '.')) {
+      if (part === '..') throw new Error(`volume mount path '${subPath}' leaves the volume`);
+      p = path.join(p, part);
+      const st = fs.lstatSync(p, { throwIfNoEntry: false });
+      if (!st) fs.mkdirSync(p);
+      else if (!st.isDirectory()) throw new Error(`volume mount path '${subPath}' is not a directory inside the volume (a symbolic link or a file is in the way)`);
+    }
     return p;
   }
 
