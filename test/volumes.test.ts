@@ -194,6 +194,21 @@ describe('volumes on the process runtime through the Northflank client', () => {
     assert.equal(restored.value, 'first');
   });
 
+  it('finishes a backup interrupted by a kill -9 of the control plane, and the app comes back with its data', async () => {
+    const started = await client.backup.volume({ parameters: { projectId: project, volumeId: 'data' }, data: { name: 'interrupted' } });
+    await p.kill9();
+    await p.restart();
+    client = await northflankClient(p);
+    await waitFor(async () => {
+      const b = (await client.get.volume.backup({ parameters: { projectId: project, volumeId: 'data', backupId: started.data.id } })).data as any;
+      if (b.status === 'failed') throw new Error(`backup failed: ${JSON.stringify(b)}`);
+      return b.status === 'completed';
+    }, 120_000, 'the interrupted backup completed');
+    await settled('data');
+    const a = await waitFor(() => app('keeper').catch(() => undefined), 120_000, 'the app after the interrupted backup');
+    assert.equal(a.value, 'first');
+  });
+
   it('creates a new volume from a backup, with the backup’s data', async () => {
     await createService('reader');
     const created = await client.create.volume({
