@@ -170,9 +170,8 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
     for (const s of await store.services.listKeys()) serviceQueue.add(`${s.projectId}/${s.id}`);
     for (const key of await serviceController.runtimeKeys()) serviceQueue.add(key);
     for (const key of await volumeController.resyncKeys()) volumeQueue.add(key);
+    await volumeController.sweepNow();
   };
-  // Files of volumes and backups deleted by a control plane that died mid-delete; before any volume pass runs.
-  await volumeController.sweep();
   // Adopt what still runs, resume volume operations and finish interrupted builds before taking requests.
   await resync();
   for (const id of await buildController.requeueInterrupted()) buildQueue.add(id);

@@ -254,7 +254,7 @@ const migrations = (dialect: DialectName): Record<string, Migration> => ({
       await db.schema
         .createTable('volume_backups')
         .addColumn('id', 'text', (c) => c.primaryKey())
-        .addColumn('project_id', 'text', (c) => c.notNull())
+        .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id').onDelete('cascade'))
         .addColumn('volume_id', 'text', (c) => c.notNull())
         .addColumn('name', 'text', (c) => c.notNull())
         .addColumn('description', 'text')

@@ -124,13 +124,23 @@ export class VolumeController {
     await this.store.events.append({ projectId: v.projectId, serviceId: serviceId ?? v.attachedServiceId, kind: 'volume', reason, message });
   }
 
-  /** Every volume key, and the removal of files no volume or backup names any more. */
+  /** Every volume key (the resync). */
   async resyncKeys(): Promise<string[]> {
     const all = await this.store.volumes.listAll();
     return all.map((v) => `${v.projectId}/${v.id}`);
   }
 
-  async sweep(): Promise<void> {
+  private lastSweepAt = 0;
+
+  /** Sweep orphaned files, at most every five minutes (the resync calls it). */
+  async sweepNow(force = false): Promise<void> {
+    if (!force && Date.now() - this.lastSweepAt < 5 * 60_000) return;
+    this.lastSweepAt = Date.now();
+    // Housekeeping: a failure is logged and tried again at the next sweep, never fatal to the resync.
+    await this.sweep().catch((err: Error) => this.opts.logger.warn({ err: err.message }, 'sweeping orphaned volume files failed'));
+  }
+
+  private async sweep(): Promise<void> {
     const all = await this.store.volumes.listAll();
     const removed = await this.storage.sweep(new Set(all.map((v) => v.uid)), new Set(await this.store.volumes.allBackupIds()));
     if (removed.length) this.opts.logger.info({ removed }, 'removed volume files no volume or backup names');

@@ -23,7 +23,8 @@ describe('volume storage', () => {
       await s.restore('vol-b', 'backup-1');
       assert.equal(fs.readFileSync(path.join(s.dataPath('vol-b'), 'v.txt'), 'utf8'), 'one', 'a new volume from a backup');
       await assert.rejects(s.restore('vol-a', 'backup-missing'), /missing/);
-      const removed = await s.sweep(new Set(['vol-a']), new Set());
+      assert.deepEqual(await s.sweep(new Set(['vol-a']), new Set()), [], 'nothing recent is swept');
+      const removed = await s.sweep(new Set(['vol-a']), new Set(), 0);
       assert.deepEqual(removed.sort(), ['volume-backups/backup-1', 'volumes/vol-b']);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

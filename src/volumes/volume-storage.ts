@@ -104,16 +104,21 @@ export class VolumeStorage {
     return treeBytes(this.dataPath(uid));
   }
 
-  /** Remove directories no volume or backup in the store names any more (left by a crash mid-delete). */
-  async sweep(knownUids: Set<string>, knownBackups: Set<string>): Promise<string[]> {
+  /**
+   * Remove directories no volume or backup in the store names any more (left by a crash mid-delete, or by a
+   * project deleted with its volumes). Only entries untouched for `minAgeMs`: another control plane sharing
+   * the store may have created the row after `known*` was read and be filling the directory now.
+   */
+  async sweep(knownUids: Set<string>, knownBackups: Set<string>, minAgeMs = 10 * 60_000): Promise<string[]> {
     const removed: string[] = [];
+    const old = (p: string) => Date.now() - (fs.statSync(p, { throwIfNoEntry: false })?.mtimeMs ?? 0) >= minAgeMs;
     for (const name of listDir(this.volumesRoot)) {
-      if (knownUids.has(name)) continue;
+      if (knownUids.has(name) || !old(path.join(this.volumesRoot, name))) continue;
       await fs.promises.rm(path.join(this.volumesRoot, name), { recursive: true, force: true });
       removed.push(`volumes/${name}`);
     }
     for (const name of listDir(this.backupsRoot)) {
-      if (knownBackups.has(name.replace(/\.partial$/, ''))) continue;
+      if (knownBackups.has(name.replace(/\.partial$/, '')) || !old(path.join(this.backupsRoot, name))) continue;
       await fs.promises.rm(path.join(this.backupsRoot, name), { recursive: true, force: true });
       removed.push(`volume-backups/${name}`);
     }
