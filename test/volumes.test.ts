@@ -264,6 +264,10 @@ describe('volumes on the process runtime through the Northflank client', () => {
     // Now it may scale out.
     const scale = await api(p, 'POST', `/v1/projects/${project}/services/reader/scale`, { instances: 2 });
     assert.equal(scale.status, 200, JSON.stringify(scale.body));
+    // …and a volume is not attached to a service that runs two.
+    const attach = await api(p, 'POST', `/v1/projects/${project}/volumes/copy/attach`, { nfObject: { id: 'reader', type: 'service' } });
+    assert.equal(attach.status, 400, JSON.stringify(attach.body));
+    assert.ok(attach.body.error.details['deployment.instances'], JSON.stringify(attach.body.error));
     await client.delete.volume({ parameters: { projectId: project, volumeId: 'copy' } });
     const gone = await api(p, 'GET', `/v1/projects/${project}/volumes/copy`);
     assert.equal(gone.status, 404);
