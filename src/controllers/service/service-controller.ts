@@ -148,7 +148,8 @@ export class ServiceController implements InstanceObserver {
     const stopped = sum((x) => x.step.stop.length);
     const old = plans.flatMap((x) => x.old);
     await this.recordStatus(svc, target, desiredTotal, sum((x) => x.current.filter(x.isAvailable).length), current.length, old.length, started, stopped);
-    const converged = target !== undefined && plans.every((x) => x.converged);
+    // A rollout held by a volume operation is not done: its instance has yet to start.
+    const converged = target !== undefined && plans.every((x) => x.converged) && !volume?.heldFor;
     if (rollout && target && canaryStep && !rollout.paused) {
       // Fewer old instances than the step's share can remain (one crashed, or left unready): the step is as
       // reached as it can be, and holding it is still right.
