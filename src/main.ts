@@ -116,7 +116,13 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   const projects = new ProjectsService(store, auth, signals);
   let volumeQueue!: WorkQueue;
   const volumeController = new VolumeController(store, driver, volumeStorage, { logger: controllerLog, serviceChanged: (key) => serviceQueue?.add(key) });
-  const volumes = new VolumesService(store, auth, volumeStorage, { volumeChanged: (key) => volumeQueue?.add(key), serviceChanged: (key) => serviceQueue?.add(key) });
+  const volumes = new VolumesService(store, auth, volumeStorage, {
+    volumeChanged: (key) => volumeQueue?.add(key),
+    serviceChanged: (key) => serviceQueue?.add(key),
+    volumeDeleted: async (names) => {
+      for (const name of names) await driver.removeVolume?.(name);
+    },
+  });
   const dockerfileBuilder = config.runtime === 'docker' ? new DockerfileBuilder() : undefined;
   const buildController = new BuildController(
     store,

@@ -38,6 +38,11 @@ it('mounts an engine named volume backed by the volume directory, and the data o
 
     await driver.start({ id: second, labels: { ...labels, release: 'r2' }, image: IMAGE, command: ['/bin/sh', '-c', 'exec sleep 60'], env: {}, files: [], ports: [], volumes });
     assert.deepEqual(await driver.exec(second, ['/bin/sh', '-c', 'cat /data/value.txt']), { exitCode: 0, output: 'kept\n' });
+    await driver.stop(second, 1);
+    // A deleted volume: the engine forgets its handle (twice is fine), the data directory is the platform's.
+    await driver.removeVolume(volumes[0].name);
+    await driver.removeVolume(volumes[0].name);
+    await assert.rejects(docker.getVolume(`slipway-t${process.pid.toString(16)}-${volumes[0].name}`).inspect());
   } finally {
     await driver.stop(first, 1).catch(() => {});
     await driver.stop(second, 1).catch(() => {});

@@ -15,6 +15,8 @@ export const VOLUME_MIN_SIZE_MB = 1;
 export const VOLUME_MAX_SIZE_MB = 1_048_576;
 /** A service with a volume runs at most this many instances of its routed (`web`) type. */
 export const VOLUME_MAX_INSTANCES = 1;
+/** The most mounts a volume has. */
+export const VOLUME_MAX_MOUNTS = 16;
 
 export interface VolumeMount {
   /** where the volume appears inside the instance, absolute */

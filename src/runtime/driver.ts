@@ -164,6 +164,14 @@ export interface RuntimeDriver {
   /** Current resource usage, or undefined if the instance is gone. */
   usage(id: string): Promise<{ cpuPercent: number; memoryBytes: number } | undefined>;
 
+  /**
+   * Forget what the runtime keeps for a persistent volume named `name` (InstanceVolume.name): an engine
+   * volume on container runtimes; nothing on the process runtime. The data directory is the platform's, not
+   * the driver's. Idempotent; resolves when nothing of it is left. Optional: a driver without engine volumes
+   * need not have it.
+   */
+  removeVolume?(name: string): Promise<void>;
+
   /** Release driver resources (watchers, timers). Does NOT stop instances: they outlive the control plane. */
   close(): Promise<void>;
 }

@@ -4,7 +4,7 @@
  */
 import type { Store } from '../store/store.ts';
 import type { InstanceVolume } from '../runtime/driver.ts';
-import { mountSubPath } from '../domain/volume.ts';
+import { mountSubPath, type VolumeRecord } from '../domain/volume.ts';
 import type { VolumeStorage } from './volume-storage.ts';
 
 export interface ServiceVolume {
@@ -12,6 +12,11 @@ export interface ServiceVolume {
   /** why the instance must stay stopped now, or undefined */
   heldFor?: string;
   mounts: InstanceVolume[];
+}
+
+/** The runtime names of a volume's mounts (one per mount: a mount may show a subdirectory). */
+export function volumeMountNames(v: VolumeRecord): string[] {
+  return v.spec.mounts.map((_, i) => `${v.uid}${i ? `-${i}` : ''}`);
 }
 
 export class ServiceVolumes {
@@ -29,7 +34,7 @@ export class ServiceVolumes {
     try {
       return {
         volumeId: v.id,
-        mounts: v.spec.mounts.map((m, i) => ({ name: `${v.uid}${i ? `-${i}` : ''}`, hostPath: this.storage.mountPath(v.uid, mountSubPath(m)), mountPath: m.containerMountPath, sizeMb: v.spec.storageSizeMb })),
+        mounts: v.spec.mounts.map((m, i) => ({ name: volumeMountNames(v)[i], hostPath: this.storage.mountPath(v.uid, mountSubPath(m)), mountPath: m.containerMountPath, sizeMb: v.spec.storageSizeMb })),
       };
     } catch (err) {
       // A mount that cannot be made safely keeps the instance stopped, and says why in the rollout's events.

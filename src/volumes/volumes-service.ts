@@ -11,6 +11,7 @@ import {
   mountProblems,
   volumeInstancesProblem,
   VOLUME_MAX_SIZE_MB,
+  VOLUME_MAX_MOUNTS,
   type VolumeAccessMode,
   type VolumeBackupRecord,
   type VolumeMount,
@@ -44,6 +45,8 @@ export interface UpdateVolumeInput {
 export interface VolumeSignals {
   volumeChanged(volumeKey: string): void;
   serviceChanged(serviceKey: string): void;
+  /** a volume is gone: the runtime may forget its handles of these mount names (engine volumes) */
+  volumeDeleted?(mountNames: string[]): Promise<void>;
 }
 
 /** The key of a volume in the volume controller's queue. */
@@ -156,6 +159,8 @@ export class VolumesService {
     // The rows go first: files left by a crash here are removed by the controller's sweep.
     await this.storage.remove(v.uid);
     for (const b of backups) await this.storage.removeBackup(b.id);
+    // Every mount name ever used: a mount removed by an update left its engine volume too.
+    await this.signals.volumeDeleted?.(Array.from({ length: VOLUME_MAX_MOUNTS }, (_, i) => `${v.uid}${i ? `-${i}` : ''}`)).catch(() => {});
     await this.store.events.append({ projectId, serviceId: null, kind: 'volume', reason: 'Deleted', message: `volume ${v.id} deleted with its data and ${backups.length} backup(s)` });
   }
 

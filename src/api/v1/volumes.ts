@@ -7,7 +7,7 @@
 import { Type, type TProperties } from '@sinclair/typebox';
 import type { Api } from '../app.ts';
 import { Enum } from './schema/enum.ts';
-import { VOLUME_ACCESS_MODES, VOLUME_MAX_SIZE_MB, VOLUME_MIN_SIZE_MB, volumeNotices, type VolumeBackupRecord, type VolumeRecord } from '../../domain/volume.ts';
+import { VOLUME_ACCESS_MODES, VOLUME_MAX_MOUNTS, VOLUME_MAX_SIZE_MB, VOLUME_MIN_SIZE_MB, volumeNotices, type VolumeBackupRecord, type VolumeRecord } from '../../domain/volume.ts';
 import type { CreateVolumeInput, NfObject, UpdateVolumeInput, VolumesService } from '../../volumes/volumes-service.ts';
 
 const Opt = Type.Optional;
@@ -18,7 +18,7 @@ const Mount = strict({
   volumeMountPath: Opt(Type.String({ maxLength: 512, description: 'Optionally specify the path inside this volume that should be mounted' })),
   containerMountPath: Type.String({ minLength: 1, maxLength: 512, description: 'Specify the path into which the volume should be mounted' }),
 });
-const Mounts = Type.Array(Mount, { minItems: 1, maxItems: 16, description: 'Array of mounts, containerMountPaths must be unique' });
+const Mounts = Type.Array(Mount, { minItems: 1, maxItems: VOLUME_MAX_MOUNTS, description: 'Array of mounts, containerMountPaths must be unique' });
 const StorageSize = Type.Integer({ minimum: VOLUME_MIN_SIZE_MB, maximum: VOLUME_MAX_SIZE_MB, description: 'The size of the storage, in megabytes.' });
 const ObjectRef = strict({
   id: Type.String({ minLength: 1, maxLength: 100, description: 'The id of object to attach this volume to.' }),

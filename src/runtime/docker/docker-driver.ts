@@ -16,7 +16,7 @@ import Docker from 'dockerode';
 import { ImagePullError, type InstanceEvent, type InstanceLabels, type InstanceSpec, type LogLine, type ObservedInstance, type RuntimeDriver, type StartOptions } from '../driver.ts';
 import { ValidationError } from '../../errors/errors.ts';
 import { FrameDecoder } from './frames.ts';
-import { engineMounts } from './engine-volumes.ts';
+import { engineMounts, removeEngineVolume } from './engine-volumes.ts';
 import { tarOfFiles } from './tar.ts';
 import { InstanceWatch, SingleFlight } from '../instance-watch.ts';
 
@@ -620,6 +620,10 @@ export class DockerDriver implements RuntimeDriver {
 
   watch(listener: (event: InstanceEvent) => void): () => void {
     return this.watcher.subscribe(listener);
+  }
+
+  removeVolume(name: string): Promise<void> {
+    return removeEngineVolume(this.docker, name, this.opts.scope);
   }
 
   async close(): Promise<void> {

@@ -8,8 +8,18 @@ import type Docker from 'dockerode';
 import type { InstanceVolume } from '../driver.ts';
 
 /** The engine volume's name: the driver's scope keeps platforms sharing an engine apart. */
-export function engineVolumeName(v: InstanceVolume, scope: string | undefined): string {
+export function engineVolumeName(v: Pick<InstanceVolume, 'name'>, scope: string | undefined): string {
   return `slipway-${scope ? `${scope}-` : ''}${v.name}`;
+}
+
+/** Remove an engine volume; idempotent (a missing one is already gone). */
+export async function removeEngineVolume(docker: Docker, name: string, scope: string | undefined): Promise<void> {
+  await docker
+    .getVolume(engineVolumeName({ name }, scope))
+    .remove()
+    .catch((err: { statusCode?: number }) => {
+      if (err.statusCode !== 404) throw err;
+    });
 }
 
 /**
