@@ -41,6 +41,10 @@ import { InheritedEnvironment } from './secrets/inherited.ts';
 import { SecretGroupsService } from './secrets/secret-groups.ts';
 import { EnvironmentDetailsService } from './secrets/environment-details.ts';
 import { TagsService } from './tags/tags-service.ts';
+import { VolumeStorage } from './volumes/volume-storage.ts';
+import { ServiceVolumes } from './volumes/service-volumes.ts';
+import { VolumeController } from './volumes/volume-controller.ts';
+import { VolumesService } from './volumes/volumes-service.ts';
 
 export interface Platform {
   config: Readonly<Config>;
@@ -99,11 +103,13 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   const routes = new RouteTableBuilder(router, config.domain, { maxDrainMs: 10_000 });
   const unfollowInstances = routes.followInstances(driver);
   const controllerLog = logger.child({ component: 'controller' });
+  const volumeStorage = new VolumeStorage(config.dataDir);
   const serviceController = new ServiceController(store, driver, probes, routes, {
     timeScale: config.probeTimeScale,
     gracePeriodCapSeconds: config.gracePeriodCapSeconds,
     logger: controllerLog,
     requeue: (key) => serviceQueue?.add(key),
+    volumes: new ServiceVolumes(store, volumeStorage),
   });
 
   const auth = new AuthService(store);
@@ -113,6 +119,15 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   const builds = new BuildsService(store, auth, signals, { resolve: (url, ref) => resolveGitRef({ url, ref }), commitInfo: (url, sha, since) => commitInfo({ url, sha, since }) }, config.dataDir);
   const catalog = new ServiceCatalog(store, auth, releases, signals, serviceController, caps, builds);
   const projects = new ProjectsService(store, auth, signals);
+  let volumeQueue!: WorkQueue;
+  const volumeController = new VolumeController(store, driver, volumeStorage, { logger: controllerLog, serviceChanged: (key) => serviceQueue?.add(key) });
+  const volumes = new VolumesService(store, auth, volumeStorage, {
+    volumeChanged: (key) => volumeQueue?.add(key),
+    serviceChanged: (key) => serviceQueue?.add(key),
+    volumeDeleted: async (names) => {
+      for (const name of names) await driver.removeVolume?.(name);
+    },
+  });
   const dockerfileBuilder = config.runtime === 'docker' ? new DockerfileBuilder() : undefined;
   const buildController = new BuildController(
     store,
@@ -129,6 +144,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   );
 
   serviceQueue = new WorkQueue('services', (key) => serviceController.reconcile(key), { concurrency: 8, logger: controllerLog });
+  volumeQueue = new WorkQueue('volumes', (key) => volumeController.reconcile(key), { concurrency: 2, logger: controllerLog });
   buildQueue = new WorkQueue('builds', (id) => buildController.reconcile(id), { concurrency: 2, logger: controllerLog });
   const runsDir = path.join(config.dataDir, 'job-runs');
   const jobController = new JobController(store, driver, { runsDir, timeScale: config.probeTimeScale, gracePeriodCapSeconds: config.gracePeriodCapSeconds, resyncMs: config.resyncMs, logger: controllerLog, requeue: (id) => jobQueue.add(id) });
@@ -151,6 +167,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
     builds,
     jobs,
     secrets: { secretGroups: new SecretGroupsService(store, auth, releases), environment: new EnvironmentDetailsService(store, auth), tags: new TagsService(store, auth) },
+    volumes,
     store,
     domain: config.domain,
     dataDir: config.dataDir,
@@ -164,8 +181,10 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   const resync = async () => {
     for (const s of await store.services.listKeys()) serviceQueue.add(`${s.projectId}/${s.id}`);
     for (const key of await serviceController.runtimeKeys()) serviceQueue.add(key);
+    for (const key of await volumeController.resyncKeys()) volumeQueue.add(key);
+    await volumeController.sweepNow();
   };
-  // Adopt what still runs and finish interrupted builds before taking requests.
+  // Adopt what still runs, resume volume operations and finish interrupted builds before taking requests.
   await resync();
   for (const id of await buildController.requeueInterrupted()) buildQueue.add(id);
   await jobController.start();
@@ -218,6 +237,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
       unfollowInstances();
       await jobQueue.stop();
       await buildQueue.stop();
+      await volumeQueue.stop();
       await serviceQueue.stop();
       probes.stop();
       await router.stop();

@@ -32,6 +32,8 @@ import type { EnvironmentDetailsService } from '../secrets/environment-details.t
 import type { TagsService } from '../tags/tags-service.ts';
 import { registerV1Secrets } from './v1/secrets.ts';
 import { registerV1Tags } from './v1/tags.ts';
+import type { VolumesService } from '../volumes/volumes-service.ts';
+import { registerV1Volumes } from './v1/volumes.ts';
 import { cfError } from './cf/cf-errors.ts';
 import { ERROR_CODES } from '../errors/errors.ts';
 
@@ -51,6 +53,8 @@ export interface ApiDeps {
   jobs?: JobsService;
   /** secret groups, environments with their sources, and tags; their routes are registered only when present */
   secrets?: { secretGroups: SecretGroupsService; environment: EnvironmentDetailsService; tags: TagsService };
+  /** volumes and their backups; their routes are registered only when present */
+  volumes?: VolumesService;
   store: Store;
   domain: string;
   bodyLimitBytes: number;
@@ -155,6 +159,7 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
     registerV1Secrets(app, deps.secrets);
     registerV1Tags(app, deps.secrets);
   }
+  if (deps.volumes) registerV1Volumes(app, deps.volumes);
   registerNativeRuns(app, deps);
   app.register(import('./dashboard.ts'));
   return app;

@@ -17,6 +17,7 @@ import { registerReleases } from './commands/releases.ts';
 import { registerServiceOps } from './commands/service-ops.ts';
 import { registerRun } from './commands/run.ts';
 import { registerSecrets } from './commands/secrets.ts';
+import { registerVolumes } from './commands/volumes.ts';
 
 export function buildProgram(): Command {
   const program = new Command('slipway')
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerRun(program);
   registerEnv(program);
   registerSecrets(program);
+  registerVolumes(program);
   registerCompletion(program);
   for (const c of allCommands(program)) c.exitOverride();
   return program;

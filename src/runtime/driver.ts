@@ -52,6 +52,22 @@ export interface InstanceSpec {
   shmSizeMb?: number;
   /** Writable storage of the instance in MB (container runtimes; the seed's `storage.ephemeralStorage.storageSize`). */
   ephemeralStorageMb?: number;
+  /** Persistent volumes to mount read-write (see InstanceVolume). */
+  volumes?: InstanceVolume[];
+}
+
+/**
+ * A persistent volume mounted into an instance: a host directory the controller owns (it outlives every
+ * instance), offered at `mountPath`. The process runtime binds it into the sandbox (without a sandbox it
+ * cannot honour the path and says where the directory is in `SLIPWAY_VOLUME_DIR`); container runtimes mount
+ * an engine volume named from `name` backed by the directory. `sizeMb` is enforced only where the driver can.
+ */
+export interface InstanceVolume {
+  /** [a-z0-9-], unique per volume: names the engine volume */
+  name: string;
+  hostPath: string;
+  mountPath: string;
+  sizeMb: number;
 }
 
 export type InstanceState = 'starting' | 'running' | 'exited';
@@ -147,6 +163,14 @@ export interface RuntimeDriver {
 
   /** Current resource usage, or undefined if the instance is gone. */
   usage(id: string): Promise<{ cpuPercent: number; memoryBytes: number } | undefined>;
+
+  /**
+   * Forget what the runtime keeps for a persistent volume named `name` (InstanceVolume.name): an engine
+   * volume on container runtimes; nothing on the process runtime. The data directory is the platform's, not
+   * the driver's. Idempotent; resolves when nothing of it is left. Optional: a driver without engine volumes
+   * need not have it.
+   */
+  removeVolume?(name: string): Promise<void>;
 
   /** Release driver resources (watchers, timers). Does NOT stop instances: they outlive the control plane. */
   close(): Promise<void>;

@@ -19,6 +19,7 @@ import { findPlan } from '../domain/plans.ts';
 import { isUsableBy } from '../domain/registry-credentials.ts';
 import { mergeSpecPatch } from '../domain/spec-patch.ts';
 import { builtImageProblem } from '../domain/built-image.ts';
+import { volumeInstancesProblem } from '../domain/volume.ts';
 
 export interface ServiceDetails {
   service: ServiceRecord;
@@ -121,15 +122,25 @@ export class ServiceCatalog {
     return this.replace(cur, mergeServiceSpec(cur.spec, { ...(await patchOf(cur)), name: cur.spec.name }));
   }
 
-  private async replace(cur: ServiceRecord, spec: ServiceSpec): Promise<ServiceDetails> {
+  private async replace(cur: ServiceRecord, spec: ServiceSpec, instancesField = 'deployment.instances'): Promise<ServiceDetails> {
     this.check(cur.kind, spec);
     await this.checkReferences(cur.projectId, spec);
+    await this.checkVolumeLimit(cur, spec, instancesField);
     const scaling = (spec.deployment?.instances ?? 0) !== (cur.spec.deployment?.instances ?? 0);
     const svc = await this.store.services.update(cur.projectId, cur.id, cur.version, spec, scaling ? { deployStatus: 'IN_PROGRESS', deployReason: 'SCALING' } : undefined);
     await this.afterWrite(svc);
     const sourceMoved = JSON.stringify(spec.vcsData ?? null) !== JSON.stringify(cur.spec.vcsData ?? null);
     if (cur.kind !== 'deployment' && spec.vcsData && sourceMoved) await this.buildTrigger.buildBranchHead(cur.projectId, cur.id);
     return this.details(await this.store.services.get(cur.projectId, cur.id));
+  }
+
+  /** A service with a volume runs at most one instance: more is refused, naming the field that asked. */
+  private async checkVolumeLimit(cur: ServiceRecord, spec: ServiceSpec, field: string): Promise<void> {
+    const instances = spec.deployment?.instances ?? 0;
+    if (instances <= 1) return;
+    const volume = await this.store.volumes.forService(cur.projectId, cur.id);
+    const problem = volume && volumeInstancesProblem(instances, field, volume.id);
+    if (problem) throw new ValidationError([problem]);
   }
 
   private async afterWrite(svc: ServiceRecord): Promise<void> {
@@ -169,7 +180,7 @@ export class ServiceCatalog {
       ...(input.instances !== undefined ? { deployment: { ...(cur.spec.deployment ?? { instances: 1 }), instances: input.instances } } : {}),
       ...(input.deploymentPlan ? { billing: { ...cur.spec.billing, deploymentPlan: input.deploymentPlan } } : {}),
     });
-    return this.replace(cur, spec);
+    return this.replace(cur, spec, 'instances');
   }
 
   async setPaused(caller: Principal, projectId: string, serviceId: string, paused: boolean): Promise<ServiceDetails> {

@@ -254,6 +254,44 @@ const migrations = (dialect: DialectName): Record<string, Migration> => ({
         .addColumn('created_at', 'text', (c) => c.notNull())
         .addColumn('updated_at', 'text', (c) => c.notNull())
         .execute();
+      },
+    },
+  '0009_volumes': {
+    async up(db: Kysely<any>) {
+      // Volumes (one per service at most: the partial uniqueness is the attached service, NULLs apart) and
+      // their backups. `operation` holds the one operation that needs the service's instance stopped.
+      await db.schema
+        .createTable('volumes')
+        .addColumn('id', 'text', (c) => c.notNull())
+        .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id').onDelete('cascade'))
+        .addColumn('uid', 'text', (c) => c.notNull().unique())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('spec', 'text', (c) => c.notNull())
+        .addColumn('attached_service_id', 'text')
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('operation', 'text')
+        .addColumn('usage_bytes', 'bigint')
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('volumes_pk', ['project_id', 'id'])
+        .addUniqueConstraint('volumes_attached_service', ['project_id', 'attached_service_id'])
+        .execute();
+      await db.schema
+        .createTable('volume_backups')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id').onDelete('cascade'))
+        .addColumn('volume_id', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('description', 'text')
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('source', 'text', (c) => c.notNull())
+        .addColumn('size_bytes', 'bigint')
+        .addColumn('message', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('volume_backups_volume_idx').on('volume_backups').columns(['project_id', 'volume_id']).execute();
     },
   },
 });

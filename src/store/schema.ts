@@ -218,6 +218,8 @@ export interface Database {
   registry_credentials: RegistryCredentialsTable;
   secret_groups: SecretGroupsTable;
   resource_tags: ResourceTagsTable;
+  volumes: VolumesTable;
+  volume_backups: VolumeBackupsTable;
 }
 
 /** Secret and configuration groups of a project (migration 0008). */
@@ -234,12 +236,45 @@ export interface SecretGroupsTable {
   updated_at: string;
 }
 
+export interface VolumesTable {
+  id: string;
+  project_id: string;
+  /** random: names the volume's directory, so a re-created id never sees old data */
+  uid: string;
+  name: string;
+  /** VolumeSpec, JSON */
+  spec: string;
+  attached_service_id: string | null;
+  status: string;
+  /** VolumeOperation, JSON; null when none runs */
+  operation: string | null;
+  usage_bytes: number | string | null;
+  version: number;
+  created_at: string;
+  updated_at: string;
+}
+
 /** Account-level resource tags (migration 0008): names services and jobs carry in `tags`. */
 export interface ResourceTagsTable {
   id: string;
   name: string;
   /** the open fields (description, color, scheduling preferences), JSON */
   spec: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface VolumeBackupsTable {
+  id: string;
+  project_id: string;
+  volume_id: string;
+  name: string;
+  description: string | null;
+  status: string;
+  /** the volume's spec when taken, JSON */
+  source: string;
+  size_bytes: number | string | null;
+  message: string | null;
   created_at: string;
   updated_at: string;
 }

@@ -16,6 +16,7 @@ import { JobsRepo } from './jobs-repo.ts';
 import { RegistryCredentialsRepo } from './registry-credentials-repo.ts';
 import { SecretGroupsRepo } from './secret-groups-repo.ts';
 import { TagsRepo } from './tags-repo.ts';
+import { VolumesRepo } from './volumes-repo.ts';
 
 export interface Store {
   db: Kysely<Database>;
@@ -33,6 +34,7 @@ export interface Store {
   registryCredentials: RegistryCredentialsRepo;
   secretGroups: SecretGroupsRepo;
   tags: TagsRepo;
+  volumes: VolumesRepo;
   close(): Promise<void>;
 }
 
@@ -54,6 +56,7 @@ export async function openStore(opts: { url?: string; sqlitePath?: string; box: 
     registryCredentials: new RegistryCredentialsRepo(db, opts.box),
     secretGroups: new SecretGroupsRepo(db, opts.box),
     tags: new TagsRepo(db),
+    volumes: new VolumesRepo(db),
     close,
   };
 }

@@ -109,6 +109,9 @@ export const paths = {
   action: (p: string, s: string, a: 'scale' | 'restart' | 'pause' | 'resume') => `/v1/projects/${enc(p)}/services/${enc(s)}/${a}`,
   builds: (p: string, s: string) => `/v1/projects/${enc(p)}/services/${enc(s)}/build`,
   buildLog: (p: string, s: string, b: string) => `/projects/${enc(p)}/services/${enc(s)}/builds/${enc(b)}/log`,
+  volumes: (p: string) => `/v1/projects/${enc(p)}/volumes?per_page=100`,
+  volumeBackups: (p: string, v: string) => `/v1/projects/${enc(p)}/volumes/${enc(v)}/backups?per_page=100`,
+  backupVolume: (p: string, v: string) => `/v1/projects/${enc(p)}/volumes/${enc(v)}/backups`,
 };
 
 // Shapes of the responses the dashboard reads (the parts it shows).
@@ -212,4 +215,24 @@ export interface EnvironmentSource {
   inheritedFrom?: string;
   priority?: number;
   overriding: { value: string | null; inheritedFrom: string; priority: number }[];
+}
+
+/** A volume as `/v1` answers (the fields the service page shows). */
+export interface Volume {
+  id: string;
+  status: string;
+  spec: { storageSize: number; accessMode: string };
+  mounts: { containerMountPath: string; volumeMountPath?: string }[];
+  attachedObjects: { id: string; type: string }[];
+  operation: { type: string; backupId?: string } | null;
+  usage: { storageUsedBytes: number | null };
+  notices: string[];
+}
+
+export interface VolumeBackup {
+  id: string;
+  name: string;
+  status: string;
+  sizeBytes: number | null;
+  createdAt: string;
 }

@@ -17,6 +17,8 @@ import { nextRollingStep, strategySurge } from '../../domain/rolling.ts';
 import { findPlan } from '../../domain/plans.ts';
 import type { RouteTableBuilder } from './route-table.ts';
 import type { RolloutRecord } from '../../store/rollouts-repo.ts';
+import type { ServiceVolume } from '../../volumes/service-volumes.ts';
+import { VOLUME_MAX_INSTANCES, volumeStep } from '../../domain/volume.ts';
 
 export interface ControllerLogger {
   info(obj: object, msg: string): void;
@@ -47,7 +49,14 @@ export class ServiceController implements InstanceObserver {
     private readonly driver: RuntimeDriver,
     private readonly probes: ProbeScheduler,
     private readonly routes: RouteTableBuilder,
-    private readonly opts: { timeScale: number; gracePeriodCapSeconds?: number; logger: ControllerLogger; requeue: (key: string) => void },
+    private readonly opts: {
+      timeScale: number;
+      gracePeriodCapSeconds?: number;
+      logger: ControllerLogger;
+      requeue: (key: string) => void;
+      /** the service's volume, when volumes are wired: its mounts, and whether an operation holds the instance stopped */
+      volumes?: { forService(projectId: string, serviceId: string): Promise<ServiceVolume | undefined> };
+    },
   ) {}
 
   async reconcile(key: string): Promise<PassResult> {
@@ -58,7 +67,12 @@ export class ServiceController implements InstanceObserver {
     if (!svc) return this.removeAll(key, observed);
 
     const target = svc.targetReleaseId ? await this.store.releases.find(svc.targetReleaseId) : undefined;
-    const desired = svc.paused || svc.kind === 'build' || !target ? 0 : (svc.spec.deployment?.instances ?? 0);
+    let desired = svc.paused || svc.kind === 'build' || !target ? 0 : (svc.spec.deployment?.instances ?? 0);
+    // A volume is mounted by one instance at a time, and by none while an operation (backup, restore,
+    // remount) holds it.
+    const volume = svc.kind === 'build' ? undefined : await this.opts.volumes?.forService(projectId, serviceId);
+    if (volume) desired = volume.heldFor ? 0 : Math.min(desired, VOLUME_MAX_INSTANCES);
+    const stoppingHere = observed.some((i) => this.stopping.has(i.id) && typeOf(i) === 'web');
 
     // Exits: record and clear the slot; the rolling step restarts it after its back-off.
     const records = new Map((await this.store.instances.listForService(key)).map((r) => [r.id, r]));
@@ -95,9 +109,10 @@ export class ServiceController implements InstanceObserver {
     // Instances of a type no longer wanted (a removed formation) go like old ones.
     for (const t of new Set(live.map(typeOf))) if (!desiredByType.has(t)) desiredByType.set(t, 0);
 
-    const plans = [...desiredByType].map(([type, want]) => this.planType({ key, projectId, serviceId, type, want, target, live: live.filter((i) => typeOf(i) === type), now, refreshed, rollout, canaryStep, strategyName: svc.spec.deployment?.strategy?.type }));
+    const plans = [...desiredByType].map(([type, want]) => this.planType({ key, projectId, serviceId, type, want, target, live: live.filter((i) => typeOf(i) === type), now, refreshed, rollout, canaryStep, strategyName: svc.spec.deployment?.strategy?.type, volume: type === 'web' ? volume : undefined, stoppingHere }));
     let overlapWaitMs = Infinity;
-    if (rollout?.options.overlapSeconds) {
+    // No overlap with a volume: its one instance is replaced old-first.
+    if (rollout?.options.overlapSeconds && !volume) {
       // A redeploy's overlap: old instances stay until every new one is ready, and then for the overlap.
       const allNewReady = plans.every((x) => x.current.length === x.want && x.current.every(x.isAvailable));
       const since = allNewReady ? (this.overlapSince.get(rollout.id) ?? now) : undefined;
@@ -124,7 +139,7 @@ export class ServiceController implements InstanceObserver {
       for (const id of x.step.stop) this.stopInBackground(key, id, svc.spec.deployment?.gracePeriodSeconds ?? target?.spec.gracePeriodSeconds ?? 30);
       for (const ord of x.step.start) {
         if (!target) break;
-        await this.startInstance(svc, target, x.type, ord);
+        await this.startInstance(svc, target, x.type, ord, x.type === 'web' ? volume?.mounts : undefined);
       }
     }
 
@@ -135,7 +150,8 @@ export class ServiceController implements InstanceObserver {
     const stopped = sum((x) => x.step.stop.length);
     const old = plans.flatMap((x) => x.old);
     await this.recordStatus(svc, target, desiredTotal, sum((x) => x.current.filter(x.isAvailable).length), current.length, old.length, started, stopped);
-    const converged = target !== undefined && plans.every((x) => x.converged);
+    // A rollout held by a volume operation is not done: its instance has yet to start.
+    const converged = target !== undefined && plans.every((x) => x.converged) && !volume?.heldFor;
     if (rollout && target && canaryStep && !rollout.paused) {
       // Fewer old instances than the step's share can remain (one crashed, or left unready): the step is as
       // reached as it can be, and holding it is still right.
@@ -185,6 +201,8 @@ export class ServiceController implements InstanceObserver {
     rollout: RolloutRecord | undefined;
     canaryStep: { instanceWeight: number } | undefined;
     strategyName: string | undefined;
+    volume?: ServiceVolume;
+    stoppingHere?: boolean;
   }) {
     const { target, now } = a;
     const current = target ? a.live.filter((i) => i.labels.release === target.id) : [];
@@ -231,7 +249,9 @@ export class ServiceController implements InstanceObserver {
     if (a.rollout?.options.maxInFlight) strategy = { maxSurge: a.rollout.options.maxInFlight, stopOldFirst: false };
     const currentTarget = a.canaryStep && a.want > 0 ? Math.min(a.want, Math.max(1, Math.ceil((a.want * a.canaryStep.instanceWeight) / 100))) : a.canaryStep ? 0 : undefined;
     if (currentTarget !== undefined) strategy = { maxSurge: Math.max(1, currentTarget), stopOldFirst: false };
-    const step = nextRollingStep({ desired: a.want, maxSurge: strategy.maxSurge, stopOldFirst: strategy.stopOldFirst, current: current.map(slot), old: old.map(oldSlot), blockedOrdinals: blocked, currentTarget });
+    if (a.volume) strategy = { maxSurge: 0, stopOldFirst: true };
+    let step = nextRollingStep({ desired: a.want, maxSurge: strategy.maxSurge, stopOldFirst: strategy.stopOldFirst, current: current.map(slot), old: old.map(oldSlot), blockedOrdinals: blocked, currentTarget });
+    if (a.volume) step = volumeStep(step, a.volume, a.stoppingHere === true);
     const converged = target !== undefined && current.length === a.want && current.every(isAvailable) && old.length === 0 && step.start.length === 0 && step.stop.length === 0;
     const canaryReached = currentTarget !== undefined && current.length === currentTarget && current.every(isAvailable) && old.length <= a.want - currentTarget && step.start.length === 0 && step.stop.length === 0;
     return { type: a.type, want: a.want, current, old, isAvailable, step, converged, canaryReached, currentTarget, nextUnblockMs, soonestAvailableMs };
@@ -343,7 +363,7 @@ export class ServiceController implements InstanceObserver {
     await this.driver.remove(inst.id);
   }
 
-  private async startInstance(svc: ServiceRecord, release: ReleaseRecord, type: string, ordinal: number): Promise<void> {
+  private async startInstance(svc: ServiceRecord, release: ReleaseRecord, type: string, ordinal: number, volumes?: InstanceSpec['volumes']): Promise<void> {
     const key = serviceKey(svc.projectId, svc.id);
     const id = instanceId(svc.projectId, svc.id, release, type, ordinal);
     const command = release.spec.processes[type];
@@ -374,6 +394,7 @@ export class ServiceController implements InstanceObserver {
       cpu: plan?.cpu,
       shmSizeMb: release.spec.storage?.shmSizeMb,
       ephemeralStorageMb: release.spec.storage?.ephemeralStorageMb,
+      ...(volumes?.length ? { volumes } : {}),
     };
     await this.store.instances.ensure({ id, serviceKey: key, releaseId: release.id, ordinal });
     // An image pull reports its progress to the rollout that brings the release (a handful of lines), and

@@ -17,6 +17,7 @@ import { type InstanceEvent, type InstanceLabels, type InstanceSpec, type LogLin
 import { ValidationError } from '../../errors/errors.ts';
 import { FrameDecoder } from './frames.ts';
 import { ContainerLogs } from './container-logs.ts';
+import { engineMounts, removeEngineVolume } from './engine-volumes.ts';
 import { tarOfFiles } from './tar.ts';
 import { InstanceWatch, SingleFlight } from '../instance-watch.ts';
 import { ImagePuller } from './image-pull.ts';
@@ -147,6 +148,7 @@ export class DockerDriver implements RuntimeDriver {
     const env: Record<string, string> = { ...spec.env };
     if (ports[0]) env.PORT = String(ports[0].internalPort);
     for (const p of ports) env[`PORT_${p.name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`] = String(p.internalPort);
+    if (spec.volumes?.[0]) env.SLIPWAY_VOLUME_DIR = spec.volumes[0].mountPath;
 
     const labels: Record<string, string> = {
       [LABEL.project]: spec.labels.project,
@@ -177,6 +179,7 @@ export class DockerDriver implements RuntimeDriver {
         ...(spec.memoryMb ? { Memory: Math.round(spec.memoryMb * 1024 * 1024) } : {}),
         ...(spec.cpu ? { NanoCpus: Math.round(spec.cpu * 1e9) } : {}),
         ...(spec.shmSizeMb ? { ShmSize: Math.round(spec.shmSizeMb * 1024 * 1024) } : {}),
+        ...(spec.volumes?.length ? { Mounts: await engineMounts(this.docker, spec.volumes, this.opts.scope, { [LABEL.project]: spec.labels.project, [LABEL.service]: spec.labels.service }) } : {}),
       },
     };
     if (spec.command.length) {
@@ -458,6 +461,10 @@ export class DockerDriver implements RuntimeDriver {
 
   watch(listener: (event: InstanceEvent) => void): () => void {
     return this.watcher.subscribe(listener);
+  }
+
+  removeVolume(name: string): Promise<void> {
+    return removeEngineVolume(this.docker, name, this.opts.scope);
   }
 
   async close(): Promise<void> {

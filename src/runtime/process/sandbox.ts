@@ -1,7 +1,7 @@
 /**
  * The bubblewrap sandbox of a process-runtime instance: an empty tmpfs root with read-only /usr and /etc,
  * the artifact read-only at /app, a private /tmp, /proc and /dev, runtime files bound read-only at their
- * absolute paths, and private PID/IPC/UTS namespaces. The network is the host's: the router reaches the
+ * absolute paths, persistent volumes bound read-write at their mount paths, and private PID/IPC/UTS namespaces. The network is the host's: the router reaches the
  * instance on the port the driver allocated.
  */
 import fs from 'node:fs';
@@ -20,13 +20,15 @@ export function fileTargetProblem(target: string): string | undefined {
   return undefined;
 }
 
-export function bwrapArgs(opts: { artifactDir?: string; workDir: string; files: { hostPath: string; target: string }[] }): string[] {
+export function bwrapArgs(opts: { artifactDir?: string; workDir: string; files: { hostPath: string; target: string }[]; volumes?: { hostPath: string; mountPath: string }[] }): string[] {
   const args = ['--tmpfs', '/', '--ro-bind', '/usr', '/usr'];
   for (const link of ['bin', 'lib', 'lib64', 'sbin']) {
     if (fs.existsSync(`/usr/${link}`)) args.push('--symlink', `usr/${link}`, `/${link}`);
   }
   args.push('--ro-bind', '/etc', '/etc', '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp');
   if (opts.artifactDir) args.push('--ro-bind', opts.artifactDir, APP_DIR);
+  // Persistent volumes are bound read-write at their mount paths (after /tmp, so one may lie under it).
+  for (const v of opts.volumes ?? []) args.push('--bind', v.hostPath, v.mountPath);
   for (const f of opts.files) args.push('--ro-bind', f.hostPath, f.target);
   args.push('--unshare-pid', '--unshare-ipc', '--unshare-uts', '--hostname', 'slipway', '--die-with-parent', '--chdir', opts.workDir, '--');
   return [BWRAP, ...args];

@@ -237,7 +237,8 @@ export class ProcessDriver implements RuntimeDriver {
     let sandbox: string[] = [];
     let cwd: string;
     if (this.opts.isolation === 'bwrap') {
-      sandbox = bwrapArgs({ artifactDir: spec.artifactDir, workDir: spec.workDir ?? APP_DIR, files });
+      sandbox = bwrapArgs({ artifactDir: spec.artifactDir, workDir: spec.workDir ?? APP_DIR, files, volumes: spec.volumes });
+      if (spec.volumes?.[0]) env.SLIPWAY_VOLUME_DIR = spec.volumes[0].mountPath;
       cwd = '/';
     } else {
       // Without a sandbox absolute paths cannot be honoured: the files stay in the instance directory and
@@ -249,6 +250,15 @@ export class ProcessDriver implements RuntimeDriver {
         fs.copyFileSync(f.hostPath, target);
       }
       env.SLIPWAY_FILES_DIR = filesRoot;
+      // Nor can a volume's mount path be: the app finds the first volume's directory in SLIPWAY_VOLUME_DIR,
+      // and each at $SLIPWAY_FILES_DIR/<mount path> (a symbolic link to the directory).
+      for (const v of spec.volumes ?? []) {
+        const link = path.join(filesRoot, v.mountPath);
+        fs.mkdirSync(path.dirname(link), { recursive: true });
+        fs.rmSync(link, { recursive: true, force: true });
+        fs.symlinkSync(v.hostPath, link);
+      }
+      if (spec.volumes?.[0]) env.SLIPWAY_VOLUME_DIR = spec.volumes[0].hostPath;
       env.PATH = `${spec.artifactDir ?? ''}/node_modules/.bin:/usr/local/bin:/usr/bin:/bin`;
       cwd = spec.workDir ?? spec.artifactDir ?? dir;
     }

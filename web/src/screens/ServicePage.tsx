@@ -10,6 +10,7 @@ import { Releases } from './service/Releases.tsx';
 import { Logs } from './service/Logs.tsx';
 import { Builds } from './service/Builds.tsx';
 import { Environment } from './service/Environment.tsx';
+import { VolumePanel } from './service/VolumePanel.tsx';
 
 const POLL_MS = 2000;
 
@@ -63,6 +64,7 @@ export function ServicePage({ project, service }: { project: string; service: st
       {s && <Actions project={project} service={s} onDone={(msg) => (setNotice(msg), refresh())} />}
       <CurrentRollout project={project} service={service} rollouts={rollouts} instances={instances.data} desired={desired} onFinished={refresh} />
       <Instances instances={instances} />
+      <VolumePanel project={project} service={service} />
       <Releases project={project} service={service} releases={releases} current={s?.release?.number} onDone={(msg) => (setNotice(msg), refresh())} />
       {s && s.serviceType !== 'build' && <Environment project={project} service={service} />}
       <Logs project={project} service={service} />
