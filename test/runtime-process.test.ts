@@ -28,6 +28,33 @@ runDriverConformance('process (no isolation)', (stateDir) => new ProcessDriver({
   skip: { 'places runtime files at their absolute paths': 'without a sandbox absolute paths cannot be honoured; files are under $SLIPWAY_FILES_DIR' },
 });
 
+it('lets an app started by a shell that does not exec it finish its SIGTERM handler in the sandbox', async () => {
+  // `sh -c 'node app.js'`, as a Procfile line runs: dash stays the app's parent. Were the shell signalled too, it
+  // would die at once, bwrap would follow it out and the PID namespace would end the app mid-handler.
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-shell-stop-'));
+  const driver = new ProcessDriver({ stateDir, isolation: 'bwrap' });
+  try {
+    for (let round = 0; round < 3; round++) {
+      const id = `sh--svc--web-r1-${round}-${process.pid.toString(16)}`;
+      const inst = await driver.start({ id, labels: { project: 'sh', service: 'svc', release: 'r1', processType: 'web' }, artifactDir, command: ['/bin/sh', '-c', 'node app.js'], env: { BYE_AFTER_MS: '300' }, files: [], ports: [{ name: 'p01', internalPort: 8080 }] });
+      const port = inst.endpoints[0]!.port;
+      for (let i = 0; ; i++) {
+        const ok = await fetch(`http://127.0.0.1:${port}/`).then((r) => r.ok, () => false);
+        if (ok) break;
+        if (i > 400) throw new Error('the app never answered');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await driver.stop(inst.id, 10);
+      const lines: string[] = [];
+      for await (const l of driver.logs(inst.id, { tail: 20 })) lines.push(l.line);
+      assert.ok(lines.includes('bye after cleanup'), `round ${round}: the handler finished: ${JSON.stringify(lines)}`);
+    }
+  } finally {
+    await driver.close?.();
+    fs.rmSync(stateDir, { recursive: true, force: true });
+  }
+});
+
 it('keeps an instance running when its control plane is killed with SIGKILL, and a new driver adopts it', async () => {
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-kill9-'));
   const script = `

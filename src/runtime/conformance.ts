@@ -25,7 +25,7 @@ export interface ConformanceOptions {
   portInside?: 'host' | 'internal';
 }
 
-/** The app every driver runs: answers HTTP with its environment, handles or ignores SIGTERM on request, crashes on request. */
+/** The app every driver runs: answers HTTP with its environment, handles (at once or after BYE_AFTER_MS) or ignores SIGTERM on request, crashes on request. */
 export const conformanceApp = `
 const http = require('node:http');
 const fs = require('node:fs');
@@ -39,6 +39,7 @@ srv.listen(Number(process.env.PORT), '127.0.0.1');
 console.log('out line');
 console.error('err line');
 if (process.env.IGNORE_TERM) process.on('SIGTERM', () => console.log('ignoring SIGTERM'));
+else if (process.env.BYE_AFTER_MS) process.on('SIGTERM', () => setTimeout(() => { console.log('bye after cleanup'); process.exit(0); }, Number(process.env.BYE_AFTER_MS)));
 else process.on('SIGTERM', () => { console.log('bye'); srv.close(); process.exit(0); });
 if (process.env.CRASH_AFTER_MS) setTimeout(() => process.exit(7), Number(process.env.CRASH_AFTER_MS));
 `;

@@ -20,6 +20,7 @@ import type { InstanceEvent, InstanceSpec, LogLine, ObservedInstance, RuntimeDri
 import { ValidationError } from '../../errors/errors.ts';
 import { APP_DIR, bwrapArgs, fileTargetProblem } from './sandbox.ts';
 import { InstanceWatch, SingleFlight } from '../instance-watch.ts';
+import { groupMembers, stopTargets } from './process-group.mjs';
 
 const SUPERVISOR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'supervisor.mjs');
 const WATCH_INTERVAL_MS = 200;
@@ -82,20 +83,6 @@ function alive(pid: number | undefined): boolean {
   }
 }
 
-/** The live (non-zombie) processes of a process group, with their command names. */
-function groupMembers(pgid: number): { pid: number; comm: string }[] {
-  const out: { pid: number; comm: string }[] = [];
-  for (const pid of fs.readdirSync('/proc')) {
-    if (pid.charCodeAt(0) > 57) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[2]) === pgid && fields[0] !== 'Z') out.push({ pid: Number(pid), comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) });
-    } catch {}
-  }
-  return out;
-}
-
 /**
  * Whether any live (non-zombie) process remains in the group. kill(-pgid, 0) alone would count zombies,
  * which linger when nothing reaps them and would make a stop wait forever.
@@ -109,10 +96,7 @@ function groupAlive(pgid: number): boolean {
   return groupMembers(pgid).length > 0;
 }
 
-/**
- * Signal an instance's process group. In a sandbox, a SIGTERM must reach the app but not bwrap itself:
- * bwrap dies of it, and its --die-with-parent then SIGKILLs the app before the app's handler has run.
- */
+/** Signal an instance's process group; in a sandbox only the members `stopTargets` names (see there why). */
 function signalInstance(pgid: number, sig: NodeJS.Signals, sandboxed: boolean): void {
   if (!sandboxed || sig === 'SIGKILL') {
     try {
@@ -120,8 +104,7 @@ function signalInstance(pgid: number, sig: NodeJS.Signals, sandboxed: boolean): 
     } catch {}
     return;
   }
-  for (const m of groupMembers(pgid)) {
-    if (m.comm === 'bwrap') continue;
+  for (const m of stopTargets(groupMembers(pgid))) {
     try {
       process.kill(m.pid, sig);
     } catch {}

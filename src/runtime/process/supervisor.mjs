@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { groupMembers, stopTargets } from './process-group.mjs';
 
 const dir = process.argv[2];
 const spec = JSON.parse(fs.readFileSync(path.join(dir, 'launch.json'), 'utf8'));
@@ -57,8 +58,7 @@ if (child.pid) {
   fs.renameSync(path.join(dir, 'state.json.tmp'), path.join(dir, 'state.json'));
 }
 
-// Forward a stop signal to the app. In a sandbox it must skip bwrap, whose death would SIGKILL the app
-// (--die-with-parent) before the app's own handler ran.
+// Forward a stop signal to the app; in a sandbox only to the members `stopTargets` names (see there why).
 function forward(sig) {
   if (!spec.sandbox?.length) {
     try {
@@ -66,12 +66,9 @@ function forward(sig) {
     } catch {}
     return;
   }
-  for (const pid of fs.readdirSync('/proc')) {
-    if (pid.charCodeAt(0) > 57) continue;
+  for (const m of stopTargets(groupMembers(child.pid))) {
     try {
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const pgid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
-      if (pgid === child.pid && stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== 'bwrap') process.kill(Number(pid), sig);
+      process.kill(m.pid, sig);
     } catch {}
   }
 }
