@@ -5,7 +5,7 @@
  * (PENDING|RUNNING|SUCCEEDED|FAILED), `exitCode`, `attempts`, `message` and `scheduledFor`.
  */
 import { Type, type TProperties } from '@sinclair/typebox';
-import type { Api, ApiDeps } from '../app.ts';
+import type { Api, ApiDeps } from '../deps.ts';
 import * as X from './schema/service-parts.ts';
 import { P } from './schema/patterns.ts';
 import { Enum } from './schema/enum.ts';

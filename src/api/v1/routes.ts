@@ -3,7 +3,7 @@
  * success is HTTP 200 with `{ data }` (the official client treats any other status as an error).
  */
 import { Type } from '@sinclair/typebox';
-import type { Api, ApiDeps } from '../app.ts';
+import type { Api, ApiDeps } from '../deps.ts';
 import { PLANS } from '../../domain/plans.ts';
 import type { PortSpec, ServiceKind, ServiceSpec } from '../../domain/service.ts';
 import { buildView, portsView, projectView, serviceListItem, serviceView } from './service-view.ts';
