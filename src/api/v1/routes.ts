@@ -6,7 +6,8 @@ import { Type } from '@sinclair/typebox';
 import type { Api, ApiDeps } from '../deps.ts';
 import { PLANS } from '../../domain/plans.ts';
 import type { PortSpec, ServiceKind, ServiceSpec } from '../../domain/service.ts';
-import { buildView, portsView, projectView, serviceListItem, serviceView } from './service-view.ts';
+import { buildView, portsView, projectView, serviceListItem } from './service-view.ts';
+import { serviceViewer } from './service-source.ts';
 import * as S from './schema/index.ts';
 import { ValidationError } from '../../errors/errors.ts';
 import { idFromName } from '../../domain/ids.ts';
@@ -42,6 +43,7 @@ const tags = (t: string) => ({ tags: [t] });
 
 export function registerV1(app: Api, deps: ApiDeps): void {
   const { projects, catalog, builds, domain } = deps;
+  const serviceView = serviceViewer(deps);
 
   app.get('/v1/plans', { schema: { ...tags('plans'), summary: 'List plans (the size catalogue)' } }, async () => ({
     data: {
@@ -54,17 +56,26 @@ export function registerV1(app: Api, deps: ApiDeps): void {
     const { items, pagination } = await paginate(req.query as PageQuery, (after, limit) => projects.list(req.principal, { after, limit }));
     return { data: { projects: items.map((p) => ({ id: p.id, name: p.name, ...(p.description ? { description: p.description } : {}) })) }, pagination };
   });
-  app.post('/v1/projects', { schema: { ...tags('projects'), body: S.CreateProject } }, async (req) => ({ data: projectView(await projects.create(req.principal, req.body as never)) }));
-  app.put('/v1/projects', { schema: { ...tags('projects'), body: S.CreateProject } }, async (req) => ({ data: projectView(await projects.put(req.principal, req.body as never)) }));
+  app.post('/v1/projects', { schema: { ...tags('projects'), body: S.CreateProject } }, async (req) => ({ data: projectView(await projects.create(req.principal, req.body as never), domain) }));
+  app.put('/v1/projects', { schema: { ...tags('projects'), body: S.CreateProject } }, async (req) => ({ data: projectView(await projects.put(req.principal, req.body as never), domain) }));
   app.get('/v1/projects/:projectId', { schema: { ...tags('projects'), params: ProjectParams } }, async (req) => {
     const { projectId } = req.params as { projectId: string };
     const p = await projects.get(req.principal, projectId);
     const services = await catalog.list(req.principal, projectId, { limit: 1000 });
-    return { data: { ...projectView(p), services: services.map((s) => ({ id: s.id, name: s.name, serviceType: s.kind })) } };
+    const jobs = deps.jobs ? await deps.jobs.listJobs(req.principal, projectId, { limit: 1000 }) : [];
+    const appId = (id: string) => `/${projectId}/${id}`;
+    return {
+      data: {
+        ...projectView(p, domain),
+        services: services.map((s) => ({ id: s.id, appId: appId(s.id), name: s.name, serviceType: s.kind })),
+        jobs: jobs.map((j) => ({ id: j.id, appId: appId(j.id), name: j.name, jobType: j.kind })),
+        addons: [],
+      },
+    };
   });
   app.patch('/v1/projects/:projectId', { schema: { ...tags('projects'), params: ProjectParams, body: S.PatchProject } }, async (req) => {
     const { projectId } = req.params as { projectId: string };
-    return { data: projectView(await projects.patch(req.principal, projectId, req.body as never)) };
+    return { data: projectView(await projects.patch(req.principal, projectId, req.body as never), domain) };
   });
   app.delete('/v1/projects/:projectId', { schema: { ...tags('projects'), params: ProjectParams } }, async (req) => {
     const { projectId } = req.params as { projectId: string };
@@ -89,24 +100,30 @@ export function registerV1(app: Api, deps: ApiDeps): void {
   for (const { kind, create, patch } of kinds) {
     app.post(`/v1/projects/:projectId/services/${kind}`, { schema: { ...tags('services'), summary: `Create a ${kind} service`, params: ProjectParams, body: create as never } }, async (req) => {
       const { projectId } = req.params as { projectId: string };
+      const bundle = await bundleOfSource(kind, req.body as ServiceSpec);
       const spec = await hashPortPasswords(req.body as ServiceSpec, async () => undefined);
-      return { data: serviceView(await catalog.create(req.principal, projectId, kind, normalise(kind, spec)), domain) };
+      const created = await catalog.create(req.principal, projectId, kind, normalise(kind, spec));
+      if (bundle) await builds.startFromBundle(req.principal, projectId, created.service.id, bundle);
+      return { data: await serviceView(req.principal, bundle ? await catalog.get(req.principal, projectId, created.service.id) : created) };
     });
     app.put(`/v1/projects/:projectId/services/${kind}`, { schema: { ...tags('services'), summary: `Create or replace a ${kind} service`, params: ProjectParams, body: create as never } }, async (req) => {
       const { projectId } = req.params as { projectId: string };
+      const bundle = await bundleOfSource(kind, req.body as ServiceSpec);
       const spec = await hashPortPasswords(req.body as ServiceSpec, () => stored(req.principal, projectId, idFromName((req.body as ServiceSpec).name)));
-      return { data: serviceView(await catalog.put(req.principal, projectId, kind, normalise(kind, spec)), domain) };
+      const put = await catalog.put(req.principal, projectId, kind, normalise(kind, spec));
+      if (bundle) await builds.startFromBundle(req.principal, projectId, put.service.id, bundle);
+      return { data: await serviceView(req.principal, bundle ? await catalog.get(req.principal, projectId, put.service.id) : put) };
     });
     app.patch(`/v1/projects/:projectId/services/${kind}/:serviceId`, { schema: { ...tags('services'), summary: `Update a ${kind} service`, params: ServiceParams, body: patch as never } }, async (req) => {
       const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
       const patch = await hashPortPasswords((req.body ?? {}) as Partial<ServiceSpec>, () => stored(req.principal, projectId, serviceId));
-      return { data: serviceView(await catalog.patch(req.principal, projectId, serviceId, kind, patch), domain) };
+      return { data: await serviceView(req.principal, await catalog.patch(req.principal, projectId, serviceId, kind, patch)) };
     });
   }
 
   app.get('/v1/projects/:projectId/services/:serviceId', { schema: { ...tags('services'), params: ServiceParams } }, async (req) => {
     const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
-    return { data: serviceView(await catalog.get(req.principal, projectId, serviceId), domain) };
+    return { data: await serviceView(req.principal, await catalog.get(req.principal, projectId, serviceId)) };
   });
   // Ports (Northflank's get/update service ports). Domains come as objects here, as Northflank lists them
   // with their certificate; a public TCP port also names its router port (`tcpPort`, slipway's).
@@ -114,7 +131,7 @@ export function registerV1(app: Api, deps: ApiDeps): void {
     portsView(svc, domain).map((view, i) => {
       const port = svc.spec.ports![i];
       const tcpPort = port.public && port.protocol === 'TCP' ? deps.router?.tcpPortOf?.(`${svc.projectId}/${svc.id}/${port.name}`) : undefined;
-      return { ...view, domains: (port.domains ?? []).map((name) => ({ name, certificate: { inProgress: false } })), ...(tcpPort ? { tcpPort } : {}) };
+      return { ...view, ...(tcpPort ? { tcpPort } : {}) };
     });
   app.get('/v1/projects/:projectId/services/:serviceId/ports', { schema: { ...tags('services'), summary: "List a service's ports", params: ServiceParams } }, async (req) => {
     const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
@@ -137,11 +154,14 @@ export function registerV1(app: Api, deps: ApiDeps): void {
   // view, each update a PATCH of that slice (a new release and a rollout, as any PATCH). The runtime
   // environment has no inherited part here (no secret groups), so `show=inherited` reads empty.
   type View = Record<string, unknown>;
-  const parts: { path: string; body: unknown; query?: unknown; get?: false; read: (v: View, q: { show?: string }) => View; patch: (b: View, cur: ServiceSpec) => Partial<ServiceSpec> }[] = [
+  // `written` adds what Northflank's update result of a part carries besides the part (the environment's says
+  // the update took and the restart it causes began: here a new release whose rollout has started).
+  const parts: { path: string; body: unknown; query?: unknown; get?: false; read: (v: View, q: { show?: string }) => View; written?: View; patch: (b: View, cur: ServiceSpec) => Partial<ServiceSpec> }[] = [
     {
       path: 'runtime-environment',
       body: S.UpdateRuntimeEnvironment,
       query: S.ShowEnvironment,
+      written: { success: true, restartSuccessful: true },
       read: (v, q) => (q.show === 'inherited' ? { runtimeEnvironment: {}, runtimeFiles: {} } : { runtimeEnvironment: v.runtimeEnvironment ?? {}, runtimeFiles: v.runtimeFiles ?? {} }),
       patch: (b) => ({ runtimeEnvironment: b.runtimeEnvironment as ServiceSpec['runtimeEnvironment'], ...(b.runtimeFiles !== undefined ? { runtimeFiles: b.runtimeFiles as ServiceSpec['runtimeFiles'] } : {}) }),
     },
@@ -171,12 +191,12 @@ export function registerV1(app: Api, deps: ApiDeps): void {
     if (part.get !== false) {
       app.get(url, { schema: { ...tags('services'), summary: `Read a service's ${part.path}`, params: ServiceParams, ...(part.query ? { querystring: part.query as never } : {}) } }, async (req) => {
         const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
-        return { data: part.read(serviceView(await catalog.get(req.principal, projectId, serviceId), domain), (req.query ?? {}) as { show?: string }) };
+        return { data: part.read(await serviceView(req.principal, await catalog.get(req.principal, projectId, serviceId)), (req.query ?? {}) as { show?: string }) };
       });
     }
     app.post(url, { schema: { ...tags('services'), summary: `Update a service's ${part.path} (a new release, rolled out)`, params: ServiceParams, body: part.body as never } }, async (req) => {
       const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
-      return { data: part.read(serviceView(await catalog.change(req.principal, projectId, serviceId, (cur) => part.patch(req.body as View, cur.spec)), domain), {}) };
+      return { data: { ...part.read(await serviceView(req.principal, await catalog.change(req.principal, projectId, serviceId, (cur) => part.patch(req.body as View, cur.spec))), {}), ...part.written } };
     });
   }
   app.delete('/v1/projects/:projectId/services/:serviceId', { schema: { ...tags('services'), params: ServiceParams } }, async (req) => {
@@ -260,10 +280,32 @@ export function registerV1(app: Api, deps: ApiDeps): void {
 }
 
 /** `bundleUrl` may name a local .tar.gz: an absolute path or a file:// URL. */
-function bundlePath(url: string): string {
+function bundlePath(url: string, field = 'bundleUrl'): string {
   const p = url.startsWith('file://') ? decodeURIComponent(url.slice(7)) : url;
-  if (!p.startsWith('/')) throw ValidationError.one('bundleUrl', 'supported', 'bundleUrl must be an absolute path or a file:// URL on this machine');
+  if (!p.startsWith('/')) throw ValidationError.one(field, 'supported', `${field} must be an absolute path or a file:// URL on this machine`);
   return p;
+}
+
+/**
+ * A build or combined service builds from git (`vcsData`) or from uploaded bundles (`buildSource: 'bundle'`,
+ * each bundle uploaded to `POST /projects/{p}/services/{s}/bundles` or named by `bundleData.bundleUrl`).
+ * Checked before anything is stored; returns the bytes of the bundle `bundleData` names, read up front so a
+ * create never leaves a service behind whose bundle could not be read.
+ */
+async function bundleOfSource(kind: ServiceKind, spec: ServiceSpec & { buildSource?: string; bundleData?: { bundleUrl: string } }): Promise<Buffer | undefined> {
+  if (kind === 'deployment') return undefined;
+  const isBundle = spec.buildSource === 'bundle';
+  if (isBundle && spec.vcsData) throw ValidationError.one('vcsData', 'oneOf', "a service with buildSource 'bundle' builds uploaded bundles: leave out vcsData, or set buildSource 'git'");
+  if (!isBundle && spec.bundleData) throw ValidationError.one('bundleData', 'oneOf', "bundleData needs buildSource 'bundle'");
+  if (!isBundle && !spec.vcsData) throw ValidationError.one('vcsData', 'required', "give vcsData (a repository), or buildSource 'bundle' and upload source bundles");
+  if (!spec.bundleData) return undefined;
+  const file = bundlePath(spec.bundleData.bundleUrl, 'bundleData.bundleUrl');
+  const fs = await import('node:fs/promises');
+  const data = await fs.readFile(file).catch(() => {
+    throw ValidationError.one('bundleData.bundleUrl', 'exists', `cannot read ${file}`);
+  });
+  if (data.length < 2 || data[0] !== 0x1f || data[1] !== 0x8b) throw ValidationError.one('bundleData.bundleUrl', 'gzip', 'the source bundle must be a .tar.gz archive');
+  return data;
 }
 
 /** Fill what a create leaves to defaults, so stored specs are complete. */
