@@ -42,7 +42,7 @@ test('a primitive of the wrong type and a present optional property of the wrong
   ]);
 });
 
-test('declarations are read into shapes: required, optional, enums, nullable, arrays, nested objects, index signatures', () => {
+test('declarations are read into shapes: required, optional, enums, nullable, arrays, nested objects, index signatures, `| any` results', () => {
   const reader = new DeclarationReader('/virtual/api.d.ts', `
     declare abstract class GetApiEndpoint<T, R> { r?: R; t?: T }
     type GetThingResult = {
@@ -55,7 +55,11 @@ test('declarations are read into shapes: required, optional, enums, nullable, ar
       'env': { [key: string]: string };
     };
     declare class GetThingEndpoint extends GetApiEndpoint<{}, GetThingResult> {}
+    type CreateThingResult = { 'id': string } | any;
+    declare class CreateThingEndpoint extends GetApiEndpoint<{}, CreateThingResult> {}
   `);
+  // `{ … } | any` is any to the compiler; the documented object is what is checked.
+  assert.deepEqual(checkShape(reader.resultOf('CreateThingEndpoint'), {}), [{ path: 'id', rule: 'is required (string)' }]);
   const shape = reader.resultOf('GetThingEndpoint');
   const ok = { id: 'x', kind: 'a', flag: true, header: null, items: [{ name: 'n' }], env: { A: '1' } };
   assert.deepEqual(checkShape(shape, ok), []);

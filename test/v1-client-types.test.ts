@@ -179,6 +179,34 @@ describe("the /v1 face answers in the official client's result types", () => {
     await call('update.job.runtimeEnvironment', { parameters: { projectId: project, jobId: 'task' }, data: { runtimeEnvironment: { B: '2' } } });
     await call('update.registryCredentials', { parameters: { credentialId: ids.credential }, data: { restrictions: { restricted: false } } as never });
     await call('resume.service', { parameters: svc('runner') });
+    await call('put.project', { data: { name: project, description: 'put' } });
+    await call('put.service.deployment', {
+      parameters: { projectId: project },
+      data: { name: 'runner', billing: { deploymentPlan: 'nf-compute-10' }, deployment: { instances: 0, internal: { id: 'web', branch: 'main' } }, ports: [{ name: 'p01', internalPort: 8080, public: false, protocol: 'HTTP' }] } as never,
+    });
+    await call('patch.service.deployment', { parameters: svc('runner'), data: { description: 'patched' } });
+    await call('scale.service', { parameters: svc('runner'), data: { instances: 0 } });
+    await call('restart.service', { parameters: svc('web') });
+    await call('update.service.buildSource', { parameters: svc('builder'), data: { projectUrl: repo.dir, projectType: 'self-hosted' } as never });
+    await call('update.service.buildOptions', { parameters: svc('builder'), data: { buildpack: { builder: 'HEROKU_24' }, branchRestrictions: ['main'] } as never });
+    const started = await call('start.service.build', { parameters: svc('builder'), data: { branch: 'main' } });
+    await call('abort.service.build', { parameters: { ...svc('builder'), buildId: started.id } }).catch(() => undefined); // it may have concluded (a cached build)
+    const job = { projectId: project, jobId: 'tick' };
+    await call('put.job.cron', { parameters: { projectId: project }, data: { name: 'tick', billing: { deploymentPlan: 'nf-compute-10' }, deployment: { internal: { id: 'web' } }, command: 'echo tick', schedule: '0 0 1 1 *' } as never });
+    await call('patch.job.cron', { parameters: job, data: { schedule: '0 0 2 1 *' } as never });
+    await call('patch.job.manual', { parameters: { projectId: project, jobId: 'task' }, data: { backoffLimit: 1 } as never });
+    await call('update.job.settings', { parameters: job, data: { backoffLimit: 0 } as never });
+    await call('update.job.deployment', { parameters: job, data: { internal: { id: 'web' } } as never });
+    await call('suspend.job', { parameters: job, data: { suspended: true } });
+    await call('create.job', { parameters: { projectId: project }, data: { name: 'neutral', billing: { deploymentPlan: 'nf-compute-10' }, deployment: { internal: { id: 'web' } }, command: 'echo hi' } as never });
+    await call('put.job', { parameters: { projectId: project }, data: { name: 'neutral', billing: { deploymentPlan: 'nf-compute-10' }, deployment: { internal: { id: 'web' } }, command: 'echo hi again' } as never });
+    const run = await call('start.job.run', { parameters: { projectId: project, jobId: 'neutral' } });
+    await call('abort.job.run', { parameters: { projectId: project, jobId: 'neutral', runId: run.id } }).catch(() => undefined); // it may have concluded
+    await call('delete.job', { parameters: { projectId: project, jobId: 'neutral' } });
+    await call('create.service.deployment', { parameters: { projectId: project }, data: { name: 'gone', billing: { deploymentPlan: 'nf-compute-10' }, deployment: { instances: 0 } } as never });
+    await call('delete.service', { parameters: svc('gone') });
+    const cred = await call('add.registryCredentials', { data: { name: 'gone registry', provider: 'custom', registryUrl: 'http://127.0.0.1:5001', credentials: { username: 'u', password: 'p', scope: { pull: true } } } as never });
+    await call('delete.registryCredentials', { parameters: { credentialId: cred.id } });
   });
 
   it('finds no response missing a required property or carrying a wrong type or enum value', () => {

@@ -66,7 +66,23 @@ export class DeclarationReader {
     const cls = this.classes.get(endpointClass);
     const arg = cls?.heritageClauses?.[0]?.types[0]?.typeArguments?.[1];
     if (!arg) throw new Error(`no endpoint class ${endpointClass} in the declarations`);
-    return this.shapeOf(this.checker.getTypeFromTypeNode(arg));
+    return this.documented(arg);
+  }
+
+  /**
+   * The type a node documents. The generated declarations write some results as `{ … } | any`, which the
+   * compiler collapses to `any`; the object is what the API documents, so it is what is checked.
+   */
+  private documented(node: ts.TypeNode): Shape {
+    const alias = ts.isTypeReferenceNode(node) && ts.isIdentifier(node.typeName) ? this.aliases.get(node.typeName.text) : undefined;
+    const union = alias && ts.isUnionTypeNode(alias.type) ? alias.type : undefined;
+    if (union?.types.some((t) => t.kind === ts.SyntaxKind.AnyKeyword)) {
+      const rest = union.types.filter((t) => t.kind !== ts.SyntaxKind.AnyKeyword);
+      if (rest.length === 0) return { kind: 'any' };
+      const shapes = rest.map((t) => this.shapeOf(this.checker.getTypeFromTypeNode(t)));
+      return shapes.length === 1 ? shapes[0] : { kind: 'union', options: shapes };
+    }
+    return this.shapeOf(this.checker.getTypeFromTypeNode(node));
   }
 
   /** Call paths of the `ApiClient` class, by the `…Call` type they name (`GetServiceCall` → `get.service`). */
