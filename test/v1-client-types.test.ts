@@ -64,7 +64,7 @@ describe("the /v1 face answers in the official client's result types", () => {
         deployment: { instances: 1 },
         vcsData: { projectUrl: repo.dir, projectType: 'self-hosted', projectBranch: 'main' },
         buildSettings: { buildpack: { builder: 'HEROKU_24' } },
-        ports: [{ name: 'p01', internalPort: 8080, public: true, protocol: 'HTTP', domains: [] }],
+        ports: [{ name: 'p01', internalPort: 8080, public: true, protocol: 'HTTP', domains: ['web.shapes.example.test'] }],
         runtimeEnvironment: { GREETING: 'shapes' },
       },
     });

@@ -123,12 +123,12 @@ export function registerV1(app: Api, deps: ApiDeps): void {
 
   app.get('/v1/projects/:projectId/services/:serviceId', { schema: { ...tags('services'), params: ServiceParams } }, async (req) => {
     const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
-    return { data: await serviceView(req.principal, await catalog.get(req.principal, projectId, serviceId)) };
+    return { data: await serviceView(req.principal, await catalog.get(req.principal, projectId, serviceId), { domains: 'objects' }) };
   });
   // Ports (Northflank's get/update service ports). Domains come as objects here, as Northflank lists them
   // with their certificate; a public TCP port also names its router port (`tcpPort`, slipway's).
   const portsOf = (svc: { projectId: string; id: string; spec: ServiceSpec }) =>
-    portsView(svc, domain).map((view, i) => {
+    portsView(svc, domain, 'objects').map((view, i) => {
       const port = svc.spec.ports![i];
       const tcpPort = port.public && port.protocol === 'TCP' ? deps.router?.tcpPortOf?.(`${svc.projectId}/${svc.id}/${port.name}`) : undefined;
       return { ...view, ...(tcpPort ? { tcpPort } : {}) };

@@ -10,7 +10,8 @@ import type { ServiceDetails } from '../../services/service-catalog.ts';
 import type { ApiDeps } from '../deps.ts';
 import { serviceView, type DeployedSource } from './service-view.ts';
 
-export type ServiceViewer = (caller: Principal, d: ServiceDetails) => Promise<Record<string, unknown>>;
+/** `domains: 'objects'` for reads of the service (see `portsView`). */
+export type ServiceViewer = (caller: Principal, d: ServiceDetails, opts?: { domains?: 'names' | 'objects' }) => Promise<Record<string, unknown>>;
 
 export function serviceViewer(deps: Pick<ApiDeps, 'catalog' | 'builds' | 'domain'>): ServiceViewer {
   const { catalog, builds, domain } = deps;
@@ -31,5 +32,5 @@ export function serviceViewer(deps: Pick<ApiDeps, 'catalog' | 'builds' | 'domain
       ...(build && !build.sha.startsWith('bundle:') ? { deployedSHA: build.sha } : {}),
     };
   }
-  return async (caller, d) => serviceView(d, domain, await sourceOf(caller, d));
+  return async (caller, d, opts = {}) => serviceView(d, domain, { ...opts, source: await sourceOf(caller, d) });
 }

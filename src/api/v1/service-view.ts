@@ -44,14 +44,17 @@ function redactSecurity(security: Record<string, unknown> | undefined): Record<s
   return out;
 }
 
-/** A service's ports as Northflank shows them: `id` (the name), `dns` of a public HTTP port, passwords redacted. */
-export function portsView(s: Pick<ServiceRecord, 'projectId' | 'id' | 'spec'>, domain: string): Record<string, unknown>[] {
+/**
+ * A service's ports as Northflank shows them: `id` (the name), `dns` of a public HTTP port, passwords redacted.
+ * Domains are names, as a write sends them and its result echoes them; reads (`GET` of a service or of its
+ * ports) list them as objects with their certificate, as the client's `GetServiceResult` declares.
+ */
+export function portsView(s: Pick<ServiceRecord, 'projectId' | 'id' | 'spec'>, domain: string, domains: 'names' | 'objects' = 'names'): Record<string, unknown>[] {
   return (s.spec.ports ?? []).map((p) => ({
     ...p,
     ...(p.security ? { security: redactSecurity(p.security) } : {}),
     id: p.name,
-    // Northflank lists a port's domains as objects with their certificate; slipway stores the names.
-    domains: (p.domains ?? []).map((name) => ({ name, certificate: { inProgress: false } })),
+    domains: domains === 'names' ? (p.domains ?? []) : (p.domains ?? []).map((name) => ({ name, certificate: { inProgress: false } })),
     ...(p.public && (p.protocol === 'HTTP' || p.protocol === 'HTTP/2') && !(p.disableNfDomain && p.domains?.length) ? { dns: portDns(domain, s.projectId, s.id, p.name) } : {}),
   }));
 }
@@ -90,10 +93,11 @@ function isCdDisabled(s: ServiceRecord): boolean {
   return !!internal && !!(internal.buildId ?? (internal.buildSHA && internal.buildSHA !== 'latest'));
 }
 
-export function serviceView(d: ServiceDetails, domain: string, source?: DeployedSource): Record<string, unknown> {
+export function serviceView(d: ServiceDetails, domain: string, opts: { source?: DeployedSource; domains?: 'names' | 'objects' } = {}): Record<string, unknown> {
+  const { source } = opts;
   const s = d.service;
   const spec = s.spec;
-  const ports = portsView(s, domain);
+  const ports = portsView(s, domain, opts.domains);
   const stored = spec.deployment?.internal;
   const internalId = s.kind === 'combined' ? s.id : stored?.id;
   const buildId = stored?.buildId ?? d.release?.spec.buildId;
