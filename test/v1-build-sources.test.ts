@@ -118,6 +118,23 @@ describe('build sources through the official client', () => {
     await waitFor(async () => (await answer(`named.${project}.localhost`)) === 'from-bundle-data', 180_000, 'the named bundle answering through the router');
   });
 
+  it('builds a new bundle named by bundleData in an update, and switches a bundle-built service to git when given a repository', async () => {
+    const file = path.join(p.dataDir, 'named-2.tar.gz');
+    fs.writeFileSync(file, await bundleOf('hello', 'from-second-bundle'));
+    await client.patch.service.combined({ parameters: { projectId: project, serviceId: 'named' }, data: { bundleData: { bundleUrl: file, branch: 'main' } } });
+    await waitFor(async () => (await answer(`named.${project}.localhost`)) === 'from-second-bundle', 180_000, 'the second bundle answering through the router');
+
+    const refused = await api(p, 'PATCH', `/v1/projects/${project}/services/combined/named`, { buildSource: 'git' });
+    assert.equal(refused.status, 400);
+    assert.ok(refused.body.error.details.vcsData, JSON.stringify(refused.body));
+
+    await client.patch.service.combined({ parameters: { projectId: project, serviceId: 'named' }, data: { vcsData: { projectUrl: repo.dir, projectType: 'self-hosted', projectBranch: 'main' } } });
+    const svc = await get('named');
+    assert.equal(svc.buildSource, 'git');
+    assert.equal(svc.bundleData, undefined);
+    await waitFor(async () => (await answer(`named.${project}.localhost`)) === 'hello', 180_000, 'the repository build answering through the router');
+  });
+
   it('refuses a build source that is neither git nor bundle, or both, naming the field, and stores nothing', async () => {
     const base = { billing: { deploymentPlan: 'nf-compute-20' }, deployment: { instances: 1 }, buildSettings: { buildpack: {} } };
     const none = await api(p, 'POST', `/v1/projects/${project}/services/combined`, { name: 'nowhere', ...base });

@@ -8,6 +8,7 @@ import { PLANS } from '../../domain/plans.ts';
 import type { PortSpec, ServiceKind, ServiceSpec } from '../../domain/service.ts';
 import { buildView, portsView, projectView, serviceListItem } from './service-view.ts';
 import { serviceViewer } from './service-source.ts';
+import { bundleOfSource, bundlePath, sourcePatch } from './build-source.ts';
 import * as S from './schema/index.ts';
 import { ValidationError } from '../../errors/errors.ts';
 import { idFromName } from '../../domain/ids.ts';
@@ -116,8 +117,11 @@ export function registerV1(app: Api, deps: ApiDeps): void {
     });
     app.patch(`/v1/projects/:projectId/services/${kind}/:serviceId`, { schema: { ...tags('services'), summary: `Update a ${kind} service`, params: ServiceParams, body: patch as never } }, async (req) => {
       const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
-      const patch = await hashPortPasswords((req.body ?? {}) as Partial<ServiceSpec>, () => stored(req.principal, projectId, serviceId));
-      return { data: await serviceView(req.principal, await catalog.patch(req.principal, projectId, serviceId, kind, patch)) };
+      const { patch: body, bundle } = await sourcePatch(kind, (req.body ?? {}) as Partial<ServiceSpec>, () => stored(req.principal, projectId, serviceId));
+      const patch = await hashPortPasswords(body, () => stored(req.principal, projectId, serviceId));
+      const patched = await catalog.patch(req.principal, projectId, serviceId, kind, patch);
+      if (bundle) await builds.startFromBundle(req.principal, projectId, serviceId, bundle);
+      return { data: await serviceView(req.principal, bundle ? await catalog.get(req.principal, projectId, serviceId) : patched) };
     });
   }
 
@@ -170,7 +174,8 @@ export function registerV1(app: Api, deps: ApiDeps): void {
     // Build parts (build and combined services). Build files and secret mounts do not exist here: refused by name.
     { path: 'build-arguments', body: S.UpdateBuildArguments, read: (v) => ({ buildArguments: v.buildArguments ?? {}, buildFiles: {} }), patch: (b) => ({ buildArguments: (b.buildArguments ?? {}) as ServiceSpec['buildArguments'] }) },
     // A new source (another branch, another repository) builds its head, as a PATCH of vcsData does.
-    { path: 'build-source', body: S.UpdateBuildSource, get: false, read: (v) => (v.vcsData as View | undefined) ?? {}, patch: (b, cur) => ({ vcsData: { ...cur.vcsData, ...b } as ServiceSpec['vcsData'] }) },
+    // A bundle-built service given a repository here builds from git from then on.
+    { path: 'build-source', body: S.UpdateBuildSource, get: false, read: (v) => (v.vcsData as View | undefined) ?? {}, patch: (b, cur) => ({ vcsData: { ...cur.vcsData, ...b } as ServiceSpec['vcsData'], buildSource: 'git', bundleData: undefined }) },
     {
       path: 'build-options',
       body: S.UpdateBuildOptions,
@@ -277,35 +282,6 @@ export function registerV1(app: Api, deps: ApiDeps): void {
     const { projectId, serviceId, buildId } = req.params as { projectId: string; serviceId: string; buildId: string };
     return { data: buildView(await builds.abort(req.principal, projectId, serviceId, buildId)) };
   });
-}
-
-/** `bundleUrl` may name a local .tar.gz: an absolute path or a file:// URL. */
-function bundlePath(url: string, field = 'bundleUrl'): string {
-  const p = url.startsWith('file://') ? decodeURIComponent(url.slice(7)) : url;
-  if (!p.startsWith('/')) throw ValidationError.one(field, 'supported', `${field} must be an absolute path or a file:// URL on this machine`);
-  return p;
-}
-
-/**
- * A build or combined service builds from git (`vcsData`) or from uploaded bundles (`buildSource: 'bundle'`,
- * each bundle uploaded to `POST /projects/{p}/services/{s}/bundles` or named by `bundleData.bundleUrl`).
- * Checked before anything is stored; returns the bytes of the bundle `bundleData` names, read up front so a
- * create never leaves a service behind whose bundle could not be read.
- */
-async function bundleOfSource(kind: ServiceKind, spec: ServiceSpec & { buildSource?: string; bundleData?: { bundleUrl: string } }): Promise<Buffer | undefined> {
-  if (kind === 'deployment') return undefined;
-  const isBundle = spec.buildSource === 'bundle';
-  if (isBundle && spec.vcsData) throw ValidationError.one('vcsData', 'oneOf', "a service with buildSource 'bundle' builds uploaded bundles: leave out vcsData, or set buildSource 'git'");
-  if (!isBundle && spec.bundleData) throw ValidationError.one('bundleData', 'oneOf', "bundleData needs buildSource 'bundle'");
-  if (!isBundle && !spec.vcsData) throw ValidationError.one('vcsData', 'required', "give vcsData (a repository), or buildSource 'bundle' and upload source bundles");
-  if (!spec.bundleData) return undefined;
-  const file = bundlePath(spec.bundleData.bundleUrl, 'bundleData.bundleUrl');
-  const fs = await import('node:fs/promises');
-  const data = await fs.readFile(file).catch(() => {
-    throw ValidationError.one('bundleData.bundleUrl', 'exists', `cannot read ${file}`);
-  });
-  if (data.length < 2 || data[0] !== 0x1f || data[1] !== 0x8b) throw ValidationError.one('bundleData.bundleUrl', 'gzip', 'the source bundle must be a .tar.gz archive');
-  return data;
 }
 
 /** Fill what a create leaves to defaults, so stored specs are complete. */
