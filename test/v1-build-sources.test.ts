@@ -59,6 +59,8 @@ describe('build sources through the official client', () => {
     assert.deepEqual(svc.buildConfiguration?.branchRestrictions, ['main', 'feature/*']);
     assert.deepEqual(svc.buildConfiguration?.prRestrictions, ['*']);
     assert.equal(svc.vcsData?.projectBranch, undefined);
+    const notices = (svc as unknown as { notices: string[] }).notices;
+    assert.ok(notices.some((n) => n.startsWith('buildConfiguration.branchRestrictions: stored')), JSON.stringify(notices));
     const build = await waitFor(async () => {
       const b = (await client.get.service.builds({ parameters: { projectId: project, serviceId: 'builder' } })).data.builds[0] as { status?: string; sha?: string } | undefined;
       if (b?.status === 'FAILURE') throw new Error('the build failed');

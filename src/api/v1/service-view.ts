@@ -4,7 +4,7 @@
  * effect here).
  */
 import type { ServiceDetails } from '../../services/service-catalog.ts';
-import type { ServiceRecord } from '../../domain/service.ts';
+import type { ServiceRecord, ServiceSpec } from '../../domain/service.ts';
 import type { BuildRecord } from '../../store/builds-repo.ts';
 import type { ProjectRecord } from '../../store/projects-repo.ts';
 import { portDns } from '../../domain/hosts.ts';
@@ -93,6 +93,16 @@ function isCdDisabled(s: ServiceRecord): boolean {
   return !!internal && !!(internal.buildId ?? (internal.buildSHA && internal.buildSHA !== 'latest'));
 }
 
+/** Build settings only the `/v1` face takes, stored and shown, that change nothing yet: said plainly. */
+function buildRuleNotices(spec: ServiceSpec): string[] {
+  const rules = (spec.buildConfiguration ?? {}) as { branchRestrictions?: string[]; prRestrictions?: string[]; crossProjectAccess?: unknown };
+  const out: string[] = [];
+  if (rules.branchRestrictions?.length) out.push('buildConfiguration.branchRestrictions: stored, no effect yet: slipway builds the default (or given) branch by itself, and any branch asked for with POST …/build');
+  if (rules.prRestrictions?.length) out.push('buildConfiguration.prRestrictions: stored, no effect: slipway does not build pull requests');
+  if (rules.crossProjectAccess) out.push('buildConfiguration.crossProjectAccess: stored, no effect: services deploy builds of their own project only');
+  return out;
+}
+
 export function serviceView(d: ServiceDetails, domain: string, opts: { source?: DeployedSource; domains?: 'names' | 'objects' } = {}): Record<string, unknown> {
   const { source } = opts;
   const s = d.service;
@@ -155,7 +165,7 @@ export function serviceView(d: ServiceDetails, domain: string, opts: { source?: 
     paused: s.paused,
     servicePaused: s.paused,
     ...(d.release ? { release: { id: d.release.id, number: d.release.number } } : {}),
-    notices: d.notices,
+    notices: [...d.notices, ...buildRuleNotices(spec)],
     createdAt: s.createdAt,
     updatedAt: s.updatedAt,
     status,
