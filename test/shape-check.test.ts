@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkShape, type Shape } from './support/shape-check.ts';
+import { checkShape, requestGaps, type JsonSchema, type Shape } from './support/shape-check.ts';
 import { DeclarationReader, clientDeclarations, clientEndpoints } from './support/client-types.ts';
 
 const status: Shape = { kind: 'union', options: ['PENDING', 'COMPLETED'].map((value) => ({ kind: 'literal', value }) as Shape) };
@@ -77,4 +77,28 @@ test("the official client's declarations give GetServiceResult's required fields
   const get = endpoints.find((e) => e.name === 'GetServiceEndpoint');
   assert.deepEqual(get, { name: 'GetServiceEndpoint', method: 'GET', route: '/v1/projects/:projectId/services/:serviceId', call: 'get.service' });
   assert.equal(endpoints.find((e) => e.name === 'CreateServiceBuildEndpoint')?.call, 'create.service.build');
+});
+
+test("a request field or enum value the client may send and a body schema refuses is reported; open maps and anyOf branches accept", () => {
+  const request: Shape = {
+    kind: 'object',
+    props: {
+      name: { shape: { kind: 'string' }, optional: false },
+      stageId: { shape: { kind: 'string' }, optional: true },
+      strategy: { shape: { kind: 'union', options: ['recreate', 'custom'].map((value) => ({ kind: 'literal', value }) as Shape) }, optional: true },
+      env: { shape: { kind: 'object', props: { A: { shape: { kind: 'string' }, optional: true } } }, optional: true },
+      build: { shape: { kind: 'object', props: { buildpack: { shape: { kind: 'object', props: {} }, optional: true } } }, optional: true },
+    },
+  };
+  const schema: JsonSchema = {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      name: { type: 'string' },
+      strategy: { anyOf: [{ const: 'recreate' }, { const: 'rollout-steady' }] },
+      env: { type: 'object', additionalProperties: { type: 'string' } },
+      build: { anyOf: [{ type: 'object', additionalProperties: false, properties: { dockerfile: {} } }, { type: 'object', additionalProperties: false, properties: { buildpack: {} } }] },
+    },
+  };
+  assert.deepEqual(requestGaps(request, schema).map((g) => `${g.path}: ${g.rule}`), ['stageId: the client may send it, the schema refuses it', 'strategy: the client may send "custom", the schema refuses it']);
 });

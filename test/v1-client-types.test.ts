@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import type { ApiClient } from '@northflank/js-client';
 import { api, fixtureRepo, northflankClient, startTestPlatform, waitFor, type RunningPlatform } from './support/platform.ts';
 import { clientDeclarations, clientEndpoints, type ClientEndpoint } from './support/client-types.ts';
-import { checkShape, type Problem } from './support/shape-check.ts';
+import { checkShape, requestGaps, type JsonSchema, type Problem } from './support/shape-check.ts';
 
 /** `/v1` routes slipway serves that the client has no endpoint for, each with the reason. */
 const NOT_IN_CLIENT: Record<string, string> = {};
@@ -23,6 +23,23 @@ const DELIBERATE: Record<string, string> = {
   'activeDeadlineSeconds must be a number, got null': 'as settings.activeDeadlineSeconds',
   'jobType must be "cron", got string "manual"': "the client types the kind-neutral PATCH job's result as a cron job's; a manual job stays manual",
 };
+
+/**
+ * Request fields the client's types allow that slipway refuses on purpose (a 400 naming the field), by the
+ * routes they concern, each with the reason. Everything else a client's request type allows is accepted.
+ */
+const REFUSED_REQUEST_FIELDS: { routes: RegExp; paths: string[]; why: string }[] = [
+  { routes: /^\/v1\//, paths: ['buildFiles', 'dockerSecretMounts'], why: 'build files and Docker secret mounts do not exist here: builds take build arguments' },
+  { routes: /\/services\//, paths: ['deployment.strategy.type', 'deployment.strategy.settings'], why: "the 'custom' strategy and its surge settings: rollouts take the presets recreate and rollout-steady|balanced|fast" },
+  { routes: /\/services\//, paths: ['deployment.gradualRolloutStrategyId'], why: 'gradual rollout strategies are not a resource here (canary rollouts are the native and /v3 faces)' },
+  { routes: /\/services\//, paths: ['deployment.ssh'], why: 'slipway has no SSH access to instances' },
+  { routes: /\/services\/(deployment|combined)$/, paths: ['createOptions'], why: 'volumes to attach at creation arrive with the /v1 volume routes' },
+  { routes: /\/jobs(\/|$)/, paths: ['disabledCI', 'buildConfiguration', 'buildSettings', 'buildArguments'], why: "a job runs a service's build or an image: jobs build nothing of their own here" },
+  { routes: /\/jobs(\/|$)/, paths: ['healthChecks'], why: 'a job run is a process that runs to completion: no probes' },
+  { routes: /\/scale$/, paths: ['gracePeriodSeconds'], why: "scaling takes the count and plan; the grace period is the service's deployment.gracePeriodSeconds" },
+  { routes: /\/resume$/, paths: ['disabledCI', 'disabledCD'], why: 'resume brings the service back as it was: CI and CD are set on the service' },
+  { routes: /\/runs$/, paths: ['runtimeFiles', 'deployment.storage', 'deployment.external'], why: "a run overrides the job's environment, plan, command and build; its files, storage and image are the job's" },
+];
 
 const norm = (route: string) => route.replace(/\{(\w+)\}/g, ':$1').replace(/:\w+/g, ':_');
 
@@ -167,7 +184,7 @@ describe("the /v1 face answers in the official client's result types", () => {
   });
 
   it('answers the writes the client makes (creates, updates, actions) in their result types too', async () => {
-    await call('patch.service.combined', { parameters: svc('web'), data: { description: 'patched' } });
+    await call('patch.service.combined', { parameters: svc('web'), data: { description: 'patched', stageId: 'development' } as never });
     await call('patch.service.build', { parameters: svc('builder'), data: { buildConfiguration: { branchRestrictions: ['main'] } } as never });
     await call('patch.project', { parameters: { projectId: project }, data: { description: 'patched' } });
     await call('update.service.runtimeEnvironment', { parameters: svc('runner'), data: { runtimeEnvironment: { A: '1' } } });
@@ -175,7 +192,7 @@ describe("the /v1 face answers in the official client's result types", () => {
     await call('update.service.deployment', { parameters: svc('runner'), data: { instances: 0 } as never });
     await call('update.service.buildArguments', { parameters: svc('builder'), data: { buildArguments: { X: '1' } } });
     await call('update.service.ports', { parameters: svc('runner'), data: { ports: [{ name: 'p01', internalPort: 8080, public: true, protocol: 'HTTP' }, { name: 'p02', internalPort: 9090, public: false, protocol: 'TCP' }] } as never });
-    await call('patch.job', { parameters: { projectId: project, jobId: 'task' }, data: { description: 'patched' } as never });
+    await call('patch.job', { parameters: { projectId: project, jobId: 'task' }, data: { description: 'patched', stageId: 'development' } as never });
     await call('update.job.runtimeEnvironment', { parameters: { projectId: project, jobId: 'task' }, data: { runtimeEnvironment: { B: '2' } } });
     await call('update.registryCredentials', { parameters: { credentialId: ids.credential }, data: { restrictions: { restricted: false } } as never });
     await call('resume.service', { parameters: svc('runner') });
@@ -207,6 +224,27 @@ describe("the /v1 face answers in the official client's result types", () => {
     await call('delete.service', { parameters: svc('gone') });
     const cred = await call('add.registryCredentials', { data: { name: 'gone registry', provider: 'custom', registryUrl: 'http://127.0.0.1:5001', credentials: { username: 'u', password: 'p', scope: { pull: true } } } as never });
     await call('delete.registryCredentials', { parameters: { credentialId: cred.id } });
+  });
+
+  it("accepts every field the client's request types allow on each /v1 write, but those refused by name with a reason", async () => {
+    const doc = (await api(p, 'GET', '/openapi.json')).body as { paths: Record<string, Record<string, { requestBody?: { content?: Record<string, { schema?: JsonSchema }> } }>> };
+    const gaps: string[] = [];
+    let checked = 0;
+    for (const [route, ops] of Object.entries(doc.paths)) {
+      if (!route.startsWith('/v1')) continue;
+      for (const [method, op] of Object.entries(ops)) {
+        const ep = endpoints.find((e) => e.method === method.toUpperCase() && norm(e.route) === norm(route));
+        const data = ep && clientDeclarations().dataOf(ep.name);
+        if (!data) continue;
+        const schema = op.requestBody?.content?.['application/json']?.schema;
+        assert.ok(schema, `${method.toUpperCase()} ${route} takes the client's ${ep!.name.replace(/Endpoint$/, 'Data')}: it needs a body schema`);
+        checked++;
+        const refused = (path: string) => REFUSED_REQUEST_FIELDS.some((r) => r.routes.test(route) && r.paths.includes(path));
+        for (const g of requestGaps(data, schema)) if (!refused(g.path)) gaps.push(`${method.toUpperCase()} ${route}: ${g.path} ${g.rule}`);
+      }
+    }
+    assert.ok(checked > 20, `request bodies compared: ${checked}`);
+    assert.deepEqual(gaps, []);
   });
 
   it('finds no response missing a required property or carrying a wrong type or enum value', () => {

@@ -57,6 +57,12 @@ export class DeclarationReader {
     return this.shapeOf(this.checker.getTypeFromTypeNode(decl.type));
   }
 
+  /** The request body type (`XData` of endpoint `XEndpoint`), if the endpoint takes a body. */
+  dataOf(endpointClass: string): Shape | undefined {
+    const name = endpointClass.replace(/Endpoint$/, 'Data');
+    return this.aliases.has(name) ? this.alias(name) : undefined;
+  }
+
   hasAlias(name: string): boolean {
     return this.aliases.has(name);
   }

@@ -111,3 +111,62 @@ export function checkShape(shape: Shape, value: unknown, path = ''): Problem[] {
     }
   }
 }
+
+/** The JSON Schema subset a route's body schema uses (TypeBox, as `/openapi.json` prints it). */
+export interface JsonSchema {
+  type?: string | string[];
+  properties?: Record<string, JsonSchema>;
+  additionalProperties?: boolean | JsonSchema;
+  items?: JsonSchema;
+  enum?: unknown[];
+  const?: unknown;
+  anyOf?: JsonSchema[];
+  oneOf?: JsonSchema[];
+  allOf?: JsonSchema[];
+}
+
+/**
+ * What a request type allows that a body schema refuses: a property the client may send that the schema
+ * does not name (where it refuses unknown properties), and an enum value the client may send that the
+ * schema's enum leaves out; recursively into objects and array items. Types of primitives are not compared
+ * (the schema's own limits, from the seeds, are stricter on purpose).
+ */
+export function requestGaps(shape: Shape, schema: JsonSchema | undefined, path = ''): Problem[] {
+  if (!schema) return [];
+  const branches = [schema, ...(schema.anyOf ?? []), ...(schema.oneOf ?? []), ...(schema.allOf ?? [])];
+  switch (shape.kind) {
+    case 'union': {
+      const literals = shape.options.filter((o): o is Extract<Shape, { kind: 'literal' }> => o.kind === 'literal');
+      const out = shape.options.filter((o) => o.kind !== 'literal').flatMap((o) => requestGaps(o, schema, path));
+      const allowed = branches.flatMap((b) => [...(b.enum ?? []), ...('const' in b ? [b.const] : [])]);
+      if (allowed.length) for (const l of literals) if (!allowed.includes(l.value)) out.push({ path, rule: `the client may send ${JSON.stringify(l.value)}, the schema refuses it` });
+      return dedupe(out);
+    }
+    case 'array':
+      return requestGaps(shape.items, branches.find((b) => b.items)?.items, path);
+    case 'object': {
+      const objects = branches.filter((b) => b.properties || b.additionalProperties !== undefined);
+      if (!objects.length) return [];
+      const out: Problem[] = [];
+      for (const [key, prop] of Object.entries(shape.props)) {
+        const named = objects.map((b) => b.properties?.[key]).filter((x): x is JsonSchema => !!x);
+        const open = objects.find((b) => b.additionalProperties !== false && !b.properties?.[key]);
+        if (!named.length && !open) {
+          out.push({ path: path ? `${path}.${key}` : key, rule: 'the client may send it, the schema refuses it' });
+          continue;
+        }
+        // Gaps only where no branch that names the property takes what the client sends there.
+        const perBranch = named.map((n) => requestGaps(prop.shape, n, path ? `${path}.${key}` : key));
+        if (perBranch.length && perBranch.every((g) => g.length)) out.push(...perBranch.sort((a, b) => a.length - b.length)[0]);
+      }
+      return out;
+    }
+    default:
+      return [];
+  }
+}
+
+function dedupe(problems: Problem[]): Problem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => !seen.has(`${p.path} ${p.rule}`) && seen.add(`${p.path} ${p.rule}`));
+}

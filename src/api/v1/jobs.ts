@@ -43,6 +43,7 @@ const JobDeployment = strict({
 });
 const jobFields = {
   name: JobName,
+  stageId: Opt(X.StageId),
   description: Opt(X.Description),
   tags: Opt(X.Tags),
   infrastructure: Opt(X.Infrastructure),
@@ -86,6 +87,7 @@ const Settings = strict({ ...jobSettings, cron: Opt(strict(cronSettings)) });
 // Northflank's PatchJob body: `settings` (with `settings.cron`) or, as its kind-specific routes take them,
 // the same fields at the top level; plus slipway's `deployment` and `command` as at creation.
 const PatchJob = strict({
+  stageId: Opt(X.StageId),
   description: Opt(X.Description),
   tags: Opt(X.Tags),
   billing: Opt(X.Billing),

@@ -93,10 +93,11 @@ function isCdDisabled(s: ServiceRecord): boolean {
   return !!internal && !!(internal.buildId ?? (internal.buildSHA && internal.buildSHA !== 'latest'));
 }
 
-/** Build settings only the `/v1` face takes, stored and shown, that change nothing yet: said plainly. */
-function buildRuleNotices(spec: ServiceSpec): string[] {
+/** Settings only the `/v1` face takes, stored and shown, that change nothing yet: said plainly. */
+function faceNotices(spec: ServiceSpec): string[] {
   const rules = (spec.buildConfiguration ?? {}) as { branchRestrictions?: string[]; prRestrictions?: string[]; crossProjectAccess?: unknown };
   const out: string[] = [];
+  if (spec.stageId) out.push('stageId: stored, no effect: slipway has no pipelines yet');
   if (rules.branchRestrictions?.length) out.push('buildConfiguration.branchRestrictions: stored, no effect yet: slipway builds the default (or given) branch by itself, and any branch asked for with POST …/build');
   if (rules.prRestrictions?.length) out.push('buildConfiguration.prRestrictions: stored, no effect: slipway does not build pull requests');
   if (rules.crossProjectAccess) out.push('buildConfiguration.crossProjectAccess: stored, no effect: services deploy builds of their own project only');
@@ -165,7 +166,7 @@ export function serviceView(d: ServiceDetails, domain: string, opts: { source?: 
     paused: s.paused,
     servicePaused: s.paused,
     ...(d.release ? { release: { id: d.release.id, number: d.release.number } } : {}),
-    notices: [...d.notices, ...buildRuleNotices(spec)],
+    notices: [...d.notices, ...faceNotices(spec)],
     createdAt: s.createdAt,
     updatedAt: s.updatedAt,
     status,

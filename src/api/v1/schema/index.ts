@@ -13,6 +13,7 @@ const strict = <T extends TProperties>(props: T) => Type.Object(props, { additio
 const ServiceName = Type.String({ minLength: 3, maxLength: 54, pattern: P.serviceName, description: 'The name of the service.' });
 
 const commonPatch = {
+  stageId: Opt(X.StageId),
   description: Opt(X.Description),
   tags: Opt(X.Tags),
   billing: Opt(X.Billing),
@@ -42,8 +43,8 @@ export const PatchCombinedService = strict({ ...commonPatch, ...buildFields, dep
 export const CreateCombinedService = strict({ name: ServiceName, ...commonPatch, ...buildFields, billing: X.BillingRequired, deployment: X.DeploymentPatch });
 
 const buildServiceFields = { ...buildFields, vcsData: Opt(X.BuildVcsData) };
-export const PatchBuildService = strict({ description: Opt(X.Description), tags: Opt(X.Tags), billing: Opt(X.Billing), infrastructure: Opt(X.Infrastructure), ...buildServiceFields });
-export const CreateBuildService = strict({ name: ServiceName, description: Opt(X.Description), tags: Opt(X.Tags), billing: Opt(X.Billing), infrastructure: Opt(X.Infrastructure), ...buildServiceFields });
+export const PatchBuildService = strict({ stageId: Opt(X.StageId), description: Opt(X.Description), tags: Opt(X.Tags), billing: Opt(X.Billing), infrastructure: Opt(X.Infrastructure), ...buildServiceFields });
+export const CreateBuildService = strict({ name: ServiceName, stageId: Opt(X.StageId), description: Opt(X.Description), tags: Opt(X.Tags), billing: Opt(X.Billing), infrastructure: Opt(X.Infrastructure), ...buildServiceFields });
 
 const ProjectName = Type.String({ minLength: 3, maxLength: 39, pattern: P.serviceName, description: 'The name of the project.' });
 const projectFields = {

@@ -10,6 +10,8 @@ import { Enum } from './enum.ts';
 const Obj = <T extends TProperties>(props: T, description?: string): TObject<T> => Type.Object(props, { additionalProperties: false, ...(description ? { description } : {}) });
 const Opt = Type.Optional;
 
+/** The pipeline stage a resource is created in (Northflank pipelines): stored; slipway has no pipelines yet. */
+export const StageId = Type.String({ minLength: 1, maxLength: 100, description: 'The pipeline stage (stored, no effect: slipway has no pipelines yet).' });
 export const Description = Type.String({ maxLength: 200, pattern: P.description, description: 'A description of the service.' });
 export const Tags = Type.Array(Type.String({ minLength: 3, maxLength: 100, pattern: P.tag }), { description: 'An array of previously defined tags.' });
 
@@ -108,6 +110,7 @@ const IpRule = Obj({ addresses: Type.Array(Type.String({ maxLength: 64 }), { max
 const Sso = Obj({
   organizationId: Opt(Type.String()),
   directoryGroupIds: Opt(Type.Array(Type.String())),
+  allowAnyOrgUsers: Opt(Type.Boolean()),
   validateInternalTraffic: Opt(Type.Boolean()),
   setCookieOnRootDomain: Opt(Type.Boolean()),
   allowInternalTrafficViaPublicDns: Opt(Type.Boolean()),
