@@ -6,7 +6,7 @@ import { Type } from '@sinclair/typebox';
 import type { Api, ApiDeps } from '../deps.ts';
 import { PLANS } from '../../domain/plans.ts';
 import type { PortSpec, ServiceKind, ServiceSpec } from '../../domain/service.ts';
-import { buildView, portsView, projectView, serviceListItem } from './service-view.ts';
+import { DEFAULT_PLAN, buildView, portsView, projectView, serviceListItem } from './service-view.ts';
 import { serviceViewer } from './service-source.ts';
 import { bundleOfSource, bundlePath, sourcePatch } from './build-source.ts';
 import * as S from './schema/index.ts';
@@ -287,7 +287,8 @@ export function registerV1(app: Api, deps: ApiDeps): void {
 /** Fill what a create leaves to defaults, so stored specs are complete. */
 function normalise(kind: ServiceKind, body: ServiceSpec): ServiceSpec {
   const spec = { ...body } as ServiceSpec;
-  if (!spec.billing) spec.billing = { deploymentPlan: 'nf-compute-20' };
+  // A build service's billing may name no plan (CreateServiceBuildData): it gets the default one.
+  if (!spec.billing?.deploymentPlan) spec.billing = { ...spec.billing, deploymentPlan: DEFAULT_PLAN };
   if (kind !== 'build' && !spec.deployment) spec.deployment = { instances: 1 };
   return spec;
 }
