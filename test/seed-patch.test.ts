@@ -88,10 +88,16 @@ describe("the seed's example PATCH", () => {
     assert.deepEqual(got.healthChecks, body.healthChecks);
     assert.deepEqual(got.autoscaling, body.autoscaling);
     assert.equal(got.deployment.instances, 1);
-    assert.deepEqual(got.deployment.internal, body.deployment.internal);
+    const internal = got.deployment.internal;
+    assert.deepEqual({ id: internal.id, branch: internal.branch, buildId: internal.buildId }, body.deployment.internal);
+    // A read adds what the client declares of the source: the service it builds from and its repository.
+    assert.equal(got.deployment.internal.nfObjectId, 'example-build-service');
+    assert.equal(got.deployment.internal.nfObjectType, 'service');
+    assert.equal(got.deployment.internal.buildSHA, 'latest');
     assert.deepEqual(got.deployment.storage, body.deployment.storage);
     assert.equal(got.ports[0].name, 'p01');
-    assert.deepEqual(got.ports[0].domains, ['app.example.com']);
+    assert.deepEqual(got.ports[0].domains, [{ name: 'app.example.com', certificate: { inProgress: false } }], 'a read lists domains as objects (GetServiceResult)');
+    assert.deepEqual(res.body.data.ports[0].domains, ['app.example.com'], 'a write echoes the names it was sent');
     assert.equal(got.ports[0].dns, 'p01--example-service--seed-project.localhost');
     assert.equal(got.serviceType, 'deployment');
     assert.ok(['PENDING', 'IN_PROGRESS', 'COMPLETED'].includes(got.status.deployment.status));

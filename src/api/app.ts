@@ -3,17 +3,11 @@
  * formation routes join later). Bodies are validated by the TypeBox schemas on each route; every error goes
  * through exactly one mapper per face; every route but /healthz needs a bearer token.
  */
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Ajv } from 'ajv';
 import ajvFormats from 'ajv-formats';
-import type { Logger } from 'pino';
-import type { AuthService, Principal } from '../services/auth.ts';
-import type { ProjectsService } from '../services/projects.ts';
-import type { ServiceCatalog } from '../services/service-catalog.ts';
-import type { BuildsService } from '../services/builds.ts';
-import type { Store } from '../store/store.ts';
 import { classify } from './error-mapping.ts';
 import { northflankError } from './v1/nf-errors.ts';
 import { problemDetails } from './native/problem.ts';
@@ -26,48 +20,21 @@ import { registerCertificates } from './native/certificates.ts';
 import { registerV1Jobs } from './v1/jobs.ts';
 import { registerV1Registries } from './v1/registries.ts';
 import { registerNativeRuns } from './native/runs.ts';
-import type { JobsService } from '../jobs/jobs-service.ts';
-import type { SecretGroupsService } from '../secrets/secret-groups.ts';
-import type { EnvironmentDetailsService } from '../secrets/environment-details.ts';
-import type { TagsService } from '../tags/tags-service.ts';
 import { registerV1Secrets } from './v1/secrets.ts';
 import { registerV1Tags } from './v1/tags.ts';
-import type { VolumesService } from '../volumes/volumes-service.ts';
 import { registerV1Volumes } from './v1/volumes.ts';
 import { cfError } from './cf/cf-errors.ts';
 import { ERROR_CODES } from '../errors/errors.ts';
+import type { Principal } from '../services/auth.ts';
+import type { Api, ApiDeps } from './deps.ts';
+
+export type { Api, ApiDeps } from './deps.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal;
   }
 }
-
-export interface ApiDeps {
-  logger: Logger;
-  auth: AuthService;
-  projects: ProjectsService;
-  catalog: ServiceCatalog;
-  builds: BuildsService;
-  /** jobs and one-off runs; their routes are registered only when present */
-  jobs?: JobsService;
-  /** secret groups, environments with their sources, and tags; their routes are registered only when present */
-  secrets?: { secretGroups: SecretGroupsService; environment: EnvironmentDetailsService; tags: TagsService };
-  /** volumes and their backups; their routes are registered only when present */
-  volumes?: VolumesService;
-  store: Store;
-  domain: string;
-  bodyLimitBytes: number;
-  uploadLimitBytes: number;
-  /** the data directory (user TLS certificates live under it) */
-  dataDir?: string;
-  /** the data plane, for what it assigns (TCP ports) */
-  router?: { tcpPortOf?(routeKey: string): number | undefined; address(): { httpPort: number; httpsPort?: number } };
-  /** answers /healthz: false while starting or stopping */
-  isHealthy: () => boolean;
-}
-
-export type Api = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
 
 // The Cloud Foundry root documents are public, as in CF: clients read them before they hold a token.
 const PUBLIC_PATHS = new Set(['/healthz', '/', '/v3']);

@@ -7,7 +7,7 @@ import crypto from 'node:crypto';
 import { Type, type TSchema } from '@sinclair/typebox';
 import multipart from '@fastify/multipart';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Api, ApiDeps } from '../app.ts';
+import type { Api, ApiDeps } from '../deps.ts';
 import type { Principal } from '../../services/auth.ts';
 import type { ServiceRecord, ServiceSpec, HealthCheckSpec } from '../../domain/service.ts';
 import type { BuildRecord } from '../../store/builds-repo.ts';

@@ -7,7 +7,7 @@
  */
 import { derivedGuid } from '../../domain/ids.ts';
 import { Type } from '@sinclair/typebox';
-import type { Api, ApiDeps } from '../app.ts';
+import type { Api, ApiDeps } from '../deps.ts';
 import type { Principal } from '../../services/auth.ts';
 import type { HealthCheckSpec, ProcessTypeSpec, ServiceRecord, ServiceSpec } from '../../domain/service.ts';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError, type FieldProblem } from '../../errors/errors.ts';

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Type } from '@sinclair/typebox';
-import type { Api, ApiDeps } from '../app.ts';
+import type { Api, ApiDeps } from '../deps.ts';
 import { readCertificate, userCertsDir } from '../../router/tls/certificates.ts';
 import { NotFoundError, ValidationError } from '../../errors/errors.ts';
 

@@ -8,7 +8,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import path from 'node:path';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Api, ApiDeps } from '../app.ts';
+import type { Api, ApiDeps } from '../deps.ts';
 import { hostedRepoDir, parseHostedUrl } from '../../builds/hosted-repos.ts';
 import { ConflictError, ValidationError } from '../../errors/errors.ts';
 

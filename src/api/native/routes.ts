@@ -3,7 +3,7 @@
  * and instance listings — what the Northflank face has no shape for.
  */
 import { Type } from '@sinclair/typebox';
-import type { Api, ApiDeps } from '../app.ts';
+import type { Api, ApiDeps } from '../deps.ts';
 import { buildView } from '../v1/service-view.ts';
 import { portHosts } from '../../domain/hosts.ts';
 

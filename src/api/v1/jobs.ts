@@ -5,12 +5,14 @@
  * (PENDING|RUNNING|SUCCEEDED|FAILED), `exitCode`, `attempts`, `message` and `scheduledFor`.
  */
 import { Type, type TProperties } from '@sinclair/typebox';
-import type { Api, ApiDeps } from '../app.ts';
+import type { Api, ApiDeps } from '../deps.ts';
 import * as X from './schema/service-parts.ts';
 import { P } from './schema/patterns.ts';
 import { Enum } from './schema/enum.ts';
 import type { JobKind, JobPatch, JobRecord, JobSpec, RunRecord } from '../../domain/job.ts';
 import type { RunOverrides } from '../../jobs/jobs-service.ts';
+import type { Principal } from '../../services/auth.ts';
+import { clusterView, registryProviderOf } from './service-view.ts';
 
 const Opt = Type.Optional;
 const strict = <T extends TProperties>(props: T) => Type.Object(props, { additionalProperties: false });
@@ -41,6 +43,7 @@ const JobDeployment = strict({
 });
 const jobFields = {
   name: JobName,
+  stageId: Opt(X.StageId),
   description: Opt(X.Description),
   tags: Opt(X.Tags),
   infrastructure: Opt(X.Infrastructure),
@@ -84,6 +87,7 @@ const Settings = strict({ ...jobSettings, cron: Opt(strict(cronSettings)) });
 // Northflank's PatchJob body: `settings` (with `settings.cron`) or, as its kind-specific routes take them,
 // the same fields at the top level; plus slipway's `deployment` and `command` as at creation.
 const PatchJob = strict({
+  stageId: Opt(X.StageId),
   description: Opt(X.Description),
   tags: Opt(X.Tags),
   billing: Opt(X.Billing),
@@ -116,8 +120,9 @@ const JobParams = Type.Object({ projectId: Type.String({ maxLength: 100 }), jobI
 const RunParams = Type.Object({ projectId: Type.String({ maxLength: 100 }), jobId: Type.String({ maxLength: 100 }), runId: Type.String({ maxLength: 300 }) });
 const Page = Type.Object({ per_page: Opt(Type.Integer({ minimum: 1, maximum: 100 })), page: Opt(Type.Integer({ minimum: 1 })), cursor: Opt(Type.String({ maxLength: 512 })) });
 
-export function jobView(j: JobRecord): Record<string, unknown> {
+export function jobView(j: JobRecord, domain: string): Record<string, unknown> {
   const s = j.spec;
+  const external = s.deployment?.external;
   return {
     id: j.id,
     appId: `/${j.projectId}/${j.id}`,
@@ -131,7 +136,7 @@ export function jobView(j: JobRecord): Record<string, unknown> {
     disabledCI: true,
     disabledCD: false,
     billing: s.billing,
-    deployment: { ...(s.deployment?.external ? { external: { imagePath: s.deployment.external.imagePath } } : { internal: s.deployment?.internal }), ...(s.deployment?.buildpack ? { buildpack: s.deployment.buildpack } : {}), ...(s.deployment?.docker ? { docker: s.deployment.docker } : {}) },
+    deployment: { ...(external ? { external: { imagePath: external.imagePath, registryProvider: registryProviderOf(external.imagePath), privateImage: !!(external as { credentials?: string }).credentials } } : { internal: s.deployment?.internal }), ...(s.deployment?.buildpack ? { buildpack: s.deployment.buildpack } : {}), ...(s.deployment?.docker ? { docker: s.deployment.docker } : {}) },
     ...(s.command ? { command: s.command } : {}),
     // Values are secrets: the names alone say what is set.
     runtimeEnvironmentKeys: Object.keys(s.runtimeEnvironment ?? {}),
@@ -139,6 +144,9 @@ export function jobView(j: JobRecord): Record<string, unknown> {
     backoffLimit: s.backoffLimit ?? 0,
     activeDeadlineSeconds: s.activeDeadlineSeconds ?? null,
     ...(j.kind === 'cron' ? { schedule: s.schedule, suspended: s.suspended ?? false, concurrencyPolicy: s.concurrencyPolicy ?? 'allow' } : {}),
+    // Jobs build nothing of their own here (they run a service's build or an image): no build status to report.
+    status: {},
+    cluster: clusterView(j.projectId, domain),
   };
 }
 
@@ -174,15 +182,45 @@ const tags = { tags: ['jobs'] };
 export function registerV1Jobs(app: Api, deps: ApiDeps): void {
   const jobs = deps.jobs;
   if (!jobs) return;
+  const view = (j: JobRecord) => jobView(j, deps.domain);
+  /**
+   * A job's deployment as Northflank reads it: an internal source names the service (build or combined) whose
+   * build it runs, with that service's repository and branch and the build a run would use now (the pinned
+   * one, else the newest successful build). A source the caller cannot read leaves those fields empty.
+   */
+  const deploymentOf = async (caller: Principal, j: JobRecord): Promise<Record<string, unknown>> => {
+    const base = view(j).deployment as Record<string, unknown>;
+    const internal = j.spec.deployment?.internal as { id?: string; branch?: string; buildSHA?: string; buildId?: string } | undefined;
+    if (!internal?.id) return base;
+    const from = await deps.catalog.get(caller, j.projectId, internal.id).then((d) => d.service, () => undefined);
+    const vcs = from?.spec.vcsData;
+    const bundle = from?.spec.bundleData as { bundleUrl?: string; branch?: string } | undefined;
+    const built = from && from.kind !== 'deployment' ? await deps.builds.list(caller, j.projectId, internal.id).catch(() => []) : [];
+    const build = internal.buildId ? built.find((b) => b.id === internal.buildId) : built.find((b) => b.status === 'SUCCESS' && (!internal.branch || b.branch === internal.branch));
+    return {
+      ...base,
+      internal: {
+        ...internal,
+        appId: `/${j.projectId}/${internal.id}`,
+        nfObjectId: internal.id,
+        nfObjectType: 'service',
+        repository: vcs?.projectUrl ?? bundle?.bundleUrl ?? '',
+        branch: internal.branch ?? vcs?.projectBranch ?? bundle?.branch ?? build?.branch ?? '',
+        buildSHA: internal.buildSHA ?? 'latest',
+        ...(build ? { buildId: build.id } : {}),
+        ...(build && !build.sha.startsWith('bundle:') ? { deployedSHA: build.sha } : {}),
+      },
+    };
+  };
 
   for (const kind of ['manual', 'cron'] as JobKind[]) {
     app.post(`/v1/projects/:projectId/jobs/${kind}`, { schema: { ...tags, summary: `Create a ${kind} job`, params: ProjectParams, body: kind === 'cron' ? CreateJobCron : CreateJobManual } }, async (req) => {
       const { projectId } = req.params as { projectId: string };
-      return { data: jobView(await jobs.createJob(req.principal, projectId, kind, req.body as JobSpec)) };
+      return { data: view(await jobs.createJob(req.principal, projectId, kind, req.body as JobSpec)) };
     });
     app.put(`/v1/projects/:projectId/jobs/${kind}`, { schema: { ...tags, summary: `Create a ${kind} job, or replace the one of that name`, params: ProjectParams, body: kind === 'cron' ? CreateJobCron : CreateJobManual } }, async (req) => {
       const { projectId } = req.params as { projectId: string };
-      return { data: jobView(await jobs.putJob(req.principal, projectId, kind, req.body as JobSpec)) };
+      return { data: view(await jobs.putJob(req.principal, projectId, kind, req.body as JobSpec)) };
     });
   }
   /** A kind-neutral body as a job spec: `settings` flattened, and a schedule makes it a cron job. */
@@ -193,12 +231,12 @@ export function registerV1Jobs(app: Api, deps: ApiDeps): void {
   app.post('/v1/projects/:projectId/jobs', { schema: { ...tags, summary: 'Create a job (a cron job when settings.cron has a schedule)', params: ProjectParams, body: CreateJob } }, async (req) => {
     const { projectId } = req.params as { projectId: string };
     const { kind, spec } = neutral(req.body as PatchJobBody & { name: string });
-    return { data: jobView(await jobs.createJob(req.principal, projectId, kind, spec)) };
+    return { data: view(await jobs.createJob(req.principal, projectId, kind, spec)) };
   });
   app.put('/v1/projects/:projectId/jobs', { schema: { ...tags, summary: 'Create a job, or replace the one of that name', params: ProjectParams, body: CreateJob } }, async (req) => {
     const { projectId } = req.params as { projectId: string };
     const { kind, spec } = neutral(req.body as PatchJobBody & { name: string });
-    return { data: jobView(await jobs.putJob(req.principal, projectId, kind, spec)) };
+    return { data: view(await jobs.putJob(req.principal, projectId, kind, spec)) };
   });
   app.get('/v1/projects/:projectId/jobs', { schema: { ...tags, params: ProjectParams, querystring: Page } }, async (req) => {
     const { projectId } = req.params as { projectId: string };
@@ -215,7 +253,7 @@ export function registerV1Jobs(app: Api, deps: ApiDeps): void {
   });
   app.get('/v1/projects/:projectId/jobs/:jobId', { schema: { ...tags, params: JobParams } }, async (req) => {
     const { projectId, jobId } = req.params as { projectId: string; jobId: string };
-    return { data: jobView(await jobs.getJob(req.principal, projectId, jobId)) };
+    return { data: view(await jobs.getJob(req.principal, projectId, jobId)) };
   });
   app.delete('/v1/projects/:projectId/jobs/:jobId', { schema: { ...tags, params: JobParams } }, async (req) => {
     const { projectId, jobId } = req.params as { projectId: string; jobId: string };
@@ -225,7 +263,7 @@ export function registerV1Jobs(app: Api, deps: ApiDeps): void {
   const patchRoute = (url: string, kind: JobKind | undefined, summary: string) =>
     app.patch(url, { schema: { ...tags, summary, params: JobParams, body: PatchJob } }, async (req) => {
       const { projectId, jobId } = req.params as { projectId: string; jobId: string };
-      return { data: jobView(await jobs.patchJob(req.principal, projectId, jobId, jobPatchOf((req.body ?? {}) as PatchJobBody), kind)) };
+      return { data: view(await jobs.patchJob(req.principal, projectId, jobId, jobPatchOf((req.body ?? {}) as PatchJobBody), kind)) };
     });
   patchRoute('/v1/projects/:projectId/jobs/:jobId', undefined, 'Update a job: the fields given replace those stored (billing and deployment merge one level)');
   patchRoute('/v1/projects/:projectId/jobs/manual/:jobId', 'manual', 'Update a manual job');
@@ -233,7 +271,7 @@ export function registerV1Jobs(app: Api, deps: ApiDeps): void {
   // A job's parts as Northflank reads and updates them one at a time; each update is a PATCH of that part.
   const UpdateJobEnvironment = strict({ runtimeEnvironment: X.RuntimeEnvironment, runtimeFiles: Opt(X.RuntimeFiles) });
   const UpdateJobSettings = strict({ ...jobSettings, schedule: Opt(CreateJobCron.properties.schedule), suspended: cronSettings.suspended, concurrencyPolicy: cronSettings.concurrencyPolicy });
-  const parts: { path: string; body: unknown; get?: false; read: (j: JobRecord) => Record<string, unknown>; patch: (b: Record<string, unknown>) => JobPatch }[] = [
+  const parts: { path: string; body: unknown; get?: false; read: (j: JobRecord, caller: Principal) => Record<string, unknown> | Promise<Record<string, unknown>>; patch: (b: Record<string, unknown>) => JobPatch }[] = [
     {
       path: 'runtime-environment',
       body: UpdateJobEnvironment,
@@ -244,27 +282,27 @@ export function registerV1Jobs(app: Api, deps: ApiDeps): void {
       path: 'settings',
       body: UpdateJobSettings,
       get: false,
-      read: (j) => ({ ...(jobView(j).settings as Record<string, unknown>), ...(j.kind === 'cron' ? { schedule: j.spec.schedule, suspended: j.spec.suspended ?? false, concurrencyPolicy: j.spec.concurrencyPolicy ?? 'allow' } : {}) }),
+      read: (j) => ({ ...(view(j).settings as Record<string, unknown>), ...(j.kind === 'cron' ? { schedule: j.spec.schedule, suspended: j.spec.suspended ?? false, concurrencyPolicy: j.spec.concurrencyPolicy ?? 'allow' } : {}) }),
       patch: (b) => b as JobPatch,
     },
-    { path: 'deployment', body: JobDeployment, read: (j) => jobView(j).deployment as Record<string, unknown>, patch: (b) => ({ deployment: b as JobPatch['deployment'] }) },
+    { path: 'deployment', body: JobDeployment, read: (j, caller) => deploymentOf(caller, j), patch: (b) => ({ deployment: b as JobPatch['deployment'] }) },
   ];
   for (const part of parts) {
     const url = `/v1/projects/:projectId/jobs/:jobId/${part.path}`;
     if (part.get !== false) {
       app.get(url, { schema: { ...tags, summary: `Read a job's ${part.path}`, params: JobParams } }, async (req) => {
         const { projectId, jobId } = req.params as { projectId: string; jobId: string };
-        return { data: part.read(await jobs.getJob(req.principal, projectId, jobId)) };
+        return { data: await part.read(await jobs.getJob(req.principal, projectId, jobId), req.principal) };
       });
     }
     app.post(url, { schema: { ...tags, summary: `Update a job's ${part.path} (the next run uses it)`, params: JobParams, body: part.body as never } }, async (req) => {
       const { projectId, jobId } = req.params as { projectId: string; jobId: string };
-      return { data: part.read(await jobs.patchJob(req.principal, projectId, jobId, part.patch(req.body as Record<string, unknown>))) };
+      return { data: await part.read(await jobs.patchJob(req.principal, projectId, jobId, part.patch(req.body as Record<string, unknown>)), req.principal) };
     });
   }
   app.post('/v1/projects/:projectId/jobs/:jobId/suspend', { schema: { ...tags, summary: 'Suspend or resume a cron job schedule', params: JobParams, body: Suspend } }, async (req) => {
     const { projectId, jobId } = req.params as { projectId: string; jobId: string };
-    return { data: jobView(await jobs.setSuspended(req.principal, projectId, jobId, (req.body as { suspended: boolean }).suspended)) };
+    return { data: view(await jobs.setSuspended(req.principal, projectId, jobId, (req.body as { suspended: boolean }).suspended)) };
   });
   app.post('/v1/projects/:projectId/jobs/:jobId/runs', { schema: { ...tags, summary: 'Start a job run', params: JobParams, body: StartJobRun } }, async (req) => {
     const { projectId, jobId } = req.params as { projectId: string; jobId: string };

@@ -4,7 +4,7 @@
  * Thin: shapes in, `RegistryCredentialsService` calls, `{ data }` out. No read carries the password.
  */
 import { Type, type TProperties } from '@sinclair/typebox';
-import type { Api, ApiDeps } from '../app.ts';
+import type { Api, ApiDeps } from '../deps.ts';
 import { Enum } from './schema/enum.ts';
 import { REGISTRY_PROVIDERS, type RegistryCredentialRecord } from '../../domain/registry-credentials.ts';
 import { RegistryCredentialsService, type RegistryCredentialInput, type RegistryCredentialPatch } from '../../services/registry-credentials.ts';

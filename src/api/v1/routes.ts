@@ -3,10 +3,12 @@
  * success is HTTP 200 with `{ data }` (the official client treats any other status as an error).
  */
 import { Type } from '@sinclair/typebox';
-import type { Api, ApiDeps } from '../app.ts';
+import type { Api, ApiDeps } from '../deps.ts';
 import { PLANS } from '../../domain/plans.ts';
 import type { PortSpec, ServiceKind, ServiceSpec } from '../../domain/service.ts';
-import { buildView, portsView, projectView, serviceListItem, serviceView } from './service-view.ts';
+import { DEFAULT_PLAN, buildView, portsView, projectView, serviceListItem } from './service-view.ts';
+import { serviceViewer } from './service-source.ts';
+import { bundleOfSource, bundlePath, sourcePatch } from './build-source.ts';
 import * as S from './schema/index.ts';
 import { ValidationError } from '../../errors/errors.ts';
 import { idFromName } from '../../domain/ids.ts';
@@ -42,6 +44,7 @@ const tags = (t: string) => ({ tags: [t] });
 
 export function registerV1(app: Api, deps: ApiDeps): void {
   const { projects, catalog, builds, domain } = deps;
+  const serviceView = serviceViewer(deps);
 
   app.get('/v1/plans', { schema: { ...tags('plans'), summary: 'List plans (the size catalogue)' } }, async () => ({
     data: {
@@ -54,17 +57,26 @@ export function registerV1(app: Api, deps: ApiDeps): void {
     const { items, pagination } = await paginate(req.query as PageQuery, (after, limit) => projects.list(req.principal, { after, limit }));
     return { data: { projects: items.map((p) => ({ id: p.id, name: p.name, ...(p.description ? { description: p.description } : {}) })) }, pagination };
   });
-  app.post('/v1/projects', { schema: { ...tags('projects'), body: S.CreateProject } }, async (req) => ({ data: projectView(await projects.create(req.principal, req.body as never)) }));
-  app.put('/v1/projects', { schema: { ...tags('projects'), body: S.CreateProject } }, async (req) => ({ data: projectView(await projects.put(req.principal, req.body as never)) }));
+  app.post('/v1/projects', { schema: { ...tags('projects'), body: S.CreateProject } }, async (req) => ({ data: projectView(await projects.create(req.principal, req.body as never), domain) }));
+  app.put('/v1/projects', { schema: { ...tags('projects'), body: S.CreateProject } }, async (req) => ({ data: projectView(await projects.put(req.principal, req.body as never), domain) }));
   app.get('/v1/projects/:projectId', { schema: { ...tags('projects'), params: ProjectParams } }, async (req) => {
     const { projectId } = req.params as { projectId: string };
     const p = await projects.get(req.principal, projectId);
     const services = await catalog.list(req.principal, projectId, { limit: 1000 });
-    return { data: { ...projectView(p), services: services.map((s) => ({ id: s.id, name: s.name, serviceType: s.kind })) } };
+    const jobs = deps.jobs ? await deps.jobs.listJobs(req.principal, projectId, { limit: 1000 }) : [];
+    const appId = (id: string) => `/${projectId}/${id}`;
+    return {
+      data: {
+        ...projectView(p, domain),
+        services: services.map((s) => ({ id: s.id, appId: appId(s.id), name: s.name, serviceType: s.kind })),
+        jobs: jobs.map((j) => ({ id: j.id, appId: appId(j.id), name: j.name, jobType: j.kind })),
+        addons: [],
+      },
+    };
   });
   app.patch('/v1/projects/:projectId', { schema: { ...tags('projects'), params: ProjectParams, body: S.PatchProject } }, async (req) => {
     const { projectId } = req.params as { projectId: string };
-    return { data: projectView(await projects.patch(req.principal, projectId, req.body as never)) };
+    return { data: projectView(await projects.patch(req.principal, projectId, req.body as never), domain) };
   });
   app.delete('/v1/projects/:projectId', { schema: { ...tags('projects'), params: ProjectParams } }, async (req) => {
     const { projectId } = req.params as { projectId: string };
@@ -89,32 +101,41 @@ export function registerV1(app: Api, deps: ApiDeps): void {
   for (const { kind, create, patch } of kinds) {
     app.post(`/v1/projects/:projectId/services/${kind}`, { schema: { ...tags('services'), summary: `Create a ${kind} service`, params: ProjectParams, body: create as never } }, async (req) => {
       const { projectId } = req.params as { projectId: string };
+      const bundle = await bundleOfSource(kind, req.body as ServiceSpec);
       const spec = await hashPortPasswords(req.body as ServiceSpec, async () => undefined);
-      return { data: serviceView(await catalog.create(req.principal, projectId, kind, normalise(kind, spec)), domain) };
+      const created = await catalog.create(req.principal, projectId, kind, normalise(kind, spec));
+      if (bundle) await builds.startFromBundle(req.principal, projectId, created.service.id, bundle);
+      return { data: await serviceView(req.principal, bundle ? await catalog.get(req.principal, projectId, created.service.id) : created) };
     });
     app.put(`/v1/projects/:projectId/services/${kind}`, { schema: { ...tags('services'), summary: `Create or replace a ${kind} service`, params: ProjectParams, body: create as never } }, async (req) => {
       const { projectId } = req.params as { projectId: string };
+      const bundle = await bundleOfSource(kind, req.body as ServiceSpec);
       const spec = await hashPortPasswords(req.body as ServiceSpec, () => stored(req.principal, projectId, idFromName((req.body as ServiceSpec).name)));
-      return { data: serviceView(await catalog.put(req.principal, projectId, kind, normalise(kind, spec)), domain) };
+      const put = await catalog.put(req.principal, projectId, kind, normalise(kind, spec));
+      if (bundle) await builds.startFromBundle(req.principal, projectId, put.service.id, bundle);
+      return { data: await serviceView(req.principal, bundle ? await catalog.get(req.principal, projectId, put.service.id) : put) };
     });
     app.patch(`/v1/projects/:projectId/services/${kind}/:serviceId`, { schema: { ...tags('services'), summary: `Update a ${kind} service`, params: ServiceParams, body: patch as never } }, async (req) => {
       const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
-      const patch = await hashPortPasswords((req.body ?? {}) as Partial<ServiceSpec>, () => stored(req.principal, projectId, serviceId));
-      return { data: serviceView(await catalog.patch(req.principal, projectId, serviceId, kind, patch), domain) };
+      const { patch: body, bundle } = await sourcePatch(kind, (req.body ?? {}) as Partial<ServiceSpec>, () => stored(req.principal, projectId, serviceId));
+      const patch = await hashPortPasswords(body, () => stored(req.principal, projectId, serviceId));
+      const patched = await catalog.patch(req.principal, projectId, serviceId, kind, patch);
+      if (bundle) await builds.startFromBundle(req.principal, projectId, serviceId, bundle);
+      return { data: await serviceView(req.principal, bundle ? await catalog.get(req.principal, projectId, serviceId) : patched) };
     });
   }
 
   app.get('/v1/projects/:projectId/services/:serviceId', { schema: { ...tags('services'), params: ServiceParams } }, async (req) => {
     const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
-    return { data: serviceView(await catalog.get(req.principal, projectId, serviceId), domain) };
+    return { data: await serviceView(req.principal, await catalog.get(req.principal, projectId, serviceId), { domains: 'objects' }) };
   });
   // Ports (Northflank's get/update service ports). Domains come as objects here, as Northflank lists them
   // with their certificate; a public TCP port also names its router port (`tcpPort`, slipway's).
   const portsOf = (svc: { projectId: string; id: string; spec: ServiceSpec }) =>
-    portsView(svc, domain).map((view, i) => {
+    portsView(svc, domain, 'objects').map((view, i) => {
       const port = svc.spec.ports![i];
       const tcpPort = port.public && port.protocol === 'TCP' ? deps.router?.tcpPortOf?.(`${svc.projectId}/${svc.id}/${port.name}`) : undefined;
-      return { ...view, domains: (port.domains ?? []).map((name) => ({ name, certificate: { inProgress: false } })), ...(tcpPort ? { tcpPort } : {}) };
+      return { ...view, ...(tcpPort ? { tcpPort } : {}) };
     });
   app.get('/v1/projects/:projectId/services/:serviceId/ports', { schema: { ...tags('services'), summary: "List a service's ports", params: ServiceParams } }, async (req) => {
     const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
@@ -137,11 +158,14 @@ export function registerV1(app: Api, deps: ApiDeps): void {
   // view, each update a PATCH of that slice (a new release and a rollout, as any PATCH). The runtime
   // environment is read in secrets.ts, with what the service inherits from its secret groups.
   type View = Record<string, unknown>;
-  const parts: { path: string; body: unknown; query?: unknown; get?: false; read: (v: View, q: { show?: string }) => View; patch: (b: View, cur: ServiceSpec) => Partial<ServiceSpec> }[] = [
+  // `written` adds what Northflank's update result of a part carries besides the part (the environment's says
+  // the update took and the restart it causes began: here a new release whose rollout has started).
+  const parts: { path: string; body: unknown; query?: unknown; get?: false; read: (v: View, q: { show?: string }) => View; written?: View; patch: (b: View, cur: ServiceSpec) => Partial<ServiceSpec> }[] = [
     {
       path: 'runtime-environment',
       body: S.UpdateRuntimeEnvironment,
       get: false,
+      written: { success: true, restartSuccessful: true },
       read: (v) => ({ runtimeEnvironment: v.runtimeEnvironment ?? {}, runtimeFiles: v.runtimeFiles ?? {} }),
       patch: (b) => ({ runtimeEnvironment: b.runtimeEnvironment as ServiceSpec['runtimeEnvironment'], ...(b.runtimeFiles !== undefined ? { runtimeFiles: b.runtimeFiles as ServiceSpec['runtimeFiles'] } : {}) }),
     },
@@ -150,7 +174,8 @@ export function registerV1(app: Api, deps: ApiDeps): void {
     // Build parts (build and combined services). Build files and secret mounts do not exist here: refused by name.
     { path: 'build-arguments', body: S.UpdateBuildArguments, read: (v) => ({ buildArguments: v.buildArguments ?? {}, buildFiles: {} }), patch: (b) => ({ buildArguments: (b.buildArguments ?? {}) as ServiceSpec['buildArguments'] }) },
     // A new source (another branch, another repository) builds its head, as a PATCH of vcsData does.
-    { path: 'build-source', body: S.UpdateBuildSource, get: false, read: (v) => (v.vcsData as View | undefined) ?? {}, patch: (b, cur) => ({ vcsData: { ...cur.vcsData, ...b } as ServiceSpec['vcsData'] }) },
+    // A bundle-built service given a repository here builds from git from then on.
+    { path: 'build-source', body: S.UpdateBuildSource, get: false, read: (v) => (v.vcsData as View | undefined) ?? {}, patch: (b, cur) => ({ vcsData: { ...cur.vcsData, ...b } as ServiceSpec['vcsData'], buildSource: 'git', bundleData: undefined }) },
     {
       path: 'build-options',
       body: S.UpdateBuildOptions,
@@ -171,12 +196,12 @@ export function registerV1(app: Api, deps: ApiDeps): void {
     if (part.get !== false) {
       app.get(url, { schema: { ...tags('services'), summary: `Read a service's ${part.path}`, params: ServiceParams, ...(part.query ? { querystring: part.query as never } : {}) } }, async (req) => {
         const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
-        return { data: part.read(serviceView(await catalog.get(req.principal, projectId, serviceId), domain), (req.query ?? {}) as { show?: string }) };
+        return { data: part.read(await serviceView(req.principal, await catalog.get(req.principal, projectId, serviceId)), (req.query ?? {}) as { show?: string }) };
       });
     }
     app.post(url, { schema: { ...tags('services'), summary: `Update a service's ${part.path} (a new release, rolled out)`, params: ServiceParams, body: part.body as never } }, async (req) => {
       const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
-      return { data: part.read(serviceView(await catalog.change(req.principal, projectId, serviceId, (cur) => part.patch(req.body as View, cur.spec)), domain), {}) };
+      return { data: { ...part.read(await serviceView(req.principal, await catalog.change(req.principal, projectId, serviceId, (cur) => part.patch(req.body as View, cur.spec))), {}), ...part.written } };
     });
   }
   app.delete('/v1/projects/:projectId/services/:serviceId', { schema: { ...tags('services'), params: ServiceParams } }, async (req) => {
@@ -259,17 +284,11 @@ export function registerV1(app: Api, deps: ApiDeps): void {
   });
 }
 
-/** `bundleUrl` may name a local .tar.gz: an absolute path or a file:// URL. */
-function bundlePath(url: string): string {
-  const p = url.startsWith('file://') ? decodeURIComponent(url.slice(7)) : url;
-  if (!p.startsWith('/')) throw ValidationError.one('bundleUrl', 'supported', 'bundleUrl must be an absolute path or a file:// URL on this machine');
-  return p;
-}
-
 /** Fill what a create leaves to defaults, so stored specs are complete. */
 function normalise(kind: ServiceKind, body: ServiceSpec): ServiceSpec {
   const spec = { ...body } as ServiceSpec;
-  if (!spec.billing) spec.billing = { deploymentPlan: 'nf-compute-20' };
+  // A build service's billing may name no plan (CreateServiceBuildData): it gets the default one.
+  if (!spec.billing?.deploymentPlan) spec.billing = { ...spec.billing, deploymentPlan: DEFAULT_PLAN };
   if (kind !== 'build' && !spec.deployment) spec.deployment = { instances: 1 };
   return spec;
 }

@@ -5,7 +5,7 @@
  * Thin: shapes in, VolumesService calls, `{ data }` out.
  */
 import { Type, type TProperties } from '@sinclair/typebox';
-import type { Api } from '../app.ts';
+import type { Api } from '../deps.ts';
 import { Enum } from './schema/enum.ts';
 import { VOLUME_ACCESS_MODES, VOLUME_MAX_MOUNTS, VOLUME_MAX_SIZE_MB, VOLUME_MIN_SIZE_MB, volumeNotices, type VolumeBackupRecord, type VolumeRecord } from '../../domain/volume.ts';
 import type { CreateVolumeInput, NfObject, UpdateVolumeInput, VolumesService } from '../../volumes/volumes-service.ts';

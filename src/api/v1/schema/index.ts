@@ -13,6 +13,7 @@ const strict = <T extends TProperties>(props: T) => Type.Object(props, { additio
 const ServiceName = Type.String({ minLength: 3, maxLength: 54, pattern: P.serviceName, description: 'The name of the service.' });
 
 const commonPatch = {
+  stageId: Opt(X.StageId),
   description: Opt(X.Description),
   tags: Opt(X.Tags),
   billing: Opt(X.Billing),
@@ -28,6 +29,7 @@ const buildFields = {
   disabledCI: Opt(Type.Boolean()),
   buildSource: Opt(Enum(['git', 'bundle'])),
   vcsData: Opt(X.VcsData),
+  bundleData: Opt(X.BundleData),
   buildSettings: Opt(X.BuildSettings),
   buildConfiguration: Opt(X.BuildConfiguration),
   buildArguments: Opt(X.BuildArguments),
@@ -37,10 +39,12 @@ export const PatchDeploymentService = strict({ ...commonPatch, deployment: Opt(X
 export const CreateDeploymentService = strict({ name: ServiceName, ...commonPatch, billing: X.BillingRequired, deployment: X.Deployment });
 
 export const PatchCombinedService = strict({ ...commonPatch, ...buildFields, deployment: Opt(X.DeploymentPatch) });
-export const CreateCombinedService = strict({ name: ServiceName, ...commonPatch, ...buildFields, billing: X.BillingRequired, deployment: X.DeploymentPatch, vcsData: X.VcsData });
+// The source is `vcsData` (git) or, with `buildSource: 'bundle'`, an uploaded bundle: the route checks one is given.
+export const CreateCombinedService = strict({ name: ServiceName, ...commonPatch, ...buildFields, billing: X.BillingRequired, deployment: X.DeploymentPatch });
 
-export const PatchBuildService = strict({ description: Opt(X.Description), tags: Opt(X.Tags), billing: Opt(X.Billing), ...buildFields });
-export const CreateBuildService = strict({ name: ServiceName, description: Opt(X.Description), tags: Opt(X.Tags), billing: Opt(X.Billing), ...buildFields, vcsData: X.VcsData });
+const buildServiceFields = { ...buildFields, vcsData: Opt(X.BuildVcsData) };
+export const PatchBuildService = strict({ stageId: Opt(X.StageId), description: Opt(X.Description), tags: Opt(X.Tags), billing: Opt(X.Billing), infrastructure: Opt(X.Infrastructure), ...buildServiceFields });
+export const CreateBuildService = strict({ name: ServiceName, stageId: Opt(X.StageId), description: Opt(X.Description), tags: Opt(X.Tags), billing: Opt(X.Billing), infrastructure: Opt(X.Infrastructure), ...buildServiceFields });
 
 const ProjectName = Type.String({ minLength: 3, maxLength: 39, pattern: P.serviceName, description: 'The name of the project.' });
 const projectFields = {

@@ -10,6 +10,8 @@ import { Enum } from './enum.ts';
 const Obj = <T extends TProperties>(props: T, description?: string): TObject<T> => Type.Object(props, { additionalProperties: false, ...(description ? { description } : {}) });
 const Opt = Type.Optional;
 
+/** The pipeline stage a resource is created in (Northflank pipelines): stored; slipway has no pipelines yet. */
+export const StageId = Type.String({ minLength: 1, maxLength: 100, description: 'The pipeline stage (stored, no effect: slipway has no pipelines yet).' });
 export const Description = Type.String({ maxLength: 200, pattern: P.description, description: 'A description of the service.' });
 export const Tags = Type.Array(Type.String({ minLength: 3, maxLength: 100, pattern: P.tag }), { description: 'An array of previously defined tags.' });
 
@@ -108,6 +110,7 @@ const IpRule = Obj({ addresses: Type.Array(Type.String({ maxLength: 64 }), { max
 const Sso = Obj({
   organizationId: Opt(Type.String()),
   directoryGroupIds: Opt(Type.Array(Type.String())),
+  allowAnyOrgUsers: Opt(Type.Boolean()),
   validateInternalTraffic: Opt(Type.Boolean()),
   setCookieOnRootDomain: Opt(Type.Boolean()),
   allowInternalTrafficViaPublicDns: Opt(Type.Boolean()),
@@ -221,13 +224,22 @@ export const Autoscaling = Obj({
 export const Infrastructure = Obj({ architecture: Opt(Enum(['x86', 'arm'])) });
 
 /** Source and build fields of build and combined services (Northflank's client types). */
-export const VcsData = Obj({
+const vcsFields = {
   projectUrl: Type.String({ minLength: 1, maxLength: 2048 }),
   projectType: Enum(['bitbucket', 'gitlab', 'github', 'self-hosted', 'azure']),
   selfHostedVcsId: Opt(Type.String()),
   accountLogin: Opt(Type.String()),
   vcsLinkId: Opt(Type.String()),
-  projectBranch: Type.String({ minLength: 1, maxLength: 256 }),
+};
+const ProjectBranch = Type.String({ minLength: 1, maxLength: 256 });
+/** The repository of a combined service: one branch is built and deployed. */
+export const VcsData = Obj({ ...vcsFields, projectBranch: ProjectBranch });
+/** The repository of a build service: no branch of its own (it builds the branches its rules name, or the one asked for). */
+export const BuildVcsData = Obj({ ...vcsFields, projectBranch: Opt(ProjectBranch) });
+/** An uploaded source: `bundleUrl` names a .tar.gz on this machine (absolute path or file:// URL). */
+export const BundleData = Obj({
+  bundleUrl: Type.String({ minLength: 1, maxLength: 2048, description: 'An absolute path or file:// URL of a .tar.gz source bundle on this machine.' }),
+  branch: Opt(Type.String({ minLength: 1, maxLength: 256, description: 'Branch identifier for the bundle.' })),
 });
 const BuildStorage = Obj({ ephemeralStorage: Opt(Obj({ storageSize: Opt(Type.Integer({ minimum: 1024 })) })) });
 export const BuildSettings = Type.Union([
@@ -251,7 +263,11 @@ export const BuildSettings = Type.Union([
     }),
   }),
 ]);
+const BuildRules = Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { maxItems: 100 });
 export const BuildConfiguration = Obj({
+  prRestrictions: Opt(BuildRules),
+  branchRestrictions: Opt(BuildRules),
+  crossProjectAccess: Opt(Obj({ enabled: Type.Boolean(), projects: Type.Array(Type.String({ maxLength: 100 }), { maxItems: 1000 }), isAllowList: Type.Boolean() })),
   pathIgnoreRules: Opt(Type.Array(Type.String())),
   isAllowList: Opt(Type.Boolean()),
   ciIgnoreFlagsEnabled: Opt(Type.Boolean()),

@@ -1,0 +1,268 @@
+/**
+ * The `/v1` face against the official client's own declarations: every `/v1` route slipway serves (read from
+ * `/openapi.json`, so a new route cannot be forgotten) maps to an endpoint of `@northflank/js-client`, and the
+ * `data` of every response, read through the client where it has the call, carries every property the
+ * client's result type requires, with the declared primitive types and enum values, all the way down.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ApiClient } from '@northflank/js-client';
+import { api, fixtureRepo, northflankClient, startTestPlatform, waitFor, type RunningPlatform } from './support/platform.ts';
+import { clientDeclarations, clientEndpoints, type ClientEndpoint } from './support/client-types.ts';
+import { checkShape, requestGaps, type JsonSchema, type Problem } from './support/shape-check.ts';
+
+/** `/v1` routes slipway serves that the client has no endpoint for, each with the reason. */
+const NOT_IN_CLIENT: Record<string, string> = {};
+
+/**
+ * Required properties slipway leaves out (or answers otherwise) on purpose, by the problem's path and rule
+ * (the route and parameters left out), each with the reason a truthful value cannot be given.
+ */
+const DELIBERATE: Record<string, string> = {
+  'settings.activeDeadlineSeconds must be a number, got null': 'a job without a deadline has none (null): any number would be a deadline slipway does not enforce',
+  'activeDeadlineSeconds must be a number, got null': 'as settings.activeDeadlineSeconds',
+  'jobType must be "cron", got string "manual"': "the client types the kind-neutral PATCH job's result as a cron job's; a manual job stays manual",
+  // Keyed by the resource too: only the service that has no source yet.
+  '{"projectId":"shapes","serviceId":"later"} internal is required':
+    "a deployment service created to 'choose later' deploys nothing yet: it has neither internal nor external, which the client's GetServiceDeploymentResult requires one of",
+};
+
+/**
+ * Request fields the client's types allow that slipway refuses on purpose (a 400 naming the field), by the
+ * routes they concern, each with the reason. Everything else a client's request type allows is accepted.
+ */
+const REFUSED_REQUEST_FIELDS: { routes: RegExp; paths: string[]; why: string }[] = [
+  { routes: /^\/v1\//, paths: ['buildFiles', 'dockerSecretMounts'], why: 'build files and Docker secret mounts do not exist here: builds take build arguments' },
+  { routes: /\/services\//, paths: ['deployment.strategy.type', 'deployment.strategy.settings'], why: "the 'custom' strategy and its surge settings: rollouts take the presets recreate and rollout-steady|balanced|fast" },
+  { routes: /\/services\//, paths: ['deployment.gradualRolloutStrategyId'], why: 'gradual rollout strategies are not a resource here (canary rollouts are the native and /v3 faces)' },
+  { routes: /\/services\//, paths: ['deployment.ssh'], why: 'slipway has no SSH access to instances' },
+  { routes: /\/services\/(deployment|combined)$/, paths: ['createOptions'], why: 'volumes to attach at creation arrive with the /v1 volume routes' },
+  { routes: /\/jobs(\/|$)/, paths: ['disabledCI', 'buildConfiguration', 'buildSettings', 'buildArguments'], why: "a job runs a service's build or an image: jobs build nothing of their own here" },
+  { routes: /\/jobs(\/|$)/, paths: ['healthChecks'], why: 'a job run is a process that runs to completion: no probes' },
+  { routes: /\/scale$/, paths: ['gracePeriodSeconds'], why: "scaling takes the count and plan; the grace period is the service's deployment.gracePeriodSeconds" },
+  { routes: /\/resume$/, paths: ['disabledCI', 'disabledCD'], why: 'resume brings the service back as it was: CI and CD are set on the service' },
+  { routes: /\/runs$/, paths: ['runtimeFiles', 'deployment.storage', 'deployment.external'], why: "a run overrides the job's environment, plan, command and build; its files, storage and image are the job's" },
+];
+
+const norm = (route: string) => route.replace(/\{(\w+)\}/g, ':$1').replace(/:\w+/g, ':_');
+
+describe("the /v1 face answers in the official client's result types", () => {
+  let p: RunningPlatform;
+  let client: ApiClient;
+  let endpoints: ClientEndpoint[];
+  const repo = fixtureRepo('hello');
+  const project = 'shapes';
+  /** Problems found in any response, by the call that answered it. */
+  const problems: string[] = [];
+  const ids = { build: '', run: '', credential: '' };
+
+  /** Calls the client at `callPath` and checks the response's `data` against the endpoint's result type. */
+  async function call(callPath: string, req: Record<string, unknown>): Promise<any> {
+    const ep = endpoints.find((e) => e.call === callPath);
+    assert.ok(ep, `the client has a call ${callPath}`);
+    const fn = callPath.split('.').reduce<any>((o, k) => o[k], client);
+    const res = await fn(req);
+    record(ep, JSON.stringify(req.parameters ?? {}), res.data);
+    return res.data;
+  }
+  function record(ep: ClientEndpoint, label: string, data: unknown): void {
+    const found: Problem[] = checkShape(clientDeclarations().resultOf(ep.name), data);
+    // A deliberate problem is named by its path and rule (without the type a missing property should have),
+    // optionally after the parameters of the one resource it concerns.
+    const deliberate = (pr: Problem) => [`${pr.path} ${pr.rule}`, `${label} ${pr.path} ${pr.rule}`].some((k) => DELIBERATE[k] ?? DELIBERATE[k.replace(/ \(.*\)$/, '')]);
+    for (const pr of found) if (!deliberate(pr)) problems.push(`${ep.method} ${ep.route} ${label}: ${pr.path || '(data)'} ${pr.rule}`);
+  }
+  const svc = (serviceId: string) => ({ projectId: project, serviceId });
+
+  before(async () => {
+    endpoints = clientEndpoints();
+    p = await startTestPlatform();
+    client = await northflankClient(p);
+    await call('create.project', { data: { name: project, description: 'shapes' } });
+    await call('create.service.combined', {
+      parameters: { projectId: project },
+      data: {
+        name: 'web',
+        billing: { deploymentPlan: 'nf-compute-20' },
+        deployment: { instances: 1 },
+        vcsData: { projectUrl: repo.dir, projectType: 'self-hosted', projectBranch: 'main' },
+        buildSettings: { buildpack: { builder: 'HEROKU_24' } },
+        ports: [{ name: 'p01', internalPort: 8080, public: true, protocol: 'HTTP', domains: ['web.shapes.example.test'] }],
+        runtimeEnvironment: { GREETING: 'shapes' },
+      },
+    });
+    // The client's minimal build service: no branch (a build service builds branches by its rules).
+    await call('create.service.build', {
+      parameters: { projectId: project },
+      data: {
+        name: 'builder',
+        billing: {},
+        vcsData: { projectUrl: repo.dir, projectType: 'self-hosted' },
+        buildSettings: { buildpack: {} },
+        buildConfiguration: { branchRestrictions: ['main', 'release/*'], prRestrictions: ['*'] },
+      },
+    });
+    await call('create.service.deployment', {
+      parameters: { projectId: project },
+      data: { name: 'runner', billing: { deploymentPlan: 'nf-compute-10' }, deployment: { instances: 0, internal: { id: 'web', branch: 'main' } }, ports: [{ name: 'p01', internalPort: 8080, public: false, protocol: 'HTTP' }], healthChecks: [{ protocol: 'HTTP', type: 'readinessProbe', path: '/healthz', port: 8080, initialDelaySeconds: 1, periodSeconds: 10, timeoutSeconds: 1, failureThreshold: 3, successThreshold: 1 }] },
+    });
+    await call('pause.service', { parameters: svc('runner') });
+    await call('create.service.deployment', { parameters: { projectId: project }, data: { name: 'later', billing: { deploymentPlan: 'nf-compute-10' }, deployment: { instances: 0 } } as never });
+    await waitFor(async () => {
+      const r = await client.get.service({ parameters: svc('web') });
+      const st = (r.data as any).status?.deployment?.status;
+      if (st === 'FAILED') throw new Error(`web failed: ${JSON.stringify(r.data)}`);
+      return st === 'COMPLETED';
+    }, 180_000, 'web COMPLETED');
+    ids.build = (await client.get.service.builds({ parameters: svc('web') })).data.builds[0].id;
+    await call('create.job.manual', { parameters: { projectId: project }, data: { name: 'task', billing: { deploymentPlan: 'nf-compute-10' }, deployment: { internal: { id: 'web' } }, command: 'echo done' } as never });
+    await call('create.job.cron', { parameters: { projectId: project }, data: { name: 'tick', billing: { deploymentPlan: 'nf-compute-10' }, deployment: { internal: { id: 'web' } }, command: 'echo tick', schedule: '0 0 1 1 *' } as never });
+    ids.run = (await call('start.job.run', { parameters: { projectId: project, jobId: 'task' } })).id;
+    // A run reports startedAt and concludedAt (both required by the client) once it has concluded.
+    await waitFor(async () => (await client.get.job.run({ parameters: { projectId: project, jobId: 'task', runId: ids.run } })).data.concluded, 120_000, 'job run concluded');
+    ids.credential = (await call('add.registryCredentials', { data: { name: 'shapes registry', provider: 'custom', registryUrl: 'http://127.0.0.1:5000', credentials: { username: 'u', password: 'p', scope: { pull: true } } } as never })).id;
+  });
+  after(async () => {
+    await p?.stop();
+  });
+
+  it('maps every /v1 route slipway serves to an endpoint of the client, or names why the client has none', async () => {
+    const doc = (await api(p, 'GET', '/openapi.json')).body as { paths: Record<string, Record<string, unknown>> };
+    const missing: string[] = [];
+    for (const [route, ops] of Object.entries(doc.paths)) {
+      if (!route.startsWith('/v1')) continue;
+      for (const method of Object.keys(ops)) {
+        const key = `${method.toUpperCase()} ${norm(route)}`;
+        if (NOT_IN_CLIENT[key]) continue;
+        if (!endpoints.some((e) => `${e.method} ${norm(e.route)}` === key)) missing.push(`${method.toUpperCase()} ${route}`);
+      }
+    }
+    assert.deepEqual(missing, [], 'routes with no client endpoint: add them to NOT_IN_CLIENT with a reason, or shape them as the client declares');
+  });
+
+  it('answers every /v1 GET route with every required property of its result type, for each kind of resource it serves', async () => {
+    const kinds = { deployment: svc('runner'), combined: svc('web'), build: svc('builder'), later: svc('later') };
+    const job = (jobId: string) => ({ projectId: project, jobId });
+    // Each GET route, by its client route, with the parameters it is read with (every resource kind it applies to).
+    const cases: Record<string, Record<string, unknown>[]> = {
+      '/v1/plans': [{}],
+      '/v1/projects': [{}],
+      '/v1/projects/:_': [{ projectId: project }],
+      '/v1/projects/:_/services': [{ projectId: project }],
+      '/v1/projects/:_/services/:_': Object.values(kinds),
+      '/v1/projects/:_/services/:_/ports': [kinds.combined, kinds.deployment],
+      '/v1/projects/:_/services/:_/runtime-environment': [kinds.combined, kinds.deployment],
+      '/v1/projects/:_/services/:_/health-checks': [kinds.combined, kinds.deployment],
+      '/v1/projects/:_/services/:_/deployment': [kinds.combined, kinds.deployment, kinds.later],
+      '/v1/projects/:_/services/:_/build-arguments': [kinds.combined, kinds.build],
+      '/v1/projects/:_/services/:_/containers': [kinds.combined, kinds.deployment],
+      '/v1/projects/:_/services/:_/build': [kinds.combined, kinds.build],
+      '/v1/projects/:_/services/:_/build/:_': [{ ...kinds.combined, buildId: ids.build }],
+      '/v1/projects/:_/jobs': [{ projectId: project }],
+      '/v1/projects/:_/jobs/:_': [job('task'), job('tick')],
+      '/v1/projects/:_/jobs/:_/runtime-environment': [job('task')],
+      '/v1/projects/:_/jobs/:_/deployment': [job('task'), job('tick')],
+      '/v1/projects/:_/jobs/:_/runs': [job('task')],
+      '/v1/projects/:_/jobs/:_/runs/:_': [{ ...job('task'), runId: ids.run }],
+      '/v1/integrations/registries': [{}],
+      '/v1/integrations/registries/:_': [{ credentialId: ids.credential }],
+    };
+    const doc = (await api(p, 'GET', '/openapi.json')).body as { paths: Record<string, Record<string, unknown>> };
+    const uncovered: string[] = [];
+    for (const [route, ops] of Object.entries(doc.paths)) {
+      if (!route.startsWith('/v1') || !ops.get || NOT_IN_CLIENT[`GET ${norm(route)}`]) continue;
+      const paramSets = cases[norm(route)];
+      const ep = endpoints.find((e) => e.method === 'GET' && norm(e.route) === norm(route));
+      if (!paramSets || !ep) {
+        uncovered.push(route);
+        continue;
+      }
+      for (const parameters of paramSets) {
+        if (ep.call) await call(ep.call, { parameters });
+        else {
+          const url = route.replace(/\{(\w+)\}/g, (_m, k: string) => String(parameters[k]));
+          const res = await api(p, 'GET', url);
+          assert.equal(res.status, 200, `${url}: ${JSON.stringify(res.body)}`);
+          record(ep, JSON.stringify(parameters), res.body.data);
+        }
+      }
+    }
+    assert.deepEqual(uncovered, [], 'GET routes with no case here: add the parameters they are read with');
+  });
+
+  it('answers the writes the client makes (creates, updates, actions) in their result types too', async () => {
+    await call('patch.service.combined', { parameters: svc('web'), data: { description: 'patched', stageId: 'development' } as never });
+    await call('patch.service.build', { parameters: svc('builder'), data: { buildConfiguration: { branchRestrictions: ['main'] } } as never });
+    await call('patch.project', { parameters: { projectId: project }, data: { description: 'patched' } });
+    await call('update.service.runtimeEnvironment', { parameters: svc('runner'), data: { runtimeEnvironment: { A: '1' } } });
+    await call('update.service.healthChecks', { parameters: svc('runner'), data: { healthChecks: [] } });
+    await call('update.service.deployment', { parameters: svc('runner'), data: { instances: 0 } as never });
+    await call('update.service.buildArguments', { parameters: svc('builder'), data: { buildArguments: { X: '1' } } });
+    await call('update.service.ports', { parameters: svc('runner'), data: { ports: [{ name: 'p01', internalPort: 8080, public: true, protocol: 'HTTP' }, { name: 'p02', internalPort: 9090, public: false, protocol: 'TCP' }] } as never });
+    await call('patch.job', { parameters: { projectId: project, jobId: 'task' }, data: { description: 'patched', stageId: 'development' } as never });
+    await call('update.job.runtimeEnvironment', { parameters: { projectId: project, jobId: 'task' }, data: { runtimeEnvironment: { B: '2' } } });
+    await call('update.registryCredentials', { parameters: { credentialId: ids.credential }, data: { restrictions: { restricted: false } } as never });
+    await call('resume.service', { parameters: svc('runner') });
+    await call('put.project', { data: { name: project, description: 'put' } });
+    await call('put.service.deployment', {
+      parameters: { projectId: project },
+      data: { name: 'runner', billing: { deploymentPlan: 'nf-compute-10' }, deployment: { instances: 0, internal: { id: 'web', branch: 'main' } }, ports: [{ name: 'p01', internalPort: 8080, public: false, protocol: 'HTTP' }] } as never,
+    });
+    await call('patch.service.deployment', { parameters: svc('runner'), data: { description: 'patched' } });
+    await call('scale.service', { parameters: svc('runner'), data: { instances: 0 } });
+    await call('restart.service', { parameters: svc('web') });
+    await call('update.service.buildSource', { parameters: svc('builder'), data: { projectUrl: repo.dir, projectType: 'self-hosted' } as never });
+    await call('update.service.buildOptions', { parameters: svc('builder'), data: { buildpack: { builder: 'HEROKU_24' }, branchRestrictions: ['main'] } as never });
+    const started = await call('start.service.build', { parameters: svc('builder'), data: { branch: 'main' } });
+    await call('abort.service.build', { parameters: { ...svc('builder'), buildId: started.id } }).catch(() => undefined); // it may have concluded (a cached build)
+    const job = { projectId: project, jobId: 'tick' };
+    await call('put.job.cron', { parameters: { projectId: project }, data: { name: 'tick', billing: { deploymentPlan: 'nf-compute-10' }, deployment: { internal: { id: 'web' } }, command: 'echo tick', schedule: '0 0 1 1 *' } as never });
+    await call('patch.job.cron', { parameters: job, data: { schedule: '0 0 2 1 *' } as never });
+    await call('patch.job.manual', { parameters: { projectId: project, jobId: 'task' }, data: { backoffLimit: 1 } as never });
+    await call('update.job.settings', { parameters: job, data: { backoffLimit: 0 } as never });
+    await call('update.job.deployment', { parameters: job, data: { internal: { id: 'web' } } as never });
+    await call('suspend.job', { parameters: job, data: { suspended: true } });
+    await call('create.job', { parameters: { projectId: project }, data: { name: 'neutral', billing: { deploymentPlan: 'nf-compute-10' }, deployment: { internal: { id: 'web' } }, command: 'echo hi' } as never });
+    await call('put.job', { parameters: { projectId: project }, data: { name: 'neutral', billing: { deploymentPlan: 'nf-compute-10' }, deployment: { internal: { id: 'web' } }, command: 'echo hi again' } as never });
+    const run = await call('start.job.run', { parameters: { projectId: project, jobId: 'neutral' } });
+    await call('abort.job.run', { parameters: { projectId: project, jobId: 'neutral', runId: run.id } }).catch(() => undefined); // it may have concluded
+    await call('delete.job', { parameters: { projectId: project, jobId: 'neutral' } });
+    await call('create.service.deployment', { parameters: { projectId: project }, data: { name: 'gone', billing: { deploymentPlan: 'nf-compute-10' }, deployment: { instances: 0 } } as never });
+    await call('delete.service', { parameters: svc('gone') });
+    const cred = await call('add.registryCredentials', { data: { name: 'gone registry', provider: 'custom', registryUrl: 'http://127.0.0.1:5001', credentials: { username: 'u', password: 'p', scope: { pull: true } } } as never });
+    await call('delete.registryCredentials', { parameters: { credentialId: cred.id } });
+  });
+
+  it("accepts every field the client's request types allow on each /v1 write, but those refused by name with a reason", async () => {
+    const doc = (await api(p, 'GET', '/openapi.json')).body as { paths: Record<string, Record<string, { requestBody?: { content?: Record<string, { schema?: JsonSchema }> } }>> };
+    const gaps: string[] = [];
+    let checked = 0;
+    for (const [route, ops] of Object.entries(doc.paths)) {
+      if (!route.startsWith('/v1')) continue;
+      for (const [method, op] of Object.entries(ops)) {
+        const ep = endpoints.find((e) => e.method === method.toUpperCase() && norm(e.route) === norm(route));
+        const data = ep && clientDeclarations().dataOf(ep.name);
+        if (!data) continue;
+        const schema = op.requestBody?.content?.['application/json']?.schema;
+        assert.ok(schema, `${method.toUpperCase()} ${route} takes the client's ${ep!.name.replace(/Endpoint$/, 'Data')}: it needs a body schema`);
+        checked++;
+        const refused = (path: string) => REFUSED_REQUEST_FIELDS.some((r) => r.routes.test(route) && r.paths.includes(path));
+        for (const g of requestGaps(data, schema)) if (!refused(g.path)) gaps.push(`${method.toUpperCase()} ${route}: ${g.path} ${g.rule}`);
+      }
+    }
+    assert.ok(checked > 20, `request bodies compared: ${checked}`);
+    assert.deepEqual(gaps, []);
+  });
+
+  it('finds no response missing a required property or carrying a wrong type or enum value', () => {
+    assert.deepEqual(problems, []);
+  });
+
+  it('reports servicePaused as the service is: true while paused, false once resumed', async () => {
+    await call('pause.service', { parameters: svc('runner') });
+    assert.equal((await call('get.service', { parameters: svc('runner') })).servicePaused, true);
+    await call('resume.service', { parameters: svc('runner') });
+    assert.equal((await call('get.service', { parameters: svc('runner') })).servicePaused, false);
+    assert.equal((await call('get.service', { parameters: svc('web') })).buildSource, 'git');
+  });
+});
