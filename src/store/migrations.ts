@@ -230,6 +230,15 @@ const migrations = (dialect: DialectName): Record<string, Migration> => ({
       await db.schema.alterTable('builds').addColumn('image', 'text').execute();
     },
   },
+  '0008_release_snapshots': {
+    async up(db: Kysely<any>) {
+      // Each release keeps the service spec it was made from, so a rollback (or the return after a failed
+      // rollout) makes that spec the desired one again. Open fields as JSON, secret ones sealed; null for
+      // releases made before this migration.
+      await db.schema.alterTable('releases').addColumn('service_spec', 'text').execute();
+      await db.schema.alterTable('releases').addColumn('service_secrets', 'text').execute();
+    },
+  },
 });
 
 export function migrationProvider(dialect: DialectName): MigrationProvider {
