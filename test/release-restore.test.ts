@@ -7,10 +7,12 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { ApiClient } from '@northflank/js-client';
-import { api, fixtureRepo, northflankClient, startTestPlatform, viaRouter, waitFor, type RunningPlatform } from './support/platform.ts';
+import { ADMIN_TOKEN, ROOT, api, fixtureRepo, northflankClient, startTestPlatform, viaRouter, waitFor, type RunningPlatform } from './support/platform.ts';
 
 const PROJECT = 'restore';
 const check = { protocol: 'HTTP' as const, type: 'readinessProbe' as const, path: '/health', port: 8080, initialDelaySeconds: 1, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3, successThreshold: 1 };
@@ -149,5 +151,36 @@ describe('releases restore their whole spec', () => {
     assert.equal(set.status, 200, JSON.stringify(set.body));
     await settled('cfapp', 3, 'a');
     assert.deepEqual((await client.get.service.runtimeEnvironment({ parameters: ids('cfapp') })).data.runtimeEnvironment, { GREETING: 'a', EXTRA: '1' });
+  });
+
+  it('the CLI says what a rollback restored, and lists what each release changed', async () => {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-restore-cli-'));
+    const cli = (args: string[]) => {
+      const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SLIPWAY_') && k !== 'NO_COLOR'));
+      const child = spawn(process.execPath, [path.join(ROOT, 'bin/slipway.mjs'), ...args], { cwd: home, env: { ...base, SLIPWAY_CONFIG: path.join(home, 'slipway.json') }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.stderr.on('data', (d) => (out += d));
+      return new Promise<{ code: number | null; out: string }>((resolve, reject) => {
+        child.on('error', reject);
+        child.on('close', (code) => resolve({ code, out }));
+      });
+    };
+    try {
+      const login = await cli(['login', '--host', p.apiUrl, '--token', ADMIN_TOKEN, '--name', 'test', '--router-port', String(p.routerPort)]);
+      assert.equal(login.code, 0, login.out);
+      // cfapp runs release 3 (GREETING a, EXTRA 1); release 2 had GREETING b and no EXTRA.
+      const rb = await cli(['rollback', '2', '-p', PROJECT, '-s', 'cfapp']);
+      assert.equal(rb.code, 0, rb.out);
+      assert.match(rb.out, /Rolling back to release 2 \(restored release 2: env \(EXTRA, GREETING\)\)/);
+      assert.match(rb.out, /release 2 is live/);
+      assert.deepEqual((await view('cfapp')).runtimeEnvironment, { GREETING: 'b' });
+      const list = await cli(['releases', '-p', PROJECT, '-s', 'cfapp']);
+      assert.equal(list.code, 0, list.out);
+      assert.match(list.out, /\b3\b.*env \(EXTRA\)/);
+      assert.match(list.out, /\*\s+2\b.*env \(GREETING\)/);
+    } finally {
+      fs.rmSync(home, { recursive: true, force: true });
+    }
   });
 });

@@ -235,7 +235,7 @@ export class ServiceCatalog {
       if (!to) throw new ConflictError(`service '${serviceId}' has no earlier good release to roll back to`);
     }
     if (to.id === svc.targetReleaseId) throw new ConflictError(`service '${serviceId}' already runs release ${to.number}`);
-    const { restored } = await this.releases.restoreTo(svc, to, 'rollback', { message: (words) => `rolled back to release ${to.number}; ${words}` });
+    const { restored } = await this.releases.restoreTo(svc, to, 'rollback', {});
     await this.store.events.append({ projectId, serviceId, kind: 'release', reason: 'RolledBack', message: `rollback to release ${to.number}${current ? ` from release ${current.number}` : ''}${restored.length ? `; restored ${restored.join(', ')}` : ''}` });
     return { ...(await this.details(await this.store.services.get(projectId, serviceId))), restored };
   }
@@ -300,7 +300,7 @@ export class ServiceCatalog {
     if (input.release !== undefined) {
       const to = (await this.store.releases.list(serviceKey(projectId, serviceId), 1000)).find((r) => r.number === input.release);
       if (!to) throw ValidationError.one('revision', 'exists', `service '${serviceId}' has no release ${input.release}`);
-      ({ rollout } = await this.releases.restoreTo(svc, to, 'rollback', { how, message: (words) => `deploy of release ${to.number}; ${words}` }));
+      ({ rollout } = await this.releases.restoreTo(svc, to, 'rollback', { how }));
       svc = await this.store.services.get(projectId, serviceId);
     } else {
       if (input.buildId && svc.spec.deployment?.internal?.buildId !== input.buildId) {
@@ -413,16 +413,23 @@ export class ServiceCatalog {
   }
 
   /**
-   * Releases, newest first, each with what it changed from the release before it in words (null when one of
-   * the two was made before releases kept their spec).
+   * Releases, newest first, each with what it changed, in words, from the release the service ran when it
+   * was made (after a rollback that is not the one numbered before it); null when one of the two was made
+   * before releases kept their spec.
    */
   async releaseHistory(caller: Principal, projectId: string, serviceId: string): Promise<(ReleaseRecord & { changes: string[] | null })[]> {
     this.auth.authorize(caller, projectId, 'read');
     await this.store.services.get(projectId, serviceId);
-    const list = await this.store.releases.list(serviceKey(projectId, serviceId));
+    const key = serviceKey(projectId, serviceId);
+    const list = await this.store.releases.list(key);
+    const byId = new Map(list.map((r) => [r.id, r]));
+    // The first rollout to a release started from the release running when it was made.
+    const madeFrom = new Map<string, string | null>();
+    for (const r of (await this.store.rollouts.list(key, 1000)).reverse()) if (!madeFrom.has(r.toReleaseId)) madeFrom.set(r.toReleaseId, r.fromReleaseId);
     return list.map((r, i) => {
-      const prev = list[i + 1];
-      if (!prev) return { ...r, changes: r.serviceSpec ? ['first release'] : null };
+      const from = madeFrom.get(r.id);
+      const prev = from ? byId.get(from) : from === null ? undefined : list[i + 1];
+      if (!prev) return { ...r, changes: r.serviceSpec && from === null ? ['first release'] : null };
       if (r.spec.restartedAt) return { ...r, changes: ['restart'] };
       return { ...r, changes: r.serviceSpec && prev.serviceSpec ? releaseChanges(prev, r) : null };
     });
