@@ -134,6 +134,20 @@ describe('releases restore their whole spec', () => {
     assert.deepEqual((await client.get.service.runtimeEnvironment({ parameters: ids('web') })).data.runtimeEnvironment, goodEnv);
   });
 
+  it('a /v1 deploy of an older build pins it: a later unrelated change keeps it, and a build that does not exist is refused', async () => {
+    const bad = await api(p, 'POST', `/v1/projects/${PROJECT}/services/web/deployment`, { internal: { buildId: 'no-such-build' } });
+    assert.equal(bad.status, 400, JSON.stringify(bad.body));
+    assert.match(JSON.stringify(bad.body.error), /deployment\.internal\.buildId/);
+    const pinned = (await view('web')).deployment.internal.buildId;
+    const second = (await builds('web')).find((b) => b.status === 'SUCCESS' && b.id !== pinned)!.id;
+    const at = (await view('web')).release.number as number;
+    await client.update.service.deployment({ parameters: ids('web'), data: { internal: { buildId: second } } });
+    await settled('web', at + 1, 'v1@b2');
+    await client.update.service.healthChecks({ parameters: ids('web'), data: { healthChecks: [{ ...check, timeoutSeconds: 4 }] } });
+    await settled('web', at + 2, 'v1@b2');
+    assert.equal((await view('web')).deployment.internal.buildId, second);
+  });
+
   it('a CF revision deployment restores the env, and a CF env change starts from it', async () => {
     await client.update.service.runtimeEnvironment({ parameters: ids('cfapp'), data: { runtimeEnvironment: { GREETING: 'b' } } });
     await settled('cfapp', 2, 'b');

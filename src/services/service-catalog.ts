@@ -56,16 +56,19 @@ export class ServiceCatalog {
       if (!c || !isUsableBy(c.spec, projectId)) throw ValidationError.one('deployment.external.credentials', 'exists', `no registry credentials '${credentialId}' that project '${projectId}' may use: add them with POST /v1/integrations/registries`);
     }
     const internal = spec.deployment?.internal;
-    if (!internal?.id) return;
-    if (internal.id === idFromName(spec.name)) {
+    // A build named without a service is one of the service's own (a combined service's pin): checked as such,
+    // so a build that does not exist is refused here rather than leaving the service waiting for it forever.
+    const sourceId = internal?.id ?? (internal?.buildId ? idFromName(spec.name) : undefined);
+    if (!internal || !sourceId) return;
+    if (sourceId === idFromName(spec.name)) {
       // A combined service pinned to one of its own builds (see ReleasesService.resolveSource).
       if (internal.buildId) {
         const b = await this.store.builds.find(internal.buildId);
-        if (!b || b.projectId !== projectId || b.serviceId !== internal.id || b.status !== 'SUCCESS') throw ValidationError.one('deployment.internal.buildId', 'exists', `no successful build '${internal.buildId}' of service '${internal.id}'`);
+        if (!b || b.projectId !== projectId || b.serviceId !== sourceId || b.status !== 'SUCCESS') throw ValidationError.one('deployment.internal.buildId', 'exists', `no successful build '${internal.buildId}' of service '${sourceId}'`);
       }
       return;
     }
-    const ref = await this.store.services.find(projectId, internal.id);
+    const ref = await this.store.services.find(projectId, sourceId);
     if (!ref || ref.kind === 'deployment') {
       throw ValidationError.one('deployment.internal.id', 'exists', `no build or combined service '${internal.id}' in project '${projectId}'`);
     }
