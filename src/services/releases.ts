@@ -93,7 +93,8 @@ export class ReleasesService {
 
   /**
    * Move the service to a chosen release (a rollback, a CF revision, a canary's return) and make the spec
-   * that release was made from the desired spec again, its build pinned. `pinBuild: 'if-moved'` pins only
+   * that release was made from the desired spec again, its build pinned (a build chosen by rollback stays
+   * chosen, like one deployed by hand, until continuous deployment is switched on). `pinBuild: 'if-moved'` pins only
    * when the release runs another build than `from` (a cancelled canary of a config change leaves
    * continuous deployment on). Returns the rollout and what the spec got back, in words.
    */
@@ -107,7 +108,7 @@ export class ReleasesService {
       // Version-checked: a concurrent edit makes this fail as a conflict rather than be overwritten.
       if (restored.length) current = await this.store.services.update(svc.projectId, svc.id, svc.version, next);
     }
-    const words = `restored release ${rel.number}${restored.length ? `: ${restored.join(', ')}` : ''}`;
+    const words = restored.length ? `restored release ${rel.number}: ${restored.join(', ')}` : `release ${rel.number}'s spec is already the desired one`;
     const rollout = await this.moveTo(current, rel, kind, opts.message ? opts.message(words) : words, opts.how);
     return { rollout, restored };
   }
