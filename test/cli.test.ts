@@ -219,6 +219,8 @@ describe('slipway CLI', () => {
     assert.equal(r.code, 1, `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
     assert.match(r.stderr, /Rollout \d+ failed: .*did not become ready.*HTTP 500 on \/health/);
     assert.match(r.stderr, /returning to release \d+/);
+    // The platform returned the spec too: the good release's build is pinned again, and the CLI says so.
+    assert.match(r.stderr, /its spec is back to that release's: build \S+/);
     assert.equal(await message(), answering);
   });
 

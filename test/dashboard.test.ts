@@ -205,6 +205,22 @@ describe('web dashboard', () => {
     assert.equal((await service()).release.number, 1);
   });
 
+  it('says what a rollback restored, and lists what each release changed', async () => {
+    const patched = await api(p, 'PATCH', '/v1/projects/shop/services/combined/web', { runtimeEnvironment: { GREETING: 'changed' } });
+    assert.equal(patched.status, 200, JSON.stringify(patched.body));
+    const changed = patched.body.data.release?.number ?? (await service()).release.number;
+    await waitFor(async () => (await service()).status.deployment.status === 'COMPLETED', 60_000, 'the env change COMPLETED');
+    const releases = section('Releases');
+    // A row's text starts with its release number (then, for the current one, its badge).
+    const row = async (n: number) => (await releases.locator('tbody tr').allInnerTexts()).find((t) => new RegExp(`^\\s*${n}(?!\\d)`).test(t)) ?? '';
+    await waitFor(async () => /env \(GREETING\)/.test(await row(changed)), 30_000, 'the change listed');
+    assert.match(await row(2), /restart/);
+    await releases.getByRole('button', { name: 'Roll back to release 1' }).click();
+    await page.getByRole('status').filter({ hasText: 'Rolling back to release 1: restored env (GREETING)' }).waitFor();
+    await waitFor(async () => (await service()).status.deployment.status === 'COMPLETED' && (await service()).release.number === 1, 60_000, 'back on release 1');
+    assert.deepEqual((await service()).runtimeEnvironment ?? {}, {});
+  });
+
   it('shows a build and its log', async () => {
     const builds = section('Builds');
     await builds.getByRole('button', { name: /^Show log of build / }).first().click();

@@ -81,6 +81,22 @@ for (const dbId of SUPPORTED_DATABASES) {
       }
     });
 
+    it('keeps the service spec each release was made from, its secrets sealed', async () => {
+      const { store, cleanup } = await openTestStore(dbId);
+      try {
+        const rs: ReleaseSpec = { processes: { web: [] }, env: { TOKEN: 'snapshot-secret' }, files: {}, ports: [], healthChecks: [], gracePeriodSeconds: 30, plan: 'nf-compute-20' };
+        const made = { name: 'web', billing: { deploymentPlan: 'nf-compute-20' }, deployment: { instances: 1, internal: { id: 'web', buildId: 'b1' } }, runtimeEnvironment: { TOKEN: 'snapshot-secret' }, buildArguments: { NPM_TOKEN: 'snapshot-build-secret' } };
+        const rel = await store.releases.append('p/web', rs, hashReleaseSpec(rs), { id: (n) => `p-web-r${n}` }, made);
+        const legacy = await store.releases.append('p/web', rs, hashReleaseSpec(rs), { id: (n) => `p-web-r${n}` });
+        assert.deepEqual((await store.releases.get(rel.id)).serviceSpec, made);
+        assert.equal((await store.releases.get(legacy.id)).serviceSpec, undefined, 'a release made without one has none');
+        const raw = await store.db.selectFrom('releases').select(['service_spec', 'service_secrets']).execute();
+        assert.ok(raw.every((r) => !`${r.service_spec}${r.service_secrets}`.includes('snapshot-')));
+      } finally {
+        await cleanup();
+      }
+    });
+
     it('moves a build between states only from the state the caller saw', async () => {
       const { store, cleanup } = await openTestStore(dbId);
       try {

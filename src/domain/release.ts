@@ -43,6 +43,8 @@ export interface ReleaseRecord {
   image: string | null;
   specHash: string;
   spec: ReleaseSpec;
+  /** the service spec the release was made from (see release-snapshot.ts); absent on releases made before it was kept */
+  serviceSpec?: ServiceSpec;
   createdAt: string;
 }
 

@@ -31,7 +31,7 @@ export interface SecretGroupInput {
 
 /** Refreshes a service's release after a group change; `cause` names the change in the release and rollout. */
 export interface ReleaseRefresher {
-  refresh(svc: ServiceRecord, cause?: string): Promise<unknown>;
+  refresh(svc: ServiceRecord, opts?: { cause?: string }): Promise<unknown>;
 }
 
 /** A group as a reader may see it: values replaced by null for a role that may not read them. */
@@ -193,7 +193,7 @@ export class SecretGroupsService {
     const services = await this.store.services.list(projectId, { limit: 10_000 });
     let first: unknown;
     for (const svc of services) {
-      await this.releases.refresh(svc, cause).catch((err: unknown) => (first ??= err));
+      await this.releases.refresh(svc, { cause }).catch((err: unknown) => (first ??= err));
     }
     if (first) throw new Error('a service could not be given its new release after a secret group change', { cause: first });
   }

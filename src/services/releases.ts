@@ -1,15 +1,16 @@
 /**
- * Keeps each service's target release equal to what its spec and its newest usable build describe, and
- * opens a rollout for every move. Called after every desired-state write and every finished build;
- * idempotent: a spec whose instance-shaping fields did not change produces no release. The comparison is
- * with the newest release, not the target, so a rolled-back service stays rolled back until its spec or
- * build really changes.
+ * Keeps each service's target release equal to what its spec and its build describe, and opens a rollout
+ * for every move. Called after every desired-state write and every finished build; idempotent: a spec
+ * whose instance-shaping fields did not change produces no release. Every release keeps the spec it was
+ * made from, and a move to an earlier release writes that spec back (`restoreTo`), so the desired spec
+ * always describes the target: a later change starts from what runs, never from what was rolled back.
  */
 import type { Store } from '../store/store.ts';
-import type { ServiceRecord } from '../domain/service.ts';
+import type { ServiceRecord, ServiceSpec } from '../domain/service.ts';
 import type { BuildRecord } from '../store/builds-repo.ts';
 import type { RolloutKind, RolloutOptions, RolloutRecord } from '../store/rollouts-repo.ts';
 import { deriveReleaseSpec, hashReleaseSpec, type ReleaseRecord, type ReleaseSpec } from '../domain/release.ts';
+import { describeChanges, restoreSpec, restoredSource, sameShape, snapshotOfLegacyRelease } from '../domain/release-snapshot.ts';
 import { serviceKey } from '../domain/ids.ts';
 import type { InheritedSource, Signals } from './ports.ts';
 
@@ -65,22 +66,54 @@ export class ReleasesService {
     return b ? fromBuild(b) : undefined;
   }
 
-  /** Make a new release if the spec or build changed. Returns the target, or undefined while waiting for a build. */
-  async refresh(svc: ServiceRecord, cause?: string): Promise<ReleaseRecord | undefined> {
+  /**
+   * Make a new release if what the spec, its source and its secret groups describe differs from the target.
+   * Returns the target, or undefined while waiting for a build. `previous` is the spec before a write: a write
+   * that changed nothing shaping an instance (a description, an instance count) makes no release, whatever
+   * runs. `cause` names what changed when it is not the service itself (a secret group).
+   */
+  async refresh(svc: ServiceRecord, opts: { previous?: ServiceSpec; cause?: string } = {}): Promise<ReleaseRecord | undefined> {
     if (svc.kind === 'build') return undefined;
     const key = serviceKey(svc.projectId, svc.id);
+    const target = svc.targetReleaseId ? await this.store.releases.find(svc.targetReleaseId) : undefined;
+    if (target && opts.previous && sameShape(opts.previous, svc.spec)) return target;
     const source = await this.resolveSource(svc);
     if (!source) {
       this.signals.serviceChanged(key);
       return undefined;
     }
     const spec = deriveReleaseSpec(svc.spec, source, await this.inherited?.forRelease(svc));
-    const hash = hashReleaseSpec(spec);
-    const newest = (await this.store.releases.list(key, 1))[0];
-    if (newest && hashReleaseSpec(withoutRestart(newest.spec)) === hash) {
-      return svc.targetReleaseId ? this.store.releases.find(svc.targetReleaseId) : newest;
+    // Compared with the target, not the newest release: after a rollback the spec describes the target.
+    if (target && hashReleaseSpec(withoutRestart(target.spec)) === hashReleaseSpec(spec)) return target;
+    return this.release(svc, spec, 'deploy', `release {n} created${opts.cause ? ` (${opts.cause})` : ''}`, undefined, { cause: opts.cause });
+  }
+
+  /** Whether the service's spec and source describe this release now (nothing to restore to move there). */
+  async describes(svc: ServiceRecord, rel: ReleaseRecord): Promise<boolean> {
+    const source = await this.resolveSource(svc);
+    return !!source && hashReleaseSpec(deriveReleaseSpec(svc.spec, source, await this.inherited?.forRelease(svc))) === hashReleaseSpec(withoutRestart(rel.spec));
+  }
+
+  /**
+   * Move the service to a chosen release (a rollback, a CF revision, a canary's return) and make the spec
+   * that release was made from the desired spec again, its build pinned (a build chosen by rollback stays
+   * chosen, like one deployed by hand, until continuous deployment is switched on). `pinBuild: 'if-moved'` pins only
+   * when the release runs another build than `from` (a cancelled canary of a config change leaves
+   * continuous deployment on). Returns the rollout and what the spec got back, in words.
+   */
+  async restoreTo(svc: ServiceRecord, rel: ReleaseRecord, kind: RolloutKind, opts: { how?: { strategy: string; options?: RolloutOptions }; pinBuild?: 'always' | 'if-moved'; from?: ReleaseRecord; message?: (restored: string) => string } = {}): Promise<{ rollout: RolloutRecord; restored: string[] }> {
+    let restored: string[] = [];
+    let current = svc;
+    if (!(await this.describes(svc, rel))) {
+      const snapshot = rel.serviceSpec ?? snapshotOfLegacyRelease(svc.spec, rel.spec);
+      const next = restoreSpec(svc.spec, snapshot, restoredSource(svc, opts.from, rel, opts.pinBuild !== 'if-moved'));
+      restored = describeChanges(svc.spec, next);
+      // Version-checked: a concurrent edit makes this fail as a conflict rather than be overwritten.
+      if (restored.length) current = await this.store.services.update(svc.projectId, svc.id, svc.version, next);
     }
-    return this.release(svc, spec, 'deploy', `release {n} created${cause ? ` (${cause})` : ''}`, undefined, cause);
+    const words = restored.length ? `restored release ${rel.number}: ${restored.join(', ')}` : `release ${rel.number}'s spec is already the desired one`;
+    const rollout = await this.moveTo(current, rel, kind, opts.message ? opts.message(words) : words, opts.how);
+    return { rollout, restored };
   }
 
   /**
@@ -95,7 +128,7 @@ export class ReleasesService {
     const same = target && hashReleaseSpec(withoutRestart(target.spec)) === hashReleaseSpec(spec);
     const next = same ? { ...spec, restartedAt: new Date().toISOString() } : spec;
     const key = serviceKey(svc.projectId, svc.id);
-    const rel = await this.store.releases.append(key, next, hashReleaseSpec(next), { id: (n) => `${svc.projectId}--${svc.id}--r${n}` });
+    const rel = await this.store.releases.append(key, next, hashReleaseSpec(next), { id: (n) => `${svc.projectId}--${svc.id}--r${n}` }, svc.spec);
     await this.store.events.append({ projectId: svc.projectId, serviceId: svc.id, kind: 'release', reason: 'Created', message: `release ${rel.number} created${same ? ` (redeploy of release ${target.number})` : ''}` });
     return this.moveTo(svc, rel, same ? 'restart' : 'deploy', undefined, how);
   }
@@ -104,13 +137,13 @@ export class ReleasesService {
   async restart(svc: ServiceRecord, how?: { strategy: string; options?: RolloutOptions }): Promise<ReleaseRecord | undefined> {
     const target = svc.targetReleaseId ? await this.store.releases.find(svc.targetReleaseId) : undefined;
     if (!target) return undefined;
-    return this.release(svc, { ...target.spec, restartedAt: new Date().toISOString() }, 'restart', `release {n} created (restart of release ${target.number})`, how);
+    return this.release(svc, { ...target.spec, restartedAt: new Date().toISOString() }, 'restart', `release {n} created (restart of release ${target.number})`, how, { snapshot: target.serviceSpec });
   }
 
-  private async release(svc: ServiceRecord, spec: ReleaseSpec, kind: RolloutKind, message: string, how?: { strategy: string; options?: RolloutOptions }, cause?: string): Promise<ReleaseRecord> {
+  private async release(svc: ServiceRecord, spec: ReleaseSpec, kind: RolloutKind, message: string, how?: { strategy: string; options?: RolloutOptions }, extra: { snapshot?: ServiceSpec; cause?: string } = {}): Promise<ReleaseRecord> {
     const key = serviceKey(svc.projectId, svc.id);
-    const rel = await this.store.releases.append(key, spec, hashReleaseSpec(spec), { id: (n) => `${svc.projectId}--${svc.id}--r${n}` });
-    await this.moveTo(svc, rel, kind, cause, how);
+    const rel = await this.store.releases.append(key, spec, hashReleaseSpec(spec), { id: (n) => `${svc.projectId}--${svc.id}--r${n}` }, extra.snapshot ?? svc.spec);
+    await this.moveTo(svc, rel, kind, extra.cause, how);
     await this.store.events.append({ projectId: svc.projectId, serviceId: svc.id, kind: 'release', reason: 'Created', message: message.replace('{n}', String(rel.number)) });
     return rel;
   }

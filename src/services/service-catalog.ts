@@ -20,6 +20,7 @@ import { isUsableBy } from '../domain/registry-credentials.ts';
 import { mergeSpecPatch } from '../domain/spec-patch.ts';
 import { builtImageProblem } from '../domain/built-image.ts';
 import { volumeInstancesProblem } from '../domain/volume.ts';
+import { describeChanges } from '../domain/release-snapshot.ts';
 
 export interface ServiceDetails {
   service: ServiceRecord;
@@ -60,16 +61,19 @@ export class ServiceCatalog {
       if (!c || !isUsableBy(c.spec, projectId)) throw ValidationError.one('deployment.external.credentials', 'exists', `no registry credentials '${credentialId}' that project '${projectId}' may use: add them with POST /v1/integrations/registries`);
     }
     const internal = spec.deployment?.internal;
-    if (!internal?.id) return;
-    if (internal.id === idFromName(spec.name)) {
+    // A build named without a service is one of the service's own (a combined service's pin): checked as such,
+    // so a build that does not exist is refused here rather than leaving the service waiting for it forever.
+    const sourceId = internal?.id ?? (internal?.buildId ? idFromName(spec.name) : undefined);
+    if (!internal || !sourceId) return;
+    if (sourceId === idFromName(spec.name)) {
       // A combined service pinned to one of its own builds (see ReleasesService.resolveSource).
       if (internal.buildId) {
         const b = await this.store.builds.find(internal.buildId);
-        if (!b || b.projectId !== projectId || b.serviceId !== internal.id || b.status !== 'SUCCESS') throw ValidationError.one('deployment.internal.buildId', 'exists', `no successful build '${internal.buildId}' of service '${internal.id}'`);
+        if (!b || b.projectId !== projectId || b.serviceId !== sourceId || b.status !== 'SUCCESS') throw ValidationError.one('deployment.internal.buildId', 'exists', `no successful build '${internal.buildId}' of service '${sourceId}'`);
       }
       return;
     }
-    const ref = await this.store.services.find(projectId, internal.id);
+    const ref = await this.store.services.find(projectId, sourceId);
     if (!ref || ref.kind === 'deployment') {
       throw ValidationError.one('deployment.internal.id', 'exists', `no build or combined service '${internal.id}' in project '${projectId}'`);
     }
@@ -128,7 +132,7 @@ export class ServiceCatalog {
     await this.checkVolumeLimit(cur, spec, instancesField);
     const scaling = (spec.deployment?.instances ?? 0) !== (cur.spec.deployment?.instances ?? 0);
     const svc = await this.store.services.update(cur.projectId, cur.id, cur.version, spec, scaling ? { deployStatus: 'IN_PROGRESS', deployReason: 'SCALING' } : undefined);
-    await this.afterWrite(svc);
+    await this.afterWrite(svc, cur.spec);
     const sourceMoved = JSON.stringify(spec.vcsData ?? null) !== JSON.stringify(cur.spec.vcsData ?? null);
     if (cur.kind !== 'deployment' && spec.vcsData && sourceMoved) await this.buildTrigger.buildBranchHead(cur.projectId, cur.id);
     return this.details(await this.store.services.get(cur.projectId, cur.id));
@@ -143,8 +147,8 @@ export class ServiceCatalog {
     if (problem) throw new ValidationError([problem]);
   }
 
-  private async afterWrite(svc: ServiceRecord): Promise<void> {
-    await this.releases.refresh(svc);
+  private async afterWrite(svc: ServiceRecord, previous?: ServiceSpec): Promise<void> {
+    await this.releases.refresh(svc, { previous });
     this.signals.serviceChanged(serviceKey(svc.projectId, svc.id));
   }
 
@@ -228,8 +232,11 @@ export class ServiceCatalog {
     return this.observer.logsOf(serviceKey(projectId, serviceId), { tail });
   }
 
-  /** Roll back to an earlier release (default: the last good one before the current target). */
-  async rollback(caller: Principal, projectId: string, serviceId: string, releaseNumber?: number): Promise<ServiceDetails> {
+  /**
+   * Roll back to an earlier release (default: the last good one before the current target): the spec that
+   * release was made from becomes the desired spec again, its build pinned (see ReleasesService.restoreTo).
+   */
+  async rollback(caller: Principal, projectId: string, serviceId: string, releaseNumber?: number): Promise<ServiceDetails & { restored: string[] }> {
     this.auth.authorize(caller, projectId, 'write');
     const svc = await this.store.services.get(projectId, serviceId);
     const key = serviceKey(projectId, serviceId);
@@ -246,9 +253,9 @@ export class ServiceCatalog {
       if (!to) throw new ConflictError(`service '${serviceId}' has no earlier good release to roll back to`);
     }
     if (to.id === svc.targetReleaseId) throw new ConflictError(`service '${serviceId}' already runs release ${to.number}`);
-    await this.releases.moveTo(svc, to, 'rollback', `rolled back to release ${to.number}`);
-    await this.store.events.append({ projectId, serviceId, kind: 'release', reason: 'RolledBack', message: `rollback to release ${to.number}${current ? ` from release ${current.number}` : ''}` });
-    return this.details(await this.store.services.get(projectId, serviceId));
+    const { restored } = await this.releases.restoreTo(svc, to, 'rollback', {});
+    await this.store.events.append({ projectId, serviceId, kind: 'release', reason: 'RolledBack', message: `rollback to release ${to.number}${current ? ` from release ${current.number}` : ''}${restored.length ? `; restored ${restored.join(', ')}` : ''}` });
+    return { ...(await this.details(await this.store.services.get(projectId, serviceId))), restored };
   }
 
   async rollouts(caller: Principal, projectId: string, serviceId: string) {
@@ -289,9 +296,8 @@ export class ServiceCatalog {
     if (!to) throw ValidationError.one('release', 'exists', input.release !== undefined ? `service '${serviceId}' has no release ${input.release}` : `service '${serviceId}' has no release yet`);
     if (input.strategy === 'canary' && !input.canarySteps?.length) throw ValidationError.one('canary.steps', 'required', 'a canary rollout needs at least one step');
     const strategy = input.strategy === 'rolling' ? 'rolling' : input.strategy;
-    const rollout = await this.releases.moveTo(svc, to, 'deploy', undefined, {
-      strategy,
-      options: { ...(input.maxInFlight ? { maxInFlight: input.maxInFlight } : {}), ...(input.strategy === 'canary' ? { canarySteps: input.canarySteps } : {}) },
+    const { rollout } = await this.releases.restoreTo(svc, to, 'deploy', {
+      how: { strategy, options: { ...(input.maxInFlight ? { maxInFlight: input.maxInFlight } : {}), ...(input.strategy === 'canary' ? { canarySteps: input.canarySteps } : {}) } },
     });
     return (await this.rollouts(caller, projectId, serviceId)).find((r) => r.id === rollout.id)!;
   }
@@ -312,7 +318,8 @@ export class ServiceCatalog {
     if (input.release !== undefined) {
       const to = (await this.store.releases.list(serviceKey(projectId, serviceId), 1000)).find((r) => r.number === input.release);
       if (!to) throw ValidationError.one('revision', 'exists', `service '${serviceId}' has no release ${input.release}`);
-      rollout = await this.releases.moveTo(svc, to, 'rollback', `deploy of release ${to.number}`, how);
+      ({ rollout } = await this.releases.restoreTo(svc, to, 'rollback', { how }));
+      svc = await this.store.services.get(projectId, serviceId);
     } else {
       if (input.buildId && svc.spec.deployment?.internal?.buildId !== input.buildId) {
         const spec = mergeServiceSpec(svc.spec, { deployment: { ...(svc.spec.deployment ?? { instances: 1 }), internal: { id: svc.id, buildId: input.buildId } } });
@@ -399,7 +406,8 @@ export class ServiceCatalog {
     const from = r.fromReleaseId ? await this.store.releases.find(r.fromReleaseId) : undefined;
     if (!from) throw new ConflictError(`rollout ${number} has no earlier release to return to`);
     await this.store.rollouts.finish(r.id, 'CANCELED', 'canceled by request');
-    await this.releases.moveTo(svc, from, 'return', `canceled rollout ${number}`, { strategy: 'rolling' });
+    const canceled = await this.store.releases.find(r.toReleaseId);
+    await this.releases.restoreTo(svc, from, 'return', { how: { strategy: 'rolling' }, pinBuild: 'if-moved', from: canceled, message: (words) => `canceled rollout ${number}; ${words}` });
     await this.store.events.append({ projectId, serviceId, kind: 'rollout', reason: 'Canceled', message: `rollout ${number} canceled; returning to release ${from.number}` });
     return (await this.rollouts(caller, projectId, serviceId)).find((x) => x.id === r.id)!;
   }
@@ -422,11 +430,34 @@ export class ServiceCatalog {
     return { strategy, desired, currentInstances: live.length, ...planRollout({ desired, oldCount: live.length, strategy, memoryMb }) };
   }
 
-  async releaseHistory(caller: Principal, projectId: string, serviceId: string): Promise<ReleaseRecord[]> {
+  /**
+   * Releases, newest first, each with what it changed, in words, from the release the service ran when it
+   * was made (after a rollback that is not the one numbered before it); null when one of the two was made
+   * before releases kept their spec.
+   */
+  async releaseHistory(caller: Principal, projectId: string, serviceId: string): Promise<(ReleaseRecord & { changes: string[] | null })[]> {
     this.auth.authorize(caller, projectId, 'read');
     await this.store.services.get(projectId, serviceId);
-    return this.store.releases.list(serviceKey(projectId, serviceId));
+    const key = serviceKey(projectId, serviceId);
+    const list = await this.store.releases.list(key);
+    const byId = new Map(list.map((r) => [r.id, r]));
+    // The first rollout to a release started from the release running when it was made.
+    const madeFrom = new Map<string, string | null>();
+    for (const r of (await this.store.rollouts.list(key, 1000)).reverse()) if (!madeFrom.has(r.toReleaseId)) madeFrom.set(r.toReleaseId, r.fromReleaseId);
+    return list.map((r, i) => {
+      const from = madeFrom.get(r.id);
+      const prev = from ? byId.get(from) : from === null ? undefined : list[i + 1];
+      if (!prev) return { ...r, changes: r.serviceSpec && from === null ? ['first release'] : null };
+      if (r.spec.restartedAt) return { ...r, changes: ['restart'] };
+      return { ...r, changes: r.serviceSpec && prev.serviceSpec ? releaseChanges(prev, r) : null };
+    });
   }
+}
+
+/** What a release changed from another, from their specs, its build included (a spec following the newest build names none). */
+function releaseChanges(prev: ReleaseRecord, rel: ReleaseRecord): string[] {
+  const withBuild = (r: ReleaseRecord) => (r.buildId ? { ...r.serviceSpec!, deployment: { ...(r.serviceSpec!.deployment ?? { instances: 1 }), external: undefined, internal: { buildId: r.buildId } } } : r.serviceSpec!);
+  return describeChanges(withBuild(prev), withBuild(rel));
 }
 
 function cdOf(svc: ServiceRecord): { enabled: boolean; buildId: string | null } {

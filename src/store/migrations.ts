@@ -292,6 +292,15 @@ const migrations = (dialect: DialectName): Record<string, Migration> => ({
         .addColumn('updated_at', 'text', (c) => c.notNull())
         .execute();
       await db.schema.createIndex('volume_backups_volume_idx').on('volume_backups').columns(['project_id', 'volume_id']).execute();
+      },
+    },
+  '0010_release_snapshots': {
+    async up(db: Kysely<any>) {
+      // Each release keeps the service spec it was made from, so a rollback (or the return after a failed
+      // rollout) makes that spec the desired one again. Open fields as JSON, secret ones sealed; null for
+      // releases made before this migration.
+      await db.schema.alterTable('releases').addColumn('service_spec', 'text').execute();
+      await db.schema.alterTable('releases').addColumn('service_secrets', 'text').execute();
     },
   },
 });

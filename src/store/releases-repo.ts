@@ -4,6 +4,7 @@ import type { SecretBox } from './secret-box.ts';
 import { NotFoundError } from '../errors/errors.ts';
 import { insertWithNextNumber } from './next-number.ts';
 import type { ReleaseSpec, ReleaseRecord, ReleaseSecrets } from '../domain/release.ts';
+import { joinSecrets, splitSecrets, type ServiceSecrets, type ServiceSpec } from '../domain/service.ts';
 
 export class ReleasesRepo {
   constructor(
@@ -22,6 +23,7 @@ export class ReleasesRepo {
       image: r.image,
       specHash: r.spec_hash,
       spec: { ...open, env: secrets.env, files: secrets.files },
+      ...(r.service_spec && r.service_secrets ? { serviceSpec: joinSecrets(JSON.parse(r.service_spec), this.box.open<ServiceSecrets>(r.service_secrets)) } : {}),
       createdAt: r.created_at,
     };
   }
@@ -29,9 +31,11 @@ export class ReleasesRepo {
   /**
    * Append a release with the next number for the service. Numbers are allocated by reading the max and
    * inserting under a unique constraint, retried on collision, so concurrent writers never share a number.
+   * `serviceSpec` is the service spec the release was made from, kept (secrets sealed) for rollbacks.
    */
-  async append(serviceKey: string, spec: ReleaseSpec, specHash: string, ids: { id: (n: number) => string }): Promise<ReleaseRecord> {
+  async append(serviceKey: string, spec: ReleaseSpec, specHash: string, ids: { id: (n: number) => string }, serviceSpec?: ServiceSpec): Promise<ReleaseRecord> {
     const { env, files, ...open } = spec;
+    const snapshot = serviceSpec ? splitSecrets(serviceSpec) : undefined;
     return insertWithNextNumber(
       async () => Number((await this.db.selectFrom('releases').select((eb) => eb.fn.max('number').as('n')).where('service_id', '=', serviceKey).executeTakeFirst())?.n ?? 0),
       async (number) => {
@@ -44,6 +48,8 @@ export class ReleasesRepo {
           spec_hash: specHash,
           spec: JSON.stringify(open),
           secrets: this.box.seal({ env, files } satisfies ReleaseSecrets),
+          service_spec: snapshot ? JSON.stringify(snapshot.open) : null,
+          service_secrets: snapshot ? this.box.seal(snapshot.secrets) : null,
           created_at: new Date().toISOString(),
         };
         await this.db.insertInto('releases').values(row).execute();

@@ -80,6 +80,10 @@ export interface ReleasesTable {
   /** the instance-shaping spec, secrets removed, JSON */
   spec: string;
   secrets: string;
+  /** the service spec the release was made from (migration 0008), secrets removed, JSON; null before it */
+  service_spec: string | null;
+  /** that spec's secret parts, sealed */
+  service_secrets: string | null;
   created_at: string;
 }
 

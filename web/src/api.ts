@@ -177,6 +177,8 @@ export interface Release {
   buildId?: string | null;
   image?: string | null;
   specHash: string;
+  /** what the release changed from the one before, in words; null for releases made before they kept their spec */
+  changes?: string[] | null;
   createdAt: string;
 }
 export interface LogLine {

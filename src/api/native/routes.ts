@@ -54,7 +54,7 @@ export function registerNative(app: Api, deps: ApiDeps): void {
   app.get('/projects/:projectId/services/:serviceId/releases', { schema: { tags: ['releases'], params: ServiceParams } }, async (req) => {
     const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
     const list = await catalog.releaseHistory(req.principal, projectId, serviceId);
-    return { releases: list.map((r) => ({ id: r.id, number: r.number, buildId: r.buildId, image: r.image, specHash: r.specHash, createdAt: r.createdAt, restartedAt: r.spec.restartedAt })) };
+    return { releases: list.map((r) => ({ id: r.id, number: r.number, buildId: r.buildId, image: r.image, specHash: r.specHash, changes: r.changes, createdAt: r.createdAt, restartedAt: r.spec.restartedAt })) };
   });
   app.get('/projects/:projectId/services/:serviceId/events', { schema: { tags: ['events'], params: ServiceParams, querystring: Type.Object({ after: Type.Optional(Type.Integer({ minimum: 0 })) }) } }, async (req) => {
     const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
@@ -75,7 +75,7 @@ export function registerNative(app: Api, deps: ApiDeps): void {
     async (req) => {
       const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
       const d = await catalog.rollback(req.principal, projectId, serviceId, (req.body as { release?: number } | undefined)?.release);
-      return { release: d.release?.number ?? null, status: d.service.deployStatus };
+      return { release: d.release?.number ?? null, status: d.service.deployStatus, restored: d.restored };
     },
   );
   app.post(

@@ -97,28 +97,8 @@ async function deploy(s: Session, ref: ServiceRef, dir: string, detach: boolean)
     return;
   }
   const outcome = await followRollout(client, ref.project, ref.service, rollout.number, { out: s.out, stream: s.progressStream, color: s.progressColor, wantWeb: svc.deployment?.instances ?? 1 });
-  const returning = await reportOutcome(s, ref, outcome, { build });
-  if (!svc.vcsData && returning) await restorePin(s, ref, returning);
-}
-
-/**
- * After a failed rollout the platform runs the last good release again, but the service still names the
- * failed build, so any later change (env, scale of the spec, restart) would roll that build out again.
- * Once the return is done, pin the build of the release it returned to.
- */
-async function restorePin(s: Session, ref: ServiceRef, returning: RolloutView): Promise<void> {
-  const paths = servicePaths(ref.project, ref.service);
-  const releases = (await s.client.get<{ releases: { number: number; buildId: string | null }[] }>(`${paths.native}/releases`)).releases;
-  const buildId = releases.find((r) => r.number === returning.toRelease)?.buildId;
-  if (!buildId) return;
-  const deadline = Date.now() + 120_000;
-  while (Date.now() < deadline) {
-    const r = (await listRollouts(s.client, ref.project, ref.service)).find((x) => x.number === returning.number);
-    if (!r || r.status !== 'IN_PROGRESS') break;
-    await sleep(500);
-  }
-  await s.client.json('PATCH', `${projectPath(ref.project)}/services/combined/${encodeURIComponent(ref.service)}`, { body: { deployment: { internal: { id: ref.service, buildId } } } });
-  process.stderr.write(`Pinned build ${buildId} (release ${returning.toRelease}) again, so later changes do not roll out the failed build.\n`);
+  // After a failure the platform itself returns the service's spec (and pinned build) to the last good release.
+  await reportOutcome(s, ref, outcome, { build });
 }
 
 /** The rollout (newer than `baseline`) to a release of this build; waits for the release to be made. */

@@ -39,6 +39,11 @@ export async function reportOutcome(s: Session, ref: ServiceRef, outcome: Rollou
   process.exitCode = 1;
   const reason = rollout.message ?? rollout.events.at(-1)?.message ?? 'no reason recorded';
   process.stderr.write(paint(31, `✗ Rollout ${rollout.number} ${rollout.status.toLowerCase()}: ${reason}`) + '\n');
-  if (returning) process.stderr.write(`The service is returning to release ${returning.toRelease} (rollout ${returning.number}).\n`);
+  if (returning) {
+    // The status says what the spec got back (env, command, build …), so the next change starts from it.
+    const message = (await getService(s.client, ref).catch(() => undefined))?.status?.deployment?.message;
+    const restored = message && /returned to release \d+ and restored its (.*)$/.exec(message)?.[1];
+    process.stderr.write(`The service is returning to release ${returning.toRelease} (rollout ${returning.number})${restored ? `; its spec is back to that release's: ${restored}` : ''}.\n`);
+  }
   return returning;
 }

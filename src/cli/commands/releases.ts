@@ -17,13 +17,17 @@ export function registerReleases(program: Command): void {
     .action(async (opts: { project?: string; service?: string }, cmd: Command) => {
       const s = sessionOf(cmd);
       const ref = requireService(opts);
-      const body = await s.client.get<{ releases: { number: number; buildId: string | null; image: string | null; specHash: string; createdAt: string; restartedAt?: string }[] }>(`${servicePaths(ref.project, ref.service).native}/releases`);
+      const body = await s.client.get<{ releases: { number: number; buildId: string | null; image: string | null; specHash: string; changes?: string[] | null; createdAt: string; restartedAt?: string }[] }>(`${servicePaths(ref.project, ref.service).native}/releases`);
       if (s.json) return s.out.json(body);
-      const current = (await getService(s.client, ref)).release?.number;
+      const svc = await getService(s.client, ref);
+      const current = svc.release?.number;
       s.out.table(
-        ['', 'release', 'build', 'spec', 'created'],
-        body.releases.map((r) => [r.number === current ? '*' : '', r.number, r.buildId ?? r.image, r.specHash, ago(r.createdAt)]),
+        ['', 'release', 'build', 'spec', 'created', 'changes'],
+        body.releases.map((r) => [r.number === current ? '*' : '', r.number, r.buildId ?? r.image, r.specHash, ago(r.createdAt), r.changes?.join(', ') ?? '']),
       );
+      // Why the service runs what it runs: a rollback's restore, or a failed rollout's return.
+      const message = svc.status?.deployment?.message;
+      if (message) s.out.line(`${svc.status?.deployment?.status === 'FAILED' ? 'Last rollout failed' : 'Status'}: ${message}`);
     });
 
   program
@@ -38,8 +42,10 @@ export function registerReleases(program: Command): void {
       const number = release === undefined ? undefined : Number(release.replace(/^v/, ''));
       if (number !== undefined && !(Number.isInteger(number) && number >= 1)) throw new UsageError(`release must be a release number (got '${release}')`);
       const baseline = latestRolloutNumber(await listRollouts(s.client, ref.project, ref.service));
-      const res = await s.client.json<{ release: number | null; status: string }>('POST', `${servicePaths(ref.project, ref.service).native}/rollback`, { body: number === undefined ? {} : { release: number } });
-      await followChange(s, ref, baseline, { detach: Boolean(opts.detach), response: res, done: `Rolling back to release ${res.release}.` });
+      const res = await s.client.json<{ release: number | null; status: string; restored?: string[] }>('POST', `${servicePaths(ref.project, ref.service).native}/rollback`, { body: number === undefined ? {} : { release: number } });
+      // The release's spec is the desired one again: say what came back, so nobody is surprised later.
+      const restored = res.restored?.length ? `restored release ${res.release}: ${res.restored.join(', ')}` : `release ${res.release}'s spec was already the desired one`;
+      await followChange(s, ref, baseline, { detach: Boolean(opts.detach), response: res, done: `Rolling back to release ${res.release} (${restored}).` });
     });
 
   program

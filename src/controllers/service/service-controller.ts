@@ -19,6 +19,7 @@ import type { RouteTableBuilder } from './route-table.ts';
 import type { RolloutRecord } from '../../store/rollouts-repo.ts';
 import type { ServiceVolume } from '../../volumes/service-volumes.ts';
 import { VOLUME_MAX_INSTANCES, volumeStep } from '../../domain/volume.ts';
+import { returnDesiredSpec } from './return-desired-spec.ts';
 
 export interface ControllerLogger {
   info(obj: object, msg: string): void;
@@ -288,9 +289,10 @@ export class ServiceController implements InstanceObserver {
       return;
     }
     // Back to the last good release; the failed instances become "old" and leave, the healthy ones stay.
-    await this.store.services.setStatus(svc.projectId, svc.id, { targetReleaseId: stable.id, deployStatus: 'FAILED', deployMessage: `${message}; returned to release ${stable.number}` });
+    const restored = await returnDesiredSpec(this.store, svc, rollout, target, stable, message);
+    if (!restored) await this.store.services.setStatus(svc.projectId, svc.id, { targetReleaseId: stable.id, deployStatus: 'FAILED', deployMessage: `${message}; returned to release ${stable.number}` });
     const back = await this.store.rollouts.begin({ serviceKey: key, fromReleaseId: target.id, toReleaseId: stable.id, kind: 'return', strategy: rollout.strategy, deadlineAt: new Date(Date.now() + 3600_000).toISOString() });
-    await this.store.rollouts.event(back.id, `returning to release ${stable.number} after release ${target.number} failed`);
+    await this.store.rollouts.event(back.id, `returning to release ${stable.number} after release ${target.number} failed${restored?.length ? `; restored its ${restored.join(', ')}` : ''}`);
     this.opts.requeue(key);
   }
 

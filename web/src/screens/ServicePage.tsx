@@ -58,6 +58,12 @@ export function ServicePage({ project, service }: { project: string; service: st
           )}
         </p>
       )}
+      {s?.status.deployment.message && (
+        // What the last rollout did: why it failed and what the service returned to, or what a rollback restored.
+        <p className={s.status.deployment.status === 'FAILED' ? 'deploy-message failed' : 'deploy-message'} aria-label="Deployment status">
+          {s.status.deployment.message}
+        </p>
+      )}
       <p role="status" className="notice">
         {notice}
       </p>

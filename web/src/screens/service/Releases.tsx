@@ -3,7 +3,10 @@ import { paths, post, type Release } from '../../api.ts';
 import type { Polled } from '../../hooks.ts';
 import { Problem, When } from '../../ui.tsx';
 
-/** Every release, newest first; any but the current one is a click away. */
+/**
+ * Every release, newest first, with what it changed; any but the current one is a click away, and a
+ * rollback says what it restored (the release's env, build … become the service's settings again).
+ */
 export function Releases(props: { project: string; service: string; releases: Polled<Release[]>; current: number | undefined; onDone: (message: string) => void }) {
   const { project, service, releases, current, onDone } = props;
   const [busy, setBusy] = useState<number>();
@@ -13,8 +16,8 @@ export function Releases(props: { project: string; service: string; releases: Po
     setBusy(n);
     setError(undefined);
     try {
-      await post(paths.rollback(project, service), { release: n });
-      onDone(`Rolling back to release ${n}.`);
+      const res = await post<{ restored?: string[] }>(paths.rollback(project, service), { release: n });
+      onDone(res.restored?.length ? `Rolling back to release ${n}: restored ${res.restored.join(', ')}.` : `Rolling back to release ${n}.`);
     } catch (err) {
       setError(`Rollback failed: ${(err as Error).message}`);
     } finally {
@@ -34,6 +37,7 @@ export function Releases(props: { project: string; service: string; releases: Po
             <tr>
               <th scope="col">Release</th>
               <th scope="col">Source</th>
+              <th scope="col">Changes</th>
               <th scope="col">Created</th>
               <th scope="col">
                 <span className="sr-only">Action</span>
@@ -50,6 +54,7 @@ export function Releases(props: { project: string; service: string; releases: Po
                 <td data-label="Source">
                   <code className="id">{r.image ?? (r.buildId ? `build ${r.buildId}` : r.specHash.slice(0, 12))}</code>
                 </td>
+                <td data-label="Changes">{r.changes?.length ? r.changes.join(', ') : <span className="muted">—</span>}</td>
                 <td data-label="Created">
                   <When at={r.createdAt} />
                 </td>
