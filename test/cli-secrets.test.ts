@@ -5,35 +5,20 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ADMIN_TOKEN, ROOT, api, startTestPlatform, type RunningPlatform } from './support/platform.ts';
+import { ADMIN_TOKEN, api, startTestPlatform, type RunningPlatform } from './support/platform.ts';
+import { assertCliOk, runCli } from './support/cli.ts';
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 describe('slipway secrets', () => {
   let p: RunningPlatform;
   let home: string;
 
-  function cli(args: string[]): Promise<Run> {
-    const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SLIPWAY_') && k !== 'NO_COLOR'));
-    const child = spawn(process.execPath, [path.join(ROOT, 'bin/slipway.mjs'), ...args], { cwd: home, env: { ...base, SLIPWAY_CONFIG: path.join(home, 'slipway.json'), SLIPWAY_HOST: p.apiUrl, SLIPWAY_TOKEN: ADMIN_TOKEN }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    return new Promise((resolve, reject) => {
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
-  }
-  const ok = (r: Run, what: string) => assert.equal(r.code, 0, `${what} exited ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
+
+  const cli = (args: string[]) => runCli(args, { home, env: { SLIPWAY_HOST: p.apiUrl, SLIPWAY_TOKEN: ADMIN_TOKEN } });
+  const ok = assertCliOk;
   const proj = ['-p', 'clisec'];
 
   before(async () => {

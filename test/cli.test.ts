@@ -13,12 +13,8 @@ import path from 'node:path';
 import * as tar from 'tar';
 import { ADMIN_TOKEN, ROOT, api, startTestPlatform, viaRouter, waitFor, type RunningPlatform } from './support/platform.ts';
 import { packDirectory } from '../src/cli/source-bundle.ts';
+import { assertCliOk, runCli } from './support/cli.ts';
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 const HELLO = path.join(ROOT, 'test/fixtures/apps/hello');
 
@@ -27,24 +23,9 @@ describe('slipway CLI', () => {
   let home: string;
   const cfg = () => path.join(home, 'config', 'slipway.json');
 
-  /** Runs the CLI binary to its end; never through a shell, never with the caller's SLIPWAY_* settings. */
-  function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-    const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SLIPWAY_') && k !== 'NO_COLOR'));
-    const child = spawn(process.execPath, [path.join(ROOT, 'bin/slipway.mjs'), ...args], {
-      cwd: home,
-      env: { ...base, SLIPWAY_CONFIG: cfg(), ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    return new Promise((resolve, reject) => {
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
-  }
-  const ok = (r: Run, what: string) => assert.equal(r.code, 0, `${what} exited ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
+
+  const cli = (args: string[], env: Record<string, string> = {}) => runCli(args, { home, env: { SLIPWAY_CONFIG: cfg(), ...env } });
+  const ok = assertCliOk;
   const svc = ['-p', 'shop', '-s', 'web'];
   const message = async () => {
     const r = await viaRouter(p, 'web.shop.localhost');

@@ -7,12 +7,12 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ApiClient } from '@northflank/js-client';
-import { ADMIN_TOKEN, ROOT, api, fixtureRepo, northflankClient, startTestPlatform, viaRouter, waitFor, type RunningPlatform } from './support/platform.ts';
+import { runCli } from './support/cli.ts';
+import { ADMIN_TOKEN, api, fixtureRepo, northflankClient, startTestPlatform, viaRouter, waitFor, type RunningPlatform } from './support/platform.ts';
 
 const PROJECT = 'restore';
 const check = { protocol: 'HTTP' as const, type: 'readinessProbe' as const, path: '/health', port: 8080, initialDelaySeconds: 1, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3, successThreshold: 1 };
@@ -169,17 +169,7 @@ describe('releases restore their whole spec', () => {
 
   it('the CLI says what a rollback restored, and lists what each release changed', async () => {
     const home = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-restore-cli-'));
-    const cli = (args: string[]) => {
-      const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SLIPWAY_') && k !== 'NO_COLOR'));
-      const child = spawn(process.execPath, [path.join(ROOT, 'bin/slipway.mjs'), ...args], { cwd: home, env: { ...base, SLIPWAY_CONFIG: path.join(home, 'slipway.json') }, stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      child.stdout.on('data', (d) => (out += d));
-      child.stderr.on('data', (d) => (out += d));
-      return new Promise<{ code: number | null; out: string }>((resolve, reject) => {
-        child.on('error', reject);
-        child.on('close', (code) => resolve({ code, out }));
-      });
-    };
+    const cli = (args: string[]) => runCli(args, { home }).then((r) => ({ code: r.code, out: r.output }));
     try {
       const login = await cli(['login', '--host', p.apiUrl, '--token', ADMIN_TOKEN, '--name', 'test', '--router-port', String(p.routerPort)]);
       assert.equal(login.code, 0, login.out);
