@@ -13,6 +13,7 @@ import type { JobKind, JobPatch, JobRecord, JobSpec, RunRecord } from '../../dom
 import type { RunOverrides } from '../../jobs/jobs-service.ts';
 import type { Principal } from '../../services/auth.ts';
 import { clusterView, registryProviderOf } from './service-view.ts';
+import { paginate, type PageQuery } from './pagination.ts';
 
 const Opt = Type.Optional;
 const strict = <T extends TProperties>(props: T) => Type.Object(props, { additionalProperties: false });
@@ -240,15 +241,10 @@ export function registerV1Jobs(app: Api, deps: ApiDeps): void {
   });
   app.get('/v1/projects/:projectId/jobs', { schema: { ...tags, params: ProjectParams, querystring: Page } }, async (req) => {
     const { projectId } = req.params as { projectId: string };
-    const q = req.query as { per_page?: number; cursor?: string };
-    const perPage = q.per_page ?? 50;
-    const after = q.cursor ? Buffer.from(q.cursor, 'base64url').toString('utf8') : undefined;
-    const rows = await jobs.listJobs(req.principal, projectId, { after, limit: perPage + 1 });
-    const items = rows.slice(0, perPage);
-    const hasNextPage = rows.length > perPage;
+    const { items, pagination } = await paginate(req.query as PageQuery, (after, limit) => jobs.listJobs(req.principal, projectId, { after, limit }));
     return {
       data: { jobs: items.map((j) => ({ id: j.id, projectId: j.projectId, appId: `/${j.projectId}/${j.id}`, name: j.name, tags: j.spec.tags ?? [], ...(j.spec.description ? { description: j.spec.description } : {}), jobType: j.kind, disabledCI: true, disabledCD: false, ...(j.kind === 'cron' ? { suspended: j.spec.suspended ?? false } : {}) })) },
-      pagination: { hasNextPage, ...(hasNextPage ? { cursor: Buffer.from(items.at(-1)!.id).toString('base64url') } : {}), count: items.length },
+      pagination,
     };
   });
   app.get('/v1/projects/:projectId/jobs/:jobId', { schema: { ...tags, params: JobParams } }, async (req) => {

@@ -8,6 +8,7 @@ import type { Api, ApiDeps } from '../deps.ts';
 import { Enum } from './schema/enum.ts';
 import { REGISTRY_PROVIDERS, type RegistryCredentialRecord } from '../../domain/registry-credentials.ts';
 import { RegistryCredentialsService, type RegistryCredentialInput, type RegistryCredentialPatch } from '../../services/registry-credentials.ts';
+import { paginate, type PageQuery } from './pagination.ts';
 
 const Opt = Type.Optional;
 const strict = <T extends TProperties>(props: T) => Type.Object(props, { additionalProperties: false });
@@ -66,16 +67,10 @@ export function registerV1Registries(app: Api, deps: ApiDeps): void {
   const registries = new RegistryCredentialsService(deps.store, deps.auth);
 
   app.get('/v1/integrations/registries', { schema: { ...tags, summary: 'List registry credentials (no secrets)', querystring: Page } }, async (req) => {
-    const q = req.query as { per_page?: number; page?: number; cursor?: string };
-    const perPage = q.per_page ?? 50;
-    let after = q.cursor ? Buffer.from(q.cursor, 'base64url').toString('utf8') : undefined;
-    if (!after && q.page && q.page > 1) after = (await registries.list(req.principal, { limit: (q.page - 1) * perPage })).at(-1)?.id ?? '\uffff';
-    const rows = await registries.list(req.principal, { after, limit: perPage + 1 });
-    const items = rows.slice(0, perPage);
-    const hasNextPage = rows.length > perPage;
+    const { items, pagination } = await paginate(req.query as PageQuery, (after, limit) => registries.list(req.principal, { after, limit }));
     return {
       data: { credentials: items.map(registryView) },
-      pagination: { hasNextPage, ...(hasNextPage ? { cursor: Buffer.from(items.at(-1)!.id).toString('base64url') } : {}), count: items.length },
+      pagination,
     };
   });
   app.post('/v1/integrations/registries', { schema: { ...tags, summary: 'Add registry credentials', body: AddRegistry } }, async (req) => ({

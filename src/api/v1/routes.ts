@@ -14,31 +14,12 @@ import { ValidationError } from '../../errors/errors.ts';
 import { idFromName } from '../../domain/ids.ts';
 import { isSha512Crypt, sha512Crypt } from '../../router/password-hash.ts';
 import { REDACTED_PASSWORD } from './service-view.ts';
+import { paginate, type PageQuery } from './pagination.ts';
 
 const ProjectParams = Type.Object({ projectId: Type.String({ maxLength: 100 }) });
 const ServiceParams = Type.Object({ projectId: Type.String({ maxLength: 100 }), serviceId: Type.String({ maxLength: 100 }) });
 const BuildParams = Type.Object({ projectId: Type.String({ maxLength: 100 }), serviceId: Type.String({ maxLength: 100 }), buildId: Type.String({ maxLength: 100 }) });
 const Page = S.PaginationQuery;
-
-interface PageQuery {
-  per_page?: number;
-  page?: number;
-  cursor?: string;
-}
-
-/** Cursor pagination over ids, as Northflank answers: `pagination { hasNextPage, cursor, count }`. */
-async function paginate<T extends { id: string }>(q: PageQuery, fetch: (after: string | undefined, limit: number) => Promise<T[]>) {
-  const perPage = q.per_page ?? 50;
-  let after = q.cursor ? Buffer.from(q.cursor, 'base64url').toString('utf8') : undefined;
-  if (!after && q.page && q.page > 1) {
-    const skipped = await fetch(undefined, (q.page - 1) * perPage);
-    after = skipped.at(-1)?.id ?? '\uffff';
-  }
-  const rows = await fetch(after, perPage + 1);
-  const items = rows.slice(0, perPage);
-  const hasNextPage = rows.length > perPage;
-  return { items, pagination: { hasNextPage, ...(hasNextPage ? { cursor: Buffer.from(items.at(-1)!.id).toString('base64url') } : {}), count: items.length } };
-}
 
 const tags = (t: string) => ({ tags: [t] });
 
