@@ -33,6 +33,9 @@ const DELIBERATE: Record<string, string> = {
   'settings.activeDeadlineSeconds must be a number, got null': 'a job without a deadline has none (null): any number would be a deadline slipway does not enforce',
   'activeDeadlineSeconds must be a number, got null': 'as settings.activeDeadlineSeconds',
   'jobType must be "cron", got string "manual"': "the client types the kind-neutral PATCH job's result as a cron job's; a manual job stays manual",
+  // Only a project viewer reads it (an owner or developer reads the contents): the group's file, inherited.
+  'runtimeFiles./etc/shapes.conf.value.data must be a string, got null':
+    "a viewer may not read values, and every value it may not read reads null (docs/secret-groups.md), a file's contents too: leaving data out would read as an empty file",
   // Keyed by the resource too: only the service that has no source yet.
   '{"projectId":"shapes","serviceId":"later"} internal is required':
     "a deployment service created to 'choose later' deploys nothing yet: it has neither internal nor external, which the client's GetServiceDeploymentResult requires one of",
@@ -249,6 +252,25 @@ describe("the /v1 face answers in the official client's result types", () => {
       }
     }
     assert.deepEqual(uncovered, [], 'GET routes with no case here: add the parameters they are read with');
+  });
+
+  it("answers a project viewer's reads of values it may not see in the same result types", async () => {
+    const made = await api(p, 'POST', '/tokens', { name: 'shapes viewer', role: 'viewer', projectId: project });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    const viewer = await northflankClient(p, made.body.token);
+    const reads: [string, Record<string, unknown>][] = [
+      ['get.secret', { projectId: project, secretId: ids.secret }],
+      ['get.secretDetails', { projectId: project, secretId: ids.secret }],
+      ['get.service.runtimeEnvironment', svc('keeper')],
+      ['get.service.runtimeEnvironmentDetails', svc('keeper')],
+      ['get.job.runtimeEnvironmentDetails', { projectId: project, jobId: 'task' }],
+    ];
+    for (const [callPath, parameters] of reads) {
+      const ep = endpoints.find((e) => e.call === callPath)!;
+      const res = await callPath.split('.').reduce<any>((o, k) => o[k], viewer)({ parameters });
+      assert.ok(!JSON.stringify(res.data).includes('from the group'), `${callPath}: no value for a viewer`);
+      record(ep, `viewer ${JSON.stringify(parameters)}`, res.data);
+    }
   });
 
   it('answers the writes the client makes (creates, updates, actions) in their result types too', async () => {
