@@ -12,7 +12,18 @@ import { clientDeclarations, clientEndpoints, type ClientEndpoint } from './supp
 import { checkShape, requestGaps, type JsonSchema, type Problem } from './support/shape-check.ts';
 
 /** `/v1` routes slipway serves that the client has no endpoint for, each with the reason. */
-const NOT_IN_CLIENT: Record<string, string> = {};
+const NOT_IN_CLIENT: Record<string, string> = {
+  'PUT /v1/tags/:_': "the client's put.tag sends PUT /v1/tags and names the tag in the body; slipway also takes the id in the path, as it does for PATCH and DELETE",
+  'POST /v1/projects/:_/volumes/:_/backups/:_/restore': "the client restores addon backups only (restore.addonBackup); restoring a volume's backup into that same volume is slipway's own (the client's way is create.volume with source.type 'backup')",
+};
+
+/**
+ * `/v1` GET routes that cannot answer 200 for any resource slipway can create yet, by client route, each with
+ * the reason: the test reads them and asserts the 404 instead of a shape.
+ */
+const UNREADABLE: Record<string, string> = {
+  '/v1/projects/:_/secrets/:_/addons/:_': 'addons do not exist yet, so no secret group has an addon link: reading one answers 404 naming the addon',
+};
 
 /**
  * Required properties slipway leaves out (or answers otherwise) on purpose, by the problem's path and rule
@@ -22,6 +33,9 @@ const DELIBERATE: Record<string, string> = {
   'settings.activeDeadlineSeconds must be a number, got null': 'a job without a deadline has none (null): any number would be a deadline slipway does not enforce',
   'activeDeadlineSeconds must be a number, got null': 'as settings.activeDeadlineSeconds',
   'jobType must be "cron", got string "manual"': "the client types the kind-neutral PATCH job's result as a cron job's; a manual job stays manual",
+  // Only a project viewer reads it (an owner or developer reads the contents): the group's file, inherited.
+  'runtimeFiles./etc/shapes.conf.value.data must be a string, got null':
+    "a viewer may not read values, and every value it may not read reads null (docs/secret-groups.md), a file's contents too: leaving data out would read as an empty file",
   // Keyed by the resource too: only the service that has no source yet.
   '{"projectId":"shapes","serviceId":"later"} internal is required':
     "a deployment service created to 'choose later' deploys nothing yet: it has neither internal nor external, which the client's GetServiceDeploymentResult requires one of",
@@ -33,6 +47,7 @@ const DELIBERATE: Record<string, string> = {
  */
 const REFUSED_REQUEST_FIELDS: { routes: RegExp; paths: string[]; why: string }[] = [
   { routes: /^\/v1\//, paths: ['buildFiles', 'dockerSecretMounts'], why: 'build files and Docker secret mounts do not exist here: builds take build arguments' },
+  { routes: /\/secrets(\/|$)/, paths: ['secrets.dockerSecretMounts'], why: "a group's Docker secret mounts would only reach Docker builds' secret mounts, which slipway's builds do not have (as for services): a group gives build arguments" },
   { routes: /\/services\//, paths: ['deployment.strategy.type', 'deployment.strategy.settings'], why: "the 'custom' strategy and its surge settings: rollouts take the presets recreate and rollout-steady|balanced|fast" },
   { routes: /\/services\//, paths: ['deployment.gradualRolloutStrategyId'], why: 'gradual rollout strategies are not a resource here (canary rollouts are the native and /v3 faces)' },
   { routes: /\/services\//, paths: ['deployment.ssh'], why: 'slipway has no SSH access to instances' },
@@ -54,7 +69,7 @@ describe("the /v1 face answers in the official client's result types", () => {
   const project = 'shapes';
   /** Problems found in any response, by the call that answered it. */
   const problems: string[] = [];
-  const ids = { build: '', run: '', credential: '' };
+  const ids = { build: '', run: '', credential: '', secret: '', tag: '', volume: '', backup: '' };
 
   /** Calls the client at `callPath` and checks the response's `data` against the endpoint's result type. */
   async function call(callPath: string, req: Record<string, unknown>): Promise<any> {
@@ -120,6 +135,39 @@ describe("the /v1 face answers in the official client's result types", () => {
     ids.run = (await call('start.job.run', { parameters: { projectId: project, jobId: 'task' } })).id;
     // A run reports startedAt and concludedAt (both required by the client) once it has concluded.
     await waitFor(async () => (await client.get.job.run({ parameters: { projectId: project, jobId: 'task', runId: ids.run } })).data.concluded, 120_000, 'job run concluded');
+    // The production layer: a tag, a secret group (variables and a file) that applies to the services runner and
+    // keeper (whose own A overrides the group's) and the job task, and a volume attached to keeper, backed up once.
+    await call('create.service.deployment', {
+      parameters: { projectId: project },
+      data: { name: 'keeper', billing: { deploymentPlan: 'nf-compute-10' }, deployment: { instances: 1, internal: { id: 'web', branch: 'main' } }, ports: [{ name: 'p01', internalPort: 8080, public: false, protocol: 'HTTP' }], runtimeEnvironment: { A: 'own' } } as never,
+    });
+    ids.tag = (await call('add.tag', { data: { name: 'shapes-live', description: 'live traffic', color: '#00aa00' } })).id;
+    ids.secret = (await call('create.secret', {
+      parameters: { projectId: project },
+      data: {
+        name: 'shapes config',
+        description: 'shared settings',
+        tags: ['shapes-live'],
+        secretType: 'environment-arguments',
+        priority: 10,
+        restrictions: { restricted: true, nfObjects: [{ id: 'runner', type: 'service' }, { id: 'keeper', type: 'service' }, { id: 'task', type: 'job' }] },
+        secrets: { variables: { LEVEL: 'info', A: 'from the group' }, files: { '/etc/shapes.conf': { data: Buffer.from('level=info\n').toString('base64'), encoding: 'utf-8' } } },
+      },
+    })).id;
+    ids.volume = (await call('create.volume', {
+      parameters: { projectId: project },
+      data: { name: 'keeper-data', mounts: [{ containerMountPath: '/data' }], spec: { accessMode: 'ReadWriteOnce', storageSize: 1024 }, attachedObjects: [{ id: 'keeper', type: 'service' }] },
+    })).id;
+    await waitFor(async () => {
+      const v = (await client.get.volume({ parameters: { projectId: project, volumeId: ids.volume } })).data as any;
+      return v.status === 'BOUND' && v.operation === null;
+    }, 120_000, 'volume bound and attached');
+    ids.backup = (await call('backup.volume', { parameters: { projectId: project, volumeId: ids.volume }, data: { name: 'first', description: 'shapes' } })).id;
+    await waitFor(async () => {
+      const b = (await client.get.volume.backup({ parameters: { projectId: project, volumeId: ids.volume, backupId: ids.backup } })).data as any;
+      if (b.status === 'failed') throw new Error(`backup failed: ${JSON.stringify(b)}`);
+      return b.status === 'completed';
+    }, 120_000, 'volume backup completed');
     ids.credential = (await call('add.registryCredentials', { data: { name: 'shapes registry', provider: 'custom', registryUrl: 'http://127.0.0.1:5000', credentials: { username: 'u', password: 'p', scope: { pull: true } } } as never })).id;
   });
   after(async () => {
@@ -166,6 +214,18 @@ describe("the /v1 face answers in the official client's result types", () => {
       '/v1/projects/:_/jobs/:_/runs/:_': [{ ...job('task'), runId: ids.run }],
       '/v1/integrations/registries': [{}],
       '/v1/integrations/registries/:_': [{ credentialId: ids.credential }],
+      '/v1/projects/:_/secrets': [{ projectId: project }],
+      '/v1/projects/:_/secrets/:_': [{ projectId: project, secretId: ids.secret }],
+      '/v1/projects/:_/secrets/:_/details': [{ projectId: project, secretId: ids.secret }],
+      '/v1/projects/:_/secrets/:_/addons/:_': [{ projectId: project, secretId: ids.secret, addonId: 'db' }],
+      '/v1/projects/:_/services/:_/runtime-environment/details': [kinds.combined, kinds.deployment, svc('keeper')],
+      '/v1/projects/:_/jobs/:_/runtime-environment/details': [job('task'), job('tick')],
+      '/v1/tags': [{}],
+      '/v1/tags/:_': [{ resourceTagId: ids.tag }],
+      '/v1/projects/:_/volumes': [{ projectId: project }],
+      '/v1/projects/:_/volumes/:_': [{ projectId: project, volumeId: ids.volume }],
+      '/v1/projects/:_/volumes/:_/backups': [{ projectId: project, volumeId: ids.volume }],
+      '/v1/projects/:_/volumes/:_/backups/:_': [{ projectId: project, volumeId: ids.volume, backupId: ids.backup }],
     };
     const doc = (await api(p, 'GET', '/openapi.json')).body as { paths: Record<string, Record<string, unknown>> };
     const uncovered: string[] = [];
@@ -178,7 +238,11 @@ describe("the /v1 face answers in the official client's result types", () => {
         continue;
       }
       for (const parameters of paramSets) {
-        if (ep.call) await call(ep.call, { parameters });
+        if (UNREADABLE[norm(route)]) {
+          const url = route.replace(/\{(\w+)\}/g, (_m, k: string) => String(parameters[k]));
+          const res = await api(p, 'GET', url);
+          assert.equal(res.status, 404, `${url} (${UNREADABLE[norm(route)]}): ${JSON.stringify(res.body)}`);
+        } else if (ep.call) await call(ep.call, { parameters });
         else {
           const url = route.replace(/\{(\w+)\}/g, (_m, k: string) => String(parameters[k]));
           const res = await api(p, 'GET', url);
@@ -188,6 +252,25 @@ describe("the /v1 face answers in the official client's result types", () => {
       }
     }
     assert.deepEqual(uncovered, [], 'GET routes with no case here: add the parameters they are read with');
+  });
+
+  it("answers a project viewer's reads of values it may not see in the same result types", async () => {
+    const made = await api(p, 'POST', '/tokens', { name: 'shapes viewer', role: 'viewer', projectId: project });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    const viewer = await northflankClient(p, made.body.token);
+    const reads: [string, Record<string, unknown>][] = [
+      ['get.secret', { projectId: project, secretId: ids.secret }],
+      ['get.secretDetails', { projectId: project, secretId: ids.secret }],
+      ['get.service.runtimeEnvironment', svc('keeper')],
+      ['get.service.runtimeEnvironmentDetails', svc('keeper')],
+      ['get.job.runtimeEnvironmentDetails', { projectId: project, jobId: 'task' }],
+    ];
+    for (const [callPath, parameters] of reads) {
+      const ep = endpoints.find((e) => e.call === callPath)!;
+      const res = await callPath.split('.').reduce<any>((o, k) => o[k], viewer)({ parameters });
+      assert.ok(!JSON.stringify(res.data).includes('from the group'), `${callPath}: no value for a viewer`);
+      record(ep, `viewer ${JSON.stringify(parameters)}`, res.data);
+    }
   });
 
   it('answers the writes the client makes (creates, updates, actions) in their result types too', async () => {
@@ -231,6 +314,20 @@ describe("the /v1 face answers in the official client's result types", () => {
     await call('delete.service', { parameters: svc('gone') });
     const cred = await call('add.registryCredentials', { data: { name: 'gone registry', provider: 'custom', registryUrl: 'http://127.0.0.1:5001', credentials: { username: 'u', password: 'p', scope: { pull: true } } } as never });
     await call('delete.registryCredentials', { parameters: { credentialId: cred.id } });
+    // Tags, secret groups and volumes.
+    await call('put.tag', { data: { name: 'shapes-live', description: 'live traffic, put', color: '#00bb00' } });
+    await call('patch.tag', { parameters: { resourceTagId: ids.tag }, data: { description: 'patched' } });
+    const tag = await call('add.tag', { data: { name: 'shapes-gone' } });
+    await call('delete.tag', { parameters: { resourceTagId: tag.id } });
+    const secret = { projectId: project, secretId: ids.secret };
+    // A pipeline stage is stored and returned (slipway has no pipelines yet: it changes nothing).
+    assert.equal((await call('patch.secret', { parameters: secret, data: { description: 'patched', stageId: 'development' } })).stageId, 'development');
+    await call('update.secret', { parameters: secret, data: { secrets: { variables: { LEVEL: 'debug', A: 'from the group' } } } as never });
+    await call('put.secret', { parameters: { projectId: project }, data: { name: 'shapes spare', secretType: 'arguments', priority: 1, stageId: 'development', secrets: { variables: { X: '1' } } } });
+    await call('delete.secret', { parameters: { projectId: project, secretId: 'shapes-spare' } });
+    const spare = await call('create.volume', { parameters: { projectId: project }, data: { name: 'spare', mounts: [{ containerMountPath: '/spare' }], spec: { accessMode: 'ReadWriteOnce', storageSize: 512 } } });
+    await call('update.volume', { parameters: { projectId: project, volumeId: spare.id }, data: { spec: { storageSize: 1024 } } as never });
+    await call('delete.volume', { parameters: { projectId: project, volumeId: spare.id } });
   });
 
   it("accepts every field the client's request types allow on each /v1 write, but those refused by name with a reason", async () => {

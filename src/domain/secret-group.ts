@@ -53,6 +53,8 @@ export interface SecretGroupSpec {
   restrictions: Restrictions;
   addonDependencies: AddonDependency[];
   externalAddonDependencies: AddonDependency[];
+  /** the pipeline stage the client may name; stored and returned, no effect: slipway has no pipelines yet */
+  stageId?: string;
 }
 
 /** The values of a group: sealed at rest, readable by roles that may change the project. */

@@ -26,6 +26,7 @@ export interface SecretGroupInput {
   restrictions?: Partial<Restrictions>;
   addonDependencies?: AddonDependency[];
   externalAddonDependencies?: AddonDependency[];
+  stageId?: string;
   secrets?: Partial<SecretGroupValues>;
 }
 
@@ -169,6 +170,7 @@ export class SecretGroupsService {
       restrictions: { restricted: r.restricted ?? false, nfObjects: r.nfObjects ?? [], tags: r.tags ?? [], tagMatchCondition: r.tagMatchCondition ?? 'or' },
       addonDependencies: input.addonDependencies ?? [],
       externalAddonDependencies: input.externalAddonDependencies ?? [],
+      ...(input.stageId !== undefined ? { stageId: input.stageId } : {}),
     };
     const values: SecretGroupValues = { variables: input.secrets?.variables ?? {}, files: input.secrets?.files ?? {} };
     if (spec.name && !RESOURCE_ID_PATTERN.test(groupIdFromName(spec.name))) problems.push({ field: 'name', rule: 'pattern', message: 'letters, digits, single spaces or hyphens, starting with a letter' });

@@ -150,11 +150,21 @@ export class DeclarationReader {
       }
       const index = this.checker.getIndexInfosOfType(type).find((i) => i.keyType.flags & F.String);
       if (index) shape.index = this.shapeOf(index.type);
+      // A map keyed by any name is declared with one optional example key (a runtime environment's details
+      // by `MY_VARIABLE_NAME`, its files by `/dir/fileName`): check every entry against the example's shape.
+      const keys = Object.keys(shape.props);
+      if (!index && keys.length === 1 && EXAMPLE_KEYS.has(keys[0]) && shape.props[keys[0]].optional) {
+        shape.index = shape.props[keys[0]].shape;
+        shape.props = {};
+      }
       return shape;
     }
     return { kind: 'any' };
   }
 }
+
+/** The example keys the generated declarations stand for "any name" with. */
+const EXAMPLE_KEYS = new Set(['MY_VARIABLE_NAME', '/dir/fileName']);
 
 let reader: DeclarationReader | undefined;
 /** The reader over `@northflank/js-client`'s declarations (built once: the file is large). */

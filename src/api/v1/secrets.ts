@@ -43,6 +43,7 @@ const fields = {
   addonDependencies: Opt(Type.Array(AddonDependency, { maxItems: 100 })),
   externalAddonDependencies: Opt(Type.Array(AddonDependency, { maxItems: 100 })),
   secrets: Opt(Secrets),
+  stageId: Opt(X.StageId),
 };
 const Name = Type.String({ minLength: 3, maxLength: 100, pattern: P.serviceName, description: 'The name of the group; its id derives from it.' });
 const CreateSecret = strict({ name: Name, ...fields });
@@ -71,6 +72,7 @@ export function groupSummary(g: SecretGroupRecord): Record<string, unknown> {
     restrictions: s.restrictions,
     addonDependencies: s.addonDependencies,
     externalAddonDependencies: s.externalAddonDependencies,
+    ...(s.stageId !== undefined ? { stageId: s.stageId } : {}),
     createdAt: g.createdAt,
     updatedAt: g.updatedAt,
   };
