@@ -25,7 +25,7 @@ import { ProbeScheduler } from './probes/scheduler.ts';
 import { ProcessDriver } from './runtime/process/supervised-driver.ts';
 import { DockerDriver } from './runtime/docker/docker-driver.ts';
 import type { RuntimeDriver } from './runtime/driver.ts';
-import { NodeRouter } from './router/node-proxy/node-router.ts';
+import { ProcessRouter } from './router/builtin-process/process-router.ts';
 import { HaproxyRouter } from './router/haproxy/haproxy-router.ts';
 import { haproxyAvailable } from './router/haproxy/detect.ts';
 import { holdTables } from './router/warm-start.ts';
@@ -74,7 +74,8 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   const dataPlane: Router =
     config.router === 'haproxy'
       ? new HaproxyRouter({ host: config.routerHost, port: config.routerPort, tlsPort: config.routerTlsPort, metricsPort: config.routerMetricsPort, tcpPorts: config.routerTcpPorts, domain: config.domain, dataDir: config.dataDir, logger: routerLog, accessLog })
-      : new NodeRouter({ host: config.routerHost, port: config.routerPort, tlsPort: config.routerTlsPort, metricsPort: config.routerMetricsPort, tcpPorts: config.routerTcpPorts, domain: config.domain, dataDir: config.dataDir, logger: routerLog, accessLog });
+      : // The built-in proxy runs in a process of its own that outlives the control plane (see docs/restarts.md).
+        new ProcessRouter({ host: config.routerHost, port: config.routerPort, tlsPort: config.routerTlsPort, metricsPort: config.routerMetricsPort, tcpPorts: config.routerTcpPorts, domain: config.domain, dataDir: config.dataDir, accessLog: !!accessLog, logLevel: config.logLevel, logger: routerLog, ...(accessLog ? { accessLogSink: accessLog } : {}) });
 
   let serviceQueue!: WorkQueue;
   let buildQueue!: WorkQueue;

@@ -15,6 +15,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { cliCommand, cliErrors, parseServerLoad, parseShowProc, type ProcList } from './runtime-api.ts';
 import type { RouterFiles } from './config.ts';
+import { alive } from '../process-alive.ts';
 
 export interface HaproxyMasterOptions {
   bin: string;
@@ -223,15 +224,6 @@ export class HaproxyMaster {
   }
 }
 
-/** A process that runs (a zombie, exited but not yet reaped, does not). */
-export function alive(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));

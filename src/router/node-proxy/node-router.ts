@@ -351,6 +351,11 @@ export class NodeRouter implements Router {
     return this.inflight.get(endpointId) ?? 0;
   }
 
+  /** Requests in flight per endpoint id, every endpoint with any (for a control plane in another process). */
+  inFlightCounts(): Map<string, number> {
+    return new Map([...this.inflight].filter(([, n]) => n > 0));
+  }
+
   setTable(table: RoutingTable): void {
     this.table = table;
     this.metrics.retain(table.routes.map((r) => r.key));
