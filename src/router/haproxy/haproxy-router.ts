@@ -14,8 +14,9 @@
  *   idle keep-alive connection before closing it. No connection is refused and no request is lost.
  *
  * All changes to HAProxy go through one serial loop that always converges on the latest table, so the
- * model of what HAProxy holds (`applied`) is only ever changed by one pass at a time. Endpoint changes reach
- * old workers too (see master.ts), so a connection opened before a reload never meets a stopped endpoint.
+ * model of what HAProxy holds (`applied`) is only ever changed by one pass at a time. A request on a
+ * connection opened before a reload goes from the old worker to the current one (the handoff backends in
+ * config.ts), so it meets today's endpoints: an old worker's servers cannot be changed any more.
  *
  * HAProxy outlives the control plane: `detach()` leaves it serving, and the next start adopts it (see
  * master.ts) with the model saved after every pass (`router-state.json`), reloading once so that what
@@ -514,8 +515,7 @@ export class HaproxyRouter implements Router {
     const certificatesChanged = this.tlsPort !== undefined && this.certificateSet().signature !== this.certSignature;
     const structural = this.forceReload || certificatesChanged || !sameStructure(this.applied, next, this.appliedHosts, hosts) || !sameMap(this.appliedSni, sni);
     if (structural) await this.reload(backends, hosts, sni);
-    // The slots past the old slot count exist only in the new worker.
-    await this.master.runtime(afterReload, { currentOnly: true });
+    await this.master.runtime(afterReload);
     this.forceReload = false;
 
     for (let i = 0; i < newlyDraining.length; i += 2) this.draining.set(newlyDraining[i], { endpointId: newlyDraining[i + 1], sinceEpoch: this.fetchEpoch });

@@ -7,9 +7,8 @@
  *   plane does not reach it), writing its messages to `haproxy.log`, so it outlives the control plane.
  * - **Adopted** on the next start when the pid file names a live master whose command line loads our
  *   configuration and that answers on our master socket with a worker on our admin socket.
- * - **Runtime API commands** go to the current worker (admin socket) and, through the master CLI
- *   (`@!<pid>`), to every old worker still finishing its connections after a reload: a soft-stopping
- *   worker gets every endpoint change until it exits.
+ * - **Runtime API commands** go to the current worker (admin socket); the master CLI (`@!<pid>`) reaches
+ *   every worker for counts (`show stat`), old ones included.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -160,33 +159,18 @@ export class HaproxyMaster {
   }
 
   /**
-   * Runtime API commands for the current worker (a refusal throws) and, unless `currentOnly`, for every old
-   * worker too: an old worker finishing connections opened before a reload keeps following endpoint
-   * changes (a stopped endpoint drains there as well). An old worker lacks the backends and slots added
-   * since its reload, and may exit at any moment: its refusals are only logged.
+   * Runtime API commands for the current worker (a refusal throws). Old workers are not sent them: a
+   * soft-stopping worker's proxies are disabled and answer `set server` with "Proxy is disabled."; instead,
+   * every request an old worker reads (plain, or TLS it decrypted) goes on to the current worker through
+   * the handoff backends (see config.ts), so it meets today's endpoints, not the ones held at the reload.
    */
-  async runtime(cmds: string[], opts: { currentOnly?: boolean } = {}): Promise<void> {
-    if (cmds.length === 0) return;
+  async runtime(cmds: string[]): Promise<void> {
     // The Runtime API takes `;`-separated commands on one line; batches keep each line short.
     for (let i = 0; i < cmds.length; i += 64) {
       const batch = cmds.slice(i, i + 64);
       const answer = await cliCommand(this.files.adminSocket, batch.join('; '));
       const errors = cliErrors(answer);
       if (errors.length) throw new Error(`haproxy Runtime API refused: ${errors.join(' | ')} (commands: ${batch.join('; ').slice(0, 300)})`);
-    }
-    if (opts.currentOnly) return;
-    const old = (await this.procs().catch(() => undefined))?.workers.filter((w) => !w.current) ?? [];
-    for (const w of old) {
-      for (let i = 0; i < cmds.length; i += 32) {
-        // Each command of a master CLI line names its worker.
-        const line = cmds
-          .slice(i, i + 32)
-          .map((c) => `@!${w.pid} ${c}`)
-          .join('; ');
-        const answer = await cliCommand(this.files.masterSocket, line, 2000).catch((err: Error) => err.message);
-        const errors = cliErrors(answer);
-        if (errors.length) this.opts.logger?.debug({ worker: w.pid, errors: errors.slice(0, 3) }, 'old haproxy worker refused an endpoint change');
-      }
     }
   }
 
