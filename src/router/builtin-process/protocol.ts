@@ -23,6 +23,8 @@ export interface RouterProcessOptions {
   dataDir: string;
   accessLog: boolean;
   logLevel: string;
+  /** upstream response-headers timeout (NodeRouter's default when unset) */
+  upstreamTimeoutMs?: number;
 }
 
 export type ToRouter = { type: 'table'; seq: number; table: RoutingTable } | { type: 'stop' };
@@ -51,7 +53,7 @@ export function processFiles(dataDir: string) {
 }
 
 export function sameOptions(a: RouterProcessOptions, b: RouterProcessOptions): boolean {
-  const norm = (o: RouterProcessOptions) => JSON.stringify([o.host, o.port, o.tlsPort ?? null, o.metricsPort ?? null, o.tcpPorts ?? null, o.domain ?? null, path.resolve(o.dataDir), o.accessLog]);
+  const norm = (o: RouterProcessOptions) => JSON.stringify([o.host, o.port, o.tlsPort ?? null, o.metricsPort ?? null, o.tcpPorts ?? null, o.domain ?? null, path.resolve(o.dataDir), o.accessLog, o.upstreamTimeoutMs ?? null]);
   return norm(a) === norm(b);
 }
 

@@ -30,6 +30,7 @@ async function main(): Promise<void> {
     ...(options.tcpPorts ? { tcpPorts: options.tcpPorts } : {}),
     ...(options.domain ? { domain: options.domain } : {}),
     dataDir: options.dataDir,
+    ...(options.upstreamTimeoutMs !== undefined ? { upstreamTimeoutMs: options.upstreamTimeoutMs } : {}),
     logger,
     ...(options.accessLog ? { accessLog: (entry) => send({ type: 'access', entry }) } : {}),
   });

@@ -28,16 +28,15 @@ import net from 'node:net';
 import path from 'node:path';
 import type { AccessLogEntry, Router, RoutingTable } from '../table.ts';
 import { haproxyAvailable, poolOptions } from './detect.ts';
-import { cliArg } from './runtime-api.ts';
 import { HaproxyMaster } from './master.ts';
 import { HaproxyAccessLog } from './access-log.ts';
 import { readState, writeState } from './state-file.ts';
-import { assignSlots, FREE_SLOT, sameMap, sameStructure, slotCommands, type Backend } from './slots.ts';
+import { FREE_SLOT, sameMap, sameStructure, slotCommands, type Backend } from './slots.ts';
+import { internalSourceCommands, structureOf, writeAtomic, type Structure } from './structure.ts';
 import { ensureSelfSigned, loadCertificates, unclaimedSelfSignedNames } from '../tls/certificates.ts';
 import { renderRouteInfo } from '../metrics.ts';
-import { usesInternal } from '../access.ts';
 import { portFree, TcpPortAllocator, tcpPortsFile, type TcpPortRange } from '../tcp-ports.ts';
-import { accessRules, renderCrtList, backendName, balanceFor, isMappableHost, renderConfig, renderHostsMap, renderPages, routerFiles, SERVER_PREFIX, type RouterFiles } from './config.ts';
+import { renderCrtList, backendName, renderConfig, renderHostsMap, renderPages, routerFiles, SERVER_PREFIX, type RouterFiles } from './config.ts';
 
 export interface HaproxyRouterOptions {
   host: string;
@@ -371,73 +370,8 @@ export class HaproxyRouter implements Router {
     }
   }
 
-  /**
-   * Desired backends, host map and SNI map for a table, with slots carried over from what HAProxy holds.
-   * A TLS passthrough route (with TLS on) has a second, `mode tcp` backend for its hosts' TLS connections,
-   * keyed `<route key>#tls`, whose slots follow the same endpoints.
-   */
-  private structureOf(table: RoutingTable): { backends: Backend[]; hosts: Map<string, string>; sni: Map<string, string> } {
-    const backends: Backend[] = [];
-    const hosts = new Map<string, string>();
-    /** HTTP backend → its passthrough backend */
-    const passthroughOf = new Map<string, string>();
-    const seen = new Set<string>();
-    for (const route of table.routes) {
-      if (seen.has(route.key)) continue;
-      seen.add(route.key);
-      const tcp = route.protocol === 'TCP';
-      const tcpPort = tcp ? this.tcpPorts.get(route.key) : undefined;
-      if (tcp && tcpPort === undefined) continue;
-      const prev = this.applied.get(route.key);
-      const name = backendName(route.key);
-      const b: Backend = {
-        key: route.key,
-        route,
-        name,
-        mode: tcp ? 'tcp' : 'http',
-        ...(tcp ? { tcpPort } : {}),
-        ...(route.protocol === 'HTTP/2' ? { serverProto: 'h2' as const } : {}),
-        hosts: route.hosts,
-        balance: balanceFor(route.loadBalancing, tcp ? 'tcp' : 'http'),
-        maintenance: route.maintenance,
-        // Access policies are HTTP rules; a TCP route has none to apply.
-        access: tcp ? { userlists: [], rules: [] } : accessRules(name, route.access, this.files.pagesDir, this.internalFile(name)),
-        ...(!tcp && usesInternal(route.access) ? { internal: [...new Set(route.internalSources ?? [])].filter((a) => net.isIP(a)).sort() } : {}),
-        slotCount: prev?.slotCount ?? this.slotsPerBackend,
-        slots: assignSlots(prev?.slots ?? [], route),
-      };
-      while (b.slots.length > b.slotCount) b.slotCount *= 2;
-      backends.push(b);
-      // Later routes win a shared host, as in the built-in router.
-      if (!tcp) for (const h of route.hosts.map((x) => x.toLowerCase())) if (isMappableHost(h)) hosts.set(h, name);
-      if (!tcp && route.tlsPassthrough === true && this.tlsPort !== undefined) {
-        const key = `${route.key}#tls`;
-        const had = this.applied.get(key);
-        const pt: Backend = {
-          key,
-          route,
-          name: `${name}_tls`,
-          mode: 'tcp',
-          passthrough: true,
-          hosts: route.hosts,
-          balance: balanceFor(route.loadBalancing, 'tcp'),
-          // Access policies are HTTP rules it cannot check on encrypted bytes: such a route refuses passthrough.
-          maintenance: route.maintenance || !!route.access,
-          access: { userlists: [], rules: [] },
-          slotCount: had?.slotCount ?? this.slotsPerBackend,
-          slots: assignSlots(had?.slots ?? [], route),
-        };
-        while (pt.slots.length > pt.slotCount) pt.slotCount *= 2;
-        backends.push(pt);
-        passthroughOf.set(name, pt.name);
-      }
-    }
-    const sni = new Map<string, string>();
-    for (const [h, be] of hosts) {
-      const pt = passthroughOf.get(be);
-      if (pt) sni.set(h, pt);
-    }
-    return { backends, hosts, sni };
+  private structureOf(table: RoutingTable): Structure {
+    return structureOf(table, { applied: this.applied, tcpPorts: this.tcpPorts, slotsPerBackend: this.slotsPerBackend, tls: this.tlsPort !== undefined, pagesDir: this.files.pagesDir, internalDir: this.files.internalDir });
   }
 
   /** Ports for the table's TCP routes, before its structure is computed (structureOf reads them). */
@@ -445,31 +379,6 @@ export class HaproxyRouter implements Router {
     const keys = new Set(table.routes.filter((r) => r.protocol === 'TCP').map((r) => r.key));
     if (keys.size && !this.tcpAllocator) this.opts.logger?.warn({ routes: keys.size }, 'TCP routes need tcpPorts; not served');
     this.tcpPorts = this.tcpAllocator ? await this.tcpAllocator.assign(keys) : new Map();
-  }
-
-  private internalFile(backend: string): string {
-    return path.join(this.files.internalDir, `${backend}.acl`);
-  }
-
-  /**
-   * Writes the internal-source files that changed (a reload reads them) and returns the Runtime API commands
-   * that bring the running worker's ACLs to them, without a reload.
-   */
-  private internalSourceCommands(backends: Backend[]): string[] {
-    const cmds: string[] = [];
-    for (const b of backends) {
-      if (!b.internal) continue;
-      const file = this.internalFile(b.name);
-      const had = this.applied.get(b.key)?.internal;
-      if (had && had.join('\n') === b.internal.join('\n')) continue;
-      writeAtomic(file, b.internal.map((a) => `${a}\n`).join(''));
-      if (!had) continue; // the running worker has no such ACL yet: the reload this backend needs loads the file
-      const want = new Set(b.internal);
-      const have = new Set(had);
-      for (const a of b.internal) if (!have.has(a)) cmds.push(`add acl ${cliArg(file)} ${a}`);
-      for (const a of had) if (!want.has(a)) cmds.push(`del acl ${cliArg(file)} ${a}`);
-    }
-    return cmds;
   }
 
   tcpPortOf(routeKey: string): number | undefined {
@@ -510,7 +419,7 @@ export class HaproxyRouter implements Router {
       });
     }
 
-    now.push(...this.internalSourceCommands(backends));
+    now.push(...internalSourceCommands(backends, this.applied, this.files.internalDir));
     await this.master.runtime(now);
     const certificatesChanged = this.tlsPort !== undefined && this.certificateSet().signature !== this.certSignature;
     const structural = this.forceReload || certificatesChanged || !sameStructure(this.applied, next, this.appliedHosts, hosts) || !sameMap(this.appliedSni, sni);
@@ -646,13 +555,6 @@ export class HaproxyRouter implements Router {
     for (const f of fs.readdirSync(this.files.internalDir)) if (f.endsWith('.acl') && !kept.has(f)) fs.rmSync(path.join(this.files.internalDir, f), { force: true });
     this.opts.logger?.debug({ backends: backends.length, hosts: hosts.size }, 'haproxy reloaded');
   }
-}
-
-function writeAtomic(file: string, content: string): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  // 0600: the configuration holds the password hashes of basic-auth users.
-  fs.writeFileSync(tmp, content, { mode: 0o600 });
-  fs.renameSync(tmp, file);
 }
 
 function freePort(host: string): Promise<number> {
