@@ -71,6 +71,7 @@ interface Draining {
 
 const STATS_INTERVAL_MS = 100;
 const CERT_CHECK_MS = 5000;
+const ALIVE_CHECK_MS = 2000;
 
 export class HaproxyRouter implements Router {
   readonly name = 'haproxy';
@@ -88,6 +89,7 @@ export class HaproxyRouter implements Router {
   private appliedCrtList = '';
   private certSignature = '';
   private certTimer?: NodeJS.Timeout;
+  private aliveTimer?: NodeJS.Timeout;
   private readonly master: HaproxyMaster;
   private readonly accessLog?: HaproxyAccessLog;
   /** The first pass after an adoption reloads, so that HAProxy holds exactly the model read back. */
@@ -167,6 +169,13 @@ export class HaproxyRouter implements Router {
     for (const [name, body] of Object.entries(renderPages())) fs.writeFileSync(path.join(this.files.pagesDir, name), body);
     if (!(await this.adoptLeftRunning())) await this.startFresh();
     this.started = true;
+    // HAProxy is no child of ours to report its exit (it outlives the control plane): it is watched instead.
+    this.aliveTimer = setInterval(() => {
+      if (this.stopping || this.master.alive()) return;
+      clearInterval(this.aliveTimer);
+      this.opts.logger?.warn({ pid: this.master.pid, log: this.files.logFile, output: this.master.output().slice(-500) }, 'haproxy exited unexpectedly');
+    }, ALIVE_CHECK_MS);
+    this.aliveTimer.unref();
     if (this.tlsPort !== undefined) {
       // A certificate added to (or changed in) <dataDir>/tls/certs is served after the next check and reload.
       this.certTimer = setInterval(() => {
@@ -326,6 +335,7 @@ export class HaproxyRouter implements Router {
     this.stopping = true;
     clearInterval(this.statsTimer);
     clearInterval(this.certTimer);
+    clearInterval(this.aliveTimer);
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     await this.loop?.catch(() => undefined);
