@@ -1,7 +1,8 @@
 /**
  * Composition root: config → store → runtime driver → router → probes → use cases → API and controllers.
  * The only file that names concrete drivers and dialects. Stops everything in reverse order on
- * SIGTERM/SIGINT; instances keep running (they outlive the control plane and are adopted on the next start).
+ * SIGTERM/SIGINT; instances and the router keep running (they outlive the control plane and are adopted on
+ * the next start) unless SLIPWAY_STOP_ON_EXIT=all. See docs/restarts.md.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -24,9 +25,10 @@ import { ProbeScheduler } from './probes/scheduler.ts';
 import { ProcessDriver } from './runtime/process/supervised-driver.ts';
 import { DockerDriver } from './runtime/docker/docker-driver.ts';
 import type { RuntimeDriver } from './runtime/driver.ts';
-import { NodeRouter } from './router/node-proxy/node-router.ts';
+import { ProcessRouter } from './router/builtin-process/process-router.ts';
 import { HaproxyRouter } from './router/haproxy/haproxy-router.ts';
 import { haproxyAvailable } from './router/haproxy/detect.ts';
+import { holdTables } from './router/warm-start.ts';
 import type { AccessLogEntry, Router } from './router/table.ts';
 import { buildApi, type Api } from './api/app.ts';
 import { buildNodeApp } from './builds/node-build.ts';
@@ -77,10 +79,11 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   const accessLogger = logger.child({ component: 'access' });
   const accessLog = config.routerAccessLog ? (e: AccessLogEntry) => accessLogger.info(e, 'access') : undefined;
   if (config.router === 'haproxy' && !haproxyAvailable()) throw new Error("SLIPWAY_ROUTER=haproxy but haproxy is not installed: install the Debian package haproxy, or set SLIPWAY_ROUTER=builtin");
-  const router: Router =
+  const dataPlane: Router =
     config.router === 'haproxy'
       ? new HaproxyRouter({ host: config.routerHost, port: config.routerPort, tlsPort: config.routerTlsPort, metricsPort: config.routerMetricsPort, tcpPorts: config.routerTcpPorts, domain: config.domain, dataDir: config.dataDir, logger: routerLog, accessLog })
-      : new NodeRouter({ host: config.routerHost, port: config.routerPort, tlsPort: config.routerTlsPort, metricsPort: config.routerMetricsPort, tcpPorts: config.routerTcpPorts, domain: config.domain, dataDir: config.dataDir, logger: routerLog, accessLog });
+      : // The built-in proxy runs in a process of its own that outlives the control plane (see docs/restarts.md).
+        new ProcessRouter({ host: config.routerHost, port: config.routerPort, tlsPort: config.routerTlsPort, metricsPort: config.routerMetricsPort, tcpPorts: config.routerTcpPorts, domain: config.domain, dataDir: config.dataDir, accessLog: !!accessLog, logLevel: config.logLevel, logger: routerLog, ...(accessLog ? { accessLogSink: accessLog } : {}) });
 
   let serviceQueue!: WorkQueue;
   let buildQueue!: WorkQueue;
@@ -100,6 +103,24 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
     },
     onTransition: (key) => serviceQueue?.add(key),
   });
+  // Until the controllers have seen every running instance's readiness again, the data plane keeps serving
+  // the table it holds (one adopted from the previous run) rather than the partial tables of a warm-up.
+  const held = holdTables(dataPlane, {
+    maxHoldMs: 30_000,
+    isWarm: async (latest) => {
+      const routed = new Set(latest.routes.flatMap((r) => r.endpoints.map((e) => e.id)));
+      for (const inst of await driver.list()) {
+        if (inst.state !== 'running' || inst.labels.processType !== 'web' || inst.endpoints.length === 0) continue;
+        const ps = probes.state(inst.id);
+        if (!ps) return false; // no pass has seen it yet
+        if (ps.ready ? !routed.has(inst.id) : !Object.values(ps.probes).some((p) => p && p.consecutiveFailures > 0)) return false;
+      }
+      return true;
+    },
+    onRelease: (why) => routerLog.info({ why }, why === 'warm' ? 'routing table handed to the router' : 'routing table handed to the router before every instance had a probe verdict'),
+  });
+  const router = held.router;
+
   const routes = new RouteTableBuilder(router, config.domain, { maxDrainMs: 10_000 });
   const unfollowInstances = routes.followInstances(driver);
   const controllerLog = logger.child({ component: 'controller' });
@@ -186,6 +207,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   };
   // Adopt what still runs, resume volume operations and finish interrupted builds before taking requests.
   await resync();
+  held.begin();
   for (const id of await buildController.requeueInterrupted()) buildQueue.add(id);
   await jobController.start();
   cron.start();
@@ -240,7 +262,21 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
       await volumeQueue.stop();
       await serviceQueue.stop();
       probes.stop();
-      await router.stop();
+      held.cancel();
+      if (config.stopOnExit === 'all') {
+        await router.stop();
+        const running = (await driver.list()).filter((i) => i.state !== 'exited');
+        await Promise.all(running.map((i) => driver.stop(i.id, Math.min(30, config.gracePeriodCapSeconds ?? 30)).catch((err: Error) => logger.warn({ instance: i.id, err: err.message }, 'instance not stopped'))));
+        logger.info({ instances: running.length, router: router.name }, 'stopped the router and every instance (SLIPWAY_STOP_ON_EXIT=all)');
+      } else {
+        const running = (await driver.list().catch(() => [])).filter((i) => i.state !== 'exited');
+        if (router.detach) await router.detach();
+        else await router.stop();
+        logger.info(
+          { instances: running.length, router: router.name, routerKeptRunning: !!router.detach },
+          `${running.length} instance(s)${router.detach ? ' and the router' : ''} keep running and are adopted on the next start (SLIPWAY_STOP_ON_EXIT=all stops them)`,
+        );
+      }
       await driver.close();
       await store.close();
     },

@@ -10,6 +10,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -20,6 +21,7 @@ import tls from 'node:tls';
 import os from 'node:os';
 import path from 'node:path';
 import { NodeRouter } from '../src/router/node-proxy/node-router.ts';
+import { ProcessRouter } from '../src/router/builtin-process/process-router.ts';
 import { HaproxyRouter } from '../src/router/haproxy/haproxy-router.ts';
 import { haproxyAvailable } from '../src/router/haproxy/detect.ts';
 import { accessFromSecurity } from '../src/router/access.ts';
@@ -55,6 +57,12 @@ const PLANES: Plane[] = [
       const logger = { debug: () => undefined, warn: (o: object, m: string) => console.error(`haproxy router: ${m} ${JSON.stringify(o)}`) };
       return new HaproxyRouter({ host: '::', port: 0, tlsPort: 0, metricsPort: 0, tcpPorts: tcpRange(1), domain: DOMAIN, dataDir, accessLog, logger });
     },
+    cannot: {},
+  },
+  {
+    // The built-in proxy as the platform runs it: in a process of its own, fed over its unix socket.
+    name: 'built-in router process',
+    create: (dataDir) => new ProcessRouter({ host: '::', port: 0, tlsPort: 0, metricsPort: 0, tcpPorts: tcpRange(2), domain: DOMAIN, dataDir, upstreamTimeoutMs: 5000, accessLog: true, accessLogSink: accessLog, logLevel: 'warn' }),
     cannot: {},
   },
 ];
@@ -1058,6 +1066,20 @@ it('speaks HTTP/2 over TLS to an h2 client and h2c to the app of an HTTP/2 route
     assert.equal(entry.host, 'h2.conf.test');
   } finally {
     await app.close();
+  }
+});
+
+it('answers HTTP/1.1 clients over TLS on an HTTP/2 route whose app runs in another process', async (c) => {
+  // An h2c app in a child process: the response's last bytes arrive apart from its stream's close (with the
+  // app in the test's own process they rarely did, which hid a proxy that cut such responses short).
+  const app = spawn(process.execPath, ['-e', "const s = require('node:http2').createServer((q, r) => { q.resume(); r.end('apart ' + q.url); }); s.listen(0, '127.0.0.1', () => console.log(s.address().port));"], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const port = await new Promise<number>((resolve) => app.stdout!.once('data', (d) => resolve(Number(String(d).trim()))));
+    await c.put('apart.conf.test', [{ id: 'apart', host: '127.0.0.1', port, weight: 1 }], { protocol: 'HTTP/2' });
+    const httpsPort = c.router.address().httpsPort!;
+    for (let i = 0; i < 10; i++) assert.equal((await httpsGet(httpsPort, 'apart.conf.test', `/n${i}`)).body, `apart /n${i}`);
+  } finally {
+    app.kill();
   }
 });
 

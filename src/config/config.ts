@@ -51,6 +51,12 @@ export interface Config {
   uploadLimitBytes: number;
   /** Grace-period floor applied to instance stops (seconds); tests lower it, the API keeps the seed's 15-600. */
   gracePeriodCapSeconds?: number;
+  /**
+   * What a stop of the control plane (SIGTERM, SIGINT: `npm start`'s Ctrl-C) stops besides itself
+   * (`SLIPWAY_STOP_ON_EXIT`): `none` (default) leaves the instances and the router running, and the next start
+   * adopts them; `all` stops the router and every instance too. See docs/restarts.md.
+   */
+  stopOnExit: 'none' | 'all';
 }
 
 export class ConfigError extends Error {}
@@ -144,6 +150,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     routerAccessLog: oneOf(env, 'SLIPWAY_ROUTER_ACCESS_LOG', 'on', ['on', 'off'] as const) === 'on',
     bodyLimitBytes: int(env, 'SLIPWAY_BODY_LIMIT_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
     uploadLimitBytes: int(env, 'SLIPWAY_UPLOAD_LIMIT_BYTES', 200 * 1024 * 1024, 1024, 8 * 1024 * 1024 * 1024),
+    stopOnExit: oneOf(env, 'SLIPWAY_STOP_ON_EXIT', 'none', ['none', 'all'] as const),
     gracePeriodCapSeconds: env.SLIPWAY_GRACE_PERIOD_CAP_SECONDS ? num(env, 'SLIPWAY_GRACE_PERIOD_CAP_SECONDS', 600, 0.1, 600) : undefined,
   };
   return Object.freeze(cfg);

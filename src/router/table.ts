@@ -85,6 +85,12 @@ export interface Router {
   tcpPortOf?(routeKey: string): number | undefined;
   /** Stop accepting, let in-flight requests finish (bounded), close. */
   stop(): Promise<void>;
+  /**
+   * Let go of a data plane that runs in a process of its own and leave it serving the table it holds: the
+   * next `start()` on the same data directory adopts it. Absent where the data plane cannot outlive the
+   * control plane.
+   */
+  detach?(): Promise<void>;
 }
 
 /** One structured access-log entry, the same from either data plane. */

@@ -57,8 +57,10 @@ export interface RunningPlatform {
   token: string;
   proc: ChildProcess;
   logs: string[];
-  /** SIGKILL the control plane (instances survive) */
+  /** SIGKILL the control plane (instances and the router survive) */
   kill9(): Promise<void>;
+  /** SIGTERM the control plane and wait for it to exit (instances and the router keep running by default) */
+  sigterm(): Promise<void>;
   /** start again on the same data directory and ports */
   restart(): Promise<void>;
   stop(): Promise<void>;
@@ -101,14 +103,18 @@ export async function startTestPlatform(env: Record<string, string> = {}): Promi
       p.proc.kill('SIGKILL');
       await new Promise((r) => (p.proc.exitCode !== null || p.proc.signalCode !== null ? r(null) : p.proc.once('exit', r)));
     },
+    async sigterm() {
+      if (p.proc.exitCode !== null || p.proc.signalCode !== null) return;
+      const exited = new Promise((r) => p.proc.once('exit', r));
+      p.proc.kill('SIGTERM');
+      await exited;
+    },
     async restart() {
       await launch();
     },
     async stop() {
-      if (p.proc.exitCode === null && p.proc.signalCode === null) {
-        p.proc.kill('SIGTERM');
-        await new Promise((r) => p.proc.once('exit', r));
-      }
+      await p.sigterm();
+      await stopRouter(dataDir);
       killInstances(dataDir);
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
@@ -125,6 +131,35 @@ export async function startTestPlatform(env: Record<string, string> = {}): Promi
   };
   await launch();
   return p;
+}
+
+/** The pids of the router processes a platform on this data directory left running (HAProxy's master, the built-in router). */
+export function routerPids(dataDir: string): number[] {
+  return ['haproxy.pid', 'builtin-router.pid'].flatMap((f) => {
+    try {
+      const pid = Number(fs.readFileSync(path.join(dataDir, 'router', f), 'utf8').trim().split('\n')[0]);
+      // only a process that names this data directory's router files (a reused pid is someone else's)
+      return pid > 1 && fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(path.join(dataDir, 'router')) ? [pid] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** Stops the router the platform leaves running after its control plane exits (SIGTERM, then SIGKILL). */
+export async function stopRouter(dataDir: string): Promise<void> {
+  for (const pid of routerPids(dataDir)) {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      continue;
+    }
+    const deadline = Date.now() + 10_000;
+    while (pidAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {}
+  }
 }
 
 /** Last resort cleanup: SIGKILL every instance process the platform's runtime directory names. */

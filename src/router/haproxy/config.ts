@@ -122,6 +122,10 @@ export interface RouterFiles {
   adminSocket: string;
   masterSocket: string;
   pidFile: string;
+  /** The router's model of what HAProxy holds, written after every change: a restarted control plane adopts HAProxy with it. */
+  stateFile: string;
+  /** HAProxy's own messages (stdout and stderr of the master and its workers), which outlive the control plane. */
+  logFile: string;
   pagesDir: string;
   crtList: string;
   /** SNI name → passthrough backend, for `slipway_tls` */
@@ -145,6 +149,8 @@ export function routerFiles(dir: string): RouterFiles {
     adminSocket: path.join(dir, 'admin.sock'),
     masterSocket: path.join(dir, 'master.sock'),
     pidFile: path.join(dir, 'haproxy.pid'),
+    stateFile: path.join(dir, 'router-state.json'),
+    logFile: path.join(dir, 'haproxy.log'),
     pagesDir: path.join(dir, 'pages'),
     crtList: path.join(dir, 'crt-list.txt'),
     sniMap: path.join(dir, 'sni.map'),

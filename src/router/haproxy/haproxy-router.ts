@@ -14,20 +14,29 @@
  *   idle keep-alive connection before closing it. No connection is refused and no request is lost.
  *
  * All changes to HAProxy go through one serial loop that always converges on the latest table, so the
- * model of what HAProxy holds (`applied`) is only ever changed by one pass at a time.
+ * model of what HAProxy holds (`applied`) is only ever changed by one pass at a time. A request on a
+ * connection opened before a reload goes from the old worker to the current one (the handoff backends in
+ * config.ts), so it meets today's endpoints: an old worker's servers cannot be changed any more.
+ *
+ * HAProxy outlives the control plane: `detach()` leaves it serving, and the next start adopts it (see
+ * master.ts) with the model saved after every pass (`router-state.json`), reloading once so that what
+ * HAProxy holds is exactly that model. See docs/restarts.md.
  */
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import type { AccessLogEntry, Endpoint, Route, Router, RoutingTable } from '../table.ts';
+import type { AccessLogEntry, Router, RoutingTable } from '../table.ts';
 import { haproxyAvailable, poolOptions } from './detect.ts';
-import { cliArg, cliCommand, cliErrors, followRing, lineSplitter, parseServerLoad, parseShowProc, type ProcList, type RingFollower } from './runtime-api.ts';
+import { HaproxyMaster } from './master.ts';
+import { HaproxyAccessLog } from './access-log.ts';
+import { readState, writeState } from './state-file.ts';
+import { FREE_SLOT, sameMap, sameStructure, slotCommands, type Backend } from './slots.ts';
+import { internalSourceCommands, structureOf, writeAtomic, type Structure } from './structure.ts';
 import { ensureSelfSigned, loadCertificates, unclaimedSelfSignedNames } from '../tls/certificates.ts';
 import { renderRouteInfo } from '../metrics.ts';
-import { usesInternal } from '../access.ts';
 import { portFree, TcpPortAllocator, tcpPortsFile, type TcpPortRange } from '../tcp-ports.ts';
-import { ACCESS_LOG_MARK, ACCESS_LOG_RING, HANDOFF_BACKEND, HANDOFF_TLS_BACKEND, accessRules, renderCrtList, backendName, balanceFor, FREE_SLOT as FREE_SLOT_SPEC, isMappableHost, renderConfig, renderHostsMap, renderPages, routerFiles, SERVER_PREFIX, type BackendSpec, type RouterFiles } from './config.ts';
+import { renderCrtList, backendName, renderConfig, renderHostsMap, renderPages, routerFiles, SERVER_PREFIX, type RouterFiles } from './config.ts';
 
 export interface HaproxyRouterOptions {
   host: string;
@@ -51,31 +60,7 @@ export interface HaproxyRouterOptions {
   slotsPerBackend?: number;
   /** How long `stop()` lets in-flight requests finish before stopping HAProxy hard. */
   stopTimeoutMs?: number;
-  logger?: { debug(o: object, m: string): void; warn(o: object, m: string): void };
-}
-
-type AdminState = 'ready' | 'drain' | 'maint';
-
-interface Slot {
-  /** The endpoint this slot carries; undefined for a free slot. */
-  endpoint?: Endpoint;
-  addr: string;
-  port: number;
-  weight: number;
-  state: AdminState;
-  /** The endpoint left the table: the slot drains and is freed when nothing is in flight on it. */
-  removed: boolean;
-}
-
-interface Backend extends BackendSpec {
-  key: string;
-  /** The route as last handed over (its labels name the backend's metrics in routes.prom). */
-  route: Route;
-  hosts: string[];
-  /** Slot i is HAProxy's server `s<i+1>`; slots past the end of the array are free. */
-  slots: Slot[];
-  /** Sorted internal sources, for a route whose access looks at internal traffic (its ACL file's lines). */
-  internal?: string[];
+  logger?: { debug(o: object, m: string): void; info?(o: object, m: string): void; warn(o: object, m: string): void };
 }
 
 interface Draining {
@@ -84,10 +69,9 @@ interface Draining {
   sinceEpoch: number;
 }
 
-const FREE_SLOT: Slot = { ...FREE_SLOT_SPEC, removed: false };
 const STATS_INTERVAL_MS = 100;
 const CERT_CHECK_MS = 5000;
-const MAX_WEIGHT = 256;
+const ALIVE_CHECK_MS = 2000;
 
 export class HaproxyRouter implements Router {
   readonly name = 'haproxy';
@@ -105,11 +89,13 @@ export class HaproxyRouter implements Router {
   private appliedCrtList = '';
   private certSignature = '';
   private certTimer?: NodeJS.Timeout;
-  private child?: ChildProcess;
-  private childExit?: Promise<void>;
-  /** The worker that holds the admin socket, and the followers of the workers' access-log rings. */
-  private currentWorker = 0;
-  private readonly ringFollowers = new Set<RingFollower>();
+  private aliveTimer?: NodeJS.Timeout;
+  private readonly master: HaproxyMaster;
+  private readonly accessLog?: HaproxyAccessLog;
+  /** The first pass after an adoption reloads, so that HAProxy holds exactly the model read back. */
+  private forceReload = false;
+  /** setTable was called (an adoption then keeps the table handed over rather than the saved one) */
+  private handed = false;
   private started = false;
   private stopping = false;
 
@@ -152,6 +138,24 @@ export class HaproxyRouter implements Router {
     if (opts.tlsPort !== undefined && !opts.domain) throw new Error('HaproxyRouter: tlsPort needs domain (for the self-signed certificate)');
     this.slotsPerBackend = opts.slotsPerBackend ?? 16;
     if (opts.tcpPorts) this.tcpAllocator = new TcpPortAllocator(tcpPortsFile(opts.dataDir), opts.tcpPorts, opts.host, opts.logger);
+    if (opts.accessLog) this.accessLog = new HaproxyAccessLog(this.files.adminSocket, opts.accessLog, { routeOf: (be) => this.routeOfBackend.get(be), endpointAt: (slot) => this.endpointAtSlot.get(slot) });
+    this.master = new HaproxyMaster({
+      bin: this.bin ?? 'haproxy',
+      files: this.files,
+      extraArgs: this.bin ? poolOptions(this.bin) : [],
+      logger: opts.logger,
+      onCurrentWorker: (pid) => this.accessLog?.follow(pid),
+    });
+  }
+
+  /** The pid of the HAProxy master (for tests and logs); 0 before start. */
+  get masterPid(): number {
+    return this.master.pid;
+  }
+
+  /** Whether start() adopted a master left running rather than starting one. */
+  get adopted(): boolean {
+    return this.master.adopted;
   }
 
   private get dir(): string {
@@ -162,73 +166,16 @@ export class HaproxyRouter implements Router {
     if (!this.bin) throw new Error('HaproxyRouter: haproxy is not installed: install the Debian package haproxy (apt-get install -y haproxy)');
     fs.mkdirSync(this.files.pagesDir, { recursive: true });
     fs.mkdirSync(this.files.internalDir, { recursive: true });
-    await this.stopStaleHaproxy();
-    this.port = this.opts.port || (await freePort(this.opts.host));
-    if (this.opts.tlsPort !== undefined) {
-      this.tlsPort = this.opts.tlsPort || (await freePort(this.opts.host));
-      this.selfSignedFile = await ensureSelfSigned(this.opts.dataDir, this.opts.domain!);
-      this.writeCrtList();
-    }
-    if (this.opts.metricsPort !== undefined) {
-      // Metrics are for watching traffic; a busy port must not stop the router from carrying it (HAProxy
-      // would refuse the whole configuration), so it is checked first.
-      if (this.opts.metricsPort === 0) this.metricsPort = await freePort('127.0.0.1');
-      else if (await portFree('127.0.0.1', this.opts.metricsPort)) this.metricsPort = this.opts.metricsPort;
-      else this.opts.logger?.warn({ port: this.opts.metricsPort }, 'router metrics port is in use: metrics are off (set SLIPWAY_ROUTER_METRICS_PORT)');
-    }
     for (const [name, body] of Object.entries(renderPages())) fs.writeFileSync(path.join(this.files.pagesDir, name), body);
-    await this.assignTcpPorts(this.desired);
-    // Start with the table's structure; endpoints follow through the Runtime API before start resolves.
-    const { backends, hosts, sni } = this.structureOf(this.desired);
-    this.writeStructure(backends, hosts, sni);
-    await this.validate();
-
-    const child = spawn(this.bin, ['-W', '-S', `${this.files.masterSocket},mode,600`, ...poolOptions(this.bin), '-f', this.files.config, '-p', this.files.pidFile], { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child = child;
-    let output = '';
-    // HAProxy's own messages; access-log lines come from the workers' rings (followAccessLog).
-    const onOutput = () =>
-      lineSplitter((line) => {
-        output = `${output}${line}\n`.slice(-4000);
-        // HAProxy reports routine events (servers up, proxies stopped after a reload) as warnings.
-        if (/\[ALERT\]/.test(line)) this.opts.logger?.warn({ haproxy: line }, 'haproxy');
-        else this.opts.logger?.debug({ haproxy: line }, 'haproxy');
-      });
-    child.stdout!.on('data', onOutput());
-    child.stderr!.on('data', onOutput());
-    let exited = false;
-    this.childExit = new Promise((resolve) =>
-      child.once('exit', (code, signal) => {
-        exited = true;
-        if (!this.stopping) this.opts.logger?.warn({ code, signal }, 'haproxy exited unexpectedly');
-        resolve();
-      }),
-    );
-    child.once('error', (err) => this.opts.logger?.warn({ err: err.message }, 'haproxy could not be started'));
-
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      if (exited) throw new Error(`HaproxyRouter: haproxy exited while starting: ${output.trim().slice(-1500)}`);
-      try {
-        const pid = /^Pid: (\d+)$/m.exec(await cliCommand(this.files.adminSocket, 'show info', 1000))?.[1];
-        if (pid) {
-          this.followAccessLog(Number(pid));
-          break;
-        }
-      } catch {
-        // not listening yet
-      }
-      if (Date.now() > deadline) {
-        await this.stop();
-        throw new Error(`HaproxyRouter: haproxy did not open its admin socket within 10 s: ${output.trim().slice(-1500)}`);
-      }
-      await sleep(20);
-    }
-    // HAProxy now holds this structure with every slot free; the first pass fills the slots.
-    this.applied = new Map(backends.map((b) => [b.key, { ...b, slots: [] }]));
-    this.appliedHosts = hosts;
-    this.appliedSni = sni;
+    if (!(await this.adoptLeftRunning())) await this.startFresh();
     this.started = true;
+    // HAProxy is no child of ours to report its exit (it outlives the control plane): it is watched instead.
+    this.aliveTimer = setInterval(() => {
+      if (this.stopping || this.master.alive()) return;
+      clearInterval(this.aliveTimer);
+      this.opts.logger?.warn({ pid: this.master.pid, log: this.files.logFile, output: this.master.output().slice(-500) }, 'haproxy exited unexpectedly');
+    }, ALIVE_CHECK_MS);
+    this.aliveTimer.unref();
     if (this.tlsPort !== undefined) {
       // A certificate added to (or changed in) <dataDir>/tls/certs is served after the next check and reload.
       this.certTimer = setInterval(() => {
@@ -246,48 +193,66 @@ export class HaproxyRouter implements Router {
   }
 
   /**
-   * Reads a worker's access log from its ring from now on. The worker that took over after a reload is the
-   * current one; an old worker's follower goes on until that worker exits, so the requests it finishes
-   * are logged too.
+   * Adopts the HAProxy an earlier run left serving, when it runs our configuration on the ports asked for now
+   * and its model was saved: it keeps serving what it held (the adopted table) until a table is handed over.
+   * One that cannot be adopted is stopped. Resolves whether one was adopted.
    */
-  private followAccessLog(pid: number): void {
-    if (!this.opts.accessLog) return;
-    this.currentWorker = pid;
-    const follower = followRing(this.files.adminSocket, ACCESS_LOG_RING, pid, {
-      onLine: (line) => this.accessLine(line),
-      keep: () => !this.stopping && this.currentWorker === pid,
-      onEnd: () => this.ringFollowers.delete(follower),
-    });
-    this.ringFollowers.add(follower);
+  private async adoptLeftRunning(): Promise<boolean> {
+    const pid = this.master.leftRunning();
+    if (!pid) return false;
+    const saved = readState(this.files.stateFile);
+    const samePorts =
+      saved &&
+      saved.host === this.opts.host &&
+      (this.opts.port === 0 || saved.port === this.opts.port) &&
+      (this.opts.tlsPort === undefined ? saved.tlsPort === undefined : saved.tlsPort !== undefined && (this.opts.tlsPort === 0 || saved.tlsPort === this.opts.tlsPort)) &&
+      (this.opts.metricsPort === undefined ? saved.metricsPort === undefined : this.opts.metricsPort === 0 || saved.metricsPort === this.opts.metricsPort || saved.metricsPort === undefined);
+    if (saved && samePorts && (await this.master.adopt(pid))) {
+      this.port = saved.port;
+      this.tlsPort = saved.tlsPort;
+      this.metricsPort = saved.metricsPort;
+      if (this.tlsPort !== undefined) this.selfSignedFile = await ensureSelfSigned(this.opts.dataDir, this.opts.domain!);
+      this.applied = new Map(saved.backends.map((b) => [b.key, b]));
+      this.appliedHosts = new Map(saved.hosts);
+      this.appliedSni = new Map(saved.sni);
+      // Drains cut short by the restart go on: freed once a count taken from now on shows nothing in flight.
+      for (const b of saved.backends) b.slots.forEach((sl, i) => sl.removed && sl.endpoint && this.draining.set(`${b.name}/${SERVER_PREFIX}${i + 1}`, { endpointId: sl.endpoint.id, sinceEpoch: this.fetchEpoch }));
+      if (!this.handed) this.setDesired(saved.table);
+      this.reindex();
+      this.forceReload = true;
+      this.opts.logger?.info?.({ pid, routes: saved.table.routes.length }, 'adopted the haproxy left running');
+      return true;
+    }
+    this.opts.logger?.warn({ pid }, 'stopping the haproxy left by a previous run (it cannot be adopted: other ports, or no saved model)');
+    this.master.pid = pid;
+    await this.master.stop(5000);
+    return false;
   }
 
-  /** An access-log line from HAProxy → the same entry the built-in router writes. */
-  private accessLine(line: string): void {
-    const log = this.opts.accessLog;
-    if (!log || !line.startsWith(ACCESS_LOG_MARK)) return;
-    let e: { ts: string; client: string; method: string; host: string; path: string; status: number; bytes: number; ms: number; backend: string; server: string; requestId: string };
-    try {
-      e = JSON.parse(line);
-    } catch {
-      return;
+  private async startFresh(): Promise<void> {
+    this.port = this.opts.port || (await freePort(this.opts.host));
+    if (this.opts.tlsPort !== undefined) {
+      this.tlsPort = this.opts.tlsPort || (await freePort(this.opts.host));
+      this.selfSignedFile = await ensureSelfSigned(this.opts.dataDir, this.opts.domain!);
+      this.writeCrtList();
     }
-    // A request an old worker handed to the current one is logged by the current one.
-    if (e.backend === HANDOFF_BACKEND || e.backend === HANDOFF_TLS_BACKEND) return;
-    const route = this.routeOfBackend.get(e.backend);
-    const endpoint = route ? this.endpointAtSlot.get(`${e.backend}/${e.server}`) : undefined;
-    log({
-      ts: isoOfHaproxyTime(e.ts),
-      client: e.client,
-      method: e.method,
-      host: e.host,
-      path: e.path,
-      status: e.status < 0 ? 0 : e.status,
-      bytes: e.bytes,
-      durationMs: e.ms < 0 ? 0 : e.ms,
-      ...(route ? { route } : {}),
-      ...(endpoint ? { endpoint } : {}),
-      ...(e.requestId && e.requestId !== '-' ? { requestId: e.requestId } : {}),
-    });
+    if (this.opts.metricsPort !== undefined) {
+      // Metrics are for watching traffic; a busy port must not stop the router from carrying it (HAProxy
+      // would refuse the whole configuration), so it is checked first.
+      if (this.opts.metricsPort === 0) this.metricsPort = await freePort('127.0.0.1');
+      else if (await portFree('127.0.0.1', this.opts.metricsPort)) this.metricsPort = this.opts.metricsPort;
+      else this.opts.logger?.warn({ port: this.opts.metricsPort }, 'router metrics port is in use: metrics are off (set SLIPWAY_ROUTER_METRICS_PORT)');
+    }
+    await this.assignTcpPorts(this.desired);
+    // Start with the table's structure; endpoints follow through the Runtime API before start resolves.
+    const { backends, hosts, sni } = this.structureOf(this.desired);
+    this.writeStructure(backends, hosts, sni);
+    await this.validate();
+    await this.master.start();
+    // HAProxy now holds this structure with every slot free; the first pass fills the slots.
+    this.applied = new Map(backends.map((b) => [b.key, { ...b, slots: [] }]));
+    this.appliedHosts = hosts;
+    this.appliedSni = sni;
   }
 
   address(): { httpPort: number; httpsPort?: number; metricsPort?: number } {
@@ -317,10 +282,15 @@ export class HaproxyRouter implements Router {
 
   setTable(table: RoutingTable): void {
     if (this.stopping) return;
+    this.handed = true;
+    this.setDesired(table);
+    if (this.started) this.kick();
+  }
+
+  private setDesired(table: RoutingTable): void {
     this.desired = table;
     if (this.opts.accessLog) this.routeOfBackend = new Map(table.routes.map((r) => [backendName(r.key), r.key]));
     this.desiredIds = new Set(table.routes.flatMap((r) => r.endpoints.map((e) => e.id)));
-    if (this.started) this.kick();
   }
 
   /**
@@ -340,32 +310,35 @@ export class HaproxyRouter implements Router {
     return removalPending || drainUnconfirmed ? Math.max(n, 1) : n;
   }
 
+  /** Stops HAProxy: in-flight requests finish (bounded by `stopTimeoutMs`), then it exits. */
   async stop(): Promise<void> {
-    this.stopping = true;
-    clearInterval(this.statsTimer);
-    clearInterval(this.certTimer);
-    clearTimeout(this.retryTimer);
-    this.retryTimer = undefined;
-    await this.loop?.catch(() => undefined);
-    const child = this.child;
+    await this.quiesce();
     try {
-      await this.stopHaproxy(child);
+      await this.master.stop(this.opts.stopTimeoutMs ?? 5000);
+      fs.rmSync(this.files.stateFile, { force: true });
     } finally {
-      for (const f of this.ringFollowers) f.close();
+      this.accessLog?.close();
     }
   }
 
-  private async stopHaproxy(child: ChildProcess | undefined): Promise<void> {
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    // SIGUSR1: soft stop. The master passes it to the workers, which stop listening, finish the requests in
-    // flight and exit; the master exits after them. SIGTERM (hard stop) only when that takes too long.
-    child.kill('SIGUSR1');
-    const timeoutMs = this.opts.stopTimeoutMs ?? 5000;
-    if (await settlesWithin(this.childExit!, timeoutMs)) return;
-    child.kill('SIGTERM');
-    if (await settlesWithin(this.childExit!, 2000)) return;
-    child.kill('SIGKILL');
-    await this.childExit;
+  /**
+   * Lets go of HAProxy and leaves it serving the table it holds: the next start on this data directory
+   * adopts it. Nothing is stopped or reloaded.
+   */
+  async detach(): Promise<void> {
+    await this.quiesce();
+    this.accessLog?.close();
+    this.opts.logger?.info?.({ pid: this.master.pid }, 'haproxy left running for the next start to adopt');
+  }
+
+  private async quiesce(): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.statsTimer);
+    clearInterval(this.certTimer);
+    clearInterval(this.aliveTimer);
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    await this.loop?.catch(() => undefined);
   }
 
   /**
@@ -393,6 +366,7 @@ export class HaproxyRouter implements Router {
       try {
         await this.reconcile(this.desired);
         await this.releaseDrained();
+        this.saveState();
       } catch (err) {
         this.opts.logger?.warn({ err: (err as Error).message }, 'haproxy router: change not applied; retrying');
         clearTimeout(this.retryTimer);
@@ -406,73 +380,8 @@ export class HaproxyRouter implements Router {
     }
   }
 
-  /**
-   * Desired backends, host map and SNI map for a table, with slots carried over from what HAProxy holds.
-   * A TLS passthrough route (with TLS on) has a second, `mode tcp` backend for its hosts' TLS connections,
-   * keyed `<route key>#tls`, whose slots follow the same endpoints.
-   */
-  private structureOf(table: RoutingTable): { backends: Backend[]; hosts: Map<string, string>; sni: Map<string, string> } {
-    const backends: Backend[] = [];
-    const hosts = new Map<string, string>();
-    /** HTTP backend → its passthrough backend */
-    const passthroughOf = new Map<string, string>();
-    const seen = new Set<string>();
-    for (const route of table.routes) {
-      if (seen.has(route.key)) continue;
-      seen.add(route.key);
-      const tcp = route.protocol === 'TCP';
-      const tcpPort = tcp ? this.tcpPorts.get(route.key) : undefined;
-      if (tcp && tcpPort === undefined) continue;
-      const prev = this.applied.get(route.key);
-      const name = backendName(route.key);
-      const b: Backend = {
-        key: route.key,
-        route,
-        name,
-        mode: tcp ? 'tcp' : 'http',
-        ...(tcp ? { tcpPort } : {}),
-        ...(route.protocol === 'HTTP/2' ? { serverProto: 'h2' as const } : {}),
-        hosts: route.hosts,
-        balance: balanceFor(route.loadBalancing, tcp ? 'tcp' : 'http'),
-        maintenance: route.maintenance,
-        // Access policies are HTTP rules; a TCP route has none to apply.
-        access: tcp ? { userlists: [], rules: [] } : accessRules(name, route.access, this.files.pagesDir, this.internalFile(name)),
-        ...(!tcp && usesInternal(route.access) ? { internal: [...new Set(route.internalSources ?? [])].filter((a) => net.isIP(a)).sort() } : {}),
-        slotCount: prev?.slotCount ?? this.slotsPerBackend,
-        slots: assignSlots(prev?.slots ?? [], route),
-      };
-      while (b.slots.length > b.slotCount) b.slotCount *= 2;
-      backends.push(b);
-      // Later routes win a shared host, as in the built-in router.
-      if (!tcp) for (const h of route.hosts.map((x) => x.toLowerCase())) if (isMappableHost(h)) hosts.set(h, name);
-      if (!tcp && route.tlsPassthrough === true && this.tlsPort !== undefined) {
-        const key = `${route.key}#tls`;
-        const had = this.applied.get(key);
-        const pt: Backend = {
-          key,
-          route,
-          name: `${name}_tls`,
-          mode: 'tcp',
-          passthrough: true,
-          hosts: route.hosts,
-          balance: balanceFor(route.loadBalancing, 'tcp'),
-          // Access policies are HTTP rules it cannot check on encrypted bytes: such a route refuses passthrough.
-          maintenance: route.maintenance || !!route.access,
-          access: { userlists: [], rules: [] },
-          slotCount: had?.slotCount ?? this.slotsPerBackend,
-          slots: assignSlots(had?.slots ?? [], route),
-        };
-        while (pt.slots.length > pt.slotCount) pt.slotCount *= 2;
-        backends.push(pt);
-        passthroughOf.set(name, pt.name);
-      }
-    }
-    const sni = new Map<string, string>();
-    for (const [h, be] of hosts) {
-      const pt = passthroughOf.get(be);
-      if (pt) sni.set(h, pt);
-    }
-    return { backends, hosts, sni };
+  private structureOf(table: RoutingTable): Structure {
+    return structureOf(table, { applied: this.applied, tcpPorts: this.tcpPorts, slotsPerBackend: this.slotsPerBackend, tls: this.tlsPort !== undefined, pagesDir: this.files.pagesDir, internalDir: this.files.internalDir });
   }
 
   /** Ports for the table's TCP routes, before its structure is computed (structureOf reads them). */
@@ -480,31 +389,6 @@ export class HaproxyRouter implements Router {
     const keys = new Set(table.routes.filter((r) => r.protocol === 'TCP').map((r) => r.key));
     if (keys.size && !this.tcpAllocator) this.opts.logger?.warn({ routes: keys.size }, 'TCP routes need tcpPorts; not served');
     this.tcpPorts = this.tcpAllocator ? await this.tcpAllocator.assign(keys) : new Map();
-  }
-
-  private internalFile(backend: string): string {
-    return path.join(this.files.internalDir, `${backend}.acl`);
-  }
-
-  /**
-   * Writes the internal-source files that changed (a reload reads them) and returns the Runtime API commands
-   * that bring the running worker's ACLs to them, without a reload.
-   */
-  private internalSourceCommands(backends: Backend[]): string[] {
-    const cmds: string[] = [];
-    for (const b of backends) {
-      if (!b.internal) continue;
-      const file = this.internalFile(b.name);
-      const had = this.applied.get(b.key)?.internal;
-      if (had && had.join('\n') === b.internal.join('\n')) continue;
-      writeAtomic(file, b.internal.map((a) => `${a}\n`).join(''));
-      if (!had) continue; // the running worker has no such ACL yet: the reload this backend needs loads the file
-      const want = new Set(b.internal);
-      const have = new Set(had);
-      for (const a of b.internal) if (!have.has(a)) cmds.push(`add acl ${cliArg(file)} ${a}`);
-      for (const a of had) if (!want.has(a)) cmds.push(`del acl ${cliArg(file)} ${a}`);
-    }
-    return cmds;
   }
 
   tcpPortOf(routeKey: string): number | undefined {
@@ -545,12 +429,13 @@ export class HaproxyRouter implements Router {
       });
     }
 
-    now.push(...this.internalSourceCommands(backends));
-    await this.runtime(now);
+    now.push(...internalSourceCommands(backends, this.applied, this.files.internalDir));
+    await this.master.runtime(now);
     const certificatesChanged = this.tlsPort !== undefined && this.certificateSet().signature !== this.certSignature;
-    const structural = certificatesChanged || !sameStructure(this.applied, next, this.appliedHosts, hosts) || !sameMap(this.appliedSni, sni);
+    const structural = this.forceReload || certificatesChanged || !sameStructure(this.applied, next, this.appliedHosts, hosts) || !sameMap(this.appliedSni, sni);
     if (structural) await this.reload(backends, hosts, sni);
-    await this.runtime(afterReload);
+    await this.master.runtime(afterReload);
+    this.forceReload = false;
 
     for (let i = 0; i < newlyDraining.length; i += 2) this.draining.set(newlyDraining[i], { endpointId: newlyDraining[i + 1], sinceEpoch: this.fetchEpoch });
     this.applied = next;
@@ -573,7 +458,7 @@ export class HaproxyRouter implements Router {
       cmds.push(`set server ${loc} state maint`);
       b.slots[i] = { ...FREE_SLOT, addr: slot.addr, port: slot.port, weight: slot.weight };
     }
-    await this.runtime(cmds);
+    await this.master.runtime(cmds);
     this.reindex();
   }
 
@@ -603,33 +488,27 @@ export class HaproxyRouter implements Router {
 
   // ── HAProxy I/O ────────────────────────────────────────────────────────────────────────────────────
 
-  private async runtime(cmds: string[]): Promise<void> {
-    // The Runtime API takes `;`-separated commands on one line; batches keep each line short.
-    for (let i = 0; i < cmds.length; i += 64) {
-      const batch = cmds.slice(i, i + 64);
-      const answer = await cliCommand(this.files.adminSocket, batch.join('; '));
-      const errors = cliErrors(answer);
-      if (errors.length) throw new Error(`haproxy Runtime API refused: ${errors.join(' | ')} (commands: ${batch.join('; ').slice(0, 300)})`);
-    }
-  }
-
   /** Counts in-flight requests per slot across every worker (old ones still finish after a reload). */
   private refreshLoad(): Promise<void> {
     if (this.statsFetch || !this.started) return this.statsFetch ?? Promise.resolve();
     const epoch = ++this.fetchEpoch;
     this.statsFetch = (async () => {
-      const procs = parseShowProc(await cliCommand(this.files.masterSocket, 'show proc', 2000));
-      const answers = await Promise.all(procs.workers.map((w) => cliCommand(this.files.masterSocket, `@!${w.pid} show stat -1 4 -1`, 2000).catch(() => '')));
-      const total = new Map<string, number>();
-      for (const a of answers) for (const [loc, n] of parseServerLoad(a)) total.set(loc, (total.get(loc) ?? 0) + n);
-      if (procs.workers.length === 0) throw new Error('no haproxy worker is running');
-      this.load = total;
+      this.load = await this.master.serverLoad();
       this.loadEpoch = epoch;
       this.loadAt = Date.now();
     })()
       .catch((err) => this.opts.logger?.debug({ err: (err as Error).message }, 'haproxy stats not read'))
       .finally(() => (this.statsFetch = undefined));
     return this.statsFetch;
+  }
+
+  /** The model of what HAProxy holds, for the next start to adopt it with. */
+  private saveState(): void {
+    try {
+      writeState(this.files.stateFile, { host: this.opts.host, port: this.port, tlsPort: this.tlsPort, metricsPort: this.metricsPort, table: this.desired, backends: [...this.applied.values()], hosts: [...this.appliedHosts], sni: [...this.appliedSni] });
+    } catch (err) {
+      this.opts.logger?.warn({ err: (err as Error).message }, 'router state not saved: a restarted control plane will restart haproxy');
+    }
   }
 
   private writeStructure(backends: Backend[], hosts: Map<string, string>, sni: Map<string, string>): void {
@@ -679,133 +558,13 @@ export class HaproxyRouter implements Router {
       }
       throw err;
     }
-    const before = await this.procs();
-    const previous = new Set(before.workers.filter((w) => w.current).map((w) => w.pid));
-    const askReload = () => cliCommand(this.files.masterSocket, 'reload', 5000).catch(() => ''); // the master re-executes and drops the socket
-    await askReload();
-    let askedAt = Date.now();
-    const deadline = Date.now() + 15_000;
-    for (;;) {
-      await sleep(20);
-      const now = await this.procs().catch(() => undefined);
-      if (now && now.failedReloads > before.failedReloads) throw new Error('haproxy reload failed; the previous configuration keeps serving');
-      // The master counts the reloads it began: a request it never got (its socket was busy) is sent again.
-      if (now && now.masterReloads === before.masterReloads && Date.now() - askedAt > 2000) {
-        await askReload();
-        askedAt = Date.now();
-      }
-      const fresh = now?.workers.find((w) => w.current && !previous.has(w.pid));
-      if (fresh) {
-        const info = await cliCommand(this.files.adminSocket, 'show info', 1000).catch(() => '');
-        if (new RegExp(`^Pid: ${fresh.pid}$`, 'm').test(info)) {
-          this.followAccessLog(fresh.pid);
-          break;
-        }
-      }
-      if (Date.now() > deadline) throw new Error('haproxy reload did not complete within 15 s');
-    }
-    // Until an old worker has begun its soft stop it still accepts connections on the shared listeners,
-    // with the old configuration: the reload is done only when none does.
-    for (const pid of previous) {
-      for (;;) {
-        const info = await cliCommand(this.files.masterSocket, `@!${pid} show info`, 1000).catch(() => '');
-        if (!/^Pid: /m.test(info) || /^Stopping: 1$/m.test(info)) break;
-        if (Date.now() > deadline) throw new Error(`haproxy worker ${pid} did not begin its soft stop within 15 s of a reload`);
-        await sleep(10);
-      }
-    }
+    await this.master.reload();
     // Internal-source files of routes gone or no longer looking at internal traffic (the configuration
     // that named them is no longer loaded).
     const kept = new Set(backends.filter((b) => b.internal).map((b) => `${b.name}.acl`));
     for (const f of fs.readdirSync(this.files.internalDir)) if (f.endsWith('.acl') && !kept.has(f)) fs.rmSync(path.join(this.files.internalDir, f), { force: true });
     this.opts.logger?.debug({ backends: backends.length, hosts: hosts.size }, 'haproxy reloaded');
   }
-
-  private async procs(): Promise<ProcList> {
-    return parseShowProc(await cliCommand(this.files.masterSocket, 'show proc', 2000));
-  }
-
-  /**
-   * A master left by an earlier run of this router on the same data directory (the control plane was
-   * killed) still holds the port: stop it. Only a process whose command line names our configuration.
-   */
-  private async stopStaleHaproxy(): Promise<void> {
-    let pid: number;
-    try {
-      pid = Number(fs.readFileSync(this.files.pidFile, 'utf8').trim().split('\n')[0]);
-      const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      if (!cmdline.includes(this.files.config) || !cmdline.includes('-W')) return;
-    } catch {
-      return;
-    }
-    this.opts.logger?.warn({ pid }, 'stopping the haproxy left by a previous run');
-    process.kill(pid, 'SIGTERM');
-    const deadline = Date.now() + 5000;
-    while (fs.existsSync(`/proc/${pid}`) && Date.now() < deadline) await sleep(20);
-  }
-}
-
-/** Slots for a route: endpoints keep their slot; removed ones drain in place; new ones take free slots. */
-function assignSlots(prev: Slot[], route: Route): Slot[] {
-  const slots = prev.map((s) => ({ ...s }));
-  const wanted = new Map<string, Endpoint>();
-  for (const e of route.endpoints) if (!wanted.has(e.id) && Number.isInteger(e.port) && e.port > 0 && e.port < 65536 && net.isIP(e.host)) wanted.set(e.id, e);
-  const placed = new Set<string>();
-  for (const s of slots) {
-    if (!s.endpoint) continue;
-    const e = wanted.get(s.endpoint.id);
-    if (e && !placed.has(e.id) && e.host === s.addr && e.port === s.port) {
-      placed.add(e.id);
-      Object.assign(s, ready(e));
-    } else if (!s.removed) {
-      s.removed = true;
-      s.state = 'drain';
-    }
-  }
-  for (const e of wanted.values()) {
-    if (placed.has(e.id)) continue;
-    const free = slots.findIndex((s) => !s.endpoint);
-    if (free >= 0) slots[free] = { ...slots[free], ...ready(e) };
-    else slots.push({ ...FREE_SLOT, ...ready(e) });
-  }
-  return slots;
-}
-
-function ready(e: Endpoint): Slot {
-  const weight = Math.min(MAX_WEIGHT, Math.max(0, Math.round(e.weight ?? 1)));
-  // Weight 0 keeps the endpoint in the table but sends it nothing new: HAProxy's drain state.
-  return { endpoint: e, addr: e.host, port: e.port, weight: Math.max(1, weight), state: weight === 0 ? 'drain' : 'ready', removed: false };
-}
-
-function slotCommands(server: string, was: Slot, will: Slot): string[] {
-  const cmds: string[] = [];
-  if (will.addr !== was.addr || will.port !== was.port) cmds.push(`set server ${server} addr ${will.addr} port ${will.port}`);
-  if (will.weight !== was.weight) cmds.push(`set server ${server} weight ${will.weight}`);
-  if (will.state !== was.state) cmds.push(`set server ${server} state ${will.state}`);
-  return cmds;
-}
-
-function sameStructure(a: Map<string, Backend>, b: Map<string, Backend>, hostsA: Map<string, string>, hostsB: Map<string, string>): boolean {
-  if (a.size !== b.size || hostsA.size !== hostsB.size) return false;
-  for (const [h, be] of hostsA) if (hostsB.get(h) !== be) return false;
-  for (const [key, x] of a) {
-    const y = b.get(key);
-    if (!y || x.name !== y.name || x.mode !== y.mode || x.tcpPort !== y.tcpPort || x.passthrough !== y.passthrough || x.serverProto !== y.serverProto || x.maintenance !== y.maintenance || x.slotCount !== y.slotCount || x.balance.join('\n') !== y.balance.join('\n') || JSON.stringify(x.access) !== JSON.stringify(y.access)) return false;
-  }
-  return true;
-}
-
-function sameMap(a: Map<string, string>, b: Map<string, string>): boolean {
-  if (a.size !== b.size) return false;
-  for (const [k, v] of a) if (b.get(k) !== v) return false;
-  return true;
-}
-
-function writeAtomic(file: string, content: string): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  // 0600: the configuration holds the password hashes of basic-auth users.
-  fs.writeFileSync(tmp, content, { mode: 0o600 });
-  fs.renameSync(tmp, file);
 }
 
 function freePort(host: string): Promise<number> {
@@ -821,35 +580,4 @@ function freePort(host: string): Promise<number> {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
-}
-
-async function settlesWithin(p: Promise<void>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)));
-  const done = await Promise.race([p.then(() => true), timeout]);
-  clearTimeout(timer);
-  return done;
-}
-
-/** HAProxy's `%tr` (`23/Nov/2026:13:50:01.123`, the process's local time, UTC here) as ISO 8601; as is if odd. */
-function isoOfHaproxyTime(t: string): string {
-  // Consecutive lines mostly share their second: its ISO form is parsed once and reused.
-  const dot = t.lastIndexOf('.');
-  const second = dot > 0 ? t.slice(0, dot) : t;
-  const ms = t.slice(dot + 1);
-  if (second !== lastSecond.haproxy) {
-    const m = /^(\d+)\/(\w+)\/(\d+):(\d+:\d+:\d+)$/.exec(second);
-    const d = m ? new Date(`${m[2]} ${m[1]} ${m[3]} ${m[4]} UTC`) : undefined;
-    lastSecond.haproxy = second;
-    lastSecond.iso = d && !Number.isNaN(d.getTime()) ? d.toISOString().slice(0, -4) : '';
-  }
-  return lastSecond.iso && dot > 0 && /^\d{3}$/.test(ms) ? `${lastSecond.iso}${ms}Z` : isoSlow(t);
-}
-
-const lastSecond = { haproxy: '', iso: '' };
-
-function isoSlow(t: string): string {
-  const m = /^(\d+)\/(\w+)\/(\d+):(\d+:\d+:\d+)\.(\d+)$/.exec(t);
-  const d = m ? new Date(`${m[2]} ${m[1]} ${m[3]} ${m[4]}.${m[5]} UTC`) : undefined;
-  return d && !Number.isNaN(d.getTime()) ? d.toISOString() : t;
 }

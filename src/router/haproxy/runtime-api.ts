@@ -56,6 +56,7 @@ export interface WorkerProcess {
 }
 
 export interface ProcList {
+  masterPid: number;
   masterReloads: number;
   failedReloads: number;
   workers: WorkerProcess[];
@@ -74,7 +75,7 @@ export interface ProcList {
  * ```
  */
 export function parseShowProc(text: string): ProcList {
-  const out: ProcList = { masterReloads: 0, failedReloads: 0, workers: [] };
+  const out: ProcList = { masterPid: 0, masterReloads: 0, failedReloads: 0, workers: [] };
   let section: 'master' | 'workers' | 'old' | 'other' = 'master';
   for (const raw of text.split('\n')) {
     const line = raw.trim();
@@ -89,6 +90,7 @@ export function parseShowProc(text: string): ProcList {
     const pid = Number(cols[0]);
     if (!Number.isInteger(pid)) continue;
     if (cols[1] === 'master') {
+      out.masterPid = pid;
       out.masterReloads = Number(cols[2]) || 0;
       const failed = /failed:\s*(\d+)/.exec(line);
       out.failedReloads = failed ? Number(failed[1]) : 0;

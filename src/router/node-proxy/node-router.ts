@@ -351,6 +351,11 @@ export class NodeRouter implements Router {
     return this.inflight.get(endpointId) ?? 0;
   }
 
+  /** Requests in flight per endpoint id, every endpoint with any (for a control plane in another process). */
+  inFlightCounts(): Map<string, number> {
+    return new Map([...this.inflight].filter(([, n]) => n > 0));
+  }
+
   setTable(table: RoutingTable): void {
     this.table = table;
     this.metrics.retain(table.routes.map((r) => r.key));
@@ -607,7 +612,9 @@ export class NodeRouter implements Router {
       res.writeHead(Number(uh[':status'] ?? 502), out);
       stream.pipe(res);
     });
+    let ended = false;
     stream.on('end', () => {
+      ended = true;
       finish();
       this.opts.logger?.debug({ method: req.method, path: req.url, endpoint: ep.id, ms: Date.now() - started }, 'access');
     });
@@ -627,7 +634,9 @@ export class NodeRouter implements Router {
       finish();
       if (failed) return;
       if (!res.headersSent) this.answer(res, timedOut ? 504 : 502, timedOut ? pages.timeout() : pages.badGateway());
-      else if (!res.writableFinished) res.destroy();
+      // A stream that ended whole may close before the pipe has written its last bytes to the client (seen
+      // with HTTP/1.1 clients over TLS): the pipe ends the response then. Only one cut short is cut here too.
+      else if (!ended && !res.writableFinished) res.destroy();
     });
     res.on('close', () => {
       if (!res.writableFinished && !stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);

@@ -1,0 +1,39 @@
+/**
+ * The HAProxy router's saved model (`router-state.json`, 0600: access rules hold password hashes): the
+ * ports HAProxy listens on, the table it serves and its backends with their slots, written after every
+ * pass. A restarted control plane adopts the HAProxy left running with it (see haproxy-router.ts).
+ */
+import fs from 'node:fs';
+import type { RoutingTable } from '../table.ts';
+import type { Backend } from './slots.ts';
+
+const VERSION = 1;
+
+export interface RouterState {
+  host: string;
+  port: number;
+  tlsPort?: number;
+  metricsPort?: number;
+  /** the table the backends were made from */
+  table: RoutingTable;
+  backends: Backend[];
+  hosts: [string, string][];
+  sni: [string, string][];
+}
+
+export function writeState(file: string, state: RouterState): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify({ version: VERSION, ...state }), { mode: 0o600 });
+  fs.renameSync(tmp, file);
+}
+
+/** The saved model, or undefined when there is none or it is not one this version wrote. */
+export function readState(file: string): RouterState | undefined {
+  try {
+    const s = JSON.parse(fs.readFileSync(file, 'utf8')) as RouterState & { version?: number };
+    if (s.version !== VERSION || !Array.isArray(s.backends) || !Array.isArray(s.table?.routes) || !Number.isInteger(s.port)) return undefined;
+    return s;
+  } catch {
+    return undefined;
+  }
+}
