@@ -37,6 +37,14 @@ import { extractBundle } from './builds/bundle-source.ts';
 import { JobsService } from './jobs/jobs-service.ts';
 import { JobController } from './jobs/job-controller.ts';
 import { CronScheduler } from './jobs/cron-scheduler.ts';
+import { AddonController } from './addons/addon-controller.ts';
+import { AddonsService } from './addons/addons-service.ts';
+import { ensureServerUser } from './addons/server-user.ts';
+import { PostgresEngine } from './addons/engines/postgres.ts';
+import { MysqlEngine } from './addons/engines/mysql.ts';
+import { RedisEngine } from './addons/engines/redis.ts';
+import type { AddonEngine } from './addons/engines/engine.ts';
+import type { AddonType } from './domain/addons.ts';
 
 export interface Platform {
   config: Readonly<Config>;
@@ -131,6 +139,18 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   const jobs = new JobsService(store, auth, jobController, { runsDir, images: config.runtime === 'docker' });
   const cron = new CronScheduler(store, jobs, { logger: controllerLog, runChanged: (id) => jobQueue.add(id) });
 
+  // Addons: database and cache servers as supervised instances of the process runtime.
+  const engines = new Map<AddonType, AddonEngine>([new PostgresEngine(), new MysqlEngine(), new RedisEngine()].map((e) => [e.type, e]));
+  const addonController = new AddonController(store, driver, engines, {
+    dataDir: config.dataDir,
+    isolation: config.isolation,
+    user: config.runtime === 'process' ? ensureServerUser(controllerLog) : { name: 'none', uid: 0, gid: 0, drop: false },
+    logger: controllerLog,
+    requeue: (key) => addonQueue.add(key),
+  });
+  const addonQueue = new WorkQueue('addons', (key) => addonController.reconcile(key), { concurrency: 4, logger: controllerLog });
+  const addons = new AddonsService(store, auth, engines, driver, { dataDir: config.dataDir, runtime: config.runtime, changed: (key) => addonQueue.add(key) });
+
   const { generated } = await auth.bootstrapAdmin(config.dataDir, config.adminToken);
   if (generated) {
     // Printed once, on first start, to stdout (not the log): the file in the data directory keeps it.
@@ -145,6 +165,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
     catalog,
     builds,
     jobs,
+    addons,
     store,
     domain: config.domain,
     dataDir: config.dataDir,
@@ -158,8 +179,11 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   const resync = async () => {
     for (const s of await store.services.listKeys()) serviceQueue.add(`${s.projectId}/${s.id}`);
     for (const key of await serviceController.runtimeKeys()) serviceQueue.add(key);
+    for (const k of await store.addons.listKeys()) addonQueue.add(`${k.projectId}/${k.id}`);
+    for (const key of await addonController.runtimeKeys()) addonQueue.add(key);
   };
   // Adopt what still runs and finish interrupted builds before taking requests.
+  for (const key of await addonController.start()) addonQueue.add(key);
   await resync();
   for (const id of await buildController.requeueInterrupted()) buildQueue.add(id);
   await jobController.start();
@@ -211,6 +235,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
       jobController.stop();
       unfollowInstances();
       await jobQueue.stop();
+      await addonQueue.stop();
       await buildQueue.stop();
       await serviceQueue.stop();
       probes.stop();

@@ -25,6 +25,8 @@ import { registerGit } from './native/git.ts';
 import { registerCertificates } from './native/certificates.ts';
 import { registerV1Jobs } from './v1/jobs.ts';
 import { registerV1Registries } from './v1/registries.ts';
+import { registerV1Addons } from './v1/addons.ts';
+import type { AddonsService } from '../addons/addons-service.ts';
 import { registerNativeRuns } from './native/runs.ts';
 import type { JobsService } from '../jobs/jobs-service.ts';
 import { cfError } from './cf/cf-errors.ts';
@@ -44,6 +46,8 @@ export interface ApiDeps {
   builds: BuildsService;
   /** jobs and one-off runs; their routes are registered only when present */
   jobs?: JobsService;
+  /** addons (database and cache servers); their routes are registered only when present */
+  addons?: AddonsService;
   store: Store;
   domain: string;
   bodyLimitBytes: number;
@@ -144,6 +148,7 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
   registerCertificates(app, deps);
   registerV1Jobs(app, deps);
   registerV1Registries(app, deps);
+  registerV1Addons(app, deps);
   registerNativeRuns(app, deps);
   app.register(import('./dashboard.ts'));
   return app;

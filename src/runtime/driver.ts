@@ -40,6 +40,12 @@ export interface InstanceSpec {
    * (the host port it allocated for the first port), because only the driver knows the mapping.
    */
   env: Record<string, string>;
+  /**
+   * Host directories mounted read-write inside the instance (an addon's data directory). The process runtime
+   * binds each at `mountPath` in its sandbox; without a sandbox it cannot move a directory, so there
+   * `mountPath` must equal `hostPath` (a ValidationError otherwise).
+   */
+  volumes?: { hostPath: string; mountPath: string }[];
   /** Files to place at absolute paths inside the instance; contents already decoded. */
   files: { path: string; content: Buffer }[];
   /** Ports the app listens on, first one = PORT. The driver maps each to a host port the router can reach. */

@@ -202,7 +202,59 @@ export interface RegistryCredentialsTable {
   updated_at: string;
 }
 
+export interface AddonsTable {
+  project_id: string;
+  id: string;
+  name: string;
+  type: string;
+  /** AddonSpec, JSON */
+  spec: string;
+  /** AddonSecrets (`{ username, password }`), sealed (see secret-box.ts) */
+  secrets: string;
+  status: string;
+  status_message: string | null;
+  port: number;
+  paused: number;
+  generation: number;
+  initialized: number;
+  deleting: number;
+  version: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface AddonBackupsTable {
+  id: string;
+  project_id: string;
+  addon_id: string;
+  name: string;
+  backup_type: string;
+  status: string;
+  file: string;
+  size_bytes: number;
+  addon_type: string;
+  addon_version: string;
+  source_type: string;
+  error: string | null;
+  created_at: string;
+  completed_at: string | null;
+}
+
+export interface AddonRestoresTable {
+  id: string;
+  project_id: string;
+  addon_id: string;
+  backup_id: string;
+  status: string;
+  error: string | null;
+  created_at: string;
+  completed_at: string | null;
+}
+
 export interface Database {
+  addons: AddonsTable;
+  addon_backups: AddonBackupsTable;
+  addon_restores: AddonRestoresTable;
   packages: PackagesTable;
   rollouts: RolloutsTable;
   rollout_events: RolloutEventsTable;

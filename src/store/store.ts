@@ -14,6 +14,7 @@ import { RolloutsRepo } from './rollouts-repo.ts';
 import { PackagesRepo } from './packages-repo.ts';
 import { JobsRepo } from './jobs-repo.ts';
 import { RegistryCredentialsRepo } from './registry-credentials-repo.ts';
+import { AddonsRepo } from './addons-repo.ts';
 
 export interface Store {
   db: Kysely<Database>;
@@ -29,6 +30,7 @@ export interface Store {
   packages: PackagesRepo;
   jobs: JobsRepo;
   registryCredentials: RegistryCredentialsRepo;
+  addons: AddonsRepo;
   close(): Promise<void>;
 }
 
@@ -48,6 +50,7 @@ export async function openStore(opts: { url?: string; sqlitePath?: string; box: 
     packages: new PackagesRepo(db),
     jobs: new JobsRepo(db, opts.box),
     registryCredentials: new RegistryCredentialsRepo(db, opts.box),
+    addons: new AddonsRepo(db, opts.box),
     close,
   };
 }

@@ -20,7 +20,7 @@ export function fileTargetProblem(target: string): string | undefined {
   return undefined;
 }
 
-export function bwrapArgs(opts: { artifactDir?: string; workDir: string; files: { hostPath: string; target: string }[] }): string[] {
+export function bwrapArgs(opts: { artifactDir?: string; workDir: string; files: { hostPath: string; target: string }[]; volumes?: { hostPath: string; mountPath: string }[] }): string[] {
   const args = ['--tmpfs', '/', '--ro-bind', '/usr', '/usr'];
   for (const link of ['bin', 'lib', 'lib64', 'sbin']) {
     if (fs.existsSync(`/usr/${link}`)) args.push('--symlink', `usr/${link}`, `/${link}`);
@@ -28,6 +28,9 @@ export function bwrapArgs(opts: { artifactDir?: string; workDir: string; files: 
   args.push('--ro-bind', '/etc', '/etc', '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp');
   if (opts.artifactDir) args.push('--ro-bind', opts.artifactDir, APP_DIR);
   for (const f of opts.files) args.push('--ro-bind', f.hostPath, f.target);
+  // Read-write directories (addon data). bwrap makes missing parents mode 0700 and root's: mount at a
+  // top-level path so an unprivileged server inside can reach it.
+  for (const v of opts.volumes ?? []) args.push('--bind', v.hostPath, v.mountPath);
   args.push('--unshare-pid', '--unshare-ipc', '--unshare-uts', '--hostname', 'slipway', '--die-with-parent', '--chdir', opts.workDir, '--');
   return [BWRAP, ...args];
 }

@@ -215,6 +215,10 @@ export class ProcessDriver implements RuntimeDriver {
       const problem = this.opts.isolation === 'bwrap' ? fileTargetProblem(f.path) : !f.path.startsWith('/') || f.path.includes('..') ? `invalid runtime file path '${f.path}'` : undefined;
       if (problem) throw ValidationError.one('runtimeFiles', 'absolutePath', problem);
     }
+    for (const v of spec.volumes ?? []) {
+      if (!path.isAbsolute(v.hostPath) || !path.isAbsolute(v.mountPath) || v.mountPath.split('/').includes('..')) throw ValidationError.one('volumes', 'absolutePath', `volume paths must be absolute: '${v.hostPath}' at '${v.mountPath}'`);
+      if (this.opts.isolation !== 'bwrap' && v.mountPath !== v.hostPath) throw ValidationError.one('volumes', 'sandbox', `without the bwrap sandbox a volume cannot be mounted elsewhere than its host path ('${v.hostPath}' at '${v.mountPath}')`);
+    }
     fs.mkdirSync(path.join(dir, 'files'), { recursive: true });
     const files = spec.files.map((f, i) => {
       // Each file gets its own host path; the sandbox binds it at its absolute target.
@@ -237,7 +241,7 @@ export class ProcessDriver implements RuntimeDriver {
     let sandbox: string[] = [];
     let cwd: string;
     if (this.opts.isolation === 'bwrap') {
-      sandbox = bwrapArgs({ artifactDir: spec.artifactDir, workDir: spec.workDir ?? APP_DIR, files });
+      sandbox = bwrapArgs({ artifactDir: spec.artifactDir, workDir: spec.workDir ?? APP_DIR, files, volumes: spec.volumes });
       cwd = '/';
     } else {
       // Without a sandbox absolute paths cannot be honoured: the files stay in the instance directory and

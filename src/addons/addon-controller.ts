@@ -1,0 +1,322 @@
+/**
+ * The addon controller: one pass per addon key (`project/addon`) closes the gap between the addon's row
+ * (desired: running or paused, its generation, being deleted) and the runtime (its server's instance).
+ *
+ *   row gone/deleting → stop the server, then remove data and backups, then the row
+ *   paused            → stop the server                                  → status paused
+ *   instance of an older generation or spec → stop it (the next pass starts the new one)
+ *   no instance       → write the server's files, start it               → allocating
+ *   instance exited   → record why, remove, start again after a back-off → error
+ *   running           → ping with the credentials; first time: create the database → running
+ *   running and idle  → take the oldest scheduled backup, then restore
+ *
+ * Backups and restores run inside the pass, so they never overlap a start, stop or each other for the same
+ * addon. A pass interrupted by a control-plane kill leaves a backup or restore `in-progress`: the next
+ * start marks it failed (its temporary files were never swapped in, so the data is as it was).
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import type { Store } from '../store/store.ts';
+import type { ObservedInstance, RuntimeDriver } from '../runtime/driver.ts';
+import type { PassResult } from '../controllers/queue.ts';
+import { ADDON_PROCESS_TYPE, addonInstanceId, addonKey, parseAddonKey, type AddonRecord, type AddonType } from '../domain/addons.ts';
+import { findPlan } from '../domain/plans.ts';
+import type { AddonEngine, EngineContext } from './engines/engine.ts';
+import type { ServerUser } from './server-user.ts';
+
+export interface AddonControllerLogger {
+  info(o: object, m: string): void;
+  warn(o: object, m: string): void;
+  error(o: object, m: string): void;
+}
+
+export interface AddonControllerOptions {
+  dataDir: string;
+  isolation: 'bwrap' | 'none';
+  user: ServerUser;
+  logger: AddonControllerLogger;
+  requeue(key: string): void;
+  /** how long a stopping server may take to shut down cleanly before it is killed */
+  stopGraceSeconds?: number;
+  /** how long a started server may take to answer before the start counts as failed */
+  startTimeoutMs?: number;
+}
+
+const HOST = '127.0.0.1';
+const MOUNT = '/data';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function addonDir(dataDir: string, projectId: string, addonId: string): string {
+  return path.join(dataDir, 'addons', projectId, addonId);
+}
+
+export function backupFile(dataDir: string, projectId: string, addonId: string, file: string): string {
+  return path.join(addonDir(dataDir, projectId, addonId), 'backups', file);
+}
+
+/** Whether nothing listens on the port at 127.0.0.1 now. */
+export function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, HOST, () => srv.close(() => resolve(true)));
+  });
+}
+
+/** A port free now, not held by another addon. */
+export async function pickPort(taken: Set<number>): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const srv = net.createServer();
+      srv.once('error', reject);
+      srv.listen(0, HOST, () => {
+        const p = (srv.address() as net.AddressInfo).port;
+        srv.close(() => resolve(p));
+      });
+    });
+    if (!taken.has(port)) return port;
+  }
+  throw new Error('no free port for the addon');
+}
+
+export class AddonController {
+  /** consecutive failed starts per addon key, for the back-off; cleared once the server answers */
+  private readonly failures = new Map<string, { count: number; notBefore: number }>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly driver: RuntimeDriver,
+    private readonly engines: ReadonlyMap<AddonType, AddonEngine>,
+    private readonly opts: AddonControllerOptions,
+  ) {}
+
+  /** On start: backups and restores a killed control plane left running are failed; every addon is enqueued. */
+  async start(): Promise<string[]> {
+    const keys: string[] = [];
+    for (const k of await this.store.addons.listKeys()) {
+      for (const b of await this.store.addons.listBackups(k.projectId, k.id, { limit: 1000, statuses: ['in-progress'] })) {
+        await this.store.addons.finishBackup(b.id, { status: 'failed', error: 'interrupted: the control plane stopped during the backup' });
+        fs.rmSync(backupFile(this.opts.dataDir, b.projectId, b.addonId, b.file), { force: true });
+      }
+      for (const r of await this.store.addons.listRestores(k.projectId, k.id, { statuses: ['in-progress'] })) {
+        await this.store.addons.setRestoreStatus(r.id, 'failed', 'interrupted: the control plane stopped during the restore; the data is as it was');
+      }
+      keys.push(addonKey(k.projectId, k.id));
+    }
+    return keys;
+  }
+
+  /** Every addon key the runtime has a server of (orphans included): the resync reconciles them too. */
+  async runtimeKeys(): Promise<string[]> {
+    return (await this.driver.list()).filter((i) => i.labels.processType === ADDON_PROCESS_TYPE).map((i) => addonKey(i.labels.project, i.labels.service));
+  }
+
+  private observed(projectId: string, addonId: string): Promise<ObservedInstance[]> {
+    return this.driver.list().then((all) => all.filter((i) => i.labels.processType === ADDON_PROCESS_TYPE && i.labels.project === projectId && i.labels.service === addonId));
+  }
+
+  private grace(): number {
+    return this.opts.stopGraceSeconds ?? 30;
+  }
+
+  async context(a: AddonRecord): Promise<EngineContext> {
+    const dataDir = path.join(addonDir(this.opts.dataDir, a.projectId, a.id), 'data');
+    return {
+      addon: a,
+      secrets: await this.store.addons.secrets(a.projectId, a.id),
+      dataDir,
+      mountPath: this.opts.isolation === 'bwrap' ? MOUNT : dataDir,
+      memoryMb: findPlan(a.spec.billing.deploymentPlan)?.memoryMb ?? 512,
+      user: this.opts.user,
+      host: HOST,
+    };
+  }
+
+  /** The identity of the server an addon should run: a new one replaces a running one of another. */
+  private releaseOf(a: AddonRecord): string {
+    const shape = JSON.stringify([a.spec.version, a.spec.billing.deploymentPlan, a.spec.typeSpecificSettings ?? {}, a.port]);
+    return `g${a.generation}-${crypto.createHash('sha256').update(shape).digest('hex').slice(0, 8)}`;
+  }
+
+  async reconcile(key: string): Promise<PassResult> {
+    const { projectId, addonId } = parseAddonKey(key);
+    const a = await this.store.addons.find(projectId, addonId);
+    const observed = await this.observed(projectId, addonId);
+    const projectGone = a ? !(await this.store.projects.find(projectId)) : false;
+
+    if (!a || a.deleting || projectGone) return this.remove(key, a, observed);
+    const engine = this.engines.get(a.spec.type);
+    if (!engine) return this.setStatus(a, 'error', `addon type '${a.spec.type}' is not installed here`);
+
+    if (a.paused) {
+      for (const inst of observed) await this.driver.stop(inst.id, this.grace());
+      if (a.status !== 'paused') await this.setStatus(a, 'paused');
+      return;
+    }
+
+    const release = this.releaseOf(a);
+    const stale = observed.filter((i) => i.labels.release !== release || i.id !== addonInstanceId(projectId, addonId));
+    if (stale.length) {
+      for (const inst of stale) await this.driver.stop(inst.id, this.grace());
+      await this.setStatus(a, a.initialized ? 'upgrading' : 'allocating');
+      return { againInMs: 0 };
+    }
+
+    const inst = observed[0];
+    if (inst?.state === 'exited') return this.onExit(key, a, inst);
+    if (!inst) return this.startServer(key, a, engine);
+
+    const ctx = await this.context(a);
+    if (!(await engine.ping(ctx))) {
+      const startedMs = inst.startedAt ? Date.now() - Date.parse(inst.startedAt) : 0;
+      if (startedMs > (this.opts.startTimeoutMs ?? 120_000)) {
+        await this.setStatus(a, 'error', `the server did not answer within ${Math.round(startedMs / 1000)} s: restarting it`);
+        await this.driver.stop(inst.id, this.grace());
+        return { againInMs: 0 };
+      }
+      return { againInMs: 300 };
+    }
+    this.failures.delete(key);
+    if (!a.initialized) await this.setStatus(a, 'postDeployment');
+    await engine.afterReady(ctx);
+    const ready = a.initialized && a.status === 'running' ? a : await this.store.addons.mutate(projectId, addonId, () => ({ initialized: true, status: 'running', statusMessage: undefined }));
+
+    await this.runBackups(ready, engine);
+    await this.runRestores(ready, engine);
+    return { againInMs: 5000 };
+  }
+
+  private async setStatus(a: AddonRecord, status: AddonRecord['status'], message?: string): Promise<void> {
+    if (a.status === status && a.statusMessage === message) return;
+    await this.store.addons.mutate(a.projectId, a.id, () => ({ status, statusMessage: message }));
+  }
+
+  private async remove(key: string, a: AddonRecord | undefined, observed: ObservedInstance[]): Promise<PassResult> {
+    const { projectId, addonId } = parseAddonKey(key);
+    // Stop first: the data is removed only once no server can write it.
+    for (const inst of observed) await this.driver.stop(inst.id, this.grace());
+    if (!a) return;
+    fs.rmSync(addonDir(this.opts.dataDir, projectId, addonId), { recursive: true, force: true });
+    await this.store.addons.delete(projectId, addonId);
+    this.failures.delete(key);
+    this.opts.logger.info({ addon: key }, 'addon deleted: server stopped, data and backups removed');
+  }
+
+  private async onExit(key: string, a: AddonRecord, inst: ObservedInstance): Promise<PassResult> {
+    const tail: string[] = [];
+    for await (const l of this.driver.logs(inst.id, { tail: 5 })) tail.push(l.line);
+    await this.driver.remove(inst.id);
+    const f = this.failures.get(key) ?? { count: 0, notBefore: 0 };
+    f.count++;
+    const backoffMs = Math.min(60_000, 500 * 2 ** Math.min(f.count, 7));
+    f.notBefore = Date.now() + backoffMs;
+    this.failures.set(key, f);
+    const why = inst.reason ?? (inst.signal ? `signal ${inst.signal}` : `exit code ${inst.exitCode}`);
+    await this.setStatus(a, a.initialized ? 'error' : 'errorAllocating', `the server stopped (${why}); restarting in ${Math.round(backoffMs / 1000)} s. Last output: ${tail.join(' | ').slice(-600)}`);
+    this.opts.logger.warn({ addon: key, reason: why, restarts: f.count }, 'addon server exited');
+    return { againInMs: backoffMs };
+  }
+
+  private async startServer(key: string, a: AddonRecord, engine: AddonEngine): Promise<PassResult> {
+    const f = this.failures.get(key);
+    if (f && f.notBefore > Date.now()) return { againInMs: f.notBefore - Date.now() };
+    // The port stays the addon's while it is free; taken by something else meanwhile, the addon moves.
+    if (!(await portFree(a.port))) {
+      const port = await pickPort(new Set(await this.store.addons.ports()));
+      this.opts.logger.warn({ addon: key, was: a.port, now: port }, 'addon port taken by another process: moving');
+      await this.store.addons.mutate(a.projectId, a.id, () => ({ port }));
+      return { againInMs: 0 };
+    }
+    await this.launch(a, engine);
+    if (a.status !== 'upgrading') await this.setStatus(a, 'allocating', a.status === 'error' || a.status === 'errorAllocating' ? a.statusMessage : undefined);
+    return { againInMs: 300 };
+  }
+
+  /** Write the server's files and start its instance (resolves once launched, not once it answers). */
+  private async launch(a: AddonRecord, engine: AddonEngine): Promise<void> {
+    const ctx = await this.context(a);
+    fs.mkdirSync(ctx.dataDir, { recursive: true, mode: 0o700 });
+    if (this.opts.user.drop) fs.chownSync(ctx.dataDir, this.opts.user.uid, this.opts.user.gid);
+    await engine.prepare(ctx);
+    const script = engine.script(ctx);
+    const u = this.opts.user;
+    const command = u.drop ? ['/usr/bin/setpriv', `--reuid=${u.uid}`, `--regid=${u.gid}`, '--clear-groups', '--', '/bin/sh', '-c', script] : ['/bin/sh', '-c', script];
+    const plan = findPlan(a.spec.billing.deploymentPlan);
+    await this.driver.start({
+      id: addonInstanceId(a.projectId, a.id),
+      labels: { project: a.projectId, service: a.id, release: this.releaseOf(a), processType: ADDON_PROCESS_TYPE },
+      command,
+      workDir: ctx.mountPath,
+      env: { HOME: ctx.mountPath, TMPDIR: `${ctx.mountPath}/tmp`, SLIPWAY_PROJECT: a.projectId, SLIPWAY_ADDON: a.id },
+      files: [],
+      ports: [],
+      volumes: [{ hostPath: ctx.dataDir, mountPath: ctx.mountPath }],
+      ...(plan ? { memoryMb: plan.memoryMb, cpu: plan.cpu } : {}),
+    });
+  }
+
+  /** Start the server and wait until it answers (for restores that swap data while it is down). */
+  private async startAndWait(a: AddonRecord, engine: AddonEngine): Promise<void> {
+    await this.launch(a, engine);
+    const ctx = await this.context(a);
+    const deadline = Date.now() + (this.opts.startTimeoutMs ?? 120_000);
+    while (Date.now() < deadline) {
+      const inst = (await this.observed(a.projectId, a.id))[0];
+      if (!inst || inst.state === 'exited') {
+        if (inst) await this.driver.remove(inst.id);
+        throw new Error('the server stopped before it answered');
+      }
+      if (await engine.ping(ctx)) {
+        await engine.afterReady(ctx);
+        return;
+      }
+      await sleep(300);
+    }
+    throw new Error('the server did not answer in time');
+  }
+
+  private async runBackups(a: AddonRecord, engine: AddonEngine): Promise<void> {
+    const pending = (await this.store.addons.listBackups(a.projectId, a.id, { limit: 100, statuses: ['scheduled'] })).reverse();
+    for (const b of pending) {
+      const file = backupFile(this.opts.dataDir, a.projectId, a.id, b.file);
+      fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+      await this.store.addons.setBackupStatus(b.id, 'in-progress');
+      const partial = `${file}.partial`;
+      try {
+        await engine.dump(await this.context(a), partial);
+        fs.renameSync(partial, file);
+        await this.store.addons.finishBackup(b.id, { status: 'completed', sizeBytes: fs.statSync(file).size });
+        this.opts.logger.info({ addon: addonKey(a.projectId, a.id), backup: b.id }, 'addon backup completed');
+      } catch (err) {
+        fs.rmSync(partial, { force: true });
+        await this.store.addons.finishBackup(b.id, { status: 'failed', error: (err as Error).message.slice(0, 1000) });
+        this.opts.logger.warn({ addon: addonKey(a.projectId, a.id), backup: b.id, err: (err as Error).message }, 'addon backup failed');
+      }
+    }
+  }
+
+  private async runRestores(a: AddonRecord, engine: AddonEngine): Promise<void> {
+    const pending = (await this.store.addons.listRestores(a.projectId, a.id, { statuses: ['scheduled'] })).reverse();
+    for (const r of pending) {
+      const backup = await this.store.addons.findBackup(r.backupId);
+      if (!backup || backup.status !== 'completed') {
+        await this.store.addons.setRestoreStatus(r.id, 'failed', `backup '${r.backupId}' is not a completed backup`);
+        continue;
+      }
+      await this.store.addons.setRestoreStatus(r.id, 'in-progress');
+      await this.setStatus(a, 'restore');
+      const server = { stop: () => this.driver.stop(addonInstanceId(a.projectId, a.id), this.grace()), start: () => this.startAndWait(a, engine) };
+      try {
+        await engine.restore(await this.context(a), backupFile(this.opts.dataDir, backup.projectId, backup.addonId, backup.file), server);
+        await this.store.addons.setRestoreStatus(r.id, 'completed');
+        this.opts.logger.info({ addon: addonKey(a.projectId, a.id), restore: r.id, backup: backup.id }, 'addon restore completed');
+      } catch (err) {
+        await this.store.addons.setRestoreStatus(r.id, 'failed', (err as Error).message.slice(0, 1000));
+        this.opts.logger.warn({ addon: addonKey(a.projectId, a.id), restore: r.id, err: (err as Error).message }, 'addon restore failed; the data is as it was');
+      }
+      await this.store.addons.mutate(a.projectId, a.id, () => ({ status: 'running', statusMessage: undefined }));
+    }
+  }
+}

@@ -1,0 +1,198 @@
+/**
+ * Addons: database and cache servers (PostgreSQL, MySQL served by MariaDB, Redis) that slipway runs as
+ * supervised instances, with credentials, backups and restores. Pure model and rules; the engines that run
+ * each type live in `src/addons/engines/`.
+ */
+
+export const ADDON_TYPES = ['postgresql', 'mysql', 'redis'] as const;
+export type AddonType = (typeof ADDON_TYPES)[number];
+
+/** Northflank's addon statuses, as `@northflank/js-client` types them. */
+export const ADDON_STATUSES = [
+  'preDeployment',
+  'triggerAllocation',
+  'allocating',
+  'postDeployment',
+  'running',
+  'paused',
+  'scaling',
+  'upgrading',
+  'resetting',
+  'backup',
+  'restore',
+  'failed',
+  'error',
+  'errorAllocating',
+  'deleting',
+  'deleted',
+] as const;
+export type AddonStatus = (typeof ADDON_STATUSES)[number];
+
+/** Northflank's backup and restore statuses. */
+export type AddonJobStatus = 'scheduled' | 'in-progress' | 'completed' | 'aborting' | 'aborted' | 'failed' | 'not-supported';
+
+/** The process type that labels an addon's instances (the service and job controllers leave them alone). */
+export const ADDON_PROCESS_TYPE = 'addon';
+
+/** Replicas this installation runs per addon (one server; read replicas are not built yet). */
+export const ADDON_REPLICAS = { min: 1, max: 1, default: 1 } as const;
+/** Storage sizes offered, in MB (advisory on the process runtime: the data directory is not quota-limited). */
+export const ADDON_STORAGE_OPTIONS = [1024, 2048, 4096, 6144, 8192, 16384, 32768, 65536] as const;
+export const ADDON_STORAGE_DEFAULT = 1024;
+
+export interface AddonSpec {
+  name: string;
+  description?: string;
+  tags?: string[];
+  type: AddonType;
+  /** the full version running, e.g. `15.20` (resolved from `latest`, `15`, `15-latest` at create) */
+  version: string;
+  billing: { deploymentPlan: string; storage: number; replicas: number; storageClass?: string };
+  tlsEnabled: boolean;
+  externalAccessEnabled: boolean;
+  typeSpecificSettings?: Record<string, unknown>;
+  /** the database name (PostgreSQL, MySQL); Northflank's `customCredentials.dbName` */
+  dbName?: string;
+}
+
+/** Connection secrets of an addon, sealed at rest. */
+export interface AddonSecrets {
+  username: string;
+  password: string;
+}
+
+export interface AddonRecord {
+  projectId: string;
+  id: string;
+  spec: AddonSpec;
+  status: AddonStatus;
+  statusMessage?: string;
+  /** the TCP port the server listens on at 127.0.0.1; stable across restarts while it stays free */
+  port: number;
+  paused: boolean;
+  /** bumped by a restart request: part of the instance's identity, so a new one replaces the old */
+  generation: number;
+  /** set once the server was initialised and its database created */
+  initialized: boolean;
+  deleting: boolean;
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface AddonBackupRecord {
+  projectId: string;
+  addonId: string;
+  id: string;
+  name: string;
+  backupType: 'dump' | 'snapshot';
+  status: AddonJobStatus;
+  /** file name under the addon's backups directory */
+  file: string;
+  sizeBytes: number;
+  addonType: AddonType;
+  addonVersion: string;
+  sourceType: 'sameAddon' | 'externalDump';
+  error?: string;
+  createdAt: string;
+  completedAt?: string;
+}
+
+export interface AddonRestoreRecord {
+  projectId: string;
+  addonId: string;
+  id: string;
+  backupId: string;
+  status: AddonJobStatus;
+  error?: string;
+  createdAt: string;
+  completedAt?: string;
+}
+
+/** Internal key of an addon: `${projectId}/${addonId}`. */
+export function addonKey(projectId: string, addonId: string): string {
+  return `${projectId}/${addonId}`;
+}
+
+export function parseAddonKey(key: string): { projectId: string; addonId: string } {
+  const i = key.indexOf('/');
+  return { projectId: key.slice(0, i), addonId: key.slice(i + 1) };
+}
+
+/**
+ * The runtime instance id of an addon's server. Ids never hold `--` (RESOURCE_ID_PATTERN), so the double
+ * hyphens keep project `a-b` + addon `c` apart from project `a` + addon `b-c`.
+ */
+export function addonInstanceId(projectId: string, addonId: string): string {
+  return `addon--${projectId}--${addonId}--0`;
+}
+
+/**
+ * Resolves a requested version against the installed ones: `latest`, a major (`15`), `15-latest`, or a full
+ * version. Returns undefined when nothing installed matches.
+ */
+export function resolveVersion(requested: string, installed: readonly string[]): string | undefined {
+  const sorted = [...installed].sort(compareVersions).reverse();
+  if (requested === 'latest') return sorted[0];
+  const base = requested.endsWith('-latest') ? requested.slice(0, -'-latest'.length) : requested;
+  return sorted.find((v) => v === base || v.startsWith(`${base}.`));
+}
+
+export function majorOf(version: string): string {
+  return version.split('.')[0];
+}
+
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split('.').map(Number);
+  const pb = b.split('.').map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d) return d;
+  }
+  return 0;
+}
+
+/**
+ * The connection keys of an addon, as Northflank names them in connection details and secret-group links
+ * (`HOST`, `PORT`, `USERNAME`, `PASSWORD`, `DATABASE`, the type's URIs, `TLS_ENABLED`).
+ */
+export function connectionKeys(type: AddonType, c: { host: string; port: number; username: string; password: string; database?: string; tlsEnabled: boolean }): Record<string, string> {
+  const user = encodeURIComponent(c.username);
+  const pass = encodeURIComponent(c.password);
+  const hostPort = `${c.host}:${c.port}`;
+  const common = { HOST: c.host, PORT: String(c.port), USERNAME: c.username, PASSWORD: c.password, TLS_ENABLED: String(c.tlsEnabled) };
+  switch (type) {
+    case 'postgresql': {
+      const db = c.database ?? '';
+      return {
+        ...common,
+        DATABASE: db,
+        ADMIN_USERNAME: c.username,
+        ADMIN_PASSWORD: c.password,
+        POSTGRES_URI: `postgresql://${user}:${pass}@${hostPort}/${encodeURIComponent(db)}`,
+        POSTGRES_URI_ADMIN: `postgresql://${user}:${pass}@${hostPort}/postgres`,
+        JDBC_POSTGRES_URI: `jdbc:postgresql://${hostPort}/${encodeURIComponent(db)}?user=${user}&password=${pass}`,
+      };
+    }
+    case 'mysql': {
+      const db = c.database ?? '';
+      return {
+        ...common,
+        DATABASE: db,
+        MYSQL_URI: `mysql://${user}:${pass}@${hostPort}/${encodeURIComponent(db)}`,
+        JDBC_MYSQL_URI: `jdbc:mysql://${hostPort}/${encodeURIComponent(db)}?user=${user}&password=${pass}`,
+      };
+    }
+    case 'redis':
+      return {
+        ...common,
+        REDIS_MASTER_URL: `redis://${user}:${pass}@${hostPort}`,
+        REDIS_CONNECT_COMMAND: `redis-cli -h ${c.host} -p ${c.port} --user ${c.username} --askpass`,
+      };
+  }
+}
+
+/** `POSTGRES_URI` → `postgresUri`: the `/v1` credentials' `secrets` spelling. */
+export function camelKey(key: string): string {
+  return key.toLowerCase().replace(/_([a-z])/g, (_m, ch: string) => ch.toUpperCase());
+}
