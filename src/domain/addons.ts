@@ -184,10 +184,12 @@ export function connectionKeys(type: AddonType, c: { host: string; port: number;
       };
     }
     case 'redis':
+      // Redis authenticates its `default` user with the password (requirepass).
       return {
         ...common,
-        REDIS_MASTER_URL: `redis://${user}:${pass}@${hostPort}`,
-        REDIS_CONNECT_COMMAND: `redis-cli -h ${c.host} -p ${c.port} --user ${c.username} --askpass`,
+        USERNAME: 'default',
+        REDIS_MASTER_URL: `redis://default:${pass}@${hostPort}`,
+        REDIS_CONNECT_COMMAND: `redis-cli -h ${c.host} -p ${c.port} --user default --askpass`,
       };
   }
 }

@@ -1,0 +1,98 @@
+/**
+ * A Redis addon through the official Northflank client, running the real server: created, reached with its
+ * credentials by ioredis, backed up (an RDB), written to, restored to exactly the backed-up keys (the data
+ * directory swapped while the server is down), restarted and paused with the data kept.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import type { ApiClient } from '@northflank/js-client';
+import { northflankClient, startTestPlatform, waitFor, type RunningPlatform } from './support/platform.ts';
+import { backupAndWait, restoreAndWait, waitForAddonStatus } from './support/addons.ts';
+
+const P = 'kvstore';
+const A = 'sessions';
+
+describe('Redis addon', () => {
+  let p: RunningPlatform;
+  let client: ApiClient;
+  let url: string;
+
+  const withRedis = async <T>(fn: (r: Redis) => Promise<T>): Promise<T> => {
+    const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 10_000, retryStrategy: () => null });
+    r.on('error', () => {});
+    await r.connect();
+    try {
+      return await fn(r);
+    } finally {
+      r.disconnect();
+    }
+  };
+  const keys = () => withRedis(async (r) => (await r.keys('*')).sort());
+
+  before(async () => {
+    p = await startTestPlatform();
+    client = await northflankClient(p);
+    await client.create.project({ data: { name: P } });
+  });
+  after(async () => {
+    await p?.stop();
+  });
+
+  it('creates the addon and hands out working credentials', async () => {
+    await client.create.addon({
+      parameters: { projectId: P },
+      data: { name: A, type: 'redis', version: '7', billing: { deploymentPlan: 'nf-compute-20', storage: 1024, replicas: 1 }, typeSpecificSettings: { redisMaxMemoryPolicy: 'allkeys-lru' } },
+    });
+    await waitForAddonStatus(client, P, A, 'running');
+    const creds = (await client.get.addon.credentials({ parameters: { projectId: P, addonId: A } })).data;
+    url = creds.secrets.redisMasterUrl;
+    assert.ok(url.startsWith('redis://'));
+    await withRedis(async (r) => {
+      await r.set('a', '1');
+      await r.set('b', '2');
+      assert.equal(await r.config('GET', 'maxmemory-policy').then((x) => (x as string[])[1]), 'allkeys-lru');
+    });
+    const wrong = new Redis({ host: creds.secrets.host, port: Number(creds.secrets.port), password: 'not-the-password', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    wrong.on('error', () => {});
+    await assert.rejects(wrong.connect(), 'a wrong password is refused');
+    wrong.disconnect();
+    assert.equal(fs.existsSync(path.join(p.dataDir, 'addons', P, A, 'data', 'redis.conf')), false, 'the configuration with the password is removed once the server answers');
+  });
+
+  it('restores an RDB dump to exactly the backed-up keys', async () => {
+    const backupId = await backupAndWait(client, P, A, 'two keys');
+    await withRedis(async (r) => {
+      await r.set('c', '3');
+      await r.del('a');
+    });
+    assert.deepEqual(await keys(), ['b', 'c']);
+    const restore = await restoreAndWait(client, P, A, backupId);
+    assert.equal(restore.status, 'completed', JSON.stringify(restore));
+    await waitForAddonStatus(client, P, A, 'running');
+    assert.deepEqual(await keys(), ['a', 'b']);
+    assert.equal(await withRedis((r) => r.get('a')), '1');
+  });
+
+  it('a restore of a damaged backup fails and leaves the data as it was', async () => {
+    const backupId = await backupAndWait(client, P, A, 'to be spoiled');
+    const dir = path.join(p.dataDir, 'addons', P, A, 'backups');
+    fs.writeFileSync(path.join(dir, fs.readdirSync(dir).find((f) => f.startsWith(backupId))!), 'REDIS0009 not really');
+    await withRedis((r) => r.set('d', '4'));
+    const restore = await restoreAndWait(client, P, A, backupId);
+    assert.equal(restore.status, 'failed');
+    assert.deepEqual(await keys(), ['a', 'b', 'd']);
+  });
+
+  it('keeps the data through restart, pause and resume', async () => {
+    await client.restart.addon({ parameters: { projectId: P, addonId: A } });
+    await waitFor(async () => (await keys().catch(() => [])).length === 3 && (await client.get.addon({ parameters: { projectId: P, addonId: A } })).data.status === 'running', 60_000, 'back after restart');
+    await client.pause.addon({ parameters: { projectId: P, addonId: A } });
+    await waitForAddonStatus(client, P, A, 'paused');
+    await client.resume.addon({ parameters: { projectId: P, addonId: A } });
+    await waitForAddonStatus(client, P, A, 'running');
+    assert.deepEqual(await keys(), ['a', 'b', 'd']);
+  });
+});
