@@ -16,6 +16,7 @@ import { registerProjects } from './commands/projects.ts';
 import { registerReleases } from './commands/releases.ts';
 import { registerServiceOps } from './commands/service-ops.ts';
 import { registerRun } from './commands/run.ts';
+import { registerAddons } from './commands/addons.ts';
 
 export function buildProgram(): Command {
   const program = new Command('slipway')
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerLogs(program);
   registerRun(program);
   registerEnv(program);
+  registerAddons(program);
   registerCompletion(program);
   for (const c of allCommands(program)) c.exitOverride();
   return program;
