@@ -109,7 +109,47 @@ export const paths = {
   action: (p: string, s: string, a: 'scale' | 'restart' | 'pause' | 'resume') => `/v1/projects/${enc(p)}/services/${enc(s)}/${a}`,
   builds: (p: string, s: string) => `/v1/projects/${enc(p)}/services/${enc(s)}/build`,
   buildLog: (p: string, s: string, b: string) => `/projects/${enc(p)}/services/${enc(s)}/builds/${enc(b)}/log`,
+  addons: (p: string) => `/v1/projects/${enc(p)}/addons?per_page=100`,
+  addon: (p: string, a: string) => `/v1/projects/${enc(p)}/addons/${enc(a)}`,
+  addonBackups: (p: string, a: string) => `/v1/projects/${enc(p)}/addons/${enc(a)}/backups`,
+  addonRestores: (p: string, a: string) => `/v1/projects/${enc(p)}/addons/${enc(a)}/restores?per_page=100`,
+  addonRestore: (p: string, a: string, b: string) => `/v1/projects/${enc(p)}/addons/${enc(a)}/backups/${enc(b)}/restore`,
+  addonAction: (p: string, a: string, action: 'pause' | 'resume' | 'restart') => `/v1/projects/${enc(p)}/addons/${enc(a)}/${action}`,
 };
+
+export interface AddonItem {
+  id: string;
+  name: string;
+  status: string;
+  spec: { type: string };
+}
+export interface Addon {
+  id: string;
+  name: string;
+  type: string;
+  version: string;
+  status: string;
+  statusMessage?: string;
+  billing: { deploymentPlan: string; storage: number; replicas: number };
+  createdAt: string;
+}
+export interface AddonBackup {
+  id: string;
+  name: string;
+  status: string;
+  createdAt: string;
+  completedAt?: string;
+  config: { size: string };
+  message?: string;
+}
+export interface AddonRestore {
+  id: string;
+  backupId: string;
+  status: string;
+  restoreTimestamp: string;
+  completedAt?: string;
+  message?: string;
+}
 
 // Shapes of the responses the dashboard reads (the parts it shows).
 export interface Project {
