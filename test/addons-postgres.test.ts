@@ -161,6 +161,30 @@ describe('PostgreSQL addon', () => {
     assert.deepEqual(await names(), ['one', 'two', 'three', 'kept', 'after restart']);
   });
 
+  it('rotates the password: the new one works, the old one no longer does', async () => {
+    const old = uri;
+    const res = await api(p, 'POST', `/projects/${P}/addons/${A}/credentials/rotate`);
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    uri = await waitFor(async () => {
+      const next = (await client.get.addon.credentials({ parameters: { projectId: P, addonId: A } })).data.secrets.postgresUri as string;
+      return next !== old ? next : undefined;
+    }, 60_000, 'a new password');
+    assert.deepEqual(await names(), ['one', 'two', 'three', 'kept', 'after restart']);
+    const c = new pg.Client({ connectionString: old, connectionTimeoutMillis: 10_000 });
+    await assert.rejects(c.connect(), /password authentication failed/);
+    await c.end().catch(() => {});
+  });
+
+  it('hands out a download link for a backup', async () => {
+    const backupId = await backupAndWait(client, P, A, 'to download');
+    const link = (await client.get.addon.backup.download({ parameters: { projectId: P, addonId: A, backupId } })).data.downloadLink;
+    const res = await fetch(link, { headers: { authorization: `Bearer ${p.token}` } });
+    assert.equal(res.status, 200);
+    const body = Buffer.from(await res.arrayBuffer());
+    assert.equal(body.subarray(0, 5).toString(), 'PGDMP', 'a pg_dump custom-format file');
+    assert.equal((await fetch(link)).status, 401, 'not without a token');
+  });
+
   it('refuses bad input by field and creates nothing', async () => {
     const base = { name: 'bad-one', type: 'postgresql', version: '15', billing: { deploymentPlan: 'nf-compute-20', storage: 1024, replicas: 1 } };
     const cases: [Record<string, unknown>, string, number][] = [

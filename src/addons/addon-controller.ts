@@ -169,6 +169,7 @@ export class AddonController {
     if (!inst) return this.startServer(key, a, engine);
 
     const ctx = await this.context(a);
+    if (ctx.secrets.nextPassword) await this.rotate(a, engine, ctx);
     if (!(await engine.ping(ctx))) {
       const startedMs = inst.startedAt ? Date.now() - Date.parse(inst.startedAt) : 0;
       if (startedMs > (this.opts.startTimeoutMs ?? 120_000)) {
@@ -186,6 +187,23 @@ export class AddonController {
     await this.runBackups(ready, engine);
     await this.runRestores(ready, engine);
     return { againInMs: 5000 };
+  }
+
+  /**
+   * Apply a credential rotation: the server takes the next password (said with the current one), then the
+   * store promotes it. A control plane killed between the two finds the server answering to the next one
+   * already, and only promotes it.
+   */
+  private async rotate(a: AddonRecord, engine: AddonEngine, ctx: EngineContext): Promise<void> {
+    const next = ctx.secrets.nextPassword!;
+    const promoted = { username: ctx.secrets.username, password: next };
+    if (!(await engine.ping({ ...ctx, secrets: promoted }))) {
+      if (!(await engine.ping(ctx))) return; // not up yet: the next pass tries again
+      await engine.setPassword(ctx, next);
+    }
+    await this.store.addons.setSecrets(a.projectId, a.id, promoted);
+    ctx.secrets = promoted;
+    this.opts.logger.info({ addon: addonKey(a.projectId, a.id) }, 'addon credentials rotated');
   }
 
   private async setStatus(a: AddonRecord, status: AddonRecord['status'], message?: string): Promise<void> {

@@ -321,6 +321,18 @@ export class AddonsService {
     return connectionKeys(a.spec.type, { host: '127.0.0.1', port: a.port, username: secrets.username, password: secrets.password, database: engine.database(a), tlsEnabled: a.spec.tlsEnabled });
   }
 
+  /**
+   * Rotate the password: a new one is stored as pending and the controller applies it to the server, then
+   * makes it the current one. Resolves once asked; the credentials change when the server has taken it.
+   */
+  async rotateCredentials(caller: Principal, projectId: string, addonId: string): Promise<void> {
+    const a = await this.live(caller, projectId, addonId);
+    if (a.paused) throw new ConflictError(`addon '${addonId}' is paused: resume it to rotate its credentials`);
+    const secrets = await this.store.addons.secrets(projectId, addonId);
+    await this.store.addons.setSecrets(projectId, addonId, { ...secrets, nextPassword: generatePassword() });
+    this.opts.changed(addonKey(projectId, addonId));
+  }
+
   /** The same keys, for a caller who may read the addon. */
   async credentialsFor(caller: Principal, projectId: string, addonId: string): Promise<Record<string, string>> {
     this.auth.authorize(caller, projectId, 'write');

@@ -59,6 +59,8 @@ export interface AddonSpec {
 export interface AddonSecrets {
   username: string;
   password: string;
+  /** a rotation asked for and not yet applied to the server (the controller applies it, then promotes it) */
+  nextPassword?: string;
 }
 
 export interface AddonRecord {

@@ -101,6 +101,10 @@ export class MysqlEngine implements AddonEngine {
     await this.sql(ctx, `CREATE DATABASE IF NOT EXISTS ${ident(this.database(ctx.addon))}`);
   }
 
+  async setPassword(ctx: EngineContext, password: string): Promise<void> {
+    await this.sql(ctx, `ALTER USER ${literal(ctx.secrets.username)}@'%' IDENTIFIED BY ${literal(password)}; FLUSH PRIVILEGES`);
+  }
+
   async dump(ctx: EngineContext, file: string): Promise<void> {
     await run(DUMP, [...this.args(ctx), '--single-transaction', '--routines', '--triggers', '--skip-lock-tables', this.database(ctx.addon)], { env: this.env(ctx), stdoutFile: file, timeoutMs: 30 * 60_000 });
   }

@@ -104,6 +104,12 @@ export class PostgresEngine implements AddonEngine {
     });
   }
 
+  async setPassword(ctx: EngineContext, password: string): Promise<void> {
+    // Generated passwords are letters and digits: safe inside a literal.
+    if (!/^[A-Za-z0-9]+$/.test(password)) throw new Error('unexpected characters in a generated password');
+    await withClient(ctx, 'postgres', (c) => c.query(`ALTER ROLE ${ident(ctx.secrets.username)} WITH PASSWORD '${password}'`));
+  }
+
   private env(ctx: EngineContext): Record<string, string> {
     return { PGPASSWORD: ctx.secrets.password, PGCONNECT_TIMEOUT: '10' };
   }

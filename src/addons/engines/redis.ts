@@ -79,6 +79,11 @@ export class RedisEngine implements AddonEngine {
     fs.rmSync(path.join(ctx.dataDir, CONF), { force: true });
   }
 
+  async setPassword(ctx: EngineContext, password: string): Promise<void> {
+    const out = await this.cli(ctx, ['config', 'set', 'requirepass', password]);
+    if (out.trim() !== 'OK') throw new Error(`redis refused the new password: ${out.trim().slice(0, 200)}`);
+  }
+
   async dump(ctx: EngineContext, file: string): Promise<void> {
     await this.cli(ctx, ['--rdb', file], 30 * 60_000);
   }

@@ -179,6 +179,13 @@ export function registerV1Addons(app: Api, deps: ApiDeps & { addons?: AddonsServ
     return { data: { secrets: Object.fromEntries(Object.entries(keys).map(([k, v]) => [camelKey(k), v])), envs: {} } };
   });
 
+  // slipway's own (native face): Northflank's API has no credential rotation.
+  app.post('/projects/:projectId/addons/:addonId/credentials/rotate', { schema: { tags: ['addons'], summary: "Rotate an addon's password (applied to the server, then to its credentials)", params: AddonParams } }, async (req, reply) => {
+    const { projectId, addonId } = req.params as AP;
+    await addons.rotateCredentials(req.principal, projectId, addonId);
+    return reply.status(202).send({ status: 'rotating' });
+  });
+
   // Backups and restores
   app.get('/v1/projects/:projectId/addons/:addonId/backups', { schema: { ...tags, summary: "List an addon's backups", params: AddonParams, querystring: PaginationQuery } }, async (req) => {
     const { projectId, addonId } = req.params as AP;
