@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import type { ApiClient } from '@northflank/js-client';
-import { northflankClient, startTestPlatform, waitFor, type RunningPlatform } from './support/platform.ts';
+import { api, northflankClient, startTestPlatform, waitFor, type RunningPlatform } from './support/platform.ts';
 import { backupAndWait, restoreAndWait, waitForAddonStatus } from './support/addons.ts';
 
 const P = 'kvstore';
@@ -84,6 +84,33 @@ describe('Redis addon', () => {
     const restore = await restoreAndWait(client, P, A, backupId);
     assert.equal(restore.status, 'failed');
     assert.deepEqual(await keys(), ['a', 'b', 'd']);
+  });
+
+  it('takes backups on a schedule, refuses a bad schedule by field, and keeps a retained backup', async () => {
+    const everyMinute = Array.from({ length: 60 }, (_, i) => i);
+    const created = await client.create.addon.backupSchedule({
+      parameters: { projectId: P, addonId: A },
+      data: { scheduling: { interval: 'hourly', minute: everyMinute }, backupType: 'dump', retentionTime: 1 },
+    });
+    const scheduleId = created.data.id;
+    const listed = (await client.get.addon.backupSchedules({ parameters: { projectId: P, addonId: A } })).data.schedules!;
+    assert.deepEqual(listed.map((x) => x.id), [scheduleId]);
+    const scheduled = await waitFor(async () => {
+      const backups = (await client.get.addon.backups({ parameters: { projectId: P, addonId: A } })).data.backups as { id: string; status: string; scheduleId?: string }[];
+      return backups.find((b) => b.scheduleId === scheduleId && b.status === 'completed');
+    }, 150_000, 'a scheduled backup');
+    await client.retain.addon.backup({ parameters: { projectId: P, addonId: A, backupId: scheduled.id } });
+    const got = (await client.get.addon.backup({ parameters: { projectId: P, addonId: A, backupId: scheduled.id } })).data as { retained?: boolean };
+    assert.equal(got.retained, true);
+
+    const dup = await api(p, 'POST', `/v1/projects/${P}/addons/${A}/backup-schedules`, { scheduling: { interval: 'hourly', minute: [5] }, backupType: 'dump', retentionTime: 7 });
+    assert.equal(dup.status, 400, JSON.stringify(dup.body));
+    assert.ok(dup.body.error.details['scheduling.interval'], JSON.stringify(dup.body));
+    const noHour = await api(p, 'POST', `/v1/projects/${P}/addons/${A}/backup-schedules`, { scheduling: { interval: 'daily', minute: [5] }, backupType: 'dump', retentionTime: 7 });
+    assert.equal(noHour.status, 400);
+    assert.ok(noHour.body.error.details['scheduling.hour'], JSON.stringify(noHour.body));
+    await client.delete.addon.backupSchedule({ parameters: { projectId: P, addonId: A, scheduleId } });
+    assert.equal((await client.get.addon.backupSchedules({ parameters: { projectId: P, addonId: A } })).data.schedules!.length, 0);
   });
 
   it('keeps the data through restart, pause and resume', async () => {

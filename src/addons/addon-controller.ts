@@ -21,10 +21,11 @@ import path from 'node:path';
 import type { Store } from '../store/store.ts';
 import type { ObservedInstance, RuntimeDriver } from '../runtime/driver.ts';
 import type { PassResult } from '../controllers/queue.ts';
-import { ADDON_PROCESS_TYPE, addonInstanceId, addonKey, parseAddonKey, type AddonRecord, type AddonType } from '../domain/addons.ts';
+import { ADDON_PROCESS_TYPE, addonInstanceId, addonKey, lastSlot, parseAddonKey, type AddonRecord, type AddonType } from '../domain/addons.ts';
 import { findPlan } from '../domain/plans.ts';
 import type { AddonEngine, EngineContext } from './engines/engine.ts';
 import type { ServerUser } from './server-user.ts';
+import { scheduleDump } from './backups.ts';
 
 export interface AddonControllerLogger {
   info(o: object, m: string): void;
@@ -184,6 +185,7 @@ export class AddonController {
     await engine.afterReady(ctx);
     const ready = a.initialized && a.status === 'running' ? a : await this.store.addons.mutate(projectId, addonId, () => ({ initialized: true, status: 'running', statusMessage: undefined }));
 
+    await this.runSchedules(ready, engine);
     await this.runBackups(ready, engine);
     await this.runRestores(ready, engine);
     return { againInMs: 5000 };
@@ -293,6 +295,26 @@ export class AddonController {
       await sleep(300);
     }
     throw new Error('the server did not answer in time');
+  }
+
+  /**
+   * Schedules: a slot that passed since the last one taken makes one backup (the slot is claimed with a
+   * conditional update, so it never makes two); scheduled backups past their retention are removed unless
+   * retained. Slots missed while the addon was paused or the control plane down yield one backup, not many.
+   */
+  private async runSchedules(a: AddonRecord, engine: AddonEngine): Promise<void> {
+    const now = new Date();
+    for (const s of await this.store.addons.listSchedules(a.projectId, a.id)) {
+      const slot = lastSlot(s.spec, new Date(s.lastRunAt), now);
+      if (!slot || !(await this.store.addons.claimSlot(s.id, s.lastRunAt, slot.toISOString()))) continue;
+      const expiresAt = new Date(slot.getTime() + s.spec.retentionTime * 86_400_000).toISOString();
+      await scheduleDump(this.store, a, engine, { name: `Scheduled ${s.spec.scheduling.interval} backup ${slot.toISOString().slice(0, 16).replace('T', ' ')}`, scheduleId: s.id, expiresAt });
+    }
+    for (const b of await this.store.addons.expiredBackups(a.projectId, a.id, now.toISOString())) {
+      fs.rmSync(backupFile(this.opts.dataDir, b.projectId, b.addonId, b.file), { force: true });
+      await this.store.addons.deleteBackup(b.id);
+      this.opts.logger.info({ addon: addonKey(a.projectId, a.id), backup: b.id }, 'scheduled backup expired and removed');
+    }
   }
 
   private async runBackups(a: AddonRecord, engine: AddonEngine): Promise<void> {

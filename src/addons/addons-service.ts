@@ -22,7 +22,10 @@ import {
   majorOf,
   resolveVersion,
   compareVersions,
+  scheduleProblems,
   type AddonBackupRecord,
+  type AddonBackupSchedule,
+  type BackupScheduleSpec,
   type AddonRecord,
   type AddonRestoreRecord,
   type AddonSpec,
@@ -33,6 +36,7 @@ import { idFromName, randomId } from '../domain/ids.ts';
 import { ConflictError, NotFoundError, UnsupportedError, ValidationError, type FieldProblem } from '../errors/errors.ts';
 import type { AddonEngine } from './engines/engine.ts';
 import { backupFile, pickPort } from './addon-controller.ts';
+import { scheduleDump } from './backups.ts';
 
 export interface AddonInput {
   name: string;
@@ -142,7 +146,60 @@ export class AddonsService {
     if (input.tlsEnabled) unsupported.push({ field: 'tlsEnabled', rule: 'supported', message: 'TLS for addons is not available here: addons listen on 127.0.0.1 only' });
     if (input.externalAccessEnabled) unsupported.push({ field: 'externalAccessEnabled', rule: 'supported', message: 'external access to addons is not available here: addons listen on 127.0.0.1 only' });
     if (input.ipPolicies?.length) unsupported.push({ field: 'ipPolicies', rule: 'supported', message: 'IP policies for addons are not available here' });
-    if (input.backupSchedules?.length) unsupported.push({ field: 'backupSchedules', rule: 'supported', message: 'backup schedules are not available here yet: take backups with POST …/backups' });
+  }
+
+  /** Northflank's rules for a set of schedules: valid fields per interval, one per interval and backup type. */
+  private checkSchedules(schedules: BackupScheduleSpec[], existing: BackupScheduleSpec[], problems: FieldProblem[], unsupported: FieldProblem[], prefix = 'backupSchedules'): void {
+    const seen = new Set(existing.map((s) => `${s.scheduling.interval}/${s.backupType}`));
+    schedules.forEach((s, i) => {
+      const at = prefix === 'backupSchedules' ? `${prefix}.${i}` : prefix;
+      problems.push(...scheduleProblems(s, at));
+      if (s.backupType === 'snapshot') unsupported.push({ field: `${at}.backupType`, rule: 'supported', message: "snapshot backups are not available here: use backupType 'dump'" });
+      if ((s as { customDestinationId?: string }).customDestinationId) unsupported.push({ field: `${at}.customDestinationId`, rule: 'supported', message: 'custom backup destinations are not available here' });
+      const key = `${s.scheduling.interval}/${s.backupType}`;
+      if (seen.has(key)) problems.push({ field: `${at}.scheduling.interval`, rule: 'unique', message: `an addon has one ${s.scheduling.interval} ${s.backupType} schedule at most` });
+      seen.add(key);
+    });
+  }
+
+  private async saveSchedules(projectId: string, addonId: string, schedules: BackupScheduleSpec[]): Promise<AddonBackupSchedule[]> {
+    const out: AddonBackupSchedule[] = [];
+    for (const s of schedules) {
+      const spec: BackupScheduleSpec = { scheduling: s.scheduling, backupType: s.backupType, retentionTime: s.retentionTime, ...(s.compressionType ? { compressionType: s.compressionType } : {}) };
+      out.push(await this.store.addons.createSchedule({ id: randomId('schedule'), projectId, addonId, spec }));
+    }
+    return out;
+  }
+
+  async listSchedules(caller: Principal, projectId: string, addonId: string): Promise<AddonBackupSchedule[]> {
+    await this.get(caller, projectId, addonId);
+    return this.store.addons.listSchedules(projectId, addonId);
+  }
+
+  async createSchedule(caller: Principal, projectId: string, addonId: string, input: BackupScheduleSpec): Promise<AddonBackupSchedule> {
+    await this.live(caller, projectId, addonId);
+    const problems: FieldProblem[] = [];
+    const unsupported: FieldProblem[] = [];
+    this.checkSchedules([input], (await this.store.addons.listSchedules(projectId, addonId)).map((s) => s.spec), problems, unsupported, '');
+    for (const p of problems) p.field = p.field.replace(/^\./, '');
+    for (const p of unsupported) p.field = p.field.replace(/^\./, '');
+    if (problems.length) throw new ValidationError(problems);
+    if (unsupported.length) throw new UnsupportedError(unsupported);
+    const [s] = await this.saveSchedules(projectId, addonId, [input]);
+    this.opts.changed(addonKey(projectId, addonId));
+    return s;
+  }
+
+  async deleteSchedule(caller: Principal, projectId: string, addonId: string, scheduleId: string): Promise<void> {
+    await this.live(caller, projectId, addonId);
+    if (!(await this.store.addons.deleteSchedule(projectId, addonId, scheduleId))) throw new NotFoundError('backup schedule', scheduleId);
+  }
+
+  /** Keep a backup a schedule made past its retention time. */
+  async retainBackup(caller: Principal, projectId: string, addonId: string, backupId: string): Promise<void> {
+    this.auth.authorize(caller, projectId, 'write');
+    await this.getBackup(caller, projectId, addonId, backupId);
+    await this.store.addons.retainBackup(backupId);
   }
 
   async create(caller: Principal, projectId: string, input: AddonInput): Promise<AddonRecord> {
@@ -154,6 +211,7 @@ export class AddonsService {
     const port = await pickPort(new Set(await this.store.addons.ports()));
     const secrets = { username: `u${crypto.randomBytes(6).toString('hex')}`, password: generatePassword() };
     const a = await this.store.addons.create({ projectId, id, spec, secrets, port });
+    await this.saveSchedules(projectId, id, (input.backupSchedules ?? []) as BackupScheduleSpec[]);
     this.opts.changed(addonKey(projectId, id));
     return a;
   }
@@ -171,6 +229,7 @@ export class AddonsService {
     if (dbName !== undefined && !engine.features.customDBName) problems.push({ field: 'customCredentials.dbName', rule: 'type', message: `${input.type} addons have no database name` });
     else if (dbName !== undefined && !DB_NAME.test(dbName)) problems.push({ field: 'customCredentials.dbName', rule: 'pattern', message: 'a database name is a letter or underscore, then up to 62 letters, digits or underscores' });
     this.checkNetworking(input, unsupported);
+    this.checkSchedules((input.backupSchedules ?? []) as BackupScheduleSpec[], [], problems, unsupported);
     if (input.source) unsupported.push({ field: 'source', rule: 'supported', message: 'forking an addon from a backup is not available here: create it, then restore the backup into it' });
     if (input.infrastructure?.architecture && input.infrastructure.architecture !== 'x86') unsupported.push({ field: 'infrastructure.architecture', rule: 'supported', message: 'addons run on this machine\'s architecture (x86)' });
     if (problems.length) throw new ValidationError(problems);
@@ -233,8 +292,14 @@ export class AddonsService {
     this.checkBilling(patch.billing ?? {}, problems);
     this.checkSettings(cur.spec.type, patch.typeSpecificSettings, problems, unsupported);
     this.checkNetworking(patch, unsupported);
+    if (patch.backupSchedules) this.checkSchedules(patch.backupSchedules as BackupScheduleSpec[], [], problems, unsupported);
     if (problems.length) throw new ValidationError(problems);
     if (unsupported.length) throw new UnsupportedError(unsupported);
+    if (patch.backupSchedules) {
+      // The addon's schedules become exactly the ones given (Northflank's PATCH of the list).
+      await this.store.addons.deleteSchedules(projectId, addonId);
+      await this.saveSchedules(projectId, addonId, patch.backupSchedules as BackupScheduleSpec[]);
+    }
     const spec: AddonSpec = {
       ...cur.spec,
       ...(patch.description !== undefined ? { description: patch.description } : {}),
@@ -354,20 +419,7 @@ export class AddonsService {
     if (input.additionalDestinations?.length) unsupported.push({ field: 'additionalDestinations', rule: 'supported', message: 'additional backup destinations are not available here' });
     if (unsupported.length) throw new UnsupportedError(unsupported);
     if (a.paused) throw new ConflictError(`addon '${addonId}' is paused: resume it to back it up`);
-    const engine = this.engineFor(a.spec.type);
-    const id = randomId('backup');
-    const b = await this.store.addons.createBackup({
-      projectId,
-      addonId,
-      id,
-      name: input.name ?? `Backup ${new Date().toISOString().replace('T', ' ').slice(0, 19)}`,
-      backupType: 'dump',
-      status: 'scheduled',
-      file: `${id}.${engine.dumpExtension}`,
-      addonType: a.spec.type,
-      addonVersion: a.spec.version,
-      sourceType: 'sameAddon',
-    });
+    const b = await scheduleDump(this.store, a, this.engineFor(a.spec.type), { name: input.name });
     this.opts.changed(addonKey(projectId, addonId));
     return b;
   }

@@ -95,6 +95,10 @@ export interface AddonBackupRecord {
   addonType: AddonType;
   addonVersion: string;
   sourceType: 'sameAddon' | 'externalDump';
+  /** the schedule that made it, and when it expires unless retained */
+  scheduleId?: string;
+  expiresAt?: string;
+  retained?: boolean;
   error?: string;
   createdAt: string;
   completedAt?: string;
@@ -109,6 +113,52 @@ export interface AddonRestoreRecord {
   error?: string;
   createdAt: string;
   completedAt?: string;
+}
+
+export interface BackupScheduleSpec {
+  scheduling: { interval: 'hourly' | 'daily' | 'weekly'; minute: number[]; hour?: number[]; day?: number[] };
+  backupType: 'dump' | 'snapshot';
+  retentionTime: number;
+  compressionType?: 'gz' | 'zstd';
+}
+
+export interface AddonBackupSchedule {
+  id: string;
+  projectId: string;
+  addonId: string;
+  spec: BackupScheduleSpec;
+  lastRunAt: string;
+  createdAt: string;
+}
+
+/** What is wrong with a schedule's fields for its interval (Northflank's rules), by field. */
+export function scheduleProblems(s: BackupScheduleSpec, prefix: string): { field: string; rule: string; message: string }[] {
+  const out: { field: string; rule: string; message: string }[] = [];
+  const { interval, minute, hour, day } = s.scheduling;
+  if (!minute.length) out.push({ field: `${prefix}.scheduling.minute`, rule: 'minItems', message: 'at least one minute' });
+  if (interval === 'hourly' && hour?.length) out.push({ field: `${prefix}.scheduling.hour`, rule: 'interval', message: 'hourly schedules take no hours' });
+  if (interval !== 'hourly' && !hour?.length) out.push({ field: `${prefix}.scheduling.hour`, rule: 'required', message: `${interval} schedules need at least one hour` });
+  if (interval !== 'weekly' && day?.length) out.push({ field: `${prefix}.scheduling.day`, rule: 'interval', message: `${interval} schedules take no days` });
+  if (interval === 'weekly' && !day?.length) out.push({ field: `${prefix}.scheduling.day`, rule: 'required', message: 'weekly schedules need at least one day (0 is Monday)' });
+  return out;
+}
+
+/** Whether a UTC minute is one of the schedule's slots (Northflank's days: 0 is Monday). */
+export function isSlot(s: BackupScheduleSpec, at: Date): boolean {
+  const { interval, minute, hour, day } = s.scheduling;
+  if (!minute.includes(at.getUTCMinutes())) return false;
+  if (interval !== 'hourly' && !hour?.includes(at.getUTCHours())) return false;
+  if (interval === 'weekly' && !day?.includes((at.getUTCDay() + 6) % 7)) return false;
+  return true;
+}
+
+/** The latest slot after `since` and at or before `now` (whole minutes), if any; looks back at most 8 days. */
+export function lastSlot(s: BackupScheduleSpec, since: Date, now: Date): Date | undefined {
+  const floor = Math.max(since.getTime(), now.getTime() - 8 * 86_400_000);
+  for (let t = Math.floor(now.getTime() / 60_000) * 60_000; t > floor; t -= 60_000) {
+    if (isSlot(s, new Date(t))) return new Date(t);
+  }
+  return undefined;
 }
 
 /** Internal key of an addon: `${projectId}/${addonId}`. */

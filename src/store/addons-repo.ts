@@ -7,7 +7,7 @@ import type { Database } from './schema.ts';
 import type { SecretBox } from './secret-box.ts';
 import { ConflictError, NotFoundError, VersionConflictError } from '../errors/errors.ts';
 import { isUniqueViolation } from './unique-violation.ts';
-import type { AddonBackupRecord, AddonJobStatus, AddonRecord, AddonRestoreRecord, AddonSecrets, AddonSpec, AddonStatus, AddonType } from '../domain/addons.ts';
+import type { AddonBackupRecord, AddonBackupSchedule, AddonJobStatus, BackupScheduleSpec, AddonRecord, AddonRestoreRecord, AddonSecrets, AddonSpec, AddonStatus, AddonType } from '../domain/addons.ts';
 
 type AddonRow = Database['addons'];
 type BackupRow = Database['addon_backups'];
@@ -147,6 +147,7 @@ export class AddonsRepo {
     await this.db.transaction().execute(async (tx) => {
       await tx.deleteFrom('addon_restores').where('project_id', '=', projectId).where('addon_id', '=', id).execute();
       await tx.deleteFrom('addon_backups').where('project_id', '=', projectId).where('addon_id', '=', id).execute();
+      await tx.deleteFrom('addon_backup_schedules').where('project_id', '=', projectId).where('addon_id', '=', id).execute();
       await tx.deleteFrom('addons').where('project_id', '=', projectId).where('id', '=', id).execute();
     });
   }
@@ -166,13 +167,16 @@ export class AddonsRepo {
       addonType: r.addon_type as AddonType,
       addonVersion: r.addon_version,
       sourceType: r.source_type as AddonBackupRecord['sourceType'],
+      ...(r.schedule_id ? { scheduleId: r.schedule_id } : {}),
+      ...(r.expires_at ? { expiresAt: r.expires_at } : {}),
+      ...(r.retained ? { retained: true } : {}),
       ...(r.error ? { error: r.error } : {}),
       createdAt: r.created_at,
       ...(r.completed_at ? { completedAt: r.completed_at } : {}),
     };
   }
 
-  async createBackup(b: Omit<AddonBackupRecord, 'createdAt' | 'completedAt' | 'error' | 'sizeBytes'>): Promise<AddonBackupRecord> {
+  async createBackup(b: Omit<AddonBackupRecord, 'createdAt' | 'completedAt' | 'error' | 'sizeBytes' | 'retained'>): Promise<AddonBackupRecord> {
     const row: BackupRow = {
       id: b.id,
       project_id: b.projectId,
@@ -185,6 +189,9 @@ export class AddonsRepo {
       addon_type: b.addonType,
       addon_version: b.addonVersion,
       source_type: b.sourceType,
+      schedule_id: b.scheduleId ?? null,
+      expires_at: b.expiresAt ?? null,
+      retained: 0,
       error: null,
       created_at: new Date().toISOString(),
       completed_at: null,
@@ -217,8 +224,61 @@ export class AddonsRepo {
     await this.db.updateTable('addon_backups').set({ status }).where('id', '=', id).execute();
   }
 
+  /** Keep a scheduled backup past its expiry. */
+  async retainBackup(id: string): Promise<void> {
+    await this.db.updateTable('addon_backups').set({ retained: 1 }).where('id', '=', id).execute();
+  }
+
+  /** Finished backups whose expiry has passed and that were not retained. */
+  async expiredBackups(projectId: string, addonId: string, now: string): Promise<AddonBackupRecord[]> {
+    const rows = await this.db
+      .selectFrom('addon_backups')
+      .selectAll()
+      .where('project_id', '=', projectId)
+      .where('addon_id', '=', addonId)
+      .where('retained', '=', 0)
+      .where('expires_at', 'is not', null)
+      .where('expires_at', '<', now)
+      .where('status', 'in', ['completed', 'failed', 'aborted'])
+      .execute();
+    return rows.map((r) => this.toBackup(r));
+  }
+
   async deleteBackup(id: string): Promise<void> {
     await this.db.deleteFrom('addon_backups').where('id', '=', id).execute();
+  }
+
+  // Backup schedules
+
+  private toSchedule(r: Database['addon_backup_schedules']): AddonBackupSchedule {
+    return { id: r.id, projectId: r.project_id, addonId: r.addon_id, spec: JSON.parse(r.spec) as BackupScheduleSpec, lastRunAt: r.last_run_at, createdAt: r.created_at };
+  }
+
+  async createSchedule(s: { id: string; projectId: string; addonId: string; spec: BackupScheduleSpec }): Promise<AddonBackupSchedule> {
+    const now = new Date().toISOString();
+    const row = { id: s.id, project_id: s.projectId, addon_id: s.addonId, spec: JSON.stringify(s.spec), last_run_at: now, created_at: now };
+    await this.db.insertInto('addon_backup_schedules').values(row).execute();
+    return this.toSchedule(row);
+  }
+
+  async listSchedules(projectId: string, addonId: string): Promise<AddonBackupSchedule[]> {
+    const rows = await this.db.selectFrom('addon_backup_schedules').selectAll().where('project_id', '=', projectId).where('addon_id', '=', addonId).orderBy('created_at').orderBy('id').execute();
+    return rows.map((r) => this.toSchedule(r));
+  }
+
+  /** Claim a slot: true only for the one caller that moved `last_run_at` from `from` to `to`. */
+  async claimSlot(id: string, from: string, to: string): Promise<boolean> {
+    const res = await this.db.updateTable('addon_backup_schedules').set({ last_run_at: to }).where('id', '=', id).where('last_run_at', '=', from).executeTakeFirst();
+    return Number(res.numUpdatedRows) === 1;
+  }
+
+  async deleteSchedule(projectId: string, addonId: string, id: string): Promise<boolean> {
+    const res = await this.db.deleteFrom('addon_backup_schedules').where('project_id', '=', projectId).where('addon_id', '=', addonId).where('id', '=', id).executeTakeFirst();
+    return Number(res.numDeletedRows) === 1;
+  }
+
+  async deleteSchedules(projectId: string, addonId: string): Promise<void> {
+    await this.db.deleteFrom('addon_backup_schedules').where('project_id', '=', projectId).where('addon_id', '=', addonId).execute();
   }
 
   // Restores

@@ -268,6 +268,9 @@ const migrations = (dialect: DialectName): Record<string, Migration> => ({
         .addColumn('addon_type', 'text', (c) => c.notNull())
         .addColumn('addon_version', 'text', (c) => c.notNull())
         .addColumn('source_type', 'text', (c) => c.notNull())
+        .addColumn('schedule_id', 'text')
+        .addColumn('expires_at', 'text')
+        .addColumn('retained', 'integer', (c) => c.notNull().defaultTo(0))
         .addColumn('error', 'text')
         .addColumn('created_at', 'text', (c) => c.notNull())
         .addColumn('completed_at', 'text')
@@ -283,6 +286,17 @@ const migrations = (dialect: DialectName): Record<string, Migration> => ({
         .addColumn('error', 'text')
         .addColumn('created_at', 'text', (c) => c.notNull())
         .addColumn('completed_at', 'text')
+        .execute();
+      // Backup schedules: `spec` is Northflank's schedule (scheduling, backupType, retentionTime…); `last_run_at`
+      // is the last slot a backup was made for, so a slot never makes two.
+      await db.schema
+        .createTable('addon_backup_schedules')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('project_id', 'text', (c) => c.notNull())
+        .addColumn('addon_id', 'text', (c) => c.notNull())
+        .addColumn('spec', 'text', (c) => c.notNull())
+        .addColumn('last_run_at', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
         .execute();
       await db.schema.createIndex('addon_restores_addon_idx').on('addon_restores').columns(['project_id', 'addon_id', 'created_at']).execute();
     },

@@ -235,6 +235,9 @@ export interface AddonBackupsTable {
   addon_type: string;
   addon_version: string;
   source_type: string;
+  schedule_id: string | null;
+  expires_at: string | null;
+  retained: number;
   error: string | null;
   created_at: string;
   completed_at: string | null;
@@ -251,8 +254,19 @@ export interface AddonRestoresTable {
   completed_at: string | null;
 }
 
+export interface AddonBackupSchedulesTable {
+  id: string;
+  project_id: string;
+  addon_id: string;
+  /** AddonBackupSchedule's spec, JSON */
+  spec: string;
+  last_run_at: string;
+  created_at: string;
+}
+
 export interface Database {
   addons: AddonsTable;
+  addon_backup_schedules: AddonBackupSchedulesTable;
   addon_backups: AddonBackupsTable;
   addon_restores: AddonRestoresTable;
   packages: PackagesTable;

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import { Type } from '@sinclair/typebox';
 import type { Api, ApiDeps } from '../app.ts';
 import type { AddonsService, AddonInput, AddonPatch } from '../../addons/addons-service.ts';
-import { ADDON_REPLICAS, ADDON_STORAGE_DEFAULT, ADDON_STORAGE_OPTIONS, camelKey, majorOf, type AddonBackupRecord, type AddonRecord, type AddonRestoreRecord } from '../../domain/addons.ts';
+import { ADDON_REPLICAS, ADDON_STORAGE_DEFAULT, ADDON_STORAGE_OPTIONS, camelKey, majorOf, type AddonBackupSchedule, type BackupScheduleSpec, type AddonBackupRecord, type AddonRecord, type AddonRestoreRecord } from '../../domain/addons.ts';
 import * as S from './schema/addons.ts';
 import { PaginationQuery } from './schema/index.ts';
 
@@ -73,6 +73,7 @@ function backupView(b: AddonBackupRecord, last?: AddonRestoreRecord): Record<str
     ...(b.completedAt ? { completedAt: b.completedAt } : {}),
     config: { source: { type: b.sourceType }, size: String(b.sizeBytes), addonVersion: b.addonVersion },
     ...(b.error ? { message: b.error } : {}),
+    ...(b.scheduleId ? { scheduleId: b.scheduleId, ...(b.expiresAt ? { expiresAt: b.expiresAt } : {}), retained: b.retained === true } : {}),
     ...(last ? { lastRestore: { restoreTimestamp: last.createdAt, status: last.status, ...(last.completedAt ? { completedAt: last.completedAt } : {}) } } : {}),
   };
 }
@@ -177,6 +178,28 @@ export function registerV1Addons(app: Api, deps: ApiDeps & { addons?: AddonsServ
     const { projectId, addonId } = req.params as AP;
     const keys = await addons.credentialsFor(req.principal, projectId, addonId);
     return { data: { secrets: Object.fromEntries(Object.entries(keys).map(([k, v]) => [camelKey(k), v])), envs: {} } };
+  });
+
+  // Backup schedules
+  const scheduleView = (s: AddonBackupSchedule) => ({ id: s.id, backupType: s.spec.backupType, ...(s.spec.compressionType ? { backupCompressionType: s.spec.compressionType } : {}), scheduling: s.spec.scheduling, retentionTime: s.spec.retentionTime, createdAt: s.createdAt, updatedAt: s.createdAt });
+  app.get('/v1/projects/:projectId/addons/:addonId/backup-schedules', { schema: { ...tags, summary: "An addon's backup schedules", params: AddonParams, querystring: PaginationQuery } }, async (req) => {
+    const { projectId, addonId } = req.params as AP;
+    const { items, pagination } = page(await addons.listSchedules(req.principal, projectId, addonId), req.query as never);
+    return { data: { schedules: items.map(scheduleView) }, pagination };
+  });
+  app.post('/v1/projects/:projectId/addons/:addonId/backup-schedules', { schema: { ...tags, summary: 'Add a backup schedule', params: AddonParams, body: S.BackupSchedule } }, async (req) => {
+    const { projectId, addonId } = req.params as AP;
+    return { data: scheduleView(await addons.createSchedule(req.principal, projectId, addonId, req.body as BackupScheduleSpec)) };
+  });
+  app.delete('/v1/projects/:projectId/addons/:addonId/backup-schedules/:scheduleId', { schema: { ...tags, summary: 'Delete a backup schedule', params: Type.Object({ projectId: Type.String({ maxLength: 100 }), addonId: Type.String({ maxLength: 100 }), scheduleId: Type.String({ maxLength: 100 }) }) } }, async (req) => {
+    const { projectId, addonId, scheduleId } = req.params as AP & { scheduleId: string };
+    await addons.deleteSchedule(req.principal, projectId, addonId, scheduleId);
+    return { data: {} };
+  });
+  app.post('/v1/projects/:projectId/addons/:addonId/backups/:backupId/retain', { schema: { ...tags, summary: 'Keep a scheduled backup past its retention time', params: BackupParams } }, async (req) => {
+    const { projectId, addonId, backupId } = req.params as BP;
+    await addons.retainBackup(req.principal, projectId, addonId, backupId);
+    return { data: {} };
   });
 
   // slipway's own (native face): Northflank's API has no credential rotation.

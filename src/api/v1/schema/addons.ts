@@ -33,7 +33,7 @@ const TypeSpecificSettings = strict({
   mysqlRouterReplicas: Opt(Type.Integer({ minimum: 0, maximum: 100 })),
 });
 
-const BackupSchedule = strict({
+export const BackupSchedule = strict({
   scheduling: strict({
     interval: Enum(['hourly', 'daily', 'weekly']),
     minute: Type.Array(Type.Integer({ minimum: 0, maximum: 59 }), { maxItems: 60 }),
