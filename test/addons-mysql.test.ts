@@ -67,6 +67,21 @@ describe('MySQL addon (MariaDB)', () => {
     assert.equal((await query("SHOW TABLES LIKE 'extra'")).length, 0, 'a table made after the backup is gone');
   });
 
+  it('restores a snapshot of the server\'s files', async () => {
+    const b = await client.backup.addon({ parameters: { projectId: P, addonId: A }, data: { backupType: 'snapshot' } });
+    const snap = await waitFor(async () => {
+      const r = (await client.get.addon.backup({ parameters: { projectId: P, addonId: A, backupId: b.data.id } })).data;
+      return r.status === 'completed' || r.status === 'failed' ? r : undefined;
+    }, 180_000, 'snapshot');
+    assert.equal(snap.status, 'completed', JSON.stringify(snap));
+    await waitForAddonStatus(client, P, A, 'running');
+    await query("INSERT INTO items (name) VALUES ('after snapshot')");
+    const restore = await restoreAndWait(client, P, A, b.data.id);
+    assert.equal(restore.status, 'completed', JSON.stringify(restore));
+    await waitForAddonStatus(client, P, A, 'running');
+    assert.deepEqual(await names(), ['one', 'two']);
+  });
+
   it('refuses to restore a backup of another addon type, naming the backup', async () => {
     await client.create.addon({ parameters: { projectId: P }, data: { name: 'cache', type: 'redis', version: 'latest', billing: { deploymentPlan: 'nf-compute-10', storage: 1024, replicas: 1 } } });
     await waitForAddonStatus(client, P, 'cache', 'running');
@@ -77,7 +92,7 @@ describe('MySQL addon (MariaDB)', () => {
     const notNamed = await api(p, 'POST', `/v1/projects/${P}/addons/${A}/backups/${redisBackup}/restore`);
     assert.equal(notNamed.status, 400, JSON.stringify(notNamed.body));
     assert.ok(notNamed.body.error.details.backupId);
-    assert.equal((await client.get.addon.restores({ parameters: { projectId: P, addonId: A } })).data.restores.length, 1, 'no restore recorded for the refused ones');
+    assert.equal((await client.get.addon.restores({ parameters: { projectId: P, addonId: A } })).data.restores.length, 2, 'no restore recorded for the refused ones');
   });
 
   it('keeps the data through pause and resume', async () => {

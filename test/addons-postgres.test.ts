@@ -175,6 +175,27 @@ describe('PostgreSQL addon', () => {
     await c.end().catch(() => {});
   });
 
+  it('restores a snapshot (the stopped server\'s files) even after the password was rotated since', async () => {
+    const b = await client.backup.addon({ parameters: { projectId: P, addonId: A }, data: { name: 'files', backupType: 'snapshot' } });
+    const snap = await waitFor(async () => {
+      const r = (await client.get.addon.backup({ parameters: { projectId: P, addonId: A, backupId: b.data.id } })).data;
+      return r.status === 'completed' || r.status === 'failed' ? r : undefined;
+    }, 180_000, 'snapshot');
+    assert.equal(snap.status, 'completed', JSON.stringify(snap));
+    await waitForAddonStatus(client, P, A, 'running');
+    const old = uri;
+    assert.equal((await api(p, 'POST', `/projects/${P}/addons/${A}/credentials/rotate`)).status, 202);
+    uri = await waitFor(async () => {
+      const next = (await client.get.addon.credentials({ parameters: { projectId: P, addonId: A } })).data.secrets.postgresUri as string;
+      return next !== old ? next : undefined;
+    }, 60_000, 'a new password');
+    await query("INSERT INTO items (name) VALUES ('after snapshot')");
+    const restore = await restoreAndWait(client, P, A, b.data.id);
+    assert.equal(restore.status, 'completed', JSON.stringify(restore));
+    await waitForAddonStatus(client, P, A, 'running');
+    assert.deepEqual(await names(), ['one', 'two', 'three', 'kept', 'after restart'], 'the snapshot\'s rows, read with today\'s password');
+  });
+
   it('hands out a download link for a backup', async () => {
     const backupId = await backupAndWait(client, P, A, 'to download');
     const link = (await client.get.addon.backup.download({ parameters: { projectId: P, addonId: A, backupId } })).data.downloadLink;
@@ -206,9 +227,12 @@ describe('PostgreSQL addon', () => {
     assert.deepEqual(list.map((a) => a.id), [A], 'nothing half-created');
     const dup = await api(p, 'POST', `/v1/projects/${P}/addons`, { ...base, name: A });
     assert.equal(dup.status, 409);
-    const snap = await api(p, 'POST', `/v1/projects/${P}/addons/${A}/backups`, { backupType: 'snapshot' });
-    assert.equal(snap.status, 422);
-    assert.ok(snap.body.error.details.backupType);
+    const dest = await api(p, 'POST', `/v1/projects/${P}/addons/${A}/backups`, { backupType: 'dump', customDestinationId: 'bucket' });
+    assert.equal(dest.status, 422);
+    assert.ok(dest.body.error.details.customDestinationId);
+    const badType = await api(p, 'POST', `/v1/projects/${P}/addons/${A}/backups`, { backupType: 'full' });
+    assert.equal(badType.status, 400);
+    assert.ok(badType.body.error.details.backupType);
     const missing = await api(p, 'POST', `/v1/projects/${P}/addons/${A}/backups/backup-nope/restore`);
     assert.equal(missing.status, 404);
   });

@@ -26,6 +26,7 @@ import { findPlan } from '../domain/plans.ts';
 import type { AddonEngine, EngineContext } from './engines/engine.ts';
 import type { ServerUser } from './server-user.ts';
 import { scheduleDump } from './backups.ts';
+import { run } from './engines/run.ts';
 
 export interface AddonControllerLogger {
   info(o: object, m: string): void;
@@ -278,9 +279,10 @@ export class AddonController {
   }
 
   /** Start the server and wait until it answers (for restores that swap data while it is down). */
-  private async startAndWait(a: AddonRecord, engine: AddonEngine): Promise<void> {
+  private async startAndWait(a: AddonRecord, engine: AddonEngine, formerPassword?: string): Promise<void> {
     await this.launch(a, engine);
     const ctx = await this.context(a);
+    const former = formerPassword && formerPassword !== ctx.secrets.password ? { ...ctx, secrets: { username: ctx.secrets.username, password: formerPassword } } : undefined;
     const deadline = Date.now() + (this.opts.startTimeoutMs ?? 120_000);
     while (Date.now() < deadline) {
       const inst = (await this.observed(a.projectId, a.id))[0];
@@ -291,6 +293,11 @@ export class AddonController {
       if (await engine.ping(ctx)) {
         await engine.afterReady(ctx);
         return;
+      }
+      // Restored data files may still know the password of their moment: set today's with it.
+      if (former && (await engine.ping(former))) {
+        await engine.setPassword(former, ctx.secrets.password);
+        continue;
       }
       await sleep(300);
     }
@@ -308,7 +315,7 @@ export class AddonController {
       const slot = lastSlot(s.spec, new Date(s.lastRunAt), now);
       if (!slot || !(await this.store.addons.claimSlot(s.id, s.lastRunAt, slot.toISOString()))) continue;
       const expiresAt = new Date(slot.getTime() + s.spec.retentionTime * 86_400_000).toISOString();
-      await scheduleDump(this.store, a, engine, { name: `Scheduled ${s.spec.scheduling.interval} backup ${slot.toISOString().slice(0, 16).replace('T', ' ')}`, scheduleId: s.id, expiresAt });
+      await scheduleDump(this.store, a, engine, { name: `Scheduled ${s.spec.scheduling.interval} backup ${slot.toISOString().slice(0, 16).replace('T', ' ')}`, scheduleId: s.id, expiresAt, backupType: s.spec.backupType });
     }
     for (const b of await this.store.addons.expiredBackups(a.projectId, a.id, now.toISOString())) {
       fs.rmSync(backupFile(this.opts.dataDir, b.projectId, b.addonId, b.file), { force: true });
@@ -325,7 +332,8 @@ export class AddonController {
       await this.store.addons.setBackupStatus(b.id, 'in-progress');
       const partial = `${file}.partial`;
       try {
-        await engine.dump(await this.context(a), partial);
+        if (b.backupType === 'snapshot') await this.snapshot(a, engine, b.id, partial);
+        else await engine.dump(await this.context(a), partial);
         fs.renameSync(partial, file);
         await this.store.addons.finishBackup(b.id, { status: 'completed', sizeBytes: fs.statSync(file).size });
         this.opts.logger.info({ addon: addonKey(a.projectId, a.id), backup: b.id }, 'addon backup completed');
@@ -335,6 +343,59 @@ export class AddonController {
         this.opts.logger.warn({ addon: addonKey(a.projectId, a.id), backup: b.id, err: (err as Error).message }, 'addon backup failed');
       }
     }
+  }
+
+  /**
+   * A snapshot: the server stopped (so its files are consistent), its data directory archived, the server
+   * started again. The server's password of this moment is sealed with the backup: a restore reconnects
+   * with it (PostgreSQL keeps its password in its data files).
+   */
+  private async snapshot(a: AddonRecord, engine: AddonEngine, backupId: string, file: string): Promise<void> {
+    const ctx = await this.context(a);
+    await this.setStatus(a, 'backup');
+    await this.driver.stop(addonInstanceId(a.projectId, a.id), this.grace());
+    try {
+      await run('/usr/bin/tar', ['-czf', file, '-C', ctx.dataDir, '.'], { timeoutMs: 60 * 60_000 });
+      await this.store.addons.setBackupPassword(backupId, ctx.secrets.password);
+    } finally {
+      await this.startAndWait(a, engine);
+      await this.store.addons.mutate(a.projectId, a.id, () => ({ status: 'running', statusMessage: undefined }));
+    }
+  }
+
+  /**
+   * A snapshot restore: the archive is checked and unpacked beside the live data directory first; then, with
+   * the server stopped, the directories are swapped and the server started on the restored files. If it
+   * does not come up, the old directory is swapped back and started.
+   */
+  private async restoreSnapshot(a: AddonRecord, engine: AddonEngine, file: string, snapshotPassword: string | undefined): Promise<void> {
+    const ctx = await this.context(a);
+    const live = ctx.dataDir;
+    const next = `${live}.restore`;
+    const prev = `${live}.replaced`;
+    fs.rmSync(next, { recursive: true, force: true });
+    fs.rmSync(prev, { recursive: true, force: true });
+    fs.mkdirSync(next, { mode: 0o700 });
+    try {
+      await run('/usr/bin/tar', ['-xzf', file, '-C', next, '--no-same-permissions'], { timeoutMs: 60 * 60_000 });
+      if (this.opts.user.drop) await run('/usr/bin/chown', ['-R', `${this.opts.user.uid}:${this.opts.user.gid}`, next]);
+    } catch (err) {
+      fs.rmSync(next, { recursive: true, force: true });
+      throw err;
+    }
+    await this.driver.stop(addonInstanceId(a.projectId, a.id), this.grace());
+    fs.renameSync(live, prev);
+    fs.renameSync(next, live);
+    try {
+      await this.startAndWait(a, engine, snapshotPassword);
+    } catch (err) {
+      await this.driver.stop(addonInstanceId(a.projectId, a.id), this.grace());
+      fs.rmSync(live, { recursive: true, force: true });
+      fs.renameSync(prev, live);
+      await this.startAndWait(a, engine);
+      throw err;
+    }
+    fs.rmSync(prev, { recursive: true, force: true });
   }
 
   private async runRestores(a: AddonRecord, engine: AddonEngine): Promise<void> {
@@ -348,8 +409,10 @@ export class AddonController {
       await this.store.addons.setRestoreStatus(r.id, 'in-progress');
       await this.setStatus(a, 'restore');
       const server = { stop: () => this.driver.stop(addonInstanceId(a.projectId, a.id), this.grace()), start: () => this.startAndWait(a, engine) };
+      const file = backupFile(this.opts.dataDir, backup.projectId, backup.addonId, backup.file);
       try {
-        await engine.restore(await this.context(a), backupFile(this.opts.dataDir, backup.projectId, backup.addonId, backup.file), server);
+        if (backup.backupType === 'snapshot') await this.restoreSnapshot(a, engine, file, await this.store.addons.backupPassword(backup.id));
+        else await engine.restore(await this.context(a), file, server);
         await this.store.addons.setRestoreStatus(r.id, 'completed');
         this.opts.logger.info({ addon: addonKey(a.projectId, a.id), restore: r.id, backup: backup.id }, 'addon restore completed');
       } catch (err) {

@@ -154,7 +154,6 @@ export class AddonsService {
     schedules.forEach((s, i) => {
       const at = prefix === 'backupSchedules' ? `${prefix}.${i}` : prefix;
       problems.push(...scheduleProblems(s, at));
-      if (s.backupType === 'snapshot') unsupported.push({ field: `${at}.backupType`, rule: 'supported', message: "snapshot backups are not available here: use backupType 'dump'" });
       if ((s as { customDestinationId?: string }).customDestinationId) unsupported.push({ field: `${at}.customDestinationId`, rule: 'supported', message: 'custom backup destinations are not available here' });
       const key = `${s.scheduling.interval}/${s.backupType}`;
       if (seen.has(key)) problems.push({ field: `${at}.scheduling.interval`, rule: 'unique', message: `an addon has one ${s.scheduling.interval} ${s.backupType} schedule at most` });
@@ -414,12 +413,11 @@ export class AddonsService {
   async backup(caller: Principal, projectId: string, addonId: string, input: { name?: string; backupType?: string; compressionType?: string; customDestinationId?: string; additionalDestinations?: unknown[] }): Promise<AddonBackupRecord> {
     const a = await this.live(caller, projectId, addonId);
     const unsupported: FieldProblem[] = [];
-    if (input.backupType === 'snapshot') unsupported.push({ field: 'backupType', rule: 'supported', message: "snapshot backups are not available here: use backupType 'dump'" });
     if (input.customDestinationId) unsupported.push({ field: 'customDestinationId', rule: 'supported', message: 'backups are stored in the data directory; custom destinations are not available here' });
     if (input.additionalDestinations?.length) unsupported.push({ field: 'additionalDestinations', rule: 'supported', message: 'additional backup destinations are not available here' });
     if (unsupported.length) throw new UnsupportedError(unsupported);
     if (a.paused) throw new ConflictError(`addon '${addonId}' is paused: resume it to back it up`);
-    const b = await scheduleDump(this.store, a, this.engineFor(a.spec.type), { name: input.name });
+    const b = await scheduleDump(this.store, a, this.engineFor(a.spec.type), { name: input.name, backupType: input.backupType === 'snapshot' ? 'snapshot' : 'dump' });
     this.opts.changed(addonKey(projectId, addonId));
     return b;
   }
@@ -461,6 +459,7 @@ export class AddonsService {
       throw new NotFoundError('backup', backupId);
     }
     if (b.addonType !== a.spec.type) throw ValidationError.one('backupId', 'type', `backup '${backupId}' is of a ${b.addonType} addon; '${addonId}' is ${a.spec.type}`);
+    if (b.backupType === 'snapshot' && majorOf(b.addonVersion) !== majorOf(a.spec.version)) throw ValidationError.one('backupId', 'version', `snapshot '${backupId}' holds ${b.addonType} ${b.addonVersion} data files; '${addonId}' runs ${a.spec.version}: restore a dump instead`);
     if (b.status !== 'completed') throw new ConflictError(`backup '${backupId}' is ${b.status}: only a completed backup can be restored`);
     if (a.paused) throw new ConflictError(`addon '${addonId}' is paused: resume it to restore into it`);
     const r = await this.store.addons.createRestore({ projectId, addonId, id: randomId('restore'), backupId });

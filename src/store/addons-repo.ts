@@ -192,6 +192,7 @@ export class AddonsRepo {
       schedule_id: b.scheduleId ?? null,
       expires_at: b.expiresAt ?? null,
       retained: 0,
+      secrets: null,
       error: null,
       created_at: new Date().toISOString(),
       completed_at: null,
@@ -222,6 +223,16 @@ export class AddonsRepo {
 
   async setBackupStatus(id: string, status: AddonJobStatus): Promise<void> {
     await this.db.updateTable('addon_backups').set({ status }).where('id', '=', id).execute();
+  }
+
+  /** Seal the server's password of a snapshot's moment with it. */
+  async setBackupPassword(id: string, password: string): Promise<void> {
+    await this.db.updateTable('addon_backups').set({ secrets: this.box.seal({ password }) }).where('id', '=', id).execute();
+  }
+
+  async backupPassword(id: string): Promise<string | undefined> {
+    const row = await this.db.selectFrom('addon_backups').select('secrets').where('id', '=', id).executeTakeFirst();
+    return row?.secrets ? this.box.open<{ password: string }>(row.secrets).password : undefined;
   }
 
   /** Keep a scheduled backup past its expiry. */

@@ -271,6 +271,8 @@ const migrations = (dialect: DialectName): Record<string, Migration> => ({
         .addColumn('schedule_id', 'text')
         .addColumn('expires_at', 'text')
         .addColumn('retained', 'integer', (c) => c.notNull().defaultTo(0))
+        // a snapshot keeps the server's own password of its moment, sealed: a restore reconnects with it
+        .addColumn('secrets', 'text')
         .addColumn('error', 'text')
         .addColumn('created_at', 'text', (c) => c.notNull())
         .addColumn('completed_at', 'text')

@@ -238,6 +238,8 @@ export interface AddonBackupsTable {
   schedule_id: string | null;
   expires_at: string | null;
   retained: number;
+  /** a snapshot's `{ password }` of its moment, sealed */
+  secrets: string | null;
   error: string | null;
   created_at: string;
   completed_at: string | null;
