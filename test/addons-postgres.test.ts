@@ -237,6 +237,34 @@ describe('PostgreSQL addon', () => {
     assert.equal(missing.status, 404);
   });
 
+  it('imports a live database into another addon', async () => {
+    await client.create.addon({ parameters: { projectId: P }, data: { name: 'copy-db', type: 'postgresql', version: 'latest', billing: { deploymentPlan: 'nf-compute-20', storage: 1024, replicas: 1 } } });
+    await waitForAddonStatus(client, P, 'copy-db', 'running');
+    const wrong = await api(p, 'POST', `/v1/projects/${P}/addons/copy-db/import`, { connectionString: 'mysql://u:p@127.0.0.1:3306/x' });
+    assert.equal(wrong.status, 400);
+    assert.ok(wrong.body.error.details.connectionString, JSON.stringify(wrong.body));
+    const byUrl = await api(p, 'POST', `/v1/projects/${P}/addons/copy-db/import`, { importUrl: 'https://example.com/x.gz' });
+    assert.equal(byUrl.status, 422);
+    assert.ok(byUrl.body.error.details.importUrl);
+
+    const res = await api(p, 'POST', `/v1/projects/${P}/addons/copy-db/import`, { name: 'from main', connectionString: uri });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const done = await waitFor(async () => {
+      const list = (await client.get.addon.restores({ parameters: { projectId: P, addonId: 'copy-db' } })).data.restores;
+      const r = list.find((x) => x.id === res.body.data.restoreId);
+      return r && (r.status === 'completed' || r.status === 'failed') ? r : undefined;
+    }, 180_000, 'import restored');
+    assert.equal(done.status, 'completed', JSON.stringify(done));
+    const copyUri = (await client.get.addon.credentials({ parameters: { projectId: P, addonId: 'copy-db' } })).data.secrets.postgresUri as string;
+    const c = new pg.Client({ connectionString: copyUri });
+    await c.connect();
+    const rows = (await c.query('SELECT name FROM items ORDER BY id')).rows.map((r) => r.name);
+    await c.end();
+    assert.deepEqual(rows, await names());
+    const backup = (await client.get.addon.backup({ parameters: { projectId: P, addonId: 'copy-db', backupId: res.body.data.backupId } })).data;
+    assert.equal(backup.config.source?.type, 'liveInstance');
+  });
+
   it('deletes the addon: the server stops, then its data is removed', async () => {
     const name = (await client.get.addon.containers({ parameters: { projectId: P, addonId: A } })).data.containers![0].name;
     const pids = instancePids(p.dataDir, name);

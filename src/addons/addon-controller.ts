@@ -333,13 +333,20 @@ export class AddonController {
       const partial = `${file}.partial`;
       try {
         if (b.backupType === 'snapshot') await this.snapshot(a, engine, b.id, partial);
-        else await engine.dump(await this.context(a), partial);
+        else if (b.sourceType === 'liveInstance') {
+          const source = (await this.store.addons.backupSecrets(b.id))?.connectionString;
+          if (!source) throw new Error('the import lost its connection string');
+          await engine.dumpFrom(new URL(source), partial);
+          // The connection string was needed for this one dump only.
+          await this.store.addons.setBackupSecrets(b.id, null);
+        } else await engine.dump(await this.context(a), partial);
         fs.renameSync(partial, file);
         await this.store.addons.finishBackup(b.id, { status: 'completed', sizeBytes: fs.statSync(file).size });
         this.opts.logger.info({ addon: addonKey(a.projectId, a.id), backup: b.id }, 'addon backup completed');
       } catch (err) {
         fs.rmSync(partial, { force: true });
         await this.store.addons.finishBackup(b.id, { status: 'failed', error: (err as Error).message.slice(0, 1000) });
+        if (b.sourceType === 'liveInstance') await this.store.addons.setBackupSecrets(b.id, null);
         this.opts.logger.warn({ addon: addonKey(a.projectId, a.id), backup: b.id, err: (err as Error).message }, 'addon backup failed');
       }
     }

@@ -17,6 +17,7 @@ import {
   ADDON_STORAGE_DEFAULT,
   ADDON_STORAGE_OPTIONS,
   ADDON_TYPES,
+  IMPORT_SCHEMES,
   addonKey,
   connectionKeys,
   majorOf,
@@ -420,6 +421,34 @@ export class AddonsService {
     const b = await scheduleDump(this.store, a, this.engineFor(a.spec.type), { name: input.name, backupType: input.backupType === 'snapshot' ? 'snapshot' : 'dump' });
     this.opts.changed(addonKey(projectId, addonId));
     return b;
+  }
+
+  /**
+   * Import a live database (Northflank's `import.addon.backup` with `connectionString`): a dump of it is taken
+   * as a backup of this addon (source `liveInstance`), then restored into the addon. The connection string is
+   * sealed and dropped once the dump ran.
+   */
+  async importBackup(caller: Principal, projectId: string, addonId: string, input: { name?: string; connectionString?: string; importUrl?: string; importAllDatabases?: boolean; customDestinationId?: string }): Promise<{ backup: AddonBackupRecord; restore: AddonRestoreRecord }> {
+    const a = await this.live(caller, projectId, addonId);
+    const unsupported: FieldProblem[] = [];
+    if (input.importUrl !== undefined) unsupported.push({ field: 'importUrl', rule: 'supported', message: 'imports from an archive URL are not available here: import from a live database with connectionString' });
+    if (input.importAllDatabases) unsupported.push({ field: 'importAllDatabases', rule: 'supported', message: 'only the database the connection string names is imported here' });
+    if (input.customDestinationId) unsupported.push({ field: 'customDestinationId', rule: 'supported', message: 'custom backup destinations are not available here' });
+    if (unsupported.length) throw new UnsupportedError(unsupported);
+    if (!input.connectionString) throw ValidationError.one('connectionString', 'required', 'the connection string of the database to import');
+    let url: URL;
+    try {
+      url = new URL(input.connectionString);
+    } catch {
+      throw ValidationError.one('connectionString', 'format', 'not a URL: e.g. postgresql://user:password@host:5432/database');
+    }
+    if (!IMPORT_SCHEMES[a.spec.type].includes(url.protocol) || !url.hostname) throw ValidationError.one('connectionString', 'scheme', `a ${a.spec.type} addon imports from ${IMPORT_SCHEMES[a.spec.type].map((s) => `${s}//`).join(' or ')} URLs with a host`);
+    if (a.paused) throw new ConflictError(`addon '${addonId}' is paused: resume it to import into it`);
+    const backup = await scheduleDump(this.store, a, this.engineFor(a.spec.type), { name: input.name ?? `Import ${new Date().toISOString().slice(0, 19).replace('T', ' ')}`, sourceType: 'liveInstance' });
+    await this.store.addons.setBackupSecrets(backup.id, { connectionString: input.connectionString });
+    const restore = await this.store.addons.createRestore({ projectId, addonId, id: randomId('restore'), backupId: backup.id });
+    this.opts.changed(addonKey(projectId, addonId));
+    return { backup, restore };
   }
 
   async listBackups(caller: Principal, projectId: string, addonId: string): Promise<AddonBackupRecord[]> {

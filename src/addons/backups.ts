@@ -7,7 +7,7 @@ import type { AddonEngine } from './engines/engine.ts';
 /** File extension of a snapshot: a gzipped tar of the stopped server's data directory. */
 export const SNAPSHOT_EXTENSION = 'tar.gz';
 
-export function scheduleDump(store: Store, a: AddonRecord, engine: AddonEngine, opts: { name?: string; scheduleId?: string; expiresAt?: string; backupType?: 'dump' | 'snapshot' } = {}): Promise<AddonBackupRecord> {
+export function scheduleDump(store: Store, a: AddonRecord, engine: AddonEngine, opts: { name?: string; scheduleId?: string; expiresAt?: string; backupType?: 'dump' | 'snapshot'; sourceType?: AddonBackupRecord['sourceType'] } = {}): Promise<AddonBackupRecord> {
   const id = randomId('backup');
   const backupType = opts.backupType ?? 'dump';
   return store.addons.createBackup({
@@ -20,7 +20,7 @@ export function scheduleDump(store: Store, a: AddonRecord, engine: AddonEngine, 
     file: `${id}.${backupType === 'snapshot' ? SNAPSHOT_EXTENSION : engine.dumpExtension}`,
     addonType: a.spec.type,
     addonVersion: a.spec.version,
-    sourceType: 'sameAddon',
+    sourceType: opts.sourceType ?? 'sameAddon',
     ...(opts.scheduleId ? { scheduleId: opts.scheduleId } : {}),
     ...(opts.expiresAt ? { expiresAt: opts.expiresAt } : {}),
   });

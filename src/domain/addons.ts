@@ -94,7 +94,7 @@ export interface AddonBackupRecord {
   sizeBytes: number;
   addonType: AddonType;
   addonVersion: string;
-  sourceType: 'sameAddon' | 'externalDump';
+  sourceType: 'sameAddon' | 'externalDump' | 'liveInstance';
   /** the schedule that made it, and when it expires unless retained */
   scheduleId?: string;
   expiresAt?: string;
@@ -245,6 +245,9 @@ export function connectionKeys(type: AddonType, c: { host: string; port: number;
       };
   }
 }
+
+/** The URI schemes a live import of each type reads from. */
+export const IMPORT_SCHEMES: Record<AddonType, string[]> = { postgresql: ['postgres:', 'postgresql:'], mysql: ['mysql:'], redis: ['redis:'] };
 
 /** `POSTGRES_URI` → `postgresUri`: the `/v1` credentials' `secrets` spelling. */
 export function camelKey(key: string): string {

@@ -227,12 +227,21 @@ export class AddonsRepo {
 
   /** Seal the server's password of a snapshot's moment with it. */
   async setBackupPassword(id: string, password: string): Promise<void> {
-    await this.db.updateTable('addon_backups').set({ secrets: this.box.seal({ password }) }).where('id', '=', id).execute();
+    await this.setBackupSecrets(id, { password });
   }
 
   async backupPassword(id: string): Promise<string | undefined> {
+    return (await this.backupSecrets(id))?.password;
+  }
+
+  /** A backup's sealed extras: a snapshot's password, or an import's connection string (until it ran). */
+  async setBackupSecrets(id: string, secrets: { password?: string; connectionString?: string } | null): Promise<void> {
+    await this.db.updateTable('addon_backups').set({ secrets: secrets ? this.box.seal(secrets) : null }).where('id', '=', id).execute();
+  }
+
+  async backupSecrets(id: string): Promise<{ password?: string; connectionString?: string } | undefined> {
     const row = await this.db.selectFrom('addon_backups').select('secrets').where('id', '=', id).executeTakeFirst();
-    return row?.secrets ? this.box.open<{ password: string }>(row.secrets).password : undefined;
+    return row?.secrets ? this.box.open<{ password?: string; connectionString?: string }>(row.secrets) : undefined;
   }
 
   /** Keep a scheduled backup past its expiry. */

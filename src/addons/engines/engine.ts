@@ -52,6 +52,8 @@ export interface AddonEngine {
    * only once that succeeded: a failed restore leaves the data as it was.
    */
   restore(ctx: EngineContext, file: string, server: ServerControl): Promise<void>;
+  /** write a logical dump of another server's database, named by a connection string, to `file` (a live import) */
+  dumpFrom(source: URL, file: string): Promise<void>;
   /** change the server's password for the addon's user to `password` (connected with the current one) */
   setPassword(ctx: EngineContext, password: string): Promise<void>;
   /** file extension of a dump */

@@ -101,6 +101,13 @@ export class MysqlEngine implements AddonEngine {
     await this.sql(ctx, `CREATE DATABASE IF NOT EXISTS ${ident(this.database(ctx.addon))}`);
   }
 
+  async dumpFrom(source: URL, file: string): Promise<void> {
+    const db = decodeURIComponent(source.pathname.replace(/^\//, ''));
+    if (!db) throw new Error('the connection string names no database');
+    const args = ['--no-defaults', '--protocol=tcp', '-h', source.hostname, '-P', source.port || '3306', '-u', decodeURIComponent(source.username), '--single-transaction', '--routines', '--triggers', '--skip-lock-tables', db];
+    await run(DUMP, args, { env: { MYSQL_PWD: decodeURIComponent(source.password) }, stdoutFile: file, timeoutMs: 60 * 60_000 });
+  }
+
   async setPassword(ctx: EngineContext, password: string): Promise<void> {
     await this.sql(ctx, `ALTER USER ${literal(ctx.secrets.username)}@'%' IDENTIFIED BY ${literal(password)}; FLUSH PRIVILEGES`);
   }

@@ -104,6 +104,15 @@ export class PostgresEngine implements AddonEngine {
     });
   }
 
+  async dumpFrom(source: URL, file: string): Promise<void> {
+    // The password goes through the environment, never the argument list.
+    const env = { PGPASSWORD: decodeURIComponent(source.password), PGCONNECT_TIMEOUT: '10' };
+    const db = decodeURIComponent(source.pathname.replace(/^\//, '')) || 'postgres';
+    const args = ['-Fc', '--no-owner', '-h', source.hostname, '-p', source.port || '5432', '-U', decodeURIComponent(source.username), '-d', db, '-f', file];
+    const major = this.installed()[0];
+    await run(bin(major, 'pg_dump'), args, { env, timeoutMs: 60 * 60_000 });
+  }
+
   async setPassword(ctx: EngineContext, password: string): Promise<void> {
     // Generated passwords are letters and digits: safe inside a literal.
     if (!/^[A-Za-z0-9]+$/.test(password)) throw new Error('unexpected characters in a generated password');

@@ -79,6 +79,12 @@ export class RedisEngine implements AddonEngine {
     fs.rmSync(path.join(ctx.dataDir, CONF), { force: true });
   }
 
+  async dumpFrom(source: URL, file: string): Promise<void> {
+    const user = decodeURIComponent(source.username);
+    const args = ['-h', source.hostname, '-p', source.port || '6379', '--no-auth-warning', ...(user && user !== 'default' ? ['--user', user] : []), '--rdb', file];
+    await run(CLI, args, { env: source.password ? { REDISCLI_AUTH: decodeURIComponent(source.password) } : {}, timeoutMs: 60 * 60_000 });
+  }
+
   async setPassword(ctx: EngineContext, password: string): Promise<void> {
     const out = await this.cli(ctx, ['config', 'set', 'requirepass', password]);
     if (out.trim() !== 'OK') throw new Error(`redis refused the new password: ${out.trim().slice(0, 200)}`);

@@ -180,6 +180,12 @@ export function registerV1Addons(app: Api, deps: ApiDeps & { addons?: AddonsServ
     return { data: { secrets: Object.fromEntries(Object.entries(keys).map(([k, v]) => [camelKey(k), v])), envs: {} } };
   });
 
+  app.post('/v1/projects/:projectId/addons/:addonId/import', { schema: { ...tags, summary: 'Import a live database into the addon (a backup of it, then its restore)', params: AddonParams, body: S.ImportAddonBackup } }, async (req) => {
+    const { projectId, addonId } = req.params as AP;
+    const { backup, restore } = await addons.importBackup(req.principal, projectId, addonId, (req.body ?? {}) as never);
+    return { data: { backupId: backup.id, restoreId: restore.id } };
+  });
+
   // Backup schedules
   const scheduleView = (s: AddonBackupSchedule) => ({ id: s.id, backupType: s.spec.backupType, ...(s.spec.compressionType ? { backupCompressionType: s.spec.compressionType } : {}), scheduling: s.spec.scheduling, retentionTime: s.spec.retentionTime, createdAt: s.createdAt, updatedAt: s.createdAt });
   app.get('/v1/projects/:projectId/addons/:addonId/backup-schedules', { schema: { ...tags, summary: "An addon's backup schedules", params: AddonParams, querystring: PaginationQuery } }, async (req) => {

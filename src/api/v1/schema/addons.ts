@@ -101,3 +101,12 @@ export const RestoreOptions = Type.Object({
   sourceProjectId: Opt(Type.String({ maxLength: 100 })),
   sourceAddonId: Opt(Type.String({ maxLength: 100 })),
 });
+
+export const ImportAddonBackup = strict({
+  name: Opt(Type.String({ minLength: 1, maxLength: 100, description: 'The name of the backup the import makes.' })),
+  connectionString: Opt(Type.String({ minLength: 1, maxLength: 2048, description: 'A database connection string, e.g. postgresql://user:password@host:5432/db.' })),
+  importAllDatabases: Opt(Type.Boolean()),
+  compressionType: Opt(Enum(['gz', 'zstd'])),
+  customDestinationId: Opt(Type.String({ maxLength: 100 })),
+  importUrl: Opt(Type.String({ minLength: 1, maxLength: 2048, description: 'A URL of a gzipped backup (not available here).' })),
+});
