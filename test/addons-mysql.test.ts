@@ -5,6 +5,8 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import mysql from 'mysql2/promise';
 import type { ApiClient } from '@northflank/js-client';
 import { api, northflankClient, startTestPlatform, waitFor, type RunningPlatform } from './support/platform.ts';
@@ -102,5 +104,13 @@ describe('MySQL addon (MariaDB)', () => {
     await client.resume.addon({ parameters: { projectId: P, addonId: A } });
     await waitForAddonStatus(client, P, A, 'running');
     assert.deepEqual(await names(), ['one', 'two']);
+  });
+
+  it('deleting the project stops its addons and removes their data', async () => {
+    const res = await api(p, 'DELETE', `/v1/projects/${P}`);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    await waitFor(() => !fs.existsSync(path.join(p.dataDir, 'addons', P, A)) && !fs.existsSync(path.join(p.dataDir, 'addons', P, 'cache')), 120_000, 'addon data removed');
+    const left = fs.readdirSync(path.join(p.dataDir, 'runtime', 'instances')).filter((id) => id.startsWith(`addon--${P}--`));
+    assert.deepEqual(left, [], 'no addon instance left');
   });
 });
