@@ -211,7 +211,7 @@ describe('PostgreSQL addon', () => {
     const cases: [Record<string, unknown>, string, number][] = [
       [{ ...base, type: 'mongodb' }, 'type', 400],
       [{ ...base, version: '9' }, 'version', 400],
-      [{ ...base, billing: { ...base.billing, replicas: 3 } }, 'billing.replicas', 400],
+      [{ ...base, billing: { ...base.billing, replicas: 4 } }, 'billing.replicas', 400],
       [{ ...base, billing: { ...base.billing, deploymentPlan: 'huge' } }, 'billing.deploymentPlan', 400],
       [{ ...base, typeSpecificSettings: { redisMaxMemoryPolicy: 'allkeys-lru' } }, 'typeSpecificSettings.redisMaxMemoryPolicy', 400],
       [{ ...base, customCredentials: { dbName: '1bad' } }, 'customCredentials.dbName', 400],

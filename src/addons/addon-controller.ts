@@ -142,6 +142,84 @@ export class AddonController {
     return `g${a.generation}-${crypto.createHash('sha256').update(shape).digest('hex').slice(0, 8)}`;
   }
 
+  private replicaReleaseOf(a: AddonRecord, ordinal: number): string {
+    return `${this.releaseOf(a)}-r${ordinal}-${a.replicaPorts[ordinal - 1] ?? 0}`;
+  }
+
+  /** A read replica's context: its own data directory and port, following the primary. */
+  private async replicaContext(a: AddonRecord, ordinal: number): Promise<EngineContext> {
+    const primary = await this.context(a);
+    const dataDir = path.join(addonDir(this.opts.dataDir, a.projectId, a.id), `replica-${ordinal}`);
+    return {
+      ...primary,
+      addon: { ...a, port: a.replicaPorts[ordinal - 1] },
+      dataDir,
+      mountPath: this.opts.isolation === 'bwrap' ? MOUNT : dataDir,
+      replicaOf: { host: HOST, port: a.port },
+    };
+  }
+
+  private ordinalOf(id: string): number {
+    const m = /--(\d+)$/.exec(id);
+    return m ? Number(m[1]) : -1;
+  }
+
+  /**
+   * Read replicas (ordinal 1…replicas-1), once the primary answers: ports allocated and kept in the row, a
+   * replica started from the primary (a PostgreSQL base backup, a Redis replicaof), a crashed one started
+   * again on the next pass. They never hold up the addon's status: the primary is the addon.
+   */
+  private async reconcileReplicas(a: AddonRecord, engine: AddonEngine, observed: ObservedInstance[]): Promise<void> {
+    const want = a.spec.billing.replicas - 1;
+    if (want <= 0) return;
+    if (a.replicaPorts.length < want) {
+      const taken = new Set(await this.store.addons.ports());
+      const ports = [...a.replicaPorts];
+      while (ports.length < want) {
+        const port = await pickPort(taken);
+        taken.add(port);
+        ports.push(port);
+      }
+      a = await this.store.addons.mutate(a.projectId, a.id, () => ({ replicaPorts: ports }));
+    }
+    for (let ordinal = 1; ordinal <= want; ordinal++) {
+      const id = addonInstanceId(a.projectId, a.id, ordinal);
+      const inst = observed.find((i) => i.id === id);
+      const ctx = await this.replicaContext(a, ordinal);
+      try {
+        if (inst && inst.labels.release !== this.replicaReleaseOf(a, ordinal)) await this.driver.stop(id, this.grace());
+        else if (inst?.state === 'exited') {
+          this.opts.logger.warn({ addon: addonKey(a.projectId, a.id), replica: ordinal, exitCode: inst.exitCode }, 'addon replica exited; starting it again');
+          await this.driver.remove(id);
+        } else if (!inst) await this.launch(a, engine, { ordinal, ctx });
+        else if (await engine.ping(ctx)) await engine.afterReady(ctx);
+      } catch (err) {
+        this.opts.logger.warn({ addon: addonKey(a.projectId, a.id), replica: ordinal, err: (err as Error).message }, 'addon replica could not be started');
+      }
+    }
+  }
+
+  /** Stop replicas beyond the wanted count and remove their data (a scale down). */
+  private async removeSurplusReplicas(a: AddonRecord, observed: ObservedInstance[]): Promise<void> {
+    for (const inst of observed) {
+      const ordinal = this.ordinalOf(inst.id);
+      if (ordinal >= 1 && ordinal >= a.spec.billing.replicas) {
+        await this.driver.stop(inst.id, this.grace());
+        fs.rmSync(path.join(addonDir(this.opts.dataDir, a.projectId, a.id), `replica-${ordinal}`), { recursive: true, force: true });
+      }
+    }
+  }
+
+  /** Stop every replica and drop its data: after a snapshot restore they no longer follow the primary's files. */
+  private async dropReplicas(a: AddonRecord): Promise<void> {
+    for (const inst of await this.observed(a.projectId, a.id)) {
+      const ordinal = this.ordinalOf(inst.id);
+      if (ordinal < 1) continue;
+      await this.driver.stop(inst.id, this.grace());
+      fs.rmSync(path.join(addonDir(this.opts.dataDir, a.projectId, a.id), `replica-${ordinal}`), { recursive: true, force: true });
+    }
+  }
+
   async reconcile(key: string): Promise<PassResult> {
     const { projectId, addonId } = parseAddonKey(key);
     const a = await this.store.addons.find(projectId, addonId);
@@ -158,15 +236,17 @@ export class AddonController {
       return;
     }
 
+    await this.removeSurplusReplicas(a, observed);
     const release = this.releaseOf(a);
-    const stale = observed.filter((i) => i.labels.release !== release || i.id !== addonInstanceId(projectId, addonId));
+    const primaryId = addonInstanceId(projectId, addonId);
+    const stale = observed.filter((i) => (i.id === primaryId && i.labels.release !== release) || this.ordinalOf(i.id) < 0);
     if (stale.length) {
       for (const inst of stale) await this.driver.stop(inst.id, this.grace());
       await this.setStatus(a, a.initialized ? 'upgrading' : 'allocating');
       return { againInMs: 0 };
     }
 
-    const inst = observed[0];
+    const inst = observed.find((i) => i.id === primaryId);
     if (inst?.state === 'exited') return this.onExit(key, a, inst);
     if (!inst) return this.startServer(key, a, engine);
 
@@ -186,6 +266,7 @@ export class AddonController {
     await engine.afterReady(ctx);
     const ready = a.initialized && a.status === 'running' ? a : await this.store.addons.mutate(projectId, addonId, () => ({ initialized: true, status: 'running', statusMessage: undefined }));
 
+    await this.reconcileReplicas(ready, engine, observed);
     await this.runSchedules(ready, engine);
     await this.runBackups(ready, engine);
     await this.runRestores(ready, engine);
@@ -256,8 +337,8 @@ export class AddonController {
   }
 
   /** Write the server's files and start its instance (resolves once launched, not once it answers). */
-  private async launch(a: AddonRecord, engine: AddonEngine): Promise<void> {
-    const ctx = await this.context(a);
+  private async launch(a: AddonRecord, engine: AddonEngine, replica?: { ordinal: number; ctx: EngineContext }): Promise<void> {
+    const ctx = replica?.ctx ?? (await this.context(a));
     fs.mkdirSync(ctx.dataDir, { recursive: true, mode: 0o700 });
     if (this.opts.user.drop) fs.chownSync(ctx.dataDir, this.opts.user.uid, this.opts.user.gid);
     await engine.prepare(ctx);
@@ -266,8 +347,8 @@ export class AddonController {
     const command = u.drop ? ['/usr/bin/setpriv', `--reuid=${u.uid}`, `--regid=${u.gid}`, '--clear-groups', '--', '/bin/sh', '-c', script] : ['/bin/sh', '-c', script];
     const plan = findPlan(a.spec.billing.deploymentPlan);
     await this.driver.start({
-      id: addonInstanceId(a.projectId, a.id),
-      labels: { project: a.projectId, service: a.id, release: this.releaseOf(a), processType: ADDON_PROCESS_TYPE },
+      id: addonInstanceId(a.projectId, a.id, replica?.ordinal ?? 0),
+      labels: { project: a.projectId, service: a.id, release: replica ? this.replicaReleaseOf(a, replica.ordinal) : this.releaseOf(a), processType: ADDON_PROCESS_TYPE },
       command,
       workDir: ctx.mountPath,
       env: { HOME: ctx.mountPath, TMPDIR: `${ctx.mountPath}/tmp`, SLIPWAY_PROJECT: a.projectId, SLIPWAY_ADDON: a.id },
@@ -285,7 +366,7 @@ export class AddonController {
     const former = formerPassword && formerPassword !== ctx.secrets.password ? { ...ctx, secrets: { username: ctx.secrets.username, password: formerPassword } } : undefined;
     const deadline = Date.now() + (this.opts.startTimeoutMs ?? 120_000);
     while (Date.now() < deadline) {
-      const inst = (await this.observed(a.projectId, a.id))[0];
+      const inst = (await this.observed(a.projectId, a.id)).find((i) => i.id === addonInstanceId(a.projectId, a.id));
       if (!inst || inst.state === 'exited') {
         if (inst) await this.driver.remove(inst.id);
         throw new Error('the server stopped before it answered');
@@ -390,6 +471,7 @@ export class AddonController {
       fs.rmSync(next, { recursive: true, force: true });
       throw err;
     }
+    await this.dropReplicas(a);
     await this.driver.stop(addonInstanceId(a.projectId, a.id), this.grace());
     fs.renameSync(live, prev);
     fs.renameSync(next, live);

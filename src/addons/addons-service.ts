@@ -14,6 +14,7 @@ import type { RuntimeDriver } from '../runtime/driver.ts';
 import {
   ADDON_PROCESS_TYPE,
   ADDON_REPLICAS,
+  replicaRange,
   ADDON_STORAGE_DEFAULT,
   ADDON_STORAGE_OPTIONS,
   ADDON_TYPES,
@@ -128,9 +129,10 @@ export class AddonsService {
     return engine;
   }
 
-  private checkBilling(billing: Partial<AddonInput['billing']>, problems: FieldProblem[], prefix = 'billing.'): void {
+  private checkBilling(type: AddonType, billing: Partial<AddonInput['billing']>, problems: FieldProblem[], prefix = 'billing.'): void {
+    const range = replicaRange(type);
     if (billing.deploymentPlan !== undefined && !findPlan(billing.deploymentPlan)) problems.push({ field: `${prefix}deploymentPlan`, rule: 'enum', message: `unknown plan '${billing.deploymentPlan}': one of ${PLANS.map((p) => p.id).join(', ')}` });
-    if (billing.replicas !== undefined && (billing.replicas < ADDON_REPLICAS.min || billing.replicas > ADDON_REPLICAS.max)) problems.push({ field: `${prefix}replicas`, rule: 'range', message: `replicas must be between ${ADDON_REPLICAS.min} and ${ADDON_REPLICAS.max} here (read replicas are not available)` });
+    if (billing.replicas !== undefined && (billing.replicas < range.min || billing.replicas > range.max)) problems.push({ field: `${prefix}replicas`, rule: 'range', message: `replicas of a ${type} addon must be between ${range.min} and ${range.max} here (the primary and its read replicas)` });
     if (billing.storage !== undefined && !(ADDON_STORAGE_OPTIONS as readonly number[]).includes(billing.storage)) problems.push({ field: `${prefix}storage`, rule: 'enum', message: `storage must be one of ${ADDON_STORAGE_OPTIONS.join(', ')} (MB)` });
   }
 
@@ -223,7 +225,7 @@ export class AddonsService {
     const unsupported: FieldProblem[] = [];
     const version = resolveVersion(input.version, engine.installed());
     if (!version) problems.push({ field: 'version', rule: 'installed', message: `version '${input.version}' of ${input.type} is not installed here: one of ${engine.installed().join(', ')}, a major version, 'latest' or '<major>-latest'` });
-    this.checkBilling(input.billing, problems);
+    this.checkBilling(engine.type, input.billing, problems);
     this.checkSettings(engine.type, input.typeSpecificSettings, problems, unsupported);
     const dbName = input.customCredentials?.dbName;
     if (dbName !== undefined && !engine.features.customDBName) problems.push({ field: 'customCredentials.dbName', rule: 'type', message: `${input.type} addons have no database name` });
@@ -289,7 +291,7 @@ export class AddonsService {
       else if (majorOf(v) !== majorOf(cur.spec.version)) unsupported.push({ field: 'version', rule: 'sameMajor', message: `moving from ${cur.spec.version} to another major version (${v}) needs a dump and restore: create a new addon and restore a backup into it` });
       else version = v;
     }
-    this.checkBilling(patch.billing ?? {}, problems);
+    this.checkBilling(cur.spec.type, patch.billing ?? {}, problems);
     this.checkSettings(cur.spec.type, patch.typeSpecificSettings, problems, unsupported);
     this.checkNetworking(patch, unsupported);
     if (patch.backupSchedules) this.checkSchedules(patch.backupSchedules as BackupScheduleSpec[], [], problems, unsupported);
@@ -315,7 +317,8 @@ export class AddonsService {
 
   async scale(caller: Principal, projectId: string, addonId: string, billing: { deploymentPlan?: string; storage?: number; replicas?: number }): Promise<AddonRecord> {
     const problems: FieldProblem[] = [];
-    this.checkBilling(billing, problems, '');
+    const a = await this.get(caller, projectId, addonId);
+    this.checkBilling(a.spec.type, billing, problems, '');
     if (problems.length) throw new ValidationError(problems);
     return this.patch(caller, projectId, addonId, { billing });
   }
@@ -383,7 +386,8 @@ export class AddonsService {
     const a = await this.store.addons.get(projectId, addonId);
     const engine = this.engineFor(a.spec.type);
     const secrets = await this.store.addons.secrets(projectId, addonId);
-    return connectionKeys(a.spec.type, { host: '127.0.0.1', port: a.port, username: secrets.username, password: secrets.password, database: engine.database(a), tlsEnabled: a.spec.tlsEnabled });
+    const replicaPorts = a.replicaPorts.slice(0, Math.max(0, a.spec.billing.replicas - 1));
+    return connectionKeys(a.spec.type, { host: '127.0.0.1', port: a.port, username: secrets.username, password: secrets.password, database: engine.database(a), tlsEnabled: a.spec.tlsEnabled, replicaPorts });
   }
 
   /**

@@ -34,8 +34,11 @@ export type AddonJobStatus = 'scheduled' | 'in-progress' | 'completed' | 'aborti
 /** The process type that labels an addon's instances (the service and job controllers leave them alone). */
 export const ADDON_PROCESS_TYPE = 'addon';
 
-/** Replicas this installation runs per addon (one server; read replicas are not built yet). */
-export const ADDON_REPLICAS = { min: 1, max: 1, default: 1 } as const;
+/** Replicas per addon: the primary and up to two read replicas (PostgreSQL streaming, Redis replicaof); MySQL one. */
+export const ADDON_REPLICAS = { min: 1, max: 3, default: 1 } as const;
+export function replicaRange(type: AddonType): { min: number; max: number } {
+  return { min: ADDON_REPLICAS.min, max: type === 'mysql' ? 1 : ADDON_REPLICAS.max };
+}
 /** Storage sizes offered, in MB (advisory on the process runtime: the data directory is not quota-limited). */
 export const ADDON_STORAGE_OPTIONS = [1024, 2048, 4096, 6144, 8192, 16384, 32768, 65536] as const;
 export const ADDON_STORAGE_DEFAULT = 1024;
@@ -71,6 +74,8 @@ export interface AddonRecord {
   statusMessage?: string;
   /** the TCP port the server listens on at 127.0.0.1; stable across restarts while it stays free */
   port: number;
+  /** the ports of the read replicas (ordinal 1, 2…), as they were allocated */
+  replicaPorts: number[];
   paused: boolean;
   /** bumped by a restart request: part of the instance's identity, so a new one replaces the old */
   generation: number;
@@ -175,8 +180,8 @@ export function parseAddonKey(key: string): { projectId: string; addonId: string
  * The runtime instance id of an addon's server. Ids never hold `--` (RESOURCE_ID_PATTERN), so the double
  * hyphens keep project `a-b` + addon `c` apart from project `a` + addon `b-c`.
  */
-export function addonInstanceId(projectId: string, addonId: string): string {
-  return `addon--${projectId}--${addonId}--0`;
+export function addonInstanceId(projectId: string, addonId: string, ordinal = 0): string {
+  return `addon--${projectId}--${addonId}--${ordinal}`;
 }
 
 /**
@@ -208,11 +213,16 @@ export function compareVersions(a: string, b: string): number {
  * The connection keys of an addon, as Northflank names them in connection details and secret-group links
  * (`HOST`, `PORT`, `USERNAME`, `PASSWORD`, `DATABASE`, the type's URIs, `TLS_ENABLED`).
  */
-export function connectionKeys(type: AddonType, c: { host: string; port: number; username: string; password: string; database?: string; tlsEnabled: boolean }): Record<string, string> {
+export function connectionKeys(type: AddonType, c: { host: string; port: number; username: string; password: string; database?: string; tlsEnabled: boolean; replicaPorts?: number[] }): Record<string, string> {
   const user = encodeURIComponent(c.username);
   const pass = encodeURIComponent(c.password);
   const hostPort = `${c.host}:${c.port}`;
-  const common = { HOST: c.host, PORT: String(c.port), USERNAME: c.username, PASSWORD: c.password, TLS_ENABLED: String(c.tlsEnabled) };
+  const readPort = c.replicaPorts?.[0];
+  // Read replicas (slipway's keys): their ports, and a URI to the first one.
+  const read: Record<string, string> = readPort ? { READ_PORTS: c.replicaPorts!.join(',') } : {};
+  if (readPort && type === 'postgresql') read.POSTGRES_URI_READ = `postgresql://${user}:${pass}@${c.host}:${readPort}/${encodeURIComponent(c.database ?? '')}`;
+  if (readPort && type === 'redis') read.REDIS_REPLICA_URL = `redis://default:${pass}@${c.host}:${readPort}`;
+  const common = { HOST: c.host, PORT: String(c.port), USERNAME: c.username, PASSWORD: c.password, TLS_ENABLED: String(c.tlsEnabled), ...read };
   switch (type) {
     case 'postgresql': {
       const db = c.database ?? '';

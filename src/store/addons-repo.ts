@@ -14,7 +14,7 @@ type BackupRow = Database['addon_backups'];
 type RestoreRow = Database['addon_restores'];
 
 /** The fields a writer may change; the rest (ids, timestamps, version) the repository keeps. */
-export type AddonChange = Partial<Pick<AddonRecord, 'spec' | 'status' | 'statusMessage' | 'port' | 'paused' | 'generation' | 'initialized' | 'deleting'>>;
+export type AddonChange = Partial<Pick<AddonRecord, 'spec' | 'status' | 'statusMessage' | 'port' | 'replicaPorts' | 'paused' | 'generation' | 'initialized' | 'deleting'>>;
 
 export class AddonsRepo {
   constructor(
@@ -30,6 +30,7 @@ export class AddonsRepo {
       status: r.status as AddonStatus,
       ...(r.status_message ? { statusMessage: r.status_message } : {}),
       port: r.port,
+      replicaPorts: JSON.parse(r.replica_ports) as number[],
       paused: r.paused === 1,
       generation: r.generation,
       initialized: r.initialized === 1,
@@ -53,6 +54,7 @@ export class AddonsRepo {
       status: 'preDeployment',
       status_message: null,
       port: a.port,
+      replica_ports: '[]',
       paused: 0,
       generation: 1,
       initialized: 0,
@@ -95,7 +97,7 @@ export class AddonsRepo {
 
   /** Every port an addon holds, so a new addon takes another. */
   async ports(): Promise<number[]> {
-    return (await this.db.selectFrom('addons').select('port').execute()).map((r) => r.port);
+    return (await this.db.selectFrom('addons').select(['port', 'replica_ports']).execute()).flatMap((r) => [r.port, ...(JSON.parse(r.replica_ports) as number[])]);
   }
 
   /**
@@ -108,6 +110,7 @@ export class AddonsRepo {
     if (change.status !== undefined) set.status = change.status;
     if ('statusMessage' in change) set.status_message = change.statusMessage ?? null;
     if (change.port !== undefined) set.port = change.port;
+    if (change.replicaPorts !== undefined) set.replica_ports = JSON.stringify(change.replicaPorts);
     if (change.paused !== undefined) set.paused = change.paused ? 1 : 0;
     if (change.generation !== undefined) set.generation = change.generation;
     if (change.initialized !== undefined) set.initialized = change.initialized ? 1 : 0;

@@ -246,6 +246,7 @@ const migrations = (dialect: DialectName): Record<string, Migration> => ({
         .addColumn('status', 'text', (c) => c.notNull())
         .addColumn('status_message', 'text')
         .addColumn('port', 'integer', (c) => c.notNull())
+        .addColumn('replica_ports', 'text', (c) => c.notNull().defaultTo('[]'))
         .addColumn('paused', 'integer', (c) => c.notNull())
         .addColumn('generation', 'integer', (c) => c.notNull())
         .addColumn('initialized', 'integer', (c) => c.notNull())

@@ -214,6 +214,8 @@ export interface AddonsTable {
   status: string;
   status_message: string | null;
   port: number;
+  /** JSON array of the read replicas' ports */
+  replica_ports: string;
   paused: number;
   generation: number;
   initialized: number;

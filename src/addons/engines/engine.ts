@@ -16,6 +16,8 @@ export interface EngineContext {
   /** the unprivileged user the server runs as */
   user: { uid: number; gid: number };
   host: string;
+  /** set for a read replica: the primary it follows (its data directory and port are the replica's own) */
+  replicaOf?: { host: string; port: number };
 }
 
 /** Stopping and starting the server, for a restore that must swap data files while it is down. */

@@ -30,7 +30,7 @@ export class MysqlEngine implements AddonEngine {
   readonly type = 'mysql' as const;
   readonly name = 'MySQL (served by MariaDB)';
   readonly description = 'MySQL-compatible relational database, served here by MariaDB: versions are MariaDB versions.';
-  readonly features = { backupsDump: true, customDBName: true, importDump: false, importLive: false, scaleReplicas: false, tls: false, externalAccess: false, forkAddon: false };
+  readonly features = { backupsDump: true, customDBName: true, importDump: false, importLive: true, scaleReplicas: false, tls: false, externalAccess: false, forkAddon: false };
   readonly dumpExtension = 'sql';
   private versions?: string[];
 

@@ -37,7 +37,7 @@ export class PostgresEngine implements AddonEngine {
   readonly type = 'postgresql' as const;
   readonly name = 'PostgreSQL';
   readonly description = 'PostgreSQL is a free and open-source relational database management system.';
-  readonly features = { backupsDump: true, customDBName: true, importDump: false, importLive: false, scaleReplicas: false, tls: false, externalAccess: false, forkAddon: false };
+  readonly features = { backupsDump: true, customDBName: true, importDump: false, importLive: true, scaleReplicas: true, tls: false, externalAccess: false, forkAddon: false };
   readonly dumpExtension = 'pgdump';
   private versions?: string[];
 
@@ -58,6 +58,22 @@ export class PostgresEngine implements AddonEngine {
   }
 
   async prepare(ctx: EngineContext): Promise<void> {
+    const pgDir = path.join(ctx.dataDir, 'pg');
+    if (ctx.replicaOf && !fs.existsSync(path.join(pgDir, 'PG_VERSION'))) {
+      // A read replica starts from a base backup of the primary, streaming its WAL after (-R writes
+      // standby.signal and the connection to the primary into the replica's own, private data directory).
+      fs.rmSync(pgDir, { recursive: true, force: true });
+      const args = ['-h', ctx.replicaOf.host, '-p', String(ctx.replicaOf.port), '-U', ctx.secrets.username, '-D', pgDir, '-R', '-X', 'stream', '-c', 'fast'];
+      try {
+        await run(bin(ctx.addon.spec.version, 'pg_basebackup'), args, { env: this.env(ctx), timeoutMs: 60 * 60_000 });
+      } catch (err) {
+        fs.rmSync(pgDir, { recursive: true, force: true });
+        throw err;
+      }
+      if (process.getuid?.() === 0) await run('/usr/bin/chown', ['-R', `${ctx.user.uid}:${ctx.user.gid}`, pgDir]);
+      fs.chmodSync(pgDir, 0o700);
+      return;
+    }
     // initdb reads the superuser's password from a file; it is removed once the server answers.
     if (!fs.existsSync(path.join(ctx.dataDir, 'pg', 'PG_VERSION'))) writeOwned(path.join(ctx.dataDir, PWFILE), `${ctx.secrets.password}\n`, ctx.user);
   }
@@ -97,6 +113,7 @@ export class PostgresEngine implements AddonEngine {
 
   async afterReady(ctx: EngineContext): Promise<void> {
     fs.rmSync(path.join(ctx.dataDir, PWFILE), { force: true });
+    if (ctx.replicaOf) return; // read-only: the database comes from the primary
     const db = this.database(ctx.addon);
     await withClient(ctx, 'postgres', async (c) => {
       const exists = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [db]);

@@ -20,7 +20,7 @@ export class RedisEngine implements AddonEngine {
   readonly type = 'redis' as const;
   readonly name = 'Redis';
   readonly description = 'Redis implements a distributed, in-memory key-value database with optional durability.';
-  readonly features = { backupsDump: true, customDBName: false, importDump: false, importLive: false, scaleReplicas: false, tls: false, externalAccess: false, forkAddon: false };
+  readonly features = { backupsDump: true, customDBName: false, importDump: false, importLive: true, scaleReplicas: true, tls: false, externalAccess: false, forkAddon: false };
   readonly dumpExtension = 'rdb';
   private versions?: string[];
 
@@ -55,6 +55,7 @@ export class RedisEngine implements AddonEngine {
       `maxmemory-policy ${policy}`,
       // The password in double quotes; the generated ones are alphanumeric, so no escaping is needed.
       `requirepass "${ctx.secrets.password}"`,
+      ...(ctx.replicaOf ? [`replicaof ${ctx.replicaOf.host} ${ctx.replicaOf.port}`, `masterauth "${ctx.secrets.password}"`, 'replica-read-only yes'] : []),
     ].join('\n');
     writeOwned(path.join(ctx.dataDir, CONF), `${conf}\n`, ctx.user);
   }

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import { Type } from '@sinclair/typebox';
 import type { Api, ApiDeps } from '../app.ts';
 import type { AddonsService, AddonInput, AddonPatch } from '../../addons/addons-service.ts';
-import { ADDON_REPLICAS, ADDON_STORAGE_DEFAULT, ADDON_STORAGE_OPTIONS, camelKey, majorOf, type AddonBackupSchedule, type BackupScheduleSpec, type AddonBackupRecord, type AddonRecord, type AddonRestoreRecord } from '../../domain/addons.ts';
+import { ADDON_REPLICAS, replicaRange, type AddonType, ADDON_STORAGE_DEFAULT, ADDON_STORAGE_OPTIONS, camelKey, majorOf, type AddonBackupSchedule, type BackupScheduleSpec, type AddonBackupRecord, type AddonRecord, type AddonRestoreRecord } from '../../domain/addons.ts';
 import * as S from './schema/addons.ts';
 import { PaginationQuery } from './schema/index.ts';
 
@@ -92,6 +92,11 @@ function page<T>(items: T[], q: { per_page?: number; page?: number; cursor?: str
   return { items: slice, pagination: { hasNextPage, ...(hasNextPage ? { cursor: Buffer.from(String(start + perPage)).toString('base64url') } : {}), count: slice.length } };
 }
 
+function replicaOptions(type: AddonType): number[] {
+  const r = replicaRange(type);
+  return Array.from({ length: r.max - r.min + 1 }, (_, i) => r.min + i);
+}
+
 export function registerV1Addons(app: Api, deps: ApiDeps & { addons?: AddonsService }): void {
   const addons = deps.addons;
   if (!addons) return;
@@ -105,7 +110,7 @@ export function registerV1Addons(app: Api, deps: ApiDeps & { addons?: AddonsServ
         features: engine.features,
         versions,
         major: [...new Set(versions.map(majorOf))],
-        resources: { storage: { options: [...ADDON_STORAGE_OPTIONS], default: ADDON_STORAGE_DEFAULT }, replicas: { options: Array.from({ length: ADDON_REPLICAS.max - ADDON_REPLICAS.min + 1 }, (_, i) => ADDON_REPLICAS.min + i), default: ADDON_REPLICAS.default } },
+        resources: { storage: { options: [...ADDON_STORAGE_OPTIONS], default: ADDON_STORAGE_DEFAULT }, replicas: { options: replicaOptions(engine.type), default: ADDON_REPLICAS.default } },
       })),
     },
   }));
