@@ -16,7 +16,6 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import type { Store } from '../store/store.ts';
 import type { ObservedInstance, RuntimeDriver } from '../runtime/driver.ts';
@@ -27,6 +26,7 @@ import type { AddonEngine, EngineContext } from './engines/engine.ts';
 import type { ServerUser } from './server-user.ts';
 import { scheduleDump } from './backups.ts';
 import { run } from './engines/run.ts';
+import { addonDir, backupFile, pickPort, portFree } from './places.ts';
 
 export interface AddonControllerLogger {
   info(o: object, m: string): void;
@@ -49,39 +49,6 @@ export interface AddonControllerOptions {
 const HOST = '127.0.0.1';
 const MOUNT = '/data';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-export function addonDir(dataDir: string, projectId: string, addonId: string): string {
-  return path.join(dataDir, 'addons', projectId, addonId);
-}
-
-export function backupFile(dataDir: string, projectId: string, addonId: string, file: string): string {
-  return path.join(addonDir(dataDir, projectId, addonId), 'backups', file);
-}
-
-/** Whether nothing listens on the port at 127.0.0.1 now. */
-export function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, HOST, () => srv.close(() => resolve(true)));
-  });
-}
-
-/** A port free now, not held by another addon. */
-export async function pickPort(taken: Set<number>): Promise<number> {
-  for (let i = 0; i < 50; i++) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const srv = net.createServer();
-      srv.once('error', reject);
-      srv.listen(0, HOST, () => {
-        const p = (srv.address() as net.AddressInfo).port;
-        srv.close(() => resolve(p));
-      });
-    });
-    if (!taken.has(port)) return port;
-  }
-  throw new Error('no free port for the addon');
-}
 
 export class AddonController {
   /** consecutive failed starts per addon key, for the back-off; cleared once the server answers */

@@ -19,6 +19,9 @@ import {
   ADDON_STORAGE_OPTIONS,
   ADDON_TYPES,
   IMPORT_SCHEMES,
+  TYPE_SETTINGS,
+  DB_NAME,
+  generatePassword,
   addonKey,
   connectionKeys,
   majorOf,
@@ -37,7 +40,7 @@ import { findPlan, PLANS } from '../domain/plans.ts';
 import { idFromName, randomId } from '../domain/ids.ts';
 import { ConflictError, NotFoundError, UnsupportedError, ValidationError, type FieldProblem } from '../errors/errors.ts';
 import type { AddonEngine } from './engines/engine.ts';
-import { backupFile, pickPort } from './addon-controller.ts';
+import { backupFile, pickPort } from './places.ts';
 import { scheduleDump } from './backups.ts';
 
 export interface AddonInput {
@@ -74,33 +77,6 @@ export interface AddonContainer {
   state: 'starting' | 'running' | 'exited';
   startedAt?: string;
   exitedAt?: string;
-}
-
-/** typeSpecificSettings each type honours, and the values that ask for what is not built here. */
-const TYPE_SETTINGS: Record<string, { type: AddonType; unsupportedWhen?: (v: unknown) => boolean }> = {
-  redisMaxMemoryPolicy: { type: 'redis' },
-  redisSentinelEnabled: { type: 'redis', unsupportedWhen: (v) => v === true },
-  postgresqlWalLevel: { type: 'postgresql' },
-  postgresqlSupabaseMode: { type: 'postgresql', unsupportedWhen: (v) => v === true },
-  postgresqlConnectionPoolerEnabled: { type: 'postgresql', unsupportedWhen: (v) => v === true },
-  postgresqlConnectionPoolerReplicas: { type: 'postgresql', unsupportedWhen: (v) => typeof v === 'number' && v > 0 },
-  postgresqlReadConnectionPoolerEnabled: { type: 'postgresql', unsupportedWhen: (v) => v === true },
-  postgresqlReadConnectionPoolerReplicas: { type: 'postgresql', unsupportedWhen: (v) => typeof v === 'number' && v > 0 },
-  postgresqlImportMode: { type: 'postgresql', unsupportedWhen: (v) => v === true },
-  mysqlHaModeEnabled: { type: 'mysql', unsupportedWhen: (v) => v === true },
-  mysqlRouterReplicas: { type: 'mysql', unsupportedWhen: (v) => typeof v === 'number' && v > 0 },
-};
-
-const DB_NAME = /^[a-zA-Z_][a-zA-Z0-9_]{0,62}$/;
-
-/** A strong password: 32 characters of [A-Za-z0-9] (about 190 bits), safe in any URI or config file. */
-function generatePassword(): string {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-  let out = '';
-  while (out.length < 32) {
-    for (const b of crypto.randomBytes(48)) if (b < 248 && out.length < 32) out += alphabet[b % 62];
-  }
-  return out;
 }
 
 export class AddonsService {

@@ -3,6 +3,7 @@
  * supervised instances, with credentials, backups and restores. Pure model and rules; the engines that run
  * each type live in `src/addons/engines/`.
  */
+import crypto from 'node:crypto';
 
 export const ADDON_TYPES = ['postgresql', 'mysql', 'redis'] as const;
 export type AddonType = (typeof ADDON_TYPES)[number];
@@ -258,6 +259,33 @@ export function connectionKeys(type: AddonType, c: { host: string; port: number;
 
 /** The URI schemes a live import of each type reads from. */
 export const IMPORT_SCHEMES: Record<AddonType, string[]> = { postgresql: ['postgres:', 'postgresql:'], mysql: ['mysql:'], redis: ['redis:'] };
+
+/** typeSpecificSettings each type honours, and the values that ask for what is not built here. */
+export const TYPE_SETTINGS: Record<string, { type: AddonType; unsupportedWhen?: (v: unknown) => boolean }> = {
+  redisMaxMemoryPolicy: { type: 'redis' },
+  redisSentinelEnabled: { type: 'redis', unsupportedWhen: (v) => v === true },
+  postgresqlWalLevel: { type: 'postgresql' },
+  postgresqlSupabaseMode: { type: 'postgresql', unsupportedWhen: (v) => v === true },
+  postgresqlConnectionPoolerEnabled: { type: 'postgresql', unsupportedWhen: (v) => v === true },
+  postgresqlConnectionPoolerReplicas: { type: 'postgresql', unsupportedWhen: (v) => typeof v === 'number' && v > 0 },
+  postgresqlReadConnectionPoolerEnabled: { type: 'postgresql', unsupportedWhen: (v) => v === true },
+  postgresqlReadConnectionPoolerReplicas: { type: 'postgresql', unsupportedWhen: (v) => typeof v === 'number' && v > 0 },
+  postgresqlImportMode: { type: 'postgresql', unsupportedWhen: (v) => v === true },
+  mysqlHaModeEnabled: { type: 'mysql', unsupportedWhen: (v) => v === true },
+  mysqlRouterReplicas: { type: 'mysql', unsupportedWhen: (v) => typeof v === 'number' && v > 0 },
+};
+
+export const DB_NAME = /^[a-zA-Z_][a-zA-Z0-9_]{0,62}$/;
+
+/** A strong password: 32 characters of [A-Za-z0-9] (about 190 bits), safe in any URI or config file. */
+export function generatePassword(): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+  let out = '';
+  while (out.length < 32) {
+    for (const b of crypto.randomBytes(48)) if (b < 248 && out.length < 32) out += alphabet[b % 62];
+  }
+  return out;
+}
 
 /** `POSTGRES_URI` → `postgresUri`: the `/v1` credentials' `secrets` spelling. */
 export function camelKey(key: string): string {
