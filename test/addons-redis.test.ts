@@ -113,6 +113,30 @@ describe('Redis addon', () => {
     assert.equal((await client.get.addon.backupSchedules({ parameters: { projectId: P, addonId: A } })).data.schedules!.length, 0);
   });
 
+  it('updates through put, patch and version, keeping the data across the server replacement', async () => {
+    const put = await client.put.addon({
+      parameters: { projectId: P },
+      data: { name: A, type: 'redis', version: '7', description: 'session store', billing: { deploymentPlan: 'nf-compute-20', storage: 1024, replicas: 1 } },
+    });
+    assert.equal((put.data as { description?: string }).description, 'session store');
+    const patched = await client.patch.addon({ parameters: { projectId: P, addonId: A }, data: { billing: { deploymentPlan: 'nf-compute-50' }, typeSpecificSettings: { redisMaxMemoryPolicy: 'volatile-lru' } } });
+    assert.equal((patched.data as { billing: { deploymentPlan: string } }).billing.deploymentPlan, 'nf-compute-50');
+    await waitFor(async () => {
+      const policy = await withRedis((r) => r.config('GET', 'maxmemory-policy')).catch(() => undefined);
+      return (policy as string[] | undefined)?.[1] === 'volatile-lru';
+    }, 60_000, 'the server replaced with the new settings');
+    await waitForAddonStatus(client, P, A, 'running');
+    assert.deepEqual(await keys(), ['a', 'b', 'd']);
+    const v = (await client.get.addon.version({ parameters: { projectId: P, addonId: A } })).data;
+    assert.match(v.version, /^7\./);
+    const wrongType = await api(p, 'PUT', `/v1/projects/${P}/addons`, { name: A, type: 'postgresql', version: 'latest', billing: { deploymentPlan: 'nf-compute-20', storage: 1024, replicas: 1 } });
+    assert.equal(wrongType.status, 400);
+    assert.ok(wrongType.body.error.details.type);
+    const otherMajor = await api(p, 'POST', `/v1/projects/${P}/addons/${A}/version`, { version: '6' });
+    assert.equal(otherMajor.status, 400, JSON.stringify(otherMajor.body));
+    assert.ok(otherMajor.body.error.details.version);
+  });
+
   it('keeps the data through restart, pause and resume', async () => {
     await client.restart.addon({ parameters: { projectId: P, addonId: A } });
     await waitFor(async () => (await keys().catch(() => [])).length === 3 && (await client.get.addon({ parameters: { projectId: P, addonId: A } })).data.status === 'running', 60_000, 'back after restart');
