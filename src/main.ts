@@ -39,7 +39,7 @@ import { JobController } from './jobs/job-controller.ts';
 import { CronScheduler } from './jobs/cron-scheduler.ts';
 import { AddonController } from './addons/addon-controller.ts';
 import { AddonsService } from './addons/addons-service.ts';
-import { ensureServerUser } from './addons/server-user.ts';
+import { ensureServerUser, type ServerUser } from './addons/server-user.ts';
 import { PostgresEngine } from './addons/engines/postgres.ts';
 import { MysqlEngine } from './addons/engines/mysql.ts';
 import { RedisEngine } from './addons/engines/redis.ts';
@@ -140,11 +140,15 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   const cron = new CronScheduler(store, jobs, { logger: controllerLog, runChanged: (id) => jobQueue.add(id) });
 
   // Addons: database and cache servers as supervised instances of the process runtime.
+  let serverUser: ServerUser | undefined;
   const engines = new Map<AddonType, AddonEngine>([new PostgresEngine(), new MysqlEngine(), new RedisEngine()].map((e) => [e.type, e]));
   const addonController = new AddonController(store, driver, engines, {
     dataDir: config.dataDir,
     isolation: config.isolation,
-    user: config.runtime === 'process' ? ensureServerUser(controllerLog) : { name: 'none', uid: 0, gid: 0, drop: false },
+    // Looked up (and the system user created if missing) when an addon server first starts, not before.
+    get user() {
+      return (serverUser ??= config.runtime === 'process' ? ensureServerUser(controllerLog) : { name: 'none', uid: 0, gid: 0, drop: false });
+    },
     logger: controllerLog,
     requeue: (key) => addonQueue.add(key),
   });
