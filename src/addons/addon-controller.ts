@@ -67,14 +67,36 @@ export class AddonController {
     for (const k of await this.store.addons.listKeys()) {
       for (const b of await this.store.addons.listBackups(k.projectId, k.id, { limit: 1000, statuses: ['in-progress'] })) {
         await this.store.addons.finishBackup(b.id, { status: 'failed', error: 'interrupted: the control plane stopped during the backup' });
-        fs.rmSync(backupFile(this.opts.dataDir, b.projectId, b.addonId, b.file), { force: true });
+        fs.rmSync(`${backupFile(this.opts.dataDir, b.projectId, b.addonId, b.file)}.partial`, { force: true });
       }
-      for (const r of await this.store.addons.listRestores(k.projectId, k.id, { statuses: ['in-progress'] })) {
-        await this.store.addons.setRestoreStatus(r.id, 'failed', 'interrupted: the control plane stopped during the restore; the data is as it was');
+      const interrupted = await this.store.addons.listRestores(k.projectId, k.id, { statuses: ['in-progress'] });
+      if (interrupted.length) await this.undoDirectorySwap(k.projectId, k.id);
+      for (const r of interrupted) {
+        await this.store.addons.setRestoreStatus(r.id, 'failed', 'interrupted: the control plane stopped during the restore; the data is as it was (a PostgreSQL or MySQL swap that had already completed is kept)');
       }
       keys.push(addonKey(k.projectId, k.id));
     }
     return keys;
+  }
+
+  /**
+   * A restore that swaps directories (snapshots; Redis dumps) leaves `<dir>.replaced` beside the live one
+   * until it succeeded. Found at start, the restore did not finish: the old directory goes back, with the
+   * server stopped, and the half-made ones are removed.
+   */
+  private async undoDirectorySwap(projectId: string, addonId: string): Promise<void> {
+    const root = addonDir(this.opts.dataDir, projectId, addonId);
+    const pairs = [path.join(root, 'data'), path.join(root, 'data', 'redis')];
+    for (const live of pairs) {
+      const prev = `${live}.replaced`;
+      if (fs.existsSync(prev)) {
+        for (const inst of await this.observed(projectId, addonId)) await this.driver.stop(inst.id, this.grace());
+        fs.rmSync(live, { recursive: true, force: true });
+        fs.renameSync(prev, live);
+        this.opts.logger.warn({ addon: addonKey(projectId, addonId), dir: live }, 'interrupted restore: the data directory it replaced is back');
+      }
+      fs.rmSync(`${live}.restore`, { recursive: true, force: true });
+    }
   }
 
   /** Every addon key the runtime has a server of (orphans included): the resync reconciles them too. */

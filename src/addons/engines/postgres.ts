@@ -115,9 +115,19 @@ export class PostgresEngine implements AddonEngine {
     fs.rmSync(path.join(ctx.dataDir, PWFILE), { force: true });
     if (ctx.replicaOf) return; // read-only: the database comes from the primary
     const db = this.database(ctx.addon);
+    const old = `${db}__replaced`;
     await withClient(ctx, 'postgres', async (c) => {
-      const exists = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [db]);
-      if (!exists.rowCount) await c.query(`CREATE DATABASE ${ident(db)}`);
+      const rows = (await c.query('SELECT datname, datallowconn FROM pg_database WHERE datname = ANY($1)', [[db, old]])).rows as { datname: string; datallowconn: boolean }[];
+      const names = new Set(rows.map((r) => r.datname));
+      const closed = rows.some((r) => !r.datallowconn);
+      // A restore's swap cut short by a control-plane kill: finish it (both there) or undo it (only the old).
+      if (names.has(old) && names.has(db)) await c.query(`DROP DATABASE ${ident(old)} WITH (FORCE)`);
+      else if (names.has(old)) {
+        await c.query(`ALTER DATABASE ${ident(old)} RENAME TO ${ident(db)}`);
+        names.add(db);
+      }
+      if (!names.has(db)) await c.query(`CREATE DATABASE ${ident(db)}`);
+      else if (closed) await c.query(`ALTER DATABASE ${ident(db)} ALLOW_CONNECTIONS true`);
     });
   }
 
