@@ -125,6 +125,17 @@ describe('PostgreSQL addon', () => {
     await waitForAddonStatus(client, P, A, 'running');
   });
 
+  it('undoes a restore swap cut short between its renames (the live database renamed away)', async () => {
+    const admin = new pg.Client({ connectionString: (await client.get.addon.credentials({ parameters: { projectId: P, addonId: A } })).data.secrets.postgresUriAdmin });
+    await admin.connect();
+    await admin.query('ALTER DATABASE main_db ALLOW_CONNECTIONS false');
+    await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'main_db'");
+    await admin.query('ALTER DATABASE main_db RENAME TO main_db__replaced');
+    await admin.end();
+    const rows = await waitFor(async () => names().catch(() => undefined), 60_000, 'the database back under its name');
+    assert.deepEqual(rows, ['one', 'two', 'three', 'kept']);
+  });
+
   it('keeps the data through pause and resume', async () => {
     await client.pause.addon({ parameters: { projectId: P, addonId: A } });
     await waitForAddonStatus(client, P, A, 'paused');
