@@ -9,7 +9,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import type { ApiClient } from '@northflank/js-client';
-import { api, northflankClient, startTestPlatform, waitFor, type RunningPlatform } from './support/platform.ts';
+import Database from 'better-sqlite3';
+import { api, instancePids, northflankClient, startTestPlatform, waitFor, type RunningPlatform } from './support/platform.ts';
 import { backupAndWait, restoreAndWait, waitForAddonStatus } from './support/addons.ts';
 
 const P = 'kvstore';
@@ -145,5 +146,28 @@ describe('Redis addon', () => {
     await client.resume.addon({ parameters: { projectId: P, addonId: A } });
     await waitForAddonStatus(client, P, A, 'running');
     assert.deepEqual(await keys(), ['a', 'b', 'd']);
+  });
+
+  it('puts the data back when a control-plane kill cut a restore between its directory swaps', async () => {
+    const name = (await client.get.addon.containers({ parameters: { projectId: P, addonId: A } })).data.containers![0].name;
+    await p.kill9();
+    // What a restore leaves when killed mid-swap: the server stopped, the live data moved aside, a new
+    // (here empty) directory in its place, and the restore recorded as running.
+    const [, app] = instancePids(p.dataDir, name);
+    process.kill(-app, 'SIGTERM');
+    await waitFor(() => fs.existsSync(path.join(p.dataDir, 'runtime', 'instances', name, 'exit.json')), 60_000, 'redis stopped');
+    const data = path.join(p.dataDir, 'addons', P, A, 'data');
+    fs.renameSync(path.join(data, 'redis'), path.join(data, 'redis.replaced'));
+    fs.mkdirSync(path.join(data, 'redis'));
+    const db = new Database(path.join(p.dataDir, 'slipway.db'));
+    db.prepare("INSERT INTO addon_restores (id, project_id, addon_id, backup_id, status, error, created_at, completed_at) VALUES ('restore-cut', ?, ?, 'backup-x', 'in-progress', NULL, ?, NULL)").run(P, A, new Date().toISOString());
+    db.close();
+    await p.restart();
+    client = await northflankClient(p);
+    await waitForAddonStatus(client, P, A, 'running');
+    assert.deepEqual(await keys(), ['a', 'b', 'd']);
+    const cut = (await client.get.addon.restores({ parameters: { projectId: P, addonId: A } })).data.restores.find((r) => r.id === 'restore-cut');
+    assert.equal(cut?.status, 'failed');
+    assert.equal(fs.existsSync(path.join(data, 'redis.replaced')), false);
   });
 });
