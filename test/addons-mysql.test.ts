@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
 import type { ApiClient } from '@northflank/js-client';
-import { api, northflankClient, startTestPlatform, waitFor, type RunningPlatform } from './support/platform.ts';
+import { api, instancePids, northflankClient, startTestPlatform, waitFor, type RunningPlatform } from './support/platform.ts';
 import { backupAndWait, restoreAndWait, waitForAddonStatus } from './support/addons.ts';
 
 const P = 'mydata';
@@ -103,6 +103,18 @@ describe('MySQL addon (MariaDB)', () => {
     await waitFor(async () => (await client.get.addon.containers({ parameters: { projectId: P, addonId: A } })).data.containers!.length === 0, 60_000, 'no server while paused');
     await client.resume.addon({ parameters: { projectId: P, addonId: A } });
     await waitForAddonStatus(client, P, A, 'running');
+    assert.deepEqual(await names(), ['one', 'two']);
+  });
+
+  it('keeps serving through a control-plane SIGKILL and adopts the same server after', async () => {
+    const before_ = (await client.get.addon.containers({ parameters: { projectId: P, addonId: A } })).data.containers![0].name;
+    const pids = instancePids(p.dataDir, before_);
+    await p.kill9();
+    assert.deepEqual(await names(), ['one', 'two'], 'the server answers while the control plane is down');
+    await p.restart();
+    client = await northflankClient(p);
+    await waitForAddonStatus(client, P, A, 'running');
+    assert.deepEqual(instancePids(p.dataDir, before_), pids, 'the same server process, adopted');
     assert.deepEqual(await names(), ['one', 'two']);
   });
 
