@@ -47,6 +47,14 @@ import { VolumeStorage } from './volumes/volume-storage.ts';
 import { ServiceVolumes } from './volumes/service-volumes.ts';
 import { VolumeController } from './volumes/volume-controller.ts';
 import { VolumesService } from './volumes/volumes-service.ts';
+import { AddonController } from './addons/addon-controller.ts';
+import { AddonsService } from './addons/addons-service.ts';
+import { ensureServerUser, type ServerUser } from './addons/server-user.ts';
+import { PostgresEngine } from './addons/engines/postgres.ts';
+import { MysqlEngine } from './addons/engines/mysql.ts';
+import { RedisEngine } from './addons/engines/redis.ts';
+import type { AddonEngine } from './addons/engines/engine.ts';
+import type { AddonType } from './domain/addons.ts';
 
 export interface Platform {
   config: Readonly<Config>;
@@ -173,6 +181,22 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   const jobs = new JobsService(store, auth, jobController, { runsDir, images: config.runtime === 'docker', inherited });
   const cron = new CronScheduler(store, jobs, { logger: controllerLog, runChanged: (id) => jobQueue.add(id) });
 
+  // Addons: database and cache servers as supervised instances of the process runtime.
+  let serverUser: ServerUser | undefined;
+  const engines = new Map<AddonType, AddonEngine>([new PostgresEngine(), new MysqlEngine(), new RedisEngine()].map((e) => [e.type, e]));
+  const addonController = new AddonController(store, driver, engines, {
+    dataDir: config.dataDir,
+    isolation: config.isolation,
+    // Looked up (and the system user created if missing) when an addon server first starts, not before.
+    get user() {
+      return (serverUser ??= config.runtime === 'process' ? ensureServerUser(controllerLog) : { name: 'none', uid: 0, gid: 0, drop: false });
+    },
+    logger: controllerLog,
+    requeue: (key) => addonQueue.add(key),
+  });
+  const addonQueue = new WorkQueue('addons', (key) => addonController.reconcile(key), { concurrency: 4, logger: controllerLog });
+  const addons = new AddonsService(store, auth, engines, driver, { dataDir: config.dataDir, runtime: config.runtime, changed: (key) => addonQueue.add(key) });
+
   const { generated } = await auth.bootstrapAdmin(config.dataDir, config.adminToken);
   if (generated) {
     // Printed once, on first start, to stdout (not the log): the file in the data directory keeps it.
@@ -189,6 +213,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
     jobs,
     secrets: { secretGroups: new SecretGroupsService(store, auth, releases), environment: new EnvironmentDetailsService(store, auth), tags: new TagsService(store, auth) },
     volumes,
+    addons,
     store,
     domain: config.domain,
     dataDir: config.dataDir,
@@ -203,9 +228,12 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
     for (const s of await store.services.listKeys()) serviceQueue.add(`${s.projectId}/${s.id}`);
     for (const key of await serviceController.runtimeKeys()) serviceQueue.add(key);
     for (const key of await volumeController.resyncKeys()) volumeQueue.add(key);
+    for (const k of await store.addons.listKeys()) addonQueue.add(`${k.projectId}/${k.id}`);
+    for (const key of await addonController.runtimeKeys()) addonQueue.add(key);
     await volumeController.sweepNow();
   };
   // Adopt what still runs, resume volume operations and finish interrupted builds before taking requests.
+  for (const key of await addonController.start()) addonQueue.add(key);
   await resync();
   held.begin();
   for (const id of await buildController.requeueInterrupted()) buildQueue.add(id);
@@ -258,6 +286,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
       jobController.stop();
       unfollowInstances();
       await jobQueue.stop();
+      await addonQueue.stop();
       await buildQueue.stop();
       await volumeQueue.stop();
       await serviceQueue.stop();

@@ -19,6 +19,7 @@ import { registerGit } from './native/git.ts';
 import { registerCertificates } from './native/certificates.ts';
 import { registerV1Jobs } from './v1/jobs.ts';
 import { registerV1Registries } from './v1/registries.ts';
+import { registerV1Addons } from './v1/addons.ts';
 import { registerNativeRuns } from './native/runs.ts';
 import { registerV1Secrets } from './v1/secrets.ts';
 import { registerV1Tags } from './v1/tags.ts';
@@ -127,6 +128,7 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
     registerV1Tags(app, deps.secrets);
   }
   if (deps.volumes) registerV1Volumes(app, deps.volumes);
+  if (deps.addons) registerV1Addons(app, deps);
   registerNativeRuns(app, deps);
   app.register(import('./dashboard.ts'));
   return app;

@@ -15,6 +15,7 @@ import type { SecretGroupsService } from '../secrets/secret-groups.ts';
 import type { EnvironmentDetailsService } from '../secrets/environment-details.ts';
 import type { TagsService } from '../tags/tags-service.ts';
 import type { VolumesService } from '../volumes/volumes-service.ts';
+import type { AddonsService } from '../addons/addons-service.ts';
 
 export interface ApiDeps {
   logger: Logger;
@@ -28,6 +29,8 @@ export interface ApiDeps {
   secrets?: { secretGroups: SecretGroupsService; environment: EnvironmentDetailsService; tags: TagsService };
   /** volumes and their backups; their routes are registered only when present */
   volumes?: VolumesService;
+  /** addons (database and cache servers); their routes are registered only when present */
+  addons?: AddonsService;
   store: Store;
   domain: string;
   bodyLimitBytes: number;

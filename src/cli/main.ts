@@ -18,6 +18,7 @@ import { registerServiceOps } from './commands/service-ops.ts';
 import { registerRun } from './commands/run.ts';
 import { registerSecrets } from './commands/secrets.ts';
 import { registerVolumes } from './commands/volumes.ts';
+import { registerAddons } from './commands/addons.ts';
 
 export function buildProgram(): Command {
   const program = new Command('slipway')
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   registerEnv(program);
   registerSecrets(program);
   registerVolumes(program);
+  registerAddons(program);
   registerCompletion(program);
   for (const c of allCommands(program)) c.exitOverride();
   return program;

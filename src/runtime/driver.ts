@@ -57,10 +57,11 @@ export interface InstanceSpec {
 }
 
 /**
- * A persistent volume mounted into an instance: a host directory the controller owns (it outlives every
- * instance), offered at `mountPath`. The process runtime binds it into the sandbox (without a sandbox it
- * cannot honour the path and says where the directory is in `SLIPWAY_VOLUME_DIR`); container runtimes mount
- * an engine volume named from `name` backed by the directory. `sizeMb` is enforced only where the driver can.
+ * A persistent directory mounted into an instance (a volume's, or an addon server's data): a host directory the
+ * controller owns (it outlives every instance), offered at `mountPath`. The process runtime binds it into the
+ * sandbox (without a sandbox it cannot honour the path and says where the directory is in `SLIPWAY_VOLUME_DIR`
+ * and at `$SLIPWAY_FILES_DIR/<mount path>`); container runtimes mount an engine volume named from `name` backed
+ * by the directory. `sizeMb` is enforced only where the driver can.
  */
 export interface InstanceVolume {
   /** [a-z0-9-], unique per volume: names the engine volume */

@@ -301,6 +301,80 @@ const migrations = (dialect: DialectName): Record<string, Migration> => ({
       // releases made before this migration.
       await db.schema.alterTable('releases').addColumn('service_spec', 'text').execute();
       await db.schema.alterTable('releases').addColumn('service_secrets', 'text').execute();
+      },
+    },
+  '0011_addons': {
+    async up(db: Kysely<any>) {
+      // Addons (database and cache servers), their backups and restores. `secrets` is sealed; `port` is the
+      // server's stable local port; `generation` is bumped by a restart; `deleting` marks a delete in flight
+      // (the controller stops the server, then removes the data, then the row).
+      await db.schema
+        .createTable('addons')
+        .addColumn('project_id', 'text', (c) => c.notNull())
+        .addColumn('id', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('type', 'text', (c) => c.notNull())
+        .addColumn('spec', 'text', (c) => c.notNull())
+        .addColumn('secrets', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('status_message', 'text')
+        .addColumn('port', 'integer', (c) => c.notNull())
+        .addColumn('replica_ports', 'text', (c) => c.notNull().defaultTo('[]'))
+        .addColumn('paused', 'integer', (c) => c.notNull())
+        .addColumn('generation', 'integer', (c) => c.notNull())
+        .addColumn('initialized', 'integer', (c) => c.notNull())
+        .addColumn('deleting', 'integer', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('addons_pk', ['project_id', 'id'])
+        .execute();
+      await db.schema
+        .createTable('addon_backups')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('project_id', 'text', (c) => c.notNull())
+        .addColumn('addon_id', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('backup_type', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('file', 'text', (c) => c.notNull())
+        .addColumn('size_bytes', 'integer', (c) => c.notNull())
+        .addColumn('addon_type', 'text', (c) => c.notNull())
+        .addColumn('addon_version', 'text', (c) => c.notNull())
+        .addColumn('source_type', 'text', (c) => c.notNull())
+        .addColumn('schedule_id', 'text')
+        .addColumn('expires_at', 'text')
+        .addColumn('retained', 'integer', (c) => c.notNull().defaultTo(0))
+        // a snapshot keeps the server's own password of its moment, sealed: a restore reconnects with it
+        .addColumn('secrets', 'text')
+        .addColumn('error', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('completed_at', 'text')
+        .execute();
+      await db.schema.createIndex('addon_backups_addon_idx').on('addon_backups').columns(['project_id', 'addon_id', 'created_at']).execute();
+      await db.schema
+        .createTable('addon_restores')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('project_id', 'text', (c) => c.notNull())
+        .addColumn('addon_id', 'text', (c) => c.notNull())
+        .addColumn('backup_id', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('error', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('completed_at', 'text')
+        .execute();
+      // Backup schedules: `spec` is Northflank's schedule (scheduling, backupType, retentionTime…); `last_run_at`
+      // is the last slot a backup was made for, so a slot never makes two.
+      await db.schema
+        .createTable('addon_backup_schedules')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('project_id', 'text', (c) => c.notNull())
+        .addColumn('addon_id', 'text', (c) => c.notNull())
+        .addColumn('spec', 'text', (c) => c.notNull())
+        .addColumn('last_run_at', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('addon_restores_addon_idx').on('addon_restores').columns(['project_id', 'addon_id', 'created_at']).execute();
     },
   },
 });

@@ -206,7 +206,77 @@ export interface RegistryCredentialsTable {
   updated_at: string;
 }
 
+export interface AddonsTable {
+  project_id: string;
+  id: string;
+  name: string;
+  type: string;
+  /** AddonSpec, JSON */
+  spec: string;
+  /** AddonSecrets (`{ username, password }`), sealed (see secret-box.ts) */
+  secrets: string;
+  status: string;
+  status_message: string | null;
+  port: number;
+  /** JSON array of the read replicas' ports */
+  replica_ports: string;
+  paused: number;
+  generation: number;
+  initialized: number;
+  deleting: number;
+  version: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface AddonBackupsTable {
+  id: string;
+  project_id: string;
+  addon_id: string;
+  name: string;
+  backup_type: string;
+  status: string;
+  file: string;
+  size_bytes: number;
+  addon_type: string;
+  addon_version: string;
+  source_type: string;
+  schedule_id: string | null;
+  expires_at: string | null;
+  retained: number;
+  /** a snapshot's `{ password }` of its moment, sealed */
+  secrets: string | null;
+  error: string | null;
+  created_at: string;
+  completed_at: string | null;
+}
+
+export interface AddonRestoresTable {
+  id: string;
+  project_id: string;
+  addon_id: string;
+  backup_id: string;
+  status: string;
+  error: string | null;
+  created_at: string;
+  completed_at: string | null;
+}
+
+export interface AddonBackupSchedulesTable {
+  id: string;
+  project_id: string;
+  addon_id: string;
+  /** AddonBackupSchedule's spec, JSON */
+  spec: string;
+  last_run_at: string;
+  created_at: string;
+}
+
 export interface Database {
+  addons: AddonsTable;
+  addon_backup_schedules: AddonBackupSchedulesTable;
+  addon_backups: AddonBackupsTable;
+  addon_restores: AddonRestoresTable;
   packages: PackagesTable;
   rollouts: RolloutsTable;
   rollout_events: RolloutEventsTable;

@@ -17,6 +17,7 @@ import { RegistryCredentialsRepo } from './registry-credentials-repo.ts';
 import { SecretGroupsRepo } from './secret-groups-repo.ts';
 import { TagsRepo } from './tags-repo.ts';
 import { VolumesRepo } from './volumes-repo.ts';
+import { AddonsRepo } from './addons-repo.ts';
 
 export interface Store {
   db: Kysely<Database>;
@@ -35,6 +36,7 @@ export interface Store {
   secretGroups: SecretGroupsRepo;
   tags: TagsRepo;
   volumes: VolumesRepo;
+  addons: AddonsRepo;
   close(): Promise<void>;
 }
 
@@ -57,6 +59,7 @@ export async function openStore(opts: { url?: string; sqlitePath?: string; box: 
     secretGroups: new SecretGroupsRepo(db, opts.box),
     tags: new TagsRepo(db),
     volumes: new VolumesRepo(db),
+    addons: new AddonsRepo(db, opts.box),
     close,
   };
 }

@@ -5,6 +5,7 @@ import { SignIn } from './screens/SignIn.tsx';
 import { Projects } from './screens/Projects.tsx';
 import { ProjectServices } from './screens/ProjectServices.tsx';
 import { ServicePage } from './screens/ServicePage.tsx';
+import { AddonPage } from './screens/AddonPage.tsx';
 
 export function App() {
   const [signedIn, setSignedIn] = useState(() => session.token() !== null);
@@ -58,6 +59,8 @@ export function App() {
           <Projects />
         ) : route.name === 'project' ? (
           <ProjectServices project={route.project} />
+        ) : route.name === 'addon' ? (
+          <AddonPage key={`${route.project}/${route.addon}`} project={route.project} addon={route.addon} />
         ) : route.name === 'service' ? (
           <ServicePage key={`${route.project}/${route.service}`} project={route.project} service={route.service} />
         ) : (

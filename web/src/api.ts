@@ -112,7 +112,47 @@ export const paths = {
   volumes: (p: string) => `/v1/projects/${enc(p)}/volumes?per_page=100`,
   volumeBackups: (p: string, v: string) => `/v1/projects/${enc(p)}/volumes/${enc(v)}/backups?per_page=100`,
   backupVolume: (p: string, v: string) => `/v1/projects/${enc(p)}/volumes/${enc(v)}/backups`,
+  addons: (p: string) => `/v1/projects/${enc(p)}/addons?per_page=100`,
+  addon: (p: string, a: string) => `/v1/projects/${enc(p)}/addons/${enc(a)}`,
+  addonBackups: (p: string, a: string) => `/v1/projects/${enc(p)}/addons/${enc(a)}/backups`,
+  addonRestores: (p: string, a: string) => `/v1/projects/${enc(p)}/addons/${enc(a)}/restores?per_page=100`,
+  addonRestore: (p: string, a: string, b: string) => `/v1/projects/${enc(p)}/addons/${enc(a)}/backups/${enc(b)}/restore`,
+  addonAction: (p: string, a: string, action: 'pause' | 'resume' | 'restart') => `/v1/projects/${enc(p)}/addons/${enc(a)}/${action}`,
 };
+
+export interface AddonItem {
+  id: string;
+  name: string;
+  status: string;
+  spec: { type: string };
+}
+export interface Addon {
+  id: string;
+  name: string;
+  type: string;
+  version: string;
+  status: string;
+  statusMessage?: string;
+  billing: { deploymentPlan: string; storage: number; replicas: number };
+  createdAt: string;
+}
+export interface AddonBackup {
+  id: string;
+  name: string;
+  status: string;
+  createdAt: string;
+  completedAt?: string;
+  config: { size: string };
+  message?: string;
+}
+export interface AddonRestore {
+  id: string;
+  backupId: string;
+  status: string;
+  restoreTimestamp: string;
+  completedAt?: string;
+  message?: string;
+}
 
 // Shapes of the responses the dashboard reads (the parts it shows).
 export interface Project {

@@ -26,6 +26,17 @@ const TONE: Record<string, string> = {
   CANCELLED: 'bad',
   crashed: 'bad',
   exited: 'bad',
+  // addons, backups and restores (Northflank's words)
+  completed: 'ok',
+  allocating: 'busy',
+  postDeployment: 'busy',
+  upgrading: 'busy',
+  restore: 'busy',
+  'in-progress': 'busy',
+  scheduled: 'busy',
+  failed: 'bad',
+  error: 'bad',
+  errorAllocating: 'bad',
 };
 
 export function StatusBadge({ status, label }: { status: string; label?: string }) {

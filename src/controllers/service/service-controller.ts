@@ -523,9 +523,12 @@ export class ServiceController implements InstanceObserver {
   }
 }
 
-/** Job runs are instances too, labelled with process type `job`: the job controller's, never a service's. */
+/**
+ * Job runs and addon servers are instances too, labelled with process type `job` or `addon`: the job and
+ * addon controllers', never a service's (a service pass would stop them as orphans).
+ */
 function isJobRun(i: ObservedInstance): boolean {
-  return i.labels.processType === 'job';
+  return i.labels.processType === 'job' || i.labels.processType === 'addon';
 }
 
 function typeOf(i: ObservedInstance): string {

@@ -27,7 +27,8 @@ export function bwrapArgs(opts: { artifactDir?: string; workDir: string; files: 
   }
   args.push('--ro-bind', '/etc', '/etc', '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp');
   if (opts.artifactDir) args.push('--ro-bind', opts.artifactDir, APP_DIR);
-  // Persistent volumes are bound read-write at their mount paths (after /tmp, so one may lie under it).
+  // Persistent volumes are bound read-write at their mount paths (after /tmp, so one may lie under it). bwrap
+  // makes missing parents mode 0700 and root's: an unprivileged server inside (an addon) needs a top-level path.
   for (const v of opts.volumes ?? []) args.push('--bind', v.hostPath, v.mountPath);
   for (const f of opts.files) args.push('--ro-bind', f.hostPath, f.target);
   args.push('--unshare-pid', '--unshare-ipc', '--unshare-uts', '--hostname', 'slipway', '--die-with-parent', '--chdir', opts.workDir, '--');

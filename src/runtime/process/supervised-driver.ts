@@ -198,6 +198,9 @@ export class ProcessDriver implements RuntimeDriver {
       const problem = this.opts.isolation === 'bwrap' ? fileTargetProblem(f.path) : !f.path.startsWith('/') || f.path.includes('..') ? `invalid runtime file path '${f.path}'` : undefined;
       if (problem) throw ValidationError.one('runtimeFiles', 'absolutePath', problem);
     }
+    for (const v of spec.volumes ?? []) {
+      if (!path.isAbsolute(v.hostPath) || !path.isAbsolute(v.mountPath) || v.mountPath.split('/').includes('..')) throw ValidationError.one('volumes', 'absolutePath', `volume paths must be absolute: '${v.hostPath}' at '${v.mountPath}'`);
+    }
     fs.mkdirSync(path.join(dir, 'files'), { recursive: true });
     const files = spec.files.map((f, i) => {
       // Each file gets its own host path; the sandbox binds it at its absolute target.

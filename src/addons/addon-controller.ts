@@ -1,0 +1,503 @@
+/**
+ * The addon controller: one pass per addon key (`project/addon`) closes the gap between the addon's row
+ * (desired: running or paused, its generation, being deleted) and the runtime (its server's instance).
+ *
+ *   row gone/deleting → stop the server, then remove data and backups, then the row
+ *   paused            → stop the server                                  → status paused
+ *   instance of an older generation or spec → stop it (the next pass starts the new one)
+ *   no instance       → write the server's files, start it               → allocating
+ *   instance exited   → record why, remove, start again after a back-off → error
+ *   running           → ping with the credentials; first time: create the database → running
+ *   running and idle  → take the oldest scheduled backup, then restore
+ *
+ * Backups and restores run inside the pass, so they never overlap a start, stop or each other for the same
+ * addon. A pass interrupted by a control-plane kill leaves a backup or restore `in-progress`: the next
+ * start marks it failed (its temporary files were never swapped in, so the data is as it was).
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Store } from '../store/store.ts';
+import type { ObservedInstance, RuntimeDriver } from '../runtime/driver.ts';
+import type { PassResult } from '../controllers/queue.ts';
+import { ADDON_PROCESS_TYPE, addonInstanceId, addonKey, lastSlot, parseAddonKey, type AddonRecord, type AddonType } from '../domain/addons.ts';
+import { findPlan } from '../domain/plans.ts';
+import type { AddonEngine, EngineContext } from './engines/engine.ts';
+import type { ServerUser } from './server-user.ts';
+import { scheduleDump } from './backups.ts';
+import { run } from './engines/run.ts';
+import { addonDir, backupFile, pickPort, portFree } from './places.ts';
+
+export interface AddonControllerLogger {
+  info(o: object, m: string): void;
+  warn(o: object, m: string): void;
+  error(o: object, m: string): void;
+}
+
+export interface AddonControllerOptions {
+  dataDir: string;
+  isolation: 'bwrap' | 'none';
+  user: ServerUser;
+  logger: AddonControllerLogger;
+  requeue(key: string): void;
+  /** how long a stopping server may take to shut down cleanly before it is killed */
+  stopGraceSeconds?: number;
+  /** how long a started server may take to answer before the start counts as failed */
+  startTimeoutMs?: number;
+}
+
+const HOST = '127.0.0.1';
+const MOUNT = '/data';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class AddonController {
+  /** consecutive failed starts per addon key, for the back-off; cleared once the server answers */
+  private readonly failures = new Map<string, { count: number; notBefore: number }>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly driver: RuntimeDriver,
+    private readonly engines: ReadonlyMap<AddonType, AddonEngine>,
+    private readonly opts: AddonControllerOptions,
+  ) {}
+
+  /** On start: backups and restores a killed control plane left running are failed; every addon is enqueued. */
+  async start(): Promise<string[]> {
+    const keys: string[] = [];
+    for (const k of await this.store.addons.listKeys()) {
+      for (const b of await this.store.addons.listBackups(k.projectId, k.id, { limit: 1000, statuses: ['in-progress'] })) {
+        await this.store.addons.finishBackup(b.id, { status: 'failed', error: 'interrupted: the control plane stopped during the backup' });
+        fs.rmSync(`${backupFile(this.opts.dataDir, b.projectId, b.addonId, b.file)}.partial`, { force: true });
+      }
+      const interrupted = await this.store.addons.listRestores(k.projectId, k.id, { statuses: ['in-progress'] });
+      if (interrupted.length) await this.undoDirectorySwap(k.projectId, k.id);
+      for (const r of interrupted) {
+        await this.store.addons.setRestoreStatus(r.id, 'failed', 'interrupted: the control plane stopped during the restore; the data is as it was (a PostgreSQL or MySQL swap that had already completed is kept)');
+      }
+      keys.push(addonKey(k.projectId, k.id));
+    }
+    return keys;
+  }
+
+  /**
+   * A restore that swaps directories (snapshots; Redis dumps) leaves `<dir>.replaced` beside the live one
+   * until it succeeded. Found at start, the restore did not finish: the old directory goes back, with the
+   * server stopped, and the half-made ones are removed.
+   */
+  private async undoDirectorySwap(projectId: string, addonId: string): Promise<void> {
+    const root = addonDir(this.opts.dataDir, projectId, addonId);
+    const pairs = [path.join(root, 'data'), path.join(root, 'data', 'redis')];
+    for (const live of pairs) {
+      const prev = `${live}.replaced`;
+      if (fs.existsSync(prev)) {
+        for (const inst of await this.observed(projectId, addonId)) await this.driver.stop(inst.id, this.grace());
+        fs.rmSync(live, { recursive: true, force: true });
+        fs.renameSync(prev, live);
+        this.opts.logger.warn({ addon: addonKey(projectId, addonId), dir: live }, 'interrupted restore: the data directory it replaced is back');
+      }
+      fs.rmSync(`${live}.restore`, { recursive: true, force: true });
+    }
+  }
+
+  /** Every addon key the runtime has a server of (orphans included): the resync reconciles them too. */
+  async runtimeKeys(): Promise<string[]> {
+    return (await this.driver.list()).filter((i) => i.labels.processType === ADDON_PROCESS_TYPE).map((i) => addonKey(i.labels.project, i.labels.service));
+  }
+
+  private observed(projectId: string, addonId: string): Promise<ObservedInstance[]> {
+    return this.driver.list().then((all) => all.filter((i) => i.labels.processType === ADDON_PROCESS_TYPE && i.labels.project === projectId && i.labels.service === addonId));
+  }
+
+  private grace(): number {
+    return this.opts.stopGraceSeconds ?? 30;
+  }
+
+  async context(a: AddonRecord): Promise<EngineContext> {
+    const dataDir = path.join(addonDir(this.opts.dataDir, a.projectId, a.id), 'data');
+    return {
+      addon: a,
+      secrets: await this.store.addons.secrets(a.projectId, a.id),
+      dataDir,
+      mountPath: this.opts.isolation === 'bwrap' ? MOUNT : dataDir,
+      memoryMb: findPlan(a.spec.billing.deploymentPlan)?.memoryMb ?? 512,
+      user: this.opts.user,
+      host: HOST,
+    };
+  }
+
+  /** The identity of the server an addon should run: a new one replaces a running one of another. */
+  private releaseOf(a: AddonRecord): string {
+    const shape = JSON.stringify([a.spec.version, a.spec.billing.deploymentPlan, a.spec.typeSpecificSettings ?? {}, a.port]);
+    return `g${a.generation}-${crypto.createHash('sha256').update(shape).digest('hex').slice(0, 8)}`;
+  }
+
+  private replicaReleaseOf(a: AddonRecord, ordinal: number): string {
+    return `${this.releaseOf(a)}-r${ordinal}-${a.replicaPorts[ordinal - 1] ?? 0}`;
+  }
+
+  /** A read replica's context: its own data directory and port, following the primary. */
+  private async replicaContext(a: AddonRecord, ordinal: number): Promise<EngineContext> {
+    const primary = await this.context(a);
+    const dataDir = path.join(addonDir(this.opts.dataDir, a.projectId, a.id), `replica-${ordinal}`);
+    return {
+      ...primary,
+      addon: { ...a, port: a.replicaPorts[ordinal - 1] },
+      dataDir,
+      mountPath: this.opts.isolation === 'bwrap' ? MOUNT : dataDir,
+      replicaOf: { host: HOST, port: a.port },
+    };
+  }
+
+  private ordinalOf(id: string): number {
+    const m = /--(\d+)$/.exec(id);
+    return m ? Number(m[1]) : -1;
+  }
+
+  /**
+   * Read replicas (ordinal 1…replicas-1), once the primary answers: ports allocated and kept in the row, a
+   * replica started from the primary (a PostgreSQL base backup, a Redis replicaof), a crashed one started
+   * again on the next pass. They never hold up the addon's status: the primary is the addon.
+   */
+  private async reconcileReplicas(a: AddonRecord, engine: AddonEngine, observed: ObservedInstance[]): Promise<void> {
+    const want = a.spec.billing.replicas - 1;
+    if (want <= 0) return;
+    if (a.replicaPorts.length < want) {
+      const taken = new Set(await this.store.addons.ports());
+      const ports = [...a.replicaPorts];
+      while (ports.length < want) {
+        const port = await pickPort(taken);
+        taken.add(port);
+        ports.push(port);
+      }
+      a = await this.store.addons.mutate(a.projectId, a.id, () => ({ replicaPorts: ports }));
+    }
+    for (let ordinal = 1; ordinal <= want; ordinal++) {
+      const id = addonInstanceId(a.projectId, a.id, ordinal);
+      const inst = observed.find((i) => i.id === id);
+      const ctx = await this.replicaContext(a, ordinal);
+      try {
+        if (inst && inst.labels.release !== this.replicaReleaseOf(a, ordinal)) await this.driver.stop(id, this.grace());
+        else if (inst?.state === 'exited') {
+          this.opts.logger.warn({ addon: addonKey(a.projectId, a.id), replica: ordinal, exitCode: inst.exitCode }, 'addon replica exited; starting it again');
+          await this.driver.remove(id);
+        } else if (!inst) await this.launch(a, engine, { ordinal, ctx });
+        else if (await engine.ping(ctx)) await engine.afterReady(ctx);
+      } catch (err) {
+        this.opts.logger.warn({ addon: addonKey(a.projectId, a.id), replica: ordinal, err: (err as Error).message }, 'addon replica could not be started');
+      }
+    }
+  }
+
+  /** Stop replicas beyond the wanted count and remove their data (a scale down). */
+  private async removeSurplusReplicas(a: AddonRecord, observed: ObservedInstance[]): Promise<void> {
+    for (const inst of observed) {
+      const ordinal = this.ordinalOf(inst.id);
+      if (ordinal >= 1 && ordinal >= a.spec.billing.replicas) {
+        await this.driver.stop(inst.id, this.grace());
+        fs.rmSync(path.join(addonDir(this.opts.dataDir, a.projectId, a.id), `replica-${ordinal}`), { recursive: true, force: true });
+      }
+    }
+  }
+
+  /** Stop every replica and drop its data: after a snapshot restore they no longer follow the primary's files. */
+  private async dropReplicas(a: AddonRecord): Promise<void> {
+    for (const inst of await this.observed(a.projectId, a.id)) {
+      const ordinal = this.ordinalOf(inst.id);
+      if (ordinal < 1) continue;
+      await this.driver.stop(inst.id, this.grace());
+      fs.rmSync(path.join(addonDir(this.opts.dataDir, a.projectId, a.id), `replica-${ordinal}`), { recursive: true, force: true });
+    }
+  }
+
+  async reconcile(key: string): Promise<PassResult> {
+    const { projectId, addonId } = parseAddonKey(key);
+    const a = await this.store.addons.find(projectId, addonId);
+    const observed = await this.observed(projectId, addonId);
+    const projectGone = a ? !(await this.store.projects.find(projectId)) : false;
+
+    if (!a || a.deleting || projectGone) return this.remove(key, a, observed);
+    const engine = this.engines.get(a.spec.type);
+    if (!engine) return this.setStatus(a, 'error', `addon type '${a.spec.type}' is not installed here`);
+
+    if (a.paused) {
+      for (const inst of observed) await this.driver.stop(inst.id, this.grace());
+      if (a.status !== 'paused') await this.setStatus(a, 'paused');
+      return;
+    }
+
+    await this.removeSurplusReplicas(a, observed);
+    const release = this.releaseOf(a);
+    const primaryId = addonInstanceId(projectId, addonId);
+    const stale = observed.filter((i) => (i.id === primaryId && i.labels.release !== release) || this.ordinalOf(i.id) < 0);
+    if (stale.length) {
+      for (const inst of stale) await this.driver.stop(inst.id, this.grace());
+      await this.setStatus(a, a.initialized ? 'upgrading' : 'allocating');
+      return { againInMs: 0 };
+    }
+
+    const inst = observed.find((i) => i.id === primaryId);
+    if (inst?.state === 'exited') return this.onExit(key, a, inst);
+    if (!inst) return this.startServer(key, a, engine);
+
+    const ctx = await this.context(a);
+    if (ctx.secrets.nextPassword) await this.rotate(a, engine, ctx);
+    if (!(await engine.ping(ctx))) {
+      const startedMs = inst.startedAt ? Date.now() - Date.parse(inst.startedAt) : 0;
+      if (startedMs > (this.opts.startTimeoutMs ?? 120_000)) {
+        await this.setStatus(a, 'error', `the server did not answer within ${Math.round(startedMs / 1000)} s: restarting it`);
+        await this.driver.stop(inst.id, this.grace());
+        return { againInMs: 0 };
+      }
+      return { againInMs: 300 };
+    }
+    this.failures.delete(key);
+    if (!a.initialized) await this.setStatus(a, 'postDeployment');
+    await engine.afterReady(ctx);
+    const ready = a.initialized && a.status === 'running' ? a : await this.store.addons.mutate(projectId, addonId, () => ({ initialized: true, status: 'running', statusMessage: undefined }));
+
+    await this.reconcileReplicas(ready, engine, observed);
+    await this.runSchedules(ready, engine);
+    await this.runBackups(ready, engine);
+    await this.runRestores(ready, engine);
+    return { againInMs: 5000 };
+  }
+
+  /**
+   * Apply a credential rotation: the server takes the next password (said with the current one), then the
+   * store promotes it. A control plane killed between the two finds the server answering to the next one
+   * already, and only promotes it.
+   */
+  private async rotate(a: AddonRecord, engine: AddonEngine, ctx: EngineContext): Promise<void> {
+    const next = ctx.secrets.nextPassword!;
+    const promoted = { username: ctx.secrets.username, password: next };
+    if (!(await engine.ping({ ...ctx, secrets: promoted }))) {
+      if (!(await engine.ping(ctx))) return; // not up yet: the next pass tries again
+      await engine.setPassword(ctx, next);
+    }
+    await this.store.addons.setSecrets(a.projectId, a.id, promoted);
+    ctx.secrets = promoted;
+    this.opts.logger.info({ addon: addonKey(a.projectId, a.id) }, 'addon credentials rotated');
+  }
+
+  private async setStatus(a: AddonRecord, status: AddonRecord['status'], message?: string): Promise<void> {
+    if (a.status === status && a.statusMessage === message) return;
+    await this.store.addons.mutate(a.projectId, a.id, () => ({ status, statusMessage: message }));
+  }
+
+  private async remove(key: string, a: AddonRecord | undefined, observed: ObservedInstance[]): Promise<PassResult> {
+    const { projectId, addonId } = parseAddonKey(key);
+    // Stop first: the data is removed only once no server can write it.
+    for (const inst of observed) await this.driver.stop(inst.id, this.grace());
+    if (!a) return;
+    fs.rmSync(addonDir(this.opts.dataDir, projectId, addonId), { recursive: true, force: true });
+    await this.store.addons.delete(projectId, addonId);
+    this.failures.delete(key);
+    this.opts.logger.info({ addon: key }, 'addon deleted: server stopped, data and backups removed');
+  }
+
+  private async onExit(key: string, a: AddonRecord, inst: ObservedInstance): Promise<PassResult> {
+    const tail: string[] = [];
+    for await (const l of this.driver.logs(inst.id, { tail: 5 })) tail.push(l.line);
+    await this.driver.remove(inst.id);
+    const f = this.failures.get(key) ?? { count: 0, notBefore: 0 };
+    f.count++;
+    const backoffMs = Math.min(60_000, 500 * 2 ** Math.min(f.count, 7));
+    f.notBefore = Date.now() + backoffMs;
+    this.failures.set(key, f);
+    const why = inst.reason ?? (inst.signal ? `signal ${inst.signal}` : `exit code ${inst.exitCode}`);
+    await this.setStatus(a, a.initialized ? 'error' : 'errorAllocating', `the server stopped (${why}); restarting in ${Math.round(backoffMs / 1000)} s. Last output: ${tail.join(' | ').slice(-600)}`);
+    this.opts.logger.warn({ addon: key, reason: why, restarts: f.count }, 'addon server exited');
+    return { againInMs: backoffMs };
+  }
+
+  private async startServer(key: string, a: AddonRecord, engine: AddonEngine): Promise<PassResult> {
+    const f = this.failures.get(key);
+    if (f && f.notBefore > Date.now()) return { againInMs: f.notBefore - Date.now() };
+    // The port stays the addon's while it is free; taken by something else meanwhile, the addon moves.
+    if (!(await portFree(a.port))) {
+      const port = await pickPort(new Set(await this.store.addons.ports()));
+      this.opts.logger.warn({ addon: key, was: a.port, now: port }, 'addon port taken by another process: moving');
+      await this.store.addons.mutate(a.projectId, a.id, () => ({ port }));
+      return { againInMs: 0 };
+    }
+    await this.launch(a, engine);
+    if (a.status !== 'upgrading') await this.setStatus(a, 'allocating', a.status === 'error' || a.status === 'errorAllocating' ? a.statusMessage : undefined);
+    return { againInMs: 300 };
+  }
+
+  /** Write the server's files and start its instance (resolves once launched, not once it answers). */
+  private async launch(a: AddonRecord, engine: AddonEngine, replica?: { ordinal: number; ctx: EngineContext }): Promise<void> {
+    const ctx = replica?.ctx ?? (await this.context(a));
+    fs.mkdirSync(ctx.dataDir, { recursive: true, mode: 0o700 });
+    if (this.opts.user.drop) fs.chownSync(ctx.dataDir, this.opts.user.uid, this.opts.user.gid);
+    await engine.prepare(ctx);
+    const script = engine.script(ctx);
+    const u = this.opts.user;
+    const command = u.drop ? ['/usr/bin/setpriv', `--reuid=${u.uid}`, `--regid=${u.gid}`, '--clear-groups', '--', '/bin/sh', '-c', script] : ['/bin/sh', '-c', script];
+    const plan = findPlan(a.spec.billing.deploymentPlan);
+    await this.driver.start({
+      id: addonInstanceId(a.projectId, a.id, replica?.ordinal ?? 0),
+      labels: { project: a.projectId, service: a.id, release: replica ? this.replicaReleaseOf(a, replica.ordinal) : this.releaseOf(a), processType: ADDON_PROCESS_TYPE },
+      command,
+      workDir: ctx.mountPath,
+      env: { HOME: ctx.mountPath, TMPDIR: `${ctx.mountPath}/tmp`, SLIPWAY_PROJECT: a.projectId, SLIPWAY_ADDON: a.id },
+      files: [],
+      ports: [],
+      volumes: [{ name: `addon-${a.projectId}-${a.id}`, hostPath: ctx.dataDir, mountPath: ctx.mountPath, sizeMb: a.spec.billing.storage }],
+      ...(plan ? { memoryMb: plan.memoryMb, cpu: plan.cpu } : {}),
+    });
+  }
+
+  /** Start the server and wait until it answers (for restores that swap data while it is down). */
+  private async startAndWait(a: AddonRecord, engine: AddonEngine, formerPassword?: string): Promise<void> {
+    await this.launch(a, engine);
+    const ctx = await this.context(a);
+    const former = formerPassword && formerPassword !== ctx.secrets.password ? { ...ctx, secrets: { username: ctx.secrets.username, password: formerPassword } } : undefined;
+    const deadline = Date.now() + (this.opts.startTimeoutMs ?? 120_000);
+    while (Date.now() < deadline) {
+      const inst = (await this.observed(a.projectId, a.id)).find((i) => i.id === addonInstanceId(a.projectId, a.id));
+      if (!inst || inst.state === 'exited') {
+        if (inst) await this.driver.remove(inst.id);
+        throw new Error('the server stopped before it answered');
+      }
+      if (await engine.ping(ctx)) {
+        await engine.afterReady(ctx);
+        return;
+      }
+      // Restored data files may still know the password of their moment: set today's with it.
+      if (former && (await engine.ping(former))) {
+        await engine.setPassword(former, ctx.secrets.password);
+        continue;
+      }
+      await sleep(300);
+    }
+    throw new Error('the server did not answer in time');
+  }
+
+  /**
+   * Schedules: a slot that passed since the last one taken makes one backup (the slot is claimed with a
+   * conditional update, so it never makes two); scheduled backups past their retention are removed unless
+   * retained. Slots missed while the addon was paused or the control plane down yield one backup, not many.
+   */
+  private async runSchedules(a: AddonRecord, engine: AddonEngine): Promise<void> {
+    const now = new Date();
+    for (const s of await this.store.addons.listSchedules(a.projectId, a.id)) {
+      const slot = lastSlot(s.spec, new Date(s.lastRunAt), now);
+      if (!slot || !(await this.store.addons.claimSlot(s.id, s.lastRunAt, slot.toISOString()))) continue;
+      const expiresAt = new Date(slot.getTime() + s.spec.retentionTime * 86_400_000).toISOString();
+      await scheduleDump(this.store, a, engine, { name: `Scheduled ${s.spec.scheduling.interval} backup ${slot.toISOString().slice(0, 16).replace('T', ' ')}`, scheduleId: s.id, expiresAt, backupType: s.spec.backupType });
+    }
+    for (const b of await this.store.addons.expiredBackups(a.projectId, a.id, now.toISOString())) {
+      fs.rmSync(backupFile(this.opts.dataDir, b.projectId, b.addonId, b.file), { force: true });
+      await this.store.addons.deleteBackup(b.id);
+      this.opts.logger.info({ addon: addonKey(a.projectId, a.id), backup: b.id }, 'scheduled backup expired and removed');
+    }
+  }
+
+  private async runBackups(a: AddonRecord, engine: AddonEngine): Promise<void> {
+    const pending = (await this.store.addons.listBackups(a.projectId, a.id, { limit: 100, statuses: ['scheduled'] })).reverse();
+    for (const b of pending) {
+      const file = backupFile(this.opts.dataDir, a.projectId, a.id, b.file);
+      fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+      await this.store.addons.setBackupStatus(b.id, 'in-progress');
+      const partial = `${file}.partial`;
+      try {
+        if (b.backupType === 'snapshot') await this.snapshot(a, engine, b.id, partial);
+        else if (b.sourceType === 'liveInstance') {
+          const source = (await this.store.addons.backupSecrets(b.id))?.connectionString;
+          if (!source) throw new Error('the import lost its connection string');
+          await engine.dumpFrom(new URL(source), partial);
+          // The connection string was needed for this one dump only.
+          await this.store.addons.setBackupSecrets(b.id, null);
+        } else await engine.dump(await this.context(a), partial);
+        fs.renameSync(partial, file);
+        await this.store.addons.finishBackup(b.id, { status: 'completed', sizeBytes: fs.statSync(file).size });
+        this.opts.logger.info({ addon: addonKey(a.projectId, a.id), backup: b.id }, 'addon backup completed');
+      } catch (err) {
+        fs.rmSync(partial, { force: true });
+        await this.store.addons.finishBackup(b.id, { status: 'failed', error: (err as Error).message.slice(0, 1000) });
+        if (b.sourceType === 'liveInstance') await this.store.addons.setBackupSecrets(b.id, null);
+        this.opts.logger.warn({ addon: addonKey(a.projectId, a.id), backup: b.id, err: (err as Error).message }, 'addon backup failed');
+      }
+    }
+  }
+
+  /**
+   * A snapshot: the server stopped (so its files are consistent), its data directory archived, the server
+   * started again. The server's password of this moment is sealed with the backup: a restore reconnects
+   * with it (PostgreSQL keeps its password in its data files).
+   */
+  private async snapshot(a: AddonRecord, engine: AddonEngine, backupId: string, file: string): Promise<void> {
+    const ctx = await this.context(a);
+    await this.setStatus(a, 'backup');
+    await this.driver.stop(addonInstanceId(a.projectId, a.id), this.grace());
+    try {
+      await run('/usr/bin/tar', ['-czf', file, '-C', ctx.dataDir, '.'], { timeoutMs: 60 * 60_000 });
+      await this.store.addons.setBackupPassword(backupId, ctx.secrets.password);
+    } finally {
+      await this.startAndWait(a, engine);
+      await this.store.addons.mutate(a.projectId, a.id, () => ({ status: 'running', statusMessage: undefined }));
+    }
+  }
+
+  /**
+   * A snapshot restore: the archive is checked and unpacked beside the live data directory first; then, with
+   * the server stopped, the directories are swapped and the server started on the restored files. If it
+   * does not come up, the old directory is swapped back and started.
+   */
+  private async restoreSnapshot(a: AddonRecord, engine: AddonEngine, file: string, snapshotPassword: string | undefined): Promise<void> {
+    const ctx = await this.context(a);
+    const live = ctx.dataDir;
+    const next = `${live}.restore`;
+    const prev = `${live}.replaced`;
+    fs.rmSync(next, { recursive: true, force: true });
+    fs.rmSync(prev, { recursive: true, force: true });
+    fs.mkdirSync(next, { mode: 0o700 });
+    try {
+      await run('/usr/bin/tar', ['-xzf', file, '-C', next, '--no-same-permissions'], { timeoutMs: 60 * 60_000 });
+      if (this.opts.user.drop) await run('/usr/bin/chown', ['-R', `${this.opts.user.uid}:${this.opts.user.gid}`, next]);
+    } catch (err) {
+      fs.rmSync(next, { recursive: true, force: true });
+      throw err;
+    }
+    await this.dropReplicas(a);
+    await this.driver.stop(addonInstanceId(a.projectId, a.id), this.grace());
+    fs.renameSync(live, prev);
+    fs.renameSync(next, live);
+    try {
+      await this.startAndWait(a, engine, snapshotPassword);
+    } catch (err) {
+      await this.driver.stop(addonInstanceId(a.projectId, a.id), this.grace());
+      fs.rmSync(live, { recursive: true, force: true });
+      fs.renameSync(prev, live);
+      await this.startAndWait(a, engine);
+      throw err;
+    }
+    fs.rmSync(prev, { recursive: true, force: true });
+  }
+
+  private async runRestores(a: AddonRecord, engine: AddonEngine): Promise<void> {
+    const pending = (await this.store.addons.listRestores(a.projectId, a.id, { statuses: ['scheduled'] })).reverse();
+    for (const r of pending) {
+      const backup = await this.store.addons.findBackup(r.backupId);
+      if (!backup || backup.status !== 'completed') {
+        await this.store.addons.setRestoreStatus(r.id, 'failed', `backup '${r.backupId}' is not a completed backup`);
+        continue;
+      }
+      await this.store.addons.setRestoreStatus(r.id, 'in-progress');
+      await this.setStatus(a, 'restore');
+      const server = { stop: () => this.driver.stop(addonInstanceId(a.projectId, a.id), this.grace()), start: () => this.startAndWait(a, engine) };
+      const file = backupFile(this.opts.dataDir, backup.projectId, backup.addonId, backup.file);
+      try {
+        if (backup.backupType === 'snapshot') await this.restoreSnapshot(a, engine, file, await this.store.addons.backupPassword(backup.id));
+        else await engine.restore(await this.context(a), file, server);
+        await this.store.addons.setRestoreStatus(r.id, 'completed');
+        this.opts.logger.info({ addon: addonKey(a.projectId, a.id), restore: r.id, backup: backup.id }, 'addon restore completed');
+      } catch (err) {
+        await this.store.addons.setRestoreStatus(r.id, 'failed', (err as Error).message.slice(0, 1000));
+        this.opts.logger.warn({ addon: addonKey(a.projectId, a.id), restore: r.id, err: (err as Error).message }, 'addon restore failed; the data is as it was');
+      }
+      await this.store.addons.mutate(a.projectId, a.id, () => ({ status: 'running', statusMessage: undefined }));
+    }
+  }
+}

@@ -1,0 +1,494 @@
+/**
+ * Addon use cases for every API face: types, create/put/get/list/patch/delete, pause/resume/restart/scale,
+ * versions, credentials, backups and restores. Validates everything before it writes, so a refused request
+ * leaves nothing behind; the addon controller does the work (it is told through `changed`).
+ *
+ * `credentials(projectId, addonId)` is the call for linking an addon into secret groups: the connection
+ * keys as Northflank names them (`HOST`, `PORT`, `USERNAME`, `PASSWORD`, `DATABASE`, `POSTGRES_URI`…).
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import type { Store } from '../store/store.ts';
+import type { AuthService, Principal } from '../services/auth.ts';
+import type { RuntimeDriver } from '../runtime/driver.ts';
+import {
+  ADDON_PROCESS_TYPE,
+  ADDON_REPLICAS,
+  replicaRange,
+  ADDON_STORAGE_DEFAULT,
+  ADDON_STORAGE_OPTIONS,
+  ADDON_TYPES,
+  IMPORT_SCHEMES,
+  TYPE_SETTINGS,
+  DB_NAME,
+  generatePassword,
+  addonKey,
+  connectionKeys,
+  majorOf,
+  resolveVersion,
+  compareVersions,
+  scheduleProblems,
+  type AddonBackupRecord,
+  type AddonBackupSchedule,
+  type BackupScheduleSpec,
+  type AddonRecord,
+  type AddonRestoreRecord,
+  type AddonSpec,
+  type AddonType,
+} from '../domain/addons.ts';
+import { findPlan, PLANS } from '../domain/plans.ts';
+import { idFromName, randomId } from '../domain/ids.ts';
+import { ConflictError, NotFoundError, UnsupportedError, ValidationError, type FieldProblem } from '../errors/errors.ts';
+import type { AddonEngine } from './engines/engine.ts';
+import { backupFile, pickPort } from './places.ts';
+import { scheduleDump } from './backups.ts';
+
+export interface AddonInput {
+  name: string;
+  description?: string;
+  tags?: string[];
+  type: string;
+  version: string;
+  billing: { deploymentPlan: string; storage: number; replicas: number; storageClass?: string; zonalRedundancy?: unknown };
+  tlsEnabled?: boolean;
+  externalAccessEnabled?: boolean;
+  ipPolicies?: unknown[];
+  typeSpecificSettings?: Record<string, unknown>;
+  customCredentials?: { dbName?: string };
+  backupSchedules?: unknown[];
+  source?: unknown;
+  infrastructure?: { architecture?: string };
+}
+
+export interface AddonPatch {
+  description?: string;
+  tags?: string[];
+  version?: string;
+  billing?: { deploymentPlan?: string; storage?: number; replicas?: number; storageClass?: string };
+  tlsEnabled?: boolean;
+  externalAccessEnabled?: boolean;
+  ipPolicies?: unknown[];
+  typeSpecificSettings?: Record<string, unknown>;
+  backupSchedules?: unknown[];
+}
+
+export interface AddonContainer {
+  name: string;
+  state: 'starting' | 'running' | 'exited';
+  startedAt?: string;
+  exitedAt?: string;
+}
+
+export class AddonsService {
+  constructor(
+    private readonly store: Store,
+    private readonly auth: AuthService,
+    private readonly engines: ReadonlyMap<AddonType, AddonEngine>,
+    private readonly driver: RuntimeDriver,
+    private readonly opts: { dataDir: string; runtime: string; changed(key: string): void },
+  ) {}
+
+  /** The addon types this installation runs, with the versions found installed. */
+  types(): { engine: AddonEngine; versions: string[] }[] {
+    return ADDON_TYPES.flatMap((t) => {
+      const engine = this.engines.get(t);
+      return engine ? [{ engine, versions: engine.installed() }] : [];
+    }).filter((t) => t.versions.length > 0);
+  }
+
+  private engineFor(type: string, field = 'type'): AddonEngine {
+    const engine = this.engines.get(type as AddonType);
+    if (!engine || engine.installed().length === 0) {
+      const known = this.types().map((t) => t.engine.type);
+      throw ValidationError.one(field, 'enum', `unknown addon type '${type}': this installation runs ${known.map((k) => `'${k}'`).join(', ') || 'none'}`);
+    }
+    return engine;
+  }
+
+  private checkBilling(type: AddonType, billing: Partial<AddonInput['billing']>, problems: FieldProblem[], prefix = 'billing.'): void {
+    const range = replicaRange(type);
+    if (billing.deploymentPlan !== undefined && !findPlan(billing.deploymentPlan)) problems.push({ field: `${prefix}deploymentPlan`, rule: 'enum', message: `unknown plan '${billing.deploymentPlan}': one of ${PLANS.map((p) => p.id).join(', ')}` });
+    if (billing.replicas !== undefined && (billing.replicas < range.min || billing.replicas > range.max)) problems.push({ field: `${prefix}replicas`, rule: 'range', message: `replicas of a ${type} addon must be between ${range.min} and ${range.max} here (the primary and its read replicas)` });
+    if (billing.storage !== undefined && !(ADDON_STORAGE_OPTIONS as readonly number[]).includes(billing.storage)) problems.push({ field: `${prefix}storage`, rule: 'enum', message: `storage must be one of ${ADDON_STORAGE_OPTIONS.join(', ')} (MB)` });
+  }
+
+  private checkSettings(type: AddonType, settings: Record<string, unknown> | undefined, problems: FieldProblem[], unsupported: FieldProblem[]): void {
+    for (const [k, v] of Object.entries(settings ?? {})) {
+      const rule = TYPE_SETTINGS[k];
+      if (!rule) continue; // the schema refuses unknown keys
+      if (rule.type !== type && v !== undefined && v !== false && v !== 0) problems.push({ field: `typeSpecificSettings.${k}`, rule: 'type', message: `${k} applies to ${rule.type} addons only, not ${type}` });
+      else if (rule.unsupportedWhen?.(v)) unsupported.push({ field: `typeSpecificSettings.${k}`, rule: 'supported', message: `${k} is not available in this installation` });
+    }
+  }
+
+  private checkNetworking(input: { tlsEnabled?: boolean; externalAccessEnabled?: boolean; ipPolicies?: unknown[]; backupSchedules?: unknown[] }, unsupported: FieldProblem[]): void {
+    if (input.tlsEnabled) unsupported.push({ field: 'tlsEnabled', rule: 'supported', message: 'TLS for addons is not available here: addons listen on 127.0.0.1 only' });
+    if (input.externalAccessEnabled) unsupported.push({ field: 'externalAccessEnabled', rule: 'supported', message: 'external access to addons is not available here: addons listen on 127.0.0.1 only' });
+    if (input.ipPolicies?.length) unsupported.push({ field: 'ipPolicies', rule: 'supported', message: 'IP policies for addons are not available here' });
+  }
+
+  /** Northflank's rules for a set of schedules: valid fields per interval, one per interval and backup type. */
+  private checkSchedules(schedules: BackupScheduleSpec[], existing: BackupScheduleSpec[], problems: FieldProblem[], unsupported: FieldProblem[], prefix = 'backupSchedules'): void {
+    const seen = new Set(existing.map((s) => `${s.scheduling.interval}/${s.backupType}`));
+    schedules.forEach((s, i) => {
+      const at = prefix === 'backupSchedules' ? `${prefix}.${i}` : prefix;
+      problems.push(...scheduleProblems(s, at));
+      if ((s as { customDestinationId?: string }).customDestinationId) unsupported.push({ field: `${at}.customDestinationId`, rule: 'supported', message: 'custom backup destinations are not available here' });
+      const key = `${s.scheduling.interval}/${s.backupType}`;
+      if (seen.has(key)) problems.push({ field: `${at}.scheduling.interval`, rule: 'unique', message: `an addon has one ${s.scheduling.interval} ${s.backupType} schedule at most` });
+      seen.add(key);
+    });
+  }
+
+  private async saveSchedules(projectId: string, addonId: string, schedules: BackupScheduleSpec[]): Promise<AddonBackupSchedule[]> {
+    const out: AddonBackupSchedule[] = [];
+    for (const s of schedules) {
+      const spec: BackupScheduleSpec = { scheduling: s.scheduling, backupType: s.backupType, retentionTime: s.retentionTime, ...(s.compressionType ? { compressionType: s.compressionType } : {}) };
+      out.push(await this.store.addons.createSchedule({ id: randomId('schedule'), projectId, addonId, spec }));
+    }
+    return out;
+  }
+
+  async listSchedules(caller: Principal, projectId: string, addonId: string): Promise<AddonBackupSchedule[]> {
+    await this.get(caller, projectId, addonId);
+    return this.store.addons.listSchedules(projectId, addonId);
+  }
+
+  async createSchedule(caller: Principal, projectId: string, addonId: string, input: BackupScheduleSpec): Promise<AddonBackupSchedule> {
+    await this.live(caller, projectId, addonId);
+    const problems: FieldProblem[] = [];
+    const unsupported: FieldProblem[] = [];
+    this.checkSchedules([input], (await this.store.addons.listSchedules(projectId, addonId)).map((s) => s.spec), problems, unsupported, '');
+    for (const p of problems) p.field = p.field.replace(/^\./, '');
+    for (const p of unsupported) p.field = p.field.replace(/^\./, '');
+    if (problems.length) throw new ValidationError(problems);
+    if (unsupported.length) throw new UnsupportedError(unsupported);
+    const [s] = await this.saveSchedules(projectId, addonId, [input]);
+    this.opts.changed(addonKey(projectId, addonId));
+    return s;
+  }
+
+  async deleteSchedule(caller: Principal, projectId: string, addonId: string, scheduleId: string): Promise<void> {
+    await this.live(caller, projectId, addonId);
+    if (!(await this.store.addons.deleteSchedule(projectId, addonId, scheduleId))) throw new NotFoundError('backup schedule', scheduleId);
+  }
+
+  /** Keep a backup a schedule made past its retention time. */
+  async retainBackup(caller: Principal, projectId: string, addonId: string, backupId: string): Promise<void> {
+    this.auth.authorize(caller, projectId, 'write');
+    await this.getBackup(caller, projectId, addonId, backupId);
+    await this.store.addons.retainBackup(backupId);
+  }
+
+  async create(caller: Principal, projectId: string, input: AddonInput): Promise<AddonRecord> {
+    this.auth.authorize(caller, projectId, 'write');
+    await this.store.projects.get(projectId);
+    const spec = this.validateNew(input);
+    const id = idFromName(input.name);
+    if (await this.store.addons.find(projectId, id)) throw new ConflictError(`addon '${id}' already exists in project '${projectId}'`);
+    const port = await pickPort(new Set(await this.store.addons.ports()));
+    const secrets = { username: `u${crypto.randomBytes(6).toString('hex')}`, password: generatePassword() };
+    const a = await this.store.addons.create({ projectId, id, spec, secrets, port });
+    await this.saveSchedules(projectId, id, (input.backupSchedules ?? []) as BackupScheduleSpec[]);
+    this.opts.changed(addonKey(projectId, id));
+    return a;
+  }
+
+  private validateNew(input: AddonInput): AddonSpec {
+    if (this.opts.runtime !== 'process') throw new UnsupportedError([{ field: 'type', rule: 'runtime', message: `addons run on the process runtime; this installation uses '${this.opts.runtime}'` }]);
+    const engine = this.engineFor(input.type);
+    const problems: FieldProblem[] = [];
+    const unsupported: FieldProblem[] = [];
+    const version = resolveVersion(input.version, engine.installed());
+    if (!version) problems.push({ field: 'version', rule: 'installed', message: `version '${input.version}' of ${input.type} is not installed here: one of ${engine.installed().join(', ')}, a major version, 'latest' or '<major>-latest'` });
+    this.checkBilling(engine.type, input.billing, problems);
+    this.checkSettings(engine.type, input.typeSpecificSettings, problems, unsupported);
+    const dbName = input.customCredentials?.dbName;
+    if (dbName !== undefined && !engine.features.customDBName) problems.push({ field: 'customCredentials.dbName', rule: 'type', message: `${input.type} addons have no database name` });
+    else if (dbName !== undefined && !DB_NAME.test(dbName)) problems.push({ field: 'customCredentials.dbName', rule: 'pattern', message: 'a database name is a letter or underscore, then up to 62 letters, digits or underscores' });
+    this.checkNetworking(input, unsupported);
+    this.checkSchedules((input.backupSchedules ?? []) as BackupScheduleSpec[], [], problems, unsupported);
+    if (input.source) unsupported.push({ field: 'source', rule: 'supported', message: 'forking an addon from a backup is not available here: create it, then restore the backup into it' });
+    if (input.infrastructure?.architecture && input.infrastructure.architecture !== 'x86') unsupported.push({ field: 'infrastructure.architecture', rule: 'supported', message: 'addons run on this machine\'s architecture (x86)' });
+    if (problems.length) throw new ValidationError(problems);
+    if (unsupported.length) throw new UnsupportedError(unsupported);
+    return {
+      name: input.name,
+      ...(input.description !== undefined ? { description: input.description } : {}),
+      tags: input.tags ?? [],
+      type: engine.type,
+      version: version!,
+      billing: { deploymentPlan: input.billing.deploymentPlan, storage: input.billing.storage ?? ADDON_STORAGE_DEFAULT, replicas: input.billing.replicas ?? ADDON_REPLICAS.default, ...(input.billing.storageClass ? { storageClass: input.billing.storageClass } : {}) },
+      tlsEnabled: false,
+      externalAccessEnabled: false,
+      ...(input.typeSpecificSettings ? { typeSpecificSettings: input.typeSpecificSettings } : {}),
+      ...(dbName ? { dbName } : {}),
+    };
+  }
+
+  /** Create, or update the addon the name derives (Northflank's PUT on the collection). */
+  async put(caller: Principal, projectId: string, input: AddonInput): Promise<AddonRecord> {
+    const cur = await this.store.addons.find(projectId, idFromName(input.name));
+    if (!cur) return this.create(caller, projectId, input);
+    if (cur.spec.type !== input.type) throw ValidationError.one('type', 'immutable', `addon '${cur.id}' is a ${cur.spec.type} addon; its type cannot change`);
+    if (input.customCredentials?.dbName !== undefined && input.customCredentials.dbName !== cur.spec.dbName) throw ValidationError.one('customCredentials.dbName', 'immutable', 'the database name cannot change after creation');
+    const { name: _n, type: _t, customCredentials: _c, source, infrastructure: _i, ...patch } = input;
+    if (source) throw new UnsupportedError([{ field: 'source', rule: 'supported', message: 'forking an addon from a backup is not available here' }]);
+    return this.patch(caller, projectId, cur.id, patch);
+  }
+
+  async get(caller: Principal, projectId: string, addonId: string): Promise<AddonRecord> {
+    this.auth.authorize(caller, projectId, 'read');
+    return this.store.addons.get(projectId, addonId);
+  }
+
+  async list(caller: Principal, projectId: string, page: { after?: string; limit: number }): Promise<AddonRecord[]> {
+    this.auth.authorize(caller, projectId, 'read');
+    await this.store.projects.get(projectId);
+    return this.store.addons.list(projectId, page);
+  }
+
+  private async live(caller: Principal, projectId: string, addonId: string): Promise<AddonRecord> {
+    this.auth.authorize(caller, projectId, 'write');
+    const a = await this.store.addons.get(projectId, addonId);
+    if (a.deleting) throw new ConflictError(`addon '${addonId}' is being deleted`);
+    return a;
+  }
+
+  async patch(caller: Principal, projectId: string, addonId: string, patch: AddonPatch): Promise<AddonRecord> {
+    const cur = await this.live(caller, projectId, addonId);
+    const engine = this.engineFor(cur.spec.type);
+    const problems: FieldProblem[] = [];
+    const unsupported: FieldProblem[] = [];
+    let version = cur.spec.version;
+    if (patch.version !== undefined) {
+      const v = resolveVersion(patch.version, engine.installed());
+      if (!v) problems.push({ field: 'version', rule: 'installed', message: `version '${patch.version}' of ${cur.spec.type} is not installed here: one of ${engine.installed().join(', ')}` });
+      else if (majorOf(v) !== majorOf(cur.spec.version)) unsupported.push({ field: 'version', rule: 'sameMajor', message: `moving from ${cur.spec.version} to another major version (${v}) needs a dump and restore: create a new addon and restore a backup into it` });
+      else version = v;
+    }
+    this.checkBilling(cur.spec.type, patch.billing ?? {}, problems);
+    this.checkSettings(cur.spec.type, patch.typeSpecificSettings, problems, unsupported);
+    this.checkNetworking(patch, unsupported);
+    if (patch.backupSchedules) this.checkSchedules(patch.backupSchedules as BackupScheduleSpec[], [], problems, unsupported);
+    if (problems.length) throw new ValidationError(problems);
+    if (unsupported.length) throw new UnsupportedError(unsupported);
+    if (patch.backupSchedules) {
+      // The addon's schedules become exactly the ones given (Northflank's PATCH of the list).
+      await this.store.addons.deleteSchedules(projectId, addonId);
+      await this.saveSchedules(projectId, addonId, patch.backupSchedules as BackupScheduleSpec[]);
+    }
+    const spec: AddonSpec = {
+      ...cur.spec,
+      ...(patch.description !== undefined ? { description: patch.description } : {}),
+      ...(patch.tags !== undefined ? { tags: patch.tags } : {}),
+      version,
+      billing: { ...cur.spec.billing, ...Object.fromEntries(Object.entries(patch.billing ?? {}).filter(([, v]) => v !== undefined)) },
+      ...(patch.typeSpecificSettings ? { typeSpecificSettings: { ...cur.spec.typeSpecificSettings, ...patch.typeSpecificSettings } } : {}),
+    };
+    const a = await this.store.addons.update(projectId, addonId, cur.version, { spec });
+    this.opts.changed(addonKey(projectId, addonId));
+    return a;
+  }
+
+  async scale(caller: Principal, projectId: string, addonId: string, billing: { deploymentPlan?: string; storage?: number; replicas?: number }): Promise<AddonRecord> {
+    const problems: FieldProblem[] = [];
+    const a = await this.get(caller, projectId, addonId);
+    this.checkBilling(a.spec.type, billing, problems, '');
+    if (problems.length) throw new ValidationError(problems);
+    return this.patch(caller, projectId, addonId, { billing });
+  }
+
+  async updateVersion(caller: Principal, projectId: string, addonId: string, version: string): Promise<AddonRecord> {
+    return this.patch(caller, projectId, addonId, { version });
+  }
+
+  /** The running version, what it can move to here (same major, newer), and its history (none kept yet). */
+  async version(caller: Principal, projectId: string, addonId: string): Promise<{ version: string; upgradeTo: { version: string; type: 'major' | 'minor' | 'patch' }[] }> {
+    const a = await this.get(caller, projectId, addonId);
+    const engine = this.engineFor(a.spec.type);
+    const upgradeTo = engine
+      .installed()
+      .filter((v) => majorOf(v) === majorOf(a.spec.version) && compareVersions(v, a.spec.version) > 0)
+      .map((v) => ({ version: v, type: (v.split('.')[1] !== a.spec.version.split('.')[1] ? 'minor' : 'patch') as 'minor' | 'patch' }));
+    return { version: a.spec.version, upgradeTo };
+  }
+
+  /** Mark for deletion: the controller stops the server, and only then removes its data and backups. */
+  async delete(caller: Principal, projectId: string, addonId: string): Promise<AddonRecord> {
+    this.auth.authorize(caller, projectId, 'write');
+    const a = await this.store.addons.mutate(projectId, addonId, () => ({ deleting: true, status: 'deleting' }));
+    this.opts.changed(addonKey(projectId, addonId));
+    return a;
+  }
+
+  async pause(caller: Principal, projectId: string, addonId: string): Promise<void> {
+    await this.live(caller, projectId, addonId);
+    const busy = await this.busy(projectId, addonId);
+    if (busy) throw new ConflictError(`addon '${addonId}' has a ${busy} in progress: pause it once that has finished`);
+    await this.store.addons.mutate(projectId, addonId, () => ({ paused: true }));
+    this.opts.changed(addonKey(projectId, addonId));
+  }
+
+  async resume(caller: Principal, projectId: string, addonId: string): Promise<void> {
+    await this.live(caller, projectId, addonId);
+    await this.store.addons.mutate(projectId, addonId, (a) => ({ paused: false, ...(a.paused ? { status: 'allocating' as const } : {}) }));
+    this.opts.changed(addonKey(projectId, addonId));
+  }
+
+  async restart(caller: Principal, projectId: string, addonId: string): Promise<void> {
+    const a = await this.live(caller, projectId, addonId);
+    if (a.paused) throw new ConflictError(`addon '${addonId}' is paused: resume it instead`);
+    await this.store.addons.mutate(projectId, addonId, (cur) => ({ generation: cur.generation + 1 }));
+    this.opts.changed(addonKey(projectId, addonId));
+  }
+
+  /** The server's instances as the runtime reports them. */
+  async containers(caller: Principal, projectId: string, addonId: string): Promise<AddonContainer[]> {
+    await this.get(caller, projectId, addonId);
+    const all = await this.driver.list();
+    return all
+      .filter((i) => i.labels.processType === ADDON_PROCESS_TYPE && i.labels.project === projectId && i.labels.service === addonId)
+      .map((i) => ({ name: i.id, state: i.state, ...(i.startedAt ? { startedAt: i.startedAt } : {}), ...(i.exitedAt ? { exitedAt: i.exitedAt } : {}) }));
+  }
+
+  /**
+   * The addon's connection keys as Northflank names them (`HOST`, `PORT`, `USERNAME`, `PASSWORD`,
+   * `DATABASE`, `POSTGRES_URI`, `MYSQL_URI`, `REDIS_MASTER_URL`, `TLS_ENABLED`…), in plain text. For linking
+   * an addon into secret groups (`addonDependencies`); callers check access themselves. NotFoundError if
+   * the addon does not exist.
+   */
+  async credentials(projectId: string, addonId: string): Promise<Record<string, string>> {
+    const a = await this.store.addons.get(projectId, addonId);
+    const engine = this.engineFor(a.spec.type);
+    const secrets = await this.store.addons.secrets(projectId, addonId);
+    const replicaPorts = a.replicaPorts.slice(0, Math.max(0, a.spec.billing.replicas - 1));
+    return connectionKeys(a.spec.type, { host: '127.0.0.1', port: a.port, username: secrets.username, password: secrets.password, database: engine.database(a), tlsEnabled: a.spec.tlsEnabled, replicaPorts });
+  }
+
+  /**
+   * Rotate the password: a new one is stored as pending and the controller applies it to the server, then
+   * makes it the current one. Resolves once asked; the credentials change when the server has taken it.
+   */
+  async rotateCredentials(caller: Principal, projectId: string, addonId: string): Promise<void> {
+    const a = await this.live(caller, projectId, addonId);
+    if (a.paused) throw new ConflictError(`addon '${addonId}' is paused: resume it to rotate its credentials`);
+    const secrets = await this.store.addons.secrets(projectId, addonId);
+    await this.store.addons.setSecrets(projectId, addonId, { ...secrets, nextPassword: generatePassword() });
+    this.opts.changed(addonKey(projectId, addonId));
+  }
+
+  /** The same keys, for a caller who may read the addon. */
+  async credentialsFor(caller: Principal, projectId: string, addonId: string): Promise<Record<string, string>> {
+    this.auth.authorize(caller, projectId, 'write');
+    return this.credentials(projectId, addonId);
+  }
+
+  /** What keeps the addon busy now: a backup or restore scheduled or running, if any. */
+  private async busy(projectId: string, addonId: string): Promise<'backup' | 'restore' | undefined> {
+    if ((await this.store.addons.listRestores(projectId, addonId, { statuses: ['scheduled', 'in-progress'], limit: 1 })).length) return 'restore';
+    if ((await this.store.addons.listBackups(projectId, addonId, { limit: 1, statuses: ['scheduled', 'in-progress'] })).length) return 'backup';
+    return undefined;
+  }
+
+  async backup(caller: Principal, projectId: string, addonId: string, input: { name?: string; backupType?: string; compressionType?: string; customDestinationId?: string; additionalDestinations?: unknown[] }): Promise<AddonBackupRecord> {
+    const a = await this.live(caller, projectId, addonId);
+    const unsupported: FieldProblem[] = [];
+    if (input.customDestinationId) unsupported.push({ field: 'customDestinationId', rule: 'supported', message: 'backups are stored in the data directory; custom destinations are not available here' });
+    if (input.additionalDestinations?.length) unsupported.push({ field: 'additionalDestinations', rule: 'supported', message: 'additional backup destinations are not available here' });
+    if (unsupported.length) throw new UnsupportedError(unsupported);
+    if (a.paused) throw new ConflictError(`addon '${addonId}' is paused: resume it to back it up`);
+    const b = await scheduleDump(this.store, a, this.engineFor(a.spec.type), { name: input.name, backupType: input.backupType === 'snapshot' ? 'snapshot' : 'dump' });
+    this.opts.changed(addonKey(projectId, addonId));
+    return b;
+  }
+
+  /**
+   * Import a live database (Northflank's `import.addon.backup` with `connectionString`): a dump of it is taken
+   * as a backup of this addon (source `liveInstance`), then restored into the addon. The connection string is
+   * sealed and dropped once the dump ran.
+   */
+  async importBackup(caller: Principal, projectId: string, addonId: string, input: { name?: string; connectionString?: string; importUrl?: string; importAllDatabases?: boolean; customDestinationId?: string }): Promise<{ backup: AddonBackupRecord; restore: AddonRestoreRecord }> {
+    const a = await this.live(caller, projectId, addonId);
+    const unsupported: FieldProblem[] = [];
+    if (input.importUrl !== undefined) unsupported.push({ field: 'importUrl', rule: 'supported', message: 'imports from an archive URL are not available here: import from a live database with connectionString' });
+    if (input.importAllDatabases) unsupported.push({ field: 'importAllDatabases', rule: 'supported', message: 'only the database the connection string names is imported here' });
+    if (input.customDestinationId) unsupported.push({ field: 'customDestinationId', rule: 'supported', message: 'custom backup destinations are not available here' });
+    if (unsupported.length) throw new UnsupportedError(unsupported);
+    if (!input.connectionString) throw ValidationError.one('connectionString', 'required', 'the connection string of the database to import');
+    let url: URL;
+    try {
+      url = new URL(input.connectionString);
+    } catch {
+      throw ValidationError.one('connectionString', 'format', 'not a URL: e.g. postgresql://user:password@host:5432/database');
+    }
+    if (!IMPORT_SCHEMES[a.spec.type].includes(url.protocol) || !url.hostname) throw ValidationError.one('connectionString', 'scheme', `a ${a.spec.type} addon imports from ${IMPORT_SCHEMES[a.spec.type].map((s) => `${s}//`).join(' or ')} URLs with a host`);
+    if (a.paused) throw new ConflictError(`addon '${addonId}' is paused: resume it to import into it`);
+    const backup = await scheduleDump(this.store, a, this.engineFor(a.spec.type), { name: input.name ?? `Import ${new Date().toISOString().slice(0, 19).replace('T', ' ')}`, sourceType: 'liveInstance' });
+    await this.store.addons.setBackupSecrets(backup.id, { connectionString: input.connectionString });
+    const restore = await this.store.addons.createRestore({ projectId, addonId, id: randomId('restore'), backupId: backup.id });
+    this.opts.changed(addonKey(projectId, addonId));
+    return { backup, restore };
+  }
+
+  async listBackups(caller: Principal, projectId: string, addonId: string): Promise<AddonBackupRecord[]> {
+    await this.get(caller, projectId, addonId);
+    return this.store.addons.listBackups(projectId, addonId, { limit: 1000 });
+  }
+
+  async getBackup(caller: Principal, projectId: string, addonId: string, backupId: string): Promise<AddonBackupRecord> {
+    await this.get(caller, projectId, addonId);
+    const b = await this.store.addons.findBackup(backupId);
+    if (!b || b.projectId !== projectId || b.addonId !== addonId) throw new NotFoundError('backup', backupId);
+    return b;
+  }
+
+  async deleteBackup(caller: Principal, projectId: string, addonId: string, backupId: string): Promise<void> {
+    this.auth.authorize(caller, projectId, 'write');
+    const b = await this.getBackup(caller, projectId, addonId, backupId);
+    if (b.status === 'scheduled' || b.status === 'in-progress') throw new ConflictError(`backup '${backupId}' is ${b.status}: delete it once it has finished`);
+    const restoring = await this.store.addons.listRestores(projectId, addonId, { backupId, statuses: ['scheduled', 'in-progress'] });
+    if (restoring.length) throw new ConflictError(`backup '${backupId}' is being restored: delete it once the restore has finished`);
+    await this.store.addons.deleteBackup(backupId);
+    fs.rmSync(backupFile(this.opts.dataDir, projectId, addonId, b.file), { force: true });
+  }
+
+  /**
+   * Restore a backup into the addon. The backup is the addon's own, or another addon's named by
+   * `source` (the same type); it must have completed.
+   */
+  async restore(caller: Principal, projectId: string, addonId: string, backupId: string, source: { projectId?: string; addonId?: string } = {}): Promise<AddonRestoreRecord> {
+    const a = await this.live(caller, projectId, addonId);
+    const fromProject = source.projectId ?? projectId;
+    const fromAddon = source.addonId ?? addonId;
+    if (fromProject !== projectId) this.auth.authorize(caller, fromProject, 'read');
+    const b = await this.store.addons.findBackup(backupId);
+    if (!b || b.projectId !== fromProject || b.addonId !== fromAddon) {
+      if (b && b.projectId === fromProject && !source.addonId) throw ValidationError.one('backupId', 'sameAddon', `backup '${backupId}' belongs to addon '${b.addonId}', not '${addonId}': name it with sourceAddonId to restore it here`);
+      throw new NotFoundError('backup', backupId);
+    }
+    if (b.addonType !== a.spec.type) throw ValidationError.one('backupId', 'type', `backup '${backupId}' is of a ${b.addonType} addon; '${addonId}' is ${a.spec.type}`);
+    if (b.backupType === 'snapshot' && majorOf(b.addonVersion) !== majorOf(a.spec.version)) throw ValidationError.one('backupId', 'version', `snapshot '${backupId}' holds ${b.addonType} ${b.addonVersion} data files; '${addonId}' runs ${a.spec.version}: restore a dump instead`);
+    if (b.status !== 'completed') throw new ConflictError(`backup '${backupId}' is ${b.status}: only a completed backup can be restored`);
+    if (a.paused) throw new ConflictError(`addon '${addonId}' is paused: resume it to restore into it`);
+    const r = await this.store.addons.createRestore({ projectId, addonId, id: randomId('restore'), backupId });
+    this.opts.changed(addonKey(projectId, addonId));
+    return r;
+  }
+
+  async listRestores(caller: Principal, projectId: string, addonId: string, backupId?: string): Promise<AddonRestoreRecord[]> {
+    await this.get(caller, projectId, addonId);
+    if (backupId) await this.getBackup(caller, projectId, addonId, backupId).catch(async (err) => {
+      // A backup of another addon restored here still lists its restores into this addon.
+      if (!(await this.store.addons.findBackup(backupId))) throw err;
+    });
+    return this.store.addons.listRestores(projectId, addonId, { backupId });
+  }
+
+  /** The file of a completed backup, for a download. */
+  async backupPath(caller: Principal, projectId: string, addonId: string, backupId: string): Promise<{ path: string; backup: AddonBackupRecord }> {
+    const b = await this.getBackup(caller, projectId, addonId, backupId);
+    if (b.status !== 'completed') throw new ConflictError(`backup '${backupId}' is ${b.status}: only a completed backup can be downloaded`);
+    return { path: backupFile(this.opts.dataDir, projectId, addonId, b.file), backup: b };
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * Where an addon's files live under the data directory, and the local ports its servers take.
+ *
+ *   <data dir>/addons/<project>/<addon>/data         the primary's data directory (owned by the server's user)
+ *                                      /replica-<n>  a read replica's
+ *                                      /backups/     dumps and snapshots
+ */
+import net from 'node:net';
+import path from 'node:path';
+
+const HOST = '127.0.0.1';
+
+export function addonDir(dataDir: string, projectId: string, addonId: string): string {
+  return path.join(dataDir, 'addons', projectId, addonId);
+}
+
+export function backupFile(dataDir: string, projectId: string, addonId: string, file: string): string {
+  return path.join(addonDir(dataDir, projectId, addonId), 'backups', file);
+}
+
+/** Whether nothing listens on the port at 127.0.0.1 now. */
+export function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, HOST, () => srv.close(() => resolve(true)));
+  });
+}
+
+/** A port free now, not held by another addon. */
+export async function pickPort(taken: Set<number>): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const srv = net.createServer();
+      srv.once('error', reject);
+      srv.listen(0, HOST, () => {
+        const p = (srv.address() as net.AddressInfo).port;
+        srv.close(() => resolve(p));
+      });
+    });
+    if (!taken.has(port)) return port;
+  }
+  throw new Error('no free port for the addon');
+}

@@ -1,0 +1,293 @@
+/**
+ * Addons: database and cache servers (PostgreSQL, MySQL served by MariaDB, Redis) that slipway runs as
+ * supervised instances, with credentials, backups and restores. Pure model and rules; the engines that run
+ * each type live in `src/addons/engines/`.
+ */
+import crypto from 'node:crypto';
+
+export const ADDON_TYPES = ['postgresql', 'mysql', 'redis'] as const;
+export type AddonType = (typeof ADDON_TYPES)[number];
+
+/** Northflank's addon statuses, as `@northflank/js-client` types them. */
+export const ADDON_STATUSES = [
+  'preDeployment',
+  'triggerAllocation',
+  'allocating',
+  'postDeployment',
+  'running',
+  'paused',
+  'scaling',
+  'upgrading',
+  'resetting',
+  'backup',
+  'restore',
+  'failed',
+  'error',
+  'errorAllocating',
+  'deleting',
+  'deleted',
+] as const;
+export type AddonStatus = (typeof ADDON_STATUSES)[number];
+
+/** Northflank's backup and restore statuses. */
+export type AddonJobStatus = 'scheduled' | 'in-progress' | 'completed' | 'aborting' | 'aborted' | 'failed' | 'not-supported';
+
+/** The process type that labels an addon's instances (the service and job controllers leave them alone). */
+export const ADDON_PROCESS_TYPE = 'addon';
+
+/** Replicas per addon: the primary and up to two read replicas (PostgreSQL streaming, Redis replicaof); MySQL one. */
+export const ADDON_REPLICAS = { min: 1, max: 3, default: 1 } as const;
+export function replicaRange(type: AddonType): { min: number; max: number } {
+  return { min: ADDON_REPLICAS.min, max: type === 'mysql' ? 1 : ADDON_REPLICAS.max };
+}
+/** Storage sizes offered, in MB (advisory on the process runtime: the data directory is not quota-limited). */
+export const ADDON_STORAGE_OPTIONS = [1024, 2048, 4096, 6144, 8192, 16384, 32768, 65536] as const;
+export const ADDON_STORAGE_DEFAULT = 1024;
+
+export interface AddonSpec {
+  name: string;
+  description?: string;
+  tags?: string[];
+  type: AddonType;
+  /** the full version running, e.g. `15.20` (resolved from `latest`, `15`, `15-latest` at create) */
+  version: string;
+  billing: { deploymentPlan: string; storage: number; replicas: number; storageClass?: string };
+  tlsEnabled: boolean;
+  externalAccessEnabled: boolean;
+  typeSpecificSettings?: Record<string, unknown>;
+  /** the database name (PostgreSQL, MySQL); Northflank's `customCredentials.dbName` */
+  dbName?: string;
+}
+
+/** Connection secrets of an addon, sealed at rest. */
+export interface AddonSecrets {
+  username: string;
+  password: string;
+  /** a rotation asked for and not yet applied to the server (the controller applies it, then promotes it) */
+  nextPassword?: string;
+}
+
+export interface AddonRecord {
+  projectId: string;
+  id: string;
+  spec: AddonSpec;
+  status: AddonStatus;
+  statusMessage?: string;
+  /** the TCP port the server listens on at 127.0.0.1; stable across restarts while it stays free */
+  port: number;
+  /** the ports of the read replicas (ordinal 1, 2…), as they were allocated */
+  replicaPorts: number[];
+  paused: boolean;
+  /** bumped by a restart request: part of the instance's identity, so a new one replaces the old */
+  generation: number;
+  /** set once the server was initialised and its database created */
+  initialized: boolean;
+  deleting: boolean;
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface AddonBackupRecord {
+  projectId: string;
+  addonId: string;
+  id: string;
+  name: string;
+  backupType: 'dump' | 'snapshot';
+  status: AddonJobStatus;
+  /** file name under the addon's backups directory */
+  file: string;
+  sizeBytes: number;
+  addonType: AddonType;
+  addonVersion: string;
+  sourceType: 'sameAddon' | 'externalDump' | 'liveInstance';
+  /** the schedule that made it, and when it expires unless retained */
+  scheduleId?: string;
+  expiresAt?: string;
+  retained?: boolean;
+  error?: string;
+  createdAt: string;
+  completedAt?: string;
+}
+
+export interface AddonRestoreRecord {
+  projectId: string;
+  addonId: string;
+  id: string;
+  backupId: string;
+  status: AddonJobStatus;
+  error?: string;
+  createdAt: string;
+  completedAt?: string;
+}
+
+export interface BackupScheduleSpec {
+  scheduling: { interval: 'hourly' | 'daily' | 'weekly'; minute: number[]; hour?: number[]; day?: number[] };
+  backupType: 'dump' | 'snapshot';
+  retentionTime: number;
+  compressionType?: 'gz' | 'zstd';
+}
+
+export interface AddonBackupSchedule {
+  id: string;
+  projectId: string;
+  addonId: string;
+  spec: BackupScheduleSpec;
+  lastRunAt: string;
+  createdAt: string;
+}
+
+/** What is wrong with a schedule's fields for its interval (Northflank's rules), by field. */
+export function scheduleProblems(s: BackupScheduleSpec, prefix: string): { field: string; rule: string; message: string }[] {
+  const out: { field: string; rule: string; message: string }[] = [];
+  const { interval, minute, hour, day } = s.scheduling;
+  if (!minute.length) out.push({ field: `${prefix}.scheduling.minute`, rule: 'minItems', message: 'at least one minute' });
+  if (interval === 'hourly' && hour?.length) out.push({ field: `${prefix}.scheduling.hour`, rule: 'interval', message: 'hourly schedules take no hours' });
+  if (interval !== 'hourly' && !hour?.length) out.push({ field: `${prefix}.scheduling.hour`, rule: 'required', message: `${interval} schedules need at least one hour` });
+  if (interval !== 'weekly' && day?.length) out.push({ field: `${prefix}.scheduling.day`, rule: 'interval', message: `${interval} schedules take no days` });
+  if (interval === 'weekly' && !day?.length) out.push({ field: `${prefix}.scheduling.day`, rule: 'required', message: 'weekly schedules need at least one day (0 is Monday)' });
+  return out;
+}
+
+/** Whether a UTC minute is one of the schedule's slots (Northflank's days: 0 is Monday). */
+export function isSlot(s: BackupScheduleSpec, at: Date): boolean {
+  const { interval, minute, hour, day } = s.scheduling;
+  if (!minute.includes(at.getUTCMinutes())) return false;
+  if (interval !== 'hourly' && !hour?.includes(at.getUTCHours())) return false;
+  if (interval === 'weekly' && !day?.includes((at.getUTCDay() + 6) % 7)) return false;
+  return true;
+}
+
+/** The latest slot after `since` and at or before `now` (whole minutes), if any; looks back at most 8 days. */
+export function lastSlot(s: BackupScheduleSpec, since: Date, now: Date): Date | undefined {
+  const floor = Math.max(since.getTime(), now.getTime() - 8 * 86_400_000);
+  for (let t = Math.floor(now.getTime() / 60_000) * 60_000; t > floor; t -= 60_000) {
+    if (isSlot(s, new Date(t))) return new Date(t);
+  }
+  return undefined;
+}
+
+/** Internal key of an addon: `${projectId}/${addonId}`. */
+export function addonKey(projectId: string, addonId: string): string {
+  return `${projectId}/${addonId}`;
+}
+
+export function parseAddonKey(key: string): { projectId: string; addonId: string } {
+  const i = key.indexOf('/');
+  return { projectId: key.slice(0, i), addonId: key.slice(i + 1) };
+}
+
+/**
+ * The runtime instance id of an addon's server. Ids never hold `--` (RESOURCE_ID_PATTERN), so the double
+ * hyphens keep project `a-b` + addon `c` apart from project `a` + addon `b-c`.
+ */
+export function addonInstanceId(projectId: string, addonId: string, ordinal = 0): string {
+  return `addon--${projectId}--${addonId}--${ordinal}`;
+}
+
+/**
+ * Resolves a requested version against the installed ones: `latest`, a major (`15`), `15-latest`, or a full
+ * version. Returns undefined when nothing installed matches.
+ */
+export function resolveVersion(requested: string, installed: readonly string[]): string | undefined {
+  const sorted = [...installed].sort(compareVersions).reverse();
+  if (requested === 'latest') return sorted[0];
+  const base = requested.endsWith('-latest') ? requested.slice(0, -'-latest'.length) : requested;
+  return sorted.find((v) => v === base || v.startsWith(`${base}.`));
+}
+
+export function majorOf(version: string): string {
+  return version.split('.')[0];
+}
+
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split('.').map(Number);
+  const pb = b.split('.').map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d) return d;
+  }
+  return 0;
+}
+
+/**
+ * The connection keys of an addon, as Northflank names them in connection details and secret-group links
+ * (`HOST`, `PORT`, `USERNAME`, `PASSWORD`, `DATABASE`, the type's URIs, `TLS_ENABLED`).
+ */
+export function connectionKeys(type: AddonType, c: { host: string; port: number; username: string; password: string; database?: string; tlsEnabled: boolean; replicaPorts?: number[] }): Record<string, string> {
+  const user = encodeURIComponent(c.username);
+  const pass = encodeURIComponent(c.password);
+  const hostPort = `${c.host}:${c.port}`;
+  const readPort = c.replicaPorts?.[0];
+  // Read replicas (slipway's keys): their ports, and a URI to the first one.
+  const read: Record<string, string> = readPort ? { READ_PORTS: c.replicaPorts!.join(',') } : {};
+  if (readPort && type === 'postgresql') read.POSTGRES_URI_READ = `postgresql://${user}:${pass}@${c.host}:${readPort}/${encodeURIComponent(c.database ?? '')}`;
+  if (readPort && type === 'redis') read.REDIS_REPLICA_URL = `redis://default:${pass}@${c.host}:${readPort}`;
+  const common = { HOST: c.host, PORT: String(c.port), USERNAME: c.username, PASSWORD: c.password, TLS_ENABLED: String(c.tlsEnabled), ...read };
+  switch (type) {
+    case 'postgresql': {
+      const db = c.database ?? '';
+      return {
+        ...common,
+        DATABASE: db,
+        ADMIN_USERNAME: c.username,
+        ADMIN_PASSWORD: c.password,
+        POSTGRES_URI: `postgresql://${user}:${pass}@${hostPort}/${encodeURIComponent(db)}`,
+        POSTGRES_URI_ADMIN: `postgresql://${user}:${pass}@${hostPort}/postgres`,
+        JDBC_POSTGRES_URI: `jdbc:postgresql://${hostPort}/${encodeURIComponent(db)}?user=${user}&password=${pass}`,
+      };
+    }
+    case 'mysql': {
+      const db = c.database ?? '';
+      return {
+        ...common,
+        DATABASE: db,
+        MYSQL_URI: `mysql://${user}:${pass}@${hostPort}/${encodeURIComponent(db)}`,
+        JDBC_MYSQL_URI: `jdbc:mysql://${hostPort}/${encodeURIComponent(db)}?user=${user}&password=${pass}`,
+      };
+    }
+    case 'redis':
+      // Redis authenticates its `default` user with the password (requirepass).
+      return {
+        ...common,
+        USERNAME: 'default',
+        REDIS_MASTER_URL: `redis://default:${pass}@${hostPort}`,
+        REDIS_CONNECT_COMMAND: `redis-cli -h ${c.host} -p ${c.port} --user default --askpass`,
+      };
+  }
+}
+
+/** The URI schemes a live import of each type reads from. */
+export const IMPORT_SCHEMES: Record<AddonType, string[]> = { postgresql: ['postgres:', 'postgresql:'], mysql: ['mysql:'], redis: ['redis:'] };
+
+/** typeSpecificSettings each type honours, and the values that ask for what is not built here. */
+export const TYPE_SETTINGS: Record<string, { type: AddonType; unsupportedWhen?: (v: unknown) => boolean }> = {
+  redisMaxMemoryPolicy: { type: 'redis' },
+  redisSentinelEnabled: { type: 'redis', unsupportedWhen: (v) => v === true },
+  postgresqlWalLevel: { type: 'postgresql' },
+  postgresqlSupabaseMode: { type: 'postgresql', unsupportedWhen: (v) => v === true },
+  postgresqlConnectionPoolerEnabled: { type: 'postgresql', unsupportedWhen: (v) => v === true },
+  postgresqlConnectionPoolerReplicas: { type: 'postgresql', unsupportedWhen: (v) => typeof v === 'number' && v > 0 },
+  postgresqlReadConnectionPoolerEnabled: { type: 'postgresql', unsupportedWhen: (v) => v === true },
+  postgresqlReadConnectionPoolerReplicas: { type: 'postgresql', unsupportedWhen: (v) => typeof v === 'number' && v > 0 },
+  postgresqlImportMode: { type: 'postgresql', unsupportedWhen: (v) => v === true },
+  mysqlHaModeEnabled: { type: 'mysql', unsupportedWhen: (v) => v === true },
+  mysqlRouterReplicas: { type: 'mysql', unsupportedWhen: (v) => typeof v === 'number' && v > 0 },
+};
+
+export const DB_NAME = /^[a-zA-Z_][a-zA-Z0-9_]{0,62}$/;
+
+/** A strong password: 32 characters of [A-Za-z0-9] (about 190 bits), safe in any URI or config file. */
+export function generatePassword(): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+  let out = '';
+  while (out.length < 32) {
+    for (const b of crypto.randomBytes(48)) if (b < 248 && out.length < 32) out += alphabet[b % 62];
+  }
+  return out;
+}
+
+/** `POSTGRES_URI` → `postgresUri`: the `/v1` credentials' `secrets` spelling. */
+export function camelKey(key: string): string {
+  return key.toLowerCase().replace(/_([a-z])/g, (_m, ch: string) => ch.toUpperCase());
+}

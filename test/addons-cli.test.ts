@@ -1,0 +1,93 @@
+/**
+ * `slipway addons` as a user runs it (the real binary against a real platform): a Redis addon created and
+ * waited for, its credentials printed, a backup taken and restored, the addon deleted only with --yes.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import { ROOT, api, startTestPlatform, waitFor, type RunningPlatform } from './support/platform.ts';
+
+describe('slipway addons CLI', () => {
+  let p: RunningPlatform;
+  let home: string;
+
+  function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SLIPWAY_') && k !== 'NO_COLOR'));
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin/slipway.mjs'), ...args], {
+      cwd: home,
+      env: { ...base, SLIPWAY_CONFIG: path.join(home, 'slipway.json'), SLIPWAY_HOST: p.apiUrl, SLIPWAY_TOKEN: p.token, SLIPWAY_PROJECT: 'clidata' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    return new Promise((resolve, reject) => {
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+  }
+  const ok = (r: { code: number | null; stdout: string; stderr: string }, what: string) => assert.equal(r.code, 0, `${what} exited ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
+
+  before(async () => {
+    p = await startTestPlatform();
+    home = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-cli-addons-'));
+    assert.equal((await api(p, 'POST', '/v1/projects', { name: 'clidata' })).status, 200);
+  });
+  after(async () => {
+    await p?.stop();
+    fs.rmSync(home, { recursive: true, force: true });
+  });
+
+  it('creates, backs up, restores and deletes an addon', async () => {
+    const types = await cli(['addons', 'types']);
+    ok(types, 'types');
+    assert.match(types.stdout, /postgresql/);
+    assert.match(types.stdout, /MariaDB/);
+
+    const created = await cli(['addons', 'create', 'cache', '-t', 'redis', '--plan', 'nf-compute-10']);
+    ok(created, 'create');
+    assert.match(created.stdout, /is running/);
+    const listed = await cli(['addons', 'list']);
+    ok(listed, 'list');
+    assert.match(listed.stdout, /cache\s+redis\s+running/);
+
+    const creds = await cli(['addons', 'credentials', 'cache', '--json']);
+    ok(creds, 'credentials');
+    const url = JSON.parse(creds.stdout).data.secrets.redisMasterUrl as string;
+    const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+    r.on('error', () => {});
+    await r.connect();
+    await r.set('k', 'before');
+
+    const backup = await cli(['addons', 'backup', 'cache', '--name', 'first', '--json']);
+    ok(backup, 'backup');
+    const backupId = JSON.parse(backup.stdout).data.id as string;
+    assert.equal(JSON.parse(backup.stdout).data.status, 'completed');
+    await r.set('k', 'after');
+    r.disconnect();
+
+    const restore = await cli(['addons', 'restore', 'cache', backupId]);
+    ok(restore, 'restore');
+    assert.match(restore.stdout, /completed/);
+    const r2 = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+    r2.on('error', () => {});
+    await waitFor(async () => {
+      await r2.connect().catch(() => {});
+      return (await r2.get('k').catch(() => undefined)) === 'before';
+    }, 60_000, 'the restored value');
+    r2.disconnect();
+
+    const refused = await cli(['addons', 'delete', 'cache']);
+    assert.equal(refused.code, 2, 'delete without --yes is refused');
+    ok(await cli(['addons', 'delete', 'cache', '--yes']), 'delete');
+    await waitFor(async () => (await api(p, 'GET', '/v1/projects/clidata/addons/cache')).status === 404, 60_000, 'deleted');
+    const bad = await cli(['addons', 'create', 'nope', '-t', 'mongodb', '--no-wait']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /type/);
+  });
+});

@@ -1,0 +1,75 @@
+/**
+ * The dashboard's addon screens in a real browser (the machine's Chromium through playwright-core) against a
+ * real platform: the project page lists a Redis addon as running; its page takes a backup and restores it.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { Redis } from 'ioredis';
+import { ROOT, api, startTestPlatform, waitFor, type RunningPlatform } from './support/platform.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+
+describe('dashboard: addons', () => {
+  let p: RunningPlatform;
+  let browser: Browser;
+  let page: Page;
+
+  before(async () => {
+    if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install the Debian package chromium`);
+    execFileSync('npm', ['run', '--silent', 'build:web'], { cwd: ROOT, stdio: 'pipe' });
+    p = await startTestPlatform();
+    assert.equal((await api(p, 'POST', '/v1/projects', { name: 'uidata' })).status, 200);
+    const created = await api(p, 'POST', '/v1/projects/uidata/addons', { name: 'cache', type: 'redis', version: 'latest', billing: { deploymentPlan: 'nf-compute-10', storage: 1024, replicas: 1 } });
+    assert.equal(created.status, 200, JSON.stringify(created.body));
+    await waitFor(async () => (await api(p, 'GET', '/v1/projects/uidata/addons/cache')).body.data.status === 'running', 120_000, 'addon running');
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu'] });
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.setDefaultTimeout(60_000);
+    page.on('dialog', (d) => void d.accept());
+  });
+  after(async () => {
+    await browser?.close();
+    await p?.stop();
+  });
+
+  it('lists the addon, backs it up and restores the backup', async () => {
+    const url = (await api(p, 'GET', '/v1/projects/uidata/addons/cache/credentials')).body.data.secrets.redisMasterUrl as string;
+    const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+    r.on('error', () => {});
+    await r.connect();
+    await r.set('k', 'backed up');
+    r.disconnect();
+
+    await page.goto(`${p.apiUrl}/ui/`);
+    await page.getByLabel('API token').fill(p.token);
+    await page.getByLabel('API token').press('Enter');
+    await page.getByRole('link', { name: 'uidata' }).click();
+    await page.getByRole('list', { name: 'Addons' }).getByText('running').waitFor();
+    await page.getByRole('link', { name: 'cache' }).click();
+    await page.getByRole('heading', { level: 1, name: 'cache' }).waitFor();
+    await page.getByRole('button', { name: 'Back up now' }).click();
+    await page.getByRole('table', { name: 'Backups' }).getByText('completed').waitFor();
+
+    const r2 = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+    r2.on('error', () => {});
+    await r2.connect();
+    await r2.set('k', 'changed');
+    r2.disconnect();
+
+    await page.getByRole('table', { name: 'Backups' }).getByRole('button', { name: 'Restore' }).click();
+    await page.getByRole('list', { name: 'Restores' }).getByText('completed').waitFor();
+    await waitFor(async () => {
+      const r3 = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+      r3.on('error', () => {});
+      try {
+        await r3.connect();
+        return (await r3.get('k')) === 'backed up';
+      } finally {
+        r3.disconnect();
+      }
+    }, 60_000, 'the backed-up value');
+  });
+});

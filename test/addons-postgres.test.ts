@@ -1,0 +1,289 @@
+/**
+ * A PostgreSQL addon through the official Northflank client, running the real server: created, running,
+ * reached with its credentials, backed up, written to, restored to exactly the backed-up rows; paused and
+ * resumed, its control plane killed with SIGKILL and restarted, with the data kept throughout; deleted, with
+ * its server stopped before its data goes.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import type { ApiClient } from '@northflank/js-client';
+import { api, instancePids, northflankClient, pidAlive, startTestPlatform, waitFor, type RunningPlatform } from './support/platform.ts';
+import { backupAndWait, restoreAndWait, waitForAddonStatus } from './support/addons.ts';
+
+const P = 'pgdata';
+
+/** A live process (zombies, which linger when nothing reaps them, do not count). */
+function running(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+const A = 'main-db';
+
+describe('PostgreSQL addon', () => {
+  let p: RunningPlatform;
+  let client: ApiClient;
+  let uri: string;
+
+  const query = async (sql: string, params: unknown[] = []) => {
+    const c = new pg.Client({ connectionString: uri, connectionTimeoutMillis: 10_000 });
+    await c.connect();
+    try {
+      return (await c.query(sql, params)).rows;
+    } finally {
+      await c.end();
+    }
+  };
+  const names = async () => (await query('SELECT name FROM items ORDER BY id')).map((r) => r.name as string);
+
+  before(async () => {
+    p = await startTestPlatform();
+    client = await northflankClient(p);
+    await client.create.project({ data: { name: P } });
+  });
+  after(async () => {
+    await p?.stop();
+  });
+
+  it('lists postgresql among the addon types with the installed major version', async () => {
+    const types = (await client.get.addon.types({})).data.addonTypes as { type: string; versions: string[]; major: string[] }[];
+    const pgType = types.find((t) => t.type === 'postgresql');
+    assert.ok(pgType, JSON.stringify(types));
+    assert.ok(pgType.major.includes('15'), JSON.stringify(pgType));
+    const mysql = types.find((t) => t.type === 'mysql') as unknown as { name: string } | undefined;
+    assert.match(mysql?.name ?? '', /MariaDB/);
+  });
+
+  it('creates the addon, runs the server as an unprivileged user and hands out working credentials', async () => {
+    const created = await client.create.addon({
+      parameters: { projectId: P },
+      data: { name: A, type: 'postgresql', version: '15', billing: { deploymentPlan: 'nf-compute-20', storage: 1024, replicas: 1 } },
+    });
+    assert.equal(created.data.id, A);
+    const running = await waitForAddonStatus(client, P, A, 'running');
+    assert.match(running.spec.config.versionTag, /^15\./);
+
+    const creds = (await client.get.addon.credentials({ parameters: { projectId: P, addonId: A } })).data;
+    uri = creds.secrets.postgresUri;
+    assert.ok(uri.startsWith('postgresql://'), 'a postgres URI');
+    assert.equal(creds.secrets.host, '127.0.0.1');
+    assert.ok(creds.secrets.password.length >= 32, 'a strong password');
+    assert.equal(creds.secrets.database, 'main_db');
+
+    await query('CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL)');
+    await query("INSERT INTO items (name) VALUES ('one'), ('two'), ('three')");
+    assert.deepEqual(await names(), ['one', 'two', 'three']);
+
+    // The server does not run as root, and its data sits under the platform's data directory.
+    const containers = (await client.get.addon.containers({ parameters: { projectId: P, addonId: A } })).data.containers!;
+    assert.equal(containers.length, 1);
+    assert.equal(containers[0].status, 'TASK_RUNNING');
+    const [supervisor, app] = instancePids(p.dataDir, containers[0].name);
+    assert.ok(pidAlive(supervisor) && pidAlive(app));
+    const owner = fs.statSync(path.join(p.dataDir, 'addons', P, A, 'data', 'pg')).uid;
+    assert.notEqual(owner, 0, 'the data directory belongs to an unprivileged user');
+    // The password is sealed in the store, never written in the clear.
+    const db = fs.readFileSync(path.join(p.dataDir, 'slipway.db'));
+    assert.equal(db.includes(Buffer.from(creds.secrets.password)), false, 'the password is not stored in plain text');
+    assert.equal(fs.existsSync(path.join(p.dataDir, 'addons', P, A, 'data', '.initdb-password')), false, 'the first-start password file is gone');
+  });
+
+  it('restores a dump to exactly the backed-up data', async () => {
+    const backupId = await backupAndWait(client, P, A, 'before more writes');
+    const listed = (await client.get.addon.backups({ parameters: { projectId: P, addonId: A } })).data.backups;
+    assert.ok(listed.some((b) => b.id === backupId && Number(b.config.size) > 0), JSON.stringify(listed));
+
+    await query("INSERT INTO items (name) VALUES ('four')");
+    await query("UPDATE items SET name = 'ONE' WHERE name = 'one'");
+    await query('CREATE TABLE extra (x int)');
+    assert.deepEqual(await names(), ['ONE', 'two', 'three', 'four']);
+
+    const restore = await restoreAndWait(client, P, A, backupId);
+    assert.equal(restore.status, 'completed', JSON.stringify(restore));
+    assert.deepEqual(await names(), ['one', 'two', 'three']);
+    const extra = await query("SELECT 1 FROM information_schema.tables WHERE table_name = 'extra'");
+    assert.equal(extra.length, 0, 'a table made after the backup is gone');
+    await waitForAddonStatus(client, P, A, 'running');
+    const history = (await client.get.addon.backup.restores({ parameters: { projectId: P, addonId: A, backupId } })).data.restores!;
+    assert.equal(history.length, 1);
+  });
+
+  it('a failed restore leaves the data as it was', async () => {
+    const backupId = await backupAndWait(client, P, A, 'to be spoiled');
+    const file = fs.readdirSync(path.join(p.dataDir, 'addons', P, A, 'backups')).find((f) => f.startsWith(backupId))!;
+    fs.writeFileSync(path.join(p.dataDir, 'addons', P, A, 'backups', file), 'not a dump');
+    await query("INSERT INTO items (name) VALUES ('kept')");
+    const restore = await restoreAndWait(client, P, A, backupId);
+    assert.equal(restore.status, 'failed');
+    assert.deepEqual(await names(), ['one', 'two', 'three', 'kept']);
+    await waitForAddonStatus(client, P, A, 'running');
+  });
+
+  it('undoes a restore swap cut short between its renames (the live database renamed away)', async () => {
+    const admin = new pg.Client({ connectionString: (await client.get.addon.credentials({ parameters: { projectId: P, addonId: A } })).data.secrets.postgresUriAdmin });
+    await admin.connect();
+    await admin.query('ALTER DATABASE main_db ALLOW_CONNECTIONS false');
+    await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'main_db'");
+    await admin.query('ALTER DATABASE main_db RENAME TO main_db__replaced');
+    await admin.end();
+    const rows = await waitFor(async () => names().catch(() => undefined), 60_000, 'the database back under its name');
+    assert.deepEqual(rows, ['one', 'two', 'three', 'kept']);
+  });
+
+  it('keeps the data through pause and resume', async () => {
+    await client.pause.addon({ parameters: { projectId: P, addonId: A } });
+    await waitForAddonStatus(client, P, A, 'paused');
+    await waitFor(async () => (await client.get.addon.containers({ parameters: { projectId: P, addonId: A } })).data.containers!.length === 0, 60_000, 'no server while paused');
+    await assert.rejects(query('SELECT 1'));
+    await client.resume.addon({ parameters: { projectId: P, addonId: A } });
+    await waitForAddonStatus(client, P, A, 'running');
+    assert.deepEqual(await names(), ['one', 'two', 'three', 'kept']);
+  });
+
+  it('keeps serving through a control-plane SIGKILL and adopts the same server after', async () => {
+    const before_ = (await client.get.addon.containers({ parameters: { projectId: P, addonId: A } })).data.containers![0].name;
+    const pids = instancePids(p.dataDir, before_);
+    await p.kill9();
+    assert.deepEqual(await names(), ['one', 'two', 'three', 'kept'], 'the server answers while the control plane is down');
+    await p.restart();
+    client = await northflankClient(p);
+    await waitForAddonStatus(client, P, A, 'running');
+    const after_ = (await client.get.addon.containers({ parameters: { projectId: P, addonId: A } })).data.containers!;
+    assert.equal(after_.length, 1);
+    assert.equal(after_[0].name, before_);
+    assert.deepEqual(instancePids(p.dataDir, after_[0].name), pids, 'the same server process, adopted');
+    await query("INSERT INTO items (name) VALUES ('after restart')");
+    assert.deepEqual(await names(), ['one', 'two', 'three', 'kept', 'after restart']);
+  });
+
+  it('restarts the server on request with the data kept', async () => {
+    const before_ = instancePids(p.dataDir, (await client.get.addon.containers({ parameters: { projectId: P, addonId: A } })).data.containers![0].name);
+    await client.restart.addon({ parameters: { projectId: P, addonId: A } });
+    await waitFor(async () => {
+      const c = (await client.get.addon.containers({ parameters: { projectId: P, addonId: A } })).data.containers!;
+      return c.length === 1 && c[0].status === 'TASK_RUNNING' && instancePids(p.dataDir, c[0].name)[1] !== before_[1] && (await client.get.addon({ parameters: { projectId: P, addonId: A } })).data.status === 'running';
+    }, 120_000, 'a new server process');
+    assert.deepEqual(await names(), ['one', 'two', 'three', 'kept', 'after restart']);
+  });
+
+  it('rotates the password: the new one works, the old one no longer does', async () => {
+    const old = uri;
+    const res = await api(p, 'POST', `/projects/${P}/addons/${A}/credentials/rotate`);
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    uri = await waitFor(async () => {
+      const next = (await client.get.addon.credentials({ parameters: { projectId: P, addonId: A } })).data.secrets.postgresUri as string;
+      return next !== old ? next : undefined;
+    }, 60_000, 'a new password');
+    assert.deepEqual(await names(), ['one', 'two', 'three', 'kept', 'after restart']);
+    const c = new pg.Client({ connectionString: old, connectionTimeoutMillis: 10_000 });
+    await assert.rejects(c.connect(), /password authentication failed/);
+    await c.end().catch(() => {});
+  });
+
+  it('restores a snapshot (the stopped server\'s files) even after the password was rotated since', async () => {
+    const b = await client.backup.addon({ parameters: { projectId: P, addonId: A }, data: { name: 'files', backupType: 'snapshot' } });
+    const snap = await waitFor(async () => {
+      const r = (await client.get.addon.backup({ parameters: { projectId: P, addonId: A, backupId: b.data.id } })).data;
+      return r.status === 'completed' || r.status === 'failed' ? r : undefined;
+    }, 180_000, 'snapshot');
+    assert.equal(snap.status, 'completed', JSON.stringify(snap));
+    await waitForAddonStatus(client, P, A, 'running');
+    const old = uri;
+    assert.equal((await api(p, 'POST', `/projects/${P}/addons/${A}/credentials/rotate`)).status, 202);
+    uri = await waitFor(async () => {
+      const next = (await client.get.addon.credentials({ parameters: { projectId: P, addonId: A } })).data.secrets.postgresUri as string;
+      return next !== old ? next : undefined;
+    }, 60_000, 'a new password');
+    await query("INSERT INTO items (name) VALUES ('after snapshot')");
+    const restore = await restoreAndWait(client, P, A, b.data.id);
+    assert.equal(restore.status, 'completed', JSON.stringify(restore));
+    await waitForAddonStatus(client, P, A, 'running');
+    assert.deepEqual(await names(), ['one', 'two', 'three', 'kept', 'after restart'], 'the snapshot\'s rows, read with today\'s password');
+  });
+
+  it('hands out a download link for a backup', async () => {
+    const backupId = await backupAndWait(client, P, A, 'to download');
+    const link = (await client.get.addon.backup.download({ parameters: { projectId: P, addonId: A, backupId } })).data.downloadLink;
+    const res = await fetch(link, { headers: { authorization: `Bearer ${p.token}` } });
+    assert.equal(res.status, 200);
+    const body = Buffer.from(await res.arrayBuffer());
+    assert.equal(body.subarray(0, 5).toString(), 'PGDMP', 'a pg_dump custom-format file');
+    assert.equal((await fetch(link)).status, 401, 'not without a token');
+  });
+
+  it('refuses bad input by field and creates nothing', async () => {
+    const base = { name: 'bad-one', type: 'postgresql', version: '15', billing: { deploymentPlan: 'nf-compute-20', storage: 1024, replicas: 1 } };
+    const cases: [Record<string, unknown>, string, number][] = [
+      [{ ...base, type: 'mongodb' }, 'type', 400],
+      [{ ...base, version: '9' }, 'version', 400],
+      [{ ...base, billing: { ...base.billing, replicas: 4 } }, 'billing.replicas', 400],
+      [{ ...base, billing: { ...base.billing, deploymentPlan: 'huge' } }, 'billing.deploymentPlan', 400],
+      [{ ...base, typeSpecificSettings: { redisMaxMemoryPolicy: 'allkeys-lru' } }, 'typeSpecificSettings.redisMaxMemoryPolicy', 400],
+      [{ ...base, customCredentials: { dbName: '1bad' } }, 'customCredentials.dbName', 400],
+      [{ ...base, tlsEnabled: true }, 'tlsEnabled', 422],
+      [{ ...base, surprise: 1 }, 'surprise', 400],
+    ];
+    for (const [body, field, status] of cases) {
+      const res = await api(p, 'POST', `/v1/projects/${P}/addons`, body);
+      assert.equal(res.status, status, `${field}: ${JSON.stringify(res.body)}`);
+      assert.ok(res.body.error.details?.[field], `${field} named: ${JSON.stringify(res.body)}`);
+    }
+    const list = (await client.list.addons({ parameters: { projectId: P } })).data.addons;
+    assert.deepEqual(list.map((a) => a.id), [A], 'nothing half-created');
+    const dup = await api(p, 'POST', `/v1/projects/${P}/addons`, { ...base, name: A });
+    assert.equal(dup.status, 409);
+    const dest = await api(p, 'POST', `/v1/projects/${P}/addons/${A}/backups`, { backupType: 'dump', customDestinationId: 'bucket' });
+    assert.equal(dest.status, 422);
+    assert.ok(dest.body.error.details.customDestinationId);
+    const badType = await api(p, 'POST', `/v1/projects/${P}/addons/${A}/backups`, { backupType: 'full' });
+    assert.equal(badType.status, 400);
+    assert.ok(badType.body.error.details.backupType);
+    const missing = await api(p, 'POST', `/v1/projects/${P}/addons/${A}/backups/backup-nope/restore`);
+    assert.equal(missing.status, 404);
+  });
+
+  it('imports a live database into another addon', async () => {
+    await client.create.addon({ parameters: { projectId: P }, data: { name: 'copy-db', type: 'postgresql', version: 'latest', billing: { deploymentPlan: 'nf-compute-20', storage: 1024, replicas: 1 } } });
+    await waitForAddonStatus(client, P, 'copy-db', 'running');
+    const wrong = await api(p, 'POST', `/v1/projects/${P}/addons/copy-db/import`, { connectionString: 'mysql://u:p@127.0.0.1:3306/x' });
+    assert.equal(wrong.status, 400);
+    assert.ok(wrong.body.error.details.connectionString, JSON.stringify(wrong.body));
+    const byUrl = await api(p, 'POST', `/v1/projects/${P}/addons/copy-db/import`, { importUrl: 'https://example.com/x.gz' });
+    assert.equal(byUrl.status, 422);
+    assert.ok(byUrl.body.error.details.importUrl);
+
+    const res = await api(p, 'POST', `/v1/projects/${P}/addons/copy-db/import`, { name: 'from main', connectionString: uri });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const done = await waitFor(async () => {
+      const list = (await client.get.addon.restores({ parameters: { projectId: P, addonId: 'copy-db' } })).data.restores;
+      const r = list.find((x) => x.id === res.body.data.restoreId);
+      return r && (r.status === 'completed' || r.status === 'failed') ? r : undefined;
+    }, 180_000, 'import restored');
+    assert.equal(done.status, 'completed', JSON.stringify(done));
+    const copyUri = (await client.get.addon.credentials({ parameters: { projectId: P, addonId: 'copy-db' } })).data.secrets.postgresUri as string;
+    const c = new pg.Client({ connectionString: copyUri });
+    await c.connect();
+    const rows = (await c.query('SELECT name FROM items ORDER BY id')).rows.map((r) => r.name);
+    await c.end();
+    assert.deepEqual(rows, await names());
+    const backup = (await client.get.addon.backup({ parameters: { projectId: P, addonId: 'copy-db', backupId: res.body.data.backupId } })).data;
+    assert.equal(backup.config.source?.type, 'liveInstance');
+  });
+
+  it('deletes the addon: the server stops, then its data is removed', async () => {
+    const name = (await client.get.addon.containers({ parameters: { projectId: P, addonId: A } })).data.containers![0].name;
+    const pids = instancePids(p.dataDir, name);
+    const res = await api(p, 'DELETE', `/v1/projects/${P}/addons/${A}`);
+    assert.equal(res.status, 200);
+    assert.match(res.body.data.message, /stopped/);
+    await waitFor(async () => (await api(p, 'GET', `/v1/projects/${P}/addons/${A}`)).status === 404, 120_000, 'addon gone');
+    assert.ok(pids.every((pid) => !running(pid)), 'the server processes ended');
+    assert.equal(fs.existsSync(path.join(p.dataDir, 'addons', P, A)), false, 'data and backups removed');
+  });
+});
