@@ -40,6 +40,12 @@ export interface AddonControllerOptions {
   user: ServerUser;
   logger: AddonControllerLogger;
   requeue(key: string): void;
+  /**
+   * Told once the server has taken a rotated password and the store holds it: what reads the addon's
+   * credentials (services linked through secret groups) is refreshed. A failure is logged; it does not undo
+   * the rotation.
+   */
+  credentialsChanged?(projectId: string, addonId: string): Promise<void>;
   /** how long a stopping server may take to shut down cleanly before it is killed */
   stopGraceSeconds?: number;
   /** how long a started server may take to answer before the start counts as failed */
@@ -277,6 +283,7 @@ export class AddonController {
     await this.store.addons.setSecrets(a.projectId, a.id, promoted);
     ctx.secrets = promoted;
     this.opts.logger.info({ addon: addonKey(a.projectId, a.id) }, 'addon credentials rotated');
+    await this.opts.credentialsChanged?.(a.projectId, a.id).catch((err: unknown) => this.opts.logger.warn({ addon: addonKey(a.projectId, a.id), err: (err as Error).message }, 'services linked to the addon could not be given its new credentials'));
   }
 
   private async setStatus(a: AddonRecord, status: AddonRecord['status'], message?: string): Promise<void> {
