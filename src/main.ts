@@ -195,7 +195,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
     logger: controllerLog,
     requeue: (key) => addonQueue.add(key),
     // Services that read the addon through a secret group roll out with the new password.
-    credentialsChanged: (projectId, addonId) => secretGroups.addonCredentialsChanged(projectId, addonId),
+    credentialsChanged: (projectId, addonId, change) => secretGroups.addonCredentialsChanged(projectId, addonId, change),
   });
   const addonQueue = new WorkQueue('addons', (key) => addonController.reconcile(key), { concurrency: 4, logger: controllerLog });
   const addons = new AddonsService(store, auth, engines, driver, { dataDir: config.dataDir, runtime: config.runtime, changed: (key) => addonQueue.add(key) });

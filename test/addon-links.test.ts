@@ -2,7 +2,7 @@
  * Addons linked to services through secret groups, through the official @northflank/js-client on a real
  * platform: a PostgreSQL addon linked with an alias reaches a service (a Node app using the `pg` module,
  * built from its fixture) as variables it connects with, answering through the router; a credential
- * rotation rolls the service out and it connects with the new password; bad links are refused by field with
+ * rotation rolls the service out and it connects with the new password; a job run reads it too; bad links are refused by field with
  * nothing stored; a viewer reads names, never values; a linked addon cannot be deleted until unlinked.
  */
 import { after, before, describe, it } from 'node:test';
@@ -142,6 +142,18 @@ describe('addons linked to services through secret groups', () => {
     assert.ok((await rolloutEvents('app')).some((m) => /addon 'linked-db' credentials rotated/.test(m)), JSON.stringify(await rolloutEvents('app')));
     const details = (await client.get.service.runtimeEnvironmentDetails({ parameters: { ...parameters, serviceId: 'app' } })).data.runtimeEnvironment as Record<string, { value: string }>;
     assert.equal(details.DATABASE_URL.value, rotated.postgresUri);
+  });
+
+  it('gives a job run the linked addon too, with the current password', async () => {
+    await client.create.job.manual({
+      parameters,
+      data: { name: 'reader', billing: { deploymentPlan: 'nf-compute-10' }, deployment: { internal: { id: 'builder' }, buildpack: { configType: 'customCommand', customCommand: 'node job.js' } } } as never,
+    });
+    const started = await client.start.job.run({ parameters: { ...parameters, jobId: 'reader' }, data: {} });
+    const id = started.data.id as string;
+    await waitFor(async () => (await api(p, 'GET', `/v1/projects/${PROJECT}/jobs/reader/runs/${id}`)).body.data.concluded, 120_000, `run ${id} concluded`);
+    const lines = (await api(p, 'GET', `/projects/${PROJECT}/jobs/reader/runs/${id}/logs`)).body.lines as { line: string }[];
+    assert.match(lines.map((l) => l.line).join('\n'), new RegExp(`job read: ${NOTE}`));
   });
 
   it('keeps linked values sealed at rest and out of the log', async () => {

@@ -41,11 +41,11 @@ export interface AddonControllerOptions {
   logger: AddonControllerLogger;
   requeue(key: string): void;
   /**
-   * Told once the server has taken a rotated password and the store holds it: what reads the addon's
-   * credentials (services linked through secret groups) is refreshed. A failure is logged; it does not undo
-   * the rotation.
+   * Told once the addon's credentials changed in the store (a rotated password the server has taken, or a
+   * new port): what reads them (services linked through secret groups) is refreshed; `change` says what
+   * happened, for the rollout's cause. A failure is logged; it does not undo the change.
    */
-  credentialsChanged?(projectId: string, addonId: string): Promise<void>;
+  credentialsChanged?(projectId: string, addonId: string, change: string): Promise<void>;
   /** how long a stopping server may take to shut down cleanly before it is killed */
   stopGraceSeconds?: number;
   /** how long a started server may take to answer before the start counts as failed */
@@ -283,7 +283,11 @@ export class AddonController {
     await this.store.addons.setSecrets(a.projectId, a.id, promoted);
     ctx.secrets = promoted;
     this.opts.logger.info({ addon: addonKey(a.projectId, a.id) }, 'addon credentials rotated');
-    await this.opts.credentialsChanged?.(a.projectId, a.id).catch((err: unknown) => this.opts.logger.warn({ addon: addonKey(a.projectId, a.id), err: (err as Error).message }, 'services linked to the addon could not be given its new credentials'));
+    await this.notifyCredentials(a, 'credentials rotated');
+  }
+
+  private async notifyCredentials(a: AddonRecord, change: string): Promise<void> {
+    await this.opts.credentialsChanged?.(a.projectId, a.id, change).catch((err: unknown) => this.opts.logger.warn({ addon: addonKey(a.projectId, a.id), err: (err as Error).message }, 'services linked to the addon could not be given its new credentials'));
   }
 
   private async setStatus(a: AddonRecord, status: AddonRecord['status'], message?: string): Promise<void> {
@@ -325,6 +329,7 @@ export class AddonController {
       const port = await pickPort(new Set(await this.store.addons.ports()));
       this.opts.logger.warn({ addon: key, was: a.port, now: port }, 'addon port taken by another process: moving');
       await this.store.addons.mutate(a.projectId, a.id, () => ({ port }));
+      await this.notifyCredentials(a, `moved to port ${port}`);
       return { againInMs: 0 };
     }
     await this.launch(a, engine);

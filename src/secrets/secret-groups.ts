@@ -189,12 +189,12 @@ export class SecretGroupsService {
   }
 
   /**
-   * An addon's credentials changed (a rotation the server has taken): every service of the project gets
-   * the release its groups now describe, where a group links the addon.
+   * An addon's credentials changed (a rotation the server has taken, a new port): every service of the
+   * project gets the release its groups now describe, where a group links the addon. `change` names it.
    */
-  async addonCredentialsChanged(projectId: string, addonId: string): Promise<void> {
+  async addonCredentialsChanged(projectId: string, addonId: string, change: string): Promise<void> {
     if ((await this.groupsLinking(projectId, addonId)).length === 0) return;
-    await this.rollOut(projectId, `addon '${addonId}' credentials rotated`);
+    await this.rollOut(projectId, `addon '${addonId}' ${change}`);
   }
 
   /** The variables each linked addon gives through the group, values hidden from a viewer. */
