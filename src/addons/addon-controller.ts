@@ -59,6 +59,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export class AddonController {
   /** consecutive failed starts per addon key, for the back-off; cleared once the server answers */
   private readonly failures = new Map<string, { count: number; notBefore: number }>();
+  /** addons whose linked services were brought up to date with their credentials since this process started */
+  private readonly announced = new Set<string>();
 
   constructor(
     private readonly store: Store,
@@ -260,6 +262,13 @@ export class AddonController {
     if (!a.initialized) await this.setStatus(a, 'postDeployment');
     await engine.afterReady(ctx);
     const ready = a.initialized && a.status === 'running' ? a : await this.store.addons.mutate(projectId, addonId, () => ({ initialized: true, status: 'running', statusMessage: undefined }));
+    // Once per start of the control plane: a rotation or move recorded just before a kill lost its notice,
+    // so the linked services are refreshed from the credentials as stored (a refresh that changes nothing
+    // makes no release).
+    if (!this.announced.has(key)) {
+      this.announced.add(key);
+      await this.notifyCredentials(ready, 'credentials changed');
+    }
 
     await this.reconcileReplicas(ready, engine, observed);
     await this.runSchedules(ready, engine);
