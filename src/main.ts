@@ -142,7 +142,8 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   });
 
   const auth = new AuthService(store);
-  const inherited = new InheritedEnvironment(store);
+  // Linked addons' credentials are read when a release is derived; the addons service is built below.
+  const inherited = new InheritedEnvironment(store, { credentials: (projectId, addonId) => addons.credentials(projectId, addonId) });
   const releases = new ReleasesService(store, signals, { progressDeadlineSeconds: config.progressDeadlineSeconds }, inherited);
   const caps = { runtime: config.runtime, images: config.runtime === 'docker', dockerfile: config.runtime === 'docker' };
   const builds = new BuildsService(store, auth, signals, { resolve: (url, ref) => resolveGitRef({ url, ref }), commitInfo: (url, sha, since) => commitInfo({ url, sha, since }) }, config.dataDir);
@@ -193,9 +194,12 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
     },
     logger: controllerLog,
     requeue: (key) => addonQueue.add(key),
+    // Services that read the addon through a secret group roll out with the new password.
+    credentialsChanged: (projectId, addonId, change) => secretGroups.addonCredentialsChanged(projectId, addonId, change),
   });
   const addonQueue = new WorkQueue('addons', (key) => addonController.reconcile(key), { concurrency: 4, logger: controllerLog });
   const addons = new AddonsService(store, auth, engines, driver, { dataDir: config.dataDir, runtime: config.runtime, changed: (key) => addonQueue.add(key) });
+  const secretGroups = new SecretGroupsService(store, auth, releases, addons);
 
   const { generated } = await auth.bootstrapAdmin(config.dataDir, config.adminToken);
   if (generated) {
@@ -211,7 +215,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
     catalog,
     builds,
     jobs,
-    secrets: { secretGroups: new SecretGroupsService(store, auth, releases), environment: new EnvironmentDetailsService(store, auth), tags: new TagsService(store, auth) },
+    secrets: { secretGroups, environment: new EnvironmentDetailsService(store, auth, inherited), tags: new TagsService(store, auth) },
     volumes,
     addons,
     store,

@@ -40,6 +40,12 @@ export interface AddonControllerOptions {
   user: ServerUser;
   logger: AddonControllerLogger;
   requeue(key: string): void;
+  /**
+   * Told once the addon's credentials changed in the store (a rotated password the server has taken, or a
+   * new port): what reads them (services linked through secret groups) is refreshed; `change` says what
+   * happened, for the rollout's cause. A failure is logged; it does not undo the change.
+   */
+  credentialsChanged?(projectId: string, addonId: string, change: string): Promise<void>;
   /** how long a stopping server may take to shut down cleanly before it is killed */
   stopGraceSeconds?: number;
   /** how long a started server may take to answer before the start counts as failed */
@@ -53,6 +59,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export class AddonController {
   /** consecutive failed starts per addon key, for the back-off; cleared once the server answers */
   private readonly failures = new Map<string, { count: number; notBefore: number }>();
+  /** addons whose linked services were brought up to date with their credentials since this process started */
+  private readonly announced = new Set<string>();
 
   constructor(
     private readonly store: Store,
@@ -254,6 +262,13 @@ export class AddonController {
     if (!a.initialized) await this.setStatus(a, 'postDeployment');
     await engine.afterReady(ctx);
     const ready = a.initialized && a.status === 'running' ? a : await this.store.addons.mutate(projectId, addonId, () => ({ initialized: true, status: 'running', statusMessage: undefined }));
+    // Once per start of the control plane: a rotation or move recorded just before a kill lost its notice,
+    // so the linked services are refreshed from the credentials as stored (a refresh that changes nothing
+    // makes no release).
+    if (!this.announced.has(key)) {
+      this.announced.add(key);
+      await this.notifyCredentials(ready, 'credentials changed');
+    }
 
     await this.reconcileReplicas(ready, engine, observed);
     await this.runSchedules(ready, engine);
@@ -277,6 +292,11 @@ export class AddonController {
     await this.store.addons.setSecrets(a.projectId, a.id, promoted);
     ctx.secrets = promoted;
     this.opts.logger.info({ addon: addonKey(a.projectId, a.id) }, 'addon credentials rotated');
+    await this.notifyCredentials(a, 'credentials rotated');
+  }
+
+  private async notifyCredentials(a: AddonRecord, change: string): Promise<void> {
+    await this.opts.credentialsChanged?.(a.projectId, a.id, change).catch((err: unknown) => this.opts.logger.warn({ addon: addonKey(a.projectId, a.id), err: (err as Error).message }, 'services linked to the addon could not be given its new credentials'));
   }
 
   private async setStatus(a: AddonRecord, status: AddonRecord['status'], message?: string): Promise<void> {
@@ -318,6 +338,7 @@ export class AddonController {
       const port = await pickPort(new Set(await this.store.addons.ports()));
       this.opts.logger.warn({ addon: key, was: a.port, now: port }, 'addon port taken by another process: moving');
       await this.store.addons.mutate(a.projectId, a.id, () => ({ port }));
+      await this.notifyCredentials(a, `moved to port ${port}`);
       return { againInMs: 0 };
     }
     await this.launch(a, engine);

@@ -314,9 +314,15 @@ export class AddonsService {
     return { version: a.spec.version, upgradeTo };
   }
 
-  /** Mark for deletion: the controller stops the server, and only then removes its data and backups. */
+  /**
+   * Mark for deletion: the controller stops the server, and only then removes its data and backups.
+   * Refused while a secret group links the addon: the services reading it would lose their connection
+   * settings silently; unlink it first (docs/addons.md).
+   */
   async delete(caller: Principal, projectId: string, addonId: string): Promise<AddonRecord> {
     this.auth.authorize(caller, projectId, 'write');
+    const linking = (await this.store.secretGroups.list(projectId)).filter((g) => g.spec.addonDependencies.some((d) => d.addonId === addonId));
+    if (linking.length) throw new ConflictError(`addon '${addonId}' is linked by secret group${linking.length > 1 ? 's' : ''} ${linking.map((g) => `'${g.id}'`).join(', ')}: unlink it first`);
     const a = await this.store.addons.mutate(projectId, addonId, () => ({ deleting: true, status: 'deleting' }));
     this.opts.changed(addonKey(projectId, addonId));
     return a;

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { appliesTo, flatten, groupProblems, inheritFrom, type GroupTarget, type Restrictions, type SecretGroupRecord, type SecretGroupSpec } from './secret-group.ts';
+import { appliesTo, defaultLinkName, flatten, groupProblems, inheritFrom, type GroupTarget, type Restrictions, type SecretGroupRecord, type SecretGroupSpec } from './secret-group.ts';
 
 const open: Restrictions = { restricted: false, nfObjects: [], tags: [], tagMatchCondition: 'or' };
 const spec = (over: Partial<SecretGroupSpec> = {}): SecretGroupSpec => ({ name: 'g', type: 'secret', secretType: 'environment', priority: 10, tags: [], restrictions: open, addonDependencies: [], externalAddonDependencies: [], ...over });
@@ -52,6 +52,34 @@ describe('merging the groups a resource inherits', () => {
     const groups = [g('a', { secretType: 'environment-arguments' }, {}, { '/etc/app.conf': file })];
     assert.deepEqual(flatten(inheritFrom(groups, web, 'environment')).files, { '/etc/app.conf': file });
     assert.deepEqual(flatten(inheritFrom(groups, web, 'arguments')).files, {});
+  });
+});
+
+describe('addon links in the merge', () => {
+  const creds = { 'my-database': { HOST: '127.0.0.1', PASSWORD: 'pw-1', POSTGRES_URI: 'postgresql://u:pw-1@127.0.0.1:5432/db' } };
+  const linked = (id: string, priority: number, variables: Record<string, string> = {}) => ({
+    id,
+    spec: spec({ priority, addonDependencies: [{ addonId: 'my-database', keys: [{ keyName: 'HOST' }, { keyName: 'POSTGRES_URI', aliases: ['DATABASE_URL'] }] }] }),
+    values: { variables, files: {} },
+  });
+  it("names a key without alias by Northflank's default made a valid variable name", () => assert.equal(defaultLinkName('my-database', 'HOST'), 'NF_MY_DATABASE_HOST'));
+  it('gives each linked key under its default name and each alias, from the group and the addon', () => {
+    const set = inheritFrom([linked('db', 10)], web, 'environment', creds);
+    assert.deepEqual(flatten(set).variables, { NF_MY_DATABASE_HOST: '127.0.0.1', NF_MY_DATABASE_POSTGRES_URI: creds['my-database'].POSTGRES_URI, DATABASE_URL: creds['my-database'].POSTGRES_URI });
+    assert.equal(set.variables.DATABASE_URL.inheritedFrom, 'db');
+    assert.equal(set.variables.DATABASE_URL.addonId, 'my-database');
+  });
+  it("lets the group's own variable win over its link, and a higher group win over both", () => {
+    const set = inheritFrom([linked('db', 10, { DATABASE_URL: 'own' }), { id: 'top', spec: spec({ priority: 50 }), values: { variables: { NF_MY_DATABASE_HOST: 'top' }, files: {} } }], web, 'environment', creds);
+    assert.equal(set.variables.DATABASE_URL.value, 'own');
+    assert.equal(set.variables.DATABASE_URL.addonId, undefined);
+    assert.equal(set.variables.NF_MY_DATABASE_HOST.value, 'top');
+    assert.deepEqual(set.variables.NF_MY_DATABASE_HOST.overriding, [{ value: '127.0.0.1', inheritedFrom: 'db', priority: 10, addonId: 'my-database' }]);
+  });
+  it('gives nothing for an addon whose credentials are not known (gone)', () => assert.deepEqual(flatten(inheritFrom([linked('db', 10)], web, 'environment', {})).variables, {}));
+  it('refuses a bad alias and a key linked twice, by field', () => {
+    const problems = groupProblems(spec({ addonDependencies: [{ addonId: 'a', keys: [{ keyName: 'HOST', aliases: ['OK', '1 bad', 'PORT'] }, { keyName: 'HOST' }] }] }), {});
+    assert.deepEqual(problems.map((p) => p.field), ['addonDependencies.0.keys.0.aliases.1', 'addonDependencies.0.keys.0.aliases.2', 'addonDependencies.0.keys.1.keyName']);
   });
 });
 

@@ -106,8 +106,39 @@ export interface Inherited<V> {
   value: V;
   inheritedFrom: string;
   priority: number;
+  /** the addon whose credential this is, when the group carries it through an addon link */
+  addonId?: string;
   /** values of the same key from lower-priority groups, highest first */
-  overriding: { value: V; inheritedFrom: string; priority: number }[];
+  overriding: { value: V; inheritedFrom: string; priority: number; addonId?: string }[];
+}
+
+/** The credential keys of each linked addon, by addon id, resolved by the caller (an addon missing here is skipped). */
+export type AddonCredentials = Readonly<Record<string, Readonly<Record<string, string>>>>;
+
+/**
+ * The variable a linked addon key gets when it has no alias, Northflank's default (`NF_<ADDON>_<KEY>`)
+ * made a valid variable name: `my-database`'s HOST is `NF_MY_DATABASE_HOST`.
+ */
+export function defaultLinkName(addonId: string, keyName: string): string {
+  return `NF_${addonId.toUpperCase().replace(/-/g, '_')}_${keyName}`;
+}
+
+/**
+ * The variables one group's addon links give: each linked key under its default name and each alias. A key
+ * the addon no longer offers, or an addon that is gone, gives nothing.
+ */
+export function linkedVariables(deps: readonly AddonDependency[], credentials: AddonCredentials): { name: string; value: string; addonId: string }[] {
+  const out: { name: string; value: string; addonId: string }[] = [];
+  for (const d of deps) {
+    const keys = credentials[d.addonId];
+    if (!keys) continue;
+    for (const k of d.keys) {
+      const value = keys[k.keyName];
+      if (value === undefined) continue;
+      for (const name of [defaultLinkName(d.addonId, k.keyName), ...(k.aliases ?? [])]) out.push({ name, value, addonId: d.addonId });
+    }
+  }
+  return out;
 }
 
 export interface InheritedSet {
@@ -126,17 +157,21 @@ export function byPrecedence(a: Pick<SecretGroupRecord, 'id' | 'spec'>, b: Pick<
 /**
  * What a resource inherits for one use from the groups of its project: for each variable and file the
  * winning group's value, and the values it overrides. Files are runtime-only, so `arguments` has none.
+ * A group's addon links give variables at the group's priority; within one group its own variables win
+ * over the names its links give.
  */
-export function inheritFrom(groups: readonly Pick<SecretGroupRecord, 'id' | 'spec' | 'values'>[], target: GroupTarget, use: GroupUse): InheritedSet {
+export function inheritFrom(groups: readonly Pick<SecretGroupRecord, 'id' | 'spec' | 'values'>[], target: GroupTarget, use: GroupUse, credentials: AddonCredentials = {}): InheritedSet {
   const out: InheritedSet = { variables: {}, files: {} };
   const applicable = groups.filter((g) => servesUse(g.spec.secretType, use) && appliesTo(g.spec, target)).sort(byPrecedence);
-  const add = <V>(into: Record<string, Inherited<V>>, key: string, value: V, g: Pick<SecretGroupRecord, 'id' | 'spec'>) => {
+  const add = <V>(into: Record<string, Inherited<V>>, key: string, value: V, g: Pick<SecretGroupRecord, 'id' | 'spec'>, addonId?: string) => {
     const cur = into[key];
-    if (cur) cur.overriding.push({ value, inheritedFrom: g.id, priority: g.spec.priority });
-    else into[key] = { value, inheritedFrom: g.id, priority: g.spec.priority, overriding: [] };
+    const from = { inheritedFrom: g.id, priority: g.spec.priority, ...(addonId ? { addonId } : {}) };
+    if (cur) cur.overriding.push({ value, ...from });
+    else into[key] = { value, ...from, overriding: [] };
   };
   for (const g of applicable) {
     for (const [k, v] of Object.entries(g.values.variables)) add(out.variables, k, v, g);
+    for (const l of linkedVariables(g.spec.addonDependencies, credentials)) if (!(l.name in g.values.variables)) add(out.variables, l.name, l.value, g, l.addonId);
     if (use === 'environment') for (const [p, f] of Object.entries(g.values.files)) add(out.files, p, f, g);
   }
   return out;
@@ -180,8 +215,25 @@ export function groupProblems(spec: Partial<SecretGroupSpec>, values: Partial<Se
     (deps ?? []).forEach((d, i) => {
       if (ids.has(d.addonId)) out.push({ field: `${field}.${i}.addonId`, rule: 'unique', message: `addon '${d.addonId}' is linked twice` });
       ids.add(d.addonId);
+      out.push(...linkKeyProblems(d.keys, `${field}.${i}.`));
     });
   }
+  return out;
+}
+
+/** The rules an addon link's keys keep whatever the addon: each key once, each alias a valid variable name. */
+export function linkKeyProblems(keys: AddonDependency['keys'], prefix = ''): FieldProblem[] {
+  const out: FieldProblem[] = [];
+  const names = new Set<string>();
+  keys.forEach((k, m) => {
+    if (names.has(k.keyName)) out.push({ field: `${prefix}keys.${m}.keyName`, rule: 'unique', message: `key '${k.keyName}' is linked twice` });
+    names.add(k.keyName);
+    (k.aliases ?? []).forEach((a, j) => {
+      const field = `${prefix}keys.${m}.aliases.${j}`;
+      if (!VARIABLE_KEY.test(a)) out.push({ field, rule: 'pattern', message: 'an alias is a variable name: letters, numbers, underscores, hyphens, forward slashes and dots, starting with a letter or underscore' });
+      else if (a === 'PORT' || a.startsWith('SLIPWAY_')) out.push({ field, rule: 'reserved', message: 'PORT and SLIPWAY_* are set by the platform' });
+    });
+  });
   return out;
 }
 

@@ -8,7 +8,8 @@ import type { AuthService, Principal } from '../services/auth.ts';
 import type { SecretFile, InheritedSet } from '../domain/secret-group.ts';
 import { InheritedEnvironment, jobTarget, serviceTarget } from './inherited.ts';
 
-type Source<V> = { value: V | null; inheritedFrom?: string; priority?: number; overriding: { value: V | null; inheritedFrom: string; priority: number }[] };
+/** `inheritedFrom` names the group; `addonId` the addon when the group carries the value through a link. */
+type Source<V> = { value: V | null; inheritedFrom?: string; priority?: number; addonId?: string; overriding: { value: V | null; inheritedFrom: string; priority: number; addonId?: string }[] };
 
 export interface EnvironmentDetails {
   own: { variables: Record<string, string | null>; files: Record<string, SecretFile | { data: null; encoding?: string }> };
@@ -23,8 +24,9 @@ export class EnvironmentDetailsService {
   constructor(
     private readonly store: Store,
     private readonly auth: AuthService,
+    inherited?: InheritedEnvironment,
   ) {
-    this.inherited = new InheritedEnvironment(store);
+    this.inherited = inherited ?? new InheritedEnvironment(store);
   }
 
   async ofService(caller: Principal, projectId: string, serviceId: string): Promise<EnvironmentDetails> {
@@ -54,12 +56,12 @@ export class EnvironmentDetailsService {
     const map = <A, B>(o: Record<string, A>, fn: (a: A) => B) => Object.fromEntries(Object.entries(o).map(([k, a]) => [k, fn(a)])) as Record<string, B>;
 
     const sources = { variables: {} as Record<string, Source<string>>, files: {} as Record<string, Source<SecretFile>> };
-    for (const [k, s] of Object.entries(set.variables)) sources.variables[k] = { value: v(s.value), inheritedFrom: s.inheritedFrom, priority: s.priority, overriding: s.overriding.map((o) => ({ ...o, value: v(o.value) })) };
+    for (const [k, s] of Object.entries(set.variables)) sources.variables[k] = { value: v(s.value), inheritedFrom: s.inheritedFrom, priority: s.priority, ...(s.addonId ? { addonId: s.addonId } : {}), overriding: s.overriding.map((o) => ({ ...o, value: v(o.value) })) };
     for (const [p, s] of Object.entries(set.files)) sources.files[p] = { value: fv(s.value), inheritedFrom: s.inheritedFrom, priority: s.priority, overriding: s.overriding.map((o) => ({ ...o, value: fv(o.value) })) };
     // The resource's own values win over every group: what a group would have given is listed as overridden.
     for (const [k, value] of Object.entries(env)) {
       const g = set.variables[k];
-      sources.variables[k] = { value: v(value), overriding: g ? [{ value: v(g.value), inheritedFrom: g.inheritedFrom, priority: g.priority }, ...g.overriding.map((o) => ({ ...o, value: v(o.value) }))] : [] };
+      sources.variables[k] = { value: v(value), overriding: g ? [{ value: v(g.value), inheritedFrom: g.inheritedFrom, priority: g.priority, ...(g.addonId ? { addonId: g.addonId } : {}) }, ...g.overriding.map((o) => ({ ...o, value: v(o.value) }))] : [] };
     }
     for (const [p, file] of Object.entries(files)) {
       const g = set.files[p];

@@ -8,15 +8,46 @@ import type { Store } from '../store/store.ts';
 import type { ServiceRecord } from '../domain/service.ts';
 import type { JobRecord } from '../domain/job.ts';
 import type { ReleaseSecrets } from '../domain/release.ts';
-import { flatten, inheritFrom, type GroupTarget, type GroupUse, type InheritedSet } from '../domain/secret-group.ts';
+import { NotFoundError } from '../errors/errors.ts';
+import { appliesTo, flatten, inheritFrom, servesUse, type AddonCredentials, type GroupTarget, type GroupUse, type InheritedSet, type SecretGroupRecord } from '../domain/secret-group.ts';
+
+/** Where linked addons' credentials come from: the addons' connection keys in plain text (AddonsService). */
+export interface AddonCredentialSource {
+  /** The addon's connection keys by name; NotFoundError when the addon does not exist. */
+  credentials(projectId: string, addonId: string): Promise<Record<string, string>>;
+}
 
 export class InheritedEnvironment {
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    private readonly addons?: AddonCredentialSource,
+  ) {}
 
   /** Every value a resource inherits for one use, with where it comes from and what it overrides. */
   async of(projectId: string, target: GroupTarget, use: GroupUse): Promise<InheritedSet> {
     const groups = await this.store.secretGroups.list(projectId);
-    return inheritFrom(groups, target, use);
+    const applicable = groups.filter((g) => servesUse(g.spec.secretType, use) && appliesTo(g.spec, target));
+    return inheritFrom(groups, target, use, await this.credentialsOf(projectId, applicable));
+  }
+
+  /**
+   * The credentials of every addon the groups link, read fresh. An addon gone (its deletion raced a read)
+   * gives nothing rather than failing every release of the project.
+   */
+  async credentialsOf(projectId: string, groups: readonly Pick<SecretGroupRecord, 'spec'>[]): Promise<AddonCredentials> {
+    const out: Record<string, Record<string, string>> = {};
+    if (!this.addons) return out;
+    for (const g of groups) {
+      for (const d of g.spec.addonDependencies) {
+        if (d.addonId in out) continue;
+        try {
+          out[d.addonId] = await this.addons.credentials(projectId, d.addonId);
+        } catch (err) {
+          if (!(err instanceof NotFoundError)) throw err;
+        }
+      }
+    }
+    return out;
   }
 
   /** The runtime variables and files a service's release inherits (its own values are merged over them by deriveReleaseSpec). */

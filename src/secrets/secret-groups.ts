@@ -12,8 +12,9 @@ import type { Store } from '../store/store.ts';
 import type { AuthService, Principal } from '../services/auth.ts';
 import type { ServiceRecord } from '../domain/service.ts';
 import { NotFoundError, ValidationError, type FieldProblem } from '../errors/errors.ts';
-import { groupIdFromName, groupProblems, type AddonDependency, type Restrictions, type SecretGroupRecord, type SecretGroupSpec, type SecretGroupValues } from '../domain/secret-group.ts';
+import { defaultLinkName, groupIdFromName, groupProblems, linkedVariables, linkKeyProblems, type AddonDependency, type Restrictions, type SecretGroupRecord, type SecretGroupSpec, type SecretGroupValues } from '../domain/secret-group.ts';
 import { RESOURCE_ID_PATTERN } from '../domain/ids.ts';
+import type { AddonCredentialSource } from './inherited.ts';
 
 /** What a group write may carry, as the `/v1` face hands it over (Northflank's fields). */
 export interface SecretGroupInput {
@@ -42,11 +43,30 @@ export interface GroupView {
   valuesHidden: boolean;
 }
 
+/** One addon link as the link routes show it (Northflank's `get.secretLink`). */
+export interface LinkView {
+  group: SecretGroupRecord;
+  addon: { id: string; name: string; type: string; version: string };
+  linked: boolean;
+  keys: { keyName: string; aliases?: string[]; defaultKey: string }[];
+  availableKeys: string[];
+}
+
+/** A linked addon's variables as the group gives them (values null for a viewer). */
+export interface LinkedSecrets {
+  id: string;
+  name: string;
+  addonType: string;
+  version: string;
+  variables: Record<string, string | null>;
+}
+
 export class SecretGroupsService {
   constructor(
     private readonly store: Store,
     private readonly auth: AuthService,
     private readonly releases: ReleaseRefresher,
+    private readonly addons: AddonCredentialSource,
   ) {}
 
   /** Whether the caller may read values in the project (developer and above). */
@@ -132,25 +152,89 @@ export class SecretGroupsService {
   }
 
   /**
-   * Addon links. There are no addons in this installation yet, so every link names a missing addon: a link
-   * write is refused naming `addonId`, a read or an unlink answers not found. The group must exist first.
+   * Link an addon to the group, or change the keys of its link (Northflank's `update.secretLink`): the
+   * keys given replace the link's. The addon must exist in the project and offer every key named.
    */
-  async link(caller: Principal, projectId: string, id: string, addonId: string): Promise<never> {
+  async link(caller: Principal, projectId: string, id: string, addonId: string, keys: AddonDependency['keys']): Promise<LinkView> {
     this.auth.authorize(caller, projectId, 'write');
-    await this.store.secretGroups.get(projectId, id);
-    throw ValidationError.one('addonId', 'exists', `no addon '${addonId}' in project '${projectId}'`);
+    const cur = await this.store.secretGroups.get(projectId, id);
+    const problems = linkKeyProblems(keys);
+    const available = await this.availableKeys(projectId, addonId);
+    if (!available) problems.push({ field: 'addonId', rule: 'exists', message: `no addon '${addonId}' in project '${projectId}'` });
+    else keys.forEach((k, m) => available.includes(k.keyName) || problems.push(missingKey(`keys.${m}.keyName`, addonId, k.keyName, available)));
+    if (problems.length) throw new ValidationError(problems);
+    const dep: AddonDependency = { addonId, keys: keys.map((k) => ({ keyName: k.keyName, ...(k.aliases ? { aliases: k.aliases } : {}) })) };
+    const deps = cur.spec.addonDependencies.some((d) => d.addonId === addonId) ? cur.spec.addonDependencies.map((d) => (d.addonId === addonId ? dep : d)) : [...cur.spec.addonDependencies, dep];
+    const g = await this.store.secretGroups.update(projectId, id, cur.version, { ...cur.spec, addonDependencies: deps }, cur.values);
+    await this.rollOut(projectId, `secret group '${id}' link to addon '${addonId}' changed`);
+    return this.linkView(g, addonId);
   }
 
-  async getLink(caller: Principal, projectId: string, id: string, addonId: string): Promise<never> {
+  async getLink(caller: Principal, projectId: string, id: string, addonId: string): Promise<LinkView> {
     this.auth.authorize(caller, projectId, 'read');
-    await this.store.secretGroups.get(projectId, id);
-    throw new NotFoundError('addon', addonId);
+    return this.linkView(await this.store.secretGroups.get(projectId, id), addonId);
   }
 
-  async unlink(caller: Principal, projectId: string, id: string, addonId: string): Promise<never> {
+  async unlink(caller: Principal, projectId: string, id: string, addonId: string): Promise<void> {
     this.auth.authorize(caller, projectId, 'write');
-    await this.store.secretGroups.get(projectId, id);
-    throw new NotFoundError('addon', addonId);
+    const cur = await this.store.secretGroups.get(projectId, id);
+    if (!cur.spec.addonDependencies.some((d) => d.addonId === addonId)) throw new NotFoundError('addon link', addonId);
+    await this.store.secretGroups.update(projectId, id, cur.version, { ...cur.spec, addonDependencies: cur.spec.addonDependencies.filter((d) => d.addonId !== addonId) }, cur.values);
+    await this.rollOut(projectId, `secret group '${id}' unlinked from addon '${addonId}'`);
+  }
+
+  /** The groups of a project that link the addon (an addon is not deleted while any does). */
+  async groupsLinking(projectId: string, addonId: string): Promise<SecretGroupRecord[]> {
+    return (await this.store.secretGroups.list(projectId)).filter((g) => g.spec.addonDependencies.some((d) => d.addonId === addonId));
+  }
+
+  /**
+   * An addon's credentials changed (a rotation the server has taken, a new port): every service of the
+   * project gets the release its groups now describe, where a group links the addon. `change` names it.
+   */
+  async addonCredentialsChanged(projectId: string, addonId: string, change: string): Promise<void> {
+    if ((await this.groupsLinking(projectId, addonId)).length === 0) return;
+    await this.rollOut(projectId, `addon '${addonId}' ${change}`);
+  }
+
+  /** The variables each linked addon gives through the group, values hidden from a viewer. */
+  async linkedSecrets(caller: Principal, g: SecretGroupRecord): Promise<LinkedSecrets[]> {
+    const hidden = !this.canReadValues(caller, g.projectId);
+    const out: LinkedSecrets[] = [];
+    for (const d of g.spec.addonDependencies) {
+      const a = await this.store.addons.find(g.projectId, d.addonId);
+      if (!a) continue;
+      const creds = await this.addons.credentials(g.projectId, d.addonId).catch(() => undefined);
+      const variables: Record<string, string | null> = {};
+      for (const l of linkedVariables([d], creds ? { [d.addonId]: creds } : {})) variables[l.name] = hidden ? null : l.value;
+      out.push({ id: a.id, name: a.spec.name, addonType: a.spec.type, version: a.spec.version, variables });
+    }
+    return out;
+  }
+
+  private async linkView(g: SecretGroupRecord, addonId: string): Promise<LinkView> {
+    const a = await this.store.addons.find(g.projectId, addonId);
+    if (!a) throw new NotFoundError('addon', addonId);
+    const dep = g.spec.addonDependencies.find((d) => d.addonId === addonId);
+    return {
+      group: g,
+      addon: { id: a.id, name: a.spec.name, type: a.spec.type, version: a.spec.version },
+      linked: dep !== undefined,
+      keys: (dep?.keys ?? []).map((k) => ({ keyName: k.keyName, ...(k.aliases ? { aliases: k.aliases } : {}), defaultKey: defaultLinkName(addonId, k.keyName) })),
+      availableKeys: (await this.availableKeys(g.projectId, addonId)) ?? [],
+    };
+  }
+
+  /** The keys an addon of the project offers; undefined when there is no such addon (or it is being deleted). */
+  private async availableKeys(projectId: string, addonId: string): Promise<string[] | undefined> {
+    const a = await this.store.addons.find(projectId, addonId);
+    if (!a || a.deleting) return undefined;
+    try {
+      return Object.keys(await this.addons.credentials(projectId, addonId));
+    } catch (err) {
+      if (err instanceof NotFoundError) return undefined;
+      throw err;
+    }
   }
 
   /** Fill defaults, check every rule and every reference; throws ValidationError listing every problem. */
@@ -179,9 +263,14 @@ export class SecretGroupsService {
       const exists = o.type === 'service' ? await this.store.services.find(projectId, o.id) : await this.store.jobs.find(projectId, o.id);
       if (!exists) problems.push({ field: `restrictions.nfObjects.${i}.id`, rule: 'exists', message: `no ${o.type} '${o.id}' in project '${projectId}'` });
     }
-    // No addons exist in this installation yet: every dependency names a missing one.
-    for (const field of check.addons ? (['addonDependencies', 'externalAddonDependencies'] as const) : []) {
-      spec[field].forEach((d, i) => problems.push({ field: `${field}.${i}.addonId`, rule: 'exists', message: `no addon '${d.addonId}' in project '${projectId}'` }));
+    // Linked addons must exist in the project and offer the keys named. External addons do not exist here.
+    for (const [i, d] of check.addons ? spec.addonDependencies.entries() : []) {
+      const available = await this.availableKeys(projectId, d.addonId);
+      if (!available) problems.push({ field: `addonDependencies.${i}.addonId`, rule: 'exists', message: `no addon '${d.addonId}' in project '${projectId}'` });
+      else d.keys.forEach((k, m) => available.includes(k.keyName) || problems.push(missingKey(`addonDependencies.${i}.keys.${m}.keyName`, d.addonId, k.keyName, available)));
+    }
+    for (const [i, d] of check.addons ? spec.externalAddonDependencies.entries() : []) {
+      problems.push({ field: `externalAddonDependencies.${i}.addonId`, rule: 'exists', message: `no external addon '${d.addonId}' in project '${projectId}': external addons are not available here` });
     }
     if (problems.length) throw new ValidationError(problems);
     return { spec, values };
@@ -199,6 +288,10 @@ export class SecretGroupsService {
     }
     if (first) throw new Error('a service could not be given its new release after a secret group change', { cause: first });
   }
+}
+
+function missingKey(field: string, addonId: string, keyName: string, available: string[]): FieldProblem {
+  return { field, rule: 'enum', message: `addon '${addonId}' has no key '${keyName}': one of ${available.join(', ')}` };
 }
 
 function nameTaken(name: string, projectId: string): ValidationError {

@@ -13,7 +13,7 @@ import { Enum } from './schema/enum.ts';
 import { P } from './schema/patterns.ts';
 import * as X from './schema/service-parts.ts';
 import { GROUP_KINDS, MAX_PRIORITY, MIN_PRIORITY, NF_OBJECT_TYPES, SECRET_TYPES, type SecretGroupRecord } from '../../domain/secret-group.ts';
-import type { GroupView, SecretGroupInput, SecretGroupsService } from '../../secrets/secret-groups.ts';
+import type { GroupView, LinkedSecrets, LinkView, SecretGroupInput, SecretGroupsService } from '../../secrets/secret-groups.ts';
 import type { EnvironmentDetails, EnvironmentDetailsService } from '../../secrets/environment-details.ts';
 
 const Opt = Type.Optional;
@@ -78,10 +78,15 @@ export function groupSummary(g: SecretGroupRecord): Record<string, unknown> {
   };
 }
 
-function groupView(v: GroupView, show: string | undefined): Record<string, unknown> {
-  // No addon links exist, so the inherited part of a group is empty.
-  const secrets = show === 'inherited' ? { variables: {}, files: {} } : v.values;
+/** A group with its values: its own (`this`), those its addon links give (`inherited`), or both (`all`, the group's own winning). */
+function groupView(v: GroupView, show: string | undefined, linked: LinkedSecrets[] = []): Record<string, unknown> {
+  const fromLinks = Object.assign({}, ...linked.map((l) => l.variables)) as Record<string, string | null>;
+  const secrets = show === 'inherited' ? { variables: fromLinks, files: {} } : show === 'this' ? v.values : { ...v.values, variables: { ...fromLinks, ...v.values.variables } };
   return { ...groupSummary(v.record), secrets, ...(v.valuesHidden ? { valuesHidden: true } : {}) };
+}
+
+function linkView(l: LinkView): Record<string, unknown> {
+  return { secretName: l.group.spec.name, secretId: l.group.id, addonName: l.addon.name, addonId: l.addon.id, addonType: l.addon.type, linked: l.linked, linkedKeys: l.keys, availableKeys: l.availableKeys };
 }
 
 function environmentView(d: EnvironmentDetails, show: string | undefined): Record<string, unknown> {
@@ -116,11 +121,14 @@ export function registerV1Secrets(app: FastifyInstance<any, any, any, any, TypeB
   });
   app.get('/v1/projects/:projectId/secrets/:secretId', { schema: { ...tags, summary: 'Read a secret group with its values (names only for a viewer)', params: SecretParams, querystring: Show } }, async (req) => {
     const { projectId, secretId } = req.params as { projectId: string; secretId: string };
-    return { data: groupView(await groups.get(req.principal, projectId, secretId), (req.query as { show?: string }).show) };
+    const v = await groups.get(req.principal, projectId, secretId);
+    const show = (req.query as { show?: string }).show;
+    return { data: groupView(v, show, show === 'this' ? [] : await groups.linkedSecrets(req.principal, v.record)) };
   });
   app.get('/v1/projects/:projectId/secrets/:secretId/details', { schema: { ...tags, summary: 'Read a secret group with its linked addons', params: SecretParams } }, async (req) => {
     const { projectId, secretId } = req.params as { projectId: string; secretId: string };
-    return { data: { ...groupView(await groups.get(req.principal, projectId, secretId), 'this'), addonSecrets: [] } };
+    const v = await groups.get(req.principal, projectId, secretId);
+    return { data: { ...groupView(v, 'this'), addonSecrets: await groups.linkedSecrets(req.principal, v.record) } };
   });
   for (const [method, summary] of [['PATCH', 'Update a secret group: the fields given replace the stored ones'], ['POST', 'Update a secret group (as PATCH)']] as const) {
     app.route({
@@ -140,15 +148,17 @@ export function registerV1Secrets(app: FastifyInstance<any, any, any, any, TypeB
   });
   app.post('/v1/projects/:projectId/secrets/:secretId/addons/:addonId', { schema: { ...tags, summary: 'Link an addon to a secret group', params: LinkParams, body: Link } }, async (req) => {
     const { projectId, secretId, addonId } = req.params as { projectId: string; secretId: string; addonId: string };
-    return groups.link(req.principal, projectId, secretId, addonId);
+    const link = await groups.link(req.principal, projectId, secretId, addonId, (req.body as { keys: { keyName: string; aliases?: string[] }[] }).keys);
+    return { data: { keys: link.keys } };
   });
   app.get('/v1/projects/:projectId/secrets/:secretId/addons/:addonId', { schema: { ...tags, summary: "Read a secret group's addon link", params: LinkParams } }, async (req) => {
     const { projectId, secretId, addonId } = req.params as { projectId: string; secretId: string; addonId: string };
-    return groups.getLink(req.principal, projectId, secretId, addonId);
+    return { data: linkView(await groups.getLink(req.principal, projectId, secretId, addonId)) };
   });
   app.delete('/v1/projects/:projectId/secrets/:secretId/addons/:addonId', { schema: { ...tags, summary: 'Unlink an addon from a secret group', params: LinkParams } }, async (req) => {
     const { projectId, secretId, addonId } = req.params as { projectId: string; secretId: string; addonId: string };
-    return groups.unlink(req.principal, projectId, secretId, addonId);
+    await groups.unlink(req.principal, projectId, secretId, addonId);
+    return { data: {} };
   });
 
   // What services and jobs run with: their own values over what their groups give.
