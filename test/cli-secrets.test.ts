@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ADMIN_TOKEN, api, startTestPlatform, type RunningPlatform } from './support/platform.ts';
+import { ADMIN_TOKEN, api, startTestPlatform, waitFor, type RunningPlatform } from './support/platform.ts';
 import { assertCliOk, runCli } from './support/cli.ts';
 
 
@@ -47,6 +47,24 @@ describe('slipway secrets', () => {
     ok(await cli(['secrets', 'unset', 'production', 'DATABASE_URL', ...proj]), 'secrets unset');
     const shown = JSON.parse((await cli(['secrets', 'get', 'production', '--reveal', '--json', ...proj])).stdout);
     assert.deepEqual(shown.data.secrets.variables, { LOG_LEVEL: 'info', FEATURE: 'on' });
+  });
+
+  it("links an addon's credentials into a group under their default names and aliases, refuses an unknown key by field, and unlinks", async () => {
+    const created = await api(p, 'POST', '/v1/projects/clisec/addons', { name: 'cache', type: 'redis', version: '7', billing: { deploymentPlan: 'nf-compute-20', storage: 1024, replicas: 1 } });
+    assert.equal(created.status, 200, JSON.stringify(created.body));
+    await waitFor(async () => (await api(p, 'GET', '/v1/projects/clisec/addons/cache')).body.data.status === 'running', 180_000, 'the redis addon to run');
+    const bad = await cli(['secrets', 'link', 'production', 'cache', 'NOPE', ...proj]);
+    assert.equal(bad.code, 1, bad.output);
+    assert.match(bad.stderr, /keys\.0\.keyName/);
+    const linked = await cli(['secrets', 'link', 'production', 'cache', 'REDIS_MASTER_URL=REDIS_URL,CACHE_URL', 'HOST', ...proj]);
+    assertCliOk(linked, 'secrets link');
+    assert.match(linked.stdout, /NF_CACHE_REDIS_MASTER_URL = REDIS_URL = CACHE_URL/);
+    const link = await api(p, 'GET', '/v1/projects/clisec/secrets/production/addons/cache');
+    assert.deepEqual(link.body.data.linkedKeys.map((k: { keyName: string }) => k.keyName), ['REDIS_MASTER_URL', 'HOST']);
+    assertCliOk(await cli(['secrets', 'unlink', 'production', 'cache', ...proj]), 'secrets unlink');
+    const after = await api(p, 'GET', '/v1/projects/clisec/secrets/production/addons/cache');
+    assert.equal(after.body.data.linked, false, JSON.stringify(after.body));
+    assert.equal((await api(p, 'DELETE', '/v1/projects/clisec/addons/cache')).status, 200);
   });
 
   it("prints the field the API refused, and deletes a group", async () => {

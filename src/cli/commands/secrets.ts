@@ -1,6 +1,7 @@
 /**
- * `slipway secrets list|get|create|set|unset|delete`: a project's secret groups. Values are hidden unless
- * `get --reveal` asks for them; `create --tag` restricts a group to the services and jobs carrying a tag.
+ * `slipway secrets list|get|create|set|unset|delete|link|unlink`: a project's secret groups. Values are hidden
+ * unless `get --reveal` asks for them; `create --tag` restricts a group to the services and jobs carrying a tag;
+ * `link` gives a group an addon's credentials (KEY or KEY=ALIAS,ALIAS), `unlink` takes them away.
  * Every change makes a new release of each service it makes a difference to (the platform does that).
  */
 import type { Command } from 'commander';
@@ -32,6 +33,13 @@ function pairsOf(pairs: string[]): Record<string, string> {
     out[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
   return out;
+}
+
+/** `KEY` or `KEY=ALIAS,ALIAS`: an addon credential key and the extra names it goes by. */
+function linkKeyOf(arg: string): { keyName: string; aliases?: string[] } {
+  const [keyName, aliases] = arg.split('=', 2) as [string, string | undefined];
+  if (!keyName) throw new UsageError(`'${arg}' is not KEY or KEY=ALIAS[,ALIAS]`);
+  return aliases ? { keyName, aliases: aliases.split(',').filter(Boolean) } : { keyName };
 }
 
 function targets(g: Group): string {
@@ -129,6 +137,27 @@ export function registerSecrets(program: Command): void {
     .option('-p, --project <project>', 'project id')
     .action(async (id: string, names: string[], opts: Opts, cmd: Command) => {
       await change(sessionOf(cmd), requireProject(opts), id, (cur) => Object.fromEntries(Object.entries(cur).filter(([k]) => !names.includes(k))), `Unset ${names.join(', ')} in '${id}'.`);
+    });
+  secrets
+    .command('link <group> <addon> <keys...>')
+    .description('give the group these credentials of an addon, e.g. `secrets link production db POSTGRES_URI=DATABASE_URL HOST` (NF_<ADDON>_<KEY> and each alias)')
+    .option('-p, --project <project>', 'project id')
+    .action(async (id: string, addon: string, keys: string[], opts: Opts, cmd: Command) => {
+      const s = sessionOf(cmd);
+      const body = await s.client.json('POST', `${groupPath(requireProject(opts), id)}/addons/${encodeURIComponent(addon)}`, { body: { keys: keys.map(linkKeyOf) } });
+      if (s.json) return s.out.json(body);
+      const linked = (body.data.keys as { keyName: string; aliases?: string[]; defaultKey?: string }[]) ?? [];
+      s.out.line(`Linked addon '${addon}' to '${id}': ${linked.map((k) => [k.defaultKey ?? k.keyName, ...(k.aliases ?? [])].join(' = ')).join(', ')}.`);
+    });
+  secrets
+    .command('unlink <group> <addon>')
+    .description("take an addon's credentials out of the group")
+    .option('-p, --project <project>', 'project id')
+    .action(async (id: string, addon: string, opts: Opts, cmd: Command) => {
+      const s = sessionOf(cmd);
+      const body = await s.client.json('DELETE', `${groupPath(requireProject(opts), id)}/addons/${encodeURIComponent(addon)}`);
+      if (s.json) return s.out.json(body);
+      s.out.line(`Unlinked addon '${addon}' from '${id}'.`);
     });
   secrets
     .command('delete <group>')
