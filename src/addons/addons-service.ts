@@ -134,6 +134,7 @@ export class AddonsService {
       const at = prefix === 'backupSchedules' ? `${prefix}.${i}` : prefix;
       problems.push(...scheduleProblems(s, at));
       if ((s as { customDestinationId?: string }).customDestinationId) unsupported.push({ field: `${at}.customDestinationId`, rule: 'supported', message: 'custom backup destinations are not available here' });
+      if ((s as { additionalDestinations?: unknown[] }).additionalDestinations?.length) unsupported.push({ field: `${at}.additionalDestinations`, rule: 'supported', message: 'additional backup destinations are not available here: backups are kept in the data directory' });
       const key = `${s.scheduling.interval}/${s.backupType}`;
       if (seen.has(key)) problems.push({ field: `${at}.scheduling.interval`, rule: 'unique', message: `an addon has one ${s.scheduling.interval} ${s.backupType} schedule at most` });
       seen.add(key);
@@ -209,6 +210,9 @@ export class AddonsService {
     this.checkNetworking(input, unsupported);
     this.checkSchedules((input.backupSchedules ?? []) as BackupScheduleSpec[], [], problems, unsupported);
     if (input.source) unsupported.push({ field: 'source', rule: 'supported', message: 'forking an addon from a backup is not available here: create it, then restore the backup into it' });
+    // One machine is one zone: a zonal spread asked for cannot be kept ('disabled', or one zone, is what runs).
+    const zonal = input.billing.zonalRedundancy as { type?: string; minZones?: number } | undefined;
+    if (zonal?.type === 'required' || (zonal?.minZones ?? 1) > 1) unsupported.push({ field: 'billing.zonalRedundancy', rule: 'supported', message: 'addons run on one machine, in one zone: zonal redundancy is not available here' });
     if (input.infrastructure?.architecture && input.infrastructure.architecture !== 'x86') unsupported.push({ field: 'infrastructure.architecture', rule: 'supported', message: 'addons run on this machine\'s architecture (x86)' });
     if (problems.length) throw new ValidationError(problems);
     if (unsupported.length) throw new UnsupportedError(unsupported);
