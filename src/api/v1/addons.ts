@@ -55,8 +55,13 @@ export function addonView(a: AddonRecord): Record<string, unknown> {
   };
 }
 
+/** The addon as a project's `addons` list names it (GetProjectResult): id, appId, name, description, type. */
+export function addonSummary(a: AddonRecord): Record<string, unknown> {
+  return { id: a.id, appId: `/slipway/${a.projectId}/${a.id}`, name: a.spec.name, ...(a.spec.description !== undefined ? { description: a.spec.description } : {}), spec: { type: a.spec.type } };
+}
+
 function listItem(a: AddonRecord): Record<string, unknown> {
-  return { id: a.id, name: a.spec.name, appId: `/slipway/${a.projectId}/${a.id}`, tags: a.spec.tags ?? [], ...(a.spec.description !== undefined ? { description: a.spec.description } : {}), spec: { type: a.spec.type }, status: a.status };
+  return { ...addonSummary(a), tags: a.spec.tags ?? [], status: a.status };
 }
 
 function restoreView(r: AddonRestoreRecord): Record<string, unknown> {
