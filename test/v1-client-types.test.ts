@@ -88,6 +88,8 @@ const ADDON_REFUSALS: { route: string; path: string; method: string; url: string
   const daily = { scheduling: { interval: 'daily', minute: [0], hour: [4] }, backupType: 'dump', retentionTime: 7 };
   const hourly = { scheduling: { interval: 'hourly', minute: [15] }, backupType: 'dump', retentionTime: 1 }; // cache has a daily one
   const create = (path: string, body: Record<string, unknown>, field = path) => ({ route: '/v1/projects/{projectId}/addons', path, method: 'POST', url: '/v1/projects/shapes/addons', body: { ...base, ...body }, field });
+  // A PUT naming the existing addon updates it: the same fields are refused on that path too.
+  const put = (path: string, body: Record<string, unknown>) => ({ ...create(path, { name: 'cache', ...body }), method: 'PUT' });
   const on = (route: string, path: string, body: Record<string, unknown>, field = path) => ({ route: `/v1/projects/{projectId}/addons/{addonId}${route}`, path, method: 'POST', url: `/v1/projects/shapes/addons/cache${route}`, body, field });
   return [
     create('tlsEnabled', { tlsEnabled: true }),
@@ -96,6 +98,10 @@ const ADDON_REFUSALS: { route: string; path: string; method: string; url: string
     create('source', { source: { addonId: 'cache', backupId: 'any' } }),
     create('infrastructure.architecture', { infrastructure: { architecture: 'arm' } }),
     create('billing.zonalRedundancy', { billing: { ...base.billing, zonalRedundancy: { type: 'required' } } }),
+    put('source', { source: { addonId: 'cache', backupId: 'any' } }),
+    put('infrastructure.architecture', { infrastructure: { architecture: 'arm' } }),
+    put('billing.zonalRedundancy', { billing: { ...base.billing, zonalRedundancy: { type: 'required', minZones: 2 } } }),
+    put('tlsEnabled', { tlsEnabled: true }),
     create('typeSpecificSettings.redisSentinelEnabled', { typeSpecificSettings: { redisSentinelEnabled: true } }),
     ...['postgresqlSupabaseMode', 'postgresqlConnectionPoolerEnabled', 'postgresqlReadConnectionPoolerEnabled', 'postgresqlImportMode'].map((k) => create(`typeSpecificSettings.${k}`, { type: 'postgresql', typeSpecificSettings: { [k]: true } })),
     ...['postgresqlConnectionPoolerReplicas', 'postgresqlReadConnectionPoolerReplicas'].map((k) => create(`typeSpecificSettings.${k}`, { type: 'postgresql', typeSpecificSettings: { [k]: 1 } })),
@@ -446,8 +452,11 @@ describe("the /v1 face answers in the official client's result types", () => {
     await call('delete.volume', { parameters: { projectId: project, volumeId: spare.id } });
     // Addons: updates, actions (each waited out before the next), backups, schedules, an import, the delete.
     const cache = { name: 'cache', type: 'redis', version: 'latest', billing: { deploymentPlan: 'nf-compute-20', storage: 1024, replicas: 1 } };
-    await call('patch.addon', { parameters: addon, data: { description: 'patched' } });
-    await call('put.addon', { parameters: { projectId: project }, data: { ...cache, description: 'put' } });
+    // A pipeline stage and metadata are stored and returned (no pipelines here; labels apply to no Kubernetes object).
+    assert.equal((await call('patch.addon', { parameters: addon, data: { description: 'patched', stageId: 'development' } })).stageId, 'development');
+    const put = await call('put.addon', { parameters: { projectId: project }, data: { ...cache, description: 'put', billing: { ...cache.billing, zonalRedundancy: { type: 'disabled' } }, metadata: { labels: { team: 'shapes' } } } });
+    assert.deepEqual([put.stageId, put.metadata], ['development', { labels: { team: 'shapes' } }]);
+    assert.equal((await call('patch.addon', { parameters: addon, data: { stageId: null } as never })).stageId, undefined, 'a null stage clears it');
     await call('scale.addon', { parameters: addon, data: { deploymentPlan: 'nf-compute-20' } });
     await call('update.addon.version', { parameters: addon, data: { version: (await client.get.addon.version({ parameters: addon })).data.version } });
     await call('retain.addon.backup', { parameters: { ...addon, backupId: ids.addonBackup } });

@@ -58,6 +58,8 @@ export interface AddonInput {
   backupSchedules?: unknown[];
   source?: unknown;
   infrastructure?: { architecture?: string };
+  stageId?: string | null;
+  metadata?: { labels?: unknown; annotations?: unknown };
 }
 
 export interface AddonPatch {
@@ -70,6 +72,9 @@ export interface AddonPatch {
   ipPolicies?: unknown[];
   typeSpecificSettings?: Record<string, unknown>;
   backupSchedules?: unknown[];
+  /** a stage to store, or null to clear it */
+  stageId?: string | null;
+  metadata?: { labels?: unknown; annotations?: unknown };
 }
 
 export interface AddonContainer {
@@ -125,6 +130,14 @@ export class AddonsService {
     if (input.tlsEnabled) unsupported.push({ field: 'tlsEnabled', rule: 'supported', message: 'TLS for addons is not available here: addons listen on 127.0.0.1 only' });
     if (input.externalAccessEnabled) unsupported.push({ field: 'externalAccessEnabled', rule: 'supported', message: 'external access to addons is not available here: addons listen on 127.0.0.1 only' });
     if (input.ipPolicies?.length) unsupported.push({ field: 'ipPolicies', rule: 'supported', message: 'IP policies for addons are not available here' });
+  }
+
+  /** Where the addon would run: this machine, one zone, its architecture (x86). */
+  private checkPlacement(input: Pick<AddonInput, 'billing' | 'infrastructure'>, unsupported: FieldProblem[]): void {
+    // One machine is one zone: a zonal spread asked for cannot be kept ('disabled', or one zone, is what runs).
+    const zonal = input.billing?.zonalRedundancy as { type?: string; minZones?: number } | undefined;
+    if (zonal?.type === 'required' || (zonal?.minZones ?? 1) > 1) unsupported.push({ field: 'billing.zonalRedundancy', rule: 'supported', message: 'addons run on one machine, in one zone: zonal redundancy is not available here' });
+    if (input.infrastructure?.architecture && input.infrastructure.architecture !== 'x86') unsupported.push({ field: 'infrastructure.architecture', rule: 'supported', message: "addons run on this machine's architecture (x86)" });
   }
 
   /** Northflank's rules for a set of schedules: valid fields per interval, one per interval and backup type. */
@@ -210,10 +223,7 @@ export class AddonsService {
     this.checkNetworking(input, unsupported);
     this.checkSchedules((input.backupSchedules ?? []) as BackupScheduleSpec[], [], problems, unsupported);
     if (input.source) unsupported.push({ field: 'source', rule: 'supported', message: 'forking an addon from a backup is not available here: create it, then restore the backup into it' });
-    // One machine is one zone: a zonal spread asked for cannot be kept ('disabled', or one zone, is what runs).
-    const zonal = input.billing.zonalRedundancy as { type?: string; minZones?: number } | undefined;
-    if (zonal?.type === 'required' || (zonal?.minZones ?? 1) > 1) unsupported.push({ field: 'billing.zonalRedundancy', rule: 'supported', message: 'addons run on one machine, in one zone: zonal redundancy is not available here' });
-    if (input.infrastructure?.architecture && input.infrastructure.architecture !== 'x86') unsupported.push({ field: 'infrastructure.architecture', rule: 'supported', message: 'addons run on this machine\'s architecture (x86)' });
+    this.checkPlacement(input, unsupported);
     if (problems.length) throw new ValidationError(problems);
     if (unsupported.length) throw new UnsupportedError(unsupported);
     return {
@@ -227,6 +237,8 @@ export class AddonsService {
       externalAccessEnabled: false,
       ...(input.typeSpecificSettings ? { typeSpecificSettings: input.typeSpecificSettings } : {}),
       ...(dbName ? { dbName } : {}),
+      ...(input.stageId ? { stageId: input.stageId } : {}),
+      ...(input.metadata ? { metadata: input.metadata } : {}),
     };
   }
 
@@ -236,9 +248,12 @@ export class AddonsService {
     if (!cur) return this.create(caller, projectId, input);
     if (cur.spec.type !== input.type) throw ValidationError.one('type', 'immutable', `addon '${cur.id}' is a ${cur.spec.type} addon; its type cannot change`);
     if (input.customCredentials?.dbName !== undefined && input.customCredentials.dbName !== cur.spec.dbName) throw ValidationError.one('customCredentials.dbName', 'immutable', 'the database name cannot change after creation');
-    const { name: _n, type: _t, customCredentials: _c, source, infrastructure: _i, ...patch } = input;
-    if (source) throw new UnsupportedError([{ field: 'source', rule: 'supported', message: 'forking an addon from a backup is not available here' }]);
-    return this.patch(caller, projectId, cur.id, patch);
+    const { name: _n, type: _t, customCredentials: _c, source, infrastructure: _i, billing: { zonalRedundancy: _z, ...billing }, ...patch } = input;
+    const unsupported: FieldProblem[] = [];
+    if (source) unsupported.push({ field: 'source', rule: 'supported', message: 'forking an addon from a backup is not available here' });
+    this.checkPlacement(input, unsupported);
+    if (unsupported.length) throw new UnsupportedError(unsupported);
+    return this.patch(caller, projectId, cur.id, { ...patch, billing });
   }
 
   async get(caller: Principal, projectId: string, addonId: string): Promise<AddonRecord> {
@@ -289,7 +304,10 @@ export class AddonsService {
       version,
       billing: { ...cur.spec.billing, ...Object.fromEntries(Object.entries(patch.billing ?? {}).filter(([, v]) => v !== undefined)) },
       ...(patch.typeSpecificSettings ? { typeSpecificSettings: { ...cur.spec.typeSpecificSettings, ...patch.typeSpecificSettings } } : {}),
+      ...(patch.stageId ? { stageId: patch.stageId } : {}),
+      ...(patch.metadata ? { metadata: patch.metadata } : {}),
     };
+    if (patch.stageId === null) delete spec.stageId;
     const a = await this.store.addons.update(projectId, addonId, cur.version, { spec });
     this.opts.changed(addonKey(projectId, addonId));
     return a;

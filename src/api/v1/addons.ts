@@ -38,6 +38,8 @@ export function addonView(a: AddonRecord): Record<string, unknown> {
     externalAccessEnabled: s.externalAccessEnabled,
     ...(s.typeSpecificSettings ? { typeSpecificSettings: s.typeSpecificSettings } : {}),
     ...(s.dbName ? { customCredentials: { dbName: s.dbName } } : {}),
+    ...(s.stageId ? { stageId: s.stageId } : {}),
+    ...(s.metadata ? { metadata: s.metadata } : {}),
     status: a.status,
     ...(a.statusMessage ? { statusMessage: a.statusMessage } : {}),
     spec: {
