@@ -131,6 +131,7 @@ describe("the /v1 face answers in the official client's result types", () => {
   const problems: string[] = [];
   const ids = { build: '', run: '', credential: '', secret: '', tag: '', volume: '', backup: '', addonBackup: '', schedule: '' };
   const addon = { projectId: project, addonId: 'cache' };
+  const ledger = { projectId: project, addonId: 'ledger' };
   /** Waits for an addon backup to complete (or throws if it failed). */
   async function addonBackupDone(backupId: string): Promise<void> {
     await waitFor(async () => {
@@ -253,7 +254,13 @@ describe("the /v1 face answers in the official client's result types", () => {
       parameters: { projectId: project },
       data: { name: 'cache', description: 'shapes cache', tags: ['shapes-live'], type: 'redis', version: 'latest', billing: { deploymentPlan: 'nf-compute-20', storage: 1024, replicas: 1 }, typeSpecificSettings: { redisMaxMemoryPolicy: 'allkeys-lru' } },
     });
+    // And a PostgreSQL one with its own database name (customCredentials), read beside it.
+    await call('create.addon', {
+      parameters: { projectId: project },
+      data: { name: 'ledger', type: 'postgresql', version: 'latest', billing: { deploymentPlan: 'nf-compute-20', storage: 1024, replicas: 1 }, customCredentials: { dbName: 'ledger_db' } },
+    });
     await waitForAddonStatus(client, project, addon.addonId, 'running');
+    await waitForAddonStatus(client, project, ledger.addonId, 'running');
     ids.addonBackup = (await call('backup.addon', { parameters: addon, data: { name: 'first', backupType: 'dump' } })).id;
     await addonBackupDone(ids.addonBackup);
     await addonRestoreDone((await call('restore.addon.backup', { parameters: { ...addon, backupId: ids.addonBackup } })).restoreId);
@@ -317,10 +324,10 @@ describe("the /v1 face answers in the official client's result types", () => {
       '/v1/projects/:_/volumes/:_/backups/:_': [{ projectId: project, volumeId: ids.volume, backupId: ids.backup }],
       '/v1/addon-types': [{}],
       '/v1/projects/:_/addons': [{ projectId: project }],
-      '/v1/projects/:_/addons/:_': [addon],
-      '/v1/projects/:_/addons/:_/version': [addon],
-      '/v1/projects/:_/addons/:_/containers': [addon],
-      '/v1/projects/:_/addons/:_/credentials': [addon],
+      '/v1/projects/:_/addons/:_': [addon, ledger],
+      '/v1/projects/:_/addons/:_/version': [addon, ledger],
+      '/v1/projects/:_/addons/:_/containers': [addon, ledger],
+      '/v1/projects/:_/addons/:_/credentials': [addon, ledger],
       '/v1/projects/:_/addons/:_/backup-schedules': [addon],
       '/v1/projects/:_/addons/:_/backups': [addon],
       '/v1/projects/:_/addons/:_/backups/:_': [{ ...addon, backupId: ids.addonBackup }],
@@ -354,7 +361,13 @@ describe("the /v1 face answers in the official client's result types", () => {
     }
     assert.deepEqual(uncovered, [], 'GET routes with no case here: add the parameters they are read with');
     // The project names its addon, as it names its services and jobs.
-    assert.deepEqual((await client.get.project({ parameters: { projectId: project } })).data.addons.map((a) => [a.id, a.spec.type]), [['cache', 'redis']]);
+    assert.deepEqual((await client.get.project({ parameters: { projectId: project } })).data.addons.map((a) => [a.id, a.spec.type]), [['cache', 'redis'], ['ledger', 'postgresql']]);
+    assert.equal((await client.get.addon({ parameters: ledger })).data.customCredentials?.dbName, 'ledger_db');
+    // The download link answers the backup's file, to the same token.
+    const { downloadLink } = (await client.get.addon.backup.download({ parameters: { ...addon, backupId: ids.addonBackup } })).data;
+    const file = await fetch(downloadLink, { headers: { authorization: `Bearer ${p.token}` } });
+    assert.equal(file.status, 200);
+    assert.equal(Buffer.from(await file.arrayBuffer()).subarray(0, 5).toString(), 'REDIS', 'an RDB file');
   });
 
   it("answers a project viewer's reads of values it may not see in the same result types", async () => {
@@ -389,7 +402,7 @@ describe("the /v1 face answers in the official client's result types", () => {
         assert.ok(routes.length, `${path} (${entry.why}) is sent by a case of ADDON_REFUSALS`);
       }
     }
-    assert.deepEqual((await client.list.addons({ parameters: { projectId: project } })).data.addons.map((a) => a.id), ['cache'], 'nothing created');
+    assert.deepEqual((await client.list.addons({ parameters: { projectId: project } })).data.addons.map((a) => a.id), ['cache', 'ledger'], 'nothing created');
     const backups = (await client.get.addon.backups({ parameters: addon })).data.backups.map((b) => b.id);
     assert.deepEqual(backups, [ids.addonBackup], 'no backup made');
     assert.deepEqual((await client.get.addon.backupSchedules({ parameters: addon })).data.schedules?.map((x) => x.id), [ids.schedule], 'no schedule added');
@@ -475,6 +488,7 @@ describe("the /v1 face answers in the official client's result types", () => {
     const imported = await call('import.addon.backup', { parameters: addon, data: { name: 'imported', connectionString: redisMasterUrl } });
     await addonRestoreDone(imported.restoreId);
     await call('delete.addon', { parameters: addon });
+    await call('delete.addon', { parameters: ledger });
   });
 
   it("accepts every field the client's request types allow on each /v1 write, but those refused by name with a reason", async () => {
