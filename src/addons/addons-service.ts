@@ -82,6 +82,9 @@ export interface AddonContainer {
   state: 'starting' | 'running' | 'exited';
   startedAt?: string;
   exitedAt?: string;
+  /** how an exited server ended: its exit code, or the signal that ended it */
+  exitCode?: number | null;
+  signal?: string | null;
 }
 
 export class AddonsService {
@@ -371,7 +374,7 @@ export class AddonsService {
     const all = await this.driver.list();
     return all
       .filter((i) => i.labels.processType === ADDON_PROCESS_TYPE && i.labels.project === projectId && i.labels.service === addonId)
-      .map((i) => ({ name: i.id, state: i.state, ...(i.startedAt ? { startedAt: i.startedAt } : {}), ...(i.exitedAt ? { exitedAt: i.exitedAt } : {}) }));
+      .map((i) => ({ name: i.id, state: i.state, ...(i.startedAt ? { startedAt: i.startedAt } : {}), ...(i.exitedAt ? { exitedAt: i.exitedAt } : {}), ...(i.state === 'exited' ? { exitCode: i.exitCode ?? null, signal: i.signal ?? null } : {}) }));
   }
 
   /**

@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import { Type } from '@sinclair/typebox';
 import type { Api, ApiDeps } from '../deps.ts';
-import type { AddonsService, AddonInput, AddonPatch } from '../../addons/addons-service.ts';
+import type { AddonsService, AddonContainer, AddonInput, AddonPatch } from '../../addons/addons-service.ts';
 import { ADDON_REPLICAS, replicaRange, type AddonType, ADDON_STORAGE_DEFAULT, ADDON_STORAGE_OPTIONS, camelKey, majorOf, type AddonBackupSchedule, type BackupScheduleSpec, type AddonBackupRecord, type AddonRecord, type AddonRestoreRecord } from '../../domain/addons.ts';
 import * as S from './schema/addons.ts';
 import { PaginationQuery } from './schema/index.ts';
@@ -85,9 +85,15 @@ function backupView(b: AddonBackupRecord, last?: AddonRestoreRecord): Record<str
   };
 }
 
-/** Northflank's container statuses from the runtime's instance states. */
-function containerStatus(state: string): string {
-  return state === 'running' ? 'TASK_RUNNING' : state === 'starting' ? 'TASK_STARTING' : 'TASK_FINISHED';
+/**
+ * Northflank's container statuses from the runtime's instance states: an exited server ended by a signal was
+ * killed, one that exited 0 finished (a clean shutdown), any other exit failed.
+ */
+function containerStatus(c: AddonContainer): string {
+  if (c.state === 'running') return 'TASK_RUNNING';
+  if (c.state === 'starting') return 'TASK_STARTING';
+  if (c.signal) return 'TASK_KILLED';
+  return c.exitCode === 0 ? 'TASK_FINISHED' : 'TASK_FAILED';
 }
 
 /** One page of a list the service returns whole (backups, restores): Northflank's cursor pagination. */
@@ -182,7 +188,7 @@ export function registerV1Addons(app: Api, deps: ApiDeps & { addons?: AddonsServ
     const list = await addons.containers(req.principal, projectId, addonId);
     const containers = list.map((c) => {
       const created = c.startedAt ? Math.floor(Date.parse(c.startedAt) / 1000) : 0;
-      return { name: c.name, createdAt: created, status: containerStatus(c.state), updatedAt: c.exitedAt ? Math.floor(Date.parse(c.exitedAt) / 1000) : created };
+      return { name: c.name, createdAt: created, status: containerStatus(c), updatedAt: c.exitedAt ? Math.floor(Date.parse(c.exitedAt) / 1000) : created };
     });
     return { data: { containers }, pagination: { hasNextPage: false, count: containers.length } };
   });
