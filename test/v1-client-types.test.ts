@@ -10,11 +10,13 @@ import type { ApiClient } from '@northflank/js-client';
 import { api, fixtureRepo, northflankClient, startTestPlatform, waitFor, type RunningPlatform } from './support/platform.ts';
 import { clientDeclarations, clientEndpoints, type ClientEndpoint } from './support/client-types.ts';
 import { checkShape, requestGaps, type JsonSchema, type Problem } from './support/shape-check.ts';
+import { waitForAddonStatus } from './support/addons.ts';
 
 /** `/v1` routes slipway serves that the client has no endpoint for, each with the reason. */
 const NOT_IN_CLIENT: Record<string, string> = {
   'PUT /v1/tags/:_': "the client's put.tag sends PUT /v1/tags and names the tag in the body; slipway also takes the id in the path, as it does for PATCH and DELETE",
-  'POST /v1/projects/:_/volumes/:_/backups/:_/restore': "the client restores addon backups only (restore.addonBackup); restoring a volume's backup into that same volume is slipway's own (the client's way is create.volume with source.type 'backup')",
+  'POST /v1/projects/:_/volumes/:_/backups/:_/restore': "the client restores addon backups only (restore.addon.backup); restoring a volume's backup into that same volume is slipway's own (the client's way is create.volume with source.type 'backup')",
+  'GET /v1/projects/:_/addons/:_/backups/:_/download': "the file behind the link the client's get.addon.backup.download answers (downloadLink): the client reads the link, and the file is fetched with plain HTTP and the same token",
 };
 
 /**
@@ -22,7 +24,7 @@ const NOT_IN_CLIENT: Record<string, string> = {
  * the reason: the test reads them and asserts the 404 instead of a shape.
  */
 const UNREADABLE: Record<string, string> = {
-  '/v1/projects/:_/secrets/:_/addons/:_': 'addons do not exist yet, so no secret group has an addon link: reading one answers 404 naming the addon',
+  '/v1/projects/:_/secrets/:_/addons/:_': 'secret groups cannot link addons yet (a link write is refused naming addonId), so no group has an addon link: reading one answers 404 naming the addon',
 };
 
 /**
@@ -42,7 +44,23 @@ const DELIBERATE: Record<string, string> = {
 };
 
 /**
- * Request fields the client's types allow that slipway refuses on purpose (a 400 naming the field), by the
+ * Addon fields the client's request types allow that pass the body schema (their types are the client's) and
+ * are refused by the addon service with a 422 naming them; the test sends each (ADDON_REFUSALS).
+ */
+const ADDON_REFUSED_FIELDS: { routes: RegExp; paths: string[]; why: string }[] = [
+  { routes: /\/addons(\/[^/]+)?$/, paths: ['tlsEnabled', 'externalAccessEnabled', 'ipPolicies'], why: 'addons listen on 127.0.0.1 only: no TLS, no external access, so no IP policies' },
+  { routes: /\/addons$/, paths: ['source'], why: 'forking an addon from a backup is not available: create the addon, then restore the backup into it' },
+  { routes: /\/addons$/, paths: ['infrastructure.architecture'], why: "addons run on this machine's architecture (x86): 'arm' is refused" },
+  { routes: /\/addons$/, paths: ['billing.zonalRedundancy'], why: "addons run on one machine, one zone: 'required' (or more than one zone) is refused, 'disabled' is what runs" },
+  { routes: /\/addons(\/[^/]+)?$/, paths: ['typeSpecificSettings.redisSentinelEnabled', 'typeSpecificSettings.postgresqlSupabaseMode', 'typeSpecificSettings.postgresqlConnectionPoolerEnabled', 'typeSpecificSettings.postgresqlConnectionPoolerReplicas', 'typeSpecificSettings.postgresqlReadConnectionPoolerEnabled', 'typeSpecificSettings.postgresqlReadConnectionPoolerReplicas', 'typeSpecificSettings.postgresqlImportMode', 'typeSpecificSettings.mysqlHaModeEnabled', 'typeSpecificSettings.mysqlRouterReplicas'], why: 'sentinels, Supabase, connection poolers, import mode and MySQL HA do not run here: refused when turned on (false and 0 are taken)' },
+  { routes: /\/addons(\/[^/]+)?$/, paths: ['backupSchedules.customDestinationId', 'backupSchedules.additionalDestinations'], why: "backups are kept in the platform's data directory: no custom or additional destinations" },
+  { routes: /\/(backups|backup-schedules)$/, paths: ['customDestinationId', 'additionalDestinations'], why: "backups are kept in the platform's data directory: no custom or additional destinations" },
+  { routes: /\/import$/, paths: ['importUrl', 'importAllDatabases', 'customDestinationId'], why: 'an import dumps the one database a live connection string names, into the data directory: no archive URLs, no all-databases import, no custom destination' },
+];
+
+/**
+ * Request fields the client's types allow that slipway refuses on purpose (a 400 naming the field; a 422 for
+ * ADDON_REFUSED_FIELDS, which the schema takes), by the
  * routes they concern, each with the reason. Everything else a client's request type allows is accepted.
  */
 const REFUSED_REQUEST_FIELDS: { routes: RegExp; paths: string[]; why: string }[] = [
@@ -57,7 +75,49 @@ const REFUSED_REQUEST_FIELDS: { routes: RegExp; paths: string[]; why: string }[]
   { routes: /\/scale$/, paths: ['gracePeriodSeconds'], why: "scaling takes the count and plan; the grace period is the service's deployment.gracePeriodSeconds" },
   { routes: /\/resume$/, paths: ['disabledCI', 'disabledCD'], why: 'resume brings the service back as it was: CI and CD are set on the service' },
   { routes: /\/runs$/, paths: ['runtimeFiles', 'deployment.storage', 'deployment.external'], why: "a run overrides the job's environment, plan, command and build; its files, storage and image are the job's" },
+  { routes: /\/addons(\/[^/]+)?$/, paths: ['templateValues'], why: "template addons (the client's second CreateAddonData, a Helm-style bundle with its values) do not exist here: the addon types are postgresql, mysql and redis" },
+  ...ADDON_REFUSED_FIELDS,
 ];
+
+/**
+ * For each addon field of REFUSED_REQUEST_FIELDS the schema takes, a request that sends it (to the addon the test
+ * creates, `cache`) and the field the 422 names.
+ */
+const ADDON_REFUSALS: { route: string; path: string; method: string; url: string; body: Record<string, unknown>; field: string }[] = (() => {
+  const base = { name: 'refused', type: 'redis', version: 'latest', billing: { deploymentPlan: 'nf-compute-20', storage: 1024, replicas: 1 } };
+  const daily = { scheduling: { interval: 'daily', minute: [0], hour: [4] }, backupType: 'dump', retentionTime: 7 };
+  const hourly = { scheduling: { interval: 'hourly', minute: [15] }, backupType: 'dump', retentionTime: 1 }; // cache has a daily one
+  const create = (path: string, body: Record<string, unknown>, field = path) => ({ route: '/v1/projects/{projectId}/addons', path, method: 'POST', url: '/v1/projects/shapes/addons', body: { ...base, ...body }, field });
+  // A PUT naming the existing addon updates it: the same fields are refused on that path too.
+  const put = (path: string, body: Record<string, unknown>) => ({ ...create(path, { name: 'cache', ...body }), method: 'PUT' });
+  const on = (route: string, path: string, body: Record<string, unknown>, field = path) => ({ route: `/v1/projects/{projectId}/addons/{addonId}${route}`, path, method: 'POST', url: `/v1/projects/shapes/addons/cache${route}`, body, field });
+  return [
+    create('tlsEnabled', { tlsEnabled: true }),
+    create('externalAccessEnabled', { externalAccessEnabled: true }),
+    create('ipPolicies', { ipPolicies: [{ addresses: ['10.0.0.0/8'], action: 'ALLOW' }] }),
+    create('source', { source: { addonId: 'cache', backupId: 'any' } }),
+    create('infrastructure.architecture', { infrastructure: { architecture: 'arm' } }),
+    create('billing.zonalRedundancy', { billing: { ...base.billing, zonalRedundancy: { type: 'required' } } }),
+    put('source', { source: { addonId: 'cache', backupId: 'any' } }),
+    put('infrastructure.architecture', { infrastructure: { architecture: 'arm' } }),
+    put('billing.zonalRedundancy', { billing: { ...base.billing, zonalRedundancy: { type: 'required', minZones: 2 } } }),
+    put('tlsEnabled', { tlsEnabled: true }),
+    create('typeSpecificSettings.redisSentinelEnabled', { typeSpecificSettings: { redisSentinelEnabled: true } }),
+    ...['postgresqlSupabaseMode', 'postgresqlConnectionPoolerEnabled', 'postgresqlReadConnectionPoolerEnabled', 'postgresqlImportMode'].map((k) => create(`typeSpecificSettings.${k}`, { type: 'postgresql', typeSpecificSettings: { [k]: true } })),
+    ...['postgresqlConnectionPoolerReplicas', 'postgresqlReadConnectionPoolerReplicas'].map((k) => create(`typeSpecificSettings.${k}`, { type: 'postgresql', typeSpecificSettings: { [k]: 1 } })),
+    create('typeSpecificSettings.mysqlHaModeEnabled', { type: 'mysql', typeSpecificSettings: { mysqlHaModeEnabled: true } }),
+    create('typeSpecificSettings.mysqlRouterReplicas', { type: 'mysql', typeSpecificSettings: { mysqlRouterReplicas: 1 } }),
+    create('backupSchedules.customDestinationId', { backupSchedules: [{ ...daily, customDestinationId: 'bucket' }] }, 'backupSchedules.0.customDestinationId'),
+    create('backupSchedules.additionalDestinations', { backupSchedules: [{ ...daily, additionalDestinations: [{ destinationId: 'bucket', type: 'custom' }] }] }, 'backupSchedules.0.additionalDestinations'),
+    on('/backups', 'customDestinationId', { customDestinationId: 'bucket' }),
+    on('/backups', 'additionalDestinations', { additionalDestinations: [{ destinationId: 'bucket', type: 'custom' }] }),
+    on('/backup-schedules', 'customDestinationId', { ...hourly, customDestinationId: 'bucket' }),
+    on('/backup-schedules', 'additionalDestinations', { ...hourly, additionalDestinations: [{ destinationId: 'bucket', type: 'custom' }] }),
+    on('/import', 'importUrl', { importUrl: 'https://example.com/dump.gz' }),
+    on('/import', 'importAllDatabases', { connectionString: 'redis://127.0.0.1:1', importAllDatabases: true }),
+    on('/import', 'customDestinationId', { connectionString: 'redis://127.0.0.1:1', customDestinationId: 'bucket' }),
+  ];
+})();
 
 const norm = (route: string) => route.replace(/\{(\w+)\}/g, ':$1').replace(/:\w+/g, ':_');
 
@@ -69,7 +129,26 @@ describe("the /v1 face answers in the official client's result types", () => {
   const project = 'shapes';
   /** Problems found in any response, by the call that answered it. */
   const problems: string[] = [];
-  const ids = { build: '', run: '', credential: '', secret: '', tag: '', volume: '', backup: '' };
+  const ids = { build: '', run: '', credential: '', secret: '', tag: '', volume: '', backup: '', addonBackup: '', schedule: '' };
+  const addon = { projectId: project, addonId: 'cache' };
+  const ledger = { projectId: project, addonId: 'ledger' };
+  /** Waits for an addon backup to complete (or throws if it failed). */
+  async function addonBackupDone(backupId: string): Promise<void> {
+    await waitFor(async () => {
+      const b = (await client.get.addon.backup({ parameters: { ...addon, backupId } })).data;
+      if (b.status === 'failed') throw new Error(`addon backup failed: ${JSON.stringify(b)}`);
+      return b.status === 'completed';
+    }, 120_000, `addon backup ${backupId} completed`);
+  }
+  /** Waits for an addon restore to complete (or throws if it failed), then for the addon to run again. */
+  async function addonRestoreDone(restoreId: string): Promise<void> {
+    await waitFor(async () => {
+      const r = (await client.get.addon.restores({ parameters: addon })).data.restores.find((x) => x.id === restoreId);
+      if (r?.status === 'failed') throw new Error(`addon restore failed: ${JSON.stringify(r)}`);
+      return r?.status === 'completed';
+    }, 180_000, `addon restore ${restoreId} completed`);
+    await waitForAddonStatus(client, project, addon.addonId, 'running');
+  }
 
   /** Calls the client at `callPath` and checks the response's `data` against the endpoint's result type. */
   async function call(callPath: string, req: Record<string, unknown>): Promise<any> {
@@ -169,6 +248,23 @@ describe("the /v1 face answers in the official client's result types", () => {
       return b.status === 'completed';
     }, 120_000, 'volume backup completed');
     ids.credential = (await call('add.registryCredentials', { data: { name: 'shapes registry', provider: 'custom', registryUrl: 'http://127.0.0.1:5000', credentials: { username: 'u', password: 'p', scope: { pull: true } } } as never })).id;
+    // An addon: a real Redis server (the quickest to start), backed up once, restored from that backup, and
+    // given a backup schedule, so that its backups, restores and schedules have something to list.
+    await call('create.addon', {
+      parameters: { projectId: project },
+      data: { name: 'cache', description: 'shapes cache', tags: ['shapes-live'], type: 'redis', version: 'latest', billing: { deploymentPlan: 'nf-compute-20', storage: 1024, replicas: 1 }, typeSpecificSettings: { redisMaxMemoryPolicy: 'allkeys-lru' } },
+    });
+    // And a PostgreSQL one with its own database name (customCredentials), read beside it.
+    await call('create.addon', {
+      parameters: { projectId: project },
+      data: { name: 'ledger', type: 'postgresql', version: 'latest', billing: { deploymentPlan: 'nf-compute-20', storage: 1024, replicas: 1 }, customCredentials: { dbName: 'ledger_db' } },
+    });
+    await waitForAddonStatus(client, project, addon.addonId, 'running');
+    await waitForAddonStatus(client, project, ledger.addonId, 'running');
+    ids.addonBackup = (await call('backup.addon', { parameters: addon, data: { name: 'first', backupType: 'dump' } })).id;
+    await addonBackupDone(ids.addonBackup);
+    await addonRestoreDone((await call('restore.addon.backup', { parameters: { ...addon, backupId: ids.addonBackup } })).restoreId);
+    ids.schedule = (await call('create.addon.backupSchedule', { parameters: addon, data: { scheduling: { interval: 'daily', minute: [0], hour: [3] }, backupType: 'dump', retentionTime: 7 } })).id;
   });
   after(async () => {
     await p?.stop();
@@ -226,6 +322,18 @@ describe("the /v1 face answers in the official client's result types", () => {
       '/v1/projects/:_/volumes/:_': [{ projectId: project, volumeId: ids.volume }],
       '/v1/projects/:_/volumes/:_/backups': [{ projectId: project, volumeId: ids.volume }],
       '/v1/projects/:_/volumes/:_/backups/:_': [{ projectId: project, volumeId: ids.volume, backupId: ids.backup }],
+      '/v1/addon-types': [{}],
+      '/v1/projects/:_/addons': [{ projectId: project }],
+      '/v1/projects/:_/addons/:_': [addon, ledger],
+      '/v1/projects/:_/addons/:_/version': [addon, ledger],
+      '/v1/projects/:_/addons/:_/containers': [addon, ledger],
+      '/v1/projects/:_/addons/:_/credentials': [addon, ledger],
+      '/v1/projects/:_/addons/:_/backup-schedules': [addon],
+      '/v1/projects/:_/addons/:_/backups': [addon],
+      '/v1/projects/:_/addons/:_/backups/:_': [{ ...addon, backupId: ids.addonBackup }],
+      '/v1/projects/:_/addons/:_/backups/:_/restores': [{ ...addon, backupId: ids.addonBackup }],
+      '/v1/projects/:_/addons/:_/restores': [addon],
+      '/v1/projects/:_/addons/:_/backups/:_/download-link': [{ ...addon, backupId: ids.addonBackup }],
     };
     const doc = (await api(p, 'GET', '/openapi.json')).body as { paths: Record<string, Record<string, unknown>> };
     const uncovered: string[] = [];
@@ -252,6 +360,15 @@ describe("the /v1 face answers in the official client's result types", () => {
       }
     }
     assert.deepEqual(uncovered, [], 'GET routes with no case here: add the parameters they are read with');
+    // The project names its addon, as it names its services and jobs.
+    assert.deepEqual((await client.get.project({ parameters: { projectId: project } })).data.addons.map((a) => [a.id, a.spec.type]), [['cache', 'redis'], ['ledger', 'postgresql']]);
+    // (GetAddonResult does not declare customCredentials; CreateAddonResult does, and slipway answers both alike.)
+    assert.equal(((await client.get.addon({ parameters: ledger })).data as { customCredentials?: { dbName?: string } }).customCredentials?.dbName, 'ledger_db');
+    // The download link answers the backup's file, to the same token.
+    const { downloadLink } = (await client.get.addon.backup.download({ parameters: { ...addon, backupId: ids.addonBackup } })).data;
+    const file = await fetch(downloadLink, { headers: { authorization: `Bearer ${p.token}` } });
+    assert.equal(file.status, 200);
+    assert.equal(Buffer.from(await file.arrayBuffer()).subarray(0, 5).toString(), 'REDIS', 'an RDB file');
   });
 
   it("answers a project viewer's reads of values it may not see in the same result types", async () => {
@@ -271,6 +388,25 @@ describe("the /v1 face answers in the official client's result types", () => {
       assert.ok(!JSON.stringify(res.data).includes('from the group'), `${callPath}: no value for a viewer`);
       record(ep, `viewer ${JSON.stringify(parameters)}`, res.data);
     }
+  });
+
+  it('refuses each addon field it lists as refused with a 422 naming the field, and creates nothing', async () => {
+    for (const r of ADDON_REFUSALS) {
+      const res = await api(p, r.method, r.url, r.body);
+      assert.equal(res.status, 422, `${r.method} ${r.url} ${r.path}: ${JSON.stringify(res.body)}`);
+      assert.ok(res.body.error.details?.[r.field], `${r.method} ${r.url}: ${r.field} named in ${JSON.stringify(res.body)}`);
+    }
+    // The table and the requests agree: every addon field listed as refused is sent by a case.
+    for (const entry of ADDON_REFUSED_FIELDS) {
+      for (const path of entry.paths) {
+        const routes = ADDON_REFUSALS.filter((r) => r.path === path && entry.routes.test(r.route));
+        assert.ok(routes.length, `${path} (${entry.why}) is sent by a case of ADDON_REFUSALS`);
+      }
+    }
+    assert.deepEqual((await client.list.addons({ parameters: { projectId: project } })).data.addons.map((a) => a.id), ['cache', 'ledger'], 'nothing created');
+    const backups = (await client.get.addon.backups({ parameters: addon })).data.backups.map((b) => b.id);
+    assert.deepEqual(backups, [ids.addonBackup], 'no backup made');
+    assert.deepEqual((await client.get.addon.backupSchedules({ parameters: addon })).data.schedules?.map((x) => x.id), [ids.schedule], 'no schedule added');
   });
 
   it('answers the writes the client makes (creates, updates, actions) in their result types too', async () => {
@@ -328,6 +464,32 @@ describe("the /v1 face answers in the official client's result types", () => {
     const spare = await call('create.volume', { parameters: { projectId: project }, data: { name: 'spare', mounts: [{ containerMountPath: '/spare' }], spec: { accessMode: 'ReadWriteOnce', storageSize: 512 } } });
     await call('update.volume', { parameters: { projectId: project, volumeId: spare.id }, data: { spec: { storageSize: 1024 } } as never });
     await call('delete.volume', { parameters: { projectId: project, volumeId: spare.id } });
+    // Addons: updates, actions (each waited out before the next), backups, schedules, an import, the delete.
+    const cache = { name: 'cache', type: 'redis', version: 'latest', billing: { deploymentPlan: 'nf-compute-20', storage: 1024, replicas: 1 } };
+    // A pipeline stage and metadata are stored and returned (no pipelines here; labels apply to no Kubernetes object).
+    assert.equal((await call('patch.addon', { parameters: addon, data: { description: 'patched', stageId: 'development' } })).stageId, 'development');
+    const put = await call('put.addon', { parameters: { projectId: project }, data: { ...cache, description: 'put', billing: { ...cache.billing, zonalRedundancy: { type: 'disabled' } }, metadata: { labels: { team: 'shapes' } } } });
+    assert.deepEqual([put.stageId, put.metadata], ['development', { labels: { team: 'shapes' } }]);
+    assert.equal((await call('patch.addon', { parameters: addon, data: { stageId: null } as never })).stageId, undefined, 'a null stage clears it');
+    await call('scale.addon', { parameters: addon, data: { deploymentPlan: 'nf-compute-20' } });
+    await call('update.addon.version', { parameters: addon, data: { version: (await client.get.addon.version({ parameters: addon })).data.version } });
+    await call('retain.addon.backup', { parameters: { ...addon, backupId: ids.addonBackup } });
+    await call('delete.addon.backupSchedule', { parameters: { ...addon, scheduleId: ids.schedule } });
+    const second = await call('backup.addon', { parameters: addon, data: { name: 'second' } });
+    await addonBackupDone(second.id);
+    await call('delete.backup', { parameters: { ...addon, backupId: second.id } });
+    await call('pause.addon', { parameters: addon });
+    await waitForAddonStatus(client, project, addon.addonId, 'paused');
+    await call('resume.addon', { parameters: addon });
+    await waitForAddonStatus(client, project, addon.addonId, 'running');
+    await call('restart.addon', { parameters: addon });
+    await waitForAddonStatus(client, project, addon.addonId, 'running');
+    // An import from a live Redis (the addon itself, the one reachable here): a dump of it, restored into it.
+    const { redisMasterUrl } = (await client.get.addon.credentials({ parameters: addon })).data.secrets;
+    const imported = await call('import.addon.backup', { parameters: addon, data: { name: 'imported', connectionString: redisMasterUrl } });
+    await addonRestoreDone(imported.restoreId);
+    await call('delete.addon', { parameters: addon });
+    await call('delete.addon', { parameters: ledger });
   });
 
   it("accepts every field the client's request types allow on each /v1 write, but those refused by name with a reason", async () => {

@@ -58,6 +58,8 @@ export interface AddonInput {
   backupSchedules?: unknown[];
   source?: unknown;
   infrastructure?: { architecture?: string };
+  stageId?: string | null;
+  metadata?: { labels?: unknown; annotations?: unknown };
 }
 
 export interface AddonPatch {
@@ -70,6 +72,9 @@ export interface AddonPatch {
   ipPolicies?: unknown[];
   typeSpecificSettings?: Record<string, unknown>;
   backupSchedules?: unknown[];
+  /** a stage to store, or null to clear it */
+  stageId?: string | null;
+  metadata?: { labels?: unknown; annotations?: unknown };
 }
 
 export interface AddonContainer {
@@ -77,6 +82,9 @@ export interface AddonContainer {
   state: 'starting' | 'running' | 'exited';
   startedAt?: string;
   exitedAt?: string;
+  /** how an exited server ended: its exit code, or the signal that ended it */
+  exitCode?: number | null;
+  signal?: string | null;
 }
 
 export class AddonsService {
@@ -127,6 +135,14 @@ export class AddonsService {
     if (input.ipPolicies?.length) unsupported.push({ field: 'ipPolicies', rule: 'supported', message: 'IP policies for addons are not available here' });
   }
 
+  /** Where the addon would run: this machine, one zone, its architecture (x86). */
+  private checkPlacement(input: Pick<AddonInput, 'billing' | 'infrastructure'>, unsupported: FieldProblem[]): void {
+    // One machine is one zone: a zonal spread asked for cannot be kept ('disabled', or one zone, is what runs).
+    const zonal = input.billing?.zonalRedundancy as { type?: string; minZones?: number } | undefined;
+    if (zonal?.type === 'required' || (zonal?.minZones ?? 1) > 1) unsupported.push({ field: 'billing.zonalRedundancy', rule: 'supported', message: 'addons run on one machine, in one zone: zonal redundancy is not available here' });
+    if (input.infrastructure?.architecture && input.infrastructure.architecture !== 'x86') unsupported.push({ field: 'infrastructure.architecture', rule: 'supported', message: "addons run on this machine's architecture (x86)" });
+  }
+
   /** Northflank's rules for a set of schedules: valid fields per interval, one per interval and backup type. */
   private checkSchedules(schedules: BackupScheduleSpec[], existing: BackupScheduleSpec[], problems: FieldProblem[], unsupported: FieldProblem[], prefix = 'backupSchedules'): void {
     const seen = new Set(existing.map((s) => `${s.scheduling.interval}/${s.backupType}`));
@@ -134,6 +150,7 @@ export class AddonsService {
       const at = prefix === 'backupSchedules' ? `${prefix}.${i}` : prefix;
       problems.push(...scheduleProblems(s, at));
       if ((s as { customDestinationId?: string }).customDestinationId) unsupported.push({ field: `${at}.customDestinationId`, rule: 'supported', message: 'custom backup destinations are not available here' });
+      if ((s as { additionalDestinations?: unknown[] }).additionalDestinations?.length) unsupported.push({ field: `${at}.additionalDestinations`, rule: 'supported', message: 'additional backup destinations are not available here: backups are kept in the data directory' });
       const key = `${s.scheduling.interval}/${s.backupType}`;
       if (seen.has(key)) problems.push({ field: `${at}.scheduling.interval`, rule: 'unique', message: `an addon has one ${s.scheduling.interval} ${s.backupType} schedule at most` });
       seen.add(key);
@@ -209,7 +226,7 @@ export class AddonsService {
     this.checkNetworking(input, unsupported);
     this.checkSchedules((input.backupSchedules ?? []) as BackupScheduleSpec[], [], problems, unsupported);
     if (input.source) unsupported.push({ field: 'source', rule: 'supported', message: 'forking an addon from a backup is not available here: create it, then restore the backup into it' });
-    if (input.infrastructure?.architecture && input.infrastructure.architecture !== 'x86') unsupported.push({ field: 'infrastructure.architecture', rule: 'supported', message: 'addons run on this machine\'s architecture (x86)' });
+    this.checkPlacement(input, unsupported);
     if (problems.length) throw new ValidationError(problems);
     if (unsupported.length) throw new UnsupportedError(unsupported);
     return {
@@ -223,6 +240,8 @@ export class AddonsService {
       externalAccessEnabled: false,
       ...(input.typeSpecificSettings ? { typeSpecificSettings: input.typeSpecificSettings } : {}),
       ...(dbName ? { dbName } : {}),
+      ...(input.stageId ? { stageId: input.stageId } : {}),
+      ...(input.metadata ? { metadata: input.metadata } : {}),
     };
   }
 
@@ -232,9 +251,12 @@ export class AddonsService {
     if (!cur) return this.create(caller, projectId, input);
     if (cur.spec.type !== input.type) throw ValidationError.one('type', 'immutable', `addon '${cur.id}' is a ${cur.spec.type} addon; its type cannot change`);
     if (input.customCredentials?.dbName !== undefined && input.customCredentials.dbName !== cur.spec.dbName) throw ValidationError.one('customCredentials.dbName', 'immutable', 'the database name cannot change after creation');
-    const { name: _n, type: _t, customCredentials: _c, source, infrastructure: _i, ...patch } = input;
-    if (source) throw new UnsupportedError([{ field: 'source', rule: 'supported', message: 'forking an addon from a backup is not available here' }]);
-    return this.patch(caller, projectId, cur.id, patch);
+    const { name: _n, type: _t, customCredentials: _c, source, infrastructure: _i, billing: { zonalRedundancy: _z, ...billing }, ...patch } = input;
+    const unsupported: FieldProblem[] = [];
+    if (source) unsupported.push({ field: 'source', rule: 'supported', message: 'forking an addon from a backup is not available here' });
+    this.checkPlacement(input, unsupported);
+    if (unsupported.length) throw new UnsupportedError(unsupported);
+    return this.patch(caller, projectId, cur.id, { ...patch, billing });
   }
 
   async get(caller: Principal, projectId: string, addonId: string): Promise<AddonRecord> {
@@ -285,7 +307,10 @@ export class AddonsService {
       version,
       billing: { ...cur.spec.billing, ...Object.fromEntries(Object.entries(patch.billing ?? {}).filter(([, v]) => v !== undefined)) },
       ...(patch.typeSpecificSettings ? { typeSpecificSettings: { ...cur.spec.typeSpecificSettings, ...patch.typeSpecificSettings } } : {}),
+      ...(patch.stageId ? { stageId: patch.stageId } : {}),
+      ...(patch.metadata ? { metadata: patch.metadata } : {}),
     };
+    if (patch.stageId === null) delete spec.stageId;
     const a = await this.store.addons.update(projectId, addonId, cur.version, { spec });
     this.opts.changed(addonKey(projectId, addonId));
     return a;
@@ -355,7 +380,7 @@ export class AddonsService {
     const all = await this.driver.list();
     return all
       .filter((i) => i.labels.processType === ADDON_PROCESS_TYPE && i.labels.project === projectId && i.labels.service === addonId)
-      .map((i) => ({ name: i.id, state: i.state, ...(i.startedAt ? { startedAt: i.startedAt } : {}), ...(i.exitedAt ? { exitedAt: i.exitedAt } : {}) }));
+      .map((i) => ({ name: i.id, state: i.state, ...(i.startedAt ? { startedAt: i.startedAt } : {}), ...(i.exitedAt ? { exitedAt: i.exitedAt } : {}), ...(i.state === 'exited' ? { exitCode: i.exitCode ?? null, signal: i.signal ?? null } : {}) }));
   }
 
   /**

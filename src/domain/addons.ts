@@ -57,6 +57,10 @@ export interface AddonSpec {
   typeSpecificSettings?: Record<string, unknown>;
   /** the database name (PostgreSQL, MySQL); Northflank's `customCredentials.dbName` */
   dbName?: string;
+  /** a pipeline stage, stored and returned (no pipelines yet: no effect), as on services, jobs and groups */
+  stageId?: string;
+  /** Kubernetes labels and annotations, stored and returned (not applied: addons run on the process runtime) */
+  metadata?: { labels?: unknown; annotations?: unknown };
 }
 
 /** Connection secrets of an addon, sealed at rest. */

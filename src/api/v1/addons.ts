@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import { Type } from '@sinclair/typebox';
 import type { Api, ApiDeps } from '../deps.ts';
-import type { AddonsService, AddonInput, AddonPatch } from '../../addons/addons-service.ts';
+import type { AddonsService, AddonContainer, AddonInput, AddonPatch } from '../../addons/addons-service.ts';
 import { ADDON_REPLICAS, replicaRange, type AddonType, ADDON_STORAGE_DEFAULT, ADDON_STORAGE_OPTIONS, camelKey, majorOf, type AddonBackupSchedule, type BackupScheduleSpec, type AddonBackupRecord, type AddonRecord, type AddonRestoreRecord } from '../../domain/addons.ts';
 import * as S from './schema/addons.ts';
 import { PaginationQuery } from './schema/index.ts';
@@ -38,6 +38,8 @@ export function addonView(a: AddonRecord): Record<string, unknown> {
     externalAccessEnabled: s.externalAccessEnabled,
     ...(s.typeSpecificSettings ? { typeSpecificSettings: s.typeSpecificSettings } : {}),
     ...(s.dbName ? { customCredentials: { dbName: s.dbName } } : {}),
+    ...(s.stageId ? { stageId: s.stageId } : {}),
+    ...(s.metadata ? { metadata: s.metadata } : {}),
     status: a.status,
     ...(a.statusMessage ? { statusMessage: a.statusMessage } : {}),
     spec: {
@@ -55,8 +57,13 @@ export function addonView(a: AddonRecord): Record<string, unknown> {
   };
 }
 
+/** The addon as a project's `addons` list names it (GetProjectResult): id, appId, name, description, type. */
+export function addonSummary(a: AddonRecord): Record<string, unknown> {
+  return { id: a.id, appId: `/slipway/${a.projectId}/${a.id}`, name: a.spec.name, ...(a.spec.description !== undefined ? { description: a.spec.description } : {}), spec: { type: a.spec.type } };
+}
+
 function listItem(a: AddonRecord): Record<string, unknown> {
-  return { id: a.id, name: a.spec.name, appId: `/slipway/${a.projectId}/${a.id}`, tags: a.spec.tags ?? [], ...(a.spec.description !== undefined ? { description: a.spec.description } : {}), spec: { type: a.spec.type }, status: a.status };
+  return { ...addonSummary(a), tags: a.spec.tags ?? [], status: a.status };
 }
 
 function restoreView(r: AddonRestoreRecord): Record<string, unknown> {
@@ -78,9 +85,15 @@ function backupView(b: AddonBackupRecord, last?: AddonRestoreRecord): Record<str
   };
 }
 
-/** Northflank's container statuses from the runtime's instance states. */
-function containerStatus(state: string): string {
-  return state === 'running' ? 'TASK_RUNNING' : state === 'starting' ? 'TASK_STARTING' : 'TASK_FINISHED';
+/**
+ * Northflank's container statuses from the runtime's instance states: an exited server ended by a signal was
+ * killed, one that exited 0 finished (a clean shutdown), any other exit failed.
+ */
+function containerStatus(c: AddonContainer): string {
+  if (c.state === 'running') return 'TASK_RUNNING';
+  if (c.state === 'starting') return 'TASK_STARTING';
+  if (c.signal) return 'TASK_KILLED';
+  return c.exitCode === 0 ? 'TASK_FINISHED' : 'TASK_FAILED';
 }
 
 /** One page of a list the service returns whole (backups, restores): Northflank's cursor pagination. */
@@ -175,7 +188,7 @@ export function registerV1Addons(app: Api, deps: ApiDeps & { addons?: AddonsServ
     const list = await addons.containers(req.principal, projectId, addonId);
     const containers = list.map((c) => {
       const created = c.startedAt ? Math.floor(Date.parse(c.startedAt) / 1000) : 0;
-      return { name: c.name, createdAt: created, status: containerStatus(c.state), updatedAt: c.exitedAt ? Math.floor(Date.parse(c.exitedAt) / 1000) : created };
+      return { name: c.name, createdAt: created, status: containerStatus(c), updatedAt: c.exitedAt ? Math.floor(Date.parse(c.exitedAt) / 1000) : created };
     });
     return { data: { containers }, pagination: { hasNextPage: false, count: containers.length } };
   });

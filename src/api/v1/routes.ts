@@ -7,6 +7,7 @@ import type { Api, ApiDeps } from '../deps.ts';
 import { PLANS } from '../../domain/plans.ts';
 import type { PortSpec, ServiceKind, ServiceSpec } from '../../domain/service.ts';
 import { DEFAULT_PLAN, buildView, portsView, projectView, serviceListItem } from './service-view.ts';
+import { addonSummary } from './addons.ts';
 import { serviceViewer } from './service-source.ts';
 import { bundleOfSource, bundlePath, sourcePatch } from './build-source.ts';
 import * as S from './schema/index.ts';
@@ -45,13 +46,14 @@ export function registerV1(app: Api, deps: ApiDeps): void {
     const p = await projects.get(req.principal, projectId);
     const services = await catalog.list(req.principal, projectId, { limit: 1000 });
     const jobs = deps.jobs ? await deps.jobs.listJobs(req.principal, projectId, { limit: 1000 }) : [];
+    const addons = deps.addons ? await deps.addons.list(req.principal, projectId, { limit: 1000 }) : [];
     const appId = (id: string) => `/${projectId}/${id}`;
     return {
       data: {
         ...projectView(p, domain),
         services: services.map((s) => ({ id: s.id, appId: appId(s.id), name: s.name, serviceType: s.kind })),
         jobs: jobs.map((j) => ({ id: j.id, appId: appId(j.id), name: j.name, jobType: j.kind })),
-        addons: [],
+        addons: addons.map(addonSummary),
       },
     };
   });
