@@ -20,7 +20,8 @@ const ROW_BYTES = 300; // 256 characters of payload plus a bigint and the tuple 
 const seconds = (ms: number) => (ms / 1000).toFixed(1);
 
 async function main() {
-  const p = await startTestPlatform({ SLIPWAY_LOG_LEVEL: 'warn' });
+  // Everything it starts (the addon's server, the router) stops with it, whatever happens here.
+  const p = await startTestPlatform({ SLIPWAY_LOG_LEVEL: 'warn', SLIPWAY_STOP_ON_EXIT: 'all' });
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-bench-backup-'));
   try {
     const client = await northflankClient(p);
