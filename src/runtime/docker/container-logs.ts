@@ -8,6 +8,7 @@ import path from 'node:path';
 import type Docker from 'dockerode';
 import type { LogLine } from '../driver.ts';
 import { FrameDecoder } from './frames.ts';
+import { parseLogLines } from '../log-lines.ts';
 
 const statusOf = (err: unknown): number | undefined => (err as { statusCode?: number })?.statusCode;
 
@@ -95,18 +96,7 @@ export class ContainerLogs {
     }
     const kept = path.join(this.logsDir, `${id}.log`);
     if (!fs.existsSync(kept)) return;
-    const all = fs
-      .readFileSync(kept, 'utf8')
-      .split('\n')
-      .filter(Boolean)
-      .flatMap((l) => {
-        try {
-          const o = JSON.parse(l) as { ts: string; stream: 'stdout' | 'stderr'; line: string };
-          return [{ instanceId: id, ts: o.ts, stream: o.stream, line: o.line }];
-        } catch {
-          return [];
-        }
-      });
+    const all = parseLogLines(id, fs.readFileSync(kept, 'utf8'));
     yield* opts.tail !== undefined ? all.slice(-opts.tail) : all;
   }
 }

@@ -21,6 +21,7 @@ import { ValidationError } from '../../errors/errors.ts';
 import { APP_DIR, bwrapArgs, fileTargetProblem } from './sandbox.ts';
 import { InstanceWatch, SingleFlight } from '../instance-watch.ts';
 import { groupMembers, stopTargets } from './process-group.mjs';
+import { parseLogLines } from '../log-lines.ts';
 
 const SUPERVISOR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'supervisor.mjs');
 const WATCH_INTERVAL_MS = 200;
@@ -342,18 +343,7 @@ export class ProcessDriver implements RuntimeDriver {
     const live = path.join(this.instancesDir, id, 'output.log');
     const file = fs.existsSync(live) ? live : path.join(this.logsDir, `${id}.log`);
     if (!fs.existsSync(file)) return;
-    const parse = (text: string): LogLine[] =>
-      text
-        .split('\n')
-        .filter(Boolean)
-        .flatMap((l) => {
-          try {
-            const o = JSON.parse(l) as { ts: string; stream: 'stdout' | 'stderr'; line: string };
-            return [{ instanceId: id, ts: o.ts, stream: o.stream, line: o.line }];
-          } catch {
-            return [];
-          }
-        });
+    const parse = (text: string): LogLine[] => parseLogLines(id, text);
     let offset = 0;
     const readNew = (): string => {
       const size = fs.statSync(file).size;
