@@ -21,6 +21,7 @@ import { registerV1Jobs } from './v1/jobs.ts';
 import { registerV1Registries } from './v1/registries.ts';
 import { registerV1Addons } from './v1/addons.ts';
 import { registerNativeRuns } from './native/runs.ts';
+import { registerOverview } from './native/overview.ts';
 import { registerV1Secrets } from './v1/secrets.ts';
 import { registerV1Tags } from './v1/tags.ts';
 import { registerV1Volumes } from './v1/volumes.ts';
@@ -130,6 +131,7 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
   if (deps.volumes) registerV1Volumes(app, deps.volumes);
   if (deps.addons) registerV1Addons(app, deps);
   registerNativeRuns(app, deps);
+  registerOverview(app, deps);
   app.register(import('./dashboard.ts'));
   return app;
 }

@@ -2,7 +2,7 @@ import { useEffect, useRef, useState } from 'react';
 import { session } from './api.ts';
 import { href, Link, useRoute } from './router.tsx';
 import { SignIn } from './screens/SignIn.tsx';
-import { Projects } from './screens/Projects.tsx';
+import { isManageRoute, ManageScreen, manageHref, Overview } from './screens/manage/index.tsx';
 import { ProjectServices } from './screens/ProjectServices.tsx';
 import { ServicePage } from './screens/ServicePage.tsx';
 import { AddonPage } from './screens/AddonPage.tsx';
@@ -47,16 +47,23 @@ export function App() {
           slipway
         </Link>
         {signedIn && (
-          <button type="button" className="link" onClick={signOut}>
-            Sign out
-          </button>
+          <nav aria-label="Main" className="top-nav">
+            <Link to={href.projects()}>Projects</Link>
+            <Link to={manageHref.tokens()}>Tokens</Link>
+            <Link to={manageHref.registries()}>Registries</Link>
+            <button type="button" className="link" onClick={signOut}>
+              Sign out
+            </button>
+          </nav>
         )}
       </header>
       <main id="main" ref={main}>
         {!signedIn ? (
           <SignIn onSignedIn={() => setSignedIn(true)} />
         ) : route.name === 'projects' ? (
-          <Projects />
+          <Overview />
+        ) : isManageRoute(route) ? (
+          <ManageScreen route={route} />
         ) : route.name === 'project' ? (
           <ProjectServices project={route.project} />
         ) : route.name === 'addon' ? (

@@ -3,6 +3,7 @@
  * /ui/* path with index.html, so a reload or a shared link opens the same screen.
  */
 import { useEffect, useState, type AnchorHTMLAttributes, type MouseEvent } from 'react';
+import { parseManage, type ManageRoute } from './screens/manage/routes.ts';
 
 export const BASE = '/ui';
 
@@ -11,6 +12,7 @@ export type Route =
   | { name: 'project'; project: string }
   | { name: 'service'; project: string; service: string }
   | { name: 'addon'; project: string; addon: string }
+  | ManageRoute
   | { name: 'not-found'; path: string };
 
 export function parse(pathname: string): Route {
@@ -20,7 +22,7 @@ export function parse(pathname: string): Route {
   if (parts[0] === 'projects' && parts.length === 2) return { name: 'project', project: parts[1] };
   if (parts[0] === 'projects' && parts[2] === 'services' && parts.length === 4) return { name: 'service', project: parts[1], service: parts[3] };
   if (parts[0] === 'projects' && parts[2] === 'addons' && parts.length === 4) return { name: 'addon', project: parts[1], addon: parts[3] };
-  return { name: 'not-found', path: pathname };
+  return parseManage(parts) ?? { name: 'not-found', path: pathname };
 }
 
 export const href = {

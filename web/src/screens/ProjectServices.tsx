@@ -3,6 +3,7 @@ import { usePoll } from '../hooks.ts';
 import { href, Link } from '../router.tsx';
 import { Problem, StatusBadge } from '../ui.tsx';
 import { SecretGroups } from './SecretGroups.tsx';
+import { NoServices, ProjectActions, ProjectDanger } from './manage/ProjectExtras.tsx';
 
 export function ProjectServices({ project }: { project: string }) {
   const addons = usePoll((signal) => get<{ data: { addons: AddonItem[] } }>(paths.addons(project), signal).then((r) => r.data.addons), [project], 3000);
@@ -13,10 +14,11 @@ export function ProjectServices({ project }: { project: string }) {
         <Link to={href.projects()}>Projects</Link> / <span aria-current="page">{project}</span>
       </nav>
       <h1 tabIndex={-1}>{project}</h1>
+      <ProjectActions project={project} />
       <h2>Services</h2>
       <Problem error={services.error} />
       {services.loading && <p aria-live="polite">Loading…</p>}
-      {services.data?.length === 0 && <p>This project has no services yet.</p>}
+      {services.data?.length === 0 && <NoServices project={project} />}
       {services.data && services.data.length > 0 && (
         <ul className="cards" aria-label="Services">
           {services.data.map((s) => (
@@ -45,6 +47,7 @@ export function ProjectServices({ project }: { project: string }) {
         </ul>
       )}
       <SecretGroups project={project} />
+      <ProjectDanger project={project} />
     </section>
   );
 }

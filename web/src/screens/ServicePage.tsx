@@ -11,6 +11,7 @@ import { Logs } from './service/Logs.tsx';
 import { Builds } from './service/Builds.tsx';
 import { Environment } from './service/Environment.tsx';
 import { VolumePanel } from './service/VolumePanel.tsx';
+import { manageHref } from './manage/routes.ts';
 
 const POLL_MS = 2000;
 
@@ -42,6 +43,9 @@ export function ServicePage({ project, service }: { project: string; service: st
         <h1 tabIndex={-1}>{s?.name ?? service}</h1>
         {s && <StatusBadge status={s.status.deployment.status} />}
         {s?.paused && <StatusBadge status="paused" label="paused" />}
+        <Link to={manageHref.settings(project, service)} className="button-link secondary title-action">
+          Settings
+        </Link>
       </div>
       <Problem error={svc.error} />
       {s && (

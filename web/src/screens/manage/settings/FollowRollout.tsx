@@ -1,0 +1,90 @@
+import { useEffect, useState } from 'react';
+import { get } from '../../../api.ts';
+import { LiveStatus, useEventStream } from '../../../components/index.ts';
+
+const enc = encodeURIComponent;
+interface RolloutItem {
+  number: number;
+  kind: string;
+  status: string;
+  toRelease: number | null;
+  fromRelease: number | null;
+}
+
+/** The newest rollout number of a service now (0: none), to tell the rollout a change makes from older ones. */
+export async function latestRollout(project: string, service: string): Promise<number> {
+  const r = await get<{ rollouts: RolloutItem[] }>(`/projects/${enc(project)}/services/${enc(service)}/rollouts`);
+  return r.rollouts.reduce((m, x) => Math.max(m, x.number), 0);
+}
+
+/**
+ * Follows the rollout a saved change started (the first one numbered after `after`): its status and each
+ * step as it happens, over the rollout's event stream. `what` says which change made it.
+ */
+export function FollowRollout({ project, service, after, what, onFinished }: { project: string; service: string; after: number; what: string; onFinished?: () => void }) {
+  const [rollout, setRollout] = useState<RolloutItem>();
+  const [steps, setSteps] = useState<{ id: number; message: string }[]>([]);
+  const [status, setStatus] = useState<string>();
+  const [waited, setWaited] = useState(0);
+
+  useEffect(() => {
+    setRollout(undefined);
+    setSteps([]);
+    setStatus(undefined);
+    let stop = false;
+    let timer: ReturnType<typeof setTimeout>;
+    const look = async () => {
+      try {
+        const r = await get<{ rollouts: RolloutItem[] }>(`/projects/${enc(project)}/services/${enc(service)}/rollouts`);
+        const mine = r.rollouts.filter((x) => x.number > after).sort((a, b) => a.number - b.number)[0];
+        if (stop) return;
+        if (mine) return setRollout(mine);
+      } catch {
+        // try again
+      }
+      setWaited((w) => w + 1);
+      if (!stop) timer = setTimeout(look, 700);
+    };
+    void look();
+    return () => {
+      stop = true;
+      clearTimeout(timer);
+    };
+  }, [project, service, after]);
+
+  useEventStream(
+    rollout ? `/projects/${enc(project)}/services/${enc(service)}/rollouts/${rollout.number}/events` : undefined,
+    (type, data) => {
+      const d = JSON.parse(data) as { id: number; message: string; status?: string };
+      if (type === 'end') {
+        setStatus(d.status);
+        onFinished?.();
+      } else setSteps((s) => (s.some((x) => x.id === d.id) ? s : [...s, { id: d.id, message: d.message }]));
+    },
+    [rollout?.number],
+  );
+
+  const shown = status ?? (rollout ? 'IN_PROGRESS' : undefined);
+  return (
+    <section className="panel follow" aria-labelledby="follow-h">
+      <div className="panel-head">
+        <h2 id="follow-h">Rollout of your change</h2>
+        <LiveStatus status={shown} label={shown ? undefined : 'waiting'} />
+      </div>
+      <p role="status">
+        {rollout
+          ? `${what}: rollout #${rollout.number} (${rollout.kind} to release ${rollout.toRelease ?? '?'}${rollout.fromRelease ? ` from ${rollout.fromRelease}` : ''}) ${status ? status.toLowerCase().replace(/_/g, ' ') : 'in progress'}.`
+          : waited > 6
+            ? `${what}: saved. No rollout started (nothing that shapes an instance changed, or the service has no release yet).`
+            : `${what}: saved. Waiting for its rollout…`}
+      </p>
+      {steps.length > 0 && (
+        <ol className="steps" aria-label="Steps of the rollout">
+          {steps.map((s) => (
+            <li key={s.id}>{s.message}</li>
+          ))}
+        </ol>
+      )}
+    </section>
+  );
+}
