@@ -43,7 +43,9 @@ const two = (n: number) => String(n).padStart(2, '0');
 /** "every 5 minutes", "every day at 03:30 UTC", … or the fields spelled out. */
 export function cronInWords(schedule: string): string {
   const f = fields(schedule);
-  if (!f) return `“${schedule}”`;
+  if (!f) return `“${schedule}” is not a cron schedule`;
+  const secs = schedule.trim().split(/\s+/);
+  if (secs.length === 6 && secs[0] !== '0' && f.every((x) => x === '*')) return /^\*\/(\d+)$/.test(secs[0]) ? `every ${secs[0].slice(2)} seconds` : `at second ${secs[0]} of every minute`;
   const [min, hour, dom, mon, dow] = f;
   const any = (x: string) => x === '*';
   const every = /^\*\/(\d+)$/;
@@ -71,7 +73,8 @@ export function cronInWords(schedule: string): string {
 /** The next `count` times the schedule fires (UTC fields), as Dates (shown in the viewer's zone). */
 export function nextCronRuns(schedule: string, count = 3, from = new Date()): Date[] {
   const f = fields(schedule);
-  if (!f) return [];
+  // Sub-minute schedules (6 fields, seconds first) fire too often to list.
+  if (!f || (schedule.trim().split(/\s+/).length === 6 && schedule.trim().split(/\s+/)[0] !== '0')) return [];
   const [mi, ho, dm, mo, dw] = [values(f[0], 0, 59), values(f[1], 0, 23), values(f[2], 1, 31), values(f[3], 1, 12), values(f[4], 0, 7)];
   if (!mi || !ho || !dm || !mo || !dw) return [];
   const domAny = f[2] === '*';

@@ -62,11 +62,11 @@ export function Overview() {
               <Link to={href.project(p.id)}>{p.name}</Link>
             </h2>
             <span className="head-actions">
-              <Link to={manageHref.jobs(p.id)} className="button-link secondary">
-                Jobs<span className="sr-only"> of {p.name}</span>
+              <Link to={manageHref.jobs(p.id)} className="button-link secondary" aria-describedby={`p-${p.id}`}>
+                Jobs
               </Link>
-              <Link to={manageHref.newService(p.id)} className="button-link secondary">
-                New service<span className="sr-only"> in {p.name}</span>
+              <Link to={manageHref.newService(p.id)} className="button-link secondary" aria-describedby={`p-${p.id}`}>
+                New service
               </Link>
             </span>
           </div>

@@ -50,7 +50,7 @@ export function Tokens() {
             <p>
               Token <strong>{made.name}</strong> created. Copy it now: it is not shown again.
             </p>
-            <pre className="commands" aria-label="New token">
+            <pre className="commands" aria-label="The new token">
               {made.token}
             </pre>
           </div>

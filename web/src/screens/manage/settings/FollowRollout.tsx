@@ -21,7 +21,7 @@ export async function latestRollout(project: string, service: string): Promise<n
  * Follows the rollout a saved change started (the first one numbered after `after`): its status and each
  * step as it happens, over the rollout's event stream. `what` says which change made it.
  */
-export function FollowRollout({ project, service, after, what, onFinished }: { project: string; service: string; after: number; what: string; onFinished?: () => void }) {
+export function FollowRollout({ project, service, after, what, n = 0, onFinished }: { project: string; service: string; after: number; what: string; /** a new value follows a new change */ n?: number; onFinished?: () => void }) {
   const [rollout, setRollout] = useState<RolloutItem>();
   const [steps, setSteps] = useState<{ id: number; message: string }[]>([]);
   const [status, setStatus] = useState<string>();
@@ -31,6 +31,7 @@ export function FollowRollout({ project, service, after, what, onFinished }: { p
     setRollout(undefined);
     setSteps([]);
     setStatus(undefined);
+    setWaited(0);
     let stop = false;
     let timer: ReturnType<typeof setTimeout>;
     const look = async () => {
@@ -50,7 +51,7 @@ export function FollowRollout({ project, service, after, what, onFinished }: { p
       stop = true;
       clearTimeout(timer);
     };
-  }, [project, service, after]);
+  }, [project, service, after, n]);
 
   useEventStream(
     rollout ? `/projects/${enc(project)}/services/${enc(service)}/rollouts/${rollout.number}/events` : undefined,
@@ -61,22 +62,23 @@ export function FollowRollout({ project, service, after, what, onFinished }: { p
         onFinished?.();
       } else setSteps((s) => (s.some((x) => x.id === d.id) ? s : [...s, { id: d.id, message: d.message }]));
     },
-    [rollout?.number],
+    [rollout?.number, n],
   );
 
-  const shown = status ?? (rollout ? 'IN_PROGRESS' : undefined);
+  const none = !rollout && waited > 6;
+  const shown = status ?? (rollout ? 'IN_PROGRESS' : none ? 'COMPLETED' : undefined);
   return (
     <section className="panel follow" aria-labelledby="follow-h">
       <div className="panel-head">
         <h2 id="follow-h">Rollout of your change</h2>
-        <LiveStatus status={shown} label={shown ? undefined : 'waiting'} />
+        <LiveStatus status={shown} label={none ? 'applied' : undefined} />
       </div>
       <p role="status">
         {rollout
           ? `${what}: rollout #${rollout.number} (${rollout.kind} to release ${rollout.toRelease ?? '?'}${rollout.fromRelease ? ` from ${rollout.fromRelease}` : ''}) ${status ? status.toLowerCase().replace(/_/g, ' ') : 'in progress'}.`
-          : waited > 6
-            ? `${what}: saved. No rollout started (nothing that shapes an instance changed, or the service has no release yet).`
-            : `${what}: saved. Waiting for its rollout…`}
+          : none
+            ? `${what}. It applied without a rollout (nothing that shapes an instance changed, or the service has no release yet).`
+            : `${what}. Waiting for its rollout…`}
       </p>
       {steps.length > 0 && (
         <ol className="steps" aria-label="Steps of the rollout">

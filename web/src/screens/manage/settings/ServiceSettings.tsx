@@ -67,7 +67,7 @@ export function ServiceSettings({ project, service }: { project: string; service
           ))}
         </nav>
       )}
-      {follow && <FollowRollout key={follow.n} project={project} service={service} after={follow.after} what={follow.what} />}
+      {follow && <FollowRollout n={follow.n} project={project} service={service} after={follow.after} what={follow.what} />}
       {s && (
         <div key={version}>
           {runs && <EnvSettings project={project} svc={s} save={save} />}
