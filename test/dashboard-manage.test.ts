@@ -62,7 +62,9 @@ describe('dashboard: create, configure and watch from the browser', { concurrenc
     await axe(name);
     if (SHOTS) await page.screenshot({ path: path.join(SHOTS, `ui-${name}.png`) });
     await page.setViewportSize({ width: 375, height: 812 });
-    await waitFor(async () => (await page.evaluate(() => document.documentElement.scrollWidth)) <= 375, 5_000, `${name} fits 375 px`);
+    const wide = () =>
+      page.evaluate(() => (document.documentElement.scrollWidth <= 375 ? [] : [...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > 376).map((e) => `${e.tagName.toLowerCase()}.${e.className}`).slice(-5)));
+    await waitFor(async () => (await wide()).length === 0, 5_000, `${name} fits 375 px`).catch(async (err) => assert.fail(`${err.message}; too wide: ${(await wide()).join(', ')}`));
     if (SHOTS) await page.screenshot({ path: path.join(SHOTS, `ui-${name}-phone.png`) });
     await page.setViewportSize(DESKTOP);
   };
@@ -235,6 +237,16 @@ describe('dashboard: create, configure and watch from the browser', { concurrenc
     await waitFor(async () => /completed\.|applied without a rollout/.test(await textOf('Rollout of your change')), 120_000, 'the change followed');
   });
 
+  it('switches continuous deployment off and on', async () => {
+    const cd = region('Continuous deployment');
+    await cd.getByRole('button', { name: 'Turn continuous deployment off' }).click();
+    await cd.getByText('Off: builds wait for a manual deploy').waitFor();
+    assert.equal((await api(p, 'GET', '/projects/demo/services/web/cd')).body.enabled, false);
+    await cd.getByRole('button', { name: 'Turn continuous deployment on' }).click();
+    await cd.getByText('On: every successful build rolls out.').waitFor();
+    assert.equal((await api(p, 'GET', '/projects/demo/services/web/cd')).body.enabled, true);
+  });
+
   it('creates a cron job, shows its schedule in words and local time, and shows a run with its output', async () => {
     await page.goto(`${p.apiUrl}/ui/projects/demo/jobs`);
     await h1('Jobs of demo');
@@ -291,7 +303,7 @@ describe('dashboard: create, configure and watch from the browser', { concurrenc
     await page.getByRole('button', { name: 'Create token' }).click();
     const token = (await page.getByLabel('The new token').innerText()).trim();
     assert.equal((await api(p, 'GET', '/v1/projects/demo/services', undefined, { token })).status, 200, 'the new token works');
-    await region('Tokens').getByText('ci deploy').waitFor();
+    await region('Tokens').getByRole('rowheader', { name: 'ci deploy' }).waitFor();
     await check('tokens');
 
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Registries' }).click();
@@ -304,7 +316,7 @@ describe('dashboard: create, configure and watch from the browser', { concurrenc
     await page.getByLabel('Name', { exact: true }).fill('hub robot');
     await page.getByLabel('Password or access token', { exact: true }).fill('hunter2-token');
     await page.getByRole('button', { name: 'Save credentials' }).click();
-    await region('Saved credentials').getByText('hub robot').waitFor();
+    await region('Saved credentials').getByRole('rowheader', { name: /hub robot/ }).waitFor();
     assert.ok(!(await page.content()).includes('hunter2-token'), 'the password is not shown after saving');
     await check('registries');
 
@@ -316,7 +328,7 @@ describe('dashboard: create, configure and watch from the browser', { concurrenc
     await page.getByLabel('Image', { exact: true }).fill('docker.io/library/nginx:1.27');
     await page.getByLabel('Registry credentials').selectOption('hub-robot');
     await page.getByRole('button', { name: 'Create service' }).click();
-    assert.match(await errorBeside('Image'), /docker runtime/);
+    assert.match(await errorBeside('Image'), /image deployments need the container runtime/);
   });
 
   it('creates a service from an uploaded archive', async () => {

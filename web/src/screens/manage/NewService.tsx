@@ -136,7 +136,7 @@ export function NewService({ project }: { project: string }) {
         )}
         {source === 'image' && (
           <>
-            <TextField field="deployment.external.imagePath" label="Image" value={image} onChange={setImage} required hint="e.g. registry.example.com/team/app:1.4 (the docker runtime pulls it)" />
+            <TextField field="deployment.external" label="Image" value={image} onChange={setImage} required hint="e.g. registry.example.com/team/app:1.4 (the docker runtime pulls it)" />
             <SelectField
               field="deployment.external.credentials"
               label="Registry credentials"

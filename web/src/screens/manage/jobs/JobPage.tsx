@@ -43,7 +43,7 @@ export function JobPage({ project, job }: { project: string; job: string }) {
             </p>
             {d.jobType === 'cron' && d.schedule && (
               <p>
-                <strong>Schedule:</strong> <code>{d.schedule}</code>, {cronInWords(d.schedule)}. Next runs in your time: {nextCronRuns(d.schedule, 3).map(localTime).join('; ') || 'none'}.
+                <strong>Schedule:</strong> <code>{d.schedule}</code>, {cronInWords(d.schedule)}.{nextCronRuns(d.schedule, 3).length > 0 && ` Next runs in your time: ${nextCronRuns(d.schedule, 3).map(localTime).join('; ')}.`}
               </p>
             )}
           </div>
