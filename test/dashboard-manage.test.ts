@@ -35,8 +35,8 @@ describe('dashboard: create, configure and watch from the browser', { concurrenc
   const textOf = async (name: string) => (await region(name).innerText()).replace(/\s+/g, ' ');
 
   /** The error the page shows for a field: the element the input names in aria-describedby, ending "-error". */
-  const errorBeside = async (label: string): Promise<string> => {
-    const input = page.getByLabel(label, { exact: true });
+  const errorBeside = async (label: string, scope: Page | ReturnType<Page['locator']> = page): Promise<string> => {
+    const input = scope.getByLabel(label, { exact: true });
     await waitFor(async () => (await input.getAttribute('aria-invalid')) === 'true', 30_000, `${label} marked invalid`);
     const id = (await input.getAttribute('aria-describedby'))!.split(' ').find((x) => x.endsWith('-error'))!;
     return page.locator(`[id="${id}"]`).innerText();
@@ -157,6 +157,13 @@ describe('dashboard: create, configure and watch from the browser', { concurrenc
     const row = page.locator('tr[data-service="web"]');
     await waitFor(async () => /completed/.test(await row.innerText()) && /1\/1 ready/.test(await row.innerText()) && /#1 deploy/.test(await row.innerText()), 30_000, 'the web row');
     assert.ok(streams.some((s) => s.url.endsWith('/overview') && s.authorized), JSON.stringify(streams));
+    // The same read as JSON (the page takes it as a stream); like every API route it needs a token.
+    const o = (await api(p, 'GET', '/overview')).body as { projects: { id: string; services: Record<string, unknown>[] }[] };
+    assert.deepEqual(
+      o.projects.map((x) => [x.id, x.services.map((v) => [v.id, v.kind, v.status, v.ready, v.wanted, v.release, (v.lastRollout as { status: string }).status])]),
+      [['demo', [['web', 'combined', 'COMPLETED', 1, 1, 1, 'COMPLETED']]]],
+    );
+    assert.equal((await api(p, 'GET', '/overview', undefined, { token: null })).status, 401);
     await check('overview');
     await page.getByRole('link', { name: 'demo', exact: true }).click();
     await h1('demo');
@@ -223,6 +230,20 @@ describe('dashboard: create, configure and watch from the browser', { concurrenc
     const steps = await page.getByRole('list', { name: 'Steps of the rollout' }).getByRole('listitem').allInnerTexts();
     assert.ok(steps.length >= 2, steps.join('\n'));
     assert.deepEqual((await service()).healthChecks.map((h: { path: string; periodSeconds: number }) => [h.path, h.periodSeconds]), [['/health', 10]]);
+  });
+
+  it('adds a runtime file (an absolute path, or an error beside the path)', async () => {
+    const files = region('Runtime files');
+    await files.getByRole('button', { name: 'Add file' }).click();
+    await files.getByLabel('Path', { exact: true }).fill('config.json');
+    await files.getByRole('button', { name: 'Save files' }).click();
+    assert.match(await errorBeside('Path', files), /must be absolute/);
+    await files.getByLabel('Path', { exact: true }).fill('/tmp/slipway-ui-config.json');
+    await files.getByLabel('Content of /tmp/slipway-ui-config.json').fill('{"mode":"ui"}');
+    await files.getByRole('button', { name: 'Save files' }).click();
+    await rolloutDone();
+    assert.deepEqual((await service()).runtimeFiles, { '/tmp/slipway-ui-config.json': { data: '{"mode":"ui"}' } });
+    assert.equal((await service()).runtimeEnvironment.GREETING, 'hi there', 'the variables kept');
   });
 
   it('shows the dry-run plan before saving instances and strategy', async () => {
