@@ -77,12 +77,12 @@ describe('pipelines and release flows', () => {
       billing: { deploymentPlan: 'nf-compute-20' },
       deployment: { instances, internal },
       ports: [{ name: 'p01', internalPort: 8080, public: true, protocol: 'HTTP' }],
-      healthChecks: [{ protocol: 'HTTP', type: 'readinessProbe', path: '/health', port: 8080, initialDelaySeconds: 0, periodSeconds: 1, timeoutSeconds: 1, failureThreshold: 1, successThreshold: 1 }],
+      healthChecks: [{ protocol: 'HTTP', type: 'readinessProbe', path: '/health', port: 8080, initialDelaySeconds: 1, periodSeconds: 10, timeoutSeconds: 1, failureThreshold: 1, successThreshold: 1 }],
     });
     await nf.create.service.deployment({ parameters: { projectId: project }, data: web('web-staging', 1, { id: 'builder', branch: 'main' }) as never });
     // Production is pinned to a build: only its release flow moves it.
     await nf.create.service.deployment({ parameters: { projectId: project }, data: web('web-prod', 2, { id: 'builder', buildId: first }) as never });
-    await nf.create.addon({ parameters: { projectId: project }, data: { name: 'db', type: 'postgresql', version: 'latest', billing: { deploymentPlan: 'nf-compute-20', storage: 1024, replicas: 1 } } as never });
+    await nf.create.addon({ parameters: { projectId: project }, data: { name: 'database', type: 'postgresql', version: 'latest', billing: { deploymentPlan: 'nf-compute-20', storage: 1024, replicas: 1 } } as never });
     const job = (name: string, command: string) => nf.create.job.manual({ parameters: { projectId: project }, data: { name, billing, deployment: { internal: { id: 'builder' } }, command } as never });
     await job('migrate', 'echo "migrating, fail=$FAIL"; test "$FAIL" != 1');
     await job('slow', 'echo working; sleep 600');
@@ -91,7 +91,7 @@ describe('pipelines and release flows', () => {
     await job('revert', 'echo revert');
     await completed('web-staging');
     await completed('web-prod');
-    await waitForAddonStatus(nf, project, 'db', 'running');
+    await waitForAddonStatus(nf, project, 'database', 'running');
     assert.equal(await says(PROD_HOST), 'hello');
   });
   after(async () => {
@@ -100,7 +100,7 @@ describe('pipelines and release flows', () => {
 
   it('keeps a pipeline in Northflank\'s shape and refuses what its rules forbid, naming the field', async () => {
     const bad = await api(p, 'POST', `/v1/projects/${project}/pipelines`, { name: 'shop', nfObjects: [{ id: 'builder', type: 'service', stage: 'Development' }, { id: 'nope', type: 'job', stage: 'Staging' }] });
-    assert.equal(bad.status, 422, JSON.stringify(bad.body));
+    assert.equal(bad.status, 400, JSON.stringify(bad.body));
     assert.match(bad.body.error.details['nfObjects[0].id'][0], /build services are not added/);
     assert.match(bad.body.error.details['nfObjects[1].id'][0], /no job 'nope'/);
     const twice = await api(p, 'POST', `/v1/projects/${project}/pipelines`, { name: 'shop', nfObjects: [{ id: 'web-prod', type: 'service', stage: 'Staging' }, { id: 'web-prod', type: 'service', stage: 'Production' }] });
@@ -113,7 +113,7 @@ describe('pipelines and release flows', () => {
         { id: 'web-staging', type: 'service', stage: 'Staging' },
         { id: 'slow', type: 'job', stage: 'Staging' },
         { id: 'web-prod', type: 'service', stage: 'Production' },
-        { id: 'db', type: 'addon', stage: 'Production' },
+        { id: 'database', type: 'addon', stage: 'Production' },
         { id: 'migrate', type: 'job', stage: 'Production' },
       ],
     });
@@ -132,7 +132,7 @@ describe('pipelines and release flows', () => {
     const url = `/v1/projects/${project}/pipelines/shop/release-flows/Production`;
     const flow = (steps: unknown[]) => ({ apiVersion: 'v1.2', spec: { kind: 'Workflow', spec: { type: 'sequential', steps } } });
     const cases: [unknown[], string, RegExp][] = [
-      [[{ kind: 'AddonBackup', spec: { addonId: 'db' } }, { kind: 'Teleport', spec: {} }], 'spec.spec.steps[1].kind', /unknown node kind/],
+      [[{ kind: 'AddonBackup', spec: { addonId: 'database' } }, { kind: 'Teleport', spec: {} }], 'spec.spec.steps[1].kind', /unknown node kind/],
       [[{ kind: 'JobRun', spec: { jobId: 'ghost' } }], 'spec.spec.steps[0].spec.jobId', /no job 'ghost'/],
       [[{ kind: 'JobRun', spec: { jobId: 'slow' } }], 'spec.spec.steps[0].spec.jobId', /in the Staging stage/],
       [[{ kind: 'JobRun', ref: 'm', spec: { jobId: 'migrate', runtimeEnvironment: { X: '${refs.nowhere.id}' } } }], 'spec.spec.steps[0].spec.runtimeEnvironment.X', /no node has ref 'nowhere'/],
@@ -141,7 +141,7 @@ describe('pipelines and release flows', () => {
     ];
     for (const [steps, field, message] of cases) {
       const res = await api(p, 'POST', url, flow(steps));
-      assert.equal(res.status, 422, `${field}: ${JSON.stringify(res.body)}`);
+      assert.equal(res.status, 400, `${field}: ${JSON.stringify(res.body)}`);
       assert.ok(res.body.error.details?.[field], `${field} named in ${JSON.stringify(res.body.error.details)}`);
       assert.match(res.body.error.details[field][0], message);
     }
@@ -159,7 +159,7 @@ describe('pipelines and release flows', () => {
           spec: {
             type: 'sequential',
             steps: [
-              { kind: 'AddonBackup', ref: 'backup', spec: { addonId: 'db', backupType: 'dump' }, condition: 'success' },
+              { kind: 'AddonBackup', ref: 'backup', spec: { addonId: 'database', backupType: 'dump' }, condition: 'success' },
               { kind: 'JobRun', ref: 'migration', spec: { jobId: 'migrate', runtimeEnvironment: { FAIL: '${args.FAIL}' } }, condition: 'success' },
               { kind: 'Release', ref: 'promote', spec: { type: 'deployment', origin: { id: 'web-staging', type: 'service' }, target: { id: 'web-prod', type: 'service' } } },
             ],
@@ -183,7 +183,7 @@ describe('pipelines and release flows', () => {
     const [backup, migration, promote] = ['backup', 'migration', 'promote'].map((r) => byRef(nodes, r));
     assert.deepEqual([backup.status, migration.status, promote.status], ['success', 'success', 'success']);
     assert.ok(backup.concludedAt <= migration.startedAt && migration.concludedAt <= promote.startedAt, 'in sequence, each after the one before concluded');
-    const backups = (await nf.get.addon.backups({ parameters: { projectId: project, addonId: 'db' } })).data.backups;
+    const backups = (await nf.get.addon.backups({ parameters: { projectId: project, addonId: 'database' } })).data.backups;
     assert.equal(backups.find((b: any) => b.id === backup.output.id)?.status, 'completed');
     assert.equal((await nf.get.job.run({ parameters: { projectId: project, jobId: 'migrate', runId: migration.output.id } })).data.status, 'SUCCESS');
     assert.equal((await nf.list.releaseFlowRuns({ parameters: params('Production') })).data.runs?.[0].id, runs.first);
@@ -226,7 +226,7 @@ describe('pipelines and release flows', () => {
       { kind: 'JobRun', ref: 'revert', spec: { jobId: 'revert' }, condition: 'success', slipway: { phase: 'revert-expand' } },
     ];
     const wrong = await api(p, 'POST', `/v1/projects/${project}/pipelines/shop/release-flows/Production`, { apiVersion: 'v1.2', spec: { kind: 'Workflow', spec: { type: 'sequential', steps: [steps[2], steps[1]] } } });
-    assert.equal(wrong.status, 422, 'a contract step before the promotion it waits for is a cycle');
+    assert.equal(wrong.status, 400, 'a contract step before the promotion it waits for is a cycle');
     await nf.update.releaseFlow({ parameters: params('Production'), data: { apiVersion: 'v1.2', spec: { kind: 'Workflow', spec: { type: 'sequential', steps } } } });
     // v3 is on staging: the promotion succeeds.
     const good = await runFlow('Production');

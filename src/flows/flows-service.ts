@@ -208,7 +208,8 @@ export class FlowsService {
       let spec = { ...l.spec, ...(l.ref && input.overrides?.[l.ref] ? input.overrides[l.ref] : {}) };
       const target = (spec.target as { id?: string } | undefined)?.id;
       const over = l.kind === 'Release' && target ? input.releaseNodeOverrides?.[target] : undefined;
-      if (over) spec = { ...spec, ...over, origin: { ...(spec.origin as object), ...((over.origin as object) ?? {}) } };
+      // Same type: the override's origin fields replace the node's; another type: its origin replaces the node's.
+      if (over) spec = { ...spec, ...over, origin: over.type && over.type !== spec.type ? over.origin : { ...(spec.origin as object), ...((over.origin as object) ?? {}) } };
       return { path: l.path, kind: l.kind, ...(l.ref ? { ref: l.ref } : {}), ...(l.phase ? { phase: l.phase } : {}), status: 'pending', spec, after: l.after, ...(l.condition ? { condition: l.condition } : {}), ...(l.skipNodeExecution ? { skipNodeExecution: l.skipNodeExecution } : {}), log: [] };
     });
     const declared = (flow.template.arguments as Record<string, unknown> | undefined) ?? {};

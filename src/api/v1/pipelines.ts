@@ -145,6 +145,7 @@ export function runView(r: FlowRunRecord, withLog = false) {
     updatedAt: r.updatedAt,
     stage: r.stage,
     pipelineId: r.pipelineId,
+    projectId: r.projectId,
     trigger: r.inputs.trigger,
     ...(r.restoresRunId ? { restoresRunId: r.restoresRunId } : {}),
     ...(r.message ? { message: r.message } : {}),
