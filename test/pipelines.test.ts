@@ -77,7 +77,7 @@ describe('pipelines and release flows', () => {
       billing: { deploymentPlan: 'nf-compute-20' },
       deployment: { instances, internal },
       ports: [{ name: 'p01', internalPort: 8080, public: true, protocol: 'HTTP' }],
-      healthChecks: [{ protocol: 'HTTP', type: 'readinessProbe', path: '/health', port: 8080, initialDelaySeconds: 1, periodSeconds: 10, timeoutSeconds: 1, failureThreshold: 1, successThreshold: 1 }],
+      healthChecks: [{ protocol: 'HTTP', type: 'readinessProbe', path: '/health', port: 8080, initialDelaySeconds: 1, periodSeconds: 10, timeoutSeconds: 1, failureThreshold: 3, successThreshold: 1 }],
     });
     await nf.create.service.deployment({ parameters: { projectId: project }, data: web('web-staging', 1, { id: 'builder', branch: 'main' }) as never });
     // Production is pinned to a build: only its release flow moves it.

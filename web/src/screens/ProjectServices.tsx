@@ -3,6 +3,7 @@ import { usePoll } from '../hooks.ts';
 import { href, Link } from '../router.tsx';
 import { Problem, StatusBadge } from '../ui.tsx';
 import { SecretGroups } from './SecretGroups.tsx';
+import { ProjectPipelines } from './pipelines/PipelineBoard.tsx';
 
 export function ProjectServices({ project }: { project: string }) {
   const addons = usePoll((signal) => get<{ data: { addons: AddonItem[] } }>(paths.addons(project), signal).then((r) => r.data.addons), [project], 3000);
@@ -44,6 +45,7 @@ export function ProjectServices({ project }: { project: string }) {
           ))}
         </ul>
       )}
+      <ProjectPipelines project={project} />
       <SecretGroups project={project} />
     </section>
   );
