@@ -16,6 +16,8 @@ import { execFileSync } from 'node:child_process';
 import type { ApiClient } from '@northflank/js-client';
 import { api, fixtureRepo, northflankClient, routerLoad, startTestPlatform, viaRouter, waitFor, type RunningPlatform } from './support/platform.ts';
 import { waitForAddonStatus } from './support/addons.ts';
+import os from 'node:os';
+import { assertCliOk, runCli } from './support/cli.ts';
 
 const project = 'flows';
 const PROD_HOST = 'web-prod.flows.localhost';
@@ -190,7 +192,7 @@ describe('pipelines and release flows', () => {
   });
 
   it('promotes nothing when the migration job fails', async () => {
-    await release('v3');
+    runs.v3build = await release('v3');
     await waitFor(async () => (await says(STAGING_HOST)) === 'v3', 120_000, 'staging serves v3');
     const id = await runFlow('Production', { arguments: { FAIL: '1' } });
     const run = await concluded('Production', id);
@@ -250,7 +252,8 @@ describe('pipelines and release flows', () => {
     assert.match(byRef(nodes, 'contract').message, /contract step does not run/);
     assert.equal(byRef(nodes, 'revert').status, 'success');
     assert.ok(byRef(nodes, 'promote').concludedAt <= byRef(nodes, 'revert').startedAt, 'revert-expand after the failed promotion');
-    await completed('web-prod');
+    // The failed rollout leaves the service FAILED, back on its last good release.
+    await waitFor(async () => ((await nf.get.service({ parameters: { projectId: project, serviceId: 'web-prod' } })).data as any).status?.deployment?.status === 'FAILED', 60_000, 'web-prod FAILED');
     assert.equal(await says(PROD_HOST), 'v3', 'production is back on its last good release');
   });
 
@@ -310,5 +313,32 @@ describe('pipelines and release flows', () => {
     assert.equal(detail.trigger.sha, repo.head());
     await nf.abort.releaseFlowRun({ parameters: { ...params('Staging'), runId: run.id } });
     assert.equal((await concluded('Staging', run.id)).status, 'aborted');
+  });
+
+  it('runs, follows and rolls back through the CLI, and shows the pipeline as a board', async () => {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-cli-flows-'));
+    const cli = (args: string[]) => runCli(args, { home, env: { SLIPWAY_HOST: p.apiUrl, SLIPWAY_TOKEN: p.token, NO_COLOR: '1' } });
+    try {
+      // Staging runs v4 (unready in production): --build deploys the v3 build instead of promoting.
+      const run = await cli(['release', 'run', 'shop', 'Production', '-p', project, '--build', `web-prod=${runs.v3build}`, '--name', 'cli run']);
+      assertCliOk(run, 'release run');
+      assert.match(run.stdout, /\[expand\] JobRun \(expand\): running/);
+      assert.match(run.stdout, /\[promote\] Release: success/);
+      assert.match(run.stdout, /\[contract\] JobRun \(contract\): success/);
+      assert.match(run.stdout, /run \d+ success/);
+      const back = await cli(['release', 'rollback', runs.first]);
+      assertCliOk(back, 'release rollback');
+      assert.match(back.stdout, /Rollback: success/);
+      await waitFor(async () => (await says(PROD_HOST)) === 'v2', 30_000, 'production back on v2');
+      const board = await cli(['pipelines', 'show', 'shop', '-p', project]);
+      assertCliOk(board, 'pipelines show');
+      assert.match(board.stdout, /Production\n\s+service web-prod: /);
+      assert.match(board.stdout, /rollback to run 1/);
+      const bad = await cli(['release', 'run', 'shop', 'Production', '-p', project, '--build', 'nobody=x']);
+      assert.equal(bad.code, 1);
+      assert.match(bad.stderr, /releaseNodeOverrides\.nobody/);
+    } finally {
+      fs.rmSync(home, { recursive: true, force: true });
+    }
   });
 });
