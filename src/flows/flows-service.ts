@@ -277,7 +277,7 @@ export class FlowsService {
     const { flow } = await this.getFlow(caller, projectId, pipelineId, stage);
     const to = await this.getRun(caller, projectId, pipelineId, stage, runId);
     if (!to.concluded) throw new ConflictError(`run ${to.number} is still ${to.status}: roll back to a concluded run`);
-    const released = to.nodes.filter((n) => (n.kind === 'Release' || n.kind === 'Rollback') && n.status === 'success' && n.output?.serviceId && n.output?.releaseId);
+    const released = to.nodes.filter((n) => (n.kind === 'Release' || n.kind === 'Rollback') && n.status === 'success' && n.output?.serviceId && n.output?.releaseId && n.output?.releaseNumber !== undefined);
     if (!released.length) throw new ConflictError(`run ${to.number} deployed nothing to a service: there is no state of it to roll back to`);
     const migrations = to.nodes.filter((n) => n.kind === 'JobRun' && n.status === 'success').length;
     const nodes: NodeState[] = released.map((n, i) => ({ path: `rollback[${i}]`, kind: 'Rollback', status: 'pending', spec: { serviceId: n.output!.serviceId, releaseId: n.output!.releaseId, releaseNumber: n.output!.releaseNumber }, after: [], log: [] }));

@@ -259,7 +259,11 @@ export class FlowRunner {
     await this.d.catalog.patch(SYSTEM, p, target.id, 'deployment', { deployment: build ? { internal: { id: build.serviceId, buildId: build.id } } : { external: { imagePath: image! } } } as never);
     const after = await this.d.store.services.get(p, target.id);
     const out = { serviceId: target.id, ...(build ? { buildId: build.id } : { image }) };
-    if (after.targetReleaseId === before.targetReleaseId) return { effect: { unchanged: 1, serviceId: target.id }, output: { ...out, releaseId: after.targetReleaseId } };
+    if (after.targetReleaseId === before.targetReleaseId) {
+      // Already running it: the release it runs is what a rollback to this run goes back to.
+      const rel = after.targetReleaseId ? await this.d.store.releases.find(after.targetReleaseId) : undefined;
+      return { effect: { unchanged: 1, serviceId: target.id }, output: { ...out, releaseId: after.targetReleaseId, releaseNumber: rel?.number } };
+    }
     return { effect: await this.rolloutTo(p, target.id), output: out };
   }
 
