@@ -55,6 +55,9 @@ import { MysqlEngine } from './addons/engines/mysql.ts';
 import { RedisEngine } from './addons/engines/redis.ts';
 import type { AddonEngine } from './addons/engines/engine.ts';
 import type { AddonType } from './domain/addons.ts';
+import { FlowsService } from './flows/flows-service.ts';
+import { FlowRunner } from './flows/runner.ts';
+import { FlowTriggers } from './flows/triggers.ts';
 
 export interface Platform {
   config: Readonly<Config>;
@@ -200,6 +203,11 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   const addonQueue = new WorkQueue('addons', (key) => addonController.reconcile(key), { concurrency: 4, logger: controllerLog });
   const addons = new AddonsService(store, auth, engines, driver, { dataDir: config.dataDir, runtime: config.runtime, changed: (key) => addonQueue.add(key) });
   const secretGroups = new SecretGroupsService(store, auth, releases, addons);
+  // Pipelines and release flows: runs are written by the service and executed by the runner.
+  let flowRunner: FlowRunner | undefined;
+  const flows = new FlowsService(store, auth, () => flowRunner?.wake());
+  flowRunner = new FlowRunner({ store, flows, catalog, builds, jobs, addons, logger: controllerLog });
+  const flowTriggers = new FlowTriggers(flows, controllerLog);
 
   const { generated } = await auth.bootstrapAdmin(config.dataDir, config.adminToken);
   if (generated) {
@@ -218,6 +226,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
     secrets: { secretGroups, environment: new EnvironmentDetailsService(store, auth, inherited), tags: new TagsService(store, auth) },
     volumes,
     addons,
+    flows: { service: flows, triggers: flowTriggers },
     store,
     domain: config.domain,
     dataDir: config.dataDir,
@@ -243,6 +252,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   for (const id of await buildController.requeueInterrupted()) buildQueue.add(id);
   await jobController.start();
   cron.start();
+  await flowRunner.start();
   const resyncTimer = setInterval(() => void resync().catch((err) => controllerLog.error({ err }, 'resync failed')), config.resyncMs);
   resyncTimer.unref();
   // CI by polling: every build and combined service with a repository builds its watched branch's new commits
@@ -287,6 +297,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
       if (pollTimer) clearInterval(pollTimer);
       await api.close();
       await cron.stop();
+      await flowRunner.stop();
       jobController.stop();
       unfollowInstances();
       await jobQueue.stop();

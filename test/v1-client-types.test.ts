@@ -17,6 +17,10 @@ const NOT_IN_CLIENT: Record<string, string> = {
   'PUT /v1/tags/:_': "the client's put.tag sends PUT /v1/tags and names the tag in the body; slipway also takes the id in the path, as it does for PATCH and DELETE",
   'POST /v1/projects/:_/volumes/:_/backups/:_/restore': "the client restores addon backups only (restore.addon.backup); restoring a volume's backup into that same volume is slipway's own (the client's way is create.volume with source.type 'backup')",
   'GET /v1/projects/:_/addons/:_/backups/:_/download': "the file behind the link the client's get.addon.backup.download answers (downloadLink): the client reads the link, and the file is fetched with plain HTTP and the same token",
+  'POST /v1/projects/:_/pipelines': 'the client reads pipelines (list.pipelines, get.pipeline) but has no call to make one; slipway takes the shape get.pipeline answers (name, description, nfObjects)',
+  'PATCH /v1/projects/:_/pipelines/:_': 'as POST: the client has no call to change a pipeline',
+  'DELETE /v1/projects/:_/pipelines/:_': 'as POST: the client has no call to delete a pipeline',
+  'POST /v1/projects/:_/pipelines/:_/stages/:_/release-flow/runs/:_/rollback': "rolling a stage back to the state after a run is slipway's own (a new run naming the restored one): the client has no call for it",
 };
 
 /**
@@ -129,7 +133,8 @@ describe("the /v1 face answers in the official client's result types", () => {
   const project = 'shapes';
   /** Problems found in any response, by the call that answered it. */
   const problems: string[] = [];
-  const ids = { build: '', run: '', credential: '', secret: '', tag: '', volume: '', backup: '', addonBackup: '', schedule: '' };
+  const ids = { build: '', run: '', credential: '', secret: '', tag: '', volume: '', backup: '', addonBackup: '', schedule: '', flowRun: '' };
+  const flowAt = { projectId: project, pipelineId: 'shipping', stage: 'Production' };
   const addon = { projectId: project, addonId: 'cache' };
   const ledger = { projectId: project, addonId: 'ledger' };
   /** Waits for an addon backup to complete (or throws if it failed). */
@@ -265,6 +270,21 @@ describe("the /v1 face answers in the official client's result types", () => {
     await addonBackupDone(ids.addonBackup);
     await addonRestoreDone((await call('restore.addon.backup', { parameters: { ...addon, backupId: ids.addonBackup } })).restoreId);
     ids.schedule = (await call('create.addon.backupSchedule', { parameters: addon, data: { scheduling: { interval: 'daily', minute: [0], hour: [3] }, backupType: 'dump', retentionTime: 7 } })).id;
+    // A pipeline with a release flow, run once and aborted while its condition node waits.
+    const made = await api(p, 'POST', `/v1/projects/${project}/pipelines`, { name: 'shipping', description: 'shapes', nfObjects: [{ id: 'runner', type: 'service', stage: 'Staging' }, { id: 'keeper', type: 'service', stage: 'Production' }, { id: 'task', type: 'job', stage: 'Production' }, { id: 'cache', type: 'addon', stage: 'Production' }] });
+    assert.equal(made.status, 200, JSON.stringify(made.body));
+    await call('update.releaseFlow', {
+      parameters: flowAt,
+      data: {
+        apiVersion: 'v1.2',
+        arguments: { NOTE: 'shapes' },
+        options: { concurrencyPolicy: 'queue', paused: false },
+        spec: { kind: 'Workflow', spec: { type: 'sequential', steps: [{ kind: 'Condition', ref: 'wait', spec: { type: 'success', kind: 'JobRun', spec: { jobId: 'task' }, timeoutDuration: 300 } }, { kind: 'Release', spec: { type: 'deployment', origin: { id: 'runner', type: 'service' }, target: { id: 'keeper', type: 'service' } } }] } },
+      },
+    });
+    ids.flowRun = (await call('run.releaseFlow', { parameters: flowAt, data: { name: 'shapes run', description: 'shapes', arguments: { NOTE: 'run' } } })).id;
+    await call('abort.releaseFlowRun', { parameters: { ...flowAt, runId: ids.flowRun } });
+    await waitFor(async () => (await client.get.releaseFlowRun({ parameters: { ...flowAt, runId: ids.flowRun } })).data.concluded, 60_000, 'release flow run aborted');
   });
   after(async () => {
     await p?.stop();
@@ -334,6 +354,11 @@ describe("the /v1 face answers in the official client's result types", () => {
       '/v1/projects/:_/addons/:_/backups/:_/restores': [{ ...addon, backupId: ids.addonBackup }],
       '/v1/projects/:_/addons/:_/restores': [addon],
       '/v1/projects/:_/addons/:_/backups/:_/download-link': [{ ...addon, backupId: ids.addonBackup }],
+      '/v1/projects/:_/pipelines': [{ projectId: project }],
+      '/v1/projects/:_/pipelines/:_': [{ projectId: project, pipelineId: 'shipping' }],
+      '/v1/projects/:_/pipelines/:_/release-flows/:_': [flowAt],
+      '/v1/projects/:_/pipelines/:_/release-flows/:_/runs': [flowAt],
+      '/v1/projects/:_/pipelines/:_/release-flows/:_/runs/:_': [{ ...flowAt, runId: ids.flowRun }],
     };
     const doc = (await api(p, 'GET', '/openapi.json')).body as { paths: Record<string, Record<string, unknown>> };
     const uncovered: string[] = [];

@@ -25,6 +25,7 @@ import { registerOverview } from './native/overview.ts';
 import { registerV1Secrets } from './v1/secrets.ts';
 import { registerV1Tags } from './v1/tags.ts';
 import { registerV1Volumes } from './v1/volumes.ts';
+import { registerPipelines } from './v1/pipelines.ts';
 import { cfError } from './cf/cf-errors.ts';
 import { ERROR_CODES } from '../errors/errors.ts';
 import type { Principal } from '../services/auth.ts';
@@ -79,6 +80,8 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
   app.addHook('onRequest', async (req: FastifyRequest, reply) => {
     const path = req.url.split('?', 1)[0];
     if (PUBLIC_PATHS.has(path) || path === '/ui' || path.startsWith('/ui/')) return;
+    // A release flow's webhook carries its own secret instead of a token (checked by the route).
+    if (path.startsWith('/hooks/release-flows/')) return;
     if (path.startsWith('/git/')) {
       // git asks for credentials only after a Basic challenge; the token is the password.
       reply.header('www-authenticate', 'Basic realm="slipway"');
@@ -132,6 +135,7 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
   if (deps.addons) registerV1Addons(app, deps);
   registerNativeRuns(app, deps);
   registerOverview(app, deps);
+  if (deps.flows) registerPipelines(app, deps.flows.service, deps.flows.triggers);
   app.register(import('./dashboard.ts'));
   return app;
 }

@@ -16,6 +16,8 @@ import type { EnvironmentDetailsService } from '../secrets/environment-details.t
 import type { TagsService } from '../tags/tags-service.ts';
 import type { VolumesService } from '../volumes/volumes-service.ts';
 import type { AddonsService } from '../addons/addons-service.ts';
+import type { FlowsService } from '../flows/flows-service.ts';
+import type { FlowTriggers } from '../flows/triggers.ts';
 
 export interface ApiDeps {
   logger: Logger;
@@ -31,6 +33,8 @@ export interface ApiDeps {
   volumes?: VolumesService;
   /** addons (database and cache servers); their routes are registered only when present */
   addons?: AddonsService;
+  /** pipelines, release flows and their triggers; their routes are registered only when present */
+  flows?: { service: FlowsService; triggers: FlowTriggers };
   store: Store;
   domain: string;
   bodyLimitBytes: number;

@@ -377,6 +377,62 @@ const migrations = (dialect: DialectName): Record<string, Migration> => ({
       await db.schema.createIndex('addon_restores_addon_idx').on('addon_restores').columns(['project_id', 'addon_id', 'created_at']).execute();
     },
   },
+  '0014_pipelines_and_release_flows': {
+    async up(db: Kysely<any>) {
+      // Pipelines (Northflank's shape: stages and the services, jobs and addons in them, as JSON), a release flow
+      // per stage (the whole template as JSON, with the webhook secret's hash and the git trigger's last seen
+      // heads), and release flow runs. A run keeps the template it ran and every node's state (JSON): a node is
+      // written `running` before its action is taken and the action's id (job run, backup, rollout) after it, so
+      // a control plane killed in between finds a node it cannot confirm and fails it instead of acting twice.
+      await db.schema
+        .createTable('pipelines')
+        .addColumn('project_id', 'text', (c) => c.notNull())
+        .addColumn('id', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('spec', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('pipelines_pk', ['project_id', 'id'])
+        .execute();
+      await db.schema
+        .createTable('release_flows')
+        .addColumn('project_id', 'text', (c) => c.notNull())
+        .addColumn('pipeline_id', 'text', (c) => c.notNull())
+        .addColumn('stage', 'text', (c) => c.notNull())
+        .addColumn('template', 'text', (c) => c.notNull())
+        .addColumn('webhook_id', 'text', (c) => c.notNull().unique())
+        .addColumn('webhook_secret_hash', 'text', (c) => c.notNull())
+        .addColumn('trigger_state', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('release_flows_pk', ['project_id', 'pipeline_id', 'stage'])
+        .execute();
+      await db.schema
+        .createTable('release_flow_runs')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('project_id', 'text', (c) => c.notNull())
+        .addColumn('pipeline_id', 'text', (c) => c.notNull())
+        .addColumn('stage', 'text', (c) => c.notNull())
+        .addColumn('number', 'integer', (c) => c.notNull())
+        .addColumn('name', 'text')
+        .addColumn('description', 'text')
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('concluded', 'integer', (c) => c.notNull())
+        .addColumn('template', 'text', (c) => c.notNull())
+        .addColumn('inputs', 'text', (c) => c.notNull())
+        .addColumn('nodes', 'text', (c) => c.notNull())
+        .addColumn('restores_run_id', 'text')
+        .addColumn('message', 'text')
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addColumn('started_at', 'text')
+        .addColumn('concluded_at', 'text')
+        .addUniqueConstraint('release_flow_runs_number', ['project_id', 'pipeline_id', 'stage', 'number'])
+        .execute();
+      await db.schema.createIndex('release_flow_runs_active').on('release_flow_runs').columns(['concluded', 'created_at']).execute();
+    },
+  },
 });
 
 export function migrationProvider(dialect: DialectName): MigrationProvider {

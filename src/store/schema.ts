@@ -294,6 +294,56 @@ export interface Database {
   resource_tags: ResourceTagsTable;
   volumes: VolumesTable;
   volume_backups: VolumeBackupsTable;
+  pipelines: PipelinesTable;
+  release_flows: ReleaseFlowsTable;
+  release_flow_runs: ReleaseFlowRunsTable;
+}
+
+/** Pipelines (migration 0014): `spec` is { description, stages, nfObjects }, JSON. */
+export interface PipelinesTable {
+  project_id: string;
+  id: string;
+  name: string;
+  spec: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** A pipeline stage's release flow (migration 0014): the template as JSON; the webhook secret only hashed. */
+export interface ReleaseFlowsTable {
+  project_id: string;
+  pipeline_id: string;
+  stage: string;
+  template: string;
+  webhook_id: string;
+  webhook_secret_hash: string;
+  /** the git trigger's last seen head per repository and branch, JSON */
+  trigger_state: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** Release flow runs (migration 0014): the template run, its inputs and every node's state, JSON. */
+export interface ReleaseFlowRunsTable {
+  id: string;
+  project_id: string;
+  pipeline_id: string;
+  stage: string;
+  number: number;
+  name: string | null;
+  description: string | null;
+  status: string;
+  concluded: number;
+  template: string;
+  inputs: string;
+  nodes: string;
+  restores_run_id: string | null;
+  message: string | null;
+  version: number;
+  created_at: string;
+  updated_at: string;
+  started_at: string | null;
+  concluded_at: string | null;
 }
 
 /** Secret and configuration groups of a project (migration 0008). */

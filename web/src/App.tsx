@@ -6,6 +6,7 @@ import { isManageRoute, ManageScreen, manageHref, Overview } from './screens/man
 import { ProjectServices } from './screens/ProjectServices.tsx';
 import { ServicePage } from './screens/ServicePage.tsx';
 import { AddonPage } from './screens/AddonPage.tsx';
+import { PipelineBoard } from './screens/pipelines/PipelineBoard.tsx';
 
 export function App() {
   const [signedIn, setSignedIn] = useState(() => session.token() !== null);
@@ -68,6 +69,8 @@ export function App() {
           <ProjectServices project={route.project} />
         ) : route.name === 'addon' ? (
           <AddonPage key={`${route.project}/${route.addon}`} project={route.project} addon={route.addon} />
+        ) : route.name === 'pipeline' ? (
+          <PipelineBoard key={`${route.project}/${route.pipeline}`} project={route.project} pipeline={route.pipeline} />
         ) : route.name === 'service' ? (
           <ServicePage key={`${route.project}/${route.service}`} project={route.project} service={route.service} />
         ) : (

@@ -13,6 +13,7 @@ export type Route =
   | { name: 'service'; project: string; service: string }
   | { name: 'addon'; project: string; addon: string }
   | ManageRoute
+  | { name: 'pipeline'; project: string; pipeline: string }
   | { name: 'not-found'; path: string };
 
 export function parse(pathname: string): Route {
@@ -22,6 +23,7 @@ export function parse(pathname: string): Route {
   if (parts[0] === 'projects' && parts.length === 2) return { name: 'project', project: parts[1] };
   if (parts[0] === 'projects' && parts[2] === 'services' && parts.length === 4) return { name: 'service', project: parts[1], service: parts[3] };
   if (parts[0] === 'projects' && parts[2] === 'addons' && parts.length === 4) return { name: 'addon', project: parts[1], addon: parts[3] };
+  if (parts[0] === 'projects' && parts[2] === 'pipelines' && parts.length === 4) return { name: 'pipeline', project: parts[1], pipeline: parts[3] };
   return parseManage(parts) ?? { name: 'not-found', path: pathname };
 }
 
@@ -30,6 +32,7 @@ export const href = {
   project: (p: string) => `${BASE}/projects/${encodeURIComponent(p)}`,
   service: (p: string, s: string) => `${BASE}/projects/${encodeURIComponent(p)}/services/${encodeURIComponent(s)}`,
   addon: (p: string, a: string) => `${BASE}/projects/${encodeURIComponent(p)}/addons/${encodeURIComponent(a)}`,
+  pipeline: (p: string, pl: string) => `${BASE}/projects/${encodeURIComponent(p)}/pipelines/${encodeURIComponent(pl)}`,
 };
 
 export function navigate(to: string): void {

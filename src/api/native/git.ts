@@ -106,6 +106,8 @@ export function registerGit(app: Api, deps: ApiDeps): void {
       if (code === 0 && pathInfo === '/git-receive-pack') {
         // A push: build what the watched branch now points at (a cached commit is not built twice).
         void builds.buildBranchHead(project, serviceId).catch((err: Error) => req.log.warn({ err: err.message, service: `${project}/${serviceId}` }, 'build after push failed to start'));
+        // …and run the release flows whose git triggers watch this repository.
+        void deps.flows?.triggers.onPush(project, serviceId);
       }
     });
   };

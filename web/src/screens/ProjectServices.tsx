@@ -4,6 +4,7 @@ import { href, Link } from '../router.tsx';
 import { Problem, StatusBadge } from '../ui.tsx';
 import { SecretGroups } from './SecretGroups.tsx';
 import { NoServices, ProjectActions, ProjectDanger } from './manage/ProjectExtras.tsx';
+import { ProjectPipelines } from './pipelines/PipelineBoard.tsx';
 
 export function ProjectServices({ project }: { project: string }) {
   const addons = usePoll((signal) => get<{ data: { addons: AddonItem[] } }>(paths.addons(project), signal).then((r) => r.data.addons), [project], 3000);
@@ -46,6 +47,7 @@ export function ProjectServices({ project }: { project: string }) {
           ))}
         </ul>
       )}
+      <ProjectPipelines project={project} />
       <SecretGroups project={project} />
       <ProjectDanger project={project} />
     </section>
