@@ -55,6 +55,7 @@ import { MysqlEngine } from './addons/engines/mysql.ts';
 import { RedisEngine } from './addons/engines/redis.ts';
 import type { AddonEngine } from './addons/engines/engine.ts';
 import type { AddonType } from './domain/addons.ts';
+import { startObserve } from './observe/observe.ts';
 
 export interface Platform {
   config: Readonly<Config>;
@@ -207,6 +208,9 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
     process.stdout.write(`\nslipway admin token (also in ${path.join(config.dataDir, 'admin-token')}):\n  ${generated}\n\n`);
   }
 
+  // Logs, log sinks and alerts (docs/logs.md, docs/alerts.md).
+  const observe = await startObserve({ config, store, box, auth, driver, routerAddress: () => router.address(), logger: logger.child({ component: 'observe' }) });
+
   let healthy = false;
   const api = await buildApi({
     logger,
@@ -225,6 +229,8 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
     bodyLimitBytes: config.bodyLimitBytes,
     uploadLimitBytes: config.uploadLimitBytes,
     isHealthy: () => healthy,
+    logs: observe.logs,
+    observe: observe.api,
   });
 
   await router.start();
@@ -286,6 +292,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
       clearInterval(resyncTimer);
       if (pollTimer) clearInterval(pollTimer);
       await api.close();
+      await observe.stop();
       await cron.stop();
       jobController.stop();
       unfollowInstances();
