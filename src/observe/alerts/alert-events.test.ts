@@ -8,7 +8,7 @@ const ev = (kind: string, reason: string, message = ''): SlipwayEvent => ({ id: 
 
 describe('alerts from events', () => {
   const cases: [string, SlipwayEvent, string | undefined][] = [
-    ['a failed rollout', ev('rollout', 'Failed', 'release 2 did not become ready; returned to release 1'), 'trigger:service:deployment:status-update'],
+    ['a canceled rollout', ev('rollout', 'Canceled', 'rollout 2 canceled; returning to release 1'), 'trigger:service:deployment:status-update'],
     ['a rollback', ev('release', 'RolledBack'), 'trigger:service:deployment:status-update'],
     ['an OOM kill', ev('instance', 'OOMKilled', 'instance s-web-1 went over; restart 1 in 50 ms'), 'trigger:infrastructure:service:container-crash'],
     ['a first crash', ev('instance', 'Crashed', 'instance x exited (code 3); restart 1 in 50 ms'), undefined],
@@ -19,7 +19,7 @@ describe('alerts from events', () => {
     ['a completed rollout', ev('rollout', 'Completed'), undefined],
   ];
   for (const [name, e, trigger] of cases) it(`maps ${name}`, () => assert.equal(alertOf(e)?.trigger, trigger));
-  it('reads the release a failed rollout returned to', () => assert.equal(alertOf(cases[0][1])?.data.returnedToRelease, 1));
+  it('reads the release a canceled rollout returns to', () => assert.equal(alertOf(cases[0][1])?.data.returnsToRelease, 1));
   it('reports crash loops at the 3rd restart and every 10th after', () => assert.deepEqual([1, 2, 3, 4, 10, 11, 20].filter(isCrashLoopRestart), [3, 10, 20]));
 });
 

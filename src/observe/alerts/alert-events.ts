@@ -37,8 +37,8 @@ export function alertOf(e: SlipwayEvent): Alert | undefined {
   const base = { projectId: e.projectId, ...(e.serviceId ? { serviceId: e.serviceId } : {}), reason: e.reason, message: e.message, eventId: e.id, createdAt: e.createdAt };
   const as = (trigger: string, data: Record<string, unknown> = {}): Alert => ({ trigger, event: trigger.slice('trigger:'.length), data: { ...base, ...data } });
   if (e.kind === 'rollout' && (e.reason === 'Failed' || e.reason === 'Canceled')) {
-    const back = /returned to release (\d+)/.exec(e.message);
-    return as('trigger:service:deployment:status-update', { status: 'FAILED', ...(back ? { returnedToRelease: Number(back[1]) } : {}) });
+    const back = /return(?:ed|ing) to release (\d+)/.exec(e.message);
+    return as('trigger:service:deployment:status-update', { status: 'FAILED', ...(back ? { returnsToRelease: Number(back[1]) } : {}) });
   }
   if (e.kind === 'release' && e.reason === 'RolledBack') return as('trigger:service:deployment:status-update', { status: 'ROLLED_BACK' });
   if (e.kind === 'instance' && e.reason === 'OOMKilled') return as('trigger:infrastructure:service:container-crash', { instance: instanceOf(e.message), oomKilled: true });
