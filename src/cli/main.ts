@@ -19,6 +19,8 @@ import { registerRun } from './commands/run.ts';
 import { registerSecrets } from './commands/secrets.ts';
 import { registerVolumes } from './commands/volumes.ts';
 import { registerAddons } from './commands/addons.ts';
+import { registerSinks } from './commands/sinks.ts';
+import { registerAlerts } from './commands/alerts.ts';
 
 export function buildProgram(): Command {
   const program = new Command('slipway')
@@ -42,6 +44,8 @@ export function buildProgram(): Command {
   registerSecrets(program);
   registerVolumes(program);
   registerAddons(program);
+  registerSinks(program);
+  registerAlerts(program);
   registerCompletion(program);
   for (const c of allCommands(program)) c.exitOverride();
   return program;

@@ -6,6 +6,8 @@ import { Projects } from './screens/Projects.tsx';
 import { ProjectServices } from './screens/ProjectServices.tsx';
 import { ServicePage } from './screens/ServicePage.tsx';
 import { AddonPage } from './screens/AddonPage.tsx';
+import { LogSinks } from './screens/observe/LogSinks.tsx';
+import { Notifications } from './screens/observe/Notifications.tsx';
 
 export function App() {
   const [signedIn, setSignedIn] = useState(() => session.token() !== null);
@@ -47,6 +49,11 @@ export function App() {
           slipway
         </Link>
         {signedIn && (
+          <nav aria-label="Integrations" className="top-links">
+            <Link to={href.logSinks()}>Log sinks</Link> <Link to={href.notifications()}>Notifications</Link>
+          </nav>
+        )}
+        {signedIn && (
           <button type="button" className="link" onClick={signOut}>
             Sign out
           </button>
@@ -61,6 +68,10 @@ export function App() {
           <ProjectServices project={route.project} />
         ) : route.name === 'addon' ? (
           <AddonPage key={`${route.project}/${route.addon}`} project={route.project} addon={route.addon} />
+        ) : route.name === 'log-sinks' ? (
+          <LogSinks />
+        ) : route.name === 'notifications' ? (
+          <Notifications />
         ) : route.name === 'service' ? (
           <ServicePage key={`${route.project}/${route.service}`} project={route.project} service={route.service} />
         ) : (
