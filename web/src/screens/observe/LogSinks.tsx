@@ -51,7 +51,8 @@ export function LogSinks() {
       </h1>
       <p className="muted">Every line of every service (or of the projects a sink is limited to) is shipped to each running sink. A sink that cannot reach its receiver keeps the newest lines and retries.</p>
       <Problem error={error ?? sinks.error} />
-      <table>
+      <div className="panel">
+      <table className="rows" aria-label="Log sinks">
         <thead>
           <tr>
             <th scope="col">Sink</th>
@@ -95,8 +96,9 @@ export function LogSinks() {
         </tbody>
       </table>
       {sinks.data?.length === 0 && <p className="muted">No log sinks yet.</p>}
-      <h2>Add a log sink</h2>
-      <form onSubmit={create} className="form">
+      </div>
+      <form onSubmit={create} className="panel actions" aria-labelledby="add-sink-h">
+        <h2 id="add-sink-h">Add a log sink</h2>
         <label>
           Name <input name="name" required minLength={3} maxLength={39} />
         </label>

@@ -92,8 +92,8 @@ export function Notifications() {
         </article>
       ))}
       {list.data?.length === 0 && <p className="muted">No notification integrations yet.</p>}
-      <h2>Add a webhook</h2>
-      <form onSubmit={create} className="form">
+      <form onSubmit={create} className="panel actions" aria-labelledby="add-hook-h">
+        <h2 id="add-hook-h">Add a webhook</h2>
         <label>
           Name <input name="name" required minLength={3} maxLength={39} />
         </label>
