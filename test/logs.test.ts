@@ -224,4 +224,19 @@ describe('logs: search, streams and sinks', () => {
     await nf.delete.logSink({ parameters: { logSinkId: loki.id } });
     assert.equal((await api(p, 'GET', `/v1/integrations/log-sinks/${loki.id}`)).status, 404);
   });
+
+  it('ends open streams when the control plane stops, so the stop does not wait for clients', async () => {
+    const res = await fetch(`${p.apiUrl}/projects/logs/services/app/logs/stream?tail=1`, { headers: { authorization: `Bearer ${p.token}` } });
+    assert.equal(res.status, 200);
+    const reading = (async () => {
+      try {
+        for await (const _ of res.body as unknown as AsyncIterable<Uint8Array>);
+        return 'ended';
+      } catch {
+        return 'ended';
+      }
+    })();
+    await p.sigterm();
+    assert.equal(await reading, 'ended');
+  });
 });

@@ -36,6 +36,12 @@ export function registerNativeLogs(app: Api, deps: ApiDeps): void {
     },
   );
   if (!logs) return;
+  // Streams never end on their own: when the API closes (the control plane stops), each is ended so the
+  // close does not wait for clients to hang up.
+  const open = new Set<() => void>();
+  app.addHook('preClose', async () => {
+    for (const end of [...open]) end();
+  });
   app.get(
     '/projects/:projectId/services/:serviceId/logs/stream',
     { schema: { tags: ['logs'], summary: 'Follow the output as Server-Sent Events: the newest matching lines, then each new one (event `line`)', params: ServiceParams, querystring: StreamQuery } },
@@ -74,9 +80,12 @@ export function registerNativeLogs(app: Api, deps: ApiDeps): void {
       for (const t of pending) send(t);
       const heartbeat = setInterval(() => send(': keep-alive\n\n'), 15_000);
       const end = () => {
+        if (!open.delete(end)) return;
         clearInterval(heartbeat);
         unsubscribe();
+        res.end();
       };
+      open.add(end);
       res.on('close', end);
       req.raw.on('close', end);
     },
