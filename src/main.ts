@@ -58,6 +58,7 @@ import type { AddonType } from './domain/addons.ts';
 import { FlowsService } from './flows/flows-service.ts';
 import { FlowRunner } from './flows/runner.ts';
 import { FlowTriggers } from './flows/triggers.ts';
+import { startObserve } from './observe/observe.ts';
 
 export interface Platform {
   config: Readonly<Config>;
@@ -215,6 +216,9 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
     process.stdout.write(`\nslipway admin token (also in ${path.join(config.dataDir, 'admin-token')}):\n  ${generated}\n\n`);
   }
 
+  // Logs, log sinks and alerts (docs/logs.md, docs/alerts.md).
+  const observe = await startObserve({ config, store, box, auth, driver, routerAddress: () => router.address(), logger: logger.child({ component: 'observe' }) });
+
   let healthy = false;
   const api = await buildApi({
     logger,
@@ -234,6 +238,8 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
     bodyLimitBytes: config.bodyLimitBytes,
     uploadLimitBytes: config.uploadLimitBytes,
     isHealthy: () => healthy,
+    logs: observe.logs,
+    observe: observe.api,
   });
 
   await router.start();
@@ -296,6 +302,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
       clearInterval(resyncTimer);
       if (pollTimer) clearInterval(pollTimer);
       await api.close();
+      await observe.stop();
       await cron.stop();
       await flowRunner.stop();
       jobController.stop();

@@ -269,6 +269,11 @@ describe("the /v1 face answers in the official client's result types", () => {
     ids.addonBackup = (await call('backup.addon', { parameters: addon, data: { name: 'first', backupType: 'dump' } })).id;
     await addonBackupDone(ids.addonBackup);
     await addonRestoreDone((await call('restore.addon.backup', { parameters: { ...addon, backupId: ids.addonBackup } })).restoreId);
+    // Log sinks (a Loki and an HTTP one) and a notification integration: account-level integrations.
+    await call('create.logSink', { data: { name: 'shapes loki', sinkType: 'loki', sinkData: { endpoint: 'http://127.0.0.1:9', encoding: { codec: 'json' }, auth: { strategy: 'basic', user: 'u', password: 'p' } } } });
+    await call('create.logSink', { data: { name: 'shapes http', sinkType: 'http', restricted: true, projects: [project], sinkData: { uri: 'http://127.0.0.1:9/in', encoding: { codec: 'json' }, auth: { strategy: 'bearer', token: 't' } } } });
+    await call('pause.logSink', { parameters: { logSinkId: 'shapes-http' } });
+    await call('create.notification', { parameters: {}, data: { name: 'shapes hook', type: 'RAW_WEBHOOK', webhook: 'http://127.0.0.1:9/hook', secret: 's', events: { 'trigger:build:failure': true } } });
     ids.schedule = (await call('create.addon.backupSchedule', { parameters: addon, data: { scheduling: { interval: 'daily', minute: [0], hour: [3] }, backupType: 'dump', retentionTime: 7 } })).id;
     // A pipeline with a release flow, run once and aborted while its condition node waits.
     const made = await api(p, 'POST', `/v1/projects/${project}/pipelines`, { name: 'shipping', description: 'shapes', nfObjects: [{ id: 'runner', type: 'service', stage: 'Staging' }, { id: 'keeper', type: 'service', stage: 'Production' }, { id: 'task', type: 'job', stage: 'Production' }, { id: 'cache', type: 'addon', stage: 'Production' }] });
@@ -359,6 +364,10 @@ describe("the /v1 face answers in the official client's result types", () => {
       '/v1/projects/:_/pipelines/:_/release-flows/:_': [flowAt],
       '/v1/projects/:_/pipelines/:_/release-flows/:_/runs': [flowAt],
       '/v1/projects/:_/pipelines/:_/release-flows/:_/runs/:_': [{ ...flowAt, runId: ids.flowRun }],
+      '/v1/integrations/log-sinks': [{}],
+      '/v1/integrations/log-sinks/:_': [{ logSinkId: 'shapes-loki' }, { logSinkId: 'shapes-http' }],
+      '/v1/integrations/notifications': [{}],
+      '/v1/integrations/notifications/:_': [{ notificationId: 'shapes-hook' }],
     };
     const doc = (await api(p, 'GET', '/openapi.json')).body as { paths: Record<string, Record<string, unknown>> };
     const uncovered: string[] = [];

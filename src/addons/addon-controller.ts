@@ -439,6 +439,8 @@ export class AddonController {
         await this.store.addons.finishBackup(b.id, { status: 'failed', error: (err as Error).message.slice(0, 1000) });
         if (b.sourceType === 'liveInstance') await this.store.addons.setBackupSecrets(b.id, null);
         this.opts.logger.warn({ addon: addonKey(a.projectId, a.id), backup: b.id, err: (err as Error).message }, 'addon backup failed');
+        // An event, so alerts (trigger:addon-backup:failure) see it; the addon is named in the message.
+        await this.store.events.append({ projectId: a.projectId, serviceId: null, kind: 'backup', reason: 'Failed', message: `addon ${a.id}: backup ${b.id} failed: ${(err as Error).message.slice(0, 300)}` });
       }
     }
   }

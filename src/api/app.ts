@@ -26,6 +26,8 @@ import { registerV1Secrets } from './v1/secrets.ts';
 import { registerV1Tags } from './v1/tags.ts';
 import { registerV1Volumes } from './v1/volumes.ts';
 import { registerPipelines } from './v1/pipelines.ts';
+import { registerNativeLogs } from './native/logs.ts';
+import { registerObserve } from './observe-routes.ts';
 import { cfError } from './cf/cf-errors.ts';
 import { ERROR_CODES } from '../errors/errors.ts';
 import type { Principal } from '../services/auth.ts';
@@ -136,6 +138,8 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
   registerNativeRuns(app, deps);
   registerOverview(app, deps);
   if (deps.flows) registerPipelines(app, deps.flows.service, deps.flows.triggers);
+  registerNativeLogs(app, deps);
+  if (deps.observe) registerObserve(app, deps.observe);
   app.register(import('./dashboard.ts'));
   return app;
 }

@@ -18,6 +18,8 @@ import type { VolumesService } from '../volumes/volumes-service.ts';
 import type { AddonsService } from '../addons/addons-service.ts';
 import type { FlowsService } from '../flows/flows-service.ts';
 import type { FlowTriggers } from '../flows/triggers.ts';
+import type { LogsService } from '../observe/logs/logs-service.ts';
+import type { ObserveApi } from '../observe/observe-api.ts';
 
 export interface ApiDeps {
   logger: Logger;
@@ -43,6 +45,10 @@ export interface ApiDeps {
   dataDir?: string;
   /** the data plane, for what it assigns (TCP ports) */
   router?: { tcpPortOf?(routeKey: string): number | undefined; address(): { httpPort: number; httpsPort?: number } };
+  /** log search and streams (observe-logs); without it the log route reads the runtime's recent output */
+  logs?: LogsService;
+  /** log sinks, notification integrations, alert deliveries and uptime checks (observe-logs) */
+  observe?: ObserveApi;
   /** answers /healthz: false while starting or stopping */
   isHealthy: () => boolean;
 }

@@ -21,6 +21,8 @@ import { registerVolumes } from './commands/volumes.ts';
 import { registerAddons } from './commands/addons.ts';
 import { registerPipelines } from './commands/pipelines.ts';
 import { registerRelease } from './commands/release.ts';
+import { registerSinks } from './commands/sinks.ts';
+import { registerAlerts } from './commands/alerts.ts';
 
 export function buildProgram(): Command {
   const program = new Command('slipway')
@@ -46,6 +48,8 @@ export function buildProgram(): Command {
   registerAddons(program);
   registerPipelines(program);
   registerRelease(program);
+  registerSinks(program);
+  registerAlerts(program);
   registerCompletion(program);
   for (const c of allCommands(program)) c.exitOverride();
   return program;

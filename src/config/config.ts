@@ -57,6 +57,13 @@ export interface Config {
    * adopts them; `all` stops the router and every instance too. See docs/restarts.md.
    */
   stopOnExit: 'none' | 'all';
+  /** Logs kept per service (docs/logs.md): lines older than `logMaxAgeSeconds` go, then the oldest over `logMaxBytes`. */
+  logMaxAgeSeconds: number;
+  logMaxBytes: number;
+  /** Lines each log sink holds while its receiver is down; beyond that the oldest are dropped and counted. */
+  logSinkBufferLines: number;
+  /** How often uptime checks may run at most (their own intervalSeconds is scaled by it in tests). */
+  uptimeTimeScale: number;
 }
 
 export class ConfigError extends Error {}
@@ -152,6 +159,10 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     uploadLimitBytes: int(env, 'SLIPWAY_UPLOAD_LIMIT_BYTES', 200 * 1024 * 1024, 1024, 8 * 1024 * 1024 * 1024),
     stopOnExit: oneOf(env, 'SLIPWAY_STOP_ON_EXIT', 'none', ['none', 'all'] as const),
     gracePeriodCapSeconds: env.SLIPWAY_GRACE_PERIOD_CAP_SECONDS ? num(env, 'SLIPWAY_GRACE_PERIOD_CAP_SECONDS', 600, 0.1, 600) : undefined,
+    logMaxAgeSeconds: int(env, 'SLIPWAY_LOG_MAX_AGE_SECONDS', 7 * 86_400, 60, 366 * 86_400),
+    logMaxBytes: int(env, 'SLIPWAY_LOG_MAX_BYTES', 100 * 1024 * 1024, 16 * 1024, 1024 * 1024 * 1024 * 1024),
+    logSinkBufferLines: int(env, 'SLIPWAY_LOG_SINK_BUFFER_LINES', 10_000, 10, 10_000_000),
+    uptimeTimeScale: num(env, 'SLIPWAY_UPTIME_TIME_SCALE', 1, 0.001, 1),
   };
   return Object.freeze(cfg);
 }

@@ -402,3 +402,81 @@ export interface VolumeBackupsTable {
   created_at: string;
   updated_at: string;
 }
+
+// Logs, log sinks and alerts (migration 0017), merged into Database here so the block stays in one place.
+export interface Database {
+  log_sinks: LogSinksTable;
+  notification_integrations: NotificationIntegrationsTable;
+  alert_deliveries: AlertDeliveriesTable;
+  alert_cursors: AlertCursorsTable;
+  uptime_checks: UptimeChecksTable;
+}
+
+/** Account-level log sinks (Northflank's `/v1/integrations/log-sinks`). */
+export interface LogSinksTable {
+  id: string;
+  name: string;
+  sink_type: string;
+  /** the open fields (description, restricted, projects, options), JSON */
+  spec: string;
+  /** the whole sinkData, sealed (it holds passwords and tokens) */
+  sink_data: string;
+  paused: number;
+  /** delivery counters { sentLines, droppedLines }, JSON, written now and then */
+  stats: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** Account-level notification integrations (Northflank's `/v1/integrations/notifications`). */
+export interface NotificationIntegrationsTable {
+  id: string;
+  name: string;
+  type: string;
+  webhook: string;
+  /** sealed; null without one */
+  secret: string | null;
+  /** restricted, projects, restrictions, events; JSON */
+  spec: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** The alert outbox and its history: one row per alert and integration. */
+export interface AlertDeliveriesTable {
+  id: string;
+  notification_id: string;
+  event_type: string;
+  project_id: string | null;
+  /** { event, data }, JSON */
+  payload: string;
+  /** pending | delivered | failed */
+  status: string;
+  attempts: number;
+  next_attempt_at: string;
+  last_status_code: number | null;
+  last_error: string | null;
+  created_at: string;
+  delivered_at: string | null;
+}
+
+export interface AlertCursorsTable {
+  name: string;
+  value: number | string;
+}
+
+/** Uptime checks of a service's public port. */
+export interface UptimeChecksTable {
+  project_id: string;
+  id: string;
+  /** UptimeCheckSpec, JSON */
+  spec: string;
+  /** unknown | up | down */
+  state: string;
+  consecutive_failures: number;
+  last_checked_at: string | null;
+  last_status_code: number | null;
+  last_error: string | null;
+  created_at: string;
+  updated_at: string;
+}

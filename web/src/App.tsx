@@ -7,6 +7,8 @@ import { ProjectServices } from './screens/ProjectServices.tsx';
 import { ServicePage } from './screens/ServicePage.tsx';
 import { AddonPage } from './screens/AddonPage.tsx';
 import { PipelineBoard } from './screens/pipelines/PipelineBoard.tsx';
+import { LogSinks } from './screens/observe/LogSinks.tsx';
+import { Notifications } from './screens/observe/Notifications.tsx';
 
 export function App() {
   const [signedIn, setSignedIn] = useState(() => session.token() !== null);
@@ -52,6 +54,8 @@ export function App() {
             <Link to={href.projects()}>Projects</Link>
             <Link to={manageHref.tokens()}>Tokens</Link>
             <Link to={manageHref.registries()}>Registries</Link>
+            <Link to={href.logSinks()}>Log sinks</Link>
+            <Link to={href.notifications()}>Notifications</Link>
             <button type="button" className="link" onClick={signOut}>
               Sign out
             </button>
@@ -71,6 +75,10 @@ export function App() {
           <AddonPage key={`${route.project}/${route.addon}`} project={route.project} addon={route.addon} />
         ) : route.name === 'pipeline' ? (
           <PipelineBoard key={`${route.project}/${route.pipeline}`} project={route.project} pipeline={route.pipeline} />
+        ) : route.name === 'log-sinks' ? (
+          <LogSinks />
+        ) : route.name === 'notifications' ? (
+          <Notifications />
         ) : route.name === 'service' ? (
           <ServicePage key={`${route.project}/${route.service}`} project={route.project} service={route.service} />
         ) : (

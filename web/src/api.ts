@@ -59,6 +59,11 @@ export async function post<T>(path: string, body?: unknown): Promise<T> {
   return (await res.json()) as T;
 }
 
+export async function del(path: string): Promise<void> {
+  const res = await fetch(path, { method: 'DELETE', headers: headers() });
+  if (!res.ok) throw await failure(res);
+}
+
 /**
  * Server-Sent Events through fetch (EventSource cannot send the Authorization header): calls `onEvent` for
  * each event until the stream ends or `signal` aborts.
@@ -118,6 +123,14 @@ export const paths = {
   addonRestores: (p: string, a: string) => `/v1/projects/${enc(p)}/addons/${enc(a)}/restores?per_page=100`,
   addonRestore: (p: string, a: string, b: string) => `/v1/projects/${enc(p)}/addons/${enc(a)}/backups/${enc(b)}/restore`,
   addonAction: (p: string, a: string, action: 'pause' | 'resume' | 'restart') => `/v1/projects/${enc(p)}/addons/${enc(a)}/${action}`,
+  logStream: (p: string, s: string, search = '') => `/projects/${enc(p)}/services/${enc(s)}/logs/stream?tail=200${search ? `&search=${enc(search)}` : ''}`,
+  logSinks: () => '/v1/integrations/log-sinks?per_page=100',
+  logSink: (id: string, action?: 'pause' | 'resume') => `/v1/integrations/log-sinks/${enc(id)}${action ? `/${action}` : ''}`,
+  createLogSink: () => '/v1/integrations/log-sinks',
+  notifications: () => '/v1/integrations/notifications?per_page=100',
+  notification: (id: string) => `/v1/integrations/notifications/${enc(id)}`,
+  createNotification: () => '/v1/integrations/notifications',
+  deliveries: (id: string) => `/notifications/${enc(id)}/deliveries?limit=20`,
 };
 
 export interface AddonItem {

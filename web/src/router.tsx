@@ -14,12 +14,16 @@ export type Route =
   | { name: 'addon'; project: string; addon: string }
   | ManageRoute
   | { name: 'pipeline'; project: string; pipeline: string }
+  | { name: 'log-sinks' }
+  | { name: 'notifications' }
   | { name: 'not-found'; path: string };
 
 export function parse(pathname: string): Route {
   const rest = pathname.startsWith(BASE) ? pathname.slice(BASE.length) : pathname;
   const parts = rest.split('/').filter(Boolean).map(decodeURIComponent);
   if (parts.length === 0) return { name: 'projects' };
+  if (parts.length === 1 && parts[0] === 'log-sinks') return { name: 'log-sinks' };
+  if (parts.length === 1 && parts[0] === 'notifications') return { name: 'notifications' };
   if (parts[0] === 'projects' && parts.length === 2) return { name: 'project', project: parts[1] };
   if (parts[0] === 'projects' && parts[2] === 'services' && parts.length === 4) return { name: 'service', project: parts[1], service: parts[3] };
   if (parts[0] === 'projects' && parts[2] === 'addons' && parts.length === 4) return { name: 'addon', project: parts[1], addon: parts[3] };
@@ -33,6 +37,8 @@ export const href = {
   service: (p: string, s: string) => `${BASE}/projects/${encodeURIComponent(p)}/services/${encodeURIComponent(s)}`,
   addon: (p: string, a: string) => `${BASE}/projects/${encodeURIComponent(p)}/addons/${encodeURIComponent(a)}`,
   pipeline: (p: string, pl: string) => `${BASE}/projects/${encodeURIComponent(p)}/pipelines/${encodeURIComponent(pl)}`,
+  logSinks: () => `${BASE}/log-sinks`,
+  notifications: () => `${BASE}/notifications`,
 };
 
 export function navigate(to: string): void {

@@ -61,14 +61,7 @@ export function registerNative(app: Api, deps: ApiDeps): void {
     await catalog.get(req.principal, projectId, serviceId);
     return { events: await store.events.list(projectId, serviceId, { afterId: (req.query as { after?: number }).after }) };
   });
-  app.get(
-    '/projects/:projectId/services/:serviceId/logs',
-    { schema: { tags: ['logs'], summary: 'Recent output of every instance, timestamped', params: ServiceParams, querystring: Type.Object({ tail: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000 })) }) } },
-    async (req) => {
-      const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
-      return { lines: await catalog.logs(req.principal, projectId, serviceId, (req.query as { tail?: number }).tail ?? 200) };
-    },
-  );
+  // The log routes (read with search, stream) are in logs.ts.
   app.post(
     '/projects/:projectId/services/:serviceId/rollback',
     { schema: { tags: ['releases'], summary: 'Roll back to an earlier release (default: the last good one)', params: ServiceParams, body: Type.Optional(Type.Union([Type.Object({ release: Type.Optional(Type.Integer({ minimum: 1 })) }, { additionalProperties: false }), Type.Null()])) } },
