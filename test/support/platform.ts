@@ -127,7 +127,7 @@ export async function startTestPlatform(env: Record<string, string> = {}): Promi
       if (p.proc.exitCode !== null) throw new Error(`platform exited with ${p.proc.exitCode}:\n${logs.join('').slice(-4000)}`);
       const res = await fetch(`${p.apiUrl}/healthz`).catch(() => undefined);
       return res?.status === 200;
-    }, 60_000, 'platform /healthz');
+    }, 180_000, 'platform /healthz');
   };
   await launch();
   return p;
