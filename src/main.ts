@@ -55,6 +55,10 @@ import { MysqlEngine } from './addons/engines/mysql.ts';
 import { RedisEngine } from './addons/engines/redis.ts';
 import type { AddonEngine } from './addons/engines/engine.ts';
 import type { AddonType } from './domain/addons.ts';
+import { MetricsRepo } from './store/metrics-repo.ts';
+import { MetricsSampler } from './observe/metrics/sampler.ts';
+import { SignalsReader, type MetricSignals } from './observe/metrics/signals.ts';
+import { MetricsReads } from './observe/metrics/metrics-reads.ts';
 
 export interface Platform {
   config: Readonly<Config>;
@@ -201,6 +205,20 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   const addons = new AddonsService(store, auth, engines, driver, { dataDir: config.dataDir, runtime: config.runtime, changed: (key) => addonQueue.add(key) });
   const secretGroups = new SecretGroupsService(store, auth, releases, addons);
 
+  // Metrics over time (src/observe/metrics/, docs/metrics.md). `metricSignals` is the reader for decisions
+  // (the autoscaler): latest CPU/memory per instance, requests per second, readiness.
+  const metricsRepo = new MetricsRepo(store.db);
+  const metricsSampler = new MetricsSampler(driver, store, metricsRepo, {
+    intervalSeconds: config.metricsIntervalSeconds,
+    rawRetentionSeconds: config.metricsRawRetentionHours * 3600,
+    rollupRetentionSeconds: config.metricsRetentionDays * 86_400,
+    logger: logger.child({ component: 'metrics' }),
+    routerMetricsPort: () => router.address().metricsPort,
+  });
+  const metricSignals: MetricSignals = new SignalsReader(metricsSampler, (id) => probes.state(id)?.ready ?? false);
+  void metricSignals;
+  const metricsReads = new MetricsReads(store, auth, metricsRepo, metricsSampler, { intervalSeconds: config.metricsIntervalSeconds, rawRetentionSeconds: config.metricsRawRetentionHours * 3600 });
+
   const { generated } = await auth.bootstrapAdmin(config.dataDir, config.adminToken);
   if (generated) {
     // Printed once, on first start, to stdout (not the log): the file in the data directory keeps it.
@@ -225,6 +243,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
     bodyLimitBytes: config.bodyLimitBytes,
     uploadLimitBytes: config.uploadLimitBytes,
     isHealthy: () => healthy,
+    metrics: metricsReads,
   });
 
   await router.start();
@@ -243,6 +262,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   for (const id of await buildController.requeueInterrupted()) buildQueue.add(id);
   await jobController.start();
   cron.start();
+  metricsSampler.start();
   const resyncTimer = setInterval(() => void resync().catch((err) => controllerLog.error({ err }, 'resync failed')), config.resyncMs);
   resyncTimer.unref();
   // CI by polling: every build and combined service with a repository builds its watched branch's new commits
@@ -286,6 +306,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
       clearInterval(resyncTimer);
       if (pollTimer) clearInterval(pollTimer);
       await api.close();
+      await metricsSampler.stop();
       await cron.stop();
       jobController.stop();
       unfollowInstances();

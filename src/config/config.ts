@@ -57,6 +57,12 @@ export interface Config {
    * adopts them; `all` stops the router and every instance too. See docs/restarts.md.
    */
   stopOnExit: 'none' | 'all';
+  /** Metrics sampling period in seconds (`SLIPWAY_METRICS_INTERVAL_SECONDS`); 0 turns collection off. See docs/metrics.md. */
+  metricsIntervalSeconds: number;
+  /** How long samples at the sampling period are kept (`SLIPWAY_METRICS_RAW_RETENTION_HOURS`). */
+  metricsRawRetentionHours: number;
+  /** How long the 1-minute roll-ups are kept (`SLIPWAY_METRICS_RETENTION_DAYS`). */
+  metricsRetentionDays: number;
 }
 
 export class ConfigError extends Error {}
@@ -152,6 +158,9 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     uploadLimitBytes: int(env, 'SLIPWAY_UPLOAD_LIMIT_BYTES', 200 * 1024 * 1024, 1024, 8 * 1024 * 1024 * 1024),
     stopOnExit: oneOf(env, 'SLIPWAY_STOP_ON_EXIT', 'none', ['none', 'all'] as const),
     gracePeriodCapSeconds: env.SLIPWAY_GRACE_PERIOD_CAP_SECONDS ? num(env, 'SLIPWAY_GRACE_PERIOD_CAP_SECONDS', 600, 0.1, 600) : undefined,
+    metricsIntervalSeconds: num(env, 'SLIPWAY_METRICS_INTERVAL_SECONDS', 10, 0, 3600),
+    metricsRawRetentionHours: num(env, 'SLIPWAY_METRICS_RAW_RETENTION_HOURS', 24, 1, 24 * 30),
+    metricsRetentionDays: num(env, 'SLIPWAY_METRICS_RETENTION_DAYS', 30, 1, 3650),
   };
   return Object.freeze(cfg);
 }
