@@ -28,6 +28,18 @@ export interface MetricBucket {
   max: number;
 }
 
+/** A moment to mark on a chart's time axis: a rollout began or ended, the service scaled. */
+export interface MetricMarker {
+  /** epoch seconds */
+  ts: number;
+  kind: string;
+  reason: string;
+  message: string;
+}
+
+/** Event kinds marked on charts; `autoscale`/`autoscaling` are the autoscaler's. */
+export const MARKER_KINDS = ['rollout', 'release', 'scale', 'autoscale', 'autoscaling'];
+
 const CHUNK = 200;
 
 /**
@@ -134,5 +146,39 @@ export class MetricsRepo {
       .orderBy('bucket')
       .execute();
     return rows.map((r) => ({ instanceId: r.instance_id, name: r.name, ts: Number(r.bucket), sum: Number(r.sum), count: Number(r.count), max: Number(r.max) }));
+  }
+
+  /**
+   * What happened to a service between two times, for the charts: rollouts started (from the rollouts table)
+   * and service events of the MARKER_KINDS or whose reason speaks of scaling; oldest first, at most `limit`.
+   */
+  async markers(projectId: string, serviceId: string, fromTs: number, toTs: number, limit = 500): Promise<MetricMarker[]> {
+    const from = new Date(fromTs * 1000).toISOString();
+    const to = new Date(toTs * 1000).toISOString();
+    const events = await this.db
+      .selectFrom('events')
+      .select(['kind', 'reason', 'message', 'created_at'])
+      .where('project_id', '=', projectId)
+      .where('service_id', '=', serviceId)
+      .where('created_at', '>=', from)
+      .where('created_at', '<=', to)
+      .where((eb) => eb.or([eb('kind', 'in', MARKER_KINDS), eb('reason', 'like', '%cal%')]))
+      .orderBy('id', 'desc')
+      .limit(limit)
+      .execute();
+    const rollouts = await this.db
+      .selectFrom('rollouts')
+      .select(['number', 'kind', 'strategy', 'created_at'])
+      .where('service_id', '=', `${projectId}/${serviceId}`)
+      .where('created_at', '>=', from)
+      .where('created_at', '<=', to)
+      .orderBy('number', 'desc')
+      .limit(limit)
+      .execute();
+    const out: MetricMarker[] = [
+      ...events.map((e) => ({ ts: Date.parse(e.created_at) / 1000, kind: e.kind, reason: e.reason, message: e.message })),
+      ...rollouts.map((r) => ({ ts: Date.parse(r.created_at) / 1000, kind: 'rollout', reason: 'Started', message: `rollout ${r.number} (${r.kind}, ${r.strategy}) started` })),
+    ];
+    return out.sort((a, b) => a.ts - b.ts).slice(-limit);
   }
 }

@@ -34,6 +34,17 @@ const SeriesAnswer = Type.Object({
       max: Type.Optional(Type.Array(Type.Number(), { description: 'gauges: the highest sample in each step, aligned with points' })),
     }),
   ),
+  markers: Type.Optional(
+    Type.Array(
+      Type.Object({
+        ts: Type.Number({ description: 'epoch seconds' }),
+        kind: Type.String({ description: 'rollout, release, scale, autoscale… (the service event kind)' }),
+        reason: Type.String(),
+        message: Type.String(),
+      }),
+      { description: 'services: rollouts started and ended, releases, scaling, in the range (for the time axis)' },
+    ),
+  ),
 });
 
 const names = (owner: 'service' | 'addon') =>

@@ -6,7 +6,7 @@
 import type { Principal } from '../../services/auth.ts';
 import type { AuthService } from '../../services/auth.ts';
 import type { Store } from '../../store/store.ts';
-import type { MetricsRepo } from '../../store/metrics-repo.ts';
+import type { MetricMarker, MetricsRepo } from '../../store/metrics-repo.ts';
 import { DEFAULT_ADDON_METRICS, DEFAULT_SERVICE_METRICS } from './names.ts';
 import { parseSeriesQuery, type SeriesQueryText } from './series-query.ts';
 import { renderPrometheus, type PrometheusSource } from './prometheus-export.ts';
@@ -30,6 +30,8 @@ export interface SeriesAnswer {
   /** `raw` (the sampling period) or `1m` (roll-ups, for ranges older than the raw retention) */
   resolution: 'raw' | '1m';
   series: Series[];
+  /** services: rollouts and scaling in the range, to mark on the time axis */
+  markers?: MetricMarker[];
 }
 
 export class MetricsReads {
@@ -44,7 +46,8 @@ export class MetricsReads {
   async serviceSeries(caller: Principal, projectId: string, serviceId: string, q: SeriesQueryText): Promise<SeriesAnswer> {
     this.auth.authorize(caller, projectId, 'read');
     await this.store.services.get(projectId, serviceId);
-    return this.series('service', projectId, serviceId, q);
+    const answer = await this.series('service', projectId, serviceId, q);
+    return { ...answer, markers: await this.repo.markers(projectId, serviceId, answer.from, answer.to) };
   }
 
   async addonSeries(caller: Principal, projectId: string, addonId: string, q: SeriesQueryText): Promise<SeriesAnswer> {
