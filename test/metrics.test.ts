@@ -9,7 +9,11 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { api, fixtureRepo, startTestPlatform, waitFor, type RunningPlatform } from './support/platform.ts';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { parsePromText } from '../src/observe/metrics/prom-text.ts';
+import { assertCliOk, runCli } from './support/cli.ts';
 
 const PROJECT = 'metered';
 
@@ -153,6 +157,31 @@ for (const plane of ['haproxy', 'builtin'] as const) {
         assert.ok(doc.samples.some((s) => s.name === 'slipway_instance_memory_bytes' && s.labels.service === 'web' && s.value > 0));
         const unauth = await fetch(`${p.apiUrl}/metrics`);
         assert.equal(unauth.status, 401);
+      });
+
+      it('summarizes a service in `slipway metrics <service>`: traffic, answers by class and each instance', async () => {
+        const home = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-metrics-cli-'));
+        try {
+          const env = { SLIPWAY_HOST: p.apiUrl, SLIPWAY_TOKEN: p.token };
+          const r = await runCli(['metrics', 'web', '-p', PROJECT, '--since', '15m', '--no-color'], { home, env });
+          assertCliOk(r, 'slipway metrics web');
+          const out = r.stdout;
+          assert.match(out, /^web \(metered\) · last 15m/m);
+          const total = Number(/requests +(\d+) in all/.exec(out)?.[1]);
+          assert.ok(total >= 4000, out);
+          assert.match(out, /responses +2xx \d+ · 3xx 0 · 4xx 0 · 5xx 0/);
+          assert.match(out, /latency +mean [\d.]+ m?s/);
+          const instanceLines = out.split('\n').filter((l) => /^ {4}\S+ +cpu .*% of plan .* · mem \d+ MiB \([\d.]+%\) · restarts 0$/.test(l));
+          assert.equal(instanceLines.length, 2, out);
+          const json = await runCli(['metrics', 'web', '-p', PROJECT, '--json'], { home, env });
+          assertCliOk(json, 'slipway metrics --json');
+          assert.ok(Array.isArray(JSON.parse(json.stdout).series));
+          const bad = await runCli(['metrics', 'web', '-p', PROJECT, '--since', 'forever'], { home, env });
+          assert.equal(bad.code, 2);
+          assert.match(bad.stderr, /--since/);
+        } finally {
+          fs.rmSync(home, { recursive: true, force: true });
+        }
       });
 
       it("keeps an addon's server under its own metrics route", async () => {
