@@ -81,7 +81,7 @@ describe('the dashboard charts a service’s metrics', () => {
     assert.ok(series[0].points.reduce((a, [, v]) => a + v, 0) > 0);
     if (SHOTS) {
       const metrics = page.getByRole('region', { name: 'Metrics' });
-      await metrics.getByRole('button', { name: '5 min' }).click();
+      await metrics.getByRole('button', { name: '5 min', exact: true }).click();
       await page.waitForTimeout(3000);
       await metrics.screenshot({ path: path.join(SHOTS, 'metrics.png') });
     }

@@ -179,6 +179,9 @@ export class MetricsRepo {
       .orderBy('number', 'desc')
       .limit(limit)
       .execute();
+    // Fetched newest first (so the limit keeps the latest); reversed so equal times keep their order.
+    events.reverse();
+    rollouts.reverse();
     const out: MetricMarker[] = [
       ...events.map((e) => ({ ts: Date.parse(e.created_at) / 1000, kind: e.kind, reason: e.reason, message: e.message })),
       ...rollouts.map((r) => ({ ts: Date.parse(r.created_at) / 1000, kind: 'rollout', reason: 'Started', message: `rollout ${r.number} (${r.kind}, ${r.strategy}) started` })),
