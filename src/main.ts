@@ -59,6 +59,10 @@ import { FlowsService } from './flows/flows-service.ts';
 import { FlowRunner } from './flows/runner.ts';
 import { FlowTriggers } from './flows/triggers.ts';
 import { startObserve } from './observe/observe.ts';
+import { MetricsRepo } from './store/metrics-repo.ts';
+import { MetricsSampler } from './observe/metrics/sampler.ts';
+import { SignalsReader, type MetricSignals } from './observe/metrics/signals.ts';
+import { MetricsReads } from './observe/metrics/metrics-reads.ts';
 
 export interface Platform {
   config: Readonly<Config>;
@@ -210,6 +214,20 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   flowRunner = new FlowRunner({ store, flows, catalog, builds, jobs, addons, logger: controllerLog });
   const flowTriggers = new FlowTriggers(flows, controllerLog);
 
+  // Metrics over time (src/observe/metrics/, docs/metrics.md). `metricSignals` is the reader for decisions
+  // (the autoscaler): latest CPU/memory per instance, requests per second, readiness.
+  const metricsRepo = new MetricsRepo(store.db);
+  const metricsSampler = new MetricsSampler(driver, store, metricsRepo, {
+    intervalSeconds: config.metricsIntervalSeconds,
+    rawRetentionSeconds: config.metricsRawRetentionHours * 3600,
+    rollupRetentionSeconds: config.metricsRetentionDays * 86_400,
+    logger: logger.child({ component: 'metrics' }),
+    routerMetricsPort: () => router.address().metricsPort,
+  });
+  const metricSignals: MetricSignals = new SignalsReader(metricsSampler, (id) => probes.state(id)?.ready ?? false);
+  void metricSignals;
+  const metricsReads = new MetricsReads(store, auth, metricsRepo, metricsSampler, { intervalSeconds: config.metricsIntervalSeconds, rawRetentionSeconds: config.metricsRawRetentionHours * 3600 });
+
   const { generated } = await auth.bootstrapAdmin(config.dataDir, config.adminToken);
   if (generated) {
     // Printed once, on first start, to stdout (not the log): the file in the data directory keeps it.
@@ -240,6 +258,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
     isHealthy: () => healthy,
     logs: observe.logs,
     observe: observe.api,
+    metrics: metricsReads,
   });
 
   await router.start();
@@ -259,6 +278,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   await jobController.start();
   cron.start();
   await flowRunner.start();
+  metricsSampler.start();
   const resyncTimer = setInterval(() => void resync().catch((err) => controllerLog.error({ err }, 'resync failed')), config.resyncMs);
   resyncTimer.unref();
   // CI by polling: every build and combined service with a repository builds its watched branch's new commits
@@ -303,6 +323,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
       if (pollTimer) clearInterval(pollTimer);
       await api.close();
       await observe.stop();
+      await metricsSampler.stop();
       await cron.stop();
       await flowRunner.stop();
       jobController.stop();

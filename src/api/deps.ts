@@ -20,6 +20,7 @@ import type { FlowsService } from '../flows/flows-service.ts';
 import type { FlowTriggers } from '../flows/triggers.ts';
 import type { LogsService } from '../observe/logs/logs-service.ts';
 import type { ObserveApi } from '../observe/observe-api.ts';
+import type { MetricsReads } from '../observe/metrics/metrics-reads.ts';
 
 export interface ApiDeps {
   logger: Logger;
@@ -51,6 +52,8 @@ export interface ApiDeps {
   observe?: ObserveApi;
   /** answers /healthz: false while starting or stopping */
   isHealthy: () => boolean;
+  /** metrics over time and the Prometheus export; their routes are registered only when present */
+  metrics?: MetricsReads;
 }
 
 export type Api = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;

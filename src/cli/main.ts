@@ -23,6 +23,7 @@ import { registerPipelines } from './commands/pipelines.ts';
 import { registerRelease } from './commands/release.ts';
 import { registerSinks } from './commands/sinks.ts';
 import { registerAlerts } from './commands/alerts.ts';
+import { registerMetrics } from './commands/metrics.ts';
 
 export function buildProgram(): Command {
   const program = new Command('slipway')
@@ -50,6 +51,7 @@ export function buildProgram(): Command {
   registerRelease(program);
   registerSinks(program);
   registerAlerts(program);
+  registerMetrics(program);
   registerCompletion(program);
   for (const c of allCommands(program)) c.exitOverride();
   return program;

@@ -64,6 +64,12 @@ export interface Config {
   logSinkBufferLines: number;
   /** How often uptime checks may run at most (their own intervalSeconds is scaled by it in tests). */
   uptimeTimeScale: number;
+  /** Metrics sampling period in seconds (`SLIPWAY_METRICS_INTERVAL_SECONDS`); 0 turns collection off. See docs/metrics.md. */
+  metricsIntervalSeconds: number;
+  /** How long samples at the sampling period are kept (`SLIPWAY_METRICS_RAW_RETENTION_HOURS`). */
+  metricsRawRetentionHours: number;
+  /** How long the 1-minute roll-ups are kept (`SLIPWAY_METRICS_RETENTION_DAYS`). */
+  metricsRetentionDays: number;
 }
 
 export class ConfigError extends Error {}
@@ -163,6 +169,9 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     logMaxBytes: int(env, 'SLIPWAY_LOG_MAX_BYTES', 100 * 1024 * 1024, 16 * 1024, 1024 * 1024 * 1024 * 1024),
     logSinkBufferLines: int(env, 'SLIPWAY_LOG_SINK_BUFFER_LINES', 10_000, 10, 10_000_000),
     uptimeTimeScale: num(env, 'SLIPWAY_UPTIME_TIME_SCALE', 1, 0.001, 1),
+    metricsIntervalSeconds: num(env, 'SLIPWAY_METRICS_INTERVAL_SECONDS', 10, 0, 3600),
+    metricsRawRetentionHours: num(env, 'SLIPWAY_METRICS_RAW_RETENTION_HOURS', 24, 1, 24 * 30),
+    metricsRetentionDays: num(env, 'SLIPWAY_METRICS_RETENTION_DAYS', 30, 1, 3650),
   };
   return Object.freeze(cfg);
 }
