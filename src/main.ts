@@ -55,6 +55,9 @@ import { MysqlEngine } from './addons/engines/mysql.ts';
 import { RedisEngine } from './addons/engines/redis.ts';
 import type { AddonEngine } from './addons/engines/engine.ts';
 import type { AddonType } from './domain/addons.ts';
+import { Autoscaler } from './autoscaler/autoscaler.ts';
+import { DirectSignals } from './autoscaler/signals.ts';
+import { webInstances } from './autoscaler/instances.ts';
 
 export interface Platform {
   config: Readonly<Config>;
@@ -147,7 +150,19 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   const releases = new ReleasesService(store, signals, { progressDeadlineSeconds: config.progressDeadlineSeconds }, inherited);
   const caps = { runtime: config.runtime, images: config.runtime === 'docker', dockerfile: config.runtime === 'docker' };
   const builds = new BuildsService(store, auth, signals, { resolve: (url, ref) => resolveGitRef({ url, ref }), commitInfo: (url, sha, since) => commitInfo({ url, sha, since }) }, config.dataDir);
-  const catalog = new ServiceCatalog(store, auth, releases, signals, serviceController, caps, builds);
+  // Horizontal autoscaling: sets deployment.instances of autoscaled services (see docs/autoscaling.md).
+  const autoscaleSignals = new DirectSignals(driver, () => {
+    const port = router.address().metricsPort;
+    return port ? `127.0.0.1:${port}` : undefined;
+  });
+  const autoscaler = new Autoscaler(store, autoscaleSignals, {
+    intervalMs: config.autoscaleIntervalSeconds * 1000,
+    downStabilizationMs: config.autoscaleDownStabilizationSeconds * 1000,
+    logger: logger.child({ component: 'autoscaler' }),
+    instances: (key) => webInstances(serviceController, driver, key),
+    serviceChanged: (key) => serviceQueue?.add(key),
+  });
+  const catalog = new ServiceCatalog(store, auth, releases, signals, serviceController, caps, builds, autoscaler);
   const projects = new ProjectsService(store, auth, signals);
   let volumeQueue!: WorkQueue;
   const volumeController = new VolumeController(store, driver, volumeStorage, { logger: controllerLog, serviceChanged: (key) => serviceQueue?.add(key) });
@@ -243,6 +258,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   for (const id of await buildController.requeueInterrupted()) buildQueue.add(id);
   await jobController.start();
   cron.start();
+  autoscaler.start();
   const resyncTimer = setInterval(() => void resync().catch((err) => controllerLog.error({ err }, 'resync failed')), config.resyncMs);
   resyncTimer.unref();
   // CI by polling: every build and combined service with a repository builds its watched branch's new commits
@@ -286,6 +302,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
       clearInterval(resyncTimer);
       if (pollTimer) clearInterval(pollTimer);
       await api.close();
+      await autoscaler.stop();
       await cron.stop();
       jobController.stop();
       unfollowInstances();

@@ -24,6 +24,7 @@ import { registerNativeRuns } from './native/runs.ts';
 import { registerV1Secrets } from './v1/secrets.ts';
 import { registerV1Tags } from './v1/tags.ts';
 import { registerV1Volumes } from './v1/volumes.ts';
+import { registerNativeAutoscaling } from './native/autoscaling.ts';
 import { cfError } from './cf/cf-errors.ts';
 import { ERROR_CODES } from '../errors/errors.ts';
 import type { Principal } from '../services/auth.ts';
@@ -130,6 +131,7 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
   if (deps.volumes) registerV1Volumes(app, deps.volumes);
   if (deps.addons) registerV1Addons(app, deps);
   registerNativeRuns(app, deps);
+  registerNativeAutoscaling(app, deps);
   app.register(import('./dashboard.ts'));
   return app;
 }

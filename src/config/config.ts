@@ -57,6 +57,10 @@ export interface Config {
    * adopts them; `all` stops the router and every instance too. See docs/restarts.md.
    */
   stopOnExit: 'none' | 'all';
+  /** how often the autoscaler evaluates every autoscaled service, in seconds (`SLIPWAY_AUTOSCALE_INTERVAL_SECONDS`, 15 as the HPA) */
+  autoscaleIntervalSeconds: number;
+  /** how long a scale-down waits for the load to stay low, in seconds (`SLIPWAY_AUTOSCALE_DOWN_STABILIZATION_SECONDS`, 300 as the HPA) */
+  autoscaleDownStabilizationSeconds: number;
 }
 
 export class ConfigError extends Error {}
@@ -151,6 +155,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     bodyLimitBytes: int(env, 'SLIPWAY_BODY_LIMIT_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
     uploadLimitBytes: int(env, 'SLIPWAY_UPLOAD_LIMIT_BYTES', 200 * 1024 * 1024, 1024, 8 * 1024 * 1024 * 1024),
     stopOnExit: oneOf(env, 'SLIPWAY_STOP_ON_EXIT', 'none', ['none', 'all'] as const),
+    autoscaleIntervalSeconds: num(env, 'SLIPWAY_AUTOSCALE_INTERVAL_SECONDS', 15, 0.1, 3600),
+    autoscaleDownStabilizationSeconds: num(env, 'SLIPWAY_AUTOSCALE_DOWN_STABILIZATION_SECONDS', 300, 0, 86_400),
     gracePeriodCapSeconds: env.SLIPWAY_GRACE_PERIOD_CAP_SECONDS ? num(env, 'SLIPWAY_GRACE_PERIOD_CAP_SECONDS', 600, 0.1, 600) : undefined,
   };
   return Object.freeze(cfg);

@@ -6,6 +6,7 @@ import { requireService, servicePaths, UsageError, type ServiceRef } from '../se
 import { sessionOf, type Session } from '../session.ts';
 import { getService, type ServiceView } from '../service-view.ts';
 import { followChange } from './follow-change.ts';
+import { autoscaleFields } from '../autoscale-view.ts';
 import { statusWord } from './projects.ts';
 
 type Opts = { project?: string; service?: string; detach?: boolean };
@@ -56,6 +57,7 @@ export function registerServiceOps(program: Command): void {
       ['instances', `${ready}/${svc.deployment?.instances ?? 0} ready${svc.paused ? ' (paused)' : ''}`],
       ['build', svc.status?.build?.status],
       ['url', serviceUrl(svc, s.target().routerPort)],
+      ...(svc.status?.autoscaling ? autoscaleFields(svc.status.autoscaling, ago) : []),
     ]);
   });
 
