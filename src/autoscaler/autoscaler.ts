@@ -142,13 +142,19 @@ export class Autoscaler {
 
     if ((await this.store.rollouts.active(key)).length > 0) return hold('HeldForRollout', `a rollout is in progress: scaling waits for it to end (would go ${current} -> ${desired})`, desired);
     if (desired === current) {
-      if (valid.length === 0) return hold('MetricsUnavailable', 'no metric could be read yet');
-      if (stable.replicas > combined.replicas) return hold('ScaleDownStabilized', `${scaleMessage(by, current, combined.replicas)} held: recommendations of the last ${Math.round(this.opts.downStabilizationMs / 1000)} s ask for ${stable.replicas}`);
-      if (volume && combined.replicas > 1) return hold('LimitedByVolume', 'the service has a volume attached: it runs one instance');
-      return hold('ScalingActive', `${summarize(metrics)}: ${current} instance${current === 1 ? '' : 's'} fit`);
+      if (valid.length === 0) return hold('MetricsUnavailable', `no metric could be read yet (${summarize(metrics)})`);
+      if (volume && combined.replicas > 1) return hold('LimitedByVolume', `${summarize(metrics)}: wants ${combined.replicas}, but the service has a volume attached and runs one instance`);
+      if (stable.replicas > combined.replicas) return hold('ScaleDownStabilized', `${scaleMessage(by, current, combined.replicas)} held: the last ${Math.round(this.opts.downStabilizationMs / 1000)} s recommended up to ${stable.replicas}`);
+      const note = combined.replicas > max ? `wants ${combined.replicas}, limited by maxReplicas ${max}` : combined.replicas < min ? `held at minReplicas ${min}` : `${current} fit`;
+      return hold('ScalingActive', `${summarize(metrics)}: ${note}`);
     }
 
-    const extra = normal.limitedBy === 'max' ? (volume ? 'one instance: a volume is attached' : `limited by maxReplicas ${max}`) : normal.limitedBy === 'min' ? `minReplicas ${min}` : normal.limitedBy === 'scaleUpLimit' ? 'at most double, or +4, per evaluation' : desired < current ? `after the ${Math.round(this.opts.downStabilizationMs / 1000)} s stabilization window` : undefined;
+    const notes: string[] = [];
+    if (desired < current && this.opts.downStabilizationMs > 0) notes.push(`after the ${Math.round(this.opts.downStabilizationMs / 1000)} s stabilization window`);
+    if (normal.limitedBy === 'max') notes.push(volume ? 'one instance: a volume is attached' : `limited by maxReplicas ${max}`);
+    if (normal.limitedBy === 'min') notes.push(`minReplicas ${min}`);
+    if (normal.limitedBy === 'scaleUpLimit') notes.push('at most double, or +4, per evaluation');
+    const extra = notes.join(', ') || undefined;
     const message = scaleMessage(by, current, desired, extra);
     const up = desired > current;
     try {

@@ -161,7 +161,10 @@ export class ServiceCatalog {
   /** A service with a volume runs at most one instance: more is refused, naming the field that asked. */
   private async checkVolumeLimit(cur: ServiceRecord, spec: ServiceSpec, field: string): Promise<void> {
     const instances = spec.deployment?.instances ?? 0;
-    const maxReplicas = autoscalePolicy(spec)?.maxReplicas ?? 0;
+    // Asking for more than one autoscaled instance (turning autoscaling on, or raising its maximum) is refused
+    // with a volume; a write that leaves the maximum as it was passes (the autoscaler keeps one instance).
+    const max = autoscalePolicy(spec)?.maxReplicas ?? 0;
+    const maxReplicas = max !== (autoscalePolicy(cur.spec)?.maxReplicas ?? 0) ? max : 0;
     if (instances <= 1 && maxReplicas <= 1) return;
     const volume = await this.store.volumes.forService(cur.projectId, cur.id);
     const autoscaled = volume && volumeInstancesProblem(maxReplicas, 'autoscaling.horizontal.maxReplicas', volume.id);

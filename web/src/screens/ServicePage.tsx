@@ -11,6 +11,7 @@ import { Logs } from './service/Logs.tsx';
 import { Builds } from './service/Builds.tsx';
 import { Environment } from './service/Environment.tsx';
 import { VolumePanel } from './service/VolumePanel.tsx';
+import { AutoscalePanel } from './autoscale/AutoscalePanel.tsx';
 
 const POLL_MS = 2000;
 
@@ -70,6 +71,7 @@ export function ServicePage({ project, service }: { project: string; service: st
       {s && <Actions project={project} service={s} onDone={(msg) => (setNotice(msg), refresh())} />}
       <CurrentRollout project={project} service={service} rollouts={rollouts} instances={instances.data} desired={desired} onFinished={refresh} />
       <Instances instances={instances} />
+      <AutoscalePanel project={project} service={service} />
       <VolumePanel project={project} service={service} />
       <Releases project={project} service={service} releases={releases} current={s?.release?.number} onDone={(msg) => (setNotice(msg), refresh())} />
       {s && s.serviceType !== 'build' && <Environment project={project} service={service} />}
