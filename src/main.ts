@@ -56,8 +56,12 @@ import { RedisEngine } from './addons/engines/redis.ts';
 import type { AddonEngine } from './addons/engines/engine.ts';
 import type { AddonType } from './domain/addons.ts';
 import { Autoscaler } from './autoscaler/autoscaler.ts';
-import { DirectSignals } from './autoscaler/signals.ts';
+import { DirectSignals, MetricsSignals } from './autoscaler/signals.ts';
 import { webInstances } from './autoscaler/instances.ts';
+import { MetricsRepo } from './store/metrics-repo.ts';
+import { MetricsSampler } from './observe/metrics/sampler.ts';
+import { SignalsReader, type MetricSignals } from './observe/metrics/signals.ts';
+import { MetricsReads } from './observe/metrics/metrics-reads.ts';
 
 export interface Platform {
   config: Readonly<Config>;
@@ -151,10 +155,14 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   const caps = { runtime: config.runtime, images: config.runtime === 'docker', dockerfile: config.runtime === 'docker' };
   const builds = new BuildsService(store, auth, signals, { resolve: (url, ref) => resolveGitRef({ url, ref }), commitInfo: (url, sha, since) => commitInfo({ url, sha, since }) }, config.dataDir);
   // Horizontal autoscaling: sets deployment.instances of autoscaled services (see docs/autoscaling.md).
-  const autoscaleSignals = new DirectSignals(driver, () => {
-    const port = router.address().metricsPort;
-    return port ? `127.0.0.1:${port}` : undefined;
-  });
+  // It reads the metrics sampler (built below); with metrics collection off, the runtime and the router directly.
+  const autoscaleSignals =
+    config.metricsIntervalSeconds > 0
+      ? new MetricsSignals(() => metricSignals, (samplerSeconds) => Math.max(config.autoscaleIntervalSeconds, 2 * samplerSeconds))
+      : new DirectSignals(driver, () => {
+          const port = router.address().metricsPort;
+          return port ? `127.0.0.1:${port}` : undefined;
+        });
   const autoscaler = new Autoscaler(store, autoscaleSignals, {
     intervalMs: config.autoscaleIntervalSeconds * 1000,
     downStabilizationMs: config.autoscaleDownStabilizationSeconds * 1000,
@@ -216,6 +224,19 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   const addons = new AddonsService(store, auth, engines, driver, { dataDir: config.dataDir, runtime: config.runtime, changed: (key) => addonQueue.add(key) });
   const secretGroups = new SecretGroupsService(store, auth, releases, addons);
 
+  // Metrics over time (src/observe/metrics/, docs/metrics.md). `metricSignals` is the reader for decisions
+  // (the autoscaler): latest CPU/memory per instance, requests per second, readiness.
+  const metricsRepo = new MetricsRepo(store.db);
+  const metricsSampler = new MetricsSampler(driver, store, metricsRepo, {
+    intervalSeconds: config.metricsIntervalSeconds,
+    rawRetentionSeconds: config.metricsRawRetentionHours * 3600,
+    rollupRetentionSeconds: config.metricsRetentionDays * 86_400,
+    logger: logger.child({ component: 'metrics' }),
+    routerMetricsPort: () => router.address().metricsPort,
+  });
+  const metricSignals: MetricSignals = new SignalsReader(metricsSampler, (id) => probes.state(id)?.ready ?? false);
+  const metricsReads = new MetricsReads(store, auth, metricsRepo, metricsSampler, { intervalSeconds: config.metricsIntervalSeconds, rawRetentionSeconds: config.metricsRawRetentionHours * 3600 });
+
   const { generated } = await auth.bootstrapAdmin(config.dataDir, config.adminToken);
   if (generated) {
     // Printed once, on first start, to stdout (not the log): the file in the data directory keeps it.
@@ -240,6 +261,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
     bodyLimitBytes: config.bodyLimitBytes,
     uploadLimitBytes: config.uploadLimitBytes,
     isHealthy: () => healthy,
+    metrics: metricsReads,
   });
 
   await router.start();
@@ -259,6 +281,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   await jobController.start();
   cron.start();
   autoscaler.start();
+  metricsSampler.start();
   const resyncTimer = setInterval(() => void resync().catch((err) => controllerLog.error({ err }, 'resync failed')), config.resyncMs);
   resyncTimer.unref();
   // CI by polling: every build and combined service with a repository builds its watched branch's new commits
@@ -303,6 +326,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
       if (pollTimer) clearInterval(pollTimer);
       await api.close();
       await autoscaler.stop();
+      await metricsSampler.stop();
       await cron.stop();
       jobController.stop();
       unfollowInstances();

@@ -6,13 +6,19 @@
  * - a rollout while the service is autoscaled under load completes with 0 failed requests, and the
  *   autoscaler holds (no scaling) until it has ended;
  * - a CPU-bound endpoint scales on CPU; a gauge the app exposes (requests in flight) scales on its own;
- * - bad autoscaling input is a 400 naming the field; a volume keeps the service at one instance.
+ * - bad autoscaling input is a 400 naming the field; a volume keeps the service at one instance;
+ * - the dashboard's service page shows it, in the machine's Chromium (with SLIPWAY_SCREENSHOTS=1 it writes
+ *   docs/screenshots/autoscaling.png).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { chromium } from 'playwright-core';
 import type { ApiClient } from '@northflank/js-client';
-import { api, fixtureRepo, northflankClient, routerLoad, startTestPlatform, waitFor, type RunningPlatform } from './support/platform.ts';
+import { ROOT, api, fixtureRepo, northflankClient, routerLoad, startTestPlatform, waitFor, type RunningPlatform } from './support/platform.ts';
 
 const PROJECT = 'scale';
 const INTERVAL_S = 1;
@@ -90,7 +96,7 @@ describe('horizontal autoscaling (process runtime)', () => {
   }
 
   before(async () => {
-    p = await startTestPlatform({ SLIPWAY_AUTOSCALE_INTERVAL_SECONDS: String(INTERVAL_S), SLIPWAY_AUTOSCALE_DOWN_STABILIZATION_SECONDS: String(WINDOW_S) });
+    p = await startTestPlatform({ SLIPWAY_AUTOSCALE_INTERVAL_SECONDS: String(INTERVAL_S), SLIPWAY_AUTOSCALE_DOWN_STABILIZATION_SECONDS: String(WINDOW_S), SLIPWAY_METRICS_INTERVAL_SECONDS: '1' });
     client = await northflankClient(p);
     await client.create.project({ data: { name: PROJECT } });
   });
@@ -141,6 +147,33 @@ describe('horizontal autoscaling (process runtime)', () => {
       assert.equal(status.currentReplicas, 3);
       assert.ok(status.metrics[0].value > 5, JSON.stringify(status));
       assert.equal(load.stats.failed, 0, `no failed request while scaling up (${load.stats.ok} ok): ${load.stats.errors.slice(0, 5).join('; ')}`);
+    });
+
+    it('the dashboard shows current and desired instances and each metric', async () => {
+      execFileSync('npm', ['run', '--silent', 'build:web'], { cwd: ROOT, stdio: 'pipe' });
+      const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu'] });
+      try {
+        const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+        page.setDefaultTimeout(60_000);
+        await page.goto(`${p.apiUrl}/ui/`);
+        await page.getByLabel('API token').fill(p.token);
+        await page.getByLabel('API token').press('Enter');
+        await page.getByRole('heading', { level: 1, name: 'Projects' }).waitFor();
+        await page.goto(`${p.apiUrl}/ui/projects/${PROJECT}/services/web`);
+        const panel = page.getByRole('region', { name: 'Autoscaling' });
+        await panel.waitFor();
+        const text = async () => (await panel.innerText()).replace(/\s+/g, ' ');
+        await waitFor(async () => /1 to 3 instances/.test(await text()) && /3 current/.test(await text()) && /3 desired/.test(await text()), 60_000, 'the autoscaling panel');
+        const row = panel.getByRole('table', { name: 'Autoscaling metrics' }).getByRole('row').nth(1);
+        assert.match((await row.innerText()).replace(/\s+/g, ' '), /rps [\d.]+\/s per instance 5/);
+        assert.match(await text(), /rps [\d.]+\/instance > target 5: 1 -> 3/, 'the last scaling, in words');
+        if (process.env.SLIPWAY_SCREENSHOTS === '1') {
+          fs.mkdirSync(path.join(ROOT, 'docs/screenshots'), { recursive: true });
+          await panel.screenshot({ path: path.join(ROOT, 'docs/screenshots/autoscaling.png') });
+        }
+      } finally {
+        await browser.close();
+      }
     });
 
     it('the CLI and the scale route say the autoscaler owns the count', async () => {

@@ -25,6 +25,7 @@ import { registerV1Secrets } from './v1/secrets.ts';
 import { registerV1Tags } from './v1/tags.ts';
 import { registerV1Volumes } from './v1/volumes.ts';
 import { registerNativeAutoscaling } from './native/autoscaling.ts';
+import { registerMetrics } from './native/metrics.ts';
 import { cfError } from './cf/cf-errors.ts';
 import { ERROR_CODES } from '../errors/errors.ts';
 import type { Principal } from '../services/auth.ts';
@@ -132,6 +133,7 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
   if (deps.addons) registerV1Addons(app, deps);
   registerNativeRuns(app, deps);
   registerNativeAutoscaling(app, deps);
+  if (deps.metrics) registerMetrics(app, deps.metrics);
   app.register(import('./dashboard.ts'));
   return app;
 }

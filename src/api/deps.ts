@@ -16,6 +16,7 @@ import type { EnvironmentDetailsService } from '../secrets/environment-details.t
 import type { TagsService } from '../tags/tags-service.ts';
 import type { VolumesService } from '../volumes/volumes-service.ts';
 import type { AddonsService } from '../addons/addons-service.ts';
+import type { MetricsReads } from '../observe/metrics/metrics-reads.ts';
 
 export interface ApiDeps {
   logger: Logger;
@@ -41,6 +42,8 @@ export interface ApiDeps {
   router?: { tcpPortOf?(routeKey: string): number | undefined; address(): { httpPort: number; httpsPort?: number } };
   /** answers /healthz: false while starting or stopping */
   isHealthy: () => boolean;
+  /** metrics over time and the Prometheus export; their routes are registered only when present */
+  metrics?: MetricsReads;
 }
 
 export type Api = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;

@@ -174,22 +174,17 @@ export class Autoscaler {
     const out: MetricStatus[] = [];
     const push = (name: string, kind: MetricKind, target: number, p: { replicas: number; value: number } | undefined) => out.push({ name, kind, target, value: p ? p.value : null, replicas: p ? p.replicas : null });
     if (current === 0) return out;
-    if (policy.cpuPercent !== undefined || policy.memoryPercent !== undefined) {
-      const plan = findPlan(svc.spec.billing?.deploymentPlan ?? '') ?? { cpu: 0.2, memoryMb: 512 };
-      const usage = await Promise.all(instances.map((i) => this.signals.instanceUsage(i.id, plan)));
-      if (policy.cpuPercent !== undefined) {
-        const samples: InstanceSample[] = instances.map((i, n) => ({ ready: i.ready, value: usage[n]?.cpuPercent }));
-        push('cpu', 'cpu', policy.cpuPercent, perInstanceReplicas(current, policy.cpuPercent, samples, { unreadyAside: true }));
-      }
-      if (policy.memoryPercent !== undefined) {
-        const samples: InstanceSample[] = instances.map((i, n) => ({ ready: i.ready, value: usage[n]?.memoryPercent }));
-        push('memory', 'memory', policy.memoryPercent, perInstanceReplicas(current, policy.memoryPercent, samples));
-      }
+    const plan = findPlan(svc.spec.billing?.deploymentPlan ?? '') ?? { cpu: 0.2, memoryMb: 512 };
+    const load = await this.signals.read(svc.projectId, svc.id, instances.map((i) => i.id), plan);
+    if (policy.cpuPercent !== undefined) {
+      const samples: InstanceSample[] = instances.map((i) => ({ ready: i.ready, value: load.usage.get(i.id)?.cpuPercent }));
+      push('cpu', 'cpu', policy.cpuPercent, perInstanceReplicas(current, policy.cpuPercent, samples, { unreadyAside: true }));
     }
-    if (policy.rps !== undefined) {
-      const rps = await this.signals.serviceRps(svc.projectId, svc.id);
-      push('rps', 'rps', policy.rps, rps === undefined ? undefined : totalReplicas(current, policy.rps, rps));
+    if (policy.memoryPercent !== undefined) {
+      const samples: InstanceSample[] = instances.map((i) => ({ ready: i.ready, value: load.usage.get(i.id)?.memoryPercent }));
+      push('memory', 'memory', policy.memoryPercent, perInstanceReplicas(current, policy.memoryPercent, samples));
     }
+    if (policy.rps !== undefined) push('rps', 'rps', policy.rps, load.rps === undefined ? undefined : totalReplicas(current, policy.rps, load.rps));
     const um = policy.userMetrics;
     if (um) {
       const read = await Promise.all(

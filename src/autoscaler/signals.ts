@@ -1,10 +1,12 @@
 /**
  * Where the autoscaler reads load: one small interface, so the source can change without touching the
- * algorithm or the loop. `DirectSignals` reads it itself: an instance's CPU and memory from the runtime
- * driver's `usage()` (on the process runtime, `/proc` of the instance's process group; on docker, the
- * engine's stats), and a service's requests from the router's Prometheus endpoint (src/router/metrics.ts:
+ * algorithm or the loop. `MetricsSignals` reads the metrics sampler (src/observe/metrics/signals.ts: the
+ * numbers the charts show); `DirectSignals` reads it itself, for when metrics collection is off
+ * (`SLIPWAY_METRICS_INTERVAL_SECONDS=0`): an instance's CPU and memory from the runtime driver's `usage()`,
+ * and a service's requests from the router's Prometheus endpoint (src/router/metrics.ts:
  * `haproxy_backend_http_requests_total` per `proxy`, joined to the service through `/routes`).
  */
+import type { MetricSignals } from '../observe/metrics/signals.ts';
 import { counterRate, parsePromText, sumOf } from './prom-text.ts';
 
 export interface PlanSize {
@@ -13,57 +15,82 @@ export interface PlanSize {
   memoryMb: number;
 }
 
+export interface ServiceLoad {
+  /** per instance id: CPU and memory as a percentage of the plan (CPU may exceed 100); a field absent where there is no sample */
+  usage: Map<string, { cpuPercent?: number; memoryPercent?: number }>;
+  /** requests per second the router served the service recently; undefined while unknown */
+  rps?: number;
+}
+
 export interface AutoscaleSignals {
-  /**
-   * One instance's CPU and memory as a percentage of its plan (CPU may exceed 100). A field is undefined
-   * where there is no sample yet; the whole answer is undefined when the instance is gone.
-   */
-  instanceUsage(instanceId: string, plan: PlanSize): Promise<{ cpuPercent?: number; memoryPercent?: number } | undefined>;
-  /** Requests per second the router served the service recently; undefined until two readings exist. */
-  serviceRps(projectId: string, serviceId: string): Promise<number | undefined>;
+  /** The load of a service now: read once per evaluation. */
+  read(projectId: string, serviceId: string, instanceIds: string[], plan: PlanSize): Promise<ServiceLoad>;
+}
+
+/** The metrics sampler's reader. Requests per second are the mean over `windowSeconds` (at least two samples). */
+export class MetricsSignals implements AutoscaleSignals {
+  constructor(
+    private readonly signals: () => MetricSignals,
+    private readonly windowSeconds: (samplerIntervalSeconds: number) => number,
+  ) {}
+
+  private samplerInterval = 10;
+
+  async read(projectId: string, serviceId: string): Promise<ServiceLoad> {
+    const s = await this.signals().service(projectId, serviceId, { windowSeconds: this.windowSeconds(this.samplerInterval) });
+    this.samplerInterval = s.intervalSeconds;
+    const usage = new Map<string, { cpuPercent?: number; memoryPercent?: number }>();
+    for (const i of s.instances) {
+      usage.set(i.instanceId, { ...(i.cpuPercentOfPlan !== null ? { cpuPercent: i.cpuPercentOfPlan } : {}), ...(i.memoryPercentOfPlan !== null ? { memoryPercent: i.memoryPercentOfPlan } : {}) });
+    }
+    return { usage, ...(s.requestsPerSecond !== null ? { rps: s.requestsPerSecond } : {}) };
+  }
 }
 
 export interface UsageSource {
   usage(id: string): Promise<{ cpuPercent: number; memoryBytes: number } | undefined>;
 }
 
+/** Reads the runtime and the router directly (metrics collection off). */
 export class DirectSignals implements AutoscaleSignals {
   /** the last reading of each service's request counter */
   private readonly last = new Map<string, { value: number; at: number }>();
-  /** the last rate of each service, kept until a new reading: two evaluations within a second read the same */
-  private readonly rates = new Map<string, { rps: number; at: number }>();
+  /** instances read once: their first CPU reading has no interval behind it */
+  private readonly seen = new Set<string>();
   private scrape?: { at: number; doc: Promise<{ byService: Map<string, number> } | undefined> };
 
   constructor(
     private readonly driver: UsageSource,
     /** the router's metrics address (127.0.0.1:<port>); undefined when the router serves none */
     private readonly routerMetrics: () => string | undefined,
-    private readonly opts: { minRateWindowMs?: number } = {},
   ) {}
 
-  async instanceUsage(instanceId: string, plan: PlanSize): Promise<{ cpuPercent?: number; memoryPercent?: number } | undefined> {
-    const u = await this.driver.usage(instanceId).catch(() => undefined);
-    if (!u) return undefined;
-    return {
-      cpuPercent: plan.cpu > 0 ? u.cpuPercent / plan.cpu : undefined,
-      memoryPercent: plan.memoryMb > 0 ? (u.memoryBytes / (plan.memoryMb * 1024 * 1024)) * 100 : undefined,
-    };
+  async read(projectId: string, serviceId: string, instanceIds: string[], plan: PlanSize): Promise<ServiceLoad> {
+    const usage = new Map<string, { cpuPercent?: number; memoryPercent?: number }>();
+    await Promise.all(
+      instanceIds.map(async (id) => {
+        const u = await this.driver.usage(id).catch(() => undefined);
+        if (!u) return;
+        const first = !this.seen.has(id);
+        this.seen.add(id);
+        usage.set(id, {
+          ...(!first && plan.cpu > 0 ? { cpuPercent: u.cpuPercent / plan.cpu } : {}),
+          ...(plan.memoryMb > 0 ? { memoryPercent: (u.memoryBytes / (plan.memoryMb * 1024 * 1024)) * 100 } : {}),
+        });
+      }),
+    );
+    const rps = await this.serviceRps(projectId, serviceId);
+    return { usage, ...(rps !== undefined ? { rps } : {}) };
   }
 
-  async serviceRps(projectId: string, serviceId: string): Promise<number | undefined> {
+  private async serviceRps(projectId: string, serviceId: string): Promise<number | undefined> {
     const key = `${projectId}/${serviceId}`;
     const doc = await this.routerCounters();
     if (!doc) return undefined;
-    const now = Date.now();
-    const cur = { value: doc.byService.get(key) ?? 0, at: now };
+    const cur = { value: doc.byService.get(key) ?? 0, at: Date.now() };
     const prev = this.last.get(key);
-    const held = this.rates.get(key);
-    // Readings closer than the window would make a noisy rate: keep the last one.
-    if (prev && now - prev.at < (this.opts.minRateWindowMs ?? 1000)) return held?.rps;
     this.last.set(key, cur);
-    const rps = counterRate(prev, cur);
-    if (rps !== undefined) this.rates.set(key, { rps, at: now });
-    return rps;
+    return counterRate(prev, cur);
   }
 
   /** Every service's request counter total, read at most once a second for all services. */

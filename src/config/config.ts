@@ -61,6 +61,12 @@ export interface Config {
   autoscaleIntervalSeconds: number;
   /** how long a scale-down waits for the load to stay low, in seconds (`SLIPWAY_AUTOSCALE_DOWN_STABILIZATION_SECONDS`, 300 as the HPA) */
   autoscaleDownStabilizationSeconds: number;
+  /** Metrics sampling period in seconds (`SLIPWAY_METRICS_INTERVAL_SECONDS`); 0 turns collection off. See docs/metrics.md. */
+  metricsIntervalSeconds: number;
+  /** How long samples at the sampling period are kept (`SLIPWAY_METRICS_RAW_RETENTION_HOURS`). */
+  metricsRawRetentionHours: number;
+  /** How long the 1-minute roll-ups are kept (`SLIPWAY_METRICS_RETENTION_DAYS`). */
+  metricsRetentionDays: number;
 }
 
 export class ConfigError extends Error {}
@@ -158,6 +164,9 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     autoscaleIntervalSeconds: num(env, 'SLIPWAY_AUTOSCALE_INTERVAL_SECONDS', 15, 0.1, 3600),
     autoscaleDownStabilizationSeconds: num(env, 'SLIPWAY_AUTOSCALE_DOWN_STABILIZATION_SECONDS', 300, 0, 86_400),
     gracePeriodCapSeconds: env.SLIPWAY_GRACE_PERIOD_CAP_SECONDS ? num(env, 'SLIPWAY_GRACE_PERIOD_CAP_SECONDS', 600, 0.1, 600) : undefined,
+    metricsIntervalSeconds: num(env, 'SLIPWAY_METRICS_INTERVAL_SECONDS', 10, 0, 3600),
+    metricsRawRetentionHours: num(env, 'SLIPWAY_METRICS_RAW_RETENTION_HOURS', 24, 1, 24 * 30),
+    metricsRetentionDays: num(env, 'SLIPWAY_METRICS_RETENTION_DAYS', 30, 1, 3650),
   };
   return Object.freeze(cfg);
 }

@@ -377,6 +377,34 @@ const migrations = (dialect: DialectName): Record<string, Migration> => ({
       await db.schema.createIndex('addon_restores_addon_idx').on('addon_restores').columns(['project_id', 'addon_id', 'created_at']).execute();
     },
   },
+  // Metrics over time (src/observe/metrics/, docs/metrics.md): one row per sample and metric. Tier 0 holds the
+  // sampler's own interval (10 s by default) for a day; tier 1 the 1-minute roll-ups of it for 30 days. A row
+  // keeps sum, count and max so roll-ups and reads at any step stay exact for counts and for means.
+  '0015_metrics': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('metric_points')
+        .addColumn('tier', 'integer', (c) => c.notNull())
+        .addColumn('ts', 'bigint', (c) => c.notNull())
+        .addColumn('project_id', 'text', (c) => c.notNull())
+        .addColumn('owner_kind', 'text', (c) => c.notNull())
+        .addColumn('owner_id', 'text', (c) => c.notNull())
+        .addColumn('instance_id', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('sum', 'double precision', (c) => c.notNull())
+        .addColumn('count', 'integer', (c) => c.notNull())
+        .addColumn('max', 'double precision', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('metric_points_owner_idx').on('metric_points').columns(['project_id', 'owner_kind', 'owner_id', 'tier', 'name', 'ts']).execute();
+      await db.schema.createIndex('metric_points_tier_ts_idx').on('metric_points').columns(['tier', 'ts']).execute();
+      // How far the 1-minute roll-up has gone (epoch seconds, exclusive), so a restart neither skips nor repeats a minute.
+      await db.schema
+        .createTable('metric_rollups')
+        .addColumn('tier', 'integer', (c) => c.primaryKey())
+        .addColumn('rolled_until', 'bigint', (c) => c.notNull())
+        .execute();
+    },
+  },
 });
 
 export function migrationProvider(dialect: DialectName): MigrationProvider {

@@ -294,6 +294,8 @@ export interface Database {
   resource_tags: ResourceTagsTable;
   volumes: VolumesTable;
   volume_backups: VolumeBackupsTable;
+  metric_points: MetricPointsTable;
+  metric_rollups: MetricRollupsTable;
 }
 
 /** Secret and configuration groups of a project (migration 0008). */
@@ -351,4 +353,28 @@ export interface VolumeBackupsTable {
   message: string | null;
   created_at: string;
   updated_at: string;
+}
+
+/** Metrics over time (migration 0015; src/observe/metrics/). */
+export interface MetricPointsTable {
+  /** 0: the sampler's interval; 1: 1-minute roll-ups */
+  tier: number;
+  /** epoch seconds: the sample's time (tier 0) or the minute's start (tier 1) */
+  ts: number;
+  project_id: string;
+  /** `service` or `addon` */
+  owner_kind: string;
+  owner_id: string;
+  /** '' for a service- or addon-level metric */
+  instance_id: string;
+  name: string;
+  sum: number;
+  count: number;
+  max: number;
+}
+
+export interface MetricRollupsTable {
+  tier: number;
+  /** epoch seconds, exclusive */
+  rolled_until: number;
 }

@@ -409,17 +409,32 @@ export class ProcessDriver implements RuntimeDriver {
   async usage(id: string): Promise<{ cpuPercent: number; memoryBytes: number } | undefined> {
     const state = readJson<State>(path.join(this.instancesDir, id, 'state.json'));
     if (!state || !alive(state.appPid)) return undefined;
-    // Sum over the app's process group (the sandbox and everything it started).
-    let ticks = 0;
-    let rssPages = 0;
+    // Sum over the app's process tree: its process group (the sandbox and everything it started) and any
+    // descendant that left the group (setsid, a daemonizing server), found through parent pids. Children's
+    // reaped time (cutime, cstime) counts too, so work done by short-lived children is not lost.
+    const procs = new Map<number, { ppid: number; pgrp: number; ticks: number; rssPages: number }>();
     for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
       try {
         const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
         const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        if (Number(fields[2]) !== state.appPid) continue; // pgrp
-        ticks += Number(fields[11]) + Number(fields[12]);
-        rssPages += Number(fields[21]);
+        procs.set(Number(pid), { ppid: Number(fields[1]), pgrp: Number(fields[2]), ticks: Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]), rssPages: Number(fields[21]) });
       } catch {}
+    }
+    const inTree = new Map<number, boolean>();
+    const member = (pid: number, depth = 0): boolean => {
+      const known = inTree.get(pid);
+      if (known !== undefined) return known;
+      const p = procs.get(pid);
+      const yes = !!p && (pid === state.appPid || p.pgrp === state.appPid || (depth < 64 && p.ppid > 1 && member(p.ppid, depth + 1)));
+      inTree.set(pid, yes);
+      return yes;
+    };
+    let ticks = 0;
+    let rssPages = 0;
+    for (const [pid, p] of procs) {
+      if (!member(pid)) continue;
+      ticks += p.ticks;
+      rssPages += p.rssPages;
     }
     const now = Date.now();
     const prev = this.cpuSamples.get(id);

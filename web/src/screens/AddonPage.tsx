@@ -3,6 +3,7 @@ import { get, post, paths, type Addon, type AddonBackup, type AddonRestore } fro
 import { usePoll } from '../hooks.ts';
 import { href, Link } from '../router.tsx';
 import { Problem, StatusBadge, When } from '../ui.tsx';
+import { AddonMetrics } from './metrics/AddonMetrics.tsx';
 
 const POLL_MS = 2000;
 const tone = (status: string) => (status === 'running' ? 'ready' : status);
@@ -133,6 +134,7 @@ export function AddonPage({ project, addon }: { project: string; addon: string }
           ))}
         </ul>
       )}
+      <AddonMetrics project={project} addon={addon} />
     </section>
   );
 }

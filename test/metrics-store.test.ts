@@ -1,0 +1,89 @@
+/**
+ * The metrics store (migration 0015) on SQLite and PostgreSQL: points at the sampling period, aggregated at
+ * any step (counts summed, gauges averaged with their max), folded into 1-minute roll-ups exactly once, and
+ * pruned by age per tier.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { SUPPORTED_DATABASES, openTestStore } from './support/databases.ts';
+import { MetricsRepo, type MetricPoint } from '../src/store/metrics-repo.ts';
+
+const T0 = 1_796_540_400; // a whole minute (epoch seconds)
+
+function point(ts: number, name: string, value: number, instanceId = ''): MetricPoint {
+  return { tier: 0, ts, projectId: 'p', ownerKind: 'service', ownerId: 'web', instanceId, name, sum: value, count: 1, max: value };
+}
+
+for (const dbId of SUPPORTED_DATABASES) {
+  describe(`metrics store on ${dbId}`, () => {
+    it('sums counts and averages gauges per step, per instance, within the range', async () => {
+      const { store, cleanup } = await openTestStore(dbId);
+      try {
+        const repo = new MetricsRepo(store.db);
+        const points: MetricPoint[] = [];
+        for (let i = 0; i < 12; i++) {
+          points.push(point(T0 + i * 10, 'requests', 100 + i));
+          points.push(point(T0 + i * 10, 'cpu_percent', i % 2 ? 30 : 10, 'web-a'));
+          points.push(point(T0 + i * 10, 'cpu_percent', 50, 'web-b'));
+        }
+        points.push({ ...point(T0, 'requests', 999), ownerId: 'other' });
+        await repo.insert(points);
+        const rows = await repo.query({ projectId: 'p', ownerKind: 'service', ownerId: 'web', names: ['requests', 'cpu_percent'], tier: 0, fromTs: T0, toTs: T0 + 120, stepSeconds: 60 });
+        const req = rows.filter((r) => r.name === 'requests');
+        assert.deepEqual(req.map((r) => [r.ts, r.sum]), [
+          [T0, 100 + 101 + 102 + 103 + 104 + 105],
+          [T0 + 60, 106 + 107 + 108 + 109 + 110 + 111],
+        ]);
+        const a = rows.filter((r) => r.name === 'cpu_percent' && r.instanceId === 'web-a');
+        assert.deepEqual(a.map((r) => [r.ts, r.sum / r.count, r.max]), [
+          [T0, 20, 30],
+          [T0 + 60, 20, 30],
+        ]);
+        assert.equal(rows.filter((r) => r.instanceId === 'web-b').length, 2);
+        const narrow = await repo.query({ projectId: 'p', ownerKind: 'service', ownerId: 'web', names: ['requests'], tier: 0, fromTs: T0 + 30, toTs: T0 + 50, stepSeconds: 10 });
+        assert.deepEqual(narrow.map((r) => r.sum), [103, 104]);
+      } finally {
+        await cleanup();
+      }
+    });
+
+    it('folds whole minutes into roll-ups once, keeping sums, counts and maxima, and prunes each tier by age', async () => {
+      const { store, cleanup } = await openTestStore(dbId);
+      try {
+        const repo = new MetricsRepo(store.db);
+        const points: MetricPoint[] = [];
+        for (let i = 0; i < 18; i++) points.push(point(T0 + i * 10, 'requests', 10), point(T0 + i * 10, 'memory_bytes', 1000 + i, 'web-a'));
+        await repo.insert(points);
+        // At T0+150 two minutes are whole; the third is not folded yet.
+        assert.equal(await repo.rollup(T0 + 150), 2);
+        assert.equal(await repo.rollup(T0 + 150), 0, 'a repeated roll-up folds nothing');
+        let rolled = await repo.query({ projectId: 'p', ownerKind: 'service', ownerId: 'web', names: ['requests', 'memory_bytes'], tier: 1, fromTs: T0, toTs: T0 + 600, stepSeconds: 60 });
+        assert.deepEqual(rolled.filter((r) => r.name === 'requests').map((r) => [r.ts, r.sum, r.count]), [
+          [T0, 60, 6],
+          [T0 + 60, 60, 6],
+        ]);
+        assert.deepEqual(rolled.filter((r) => r.name === 'memory_bytes').map((r) => [r.sum / r.count, r.max]), [
+          [1002.5, 1005],
+          [1008.5, 1011],
+        ]);
+        assert.equal(await repo.rollup(T0 + 200), 1);
+        rolled = await repo.query({ projectId: 'p', ownerKind: 'service', ownerId: 'web', names: ['requests'], tier: 1, fromTs: T0, toTs: T0 + 600, stepSeconds: 120 });
+        assert.deepEqual(rolled.map((r) => [r.ts, r.sum]), [
+          [T0, 120],
+          [T0 + 120, 60],
+        ]);
+        assert.equal(await repo.rolledUntil(), T0 + 180);
+
+        await repo.prune(0, T0 + 90);
+        const raw = await repo.query({ projectId: 'p', ownerKind: 'service', ownerId: 'web', names: ['requests'], tier: 0, fromTs: 0, toTs: T0 + 600, stepSeconds: 10 });
+        assert.equal(raw[0].ts, T0 + 90);
+        assert.equal(raw.length, 9);
+        await repo.prune(1, T0 + 60);
+        const kept = await repo.query({ projectId: 'p', ownerKind: 'service', ownerId: 'web', names: ['requests'], tier: 1, fromTs: 0, toTs: T0 + 600, stepSeconds: 60 });
+        assert.deepEqual(kept.map((r) => r.ts), [T0 + 60, T0 + 120]);
+      } finally {
+        await cleanup();
+      }
+    });
+  });
+}
