@@ -18,6 +18,8 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { chromium } from 'playwright-core';
 import type { ApiClient } from '@northflank/js-client';
+import os from 'node:os';
+import { assertCliOk, runCli } from './support/cli.ts';
 import { ROOT, api, fixtureRepo, northflankClient, routerLoad, startTestPlatform, waitFor, type RunningPlatform } from './support/platform.ts';
 
 const PROJECT = 'scale';
@@ -149,34 +151,15 @@ describe('horizontal autoscaling (process runtime)', () => {
       assert.equal(load.stats.failed, 0, `no failed request while scaling up (${load.stats.ok} ok): ${load.stats.errors.slice(0, 5).join('; ')}`);
     });
 
-    it('the dashboard shows current and desired instances and each metric', async () => {
-      execFileSync('npm', ['run', '--silent', 'build:web'], { cwd: ROOT, stdio: 'pipe' });
-      const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu'] });
-      try {
-        const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-        page.setDefaultTimeout(60_000);
-        await page.goto(`${p.apiUrl}/ui/`);
-        await page.getByLabel('API token').fill(p.token);
-        await page.getByLabel('API token').press('Enter');
-        await page.getByRole('heading', { level: 1, name: 'Projects' }).waitFor();
-        await page.goto(`${p.apiUrl}/ui/projects/${PROJECT}/services/web`);
-        const panel = page.getByRole('region', { name: 'Autoscaling' });
-        await panel.waitFor();
-        const text = async () => (await panel.innerText()).replace(/\s+/g, ' ');
-        await waitFor(async () => /1 to 3 instances/.test(await text()) && /3 current/.test(await text()) && /3 desired/.test(await text()), 60_000, 'the autoscaling panel');
-        const row = panel.getByRole('table', { name: 'Autoscaling metrics' }).getByRole('row').nth(1);
-        assert.match((await row.innerText()).replace(/\s+/g, ' '), /rps [\d.]+\/s per instance 5/);
-        assert.match(await text(), /rps [\d.]+\/instance > target 5: 1 -> 3/, 'the last scaling, in words');
-        if (process.env.SLIPWAY_SCREENSHOTS === '1') {
-          fs.mkdirSync(path.join(ROOT, 'docs/screenshots'), { recursive: true });
-          await panel.screenshot({ path: path.join(ROOT, 'docs/screenshots/autoscaling.png') });
-        }
-      } finally {
-        await browser.close();
-      }
-    });
-
     it('the CLI and the scale route say the autoscaler owns the count', async () => {
+      const home = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-cli-'));
+      const status = await runCli(['status', '-p', PROJECT, '-s', 'web'], { home, env: { SLIPWAY_HOST: p.apiUrl, SLIPWAY_TOKEN: p.token, NO_COLOR: '1' } });
+      fs.rmSync(home, { recursive: true, force: true });
+      assertCliOk(status, 'slipway status');
+      assert.match(status.stdout, /autoscaling:\s+3 current, 3 desired \(min 1, max 3\)/, status.stdout);
+      assert.match(status.stdout, /metric:\s+rps [\d.]+\/s per instance \(target 5\)/, status.stdout);
+      assert.match(status.stdout, /last scaled:.*1 -> 3/, status.stdout);
+
       const scale = await api(p, 'POST', `${svcPath('web')}/scale`, { instances: 1 });
       assert.equal(scale.status, 400, JSON.stringify(scale.body));
       assert.ok(scale.body.error.details.instances, JSON.stringify(scale.body.error));
@@ -209,7 +192,7 @@ describe('horizontal autoscaling (process runtime)', () => {
     it('scales back to minReplicas after the stabilization window once the load stops', async () => {
       await load!.stop();
       const stoppedAt = Date.now();
-      assert.equal(load!.stats.failed, 0, `no failed request (${load!.stats.ok} ok)`);
+      assert.equal(load!.stats.failed, 0, `no failed request (${load!.stats.ok} ok): ${load!.stats.errors.slice(0, 5).join('; ')}`);
       load = undefined;
       await settledAt('web', 1, 'web back at 1 instance');
       const down = (await autoscaling('web')).events.filter((e: { reason: string }) => e.reason === 'ScaledDown').at(-1);
@@ -220,6 +203,34 @@ describe('horizontal autoscaling (process runtime)', () => {
       const status = (await get('web')).status.autoscaling;
       assert.equal(status.currentReplicas, 1);
       assert.equal(status.desiredReplicas, 1);
+    });
+
+    it('the dashboard shows current and desired instances and each metric', async () => {
+      execFileSync('npm', ['run', '--silent', 'build:web'], { cwd: ROOT, stdio: 'pipe' });
+      const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu'] });
+      try {
+        const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+        page.setDefaultTimeout(60_000);
+        await page.goto(`${p.apiUrl}/ui/`);
+        await page.getByLabel('API token').fill(p.token);
+        await page.getByLabel('API token').press('Enter');
+        await page.getByRole('heading', { level: 1, name: 'Projects' }).waitFor();
+        await page.goto(`${p.apiUrl}/ui/projects/${PROJECT}/services/web`);
+        const panel = page.getByRole('region', { name: 'Autoscaling' });
+        await panel.waitFor();
+        const text = async () => (await panel.innerText()).replace(/\s+/g, ' ');
+        await waitFor(async () => /1 to 3 instances/.test(await text()) && /1 current/.test(await text()) && /1 desired/.test(await text()), 60_000, 'the autoscaling panel');
+        const row = panel.getByRole('table', { name: 'Autoscaling metrics' }).getByRole('row').nth(1);
+        assert.match((await row.innerText()).replace(/\s+/g, ' '), /rps [\d.]+\/s per instance 5/);
+        assert.match(await text(), /rps [\d.]+\/instance > target 5: 1 -> 3/, 'the scalings, in words');
+        assert.match(await text(), /rps [\d.]+\/instance < target 5: 3 -> 1/);
+        if (process.env.SLIPWAY_SCREENSHOTS === '1') {
+          fs.mkdirSync(path.join(ROOT, 'docs/screenshots'), { recursive: true });
+          await panel.screenshot({ path: path.join(ROOT, 'docs/screenshots/autoscaling.png') });
+        }
+      } finally {
+        await browser.close();
+      }
     });
   });
 
@@ -282,5 +293,45 @@ describe('horizontal autoscaling (process runtime)', () => {
     } finally {
       await load.stop();
     }
+  });
+});
+
+describe('horizontal autoscaling with metrics collection off (the autoscaler reads the router itself)', () => {
+  let p: RunningPlatform;
+  const repo = fixtureRepo('autoscale');
+
+  before(async () => {
+    p = await startTestPlatform({ SLIPWAY_AUTOSCALE_INTERVAL_SECONDS: String(INTERVAL_S), SLIPWAY_AUTOSCALE_DOWN_STABILIZATION_SECONDS: String(WINDOW_S), SLIPWAY_METRICS_INTERVAL_SECONDS: '0' });
+    assert.equal((await api(p, 'POST', '/v1/projects', { name: PROJECT })).status, 200);
+  });
+  after(async () => {
+    await p?.stop();
+  });
+
+  it('scales up on requests per second and back down', async () => {
+    const created = await api(p, 'POST', `/v1/projects/${PROJECT}/services/combined`, {
+      name: 'web',
+      billing: { deploymentPlan: 'nf-compute-20' },
+      deployment: { instances: 1 },
+      vcsData: { projectUrl: repo.dir, projectType: 'self-hosted', projectBranch: 'main' },
+      ports: [{ name: 'p01', internalPort: 8080, public: true, protocol: 'HTTP' }],
+      autoscaling: { horizontal: { enabled: true, minReplicas: 1, maxReplicas: 2, rps: { enabled: true, thresholdValue: 5 }, memory: { enabled: true, thresholdPercentage: 90 } } },
+    });
+    assert.equal(created.status, 200, JSON.stringify(created.body));
+    const instances = async () => (await api(p, 'GET', `/v1/projects/${PROJECT}/services/web`)).body.data.deployment.instances as number;
+    await waitFor(async () => (await api(p, 'GET', `/v1/projects/${PROJECT}/services/web`)).body.data.status.deployment.status === 'COMPLETED', 180_000, 'web COMPLETED');
+    const load = routerLoad(p, 'web.scale.localhost');
+    try {
+      await waitFor(async () => (await instances()) === 2, 120_000, 'web at 2 instances');
+    } finally {
+      await load.stop();
+    }
+    assert.equal(load.stats.failed, 0, load.stats.errors.slice(0, 5).join('; '));
+    const view = (await api(p, 'GET', `/projects/${PROJECT}/services/web/autoscaling`)).body;
+    assert.match(view.events[0].message, /^rps \d+\/instance > target 5: 1 -> 2/);
+    // Memory is read from the runtime: a resident app is well under 90% of 512 MB.
+    const memory = view.status.metrics.find((m: { name: string }) => m.name === 'memory');
+    assert.ok(memory.value > 0 && memory.value < 90, JSON.stringify(memory));
+    await waitFor(async () => (await instances()) === 1, 120_000, 'web back at 1 instance');
   });
 });
