@@ -145,8 +145,10 @@ describe('horizontal autoscaling (process runtime)', () => {
       const up = view.events.find((e: { reason: string }) => e.reason === 'ScaledUp');
       assert.match(up.message, /^rps \d+\/instance > target 5: 1 -> 3/, JSON.stringify(view.events));
       console.log(`web: ${up.message}`);
-      const status = (await get('web')).status.autoscaling;
-      assert.equal(status.currentReplicas, 3);
+      const status = await waitFor(async () => {
+        const st = (await get('web')).status.autoscaling;
+        return st.currentReplicas === 3 ? st : undefined;
+      }, 30_000, 'an evaluation at 3 instances');
       assert.ok(status.metrics[0].value > 5, JSON.stringify(status));
       assert.equal(load.stats.failed, 0, `no failed request while scaling up (${load.stats.ok} ok): ${load.stats.errors.slice(0, 5).join('; ')}`);
     });
@@ -200,8 +202,11 @@ describe('horizontal autoscaling (process runtime)', () => {
       // The recommendations of the window (the last with load at most one interval after the stop) held it up.
       assert.ok(Date.parse(down.createdAt) - stoppedAt >= (WINDOW_S - INTERVAL_S - 1) * 1000, `scaled down ${Date.parse(down.createdAt) - stoppedAt} ms after the load stopped`);
       console.log(`web: ${down.message}, ${Date.parse(down.createdAt) - stoppedAt} ms after the load stopped`);
-      const status = (await get('web')).status.autoscaling;
-      assert.equal(status.currentReplicas, 1);
+      // The next evaluation sees the new count.
+      const status = await waitFor(async () => {
+        const st = (await get('web')).status.autoscaling;
+        return st.currentReplicas === 1 ? st : undefined;
+      }, 30_000, 'an evaluation at 1 instance');
       assert.equal(status.desiredReplicas, 1);
     });
 
@@ -293,45 +298,5 @@ describe('horizontal autoscaling (process runtime)', () => {
     } finally {
       await load.stop();
     }
-  });
-});
-
-describe('horizontal autoscaling with metrics collection off (the autoscaler reads the router itself)', () => {
-  let p: RunningPlatform;
-  const repo = fixtureRepo('autoscale');
-
-  before(async () => {
-    p = await startTestPlatform({ SLIPWAY_AUTOSCALE_INTERVAL_SECONDS: String(INTERVAL_S), SLIPWAY_AUTOSCALE_DOWN_STABILIZATION_SECONDS: String(WINDOW_S), SLIPWAY_METRICS_INTERVAL_SECONDS: '0' });
-    assert.equal((await api(p, 'POST', '/v1/projects', { name: PROJECT })).status, 200);
-  });
-  after(async () => {
-    await p?.stop();
-  });
-
-  it('scales up on requests per second and back down', async () => {
-    const created = await api(p, 'POST', `/v1/projects/${PROJECT}/services/combined`, {
-      name: 'web',
-      billing: { deploymentPlan: 'nf-compute-20' },
-      deployment: { instances: 1 },
-      vcsData: { projectUrl: repo.dir, projectType: 'self-hosted', projectBranch: 'main' },
-      ports: [{ name: 'p01', internalPort: 8080, public: true, protocol: 'HTTP' }],
-      autoscaling: { horizontal: { enabled: true, minReplicas: 1, maxReplicas: 2, rps: { enabled: true, thresholdValue: 5 }, memory: { enabled: true, thresholdPercentage: 90 } } },
-    });
-    assert.equal(created.status, 200, JSON.stringify(created.body));
-    const instances = async () => (await api(p, 'GET', `/v1/projects/${PROJECT}/services/web`)).body.data.deployment.instances as number;
-    await waitFor(async () => (await api(p, 'GET', `/v1/projects/${PROJECT}/services/web`)).body.data.status.deployment.status === 'COMPLETED', 180_000, 'web COMPLETED');
-    const load = routerLoad(p, 'web.scale.localhost');
-    try {
-      await waitFor(async () => (await instances()) === 2, 120_000, 'web at 2 instances');
-    } finally {
-      await load.stop();
-    }
-    assert.equal(load.stats.failed, 0, load.stats.errors.slice(0, 5).join('; '));
-    const view = (await api(p, 'GET', `/projects/${PROJECT}/services/web/autoscaling`)).body;
-    assert.match(view.events[0].message, /^rps \d+\/instance > target 5: 1 -> 2/);
-    // Memory is read from the runtime: a resident app is well under 90% of 512 MB.
-    const memory = view.status.metrics.find((m: { name: string }) => m.name === 'memory');
-    assert.ok(memory.value > 0 && memory.value < 90, JSON.stringify(memory));
-    await waitFor(async () => (await instances()) === 1, 120_000, 'web back at 1 instance');
   });
 });
