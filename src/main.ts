@@ -158,7 +158,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   // It reads the metrics sampler (built below); with metrics collection off, the runtime and the router directly.
   const autoscaleSignals =
     config.metricsIntervalSeconds > 0
-      ? new MetricsSignals(() => metricSignals, (samplerSeconds) => Math.max(config.autoscaleIntervalSeconds, 2 * samplerSeconds))
+      ? new MetricsSignals(() => metricSignals, (samplerSeconds) => Math.max(config.autoscaleIntervalSeconds, 3 * samplerSeconds))
       : new DirectSignals(driver, () => {
           const port = router.address().metricsPort;
           return port ? `127.0.0.1:${port}` : undefined;

@@ -31,7 +31,7 @@ describe('horizontal autoscaling with metrics collection off (the autoscaler rea
       deployment: { instances: 1 },
       vcsData: { projectUrl: repo.dir, projectType: 'self-hosted', projectBranch: 'main' },
       ports: [{ name: 'p01', internalPort: 8080, public: true, protocol: 'HTTP' }],
-      autoscaling: { horizontal: { enabled: true, minReplicas: 1, maxReplicas: 2, rps: { enabled: true, thresholdValue: 5 }, memory: { enabled: true, thresholdPercentage: 90 } } },
+      autoscaling: { horizontal: { enabled: true, minReplicas: 1, maxReplicas: 2, rps: { enabled: true, thresholdValue: 1 }, memory: { enabled: true, thresholdPercentage: 90 } } },
     });
     assert.equal(created.status, 200, JSON.stringify(created.body));
     const instances = async () => (await api(p, 'GET', `/v1/projects/${PROJECT}/services/web`)).body.data.deployment.instances as number;
@@ -44,7 +44,7 @@ describe('horizontal autoscaling with metrics collection off (the autoscaler rea
     }
     assert.equal(load.stats.failed, 0, load.stats.errors.slice(0, 5).join('; '));
     const view = (await api(p, 'GET', `/projects/${PROJECT}/services/web/autoscaling`)).body;
-    assert.match(view.events[0].message, /^rps \d+\/instance > target 5: 1 -> 2/);
+    assert.match(view.events[0].message, /^rps \d+\/instance > target 1: 1 -> 2/);
     // Memory is read from the runtime: a resident app is well under 90% of 512 MB.
     const memory = view.status.metrics.find((m: { name: string }) => m.name === 'memory');
     assert.ok(memory.value > 0 && memory.value < 90, JSON.stringify(memory));

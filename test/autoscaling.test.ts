@@ -120,7 +120,7 @@ describe('horizontal autoscaling (process runtime)', () => {
         autoscaling: { horizontal },
       });
       const cases: [Record<string, unknown>, string][] = [
-        [{ enabled: true, minReplicas: 3, maxReplicas: 2, rps: { enabled: true, thresholdValue: 5 } }, 'autoscaling.horizontal.minReplicas'],
+        [{ enabled: true, minReplicas: 3, maxReplicas: 2, rps: { enabled: true, thresholdValue: 1 } }, 'autoscaling.horizontal.minReplicas'],
         [{ enabled: true, minReplicas: 1, maxReplicas: 2 }, 'autoscaling.horizontal.enabled'],
         [{ enabled: true, minReplicas: 1, maxReplicas: 2, cpu: { enabled: true, thresholdPercentage: 5 } }, 'autoscaling.horizontal.cpu.thresholdPercentage'],
         [{ enabled: true, minReplicas: 1, maxReplicas: 2, userMetrics: { enabled: true, exposedMetricsPath: '/metrics', exposedMetricsPort: 9090, metrics: [{ metricName: 'q', metricType: 'gauge', thresholdValue: 1 }] } }, 'autoscaling.horizontal.userMetrics.exposedMetricsPort'],
@@ -134,7 +134,7 @@ describe('horizontal autoscaling (process runtime)', () => {
     });
 
     it('scales up to maxReplicas under load, saying why', async () => {
-      await createService('web', { enabled: true, minReplicas: 1, maxReplicas: 3, rps: { enabled: true, thresholdValue: 5 } });
+      await createService('web', { enabled: true, minReplicas: 1, maxReplicas: 3, rps: { enabled: true, thresholdValue: 1 } });
       const idle = (await get('web')).status.autoscaling;
       assert.equal(idle.currentReplicas, 1);
       assert.equal(idle.maxReplicas, 3);
@@ -143,23 +143,26 @@ describe('horizontal autoscaling (process runtime)', () => {
       await settledAt('web', 3, 'web at 3 ready instances');
       const view = await autoscaling('web');
       const up = view.events.find((e: { reason: string }) => e.reason === 'ScaledUp');
-      assert.match(up.message, /^rps \d+\/instance > target 5: 1 -> 3/, JSON.stringify(view.events));
+      assert.match(up.message, /^rps \d+\/instance > target 1: 1 -> 3/, JSON.stringify(view.events));
       console.log(`web: ${up.message}`);
       const status = await waitFor(async () => {
         const st = (await get('web')).status.autoscaling;
         return st.currentReplicas === 3 ? st : undefined;
       }, 30_000, 'an evaluation at 3 instances');
-      assert.ok(status.metrics[0].value > 5, JSON.stringify(status));
+      assert.ok(status.metrics[0].value > 1, JSON.stringify(status));
       assert.equal(load.stats.failed, 0, `no failed request while scaling up (${load.stats.ok} ok): ${load.stats.errors.slice(0, 5).join('; ')}`);
     });
 
     it('the CLI and the scale route say the autoscaler owns the count', async () => {
       const home = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-cli-'));
       const status = await runCli(['status', '-p', PROJECT, '-s', 'web'], { home, env: { SLIPWAY_HOST: p.apiUrl, SLIPWAY_TOKEN: p.token, NO_COLOR: '1' } });
+      const cliScale = await runCli(['scale', 'web=2', '-p', PROJECT, '-s', 'web'], { home, env: { SLIPWAY_HOST: p.apiUrl, SLIPWAY_TOKEN: p.token, NO_COLOR: '1' } });
       fs.rmSync(home, { recursive: true, force: true });
+      assert.notEqual(cliScale.code, 0, cliScale.output);
+      assert.match(cliScale.output, /web is autoscaled between 1 and 3 instances/);
       assertCliOk(status, 'slipway status');
       assert.match(status.stdout, /autoscaling:\s+3 current, 3 desired \(min 1, max 3\)/, status.stdout);
-      assert.match(status.stdout, /metric:\s+rps [\d.]+\/s per instance \(target 5\)/, status.stdout);
+      assert.match(status.stdout, /metric:\s+rps [\d.]+\/s per instance \(target 1\)/, status.stdout);
       assert.match(status.stdout, /last scaled:.*1 -> 3/, status.stdout);
 
       const scale = await api(p, 'POST', `${svcPath('web')}/scale`, { instances: 1 });
@@ -198,7 +201,7 @@ describe('horizontal autoscaling (process runtime)', () => {
       load = undefined;
       await settledAt('web', 1, 'web back at 1 instance');
       const down = (await autoscaling('web')).events.filter((e: { reason: string }) => e.reason === 'ScaledDown').at(-1);
-      assert.match(down.message, /^rps [\d.]+\/instance < target 5: 3 -> 1 \(after the 6 s stabilization window(, minReplicas 1)?\)/);
+      assert.match(down.message, /^rps [\d.]+\/instance < target 1: 3 -> 1 \(after the 6 s stabilization window(, minReplicas 1)?\)/);
       // The recommendations of the window (the last with load at most one interval after the stop) held it up.
       assert.ok(Date.parse(down.createdAt) - stoppedAt >= (WINDOW_S - INTERVAL_S - 1) * 1000, `scaled down ${Date.parse(down.createdAt) - stoppedAt} ms after the load stopped`);
       console.log(`web: ${down.message}, ${Date.parse(down.createdAt) - stoppedAt} ms after the load stopped`);
@@ -226,9 +229,9 @@ describe('horizontal autoscaling (process runtime)', () => {
         const text = async () => (await panel.innerText()).replace(/\s+/g, ' ');
         await waitFor(async () => /1 to 3 instances/.test(await text()) && /1 current/.test(await text()) && /1 desired/.test(await text()), 60_000, 'the autoscaling panel');
         const row = panel.getByRole('table', { name: 'Autoscaling metrics' }).getByRole('row').nth(1);
-        assert.match((await row.innerText()).replace(/\s+/g, ' '), /rps [\d.]+\/s per instance 5/);
-        assert.match(await text(), /rps [\d.]+\/instance > target 5: 1 -> 3/, 'the scalings, in words');
-        assert.match(await text(), /rps [\d.]+\/instance < target 5: 3 -> 1/);
+        assert.match((await row.innerText()).replace(/\s+/g, ' '), /rps [\d.]+\/s per instance 1/);
+        assert.match(await text(), /rps [\d.]+\/instance > target 1: 1 -> 3/, 'the scalings, in words');
+        assert.match(await text(), /rps [\d.]+\/instance < target 1: 3 -> 1/);
         if (process.env.SLIPWAY_SCREENSHOTS === '1') {
           fs.mkdirSync(path.join(ROOT, 'docs/screenshots'), { recursive: true });
           await panel.screenshot({ path: path.join(ROOT, 'docs/screenshots/autoscaling.png') });
@@ -248,7 +251,7 @@ describe('horizontal autoscaling (process runtime)', () => {
       await load.stop();
     }
     const up = (await autoscaling('burner')).events.find((e: { reason: string }) => e.reason === 'ScaledUp');
-    assert.match(up.message, /^cpu \d+% of plan > target 50%: 1 -> 2/);
+    assert.match(up.message, /^cpu \d+% of plan > target 10%: 1 -> 2/);
     console.log(`burner: ${up.message}`);
     await settledAt('burner', 1, 'burner back at 1 instance');
     await client.delete.service({ parameters: { projectId: PROJECT, serviceId: 'burner' } });
@@ -283,7 +286,7 @@ describe('horizontal autoscaling (process runtime)', () => {
       parameters: { projectId: PROJECT },
       data: { name: 'data', mounts: [{ containerMountPath: '/data' }], spec: { accessMode: 'ReadWriteOnce', storageSize: 1024 }, attachedObjects: [{ id: 'web', type: 'service' }] },
     });
-    const res = await api(p, 'PATCH', `/v1/projects/${PROJECT}/services/combined/web`, { autoscaling: { horizontal: { enabled: true, minReplicas: 1, maxReplicas: 4, rps: { enabled: true, thresholdValue: 5 } } } });
+    const res = await api(p, 'PATCH', `/v1/projects/${PROJECT}/services/combined/web`, { autoscaling: { horizontal: { enabled: true, minReplicas: 1, maxReplicas: 4, rps: { enabled: true, thresholdValue: 1 } } } });
     assert.equal(res.status, 400, JSON.stringify(res.body));
     assert.ok(res.body.error.details['autoscaling.horizontal.maxReplicas'], JSON.stringify(res.body.error));
     const load = routerLoad(p, 'web.scale.localhost');
@@ -291,7 +294,7 @@ describe('horizontal autoscaling (process runtime)', () => {
       // Load that asked for 3 before: the autoscaler holds at one, and says why.
       const status = await waitFor(async () => {
         const s = (await get('web')).status.autoscaling;
-        return s?.metrics[0]?.value > 5 && s.reason === 'LimitedByVolume' ? s : undefined;
+        return s?.metrics[0]?.value > 1 && s.reason === 'LimitedByVolume' ? s : undefined;
       }, 120_000, 'held at one instance by the volume');
       assert.equal(status.currentReplicas, 1);
       assert.equal((await get('web')).deployment.instances, 1);

@@ -37,10 +37,8 @@ export class MetricsSignals implements AutoscaleSignals {
   private samplerInterval = 10;
 
   async read(projectId: string, serviceId: string): Promise<ServiceLoad> {
-    let s = await this.signals().service(projectId, serviceId, { windowSeconds: this.windowSeconds(this.samplerInterval) });
+    const s = await this.signals().service(projectId, serviceId, { windowSeconds: this.windowSeconds(this.samplerInterval) });
     this.samplerInterval = s.intervalSeconds;
-    // No router sample that recent (a sampling pass slowed by a busy machine): the last minute's mean.
-    if (s.requestsPerSecond === null) s = await this.signals().service(projectId, serviceId, { windowSeconds: Math.max(60, 6 * s.intervalSeconds) });
     const usage = new Map<string, { cpuPercent?: number; memoryPercent?: number }>();
     for (const i of s.instances) {
       usage.set(i.instanceId, { ...(i.cpuPercentOfPlan !== null ? { cpuPercent: i.cpuPercentOfPlan } : {}), ...(i.memoryPercentOfPlan !== null ? { memoryPercent: i.memoryPercentOfPlan } : {}) });

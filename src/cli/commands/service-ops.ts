@@ -80,6 +80,11 @@ export function registerServiceOps(program: Command): void {
       for (const [type, quantity] of wanted) {
         if (!current.some((f) => f.type === type)) await s.client.json('POST', formation, { body: { type, quantity, size } });
       }
+      // An autoscaled service's web count is the autoscaler's (docs/autoscaling.md): say so rather than wait for a count it will not take.
+      const horizontal = (await getService(s.client, ref)).autoscaling as { horizontal?: { enabled?: boolean; minReplicas?: number; maxReplicas?: number } } | undefined;
+      if (wanted.has('web') && horizontal?.horizontal?.enabled) {
+        throw new UsageError(`web is autoscaled between ${horizontal.horizontal.minReplicas} and ${horizontal.horizontal.maxReplicas} instances: change autoscaling.horizontal.minReplicas/maxReplicas, or turn autoscaling off`);
+      }
       const res = await s.client.json('PATCH', formation, { body: [...wanted].map(([type, quantity]) => ({ type, quantity })) });
       const web = wanted.get('web');
       if (!opts.detach && web !== undefined) await waitForScale(s, ref, web);
