@@ -251,7 +251,7 @@ describe('horizontal autoscaling (process runtime)', () => {
       await load.stop();
     }
     const up = (await autoscaling('burner')).events.find((e: { reason: string }) => e.reason === 'ScaledUp');
-    assert.match(up.message, /^cpu \d+% of plan > target 10%: 1 -> 2/);
+    assert.match(up.message, /^cpu \d+% of plan > target 50%: 1 -> 2/);
     console.log(`burner: ${up.message}`);
     await settledAt('burner', 1, 'burner back at 1 instance');
     await client.delete.service({ parameters: { projectId: PROJECT, serviceId: 'burner' } });
