@@ -47,6 +47,24 @@ for (const dbId of SUPPORTED_DATABASES) {
       }
     });
 
+    it("marks a service's rollout and scaling events in a range, and nothing else", async () => {
+      const { store, cleanup } = await openTestStore(dbId);
+      try {
+        const repo = new MetricsRepo(store.db);
+        await store.projects.create({ id: 'p', name: 'p', spec: {} });
+        const before = Date.now() / 1000 - 1;
+        await store.events.append({ projectId: 'p', serviceId: 'web', kind: 'rollout', reason: 'Completed', message: 'release 2: 2/2 instances ready' });
+        await store.events.append({ projectId: 'p', serviceId: 'web', kind: 'autoscale', reason: 'ScaledUp', message: 'rps 240/instance > target 100: 1 -> 3' });
+        await store.events.append({ projectId: 'p', serviceId: 'web', kind: 'build', reason: 'Queued', message: 'build queued' });
+        await store.events.append({ projectId: 'p', serviceId: 'other', kind: 'rollout', reason: 'Completed', message: 'not this service' });
+        const marked = await repo.markers('p', 'web', before, Date.now() / 1000 + 1);
+        assert.deepEqual(marked.map((m) => `${m.kind}/${m.reason}`), ['rollout/Completed', 'autoscale/ScaledUp']);
+        assert.deepEqual(await repo.markers('p', 'web', before - 3600, before - 60), []);
+      } finally {
+        await cleanup();
+      }
+    });
+
     it('folds whole minutes into roll-ups once, keeping sums, counts and maxima, and prunes each tier by age', async () => {
       const { store, cleanup } = await openTestStore(dbId);
       try {

@@ -206,6 +206,20 @@ export function runDriverConformance(name: string, makeDriver: (stateDir: string
       assert.ok(u && u.memoryBytes > 0 && u.cpuPercent >= 0);
     });
 
+    test('reports the CPU of a busy instance, counting a child process of the app', async () => {
+      const inst = await start(spec({ ...base, command: ['/bin/sh', '-c', `sh -c 'while :; do :; done' & exec ${app}`] }));
+      await get(inst.endpoints[0].port);
+      // CPU is a rate: the first reading is the baseline; later ones see the loop's time (how much depends on
+      // what else the machine runs, so any share above 0 will do).
+      await driver.usage(inst.id);
+      let cpu = 0;
+      for (let i = 0; i < 60 && cpu <= 0; i++) {
+        await new Promise((r) => setTimeout(r, 500));
+        cpu = (await driver.usage(inst.id))?.cpuPercent ?? 0;
+      }
+      assert.ok(cpu > 0, `cpu ${cpu}`);
+    });
+
     test('a second driver over the same state adopts running instances and can stop them', async () => {
       const inst = await start(spec(base));
       await get(inst.endpoints[0].port);

@@ -37,8 +37,12 @@ export interface MetricMarker {
   message: string;
 }
 
-/** Event kinds marked on charts; `autoscale`/`autoscaling` are the autoscaler's. */
-export const MARKER_KINDS = ['rollout', 'release', 'scale', 'autoscale', 'autoscaling'];
+/**
+ * Event kinds marked on charts (`autoscale`/`autoscaling` are the autoscaler's); events of other kinds whose
+ * reason speaks of scaling (Scaled, Autoscaled…) are marked too. Releases are not: each one that ships is a
+ * rollout, marked when it starts and ends.
+ */
+export const MARKER_KINDS = ['rollout', 'scale', 'autoscale', 'autoscaling'];
 
 const CHUNK = 200;
 
@@ -150,7 +154,7 @@ export class MetricsRepo {
 
   /**
    * What happened to a service between two times, for the charts: rollouts started (from the rollouts table)
-   * and service events of the MARKER_KINDS or whose reason speaks of scaling; oldest first, at most `limit`.
+   * and service events of the MARKER_KINDS; oldest first, at most `limit`.
    */
   async markers(projectId: string, serviceId: string, fromTs: number, toTs: number, limit = 500): Promise<MetricMarker[]> {
     const from = new Date(fromTs * 1000).toISOString();
@@ -175,6 +179,9 @@ export class MetricsRepo {
       .orderBy('number', 'desc')
       .limit(limit)
       .execute();
+    // Fetched newest first (so the limit keeps the latest); reversed so equal times keep their order.
+    events.reverse();
+    rollouts.reverse();
     const out: MetricMarker[] = [
       ...events.map((e) => ({ ts: Date.parse(e.created_at) / 1000, kind: e.kind, reason: e.reason, message: e.message })),
       ...rollouts.map((r) => ({ ts: Date.parse(r.created_at) / 1000, kind: 'rollout', reason: 'Started', message: `rollout ${r.number} (${r.kind}, ${r.strategy}) started` })),

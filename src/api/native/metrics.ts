@@ -38,11 +38,11 @@ const SeriesAnswer = Type.Object({
     Type.Array(
       Type.Object({
         ts: Type.Number({ description: 'epoch seconds' }),
-        kind: Type.String({ description: 'rollout, release, scale, autoscale… (the service event kind)' }),
+        kind: Type.String({ description: 'rollout, scale, autoscale… (the service event kind)' }),
         reason: Type.String(),
         message: Type.String(),
       }),
-      { description: 'services: rollouts started and ended, releases, scaling, in the range (for the time axis)' },
+      { description: 'services: rollouts started and ended and scaling events in the range (for the time axis)' },
     ),
   ),
 });

@@ -3,8 +3,9 @@
  * fields are only ever added, never renamed, retyped or removed.
  *
  * `signals.service(projectId, serviceId, { windowSeconds? })` resolves to a `ServiceSignals`:
- * - `instances`: every *running* instance of the service the runtime reports (every process type; filter on
- *   `processType === 'web'` for the routed one), each with
+ * - `instances`: every instance of the service the runtime reported *running* at the last sampling pass (every
+ *   process type; filter on `processType === 'web'` for the routed one; one started since appears at the next
+ *   pass), each with
  *   - `ready`: its readiness at the moment of the call (the probes' verdict, the same that gates traffic);
  *   - `cpuPercentOfPlan`: CPU used over the last sampling interval as a percentage of the plan's vCPU
  *     (100 = the plan's whole CPU; above 100 where the runtime does not cap CPU). `null` until the instance has
@@ -17,6 +18,9 @@
  *   (default 60). `windowSeconds` in the answer is the span actually covered (shorter just after a start);
  *   `requestsPerSecond` is `null` while no router sample covers any of it (metrics port off, or no pass yet).
  * - `intervalSeconds`: the sampler's period (`SLIPWAY_METRICS_INTERVAL_SECONDS`), i.e. how stale a value can be.
+ *
+ * With collection off (`SLIPWAY_METRICS_INTERVAL_SECONDS=0`) no pass runs: `instances` is empty and
+ * `requestsPerSecond` null.
  *
  * Never throws for an unknown service or one without instances (empty `instances`, `requestsPerSecond` null
  * or 0). Reads memory only (no store, no runtime call): cheap enough to call every pass. The numbers are the

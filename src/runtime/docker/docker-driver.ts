@@ -107,6 +107,8 @@ export class DockerDriver implements RuntimeDriver {
   /** Set once the engine refused `StorageOpt.size` (overlay on anything but XFS with pquota): the watch alone enforces. */
   private storageOptRefused = false;
   private readonly storageCheckedAt = new Map<string, number>();
+  /** the previous CPU reading per container, for engines whose one-shot stats carry no `precpu_stats` (Podman) */
+  private readonly cpuSamples = new Map<string, { totalNs: number; atMs: number }>();
   private readonly images: ImagePuller;
 
   constructor(private readonly opts: DockerDriverOptions) {
@@ -452,10 +454,23 @@ export class DockerDriver implements RuntimeDriver {
       if (statusOf(err) === 404) return undefined;
       throw err;
     }
-    const cpuDelta = (s.cpu_stats?.cpu_usage?.total_usage ?? 0) - (s.precpu_stats?.cpu_usage?.total_usage ?? 0);
-    const systemDelta = (s.cpu_stats?.system_cpu_usage ?? 0) - (s.precpu_stats?.system_cpu_usage ?? 0);
-    const cpus = s.cpu_stats?.online_cpus || s.cpu_stats?.cpu_usage?.percpu_usage?.length || 1;
-    const cpuPercent = systemDelta > 0 && cpuDelta > 0 ? (cpuDelta / systemDelta) * cpus * 100 : 0;
+    const totalNs = s.cpu_stats?.cpu_usage?.total_usage ?? 0;
+    const atMs = Date.parse(s.read) || Date.now();
+    const prev = this.cpuSamples.get(id);
+    if (this.cpuSamples.size > 4096) this.cpuSamples.clear(); // bounded: removed containers leave entries behind
+    this.cpuSamples.set(id, { totalNs, atMs });
+    let cpuPercent = 0;
+    if (s.precpu_stats?.cpu_usage?.total_usage && s.precpu_stats.system_cpu_usage) {
+      // Docker: its one-shot stats hold the previous reading (about a second earlier).
+      const cpuDelta = totalNs - s.precpu_stats.cpu_usage.total_usage;
+      const systemDelta = (s.cpu_stats?.system_cpu_usage ?? 0) - s.precpu_stats.system_cpu_usage;
+      const cpus = s.cpu_stats?.online_cpus || s.cpu_stats?.cpu_usage?.percpu_usage?.length || 1;
+      cpuPercent = systemDelta > 0 && cpuDelta > 0 ? (cpuDelta / systemDelta) * cpus * 100 : 0;
+    } else if (prev && atMs > prev.atMs && totalNs >= prev.totalNs) {
+      // Podman answers one-shot stats with an empty precpu_stats: CPU time between this reading and ours before,
+      // over the wall time between them (100 = one core busy).
+      cpuPercent = ((totalNs - prev.totalNs) / 1e6 / (atMs - prev.atMs)) * 100;
+    }
     return { cpuPercent, memoryBytes: s.memory_stats?.usage ?? 0 };
   }
 

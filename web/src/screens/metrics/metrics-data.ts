@@ -72,6 +72,7 @@ export function own(all: MetricSeries[], name: string, label = name): { label: s
 }
 
 export const RANGES = [
+  { id: '5m', label: '5 min', seconds: 300 },
   { id: '15m', label: '15 min', seconds: 900 },
   { id: '1h', label: '1 hour', seconds: 3600 },
   { id: '6h', label: '6 hours', seconds: 6 * 3600 },
