@@ -59,6 +59,9 @@ import { FlowsService } from './flows/flows-service.ts';
 import { FlowRunner } from './flows/runner.ts';
 import { FlowTriggers } from './flows/triggers.ts';
 import { startObserve } from './observe/observe.ts';
+import { Autoscaler } from './autoscaler/autoscaler.ts';
+import { DirectSignals, MetricsSignals } from './autoscaler/signals.ts';
+import { webInstances } from './autoscaler/instances.ts';
 import { MetricsRepo } from './store/metrics-repo.ts';
 import { MetricsSampler } from './observe/metrics/sampler.ts';
 import { SignalsReader, type MetricSignals } from './observe/metrics/signals.ts';
@@ -155,7 +158,23 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   const releases = new ReleasesService(store, signals, { progressDeadlineSeconds: config.progressDeadlineSeconds }, inherited);
   const caps = { runtime: config.runtime, images: config.runtime === 'docker', dockerfile: config.runtime === 'docker' };
   const builds = new BuildsService(store, auth, signals, { resolve: (url, ref) => resolveGitRef({ url, ref }), commitInfo: (url, sha, since) => commitInfo({ url, sha, since }) }, config.dataDir);
-  const catalog = new ServiceCatalog(store, auth, releases, signals, serviceController, caps, builds);
+  // Horizontal autoscaling: sets deployment.instances of autoscaled services (see docs/autoscaling.md).
+  // It reads the metrics sampler (built below); with metrics collection off, the runtime and the router directly.
+  const autoscaleSignals =
+    config.metricsIntervalSeconds > 0
+      ? new MetricsSignals(() => metricSignals, (samplerSeconds) => Math.max(config.autoscaleIntervalSeconds, 3 * samplerSeconds))
+      : new DirectSignals(driver, () => {
+          const port = router.address().metricsPort;
+          return port ? `127.0.0.1:${port}` : undefined;
+        });
+  const autoscaler = new Autoscaler(store, autoscaleSignals, {
+    intervalMs: config.autoscaleIntervalSeconds * 1000,
+    downStabilizationMs: config.autoscaleDownStabilizationSeconds * 1000,
+    logger: logger.child({ component: 'autoscaler' }),
+    instances: (key) => webInstances(serviceController, driver, key),
+    serviceChanged: (key) => serviceQueue?.add(key),
+  });
+  const catalog = new ServiceCatalog(store, auth, releases, signals, serviceController, caps, builds, autoscaler);
   const projects = new ProjectsService(store, auth, signals);
   let volumeQueue!: WorkQueue;
   const volumeController = new VolumeController(store, driver, volumeStorage, { logger: controllerLog, serviceChanged: (key) => serviceQueue?.add(key) });
@@ -225,7 +244,6 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
     routerMetricsPort: () => router.address().metricsPort,
   });
   const metricSignals: MetricSignals = new SignalsReader(metricsSampler, (id) => probes.state(id)?.ready ?? false);
-  void metricSignals;
   const metricsReads = new MetricsReads(store, auth, metricsRepo, metricsSampler, { intervalSeconds: config.metricsIntervalSeconds, rawRetentionSeconds: config.metricsRawRetentionHours * 3600 });
 
   const { generated } = await auth.bootstrapAdmin(config.dataDir, config.adminToken);
@@ -278,6 +296,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   await jobController.start();
   cron.start();
   await flowRunner.start();
+  autoscaler.start();
   metricsSampler.start();
   const resyncTimer = setInterval(() => void resync().catch((err) => controllerLog.error({ err }, 'resync failed')), config.resyncMs);
   resyncTimer.unref();
@@ -323,6 +342,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
       if (pollTimer) clearInterval(pollTimer);
       await api.close();
       await observe.stop();
+      await autoscaler.stop();
       await metricsSampler.stop();
       await cron.stop();
       await flowRunner.stop();

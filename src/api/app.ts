@@ -28,6 +28,7 @@ import { registerV1Volumes } from './v1/volumes.ts';
 import { registerPipelines } from './v1/pipelines.ts';
 import { registerNativeLogs } from './native/logs.ts';
 import { registerObserve } from './observe-routes.ts';
+import { registerNativeAutoscaling } from './native/autoscaling.ts';
 import { registerMetrics } from './native/metrics.ts';
 import { cfError } from './cf/cf-errors.ts';
 import { ERROR_CODES } from '../errors/errors.ts';
@@ -141,6 +142,7 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
   if (deps.flows) registerPipelines(app, deps.flows.service, deps.flows.triggers);
   registerNativeLogs(app, deps);
   if (deps.observe) registerObserve(app, deps.observe);
+  registerNativeAutoscaling(app, deps);
   if (deps.metrics) registerMetrics(app, deps.metrics);
   app.register(import('./dashboard.ts'));
   return app;

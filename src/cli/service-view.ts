@@ -1,5 +1,6 @@
 /** The `/v1` view of a service as the CLI reads it. */
 import type { ApiClient } from './api-client.ts';
+import type { AutoscaleStatusView } from './autoscale-view.ts';
 import { servicePaths, type ServiceRef } from './service-ref.ts';
 
 export interface ServiceView {
@@ -11,7 +12,7 @@ export interface ServiceView {
   paused?: boolean;
   ports?: { name: string; internalPort: number; public?: boolean; protocol?: string; dns?: string }[];
   runtimeEnvironment?: Record<string, string>;
-  status?: { deployment?: { status?: string; reason?: string; message?: string; lastTransitionTime?: string }; build?: { status: string } };
+  status?: { deployment?: { status?: string; reason?: string; message?: string; lastTransitionTime?: string }; build?: { status: string }; autoscaling?: AutoscaleStatusView };
   [k: string]: unknown;
 }
 

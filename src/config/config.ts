@@ -64,6 +64,10 @@ export interface Config {
   logSinkBufferLines: number;
   /** How often uptime checks may run at most (their own intervalSeconds is scaled by it in tests). */
   uptimeTimeScale: number;
+  /** how often the autoscaler evaluates every autoscaled service, in seconds (`SLIPWAY_AUTOSCALE_INTERVAL_SECONDS`, 15 as the HPA) */
+  autoscaleIntervalSeconds: number;
+  /** how long a scale-down waits for the load to stay low, in seconds (`SLIPWAY_AUTOSCALE_DOWN_STABILIZATION_SECONDS`, 300 as the HPA) */
+  autoscaleDownStabilizationSeconds: number;
   /** Metrics sampling period in seconds (`SLIPWAY_METRICS_INTERVAL_SECONDS`); 0 turns collection off. See docs/metrics.md. */
   metricsIntervalSeconds: number;
   /** How long samples at the sampling period are kept (`SLIPWAY_METRICS_RAW_RETENTION_HOURS`). */
@@ -164,6 +168,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     bodyLimitBytes: int(env, 'SLIPWAY_BODY_LIMIT_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
     uploadLimitBytes: int(env, 'SLIPWAY_UPLOAD_LIMIT_BYTES', 200 * 1024 * 1024, 1024, 8 * 1024 * 1024 * 1024),
     stopOnExit: oneOf(env, 'SLIPWAY_STOP_ON_EXIT', 'none', ['none', 'all'] as const),
+    autoscaleIntervalSeconds: num(env, 'SLIPWAY_AUTOSCALE_INTERVAL_SECONDS', 15, 0.1, 3600),
+    autoscaleDownStabilizationSeconds: num(env, 'SLIPWAY_AUTOSCALE_DOWN_STABILIZATION_SECONDS', 300, 0, 86_400),
     gracePeriodCapSeconds: env.SLIPWAY_GRACE_PERIOD_CAP_SECONDS ? num(env, 'SLIPWAY_GRACE_PERIOD_CAP_SECONDS', 600, 0.1, 600) : undefined,
     logMaxAgeSeconds: int(env, 'SLIPWAY_LOG_MAX_AGE_SECONDS', 7 * 86_400, 60, 366 * 86_400),
     logMaxBytes: int(env, 'SLIPWAY_LOG_MAX_BYTES', 100 * 1024 * 1024, 16 * 1024, 1024 * 1024 * 1024 * 1024),

@@ -21,12 +21,21 @@ import { mergeSpecPatch } from '../domain/spec-patch.ts';
 import { builtImageProblem } from '../domain/built-image.ts';
 import { volumeInstancesProblem } from '../domain/volume.ts';
 import { describeChanges } from '../domain/release-snapshot.ts';
+import { autoscaledInstances, autoscalePolicy } from '../autoscaler/spec.ts';
+import type { AutoscaleStatus } from '../autoscaler/status.ts';
 
 export interface ServiceDetails {
   service: ServiceRecord;
   release?: ReleaseRecord;
   lastBuild?: BuildRecord;
   notices: string[];
+  /** the autoscaler's last evaluation, when horizontal autoscaling is on */
+  autoscaling?: AutoscaleStatus;
+}
+
+/** The autoscaler's view of a service (main.ts wires the autoscaler in). */
+export interface AutoscaleStatusSource {
+  status(projectId: string, serviceId: string): AutoscaleStatus | undefined;
 }
 
 /** PATCH semantics for a service (see mergeSpecPatch); a service without a deployment gets one instance. */
@@ -43,6 +52,7 @@ export class ServiceCatalog {
     private readonly observer: InstanceObserver,
     private readonly caps: Capabilities,
     private readonly buildTrigger: BuildTrigger,
+    private readonly autoscaler?: AutoscaleStatusSource,
   ) {}
 
   private check(kind: ServiceKind, spec: ServiceSpec): void {
@@ -90,6 +100,8 @@ export class ServiceCatalog {
     await this.store.projects.get(projectId);
     this.check(kind, spec);
     await this.checkReferences(projectId, spec);
+    const scaled = kind === 'build' ? undefined : autoscaledInstances(undefined, undefined, spec);
+    if (scaled !== undefined) spec = { ...spec, deployment: { ...(spec.deployment ?? { instances: scaled }), instances: scaled } };
     const id = idFromName(spec.name);
     const svc = await this.store.services.create({ projectId, id, kind, spec });
     await this.afterWrite(svc);
@@ -128,6 +140,14 @@ export class ServiceCatalog {
 
   private async replace(cur: ServiceRecord, spec: ServiceSpec, instancesField = 'deployment.instances'): Promise<ServiceDetails> {
     this.check(cur.kind, spec);
+    // With horizontal autoscaling on, the autoscaler owns the count: a write keeps it (within new bounds).
+    const scaled = cur.kind === 'build' ? undefined : autoscaledInstances(cur.spec.deployment?.instances, cur.spec, spec);
+    if (scaled !== undefined && spec.deployment?.instances !== scaled) {
+      if (instancesField === 'instances' && autoscalePolicy(cur.spec)) {
+        throw ValidationError.one('instances', 'autoscaled', `horizontal autoscaling is on: the autoscaler sets the instance count between autoscaling.horizontal.minReplicas and maxReplicas; change those, or turn autoscaling off`);
+      }
+      spec = { ...spec, deployment: { ...(spec.deployment ?? { instances: scaled }), instances: scaled } };
+    }
     await this.checkReferences(cur.projectId, spec);
     await this.checkVolumeLimit(cur, spec, instancesField);
     const scaling = (spec.deployment?.instances ?? 0) !== (cur.spec.deployment?.instances ?? 0);
@@ -141,8 +161,14 @@ export class ServiceCatalog {
   /** A service with a volume runs at most one instance: more is refused, naming the field that asked. */
   private async checkVolumeLimit(cur: ServiceRecord, spec: ServiceSpec, field: string): Promise<void> {
     const instances = spec.deployment?.instances ?? 0;
-    if (instances <= 1) return;
+    // Asking for more than one autoscaled instance (turning autoscaling on, or raising its maximum) is refused
+    // with a volume; a write that leaves the maximum as it was passes (the autoscaler keeps one instance).
+    const max = autoscalePolicy(spec)?.maxReplicas ?? 0;
+    const maxReplicas = max !== (autoscalePolicy(cur.spec)?.maxReplicas ?? 0) ? max : 0;
+    if (instances <= 1 && maxReplicas <= 1) return;
     const volume = await this.store.volumes.forService(cur.projectId, cur.id);
+    const autoscaled = volume && volumeInstancesProblem(maxReplicas, 'autoscaling.horizontal.maxReplicas', volume.id);
+    if (autoscaled) throw new ValidationError([autoscaled]);
     const problem = volume && volumeInstancesProblem(instances, field, volume.id);
     if (problem) throw new ValidationError([problem]);
   }
@@ -160,7 +186,8 @@ export class ServiceCatalog {
   async details(svc: ServiceRecord): Promise<ServiceDetails> {
     const release = svc.targetReleaseId ? await this.store.releases.find(svc.targetReleaseId) : undefined;
     const lastBuild = svc.kind === 'deployment' ? undefined : (await this.store.builds.list(svc.projectId, svc.id, 1))[0];
-    return { service: svc, release, lastBuild, notices: noticesFor(svc.spec, this.caps) };
+    const autoscaling = this.autoscaler && autoscalePolicy(svc.spec) ? this.autoscaler.status(svc.projectId, svc.id) : undefined;
+    return { service: svc, release, lastBuild, notices: noticesFor(svc.spec, this.caps), ...(autoscaling ? { autoscaling } : {}) };
   }
 
   async list(caller: Principal, projectId: string, page: { after?: string; limit: number }): Promise<ServiceRecord[]> {

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import type { ServiceKind, ServiceSpec } from '../domain/service.ts';
 import { findPlan } from '../domain/plans.ts';
 import type { FieldProblem } from '../errors/errors.ts';
+import { autoscalePolicy, autoscalingProblems } from '../autoscaler/spec.ts';
 
 export interface Capabilities {
   runtime: string;
@@ -56,6 +57,7 @@ export function checkServiceSpec(kind: ServiceKind, spec: ServiceSpec, caps: Cap
     if (h.protocol === 'CMD' && !h.cmd) bad(`healthChecks.${i}.cmd`, 'required', 'required when protocol is CMD');
     if (h.port && !numbers.has(h.port)) bad(`healthChecks.${i}.port`, 'exists', `port ${h.port} is not one of the service's ports`);
   });
+  if (kind !== 'build') problems.push(...autoscalingProblems(spec, [...numbers]));
   for (const path of Object.keys(spec.runtimeFiles ?? {})) {
     if (!path.startsWith('/') || path.split('/').includes('..')) bad(`runtimeFiles.${path}`, 'absolutePath', 'file path must be absolute and must not contain ..');
   }
@@ -98,7 +100,8 @@ export function noticesFor(spec: ServiceSpec, caps: Capabilities): string[] {
   // The docker runtime sizes /dev/shm and limits each container's writable storage; other runtimes do neither.
   if ((d?.storage?.ephemeralStorage?.storageSize || d?.storage?.shmSize) && caps.runtime !== 'docker') out.push(`storage: stored, not enforced on the '${caps.runtime}' runtime`);
   if (d?.metadata) out.push('metadata labels/annotations: stored, not applied on this runtime');
-  if (spec.autoscaling && JSON.stringify(spec.autoscaling).includes('"enabled":true')) out.push('autoscaling: stored, not active yet');
+  const scaling = autoscalePolicy(spec);
+  if (scaling) out.push(`autoscaling: on; deployment.instances is set by the autoscaler between ${scaling.minReplicas} and ${scaling.maxReplicas}`);
   if ((spec.ports ?? []).some((p) => p.security && (p.security as { sso?: unknown }).sso)) out.push('ports[].security.sso: stored, no effect: slipway has no SSO provider');
   if (caps.runtime === 'process') out.push('plan memory and CPU are advisory on the process runtime');
   return out;

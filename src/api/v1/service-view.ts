@@ -139,6 +139,8 @@ export function serviceView(d: ServiceDetails, domain: string, opts: { source?: 
   const status: Record<string, unknown> = {
     deployment: { status: s.deployStatus, reason: s.deployReason, lastTransitionTime: s.deployTransitionAt, ...(s.deployMessage ? { message: s.deployMessage } : {}) },
   };
+  // The autoscaler's last evaluation (slipway's addition to Northflank's status): current/desired, each metric.
+  if (d.autoscaling) status.autoscaling = d.autoscaling;
   if (s.kind !== 'deployment') {
     const b = buildStatusView(d.lastBuild);
     if (b) status.build = b;

@@ -6,6 +6,7 @@ import { requireService, servicePaths, UsageError, type ServiceRef } from '../se
 import { sessionOf, type Session } from '../session.ts';
 import { getService, type ServiceView } from '../service-view.ts';
 import { followChange } from './follow-change.ts';
+import { autoscaleFields } from '../autoscale-view.ts';
 import { statusWord } from './projects.ts';
 
 type Opts = { project?: string; service?: string; detach?: boolean };
@@ -56,6 +57,7 @@ export function registerServiceOps(program: Command): void {
       ['instances', `${ready}/${svc.deployment?.instances ?? 0} ready${svc.paused ? ' (paused)' : ''}`],
       ['build', svc.status?.build?.status],
       ['url', serviceUrl(svc, s.target().routerPort)],
+      ...(svc.status?.autoscaling ? autoscaleFields(svc.status.autoscaling, ago) : []),
     ]);
   });
 
@@ -77,6 +79,11 @@ export function registerServiceOps(program: Command): void {
       const size = current.find((f) => f.type === 'web')?.size;
       for (const [type, quantity] of wanted) {
         if (!current.some((f) => f.type === type)) await s.client.json('POST', formation, { body: { type, quantity, size } });
+      }
+      // An autoscaled service's web count is the autoscaler's (docs/autoscaling.md): say so rather than wait for a count it will not take.
+      const horizontal = (await getService(s.client, ref)).autoscaling as { horizontal?: { enabled?: boolean; minReplicas?: number; maxReplicas?: number } } | undefined;
+      if (wanted.has('web') && horizontal?.horizontal?.enabled) {
+        throw new UsageError(`web is autoscaled between ${horizontal.horizontal.minReplicas} and ${horizontal.horizontal.maxReplicas} instances: change autoscaling.horizontal.minReplicas/maxReplicas, or turn autoscaling off`);
       }
       const res = await s.client.json('PATCH', formation, { body: [...wanted].map(([type, quantity]) => ({ type, quantity })) });
       const web = wanted.get('web');

@@ -12,6 +12,7 @@ import { Builds } from './service/Builds.tsx';
 import { Environment } from './service/Environment.tsx';
 import { VolumePanel } from './service/VolumePanel.tsx';
 import { manageHref } from './manage/routes.ts';
+import { AutoscalePanel } from './autoscale/AutoscalePanel.tsx';
 import { ServiceMetrics } from './metrics/ServiceMetrics.tsx';
 
 const POLL_MS = 2000;
@@ -75,6 +76,7 @@ export function ServicePage({ project, service }: { project: string; service: st
       {s && <Actions project={project} service={s} onDone={(msg) => (setNotice(msg), refresh())} />}
       <CurrentRollout project={project} service={service} rollouts={rollouts} instances={instances.data} desired={desired} onFinished={refresh} />
       <Instances instances={instances} />
+      <AutoscalePanel project={project} service={service} />
       {s && s.serviceType !== 'build' && <ServiceMetrics project={project} service={service} />}
       <VolumePanel project={project} service={service} />
       <Releases project={project} service={service} releases={releases} current={s?.release?.number} onDone={(msg) => (setNotice(msg), refresh())} />
