@@ -9,6 +9,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,7 +17,7 @@ import S3rver from 's3rver';
 import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import type { ApiClient } from '@northflank/js-client';
-import { api, freePort, northflankClient, startTestPlatform, waitFor, type RunningPlatform } from './support/platform.ts';
+import { ROOT, api, freePort, northflankClient, startTestPlatform, waitFor, type RunningPlatform } from './support/platform.ts';
 import { restoreAndWait, waitForAddonStatus } from './support/addons.ts';
 
 const P = 's3backups';
@@ -181,5 +182,48 @@ describe('backup destinations (S3, s3rver as the stand-in endpoint)', () => {
     assert.deepEqual(objects(s3Dir), []);
     await client.delete.backupDestination({ parameters: { backupDestinationId: 'offsite' } });
     assert.equal((await client.list.backupDestinations({})).data.backupDestinations.length, 0);
+  });
+
+  it('the CLI adds a destination (secret key from the environment), backs up to it, lists and deletes', async () => {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-cli-s3-'));
+    // Asynchronous: s3rver runs in this process and must keep answering while the CLI waits for a backup.
+    const cli = (args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; out: string }> => {
+      const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SLIPWAY_') && k !== 'S3_SECRET_KEY'));
+      const child = spawn(process.execPath, [path.join(ROOT, 'bin/slipway.mjs'), ...args], { cwd: home, env: { ...base, SLIPWAY_CONFIG: path.join(home, 'slipway.json'), SLIPWAY_HOST: p.apiUrl, SLIPWAY_TOKEN: p.token, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.stderr.on('data', (d) => (out += d));
+      return new Promise((resolve, reject) => {
+        child.on('error', reject);
+        child.on('close', (code) => resolve({ code, out }));
+      });
+    };
+    try {
+      const noSecret = await cli(['backup-destinations', 'create', 'cli-dest', '--bucket', BUCKET, '--endpoint', endpoint, '--access-key', 'S3RVER']);
+      assert.notEqual(noSecret.code, 0);
+      assert.match(noSecret.out, /S3_SECRET_KEY/);
+      const created = await cli(['backup-destinations', 'create', 'cli-dest', '--bucket', BUCKET, '--endpoint', endpoint, '--access-key', 'S3RVER', '--prefix', 'cli'], { S3_SECRET_KEY: 'S3RVER' });
+      assert.equal(created.code, 0, created.out);
+      const listed = await cli(['backup-destinations', 'list']);
+      assert.equal(listed.code, 0, listed.out);
+      assert.match(listed.out, /cli-dest/);
+      const shown = await cli(['backup-destinations', 'show', 'cli-dest']);
+      assert.equal(shown.code, 0, shown.out);
+      assert.match(shown.out, new RegExp(BUCKET));
+      assert.doesNotMatch(shown.out, /secret/i, 'no secret key shown');
+      const backup = await cli(['addons', 'backup', A, '-p', P, '--destination', 'cli-dest']);
+      assert.equal(backup.code, 0, backup.out);
+      const id = /Backup '([^']+)' completed/.exec(backup.out)?.[1];
+      assert.ok(id, backup.out);
+      assert.deepEqual(objects(s3Dir), [`cli/${P}/${A}/${id}.rdb`]);
+      const stored = await cli(['backup-destinations', 'backups', 'cli-dest']);
+      assert.match(stored.out, new RegExp(id));
+      assert.notEqual((await cli(['backup-destinations', 'delete', 'cli-dest'])).code, 0, 'refused while it holds a backup');
+      await client.delete.backup({ parameters: { projectId: P, addonId: A, backupId: id } });
+      assert.equal((await cli(['backup-destinations', 'delete', 'cli-dest'])).code, 0);
+      assert.deepEqual(objects(s3Dir), []);
+    } finally {
+      fs.rmSync(home, { recursive: true, force: true });
+    }
   });
 });
