@@ -9,12 +9,13 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import S3rver from 's3rver';
 import Database from 'better-sqlite3';
+import { chromium } from 'playwright-core';
 import { Redis } from 'ioredis';
 import type { ApiClient } from '@northflank/js-client';
 import { ROOT, api, freePort, northflankClient, startTestPlatform, waitFor, type RunningPlatform } from './support/platform.ts';
@@ -147,6 +148,33 @@ describe('backup destinations (S3, s3rver as the stand-in endpoint)', () => {
     const body = Buffer.from(await res.arrayBuffer());
     assert.equal(body.subarray(0, 5).toString(), 'REDIS');
     assert.equal(String(body.length), done.config.size);
+  });
+
+  it('the dashboard backs up to the destination and says where each backup is stored', async () => {
+    execFileSync('npm', ['run', '--silent', 'build:web'], { cwd: ROOT, stdio: 'pipe' });
+    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu'] });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      page.setDefaultTimeout(60_000);
+      await page.goto(`${p.apiUrl}/ui/`);
+      await page.getByLabel('API token').fill(p.token);
+      await page.getByLabel('API token').press('Enter');
+      await page.getByRole('link', { name: P }).click();
+      await page.getByRole('link', { name: A }).click();
+      await page.getByRole('heading', { level: 1, name: A }).waitFor();
+      await page.getByLabel('Back up to').selectOption('offsite');
+      await page.getByRole('button', { name: 'Back up now' }).click();
+      const table = page.getByRole('table', { name: 'Backups' });
+      await waitFor(async () => (await table.getByText('destination offsite').count()) === 2, 120_000, 'two backups stored on the destination');
+      const mine = await waitFor(async () => {
+        const all = (await client.get.addon.backups({ parameters: { projectId: P, addonId: A } })).data.backups as { id: string; status: string; customDestinationId?: string }[];
+        return all.find((x) => x.id !== backupId && x.customDestinationId === 'offsite' && x.status === 'completed');
+      }, 120_000, 'the dashboard backup completed');
+      await client.delete.backup({ parameters: { projectId: P, addonId: A, backupId: mine.id } });
+      assert.deepEqual(objects(s3Dir), [`team-a/${P}/${A}/${backupId}.rdb`]);
+    } finally {
+      await browser.close();
+    }
   });
 
   it('refuses to delete a destination that holds backups (409)', async () => {

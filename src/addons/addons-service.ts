@@ -7,7 +7,6 @@
  * keys as Northflank names them (`HOST`, `PORT`, `USERNAME`, `PASSWORD`, `DATABASE`, `POSTGRES_URI`…).
  */
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import type { Store } from '../store/store.ts';
 import type { AuthService, Principal } from '../services/auth.ts';
 import type { RuntimeDriver } from '../runtime/driver.ts';

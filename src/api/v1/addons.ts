@@ -5,7 +5,6 @@
  * `delete.backup`, `restore.addon.backup`, `get.addon.restores` and `get.addon.backup.restores|download`
  * work unchanged. Thin: shapes in, AddonsService calls, `{ data }` out.
  */
-import fs from 'node:fs';
 import { Type } from '@sinclair/typebox';
 import type { Api, ApiDeps } from '../deps.ts';
 import type { AddonsService, AddonContainer, AddonInput, AddonPatch } from '../../addons/addons-service.ts';
