@@ -217,15 +217,17 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
     isolation: config.isolation,
     // Looked up (and the system user created if missing) when an addon server first starts, not before.
     get user() {
-      return (serverUser ??= config.runtime === 'process' ? ensureServerUser(controllerLog) : { name: 'none', uid: 0, gid: 0, drop: false });
+      return (serverUser ??= ensureServerUser(controllerLog));
     },
+    // On the docker runtime each type's server runs from its configured image.
+    ...(config.runtime === 'process' ? {} : { images: config.addonImages }),
     logger: controllerLog,
     requeue: (key) => addonQueue.add(key),
     // Services that read the addon through a secret group roll out with the new password.
     credentialsChanged: (projectId, addonId, change) => secretGroups.addonCredentialsChanged(projectId, addonId, change),
   });
   const addonQueue = new WorkQueue('addons', (key) => addonController.reconcile(key), { concurrency: 4, logger: controllerLog });
-  const addons = new AddonsService(store, auth, engines, driver, { dataDir: config.dataDir, runtime: config.runtime, changed: (key) => addonQueue.add(key) });
+  const addons = new AddonsService(store, auth, engines, driver, { dataDir: config.dataDir, runtime: config.runtime, images: config.addonImages, changed: (key) => addonQueue.add(key) });
   const secretGroups = new SecretGroupsService(store, auth, releases, addons);
   // Pipelines and release flows: runs are written by the service and executed by the runner.
   let flowRunner: FlowRunner | undefined;

@@ -238,8 +238,9 @@ describe('PostgreSQL addon', () => {
     assert.deepEqual(list.map((a) => a.id), [A], 'nothing half-created');
     const dup = await api(p, 'POST', `/v1/projects/${P}/addons`, { ...base, name: A });
     assert.equal(dup.status, 409);
+    // A backup destination that does not exist (destinations themselves: test/addons-s3.test.ts).
     const dest = await api(p, 'POST', `/v1/projects/${P}/addons/${A}/backups`, { backupType: 'dump', customDestinationId: 'bucket' });
-    assert.equal(dest.status, 422);
+    assert.equal(dest.status, 400);
     assert.ok(dest.body.error.details.customDestinationId);
     const badType = await api(p, 'POST', `/v1/projects/${P}/addons/${A}/backups`, { backupType: 'full' });
     assert.equal(badType.status, 400);

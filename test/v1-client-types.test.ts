@@ -7,7 +7,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ApiClient } from '@northflank/js-client';
-import { api, fixtureRepo, northflankClient, startTestPlatform, waitFor, type RunningPlatform } from './support/platform.ts';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import S3rver from 's3rver';
+import { api, fixtureRepo, freePort, northflankClient, startTestPlatform, waitFor, type RunningPlatform } from './support/platform.ts';
 import { clientDeclarations, clientEndpoints, type ClientEndpoint } from './support/client-types.ts';
 import { checkShape, requestGaps, type JsonSchema, type Problem } from './support/shape-check.ts';
 import { waitForAddonStatus } from './support/addons.ts';
@@ -57,9 +61,9 @@ const ADDON_REFUSED_FIELDS: { routes: RegExp; paths: string[]; why: string }[] =
   { routes: /\/addons$/, paths: ['infrastructure.architecture'], why: "addons run on this machine's architecture (x86): 'arm' is refused" },
   { routes: /\/addons$/, paths: ['billing.zonalRedundancy'], why: "addons run on one machine, one zone: 'required' (or more than one zone) is refused, 'disabled' is what runs" },
   { routes: /\/addons(\/[^/]+)?$/, paths: ['typeSpecificSettings.redisSentinelEnabled', 'typeSpecificSettings.postgresqlSupabaseMode', 'typeSpecificSettings.postgresqlConnectionPoolerEnabled', 'typeSpecificSettings.postgresqlConnectionPoolerReplicas', 'typeSpecificSettings.postgresqlReadConnectionPoolerEnabled', 'typeSpecificSettings.postgresqlReadConnectionPoolerReplicas', 'typeSpecificSettings.postgresqlImportMode', 'typeSpecificSettings.mysqlHaModeEnabled', 'typeSpecificSettings.mysqlRouterReplicas'], why: 'sentinels, Supabase, connection poolers, import mode and MySQL HA do not run here: refused when turned on (false and 0 are taken)' },
-  { routes: /\/addons(\/[^/]+)?$/, paths: ['backupSchedules.customDestinationId', 'backupSchedules.additionalDestinations'], why: "backups are kept in the platform's data directory: no custom or additional destinations" },
-  { routes: /\/(backups|backup-schedules)$/, paths: ['customDestinationId', 'additionalDestinations'], why: "backups are kept in the platform's data directory: no custom or additional destinations" },
-  { routes: /\/import$/, paths: ['importUrl', 'importAllDatabases', 'customDestinationId'], why: 'an import dumps the one database a live connection string names, into the data directory: no archive URLs, no all-databases import, no custom destination' },
+  { routes: /\/addons(\/[^/]+)?$/, paths: ['backupSchedules.additionalDestinations'], why: 'a backup is stored in one place (the data directory, or the backup destination customDestinationId names): no additional destinations' },
+  { routes: /\/(backups|backup-schedules)$/, paths: ['additionalDestinations'], why: 'a backup is stored in one place (the data directory, or the backup destination customDestinationId names): no additional destinations' },
+  { routes: /\/import$/, paths: ['importUrl', 'importAllDatabases'], why: 'an import dumps the one database a live connection string names: no archive URLs, no all-databases import' },
 ];
 
 /**
@@ -111,15 +115,11 @@ const ADDON_REFUSALS: { route: string; path: string; method: string; url: string
     ...['postgresqlConnectionPoolerReplicas', 'postgresqlReadConnectionPoolerReplicas'].map((k) => create(`typeSpecificSettings.${k}`, { type: 'postgresql', typeSpecificSettings: { [k]: 1 } })),
     create('typeSpecificSettings.mysqlHaModeEnabled', { type: 'mysql', typeSpecificSettings: { mysqlHaModeEnabled: true } }),
     create('typeSpecificSettings.mysqlRouterReplicas', { type: 'mysql', typeSpecificSettings: { mysqlRouterReplicas: 1 } }),
-    create('backupSchedules.customDestinationId', { backupSchedules: [{ ...daily, customDestinationId: 'bucket' }] }, 'backupSchedules.0.customDestinationId'),
     create('backupSchedules.additionalDestinations', { backupSchedules: [{ ...daily, additionalDestinations: [{ destinationId: 'bucket', type: 'custom' }] }] }, 'backupSchedules.0.additionalDestinations'),
-    on('/backups', 'customDestinationId', { customDestinationId: 'bucket' }),
     on('/backups', 'additionalDestinations', { additionalDestinations: [{ destinationId: 'bucket', type: 'custom' }] }),
-    on('/backup-schedules', 'customDestinationId', { ...hourly, customDestinationId: 'bucket' }),
     on('/backup-schedules', 'additionalDestinations', { ...hourly, additionalDestinations: [{ destinationId: 'bucket', type: 'custom' }] }),
     on('/import', 'importUrl', { importUrl: 'https://example.com/dump.gz' }),
     on('/import', 'importAllDatabases', { connectionString: 'redis://127.0.0.1:1', importAllDatabases: true }),
-    on('/import', 'customDestinationId', { connectionString: 'redis://127.0.0.1:1', customDestinationId: 'bucket' }),
   ];
 })();
 
@@ -133,8 +133,11 @@ describe("the /v1 face answers in the official client's result types", () => {
   const project = 'shapes';
   /** Problems found in any response, by the call that answered it. */
   const problems: string[] = [];
-  const ids = { build: '', run: '', credential: '', secret: '', tag: '', volume: '', backup: '', addonBackup: '', schedule: '', flowRun: '' };
   const flowAt = { projectId: project, pipelineId: 'shipping', stage: 'Production' };
+  const ids = { build: '', run: '', credential: '', secret: '', tag: '', volume: '', backup: '', addonBackup: '', schedule: '', flowRun: '', destination: '', destinationBackup: '' };
+  /** s3rver: the STAND-IN for an S3 endpoint (none is packaged in Debian here) behind a backup destination */
+  let s3: S3rver | undefined;
+  const s3Dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-shapes-s3-'));
   const addon = { projectId: project, addonId: 'cache' };
   const ledger = { projectId: project, addonId: 'ledger' };
   /** Waits for an addon backup to complete (or throws if it failed). */
@@ -290,9 +293,23 @@ describe("the /v1 face answers in the official client's result types", () => {
     ids.flowRun = (await call('run.releaseFlow', { parameters: flowAt, data: { name: 'shapes run', description: 'shapes', arguments: { NOTE: 'run' } } })).id;
     await call('abort.releaseFlowRun', { parameters: { ...flowAt, runId: ids.flowRun } });
     await waitFor(async () => (await client.get.releaseFlowRun({ parameters: { ...flowAt, runId: ids.flowRun } })).data.concluded, 60_000, 'release flow run aborted');
+    // A backup destination (an S3 bucket on s3rver) and a backup of ledger stored there.
+    const s3Port = await freePort();
+    s3 = new S3rver({ address: '127.0.0.1', port: s3Port, silent: true, directory: s3Dir, configureBuckets: [{ name: 'shapes-bucket', configs: [] }] });
+    await s3.run();
+    ids.destination = (await call('add.backupDestination', { data: { name: 'shapes bucket', type: 's3', prefix: 'shapes', credentials: { accessKey: 'S3RVER', secretKey: 'S3RVER', bucketName: 'shapes-bucket', region: 'us-east-1', endpoint: `http://127.0.0.1:${s3Port}` } } })).id;
+    await call('patch.backupDestination', { parameters: { backupDestinationId: ids.destination }, data: { description: 'shapes' } });
+    ids.destinationBackup = (await call('backup.addon', { parameters: ledger, data: { name: 'to the bucket', backupType: 'dump', customDestinationId: ids.destination } })).id;
+    await waitFor(async () => {
+      const b = (await client.get.addon.backup({ parameters: { ...ledger, backupId: ids.destinationBackup } })).data;
+      if (b.status === 'failed') throw new Error(`backup to the destination failed: ${JSON.stringify(b)}`);
+      return b.status === 'completed';
+    }, 120_000, 'backup to the destination');
   });
   after(async () => {
     await p?.stop();
+    await s3?.close();
+    fs.rmSync(s3Dir, { recursive: true, force: true });
   });
 
   it('maps every /v1 route slipway serves to an endpoint of the client, or names why the client has none', async () => {
@@ -335,6 +352,9 @@ describe("the /v1 face answers in the official client's result types", () => {
       '/v1/projects/:_/jobs/:_/runs/:_': [{ ...job('task'), runId: ids.run }],
       '/v1/integrations/registries': [{}],
       '/v1/integrations/registries/:_': [{ credentialId: ids.credential }],
+      '/v1/backup-destinations': [{}],
+      '/v1/backup-destinations/:_': [{ backupDestinationId: ids.destination }],
+      '/v1/backup-destinations/:_/backups': [{ backupDestinationId: ids.destination }],
       '/v1/projects/:_/secrets': [{ projectId: project }],
       '/v1/projects/:_/secrets/:_': [{ projectId: project, secretId: ids.secret }],
       '/v1/projects/:_/secrets/:_/details': [{ projectId: project, secretId: ids.secret }],

@@ -25,6 +25,7 @@ import { findPlan } from '../domain/plans.ts';
 import type { AddonEngine, EngineContext } from './engines/engine.ts';
 import type { ServerUser } from './server-user.ts';
 import { scheduleDump } from './backups.ts';
+import { BackupFiles } from './destinations/backup-files.ts';
 import { run } from './engines/run.ts';
 import { addonDir, backupFile, pickPort, portFree } from './places.ts';
 
@@ -50,13 +51,25 @@ export interface AddonControllerOptions {
   stopGraceSeconds?: number;
   /** how long a started server may take to answer before the start counts as failed */
   startTimeoutMs?: number;
+  /**
+   * Container runtimes: the image each type's server runs from (see docs/addons.md, "On the docker
+   * runtime"). Set: the server runs in that image as the server user, on the host's network.
+   */
+  images?: Partial<Record<AddonType, string>>;
 }
 
 const HOST = '127.0.0.1';
+
+/** The runtime's name for a server's data volume: the primary's (ordinal 0), or a read replica's. */
+function addonVolumeName(projectId: string, addonId: string, ordinal: number): string {
+  return `addon-${projectId}-${addonId}${ordinal ? `-r${ordinal}` : ''}`;
+}
 const MOUNT = '/data';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class AddonController {
+  /** where backups' files are: the data directory, or a backup destination */
+  private readonly files: BackupFiles;
   /** consecutive failed starts per addon key, for the back-off; cleared once the server answers */
   private readonly failures = new Map<string, { count: number; notBefore: number }>();
   /** addons whose linked services were brought up to date with their credentials since this process started */
@@ -67,7 +80,9 @@ export class AddonController {
     private readonly driver: RuntimeDriver,
     private readonly engines: ReadonlyMap<AddonType, AddonEngine>,
     private readonly opts: AddonControllerOptions,
-  ) {}
+  ) {
+    this.files = new BackupFiles(store, opts.dataDir);
+  }
 
   /** On start: backups and restores a killed control plane left running are failed; every addon is enqueued. */
   async start(): Promise<string[]> {
@@ -116,6 +131,11 @@ export class AddonController {
     return this.driver.list().then((all) => all.filter((i) => i.labels.processType === ADDON_PROCESS_TYPE && i.labels.project === projectId && i.labels.service === addonId));
   }
 
+  /** Where the server sees its data directory: `/data` in a sandbox or a container, else the host path. */
+  private mountPath(dataDir: string): string {
+    return this.opts.images || this.opts.isolation === 'bwrap' ? MOUNT : dataDir;
+  }
+
   private grace(): number {
     return this.opts.stopGraceSeconds ?? 30;
   }
@@ -126,7 +146,7 @@ export class AddonController {
       addon: a,
       secrets: await this.store.addons.secrets(a.projectId, a.id),
       dataDir,
-      mountPath: this.opts.isolation === 'bwrap' ? MOUNT : dataDir,
+      mountPath: this.mountPath(dataDir),
       memoryMb: findPlan(a.spec.billing.deploymentPlan)?.memoryMb ?? 512,
       user: this.opts.user,
       host: HOST,
@@ -151,7 +171,7 @@ export class AddonController {
       ...primary,
       addon: { ...a, port: a.replicaPorts[ordinal - 1] },
       dataDir,
-      mountPath: this.opts.isolation === 'bwrap' ? MOUNT : dataDir,
+      mountPath: this.mountPath(dataDir),
       replicaOf: { host: HOST, port: a.port },
     };
   }
@@ -309,6 +329,12 @@ export class AddonController {
     // Stop first: the data is removed only once no server can write it.
     for (const inst of observed) await this.driver.stop(inst.id, this.grace());
     if (!a) return;
+    // Backups stored on backup destinations go with the addon, as the local ones do.
+    for (const b of await this.store.addons.listBackups(projectId, addonId, { limit: 100_000 })) {
+      await this.files.remove(b).catch((err: Error) => this.opts.logger.warn({ addon: key, backup: b.id, err: err.message }, 'a backup of the deleted addon could not be removed from its destination'));
+    }
+    // Container runtimes keep an engine volume per server (bound to its data directory): forgotten first.
+    for (let ordinal = 0; ordinal < Math.max(a.spec.billing.replicas, a.replicaPorts.length + 1); ordinal++) await this.driver.removeVolume?.(addonVolumeName(projectId, addonId, ordinal));
     fs.rmSync(addonDir(this.opts.dataDir, projectId, addonId), { recursive: true, force: true });
     await this.store.addons.delete(projectId, addonId);
     this.failures.delete(key);
@@ -352,11 +378,16 @@ export class AddonController {
     fs.mkdirSync(ctx.dataDir, { recursive: true, mode: 0o700 });
     if (this.opts.user.drop) fs.chownSync(ctx.dataDir, this.opts.user.uid, this.opts.user.gid);
     await engine.prepare(ctx);
-    const script = engine.script(ctx);
     const u = this.opts.user;
-    const command = u.drop ? ['/usr/bin/setpriv', `--reuid=${u.uid}`, `--regid=${u.gid}`, '--clear-groups', '--', '/bin/sh', '-c', script] : ['/bin/sh', '-c', script];
+    const image = this.opts.images?.[a.spec.type];
+    // An engine may open up the mode of a volume's directory when it mounts it: the server's user closes it again.
+    const script = image ? `chmod 700 ${ctx.mountPath} 2>/dev/null || true\n${engine.script(ctx)}` : engine.script(ctx);
+    if (this.opts.images && !image) throw new Error(`no image for ${a.spec.type} addons on this runtime`);
+    // In a container the engine sets the user; on the process runtime the command drops to it.
+    const command = u.drop && !image ? ['/usr/bin/setpriv', `--reuid=${u.uid}`, `--regid=${u.gid}`, '--clear-groups', '--', '/bin/sh', '-c', script] : ['/bin/sh', '-c', script];
     const plan = findPlan(a.spec.billing.deploymentPlan);
     await this.driver.start({
+      ...(image ? { image, user: `${u.uid}:${u.gid}`, hostNetwork: true } : {}),
       id: addonInstanceId(a.projectId, a.id, replica?.ordinal ?? 0),
       labels: { project: a.projectId, service: a.id, release: replica ? this.replicaReleaseOf(a, replica.ordinal) : this.releaseOf(a), processType: ADDON_PROCESS_TYPE },
       command,
@@ -364,7 +395,7 @@ export class AddonController {
       env: { HOME: ctx.mountPath, TMPDIR: `${ctx.mountPath}/tmp`, SLIPWAY_PROJECT: a.projectId, SLIPWAY_ADDON: a.id },
       files: [],
       ports: [],
-      volumes: [{ name: `addon-${a.projectId}-${a.id}`, hostPath: ctx.dataDir, mountPath: ctx.mountPath, sizeMb: a.spec.billing.storage }],
+      volumes: [{ name: addonVolumeName(a.projectId, a.id, replica?.ordinal ?? 0), hostPath: ctx.dataDir, mountPath: ctx.mountPath, sizeMb: a.spec.billing.storage }],
       ...(plan ? { memoryMb: plan.memoryMb, cpu: plan.cpu } : {}),
     });
   }
@@ -406,10 +437,15 @@ export class AddonController {
       const slot = lastSlot(s.spec, new Date(s.lastRunAt), now);
       if (!slot || !(await this.store.addons.claimSlot(s.id, s.lastRunAt, slot.toISOString()))) continue;
       const expiresAt = new Date(slot.getTime() + s.spec.retentionTime * 86_400_000).toISOString();
-      await scheduleDump(this.store, a, engine, { name: `Scheduled ${s.spec.scheduling.interval} backup ${slot.toISOString().slice(0, 16).replace('T', ' ')}`, scheduleId: s.id, expiresAt, backupType: s.spec.backupType });
+      await scheduleDump(this.store, a, engine, { name: `Scheduled ${s.spec.scheduling.interval} backup ${slot.toISOString().slice(0, 16).replace('T', ' ')}`, scheduleId: s.id, expiresAt, backupType: s.spec.backupType, ...(s.spec.customDestinationId ? { destinationId: s.spec.customDestinationId } : {}) });
     }
     for (const b of await this.store.addons.expiredBackups(a.projectId, a.id, now.toISOString())) {
-      fs.rmSync(backupFile(this.opts.dataDir, b.projectId, b.addonId, b.file), { force: true });
+      try {
+        await this.files.remove(b);
+      } catch (err) {
+        this.opts.logger.warn({ addon: addonKey(a.projectId, a.id), backup: b.id, err: (err as Error).message }, 'expired backup could not be removed from its destination; retrying on the next pass');
+        continue;
+      }
       await this.store.addons.deleteBackup(b.id);
       this.opts.logger.info({ addon: addonKey(a.projectId, a.id), backup: b.id }, 'scheduled backup expired and removed');
     }
@@ -432,10 +468,14 @@ export class AddonController {
           await this.store.addons.setBackupSecrets(b.id, null);
         } else await engine.dump(await this.context(a), partial);
         fs.renameSync(partial, file);
-        await this.store.addons.finishBackup(b.id, { status: 'completed', sizeBytes: fs.statSync(file).size });
+        const sizeBytes = fs.statSync(file).size;
+        // A backup placed on a backup destination is complete once it is there (the local copy goes).
+        await this.files.stored(b, file);
+        await this.store.addons.finishBackup(b.id, { status: 'completed', sizeBytes });
         this.opts.logger.info({ addon: addonKey(a.projectId, a.id), backup: b.id }, 'addon backup completed');
       } catch (err) {
         fs.rmSync(partial, { force: true });
+        fs.rmSync(file, { force: true });
         await this.store.addons.finishBackup(b.id, { status: 'failed', error: (err as Error).message.slice(0, 1000) });
         if (b.sourceType === 'liveInstance') await this.store.addons.setBackupSecrets(b.id, null);
         this.opts.logger.warn({ addon: addonKey(a.projectId, a.id), backup: b.id, err: (err as Error).message }, 'addon backup failed');
@@ -510,8 +550,11 @@ export class AddonController {
       await this.store.addons.setRestoreStatus(r.id, 'in-progress');
       await this.setStatus(a, 'restore');
       const server = { stop: () => this.driver.stop(addonInstanceId(a.projectId, a.id), this.grace()), start: () => this.startAndWait(a, engine) };
-      const file = backupFile(this.opts.dataDir, backup.projectId, backup.addonId, backup.file);
+      let fetched: { file: string; cleanup(): void } | undefined;
       try {
+        // From its backup destination, a backup is fetched to a temporary file first.
+        fetched = await this.files.materialize(backup);
+        const file = fetched.file;
         if (backup.backupType === 'snapshot') await this.restoreSnapshot(a, engine, file, await this.store.addons.backupPassword(backup.id));
         else await engine.restore(await this.context(a), file, server);
         await this.store.addons.setRestoreStatus(r.id, 'completed');
@@ -519,6 +562,8 @@ export class AddonController {
       } catch (err) {
         await this.store.addons.setRestoreStatus(r.id, 'failed', (err as Error).message.slice(0, 1000));
         this.opts.logger.warn({ addon: addonKey(a.projectId, a.id), restore: r.id, err: (err as Error).message }, 'addon restore failed; the data is as it was');
+      } finally {
+        fetched?.cleanup();
       }
       await this.store.addons.mutate(a.projectId, a.id, () => ({ status: 'running', statusMessage: undefined }));
     }

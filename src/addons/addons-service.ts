@@ -7,7 +7,6 @@
  * keys as Northflank names them (`HOST`, `PORT`, `USERNAME`, `PASSWORD`, `DATABASE`, `POSTGRES_URI`…).
  */
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import type { Store } from '../store/store.ts';
 import type { AuthService, Principal } from '../services/auth.ts';
 import type { RuntimeDriver } from '../runtime/driver.ts';
@@ -38,6 +37,8 @@ import {
 } from '../domain/addons.ts';
 import { findPlan, PLANS } from '../domain/plans.ts';
 import { idFromName, randomId } from '../domain/ids.ts';
+import { BackupFiles } from './destinations/backup-files.ts';
+import type { Readable } from 'node:stream';
 import { ConflictError, NotFoundError, UnsupportedError, ValidationError, type FieldProblem } from '../errors/errors.ts';
 import type { AddonEngine } from './engines/engine.ts';
 import { backupFile, pickPort } from './places.ts';
@@ -93,15 +94,20 @@ export class AddonsService {
     private readonly auth: AuthService,
     private readonly engines: ReadonlyMap<AddonType, AddonEngine>,
     private readonly driver: RuntimeDriver,
-    private readonly opts: { dataDir: string; runtime: string; changed(key: string): void },
-  ) {}
+    private readonly opts: { dataDir: string; runtime: string; changed(key: string): void; images?: Partial<Record<AddonType, string>> },
+  ) {
+    this.files = new BackupFiles(store, opts.dataDir);
+  }
+
+  /** where backups' files are: the data directory, or a backup destination */
+  private readonly files: BackupFiles;
 
   /** The addon types this installation runs, with the versions found installed. */
   types(): { engine: AddonEngine; versions: string[] }[] {
     return ADDON_TYPES.flatMap((t) => {
       const engine = this.engines.get(t);
       return engine ? [{ engine, versions: engine.installed() }] : [];
-    }).filter((t) => t.versions.length > 0);
+    }).filter((t) => t.versions.length > 0 && (this.opts.runtime === 'process' || this.opts.images?.[t.engine.type] !== undefined));
   }
 
   private engineFor(type: string, field = 'type'): AddonEngine {
@@ -149,7 +155,6 @@ export class AddonsService {
     schedules.forEach((s, i) => {
       const at = prefix === 'backupSchedules' ? `${prefix}.${i}` : prefix;
       problems.push(...scheduleProblems(s, at));
-      if ((s as { customDestinationId?: string }).customDestinationId) unsupported.push({ field: `${at}.customDestinationId`, rule: 'supported', message: 'custom backup destinations are not available here' });
       if ((s as { additionalDestinations?: unknown[] }).additionalDestinations?.length) unsupported.push({ field: `${at}.additionalDestinations`, rule: 'supported', message: 'additional backup destinations are not available here: backups are kept in the data directory' });
       const key = `${s.scheduling.interval}/${s.backupType}`;
       if (seen.has(key)) problems.push({ field: `${at}.scheduling.interval`, rule: 'unique', message: `an addon has one ${s.scheduling.interval} ${s.backupType} schedule at most` });
@@ -157,10 +162,31 @@ export class AddonsService {
     });
   }
 
+  /** Every backup destination named by schedules exists (400 naming the schedule's field otherwise). */
+  private async checkScheduleDestinations(schedules: BackupScheduleSpec[] | undefined, prefix = 'backupSchedules'): Promise<void> {
+    const problems: FieldProblem[] = [];
+    for (const [i, s] of (schedules ?? []).entries()) {
+      const field = prefix ? `${prefix}.${i}.customDestinationId` : 'customDestinationId';
+      if (s.customDestinationId && !(await this.store.backupDestinations.find(s.customDestinationId))) problems.push({ field, rule: 'exists', message: `no backup destination '${s.customDestinationId}'` });
+    }
+    if (problems.length) throw new ValidationError(problems);
+  }
+
+  /** A backup destination named by a backup or import exists (400 naming `customDestinationId` otherwise). */
+  private async checkDestination(id: string | undefined): Promise<void> {
+    if (id !== undefined && !(await this.store.backupDestinations.find(id))) throw ValidationError.one('customDestinationId', 'exists', `no backup destination '${id}'`);
+  }
+
+  /** The record with where it is stored. */
+  private async located(b: AddonBackupRecord): Promise<AddonBackupRecord> {
+    const destinationId = await this.files.destinationOf(b.id);
+    return destinationId ? { ...b, destinationId } : b;
+  }
+
   private async saveSchedules(projectId: string, addonId: string, schedules: BackupScheduleSpec[]): Promise<AddonBackupSchedule[]> {
     const out: AddonBackupSchedule[] = [];
     for (const s of schedules) {
-      const spec: BackupScheduleSpec = { scheduling: s.scheduling, backupType: s.backupType, retentionTime: s.retentionTime, ...(s.compressionType ? { compressionType: s.compressionType } : {}) };
+      const spec: BackupScheduleSpec = { scheduling: s.scheduling, backupType: s.backupType, retentionTime: s.retentionTime, ...(s.compressionType ? { compressionType: s.compressionType } : {}), ...(s.customDestinationId ? { customDestinationId: s.customDestinationId } : {}) };
       out.push(await this.store.addons.createSchedule({ id: randomId('schedule'), projectId, addonId, spec }));
     }
     return out;
@@ -173,6 +199,7 @@ export class AddonsService {
 
   async createSchedule(caller: Principal, projectId: string, addonId: string, input: BackupScheduleSpec): Promise<AddonBackupSchedule> {
     await this.live(caller, projectId, addonId);
+    await this.checkScheduleDestinations([input], '');
     const problems: FieldProblem[] = [];
     const unsupported: FieldProblem[] = [];
     this.checkSchedules([input], (await this.store.addons.listSchedules(projectId, addonId)).map((s) => s.spec), problems, unsupported, '');
@@ -201,6 +228,7 @@ export class AddonsService {
     this.auth.authorize(caller, projectId, 'write');
     await this.store.projects.get(projectId);
     const spec = this.validateNew(input);
+    await this.checkScheduleDestinations(input.backupSchedules as BackupScheduleSpec[] | undefined);
     const id = idFromName(input.name);
     if (await this.store.addons.find(projectId, id)) throw new ConflictError(`addon '${id}' already exists in project '${projectId}'`);
     const port = await pickPort(new Set(await this.store.addons.ports()));
@@ -212,8 +240,11 @@ export class AddonsService {
   }
 
   private validateNew(input: AddonInput): AddonSpec {
-    if (this.opts.runtime !== 'process') throw new UnsupportedError([{ field: 'type', rule: 'runtime', message: `addons run on the process runtime; this installation uses '${this.opts.runtime}'` }]);
     const engine = this.engineFor(input.type);
+    if (this.opts.runtime !== 'process' && !this.opts.images?.[engine.type]) {
+      const setting = `SLIPWAY_ADDON_IMAGE_${engine.type.toUpperCase()}`;
+      throw new UnsupportedError([{ field: 'type', rule: 'runtime', message: `${engine.type} addons on the '${this.opts.runtime}' runtime need an image: this installation sets no ${setting}` }]);
+    }
     const problems: FieldProblem[] = [];
     const unsupported: FieldProblem[] = [];
     const version = resolveVersion(input.version, engine.installed());
@@ -294,6 +325,7 @@ export class AddonsService {
     this.checkNetworking(patch, unsupported);
     if (patch.backupSchedules) this.checkSchedules(patch.backupSchedules as BackupScheduleSpec[], [], problems, unsupported);
     if (problems.length) throw new ValidationError(problems);
+    await this.checkScheduleDestinations(patch.backupSchedules as BackupScheduleSpec[] | undefined);
     if (unsupported.length) throw new UnsupportedError(unsupported);
     if (patch.backupSchedules) {
       // The addon's schedules become exactly the ones given (Northflank's PATCH of the list).
@@ -425,11 +457,11 @@ export class AddonsService {
   async backup(caller: Principal, projectId: string, addonId: string, input: { name?: string; backupType?: string; compressionType?: string; customDestinationId?: string; additionalDestinations?: unknown[] }): Promise<AddonBackupRecord> {
     const a = await this.live(caller, projectId, addonId);
     const unsupported: FieldProblem[] = [];
-    if (input.customDestinationId) unsupported.push({ field: 'customDestinationId', rule: 'supported', message: 'backups are stored in the data directory; custom destinations are not available here' });
-    if (input.additionalDestinations?.length) unsupported.push({ field: 'additionalDestinations', rule: 'supported', message: 'additional backup destinations are not available here' });
+    if (input.additionalDestinations?.length) unsupported.push({ field: 'additionalDestinations', rule: 'supported', message: 'additional backup destinations are not available here: a backup is stored in one place (customDestinationId, or the data directory)' });
     if (unsupported.length) throw new UnsupportedError(unsupported);
+    await this.checkDestination(input.customDestinationId);
     if (a.paused) throw new ConflictError(`addon '${addonId}' is paused: resume it to back it up`);
-    const b = await scheduleDump(this.store, a, this.engineFor(a.spec.type), { name: input.name, backupType: input.backupType === 'snapshot' ? 'snapshot' : 'dump' });
+    const b = await scheduleDump(this.store, a, this.engineFor(a.spec.type), { name: input.name, backupType: input.backupType === 'snapshot' ? 'snapshot' : 'dump', ...(input.customDestinationId ? { destinationId: input.customDestinationId } : {}) });
     this.opts.changed(addonKey(projectId, addonId));
     return b;
   }
@@ -444,8 +476,8 @@ export class AddonsService {
     const unsupported: FieldProblem[] = [];
     if (input.importUrl !== undefined) unsupported.push({ field: 'importUrl', rule: 'supported', message: 'imports from an archive URL are not available here: import from a live database with connectionString' });
     if (input.importAllDatabases) unsupported.push({ field: 'importAllDatabases', rule: 'supported', message: 'only the database the connection string names is imported here' });
-    if (input.customDestinationId) unsupported.push({ field: 'customDestinationId', rule: 'supported', message: 'custom backup destinations are not available here' });
     if (unsupported.length) throw new UnsupportedError(unsupported);
+    await this.checkDestination(input.customDestinationId);
     if (!input.connectionString) throw ValidationError.one('connectionString', 'required', 'the connection string of the database to import');
     let url: URL;
     try {
@@ -455,7 +487,7 @@ export class AddonsService {
     }
     if (!IMPORT_SCHEMES[a.spec.type].includes(url.protocol) || !url.hostname) throw ValidationError.one('connectionString', 'scheme', `a ${a.spec.type} addon imports from ${IMPORT_SCHEMES[a.spec.type].map((s) => `${s}//`).join(' or ')} URLs with a host`);
     if (a.paused) throw new ConflictError(`addon '${addonId}' is paused: resume it to import into it`);
-    const backup = await scheduleDump(this.store, a, this.engineFor(a.spec.type), { name: input.name ?? `Import ${new Date().toISOString().slice(0, 19).replace('T', ' ')}`, sourceType: 'liveInstance' });
+    const backup = await scheduleDump(this.store, a, this.engineFor(a.spec.type), { name: input.name ?? `Import ${new Date().toISOString().slice(0, 19).replace('T', ' ')}`, sourceType: 'liveInstance', ...(input.customDestinationId ? { destinationId: input.customDestinationId } : {}) });
     await this.store.addons.setBackupSecrets(backup.id, { connectionString: input.connectionString });
     const restore = await this.store.addons.createRestore({ projectId, addonId, id: randomId('restore'), backupId: backup.id });
     this.opts.changed(addonKey(projectId, addonId));
@@ -464,14 +496,14 @@ export class AddonsService {
 
   async listBackups(caller: Principal, projectId: string, addonId: string): Promise<AddonBackupRecord[]> {
     await this.get(caller, projectId, addonId);
-    return this.store.addons.listBackups(projectId, addonId, { limit: 1000 });
+    return Promise.all((await this.store.addons.listBackups(projectId, addonId, { limit: 1000 })).map((b) => this.located(b)));
   }
 
   async getBackup(caller: Principal, projectId: string, addonId: string, backupId: string): Promise<AddonBackupRecord> {
     await this.get(caller, projectId, addonId);
     const b = await this.store.addons.findBackup(backupId);
     if (!b || b.projectId !== projectId || b.addonId !== addonId) throw new NotFoundError('backup', backupId);
-    return b;
+    return this.located(b);
   }
 
   async deleteBackup(caller: Principal, projectId: string, addonId: string, backupId: string): Promise<void> {
@@ -480,8 +512,9 @@ export class AddonsService {
     if (b.status === 'scheduled' || b.status === 'in-progress') throw new ConflictError(`backup '${backupId}' is ${b.status}: delete it once it has finished`);
     const restoring = await this.store.addons.listRestores(projectId, addonId, { backupId, statuses: ['scheduled', 'in-progress'] });
     if (restoring.length) throw new ConflictError(`backup '${backupId}' is being restored: delete it once the restore has finished`);
+    // The file first (the object at a destination, which may refuse): the record goes once it is gone.
+    await this.files.remove(b);
     await this.store.addons.deleteBackup(backupId);
-    fs.rmSync(backupFile(this.opts.dataDir, projectId, addonId, b.file), { force: true });
   }
 
   /**
@@ -521,5 +554,11 @@ export class AddonsService {
     const b = await this.getBackup(caller, projectId, addonId, backupId);
     if (b.status !== 'completed') throw new ConflictError(`backup '${backupId}' is ${b.status}: only a completed backup can be downloaded`);
     return { path: backupFile(this.opts.dataDir, projectId, addonId, b.file), backup: b };
+  }
+
+  /** A completed backup's bytes, from the data directory or its backup destination, for a download. */
+  async openBackup(caller: Principal, projectId: string, addonId: string, backupId: string): Promise<{ backup: AddonBackupRecord; body: Readable; length?: number }> {
+    const { backup } = await this.backupPath(caller, projectId, addonId, backupId);
+    return { backup, ...(await this.files.open(backup)) };
   }
 }

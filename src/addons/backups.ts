@@ -3,25 +3,33 @@ import type { Store } from '../store/store.ts';
 import { randomId } from '../domain/ids.ts';
 import type { AddonBackupRecord, AddonRecord } from '../domain/addons.ts';
 import type { AddonEngine } from './engines/engine.ts';
+import { objectKey } from './destinations/backup-files.ts';
 
 /** File extension of a snapshot: a gzipped tar of the stopped server's data directory. */
 export const SNAPSHOT_EXTENSION = 'tar.gz';
 
-export function scheduleDump(store: Store, a: AddonRecord, engine: AddonEngine, opts: { name?: string; scheduleId?: string; expiresAt?: string; backupType?: 'dump' | 'snapshot'; sourceType?: AddonBackupRecord['sourceType'] } = {}): Promise<AddonBackupRecord> {
+export async function scheduleDump(store: Store, a: AddonRecord, engine: AddonEngine, opts: { name?: string; scheduleId?: string; expiresAt?: string; backupType?: 'dump' | 'snapshot'; sourceType?: AddonBackupRecord['sourceType']; destinationId?: string } = {}): Promise<AddonBackupRecord> {
   const id = randomId('backup');
   const backupType = opts.backupType ?? 'dump';
-  return store.addons.createBackup({
+  const file = `${id}.${backupType === 'snapshot' ? SNAPSHOT_EXTENSION : engine.dumpExtension}`;
+  // Placed before the record exists: the controller never sees the backup without its destination.
+  if (opts.destinationId) {
+    const d = await store.backupDestinations.get(opts.destinationId);
+    await store.backupDestinations.place({ backupId: id, destinationId: d.id, objectKey: objectKey(d.prefix, { projectId: a.projectId, addonId: a.id, file }) });
+  }
+  const b = await store.addons.createBackup({
     projectId: a.projectId,
     addonId: a.id,
     id,
     name: opts.name ?? `Backup ${new Date().toISOString().replace('T', ' ').slice(0, 19)}`,
     backupType,
     status: 'scheduled',
-    file: `${id}.${backupType === 'snapshot' ? SNAPSHOT_EXTENSION : engine.dumpExtension}`,
+    file,
     addonType: a.spec.type,
     addonVersion: a.spec.version,
     sourceType: opts.sourceType ?? 'sameAddon',
     ...(opts.scheduleId ? { scheduleId: opts.scheduleId } : {}),
     ...(opts.expiresAt ? { expiresAt: opts.expiresAt } : {}),
   });
+  return opts.destinationId ? { ...b, destinationId: opts.destinationId } : b;
 }

@@ -20,6 +20,7 @@ import { registerCertificates } from './native/certificates.ts';
 import { registerV1Jobs } from './v1/jobs.ts';
 import { registerV1Registries } from './v1/registries.ts';
 import { registerV1Addons } from './v1/addons.ts';
+import { registerV1BackupDestinations } from './v1/backup-destinations.ts';
 import { registerNativeRuns } from './native/runs.ts';
 import { registerOverview } from './native/overview.ts';
 import { registerV1Secrets } from './v1/secrets.ts';
@@ -137,6 +138,7 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
   }
   if (deps.volumes) registerV1Volumes(app, deps.volumes);
   if (deps.addons) registerV1Addons(app, deps);
+  if (deps.addons) registerV1BackupDestinations(app, deps);
   registerNativeRuns(app, deps);
   registerOverview(app, deps);
   if (deps.flows) registerPipelines(app, deps.flows.service, deps.flows.triggers);

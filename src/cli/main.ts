@@ -24,6 +24,7 @@ import { registerRelease } from './commands/release.ts';
 import { registerSinks } from './commands/sinks.ts';
 import { registerAlerts } from './commands/alerts.ts';
 import { registerMetrics } from './commands/metrics.ts';
+import { registerBackupDestinations } from './commands/backup-destinations.ts';
 
 export function buildProgram(): Command {
   const program = new Command('slipway')
@@ -52,6 +53,7 @@ export function buildProgram(): Command {
   registerSinks(program);
   registerAlerts(program);
   registerMetrics(program);
+  registerBackupDestinations(program);
   registerCompletion(program);
   for (const c of allCommands(program)) c.exitOverride();
   return program;

@@ -27,6 +27,11 @@ export interface Config {
    * the artifact bind-mounted read-only at `/app` (`SLIPWAY_DOCKER_ARTIFACT_IMAGE`; unset: the driver's default).
    */
   dockerArtifactImage?: string;
+  /**
+   * Docker runtime: the image each addon type's server runs from (`SLIPWAY_ADDON_IMAGE_POSTGRESQL`,
+   * `SLIPWAY_ADDON_IMAGE_MYSQL`, `SLIPWAY_ADDON_IMAGE_REDIS`); a type without one is not offered there.
+   */
+  addonImages: { postgresql?: string; mysql?: string; redis?: string };
   router: 'haproxy' | 'builtin';
   databaseUrl?: string;
   logLevel: string;
@@ -156,6 +161,11 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     adminToken,
     runtime: oneOf(env, 'SLIPWAY_RUNTIME', 'process', ['process', 'docker', 'kubernetes'] as const),
     dockerArtifactImage: imageRef(env, 'SLIPWAY_DOCKER_ARTIFACT_IMAGE'),
+    addonImages: {
+      postgresql: imageRef(env, 'SLIPWAY_ADDON_IMAGE_POSTGRESQL'),
+      mysql: imageRef(env, 'SLIPWAY_ADDON_IMAGE_MYSQL'),
+      redis: imageRef(env, 'SLIPWAY_ADDON_IMAGE_REDIS'),
+    },
     router: oneOf(env, 'SLIPWAY_ROUTER', haproxyAvailable() ? 'haproxy' : 'builtin', ['haproxy', 'builtin'] as const),
     databaseUrl,
     logLevel: oneOf(env, 'SLIPWAY_LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),

@@ -112,6 +112,8 @@ export interface AddonBackupRecord {
   error?: string;
   createdAt: string;
   completedAt?: string;
+  /** the backup destination it is stored on (read from its placement; absent: the data directory) */
+  destinationId?: string;
 }
 
 export interface AddonRestoreRecord {
@@ -130,6 +132,8 @@ export interface BackupScheduleSpec {
   backupType: 'dump' | 'snapshot';
   retentionTime: number;
   compressionType?: 'gz' | 'zstd';
+  /** a backup destination (docs/addons.md, "Backup destinations") the schedule's backups are written to */
+  customDestinationId?: string;
 }
 
 export interface AddonBackupSchedule {

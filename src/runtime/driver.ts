@@ -54,6 +54,17 @@ export interface InstanceSpec {
   ephemeralStorageMb?: number;
   /** Persistent volumes to mount read-write (see InstanceVolume). */
   volumes?: InstanceVolume[];
+  /**
+   * Container runtimes: the numeric `uid:gid` the command runs as (an addon server's unprivileged user, who
+   * owns its data directory). The process runtime ignores it: its caller drops privileges in the command.
+   */
+  user?: string;
+  /**
+   * Container runtimes: share the host's network (no published ports; what listens on 127.0.0.1 in the
+   * instance listens on the host's 127.0.0.1). Addon servers use it so their port, and a replica's link to
+   * its primary, are the same on every runtime. Process instances always share the host's network.
+   */
+  hostNetwork?: boolean;
 }
 
 /**

@@ -273,6 +273,8 @@ export interface AddonBackupSchedulesTable {
 }
 
 export interface Database {
+  backup_destinations: BackupDestinationsTable;
+  backup_placements: BackupPlacementsTable;
   addons: AddonsTable;
   addon_backup_schedules: AddonBackupSchedulesTable;
   addon_backups: AddonBackupsTable;
@@ -505,4 +507,25 @@ export interface MetricRollupsTable {
   tier: number;
   /** epoch seconds, exclusive */
   rolled_until: number;
+}
+
+/** S3-compatible backup destinations (migration 0013); `credentials` sealed. */
+export interface BackupDestinationsTable {
+  id: string;
+  name: string;
+  description: string | null;
+  type: string;
+  prefix: string;
+  /** `{ accessKey, secretKey, bucketName, region, endpoint }`, sealed */
+  credentials: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** Where a backup written to a destination lives (migration 0013). */
+export interface BackupPlacementsTable {
+  backup_id: string;
+  destination_id: string;
+  object_key: string;
+  created_at: string;
 }

@@ -18,6 +18,7 @@ import { SecretGroupsRepo } from './secret-groups-repo.ts';
 import { TagsRepo } from './tags-repo.ts';
 import { VolumesRepo } from './volumes-repo.ts';
 import { AddonsRepo } from './addons-repo.ts';
+import { BackupDestinationsRepo } from './backup-destinations-repo.ts';
 
 export interface Store {
   db: Kysely<Database>;
@@ -37,6 +38,7 @@ export interface Store {
   tags: TagsRepo;
   volumes: VolumesRepo;
   addons: AddonsRepo;
+  backupDestinations: BackupDestinationsRepo;
   close(): Promise<void>;
 }
 
@@ -60,6 +62,7 @@ export async function openStore(opts: { url?: string; sqlitePath?: string; box: 
     tags: new TagsRepo(db),
     volumes: new VolumesRepo(db),
     addons: new AddonsRepo(db, opts.box),
+    backupDestinations: new BackupDestinationsRepo(db, opts.box),
     close,
   };
 }

@@ -157,6 +157,8 @@ export interface AddonBackup {
   completedAt?: string;
   config: { size: string };
   message?: string;
+  /** the backup destination it is stored on; absent: the data directory */
+  customDestinationId?: string;
 }
 export interface AddonRestore {
   id: string;

@@ -5,7 +5,6 @@
  * `delete.backup`, `restore.addon.backup`, `get.addon.restores` and `get.addon.backup.restores|download`
  * work unchanged. Thin: shapes in, AddonsService calls, `{ data }` out.
  */
-import fs from 'node:fs';
 import { Type } from '@sinclair/typebox';
 import type { Api, ApiDeps } from '../deps.ts';
 import type { AddonsService, AddonContainer, AddonInput, AddonPatch } from '../../addons/addons-service.ts';
@@ -81,6 +80,7 @@ function backupView(b: AddonBackupRecord, last?: AddonRestoreRecord): Record<str
     config: { source: { type: b.sourceType }, size: String(b.sizeBytes), addonVersion: b.addonVersion },
     ...(b.error ? { message: b.error } : {}),
     ...(b.scheduleId ? { scheduleId: b.scheduleId, ...(b.expiresAt ? { expiresAt: b.expiresAt } : {}), retained: b.retained === true } : {}),
+    ...(b.destinationId ? { customDestinationId: b.destinationId } : {}),
     ...(last ? { lastRestore: { restoreTimestamp: last.createdAt, status: last.status, ...(last.completedAt ? { completedAt: last.completedAt } : {}) } } : {}),
   };
 }
@@ -279,8 +279,10 @@ export function registerV1Addons(app: Api, deps: ApiDeps & { addons?: AddonsServ
   });
   app.get('/v1/projects/:projectId/addons/:addonId/backups/:backupId/download', { schema: { ...tags, summary: "Download a backup's file", params: BackupParams } }, async (req, reply) => {
     const { projectId, addonId, backupId } = req.params as BP;
-    const { path: file, backup } = await addons.backupPath(req.principal, projectId, addonId, backupId);
+    // From the data directory, or streamed from the backup's destination.
+    const { backup, body, length } = await addons.openBackup(req.principal, projectId, addonId, backupId);
     reply.header('content-type', 'application/octet-stream').header('content-disposition', `attachment; filename="${backup.file}"`);
-    return reply.send(fs.createReadStream(file));
+    if (length !== undefined) reply.header('content-length', String(length));
+    return reply.send(body);
   });
 }

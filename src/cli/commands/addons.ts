@@ -106,11 +106,12 @@ export function registerAddons(program: Command): void {
 
   withProject(addons.command('backup <addon>').description('take a dump backup and wait for it'))
     .option('--name <name>', 'backup name')
+    .option('--destination <id>', 'write it to this backup destination (see slipway backup-destinations)')
     .option('--no-wait', 'return once scheduled')
-    .action(async (addon: string, opts: { project?: string; name?: string; wait: boolean }, cmd: Command) => {
+    .action(async (addon: string, opts: { project?: string; name?: string; destination?: string; wait: boolean }, cmd: Command) => {
       const s = sessionOf(cmd);
       const project = requireProject(opts);
-      const created = await s.client.json('POST', `${addonPath(project, addon)}/backups`, { body: { backupType: 'dump', ...(opts.name ? { name: opts.name } : {}) } });
+      const created = await s.client.json('POST', `${addonPath(project, addon)}/backups`, { body: { backupType: 'dump', ...(opts.name ? { name: opts.name } : {}), ...(opts.destination ? { customDestinationId: opts.destination } : {}) } });
       const id = created.data.id as string;
       if (!opts.wait) return s.json ? s.out.json(created) : s.out.line(`Backup '${id}' scheduled.`);
       const b = await until(async () => (await s.client.get(`${addonPath(project, addon)}/backups/${encodeURIComponent(id)}`)).data, (x) => ['completed', 'failed', 'aborted'].includes(x.status), 3_600_000);

@@ -146,7 +146,8 @@ export class DockerDriver implements RuntimeDriver {
     await this.images.ensure(image, { auth: spec.image ? spec.registryAuth : undefined, confirmAccess: spec.image !== undefined, onProgress: opts.onProgress });
 
     const ports: { name: string; internalPort: number; port: number }[] = [];
-    for (const p of spec.ports) ports.push({ name: p.name, internalPort: p.internalPort, port: await allocatePort() });
+    // On the host's network a port is the host's own: nothing is published.
+    for (const p of spec.ports) ports.push({ name: p.name, internalPort: p.internalPort, port: spec.hostNetwork ? p.internalPort : await allocatePort() });
     const env: Record<string, string> = { ...spec.env };
     if (ports[0]) env.PORT = String(ports[0].internalPort);
     for (const p of ports) env[`PORT_${p.name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`] = String(p.internalPort);
@@ -175,8 +176,9 @@ export class DockerDriver implements RuntimeDriver {
       Labels: labels,
       ExposedPorts: exposed,
       Tty: false,
+      ...(spec.user ? { User: spec.user } : {}),
       HostConfig: {
-        PortBindings: bindings,
+        ...(spec.hostNetwork ? { NetworkMode: 'host' } : { PortBindings: bindings }),
         ...(spec.image ? {} : { Binds: [`${spec.artifactDir}:${APP_DIR}:ro`] }),
         ...(spec.memoryMb ? { Memory: Math.round(spec.memoryMb * 1024 * 1024) } : {}),
         ...(spec.cpu ? { NanoCpus: Math.round(spec.cpu * 1e9) } : {}),

@@ -4,6 +4,7 @@ import { usePoll } from '../hooks.ts';
 import { href, Link } from '../router.tsx';
 import { Problem, StatusBadge, When } from '../ui.tsx';
 import { AddonMetrics } from './metrics/AddonMetrics.tsx';
+import { BackupTo, storedAt } from './addons/BackupTo.tsx';
 
 const POLL_MS = 2000;
 const tone = (status: string) => (status === 'running' ? 'ready' : status);
@@ -16,6 +17,7 @@ export function AddonPage({ project, addon }: { project: string; addon: string }
   const [notice, setNotice] = useState('');
   const [problem, setProblem] = useState<string>();
   const [busy, setBusy] = useState(false);
+  const [destination, setDestination] = useState('');
 
   const act = async (what: string, path: string, body?: unknown) => {
     setBusy(true);
@@ -71,9 +73,10 @@ export function AddonPage({ project, addon }: { project: string; addon: string }
               <button type="button" disabled={busy} onClick={() => act('Restart requested.', paths.addonAction(project, addon, 'restart'))}>
                 Restart
               </button>
-              <button type="button" disabled={busy} onClick={() => act('Backup scheduled.', paths.addonBackups(project, addon), { backupType: 'dump' })}>
+              <button type="button" disabled={busy} onClick={() => act('Backup scheduled.', paths.addonBackups(project, addon), { backupType: 'dump', ...(destination ? { customDestinationId: destination } : {}) })}>
                 Back up now
               </button>
+              <BackupTo value={destination} onChange={setDestination} />
             </>
           )}
         </div>
@@ -88,6 +91,7 @@ export function AddonPage({ project, addon }: { project: string; addon: string }
               <th scope="col">Name</th>
               <th scope="col">Status</th>
               <th scope="col">Size</th>
+              <th scope="col">Stored in</th>
               <th scope="col">Taken</th>
               <th scope="col">
                 <span className="sr-only">Actions</span>
@@ -102,6 +106,7 @@ export function AddonPage({ project, addon }: { project: string; addon: string }
                   <StatusBadge status={b.status} label={b.status} />
                 </td>
                 <td>{b.status === 'completed' ? `${b.config.size} bytes` : (b.message ?? '—')}</td>
+                <td>{storedAt(b)}</td>
                 <td>
                   <When at={b.createdAt} />
                 </td>
