@@ -123,11 +123,19 @@ export async function startTestPlatform(env: Record<string, string> = {}): Promi
     p.proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: ROOT, env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     p.proc.stdout!.on('data', (d) => logs.push(String(d)));
     p.proc.stderr!.on('data', (d) => logs.push(String(d)));
-    await waitFor(async () => {
-      if (p.proc.exitCode !== null) throw new Error(`platform exited with ${p.proc.exitCode}:\n${logs.join('').slice(-4000)}`);
-      const res = await fetch(`${p.apiUrl}/healthz`).catch(() => undefined);
-      return res?.status === 200;
-    }, 180_000, 'platform /healthz');
+    try {
+      await waitFor(async () => {
+        if (p.proc.exitCode !== null) throw new Error(`platform exited with ${p.proc.exitCode}:\n${logs.join('').slice(-4000)}`);
+        const res = await fetch(`${p.apiUrl}/healthz`).catch(() => undefined);
+        return res?.status === 200;
+      }, 180_000, 'platform /healthz');
+    } catch (err) {
+      // A platform that never became healthy is still ours: stop it and what it started, so the file ends.
+      if (p.proc.exitCode === null) p.proc.kill('SIGKILL');
+      await stopRouter(dataDir).catch(() => {});
+      killInstances(dataDir);
+      throw err;
+    }
   };
   await launch();
   return p;
