@@ -4,6 +4,9 @@
 # with the name of the Debian package to install. No test skips silently.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The platform runs on the Node LTS pinned as the `node` dependency; npm scripts already put it first on PATH,
+# and this keeps it so when the script is run by hand.
+export PATH="$PWD/node_modules/.bin:$PATH"
 
 need=()
 command -v git >/dev/null || need+=(git)
