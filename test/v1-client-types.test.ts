@@ -55,7 +55,7 @@ const ADDON_REFUSED_FIELDS: { routes: RegExp; paths: string[]; why: string }[] =
   { routes: /\/addons(\/[^/]+)?$/, paths: ['typeSpecificSettings.redisSentinelEnabled', 'typeSpecificSettings.postgresqlSupabaseMode', 'typeSpecificSettings.postgresqlConnectionPoolerEnabled', 'typeSpecificSettings.postgresqlConnectionPoolerReplicas', 'typeSpecificSettings.postgresqlReadConnectionPoolerEnabled', 'typeSpecificSettings.postgresqlReadConnectionPoolerReplicas', 'typeSpecificSettings.postgresqlImportMode', 'typeSpecificSettings.mysqlHaModeEnabled', 'typeSpecificSettings.mysqlRouterReplicas'], why: 'sentinels, Supabase, connection poolers, import mode and MySQL HA do not run here: refused when turned on (false and 0 are taken)' },
   { routes: /\/addons(\/[^/]+)?$/, paths: ['backupSchedules.customDestinationId', 'backupSchedules.additionalDestinations'], why: "backups are kept in the platform's data directory: no custom or additional destinations" },
   { routes: /\/(backups|backup-schedules)$/, paths: ['customDestinationId', 'additionalDestinations'], why: "backups are kept in the platform's data directory: no custom or additional destinations" },
-  { routes: /\/import$/, paths: ['importUrl', 'importAllDatabases', 'customDestinationId'], why: 'an import dumps the one database a live connection string names, into the data directory: no archive URLs, no all-databases import, no custom destination' },
+  { routes: /\/import$/, paths: ['importAllDatabases', 'customDestinationId'], why: 'an import dumps the one database a live connection string names (or downloads one dump from importUrl), into the data directory: no all-databases import, no custom destination' },
 ];
 
 /**
@@ -113,7 +113,6 @@ const ADDON_REFUSALS: { route: string; path: string; method: string; url: string
     on('/backups', 'additionalDestinations', { additionalDestinations: [{ destinationId: 'bucket', type: 'custom' }] }),
     on('/backup-schedules', 'customDestinationId', { ...hourly, customDestinationId: 'bucket' }),
     on('/backup-schedules', 'additionalDestinations', { ...hourly, additionalDestinations: [{ destinationId: 'bucket', type: 'custom' }] }),
-    on('/import', 'importUrl', { importUrl: 'https://example.com/dump.gz' }),
     on('/import', 'importAllDatabases', { connectionString: 'redis://127.0.0.1:1', importAllDatabases: true }),
     on('/import', 'customDestinationId', { connectionString: 'redis://127.0.0.1:1', customDestinationId: 'bucket' }),
   ];

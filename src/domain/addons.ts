@@ -67,8 +67,31 @@ export interface AddonSpec {
 export interface AddonSecrets {
   username: string;
   password: string;
-  /** a rotation asked for and not yet applied to the server (the controller applies it, then promotes it) */
+  /** legacy: a password rotation asked for before rotations changed logins (read as `next` with the same user) */
   nextPassword?: string;
+  /** a rotation asked for and not yet applied: the login the server gets beside the current one, then promoted */
+  next?: AddonLogin;
+  /**
+   * The login a rotation replaced: still valid on the server while an instance that was given it runs, then
+   * retired (its password removed). `since` is when it was replaced.
+   */
+  retiring?: AddonLogin & { since: string };
+}
+
+/** A user name and password the addon's server accepts. */
+export interface AddonLogin {
+  username: string;
+  password: string;
+}
+
+/**
+ * The login a rotation moves to. PostgreSQL and MariaDB hold one password per user, so a rotation alternates
+ * between two users (`u…` and `u…_b`), both superusers of the addon: the old one keeps working until it is
+ * retired. Redis users may hold several passwords: its `default` user keeps its name.
+ */
+export function rotatedUsername(type: AddonType, username: string): string {
+  if (type === 'redis') return username;
+  return username.endsWith('_b') ? username.slice(0, -2) : `${username}_b`;
 }
 
 export interface AddonRecord {

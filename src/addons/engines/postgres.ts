@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import type { AddonRecord } from '../../domain/addons.ts';
+import type { AddonLogin, AddonRecord } from '../../domain/addons.ts';
 import type { AddonEngine, EngineContext, ServerControl } from './engine.ts';
 import { run, sh, versionLine, writeOwned } from './run.ts';
 
@@ -140,10 +140,37 @@ export class PostgresEngine implements AddonEngine {
     await run(bin(major, 'pg_dump'), args, { env, timeoutMs: 60 * 60_000 });
   }
 
-  async setPassword(ctx: EngineContext, password: string): Promise<void> {
+  readonly loginsPerServer = false;
+
+  async addLogin(ctx: EngineContext, login: AddonLogin): Promise<void> {
     // Generated passwords are letters and digits: safe inside a literal.
-    if (!/^[A-Za-z0-9]+$/.test(password)) throw new Error('unexpected characters in a generated password');
-    await withClient(ctx, 'postgres', (c) => c.query(`ALTER ROLE ${ident(ctx.secrets.username)} WITH PASSWORD '${password}'`));
+    if (!/^[A-Za-z0-9]+$/.test(login.password)) throw new Error('unexpected characters in a generated password');
+    await withClient(ctx, 'postgres', async (c) => {
+      const exists = (await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [login.username])).rowCount;
+      // A superuser like the addon's first user: every object either made stays reachable by the other.
+      if (exists) await c.query(`ALTER ROLE ${ident(login.username)} WITH LOGIN PASSWORD '${login.password}'`);
+      else await c.query(`CREATE ROLE ${ident(login.username)} WITH SUPERUSER LOGIN PASSWORD '${login.password}'`);
+    });
+  }
+
+  async retireLogin(ctx: EngineContext, login: AddonLogin): Promise<void> {
+    if (login.username === ctx.secrets.username) throw new Error('a login cannot retire itself');
+    await withClient(ctx, 'postgres', async (c) => {
+      // No password: no password authentication can succeed. The role stays (it may own objects).
+      await c.query(`ALTER ROLE ${ident(login.username)} WITH PASSWORD NULL`);
+      await c.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1 AND backend_type = 'client backend'", [login.username]);
+    });
+  }
+
+  async followLogin(replica: EngineContext, login: AddonLogin): Promise<void> {
+    if (!replica.replicaOf) return;
+    if (!/^[A-Za-z0-9_]+$/.test(login.username + login.password)) throw new Error('unexpected characters in a generated login');
+    const conninfo = `host=${replica.replicaOf.host} port=${replica.replicaOf.port} user=${login.username} password=${login.password}`;
+    // The role itself reached the replica through the WAL; its connection to the primary is its own setting.
+    await withClient(replica, 'postgres', async (c) => {
+      await c.query(`ALTER SYSTEM SET primary_conninfo = '${conninfo}'`);
+      await c.query('SELECT pg_reload_conf()');
+    });
   }
 
   private env(ctx: EngineContext): Record<string, string> {

@@ -1,5 +1,6 @@
 /**
- * `slipway addons list|types|create|get|credentials|backup|backups|restore|restores|pause|resume|restart|delete`:
+ * `slipway addons list|types|create|get|credentials|backup|backups|restore|restores|pause|resume|restart|delete`
+ * (and `rotate|import`, addons-ops.ts):
  * the `/v1` addon routes from the command line. `create`, `backup` and `restore` wait for the outcome unless
  * `--no-wait`; `credentials` prints secrets, so it says so on stderr.
  */
@@ -8,6 +9,7 @@ import type { ApiClient } from '../api-client.ts';
 import { projectPath, requireProject, UsageError } from '../service-ref.ts';
 import { sessionOf } from '../session.ts';
 import { intArg } from './projects.ts';
+import { registerAddonOps } from './addons-ops.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -175,4 +177,6 @@ export function registerAddons(program: Command): void {
       if (s.json) return s.out.json(body);
       s.out.line(`Addon '${addon}' is being deleted: ${body.data.message}.`);
     });
+
+  registerAddonOps(addons);
 }

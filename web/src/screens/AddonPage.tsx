@@ -3,6 +3,7 @@ import { get, post, paths, type Addon, type AddonBackup, type AddonRestore } fro
 import { usePoll } from '../hooks.ts';
 import { href, Link } from '../router.tsx';
 import { Problem, StatusBadge, When } from '../ui.tsx';
+import { AddonOps } from './addons/AddonOps.tsx';
 
 const POLL_MS = 2000;
 const tone = (status: string) => (status === 'running' ? 'ready' : status);
@@ -77,6 +78,7 @@ export function AddonPage({ project, addon }: { project: string; addon: string }
           )}
         </div>
       )}
+      {d && <AddonOps project={project} addon={addon} paused={d.status === 'paused'} onChange={() => backups.reload()} />}
       <h2>Backups</h2>
       <Problem error={backups.error} />
       {backups.data?.length === 0 && <p>No backups yet.</p>}
