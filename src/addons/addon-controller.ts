@@ -27,6 +27,7 @@ import type { ServerUser } from './server-user.ts';
 import { scheduleDump } from './backups.ts';
 import { CredentialRotation } from './rotation.ts';
 import { downloadDump } from './imports.ts';
+import { addonCertificate, installCertificate, serverTls } from './tls.ts';
 import { run } from './engines/run.ts';
 import { addonDir, backupFile, pickPort, portFree } from './places.ts';
 
@@ -52,6 +53,8 @@ export interface AddonControllerOptions {
   stopGraceSeconds?: number;
   /** how long a started server may take to answer before the start counts as failed */
   startTimeoutMs?: number;
+  /** the platform's base domain: addon certificates name it too (external access) */
+  domain?: string;
   /** how long a rotation's replaced login stays valid for instances not yet rolled out (default 30 min) */
   retireAfterMs?: number;
 }
@@ -144,11 +147,13 @@ export class AddonController {
 
   async context(a: AddonRecord): Promise<EngineContext> {
     const dataDir = path.join(addonDir(this.opts.dataDir, a.projectId, a.id), 'data');
+    const mountPath = this.opts.isolation === 'bwrap' ? MOUNT : dataDir;
     return {
       addon: a,
       secrets: await this.store.addons.secrets(a.projectId, a.id),
       dataDir,
-      mountPath: this.opts.isolation === 'bwrap' ? MOUNT : dataDir,
+      mountPath,
+      ...(a.spec.tlsEnabled ? { tls: serverTls(dataDir, mountPath) } : {}),
       memoryMb: findPlan(a.spec.billing.deploymentPlan)?.memoryMb ?? 512,
       user: this.opts.user,
       host: HOST,
@@ -157,7 +162,7 @@ export class AddonController {
 
   /** The identity of the server an addon should run: a new one replaces a running one of another. */
   private releaseOf(a: AddonRecord): string {
-    const shape = JSON.stringify([a.spec.version, a.spec.billing.deploymentPlan, a.spec.typeSpecificSettings ?? {}, a.port]);
+    const shape = JSON.stringify([a.spec.version, a.spec.billing.deploymentPlan, a.spec.typeSpecificSettings ?? {}, a.port, ...(a.spec.tlsEnabled ? ['tls'] : [])]);
     return `g${a.generation}-${crypto.createHash('sha256').update(shape).digest('hex').slice(0, 8)}`;
   }
 
@@ -169,11 +174,13 @@ export class AddonController {
   private async replicaContext(a: AddonRecord, ordinal: number): Promise<EngineContext> {
     const primary = await this.context(a);
     const dataDir = path.join(addonDir(this.opts.dataDir, a.projectId, a.id), `replica-${ordinal}`);
+    const mountPath = this.opts.isolation === 'bwrap' ? MOUNT : dataDir;
     return {
       ...primary,
       addon: { ...a, port: a.replicaPorts[ordinal - 1] },
       dataDir,
-      mountPath: this.opts.isolation === 'bwrap' ? MOUNT : dataDir,
+      mountPath,
+      ...(a.spec.tlsEnabled ? { tls: serverTls(dataDir, mountPath) } : {}),
       replicaOf: { host: HOST, port: a.port },
     };
   }
@@ -355,6 +362,7 @@ export class AddonController {
     const ctx = replica?.ctx ?? (await this.context(a));
     fs.mkdirSync(ctx.dataDir, { recursive: true, mode: 0o700 });
     if (this.opts.user.drop) fs.chownSync(ctx.dataDir, this.opts.user.uid, this.opts.user.gid);
+    if (ctx.tls) installCertificate(await addonCertificate(addonDir(this.opts.dataDir, a.projectId, a.id), this.opts.domain ?? 'localhost'), ctx.dataDir, this.opts.user);
     await engine.prepare(ctx);
     const script = engine.script(ctx);
     const u = this.opts.user;

@@ -130,8 +130,9 @@ export class AddonsService {
     }
   }
 
-  private checkNetworking(input: { tlsEnabled?: boolean; externalAccessEnabled?: boolean; ipPolicies?: unknown[]; backupSchedules?: unknown[] }, unsupported: FieldProblem[]): void {
-    if (input.tlsEnabled) unsupported.push({ field: 'tlsEnabled', rule: 'supported', message: 'TLS for addons is not available here: addons listen on 127.0.0.1 only' });
+  /** `current`: the addon's settings when patching (TLS is chosen at create), absent on create. */
+  private checkNetworking(input: { tlsEnabled?: boolean; externalAccessEnabled?: boolean; ipPolicies?: unknown[]; backupSchedules?: unknown[] }, unsupported: FieldProblem[], current?: { tlsEnabled: boolean }): void {
+    if (current && input.tlsEnabled !== undefined && input.tlsEnabled !== current.tlsEnabled) unsupported.push({ field: 'tlsEnabled', rule: 'immutable', message: `TLS is chosen when an addon is created (this one has it ${current.tlsEnabled ? 'on' : 'off'}): create another addon and restore a backup into it` });
     if (input.externalAccessEnabled) unsupported.push({ field: 'externalAccessEnabled', rule: 'supported', message: 'external access to addons is not available here: addons listen on 127.0.0.1 only' });
     if (input.ipPolicies?.length) unsupported.push({ field: 'ipPolicies', rule: 'supported', message: 'IP policies for addons are not available here' });
   }
@@ -237,7 +238,7 @@ export class AddonsService {
       type: engine.type,
       version: version!,
       billing: { deploymentPlan: input.billing.deploymentPlan, storage: input.billing.storage ?? ADDON_STORAGE_DEFAULT, replicas: input.billing.replicas ?? ADDON_REPLICAS.default, ...(input.billing.storageClass ? { storageClass: input.billing.storageClass } : {}) },
-      tlsEnabled: false,
+      tlsEnabled: input.tlsEnabled ?? false,
       externalAccessEnabled: false,
       ...(input.typeSpecificSettings ? { typeSpecificSettings: input.typeSpecificSettings } : {}),
       ...(dbName ? { dbName } : {}),
@@ -292,7 +293,7 @@ export class AddonsService {
     }
     this.checkBilling(cur.spec.type, patch.billing ?? {}, problems);
     this.checkSettings(cur.spec.type, patch.typeSpecificSettings, problems, unsupported);
-    this.checkNetworking(patch, unsupported);
+    this.checkNetworking(patch, unsupported, cur.spec);
     if (patch.backupSchedules) this.checkSchedules(patch.backupSchedules as BackupScheduleSpec[], [], problems, unsupported);
     if (problems.length) throw new ValidationError(problems);
     if (unsupported.length) throw new UnsupportedError(unsupported);

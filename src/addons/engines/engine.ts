@@ -3,6 +3,7 @@
  * reads, readiness, first-start initialisation, dumps and restores. One module per type implements it.
  */
 import type { AddonLogin, AddonRecord, AddonSecrets, AddonType } from '../../domain/addons.ts';
+import type { ServerTls } from '../tls.ts';
 
 export interface EngineContext {
   addon: AddonRecord;
@@ -18,6 +19,8 @@ export interface EngineContext {
   host: string;
   /** set for a read replica: the primary it follows (its data directory and port are the replica's own) */
   replicaOf?: { host: string; port: number };
+  /** set when the addon has `tlsEnabled`: the server takes TLS connections only */
+  tls?: ServerTls;
 }
 
 /** Stopping and starting the server, for a restore that must swap data files while it is down. */

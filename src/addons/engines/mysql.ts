@@ -30,7 +30,7 @@ export class MysqlEngine implements AddonEngine {
   readonly type = 'mysql' as const;
   readonly name = 'MySQL (served by MariaDB)';
   readonly description = 'MySQL-compatible relational database, served here by MariaDB: versions are MariaDB versions.';
-  readonly features = { backupsDump: true, customDBName: true, importDump: false, importLive: true, scaleReplicas: false, tls: false, externalAccess: false, forkAddon: false };
+  readonly features = { backupsDump: true, customDBName: true, importDump: false, importLive: true, scaleReplicas: false, tls: true, externalAccess: false, forkAddon: false };
   readonly dumpExtension = 'sql';
   private versions?: string[];
 
@@ -72,12 +72,12 @@ export class MysqlEngine implements AddonEngine {
       `  mv ${d}.init ${d}`,
       'fi',
       `INIT=; [ -f ${m}/${INIT_FILE} ] && INIT=--init-file=${m}/${INIT_FILE}`,
-      `exec ${SERVER} --no-defaults --datadir=${d} --tmpdir=${m}/tmp --bind-address=${ctx.host} --port=${ctx.addon.port} --socket=${m}/mysqld.sock --pid-file=${m}/mysqld.pid --skip-name-resolve --innodb-buffer-pool-size=${poolMb}M --performance-schema=OFF $INIT`,
+      `exec ${SERVER} --no-defaults --datadir=${d} --tmpdir=${m}/tmp --bind-address=${ctx.host} --port=${ctx.addon.port} --socket=${m}/mysqld.sock --pid-file=${m}/mysqld.pid --skip-name-resolve --innodb-buffer-pool-size=${poolMb}M --performance-schema=OFF${ctx.tls ? ` --ssl-cert=${ctx.tls.certPath} --ssl-key=${ctx.tls.keyPath} --require-secure-transport=ON` : ''} $INIT`,
     ].join('\n');
   }
 
   private args(ctx: EngineContext): string[] {
-    return ['--no-defaults', '--protocol=tcp', '-h', ctx.host, '-P', String(ctx.addon.port), '-u', ctx.secrets.username];
+    return ['--no-defaults', '--protocol=tcp', '-h', ctx.host, '-P', String(ctx.addon.port), '-u', ctx.secrets.username, ...(ctx.tls ? ['--ssl', `--ssl-ca=${ctx.tls.caFile}`] : [])];
   }
 
   private env(ctx: EngineContext): Record<string, string> {

@@ -20,7 +20,7 @@ export class RedisEngine implements AddonEngine {
   readonly type = 'redis' as const;
   readonly name = 'Redis';
   readonly description = 'Redis implements a distributed, in-memory key-value database with optional durability.';
-  readonly features = { backupsDump: true, customDBName: false, importDump: false, importLive: true, scaleReplicas: true, tls: false, externalAccess: false, forkAddon: false };
+  readonly features = { backupsDump: true, customDBName: false, importDump: false, importLive: true, scaleReplicas: true, tls: true, externalAccess: false, forkAddon: false };
   readonly dumpExtension = 'rdb';
   private versions?: string[];
 
@@ -43,7 +43,10 @@ export class RedisEngine implements AddonEngine {
     const policy = String(ctx.addon.spec.typeSpecificSettings?.redisMaxMemoryPolicy ?? 'noeviction');
     const conf = [
       `bind ${ctx.host}`,
-      `port ${ctx.addon.port}`,
+      // With TLS the port takes TLS connections only (clients are not asked for certificates).
+      ...(ctx.tls
+        ? ['port 0', `tls-port ${ctx.addon.port}`, `tls-cert-file ${ctx.tls.certPath}`, `tls-key-file ${ctx.tls.keyPath}`, `tls-ca-cert-file ${ctx.tls.certPath}`, 'tls-auth-clients no', ...(ctx.replicaOf ? ['tls-replication yes'] : [])]
+        : [`port ${ctx.addon.port}`]),
       'protected-mode yes',
       'daemonize no',
       'logfile ""',
@@ -65,8 +68,13 @@ export class RedisEngine implements AddonEngine {
     return ['set -e', `exec ${SERVER} ${ctx.mountPath}/${CONF}`].join('\n');
   }
 
+  /** redis-cli's arguments to reach the server (over TLS, checked against the addon's certificate). */
+  private target(ctx: EngineContext): string[] {
+    return ['-h', ctx.host, '-p', String(ctx.addon.port), '--no-auth-warning', ...(ctx.tls ? ['--tls', '--cacert', ctx.tls.caFile] : [])];
+  }
+
   private cli(ctx: EngineContext, args: string[], timeoutMs = 30_000): Promise<string> {
-    return run(CLI, ['-h', ctx.host, '-p', String(ctx.addon.port), '--no-auth-warning', ...args], { env: { REDISCLI_AUTH: ctx.secrets.password }, timeoutMs });
+    return run(CLI, [...this.target(ctx), ...args], { env: { REDISCLI_AUTH: ctx.secrets.password }, timeoutMs });
   }
 
   async ping(ctx: EngineContext): Promise<boolean> {
@@ -91,7 +99,7 @@ export class RedisEngine implements AddonEngine {
 
   /** A command that carries a password goes to redis-cli on stdin, never its argument list. */
   private async command(ctx: EngineContext, line: string): Promise<void> {
-    const out = (await run(CLI, ['-h', ctx.host, '-p', String(ctx.addon.port), '--no-auth-warning'], { env: { REDISCLI_AUTH: ctx.secrets.password }, stdin: `${line}\n`, timeoutMs: 30_000 })).trim();
+    const out = (await run(CLI, this.target(ctx), { env: { REDISCLI_AUTH: ctx.secrets.password }, stdin: `${line}\n`, timeoutMs: 30_000 })).trim();
     if (out !== 'OK') throw new Error(`redis refused ${line.split(' ').slice(0, 2).join(' ')}: ${out.slice(0, 200)}`);
   }
 
