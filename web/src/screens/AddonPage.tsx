@@ -51,6 +51,7 @@ export function AddonPage({ project, addon }: { project: string; addon: string }
           </span>
           <span>{d.billing.deploymentPlan}</span>
           <span>{d.billing.storage} MB</span>
+          <span>{(d as Addon & { tlsEnabled?: boolean }).tlsEnabled ? 'TLS connections only' : 'no TLS'}</span>
           {d.statusMessage && <span>{d.statusMessage}</span>}
         </p>
       )}
