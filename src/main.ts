@@ -223,6 +223,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
     ...(config.runtime === 'process' ? {} : { images: config.addonImages }),
     logger: controllerLog,
     requeue: (key) => addonQueue.add(key),
+    domain: config.domain,
     // Services that read the addon through a secret group roll out with the new password.
     credentialsChanged: (projectId, addonId, change) => secretGroups.addonCredentialsChanged(projectId, addonId, change),
   });

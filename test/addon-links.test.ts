@@ -2,7 +2,7 @@
  * Addons linked to services through secret groups, through the official @northflank/js-client on a real
  * platform: a PostgreSQL addon linked with an alias reaches a service (a Node app using the `pg` module,
  * built from its fixture) as variables it connects with, answering through the router; a credential
- * rotation rolls the service out and it connects with the new password; a job run reads it too; bad links are refused by field with
+ * rotation rolls the service out under load with no failed request, and then the old login stops working; a job run reads it too; bad links are refused by field with
  * nothing stored; a viewer reads names, never values; a linked addon cannot be deleted until unlinked.
  */
 import { after, before, describe, it } from 'node:test';
@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import type { ApiClient } from '@northflank/js-client';
-import { api, fixtureRepo, northflankClient, startTestPlatform, viaRouter, waitFor, type RunningPlatform } from './support/platform.ts';
+import { api, fixtureRepo, northflankClient, routerLoad, startTestPlatform, viaRouter, waitFor, type RunningPlatform } from './support/platform.ts';
 import { waitForAddonStatus } from './support/addons.ts';
 
 const PROJECT = 'links';
@@ -131,17 +131,39 @@ describe('addons linked to services through secret groups', () => {
     assert.deepEqual(Object.keys(group.data.addonSecrets[0].variables).sort(), ['DATABASE_URL', 'NF_LINKED_DB_HOST', 'NF_LINKED_DB_POSTGRES_URI']);
   });
 
-  it('rolls the service out when the addon credentials rotate, and it connects with the new password', async () => {
+  it('rotates the credentials with zero downtime: the app answers every request through the rollout, then the old login stops working', async () => {
     const n = (await releases('app'))[0].number;
-    assert.equal((await api(p, 'POST', `/projects/${PROJECT}/addons/${ADDON}/credentials/rotate`)).status, 202);
-    const rotated = await waitFor(async () => {
-      const c = await credentials();
-      return c.password !== firstPassword ? c : false;
-    }, 120_000, 'new password');
-    await settledOn('app', n + 1);
+    const before = await credentials();
+    const oldUri = before.postgresUri;
+    const rotation = async () => (await api(p, 'GET', `/projects/${PROJECT}/addons/${ADDON}/credentials/rotation`)).body.state as string;
+    assert.equal(await rotation(), 'idle');
+    const load = routerLoad(p, `app.${PROJECT}.localhost`);
+    try {
+      await waitFor(() => load.stats.ok > 20, 60_000, 'load flowing');
+      assert.equal((await api(p, 'POST', `/projects/${PROJECT}/addons/${ADDON}/credentials/rotate`)).status, 202);
+      // A second rotation while this one runs is refused.
+      assert.equal((await api(p, 'POST', `/projects/${PROJECT}/addons/${ADDON}/credentials/rotate`)).status, 409);
+      const rotated = await waitFor(async () => {
+        const c = await credentials();
+        return c.password !== firstPassword ? c : false;
+      }, 120_000, 'new password');
+      assert.notEqual(rotated.postgresUri, oldUri);
+      await settledOn('app', n + 1);
+      // Retired once no instance runs a release with the old password: new connections with it fail.
+      await waitFor(async () => (await rotation()) === 'idle', 180_000, 'old login retired');
+      const okAtRetirement = load.stats.ok;
+      await waitFor(() => load.stats.ok > okAtRetirement + 20, 60_000, 'load after the retirement');
+    } finally {
+      await load.stop();
+    }
+    assert.equal(load.stats.failed, 0, `failed requests: ${load.stats.errors.slice(0, 5).join(' | ')}`);
+    assert.ok(load.stats.ok > 40, `answered ${load.stats.ok}`);
+    const old = new pg.Client({ connectionString: oldUri, connectionTimeoutMillis: 5000 });
+    old.on('error', () => {});
+    await assert.rejects(old.connect(), /password authentication failed/);
     assert.ok((await rolloutEvents('app')).some((m) => /addon 'linked-db' credentials rotated/.test(m)), JSON.stringify(await rolloutEvents('app')));
     const details = (await client.get.service.runtimeEnvironmentDetails({ parameters: { ...parameters, serviceId: 'app' } })).data.runtimeEnvironment as Record<string, { value: string }>;
-    assert.equal(details.DATABASE_URL.value, rotated.postgresUri);
+    assert.equal(details.DATABASE_URL.value, (await credentials()).postgresUri);
   });
 
   it('gives a job run the linked addon too, with the current password', async () => {

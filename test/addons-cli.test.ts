@@ -1,11 +1,14 @@
 /**
  * `slipway addons` as a user runs it (the real binary against a real platform): a Redis addon created and
- * waited for, its credentials printed, a backup taken and restored, the addon deleted only with --yes.
+ * waited for, its credentials printed, a backup taken and restored, its credentials rotated, a dump imported
+ * from a URL, the addon deleted only with --yes.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
@@ -80,7 +83,36 @@ describe('slipway addons CLI', () => {
       await r2.connect().catch(() => {});
       return (await r2.get('k').catch(() => undefined)) === 'before';
     }, 60_000, 'the restored value');
+    await r2.set('k', 'latest');
     r2.disconnect();
+
+    // A rotation: waits until the old login is retired; the new credentials work.
+    const rotated = await cli(['addons', 'rotate', 'cache']);
+    ok(rotated, 'rotate');
+    assert.match(rotated.stdout, /old login retired/);
+    const url2 = JSON.parse((await cli(['addons', 'credentials', 'cache', '--json'])).stdout).data.secrets.redisMasterUrl as string;
+    assert.notEqual(url2, url);
+
+    // An import from a URL: the first backup's RDB, served by a local HTTP server.
+    const rdb = Buffer.from(await (await fetch(`${p.apiUrl}/v1/projects/clidata/addons/cache/backups/${backupId}/download`, { headers: { authorization: `Bearer ${p.token}` } })).arrayBuffer());
+    const server = http.createServer((_req, res) => res.end(rdb));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    try {
+      const noSource = await cli(['addons', 'import', 'cache']);
+      assert.equal(noSource.code, 2, 'an import names its source');
+      const imported = await cli(['addons', 'import', 'cache', '--url', `http://127.0.0.1:${(server.address() as AddressInfo).port}/cache.rdb`]);
+      ok(imported, 'import');
+      assert.match(imported.stdout, /Import completed/);
+    } finally {
+      server.close();
+    }
+    const r3 = new Redis(url2, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+    r3.on('error', () => {});
+    await waitFor(async () => {
+      await r3.connect().catch(() => {});
+      return (await r3.get('k').catch(() => undefined)) === 'before';
+    }, 60_000, 'the imported value');
+    r3.disconnect();
 
     const refused = await cli(['addons', 'delete', 'cache']);
     assert.equal(refused.code, 2, 'delete without --yes is refused');

@@ -10,7 +10,7 @@ import path from 'node:path';
 import mysql from 'mysql2/promise';
 import type { ApiClient } from '@northflank/js-client';
 import { api, instancePids, northflankClient, startTestPlatform, waitFor, type RunningPlatform } from './support/platform.ts';
-import { backupAndWait, restoreAndWait, waitForAddonStatus } from './support/addons.ts';
+import { backupAndWait, restoreAndWait, rotateAndWait, waitForAddonStatus } from './support/addons.ts';
 
 const P = 'mydata';
 const A = 'shop-db';
@@ -95,6 +95,15 @@ describe('MySQL addon (MariaDB)', () => {
     assert.equal(notNamed.status, 400, JSON.stringify(notNamed.body));
     assert.ok(notNamed.body.error.details.backupId);
     assert.equal((await client.get.addon.restores({ parameters: { projectId: P, addonId: A } })).data.restores.length, 2, 'no restore recorded for the refused ones');
+  });
+
+  it('rotates the credentials to the other login: it works, the replaced one is retired', async () => {
+    const { before, after } = await rotateAndWait(p, client, P, A, 'mysqlUri');
+    uri = after;
+    assert.notEqual(new URL(after).username, new URL(before).username, 'MariaDB holds one password per user: a rotation alternates two users');
+    await query("INSERT INTO items (name) VALUES ('rotated')");
+    await assert.rejects(mysql.createConnection(before), /locked|Access denied/);
+    await query("DELETE FROM items WHERE name = 'rotated'");
   });
 
   it('keeps the data through pause and resume', async () => {

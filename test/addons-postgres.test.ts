@@ -8,10 +8,13 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import zlib from 'node:zlib';
 import pg from 'pg';
 import type { ApiClient } from '@northflank/js-client';
-import { api, instancePids, northflankClient, pidAlive, startTestPlatform, waitFor, type RunningPlatform } from './support/platform.ts';
-import { backupAndWait, restoreAndWait, waitForAddonStatus } from './support/addons.ts';
+import { api, freePort, instancePids, northflankClient, pidAlive, startTestPlatform, waitFor, type RunningPlatform } from './support/platform.ts';
+import { backupAndWait, restoreAndWait, rotateAndWait, waitForAddonStatus } from './support/addons.ts';
 
 const P = 'pgdata';
 
@@ -172,16 +175,13 @@ describe('PostgreSQL addon', () => {
     assert.deepEqual(await names(), ['one', 'two', 'three', 'kept', 'after restart']);
   });
 
-  it('rotates the password: the new one works, the old one no longer does', async () => {
-    const old = uri;
-    const res = await api(p, 'POST', `/projects/${P}/addons/${A}/credentials/rotate`);
-    assert.equal(res.status, 202, JSON.stringify(res.body));
-    uri = await waitFor(async () => {
-      const next = (await client.get.addon.credentials({ parameters: { projectId: P, addonId: A } })).data.secrets.postgresUri as string;
-      return next !== old ? next : undefined;
-    }, 60_000, 'a new password');
+  it('rotates the credentials: the new login works, the replaced one is retired', async () => {
+    const { before, after } = await rotateAndWait(p, client, P, A, 'postgresUri');
+    uri = after;
+    assert.notEqual(new URL(after).username, new URL(before).username, 'PostgreSQL holds one password per role: a rotation alternates two roles');
     assert.deepEqual(await names(), ['one', 'two', 'three', 'kept', 'after restart']);
-    const c = new pg.Client({ connectionString: old, connectionTimeoutMillis: 10_000 });
+    const c = new pg.Client({ connectionString: before, connectionTimeoutMillis: 10_000 });
+    c.on('error', () => {});
     await assert.rejects(c.connect(), /password authentication failed/);
     await c.end().catch(() => {});
   });
@@ -226,7 +226,7 @@ describe('PostgreSQL addon', () => {
       [{ ...base, billing: { ...base.billing, deploymentPlan: 'huge' } }, 'billing.deploymentPlan', 400],
       [{ ...base, typeSpecificSettings: { redisMaxMemoryPolicy: 'allkeys-lru' } }, 'typeSpecificSettings.redisMaxMemoryPolicy', 400],
       [{ ...base, customCredentials: { dbName: '1bad' } }, 'customCredentials.dbName', 400],
-      [{ ...base, tlsEnabled: true }, 'tlsEnabled', 422],
+      [{ ...base, externalAccessEnabled: true }, 'externalAccessEnabled', 422],
       [{ ...base, surprise: 1 }, 'surprise', 400],
     ];
     for (const [body, field, status] of cases) {
@@ -255,9 +255,6 @@ describe('PostgreSQL addon', () => {
     const wrong = await api(p, 'POST', `/v1/projects/${P}/addons/copy-db/import`, { connectionString: 'mysql://u:p@127.0.0.1:3306/x' });
     assert.equal(wrong.status, 400);
     assert.ok(wrong.body.error.details.connectionString, JSON.stringify(wrong.body));
-    const byUrl = await api(p, 'POST', `/v1/projects/${P}/addons/copy-db/import`, { importUrl: 'https://example.com/x.gz' });
-    assert.equal(byUrl.status, 422);
-    assert.ok(byUrl.body.error.details.importUrl);
 
     const res = await api(p, 'POST', `/v1/projects/${P}/addons/copy-db/import`, { name: 'from main', connectionString: uri });
     assert.equal(res.status, 200, JSON.stringify(res.body));
@@ -275,6 +272,82 @@ describe('PostgreSQL addon', () => {
     assert.deepEqual(rows, await names());
     const backup = (await client.get.addon.backup({ parameters: { projectId: P, addonId: 'copy-db', backupId: res.body.data.backupId } })).data;
     assert.equal(backup.config.source?.type, 'liveInstance');
+  });
+
+  it('imports a dump from an http URL (gzipped), and fails a download with its reason', async () => {
+    // A real dump of the main addon, served gzipped (as Northflank's imports are) by a local HTTP server.
+    const backupId = await backupAndWait(client, P, A, 'to serve');
+    const link = (await client.get.addon.backup.download({ parameters: { projectId: P, addonId: A, backupId } })).data.downloadLink;
+    const dump = Buffer.from(await (await fetch(link, { headers: { authorization: `Bearer ${p.token}` } })).arrayBuffer());
+    const files: Record<string, Buffer> = { '/main.dump.gz': zlib.gzipSync(dump), '/notes.txt': Buffer.from('just some text\n') };
+    const server = http.createServer((req, res) => {
+      const body = files[req.url ?? ''];
+      res.statusCode = body ? 200 : 404;
+      res.end(body ?? 'not here');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const closed = await freePort();
+    const parameters = { projectId: P, addonId: 'copy-db' };
+    const outcome = async (importUrl: string) => {
+      const res = await client.import.addon.backup({ parameters, data: { name: `from ${importUrl}`, importUrl } });
+      const backup = await waitFor(async () => {
+        const b = (await client.get.addon.backup({ parameters: { ...parameters, backupId: res.data.backupId } })).data;
+        return b.status === 'completed' || b.status === 'failed' ? b : undefined;
+      }, 120_000, `import of ${importUrl}`);
+      const restore = await waitFor(async () => {
+        const r = (await client.get.addon.restores({ parameters })).data.restores.find((x) => x.id === res.data.restoreId);
+        return r && (r.status === 'completed' || r.status === 'failed') ? r : undefined;
+      }, 180_000, 'its restore');
+      return { backup, restore };
+    };
+    const onCopy = async (sql: string) => {
+      const c = new pg.Client({ connectionString: (await client.get.addon.credentials({ parameters })).data.secrets.postgresUri as string });
+      await c.connect();
+      try {
+        return (await c.query(sql)).rows;
+      } finally {
+        await c.end();
+      }
+    };
+    const copyNames = async () => (await onCopy('SELECT name FROM items ORDER BY id')).map((r) => r.name as string);
+    try {
+      // Bad input: refused by field, nothing made.
+      const before = (await client.get.addon.backups({ parameters })).data.backups.length;
+      for (const [body, field] of [
+        [{ importUrl: 'not a url' }, 'importUrl'],
+        [{ importUrl: 'ftp://127.0.0.1/x.gz' }, 'importUrl'],
+        [{ importUrl: `${base}/main.dump.gz`, connectionString: uri }, 'importUrl'],
+        [{ importUrl: '' }, 'importUrl'],
+      ] as const) {
+        const res = await api(p, 'POST', `/v1/projects/${P}/addons/copy-db/import`, body);
+        assert.equal(res.status, 400, `${JSON.stringify(body)}: ${JSON.stringify(res.body)}`);
+        assert.ok(res.body.error.details?.[field], JSON.stringify(res.body));
+      }
+      assert.equal((await client.get.addon.backups({ parameters })).data.backups.length, before, 'nothing half-created');
+
+      await onCopy("INSERT INTO items (name) VALUES ('only in the copy')");
+      const good = await outcome(`${base}/main.dump.gz`);
+      assert.equal(good.backup.status, 'completed', JSON.stringify(good.backup));
+      assert.equal(good.backup.config.source?.type, 'externalDump');
+      assert.equal(good.restore.status, 'completed', JSON.stringify(good.restore));
+      assert.deepEqual(await copyNames(), await names(), 'the data is exactly the downloaded dump\'s');
+
+      const failures: [string, RegExp][] = [
+        [`${base}/missing.gz`, /HTTP 404/],
+        [`${base}/notes.txt`, /not a PostgreSQL custom-format dump/],
+        [`http://127.0.0.1:${closed}/main.dump.gz`, /ECONNREFUSED/],
+      ];
+      for (const [url, reason] of failures) {
+        const bad = await outcome(url);
+        assert.equal(bad.backup.status, 'failed', url);
+        assert.match(String((bad.backup as { message?: string }).message ?? JSON.stringify(bad.backup)), reason);
+        assert.equal(bad.restore.status, 'failed');
+      }
+      assert.deepEqual(await copyNames(), await names(), 'a failed import leaves the data as it was');
+    } finally {
+      server.close();
+    }
   });
 
   it('deletes the addon: the server stops, then its data is removed', async () => {

@@ -6,12 +6,13 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import type { ApiClient } from '@northflank/js-client';
 import Database from 'better-sqlite3';
 import { api, instancePids, northflankClient, startTestPlatform, waitFor, type RunningPlatform } from './support/platform.ts';
-import { backupAndWait, restoreAndWait, waitForAddonStatus } from './support/addons.ts';
+import { backupAndWait, restoreAndWait, rotateAndWait, waitForAddonStatus } from './support/addons.ts';
 
 const P = 'kvstore';
 const A = 'sessions';
@@ -136,6 +137,25 @@ describe('Redis addon', () => {
     const otherMajor = await api(p, 'POST', `/v1/projects/${P}/addons/${A}/version`, { version: '6' });
     assert.equal(otherMajor.status, 400, JSON.stringify(otherMajor.body));
     assert.ok(otherMajor.body.error.details.version);
+  });
+
+  it('rotates the password: the new one works, the replaced one is retired, and a restart keeps the new one', async () => {
+    const { before, after } = await rotateAndWait(p, client, P, A, 'redisMasterUrl');
+    url = after;
+    assert.deepEqual(await keys(), ['a', 'b', 'd']);
+    // AUTH on a bare connection: the server's own answer to each password.
+    const u = new URL(after);
+    const auth = (password: string) =>
+      new Promise<string>((resolve, reject) => {
+        const sock = net.connect(Number(u.port), u.hostname, () => sock.write(`AUTH default ${password}\r\n`));
+        sock.once('data', (d) => {
+          resolve(d.toString().trim());
+          sock.destroy();
+        });
+        sock.once('error', reject);
+      });
+    assert.match(await auth(decodeURIComponent(new URL(before).password)), /^-WRONGPASS/, 'the replaced password is refused');
+    assert.equal(await auth(decodeURIComponent(u.password)), '+OK');
   });
 
   it('keeps the data through restart, pause and resume', async () => {

@@ -56,14 +56,14 @@ const DELIBERATE: Record<string, string> = {
  * are refused by the addon service with a 422 naming them; the test sends each (ADDON_REFUSALS).
  */
 const ADDON_REFUSED_FIELDS: { routes: RegExp; paths: string[]; why: string }[] = [
-  { routes: /\/addons(\/[^/]+)?$/, paths: ['tlsEnabled', 'externalAccessEnabled', 'ipPolicies'], why: 'addons listen on 127.0.0.1 only: no TLS, no external access, so no IP policies' },
+  { routes: /\/addons(\/[^/]+)?$/, paths: ['tlsEnabled', 'externalAccessEnabled', 'ipPolicies'], why: 'addons listen on 127.0.0.1 only: no external access, so no IP policies; TLS is chosen at create (a PUT or PATCH changing it is refused)' },
   { routes: /\/addons$/, paths: ['source'], why: 'forking an addon from a backup is not available: create the addon, then restore the backup into it' },
   { routes: /\/addons$/, paths: ['infrastructure.architecture'], why: "addons run on this machine's architecture (x86): 'arm' is refused" },
   { routes: /\/addons$/, paths: ['billing.zonalRedundancy'], why: "addons run on one machine, one zone: 'required' (or more than one zone) is refused, 'disabled' is what runs" },
   { routes: /\/addons(\/[^/]+)?$/, paths: ['typeSpecificSettings.redisSentinelEnabled', 'typeSpecificSettings.postgresqlSupabaseMode', 'typeSpecificSettings.postgresqlConnectionPoolerEnabled', 'typeSpecificSettings.postgresqlConnectionPoolerReplicas', 'typeSpecificSettings.postgresqlReadConnectionPoolerEnabled', 'typeSpecificSettings.postgresqlReadConnectionPoolerReplicas', 'typeSpecificSettings.postgresqlImportMode', 'typeSpecificSettings.mysqlHaModeEnabled', 'typeSpecificSettings.mysqlRouterReplicas'], why: 'sentinels, Supabase, connection poolers, import mode and MySQL HA do not run here: refused when turned on (false and 0 are taken)' },
   { routes: /\/addons(\/[^/]+)?$/, paths: ['backupSchedules.additionalDestinations'], why: 'a backup is stored in one place (the data directory, or the backup destination customDestinationId names): no additional destinations' },
   { routes: /\/(backups|backup-schedules)$/, paths: ['additionalDestinations'], why: 'a backup is stored in one place (the data directory, or the backup destination customDestinationId names): no additional destinations' },
-  { routes: /\/import$/, paths: ['importUrl', 'importAllDatabases'], why: 'an import dumps the one database a live connection string names: no archive URLs, no all-databases import' },
+  { routes: /\/import$/, paths: ['importAllDatabases'], why: 'an import dumps the one database a live connection string names (or downloads one dump from importUrl): no all-databases import' },
 ];
 
 /**
@@ -100,7 +100,6 @@ const ADDON_REFUSALS: { route: string; path: string; method: string; url: string
   const put = (path: string, body: Record<string, unknown>) => ({ ...create(path, { name: 'cache', ...body }), method: 'PUT' });
   const on = (route: string, path: string, body: Record<string, unknown>, field = path) => ({ route: `/v1/projects/{projectId}/addons/{addonId}${route}`, path, method: 'POST', url: `/v1/projects/shapes/addons/cache${route}`, body, field });
   return [
-    create('tlsEnabled', { tlsEnabled: true }),
     create('externalAccessEnabled', { externalAccessEnabled: true }),
     create('ipPolicies', { ipPolicies: [{ addresses: ['10.0.0.0/8'], action: 'ALLOW' }] }),
     create('source', { source: { addonId: 'cache', backupId: 'any' } }),
@@ -118,7 +117,6 @@ const ADDON_REFUSALS: { route: string; path: string; method: string; url: string
     create('backupSchedules.additionalDestinations', { backupSchedules: [{ ...daily, additionalDestinations: [{ destinationId: 'bucket', type: 'custom' }] }] }, 'backupSchedules.0.additionalDestinations'),
     on('/backups', 'additionalDestinations', { additionalDestinations: [{ destinationId: 'bucket', type: 'custom' }] }),
     on('/backup-schedules', 'additionalDestinations', { ...hourly, additionalDestinations: [{ destinationId: 'bucket', type: 'custom' }] }),
-    on('/import', 'importUrl', { importUrl: 'https://example.com/dump.gz' }),
     on('/import', 'importAllDatabases', { connectionString: 'redis://127.0.0.1:1', importAllDatabases: true }),
   ];
 })();

@@ -20,12 +20,15 @@ import path from 'node:path';
 import type { Store } from '../store/store.ts';
 import type { ObservedInstance, RuntimeDriver } from '../runtime/driver.ts';
 import type { PassResult } from '../controllers/queue.ts';
-import { ADDON_PROCESS_TYPE, addonInstanceId, addonKey, lastSlot, parseAddonKey, type AddonRecord, type AddonType } from '../domain/addons.ts';
+import { ADDON_PROCESS_TYPE, addonInstanceId, addonKey, lastSlot, parseAddonKey, type AddonLogin, type AddonRecord, type AddonType } from '../domain/addons.ts';
 import { findPlan } from '../domain/plans.ts';
 import type { AddonEngine, EngineContext } from './engines/engine.ts';
 import type { ServerUser } from './server-user.ts';
 import { scheduleDump } from './backups.ts';
 import { BackupFiles } from './destinations/backup-files.ts';
+import { CredentialRotation } from './rotation.ts';
+import { downloadDump } from './imports.ts';
+import { addonCertificate, installCertificate, serverTls } from './tls.ts';
 import { run } from './engines/run.ts';
 import { addonDir, backupFile, pickPort, portFree } from './places.ts';
 
@@ -56,6 +59,10 @@ export interface AddonControllerOptions {
    * runtime"). Set: the server runs in that image as the server user, on the host's network.
    */
   images?: Partial<Record<AddonType, string>>;
+  /** the platform's base domain: addon certificates name it too (external access) */
+  domain?: string;
+  /** how long a rotation's replaced login stays valid for instances not yet rolled out (default 30 min) */
+  retireAfterMs?: number;
 }
 
 const HOST = '127.0.0.1';
@@ -74,6 +81,7 @@ export class AddonController {
   private readonly failures = new Map<string, { count: number; notBefore: number }>();
   /** addons whose linked services were brought up to date with their credentials since this process started */
   private readonly announced = new Set<string>();
+  private readonly rotation: CredentialRotation;
 
   constructor(
     private readonly store: Store,
@@ -82,6 +90,22 @@ export class AddonController {
     private readonly opts: AddonControllerOptions,
   ) {
     this.files = new BackupFiles(store, opts.dataDir);
+    this.rotation = new CredentialRotation(store, driver, {
+      logger: opts.logger,
+      notify: (a, change) => this.notifyCredentials(a, change),
+      replicas: (a) => this.runningReplicas(a),
+      retireAfterMs: opts.retireAfterMs,
+    });
+  }
+
+  /** Contexts of the read replicas that run now. */
+  private async runningReplicas(a: AddonRecord): Promise<EngineContext[]> {
+    const out: EngineContext[] = [];
+    for (const inst of await this.observed(a.projectId, a.id)) {
+      const ordinal = this.ordinalOf(inst.id);
+      if (ordinal >= 1 && ordinal < a.spec.billing.replicas && inst.state === 'running') out.push(await this.replicaContext(a, ordinal));
+    }
+    return out;
   }
 
   /** On start: backups and restores a killed control plane left running are failed; every addon is enqueued. */
@@ -142,11 +166,13 @@ export class AddonController {
 
   async context(a: AddonRecord): Promise<EngineContext> {
     const dataDir = path.join(addonDir(this.opts.dataDir, a.projectId, a.id), 'data');
+    const mountPath = this.mountPath(dataDir);
     return {
       addon: a,
       secrets: await this.store.addons.secrets(a.projectId, a.id),
       dataDir,
-      mountPath: this.mountPath(dataDir),
+      mountPath,
+      ...(a.spec.tlsEnabled ? { tls: serverTls(dataDir, mountPath) } : {}),
       memoryMb: findPlan(a.spec.billing.deploymentPlan)?.memoryMb ?? 512,
       user: this.opts.user,
       host: HOST,
@@ -155,7 +181,7 @@ export class AddonController {
 
   /** The identity of the server an addon should run: a new one replaces a running one of another. */
   private releaseOf(a: AddonRecord): string {
-    const shape = JSON.stringify([a.spec.version, a.spec.billing.deploymentPlan, a.spec.typeSpecificSettings ?? {}, a.port]);
+    const shape = JSON.stringify([a.spec.version, a.spec.billing.deploymentPlan, a.spec.typeSpecificSettings ?? {}, a.port, ...(a.spec.tlsEnabled ? ['tls'] : [])]);
     return `g${a.generation}-${crypto.createHash('sha256').update(shape).digest('hex').slice(0, 8)}`;
   }
 
@@ -167,11 +193,13 @@ export class AddonController {
   private async replicaContext(a: AddonRecord, ordinal: number): Promise<EngineContext> {
     const primary = await this.context(a);
     const dataDir = path.join(addonDir(this.opts.dataDir, a.projectId, a.id), `replica-${ordinal}`);
+    const mountPath = this.mountPath(dataDir);
     return {
       ...primary,
       addon: { ...a, port: a.replicaPorts[ordinal - 1] },
       dataDir,
-      mountPath: this.mountPath(dataDir),
+      mountPath,
+      ...(a.spec.tlsEnabled ? { tls: serverTls(dataDir, mountPath) } : {}),
       replicaOf: { host: HOST, port: a.port },
     };
   }
@@ -268,7 +296,7 @@ export class AddonController {
     if (!inst) return this.startServer(key, a, engine);
 
     const ctx = await this.context(a);
-    if (ctx.secrets.nextPassword) await this.rotate(a, engine, ctx);
+    await this.rotation.step(a, engine, ctx);
     if (!(await engine.ping(ctx))) {
       const startedMs = inst.startedAt ? Date.now() - Date.parse(inst.startedAt) : 0;
       if (startedMs > (this.opts.startTimeoutMs ?? 120_000)) {
@@ -295,24 +323,6 @@ export class AddonController {
     await this.runBackups(ready, engine);
     await this.runRestores(ready, engine);
     return { againInMs: 5000 };
-  }
-
-  /**
-   * Apply a credential rotation: the server takes the next password (said with the current one), then the
-   * store promotes it. A control plane killed between the two finds the server answering to the next one
-   * already, and only promotes it.
-   */
-  private async rotate(a: AddonRecord, engine: AddonEngine, ctx: EngineContext): Promise<void> {
-    const next = ctx.secrets.nextPassword!;
-    const promoted = { username: ctx.secrets.username, password: next };
-    if (!(await engine.ping({ ...ctx, secrets: promoted }))) {
-      if (!(await engine.ping(ctx))) return; // not up yet: the next pass tries again
-      await engine.setPassword(ctx, next);
-    }
-    await this.store.addons.setSecrets(a.projectId, a.id, promoted);
-    ctx.secrets = promoted;
-    this.opts.logger.info({ addon: addonKey(a.projectId, a.id) }, 'addon credentials rotated');
-    await this.notifyCredentials(a, 'credentials rotated');
   }
 
   private async notifyCredentials(a: AddonRecord, change: string): Promise<void> {
@@ -377,6 +387,7 @@ export class AddonController {
     const ctx = replica?.ctx ?? (await this.context(a));
     fs.mkdirSync(ctx.dataDir, { recursive: true, mode: 0o700 });
     if (this.opts.user.drop) fs.chownSync(ctx.dataDir, this.opts.user.uid, this.opts.user.gid);
+    if (ctx.tls) installCertificate(await addonCertificate(addonDir(this.opts.dataDir, a.projectId, a.id), this.opts.domain ?? 'localhost'), ctx.dataDir, this.opts.user);
     await engine.prepare(ctx);
     const u = this.opts.user;
     const image = this.opts.images?.[a.spec.type];
@@ -401,10 +412,11 @@ export class AddonController {
   }
 
   /** Start the server and wait until it answers (for restores that swap data while it is down). */
-  private async startAndWait(a: AddonRecord, engine: AddonEngine, formerPassword?: string): Promise<void> {
+  private async startAndWait(a: AddonRecord, engine: AddonEngine, formerLogin?: AddonLogin): Promise<void> {
     await this.launch(a, engine);
     const ctx = await this.context(a);
-    const former = formerPassword && formerPassword !== ctx.secrets.password ? { ...ctx, secrets: { username: ctx.secrets.username, password: formerPassword } } : undefined;
+    const changed = formerLogin && (formerLogin.password !== ctx.secrets.password || formerLogin.username !== ctx.secrets.username);
+    const former = changed ? { ...ctx, secrets: formerLogin } : undefined;
     const deadline = Date.now() + (this.opts.startTimeoutMs ?? 120_000);
     while (Date.now() < deadline) {
       const inst = (await this.observed(a.projectId, a.id)).find((i) => i.id === addonInstanceId(a.projectId, a.id));
@@ -416,9 +428,10 @@ export class AddonController {
         await engine.afterReady(ctx);
         return;
       }
-      // Restored data files may still know the password of their moment: set today's with it.
+      // Restored data files may still know the login of their moment: set today's with it, retire that one.
       if (former && (await engine.ping(former))) {
-        await engine.setPassword(former, ctx.secrets.password);
+        await engine.addLogin(former, ctx.secrets);
+        if (former.secrets.username !== ctx.secrets.username) await engine.retireLogin(ctx, former.secrets);
         continue;
       }
       await sleep(300);
@@ -466,6 +479,11 @@ export class AddonController {
           await engine.dumpFrom(new URL(source), partial);
           // The connection string was needed for this one dump only.
           await this.store.addons.setBackupSecrets(b.id, null);
+        } else if (b.sourceType === 'externalDump') {
+          const source = (await this.store.addons.backupSecrets(b.id))?.importUrl;
+          if (!source) throw new Error('the import lost its URL');
+          await downloadDump(new URL(source), a.spec.type, partial, a.spec.billing.storage * 1048576);
+          await this.store.addons.setBackupSecrets(b.id, null);
         } else await engine.dump(await this.context(a), partial);
         fs.renameSync(partial, file);
         const sizeBytes = fs.statSync(file).size;
@@ -477,7 +495,7 @@ export class AddonController {
         fs.rmSync(partial, { force: true });
         fs.rmSync(file, { force: true });
         await this.store.addons.finishBackup(b.id, { status: 'failed', error: (err as Error).message.slice(0, 1000) });
-        if (b.sourceType === 'liveInstance') await this.store.addons.setBackupSecrets(b.id, null);
+        if (b.sourceType !== 'sameAddon') await this.store.addons.setBackupSecrets(b.id, null);
         this.opts.logger.warn({ addon: addonKey(a.projectId, a.id), backup: b.id, err: (err as Error).message }, 'addon backup failed');
         // An event, so alerts (trigger:addon-backup:failure) see it; the addon is named in the message.
         await this.store.events.append({ projectId: a.projectId, serviceId: null, kind: 'backup', reason: 'Failed', message: `addon ${a.id}: backup ${b.id} failed: ${(err as Error).message.slice(0, 300)}` });
@@ -496,7 +514,7 @@ export class AddonController {
     await this.driver.stop(addonInstanceId(a.projectId, a.id), this.grace());
     try {
       await run('/usr/bin/tar', ['-czf', file, '-C', ctx.dataDir, '.'], { timeoutMs: 60 * 60_000 });
-      await this.store.addons.setBackupPassword(backupId, ctx.secrets.password);
+      await this.store.addons.setBackupSecrets(backupId, { username: ctx.secrets.username, password: ctx.secrets.password });
     } finally {
       await this.startAndWait(a, engine);
       await this.store.addons.mutate(a.projectId, a.id, () => ({ status: 'running', statusMessage: undefined }));
@@ -508,7 +526,7 @@ export class AddonController {
    * the server stopped, the directories are swapped and the server started on the restored files. If it
    * does not come up, the old directory is swapped back and started.
    */
-  private async restoreSnapshot(a: AddonRecord, engine: AddonEngine, file: string, snapshotPassword: string | undefined): Promise<void> {
+  private async restoreSnapshot(a: AddonRecord, engine: AddonEngine, file: string, snapshotLogin: AddonLogin | undefined): Promise<void> {
     const ctx = await this.context(a);
     const live = ctx.dataDir;
     const next = `${live}.restore`;
@@ -528,7 +546,7 @@ export class AddonController {
     fs.renameSync(live, prev);
     fs.renameSync(next, live);
     try {
-      await this.startAndWait(a, engine, snapshotPassword);
+      await this.startAndWait(a, engine, snapshotLogin);
     } catch (err) {
       await this.driver.stop(addonInstanceId(a.projectId, a.id), this.grace());
       fs.rmSync(live, { recursive: true, force: true });
@@ -537,6 +555,13 @@ export class AddonController {
       throw err;
     }
     fs.rmSync(prev, { recursive: true, force: true });
+  }
+
+  /** The login a snapshot's data files knew (its user, or the addon's user for one taken before rotations changed users). */
+  private async snapshotLogin(backupId: string, a: AddonRecord): Promise<AddonLogin | undefined> {
+    const sealed = await this.store.addons.backupSecrets(backupId);
+    if (!sealed?.password) return undefined;
+    return { username: sealed.username ?? (await this.store.addons.secrets(a.projectId, a.id)).username, password: sealed.password };
   }
 
   private async runRestores(a: AddonRecord, engine: AddonEngine): Promise<void> {
@@ -555,7 +580,7 @@ export class AddonController {
         // From its backup destination, a backup is fetched to a temporary file first.
         fetched = await this.files.materialize(backup);
         const file = fetched.file;
-        if (backup.backupType === 'snapshot') await this.restoreSnapshot(a, engine, file, await this.store.addons.backupPassword(backup.id));
+        if (backup.backupType === 'snapshot') await this.restoreSnapshot(a, engine, file, await this.snapshotLogin(backup.id, a));
         else await engine.restore(await this.context(a), file, server);
         await this.store.addons.setRestoreStatus(r.id, 'completed');
         this.opts.logger.info({ addon: addonKey(a.projectId, a.id), restore: r.id, backup: backup.id }, 'addon restore completed');

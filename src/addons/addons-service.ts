@@ -17,10 +17,10 @@ import {
   ADDON_STORAGE_DEFAULT,
   ADDON_STORAGE_OPTIONS,
   ADDON_TYPES,
-  IMPORT_SCHEMES,
   TYPE_SETTINGS,
   DB_NAME,
   generatePassword,
+  rotatedUsername,
   addonKey,
   connectionKeys,
   majorOf,
@@ -43,6 +43,7 @@ import { ConflictError, NotFoundError, UnsupportedError, ValidationError, type F
 import type { AddonEngine } from './engines/engine.ts';
 import { backupFile, pickPort } from './places.ts';
 import { scheduleDump } from './backups.ts';
+import { scheduleImport, type ImportInput } from './imports.ts';
 
 export interface AddonInput {
   name: string;
@@ -135,8 +136,9 @@ export class AddonsService {
     }
   }
 
-  private checkNetworking(input: { tlsEnabled?: boolean; externalAccessEnabled?: boolean; ipPolicies?: unknown[]; backupSchedules?: unknown[] }, unsupported: FieldProblem[]): void {
-    if (input.tlsEnabled) unsupported.push({ field: 'tlsEnabled', rule: 'supported', message: 'TLS for addons is not available here: addons listen on 127.0.0.1 only' });
+  /** `current`: the addon's settings when patching (TLS is chosen at create), absent on create. */
+  private checkNetworking(input: { tlsEnabled?: boolean; externalAccessEnabled?: boolean; ipPolicies?: unknown[]; backupSchedules?: unknown[] }, unsupported: FieldProblem[], current?: { tlsEnabled: boolean }): void {
+    if (current && input.tlsEnabled !== undefined && input.tlsEnabled !== current.tlsEnabled) unsupported.push({ field: 'tlsEnabled', rule: 'immutable', message: `TLS is chosen when an addon is created (this one has it ${current.tlsEnabled ? 'on' : 'off'}): create another addon and restore a backup into it` });
     if (input.externalAccessEnabled) unsupported.push({ field: 'externalAccessEnabled', rule: 'supported', message: 'external access to addons is not available here: addons listen on 127.0.0.1 only' });
     if (input.ipPolicies?.length) unsupported.push({ field: 'ipPolicies', rule: 'supported', message: 'IP policies for addons are not available here' });
   }
@@ -267,7 +269,7 @@ export class AddonsService {
       type: engine.type,
       version: version!,
       billing: { deploymentPlan: input.billing.deploymentPlan, storage: input.billing.storage ?? ADDON_STORAGE_DEFAULT, replicas: input.billing.replicas ?? ADDON_REPLICAS.default, ...(input.billing.storageClass ? { storageClass: input.billing.storageClass } : {}) },
-      tlsEnabled: false,
+      tlsEnabled: input.tlsEnabled ?? false,
       externalAccessEnabled: false,
       ...(input.typeSpecificSettings ? { typeSpecificSettings: input.typeSpecificSettings } : {}),
       ...(dbName ? { dbName } : {}),
@@ -322,7 +324,7 @@ export class AddonsService {
     }
     this.checkBilling(cur.spec.type, patch.billing ?? {}, problems);
     this.checkSettings(cur.spec.type, patch.typeSpecificSettings, problems, unsupported);
-    this.checkNetworking(patch, unsupported);
+    this.checkNetworking(patch, unsupported, cur.spec);
     if (patch.backupSchedules) this.checkSchedules(patch.backupSchedules as BackupScheduleSpec[], [], problems, unsupported);
     if (problems.length) throw new ValidationError(problems);
     await this.checkScheduleDestinations(patch.backupSchedules as BackupScheduleSpec[] | undefined);
@@ -430,15 +432,25 @@ export class AddonsService {
   }
 
   /**
-   * Rotate the password: a new one is stored as pending and the controller applies it to the server, then
-   * makes it the current one. Resolves once asked; the credentials change when the server has taken it.
+   * Rotate the credentials without downtime: the next login is stored as pending; the controller makes the
+   * server accept it beside the current one, promotes it, rolls the linked services out, and retires the
+   * replaced login once no instance uses it (docs/addons.md). Refused (409) while a rotation is under way.
    */
   async rotateCredentials(caller: Principal, projectId: string, addonId: string): Promise<void> {
     const a = await this.live(caller, projectId, addonId);
     if (a.paused) throw new ConflictError(`addon '${addonId}' is paused: resume it to rotate its credentials`);
     const secrets = await this.store.addons.secrets(projectId, addonId);
-    await this.store.addons.setSecrets(projectId, addonId, { ...secrets, nextPassword: generatePassword() });
+    if (secrets.next || secrets.nextPassword) throw new ConflictError(`addon '${addonId}' is already rotating its credentials`);
+    if (secrets.retiring) throw new ConflictError(`addon '${addonId}' keeps its previous credentials valid until the services using them have rolled out: rotate again once they are retired`);
+    await this.store.addons.setSecrets(projectId, addonId, { username: secrets.username, password: secrets.password, next: { username: rotatedUsername(a.spec.type, secrets.username), password: generatePassword() } });
     this.opts.changed(addonKey(projectId, addonId));
+  }
+
+  /** Where a rotation stands: `idle`, `rotating` (the next login not yet in use) or `retiring` (the replaced one still valid). */
+  async rotationState(caller: Principal, projectId: string, addonId: string): Promise<'idle' | 'rotating' | 'retiring'> {
+    await this.get(caller, projectId, addonId);
+    const s = await this.store.addons.secrets(projectId, addonId);
+    return s.next || s.nextPassword ? 'rotating' : s.retiring ? 'retiring' : 'idle';
   }
 
   /** The same keys, for a caller who may read the addon. */
@@ -467,31 +479,16 @@ export class AddonsService {
   }
 
   /**
-   * Import a live database (Northflank's `import.addon.backup` with `connectionString`): a dump of it is taken
-   * as a backup of this addon (source `liveInstance`), then restored into the addon. The connection string is
-   * sealed and dropped once the dump ran.
+   * Import into the addon (Northflank's `import.addon.backup`): a live database named by `connectionString`,
+   * or a dump downloaded from `importUrl`, taken as a backup of this addon and then restored into it. What
+   * the import reads is sealed with the backup and dropped once it ran (imports.ts).
    */
-  async importBackup(caller: Principal, projectId: string, addonId: string, input: { name?: string; connectionString?: string; importUrl?: string; importAllDatabases?: boolean; customDestinationId?: string }): Promise<{ backup: AddonBackupRecord; restore: AddonRestoreRecord }> {
+  async importBackup(caller: Principal, projectId: string, addonId: string, input: ImportInput): Promise<{ backup: AddonBackupRecord; restore: AddonRestoreRecord }> {
     const a = await this.live(caller, projectId, addonId);
-    const unsupported: FieldProblem[] = [];
-    if (input.importUrl !== undefined) unsupported.push({ field: 'importUrl', rule: 'supported', message: 'imports from an archive URL are not available here: import from a live database with connectionString' });
-    if (input.importAllDatabases) unsupported.push({ field: 'importAllDatabases', rule: 'supported', message: 'only the database the connection string names is imported here' });
-    if (unsupported.length) throw new UnsupportedError(unsupported);
     await this.checkDestination(input.customDestinationId);
-    if (!input.connectionString) throw ValidationError.one('connectionString', 'required', 'the connection string of the database to import');
-    let url: URL;
-    try {
-      url = new URL(input.connectionString);
-    } catch {
-      throw ValidationError.one('connectionString', 'format', 'not a URL: e.g. postgresql://user:password@host:5432/database');
-    }
-    if (!IMPORT_SCHEMES[a.spec.type].includes(url.protocol) || !url.hostname) throw ValidationError.one('connectionString', 'scheme', `a ${a.spec.type} addon imports from ${IMPORT_SCHEMES[a.spec.type].map((s) => `${s}//`).join(' or ')} URLs with a host`);
-    if (a.paused) throw new ConflictError(`addon '${addonId}' is paused: resume it to import into it`);
-    const backup = await scheduleDump(this.store, a, this.engineFor(a.spec.type), { name: input.name ?? `Import ${new Date().toISOString().slice(0, 19).replace('T', ' ')}`, sourceType: 'liveInstance', ...(input.customDestinationId ? { destinationId: input.customDestinationId } : {}) });
-    await this.store.addons.setBackupSecrets(backup.id, { connectionString: input.connectionString });
-    const restore = await this.store.addons.createRestore({ projectId, addonId, id: randomId('restore'), backupId: backup.id });
+    const made = await scheduleImport(this.store, a, this.engineFor(a.spec.type), input);
     this.opts.changed(addonKey(projectId, addonId));
-    return { backup, restore };
+    return made;
   }
 
   async listBackups(caller: Principal, projectId: string, addonId: string): Promise<AddonBackupRecord[]> {

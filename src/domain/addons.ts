@@ -67,8 +67,31 @@ export interface AddonSpec {
 export interface AddonSecrets {
   username: string;
   password: string;
-  /** a rotation asked for and not yet applied to the server (the controller applies it, then promotes it) */
+  /** legacy: a password rotation asked for before rotations changed logins (read as `next` with the same user) */
   nextPassword?: string;
+  /** a rotation asked for and not yet applied: the login the server gets beside the current one, then promoted */
+  next?: AddonLogin;
+  /**
+   * The login a rotation replaced: still valid on the server while an instance that was given it runs, then
+   * retired (its password removed). `since` is when it was replaced.
+   */
+  retiring?: AddonLogin & { since: string };
+}
+
+/** A user name and password the addon's server accepts. */
+export interface AddonLogin {
+  username: string;
+  password: string;
+}
+
+/**
+ * The login a rotation moves to. PostgreSQL and MariaDB hold one password per user, so a rotation alternates
+ * between two users (`u…` and `u…_b`), both superusers of the addon: the old one keeps working until it is
+ * retired. Redis users may hold several passwords: its `default` user keeps its name.
+ */
+export function rotatedUsername(type: AddonType, username: string): string {
+  if (type === 'redis') return username;
+  return username.endsWith('_b') ? username.slice(0, -2) : `${username}_b`;
 }
 
 export interface AddonRecord {
@@ -229,8 +252,12 @@ export function connectionKeys(type: AddonType, c: { host: string; port: number;
   const readPort = c.replicaPorts?.[0];
   // Read replicas (slipway's keys): their ports, and a URI to the first one.
   const read: Record<string, string> = readPort ? { READ_PORTS: c.replicaPorts!.join(',') } : {};
-  if (readPort && type === 'postgresql') read.POSTGRES_URI_READ = `postgresql://${user}:${pass}@${c.host}:${readPort}/${encodeURIComponent(c.database ?? '')}`;
-  if (readPort && type === 'redis') read.REDIS_REPLICA_URL = `redis://default:${pass}@${c.host}:${readPort}`;
+  // With TLS: PostgreSQL's sslmode, MySQL's ssl-mode, Redis' rediss:// scheme (TLS without certificate checks).
+  const tls = c.tlsEnabled;
+  const pgQuery = tls ? '?sslmode=require' : '';
+  const redisScheme = tls ? 'rediss' : 'redis';
+  if (readPort && type === 'postgresql') read.POSTGRES_URI_READ = `postgresql://${user}:${pass}@${c.host}:${readPort}/${encodeURIComponent(c.database ?? '')}${pgQuery}`;
+  if (readPort && type === 'redis') read.REDIS_REPLICA_URL = `${redisScheme}://default:${pass}@${c.host}:${readPort}`;
   const common = { HOST: c.host, PORT: String(c.port), USERNAME: c.username, PASSWORD: c.password, TLS_ENABLED: String(c.tlsEnabled), ...read };
   switch (type) {
     case 'postgresql': {
@@ -240,9 +267,9 @@ export function connectionKeys(type: AddonType, c: { host: string; port: number;
         DATABASE: db,
         ADMIN_USERNAME: c.username,
         ADMIN_PASSWORD: c.password,
-        POSTGRES_URI: `postgresql://${user}:${pass}@${hostPort}/${encodeURIComponent(db)}`,
-        POSTGRES_URI_ADMIN: `postgresql://${user}:${pass}@${hostPort}/postgres`,
-        JDBC_POSTGRES_URI: `jdbc:postgresql://${hostPort}/${encodeURIComponent(db)}?user=${user}&password=${pass}`,
+        POSTGRES_URI: `postgresql://${user}:${pass}@${hostPort}/${encodeURIComponent(db)}${pgQuery}`,
+        POSTGRES_URI_ADMIN: `postgresql://${user}:${pass}@${hostPort}/postgres${pgQuery}`,
+        JDBC_POSTGRES_URI: `jdbc:postgresql://${hostPort}/${encodeURIComponent(db)}?user=${user}&password=${pass}${tls ? '&ssl=true&sslmode=require' : ''}`,
       };
     }
     case 'mysql': {
@@ -250,8 +277,8 @@ export function connectionKeys(type: AddonType, c: { host: string; port: number;
       return {
         ...common,
         DATABASE: db,
-        MYSQL_URI: `mysql://${user}:${pass}@${hostPort}/${encodeURIComponent(db)}`,
-        JDBC_MYSQL_URI: `jdbc:mysql://${hostPort}/${encodeURIComponent(db)}?user=${user}&password=${pass}`,
+        MYSQL_URI: `mysql://${user}:${pass}@${hostPort}/${encodeURIComponent(db)}${tls ? '?ssl-mode=REQUIRED' : ''}`,
+        JDBC_MYSQL_URI: `jdbc:mysql://${hostPort}/${encodeURIComponent(db)}?user=${user}&password=${pass}${tls ? '&sslMode=REQUIRED' : ''}`,
       };
     }
     case 'redis':
@@ -259,8 +286,8 @@ export function connectionKeys(type: AddonType, c: { host: string; port: number;
       return {
         ...common,
         USERNAME: 'default',
-        REDIS_MASTER_URL: `redis://default:${pass}@${hostPort}`,
-        REDIS_CONNECT_COMMAND: `redis-cli -h ${c.host} -p ${c.port} --user default --askpass`,
+        REDIS_MASTER_URL: `${redisScheme}://default:${pass}@${hostPort}`,
+        REDIS_CONNECT_COMMAND: `redis-cli -h ${c.host} -p ${c.port} --user default --askpass${tls ? ' --tls --insecure' : ''}`,
       };
   }
 }

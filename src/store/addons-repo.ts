@@ -238,13 +238,13 @@ export class AddonsRepo {
   }
 
   /** A backup's sealed extras: a snapshot's password, or an import's connection string (until it ran). */
-  async setBackupSecrets(id: string, secrets: { password?: string; connectionString?: string } | null): Promise<void> {
+  async setBackupSecrets(id: string, secrets: { username?: string; password?: string; connectionString?: string; importUrl?: string } | null): Promise<void> {
     await this.db.updateTable('addon_backups').set({ secrets: secrets ? this.box.seal(secrets) : null }).where('id', '=', id).execute();
   }
 
-  async backupSecrets(id: string): Promise<{ password?: string; connectionString?: string } | undefined> {
+  async backupSecrets(id: string): Promise<{ username?: string; password?: string; connectionString?: string; importUrl?: string } | undefined> {
     const row = await this.db.selectFrom('addon_backups').select('secrets').where('id', '=', id).executeTakeFirst();
-    return row?.secrets ? this.box.open<{ password?: string; connectionString?: string }>(row.secrets) : undefined;
+    return row?.secrets ? this.box.open<{ username?: string; password?: string; connectionString?: string; importUrl?: string }>(row.secrets) : undefined;
   }
 
   /** Keep a scheduled backup past its expiry. */

@@ -3,7 +3,7 @@
  * a backup or restore to finish.
  */
 import type { ApiClient } from '@northflank/js-client';
-import { waitFor } from './platform.ts';
+import { api, waitFor, type RunningPlatform } from './platform.ts';
 
 export async function waitForAddonStatus(client: ApiClient, projectId: string, addonId: string, status: string, timeoutMs = 180_000): Promise<any> {
   let last: any;
@@ -36,4 +36,19 @@ export async function restoreAndWait(client: ApiClient, projectId: string, addon
     const mine = list.find((x) => x.id === restoreId);
     return mine && (mine.status === 'completed' || mine.status === 'failed') ? mine : undefined;
   }, 180_000, `restore ${restoreId}`);
+}
+
+/**
+ * Rotate an addon's credentials (slipway's native route) and wait until the rotation is over: the new login
+ * in the credentials and the replaced one retired. Returns the connection value `key` before and after.
+ */
+export async function rotateAndWait(p: RunningPlatform, client: ApiClient, projectId: string, addonId: string, key: string): Promise<{ before: string; after: string }> {
+  const read = async () => (await client.get.addon.credentials({ parameters: { projectId, addonId } })).data.secrets[key] as string;
+  const before = await read();
+  const res = await api(p, 'POST', `/projects/${projectId}/addons/${addonId}/credentials/rotate`);
+  if (res.status !== 202) throw new Error(`rotate answered ${res.status}: ${JSON.stringify(res.body)}`);
+  await waitFor(async () => (await api(p, 'GET', `/projects/${projectId}/addons/${addonId}/credentials/rotation`)).body.state === 'idle', 120_000, `rotation of ${addonId} over`);
+  const after = await read();
+  if (after === before) throw new Error('the credentials did not change');
+  return { before, after };
 }

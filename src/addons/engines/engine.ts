@@ -2,7 +2,8 @@
  * What it takes to run one addon type: the versions installed here, the server's command and the files it
  * reads, readiness, first-start initialisation, dumps and restores. One module per type implements it.
  */
-import type { AddonRecord, AddonSecrets, AddonType } from '../../domain/addons.ts';
+import type { AddonLogin, AddonRecord, AddonSecrets, AddonType } from '../../domain/addons.ts';
+import type { ServerTls } from '../tls.ts';
 
 export interface EngineContext {
   addon: AddonRecord;
@@ -18,6 +19,8 @@ export interface EngineContext {
   host: string;
   /** set for a read replica: the primary it follows (its data directory and port are the replica's own) */
   replicaOf?: { host: string; port: number };
+  /** set when the addon has `tlsEnabled`: the server takes TLS connections only */
+  tls?: ServerTls;
 }
 
 /** Stopping and starting the server, for a restore that must swap data files while it is down. */
@@ -56,8 +59,18 @@ export interface AddonEngine {
   restore(ctx: EngineContext, file: string, server: ServerControl): Promise<void>;
   /** write a logical dump of another server's database, named by a connection string, to `file` (a live import) */
   dumpFrom(source: URL, file: string): Promise<void>;
-  /** change the server's password for the addon's user to `password` (connected with the current one) */
-  setPassword(ctx: EngineContext, password: string): Promise<void>;
+  /**
+   * Make `login` valid beside the logins the server accepts now (connected with `ctx.secrets`): a new user,
+   * a superuser like the current one (PostgreSQL, MariaDB), or another password of the same user (Redis).
+   * For a user that exists, its password becomes `login.password`. Idempotent.
+   */
+  addLogin(ctx: EngineContext, login: AddonLogin): Promise<void>;
+  /** Make `login` stop working (connected with `ctx.secrets`, another login) and end its open sessions. */
+  retireLogin(ctx: EngineContext, login: AddonLogin): Promise<void>;
+  /** whether each server (a Redis replica) holds its own logins: add and retire them on the replicas too */
+  readonly loginsPerServer: boolean;
+  /** a read replica told to follow its primary with `login` from now on (its connection to the primary) */
+  followLogin?(replica: EngineContext, login: AddonLogin): Promise<void>;
   /** file extension of a dump */
   readonly dumpExtension: string;
 }

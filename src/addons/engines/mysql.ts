@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { AddonRecord } from '../../domain/addons.ts';
+import { generatePassword, type AddonLogin, type AddonRecord } from '../../domain/addons.ts';
 import type { AddonEngine, EngineContext, ServerControl } from './engine.ts';
 import { run, versionLine, writeOwned } from './run.ts';
 
@@ -30,7 +30,7 @@ export class MysqlEngine implements AddonEngine {
   readonly type = 'mysql' as const;
   readonly name = 'MySQL (served by MariaDB)';
   readonly description = 'MySQL-compatible relational database, served here by MariaDB: versions are MariaDB versions.';
-  readonly features = { backupsDump: true, customDBName: true, importDump: false, importLive: true, scaleReplicas: false, tls: false, externalAccess: false, forkAddon: false };
+  readonly features = { backupsDump: true, customDBName: true, importDump: false, importLive: true, scaleReplicas: false, tls: true, externalAccess: false, forkAddon: false };
   readonly dumpExtension = 'sql';
   private versions?: string[];
 
@@ -51,7 +51,7 @@ export class MysqlEngine implements AddonEngine {
     const u = `${literal(ctx.secrets.username)}@'%'`;
     const sql = [
       `CREATE USER IF NOT EXISTS ${u} IDENTIFIED BY ${literal(ctx.secrets.password)};`,
-      `ALTER USER ${u} IDENTIFIED BY ${literal(ctx.secrets.password)};`,
+      `ALTER USER ${u} IDENTIFIED BY ${literal(ctx.secrets.password)} ACCOUNT UNLOCK;`,
       `GRANT ALL PRIVILEGES ON *.* TO ${u} WITH GRANT OPTION;`,
       `CREATE DATABASE IF NOT EXISTS ${ident(this.database(ctx.addon))};`,
       'FLUSH PRIVILEGES;',
@@ -72,12 +72,12 @@ export class MysqlEngine implements AddonEngine {
       `  mv ${d}.init ${d}`,
       'fi',
       `INIT=; [ -f ${m}/${INIT_FILE} ] && INIT=--init-file=${m}/${INIT_FILE}`,
-      `exec ${SERVER} --no-defaults --datadir=${d} --tmpdir=${m}/tmp --bind-address=${ctx.host} --port=${ctx.addon.port} --socket=${m}/mysqld.sock --pid-file=${m}/mysqld.pid --skip-name-resolve --innodb-buffer-pool-size=${poolMb}M --performance-schema=OFF $INIT`,
+      `exec ${SERVER} --no-defaults --datadir=${d} --tmpdir=${m}/tmp --bind-address=${ctx.host} --port=${ctx.addon.port} --socket=${m}/mysqld.sock --pid-file=${m}/mysqld.pid --skip-name-resolve --innodb-buffer-pool-size=${poolMb}M --performance-schema=OFF${ctx.tls ? ` --ssl-cert=${ctx.tls.certPath} --ssl-key=${ctx.tls.keyPath} --require-secure-transport=ON` : ''} $INIT`,
     ].join('\n');
   }
 
   private args(ctx: EngineContext): string[] {
-    return ['--no-defaults', '--protocol=tcp', '-h', ctx.host, '-P', String(ctx.addon.port), '-u', ctx.secrets.username];
+    return ['--no-defaults', '--protocol=tcp', '-h', ctx.host, '-P', String(ctx.addon.port), '-u', ctx.secrets.username, ...(ctx.tls ? ['--ssl', `--ssl-ca=${ctx.tls.caFile}`] : [])];
   }
 
   private env(ctx: EngineContext): Record<string, string> {
@@ -108,8 +108,29 @@ export class MysqlEngine implements AddonEngine {
     await run(DUMP, args, { env: { MYSQL_PWD: decodeURIComponent(source.password) }, stdoutFile: file, timeoutMs: 60 * 60_000 });
   }
 
-  async setPassword(ctx: EngineContext, password: string): Promise<void> {
-    await this.sql(ctx, `ALTER USER ${literal(ctx.secrets.username)}@'%' IDENTIFIED BY ${literal(password)}; FLUSH PRIVILEGES`);
+  readonly loginsPerServer = false;
+
+  /** Statements with secrets in them go to the client on stdin, never its argument list. */
+  private admin(ctx: EngineContext, statements: string[]): Promise<string> {
+    return run(CLIENT, [...this.args(ctx), '--batch', '--skip-column-names', '--connect-timeout=5'], { env: this.env(ctx), stdin: `${statements.map((q) => `${q};`).join('\n')}\n`, timeoutMs: 60_000 });
+  }
+
+  async addLogin(ctx: EngineContext, login: AddonLogin): Promise<void> {
+    const u = `${literal(login.username)}@'%'`;
+    await this.admin(ctx, [
+      `CREATE USER IF NOT EXISTS ${u} IDENTIFIED BY ${literal(login.password)}`,
+      `ALTER USER ${u} IDENTIFIED BY ${literal(login.password)} ACCOUNT UNLOCK`,
+      `GRANT ALL PRIVILEGES ON *.* TO ${u} WITH GRANT OPTION`,
+      'FLUSH PRIVILEGES',
+    ]);
+  }
+
+  async retireLogin(ctx: EngineContext, login: AddonLogin): Promise<void> {
+    if (login.username === ctx.secrets.username) throw new Error('a login cannot retire itself');
+    // Locked, with a password nobody knows: it cannot log in; then its open sessions end.
+    await this.admin(ctx, [`ALTER USER ${literal(login.username)}@'%' IDENTIFIED BY ${literal(generatePassword())} ACCOUNT LOCK`, 'FLUSH PRIVILEGES']);
+    const ids = await this.sql(ctx, `SELECT id FROM information_schema.processlist WHERE user = ${literal(login.username)}`);
+    for (const id of ids.split('\n').filter((l) => /^\d+$/.test(l.trim()))) await this.sql(ctx, `KILL CONNECTION ${Number(id)}`).catch(() => {});
   }
 
   async dump(ctx: EngineContext, file: string): Promise<void> {

@@ -6,12 +6,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import type { AddonRecord } from '../../domain/addons.ts';
+import type { AddonLogin, AddonRecord } from '../../domain/addons.ts';
 import type { AddonEngine, EngineContext, ServerControl } from './engine.ts';
 import { run, sh, versionLine, writeOwned } from './run.ts';
 
 const ROOT = '/usr/lib/postgresql';
 const PWFILE = '.initdb-password';
+const HBA_TLS = 'pg_hba_tls.conf';
 
 function bin(version: string, name: string): string {
   return path.join(ROOT, version.split('.')[0], 'bin', name);
@@ -23,7 +24,8 @@ function ident(name: string): string {
 }
 
 async function withClient<T>(ctx: EngineContext, database: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ host: ctx.host, port: ctx.addon.port, user: ctx.secrets.username, password: ctx.secrets.password, database, connectionTimeoutMillis: 5000 });
+  const ssl = ctx.tls ? { ca: fs.readFileSync(ctx.tls.caFile, 'utf8') } : undefined;
+  const client = new pg.Client({ host: ctx.host, port: ctx.addon.port, user: ctx.secrets.username, password: ctx.secrets.password, database, connectionTimeoutMillis: 5000, ...(ssl ? { ssl } : {}) });
   client.on('error', () => {});
   await client.connect();
   try {
@@ -37,7 +39,7 @@ export class PostgresEngine implements AddonEngine {
   readonly type = 'postgresql' as const;
   readonly name = 'PostgreSQL';
   readonly description = 'PostgreSQL is a free and open-source relational database management system.';
-  readonly features = { backupsDump: true, customDBName: true, importDump: false, importLive: true, scaleReplicas: true, tls: false, externalAccess: false, forkAddon: false };
+  readonly features = { backupsDump: true, customDBName: true, importDump: false, importLive: true, scaleReplicas: true, tls: true, externalAccess: false, forkAddon: false };
   readonly dumpExtension = 'pgdump';
   private versions?: string[];
 
@@ -72,8 +74,10 @@ export class PostgresEngine implements AddonEngine {
       }
       if (process.getuid?.() === 0) await run('/usr/bin/chown', ['-R', `${ctx.user.uid}:${ctx.user.gid}`, pgDir]);
       fs.chmodSync(pgDir, 0o700);
-      return;
     }
+    // With TLS, connections without it are refused: the server reads this file instead of pg/pg_hba.conf.
+    if (ctx.tls) writeOwned(path.join(ctx.dataDir, HBA_TLS), ['hostssl all all 127.0.0.1/32 scram-sha-256', 'hostssl replication all 127.0.0.1/32 scram-sha-256', ''].join('\n'), ctx.user);
+    if (ctx.replicaOf) return;
     // initdb reads the superuser's password from a file; it is removed once the server answers.
     if (!fs.existsSync(path.join(ctx.dataDir, 'pg', 'PG_VERSION'))) writeOwned(path.join(ctx.dataDir, PWFILE), `${ctx.secrets.password}\n`, ctx.user);
   }
@@ -91,6 +95,7 @@ export class PostgresEngine implements AddonEngine {
       max_connections: '100',
       wal_level: String(ctx.addon.spec.typeSpecificSettings?.postgresqlWalLevel ?? 'replica'),
       logging_collector: 'off',
+      ...(ctx.tls ? { ssl: 'on', ssl_cert_file: ctx.tls.certPath, ssl_key_file: ctx.tls.keyPath, hba_file: `${ctx.mountPath}/${HBA_TLS}` } : {}),
     };
     return [
       'set -e',
@@ -140,14 +145,41 @@ export class PostgresEngine implements AddonEngine {
     await run(bin(major, 'pg_dump'), args, { env, timeoutMs: 60 * 60_000 });
   }
 
-  async setPassword(ctx: EngineContext, password: string): Promise<void> {
+  readonly loginsPerServer = false;
+
+  async addLogin(ctx: EngineContext, login: AddonLogin): Promise<void> {
     // Generated passwords are letters and digits: safe inside a literal.
-    if (!/^[A-Za-z0-9]+$/.test(password)) throw new Error('unexpected characters in a generated password');
-    await withClient(ctx, 'postgres', (c) => c.query(`ALTER ROLE ${ident(ctx.secrets.username)} WITH PASSWORD '${password}'`));
+    if (!/^[A-Za-z0-9]+$/.test(login.password)) throw new Error('unexpected characters in a generated password');
+    await withClient(ctx, 'postgres', async (c) => {
+      const exists = (await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [login.username])).rowCount;
+      // A superuser like the addon's first user: every object either made stays reachable by the other.
+      if (exists) await c.query(`ALTER ROLE ${ident(login.username)} WITH LOGIN PASSWORD '${login.password}'`);
+      else await c.query(`CREATE ROLE ${ident(login.username)} WITH SUPERUSER LOGIN PASSWORD '${login.password}'`);
+    });
+  }
+
+  async retireLogin(ctx: EngineContext, login: AddonLogin): Promise<void> {
+    if (login.username === ctx.secrets.username) throw new Error('a login cannot retire itself');
+    await withClient(ctx, 'postgres', async (c) => {
+      // No password: no password authentication can succeed. The role stays (it may own objects).
+      await c.query(`ALTER ROLE ${ident(login.username)} WITH PASSWORD NULL`);
+      await c.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1 AND backend_type = 'client backend'", [login.username]);
+    });
+  }
+
+  async followLogin(replica: EngineContext, login: AddonLogin): Promise<void> {
+    if (!replica.replicaOf) return;
+    if (!/^[A-Za-z0-9_]+$/.test(login.username + login.password)) throw new Error('unexpected characters in a generated login');
+    const conninfo = `host=${replica.replicaOf.host} port=${replica.replicaOf.port} user=${login.username} password=${login.password}${replica.tls ? ' sslmode=require' : ''}`;
+    // The role itself reached the replica through the WAL; its connection to the primary is its own setting.
+    await withClient(replica, 'postgres', async (c) => {
+      await c.query(`ALTER SYSTEM SET primary_conninfo = '${conninfo}'`);
+      await c.query('SELECT pg_reload_conf()');
+    });
   }
 
   private env(ctx: EngineContext): Record<string, string> {
-    return { PGPASSWORD: ctx.secrets.password, PGCONNECT_TIMEOUT: '10' };
+    return { PGPASSWORD: ctx.secrets.password, PGCONNECT_TIMEOUT: '10', ...(ctx.tls ? { PGSSLMODE: 'require' } : {}) };
   }
 
   async dump(ctx: EngineContext, file: string): Promise<void> {

@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { AddonRecord } from '../../domain/addons.ts';
+import type { AddonLogin, AddonRecord } from '../../domain/addons.ts';
 import type { AddonEngine, EngineContext, ServerControl } from './engine.ts';
 import { chown, run, versionLine, writeOwned } from './run.ts';
 
@@ -20,7 +20,7 @@ export class RedisEngine implements AddonEngine {
   readonly type = 'redis' as const;
   readonly name = 'Redis';
   readonly description = 'Redis implements a distributed, in-memory key-value database with optional durability.';
-  readonly features = { backupsDump: true, customDBName: false, importDump: false, importLive: true, scaleReplicas: true, tls: false, externalAccess: false, forkAddon: false };
+  readonly features = { backupsDump: true, customDBName: false, importDump: false, importLive: true, scaleReplicas: true, tls: true, externalAccess: false, forkAddon: false };
   readonly dumpExtension = 'rdb';
   private versions?: string[];
 
@@ -43,7 +43,10 @@ export class RedisEngine implements AddonEngine {
     const policy = String(ctx.addon.spec.typeSpecificSettings?.redisMaxMemoryPolicy ?? 'noeviction');
     const conf = [
       `bind ${ctx.host}`,
-      `port ${ctx.addon.port}`,
+      // With TLS the port takes TLS connections only (clients are not asked for certificates).
+      ...(ctx.tls
+        ? ['port 0', `tls-port ${ctx.addon.port}`, `tls-cert-file ${ctx.tls.certPath}`, `tls-key-file ${ctx.tls.keyPath}`, `tls-ca-cert-file ${ctx.tls.certPath}`, 'tls-auth-clients no', ...(ctx.replicaOf ? ['tls-replication yes'] : [])]
+        : [`port ${ctx.addon.port}`]),
       'protected-mode yes',
       'daemonize no',
       'logfile ""',
@@ -53,8 +56,9 @@ export class RedisEngine implements AddonEngine {
       'save 3600 1 300 100 60 10000',
       `maxmemory ${maxMemoryMb}mb`,
       `maxmemory-policy ${policy}`,
-      // The password in double quotes; the generated ones are alphanumeric, so no escaping is needed.
-      `requirepass "${ctx.secrets.password}"`,
+      // The default user's passwords: the current one, and one a rotation replaced while it is retiring (the
+      // generated ones are alphanumeric, so no quoting is needed).
+      `user default on resetpass >${ctx.secrets.password}${ctx.secrets.retiring ? ` >${ctx.secrets.retiring.password}` : ''} ~* &* +@all`,
       ...(ctx.replicaOf ? [`replicaof ${ctx.replicaOf.host} ${ctx.replicaOf.port}`, `masterauth "${ctx.secrets.password}"`, 'replica-read-only yes'] : []),
     ].join('\n');
     writeOwned(path.join(ctx.dataDir, CONF), `${conf}\n`, ctx.user);
@@ -64,8 +68,13 @@ export class RedisEngine implements AddonEngine {
     return ['set -e', `exec ${SERVER} ${ctx.mountPath}/${CONF}`].join('\n');
   }
 
+  /** redis-cli's arguments to reach the server (over TLS, checked against the addon's certificate). */
+  private target(ctx: EngineContext): string[] {
+    return ['-h', ctx.host, '-p', String(ctx.addon.port), '--no-auth-warning', ...(ctx.tls ? ['--tls', '--cacert', ctx.tls.caFile] : [])];
+  }
+
   private cli(ctx: EngineContext, args: string[], timeoutMs = 30_000): Promise<string> {
-    return run(CLI, ['-h', ctx.host, '-p', String(ctx.addon.port), '--no-auth-warning', ...args], { env: { REDISCLI_AUTH: ctx.secrets.password }, timeoutMs });
+    return run(CLI, [...this.target(ctx), ...args], { env: { REDISCLI_AUTH: ctx.secrets.password }, timeoutMs });
   }
 
   async ping(ctx: EngineContext): Promise<boolean> {
@@ -86,9 +95,26 @@ export class RedisEngine implements AddonEngine {
     await run(CLI, args, { env: source.password ? { REDISCLI_AUTH: decodeURIComponent(source.password) } : {}, timeoutMs: 60 * 60_000 });
   }
 
-  async setPassword(ctx: EngineContext, password: string): Promise<void> {
-    const out = await this.cli(ctx, ['config', 'set', 'requirepass', password]);
-    if (out.trim() !== 'OK') throw new Error(`redis refused the new password: ${out.trim().slice(0, 200)}`);
+  readonly loginsPerServer = true;
+
+  /** A command that carries a password goes to redis-cli on stdin, never its argument list. */
+  private async command(ctx: EngineContext, line: string): Promise<void> {
+    const out = (await run(CLI, this.target(ctx), { env: { REDISCLI_AUTH: ctx.secrets.password }, stdin: `${line}\n`, timeoutMs: 30_000 })).trim();
+    if (out !== 'OK') throw new Error(`redis refused ${line.split(' ').slice(0, 2).join(' ')}: ${out.slice(0, 200)}`);
+  }
+
+  async addLogin(ctx: EngineContext, login: AddonLogin): Promise<void> {
+    // Redis' users hold several passwords: the new one is added, the current one keeps working.
+    await this.command(ctx, `ACL SETUSER default on >${login.password}`);
+  }
+
+  async retireLogin(ctx: EngineContext, login: AddonLogin): Promise<void> {
+    if (login.password === ctx.secrets.password) throw new Error('a login cannot retire itself');
+    await this.command(ctx, `ACL SETUSER default <${login.password}`);
+  }
+
+  async followLogin(replica: EngineContext, login: AddonLogin): Promise<void> {
+    if (replica.replicaOf) await this.command(replica, `CONFIG SET masterauth ${login.password}`);
   }
 
   async dump(ctx: EngineContext, file: string): Promise<void> {

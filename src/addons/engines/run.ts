@@ -11,6 +11,8 @@ export interface RunOptions {
   timeoutMs?: number;
   /** a file to feed on stdin */
   stdinFile?: string;
+  /** text to feed on stdin (statements that carry a password) */
+  stdin?: string;
   /** a file to write stdout to */
   stdoutFile?: string;
 }
@@ -19,7 +21,7 @@ export function run(bin: string, args: string[], opts: RunOptions = {}): Promise
   return new Promise((resolve, reject) => {
     const child = spawn(bin, args, {
       env: { PATH: '/usr/local/bin:/usr/bin:/bin', LANG: 'C.UTF-8', ...opts.env },
-      stdio: [opts.stdinFile ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+      stdio: [opts.stdinFile || opts.stdin !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     });
     let out = '';
     let err = '';
@@ -32,6 +34,9 @@ export function run(bin: string, args: string[], opts: RunOptions = {}): Promise
       src.on('error', (e) => child.stdin!.destroy(e));
       child.stdin!.on('error', () => {});
       src.pipe(child.stdin!);
+    } else if (opts.stdin !== undefined) {
+      child.stdin!.on('error', () => {});
+      child.stdin!.end(opts.stdin);
     }
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
     child.on('error', (e) => {

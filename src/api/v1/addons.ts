@@ -232,6 +232,10 @@ export function registerV1Addons(app: Api, deps: ApiDeps & { addons?: AddonsServ
     await addons.rotateCredentials(req.principal, projectId, addonId);
     return reply.status(202).send({ status: 'rotating' });
   });
+  app.get('/projects/:projectId/addons/:addonId/credentials/rotation', { schema: { tags: ['addons'], summary: "Where a credential rotation stands: idle, rotating, or retiring (the replaced login still valid until no instance uses it)", params: AddonParams } }, async (req) => {
+    const { projectId, addonId } = req.params as AP;
+    return { state: await addons.rotationState(req.principal, projectId, addonId) };
+  });
 
   // Backups and restores
   app.get('/v1/projects/:projectId/addons/:addonId/backups', { schema: { ...tags, summary: "List an addon's backups", params: AddonParams, querystring: PaginationQuery } }, async (req) => {

@@ -1,5 +1,6 @@
 /**
- * `slipway addons list|types|create|get|credentials|backup|backups|restore|restores|pause|resume|restart|delete`:
+ * `slipway addons list|types|create|get|credentials|backup|backups|restore|restores|pause|resume|restart|delete`
+ * (and `rotate|import`, addons-ops.ts):
  * the `/v1` addon routes from the command line. `create`, `backup` and `restore` wait for the outcome unless
  * `--no-wait`; `credentials` prints secrets, so it says so on stderr.
  */
@@ -8,6 +9,7 @@ import type { ApiClient } from '../api-client.ts';
 import { projectPath, requireProject, UsageError } from '../service-ref.ts';
 import { sessionOf } from '../session.ts';
 import { intArg } from './projects.ts';
+import { registerAddonOps } from './addons-ops.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -58,12 +60,13 @@ export function registerAddons(program: Command): void {
     .option('--plan <plan>', 'deployment plan', 'nf-compute-20')
     .option('--storage <mb>', 'storage in MB', '1024')
     .option('--db-name <name>', 'database name (PostgreSQL, MySQL)')
+    .option('--tls', 'the server takes TLS connections only (chosen at create)')
     .option('--no-wait', 'return once created')
-    .action(async (name: string, opts: { project?: string; type: string; dbVersion: string; plan: string; storage: string; dbName?: string; wait: boolean }, cmd: Command) => {
+    .action(async (name: string, opts: { project?: string; type: string; dbVersion: string; plan: string; storage: string; dbName?: string; tls?: boolean; wait: boolean }, cmd: Command) => {
       const s = sessionOf(cmd);
       const project = requireProject(opts);
       const storage = intArg('--storage', opts.storage, 1, 1_048_576);
-      const body = { name, type: opts.type, version: opts.dbVersion, billing: { deploymentPlan: opts.plan, storage, replicas: 1 }, ...(opts.dbName ? { customCredentials: { dbName: opts.dbName } } : {}) };
+      const body = { name, type: opts.type, version: opts.dbVersion, billing: { deploymentPlan: opts.plan, storage, replicas: 1 }, ...(opts.dbName ? { customCredentials: { dbName: opts.dbName } } : {}), ...(opts.tls ? { tlsEnabled: true } : {}) };
       const created = await s.client.json('POST', `${projectPath(project)}/addons`, { body });
       const id = created.data.id as string;
       if (!opts.wait) return s.json ? s.out.json(created) : s.out.line(`Created addon '${id}' (${created.data.status}).`);
@@ -91,6 +94,7 @@ export function registerAddons(program: Command): void {
       ['message', a.statusMessage],
       ['plan', a.billing.deploymentPlan],
       ['storage', `${a.billing.storage} MB`],
+      ['tls', a.tlsEnabled ? 'on (TLS connections only)' : 'off'],
       ['created', a.createdAt],
     ]);
   });
@@ -176,4 +180,6 @@ export function registerAddons(program: Command): void {
       if (s.json) return s.out.json(body);
       s.out.line(`Addon '${addon}' is being deleted: ${body.data.message}.`);
     });
+
+  registerAddonOps(addons);
 }

@@ -5,6 +5,7 @@ import { href, Link } from '../router.tsx';
 import { Problem, StatusBadge, When } from '../ui.tsx';
 import { AddonMetrics } from './metrics/AddonMetrics.tsx';
 import { BackupTo, storedAt } from './addons/BackupTo.tsx';
+import { AddonOps } from './addons/AddonOps.tsx';
 
 const POLL_MS = 2000;
 const tone = (status: string) => (status === 'running' ? 'ready' : status);
@@ -53,6 +54,7 @@ export function AddonPage({ project, addon }: { project: string; addon: string }
           </span>
           <span>{d.billing.deploymentPlan}</span>
           <span>{d.billing.storage} MB</span>
+          <span>{(d as Addon & { tlsEnabled?: boolean }).tlsEnabled ? 'TLS connections only' : 'no TLS'}</span>
           {d.statusMessage && <span>{d.statusMessage}</span>}
         </p>
       )}
@@ -81,6 +83,7 @@ export function AddonPage({ project, addon }: { project: string; addon: string }
           )}
         </div>
       )}
+      {d && <AddonOps project={project} addon={addon} paused={d.status === 'paused'} onChange={() => backups.reload()} />}
       <h2>Backups</h2>
       <Problem error={backups.error} />
       {backups.data?.length === 0 && <p>No backups yet.</p>}

@@ -108,5 +108,5 @@ export const ImportAddonBackup = strict({
   importAllDatabases: Opt(Type.Boolean()),
   compressionType: Opt(Enum(['gz', 'zstd'])),
   customDestinationId: Opt(Type.String({ maxLength: 100 })),
-  importUrl: Opt(Type.String({ minLength: 1, maxLength: 2048, description: 'A URL of a gzipped backup (not available here).' })),
+  importUrl: Opt(Type.String({ minLength: 1, maxLength: 2048, description: 'An http(s) URL of a dump of the addon\'s type (gzipped or not) to download, store as a backup and restore.' })),
 });

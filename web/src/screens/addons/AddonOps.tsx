@@ -1,0 +1,69 @@
+import { useState, type FormEvent } from 'react';
+import { get, post } from '../../api.ts';
+import { usePoll } from '../../hooks.ts';
+import { Problem } from '../../ui.tsx';
+
+const enc = encodeURIComponent;
+const native = (p: string, a: string) => `/projects/${enc(p)}/addons/${enc(a)}/credentials`;
+const ROTATION_WORDS: Record<string, string> = {
+  idle: 'No rotation under way.',
+  rotating: 'Rotating: the server is taking the new login.',
+  retiring: 'Rotated: the old login keeps working until every service using it has rolled out, then it is retired.',
+};
+
+/**
+ * An addon's credential rotation (zero downtime: linked services roll out before the old login is retired)
+ * and an import from a dump's URL, which replaces the addon's data (AddonPage shows its backup and restore).
+ */
+export function AddonOps({ project, addon, paused, onChange }: { project: string; addon: string; paused: boolean; onChange: () => void }) {
+  const rotation = usePoll((signal) => get<{ state: string }>(`${native(project, addon)}/rotation`, signal).then((r) => r.state), [project, addon], 2000);
+  const [importUrl, setImportUrl] = useState('');
+  const [notice, setNotice] = useState('');
+  const [problem, setProblem] = useState<string>();
+  const [busy, setBusy] = useState(false);
+
+  const act = async (what: string, path: string, body: unknown) => {
+    setBusy(true);
+    setProblem(undefined);
+    try {
+      await post(path, body);
+      setNotice(what);
+      rotation.reload();
+      onChange();
+      return true;
+    } catch (err) {
+      setProblem((err as Error).message);
+      return false;
+    } finally {
+      setBusy(false);
+    }
+  };
+  const submitImport = async (e: FormEvent) => {
+    e.preventDefault();
+    if (!window.confirm(`Import ${importUrl}? The addon's data becomes exactly the dump's.`)) return;
+    if (await act('Import scheduled: the download appears under Backups, then its restore.', `/v1/projects/${enc(project)}/addons/${enc(addon)}/import`, { importUrl })) setImportUrl('');
+  };
+
+  return (
+    <section aria-labelledby="addon-ops-h">
+      <h2 id="addon-ops-h">Credentials and import</h2>
+      <Problem error={rotation.error ?? problem} />
+      <p role="status" className="notice">
+        {notice}
+      </p>
+      <p>
+        {ROTATION_WORDS[rotation.data ?? ''] ?? ''}{' '}
+        <button type="button" disabled={busy || paused || rotation.data !== 'idle'} onClick={() => act('Rotation requested.', `${native(project, addon)}/rotate`, {})}>
+          Rotate credentials
+        </button>
+      </p>
+      <form onSubmit={submitImport}>
+        <label htmlFor="addon-import-url">Import a dump from a URL</label>{' '}
+        <input id="addon-import-url" type="url" required placeholder="https://example.com/backup.dump.gz" value={importUrl} onChange={(e) => setImportUrl(e.target.value)} />{' '}
+        <button type="submit" disabled={busy || paused}>
+          Import
+        </button>
+      </form>
+    </section>
+  );
+}
