@@ -19,6 +19,7 @@ import { registerRun } from './commands/run.ts';
 import { registerSecrets } from './commands/secrets.ts';
 import { registerVolumes } from './commands/volumes.ts';
 import { registerAddons } from './commands/addons.ts';
+import { registerCanary } from './commands/canary.ts';
 
 export function buildProgram(): Command {
   const program = new Command('slipway')
@@ -42,6 +43,7 @@ export function buildProgram(): Command {
   registerSecrets(program);
   registerVolumes(program);
   registerAddons(program);
+  registerCanary(program);
   registerCompletion(program);
   for (const c of allCommands(program)) c.exitOverride();
   return program;
