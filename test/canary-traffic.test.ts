@@ -9,7 +9,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { api, fixtureRepo, startTestPlatform, waitFor, type RunningPlatform } from './support/platform.ts';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ADMIN_TOKEN, api, fixtureRepo, startTestPlatform, waitFor, type RunningPlatform } from './support/platform.ts';
+import { assertCliOk, runCli } from './support/cli.ts';
 
 const HOST = 'web.can.localhost';
 const SVC = '/v1/projects/can/services/web';
@@ -219,6 +223,22 @@ for (const plane of PLANES) {
       assert.ok(r.canary.analysis.measurements.some((m: { verdict: string }) => m.verdict === 'pass'));
       const failed = traffic.answers.filter((a) => a.status !== 200);
       assert.deepEqual(failed.slice(0, 5), [], `no failed request (${traffic.answers.length})`);
+    });
+
+    it('runs and follows a canary from the CLI, printing each analysis result', async () => {
+      const home = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-cli-canary-'));
+      assertCliOk(await runCli(['login', '--host', p.apiUrl, '--token', ADMIN_TOKEN, '--name', 'test', '--router-port', String(p.routerPort)], { home }), 'login');
+      const bad = await runCli(['canary', '1', '-p', 'can', '-s', 'web', '--step', '150'], { home });
+      assert.notEqual(bad.code, 0);
+      assert.match(bad.output, /trafficPercent/);
+      const traffic = load(p);
+      const run = await runCli(['canary', '1', '-p', 'can', '-s', 'web', '--step', '20', '--max-error-rate', '1', '--interval', '2', '--min-requests', '10'], { home });
+      await traffic.stop();
+      assertCliOk(run, 'slipway canary');
+      assert.match(run.output, /analysis of step 1\/1 \(20% of requests\): passed/);
+      assert.match(run.output, /completed/);
+      await waitFor(async () => (await byRelease()) === '{"1":4}', 120_000, 'all on release 1');
+      fs.rmSync(home, { recursive: true, force: true });
     });
   });
 }
