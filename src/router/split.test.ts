@@ -39,3 +39,21 @@ describe('matchesPin', () => {
     assert.ok(!matchesPin(undefined, headers({})));
   });
 });
+
+describe('a split on a consistent-hash route', () => {
+  it('keeps each client on one release while the split holds and gives the new release its share of clients', async () => {
+    const { Balancer } = await import('./node-proxy/balancer.ts');
+    const w = splitWeights(5, 4, 1);
+    const eps = [0, 1, 2, 3].map((i) => ({ id: `old-${i}`, host: '127.0.0.1', port: 1000 + i, weight: w.stableWeight })).concat([{ id: 'new-0', host: '127.0.0.1', port: 2000, weight: w.canaryWeight }]);
+    const b = new Balancer(eps, 'consistentHash', () => 0);
+    let onNew = 0;
+    for (let c = 0; c < 20_000; c++) {
+      const key = `10.0.${c >> 8}.${c & 255}`;
+      const first = b.pick(undefined, key)!.id;
+      assert.equal(b.pick(undefined, key)!.id, first, 'the same client reaches the same endpoint');
+      if (first === 'new-0') onNew++;
+    }
+    const share = (100 * onNew) / 20_000;
+    assert.ok(share > 4 && share < 6, `${share} % of clients on the new release`);
+  });
+});
