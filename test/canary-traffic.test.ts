@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ADMIN_TOKEN, api, fixtureRepo, startTestPlatform, waitFor, type RunningPlatform } from './support/platform.ts';
 import { assertCliOk, runCli } from './support/cli.ts';
+import { chromium } from 'playwright-core';
 
 const HOST = 'web.can.localhost';
 const SVC = '/v1/projects/can/services/web';
@@ -223,6 +224,31 @@ for (const plane of PLANES) {
       assert.ok(r.canary.analysis.measurements.some((m: { verdict: string }) => m.verdict === 'pass'));
       const failed = traffic.answers.filter((a) => a.status !== 200);
       assert.deepEqual(failed.slice(0, 5), [], `no failed request (${traffic.answers.length})`);
+    });
+
+    it('shows the live split and the per-release traffic on the dashboard', { skip: plane !== 'builtin' ? 'the page reads the same API on either plane: run once' : false }, async () => {
+      const started = await api(p, 'POST', `${BASE}/rollouts`, { release: 1, strategy: 'canary', canary: { steps: [{ trafficPercent: 5 }] } });
+      assert.equal(started.status, 200, JSON.stringify(started.body));
+      const n = started.body.number as number;
+      await waitFor(async () => (await rollout(n)).canary?.paused === true, 120_000, 'paused at 5 %');
+      const pump = load(p, 2);
+      const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu'] });
+      try {
+        const page = await browser.newPage();
+        await page.goto(`${p.apiUrl}/ui/`);
+        await page.getByLabel('API token').fill(p.token);
+        await page.getByLabel('API token').press('Enter');
+        await waitFor(async () => (await page.evaluate(() => sessionStorage.getItem('slipway.token'))) === p.token, 30_000, 'signed in');
+        await page.goto(`${p.apiUrl}/ui/projects/can/services/web`);
+        const panel = page.getByLabel(`Traffic of canary rollout ${n}`);
+        await panel.getByText(/Router split: 5% of requests to the new release/).waitFor({ timeout: 120_000 });
+        await panel.getByRole('table').getByRole('row').nth(2).waitFor({ timeout: 120_000 });
+      } finally {
+        await browser.close();
+        await pump.stop();
+      }
+      await api(p, 'POST', `${BASE}/rollouts/${n}/cancel`);
+      await waitFor(async () => (await byRelease()) === '{"2":4}', 120_000, 'back on 2');
     });
 
     it('runs and follows a canary from the CLI, printing each analysis result', async () => {
