@@ -9,7 +9,7 @@
 import type { Store } from '../../store/store.ts';
 import type { RolloutRecord, CanaryAnalysisState } from '../../store/rollouts-repo.ts';
 import type { ReleaseRecord } from '../../domain/release.ts';
-import { ANALYSIS_DEFAULTS, judgeWindow, type CanaryStep, type ReleaseStats } from '../../domain/canary.ts';
+import { judgeWindow, type CanaryStep, type ReleaseStats } from '../../domain/canary.ts';
 import type { ServiceSplit } from './route-table.ts';
 import type { ReleaseTraffic } from './release-traffic.ts';
 
@@ -113,5 +113,3 @@ function stableOf(windows: Map<number, ReleaseStats & { errors?: number; release
   // Several old releases: the one with the most requests stands for the stable side.
   return others.sort((a, b) => b.requests - a.requests)[0];
 }
-
-export { ANALYSIS_DEFAULTS };
