@@ -87,13 +87,16 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   const routerLog = logger.child({ component: 'router' });
   const accessLogger = logger.child({ component: 'access' });
   const logAccess = config.routerAccessLog ? (e: AccessLogEntry) => accessLogger.info(e, 'access') : undefined;
-  // Every request the router answers also feeds the per-release metrics canary analysis reads (docs/canary.md),
-  // so the data planes always report them; SLIPWAY_ROUTER_ACCESS_LOG only says whether they are logged.
+  // Every request the router answers also feeds the per-release metrics canary analysis reads (docs/canary.md):
+  // the data planes report them while either the access log or the release metrics are on (both by default).
   const releaseTraffic = new ReleaseTraffic();
-  const accessLog = (e: AccessLogEntry) => {
-    releaseTraffic.record(e);
-    logAccess?.(e);
-  };
+  const accessLog =
+    config.routerReleaseMetrics || logAccess
+      ? (e: AccessLogEntry) => {
+          if (config.routerReleaseMetrics) releaseTraffic.record(e);
+          logAccess?.(e);
+        }
+      : undefined;
   if (config.router === 'haproxy' && !haproxyAvailable()) throw new Error("SLIPWAY_ROUTER=haproxy but haproxy is not installed: install the Debian package haproxy, or set SLIPWAY_ROUTER=builtin");
   const dataPlane: Router =
     config.router === 'haproxy'
