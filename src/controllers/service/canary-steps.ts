@@ -10,7 +10,7 @@ import type { Store } from '../../store/store.ts';
 import type { RolloutRecord, CanaryAnalysisState } from '../../store/rollouts-repo.ts';
 import type { ReleaseRecord } from '../../domain/release.ts';
 import { judgeWindow, type CanaryStep, type ReleaseStats } from '../../domain/canary.ts';
-import type { ServiceSplit } from './route-table.ts';
+import type { RouteTableBuilder, ServiceSplit } from './route-table.ts';
 import type { ReleaseTraffic } from './release-traffic.ts';
 
 /** Measurements kept with the rollout (for the chart); events keep every one. */
@@ -45,7 +45,15 @@ export class CanaryStepper {
   constructor(
     private readonly store: Store,
     private readonly traffic: ReleaseTraffic | undefined,
+    private readonly routes: Pick<RouteTableBuilder, 'splitOf'>,
   ) {}
+
+  /** A canary's live split and the per-release metrics of the last `windowSeconds` (for `GET …/rollouts/{n}`). */
+  view(key: string, windowSeconds = 60) {
+    const split = this.routes.splitOf(key) ?? null;
+    const releases = this.traffic ? [...this.traffic.window(key, Date.now() - windowSeconds * 1000).values()].sort((a, b) => a.release - b.release) : [];
+    return { split, windowSeconds, releases };
+  }
 
   /**
    * A step is reached (its instances are up and routed). Returns when to look again, or undefined when the

@@ -65,14 +65,11 @@ export class ServiceController implements InstanceObserver {
       traffic?: ReleaseTraffic;
     },
   ) {
-    this.canary = new CanaryStepper(store, opts.traffic);
+    this.canary = new CanaryStepper(store, opts.traffic, routes);
   }
 
-  /** A canary's live split and the per-release metrics of the last `windowSeconds` (for `GET …/rollouts/{n}`). */
   canaryView(key: string, windowSeconds = 60) {
-    const split = this.routes.splitOf(key) ?? null;
-    const releases = this.opts.traffic ? [...this.opts.traffic.window(key, Date.now() - windowSeconds * 1000).values()].sort((a, b) => a.release - b.release) : [];
-    return { split, windowSeconds, releases };
+    return this.canary.view(key, windowSeconds);
   }
 
   async reconcile(key: string): Promise<PassResult> {
