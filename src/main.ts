@@ -20,6 +20,7 @@ import type { Signals } from './services/ports.ts';
 import { WorkQueue } from './controllers/queue.ts';
 import { ServiceController } from './controllers/service/service-controller.ts';
 import { RouteTableBuilder } from './controllers/service/route-table.ts';
+import { ReleaseTraffic } from './controllers/service/release-traffic.ts';
 import { BuildController } from './controllers/build/build-controller.ts';
 import { ProbeScheduler } from './probes/scheduler.ts';
 import { ProcessDriver } from './runtime/process/supervised-driver.ts';
@@ -96,7 +97,17 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   const driver: RuntimeDriver = config.runtime === 'docker' ? new DockerDriver({ ...runtimeOpts, artifactImage: config.dockerArtifactImage, scope: dockerScope(config) }) : new ProcessDriver({ ...runtimeOpts, isolation: config.isolation });
   const routerLog = logger.child({ component: 'router' });
   const accessLogger = logger.child({ component: 'access' });
-  const accessLog = config.routerAccessLog ? (e: AccessLogEntry) => accessLogger.info(e, 'access') : undefined;
+  const logAccess = config.routerAccessLog ? (e: AccessLogEntry) => accessLogger.info(e, 'access') : undefined;
+  // Every request the router answers also feeds the per-release metrics canary analysis reads (docs/canary.md):
+  // the data planes report them while either the access log or the release metrics are on (both by default).
+  const releaseTraffic = new ReleaseTraffic();
+  const accessLog =
+    config.routerReleaseMetrics || logAccess
+      ? (e: AccessLogEntry) => {
+          if (config.routerReleaseMetrics) releaseTraffic.record(e);
+          logAccess?.(e);
+        }
+      : undefined;
   if (config.router === 'haproxy' && !haproxyAvailable()) throw new Error("SLIPWAY_ROUTER=haproxy but haproxy is not installed: install the Debian package haproxy, or set SLIPWAY_ROUTER=builtin");
   const dataPlane: Router =
     config.router === 'haproxy'
@@ -150,6 +161,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
     logger: controllerLog,
     requeue: (key) => serviceQueue?.add(key),
     volumes: new ServiceVolumes(store, volumeStorage),
+    traffic: releaseTraffic,
   });
 
   const auth = new AuthService(store);

@@ -25,6 +25,7 @@ import { registerSinks } from './commands/sinks.ts';
 import { registerAlerts } from './commands/alerts.ts';
 import { registerMetrics } from './commands/metrics.ts';
 import { registerBackupDestinations } from './commands/backup-destinations.ts';
+import { registerCanary } from './commands/canary.ts';
 
 export function buildProgram(): Command {
   const program = new Command('slipway')
@@ -54,6 +55,7 @@ export function buildProgram(): Command {
   registerAlerts(program);
   registerMetrics(program);
   registerBackupDestinations(program);
+  registerCanary(program);
   registerCompletion(program);
   for (const c of allCommands(program)) c.exitOverride();
   return program;

@@ -11,6 +11,7 @@ import type { ApiClient } from './api-client.ts';
 import { readEventStream } from './event-stream.ts';
 import type { Out } from './output.ts';
 import { servicePaths } from './service-ref.ts';
+import { trafficLine } from './canary-traffic-line.ts';
 
 export interface RolloutView {
   id: string;
@@ -189,7 +190,10 @@ export async function followRollout(client: ApiClient, project: string, service:
   const sample = async () => {
     try {
       const containers = await listContainers(client, project, service);
-      if (!finished) view.bars(summarise(containers, toRelease, project, service, wantWeb).map(progressLine));
+      // A canary in progress: its live split and per-release metrics under the bars.
+      const live = start.strategy === 'canary' ? await client.get<{ canary?: { traffic?: Parameters<typeof trafficLine>[0] } }>(`${paths.native}/rollouts/${number}`).catch(() => undefined) : undefined;
+      const traffic = trafficLine(live?.canary?.traffic);
+      if (!finished) view.bars([...summarise(containers, toRelease, project, service, wantWeb).map(progressLine), ...(traffic ? [traffic] : [])]);
     } catch {
       // a missed sample only delays the next drawing
     }

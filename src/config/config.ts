@@ -50,6 +50,8 @@ export interface Config {
   repoPollMs: number;
   /** one structured access-log line per routed request, from either data plane */
   routerAccessLog: boolean;
+  /** the router reports every request to the control plane for canary analysis (docs/canary.md) */
+  routerReleaseMetrics: boolean;
   /** Maximum accepted request body on the API, in bytes. */
   bodyLimitBytes: number;
   /** Maximum accepted source bundle upload, in bytes. */
@@ -175,6 +177,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     resyncMs: int(env, 'SLIPWAY_RESYNC_MS', 5000, 100, 3_600_000),
     repoPollMs: int(env, 'SLIPWAY_REPO_POLL_MS', 60_000, 0, 86_400_000),
     routerAccessLog: oneOf(env, 'SLIPWAY_ROUTER_ACCESS_LOG', 'on', ['on', 'off'] as const) === 'on',
+    routerReleaseMetrics: oneOf(env, 'SLIPWAY_ROUTER_RELEASE_METRICS', 'on', ['on', 'off'] as const) === 'on',
     bodyLimitBytes: int(env, 'SLIPWAY_BODY_LIMIT_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
     uploadLimitBytes: int(env, 'SLIPWAY_UPLOAD_LIMIT_BYTES', 200 * 1024 * 1024, 1024, 8 * 1024 * 1024 * 1024),
     stopOnExit: oneOf(env, 'SLIPWAY_STOP_ON_EXIT', 'none', ['none', 'all'] as const),

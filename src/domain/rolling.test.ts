@@ -18,6 +18,7 @@ const cases: { name: string; input: Partial<RollingInput>; start: number[]; stop
   { name: 'a never-ready new release keeps the healthy old ones', input: { desired: 1, old: [slot('o0', 0, true)], current: [slot('n0', 0, false)] }, start: [], stop: [] },
   { name: 'a canary step starts its share of new instances beside all the old ones', input: { desired: 4, maxSurge: 1, currentTarget: 1, old: [slot('o0', 0, true), slot('o1', 1, true), slot('o2', 2, true), slot('o3', 3, true)] }, start: [0], stop: [] },
   { name: 'a canary step then retires one old instance and keeps the rest', input: { desired: 4, maxSurge: 1, currentTarget: 1, current: [slot('n0', 0, true)], old: [slot('o0', 0, true), slot('o1', 1, true), slot('o2', 2, true), slot('o3', 3, true)] }, start: [], stop: ['o3'] },
+  { name: 'a traffic-percentage step keeps every old instance beside its new one', input: { desired: 4, maxSurge: 1, currentTarget: 1, oldKeep: 4, current: [slot('n0', 0, true)], old: [slot('o0', 0, true), slot('o1', 1, true), slot('o2', 2, true), slot('o3', 3, true)] }, start: [], stop: [] },
   { name: 'a reached canary step holds', input: { desired: 4, maxSurge: 1, currentTarget: 1, current: [slot('n0', 0, true)], old: [slot('o0', 0, true), slot('o1', 1, true), slot('o2', 2, true)] }, start: [], stop: [] },
 ];
 

@@ -21,6 +21,11 @@ export interface RollingInput {
   blockedOrdinals: Set<number>;
   /** a canary step: how many current instances are wanted now (default: all of `desired`) */
   currentTarget?: number;
+  /**
+   * a canary step: how many old instances keep serving beside the new ones (default: `desired` minus
+   * `currentTarget`). A traffic-percentage step keeps them all: the router, not the count, sets the share.
+   */
+  oldKeep?: number;
 }
 
 export interface RollingStep {
@@ -49,7 +54,7 @@ export function nextRollingStep(i: RollingInput): RollingStep {
   const readyOld = i.old.filter((s) => s.ready).length;
   const want = Math.min(i.currentTarget ?? i.desired, i.desired);
   // A canary step keeps this many old instances serving beside the new ones.
-  const oldKeep = i.desired - want;
+  const oldKeep = i.oldKeep ?? i.desired - want;
 
   // Too many current instances (scale down): drop the highest ordinals, unready ones first.
   if (i.current.length > want) {

@@ -3,6 +3,7 @@
  * whole (`Router.setTable`), so the hot path only reads an immutable snapshot.
  */
 import type { RouteAccess } from './access.ts';
+import type { RouteCanary } from './split.ts';
 
 export interface Endpoint {
   /** Instance id, for logs and draining. */
@@ -49,6 +50,11 @@ export interface Route {
    * with `access` refuses such connections. Plain-port requests are proxied as for any HTTP route.
    */
   tlsPassthrough?: boolean;
+  /**
+   * A canary's traffic split (see split.ts): the endpoints' weights already carry the share; the router
+   * reads this for the pins (requests that always reach `endpointIds`) and to report the split.
+   */
+  canary?: RouteCanary;
 }
 
 export interface RoutingTable {

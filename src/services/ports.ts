@@ -29,6 +29,14 @@ export interface InstanceObserver {
   instancesOf(serviceKey: string): Promise<InstanceView[]>;
   /** Recent output lines of every instance of the service, oldest first. */
   logsOf(serviceKey: string, opts: { tail: number }): Promise<{ instance: string; ts: string; stream: string; line: string }[]>;
+  /** A canary's live split on the router and the per-release metrics of the last `windowSeconds`. */
+  canaryView?(serviceKey: string, windowSeconds?: number): CanaryLiveView;
+}
+
+export interface CanaryLiveView {
+  split: { percent: number; effectivePercent: number; stableEndpoints: number; canaryEndpoints: number; pins: number } | null;
+  windowSeconds: number;
+  releases: { release: number; requests: number; errors: number; errorRate: number; latencyP50Ms: number | null; latencyP99Ms: number | null }[];
 }
 
 /** Starts the build of a build or combined service's branch head (on create, and when its source changes). */

@@ -23,6 +23,7 @@ import { volumeInstancesProblem } from '../domain/volume.ts';
 import { describeChanges } from '../domain/release-snapshot.ts';
 import { autoscaledInstances, autoscalePolicy } from '../autoscaler/spec.ts';
 import type { AutoscaleStatus } from '../autoscaler/status.ts';
+import { canaryOptions, canaryView, type CanaryAnalysisInput, type CanaryStepInput } from './canary-rollouts.ts';
 
 export interface ServiceDetails {
   service: ServiceRecord;
@@ -303,7 +304,7 @@ export class ServiceCatalog {
         toRelease: numbers.get(r.toReleaseId) ?? null,
         deadlineAt: r.deadlineAt,
         ...(r.options.maxInFlight ? { maxInFlight: r.options.maxInFlight } : {}),
-        ...(r.options.canarySteps ? { canary: { steps: r.options.canarySteps, currentStep: r.stepIndex + 1, paused: r.paused } } : {}),
+        ...canaryView(r),
         createdAt: r.createdAt,
         finishedAt: r.finishedAt,
         events: await this.store.rollouts.events(r.id),
@@ -315,16 +316,18 @@ export class ServiceCatalog {
    * Start a rollout to a release (default: the newest) with an explicit strategy: rolling with
    * `maxInFlight`, recreate, or canary steps that pause for continue/cancel. Supersedes a running one.
    */
-  async startRollout(caller: Principal, projectId: string, serviceId: string, input: { release?: number; strategy: 'rolling' | 'recreate' | 'canary'; maxInFlight?: number; canarySteps?: { instanceWeight: number }[] }) {
+  async startRollout(caller: Principal, projectId: string, serviceId: string, input: { release?: number; strategy: 'rolling' | 'recreate' | 'canary'; maxInFlight?: number; canarySteps?: CanaryStepInput[]; canaryAnalysis?: CanaryAnalysisInput }) {
     this.auth.authorize(caller, projectId, 'write');
     const svc = await this.store.services.get(projectId, serviceId);
     const releases = await this.store.releases.list(serviceKey(projectId, serviceId), 1000);
     const to = input.release !== undefined ? releases.find((r) => r.number === input.release) : releases[0];
     if (!to) throw ValidationError.one('release', 'exists', input.release !== undefined ? `service '${serviceId}' has no release ${input.release}` : `service '${serviceId}' has no release yet`);
     if (input.strategy === 'canary' && !input.canarySteps?.length) throw ValidationError.one('canary.steps', 'required', 'a canary rollout needs at least one step');
+    if (input.strategy !== 'canary' && (input.canarySteps || input.canaryAnalysis)) throw ValidationError.one('canary', 'strategy', "canary steps and analysis are only valid with strategy 'canary'");
+    const canary = input.strategy === 'canary' ? canaryOptions(svc.spec, input.canarySteps ?? [], input.canaryAnalysis) : {};
     const strategy = input.strategy === 'rolling' ? 'rolling' : input.strategy;
     const { rollout } = await this.releases.restoreTo(svc, to, 'deploy', {
-      how: { strategy, options: { ...(input.maxInFlight ? { maxInFlight: input.maxInFlight } : {}), ...(input.strategy === 'canary' ? { canarySteps: input.canarySteps } : {}) } },
+      how: { strategy, options: { ...(input.maxInFlight ? { maxInFlight: input.maxInFlight } : {}), ...canary } },
     });
     return (await this.rollouts(caller, projectId, serviceId)).find((r) => r.id === rollout.id)!;
   }
@@ -404,6 +407,15 @@ export class ServiceCatalog {
     return cdOf(await this.store.services.get(projectId, serviceId));
   }
 
+  /** One rollout; a canary in progress also shows its live split and the per-release metrics of the last minute. */
+  async rollout(caller: Principal, projectId: string, serviceId: string, number: number) {
+    const r = (await this.rollouts(caller, projectId, serviceId)).find((x) => x.number === number);
+    if (!r) throw new NotFoundError('rollout', String(number));
+    const rec = (await this.store.rollouts.list(serviceKey(projectId, serviceId), 1000)).find((x) => x.number === number)!;
+    if (rec.status !== 'IN_PROGRESS' || !rec.options.canarySteps || !this.observer.canaryView) return r;
+    return { ...r, ...canaryView(rec, this.observer.canaryView(serviceKey(projectId, serviceId))) };
+  }
+
   /** A rollout's events after a given event id, and whether the rollout still runs (for streaming). */
   async rolloutEvents(caller: Principal, projectId: string, serviceId: string, number: number, afterId = 0) {
     this.auth.authorize(caller, projectId, 'read');
@@ -420,7 +432,7 @@ export class ServiceCatalog {
     if (!r.options.canarySteps || !r.paused) throw new ConflictError(`rollout ${number} is not paused at a canary step`);
     await this.store.rollouts.setStep(r.id, { stepIndex: r.stepIndex + 1, paused: false, deadlineAt: this.releases.deadline() });
     const next = r.options.canarySteps[r.stepIndex + 1];
-    await this.store.rollouts.event(r.id, next ? `continued to canary step ${r.stepIndex + 2} (${next.instanceWeight}%)` : 'continued: rolling out to all instances');
+    await this.store.rollouts.event(r.id, next ? `continued to canary step ${r.stepIndex + 2} (${next.trafficPercent !== undefined ? `${next.trafficPercent}% of requests` : `${next.instanceWeight}%`})` : 'continued: rolling out to all instances');
     this.signals.serviceChanged(serviceKey(projectId, serviceId));
     return (await this.rollouts(caller, projectId, serviceId)).find((x) => x.id === r.id)!;
   }

@@ -2,13 +2,25 @@ import type { Kysely } from 'kysely';
 import type { Database } from './schema.ts';
 import { NotFoundError } from '../errors/errors.ts';
 import { insertWithNextNumber } from './next-number.ts';
+import type { CanaryAnalysis, CanaryStep } from '../domain/canary.ts';
+
+/** Where a canary's analysis stands (kept with the rollout, so a restarted control plane carries on). */
+export interface CanaryAnalysisState {
+  stepIndex: number;
+  /** when the current window began (the step reached, or the last measurement) */
+  windowStart: string;
+  failures: number;
+}
 
 export type RolloutStatus = 'IN_PROGRESS' | 'COMPLETED' | 'FAILED' | 'SUPERSEDED' | 'CANCELED';
 
 /** How a rollout moves: rolling with at most `maxInFlight` new instances starting at once, or canary steps. */
 export interface RolloutOptions {
   maxInFlight?: number;
-  canarySteps?: { instanceWeight: number }[];
+  canarySteps?: CanaryStep[];
+  /** native canaries: measure each step and continue or abort without a person */
+  canaryAnalysis?: CanaryAnalysis;
+  canaryAnalysisState?: CanaryAnalysisState;
   /** keep old instances running this long after every new one is ready (a redeploy's overlap) */
   overlapSeconds?: number;
 }
@@ -131,6 +143,16 @@ export class RolloutsRepo {
       .where('id', '=', id)
       .where('status', '=', 'IN_PROGRESS')
       .execute();
+  }
+
+  /** Record where a canary's analysis stands (merged into the rollout's options), while it runs. */
+  async setAnalysisState(id: string, state: CanaryAnalysisState | undefined): Promise<void> {
+    const row = await this.db.selectFrom('rollouts').select(['options']).where('id', '=', id).executeTakeFirst();
+    if (!row) return;
+    const options: RolloutOptions = row.options ? JSON.parse(row.options) : {};
+    if (state) options.canaryAnalysisState = state;
+    else delete options.canaryAnalysisState;
+    await this.db.updateTable('rollouts').set({ options: JSON.stringify(options) }).where('id', '=', id).where('status', '=', 'IN_PROGRESS').execute();
   }
 
   async event(rolloutId: string, message: string): Promise<void> {

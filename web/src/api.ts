@@ -106,6 +106,7 @@ export const paths = {
   service: (p: string, s: string) => `/v1/projects/${enc(p)}/services/${enc(s)}`,
   instances: (p: string, s: string) => `/projects/${enc(p)}/services/${enc(s)}/instances`,
   rollouts: (p: string, s: string) => `/projects/${enc(p)}/services/${enc(s)}/rollouts`,
+  rollout: (p: string, s: string, n: number) => `/projects/${enc(p)}/services/${enc(s)}/rollouts/${n}`,
   rolloutEvents: (p: string, s: string, n: number) => `/projects/${enc(p)}/services/${enc(s)}/rollouts/${n}/events`,
   rolloutAction: (p: string, s: string, n: number, action: 'continue' | 'cancel') => `/projects/${enc(p)}/services/${enc(s)}/rollouts/${n}/${action}`,
   releases: (p: string, s: string) => `/projects/${enc(p)}/services/${enc(s)}/releases`,
@@ -223,7 +224,7 @@ export interface Rollout {
   toRelease: number | null;
   createdAt: string;
   finishedAt?: string | null;
-  canary?: { steps: { instanceWeight: number }[]; currentStep: number; paused: boolean };
+  canary?: { steps: { instanceWeight?: number; trafficPercent?: number }[]; currentStep: number; paused: boolean };
   events: RolloutEvent[];
 }
 export interface Release {
@@ -292,4 +293,21 @@ export interface VolumeBackup {
   status: string;
   sizeBytes: number | null;
   createdAt: string;
+}
+
+/** A native canary as `GET …/rollouts/{n}` shows it (docs/canary.md). */
+export interface CanaryDetail {
+  currentStep: number;
+  paused: boolean;
+  analysis?: {
+    interval: number;
+    failureLimit: number;
+    failures: number;
+    measurements: { at: string; step: number; verdict: string; canaryRequests: number; stableRequests: number; results: { metric: string; value: number | null; stable: number | null; limit: number | null; passed: boolean }[] }[];
+  };
+  traffic?: {
+    split: { percent: number; effectivePercent: number; stableEndpoints: number; canaryEndpoints: number; pins: number } | null;
+    windowSeconds: number;
+    releases: { release: number; requests: number; errors: number; errorRate: number; latencyP50Ms: number | null; latencyP99Ms: number | null }[];
+  };
 }

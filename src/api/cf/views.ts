@@ -310,7 +310,7 @@ export function deploymentView(
       memory_in_mb: findPlan(svc.spec.billing?.deploymentPlan ?? '')?.memoryMb ?? null,
       disk_in_mb: 1024,
       log_rate_limit_in_bytes_per_second: -1,
-      ...(steps ? { canary: { steps: steps.map((s) => ({ instance_weight: s.instanceWeight })) } } : {}),
+      ...(steps ? { canary: { steps: steps.map((s) => ({ instance_weight: s.instanceWeight ?? Math.max(1, Math.round(s.trafficPercent ?? 1)) })) } } : {}),
     },
     droplet: { guid: ctx.to?.buildId ? dropletGuid(ctx.to.buildId) : null },
     previous_droplet: { guid: ctx.from?.buildId ? dropletGuid(ctx.from.buildId) : null },

@@ -6,6 +6,8 @@ import { Type } from '@sinclair/typebox';
 import type { Api, ApiDeps } from '../deps.ts';
 import { buildView } from '../v1/service-view.ts';
 import { portHosts } from '../../domain/hosts.ts';
+import { CanaryBody } from './canary-schema.ts';
+import type { CanaryAnalysisInput, CanaryStepInput } from '../../services/canary-rollouts.ts';
 
 const ServiceParams = Type.Object({ projectId: Type.String({ maxLength: 100 }), serviceId: Type.String({ maxLength: 100 }) });
 
@@ -104,7 +106,7 @@ export function registerNative(app: Api, deps: ApiDeps): void {
             release: Type.Optional(Type.Integer({ minimum: 1 })),
             strategy: Type.Unsafe<'rolling' | 'recreate' | 'canary'>({ type: 'string', enum: ['rolling', 'recreate', 'canary'] }),
             maxInFlight: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
-            canary: Type.Optional(Type.Object({ steps: Type.Array(Type.Object({ instanceWeight: Type.Integer({ minimum: 1, maximum: 100 }) }, { additionalProperties: false }), { minItems: 1, maxItems: 10 }) }, { additionalProperties: false })),
+            canary: Type.Optional(CanaryBody),
           },
           { additionalProperties: false },
         ),
@@ -112,8 +114,8 @@ export function registerNative(app: Api, deps: ApiDeps): void {
     },
     async (req) => {
       const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
-      const b = req.body as { release?: number; strategy: 'rolling' | 'recreate' | 'canary'; maxInFlight?: number; canary?: { steps: { instanceWeight: number }[] } };
-      return catalog.startRollout(req.principal, projectId, serviceId, { release: b.release, strategy: b.strategy, maxInFlight: b.maxInFlight, canarySteps: b.canary?.steps });
+      const b = req.body as { release?: number; strategy: 'rolling' | 'recreate' | 'canary'; maxInFlight?: number; canary?: { steps: CanaryStepInput[]; analysis?: CanaryAnalysisInput } };
+      return catalog.startRollout(req.principal, projectId, serviceId, { release: b.release, strategy: b.strategy, maxInFlight: b.maxInFlight, canarySteps: b.canary?.steps, canaryAnalysis: b.canary?.analysis });
     },
   );
   // A rollout's ordered events: JSON, or with `Accept: text/event-stream` a live stream (Server-Sent Events)
@@ -146,6 +148,10 @@ export function registerNative(app: Api, deps: ApiDeps): void {
       }
     }
     if (!closed) res.end(`event: end\ndata: ${JSON.stringify({ status: batch.status })}\n\n`);
+  });
+  app.get('/projects/:projectId/services/:serviceId/rollouts/:number', { schema: { tags: ['releases'], summary: 'One rollout; a canary in progress shows its live traffic split and per-release router metrics', params: RolloutParams } }, async (req) => {
+    const { projectId, serviceId, number } = req.params as { projectId: string; serviceId: string; number: number };
+    return catalog.rollout(req.principal, projectId, serviceId, number);
   });
   app.post('/projects/:projectId/services/:serviceId/rollouts/:number/continue', { schema: { tags: ['releases'], summary: 'Continue a paused canary', params: RolloutParams } }, async (req) => {
     const { projectId, serviceId, number } = req.params as { projectId: string; serviceId: string; number: number };

@@ -9,6 +9,15 @@ import type { ObservedInstance, RuntimeDriver } from '../../runtime/driver.ts';
 import type { ServiceRecord } from '../../domain/service.ts';
 import { portHosts } from '../../domain/hosts.ts';
 import { accessFromSecurity, usesInternal } from '../../router/access.ts';
+import { splitWeights, type Pin } from '../../router/split.ts';
+
+/** A canary's traffic split handed to `setService`: the instances of the new release, the share, the pins. */
+export interface ServiceSplit {
+  canaryIds: Set<string>;
+  /** share of requests for the new release; unset: by instance count (a CF-style step with pins) */
+  percent?: number;
+  pins?: Pin[];
+}
 
 const DRAIN_POLL_MS = 25;
 
@@ -28,8 +37,21 @@ export class RouteTableBuilder {
     private readonly opts: { maxDrainMs: number },
   ) {}
 
-  setService(key: string, svc: ServiceRecord, ready: ObservedInstance[], maintenance: boolean): void {
+  /** The split each service's routes carry now, by service key (what `GET …/rollouts/{n}` reports). */
+  private readonly splits = new Map<string, { percent: number; effectivePercent: number; stableEndpoints: number; canaryEndpoints: number; pins: number }>();
+
+  splitOf(key: string) {
+    return this.splits.get(key);
+  }
+
+  setService(key: string, svc: ServiceRecord, ready: ObservedInstance[], maintenance: boolean, split?: ServiceSplit): void {
     const routes: Route[] = [];
+    const canaryReady = split ? ready.filter((i) => split.canaryIds.has(i.id)) : [];
+    const byCount = ready.length ? Math.round((100_000 * canaryReady.length) / ready.length) / 1000 : 0;
+    const weights = split ? (split.percent !== undefined ? splitWeights(split.percent, ready.length - canaryReady.length, canaryReady.length) : { stableWeight: 1, canaryWeight: 1, effectivePercent: byCount }) : undefined;
+    if (split && weights) this.splits.set(key, { percent: split.percent ?? byCount, effectivePercent: weights.effectivePercent, stableEndpoints: ready.length - canaryReady.length, canaryEndpoints: canaryReady.length, pins: split.pins?.length ?? 0 });
+    else this.splits.delete(key);
+    const weightOf = (id: string) => (!split || !weights ? 1 : split.canaryIds.has(id) ? weights.canaryWeight : weights.stableWeight);
     const ports = (svc.spec.ports ?? []).filter((p) => p.public && (p.protocol === 'HTTP' || p.protocol === 'HTTP/2' || p.protocol === 'TCP'));
     let httpPorts = 0;
     for (const port of ports) {
@@ -49,8 +71,9 @@ export class RouteTableBuilder {
         ...(!tcp && port.advancedOptions?.enableTlsPassthrough === true ? { tlsPassthrough: true } : {}),
         endpoints: ready.flatMap((inst) => {
           const ep = inst.endpoints.find((e) => e.name === port.name);
-          return ep ? [{ id: inst.id, host: ep.host, port: ep.port, weight: 1 }] : [];
+          return ep ? [{ id: inst.id, host: ep.host, port: ep.port, weight: weightOf(inst.id) }] : [];
         }),
+        ...(split && weights && !tcp ? { canary: { endpointIds: canaryReady.map((i) => i.id), percent: split.percent ?? byCount, effectivePercent: weights.effectivePercent, ...(split.pins?.length ? { pins: split.pins } : {}) } } : {}),
       });
     }
     const prev = this.byService.get(key);

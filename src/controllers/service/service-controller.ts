@@ -20,6 +20,9 @@ import type { RolloutRecord } from '../../store/rollouts-repo.ts';
 import type { ServiceVolume } from '../../volumes/service-volumes.ts';
 import { VOLUME_MAX_INSTANCES, volumeStep } from '../../domain/volume.ts';
 import { returnDesiredSpec } from './return-desired-spec.ts';
+import { CanaryStepper, describeStep, splitFor } from './canary-steps.ts';
+import type { ReleaseTraffic } from './release-traffic.ts';
+import type { CanaryStep } from '../../domain/canary.ts';
 
 export interface ControllerLogger {
   info(obj: object, msg: string): void;
@@ -44,6 +47,7 @@ export class ServiceController implements InstanceObserver {
   private readonly startErrors = new Map<string, string>();
   /** when every new instance of an overlapping rollout was first ready, by rollout id */
   private readonly overlapSince = new Map<string, number>();
+  private readonly canary: CanaryStepper;
 
   constructor(
     private readonly store: Store,
@@ -57,8 +61,16 @@ export class ServiceController implements InstanceObserver {
       requeue: (key: string) => void;
       /** the service's volume, when volumes are wired: its mounts, and whether an operation holds the instance stopped */
       volumes?: { forService(projectId: string, serviceId: string): Promise<ServiceVolume | undefined> };
+      /** the router's per-release metrics (canary analysis, the live view of a rollout) */
+      traffic?: ReleaseTraffic;
     },
-  ) {}
+  ) {
+    this.canary = new CanaryStepper(store, opts.traffic, routes);
+  }
+
+  canaryView(key: string, windowSeconds = 60) {
+    return this.canary.view(key, windowSeconds);
+  }
 
   async reconcile(key: string): Promise<PassResult> {
     const { projectId, serviceId } = parseServiceKey(key);
@@ -133,7 +145,7 @@ export class ServiceController implements InstanceObserver {
     // Routing first: whatever this pass stops is out of the table before it is signalled.
     const stopping = new Set(plans.flatMap((x) => x.step.stop));
     const routable = (web ? [...web.current, ...web.old] : []).filter((i) => isReady(i) && !stopping.has(i.id));
-    this.routes.setService(key, svc, routable, (desiredByType.get('web') ?? 0) === 0);
+    this.routes.setService(key, svc, routable, (desiredByType.get('web') ?? 0) === 0, splitFor(canaryStep, web?.current.map((i) => i.id) ?? []));
     await this.routes.applied();
 
     for (const x of plans) {
@@ -157,10 +169,15 @@ export class ServiceController implements InstanceObserver {
       // Fewer old instances than the step's share can remain (one crashed, or left unready): the step is as
       // reached as it can be, and holding it is still right.
       if (plans.every((x) => x.canaryReached)) {
-        await this.store.rollouts.setStep(rollout.id, { paused: true });
         const shares = plans.filter((x) => x.want > 0).map((x) => `${plans.length > 1 ? `${x.type}: ` : ''}${x.currentTarget} new, ${x.old.length} old`);
-        await this.store.rollouts.event(rollout.id, `paused at canary step ${rollout.stepIndex + 1}/${canary!.length} (${canaryStep.instanceWeight}%): ${shares.join('; ')}; continue or cancel`);
-        return undefined;
+        const split = this.routes.splitOf(key);
+        const traffic = split && canaryStep.trafficPercent !== undefined ? `; router split ${split.effectivePercent}% to the new release` : '';
+        const next = await this.canary.reached(key, rollout, target, (message) => this.failRollout(svc, rollout, target, message));
+        if (!next && !rollout.options.canaryAnalysis) {
+          const what = canaryStep.trafficPercent !== undefined ? describeStep(rollout) : `canary step ${rollout.stepIndex + 1}/${canary!.length} (${canaryStep.instanceWeight}%)`;
+          await this.store.rollouts.event(rollout.id, `paused at ${what}: ${shares.join('; ')}${traffic}; continue or cancel`);
+        }
+        return next;
       }
     }
     const reason = plans.map((x) => (plans.length > 1 ? `${x.type}: ${x.step.reason}` : x.step.reason)).join('; ');
@@ -200,7 +217,7 @@ export class ServiceController implements InstanceObserver {
     now: number;
     refreshed: Map<string, { notBefore: string | null }>;
     rollout: RolloutRecord | undefined;
-    canaryStep: { instanceWeight: number } | undefined;
+    canaryStep: CanaryStep | undefined;
     strategyName: string | undefined;
     volume?: ServiceVolume;
     stoppingHere?: boolean;
@@ -248,13 +265,18 @@ export class ServiceController implements InstanceObserver {
     }
     let strategy = strategySurge(a.rollout?.strategy ?? a.strategyName, a.want);
     if (a.rollout?.options.maxInFlight) strategy = { maxSurge: a.rollout.options.maxInFlight, stopOldFirst: false };
-    const currentTarget = a.canaryStep && a.want > 0 ? Math.min(a.want, Math.max(1, Math.ceil((a.want * a.canaryStep.instanceWeight) / 100))) : a.canaryStep ? 0 : undefined;
+    // A traffic step runs enough new instances for its share of the requests (at least one) beside every
+    // old one: the router's weights, not the counts, set the split.
+    const byTraffic = a.canaryStep?.trafficPercent !== undefined;
+    const weight = a.canaryStep ? (a.canaryStep.trafficPercent ?? a.canaryStep.instanceWeight ?? 100) : 100;
+    const currentTarget = a.canaryStep && a.want > 0 ? Math.min(a.want, Math.max(1, Math.ceil((a.want * weight) / 100))) : a.canaryStep ? 0 : undefined;
+    const oldKeep = byTraffic && currentTarget !== undefined ? a.want : undefined;
     if (currentTarget !== undefined) strategy = { maxSurge: Math.max(1, currentTarget), stopOldFirst: false };
     if (a.volume) strategy = { maxSurge: 0, stopOldFirst: true };
-    let step = nextRollingStep({ desired: a.want, maxSurge: strategy.maxSurge, stopOldFirst: strategy.stopOldFirst, current: current.map(slot), old: old.map(oldSlot), blockedOrdinals: blocked, currentTarget });
+    let step = nextRollingStep({ desired: a.want, maxSurge: strategy.maxSurge, stopOldFirst: strategy.stopOldFirst, current: current.map(slot), old: old.map(oldSlot), blockedOrdinals: blocked, currentTarget, oldKeep });
     if (a.volume) step = volumeStep(step, a.volume, a.stoppingHere === true);
     const converged = target !== undefined && current.length === a.want && current.every(isAvailable) && old.length === 0 && step.start.length === 0 && step.stop.length === 0;
-    const canaryReached = currentTarget !== undefined && current.length === currentTarget && current.every(isAvailable) && old.length <= a.want - currentTarget && step.start.length === 0 && step.stop.length === 0;
+    const canaryReached = currentTarget !== undefined && current.length === currentTarget && current.every(isAvailable) && old.length <= (oldKeep ?? a.want - currentTarget) && step.start.length === 0 && step.stop.length === 0;
     return { type: a.type, want: a.want, current, old, isAvailable, step, converged, canaryReached, currentTarget, nextUnblockMs, soonestAvailableMs };
   }
 

@@ -58,6 +58,11 @@ export interface BackendSpec {
   slots?: SlotSpec[];
   /** `balance …` and `hash-type …` lines */
   balance: string[];
+  /**
+   * A canary's pins (see ../split.ts): the requests matching one of `conditions` (HAProxy ACL criteria, ORed)
+   * go to the first usable of `servers` (the new release's slots). Part of the structure: a change reloads.
+   */
+  pins?: { conditions: string[]; servers: string[] };
   maintenance: boolean;
   slotCount: number;
   /** Access rules compiled by `accessRules`: `userlist` sections and the backend's ACL and rule lines. */
@@ -372,6 +377,7 @@ export function renderConfig(spec: ConfigSpec): string {
     if (b.maintenance) add(`  http-request return status 503 content-type ${HTML} hdr cache-control no-store hdr retry-after 30 file ${page('maintenance.html')}`);
     // nbsrv counts usable servers: slots in maintenance or drain do not count.
     else add(`  http-request return status 503 content-type ${HTML} hdr cache-control no-store hdr retry-after 5 file ${page('no-instance.html')} if { nbsrv eq 0 } !{ stopping }`);
+    if (b.pins?.servers.length) add(...b.pins.conditions.map((c) => `  acl canary_pin ${c}`), ...b.pins.servers.map((srv) => `  use-server ${srv} if canary_pin`));
     add(...serverLines(b));
   }
   return `${lines.join('\n')}\n`;

@@ -9,7 +9,8 @@ import path from 'node:path';
 import type { RoutingTable } from '../table.ts';
 import { usesInternal } from '../access.ts';
 import { cliArg } from './runtime-api.ts';
-import { accessRules, backendName, balanceFor, isMappableHost } from './config.ts';
+import { SERVER_PREFIX, accessRules, backendName, balanceFor, isMappableHost } from './config.ts';
+import { COOKIE_NAME, HEADER_NAME, PIN_VALUE } from '../split.ts';
 import { assignSlots, type Backend } from './slots.ts';
 
 export interface Structure {
@@ -66,6 +67,10 @@ export function structureOf(table: RoutingTable, ctx: StructureContext): Structu
       slots: assignSlots(prev?.slots ?? [], route),
     };
     while (b.slots.length > b.slotCount) b.slotCount *= 2;
+    if (!tcp) {
+      const pins = pinsOf(route, b.slots);
+      if (pins) b.pins = pins;
+    }
     backends.push(b);
     // Later routes win a shared host, as in the built-in router.
     if (!tcp) for (const h of route.hosts.map((x) => x.toLowerCase())) if (isMappableHost(h)) hosts.set(h, name);
@@ -97,6 +102,24 @@ export function structureOf(table: RoutingTable, ctx: StructureContext): Structu
     if (pt) sni.set(h, pt);
   }
   return { backends, hosts, sni };
+}
+
+/**
+ * A canary route's pins as HAProxy ACL criteria and the new release's server slots. Names and values are
+ * validated where a rollout is asked for (split.ts's HEADER_NAME, PIN_VALUE); anything else is dropped here
+ * rather than written into the configuration.
+ */
+function pinsOf(route: RoutingTable['routes'][number], slots: Backend['slots']): Backend['pins'] {
+  const pins = route.canary?.pins;
+  if (!pins?.length) return undefined;
+  const ids = new Set(route.canary!.endpointIds);
+  const servers = slots.flatMap((s, i) => (s.endpoint && !s.removed && ids.has(s.endpoint.id) ? [`${SERVER_PREFIX}${i + 1}`] : []));
+  const conditions = pins.flatMap((p) => {
+    if (!PIN_VALUE.test(p.value)) return [];
+    if ('header' in p) return HEADER_NAME.test(p.header) ? [`req.hdr(${p.header.toLowerCase()}) -m str ${p.value}`] : [];
+    return COOKIE_NAME.test(p.cookie) ? [`req.cook(${p.cookie}) -m str ${p.value}`] : [];
+  });
+  return servers.length && conditions.length ? { conditions, servers } : undefined;
 }
 
 export function internalFile(internalDir: string, backend: string): string {

@@ -19,10 +19,13 @@ import { RouteMetrics } from './route-metrics.ts';
 import { METRICS_CONTENT_TYPE, renderRouteInfo } from '../metrics.ts';
 import { TcpPortAllocator, tcpPortsFile, type TcpPortRange } from '../tcp-ports.ts';
 import { parseClientHello } from './client-hello.ts';
+import { matchesPin } from '../split.ts';
 
 interface CompiledRoute {
   route: Route;
   balancer: Balancer;
+  /** a canary with pins: the new release's endpoints, for the requests that carry a pin (see ../split.ts) */
+  pinned?: Balancer;
 }
 
 /** A `TCP` route's listener; `current` is swapped by each table, connections in progress keep their endpoint. */
@@ -371,6 +374,7 @@ export class NodeRouter implements Router {
       // Keep the balancer's rotation when the endpoint set did not change.
       const same = prev && prev.route.key === route.key && sameEndpoints(prev.route.endpoints, route.endpoints) && prev.route.loadBalancing?.mode === route.loadBalancing?.mode;
       const compiled: CompiledRoute = same ? { route, balancer: prev.balancer } : { route, balancer: new Balancer(route.endpoints, route.loadBalancing?.mode ?? 'roundRobin', (id) => this.inFlight(id)) };
+      if (route.canary?.pins?.length) compiled.pinned = pinnedBalancer(route, (id) => this.inFlight(id));
       for (const h of route.hosts) next.set(h, compiled);
       for (const e of route.endpoints) live.add(originOf(e));
     }
@@ -455,7 +459,8 @@ export class NodeRouter implements Router {
     }
     if (compiled.route.maintenance) return this.answer(res, 503, pages.maintenance(), { 'retry-after': '30' });
     const key = hashKeyOf(compiled.route, req);
-    const ep = compiled.balancer.pick(undefined, key);
+    const pinned = compiled.pinned && matchesPin(compiled.route.canary?.pins, (name) => headerOf(req, name)) ? compiled.pinned.pick(undefined, key) : undefined;
+    const ep = pinned ?? compiled.balancer.pick(undefined, key);
     if (!ep) return this.answer(res, 503, pages.noInstance(), { 'retry-after': '5' });
     const headers = this.forwardHeaders(req, host);
     this.forward(req, res, compiled, ep, headers, true, started);
@@ -745,6 +750,19 @@ function accessRequest(req: http.IncomingMessage, route: Route): AccessRequest {
   const q = url.indexOf('?');
   const ip = req.socket.remoteAddress ?? '';
   return { ip, headers, path: q < 0 ? url : url.slice(0, q), authorization: req.headers.authorization, internal: isInternal(route.internalSources, ip) };
+}
+
+/** A request header's (first) value, by lower-case name. */
+function headerOf(req: http.IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** The new release's endpoints of a canary route, at equal weight, for pinned requests. */
+function pinnedBalancer(route: Route, inFlight: (id: string) => number): Balancer | undefined {
+  const ids = new Set(route.canary?.endpointIds ?? []);
+  const eps = route.endpoints.filter((e) => ids.has(e.id)).map((e) => ({ ...e, weight: 1 }));
+  return eps.length ? new Balancer(eps, route.loadBalancing?.mode ?? 'roundRobin', inFlight) : undefined;
 }
 
 function originOf(e: Endpoint): string {

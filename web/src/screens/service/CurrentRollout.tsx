@@ -2,6 +2,7 @@ import { useEffect, useState } from 'react';
 import { paths, post, stream, type Instance, type Rollout, type RolloutEvent } from '../../api.ts';
 import type { Polled } from '../../hooks.ts';
 import { Problem, StatusBadge, When } from '../../ui.tsx';
+import { CanaryTraffic } from '../canary/CanaryTraffic.tsx';
 
 /**
  * The newest rollout. While it is in progress its events arrive live over the API's event stream (read
@@ -111,6 +112,7 @@ export function CurrentRollout(props: { project: string; service: string; rollou
           </button>
         </div>
       )}
+      {current.canary?.steps.some((x) => x.trafficPercent !== undefined) && <CanaryTraffic project={project} service={service} number={current.number} running={status === 'IN_PROGRESS'} />}
       {current.message && status !== 'COMPLETED' && <p>{current.message}</p>}
       <ol className="steps" aria-label={`Steps of rollout ${current.number}`} aria-live="polite">
         {events.map((e) => (
