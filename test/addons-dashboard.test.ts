@@ -9,11 +9,11 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { Redis } from 'ioredis';
 import { ROOT, api, startTestPlatform, waitFor, type RunningPlatform } from './support/platform.ts';
+import { CHROMIUM, launchChromium, openPage } from './support/browser.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 
 describe('dashboard: addons', () => {
   let p: RunningPlatform;
@@ -28,9 +28,8 @@ describe('dashboard: addons', () => {
     const created = await api(p, 'POST', '/v1/projects/uidata/addons', { name: 'cache', type: 'redis', version: 'latest', billing: { deploymentPlan: 'nf-compute-10', storage: 1024, replicas: 1 } });
     assert.equal(created.status, 200, JSON.stringify(created.body));
     await waitFor(async () => (await api(p, 'GET', '/v1/projects/uidata/addons/cache')).body.data.status === 'running', 120_000, 'addon running');
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu'] });
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.setDefaultTimeout(60_000);
+    browser = await launchChromium();
+    page = await openPage(browser);
     page.on('dialog', (d) => void d.accept());
   });
   after(async () => {

@@ -15,11 +15,11 @@ import os from 'node:os';
 import path from 'node:path';
 import S3rver from 's3rver';
 import Database from 'better-sqlite3';
-import { chromium } from 'playwright-core';
 import { Redis } from 'ioredis';
 import type { ApiClient } from '@northflank/js-client';
 import { ROOT, api, freePort, northflankClient, startTestPlatform, waitFor, type RunningPlatform } from './support/platform.ts';
 import { restoreAndWait, waitForAddonStatus } from './support/addons.ts';
+import { launchChromium, openPage } from './support/browser.ts';
 
 const P = 's3backups';
 const A = 'cache';
@@ -152,10 +152,9 @@ describe('backup destinations (S3, s3rver as the stand-in endpoint)', () => {
 
   it('the dashboard backs up to the destination and says where each backup is stored', async () => {
     execFileSync('npm', ['run', '--silent', 'build:web'], { cwd: ROOT, stdio: 'pipe' });
-    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu'] });
+    const browser = await launchChromium();
     try {
-      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-      page.setDefaultTimeout(60_000);
+      const page = await openPage(browser);
       await page.goto(`${p.apiUrl}/ui/`);
       await page.getByLabel('API token').fill(p.token);
       await page.getByLabel('API token').press('Enter');

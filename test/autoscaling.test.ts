@@ -16,11 +16,11 @@ import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { chromium } from 'playwright-core';
 import type { ApiClient } from '@northflank/js-client';
 import os from 'node:os';
 import { assertCliOk, runCli } from './support/cli.ts';
 import { ROOT, api, fixtureRepo, northflankClient, routerLoad, startTestPlatform, waitFor, type RunningPlatform } from './support/platform.ts';
+import { launchChromium, openPage, signIn } from './support/browser.ts';
 
 const PROJECT = 'scale';
 const INTERVAL_S = 1;
@@ -215,14 +215,10 @@ describe('horizontal autoscaling (process runtime)', () => {
 
     it('the dashboard shows current and desired instances and each metric', async () => {
       execFileSync('npm', ['run', '--silent', 'build:web'], { cwd: ROOT, stdio: 'pipe' });
-      const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu'] });
+      const browser = await launchChromium();
       try {
-        const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-        page.setDefaultTimeout(60_000);
-        await page.goto(`${p.apiUrl}/ui/`);
-        await page.getByLabel('API token').fill(p.token);
-        await page.getByLabel('API token').press('Enter');
-        await page.getByRole('heading', { level: 1, name: 'Projects' }).waitFor();
+        const page = await openPage(browser);
+        await signIn(page, p);
         await page.goto(`${p.apiUrl}/ui/projects/${PROJECT}/services/web`);
         const panel = page.getByRole('region', { name: 'Autoscaling' });
         await panel.waitFor();

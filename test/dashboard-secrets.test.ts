@@ -7,10 +7,10 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { ROOT, api, fixtureRepo, startTestPlatform, type RunningPlatform } from './support/platform.ts';
+import { CHROMIUM, launchChromium, openPage } from './support/browser.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 
 describe('dashboard: secret groups and a service environment', () => {
   let p: RunningPlatform;
@@ -37,9 +37,8 @@ describe('dashboard: secret groups and a service environment', () => {
     assert.equal(group.status, 200, JSON.stringify(group.body));
     await api(p, 'POST', '/v1/projects/dash/secrets', { name: 'tagged', secretType: 'arguments', priority: 5, restrictions: { restricted: true, tags: ['production'] } });
 
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu'] });
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.setDefaultTimeout(60_000);
+    browser = await launchChromium();
+    page = await openPage(browser);
     await page.goto(`${p.apiUrl}/ui/`);
     await page.evaluate((t) => sessionStorage.setItem('slipway.token', t), p.token);
   });

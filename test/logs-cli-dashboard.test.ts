@@ -11,11 +11,11 @@ import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { ADMIN_TOKEN, api, fixtureRepo, ROOT, startTestPlatform, viaRouter, waitFor, type RunningPlatform } from './support/platform.ts';
 import { assertCliOk, runCli } from './support/cli.ts';
+import { CHROMIUM, launchChromium, openPage, signIn } from './support/browser.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = process.env.SLIPWAY_SCREENSHOTS === '1' ? path.join(ROOT, 'docs/screenshots') : undefined;
 const HOST = 'app.obs.localhost';
 
@@ -102,17 +102,13 @@ describe('logs, sinks and alerts from the CLI and the dashboard', () => {
   });
 
   it('streams new log lines into the service page (no polling) and lists sinks and notifications', async () => {
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu'] });
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 }, colorScheme: 'light' });
-    page.setDefaultTimeout(60_000);
+    browser = await launchChromium();
+    page = await openPage(browser, { colorScheme: 'light' });
     const logRequests: { url: string; accept?: string }[] = [];
     page.on('request', (req) => {
       if (/\/logs(\/stream)?(\?|$)/.test(new URL(req.url()).pathname + '?')) logRequests.push({ url: req.url(), accept: req.headers().accept });
     });
-    await page.goto(`${p.apiUrl}/ui/`);
-    await page.getByLabel('API token').fill(p.token);
-    await page.getByLabel('API token').press('Enter');
-    await page.getByRole('heading', { level: 1, name: 'Projects' }).waitFor();
+    await signIn(page, p);
     await page.goto(`${p.apiUrl}/ui/projects/obs/services/app`);
     const log = page.getByRole('log', { name: 'Service logs' });
     await waitFor(async () => /kilo 2/.test(await log.innerText()), 30_000, 'the backlog');

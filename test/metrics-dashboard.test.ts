@@ -9,10 +9,10 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { ROOT, api, fixtureRepo, routerLoad, startTestPlatform, waitFor, type RunningPlatform } from './support/platform.ts';
+import { CHROMIUM, launchChromium, openPage, signIn } from './support/browser.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = process.env.SLIPWAY_SCREENSHOTS === '1' ? path.join(ROOT, 'docs/screenshots') : undefined;
 const PROJECT = 'shop';
 
@@ -37,9 +37,8 @@ describe('the dashboard charts a service’s metrics', () => {
     });
     assert.equal(created.status, 200, JSON.stringify(created.body));
     await completed('first release');
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu'] });
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.setDefaultTimeout(60_000);
+    browser = await launchChromium();
+    page = await openPage(browser);
   });
   after(async () => {
     await browser?.close();
@@ -50,10 +49,7 @@ describe('the dashboard charts a service’s metrics', () => {
   it('draws live charts of traffic, CPU and memory with rollouts marked, and switches ranges', async () => {
     const load = routerLoad(p, `web.${PROJECT}.localhost`);
     try {
-      await page.goto(`${p.apiUrl}/ui/`);
-      await page.getByLabel('API token').fill(p.token);
-      await page.getByLabel('API token').press('Enter');
-      await page.getByRole('heading', { level: 1, name: 'Projects' }).waitFor();
+      await signIn(page, p);
       await page.goto(`${p.apiUrl}/ui/projects/${PROJECT}/services/web`);
       const panel = page.getByRole('region', { name: 'Metrics' });
       await panel.waitFor();

@@ -7,10 +7,10 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { ROOT, api, fixtureRepo, startTestPlatform, waitFor, type RunningPlatform } from './support/platform.ts';
+import { CHROMIUM, launchChromium, openPage, signIn } from './support/browser.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 
 describe('the dashboard shows a pipeline as a board', () => {
   let p: RunningPlatform;
@@ -38,9 +38,8 @@ describe('the dashboard shows a pipeline as a board', () => {
       arguments: { SKIP: 'true' },
       spec: { kind: 'Workflow', spec: { type: 'sequential', steps: [{ kind: 'JobRun', ref: 'migration', spec: { jobId: 'migrate' }, condition: 'success', skipNodeExecution: '${args.SKIP}' }] } },
     });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu'] });
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.setDefaultTimeout(60_000);
+    browser = await launchChromium();
+    page = await openPage(browser);
   });
   after(async () => {
     await browser?.close();
@@ -49,10 +48,7 @@ describe('the dashboard shows a pipeline as a board', () => {
   });
 
   it('lists the pipeline, shows its stages with their resources, and runs a stage from a button with its nodes live', async () => {
-    await page.goto(`${p.apiUrl}/ui/`);
-    await page.getByLabel('API token').fill(p.token);
-    await page.getByLabel('API token').press('Enter');
-    await page.getByRole('heading', { level: 1, name: 'Projects' }).waitFor();
+    await signIn(page, p);
     await page.goto(`${p.apiUrl}/ui/projects/shop`);
     await page.getByRole('list', { name: 'Pipelines' }).getByRole('link', { name: 'checkout' }).click();
     await page.getByRole('heading', { level: 1, name: 'checkout' }).waitFor();

@@ -6,10 +6,10 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { ROOT, api, fixtureRepo, startTestPlatform, waitFor, type RunningPlatform } from './support/platform.ts';
+import { CHROMIUM, launchChromium, openPage, signIn } from './support/browser.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 
 describe('the dashboard shows a service’s volume', () => {
   let p: RunningPlatform;
@@ -33,9 +33,8 @@ describe('the dashboard shows a service’s volume', () => {
     assert.equal(created.status, 200, JSON.stringify(created.body));
     const vol = await api(p, 'POST', '/v1/projects/shop/volumes', { name: 'data', mounts: [{ containerMountPath: '/data' }], spec: { accessMode: 'ReadWriteOnce', storageSize: 2048 }, attachedObjects: [{ id: 'keeper', type: 'service' }] });
     assert.equal(vol.status, 200, JSON.stringify(vol.body));
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu'] });
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.setDefaultTimeout(60_000);
+    browser = await launchChromium();
+    page = await openPage(browser);
   });
   after(async () => {
     await browser?.close();
@@ -44,10 +43,7 @@ describe('the dashboard shows a service’s volume', () => {
   });
 
   it('shows size, mount path and backups, and backs up from the page', async () => {
-    await page.goto(`${p.apiUrl}/ui/`);
-    await page.getByLabel('API token').fill(p.token);
-    await page.getByLabel('API token').press('Enter');
-    await page.getByRole('heading', { level: 1, name: 'Projects' }).waitFor();
+    await signIn(page, p);
     await page.goto(`${p.apiUrl}/ui/projects/shop/services/keeper`);
     const panel = page.getByRole('region', { name: 'Volume' });
     await panel.waitFor();
