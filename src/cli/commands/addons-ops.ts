@@ -4,24 +4,9 @@
  * `--no-wait`. Registered on the `addons` command by addons.ts.
  */
 import type { Command } from 'commander';
-import { projectPath, requireProject, UsageError } from '../service-ref.ts';
+import { requireProject, UsageError } from '../service-ref.ts';
 import { sessionOf } from '../session.ts';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function addonPath(project: string, addon: string): string {
-  return `${projectPath(project)}/addons/${encodeURIComponent(addon)}`;
-}
-
-async function until<T>(fetch: () => Promise<T>, done: (v: T) => boolean, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let v = await fetch();
-  while (!done(v) && Date.now() < deadline) {
-    await sleep(1000);
-    v = await fetch();
-  }
-  return v;
-}
+import { addonPath, until } from './addon-paths.ts';
 
 export function registerAddonOps(addons: Command): void {
   const withProject = (c: Command) => c.option('-p, --project <project>', 'project id');

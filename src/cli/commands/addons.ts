@@ -8,25 +8,9 @@ import type { Command } from 'commander';
 import type { ApiClient } from '../api-client.ts';
 import { projectPath, requireProject, UsageError } from '../service-ref.ts';
 import { sessionOf } from '../session.ts';
+import { addonPath, until } from './addon-paths.ts';
 import { intArg } from './projects.ts';
 import { registerAddonOps } from './addons-ops.ts';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function addonPath(project: string, addon: string): string {
-  return `${projectPath(project)}/addons/${encodeURIComponent(addon)}`;
-}
-
-/** Poll until `done` says so, or the deadline passes (then the last value is returned as it was). */
-async function until<T>(fetch: () => Promise<T>, done: (v: T) => boolean, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let v = await fetch();
-  while (!done(v) && Date.now() < deadline) {
-    await sleep(1000);
-    v = await fetch();
-  }
-  return v;
-}
 
 async function addonStatus(client: ApiClient, project: string, addon: string): Promise<{ status: string; statusMessage?: string }> {
   return (await client.get(addonPath(project, addon))).data as { status: string; statusMessage?: string };
