@@ -56,8 +56,11 @@ if (fs.existsSync(pinnedNode) && !loads(pinnedNode, 'better-sqlite3')) {
   const gyp = process.env.npm_config_node_gyp ?? npmsNodeGyp();
   const version = spawnSync(pinnedNode, ['--version'], { encoding: 'utf8' }).stdout.trim();
   console.log(`postinstall: building better-sqlite3 for Node ${version} (npm runs on ${process.version})`);
+  // npm hands its own settings to scripts as npm_config_* variables, and node-gyp prefers a `nodedir` from
+  // there (a machine's npmrc may name the system Node's headers) over its command line: set both.
   run(pinnedNode, [gyp, 'rebuild', '--release', `--nodedir=${nodedir}`], {
     cwd: path.dirname(require.resolve('better-sqlite3/package.json')),
+    env: { ...process.env, npm_config_nodedir: nodedir },
   });
   if (!loads(pinnedNode, 'better-sqlite3')) {
     console.error('postinstall: better-sqlite3 still does not load after the rebuild');
