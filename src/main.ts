@@ -257,6 +257,11 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
     rollupRetentionSeconds: config.metricsRetentionDays * 86_400,
     logger: logger.child({ component: 'metrics' }),
     routerMetricsPort: () => router.address().metricsPort,
+    // HAProxy's exporter has no histogram: its percentiles come from the per-request stream (docs/metrics.md).
+    requestPercentiles: (projectId, serviceId, fromMs, toMs) => {
+      const l = releaseTraffic.latency(`${projectId}/${serviceId}`, fromMs, toMs);
+      return l && { p50: l.p50Ms / 1000, p90: l.p90Ms / 1000, p99: l.p99Ms / 1000 };
+    },
   });
   const metricSignals: MetricSignals = new SignalsReader(metricsSampler, (id) => probes.state(id)?.ready ?? false);
   const metricsReads = new MetricsReads(store, auth, metricsRepo, metricsSampler, { intervalSeconds: config.metricsIntervalSeconds, rawRetentionSeconds: config.metricsRawRetentionHours * 3600 });

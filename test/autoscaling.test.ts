@@ -5,7 +5,8 @@
  *   minReplicas, each scaling an event that says why;
  * - a rollout while the service is autoscaled under load completes with 0 failed requests, and the
  *   autoscaler holds (no scaling) until it has ended;
- * - a CPU-bound endpoint scales on CPU; a gauge the app exposes (requests in flight) scales on its own;
+ * - a CPU-bound endpoint scales on CPU; memory an instance allocates and holds scales it on memory, and
+ *   releasing it scales it back; a gauge the app exposes (requests in flight) scales on its own;
  * - bad autoscaling input is a 400 naming the field; a volume keeps the service at one instance;
  * - the dashboard's service page shows it, in the machine's Chromium (with SLIPWAY_SCREENSHOTS=1 it writes
  *   docs/screenshots/autoscaling.png).
@@ -251,6 +252,44 @@ describe('horizontal autoscaling (process runtime)', () => {
     console.log(`burner: ${up.message}`);
     await settledAt('burner', 1, 'burner back at 1 instance');
     await client.delete.service({ parameters: { projectId: PROJECT, serviceId: 'burner' } });
+  });
+
+  it('scales on memory an instance holds, and back once it is released', async () => {
+    // nf-compute-10 has 256 MiB: an instance (the app, its shell and sandbox) idles at ~55 MiB (~21%); holding
+    // 150 MiB more puts the one instance at ~80%, above the 60% target, so it scales to maxReplicas (2). Idle
+    // again, two instances want ceil(2 x 21 / 60) = 1.
+    await createService('hoard', { enabled: true, minReplicas: 1, maxReplicas: 2, memory: { enabled: true, thresholdPercentage: 60 } }, 'nf-compute-10');
+    const send = (path: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        // A connection of its own each time, so repeated requests reach every instance.
+        const req = http.get({ host: '127.0.0.1', port: p.routerPort, path, headers: { host: 'hoard.scale.localhost' }, agent: false }, (res) => {
+          let body = '';
+          res.on('data', (c) => (body += c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on('error', reject);
+      });
+    const held = await send('/hold?mb=150');
+    assert.equal(held.status, 200, held.body);
+    assert.equal(JSON.parse(held.body).heldMb, 150);
+    await settledAt('hoard', 2, 'hoard at 2 instances');
+    const view = await autoscaling('hoard');
+    const up = view.events.find((e: { reason: string }) => e.reason === 'ScaledUp');
+    assert.match(up.message, /^memory \d+% of plan > target 60%: 1 -> 2/, JSON.stringify(view.events));
+    console.log(`hoard: ${up.message}`);
+    const status = (await get('hoard')).status.autoscaling;
+    assert.equal(status.metrics[0].name, 'memory');
+    // Released (every instance asked, until the mean falls): back to minReplicas after the window.
+    const released = waitFor(async () => {
+      for (let i = 0; i < 4; i++) assert.equal((await send('/release')).status, 200);
+      const down = (await autoscaling('hoard')).events.find((e: { reason: string }) => e.reason === 'ScaledDown');
+      return down;
+    }, 180_000, 'hoard scaled down');
+    const down = await released;
+    assert.match(down.message, /^memory \d+% of plan < target 60%: 2 -> 1/, down.message);
+    console.log(`hoard: ${down.message}`);
+    await settledAt('hoard', 1, 'hoard back at 1 instance');
+    await client.delete.service({ parameters: { projectId: PROJECT, serviceId: 'hoard' } });
   });
 
   it('scales on a gauge the app exposes (requests in flight)', async () => {

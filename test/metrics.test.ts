@@ -1,7 +1,8 @@
 /**
  * Metrics over time on a real platform (sampling every second, HAProxy data plane; the built-in router's
  * case is test/metrics-builtin.test.ts): a known load through the real router shows up in the service's series
- * with the request count the load generator sent (within 1%); a CPU-burning instance's CPU shows up against its plan; an addon's server has its own series; the
+ * with the request count the load generator sent (within 1%); requests that each take 50 ms show up in the
+ * HAProxy plane's p50/p90/p99 (taken from the per-request stream: HAProxy has no histogram); a CPU-burning instance's CPU shows up against its plan; an addon's server has its own series; the
  * control plane's Prometheus endpoint parses and carries project / service / instance labels; bad queries
  * are refused naming the field.
  */
@@ -12,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { api, fixtureRepo, startTestPlatform, waitFor, type RunningPlatform } from './support/platform.ts';
 import { assertCliOk, runCli } from './support/cli.ts';
-import { knownLoadCase, series } from './support/metrics.ts';
+import { knownLoadCase, load, series } from './support/metrics.ts';
 import { parsePromText } from '../src/observe/metrics/prom-text.ts';
 
 const PROJECT = 'metered';
@@ -45,6 +46,31 @@ describe(`metrics on a real platform (${plane} router)`, () => {
   });
 
   knownLoadCase(plane, () => p, PROJECT);
+
+  it('gives HAProxy percentiles from the per-request stream: requests that each take 50 ms have p50 >= 50 ms', async () => {
+    // Only these requests reach the service from now on (the load of the test before has ended).
+    const from = Math.floor(Date.now() / 1000);
+    const sent = await load(p, `web.${PROJECT}.localhost`, 200, 4, '/slow?ms=50');
+    assert.equal(sent.ok, 200, `every request answered 200 (${sent.other} did not)`);
+    const loadEnded = Math.floor(Date.now() / 1000);
+    const names = 'requests,latency_p50_seconds,latency_p90_seconds,latency_p99_seconds';
+    const got = await waitFor(async () => {
+      const s = await series(p, svc('web'), { names, from: String(from), step: '1' });
+      return s.find((x) => x.name === 'requests')?.points.some(([ts]) => ts > loadEnded + 1) ? s : undefined;
+    }, 60_000, 'a sample after the slow load');
+    const pts = (name: string) => new Map(got.find((x) => x.name === name)?.points ?? []);
+    const [p50, p90, p99] = [pts('latency_p50_seconds'), pts('latency_p90_seconds'), pts('latency_p99_seconds')];
+    assert.ok(p50.size > 0 && p99.size > 0, `percentile series on HAProxy: ${JSON.stringify(got)}`);
+    assert.equal(p99.size, p50.size);
+    // Every interval's requests were slow ones: each percentile is at least the 50 ms the app waits, in order.
+    for (const [ts, v50] of p50) {
+      assert.ok(v50 >= 0.05, `p50 ${v50} s at ${ts}`);
+      assert.ok(p90.get(ts)! >= v50 && p99.get(ts)! >= p90.get(ts)!, `p50 ${v50} <= p90 ${p90.get(ts)} <= p99 ${p99.get(ts)} at ${ts}`);
+    }
+    // The seconds with percentiles carry the requests the load sent (the stream saw each one end).
+    const reqs = got.find((x) => x.name === 'requests')!.points.filter(([ts]) => p50.has(ts)).reduce((a, [, v]) => a + v, 0);
+    assert.ok(reqs > 0, 'requests in the seconds with percentiles');
+  });
 
   it("shows the CPU of a CPU-burning instance against its plan, above an idle service's", async () => {
     // From now on: the load of the test before has ended, so the other service is idle.
@@ -100,7 +126,8 @@ describe(`metrics on a real platform (${plane} router)`, () => {
       const total = Number(/requests +(\d+) in all/.exec(out)?.[1]);
       assert.ok(total >= 4000, out);
       assert.match(out, /responses +2xx \d+ · 3xx 0 · 4xx 0 · 5xx 0/);
-      assert.match(out, /latency +mean [\d.]+ m?s/);
+      // HAProxy: the percentiles from the per-request stream, and its own mean.
+      assert.match(out, /latency +p50 [\d.]+ m?s · p99 [\d.]+ m?s · mean [\d.]+ m?s/);
       const instanceLines = out.split('\n').filter((l) => /^ {4}\S+ +cpu .*% of plan .* · mem \d+ MiB \([\d.]+%\) · restarts 0$/.test(l));
       assert.equal(instanceLines.length, 2, out);
       const json = await runCli(['metrics', 'web', '-p', PROJECT, '--json'], { home, env });

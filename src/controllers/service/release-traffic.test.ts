@@ -13,3 +13,14 @@ it('sums a window of access-log entries per release: requests, 5xx share, p50 an
   assert.deepEqual(w.get(1), { release: 1, requests: 100, errors: 0, errorRate: 0, latencyP50Ms: 50, latencyP99Ms: 99 });
   assert.deepEqual(w.get(2), { release: 2, requests: 10, errors: 2, errorRate: 20, latencyP50Ms: 5, latencyP99Ms: 5 });
 });
+
+it("gives the service-wide p50/p90/p99 of a window, all releases together (the HAProxy plane's metrics percentiles)", () => {
+  const t = new ReleaseTraffic();
+  const entry = (release: number, ms: number) => ({ ts: '', client: '', method: 'GET', host: 'h', path: '/', status: 200, bytes: 0, durationMs: ms, route: 'shop/web/p01', endpoint: `shop--web--web-r${release}-0-abcdef` });
+  for (let i = 1; i <= 50; i++) t.record(entry(1, i), 1000);
+  for (let i = 51; i <= 100; i++) t.record(entry(2, i), 1500);
+  t.record(entry(2, 9999), 2000); // at the window's end: the next window's
+  assert.deepEqual(t.latency('shop/web', 1000, 2000), { requests: 100, p50Ms: 50, p90Ms: 90, p99Ms: 99 });
+  assert.equal(t.latency('shop/web', 3000, 4000), undefined);
+  assert.equal(t.latency('shop/other', 0, 4000), undefined);
+});

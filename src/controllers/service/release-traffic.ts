@@ -4,6 +4,8 @@
  * AccessLogEntry) names its route and the instance that answered, and an instance id names its release
  * (`…-r<number>-<ordinal>-<hash>`, domain/release.ts). Samples are kept per service for a bounded time and
  * count, and summed per release over any window: requests, 5xx answers, p50 and p99 of the request time.
+ * The metrics sampler reads the service-wide percentiles of each sampling interval from here too (`latency`):
+ * HAProxy's exporter has no histogram, so this stream is where the HAProxy plane's percentiles come from.
  */
 import type { AccessLogEntry } from '../../router/table.ts';
 
@@ -26,6 +28,13 @@ export interface ReleaseWindow {
   errorRate: number;
   latencyP50Ms: number | null;
   latencyP99Ms: number | null;
+}
+
+export interface ServiceLatency {
+  requests: number;
+  p50Ms: number;
+  p90Ms: number;
+  p99Ms: number;
 }
 
 export class ReleaseTraffic {
@@ -66,6 +75,18 @@ export class ReleaseTraffic {
       out.set(release, { release, requests: times.length, errors: e, errorRate: round((100 * e) / times.length), latencyP50Ms: quantile(times, 0.5), latencyP99Ms: quantile(times, 0.99) });
     }
     return out;
+  }
+
+  /**
+   * Nearest-rank p50/p90/p99 of the request time (ms) of every request the service answered in [fromMs, toMs),
+   * whatever its release; undefined when none ended in the window.
+   */
+  latency(serviceKey: string, fromMs: number, toMs = Date.now()): ServiceLatency | undefined {
+    const times: number[] = [];
+    for (const s of this.byService.get(serviceKey) ?? []) if (s.at >= fromMs && s.at < toMs) times.push(s.ms);
+    if (!times.length) return undefined;
+    times.sort((a, b) => a - b);
+    return { requests: times.length, p50Ms: quantile(times, 0.5)!, p90Ms: quantile(times, 0.9)!, p99Ms: quantile(times, 0.99)! };
   }
 
   forget(serviceKey: string): void {

@@ -36,9 +36,9 @@ export const METRICS: readonly MetricName[] = Object.freeze([
   { name: 'responses_4xx', kind: 'count', scope: 'service', unit: 'responses', owners: svc, help: 'answers with a 4xx status' },
   { name: 'responses_5xx', kind: 'count', scope: 'service', unit: 'responses', owners: svc, help: 'answers with a 5xx status' },
   { name: 'in_flight', kind: 'gauge', scope: 'service', unit: 'requests', owners: svc, help: 'requests in flight at the sample' },
-  { name: 'latency_p50_seconds', kind: 'gauge', scope: 'service', unit: 'seconds', owners: svc, help: 'median request time (built-in router only)' },
-  { name: 'latency_p90_seconds', kind: 'gauge', scope: 'service', unit: 'seconds', owners: svc, help: '90th percentile request time (built-in router only)' },
-  { name: 'latency_p99_seconds', kind: 'gauge', scope: 'service', unit: 'seconds', owners: svc, help: '99th percentile request time (built-in router only)' },
+  { name: 'latency_p50_seconds', kind: 'gauge', scope: 'service', unit: 'seconds', owners: svc, help: "median request time of the interval's requests (built-in router: its histogram; HAProxy: the per-request stream)" },
+  { name: 'latency_p90_seconds', kind: 'gauge', scope: 'service', unit: 'seconds', owners: svc, help: "90th percentile request time of the interval's requests (built-in router: its histogram; HAProxy: the per-request stream)" },
+  { name: 'latency_p99_seconds', kind: 'gauge', scope: 'service', unit: 'seconds', owners: svc, help: "99th percentile request time of the interval's requests (built-in router: its histogram; HAProxy: the per-request stream)" },
   { name: 'latency_avg_seconds', kind: 'gauge', scope: 'service', unit: 'seconds', owners: svc, help: 'mean request time (HAProxy: of its last 1024 requests)' },
 ] satisfies MetricName[]);
 

@@ -56,7 +56,7 @@ export function renderPrometheus(src: PrometheusSource, visibleProjects: Set<str
   w.family(
     'slipway_service_request_duration_seconds',
     'summary',
-    'Request time over the last sampling interval: quantiles from the built-in router histogram (HAProxy 2.6 has none).',
+    'Request time over the last sampling interval: quantiles from the built-in router histogram, on HAProxy from the per-request stream.',
     owners.flatMap((o) =>
       (
         [

@@ -11,7 +11,8 @@
  * Latency: the built-in router serves a histogram (`slipway_router_request_duration_seconds`), from which the
  * interval's percentiles are interpolated as Prometheus' `histogram_quantile` does. HAProxy 2.6 has no
  * histogram: only the mean total time of the last 1024 requests (`haproxy_backend_total_time_average_seconds`),
- * reported as `latency_avg_seconds`; the percentiles are then absent, never made up.
+ * reported as `latency_avg_seconds`; its percentiles are not made up here: the sampler takes them from the
+ * per-request access-log stream instead (sampler.ts `requestPercentiles`, controllers/service/release-traffic.ts).
  */
 import type { PromDocument } from './prom-text.ts';
 
@@ -42,7 +43,7 @@ export interface ServiceTraffic {
   /** answers by status class in the interval (1xx … 5xx) */
   responses: Record<string, number>;
   inFlight: number;
-  /** interval percentiles in seconds (built-in router), absent when no request ended or no histogram */
+  /** interval percentiles in seconds (built-in router's histogram; the sampler fills them for HAProxy), absent when no request ended */
   p50?: number;
   p90?: number;
   p99?: number;

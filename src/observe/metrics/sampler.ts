@@ -27,6 +27,11 @@ export interface SamplerOptions {
   logger: Logger;
   /** the router's metrics port (Prometheus text on 127.0.0.1), undefined while it serves none */
   routerMetricsPort: () => number | undefined;
+  /**
+   * The interval's request-time percentiles of a service from the router's per-request stream (main.ts wires
+   * release-traffic.ts here), in seconds; used where the router's own metrics have no histogram (HAProxy).
+   */
+  requestPercentiles?: (projectId: string, serviceId: string, fromMs: number, toMs: number) => { p50: number; p90: number; p99: number } | undefined;
 }
 
 /** A service's (or addon's) numbers at the last pass, for the Prometheus export. */
@@ -214,7 +219,14 @@ export class MetricsSampler implements SignalSource {
     const prev = this.prevScrape;
     this.prevScrape = cur;
     const seconds = prev ? (cur.atMs - prev.atMs) / 1000 : 0;
-    return trafficBetween(prev, cur).map((t) => ({ ...t, seconds }));
+    return trafficBetween(prev, cur).map((t) => {
+      // No histogram (HAProxy 2.6): the percentiles of the requests the access-log stream saw end in the interval.
+      if (t.p50 === undefined && prev && this.opts.requestPercentiles) {
+        const q = this.opts.requestPercentiles(t.projectId, t.serviceId, prev.atMs, cur.atMs);
+        if (q) Object.assign(t, { p50: q.p50, p90: q.p90, p99: q.p99 });
+      }
+      return { ...t, seconds };
+    });
   }
 
   private async planOf(inst: ObservedInstance, kind: 'service' | 'addon', addonPlans: Map<string, string | undefined>): Promise<Plan | undefined> {
