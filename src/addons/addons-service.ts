@@ -23,6 +23,7 @@ import {
   rotatedUsername,
   addonKey,
   connectionKeys,
+  externalConnectionKeys,
   majorOf,
   resolveVersion,
   compareVersions,
@@ -95,7 +96,14 @@ export class AddonsService {
     private readonly auth: AuthService,
     private readonly engines: ReadonlyMap<AddonType, AddonEngine>,
     private readonly driver: RuntimeDriver,
-    private readonly opts: { dataDir: string; runtime: string; changed(key: string): void; images?: Partial<Record<AddonType, string>> },
+    private readonly opts: {
+      dataDir: string;
+      runtime: string;
+      changed(key: string): void;
+      images?: Partial<Record<AddonType, string>>;
+      /** where clients outside reach an addon with external access (src/addons/external-access.ts), once routed */
+      external?(a: AddonRecord): { host: string; port: number } | undefined;
+    },
   ) {
     this.files = new BackupFiles(store, opts.dataDir);
   }
@@ -139,7 +147,6 @@ export class AddonsService {
   /** `current`: the addon's settings when patching (TLS is chosen at create), absent on create. */
   private checkNetworking(input: { tlsEnabled?: boolean; externalAccessEnabled?: boolean; ipPolicies?: unknown[]; backupSchedules?: unknown[] }, unsupported: FieldProblem[], current?: { tlsEnabled: boolean }): void {
     if (current && input.tlsEnabled !== undefined && input.tlsEnabled !== current.tlsEnabled) unsupported.push({ field: 'tlsEnabled', rule: 'immutable', message: `TLS is chosen when an addon is created (this one has it ${current.tlsEnabled ? 'on' : 'off'}): create another addon and restore a backup into it` });
-    if (input.externalAccessEnabled) unsupported.push({ field: 'externalAccessEnabled', rule: 'supported', message: 'external access to addons is not available here: addons listen on 127.0.0.1 only' });
     if (input.ipPolicies?.length) unsupported.push({ field: 'ipPolicies', rule: 'supported', message: 'IP policies for addons are not available here' });
   }
 
@@ -270,7 +277,7 @@ export class AddonsService {
       version: version!,
       billing: { deploymentPlan: input.billing.deploymentPlan, storage: input.billing.storage ?? ADDON_STORAGE_DEFAULT, replicas: input.billing.replicas ?? ADDON_REPLICAS.default, ...(input.billing.storageClass ? { storageClass: input.billing.storageClass } : {}) },
       tlsEnabled: input.tlsEnabled ?? false,
-      externalAccessEnabled: false,
+      externalAccessEnabled: input.externalAccessEnabled ?? false,
       ...(input.typeSpecificSettings ? { typeSpecificSettings: input.typeSpecificSettings } : {}),
       ...(dbName ? { dbName } : {}),
       ...(input.stageId ? { stageId: input.stageId } : {}),
@@ -340,6 +347,7 @@ export class AddonsService {
       ...(patch.tags !== undefined ? { tags: patch.tags } : {}),
       version,
       billing: { ...cur.spec.billing, ...Object.fromEntries(Object.entries(patch.billing ?? {}).filter(([, v]) => v !== undefined)) },
+      ...(patch.externalAccessEnabled !== undefined ? { externalAccessEnabled: patch.externalAccessEnabled } : {}),
       ...(patch.typeSpecificSettings ? { typeSpecificSettings: { ...cur.spec.typeSpecificSettings, ...patch.typeSpecificSettings } } : {}),
       ...(patch.stageId ? { stageId: patch.stageId } : {}),
       ...(patch.metadata ? { metadata: patch.metadata } : {}),
@@ -453,10 +461,16 @@ export class AddonsService {
     return s.next || s.nextPassword ? 'rotating' : s.retiring ? 'retiring' : 'idle';
   }
 
-  /** The same keys, for a caller who may read the addon. */
+  /** The same keys, for a caller who may read the addon, and the external ones when it has external access. */
   async credentialsFor(caller: Principal, projectId: string, addonId: string): Promise<Record<string, string>> {
     this.auth.authorize(caller, projectId, 'write');
-    return this.credentials(projectId, addonId);
+    const keys = await this.credentials(projectId, addonId);
+    // With external access: the same login through the router (Northflank's EXTERNAL_ keys), once routed.
+    const a = await this.store.addons.get(projectId, addonId);
+    const ext = this.opts.external?.(a);
+    if (!ext) return keys;
+    const secrets = await this.store.addons.secrets(projectId, addonId);
+    return { ...keys, ...externalConnectionKeys(a.spec.type, { ...ext, username: secrets.username, password: secrets.password, database: this.engineFor(a.spec.type).database(a), tlsEnabled: a.spec.tlsEnabled }) };
   }
 
   /** What keeps the addon busy now: a backup or restore scheduled or running, if any. */

@@ -61,12 +61,13 @@ export function registerAddons(program: Command): void {
     .option('--storage <mb>', 'storage in MB', '1024')
     .option('--db-name <name>', 'database name (PostgreSQL, MySQL)')
     .option('--tls', 'the server takes TLS connections only (chosen at create)')
+    .option('--external', "reachable from outside through a router TCP port (turn on or off later with 'addons external')")
     .option('--no-wait', 'return once created')
-    .action(async (name: string, opts: { project?: string; type: string; dbVersion: string; plan: string; storage: string; dbName?: string; tls?: boolean; wait: boolean }, cmd: Command) => {
+    .action(async (name: string, opts: { project?: string; type: string; dbVersion: string; plan: string; storage: string; dbName?: string; tls?: boolean; external?: boolean; wait: boolean }, cmd: Command) => {
       const s = sessionOf(cmd);
       const project = requireProject(opts);
       const storage = intArg('--storage', opts.storage, 1, 1_048_576);
-      const body = { name, type: opts.type, version: opts.dbVersion, billing: { deploymentPlan: opts.plan, storage, replicas: 1 }, ...(opts.dbName ? { customCredentials: { dbName: opts.dbName } } : {}), ...(opts.tls ? { tlsEnabled: true } : {}) };
+      const body = { name, type: opts.type, version: opts.dbVersion, billing: { deploymentPlan: opts.plan, storage, replicas: 1 }, ...(opts.dbName ? { customCredentials: { dbName: opts.dbName } } : {}), ...(opts.tls ? { tlsEnabled: true } : {}), ...(opts.external ? { externalAccessEnabled: true } : {}) };
       const created = await s.client.json('POST', `${projectPath(project)}/addons`, { body });
       const id = created.data.id as string;
       if (!opts.wait) return s.json ? s.out.json(created) : s.out.line(`Created addon '${id}' (${created.data.status}).`);
@@ -95,6 +96,7 @@ export function registerAddons(program: Command): void {
       ['plan', a.billing.deploymentPlan],
       ['storage', `${a.billing.storage} MB`],
       ['tls', a.tlsEnabled ? 'on (TLS connections only)' : 'off'],
+      ['external access', a.externalAccessEnabled ? 'on (see EXTERNAL_HOST and EXTERNAL_PORT in the credentials)' : 'off'],
       ['created', a.createdAt],
     ]);
   });
