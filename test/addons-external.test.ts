@@ -3,18 +3,20 @@
  * gives the addon a TCP port of its own and the credentials name it under Northflank's `EXTERNAL_` keys (the
  * internal ones unchanged); `pg` over TLS (passed through to the server, checked against the addon's
  * certificate) and ioredis connect through the router's address; a PATCH turns access off (the router port
- * refuses) and on again (the same port) without restarting the server.
+ * refuses) and on again (the same port) without restarting the server; the CLI does the same.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import type { ApiClient } from '@northflank/js-client';
 import { northflankClient, startTestPlatform, waitFor, type RunningPlatform } from './support/platform.ts';
 import { waitForAddonStatus } from './support/addons.ts';
+import { assertCliOk, runCli } from './support/cli.ts';
 
 const P = 'outside';
 const billing = { deploymentPlan: 'nf-compute-20', storage: 1024, replicas: 1 };
@@ -131,5 +133,28 @@ describe('addons with external access', () => {
     // The server was never restarted by any of it.
     assert.equal(await startedAt('kv-out'), before);
     assert.equal((await client.get.addon({ parameters: { projectId: P, addonId: 'kv-out' } })).data.status, 'running');
+  });
+
+  it('the CLI turns it off and on and prints the address', async () => {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-cli-external-'));
+    const cli = (...args: string[]) => runCli([...args, '-p', P], { home, env: { SLIPWAY_HOST: p.apiUrl, SLIPWAY_TOKEN: p.token } });
+    try {
+      const port = Number((await secrets('kv-out')).externalPort);
+      const off = await cli('addons', 'external', 'kv-out', 'off');
+      assertCliOk(off, 'addons external off');
+      assert.match(off.stdout, /external access off/);
+      await waitFor(async () => (await probe(port)) === 'refused', 30_000, 'the router port refusing after the CLI turned access off');
+      const shown = await cli('addons', 'get', 'kv-out');
+      assertCliOk(shown, 'addons get');
+      assert.match(shown.stdout, /external access:\s+off/);
+      const on = await cli('addons', 'external', 'kv-out', 'on');
+      assertCliOk(on, 'addons external on');
+      assert.match(on.stdout, new RegExp(`external access on at localhost:${port}\\b`));
+      const bad = await cli('addons', 'external', 'kv-out', 'maybe');
+      assert.notEqual(bad.code, 0);
+      assert.match(bad.output, /'on' or 'off'/);
+    } finally {
+      fs.rmSync(home, { recursive: true, force: true });
+    }
   });
 });
