@@ -45,6 +45,7 @@ import type { AddonEngine } from './engines/engine.ts';
 import { backupFile, pickPort } from './places.ts';
 import { scheduleDump } from './backups.ts';
 import { scheduleImport, type ImportInput } from './imports.ts';
+import { forkSource } from './forks.ts';
 
 export interface AddonInput {
   name: string;
@@ -240,10 +241,13 @@ export class AddonsService {
     await this.checkScheduleDestinations(input.backupSchedules as BackupScheduleSpec[] | undefined);
     const id = idFromName(input.name);
     if (await this.store.addons.find(projectId, id)) throw new ConflictError(`addon '${id}' already exists in project '${projectId}'`);
+    const fork = input.source !== undefined ? await forkSource(this.store, this.auth, caller, projectId, input.source, spec) : undefined;
     const port = await pickPort(new Set(await this.store.addons.ports()));
     const secrets = { username: `u${crypto.randomBytes(6).toString('hex')}`, password: generatePassword() };
     const a = await this.store.addons.create({ projectId, id, spec, secrets, port });
     await this.saveSchedules(projectId, id, (input.backupSchedules ?? []) as BackupScheduleSpec[]);
+    // A fork: the backup is restored into the new addon once its server first runs (the restore history shows it).
+    if (fork) await this.store.addons.createRestore({ projectId, addonId: id, id: randomId('restore'), backupId: fork.id });
     this.opts.changed(addonKey(projectId, id));
     return a;
   }
@@ -265,7 +269,6 @@ export class AddonsService {
     else if (dbName !== undefined && !DB_NAME.test(dbName)) problems.push({ field: 'customCredentials.dbName', rule: 'pattern', message: 'a database name is a letter or underscore, then up to 62 letters, digits or underscores' });
     this.checkNetworking(input, unsupported);
     this.checkSchedules((input.backupSchedules ?? []) as BackupScheduleSpec[], [], problems, unsupported);
-    if (input.source) unsupported.push({ field: 'source', rule: 'supported', message: 'forking an addon from a backup is not available here: create it, then restore the backup into it' });
     this.checkPlacement(input, unsupported);
     if (problems.length) throw new ValidationError(problems);
     if (unsupported.length) throw new UnsupportedError(unsupported);
@@ -293,7 +296,7 @@ export class AddonsService {
     if (input.customCredentials?.dbName !== undefined && input.customCredentials.dbName !== cur.spec.dbName) throw ValidationError.one('customCredentials.dbName', 'immutable', 'the database name cannot change after creation');
     const { name: _n, type: _t, customCredentials: _c, source, infrastructure: _i, billing: { zonalRedundancy: _z, ...billing }, ...patch } = input;
     const unsupported: FieldProblem[] = [];
-    if (source) unsupported.push({ field: 'source', rule: 'supported', message: 'forking an addon from a backup is not available here' });
+    if (source) unsupported.push({ field: 'source', rule: 'supported', message: `addon '${cur.id}' exists: a fork (source) makes a new addon; restore the backup into this one instead` });
     this.checkPlacement(input, unsupported);
     if (unsupported.length) throw new UnsupportedError(unsupported);
     return this.patch(caller, projectId, cur.id, { ...patch, billing });

@@ -11,6 +11,13 @@ import { sessionOf } from '../session.ts';
 import { intArg } from './projects.ts';
 import { registerAddonOps } from './addons-ops.ts';
 
+/** `--fork <addon:backup>` as the client's `source`. */
+function forkSource(arg: string): { addonId: string; backupId: string } {
+  const [addonId, backupId, ...rest] = arg.split(':');
+  if (!addonId || !backupId || rest.length) throw new UsageError(`--fork takes <addon>:<backup>, not '${arg}'`);
+  return { addonId, backupId };
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function addonPath(project: string, addon: string): string {
@@ -61,13 +68,14 @@ export function registerAddons(program: Command): void {
     .option('--storage <mb>', 'storage in MB', '1024')
     .option('--db-name <name>', 'database name (PostgreSQL, MySQL)')
     .option('--tls', 'the server takes TLS connections only (chosen at create)')
+    .option('--fork <addon:backup>', "start from another addon's backup (a fork): the addon and backup ids, colon-separated")
     .option('--external', "reachable from outside through a router TCP port (turn on or off later with 'addons external')")
     .option('--no-wait', 'return once created')
-    .action(async (name: string, opts: { project?: string; type: string; dbVersion: string; plan: string; storage: string; dbName?: string; tls?: boolean; external?: boolean; wait: boolean }, cmd: Command) => {
+    .action(async (name: string, opts: { project?: string; type: string; dbVersion: string; plan: string; storage: string; dbName?: string; tls?: boolean; external?: boolean; fork?: string; wait: boolean }, cmd: Command) => {
       const s = sessionOf(cmd);
       const project = requireProject(opts);
       const storage = intArg('--storage', opts.storage, 1, 1_048_576);
-      const body = { name, type: opts.type, version: opts.dbVersion, billing: { deploymentPlan: opts.plan, storage, replicas: 1 }, ...(opts.dbName ? { customCredentials: { dbName: opts.dbName } } : {}), ...(opts.tls ? { tlsEnabled: true } : {}), ...(opts.external ? { externalAccessEnabled: true } : {}) };
+      const body = { name, type: opts.type, version: opts.dbVersion, billing: { deploymentPlan: opts.plan, storage, replicas: 1 }, ...(opts.dbName ? { customCredentials: { dbName: opts.dbName } } : {}), ...(opts.tls ? { tlsEnabled: true } : {}), ...(opts.external ? { externalAccessEnabled: true } : {}), ...(opts.fork ? { source: forkSource(opts.fork) } : {}) };
       const created = await s.client.json('POST', `${projectPath(project)}/addons`, { body });
       const id = created.data.id as string;
       if (!opts.wait) return s.json ? s.out.json(created) : s.out.line(`Created addon '${id}' (${created.data.status}).`);
