@@ -50,6 +50,7 @@ import { VolumeController } from './volumes/volume-controller.ts';
 import { VolumesService } from './volumes/volumes-service.ts';
 import { AddonController } from './addons/addon-controller.ts';
 import { AddonsService } from './addons/addons-service.ts';
+import { AddonRoutes } from './addons/external-access.ts';
 import { ensureServerUser, type ServerUser } from './addons/server-user.ts';
 import { PostgresEngine } from './addons/engines/postgres.ts';
 import { MysqlEngine } from './addons/engines/mysql.ts';
@@ -239,8 +240,10 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
     // Services that read the addon through a secret group roll out with the new password.
     credentialsChanged: (projectId, addonId, change) => secretGroups.addonCredentialsChanged(projectId, addonId, change),
   });
-  const addonQueue = new WorkQueue('addons', (key) => addonController.reconcile(key), { concurrency: 4, logger: controllerLog });
-  const addons = new AddonsService(store, auth, engines, driver, { dataDir: config.dataDir, runtime: config.runtime, images: config.addonImages, changed: (key) => addonQueue.add(key) });
+  // External access (src/addons/external-access.ts): each pass brings the addon's TCP route in line with its row.
+  const addonRoutes = new AddonRoutes(store, routes, router, config.domain);
+  const addonQueue = new WorkQueue('addons', (key) => addonController.reconcile(key).finally(() => addonRoutes.sync(key)), { concurrency: 4, logger: controllerLog });
+  const addons = new AddonsService(store, auth, engines, driver, { dataDir: config.dataDir, runtime: config.runtime, images: config.addonImages, changed: (key) => addonQueue.add(key), external: (a) => addonRoutes.external(a) });
   const secretGroups = new SecretGroupsService(store, auth, releases, addons);
   // Pipelines and release flows: runs are written by the service and executed by the runner.
   let flowRunner: FlowRunner | undefined;

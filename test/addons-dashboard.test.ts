@@ -52,6 +52,7 @@ describe('dashboard: addons', () => {
     await page.getByRole('list', { name: 'Addons' }).getByText('running').waitFor();
     await page.getByRole('link', { name: 'cache' }).click();
     await page.getByRole('heading', { level: 1, name: 'cache' }).waitFor();
+    await page.getByText('no external access').waitFor();
     await page.getByRole('button', { name: 'Back up now' }).click();
     await page.getByRole('table', { name: 'Backups' }).getByText('completed').waitFor();
 

@@ -56,8 +56,8 @@ const DELIBERATE: Record<string, string> = {
  * are refused by the addon service with a 422 naming them; the test sends each (ADDON_REFUSALS).
  */
 const ADDON_REFUSED_FIELDS: { routes: RegExp; paths: string[]; why: string }[] = [
-  { routes: /\/addons(\/[^/]+)?$/, paths: ['tlsEnabled', 'externalAccessEnabled', 'ipPolicies'], why: 'addons listen on 127.0.0.1 only: no external access, so no IP policies; TLS is chosen at create (a PUT or PATCH changing it is refused)' },
-  { routes: /\/addons$/, paths: ['source'], why: 'forking an addon from a backup is not available: create the addon, then restore the backup into it' },
+  { routes: /\/addons(\/[^/]+)?$/, paths: ['tlsEnabled', 'ipPolicies'], why: 'IP policies for addons are not built (external access goes through the router, unfiltered); TLS is chosen at create (a PUT or PATCH changing it is refused)' },
+  { routes: /\/addons$/, paths: ['source'], why: 'a PUT naming an existing addon cannot fork it (a fork makes a new addon): restore the backup into it instead' },
   { routes: /\/addons$/, paths: ['infrastructure.architecture'], why: "addons run on this machine's architecture (x86): 'arm' is refused" },
   { routes: /\/addons$/, paths: ['billing.zonalRedundancy'], why: "addons run on one machine, one zone: 'required' (or more than one zone) is refused, 'disabled' is what runs" },
   { routes: /\/addons(\/[^/]+)?$/, paths: ['typeSpecificSettings.redisSentinelEnabled', 'typeSpecificSettings.postgresqlSupabaseMode', 'typeSpecificSettings.postgresqlConnectionPoolerEnabled', 'typeSpecificSettings.postgresqlConnectionPoolerReplicas', 'typeSpecificSettings.postgresqlReadConnectionPoolerEnabled', 'typeSpecificSettings.postgresqlReadConnectionPoolerReplicas', 'typeSpecificSettings.postgresqlImportMode', 'typeSpecificSettings.mysqlHaModeEnabled', 'typeSpecificSettings.mysqlRouterReplicas'], why: 'sentinels, Supabase, connection poolers, import mode and MySQL HA do not run here: refused when turned on (false and 0 are taken)' },
@@ -100,9 +100,7 @@ const ADDON_REFUSALS: { route: string; path: string; method: string; url: string
   const put = (path: string, body: Record<string, unknown>) => ({ ...create(path, { name: 'cache', ...body }), method: 'PUT' });
   const on = (route: string, path: string, body: Record<string, unknown>, field = path) => ({ route: `/v1/projects/{projectId}/addons/{addonId}${route}`, path, method: 'POST', url: `/v1/projects/shapes/addons/cache${route}`, body, field });
   return [
-    create('externalAccessEnabled', { externalAccessEnabled: true }),
     create('ipPolicies', { ipPolicies: [{ addresses: ['10.0.0.0/8'], action: 'ALLOW' }] }),
-    create('source', { source: { addonId: 'cache', backupId: 'any' } }),
     create('infrastructure.architecture', { infrastructure: { architecture: 'arm' } }),
     create('billing.zonalRedundancy', { billing: { ...base.billing, zonalRedundancy: { type: 'required' } } }),
     put('source', { source: { addonId: 'cache', backupId: 'any' } }),

@@ -23,6 +23,7 @@ import {
   rotatedUsername,
   addonKey,
   connectionKeys,
+  externalConnectionKeys,
   majorOf,
   resolveVersion,
   compareVersions,
@@ -44,6 +45,7 @@ import type { AddonEngine } from './engines/engine.ts';
 import { backupFile, pickPort } from './places.ts';
 import { scheduleDump } from './backups.ts';
 import { scheduleImport, type ImportInput } from './imports.ts';
+import { forkSource } from './forks.ts';
 
 export interface AddonInput {
   name: string;
@@ -95,7 +97,14 @@ export class AddonsService {
     private readonly auth: AuthService,
     private readonly engines: ReadonlyMap<AddonType, AddonEngine>,
     private readonly driver: RuntimeDriver,
-    private readonly opts: { dataDir: string; runtime: string; changed(key: string): void; images?: Partial<Record<AddonType, string>> },
+    private readonly opts: {
+      dataDir: string;
+      runtime: string;
+      changed(key: string): void;
+      images?: Partial<Record<AddonType, string>>;
+      /** where clients outside reach an addon with external access (src/addons/external-access.ts), once routed */
+      external?(a: AddonRecord): { host: string; port: number } | undefined;
+    },
   ) {
     this.files = new BackupFiles(store, opts.dataDir);
   }
@@ -139,7 +148,6 @@ export class AddonsService {
   /** `current`: the addon's settings when patching (TLS is chosen at create), absent on create. */
   private checkNetworking(input: { tlsEnabled?: boolean; externalAccessEnabled?: boolean; ipPolicies?: unknown[]; backupSchedules?: unknown[] }, unsupported: FieldProblem[], current?: { tlsEnabled: boolean }): void {
     if (current && input.tlsEnabled !== undefined && input.tlsEnabled !== current.tlsEnabled) unsupported.push({ field: 'tlsEnabled', rule: 'immutable', message: `TLS is chosen when an addon is created (this one has it ${current.tlsEnabled ? 'on' : 'off'}): create another addon and restore a backup into it` });
-    if (input.externalAccessEnabled) unsupported.push({ field: 'externalAccessEnabled', rule: 'supported', message: 'external access to addons is not available here: addons listen on 127.0.0.1 only' });
     if (input.ipPolicies?.length) unsupported.push({ field: 'ipPolicies', rule: 'supported', message: 'IP policies for addons are not available here' });
   }
 
@@ -233,10 +241,13 @@ export class AddonsService {
     await this.checkScheduleDestinations(input.backupSchedules as BackupScheduleSpec[] | undefined);
     const id = idFromName(input.name);
     if (await this.store.addons.find(projectId, id)) throw new ConflictError(`addon '${id}' already exists in project '${projectId}'`);
+    const fork = input.source !== undefined ? await forkSource(this.store, this.auth, caller, projectId, input.source, spec) : undefined;
     const port = await pickPort(new Set(await this.store.addons.ports()));
     const secrets = { username: `u${crypto.randomBytes(6).toString('hex')}`, password: generatePassword() };
     const a = await this.store.addons.create({ projectId, id, spec, secrets, port });
     await this.saveSchedules(projectId, id, (input.backupSchedules ?? []) as BackupScheduleSpec[]);
+    // A fork: the backup is restored into the new addon once its server first runs (the restore history shows it).
+    if (fork) await this.store.addons.createRestore({ projectId, addonId: id, id: randomId('restore'), backupId: fork.id });
     this.opts.changed(addonKey(projectId, id));
     return a;
   }
@@ -258,7 +269,6 @@ export class AddonsService {
     else if (dbName !== undefined && !DB_NAME.test(dbName)) problems.push({ field: 'customCredentials.dbName', rule: 'pattern', message: 'a database name is a letter or underscore, then up to 62 letters, digits or underscores' });
     this.checkNetworking(input, unsupported);
     this.checkSchedules((input.backupSchedules ?? []) as BackupScheduleSpec[], [], problems, unsupported);
-    if (input.source) unsupported.push({ field: 'source', rule: 'supported', message: 'forking an addon from a backup is not available here: create it, then restore the backup into it' });
     this.checkPlacement(input, unsupported);
     if (problems.length) throw new ValidationError(problems);
     if (unsupported.length) throw new UnsupportedError(unsupported);
@@ -270,7 +280,7 @@ export class AddonsService {
       version: version!,
       billing: { deploymentPlan: input.billing.deploymentPlan, storage: input.billing.storage ?? ADDON_STORAGE_DEFAULT, replicas: input.billing.replicas ?? ADDON_REPLICAS.default, ...(input.billing.storageClass ? { storageClass: input.billing.storageClass } : {}) },
       tlsEnabled: input.tlsEnabled ?? false,
-      externalAccessEnabled: false,
+      externalAccessEnabled: input.externalAccessEnabled ?? false,
       ...(input.typeSpecificSettings ? { typeSpecificSettings: input.typeSpecificSettings } : {}),
       ...(dbName ? { dbName } : {}),
       ...(input.stageId ? { stageId: input.stageId } : {}),
@@ -286,7 +296,7 @@ export class AddonsService {
     if (input.customCredentials?.dbName !== undefined && input.customCredentials.dbName !== cur.spec.dbName) throw ValidationError.one('customCredentials.dbName', 'immutable', 'the database name cannot change after creation');
     const { name: _n, type: _t, customCredentials: _c, source, infrastructure: _i, billing: { zonalRedundancy: _z, ...billing }, ...patch } = input;
     const unsupported: FieldProblem[] = [];
-    if (source) unsupported.push({ field: 'source', rule: 'supported', message: 'forking an addon from a backup is not available here' });
+    if (source) unsupported.push({ field: 'source', rule: 'supported', message: `addon '${cur.id}' exists: a fork (source) makes a new addon; restore the backup into this one instead` });
     this.checkPlacement(input, unsupported);
     if (unsupported.length) throw new UnsupportedError(unsupported);
     return this.patch(caller, projectId, cur.id, { ...patch, billing });
@@ -340,6 +350,7 @@ export class AddonsService {
       ...(patch.tags !== undefined ? { tags: patch.tags } : {}),
       version,
       billing: { ...cur.spec.billing, ...Object.fromEntries(Object.entries(patch.billing ?? {}).filter(([, v]) => v !== undefined)) },
+      ...(patch.externalAccessEnabled !== undefined ? { externalAccessEnabled: patch.externalAccessEnabled } : {}),
       ...(patch.typeSpecificSettings ? { typeSpecificSettings: { ...cur.spec.typeSpecificSettings, ...patch.typeSpecificSettings } } : {}),
       ...(patch.stageId ? { stageId: patch.stageId } : {}),
       ...(patch.metadata ? { metadata: patch.metadata } : {}),
@@ -453,10 +464,16 @@ export class AddonsService {
     return s.next || s.nextPassword ? 'rotating' : s.retiring ? 'retiring' : 'idle';
   }
 
-  /** The same keys, for a caller who may read the addon. */
+  /** The same keys, for a caller who may read the addon, and the external ones when it has external access. */
   async credentialsFor(caller: Principal, projectId: string, addonId: string): Promise<Record<string, string>> {
     this.auth.authorize(caller, projectId, 'write');
-    return this.credentials(projectId, addonId);
+    const keys = await this.credentials(projectId, addonId);
+    // With external access: the same login through the router (Northflank's EXTERNAL_ keys), once routed.
+    const a = await this.store.addons.get(projectId, addonId);
+    const ext = this.opts.external?.(a);
+    if (!ext) return keys;
+    const secrets = await this.store.addons.secrets(projectId, addonId);
+    return { ...keys, ...externalConnectionKeys(a.spec.type, { ...ext, username: secrets.username, password: secrets.password, database: this.engineFor(a.spec.type).database(a), tlsEnabled: a.spec.tlsEnabled }) };
   }
 
   /** What keeps the addon busy now: a backup or restore scheduled or running, if any. */

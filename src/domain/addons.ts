@@ -292,6 +292,17 @@ export function connectionKeys(type: AddonType, c: { host: string; port: number;
   }
 }
 
+/**
+ * The external connection keys of an addon with external access (Northflank's `EXTERNAL_` keys beside the
+ * internal ones, which stay as they are): the same login through the router's host and port.
+ */
+export function externalConnectionKeys(type: AddonType, c: { host: string; port: number; username: string; password: string; database?: string; tlsEnabled: boolean }): Record<string, string> {
+  const keys = connectionKeys(type, c);
+  const pick = (names: string[]) => Object.fromEntries(names.filter((n) => keys[n] !== undefined).map((n) => [`EXTERNAL_${n}`, keys[n]]));
+  const uris = { postgresql: ['POSTGRES_URI', 'POSTGRES_URI_ADMIN', 'JDBC_POSTGRES_URI'], mysql: ['MYSQL_URI', 'JDBC_MYSQL_URI'], redis: ['REDIS_MASTER_URL', 'REDIS_CONNECT_COMMAND'] }[type];
+  return pick(['HOST', 'PORT', ...uris]);
+}
+
 /** The URI schemes a live import of each type reads from. */
 export const IMPORT_SCHEMES: Record<AddonType, string[]> = { postgresql: ['postgres:', 'postgresql:'], mysql: ['mysql:'], redis: ['redis:'] };
 

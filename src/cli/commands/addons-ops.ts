@@ -11,6 +11,19 @@ import { addonPath, until } from './addon-paths.ts';
 export function registerAddonOps(addons: Command): void {
   const withProject = (c: Command) => c.option('-p, --project <project>', 'project id');
 
+  withProject(addons.command('external <addon> <on|off>').description('turn external access on or off: a router TCP port forwards to the addon (no restart)')).action(async (addon: string, state: string, opts: { project?: string }, cmd: Command) => {
+    const s = sessionOf(cmd);
+    const project = requireProject(opts);
+    if (state !== 'on' && state !== 'off') throw new UsageError(`external access is 'on' or 'off', not '${state}'`);
+    const body = await s.client.json('PATCH', addonPath(project, addon), { body: { externalAccessEnabled: state === 'on' } });
+    if (s.json) return s.out.json(body);
+    if (state === 'off') return s.out.line(`${addon}: external access off`);
+    // The router port is assigned once the route is in the table: read it from the credentials.
+    const creds = await until(() => s.client.get(`${addonPath(project, addon)}/credentials`), (c) => !!c.data?.secrets?.externalPort, 30_000);
+    const sec = creds.data?.secrets ?? {};
+    s.out.line(sec.externalPort ? `${addon}: external access on at ${sec.externalHost}:${sec.externalPort}` : `${addon}: external access on (no router port yet: see 'addons credentials')`);
+  });
+
   withProject(addons.command('rotate <addon>').description('rotate the credentials with zero downtime: linked services roll out, then the old login is retired'))
     .option('--no-wait', 'return once asked')
     .action(async (addon: string, opts: { project?: string; wait: boolean }, cmd: Command) => {

@@ -12,6 +12,13 @@ import { addonPath, until } from './addon-paths.ts';
 import { intArg } from './projects.ts';
 import { registerAddonOps } from './addons-ops.ts';
 
+/** `--fork <addon:backup>` as the client's `source`. */
+function forkSource(arg: string): { addonId: string; backupId: string } {
+  const [addonId, backupId, ...rest] = arg.split(':');
+  if (!addonId || !backupId || rest.length) throw new UsageError(`--fork takes <addon>:<backup>, not '${arg}'`);
+  return { addonId, backupId };
+}
+
 async function addonStatus(client: ApiClient, project: string, addon: string): Promise<{ status: string; statusMessage?: string }> {
   return (await client.get(addonPath(project, addon))).data as { status: string; statusMessage?: string };
 }
@@ -45,12 +52,14 @@ export function registerAddons(program: Command): void {
     .option('--storage <mb>', 'storage in MB', '1024')
     .option('--db-name <name>', 'database name (PostgreSQL, MySQL)')
     .option('--tls', 'the server takes TLS connections only (chosen at create)')
+    .option('--fork <addon:backup>', "start from another addon's backup (a fork): the addon and backup ids, colon-separated")
+    .option('--external', "reachable from outside through a router TCP port (turn on or off later with 'addons external')")
     .option('--no-wait', 'return once created')
-    .action(async (name: string, opts: { project?: string; type: string; dbVersion: string; plan: string; storage: string; dbName?: string; tls?: boolean; wait: boolean }, cmd: Command) => {
+    .action(async (name: string, opts: { project?: string; type: string; dbVersion: string; plan: string; storage: string; dbName?: string; tls?: boolean; external?: boolean; fork?: string; wait: boolean }, cmd: Command) => {
       const s = sessionOf(cmd);
       const project = requireProject(opts);
       const storage = intArg('--storage', opts.storage, 1, 1_048_576);
-      const body = { name, type: opts.type, version: opts.dbVersion, billing: { deploymentPlan: opts.plan, storage, replicas: 1 }, ...(opts.dbName ? { customCredentials: { dbName: opts.dbName } } : {}), ...(opts.tls ? { tlsEnabled: true } : {}) };
+      const body = { name, type: opts.type, version: opts.dbVersion, billing: { deploymentPlan: opts.plan, storage, replicas: 1 }, ...(opts.dbName ? { customCredentials: { dbName: opts.dbName } } : {}), ...(opts.tls ? { tlsEnabled: true } : {}), ...(opts.external ? { externalAccessEnabled: true } : {}), ...(opts.fork ? { source: forkSource(opts.fork) } : {}) };
       const created = await s.client.json('POST', `${projectPath(project)}/addons`, { body });
       const id = created.data.id as string;
       if (!opts.wait) return s.json ? s.out.json(created) : s.out.line(`Created addon '${id}' (${created.data.status}).`);
@@ -79,6 +88,7 @@ export function registerAddons(program: Command): void {
       ['plan', a.billing.deploymentPlan],
       ['storage', `${a.billing.storage} MB`],
       ['tls', a.tlsEnabled ? 'on (TLS connections only)' : 'off'],
+      ['external access', a.externalAccessEnabled ? 'on (see EXTERNAL_HOST and EXTERNAL_PORT in the credentials)' : 'off'],
       ['created', a.createdAt],
     ]);
   });

@@ -82,6 +82,18 @@ export class RouteTableBuilder {
     this.publish();
   }
 
+  /**
+   * Routes that are not a service's (an addon's external access, src/addons/external-access.ts) under their
+   * own key; an empty list removes them.
+   */
+  setRoutes(key: string, routes: Route[]): void {
+    if (!routes.length) return this.removeService(key);
+    const prev = this.byService.get(key);
+    if (prev && JSON.stringify(prev) === JSON.stringify(routes)) return;
+    this.byService.set(key, routes);
+    this.publish();
+  }
+
   removeService(key: string): void {
     for (const k of this.accessByRoute.keys()) if (k.startsWith(`${key}/`)) this.accessByRoute.delete(k);
     if (this.byService.delete(key)) this.publish();

@@ -55,6 +55,7 @@ export function AddonPage({ project, addon }: { project: string; addon: string }
           <span>{d.billing.deploymentPlan}</span>
           <span>{d.billing.storage} MB</span>
           <span>{(d as Addon & { tlsEnabled?: boolean }).tlsEnabled ? 'TLS connections only' : 'no TLS'}</span>
+          <span>{(d as Addon & { externalAccessEnabled?: boolean }).externalAccessEnabled ? 'external access on (router TCP port in the credentials)' : 'no external access'}</span>
           {d.statusMessage && <span>{d.statusMessage}</span>}
         </p>
       )}

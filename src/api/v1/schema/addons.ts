@@ -74,7 +74,7 @@ export const CreateAddon = strict({
     replicas: Replicas,
     zonalRedundancy: Opt(strict({ type: Opt(Enum(['required', 'disabled'])), minZones: Opt(Type.Integer({ minimum: 1, maximum: 10 })) })),
   }),
-  source: Opt(Type.Unknown({ description: 'Fork source backup for the addon (not available here).' })),
+  source: Opt(Type.Unknown({ description: 'Fork source backup for the addon: { projectId?, addonId, backupId } or { backupUid }.' })),
   customCredentials: Opt(strict({ dbName: Opt(Type.String({ minLength: 1, maxLength: 63, description: 'Custom database name.' })) })),
   ...common,
 });
