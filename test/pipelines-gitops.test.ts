@@ -2,7 +2,8 @@
  * GitOps for release flows, end to end through the official client and real `git push`es over smart HTTP: a
  * flow kept in a file of a hosted repository is committed there by `update.releaseFlow`; a push that changes
  * the file updates the flow; a push of an invalid file leaves the flow as it was and the error is readable;
- * bad `gitops` blocks are refused naming the field, with nothing saved.
+ * bad `gitops` blocks are refused naming the field, with nothing saved. The sync state is shown by the CLI
+ * (`slipway release gitops`) and on the dashboard's pipeline board (the machine's Chromium).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +12,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import type { ApiClient } from '@northflank/js-client';
-import { api, northflankClient, startTestPlatform, waitFor, type RunningPlatform } from './support/platform.ts';
+import { chromium } from 'playwright-core';
+import { ROOT, api, northflankClient, startTestPlatform, waitFor, type RunningPlatform } from './support/platform.ts';
+import { assertCliOk, runCli } from './support/cli.ts';
 
 const project = 'gitops';
 const FILE = 'release/staging.json';
@@ -44,6 +47,7 @@ describe('release flows kept in a hosted repository (GitOps)', () => {
   }
 
   before(async () => {
+    execFileSync('npm', ['run', '--silent', 'build:web'], { cwd: ROOT, stdio: 'pipe' });
     p = await startTestPlatform();
     nf = await northflankClient(p);
     hosted = `${p.apiUrl}/git/${project}/infra.git`;
@@ -121,6 +125,32 @@ describe('release flows kept in a hosted repository (GitOps)', () => {
     assert.equal(e2.problems[0].rule, 'json');
     assert.deepEqual(await flowJobs(), ['migrate', 'seed'], 'still unchanged');
     assert.notEqual((await status()).syncedSha, notJson);
+
+    // The CLI and the dashboard's board show where the file is and the error.
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-cli-gitops-'));
+    const shown = await runCli(['release', 'gitops', 'rel', 'Staging', '-p', project], { home, env: { SLIPWAY_HOST: p.apiUrl, SLIPWAY_TOKEN: p.token, NO_COLOR: '1' } });
+    fs.rmSync(home, { recursive: true, force: true });
+    assertCliOk(shown, 'release gitops');
+    assert.match(shown.stdout, new RegExp(`${FILE} on flows of ${hosted}`));
+    assert.match(shown.stdout, new RegExp(`last push not applied: ${FILE} at ${notJson.slice(0, 12)}`));
+    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu'] });
+    try {
+      const page = await browser.newPage();
+      page.setDefaultTimeout(60_000);
+      await page.goto(`${p.apiUrl}/ui/`);
+      await page.getByLabel('API token').fill(p.token);
+      await page.getByLabel('API token').press('Enter');
+      await page.getByRole('heading', { level: 1, name: 'Projects' }).waitFor();
+      await page.goto(`${p.apiUrl}/ui/projects/${project}/pipelines/rel`);
+      const line = page.getByRole('region', { name: 'Staging stage' }).getByLabel('Staging GitOps');
+      await line.waitFor();
+      await waitFor(async () => /Last push not applied/.test(await line.innerText()), 60_000, 'the error on the board');
+      const text = (await line.innerText()).replace(/\s+/g, ' ');
+      assert.match(text, new RegExp(`kept in ${FILE} on flows · synced ${(await status()).syncedSha.slice(0, 12)}`));
+      assert.match(text, /is not JSON/);
+    } finally {
+      await browser.close();
+    }
   });
 
   it('commits an API update on top of what was pushed, and a later good push clears the error', async () => {

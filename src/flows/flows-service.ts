@@ -194,6 +194,7 @@ export class FlowsService {
     }
     const saved = await this.repo.saveFlow({ projectId, pipelineId, stage: st, template: full, webhookId: randomBytes(12).toString('hex'), webhookSecretHash: hashSecret(randomBytes(24).toString('hex')) });
     const { 'gitops:sha': _s, 'gitops:at': _a, 'gitops:error': _e, ...state } = saved.triggerState;
+    if (!synced && Object.keys(state).length === Object.keys(saved.triggerState).length) return saved;
     await this.repo.setTriggerState(projectId, pipelineId, st, synced ? { ...state, 'gitops:sha': synced, 'gitops:at': new Date().toISOString() } : state);
     return (await this.repo.findFlow(projectId, pipelineId, st))!;
   }
