@@ -11,6 +11,8 @@ import { ConflictError, NotFoundError, ValidationError, type FieldProblem } from
 import { idFromName, randomId } from '../domain/ids.ts';
 import { FlowsRepo, type FlowRunRecord, type NfObject, type NodeState, type PipelineRecord, type ReleaseFlowRecord, type RunInputs, type RunStatus } from './flows-repo.ts';
 import { STAGES, isStage, parseFlow, previousStage, type Stage, type StageResource } from './template.ts';
+import { commitFile, gitopsProblems, renderFile, type GitopsSpec } from './gitops-file.ts';
+import { hostedRepoPath, parseHostedUrl } from '../builds/hosted-repos.ts';
 
 export type ConcurrencyPolicy = 'allow' | 'queue' | 'forbid' | 'latest' | 'replace';
 
@@ -135,11 +137,33 @@ export class FlowsService {
       else if (typeof t.repoUrl !== 'string' || !/\/git\/[^/]+\/[^/]+?(\.git)?$/.test(t.repoUrl)) problems.push({ field: `triggers[${i}].repoUrl`, rule: 'hosted', message: 'the URL of a repository slipway hosts: http://<api>/git/{project}/{service}.git' });
       if (t.prRestrictions !== undefined && (t.prRestrictions as unknown[]).length) problems.push({ field: `triggers[${i}].prRestrictions`, rule: 'supported', message: 'hosted repositories have no pull requests: use branchRestrictions' });
     }
-    if (template.gitops !== undefined) problems.push({ field: 'gitops', rule: 'supported', message: 'keeping the release flow in a repository file (GitOps) is not available yet: send the template through this API' });
+    if (template.gitops !== undefined) problems.push(...(await this.gitopsCheck(projectId, template.gitops as GitopsSpec)));
     if (template.teardownSpec !== undefined && template.teardownSpec !== null) problems.push({ field: 'teardownSpec', rule: 'supported', message: 'release flows are not deleted with a teardown: leave teardownSpec out' });
     if (template.concurrencyPolicy !== undefined && opts?.concurrencyPolicy !== undefined && template.concurrencyPolicy !== opts.concurrencyPolicy) problems.push({ field: 'concurrencyPolicy', rule: 'consistent', message: 'give the policy once, in options.concurrencyPolicy' });
     if (problems.length) throw new ValidationError(problems);
     return parsed.leaves;
+  }
+
+  /** A `gitops` block: a hosted repository of the project that a build (or combined) service watches, so pushes reach it. */
+  private async gitopsCheck(projectId: string, g: GitopsSpec): Promise<FieldProblem[]> {
+    const problems = gitopsProblems(projectId, g);
+    if (problems.some((p) => p.field === 'gitops.repoUrl')) return problems;
+    const h = parseHostedUrl(g.repoUrl)!;
+    const svc = await this.store.services.get(projectId, h.serviceId).catch(() => undefined);
+    const watched = svc?.spec.vcsData?.projectUrl ? parseHostedUrl(svc.spec.vcsData.projectUrl) : undefined;
+    if (!svc || svc.kind === 'deployment' || watched?.projectId !== projectId || watched.serviceId !== h.serviceId) {
+      problems.push({ field: 'gitops.repoUrl', rule: 'watched', message: `no build or combined service '${h.serviceId}' of project '${projectId}' builds from this repository (its vcsData.projectUrl): pushes reach a hosted repository through that service` });
+    }
+    return problems;
+  }
+
+  /** Where a flow's file is and how its last sync went (the error of the last push that did not apply). */
+  async gitopsStatus(caller: Principal, projectId: string, pipelineId: string, stage: string) {
+    const { flow } = await this.getFlow(caller, projectId, pipelineId, stage);
+    const g = flow.template.gitops as GitopsSpec | undefined;
+    if (!g) return { enabled: false as const };
+    const err = flow.triggerState['gitops:error'];
+    return { enabled: true as const, vcsService: g.vcsService, repoUrl: g.repoUrl, branch: g.branch, filePath: g.filePath, syncedSha: flow.triggerState['gitops:sha'] ?? null, syncedAt: flow.triggerState['gitops:at'] ?? null, error: err ? (JSON.parse(err) as { sha: string; at: string; message: string; problems: FieldProblem[] }) : null };
   }
 
   async getFlow(caller: Principal, projectId: string, pipelineId: string, stage: string): Promise<{ flow: ReleaseFlowRecord; latest?: FlowRunRecord }> {
@@ -157,7 +181,22 @@ export class FlowsService {
     const st = this.stageOf(stage);
     await this.checkTemplate(projectId, pipelineId, st, template);
     const { project: _p, ...kept } = template;
-    return this.repo.saveFlow({ projectId, pipelineId, stage: st, template: { apiVersion: 'v1.2', ...kept }, webhookId: randomBytes(12).toString('hex'), webhookSecretHash: hashSecret(randomBytes(24).toString('hex')) });
+    const full = { apiVersion: 'v1.2', ...kept };
+    // GitOps: the new template is committed to its file first; a branch that moved meanwhile refuses the save.
+    const g = kept.gitops as GitopsSpec | undefined;
+    let synced: string | undefined;
+    if (g) {
+      try {
+        synced = (await commitFile(hostedRepoPath(g.repoUrl)!, g.branch, g.filePath, renderFile(full), `Update the ${st} release flow of pipeline ${pipelineId}\n\nCommitted by slipway for update.releaseFlow.`)).sha;
+      } catch (err) {
+        throw new ConflictError(`the release flow was not saved: committing ${g.filePath} to ${g.branch} failed: ${(err as Error).message}`);
+      }
+    }
+    const saved = await this.repo.saveFlow({ projectId, pipelineId, stage: st, template: full, webhookId: randomBytes(12).toString('hex'), webhookSecretHash: hashSecret(randomBytes(24).toString('hex')) });
+    const { 'gitops:sha': _s, 'gitops:at': _a, 'gitops:error': _e, ...state } = saved.triggerState;
+    if (!synced && Object.keys(state).length === Object.keys(saved.triggerState).length) return saved;
+    await this.repo.setTriggerState(projectId, pipelineId, st, synced ? { ...state, 'gitops:sha': synced, 'gitops:at': new Date().toISOString() } : state);
+    return (await this.repo.findFlow(projectId, pipelineId, st))!;
   }
 
   /** A new webhook secret (the only time it is shown) and the URL that carries it. */

@@ -14,6 +14,7 @@ import { hostedRepoPath, parseHostedUrl } from '../builds/hosted-repos.ts';
 import { buildRuleSkip } from '../services/builds.ts';
 import type { FlowsService } from './flows-service.ts';
 import type { ReleaseFlowRecord } from './flows-repo.ts';
+import { FlowGitops } from './gitops.ts';
 
 const run = promisify(execFile);
 const GIT_ENV = { PATH: '/usr/local/bin:/usr/bin:/bin', GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' };
@@ -43,15 +44,21 @@ async function commitMessage(dir: string, sha: string, since?: string): Promise<
 
 export class FlowTriggers {
   private chain: Promise<unknown> = Promise.resolve();
+  private readonly gitops: FlowGitops;
 
   constructor(
     private readonly flows: FlowsService,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.gitops = new FlowGitops(flows, logger);
+  }
 
-  /** A push reached hosted repository `{projectId}/{serviceId}`: run the flows it triggers. Serialized. */
+  /**
+   * A push reached hosted repository `{projectId}/{serviceId}`: first the flows kept in it (GitOps) take their
+   * file's new version, then the flows it triggers run (with their templates as the push left them). Serialized.
+   */
   onPush(projectId: string, serviceId: string): Promise<void> {
-    const next = this.chain.then(() => this.check((url) => {
+    const next = this.chain.then(() => this.gitops.onPush(projectId, serviceId)).then(() => this.check((url) => {
       const h = parseHostedUrl(url);
       return h?.projectId === projectId && h.serviceId === serviceId;
     }, true));

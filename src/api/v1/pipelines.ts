@@ -223,6 +223,10 @@ export function registerPipelines(app: Api, flows: FlowsService, triggers: FlowT
   app.get('/release-flow-runs/:runId', { schema: { ...tags, summary: 'A release flow run found by its id alone', params: Type.Object({ runId: Str(200) }) } }, async (req) => {
     return runView(await flows.findRun(req.principal, (req.params as { runId: string }).runId), true);
   });
+  app.get('/projects/:projectId/pipelines/:pipelineId/stages/:stage/release-flow/gitops', { schema: { ...tags, summary: "Where the release flow's file is kept (GitOps), the commit synced last and the error of a push that did not apply", params: StageParams } }, async (req) => {
+    const { projectId, pipelineId, stage } = req.params as { projectId: string; pipelineId: string; stage: string };
+    return flows.gitopsStatus(req.principal, projectId, pipelineId, stage);
+  });
   const hookUrl = (host: string | undefined, id: string, secret?: string) => `http://${host ?? '127.0.0.1'}/hooks/release-flows/${id}${secret ? `?secret=${secret}` : ''}`;
   app.get('/projects/:projectId/pipelines/:pipelineId/stages/:stage/release-flow/webhook', { schema: { ...tags, summary: "The release flow's webhook URL (without its secret: rotate to get one)", params: StageParams } }, async (req) => {
     const { projectId, pipelineId, stage } = req.params as { projectId: string; pipelineId: string; stage: string };

@@ -1,7 +1,8 @@
 /**
  * `slipway release run <pipeline> <stage> [--arg K=V] [--build SERVICE=BUILD]`: run a stage's release flow and
  * follow it live, node by node; `slipway release rollback <run>`: roll the run's stage back to the state after
- * that run (a new run, followed the same way); `release runs`, `release show`, `release abort`.
+ * that run (a new run, followed the same way); `release runs`, `release show`, `release abort`, `release gitops`
+ * (where the flow's file is kept and how its last sync went).
  */
 import type { Command } from 'commander';
 import type { ApiClient } from '../api-client.ts';
@@ -132,5 +133,20 @@ export function registerRelease(program: Command): void {
       const out = (await s.client.json('POST', `${pipelinePath(r.projectId, r.pipelineId)}/release-flows/${encodeURIComponent(r.stage)}/runs/${encodeURIComponent(runId)}/abort`)).data as RunView;
       if (s.json) return s.out.json(out);
       s.out.line(`run ${out.number}: ${out.status}`);
+    });
+
+  release
+    .command('gitops <pipeline> <stage>')
+    .description("where the stage's release flow file is kept (GitOps), the commit synced last and the last sync error")
+    .option('-p, --project <project>', 'project id')
+    .action(async (pipeline: string, stage: string, opts: { project?: string }, cmd: Command) => {
+      const s = sessionOf(cmd);
+      const project = requireProject(opts);
+      const g = (await s.client.get(`/projects/${encodeURIComponent(project)}/pipelines/${encodeURIComponent(pipeline)}/stages/${encodeURIComponent(stage)}/release-flow/gitops`)) as { enabled: boolean; repoUrl?: string; branch?: string; filePath?: string; syncedSha?: string | null; error?: { sha: string; message: string } | null };
+      if (s.json) return s.out.json(g);
+      if (!g.enabled) return s.out.line(`the ${stage} release flow of ${pipeline} is not kept in a repository (no gitops)`);
+      s.out.line(`${g.filePath} on ${g.branch} of ${g.repoUrl}`);
+      s.out.line(`synced: ${g.syncedSha ?? 'not yet'}`);
+      if (g.error) s.out.line(`last push not applied: ${g.error.message}`);
     });
 }

@@ -8,6 +8,7 @@ import { get, post } from '../../api.ts';
 import { usePoll } from '../../hooks.ts';
 import { href, Link } from '../../router.tsx';
 import { Problem, StatusBadge, When } from '../../ui.tsx';
+import { GitopsLine } from './GitopsLine.tsx';
 
 interface Pipeline {
   id: string;
@@ -107,6 +108,7 @@ export function PipelineBoard({ project, pipeline }: { project: string; pipeline
             </ul>
             {c.hasFlow ? (
               <>
+                <GitopsLine project={project} pipeline={pipeline} stage={c.stage} />
                 <button type="button" onClick={() => act(() => post(`${base}/release-flows/${c.stage}/runs`, {}))}>
                   Run {c.stage} release flow
                 </button>
