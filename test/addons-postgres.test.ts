@@ -226,7 +226,7 @@ describe('PostgreSQL addon', () => {
       [{ ...base, billing: { ...base.billing, deploymentPlan: 'huge' } }, 'billing.deploymentPlan', 400],
       [{ ...base, typeSpecificSettings: { redisMaxMemoryPolicy: 'allkeys-lru' } }, 'typeSpecificSettings.redisMaxMemoryPolicy', 400],
       [{ ...base, customCredentials: { dbName: '1bad' } }, 'customCredentials.dbName', 400],
-      [{ ...base, externalAccessEnabled: true }, 'externalAccessEnabled', 422],
+      [{ ...base, billing: { ...base.billing, zonalRedundancy: { type: 'required' } } }, 'billing.zonalRedundancy', 422],
       [{ ...base, surprise: 1 }, 'surprise', 400],
     ];
     for (const [body, field, status] of cases) {
