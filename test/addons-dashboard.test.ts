@@ -63,6 +63,7 @@ describe('dashboard: addons', () => {
     r2.disconnect();
 
     await page.getByRole('table', { name: 'Backups' }).getByRole('button', { name: 'Restore' }).click();
+    await page.getByRole('dialog', { name: /^Restore '/ }).getByRole('button', { name: 'Restore' }).click();
     await page.getByRole('list', { name: 'Restores' }).getByText('completed').waitFor();
     await waitFor(async () => {
       const r3 = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
