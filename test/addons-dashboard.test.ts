@@ -101,6 +101,7 @@ describe('dashboard: addons', () => {
       r.disconnect();
       await page.getByLabel('Import a dump from a URL').fill(`http://127.0.0.1:${(server.address() as AddressInfo).port}/cache.rdb`);
       await page.getByRole('button', { name: 'Import', exact: true }).click();
+      await page.getByRole('dialog', { name: /^Import / }).getByRole('button', { name: 'Import', exact: true }).click();
       await page.getByText('Import scheduled').waitFor();
       await waitFor(async () => {
         const r3 = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
