@@ -63,6 +63,7 @@ describe('dashboard: addons', () => {
     r2.disconnect();
 
     await page.getByRole('table', { name: 'Backups' }).getByRole('button', { name: 'Restore' }).click();
+    await page.getByRole('dialog', { name: /^Restore '/ }).getByRole('button', { name: 'Restore' }).click();
     await page.getByRole('list', { name: 'Restores' }).getByText('completed').waitFor();
     await waitFor(async () => {
       const r3 = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
@@ -100,6 +101,7 @@ describe('dashboard: addons', () => {
       r.disconnect();
       await page.getByLabel('Import a dump from a URL').fill(`http://127.0.0.1:${(server.address() as AddressInfo).port}/cache.rdb`);
       await page.getByRole('button', { name: 'Import', exact: true }).click();
+      await page.getByRole('dialog', { name: /^Import / }).getByRole('button', { name: 'Import', exact: true }).click();
       await page.getByText('Import scheduled').waitFor();
       await waitFor(async () => {
         const r3 = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });

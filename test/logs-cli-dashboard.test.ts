@@ -124,7 +124,7 @@ describe('logs, sinks and alerts from the CLI and the dashboard', () => {
     await log.scrollIntoViewIfNeeded();
     if (SHOTS) await page.screenshot({ path: path.join(SHOTS, 'logs-stream.png') });
 
-    await page.getByRole('navigation', { name: 'Integrations' }).getByRole('link', { name: 'Log sinks' }).click();
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Log sinks' }).click();
     await page.getByRole('heading', { level: 1, name: 'Log sinks' }).waitFor();
     await page.getByRole('row', { name: /cli loki/ }).waitFor();
     await page.getByLabel('Name').fill('page sink');
@@ -135,7 +135,7 @@ describe('logs, sinks and alerts from the CLI and the dashboard', () => {
     assert.equal((await api(p, 'GET', '/v1/integrations/log-sinks/page-sink')).body.data.sinkType, 'http');
     if (SHOTS) await page.screenshot({ path: path.join(SHOTS, 'log-sinks.png'), fullPage: true });
 
-    await page.getByRole('navigation', { name: 'Integrations' }).getByRole('link', { name: 'Notifications' }).click();
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Notifications' }).click();
     await page.getByRole('heading', { level: 1, name: 'Notifications' }).waitFor();
     await page.getByRole('heading', { level: 2, name: 'cli hook' }).waitFor();
     if (SHOTS) await page.screenshot({ path: path.join(SHOTS, 'notifications.png'), fullPage: true });

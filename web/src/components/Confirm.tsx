@@ -22,6 +22,7 @@ export function ConfirmButton({
   onConfirm,
   onDone,
   small,
+  disabled,
 }: {
   label: string;
   title: string;
@@ -32,6 +33,8 @@ export function ConfirmButton({
   onConfirm: () => Promise<unknown>;
   onDone?: () => void;
   small?: boolean;
+  /** the opening button's disabled state */
+  disabled?: boolean;
 }) {
   const ref = useRef<HTMLDialogElement>(null);
   const id = useId();
@@ -60,7 +63,7 @@ export function ConfirmButton({
   const ready = confirmName === undefined || typed === confirmName;
   return (
     <>
-      <button type="button" className={[danger ? 'danger' : '', small ? 'small' : ''].join(' ').trim() || undefined} onClick={open}>
+      <button type="button" className={[danger ? 'danger' : '', small ? 'small' : ''].join(' ').trim() || undefined} disabled={disabled} onClick={open}>
         {label}
       </button>
       <dialog ref={ref} aria-labelledby={`${id}-t`} className="confirm">

@@ -6,6 +6,7 @@ import { Problem, StatusBadge, When } from '../ui.tsx';
 import { AddonMetrics } from './metrics/AddonMetrics.tsx';
 import { BackupTo, storedAt } from './addons/BackupTo.tsx';
 import { AddonOps } from './addons/AddonOps.tsx';
+import { ConfirmButton, EmptyState } from '../components/index.ts';
 
 const POLL_MS = 2000;
 const tone = (status: string) => (status === 'running' ? 'ready' : status);
@@ -87,7 +88,7 @@ export function AddonPage({ project, addon }: { project: string; addon: string }
       {d && <AddonOps project={project} addon={addon} paused={d.status === 'paused'} onChange={() => backups.reload()} />}
       <h2>Backups</h2>
       <Problem error={backups.error} />
-      {backups.data?.length === 0 && <p>No backups yet.</p>}
+      {backups.data?.length === 0 && <EmptyState title="No backups yet">Press Back up now to take one; it can be restored from here.</EmptyState>}
       {backups.data && backups.data.length > 0 && (
         <table aria-label="Backups">
           <thead>
@@ -116,13 +117,9 @@ export function AddonPage({ project, addon }: { project: string; addon: string }
                 </td>
                 <td>
                   {b.status === 'completed' && d?.status !== 'paused' && (
-                    <button
-                      type="button"
-                      disabled={busy}
-                      onClick={() => window.confirm(`Restore '${b.name}'? The addon's data becomes exactly this backup's.`) && act(`Restore of '${b.name}' scheduled.`, paths.addonRestore(project, addon, b.id))}
-                    >
-                      Restore
-                    </button>
+                    <ConfirmButton small label="Restore" title={`Restore '${b.name}'?`} onConfirm={() => act(`Restore of '${b.name}' scheduled.`, paths.addonRestore(project, addon, b.id))}>
+                      The addon's data becomes exactly this backup's.
+                    </ConfirmButton>
                   )}
                 </td>
               </tr>
@@ -132,7 +129,7 @@ export function AddonPage({ project, addon }: { project: string; addon: string }
       )}
       <h2>Restores</h2>
       <Problem error={restores.error} />
-      {restores.data?.length === 0 && <p>No restores yet.</p>}
+      {restores.data?.length === 0 && <EmptyState title="No restores yet">Restore a completed backup from the table above.</EmptyState>}
       {restores.data && restores.data.length > 0 && (
         <ul aria-label="Restores">
           {restores.data.map((r) => (

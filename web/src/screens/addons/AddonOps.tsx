@@ -1,4 +1,5 @@
-import { useState, type FormEvent } from 'react';
+import { useState } from 'react';
+import { ConfirmButton } from '../../components/index.ts';
 import { get, post } from '../../api.ts';
 import { usePoll } from '../../hooks.ts';
 import { Problem } from '../../ui.tsx';
@@ -38,12 +39,13 @@ export function AddonOps({ project, addon, paused, onChange }: { project: string
       setBusy(false);
     }
   };
-  const submitImport = async (e: FormEvent) => {
-    e.preventDefault();
-    if (!window.confirm(`Import ${importUrl}? The addon's data becomes exactly the dump's.`)) return;
-    if (await act('Import scheduled: the download appears under Backups, then its restore.', `/v1/projects/${enc(project)}/addons/${enc(addon)}/import`, { importUrl })) setImportUrl('');
+  const importPath = `/v1/projects/${enc(project)}/addons/${enc(addon)}/import`;
+  const imported = () => {
+    setNotice('Import scheduled: the download appears under Backups, then its restore.');
+    setImportUrl('');
+    rotation.reload();
+    onChange();
   };
-
   return (
     <section aria-labelledby="addon-ops-h">
       <h2 id="addon-ops-h">Credentials and import</h2>
@@ -57,13 +59,13 @@ export function AddonOps({ project, addon, paused, onChange }: { project: string
           Rotate credentials
         </button>
       </p>
-      <form onSubmit={submitImport}>
+      <div className="actions">
         <label htmlFor="addon-import-url">Import a dump from a URL</label>{' '}
         <input id="addon-import-url" type="url" required placeholder="https://example.com/backup.dump.gz" value={importUrl} onChange={(e) => setImportUrl(e.target.value)} />{' '}
-        <button type="submit" disabled={busy || paused}>
-          Import
-        </button>
-      </form>
+        <ConfirmButton label="Import" title={`Import ${importUrl}?`} disabled={busy || paused || !importUrl} onConfirm={() => post(importPath, { importUrl })} onDone={imported}>
+          The addon's data becomes exactly the dump's.
+        </ConfirmButton>
+      </div>
     </section>
   );
 }

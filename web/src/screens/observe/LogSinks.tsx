@@ -1,5 +1,6 @@
-import { useState, type FormEvent } from 'react';
-import { del, get, paths, post } from '../../api.ts';
+import { useState } from 'react';
+import { get, paths, post } from '../../api.ts';
+import { ConfirmButton, EmptyState, Form, SecretField, SelectField, send, TextField } from '../../components/index.ts';
 import { usePoll } from '../../hooks.ts';
 import { Problem, StatusBadge, When } from '../../ui.tsx';
 
@@ -28,21 +29,23 @@ export function LogSinks() {
       setError((err as Error).message);
     }
   };
-  const create = (e: FormEvent<HTMLFormElement>) => {
-    e.preventDefault();
-    const f = new FormData(e.currentTarget);
-    const url = String(f.get('url'));
-    const user = String(f.get('user') ?? '');
-    const secret = String(f.get('secret') ?? '');
+  const [name, setName] = useState('');
+  const [url, setUrl] = useState('');
+  const [user, setUser] = useState('');
+  const [secret, setSecret] = useState('');
+  const create = async () => {
     const sinkData =
       type === 'loki'
         ? { endpoint: url, encoding: { codec: 'json' }, ...(secret ? { auth: { strategy: 'basic', user, password: secret } } : {}) }
         : { uri: url, encoding: { codec: 'json' }, auth: secret ? { strategy: 'bearer', token: secret } : { strategy: 'none' } };
-    const form = e.currentTarget;
-    void act(async () => {
-      await post(paths.createLogSink(), { name: String(f.get('name')), sinkType: type, sinkData });
-      form.reset();
-    });
+    await send('POST', paths.createLogSink(), { name, sinkType: type, sinkData });
+  };
+  const created = () => {
+    setName('');
+    setUrl('');
+    setUser('');
+    setSecret('');
+    sinks.reload();
   };
   return (
     <section aria-labelledby="sinks-h">
@@ -87,41 +90,26 @@ export function LogSinks() {
                 <button type="button" className="small" onClick={() => act(() => post(paths.logSink(s.id, s.status === 'paused' ? 'resume' : 'pause')))}>
                   {s.status === 'paused' ? 'Resume' : 'Pause'} {s.name}
                 </button>{' '}
-                <button type="button" className="small danger" onClick={() => confirm(`Delete the log sink ${s.name}?`) && act(() => del(paths.logSink(s.id)))}>
-                  Delete {s.name}
-                </button>
+                <ConfirmButton small danger label={`Delete ${s.name}`} title={`Delete the log sink ${s.name}?`} onConfirm={() => send('DELETE', paths.logSink(s.id))} onDone={sinks.reload}>
+                  Lines stop being shipped to it; what it already received stays there.
+                </ConfirmButton>
               </td>
             </tr>
           ))}
         </tbody>
       </table>
-      {sinks.data?.length === 0 && <p className="muted">No log sinks yet.</p>}
+      {sinks.data?.length === 0 && <EmptyState title="No log sinks yet">Add one below to ship every service's lines to Loki or an HTTP endpoint.</EmptyState>}
       </div>
-      <form onSubmit={create} className="panel actions" aria-labelledby="add-sink-h">
+      <div className="panel" role="region" aria-labelledby="add-sink-h">
         <h2 id="add-sink-h">Add a log sink</h2>
-        <label>
-          Name <input name="name" required minLength={3} maxLength={39} />
-        </label>
-        <label>
-          Type{' '}
-          <select value={type} onChange={(e) => setType(e.target.value as 'loki' | 'http')}>
-            <option value="loki">Loki (push API)</option>
-            <option value="http">HTTP</option>
-          </select>
-        </label>
-        <label>
-          {type === 'loki' ? 'Loki URL' : 'URI'} <input name="url" type="url" required placeholder={type === 'loki' ? 'https://loki.example.com' : 'https://logs.example.com/ingest'} />
-        </label>
-        {type === 'loki' && (
-          <label>
-            User <input name="user" autoComplete="off" />
-          </label>
-        )}
-        <label>
-          {type === 'loki' ? 'Password' : 'Bearer token'} <input name="secret" type="password" autoComplete="new-password" />
-        </label>
-        <button type="submit">Add sink</button>
-      </form>
+        <Form submit="Add sink" label="Add a log sink" onSubmit={create} onDone={created}>
+          <TextField field="name" label="Name" value={name} onChange={setName} required hint="3-39 characters" />
+          <SelectField field="sinkType" label="Type" value={type} onChange={setType} options={[{ value: 'loki', label: 'Loki (push API)' }, { value: 'http', label: 'HTTP' }]} />
+          <TextField field={type === 'loki' ? 'sinkData.endpoint' : 'sinkData.uri'} label={type === 'loki' ? 'Loki URL' : 'URI'} type="url" value={url} onChange={setUrl} required placeholder={type === 'loki' ? 'https://loki.example.com' : 'https://logs.example.com/ingest'} />
+          {type === 'loki' && <TextField field="sinkData.auth.user" label="User" value={user} onChange={setUser} autoComplete="off" />}
+          <SecretField field={type === 'loki' ? 'sinkData.auth.password' : 'sinkData.auth.token'} label={type === 'loki' ? 'Password' : 'Bearer token'} value={secret} onChange={setSecret} />
+        </Form>
+      </div>
     </section>
   );
 }

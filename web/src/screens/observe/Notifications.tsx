@@ -1,5 +1,6 @@
-import { useState, type FormEvent } from 'react';
-import { del, get, paths, post } from '../../api.ts';
+import { useState } from 'react';
+import { get, paths } from '../../api.ts';
+import { CheckboxField, ConfirmButton, EmptyState, Form, SecretField, SelectField, send, TextField } from '../../components/index.ts';
 import { usePoll } from '../../hooks.ts';
 import { Problem, StatusBadge, When } from '../../ui.tsx';
 
@@ -49,26 +50,17 @@ function Deliveries({ id }: { id: string }) {
 /** Notification integrations: webhooks that receive alerts, with what each was sent. */
 export function Notifications() {
   const list = usePoll((signal) => get<{ data: { notificationIntegrations: Integration[] } }>(paths.notifications(), signal).then((r) => r.data.notificationIntegrations), [], 5000);
-  const [error, setError] = useState<string>();
-  const act = async (fn: () => Promise<unknown>) => {
-    try {
-      setError(undefined);
-      await fn();
-      list.reload();
-    } catch (err) {
-      setError((err as Error).message);
-    }
-  };
-  const create = (e: FormEvent<HTMLFormElement>) => {
-    e.preventDefault();
-    const form = e.currentTarget;
-    const f = new FormData(form);
-    const events = Object.fromEntries(EVENTS.filter(([k]) => f.get(k) === 'on').map(([k]) => [k, true]));
-    const secret = String(f.get('secret') ?? '');
-    void act(async () => {
-      await post(paths.createNotification(), { name: String(f.get('name')), type: String(f.get('type')), webhook: String(f.get('webhook')), ...(secret ? { secret } : {}), events });
-      form.reset();
-    });
+  const [name, setName] = useState('');
+  const [type, setType] = useState('RAW_WEBHOOK');
+  const [webhook, setWebhook] = useState('');
+  const [secret, setSecret] = useState('');
+  const [events, setEvents] = useState<Record<string, boolean>>(() => Object.fromEntries(EVENTS.map(([k]) => [k, true])));
+  const create = () => send('POST', paths.createNotification(), { name, type, webhook, ...(secret ? { secret } : {}), events: Object.fromEntries(Object.entries(events).filter(([, on]) => on)) });
+  const created = () => {
+    setName('');
+    setWebhook('');
+    setSecret('');
+    list.reload();
   };
   return (
     <section aria-labelledby="notifications-h">
@@ -76,7 +68,7 @@ export function Notifications() {
         Notifications
       </h1>
       <p className="muted">Webhooks that receive alerts. A webhook with a secret gets it in X-Northflank-Notification-Integration-Token and an X-Slipway-Signature (HMAC-SHA256 of the body).</p>
-      <Problem error={error ?? list.error} />
+      <Problem error={list.error} />
       {(list.data ?? []).map((n) => (
         <article key={n.id} className="panel" aria-labelledby={`n-${n.id}`}>
           <h2 id={`n-${n.id}`}>{n.name}</h2>
@@ -86,42 +78,27 @@ export function Notifications() {
           </p>
           <p className="muted">{EVENTS.filter(([k]) => n.events[k]).map(([, label]) => label).join(' · ') || 'No events selected'}</p>
           <Deliveries id={n.id} />
-          <button type="button" className="small danger" onClick={() => confirm(`Delete ${n.name}?`) && act(() => del(paths.notification(n.id)))}>
-            Delete {n.name}
-          </button>
+          <ConfirmButton small danger label={`Delete ${n.name}`} title={`Delete ${n.name}?`} onConfirm={() => send('DELETE', paths.notification(n.id))} onDone={list.reload}>
+            It stops receiving alerts.
+          </ConfirmButton>
         </article>
       ))}
-      {list.data?.length === 0 && <p className="muted">No notification integrations yet.</p>}
-      <form onSubmit={create} className="panel actions" aria-labelledby="add-hook-h">
+      {list.data?.length === 0 && <EmptyState title="No notification integrations yet">Add a webhook below to be told when a rollout fails, an instance crashes or a backup fails.</EmptyState>}
+      <div className="panel" role="region" aria-labelledby="add-hook-h">
         <h2 id="add-hook-h">Add a webhook</h2>
-        <label>
-          Name <input name="name" required minLength={3} maxLength={39} />
-        </label>
-        <label>
-          Type{' '}
-          <select name="type" defaultValue="RAW_WEBHOOK">
-            <option value="RAW_WEBHOOK">Webhook</option>
-            <option value="DISCORD">Discord</option>
-            <option value="TEAMS">Teams</option>
-            <option value="TEAMS_WORKFLOWS">Teams workflows</option>
-          </select>
-        </label>
-        <label>
-          Webhook URL <input name="webhook" type="url" required />
-        </label>
-        <label>
-          Secret <input name="secret" type="password" autoComplete="new-password" />
-        </label>
-        <fieldset>
-          <legend>Alert on</legend>
-          {EVENTS.map(([k, label]) => (
-            <label key={k} className="check">
-              <input type="checkbox" name={k} defaultChecked /> {label}
-            </label>
-          ))}
-        </fieldset>
-        <button type="submit">Add webhook</button>
-      </form>
+        <Form submit="Add webhook" label="Add a webhook" onSubmit={create} onDone={created}>
+          <TextField field="name" label="Name" value={name} onChange={setName} required hint="3-39 characters" />
+          <SelectField field="type" label="Type" value={type} onChange={setType} options={[{ value: 'RAW_WEBHOOK', label: 'Webhook' }, { value: 'DISCORD', label: 'Discord' }, { value: 'TEAMS', label: 'Teams' }, { value: 'TEAMS_WORKFLOWS', label: 'Teams workflows' }]} />
+          <TextField field="webhook" label="Webhook URL" type="url" value={webhook} onChange={setWebhook} required />
+          <SecretField field="secret" label="Secret" value={secret} onChange={setSecret} hint="optional: sent with every alert and used to sign it" />
+          <fieldset>
+            <legend>Alert on</legend>
+            {EVENTS.map(([k, label]) => (
+              <CheckboxField key={k} field={`events.${k}`} label={label} checked={events[k] ?? false} onChange={(on) => setEvents((e) => ({ ...e, [k]: on }))} />
+            ))}
+          </fieldset>
+        </Form>
+      </div>
     </section>
   );
 }

@@ -9,6 +9,8 @@ import { usePoll } from '../../hooks.ts';
 import { href, Link } from '../../router.tsx';
 import { Problem, StatusBadge, When } from '../../ui.tsx';
 import { GitopsLine } from './GitopsLine.tsx';
+import { ConfirmButton, EmptyState } from '../../components/index.ts';
+import './pipelines.css';
 
 interface Pipeline {
   id: string;
@@ -129,9 +131,9 @@ export function PipelineBoard({ project, pipeline }: { project: string; pipeline
                         ))}
                       </ul>
                       {r.concluded && r.nodes.some((n) => (n.kind === 'Release' || n.kind === 'Rollback') && n.status === 'success') && (
-                        <button type="button" onClick={() => act(() => post(`${base}/stages/${c.stage}/release-flow/runs/${encodeURIComponent(r.id)}/rollback`))}>
-                          Roll back {c.stage} to run {r.number}
-                        </button>
+                        <ConfirmButton small label={`Roll back ${c.stage} to run ${r.number}`} title={`Roll back ${c.stage} to run ${r.number}?`} onConfirm={() => act(() => post(`${base}/stages/${c.stage}/release-flow/runs/${encodeURIComponent(r.id)}/rollback`))}>
+                          The stage's resources go back to what this run released.
+                        </ConfirmButton>
                       )}
                     </li>
                   ))}
@@ -155,7 +157,7 @@ export function ProjectPipelines({ project }: { project: string }) {
     <>
       <h2>Pipelines</h2>
       <Problem error={list.error} />
-      {list.data?.length === 0 && <p>This project has no pipelines yet.</p>}
+      {list.data?.length === 0 && <EmptyState title="This project has no pipelines yet">Create one with <code>POST /v1/projects/{project}/pipelines</code> (see docs/pipelines.md), listing the services, jobs and addons of each stage.</EmptyState>}
       {list.data && list.data.length > 0 && (
         <ul className="cards" aria-label="Pipelines">
           {list.data.map((p) => (

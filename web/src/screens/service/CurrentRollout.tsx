@@ -114,7 +114,7 @@ export function CurrentRollout(props: { project: string; service: string; rollou
       )}
       {current.canary?.steps.some((x) => x.trafficPercent !== undefined) && <CanaryTraffic project={project} service={service} number={current.number} running={status === 'IN_PROGRESS'} />}
       {current.message && status !== 'COMPLETED' && <p>{current.message}</p>}
-      <ol className="steps" aria-label={`Steps of rollout ${current.number}`} aria-live="polite">
+      <ol className="steps" tabIndex={0} aria-label={`Steps of rollout ${current.number}`} aria-live="polite">
         {events.map((e) => (
           <li key={e.id}>
             <When at={e.createdAt} /> {e.message}

@@ -79,7 +79,7 @@ export function ScaleSettings({ project, svc, save }: { project: string; svc: Se
                 {planned.peakInstances !== undefined ? `, with at most ${planned.peakInstances} instances` : ''}
                 {planned.peakMemoryMb !== undefined ? ` and ${planned.peakMemoryMb} MB` : ''} at once:
               </p>
-              <ol className="steps" aria-label="Rollout plan">
+              <ol className="steps" tabIndex={0} aria-label="Rollout plan">
                 {planned.steps.map((s, i) => (
                   <li key={i}>{describe(s)}</li>
                 ))}

@@ -81,7 +81,7 @@ export function FollowRollout({ project, service, after, what, n = 0, onFinished
             : `${what}. Waiting for its rollout…`}
       </p>
       {steps.length > 0 && (
-        <ol className="steps" aria-label="Steps of the rollout">
+        <ol className="steps" tabIndex={0} aria-label="Steps of the rollout">
           {steps.map((s) => (
             <li key={s.id}>{s.message}</li>
           ))}
