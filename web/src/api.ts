@@ -71,7 +71,12 @@ export async function del(path: string): Promise<void> {
 export async function stream(path: string, onEvent: (type: string, data: string, id?: string) => void, signal: AbortSignal): Promise<void> {
   const res = await fetch(path, { headers: headers({ accept: 'text/event-stream' }), signal });
   if (!res.ok || !res.body) throw await failure(res);
-  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  await readEvents(res.body, onEvent);
+}
+
+/** Reads a `text/event-stream` body to its end, calling `onEvent` for each event it holds. */
+export async function readEvents(body: ReadableStream<Uint8Array<ArrayBuffer>>, onEvent: (type: string, data: string, id?: string) => void): Promise<void> {
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = '';
   for (;;) {
     const { value, done } = await reader.read();

@@ -7,7 +7,7 @@
  * Every error face is read: native problem details (`errors: [{ field, rule, message }]`), the `/v1` face
  * (`error.details: { field: ["message (rule)"] }`) and CF v3 (`errors: [{ detail }]`, no fields).
  */
-import { ApiError, session } from '../api.ts';
+import { ApiError, readEvents, session } from '../api.ts';
 
 /** An API error that also names the bad fields (dotted paths, as the API reports them). */
 export class FieldsError extends ApiError {
@@ -74,28 +74,5 @@ export async function sse(path: string, onEvent: (type: string, data: string, id
   const token = session.token();
   const res = await fetch(path, { headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), accept: 'text/event-stream', ...(lastEventId ? { 'last-event-id': lastEventId } : {}) }, signal });
   if (!res.ok || !res.body) throw await errorOf(res);
-  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = '';
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buffer += value;
-    let end: number;
-    while ((end = buffer.search(/\r?\n\r?\n/)) >= 0) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end).replace(/^\r?\n\r?\n/, '');
-      let type = 'message';
-      let id: string | undefined;
-      const data: string[] = [];
-      for (const line of block.split(/\r?\n/)) {
-        const colon = line.indexOf(':');
-        const field = colon < 0 ? line : line.slice(0, colon);
-        const val = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
-        if (field === 'event') type = val;
-        else if (field === 'data') data.push(val);
-        else if (field === 'id') id = val;
-      }
-      if (data.length) onEvent(type, data.join('\n'), id);
-    }
-  }
+  await readEvents(res.body, onEvent);
 }
