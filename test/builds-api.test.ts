@@ -110,8 +110,8 @@ describe('builds through the API', () => {
     const aborted = await client.abort.service.build({ parameters: { projectId: 'builds', serviceId: 'bundled', buildId: up.body.id } });
     assert.equal(aborted.data.status, 'ABORTED');
     assert.equal(aborted.data.concluded, true);
-    await waitFor(() => !pidAlive(stepPid), 30_000, 'the build step killed');
-    await waitFor(async () => /Build aborted/.test(await log()), 30_000, 'the log closed');
+    await waitFor(() => !pidAlive(stepPid), 120_000, 'the build step killed');
+    await waitFor(async () => /Build aborted/.test(await log()), 120_000, 'the log closed');
     assert.match(await log(), /compiling slowly/);
     assert.equal((await api(p, 'GET', `/v1/projects/builds/services/bundled/build/${up.body.id}`)).body.data.status, 'ABORTED', 'the build stays aborted');
     assert.equal((await api(p, 'GET', '/projects/builds/services/bundled/releases')).body.releases.length, releases);
