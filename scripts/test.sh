@@ -49,6 +49,12 @@ fi
 echo "test: type-checking"
 npx tsc --noEmit -p .
 
+# The dashboard is built once here: browser test files running at once would otherwise each rebuild it, and a
+# build empties web/dist while another file's page loads. They build it themselves only when run alone.
+echo "test: building the dashboard"
+npm run --silent build:web >/dev/null
+export SLIPWAY_TEST_WEB_BUILT=1
+
 files=$(find test src -name '*.test.ts' -not -path '*/fixtures/*' | sort)
 # Files run in parallel processes; each starts its own platform on free ports.
 exec node --import tsx --test --test-concurrency="${SLIPWAY_TEST_CONCURRENCY:-3}" --test-timeout=600000 $files

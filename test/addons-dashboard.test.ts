@@ -22,7 +22,7 @@ describe('dashboard: addons', () => {
 
   before(async () => {
     if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install the Debian package chromium`);
-    execFileSync('npm', ['run', '--silent', 'build:web'], { cwd: ROOT, stdio: 'pipe' });
+    if (!process.env.SLIPWAY_TEST_WEB_BUILT) execFileSync('npm', ['run', '--silent', 'build:web'], { cwd: ROOT, stdio: 'pipe' });
     p = await startTestPlatform();
     assert.equal((await api(p, 'POST', '/v1/projects', { name: 'uidata' })).status, 200);
     const created = await api(p, 'POST', '/v1/projects/uidata/addons', { name: 'cache', type: 'redis', version: 'latest', billing: { deploymentPlan: 'nf-compute-10', storage: 1024, replicas: 1 } });

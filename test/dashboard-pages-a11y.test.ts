@@ -70,7 +70,7 @@ describe('dashboard: the feature pages pass axe and fit a phone', { concurrency:
 
   before(async () => {
     if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install the Debian package chromium`);
-    execFileSync('npm', ['run', '--silent', 'build:web'], { cwd: ROOT, stdio: 'pipe' });
+    if (!process.env.SLIPWAY_TEST_WEB_BUILT) execFileSync('npm', ['run', '--silent', 'build:web'], { cwd: ROOT, stdio: 'pipe' });
     if (SHOTS) fs.mkdirSync(SHOTS, { recursive: true });
     p = await startTestPlatform({ SLIPWAY_METRICS_INTERVAL_SECONDS: '1' });
     await ok('POST', '/v1/projects', { name: 'shop' });

@@ -21,7 +21,7 @@ describe('dashboard: secret groups and a service environment', () => {
 
   before(async () => {
     if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install the Debian package chromium`);
-    execFileSync('npm', ['run', '--silent', 'build:web'], { cwd: ROOT, stdio: 'pipe' });
+    if (!process.env.SLIPWAY_TEST_WEB_BUILT) execFileSync('npm', ['run', '--silent', 'build:web'], { cwd: ROOT, stdio: 'pipe' });
     p = await startTestPlatform();
     assert.equal((await api(p, 'POST', '/v1/projects', { name: 'dash' })).status, 200);
     const svc = await api(p, 'POST', '/v1/projects/dash/services/combined', {

@@ -38,7 +38,7 @@ describe('web dashboard', () => {
     // Never a downloaded browser: the Debian package (scripts/test.sh and .ci/run install it as root).
     if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install the Debian package chromium`);
     // Test the source as it is now: build web/ (as `npm ci` does) before the platform serves web/dist.
-    execFileSync('npm', ['run', '--silent', 'build:web'], { cwd: ROOT, stdio: 'pipe' });
+    if (!process.env.SLIPWAY_TEST_WEB_BUILT) execFileSync('npm', ['run', '--silent', 'build:web'], { cwd: ROOT, stdio: 'pipe' });
     p = await startTestPlatform();
     assert.equal((await api(p, 'POST', '/v1/projects', { name: 'shop', description: 'The web shop' })).status, 200);
     const created = await api(p, 'POST', '/v1/projects/shop/services/combined', {

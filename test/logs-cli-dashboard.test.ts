@@ -29,7 +29,7 @@ describe('logs, sinks and alerts from the CLI and the dashboard', () => {
 
   before(async () => {
     if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install the Debian package chromium`);
-    execFileSync('npm', ['run', '--silent', 'build:web'], { cwd: ROOT, stdio: 'pipe' });
+    if (!process.env.SLIPWAY_TEST_WEB_BUILT) execFileSync('npm', ['run', '--silent', 'build:web'], { cwd: ROOT, stdio: 'pipe' });
     p = await startTestPlatform();
     home = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-obs-cli-'));
     assert.equal((await api(p, 'POST', '/v1/projects', { name: 'obs' })).status, 200);

@@ -25,7 +25,7 @@ describe('the dashboard charts a service’s metrics', () => {
 
   before(async () => {
     if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install the Debian package chromium`);
-    execFileSync('npm', ['run', '--silent', 'build:web'], { cwd: ROOT, stdio: 'pipe' });
+    if (!process.env.SLIPWAY_TEST_WEB_BUILT) execFileSync('npm', ['run', '--silent', 'build:web'], { cwd: ROOT, stdio: 'pipe' });
     p = await startTestPlatform({ SLIPWAY_METRICS_INTERVAL_SECONDS: '1' });
     assert.equal((await api(p, 'POST', '/v1/projects', { name: PROJECT })).status, 200);
     const created = await api(p, 'POST', `/v1/projects/${PROJECT}/services/combined`, {

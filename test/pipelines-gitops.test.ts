@@ -47,7 +47,7 @@ describe('release flows kept in a hosted repository (GitOps)', () => {
   }
 
   before(async () => {
-    execFileSync('npm', ['run', '--silent', 'build:web'], { cwd: ROOT, stdio: 'pipe' });
+    if (!process.env.SLIPWAY_TEST_WEB_BUILT) execFileSync('npm', ['run', '--silent', 'build:web'], { cwd: ROOT, stdio: 'pipe' });
     p = await startTestPlatform();
     nf = await northflankClient(p);
     hosted = `${p.apiUrl}/git/${project}/infra.git`;

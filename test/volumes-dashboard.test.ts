@@ -19,7 +19,7 @@ describe('the dashboard shows a service’s volume', () => {
 
   before(async () => {
     if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install the Debian package chromium`);
-    execFileSync('npm', ['run', '--silent', 'build:web'], { cwd: ROOT, stdio: 'pipe' });
+    if (!process.env.SLIPWAY_TEST_WEB_BUILT) execFileSync('npm', ['run', '--silent', 'build:web'], { cwd: ROOT, stdio: 'pipe' });
     p = await startTestPlatform();
     assert.equal((await api(p, 'POST', '/v1/projects', { name: 'shop' })).status, 200);
     const created = await api(p, 'POST', '/v1/projects/shop/services/combined', {
