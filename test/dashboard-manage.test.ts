@@ -13,11 +13,10 @@ import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { CHROMIUM, assertAccessible, fieldError, launchChromium } from './support/browser.ts';
 import { ROOT, api, fixtureRepo, startTestPlatform, viaRouter, waitFor, type RunningPlatform } from './support/platform.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const AXE = path.join(ROOT, 'node_modules/axe-core/axe.min.js');
 const SHOTS = process.env.SLIPWAY_SCREENSHOTS === '1' ? path.join(ROOT, 'docs/screenshots') : undefined;
 const DESKTOP = { width: 1200, height: 820 };
 const GIT_ENV = { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' };
@@ -34,26 +33,9 @@ describe('dashboard: create, configure and watch from the browser', { concurrenc
   const region = (name: string) => page.getByRole('region', { name });
   const textOf = async (name: string) => (await region(name).innerText()).replace(/\s+/g, ' ');
 
-  /** The error the page shows for a field: the element the input names in aria-describedby, ending "-error". */
-  const errorBeside = async (label: string, scope: Page | ReturnType<Page['locator']> = page): Promise<string> => {
-    const input = scope.getByLabel(label, { exact: true });
-    await waitFor(async () => (await input.getAttribute('aria-invalid')) === 'true', 30_000, `${label} marked invalid`);
-    const id = (await input.getAttribute('aria-describedby'))!.split(' ').find((x) => x.endsWith('-error'))!;
-    return page.locator(`[id="${id}"]`).innerText();
-  };
-
-  /** axe-core on the page as it is (light and dark): no serious or critical violation. */
+  const errorBeside = (label: string, scope: Page | ReturnType<Page['locator']> = page) => fieldError(page, label, scope);
   const axe = async (what: string) => {
-    for (const colorScheme of ['light', 'dark'] as const) {
-      await page.emulateMedia({ colorScheme });
-      if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ path: AXE });
-      const violations = await page.evaluate(async () => {
-        const r = await (window as unknown as { axe: { run: (ctx: Document) => Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } }).axe.run(document);
-        return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-      });
-      assert.deepEqual(violations, [], `${what} (${colorScheme})`);
-    }
-    await page.emulateMedia({ colorScheme: 'light' });
+    await assertAccessible(page, what);
     scanned.push(what);
   };
 
@@ -70,14 +52,24 @@ describe('dashboard: create, configure and watch from the browser', { concurrenc
   };
 
   const service = async (s = 'web') => (await api(p, 'GET', `/v1/projects/demo/services/${s}`)).body.data;
-  const rolloutDone = async () => waitFor(async () => /rollout #\d+ .*completed\./.test(await textOf('Rollout of your change')), 120_000, 'the rollout of the change completed in the page');
+  /** The newest rollout the service has (0 for none), to tell the rollout of the next change from the last one. */
+  const lastRollout = async (): Promise<number> => {
+    const r = await api(p, 'GET', '/projects/demo/services/web/rollouts');
+    return Math.max(0, ...((r.body as { rollouts?: { number: number }[] }).rollouts ?? []).map((x) => x.number));
+  };
+  /** Waits until the page shows a rollout newer than `before` completed (the panel keeps the previous one until then). */
+  const rolloutDone = async (before: number) =>
+    waitFor(async () => {
+      const m = /rollout #(\d+) .*completed\./.exec(await textOf('Rollout of your change'));
+      return !!m && Number(m[1]) > before;
+    }, 120_000, `a rollout after #${before} completed in the page`);
 
   before(async () => {
     if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install the Debian package chromium`);
     if (!process.env.SLIPWAY_TEST_WEB_BUILT) execFileSync('npm', ['run', '--silent', 'build:web'], { cwd: ROOT, stdio: 'pipe' });
     if (SHOTS) fs.mkdirSync(SHOTS, { recursive: true });
     p = await startTestPlatform();
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu'] });
+    browser = await launchChromium();
     // bypassCSP: axe-core is injected as a script tag, which the dashboard's Content-Security-Policy (rightly) refuses.
     page = await browser.newPage({ viewport: DESKTOP, colorScheme: 'light', bypassCSP: true });
     page.setDefaultTimeout(60_000);
@@ -185,8 +177,9 @@ describe('dashboard: create, configure and watch from the browser', { concurrenc
     await page.getByLabel('Name of variable 1').fill('GREETING');
     await page.getByLabel('Value of GREETING', { exact: true }).fill('hi there');
     await page.getByLabel('Paste a .env', { exact: false }).fill('# pasted\nLOG_LEVEL=debug\nexport QUOTED="a b"');
+    const last = await lastRollout();
     await env.getByRole('button', { name: 'Save variables' }).click();
-    await rolloutDone();
+    await rolloutDone(last);
     assert.deepEqual((await service()).runtimeEnvironment, { GREETING: 'hi there', LOG_LEVEL: 'debug', QUOTED: 'a b' });
     await waitFor(async () => ((await (await viaRouter(p, 'web.demo.localhost')).json()) as { message: string }).message === 'hi there', 30_000, 'the app sees GREETING');
     // Saved values come back hidden; "Show" reveals one.
@@ -225,8 +218,9 @@ describe('dashboard: create, configure and watch from the browser', { concurrenc
     await health.getByRole('button', { name: 'Save health checks' }).click();
     assert.match(await errorBeside('Period (s, 10-600)'), />= 10/);
     await page.getByLabel('Period (s, 10-600)').fill('10');
+    const last = await lastRollout();
     await health.getByRole('button', { name: 'Save health checks' }).click();
-    await rolloutDone();
+    await rolloutDone(last);
     const steps = await page.getByRole('list', { name: 'Steps of the rollout' }).getByRole('listitem').allInnerTexts();
     assert.ok(steps.length >= 2, steps.join('\n'));
     assert.deepEqual((await service()).healthChecks.map((h: { path: string; periodSeconds: number }) => [h.path, h.periodSeconds]), [['/health', 10]]);
@@ -240,8 +234,9 @@ describe('dashboard: create, configure and watch from the browser', { concurrenc
     assert.match(await errorBeside('Path', files), /must be absolute/);
     await files.getByLabel('Path', { exact: true }).fill('/tmp/slipway-ui-config.json');
     await files.getByLabel('Content of /tmp/slipway-ui-config.json').fill('{"mode":"ui"}');
+    const last = await lastRollout();
     await files.getByRole('button', { name: 'Save files' }).click();
-    await rolloutDone();
+    await rolloutDone(last);
     assert.deepEqual((await service()).runtimeFiles, { '/tmp/slipway-ui-config.json': { data: '{"mode":"ui"}' } });
     assert.equal((await service()).runtimeEnvironment.GREETING, 'hi there', 'the variables kept');
   });

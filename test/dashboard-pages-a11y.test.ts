@@ -11,11 +11,10 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { CHROMIUM, assertAccessible, fieldError, launchChromium } from './support/browser.ts';
 import { ROOT, api, fixtureRepo, startTestPlatform, waitFor, type RunningPlatform } from './support/platform.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const AXE = path.join(ROOT, 'node_modules/axe-core/axe.min.js');
 const SHOTS = process.env.SLIPWAY_SCREENSHOTS === '1' ? path.join(ROOT, 'docs/screenshots') : undefined;
 const DESKTOP = { width: 1200, height: 820 };
 
@@ -33,26 +32,8 @@ describe('dashboard: the feature pages pass axe and fit a phone', { concurrency:
     return r.body;
   };
 
-  /** The error the page shows for a field: the element the input names in aria-describedby, ending "-error". */
-  const errorBeside = async (label: string): Promise<string> => {
-    const input = page.getByLabel(label, { exact: true });
-    await waitFor(async () => (await input.getAttribute('aria-invalid')) === 'true', 30_000, `${label} marked invalid`);
-    const id = (await input.getAttribute('aria-describedby'))!.split(' ').find((x) => x.endsWith('-error'))!;
-    return page.locator(`[id="${id}"]`).innerText();
-  };
-
-  const axe = async (what: string) => {
-    for (const colorScheme of ['light', 'dark'] as const) {
-      await page.emulateMedia({ colorScheme });
-      if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ path: AXE });
-      const violations = await page.evaluate(async () => {
-        const r = await (window as unknown as { axe: { run: (ctx: Document) => Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } }).axe.run(document);
-        return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-      });
-      assert.deepEqual(violations, [], `${what} (${colorScheme})`);
-    }
-    await page.emulateMedia({ colorScheme: 'light' });
-  };
+  const errorBeside = (label: string) => fieldError(page, label);
+  const axe = (what: string) => assertAccessible(page, what);
 
   /** Scan a page at desktop and phone width, check it fits 375 px, and (when asked) screenshot both. */
   const check = async (name: string) => {
@@ -94,7 +75,7 @@ describe('dashboard: the feature pages pass axe and fit a phone', { concurrency:
     await ok('POST', '/v1/integrations/notifications', { name: 'ops hook', type: 'RAW_WEBHOOK', webhook: 'http://127.0.0.1:9/hook', events: { 'trigger:build:failure': true } });
     await waitFor(async () => (await api(p, 'GET', '/v1/projects/shop/addons/cache')).body.data.status === 'running', 120_000, 'addon running');
     await waitFor(async () => (await api(p, 'GET', '/v1/projects/shop/services/web')).body.data.status.deployment.status === 'COMPLETED', 240_000, 'web built and deployed');
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu'] });
+    browser = await launchChromium();
     // bypassCSP: axe-core is injected as a script tag, which the dashboard's Content-Security-Policy (rightly) refuses.
     page = await browser.newPage({ viewport: DESKTOP, colorScheme: 'light', bypassCSP: true });
     page.setDefaultTimeout(60_000);
