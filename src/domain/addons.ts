@@ -127,7 +127,7 @@ export interface AddonBackupRecord {
   sizeBytes: number;
   addonType: AddonType;
   addonVersion: string;
-  sourceType: 'sameAddon' | 'externalDump' | 'liveInstance';
+  sourceType: 'sameAddon' | 'externalDump' | 'liveInstance' | 'fileUpload';
   /** the schedule that made it, and when it expires unless retained */
   scheduleId?: string;
   expiresAt?: string;
