@@ -2,7 +2,8 @@
  * Read replicas through the official client: a PostgreSQL addon with a streaming replica and a Redis addon
  * with a replica, each read back from the replica after a write on the primary, refused for writes, and
  * scaled back down (the replica stops and its data goes); a MySQL (MariaDB) addon scaled to two replicas while
- * writes go on (the primary never stops), read back from each, through a rotation, and scaled down.
+ * writes go on (the primary never stops), read back from each, through a rotation, and scaled down; and a
+ * TLS-only MySQL primary replicated over TLS.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -167,6 +168,34 @@ describe('addon read replicas', () => {
     assert.equal((await client.get.addon.credentials({ parameters })).data.secrets.mysqlUriRead, undefined);
     await query(now.mysqlUri, "INSERT INTO t (v) VALUES ('after the scale down')");
     assert.equal((await query(now.mysqlUri, 'SELECT COUNT(*) AS n FROM t'))[0].n, want.length + 2);
+  });
+
+  it('replicates a TLS-only MySQL (MariaDB) primary to its replica over TLS', async () => {
+    await client.create.addon({ parameters: { projectId: P }, data: { name: 'shop-tls', type: 'mysql', version: 'latest', tlsEnabled: true, billing: { deploymentPlan: 'nf-compute-20', storage: 1024, replicas: 2 } } });
+    await waitForAddonStatus(client, P, 'shop-tls', 'running');
+    await running('shop-tls', 2);
+    const s = await waitFor(async () => {
+      const c = (await client.get.addon.credentials({ parameters: { projectId: P, addonId: 'shop-tls' } })).data.secrets;
+      return c.mysqlUriRead ? c : undefined;
+    }, 60_000, 'the read URI');
+    assert.match(s.mysqlUriRead, /\?ssl-mode=REQUIRED$/);
+    const ssl = { ca: fs.readFileSync(path.join(p.dataDir, 'addons', P, 'shop-tls', 'tls', 'server.crt'), 'utf8') };
+    const base = { host: s.host, user: s.username, password: s.password, database: s.database, ssl, connectTimeout: 5000 };
+    const primary = await mysql.createConnection({ ...base, port: Number(s.port) });
+    await primary.query('CREATE TABLE t (v varchar(50))');
+    await primary.query("INSERT INTO t VALUES ('over TLS')");
+    await primary.end();
+    const rows = await waitFor(async () => {
+      const c = await mysql.createConnection({ ...base, port: Number(String(s.readPorts).split(',')[0]) }).catch(() => undefined);
+      if (!c) return undefined;
+      try {
+        const [r] = await c.query('SELECT v FROM t').catch(() => [[]]);
+        return (r as unknown[]).length ? r : undefined;
+      } finally {
+        await c.end();
+      }
+    }, 120_000, 'the row on the TLS replica');
+    assert.deepEqual(rows, [{ v: 'over TLS' }]);
   });
 
   it('refuses replicas out of range, naming the field', async () => {
