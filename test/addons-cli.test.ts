@@ -1,7 +1,7 @@
 /**
  * `slipway addons` as a user runs it (the real binary against a real platform): a Redis addon created and
  * waited for, its credentials printed, a backup taken and restored, its credentials rotated, a dump imported
- * from a URL, the addon deleted only with --yes.
+ * from a URL and from an uploaded file, the addon deleted only with --yes.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +11,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { Redis } from 'ioredis';
 import { ROOT, api, startTestPlatform, waitFor, type RunningPlatform } from './support/platform.ts';
 
@@ -112,6 +113,25 @@ describe('slipway addons CLI', () => {
       await r3.connect().catch(() => {});
       return (await r3.get('k').catch(() => undefined)) === 'before';
     }, 60_000, 'the imported value');
+
+    // An import of a dump file, uploaded (gzipped); a file of another kind is refused by field, nothing made.
+    await r3.set('k', 'before the upload');
+    fs.writeFileSync(path.join(home, 'cache.rdb.gz'), zlib.gzipSync(rdb));
+    fs.writeFileSync(path.join(home, 'notes.txt'), 'not a dump\n');
+    const backupsBefore = (await api(p, 'GET', '/v1/projects/clidata/addons/cache/backups')).body.data.backups.length;
+    const refusedFile = await cli(['addons', 'import', 'cache', '--file', 'notes.txt']);
+    assert.equal(refusedFile.code, 1, refusedFile.stderr);
+    assert.match(refusedFile.stderr, /file: the uploaded file is not a Redis RDB file/);
+    assert.equal((await api(p, 'GET', '/v1/projects/clidata/addons/cache/backups')).body.data.backups.length, backupsBefore, 'nothing made');
+    const uploaded = await cli(['addons', 'import', 'cache', '--file', 'cache.rdb.gz', '--name', 'uploaded rdb']);
+    ok(uploaded, 'import --file');
+    assert.match(uploaded.stdout, /Import completed/);
+    await waitFor(async () => {
+      await r3.connect().catch(() => {});
+      return (await r3.get('k').catch(() => undefined)) === 'before';
+    }, 60_000, 'the uploaded value');
+    const backups = (await api(p, 'GET', '/v1/projects/clidata/addons/cache/backups')).body.data.backups as { name: string; config: { source: { type: string } } }[];
+    assert.equal(backups.find((b) => b.name === 'uploaded rdb')?.config.source.type, 'fileUpload');
     r3.disconnect();
 
     const refused = await cli(['addons', 'delete', 'cache']);

@@ -1,7 +1,7 @@
 /**
  * The dashboard's addon screens in a real browser (the machine's Chromium through playwright-core) against a
  * real platform: the project page lists a Redis addon as running; its page takes a backup and restores it,
- * rotates the credentials and imports a dump from a URL.
+ * rotates the credentials, imports a dump from a URL and an uploaded dump file.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,6 +9,9 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import zlib from 'node:zlib';
 import type { Browser, Page } from 'playwright-core';
 import { Redis } from 'ioredis';
 import { ROOT, api, startTestPlatform, waitFor, type RunningPlatform } from './support/platform.ts';
@@ -117,6 +120,52 @@ describe('dashboard: addons', () => {
       }, 120_000, 'the imported value');
     } finally {
       server.close();
+    }
+  });
+
+  it('imports an uploaded dump file, and shows why a file of another kind is refused', async () => {
+    const url = (await api(p, 'GET', '/v1/projects/uidata/addons/cache/credentials')).body.data.secrets.redisMasterUrl as string;
+    const backups = (await api(p, 'GET', '/v1/projects/uidata/addons/cache/backups')).body.data.backups as { id: string }[];
+    const first = backups[backups.length - 1];
+    const rdb = Buffer.from(await (await fetch(`${p.apiUrl}/v1/projects/uidata/addons/cache/backups/${first.id}/download`, { headers: { authorization: `Bearer ${p.token}` } })).arrayBuffer());
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-ui-upload-'));
+    try {
+      fs.writeFileSync(path.join(dir, 'notes.txt'), 'not a dump\n');
+      fs.writeFileSync(path.join(dir, 'cache.rdb.gz'), zlib.gzipSync(rdb));
+      const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+      r.on('error', () => {});
+      await r.connect();
+      await r.set('k', 'before the upload');
+      r.disconnect();
+      const count = backups.length;
+
+      await page.getByLabel('Import a dump file').setInputFiles(path.join(dir, 'notes.txt'));
+      await page.getByRole('button', { name: 'Upload and import' }).click();
+      const refusing = page.getByRole('dialog', { name: 'Import notes.txt?' });
+      await refusing.getByRole('button', { name: 'Upload and import' }).click();
+      await refusing.getByRole('alert').getByText(/not a Redis RDB file/).waitFor();
+      await refusing.getByRole('button', { name: 'Cancel' }).click();
+      assert.equal((await api(p, 'GET', '/v1/projects/uidata/addons/cache/backups')).body.data.backups.length, count, 'nothing made');
+
+      await page.getByLabel('Import a dump file').setInputFiles(path.join(dir, 'cache.rdb.gz'));
+      await page.getByRole('button', { name: 'Upload and import' }).click();
+      await page.getByRole('dialog', { name: 'Import cache.rdb.gz?' }).getByRole('button', { name: 'Upload and import' }).click();
+      await page.getByText('Upload received and checked').waitFor();
+      await waitFor(async () => {
+        const r3 = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+        r3.on('error', () => {});
+        try {
+          await r3.connect();
+          return (await r3.get('k')) === 'backed up';
+        } catch {
+          return false;
+        } finally {
+          r3.disconnect();
+        }
+      }, 120_000, 'the uploaded value');
+      await page.getByRole('table', { name: 'Backups' }).getByText('completed').first().waitFor();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -6,6 +6,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import zlib from 'node:zlib';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
 import type { ApiClient } from '@northflank/js-client';
@@ -95,6 +97,38 @@ describe('MySQL addon (MariaDB)', () => {
     assert.equal(notNamed.status, 400, JSON.stringify(notNamed.body));
     assert.ok(notNamed.body.error.details.backupId);
     assert.equal((await client.get.addon.restores({ parameters: { projectId: P, addonId: A } })).data.restores.length, 2, 'no restore recorded for the refused ones');
+  });
+
+  it('imports an uploaded mysqldump file (gzipped), and refuses a Redis RDB upload by field with the data kept', async () => {
+    // The dump is made outside slipway, by MariaDB's own mysqldump against the addon, then the data changes.
+    const creds = (await client.get.addon.credentials({ parameters: { projectId: P, addonId: A } })).data.secrets;
+    const dump = execFileSync('/usr/bin/mysqldump', ['-h', '127.0.0.1', '-P', String(creds.port), '-u', creds.username, '--single-transaction', creds.database], { env: { ...process.env, MYSQL_PWD: creds.password }, maxBuffer: 64 * 1048576 });
+    assert.match(dump.toString(), /CREATE TABLE `items`/);
+    await query("INSERT INTO items (name) VALUES ('after the dump')");
+    await query('CREATE TABLE later (x int)');
+
+    const parameters = { projectId: P, addonId: A };
+    const before = (await client.get.addon.backups({ parameters })).data.backups.length;
+    const cacheBackups = (await client.get.addon.backups({ parameters: { projectId: P, addonId: 'cache' } })).data.backups;
+    const rdb = Buffer.from(await (await fetch(`${p.apiUrl}/v1/projects/${P}/addons/cache/backups/${cacheBackups[0].id}/download`, { headers: { authorization: `Bearer ${p.token}` } })).arrayBuffer());
+    assert.equal(rdb.subarray(0, 5).toString(), 'REDIS');
+    const refused = await api(p, 'POST', `/v1/projects/${P}/addons/${A}/import/upload`, undefined, { raw: rdb, contentType: 'application/octet-stream' });
+    assert.equal(refused.status, 400, JSON.stringify(refused.body));
+    assert.match(String(refused.body.error.details?.file), /not a MySQL\/MariaDB SQL dump/);
+    assert.equal((await client.get.addon.backups({ parameters })).data.backups.length, before, 'nothing made');
+    assert.deepEqual(await names(), ['one', 'two', 'after the dump'], 'the data as it was');
+
+    const made = await api(p, 'POST', `/v1/projects/${P}/addons/${A}/import/upload?name=shop%20upload`, undefined, { raw: zlib.gzipSync(dump), contentType: 'application/gzip' });
+    assert.equal(made.status, 200, JSON.stringify(made.body));
+    const restore = await waitFor(async () => {
+      const r = (await client.get.addon.restores({ parameters })).data.restores.find((x) => x.id === made.body.data.restoreId);
+      return r && (r.status === 'completed' || r.status === 'failed') ? r : undefined;
+    }, 180_000, 'the upload restored');
+    assert.equal(restore.status, 'completed', JSON.stringify(restore));
+    const backup = (await client.get.addon.backup({ parameters: { ...parameters, backupId: made.body.data.backupId } })).data;
+    assert.equal(backup.config.source?.type, 'fileUpload');
+    assert.deepEqual(await names(), ['one', 'two'], "exactly the dump's rows");
+    assert.equal((await query("SHOW TABLES LIKE 'later'")).length, 0, 'a table made after the dump is gone');
   });
 
   it('rotates the credentials to the other login: it works, the replaced one is retired', async () => {

@@ -7,6 +7,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -347,6 +348,112 @@ describe('PostgreSQL addon', () => {
       assert.deepEqual(await copyNames(), await names(), 'a failed import leaves the data as it was');
     } finally {
       server.close();
+    }
+  });
+
+  it('imports an uploaded pg_dump file (gzipped), and refuses a bad upload by field with the data kept', async () => {
+    // The dump comes from outside slipway: pg_dump -Fc of a database made on the machine's own PostgreSQL.
+    const source = `upload_src_${process.pid}`;
+    const local = (database: string) => new pg.Client({ host: '127.0.0.1', port: 5432, user: 'postgres', database });
+    const admin = local('postgres');
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS ${source}`);
+    await admin.query(`CREATE DATABASE ${source}`);
+    const parameters = { projectId: P, addonId: 'copy-db' };
+    const upload = (body: Buffer, contentType = 'application/octet-stream', query = '') => api(p, 'POST', `/v1/projects/${P}/addons/copy-db/import/upload${query}`, undefined, { raw: body, contentType });
+    const onCopy = async (sql: string) => {
+      const c = new pg.Client({ connectionString: (await client.get.addon.credentials({ parameters })).data.secrets.postgresUri as string });
+      await c.connect();
+      try {
+        return (await c.query(sql)).rows;
+      } finally {
+        await c.end();
+      }
+    };
+    const copyRows = async () => (await onCopy('SELECT id, name FROM items ORDER BY id')).map((r) => `${r.id}:${r.name}`);
+    const outcome = async (backupId: string, restoreId: string) => {
+      const backup = await waitFor(async () => {
+        const b = (await client.get.addon.backup({ parameters: { ...parameters, backupId } })).data;
+        return b.status === 'completed' || b.status === 'failed' ? b : undefined;
+      }, 120_000, `upload ${backupId}`);
+      const restore = await waitFor(async () => {
+        const r = (await client.get.addon.restores({ parameters })).data.restores.find((x) => x.id === restoreId);
+        return r && (r.status === 'completed' || r.status === 'failed') ? r : undefined;
+      }, 180_000, 'its restore');
+      return { backup, restore };
+    };
+    try {
+      const src = local(source);
+      await src.connect();
+      await src.query('CREATE TABLE items (id integer PRIMARY KEY, name text NOT NULL)');
+      await src.query("INSERT INTO items VALUES (7, 'uploaded seven'), (8, 'uploaded eight'), (9, 'uploaded nine')");
+      await src.query('CREATE TABLE notes (body text)');
+      await src.query("INSERT INTO notes VALUES ('from the uploaded dump')");
+      await src.end();
+      const dump = execFileSync('/usr/lib/postgresql/15/bin/pg_dump', ['-Fc', '--no-owner', '--no-acl', '-h', '127.0.0.1', '-U', 'postgres', '-d', source], { maxBuffer: 64 * 1048576 });
+      assert.equal(dump.subarray(0, 5).toString(), 'PGDMP');
+
+      await onCopy("INSERT INTO items (name) VALUES ('only in the copy, before the upload')");
+      const made = await upload(zlib.gzipSync(dump), 'application/gzip', '?name=uploaded%20dump');
+      assert.equal(made.status, 200, JSON.stringify(made.body));
+      const good = await outcome(made.body.data.backupId, made.body.data.restoreId);
+      assert.equal(good.backup.status, 'completed', JSON.stringify(good.backup));
+      assert.equal(good.backup.name, 'uploaded dump');
+      assert.equal(good.backup.config.source?.type, 'fileUpload');
+      assert.equal(good.restore.status, 'completed', JSON.stringify(good.restore));
+      assert.deepEqual(await copyRows(), ['7:uploaded seven', '8:uploaded eight', '9:uploaded nine'], "the data is exactly the uploaded dump's");
+      assert.deepEqual((await onCopy('SELECT body FROM notes')).map((r) => r.body), ['from the uploaded dump']);
+      // The stored backup is the dump as sent, unpacked: downloading it gives pg_dump's bytes back.
+      const link = (await client.get.addon.backup.download({ parameters: { ...parameters, backupId: good.backup.id } })).data.downloadLink;
+      assert.ok(Buffer.from(await (await fetch(link, { headers: { authorization: `Bearer ${p.token}` } })).arrayBuffer()).equals(dump));
+
+      // Refused by field, nothing made, nothing left on disk, the data untouched.
+      const backupsDir = path.join(p.dataDir, 'addons', P, 'copy-db', 'backups');
+      const filesBefore = fs.readdirSync(backupsDir).sort();
+      const countBefore = (await client.get.addon.backups({ parameters })).data.backups.length;
+      const rdb = Buffer.concat([Buffer.from('REDIS0011'), Buffer.alloc(64, 0xfe)]);
+      const refusals: [Buffer, string, number, string, RegExp][] = [
+        [Buffer.from('just some text\n'), 'application/octet-stream', 400, 'file', /not a PostgreSQL custom-format dump/],
+        [zlib.gzipSync(rdb), 'application/gzip', 400, 'file', /not a PostgreSQL custom-format dump/],
+        [Buffer.concat([zlib.gzipSync(dump).subarray(0, 40), Buffer.from('broken off')]), 'application/gzip', 400, 'file', /not a readable gzip file/],
+        [Buffer.alloc(0), 'application/octet-stream', 400, 'file', /not a PostgreSQL custom-format dump/],
+      ];
+      for (const [body, type, status, field, reason] of refusals) {
+        const res = await upload(body, type);
+        assert.equal(res.status, status, JSON.stringify(res.body));
+        assert.match(String(res.body.error.details?.[field]), reason, JSON.stringify(res.body));
+      }
+      const json = await api(p, 'POST', `/v1/projects/${P}/addons/copy-db/import/upload`, { importUrl: 'https://example.com/x.gz' });
+      assert.equal(json.status, 415, JSON.stringify(json.body));
+      const badQuery = await upload(dump, 'application/octet-stream', '?surprise=1');
+      assert.equal(badQuery.status, 400, JSON.stringify(badQuery.body));
+      const badDestination = await upload(dump, 'application/octet-stream', '?customDestinationId=nowhere');
+      assert.equal(badDestination.status, 400);
+      assert.ok(badDestination.body.error.details.customDestinationId, JSON.stringify(badDestination.body));
+      // Larger than the addon's storage (1024 MB), by its Content-Length: refused before a byte is read.
+      const tooLarge = await new Promise<{ status: number; body: any }>((resolve, reject) => {
+        const req = http.request(`${p.apiUrl}/v1/projects/${P}/addons/copy-db/import/upload`, { method: 'POST', headers: { authorization: `Bearer ${p.token}`, 'content-type': 'application/octet-stream', 'content-length': String(2 * 1024 ** 3) } }, (res) => {
+          let text = '';
+          res.on('data', (d) => (text += d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+        });
+        req.on('error', reject);
+        req.write(dump.subarray(0, 1024));
+      });
+      assert.equal(tooLarge.status, 413, JSON.stringify(tooLarge.body));
+      assert.match(String(tooLarge.body.error.details?.file), /larger than the addon's storage/);
+      assert.equal((await client.get.addon.backups({ parameters })).data.backups.length, countBefore, 'nothing half-created');
+      assert.deepEqual(fs.readdirSync(backupsDir).sort(), filesBefore, 'nothing left on disk');
+
+      // A file that looks like a dump but is cut short is stored, and its restore fails: the data is as it was.
+      const cut = await upload(dump.subarray(0, Math.floor(dump.length / 2)));
+      assert.equal(cut.status, 200, JSON.stringify(cut.body));
+      const failed = await outcome(cut.body.data.backupId, cut.body.data.restoreId);
+      assert.equal(failed.restore.status, 'failed', JSON.stringify(failed.restore));
+      assert.deepEqual(await copyRows(), ['7:uploaded seven', '8:uploaded eight', '9:uploaded nine'], 'a failed restore leaves the data as it was');
+    } finally {
+      await admin.query(`DROP DATABASE IF EXISTS ${source}`);
+      await admin.end();
     }
   });
 

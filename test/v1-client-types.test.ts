@@ -20,6 +20,7 @@ import { waitForAddonStatus } from './support/addons.ts';
 const NOT_IN_CLIENT: Record<string, string> = {
   'PUT /v1/tags/:_': "the client's put.tag sends PUT /v1/tags and names the tag in the body; slipway also takes the id in the path, as it does for PATCH and DELETE",
   'POST /v1/projects/:_/volumes/:_/backups/:_/restore': "the client restores addon backups only (restore.addon.backup); restoring a volume's backup into that same volume is slipway's own (the client's way is create.volume with source.type 'backup')",
+  'POST /v1/projects/:_/addons/:_/import/upload': "an import from a dump file sent as the body: Northflank records such backups (source fileUpload) but neither its public API nor the client has a call that sends the file (import.addon.backup takes a URL or a connection string), so slipway's own route sits beside it; exercised below with plain HTTP and the same token",
   'GET /v1/projects/:_/addons/:_/backups/:_/download': "the file behind the link the client's get.addon.backup.download answers (downloadLink): the client reads the link, and the file is fetched with plain HTTP and the same token",
   'POST /v1/projects/:_/pipelines': 'the client reads pipelines (list.pipelines, get.pipeline) but has no call to make one; slipway takes the shape get.pipeline answers (name, description, nfObjects)',
   'PATCH /v1/projects/:_/pipelines/:_': 'as POST: the client has no call to change a pipeline',
@@ -538,6 +539,13 @@ describe("the /v1 face answers in the official client's result types", () => {
     const { redisMasterUrl } = (await client.get.addon.credentials({ parameters: addon })).data.secrets;
     const imported = await call('import.addon.backup', { parameters: addon, data: { name: 'imported', connectionString: redisMasterUrl } });
     await addonRestoreDone(imported.restoreId);
+    // An uploaded dump (NOT_IN_CLIENT: the client has no call that sends a file): the first backup's RDB, sent back.
+    const rdb = Buffer.from(await (await fetch(`${p.apiUrl}/v1/projects/${project}/addons/${addon.addonId}/backups/${ids.addonBackup}/download`, { headers: { authorization: `Bearer ${p.token}` } })).arrayBuffer());
+    const uploaded = await api(p, 'POST', `/v1/projects/${project}/addons/${addon.addonId}/import/upload?name=uploaded`, undefined, { raw: rdb, contentType: 'application/octet-stream' });
+    assert.equal(uploaded.status, 200, JSON.stringify(uploaded.body));
+    assert.deepEqual(Object.keys(uploaded.body.data).sort(), ['backupId', 'restoreId'], 'the same answer as import.addon.backup');
+    await addonRestoreDone(uploaded.body.data.restoreId);
+    assert.equal((await call('get.addon.backup', { parameters: { ...addon, backupId: uploaded.body.data.backupId } })).config.source?.type, 'fileUpload');
     await call('delete.addon', { parameters: addon });
     await call('delete.addon', { parameters: ledger });
   });

@@ -27,7 +27,7 @@ import type { ServerUser } from './server-user.ts';
 import { scheduleDump } from './backups.ts';
 import { BackupFiles } from './destinations/backup-files.ts';
 import { CredentialRotation } from './rotation.ts';
-import { downloadDump } from './imports.ts';
+import { downloadDump, uploadedFile } from './imports.ts';
 import { addonCertificate, installCertificate, serverTls } from './tls.ts';
 import { run } from './engines/run.ts';
 import { addonDir, backupFile, pickPort, portFree } from './places.ts';
@@ -484,6 +484,10 @@ export class AddonController {
           if (!source) throw new Error('the import lost its URL');
           await downloadDump(new URL(source), a.spec.type, partial, a.spec.billing.storage * 1048576);
           await this.store.addons.setBackupSecrets(b.id, null);
+        } else if (b.sourceType === 'fileUpload') {
+          // Received, unpacked and checked by the request that made the backup (imports.ts receiveDump).
+          if (!fs.existsSync(uploadedFile(file))) throw new Error('the uploaded file is gone');
+          fs.renameSync(uploadedFile(file), partial);
         } else await engine.dump(await this.context(a), partial);
         fs.renameSync(partial, file);
         const sizeBytes = fs.statSync(file).size;
@@ -494,6 +498,7 @@ export class AddonController {
       } catch (err) {
         fs.rmSync(partial, { force: true });
         fs.rmSync(file, { force: true });
+        fs.rmSync(uploadedFile(file), { force: true });
         await this.store.addons.finishBackup(b.id, { status: 'failed', error: (err as Error).message.slice(0, 1000) });
         if (b.sourceType !== 'sameAddon') await this.store.addons.setBackupSecrets(b.id, null);
         this.opts.logger.warn({ addon: addonKey(a.projectId, a.id), backup: b.id, err: (err as Error).message }, 'addon backup failed');

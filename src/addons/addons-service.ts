@@ -44,7 +44,7 @@ import { ConflictError, NotFoundError, UnsupportedError, ValidationError, type F
 import type { AddonEngine } from './engines/engine.ts';
 import { backupFile, pickPort } from './places.ts';
 import { scheduleDump } from './backups.ts';
-import { scheduleImport, type ImportInput } from './imports.ts';
+import { scheduleImport, scheduleUpload, type ImportInput, type UploadInput } from './imports.ts';
 import { forkSource } from './forks.ts';
 
 export interface AddonInput {
@@ -504,6 +504,18 @@ export class AddonsService {
     const a = await this.live(caller, projectId, addonId);
     await this.checkDestination(input.customDestinationId);
     const made = await scheduleImport(this.store, a, this.engineFor(a.spec.type), input);
+    this.opts.changed(addonKey(projectId, addonId));
+    return made;
+  }
+
+  /**
+   * Import an uploaded dump (`body`, the request's bytes) into the addon: checked while it is received and
+   * refused by field `file` with nothing made, else taken as a backup of this addon and then restored into it.
+   */
+  async importUpload(caller: Principal, projectId: string, addonId: string, body: Readable, input: UploadInput): Promise<{ backup: AddonBackupRecord; restore: AddonRestoreRecord }> {
+    const a = await this.live(caller, projectId, addonId);
+    await this.checkDestination(input.customDestinationId);
+    const made = await scheduleUpload(this.store, a, this.engineFor(a.spec.type), this.opts.dataDir, body, input);
     this.opts.changed(addonKey(projectId, addonId));
     return made;
   }

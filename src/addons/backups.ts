@@ -8,8 +8,8 @@ import { objectKey } from './destinations/backup-files.ts';
 /** File extension of a snapshot: a gzipped tar of the stopped server's data directory. */
 export const SNAPSHOT_EXTENSION = 'tar.gz';
 
-export async function scheduleDump(store: Store, a: AddonRecord, engine: AddonEngine, opts: { name?: string; scheduleId?: string; expiresAt?: string; backupType?: 'dump' | 'snapshot'; sourceType?: AddonBackupRecord['sourceType']; destinationId?: string } = {}): Promise<AddonBackupRecord> {
-  const id = randomId('backup');
+export async function scheduleDump(store: Store, a: AddonRecord, engine: AddonEngine, opts: { id?: string; name?: string; scheduleId?: string; expiresAt?: string; backupType?: 'dump' | 'snapshot'; sourceType?: AddonBackupRecord['sourceType']; destinationId?: string } = {}): Promise<AddonBackupRecord> {
+  const id = opts.id ?? randomId('backup');
   const backupType = opts.backupType ?? 'dump';
   const file = `${id}.${backupType === 'snapshot' ? SNAPSHOT_EXTENSION : engine.dumpExtension}`;
   // Placed before the record exists: the controller never sees the backup without its destination.

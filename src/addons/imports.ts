@@ -6,17 +6,22 @@
  * gunzips it when it is gzipped (Northflank's imports are `.gz` files; a plain dump is taken too), and checks
  * it is a dump of the addon's type before it is stored as a backup and restored. A download that fails (no
  * answer, an HTTP error, another format, larger than the addon's storage) fails the backup with the reason.
+ * An uploaded dump (`scheduleUpload`, the body of `POST …/import/upload`) is received, gunzipped and checked
+ * the same way while the request is open, so a bad one is refused (400/413 naming `file`) before anything
+ * is made; the controller then only moves the checked file into place as the backup.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import type { Store } from '../store/store.ts';
 import { IMPORT_SCHEMES, type AddonBackupRecord, type AddonRecord, type AddonRestoreRecord, type AddonType } from '../domain/addons.ts';
 import { randomId } from '../domain/ids.ts';
-import { ConflictError, UnsupportedError, ValidationError, type FieldProblem } from '../errors/errors.ts';
+import { BadRequestError, ConflictError, PayloadTooLargeError, UnsupportedError, ValidationError, type FieldProblem } from '../errors/errors.ts';
 import type { AddonEngine } from './engines/engine.ts';
 import { scheduleDump } from './backups.ts';
+import { backupFile } from './places.ts';
 
 export interface ImportInput {
   name?: string;
@@ -92,16 +97,50 @@ async function head(file: string, n: number): Promise<Buffer> {
   }
 }
 
+/** Why a dump was not taken: too large, a broken gzip stream, or not a dump of the addon's type. */
+class DumpProblem extends Error {
+  constructor(
+    readonly rule: 'maxSize' | 'gzip' | 'format',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /** Passes bytes through, failing once more than `limit` went by. */
 function capped(limit: number, what: string): Transform {
   let seen = 0;
   return new Transform({
     transform(chunk: Buffer, _enc, done) {
       seen += chunk.length;
-      if (seen > limit) done(new Error(`${what} is larger than the addon's storage (${Math.round(limit / 1048576)} MB)`));
+      if (seen > limit) done(new DumpProblem('maxSize', `${what} is larger than the addon's storage (${Math.round(limit / 1048576)} MB)`));
       else done(null, chunk);
     },
   });
+}
+
+/**
+ * `raw` (as received) into `file`: gunzipped when gzipped, at most `limitBytes` unpacked, and checked to be a
+ * dump of `type`. Throws DumpProblem; `raw` is gone either way, `file` is left only on success.
+ */
+async function unpackDump(raw: string, type: AddonType, file: string, limitBytes: number): Promise<void> {
+  try {
+    if ((await head(raw, 2)).equals(GZIP)) {
+      try {
+        await pipeline(fs.createReadStream(raw), zlib.createGunzip(), capped(limitBytes, 'the unpacked dump'), fs.createWriteStream(file, { mode: 0o600 }));
+      } catch (err) {
+        if (err instanceof DumpProblem) throw err;
+        throw new DumpProblem('gzip', `not a readable gzip file: ${(err as Error).message}`);
+      }
+    } else fs.renameSync(raw, file);
+    const format = FORMATS[type];
+    if (!format.test(await head(file, 4096))) throw new DumpProblem('format', `not ${format.name}, gzipped or not`);
+  } catch (err) {
+    fs.rmSync(file, { force: true });
+    throw err;
+  } finally {
+    fs.rmSync(raw, { force: true });
+  }
 }
 
 /**
@@ -128,19 +167,76 @@ export async function downloadDump(url: URL, type: AddonType, file: string, limi
     } catch (err) {
       throw new Error(`the download from ${where} broke off: ${(err as Error).message}`);
     }
-    if ((await head(raw, 2)).equals(GZIP)) {
-      try {
-        await pipeline(fs.createReadStream(raw), zlib.createGunzip(), capped(limitBytes, 'the unpacked dump'), fs.createWriteStream(file, { mode: 0o600 }));
-      } catch (err) {
-        throw new Error(`the download from ${where} is not a readable gzip file: ${(err as Error).message}`);
-      }
-      fs.rmSync(raw, { force: true });
-    } else fs.renameSync(raw, file);
-    const format = FORMATS[type];
-    if (!format.test(await head(file, 4096))) throw new Error(`the download from ${where} is not ${format.name}, gzipped or not`);
+    try {
+      await unpackDump(raw, type, file, limitBytes);
+    } catch (err) {
+      const problem = err as DumpProblem;
+      throw new Error(problem.rule === 'maxSize' ? `the download from ${where}: ${problem.message}` : `the download from ${where} is ${problem.message}`);
+    }
   } catch (err) {
     fs.rmSync(raw, { force: true });
     fs.rmSync(file, { force: true });
+    throw err;
+  }
+}
+
+/** The file an uploaded dump waits in, checked, until the controller makes it the backup `file`. */
+export function uploadedFile(file: string): string {
+  return `${file}.upload`;
+}
+
+/**
+ * Receive an uploaded dump (the request body) into `file`: at most `limitBytes` as sent and unpacked,
+ * gunzipped when gzipped, and a dump of `type`. Refused by field `file`: PayloadTooLargeError (413) when too
+ * large, ValidationError (400) for a broken gzip stream or another format; `file` is then absent.
+ */
+export async function receiveDump(body: Readable, type: AddonType, file: string, limitBytes: number): Promise<void> {
+  const raw = `${file}.receiving`;
+  try {
+    await pipeline(body, capped(limitBytes, 'the upload'), fs.createWriteStream(raw, { mode: 0o600 }));
+    await unpackDump(raw, type, file, limitBytes);
+  } catch (err) {
+    fs.rmSync(raw, { force: true });
+    fs.rmSync(file, { force: true });
+    if (!(err instanceof DumpProblem)) throw new BadRequestError(`the upload broke off: ${(err as Error).message}`);
+    const problem = { field: 'file', rule: err.rule, message: err.rule === 'maxSize' ? err.message : `the uploaded file is ${err.message}` };
+    if (err.rule === 'maxSize') throw new PayloadTooLargeError(`${problem.field}: ${problem.message}`, [problem]);
+    throw new ValidationError([problem]);
+  }
+}
+
+export interface UploadInput {
+  name?: string;
+  customDestinationId?: string;
+  /** the request's Content-Length, when it gave one: a larger upload is refused before it is read */
+  contentLength?: number;
+}
+
+/**
+ * Import an uploaded dump (`POST …/import/upload`): the body is received and checked first (receiveDump),
+ * then a backup of the addon (source `fileUpload`) and its restore are made. Nothing is made, and nothing
+ * stays on disk, when the upload is refused; the addon's data is untouched until the restore swaps it.
+ */
+export async function scheduleUpload(store: Store, a: AddonRecord, engine: AddonEngine, dataDir: string, body: Readable, input: UploadInput): Promise<{ backup: AddonBackupRecord; restore: AddonRestoreRecord }> {
+  if (a.paused) throw new ConflictError(`addon '${a.id}' is paused: resume it to import into it`);
+  const limitBytes = a.spec.billing.storage * 1048576;
+  if (input.contentLength !== undefined && input.contentLength > limitBytes) {
+    const problem = { field: 'file', rule: 'maxSize', message: `the uploaded file (${input.contentLength} bytes) is larger than the addon's storage (${a.spec.billing.storage} MB)` };
+    throw new PayloadTooLargeError(`${problem.field}: ${problem.message}`, [problem]);
+  }
+  const id = randomId('backup');
+  const staged = uploadedFile(backupFile(dataDir, a.projectId, a.id, `${id}.${engine.dumpExtension}`));
+  fs.mkdirSync(path.dirname(staged), { recursive: true, mode: 0o700 });
+  await receiveDump(body, a.spec.type, staged, limitBytes);
+  let backup: AddonBackupRecord | undefined;
+  try {
+    const name = input.name ?? `Upload ${new Date().toISOString().slice(0, 19).replace('T', ' ')}`;
+    backup = await scheduleDump(store, a, engine, { id, name, sourceType: 'fileUpload', ...(input.customDestinationId ? { destinationId: input.customDestinationId } : {}) });
+    const restore = await store.addons.createRestore({ projectId: a.projectId, addonId: a.id, id: randomId('restore'), backupId: backup.id });
+    return { backup, restore };
+  } catch (err) {
+    fs.rmSync(staged, { force: true });
+    if (backup) await store.addons.deleteBackup(backup.id).catch(() => {});
     throw err;
   }
 }

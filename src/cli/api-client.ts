@@ -20,7 +20,8 @@ export class ApiError extends Error {
 
 export interface RequestOptions {
   body?: unknown;
-  raw?: Buffer;
+  /** a body sent as is: bytes, or a Blob (e.g. `fs.openAsBlob`, streamed from its file) */
+  raw?: Buffer | Blob;
   contentType?: string;
   accept?: string;
   query?: Record<string, string | number | undefined>;

@@ -35,10 +35,10 @@ export type AddonJobStatus = 'scheduled' | 'in-progress' | 'completed' | 'aborti
 /** The process type that labels an addon's instances (the service and job controllers leave them alone). */
 export const ADDON_PROCESS_TYPE = 'addon';
 
-/** Replicas per addon: the primary and up to two read replicas (PostgreSQL streaming, Redis replicaof); MySQL one. */
+/** Replicas per addon: the primary and up to two read replicas (PostgreSQL streaming, Redis replicaof, MariaDB binlog + GTID). */
 export const ADDON_REPLICAS = { min: 1, max: 3, default: 1 } as const;
-export function replicaRange(type: AddonType): { min: number; max: number } {
-  return { min: ADDON_REPLICAS.min, max: type === 'mysql' ? 1 : ADDON_REPLICAS.max };
+export function replicaRange(_type: AddonType): { min: number; max: number } {
+  return { min: ADDON_REPLICAS.min, max: ADDON_REPLICAS.max };
 }
 /** Storage sizes offered, in MB (advisory on the process runtime: the data directory is not quota-limited). */
 export const ADDON_STORAGE_OPTIONS = [1024, 2048, 4096, 6144, 8192, 16384, 32768, 65536] as const;
@@ -127,7 +127,7 @@ export interface AddonBackupRecord {
   sizeBytes: number;
   addonType: AddonType;
   addonVersion: string;
-  sourceType: 'sameAddon' | 'externalDump' | 'liveInstance';
+  sourceType: 'sameAddon' | 'externalDump' | 'liveInstance' | 'fileUpload';
   /** the schedule that made it, and when it expires unless retained */
   scheduleId?: string;
   expiresAt?: string;
@@ -257,6 +257,7 @@ export function connectionKeys(type: AddonType, c: { host: string; port: number;
   const pgQuery = tls ? '?sslmode=require' : '';
   const redisScheme = tls ? 'rediss' : 'redis';
   if (readPort && type === 'postgresql') read.POSTGRES_URI_READ = `postgresql://${user}:${pass}@${c.host}:${readPort}/${encodeURIComponent(c.database ?? '')}${pgQuery}`;
+  if (readPort && type === 'mysql') read.MYSQL_URI_READ = `mysql://${user}:${pass}@${c.host}:${readPort}/${encodeURIComponent(c.database ?? '')}${tls ? '?ssl-mode=REQUIRED' : ''}`;
   if (readPort && type === 'redis') read.REDIS_REPLICA_URL = `${redisScheme}://default:${pass}@${c.host}:${readPort}`;
   const common = { HOST: c.host, PORT: String(c.port), USERNAME: c.username, PASSWORD: c.password, TLS_ENABLED: String(c.tlsEnabled), ...read };
   switch (type) {

@@ -85,6 +85,13 @@ export class PayloadTooLargeError extends AppError {
   readonly code = 'payload_too_large';
   readonly status = 413;
   readonly title = 'Payload too large';
+  constructor(
+    message: string,
+    /** the field that is too large, when the request names one (e.g. an uploaded `file`) */
+    readonly problems?: FieldProblem[],
+  ) {
+    super(message);
+  }
 }
 
 export class UnsupportedMediaTypeError extends AppError {

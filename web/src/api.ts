@@ -59,6 +59,13 @@ export async function post<T>(path: string, body?: unknown): Promise<T> {
   return (await res.json()) as T;
 }
 
+/** A file sent as the request body (an upload route reads the bytes as they are, gzipped or not). */
+export async function postFile<T>(path: string, file: Blob): Promise<T> {
+  const res = await fetch(path, { method: 'POST', headers: headers({ 'content-type': 'application/octet-stream' }), body: file });
+  if (!res.ok) throw await failure(res);
+  return (await res.json()) as T;
+}
+
 export async function del(path: string): Promise<void> {
   const res = await fetch(path, { method: 'DELETE', headers: headers() });
   if (!res.ok) throw await failure(res);

@@ -2,13 +2,15 @@
  * The `mysql` addon type, served by MariaDB (Debian's mariadb-server: MySQL's protocol and SQL, MariaDB's
  * version numbers). The data directory is `<data>/mysql`, made by mariadb-install-db on first start; the
  * addon's user and database come from an init file the server runs at start, written only for the start
- * that needs it and removed once the server answers. Dumps are mariadb-dump's SQL.
+ * that needs it and removed once the server answers. Dumps are mariadb-dump's SQL. Read replicas follow the
+ * primary's binary log by GTID (mysql-replica.ts).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { generatePassword, type AddonLogin, type AddonRecord } from '../../domain/addons.ts';
 import type { AddonEngine, EngineContext, ServerControl } from './engine.ts';
 import { run, versionLine, writeOwned } from './run.ts';
+import { followWith, replicationOptions, seedReplica } from './mysql-replica.ts';
 
 const SERVER = '/usr/sbin/mariadbd';
 const INSTALL_DB = '/usr/bin/mariadb-install-db';
@@ -30,7 +32,7 @@ export class MysqlEngine implements AddonEngine {
   readonly type = 'mysql' as const;
   readonly name = 'MySQL (served by MariaDB)';
   readonly description = 'MySQL-compatible relational database, served here by MariaDB: versions are MariaDB versions.';
-  readonly features = { backupsDump: true, customDBName: true, importDump: false, importLive: true, scaleReplicas: false, tls: true, externalAccess: false, forkAddon: false };
+  readonly features = { backupsDump: true, customDBName: true, importDump: true, importLive: true, scaleReplicas: true, tls: true, externalAccess: false, forkAddon: false };
   readonly dumpExtension = 'sql';
   private versions?: string[];
 
@@ -53,6 +55,8 @@ export class MysqlEngine implements AddonEngine {
       `CREATE USER IF NOT EXISTS ${u} IDENTIFIED BY ${literal(ctx.secrets.password)};`,
       `ALTER USER ${u} IDENTIFIED BY ${literal(ctx.secrets.password)} ACCOUNT UNLOCK;`,
       `GRANT ALL PRIVILEGES ON *.* TO ${u} WITH GRANT OPTION;`,
+      // Without it, read_only (on the read replicas) refuses this login's writes as everyone else's.
+      `REVOKE READ_ONLY ADMIN ON *.* FROM ${u};`,
       `CREATE DATABASE IF NOT EXISTS ${ident(this.database(ctx.addon))};`,
       'FLUSH PRIVILEGES;',
     ].join('\n');
@@ -72,12 +76,12 @@ export class MysqlEngine implements AddonEngine {
       `  mv ${d}.init ${d}`,
       'fi',
       `INIT=; [ -f ${m}/${INIT_FILE} ] && INIT=--init-file=${m}/${INIT_FILE}`,
-      `exec ${SERVER} --no-defaults --datadir=${d} --tmpdir=${m}/tmp --bind-address=${ctx.host} --port=${ctx.addon.port} --socket=${m}/mysqld.sock --pid-file=${m}/mysqld.pid --skip-name-resolve --innodb-buffer-pool-size=${poolMb}M --performance-schema=OFF${ctx.tls ? ` --ssl-cert=${ctx.tls.certPath} --ssl-key=${ctx.tls.keyPath} --require-secure-transport=ON` : ''} $INIT`,
+      `exec ${SERVER} --no-defaults --datadir=${d} --tmpdir=${m}/tmp --bind-address=${ctx.host} --port=${ctx.addon.port} --socket=${m}/mysqld.sock --pid-file=${m}/mysqld.pid --skip-name-resolve --innodb-buffer-pool-size=${poolMb}M --performance-schema=OFF ${replicationOptions(ctx)}${ctx.tls ? ` --ssl-cert=${ctx.tls.certPath} --ssl-key=${ctx.tls.keyPath} --require-secure-transport=ON` : ''} $INIT`,
     ].join('\n');
   }
 
-  private args(ctx: EngineContext): string[] {
-    return ['--no-defaults', '--protocol=tcp', '-h', ctx.host, '-P', String(ctx.addon.port), '-u', ctx.secrets.username, ...(ctx.tls ? ['--ssl', `--ssl-ca=${ctx.tls.caFile}`] : [])];
+  private args(ctx: EngineContext, to: { host: string; port: number } = { host: ctx.host, port: ctx.addon.port }): string[] {
+    return ['--no-defaults', '--protocol=tcp', '-h', to.host, '-P', String(to.port), '-u', ctx.secrets.username, ...(ctx.tls ? ['--ssl', `--ssl-ca=${ctx.tls.caFile}`] : [])];
   }
 
   private env(ctx: EngineContext): Record<string, string> {
@@ -98,7 +102,13 @@ export class MysqlEngine implements AddonEngine {
 
   async afterReady(ctx: EngineContext): Promise<void> {
     fs.rmSync(path.join(ctx.dataDir, INIT_FILE), { force: true });
+    // A replica: seeded from the primary once, then following it (its database comes from there).
+    if (ctx.replicaOf) return seedReplica(ctx, this.database(ctx.addon), (host, port) => this.args(ctx, { host, port }));
     await this.sql(ctx, `CREATE DATABASE IF NOT EXISTS ${ident(this.database(ctx.addon))}`);
+  }
+
+  followLogin(replica: EngineContext, login: AddonLogin): Promise<void> {
+    return followWith(replica, login);
   }
 
   async dumpFrom(source: URL, file: string): Promise<void> {
@@ -117,10 +127,14 @@ export class MysqlEngine implements AddonEngine {
 
   async addLogin(ctx: EngineContext, login: AddonLogin): Promise<void> {
     const u = `${literal(login.username)}@'%'`;
+    // The new login gets exactly the global privileges of the one granting them: ALL but READ_ONLY ADMIN for
+    // a login made here (so read_only refuses its writes on the read replicas; a login cannot GRANT ALL then).
+    const own = /^GRANT (.+?) ON \*\.\* TO /m.exec(await this.sql(ctx, 'SHOW GRANTS FOR CURRENT_USER()'));
+    if (!own) throw new Error('the current login holds no global privileges to hand on');
     await this.admin(ctx, [
       `CREATE USER IF NOT EXISTS ${u} IDENTIFIED BY ${literal(login.password)}`,
       `ALTER USER ${u} IDENTIFIED BY ${literal(login.password)} ACCOUNT UNLOCK`,
-      `GRANT ALL PRIVILEGES ON *.* TO ${u} WITH GRANT OPTION`,
+      `GRANT ${own[1]} ON *.* TO ${u} WITH GRANT OPTION`,
       'FLUSH PRIVILEGES',
     ]);
   }
@@ -128,7 +142,8 @@ export class MysqlEngine implements AddonEngine {
   async retireLogin(ctx: EngineContext, login: AddonLogin): Promise<void> {
     if (login.username === ctx.secrets.username) throw new Error('a login cannot retire itself');
     // Locked, with a password nobody knows: it cannot log in; then its open sessions end.
-    await this.admin(ctx, [`ALTER USER ${literal(login.username)}@'%' IDENTIFIED BY ${literal(generatePassword())} ACCOUNT LOCK`, 'FLUSH PRIVILEGES']);
+    // IF EXISTS: replicated to read replicas seeded after this login was made, which never had it.
+    await this.admin(ctx, [`ALTER USER IF EXISTS ${literal(login.username)}@'%' IDENTIFIED BY ${literal(generatePassword())} ACCOUNT LOCK`, 'FLUSH PRIVILEGES']);
     const ids = await this.sql(ctx, `SELECT id FROM information_schema.processlist WHERE user = ${literal(login.username)}`);
     for (const id of ids.split('\n').filter((l) => /^\d+$/.test(l.trim()))) await this.sql(ctx, `KILL CONNECTION ${Number(id)}`).catch(() => {});
   }

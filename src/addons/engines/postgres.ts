@@ -39,7 +39,7 @@ export class PostgresEngine implements AddonEngine {
   readonly type = 'postgresql' as const;
   readonly name = 'PostgreSQL';
   readonly description = 'PostgreSQL is a free and open-source relational database management system.';
-  readonly features = { backupsDump: true, customDBName: true, importDump: false, importLive: true, scaleReplicas: true, tls: true, externalAccess: false, forkAddon: false };
+  readonly features = { backupsDump: true, customDBName: true, importDump: true, importLive: true, scaleReplicas: true, tls: true, externalAccess: false, forkAddon: false };
   readonly dumpExtension = 'pgdump';
   private versions?: string[];
 

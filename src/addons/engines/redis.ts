@@ -20,7 +20,7 @@ export class RedisEngine implements AddonEngine {
   readonly type = 'redis' as const;
   readonly name = 'Redis';
   readonly description = 'Redis implements a distributed, in-memory key-value database with optional durability.';
-  readonly features = { backupsDump: true, customDBName: false, importDump: false, importLive: true, scaleReplicas: true, tls: true, externalAccess: false, forkAddon: false };
+  readonly features = { backupsDump: true, customDBName: false, importDump: true, importLive: true, scaleReplicas: true, tls: true, externalAccess: false, forkAddon: false };
   readonly dumpExtension = 'rdb';
   private versions?: string[];
 

@@ -3,13 +3,14 @@
  * `get.addonTypes`, `create|put|get|list|patch|delete.addon`, `pause|resume|restart|scale.addon`,
  * `get|update.addon.version`, `get.addon.containers|credentials`, `backup.addon`, `get.addon.backups|backup`,
  * `delete.backup`, `restore.addon.backup`, `get.addon.restores` and `get.addon.backup.restores|download`
- * work unchanged. Thin: shapes in, AddonsService calls, `{ data }` out.
+ * work unchanged (and slipway's upload of a dump file beside `import.addon.backup`: addon-upload.ts). Thin: shapes in, AddonsService calls, `{ data }` out.
  */
 import { Type } from '@sinclair/typebox';
 import type { Api, ApiDeps } from '../deps.ts';
 import type { AddonsService, AddonContainer, AddonInput, AddonPatch } from '../../addons/addons-service.ts';
 import { ADDON_REPLICAS, replicaRange, type AddonType, ADDON_STORAGE_DEFAULT, ADDON_STORAGE_OPTIONS, camelKey, majorOf, type AddonBackupSchedule, type BackupScheduleSpec, type AddonBackupRecord, type AddonRecord, type AddonRestoreRecord } from '../../domain/addons.ts';
 import * as S from './schema/addons.ts';
+import { registerV1AddonUpload } from './addon-upload.ts';
 import { PaginationQuery } from './schema/index.ts';
 
 const ProjectParams = Type.Object({ projectId: Type.String({ maxLength: 100 }) });
@@ -203,6 +204,8 @@ export function registerV1Addons(app: Api, deps: ApiDeps & { addons?: AddonsServ
     const { backup, restore } = await addons.importBackup(req.principal, projectId, addonId, (req.body ?? {}) as never);
     return { data: { backupId: backup.id, restoreId: restore.id } };
   });
+
+  registerV1AddonUpload(app, addons);
 
   // Backup schedules
   const scheduleView = (s: AddonBackupSchedule) => ({ id: s.id, backupType: s.spec.backupType, ...(s.spec.compressionType ? { backupCompressionType: s.spec.compressionType } : {}), scheduling: s.spec.scheduling, retentionTime: s.spec.retentionTime, createdAt: s.createdAt, updatedAt: s.createdAt });

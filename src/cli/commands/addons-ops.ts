@@ -1,8 +1,9 @@
 /**
  * `slipway addons rotate|import`: a zero-downtime credential rotation (slipway's native route) and an import
- * into an addon from a dump's URL or a live database (`/v1` import). Both wait for the outcome unless
+ * into an addon from a dump file (uploaded), a dump's URL or a live database (`/v1` import). Both wait for the outcome unless
  * `--no-wait`. Registered on the `addons` command by addons.ts.
  */
+import fs from 'node:fs';
 import type { Command } from 'commander';
 import { requireProject, UsageError } from '../service-ref.ts';
 import { sessionOf } from '../session.ts';
@@ -42,17 +43,31 @@ export function registerAddonOps(addons: Command): void {
       s.out.line(`Addon '${addon}': credentials rotated, the old login retired. New values: slipway addons credentials ${addon} -p ${project}`);
     });
 
-  withProject(addons.command('import <addon>').description("import data into the addon (replacing its data): a dump's http(s) URL, or a live database"))
+  withProject(addons.command('import <addon>').description("import data into the addon (replacing its data): a dump file, a dump's http(s) URL, or a live database"))
+    .option('--file <path>', 'a dump file of the addon type to upload (gzipped or not): pg_dump -Fc, a mysqldump, a Redis RDB')
     .option('--url <url>', 'an http(s) URL of a dump of the addon type (gzipped or not)')
     .option('--connection-string <uri>', 'a live database to dump, e.g. postgresql://user:password@host:5432/db')
     .option('--name <name>', 'name of the backup the import makes')
     .option('--no-wait', 'return once scheduled')
-    .action(async (addon: string, opts: { project?: string; url?: string; connectionString?: string; name?: string; wait: boolean }, cmd: Command) => {
+    .action(async (addon: string, opts: { project?: string; file?: string; url?: string; connectionString?: string; name?: string; wait: boolean }, cmd: Command) => {
       const s = sessionOf(cmd);
       const project = requireProject(opts);
-      if (!opts.url === !opts.connectionString) throw new UsageError('give one of --url or --connection-string');
-      const body = { ...(opts.url ? { importUrl: opts.url } : { connectionString: opts.connectionString }), ...(opts.name ? { name: opts.name } : {}) };
-      const made = await s.client.json('POST', `${addonPath(project, addon)}/import`, { body });
+      if ([opts.file, opts.url, opts.connectionString].filter(Boolean).length !== 1) throw new UsageError('give one of --file, --url or --connection-string');
+      let made: { data: unknown };
+      if (opts.file) {
+        let size: number;
+        try {
+          size = fs.statSync(opts.file).size;
+        } catch (err) {
+          throw new UsageError(`cannot read ${opts.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        }
+        if (!s.json) s.out.note(`Uploading ${opts.file} (${size} bytes)…`);
+        // Streamed from disk (a Blob backed by the file), not read into memory.
+        made = await s.client.json('POST', `${addonPath(project, addon)}/import/upload`, { raw: await fs.openAsBlob(opts.file), contentType: 'application/octet-stream', query: { name: opts.name } });
+      } else {
+        const body = { ...(opts.url ? { importUrl: opts.url } : { connectionString: opts.connectionString }), ...(opts.name ? { name: opts.name } : {}) };
+        made = await s.client.json('POST', `${addonPath(project, addon)}/import`, { body });
+      }
       const { backupId, restoreId } = made.data as { backupId: string; restoreId: string };
       if (!opts.wait) return s.json ? s.out.json(made) : s.out.line(`Import scheduled: backup '${backupId}', restore '${restoreId}'.`);
       const backup = await until(async () => (await s.client.get(`${addonPath(project, addon)}/backups/${encodeURIComponent(backupId)}`)).data, (b) => ['completed', 'failed', 'aborted'].includes(b.status), 3_600_000);

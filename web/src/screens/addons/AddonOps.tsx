@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { ConfirmButton } from '../../components/index.ts';
-import { get, post } from '../../api.ts';
+import { get, post, postFile } from '../../api.ts';
 import { usePoll } from '../../hooks.ts';
 import { Problem } from '../../ui.tsx';
 
@@ -14,11 +14,14 @@ const ROTATION_WORDS: Record<string, string> = {
 
 /**
  * An addon's credential rotation (zero downtime: linked services roll out before the old login is retired)
- * and an import from a dump's URL, which replaces the addon's data (AddonPage shows its backup and restore).
+ * and an import from a dump's URL or an uploaded dump file, which replaces the addon's data (AddonPage shows
+ * its backup and restore).
  */
 export function AddonOps({ project, addon, paused, onChange }: { project: string; addon: string; paused: boolean; onChange: () => void }) {
   const rotation = usePoll((signal) => get<{ state: string }>(`${native(project, addon)}/rotation`, signal).then((r) => r.state), [project, addon], 2000);
   const [importUrl, setImportUrl] = useState('');
+  const [dumpFile, setDumpFile] = useState<File>();
+  const [fileInput, setFileInput] = useState(0);
   const [notice, setNotice] = useState('');
   const [problem, setProblem] = useState<string>();
   const [busy, setBusy] = useState(false);
@@ -46,6 +49,14 @@ export function AddonOps({ project, addon, paused, onChange }: { project: string
     rotation.reload();
     onChange();
   };
+  const uploaded = () => {
+    setNotice('Upload received and checked: it appears under Backups, then its restore.');
+    setDumpFile(undefined);
+    // A fresh input: the chosen file's name goes with it.
+    setFileInput((n) => n + 1);
+    rotation.reload();
+    onChange();
+  };
   return (
     <section aria-labelledby="addon-ops-h">
       <h2 id="addon-ops-h">Credentials and import</h2>
@@ -64,6 +75,13 @@ export function AddonOps({ project, addon, paused, onChange }: { project: string
         <input id="addon-import-url" type="url" required placeholder="https://example.com/backup.dump.gz" value={importUrl} onChange={(e) => setImportUrl(e.target.value)} />{' '}
         <ConfirmButton label="Import" title={`Import ${importUrl}?`} disabled={busy || paused || !importUrl} onConfirm={() => post(importPath, { importUrl })} onDone={imported}>
           The addon's data becomes exactly the dump's.
+        </ConfirmButton>
+      </div>
+      <div className="actions">
+        <label htmlFor="addon-import-file">Import a dump file</label>{' '}
+        <input key={fileInput} id="addon-import-file" type="file" accept=".gz,.dump,.pgdump,.sql,.rdb,application/gzip,application/octet-stream" onChange={(e) => setDumpFile(e.target.files?.[0])} />{' '}
+        <ConfirmButton label="Upload and import" title={`Import ${dumpFile?.name ?? 'the file'}?`} disabled={busy || paused || !dumpFile} onConfirm={() => postFile(`${importPath}/upload`, dumpFile!)} onDone={uploaded}>
+          The file (a dump of this addon's type, gzipped or not, up to its storage) is checked as it arrives; then the addon's data becomes exactly the dump's.
         </ConfirmButton>
       </div>
     </section>
