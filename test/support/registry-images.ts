@@ -1,0 +1,56 @@
+/**
+ * Base images for tests, pushed straight into a test registry through the Registry HTTP API (no engine, no
+ * registry outside is reachable): the static busybox as /bin/sh with a symlink per applet, and /tmp.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import * as tar from 'tar';
+import { RegistryClient, sha256, type RegistryCredentials } from '../../src/builds/registry-client.ts';
+
+const BUSYBOX = '/bin/busybox';
+
+/** Pushes `<address>/<repository>:<tag>`: the busybox root filesystem, PATH=/bin, `sh` as its command. */
+export async function pushBusyboxImage(address: string, repository: string, tag: string, credentials?: RegistryCredentials): Promise<string> {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-busybox-root-'));
+  try {
+    fs.mkdirSync(path.join(root, 'bin'));
+    fs.copyFileSync(BUSYBOX, path.join(root, 'bin/busybox'));
+    fs.chmodSync(path.join(root, 'bin/busybox'), 0o755);
+    for (const applet of execFileSync(BUSYBOX, ['--list']).toString().split('\n').filter(Boolean)) {
+      if (applet !== 'busybox') fs.symlinkSync('busybox', path.join(root, 'bin', applet));
+    }
+    fs.mkdirSync(path.join(root, 'tmp'));
+    fs.chmodSync(path.join(root, 'tmp'), 0o1777);
+    const chunks: Buffer[] = [];
+    for await (const c of tar.c({ cwd: root, portable: true }, ['bin', 'tmp']) as AsyncIterable<Buffer>) chunks.push(Buffer.from(c));
+    const layerTar = Buffer.concat(chunks);
+    const layer = zlib.gzipSync(layerTar);
+    const client = new RegistryClient({ endpoint: address, insecure: true, ...(credentials ? { credentials } : {}) });
+    const config = Buffer.from(
+      JSON.stringify({
+        architecture: 'amd64',
+        os: 'linux',
+        config: { Env: ['PATH=/bin'], Cmd: ['sh'] },
+        rootfs: { type: 'layers', diff_ids: [sha256(layerTar)] },
+        history: [{ created_by: 'slipway test: static busybox' }],
+      }),
+    );
+    const layerDigest = await client.pushBlob(repository, layer);
+    const configDigest = await client.pushBlob(repository, config);
+    const manifest = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.length },
+        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: layerDigest, size: layer.length }],
+      }),
+    );
+    await client.putManifest(repository, tag, 'application/vnd.oci.image.manifest.v1+json', manifest);
+    return `${address}/${repository}:${tag}`;
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}
