@@ -37,6 +37,8 @@ export interface KubernetesDriverOptions extends ClusterOptions {
   storageClass?: string;
   /** the image of a release that has only a built artifact */
   imageOfArtifact?: (artifactDir: string, labels: InstanceLabels, log: (line: string) => void) => Promise<string>;
+  /** credentials the cluster pulls those images with (the registry they are pushed to) */
+  artifactPullAuth?: InstanceSpec['registryAuth'];
   /** how long a start waits for the container to run (image pull, scheduling) before it fails; default 5 minutes */
   startTimeoutMs?: number;
   logger?: { info(o: object, m: string): void; warn(o: object, m: string): void };
@@ -110,7 +112,8 @@ export class KubernetesDriver implements RuntimeDriver {
     return this.starting.run(spec.id, () => this.launch(spec, opts));
   }
 
-  private async launch(spec: InstanceSpec, opts: StartOptions): Promise<ObservedInstance> {
+  private async launch(given: InstanceSpec, opts: StartOptions): Promise<ObservedInstance> {
+    const spec = given.image || !this.opts.artifactPullAuth ? given : { ...given, registryAuth: this.opts.artifactPullAuth };
     this.check(spec.id);
     checkFiles(spec.files);
     if (!spec.image && !spec.artifactDir) throw ValidationError.one('image', 'required', 'the kubernetes runtime runs images: the release has neither an image nor an artifact');
