@@ -246,6 +246,8 @@ start() {
 env_lines() {
   echo "SLIPWAY_TEST_KUBECONFIG=$DIR/kubeconfig"
   echo "SLIPWAY_TEST_REGISTRY=127.0.0.1:$REGISTRY_PORT"
+  # Without a scheduler, Pods must name their node.
+  running kube-scheduler || echo "SLIPWAY_TEST_KUBERNETES_NODE=$NODE"
 }
 
 status() {

@@ -22,6 +22,9 @@ import { pushBusyboxImage, pushNodeImage } from './support/registry-images.ts';
 
 const KUBECONFIG = process.env.SLIPWAY_TEST_KUBECONFIG;
 const REGISTRY = process.env.SLIPWAY_TEST_REGISTRY;
+/** a cluster without a scheduler: Pods are bound to this node (scripts/local-kubernetes.sh prints it then) */
+const NODE = process.env.SLIPWAY_TEST_KUBERNETES_NODE;
+const onNode = NODE ? { nodeName: NODE } : {};
 const CASES = [
   'runtime driver conformance: kubernetes',
   'kubernetes driver: Secrets, labels, limits, logs, refused images, artifact images',
@@ -50,7 +53,7 @@ if (!KUBECONFIG) {
     }
   };
 
-  runDriverConformance('kubernetes', (stateDir) => new KubernetesDriver({ stateDir, kubeconfig: KUBECONFIG, scope: `conf-${run}` }), {
+  runDriverConformance('kubernetes', (stateDir) => new KubernetesDriver({ stateDir, kubeconfig: KUBECONFIG, scope: `conf-${run}`, ...onNode }), {
     artifactDir: fixtureApp,
     image,
     appCommand: 'sh /app/app.sh',
@@ -64,7 +67,7 @@ if (!KUBECONFIG) {
   describe('kubernetes driver', () => {
     const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-k8s-'));
     const scope = `drv-${run}`;
-    const driver = new KubernetesDriver({ stateDir, kubeconfig: KUBECONFIG, scope, imageOfArtifact: (dir, labels) => pushArtifactImage({ artifactDir: dir, baseImage: busybox, target: `${REGISTRY}/slipway-test/${labels.project}-${labels.service}` }) });
+    const driver = new KubernetesDriver({ stateDir, kubeconfig: KUBECONFIG, scope, ...onNode, imageOfArtifact: (dir, labels) => pushArtifactImage({ artifactDir: dir, baseImage: busybox, target: `${REGISTRY}/slipway-test/${labels.project}-${labels.service}` }) });
     const labels = { project: 'kdrv', service: 'svc', release: 'r1', processType: 'web' };
     let seq = 0;
     const id = () => `kdrv--svc--web-r1-${seq++}-${run}`;
@@ -145,6 +148,7 @@ if (!KUBECONFIG) {
         SLIPWAY_REGISTRY: `${REGISTRY}/slipway-e2e`,
         SLIPWAY_KUBERNETES_BASE_IMAGE: nodeImage,
         SLIPWAY_PROGRESS_DEADLINE_SECONDS: '120',
+        ...(NODE ? { SLIPWAY_KUBERNETES_NODE: NODE } : {}),
       });
       assert.equal((await api(p, 'POST', '/v1/projects', { name: project })).status, 200);
       const created = await api(p, 'POST', `/v1/projects/${project}/services/combined`, {
