@@ -22,6 +22,10 @@ KUBELET_PORT=${SLIPWAY_K8S_KUBELET_PORT:-10350}
 REGISTRY_PORT=${SLIPWAY_K8S_REGISTRY_PORT:-15000}
 POD_SUBNET=${SLIPWAY_K8S_POD_SUBNET:-10.244.0.0/24}
 NODE=slipway-node
+# The node's address: the pod bridge's gateway (the kubelet refuses a loopback node address, and the API server
+# reaches the kubelet there for logs and exec). Only this machine can reach it.
+NODE_IP=${POD_SUBNET%.*/*}.1
+BRIDGE=slipk8s0
 PAUSE_IMAGE=localhost/slipway-pause:1
 
 pidfile() { echo "$DIR/run/$1.pid"; }
@@ -89,7 +93,7 @@ pki() {
   [ -f "$DIR/pki/ca.crt" ] && return
   mkdir -p "$DIR/pki"
   openssl req -x509 -newkey rsa:2048 -nodes -keyout "$DIR/pki/ca.key" -out "$DIR/pki/ca.crt" -days 3650 -subj "/CN=slipway-local-ca" 2>/dev/null
-  cert apiserver "/CN=kube-apiserver" "subjectAltName=IP:127.0.0.1,IP:10.97.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc"
+  cert apiserver "/CN=kube-apiserver" "subjectAltName=IP:127.0.0.1,IP:$NODE_IP,IP:10.97.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc"
   cert admin "/O=system:masters/CN=slipway-admin"
   cert apiserver-kubelet "/O=system:masters/CN=kube-apiserver-kubelet-client"
   cert kubelet "/O=system:nodes/CN=system:node:$NODE"
@@ -157,7 +161,7 @@ EOF
   "cniVersion": "0.4.0",
   "name": "slipway-k8s",
   "plugins": [
-    { "type": "bridge", "bridge": "slipk8s0", "isGateway": true, "ipMasq": true, "hairpinMode": true,
+    { "type": "bridge", "bridge": "$BRIDGE", "isGateway": true, "ipMasq": true, "hairpinMode": true,
       "ipam": { "type": "host-local", "ranges": [[{ "subnet": "$POD_SUBNET" }]], "routes": [{ "dst": "0.0.0.0/0" }], "dataDir": "$DIR/cni-ipam" } },
     { "type": "portmap", "capabilities": { "portMappings": true } }
   ]
@@ -166,7 +170,7 @@ EOF
   cat >"$DIR/kubelet/config.yaml" <<EOF
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
-address: 127.0.0.1
+address: $NODE_IP
 port: $KUBELET_PORT
 readOnlyPort: 0
 healthzPort: 0
@@ -236,9 +240,13 @@ start() {
   wait_for containerd 30 ctr --address "$DIR/containerd/containerd.sock" version
   ctr --address "$DIR/containerd/containerd.sock" -n k8s.io images import "$DIR/pause/image.tar" >/dev/null
 
+  # The pod bridge exists before the first Pod, holding the node address.
+  ip link show "$BRIDGE" >/dev/null 2>&1 || ip link add "$BRIDGE" type bridge
+  ip -4 addr show dev "$BRIDGE" | grep -q " $NODE_IP/" || ip addr add "$NODE_IP/${POD_SUBNET#*/}" dev "$BRIDGE"
+  ip link set "$BRIDGE" up
   launch kubelet "$BIN/kubelet" --config "$DIR/kubelet/config.yaml" --kubeconfig "$DIR/kubelet/kubeconfig" --root-dir "$DIR/kubelet/root" \
     --container-runtime remote --container-runtime-endpoint "unix://$DIR/containerd/containerd.sock" \
-    --hostname-override "$NODE" --node-ip 127.0.0.1 --cert-dir "$DIR/kubelet/pki" --v 1
+    --hostname-override "$NODE" --node-ip "$NODE_IP" --cert-dir "$DIR/kubelet/pki" --v 1
   wait_for "node $NODE Ready" 120 node_ready
   env_lines
 }
@@ -291,6 +299,7 @@ stop() {
   # Secret and projected volumes are tmpfs mounts under the kubelet's directory.
   grep -o " $DIR/kubelet/[^ ]*" /proc/mounts 2>/dev/null | sort -r | while read -r m; do umount "$m" 2>/dev/null || true; done
   grep -o " $DIR/containerd/[^ ]*" /proc/mounts 2>/dev/null | sort -r | while read -r m; do umount "$m" 2>/dev/null || true; done
+  ip link del "$BRIDGE" 2>/dev/null || true
   echo "local-kubernetes: stopped"
 }
 
