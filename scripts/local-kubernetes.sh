@@ -131,6 +131,19 @@ pause_image() {
 
 configs() {
   mkdir -p "$DIR/run" "$DIR/etcd" "$DIR/containerd" "$DIR/cni" "$DIR/kubelet" "$DIR/registry"
+  # runc as containerd calls it, but a negative oom_score_adj (the kubelet asks -998 for every pod sandbox) is
+  # raised to 0: a process here may not lower its OOM score ("failed to update /proc/self/oom_score_adj:
+  # Permission denied"), which fails every sandbox.
+  cat >"$DIR/containerd/runc" <<'RUNC'
+#!/bin/sh
+prev=
+for a in "$@"; do
+  case "$prev" in --bundle | -b) [ -f "$a/config.json" ] && sed -i 's/"oomScoreAdj":-[0-9]*/"oomScoreAdj":0/' "$a/config.json" ;; esac
+  prev=$a
+done
+exec runc "$@"
+RUNC
+  chmod +x "$DIR/containerd/runc"
   cat >"$DIR/containerd/config.toml" <<EOF
 version = 2
 root = "$DIR/containerd/root"
@@ -150,6 +163,8 @@ state = "$DIR/containerd/state"
     default_runtime_name = "runc"
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        BinaryName = "$DIR/containerd/runc"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "$DIR/cni"
@@ -248,6 +263,9 @@ start() {
     --container-runtime remote --container-runtime-endpoint "unix://$DIR/containerd/containerd.sock" \
     --hostname-override "$NODE" --node-ip "$NODE_IP" --cert-dir "$DIR/kubelet/pki" --v 1
   wait_for "node $NODE Ready" 120 node_ready
+  # The kubelet registers the node tainted not-ready; kube-controller-manager's node lifecycle controller (not
+  # run here) lifts the taint once the node is Ready, so this does it for the single node.
+  api "/api/v1/nodes/$NODE" -X PATCH -H 'Content-Type: application/merge-patch+json' -d '{"spec":{"taints":null}}' >/dev/null
   env_lines
 }
 
@@ -297,8 +315,8 @@ stop() {
   stop_one registry
   stop_one etcd
   # Secret and projected volumes are tmpfs mounts under the kubelet's directory.
-  grep -o " $DIR/kubelet/[^ ]*" /proc/mounts 2>/dev/null | sort -r | while read -r m; do umount "$m" 2>/dev/null || true; done
-  grep -o " $DIR/containerd/[^ ]*" /proc/mounts 2>/dev/null | sort -r | while read -r m; do umount "$m" 2>/dev/null || true; done
+  grep -o " $DIR/kubelet/[^ ]*" /proc/mounts 2>/dev/null | sort -r | while read -r m; do umount "$m" 2>/dev/null || true; done || true
+  grep -o " $DIR/containerd/[^ ]*" /proc/mounts 2>/dev/null | sort -r | while read -r m; do umount "$m" 2>/dev/null || true; done || true
   ip link del "$BRIDGE" 2>/dev/null || true
   echo "local-kubernetes: stopped"
 }
