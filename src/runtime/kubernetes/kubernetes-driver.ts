@@ -278,7 +278,7 @@ export class KubernetesDriver implements RuntimeDriver {
     const namespace = pod.metadata!.namespace!;
     const last = observedOf(pod);
     // The Pod's log goes with it: follow it from the first line before asking the kubelet to stop it.
-    const kept = last?.state === 'running' ? await this.logs_.keep(namespace, id) : (await this.logs_.keepNow(namespace, id), Promise.resolve());
+    const kept = last?.state === 'running' ? (await this.logs_.keep(namespace, id)).ended : (await this.logs_.keepNow(namespace, id), Promise.resolve());
     // The kubelet sends SIGTERM, waits the grace period, then SIGKILL.
     await this.deletePod(namespace, id, Math.max(0, Math.round(gracePeriodSeconds)));
     await this.waitGone(namespace, id, (gracePeriodSeconds + 60) * 1000);

@@ -86,15 +86,16 @@ export class PodLogs {
   /**
    * Starts keeping an instance's output before its Pod is deleted: follows the log from its first line and
    * writes every line to the kept file until the container ends. Resolves, once the stream is open, with
-   * a promise of its end (so the caller can delete the Pod and then wait for the last lines).
+   * `ended`, a promise of its end (so the caller can delete the Pod and then wait for the last lines). The
+   * promise is wrapped: an async function returning a bare promise would wait for it.
    */
-  async keep(namespace: string, id: string): Promise<Promise<void>> {
+  async keep(namespace: string, id: string): Promise<{ ended: Promise<void> }> {
     const ctl = new AbortController();
     let res;
     try {
       res = await this.cluster.stream(logPath(namespace, id, { follow: 'true' }), ctl.signal);
     } catch {
-      return Promise.resolve();
+      return { ended: Promise.resolve() };
     }
     const out = fs.createWriteStream(this.file(id), { flags: 'w' });
     const done = (async () => {
@@ -109,7 +110,7 @@ export class PodLogs {
     // A follow that never ends (a node that lost the container) is cut after a while.
     const timer = setTimeout(() => ctl.abort(), 10 * 60_000);
     timer.unref();
-    return done.finally(() => clearTimeout(timer));
+    return { ended: done.finally(() => clearTimeout(timer)) };
   }
 
   /** Keeps what the API has of an exited instance's output (no follow). */
