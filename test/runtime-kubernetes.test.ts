@@ -180,6 +180,7 @@ if (!KUBECONFIG) {
       const load = routerLoad(p, host);
       await waitFor(async () => load.stats.ok >= 20, 60_000, '20 requests through the router');
       await load.stop();
+      console.log(`kubernetes router: ${load.stats.ok} requests answered through the router, ${load.stats.failed} failed`);
       assert.equal(load.stats.failed, 0, load.stats.errors.slice(0, 5).join('; '));
     });
 
@@ -189,6 +190,7 @@ if (!KUBECONFIG) {
       await waitFor(async () => (await status()).status === 'IN_PROGRESS' || JSON.stringify(await byRelease()) === '{"2":2}', 60_000, 'rollout started');
       await waitFor(async () => (await status()).status === 'COMPLETED' && JSON.stringify(await byRelease()) === '{"2":2}', 300_000, 'v2 on both instances');
       await load.stop();
+      console.log(`kubernetes rolling: ${load.stats.ok} requests answered through the router, ${load.stats.failed} failed`);
       assert.equal(load.stats.failed, 0, `no failed request (${load.stats.ok} ok): ${load.stats.errors.slice(0, 5).join('; ')}`);
       assert.deepEqual([...load.stats.seen.keys()].sort(), ['v1', 'v2']);
     });
@@ -203,6 +205,7 @@ if (!KUBECONFIG) {
       await waitFor(async () => (await api(p, 'GET', `${base}/rollouts`)).body.rollouts[0].status === 'COMPLETED', 300_000, 'canary completed');
       await waitFor(async () => JSON.stringify(await byRelease()) === '{"1":2}', 120_000, 'all on release 1');
       await load.stop();
+      console.log(`kubernetes canary: ${load.stats.ok} requests answered through the router, ${load.stats.failed} failed`);
       assert.equal(load.stats.failed, 0, `no failed request (${load.stats.ok} ok): ${load.stats.errors.slice(0, 5).join('; ')}`);
       assert.deepEqual([...load.stats.seen.keys()].sort(), ['v1', 'v2']);
     });
