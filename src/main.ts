@@ -25,6 +25,7 @@ import { BuildController } from './controllers/build/build-controller.ts';
 import { ProbeScheduler } from './probes/scheduler.ts';
 import { ProcessDriver } from './runtime/process/supervised-driver.ts';
 import { DockerDriver } from './runtime/docker/docker-driver.ts';
+import { KubernetesDriver } from './runtime/kubernetes/kubernetes-driver.ts';
 import type { RuntimeDriver } from './runtime/driver.ts';
 import { ProcessRouter } from './router/builtin-process/process-router.ts';
 import { HaproxyRouter } from './router/haproxy/haproxy-router.ts';
@@ -33,6 +34,7 @@ import { holdTables } from './router/warm-start.ts';
 import type { AccessLogEntry, Router } from './router/table.ts';
 import { buildApi, type Api } from './api/app.ts';
 import { buildNodeApp } from './builds/node-build.ts';
+import { isLoopbackRegistry, pushArtifactImage } from './builds/oci-image.ts';
 import { DockerfileBuilder, dockerfileBuildOf, imageTag } from './builds/docker-build.ts';
 import { checkoutGit, commitInfo, resolveGitRef } from './builds/git-source.ts';
 import { configureHostedRepos } from './builds/hosted-repos.ts';
@@ -87,15 +89,52 @@ function dockerScope(config: Readonly<Config>): string {
   return createHash('sha256').update(config.databaseUrl ?? path.join(config.dataDir, 'slipway.db')).digest('hex').slice(0, 16);
 }
 
+/**
+ * The kubernetes driver: Pods in `<prefix><project>` namespaces; a release built from source runs as its
+ * artifact pushed as a layer on the base image to SLIPWAY_REGISTRY (src/builds/oci-image.ts).
+ */
+function kubernetesDriver(config: Readonly<Config>, runtimeOpts: { stateDir: string; logger: Logger }): RuntimeDriver {
+  const k = config.kubernetes;
+  const reg = config.registry;
+  const credentials = reg?.username && reg.password ? { username: reg.username, password: reg.password } : undefined;
+  const registryHost = reg?.repository.split('/')[0];
+  return new KubernetesDriver({
+    ...runtimeOpts,
+    ...(k.kubeconfig ? { kubeconfig: k.kubeconfig } : { inCluster: k.inCluster }),
+    namespacePrefix: k.namespacePrefix,
+    scope: dockerScope(config),
+    ...(k.nodeName ? { nodeName: k.nodeName } : {}),
+    ...(k.storageClass ? { storageClass: k.storageClass } : {}),
+    ...(reg
+      ? {
+          imageOfArtifact: (artifactDir, labels, log) =>
+            pushArtifactImage({
+              artifactDir,
+              baseImage: k.baseImage,
+              target: `${reg.repository}/${labels.project}/${labels.service}`,
+              ...(credentials ? { credentials } : {}),
+              ...(reg.insecure !== undefined ? { insecure: (endpoint) => (endpoint === registryHost ? reg.insecure! : isLoopbackRegistry(endpoint)) } : {}),
+              log,
+            }),
+          ...(credentials && registryHost ? { artifactPullAuth: { ...credentials, serveraddress: registryHost } } : {}),
+        }
+      : {}),
+  });
+}
+
 export async function startPlatform(config: Readonly<Config>, logger: Logger): Promise<Platform> {
   fs.mkdirSync(config.dataDir, { recursive: true });
   configureHostedRepos(path.join(config.dataDir, 'git'));
   const box = SecretBox.fromDataDir(config.dataDir);
   const store = await openStore({ url: config.databaseUrl, sqlitePath: path.join(config.dataDir, 'slipway.db'), box, onIdleError: (err) => logger.warn({ err: err.message }, 'database connection lost; reconnecting') });
 
-  if (config.runtime === 'kubernetes') throw new Error(`SLIPWAY_RUNTIME=${config.runtime} is not available in this build: use 'process' or 'docker'`);
   const runtimeOpts = { stateDir: path.join(config.dataDir, 'runtime'), logger: logger.child({ component: 'runtime' }) };
-  const driver: RuntimeDriver = config.runtime === 'docker' ? new DockerDriver({ ...runtimeOpts, artifactImage: config.dockerArtifactImage, scope: dockerScope(config) }) : new ProcessDriver({ ...runtimeOpts, isolation: config.isolation });
+  const driver: RuntimeDriver =
+    config.runtime === 'docker'
+      ? new DockerDriver({ ...runtimeOpts, artifactImage: config.dockerArtifactImage, scope: dockerScope(config) })
+      : config.runtime === 'kubernetes'
+        ? kubernetesDriver(config, runtimeOpts)
+        : new ProcessDriver({ ...runtimeOpts, isolation: config.isolation });
   const routerLog = logger.child({ component: 'router' });
   const accessLogger = logger.child({ component: 'access' });
   const logAccess = config.routerAccessLog ? (e: AccessLogEntry) => accessLogger.info(e, 'access') : undefined;
@@ -169,7 +208,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   // Linked addons' credentials are read when a release is derived; the addons service is built below.
   const inherited = new InheritedEnvironment(store, { credentials: (projectId, addonId) => addons.credentials(projectId, addonId) });
   const releases = new ReleasesService(store, signals, { progressDeadlineSeconds: config.progressDeadlineSeconds }, inherited);
-  const caps = { runtime: config.runtime, images: config.runtime === 'docker', dockerfile: config.runtime === 'docker' };
+  const caps = { runtime: config.runtime, images: config.runtime !== 'process', dockerfile: config.runtime === 'docker' };
   const builds = new BuildsService(store, auth, signals, { resolve: (url, ref) => resolveGitRef({ url, ref }), commitInfo: (url, sha, since) => commitInfo({ url, sha, since }) }, config.dataDir);
   // Horizontal autoscaling: sets deployment.instances of autoscaled services (see docs/autoscaling.md).
   // It reads the metrics sampler (built below); with metrics collection off, the runtime and the router directly.
@@ -219,7 +258,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   const runsDir = path.join(config.dataDir, 'job-runs');
   const jobController = new JobController(store, driver, { runsDir, timeScale: config.probeTimeScale, gracePeriodCapSeconds: config.gracePeriodCapSeconds, resyncMs: config.resyncMs, logger: controllerLog, requeue: (id) => jobQueue.add(id) });
   const jobQueue = new WorkQueue('jobs', (id) => jobController.reconcile(id), { concurrency: 4, logger: controllerLog });
-  const jobs = new JobsService(store, auth, jobController, { runsDir, images: config.runtime === 'docker', inherited });
+  const jobs = new JobsService(store, auth, jobController, { runsDir, images: config.runtime !== 'process', inherited });
   const cron = new CronScheduler(store, jobs, { logger: controllerLog, runChanged: (id) => jobQueue.add(id) });
 
   // Addons: database and cache servers as supervised instances of the process runtime.

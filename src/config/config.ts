@@ -32,6 +32,27 @@ export interface Config {
    * `SLIPWAY_ADDON_IMAGE_MYSQL`, `SLIPWAY_ADDON_IMAGE_REDIS`); a type without one is not offered there.
    */
   addonImages: { postgresql?: string; mysql?: string; redis?: string };
+  /** Kubernetes runtime (docs/runtimes.md#kubernetes); unused on the other runtimes. */
+  kubernetes: {
+    /** kubeconfig file (`SLIPWAY_KUBECONFIG`); unset: in-cluster credentials when running in a Pod, else `$KUBECONFIG` / `~/.kube/config` */
+    kubeconfig?: string;
+    /** whether slipway runs in a Pod (the cluster sets `KUBERNETES_SERVICE_HOST`) */
+    inCluster: boolean;
+    /** namespaces are `<prefix><project>` (`SLIPWAY_KUBERNETES_NAMESPACE_PREFIX`, default `slipway-`) */
+    namespacePrefix: string;
+    /** bind Pods to this node instead of leaving them to the scheduler (`SLIPWAY_KUBERNETES_NODE`) */
+    nodeName?: string;
+    /** storage class of volume claims (`SLIPWAY_KUBERNETES_STORAGE_CLASS`; unset: the cluster's default) */
+    storageClass?: string;
+    /** the image a release built from source is layered on (`SLIPWAY_KUBERNETES_BASE_IMAGE`) */
+    baseImage: string;
+  };
+  /**
+   * Where images built by slipway are pushed (`SLIPWAY_REGISTRY`, `host[:port][/path]`), with
+   * `SLIPWAY_REGISTRY_USERNAME` / `SLIPWAY_REGISTRY_PASSWORD`; plain HTTP when `SLIPWAY_REGISTRY_INSECURE=true`
+   * (default: only for a registry on this machine).
+   */
+  registry?: { repository: string; username?: string; password?: string; insecure?: boolean };
   router: 'haproxy' | 'builtin';
   databaseUrl?: string;
   logLevel: string;
@@ -120,6 +141,29 @@ function imageRef(env: Env, name: string): string | undefined {
   return raw;
 }
 
+/** A namespace prefix: lowercase letters, digits and dashes, starting with a letter, at most 40 characters. */
+function dnsLabelPrefix(env: Env, name: string, def: string): string {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  if (!/^[a-z][a-z0-9-]{0,39}$/.test(raw)) throw new ConfigError(`${name} must be lowercase letters, digits and dashes starting with a letter (at most 40), got '${raw}'`);
+  return raw;
+}
+
+function registryOf(env: Env): Config['registry'] {
+  const raw = env.SLIPWAY_REGISTRY;
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^[a-z0-9][a-z0-9.-]*(:\d{1,5})?(\/[a-z0-9][a-z0-9._\-/]*)?$/i.test(raw) || raw.length > 255) {
+    throw new ConfigError(`SLIPWAY_REGISTRY must be a registry host with an optional path, like registry.example:5000/slipway, got '${raw}'`);
+  }
+  const insecure = oneOf(env, 'SLIPWAY_REGISTRY_INSECURE', '', ['', 'true', 'false'] as const);
+  return {
+    repository: raw.replace(/\/+$/, ''),
+    ...(env.SLIPWAY_REGISTRY_USERNAME ? { username: env.SLIPWAY_REGISTRY_USERNAME } : {}),
+    ...(env.SLIPWAY_REGISTRY_PASSWORD ? { password: env.SLIPWAY_REGISTRY_PASSWORD } : {}),
+    ...(insecure ? { insecure: insecure === 'true' } : {}),
+  };
+}
+
 function portRange(env: Env, name: string, def: { from: number; to: number }): { from: number; to: number } {
   const raw = env[name];
   if (raw === undefined || raw === '') return def;
@@ -168,6 +212,15 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       mysql: imageRef(env, 'SLIPWAY_ADDON_IMAGE_MYSQL'),
       redis: imageRef(env, 'SLIPWAY_ADDON_IMAGE_REDIS'),
     },
+    kubernetes: {
+      kubeconfig: env.SLIPWAY_KUBECONFIG || undefined,
+      inCluster: !env.SLIPWAY_KUBECONFIG && !!env.KUBERNETES_SERVICE_HOST,
+      namespacePrefix: dnsLabelPrefix(env, 'SLIPWAY_KUBERNETES_NAMESPACE_PREFIX', 'slipway-'),
+      nodeName: env.SLIPWAY_KUBERNETES_NODE || undefined,
+      storageClass: env.SLIPWAY_KUBERNETES_STORAGE_CLASS || undefined,
+      baseImage: imageRef(env, 'SLIPWAY_KUBERNETES_BASE_IMAGE') ?? 'docker.io/library/node:20-slim',
+    },
+    registry: registryOf(env),
     router: oneOf(env, 'SLIPWAY_ROUTER', haproxyAvailable() ? 'haproxy' : 'builtin', ['haproxy', 'builtin'] as const),
     databaseUrl,
     logLevel: oneOf(env, 'SLIPWAY_LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),

@@ -73,10 +73,12 @@ async function until<T>(f: () => Promise<T | undefined | false> | T | undefined 
   throw new Error(`timed out: ${what}`);
 }
 
-async function get(port: number): Promise<any> {
+/** GET / of an instance at an endpoint (`127.0.0.1` on the process and docker runtimes, the Pod's address on kubernetes). */
+async function get(ep: { host: string; port: number }): Promise<any> {
+  const { host, port } = ep;
   return until(async () => {
     try {
-      const r = await fetch(`http://127.0.0.1:${port}/`);
+      const r = await fetch(`http://${host.includes(':') ? `[${host}]` : host}:${port}/`);
       return await r.json();
     } catch {
       return undefined;
@@ -121,7 +123,7 @@ export function runDriverConformance(name: string, makeDriver: (stateDir: string
     test('starts an instance whose first port answers HTTP, with PORT and the spec env set', async () => {
       const inst = await start(spec(base));
       const port = inst.endpoints[0].port;
-      const body = await get(port);
+      const body = await get(inst.endpoints[0]);
       assert.equal(body.env.A, 'from-spec');
       assert.equal(body.env.PORT, String(opts.portInside === 'internal' ? inst.endpoints[0].internalPort : port));
       assert.equal(body.env.SLIPWAY_INSTANCE, inst.id);
@@ -129,7 +131,7 @@ export function runDriverConformance(name: string, makeDriver: (stateDir: string
 
     test('places runtime files at their absolute paths', async () => {
       const inst = await start(spec({ ...base, env: { FILE_AT: '/etc-app/conf/settings.txt' }, files: [{ path: '/etc-app/conf/settings.txt', content: Buffer.from('secret=1') }] }));
-      assert.equal((await get(inst.endpoints[0].port)).file, 'secret=1');
+      assert.equal((await get(inst.endpoints[0])).file, 'secret=1');
     });
 
     test('is idempotent per instance id, even for concurrent starts', async () => {
@@ -143,7 +145,7 @@ export function runDriverConformance(name: string, makeDriver: (stateDir: string
 
     test('stops gracefully with SIGTERM and removes the instance', async () => {
       const inst = await start(spec(base));
-      await get(inst.endpoints[0].port);
+      await get(inst.endpoints[0]);
       await driver.stop(inst.id, 5);
       assert.equal((await driver.list()).some((i) => i.id === inst.id), false);
       assert.equal(alive(inst.pid), false);
@@ -154,7 +156,7 @@ export function runDriverConformance(name: string, makeDriver: (stateDir: string
 
     test('kills an instance that ignores SIGTERM once the grace period is over', async () => {
       const inst = await start(spec({ ...base, env: { IGNORE_TERM: '1' } }));
-      await get(inst.endpoints[0].port);
+      await get(inst.endpoints[0]);
       await driver.stop(inst.id, 1);
       assert.equal(alive(inst.pid), false);
     });
@@ -173,7 +175,7 @@ export function runDriverConformance(name: string, makeDriver: (stateDir: string
 
     test('captures stdout and stderr lines with timestamps', async () => {
       const inst = await start(spec(base));
-      await get(inst.endpoints[0].port);
+      await get(inst.endpoints[0]);
       const lines = await until(async () => {
         const ls = [];
         for await (const l of driver.logs(inst.id, { tail: 50 })) ls.push(l);
@@ -194,21 +196,21 @@ export function runDriverConformance(name: string, makeDriver: (stateDir: string
 
     test('runs the command where the app runs: it sees what the app wrote to its /tmp', async () => {
       const inst = await start(spec({ ...base, command: ['/bin/sh', '-c', `echo from-app > /tmp/marker-$SLIPWAY_INSTANCE && exec ${app}`] }));
-      await get(inst.endpoints[0].port);
+      await get(inst.endpoints[0]);
       const r = await driver.exec(inst.id, ['/bin/sh', '-c', `cat /tmp/marker-${inst.id}`]);
       assert.deepEqual(r, { exitCode: 0, output: 'from-app\n' });
     });
 
     test('samples resource usage', async () => {
       const inst = await start(spec(base));
-      await get(inst.endpoints[0].port);
+      await get(inst.endpoints[0]);
       const u = await driver.usage(inst.id);
       assert.ok(u && u.memoryBytes > 0 && u.cpuPercent >= 0);
     });
 
     test('reports the CPU of a busy instance, counting a child process of the app', async () => {
       const inst = await start(spec({ ...base, command: ['/bin/sh', '-c', `sh -c 'while :; do :; done' & exec ${app}`] }));
-      await get(inst.endpoints[0].port);
+      await get(inst.endpoints[0]);
       // CPU is a rate: the first reading is the baseline; later ones see the loop's time (how much depends on
       // what else the machine runs, so any share above 0 will do).
       await driver.usage(inst.id);
@@ -222,7 +224,7 @@ export function runDriverConformance(name: string, makeDriver: (stateDir: string
 
     test('a second driver over the same state adopts running instances and can stop them', async () => {
       const inst = await start(spec(base));
-      await get(inst.endpoints[0].port);
+      await get(inst.endpoints[0]);
       const other = makeDriver(stateDir);
       const seen = (await other.list()).find((i) => i.id === inst.id);
       assert.equal(seen?.state, 'running');

@@ -1,0 +1,213 @@
+/**
+ * The kubernetes driver against the shared conformance suite and the platform's rollouts on it, on a real
+ * cluster named by SLIPWAY_TEST_KUBECONFIG (scripts/local-kubernetes.sh starts a single-node one and prints
+ * the environment), with the registry its node pulls from in SLIPWAY_TEST_REGISTRY. Without a cluster every
+ * case is reported as skipped by name.
+ *
+ * No registry outside is reachable: the images are pushed here through the registry API, the conformance
+ * image as the fixture app layered on a busybox base (the same code that turns build artifacts into images).
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { runDriverConformance } from '../src/runtime/conformance.ts';
+import { ImagePullError } from '../src/runtime/driver.ts';
+import { KubernetesDriver } from '../src/runtime/kubernetes/kubernetes-driver.ts';
+import { Cluster } from '../src/runtime/kubernetes/cluster.ts';
+import { pushArtifactImage } from '../src/builds/oci-image.ts';
+import { ROOT, api, fixtureRepo, routerLoad, startTestPlatform, waitFor, type RunningPlatform } from './support/platform.ts';
+import { pushBusyboxImage, pushNodeImage } from './support/registry-images.ts';
+
+const KUBECONFIG = process.env.SLIPWAY_TEST_KUBECONFIG;
+const REGISTRY = process.env.SLIPWAY_TEST_REGISTRY;
+/** a cluster without a scheduler: Pods are bound to this node (scripts/local-kubernetes.sh prints it then) */
+const NODE = process.env.SLIPWAY_TEST_KUBERNETES_NODE;
+const onNode = NODE ? { nodeName: NODE } : {};
+const CASES = [
+  'runtime driver conformance: kubernetes',
+  'kubernetes driver: Secrets, labels, limits, logs, refused images, artifact images',
+  'SLIPWAY_RUNTIME=kubernetes: a service built from source rolls out (rolling, then canary) through the router with no failed request',
+];
+
+if (!KUBECONFIG) {
+  const why = 'SLIPWAY_TEST_KUBECONFIG names no cluster: start one with scripts/local-kubernetes.sh start (docs/runtimes.md)';
+  for (const name of CASES) it(name, { skip: why }, () => {});
+} else {
+  if (!REGISTRY) throw new Error('SLIPWAY_TEST_REGISTRY must name the registry the cluster pulls from (scripts/local-kubernetes.sh prints it)');
+  const cluster = new Cluster({ kubeconfig: KUBECONFIG });
+  const run = process.pid.toString(36);
+  const fixtureApp = path.join(ROOT, 'test/fixtures/images/conformance/app');
+  const busybox = await pushBusyboxImage(REGISTRY, 'slipway-test/busybox', 'conformance');
+  const image = await pushArtifactImage({ artifactDir: fixtureApp, baseImage: busybox, target: `${REGISTRY}/slipway-test/conformance` });
+  console.log(`conformance image ${image}`);
+
+  /** Pods outlive the control plane by design: remove what a scope left (its Pods and their Secrets). */
+  const removeScope = async (selector: string) => {
+    for (const pod of (await cluster.core.listPodForAllNamespaces({ labelSelector: selector })).items) {
+      await cluster.core.deleteNamespacedPod({ name: pod.metadata!.name!, namespace: pod.metadata!.namespace!, gracePeriodSeconds: 0 }).catch(() => {});
+    }
+    for (const s of (await cluster.core.listSecretForAllNamespaces({ labelSelector: selector })).items) {
+      await cluster.core.deleteNamespacedSecret({ name: s.metadata!.name!, namespace: s.metadata!.namespace! }).catch(() => {});
+    }
+  };
+
+  runDriverConformance('kubernetes', (stateDir) => new KubernetesDriver({ stateDir, kubeconfig: KUBECONFIG, scope: `conf-${run}`, ...onNode }), {
+    artifactDir: fixtureApp,
+    image,
+    appCommand: 'sh /app/app.sh',
+    portInside: 'internal',
+    skip: {
+      'captures stdout and stderr lines with timestamps':
+        'the pod log API merges a container’s stdout and stderr into one stream (split streams are an alpha feature of later Kubernetes releases); the driver reports every line as stdout — see the kubernetes driver case below',
+    },
+  });
+
+  describe('kubernetes driver', () => {
+    const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-k8s-'));
+    const scope = `drv-${run}`;
+    const driver = new KubernetesDriver({ stateDir, kubeconfig: KUBECONFIG, scope, ...onNode, imageOfArtifact: (dir, labels) => pushArtifactImage({ artifactDir: dir, baseImage: busybox, target: `${REGISTRY}/slipway-test/${labels.project}-${labels.service}` }) });
+    const labels = { project: 'kdrv', service: 'svc', release: 'r1', processType: 'web' };
+    let seq = 0;
+    const id = () => `kdrv--svc--web-r1-${seq++}-${run}`;
+    after(async () => {
+      await driver.close();
+      await removeScope(`slipway.dev/scope=${scope}`);
+      fs.rmSync(stateDir, { recursive: true, force: true });
+    });
+
+    it('keeps the environment and files in a Secret the Pod owns, labels the Pod, and applies the plan as its limits', async () => {
+      const inst = await driver.start({ id: id(), labels, image, command: ['/bin/sh', '-c', 'exec sh /app/app.sh'], env: { TOKEN: 'tok-123' }, files: [{ path: '/etc/app/token', content: Buffer.from('file-secret') }], ports: [{ name: 'p01', internalPort: 8080 }], memoryMb: 64, cpu: 0.25 });
+      const pod = await cluster.core.readNamespacedPod({ name: inst.id, namespace: 'slipway-kdrv' });
+      assert.equal(pod.metadata!.labels!['slipway.dev/scope'], scope);
+      assert.equal(pod.metadata!.labels!['slipway.dev/service'], 'svc');
+      assert.ok(!JSON.stringify(pod).includes('tok-123') && !JSON.stringify(pod).includes('file-secret'), 'no secret in the Pod object');
+      assert.deepEqual(pod.spec!.containers[0].resources!.limits, { memory: '64Mi', cpu: '250m' });
+      const secret = await cluster.core.readNamespacedSecret({ name: inst.id, namespace: 'slipway-kdrv' });
+      assert.equal(secret.metadata!.ownerReferences?.[0]?.uid, pod.metadata!.uid);
+      assert.equal(inst.endpoints[0].host, pod.status!.podIP, 'the endpoint is the Pod address');
+      assert.deepEqual(await driver.exec(inst.id, ['/bin/sh', '-c', 'echo "$TOKEN $(cat /etc/app/token)"']), { exitCode: 0, output: 'tok-123 file-secret\n' });
+      await driver.stop(inst.id, 1);
+      await assert.rejects(cluster.core.readNamespacedSecret({ name: inst.id, namespace: 'slipway-kdrv' }), 'the Secret goes with the instance');
+    });
+
+    it('captures the output with timestamps from the pod log API, stdout and stderr in one stream, and keeps it after the Pod is gone', async () => {
+      const inst = await driver.start({ id: id(), labels, image, command: ['/bin/sh', '-c', 'echo one; echo two >&2; exec sleep 60'], env: {}, files: [], ports: [] });
+      const lines = await waitFor(async () => {
+        const ls = [];
+        for await (const l of driver.logs(inst.id, { tail: 10 })) ls.push(l);
+        return ls.length >= 2 ? ls : undefined;
+      }, 30_000, 'two lines');
+      assert.deepEqual(lines.map((l) => l.line), ['one', 'two']);
+      assert.ok(lines.every((l) => !Number.isNaN(Date.parse(l.ts))));
+      await driver.stop(inst.id, 1);
+      const kept = [];
+      for await (const l of driver.logs(inst.id, {})) kept.push(l.line);
+      assert.deepEqual(kept, ['one', 'two']);
+    });
+
+    it('fails a start whose image the registry does not have at once, as terminal, leaving no Pod', async () => {
+      const bad = id();
+      await assert.rejects(driver.start({ id: bad, labels, image: `${REGISTRY}/slipway-test/nothing-here:1`, command: [], env: {}, files: [], ports: [] }), (err: Error) => err instanceof ImagePullError && err.terminal);
+      assert.equal((await driver.list()).some((i) => i.id === bad), false);
+    });
+
+    it('runs a release that has only a built artifact: the artifact as an image layer, at /app', async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-k8s-artifact-'));
+      fs.writeFileSync(path.join(dir, 'hello.txt'), 'from the artifact\n');
+      try {
+        const inst = await driver.start({ id: id(), labels, artifactDir: dir, command: ['/bin/sh', '-c', 'exec sleep 60'], env: {}, files: [], ports: [] });
+        assert.deepEqual(await driver.exec(inst.id, ['/bin/sh', '-c', 'pwd; cat hello.txt']), { exitCode: 0, output: '/app\nfrom the artifact\n' });
+        await driver.stop(inst.id, 1);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  });
+
+  describe('SLIPWAY_RUNTIME=kubernetes', () => {
+    let p: RunningPlatform;
+    const project = `kr${run}`;
+    const host = `web.${project}.localhost`;
+    const svc = `/v1/projects/${project}/services/web`;
+    const base = `/projects/${project}/services/web`;
+    const status = async () => (await api(p, 'GET', svc)).body.data.status.deployment;
+    const byRelease = async () => {
+      const c = ((await api(p, 'GET', `${svc}/containers`)).body.data.containers as { release: number; ready: boolean; state: string }[]).filter((x) => x.ready && x.state !== 'stopping');
+      const m: Record<number, number> = {};
+      for (const x of c) m[x.release] = (m[x.release] ?? 0) + 1;
+      return m;
+    };
+
+    before(async () => {
+      const nodeImage = await pushNodeImage(REGISTRY, 'slipway-test/node', process.version.replace(/^v/, ''));
+      p = await startTestPlatform({
+        SLIPWAY_RUNTIME: 'kubernetes',
+        SLIPWAY_KUBECONFIG: KUBECONFIG,
+        SLIPWAY_REGISTRY: `${REGISTRY}/slipway-e2e`,
+        SLIPWAY_KUBERNETES_BASE_IMAGE: nodeImage,
+        SLIPWAY_PROGRESS_DEADLINE_SECONDS: '120',
+        ...(NODE ? { SLIPWAY_KUBERNETES_NODE: NODE } : {}),
+      });
+      assert.equal((await api(p, 'POST', '/v1/projects', { name: project })).status, 200);
+      const created = await api(p, 'POST', `/v1/projects/${project}/services/combined`, {
+        name: 'web',
+        billing: { deploymentPlan: 'nf-compute-20' },
+        deployment: { instances: 2 },
+        vcsData: { projectUrl: fixtureRepo('hello').dir, projectType: 'self-hosted', projectBranch: 'main' },
+        ports: [{ name: 'p01', internalPort: 8080, public: true, protocol: 'HTTP' }],
+        healthChecks: [{ protocol: 'HTTP', type: 'readinessProbe', path: '/health', port: 8080, initialDelaySeconds: 1, periodSeconds: 10, timeoutSeconds: 1, failureThreshold: 3, successThreshold: 1 }],
+        // The Pod's own address reaches the app only where it listens on every interface.
+        runtimeEnvironment: { GREETING: 'v1', LISTEN_HOST: '0.0.0.0' },
+      });
+      assert.equal(created.status, 200, JSON.stringify(created.body));
+      await waitFor(async () => {
+        const st = (await status()).status;
+        if (st === 'FAILED') throw new Error(`v1 failed: ${p.logs.join('').slice(-4000)}`);
+        return st === 'COMPLETED';
+      }, 600_000, 'v1 COMPLETED');
+    });
+    after(async () => {
+      await p?.stop();
+      await removeScope(`slipway.dev/project=${project}`);
+    });
+
+    it('runs each instance as a labelled Pod in the project namespace, serving through the router', async () => {
+      const pods = (await cluster.core.listNamespacedPod({ namespace: `slipway-${project}`, labelSelector: 'slipway.dev/service=web' })).items.filter((x) => !x.metadata!.deletionTimestamp);
+      assert.equal(pods.length, 2);
+      assert.ok(pods.every((x) => x.spec!.containers[0].image!.startsWith(`${REGISTRY}/slipway-e2e/${project}/web@sha256:`)), pods.map((x) => x.spec!.containers[0].image).join(', '));
+      const load = routerLoad(p, host);
+      await waitFor(async () => load.stats.ok >= 20, 60_000, '20 requests through the router');
+      await load.stop();
+      console.log(`kubernetes router: ${load.stats.ok} requests answered through the router, ${load.stats.failed} failed`);
+      assert.equal(load.stats.failed, 0, load.stats.errors.slice(0, 5).join('; '));
+    });
+
+    it('rolls out a new release instance by instance with no failed request', async () => {
+      const load = routerLoad(p, host);
+      await api(p, 'PATCH', `/v1/projects/${project}/services/combined/web`, { runtimeEnvironment: { GREETING: 'v2', LISTEN_HOST: '0.0.0.0' } });
+      await waitFor(async () => (await status()).status === 'IN_PROGRESS' || JSON.stringify(await byRelease()) === '{"2":2}', 60_000, 'rollout started');
+      await waitFor(async () => (await status()).status === 'COMPLETED' && JSON.stringify(await byRelease()) === '{"2":2}', 300_000, 'v2 on both instances');
+      await load.stop();
+      console.log(`kubernetes rolling: ${load.stats.ok} requests answered through the router, ${load.stats.failed} failed`);
+      assert.equal(load.stats.failed, 0, `no failed request (${load.stats.ok} ok): ${load.stats.errors.slice(0, 5).join('; ')}`);
+      assert.deepEqual([...load.stats.seen.keys()].sort(), ['v1', 'v2']);
+    });
+
+    it('moves a canary back to release 1 in a weighted step, paused until continued, with no failed request', async () => {
+      const load = routerLoad(p, host);
+      const started = await api(p, 'POST', `${base}/rollouts`, { release: 1, strategy: 'canary', canary: { steps: [{ instanceWeight: 50 }] } });
+      assert.equal(started.status, 200, JSON.stringify(started.body));
+      await waitFor(async () => (await api(p, 'GET', `${base}/rollouts`)).body.rollouts[0].canary?.paused === true, 300_000, 'paused at the step');
+      assert.deepEqual(await byRelease(), { 1: 1, 2: 1 });
+      await api(p, 'POST', `${base}/rollouts/${started.body.number}/continue`);
+      await waitFor(async () => (await api(p, 'GET', `${base}/rollouts`)).body.rollouts[0].status === 'COMPLETED', 300_000, 'canary completed');
+      await waitFor(async () => JSON.stringify(await byRelease()) === '{"1":2}', 120_000, 'all on release 1');
+      await load.stop();
+      console.log(`kubernetes canary: ${load.stats.ok} requests answered through the router, ${load.stats.failed} failed`);
+      assert.equal(load.stats.failed, 0, `no failed request (${load.stats.ok} ok): ${load.stats.errors.slice(0, 5).join('; ')}`);
+      assert.deepEqual([...load.stats.seen.keys()].sort(), ['v1', 'v2']);
+    });
+  });
+}
