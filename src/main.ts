@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
-import { loadConfig, type Config } from './config/config.ts';
+import { loadConfig, type Config, type ControllerKind } from './config/config.ts';
 import { openStore, type Store } from './store/store.ts';
 import { SecretBox } from './store/secret-box.ts';
 import { AuthService } from './services/auth.ts';
@@ -61,6 +61,9 @@ import { FlowsService } from './flows/flows-service.ts';
 import { FlowRunner } from './flows/runner.ts';
 import { FlowTriggers } from './flows/triggers.ts';
 import { startObserve } from './observe/observe.ts';
+import { openNotifier } from './store/dialect/notify.ts';
+import { SharedRoutes, ROUTES_CHANNEL } from './replicas/shared-routes.ts';
+import { nodeIdOf } from './replicas/node-id.ts';
 import { Autoscaler } from './autoscaler/autoscaler.ts';
 import { DirectSignals, MetricsSignals } from './autoscaler/signals.ts';
 import { webInstances } from './autoscaler/instances.ts';
@@ -119,6 +122,16 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
       : // The built-in proxy runs in a process of its own that outlives the control plane (see docs/restarts.md).
         new ProcessRouter({ host: config.routerHost, port: config.routerPort, tlsPort: config.routerTlsPort, metricsPort: config.routerMetricsPort, tcpPorts: config.routerTcpPorts, domain: config.domain, dataDir: config.dataDir, accessLog: !!accessLog, logLevel: config.logLevel, logger: routerLog, ...(accessLog ? { accessLogSink: accessLog } : {}) });
 
+  // Several control planes on one PostgreSQL database: every replica's router serves the merged table of all
+  // (src/replicas/shared-routes.ts), told of changes by NOTIFY and a poll.
+  const nodeId = nodeIdOf(config.dataDir);
+  const notifier = config.databaseUrl ? openNotifier(config.databaseUrl, (err) => logger.warn({ err: err.message }, 'store notifications interrupted; polling meanwhile')) : undefined;
+  const sharedRoutes = notifier
+    ? new SharedRoutes(dataPlane, store.db, { nodeId, logger: routerLog, notify: () => notifier.notify(ROUTES_CHANNEL), onNudge: (wake) => notifier.listen(ROUTES_CHANNEL, wake) })
+    : undefined;
+
+  // A replica may run only some controllers (SLIPWAY_CONTROLLERS); a kind it does not run drops its keys.
+  const runs = (kind: ControllerKind) => config.controllers.has(kind);
   let serviceQueue!: WorkQueue;
   let buildQueue!: WorkQueue;
   const signals: Signals = {
@@ -139,7 +152,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   });
   // Until the controllers have seen every running instance's readiness again, the data plane keeps serving
   // the table it holds (one adopted from the previous run) rather than the partial tables of a warm-up.
-  const held = holdTables(dataPlane, {
+  const held = holdTables(sharedRoutes ?? dataPlane, {
     maxHoldMs: 30_000,
     isWarm: async (latest) => {
       const routed = new Set(latest.routes.flatMap((r) => r.endpoints.map((e) => e.id)));
@@ -216,12 +229,12 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
     { artifactsDir: path.join(config.dataDir, 'artifacts'), logger: controllerLog, onFinished: (b) => releases.onBuildFinished(b), buildArguments: (svc) => inherited.buildArguments(svc) },
   );
 
-  serviceQueue = new WorkQueue('services', (key) => serviceController.reconcile(key), { concurrency: 8, logger: controllerLog });
-  volumeQueue = new WorkQueue('volumes', (key) => volumeController.reconcile(key), { concurrency: 2, logger: controllerLog });
-  buildQueue = new WorkQueue('builds', (id) => buildController.reconcile(id), { concurrency: 2, logger: controllerLog });
+  serviceQueue = new WorkQueue('services', (key) => (runs('services') ? serviceController.reconcile(key) : Promise.resolve()), { concurrency: 8, logger: controllerLog });
+  volumeQueue = new WorkQueue('volumes', (key) => (runs('services') ? volumeController.reconcile(key) : Promise.resolve()), { concurrency: 2, logger: controllerLog });
+  buildQueue = new WorkQueue('builds', (id) => (runs('builds') ? buildController.reconcile(id) : Promise.resolve()), { concurrency: 2, logger: controllerLog });
   const runsDir = path.join(config.dataDir, 'job-runs');
   const jobController = new JobController(store, driver, { runsDir, timeScale: config.probeTimeScale, gracePeriodCapSeconds: config.gracePeriodCapSeconds, resyncMs: config.resyncMs, logger: controllerLog, requeue: (id) => jobQueue.add(id) });
-  const jobQueue = new WorkQueue('jobs', (id) => jobController.reconcile(id), { concurrency: 4, logger: controllerLog });
+  const jobQueue = new WorkQueue('jobs', (id) => (runs('jobs') ? jobController.reconcile(id) : Promise.resolve()), { concurrency: 4, logger: controllerLog });
   const jobs = new JobsService(store, auth, jobController, { runsDir, images: config.runtime === 'docker', inherited });
   const cron = new CronScheduler(store, jobs, { logger: controllerLog, runChanged: (id) => jobQueue.add(id) });
 
@@ -245,7 +258,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   });
   // External access (src/addons/external-access.ts): each pass brings the addon's TCP route in line with its row.
   const addonRoutes = new AddonRoutes(store, routes, router, config.domain);
-  const addonQueue = new WorkQueue('addons', (key) => addonController.reconcile(key).finally(() => addonRoutes.sync(key)), { concurrency: 4, logger: controllerLog });
+  const addonQueue = new WorkQueue('addons', (key) => (runs('addons') ? addonController.reconcile(key).finally(() => addonRoutes.sync(key)) : Promise.resolve()), { concurrency: 4, logger: controllerLog });
   const addons = new AddonsService(store, auth, engines, driver, { dataDir: config.dataDir, runtime: config.runtime, images: config.addonImages, changed: (key) => addonQueue.add(key), external: (a) => addonRoutes.external(a) });
   const secretGroups = new SecretGroupsService(store, auth, releases, addons);
   // Pipelines and release flows: runs are written by the service and executed by the runner.
@@ -312,17 +325,19 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
     for (const key of await volumeController.resyncKeys()) volumeQueue.add(key);
     for (const k of await store.addons.listKeys()) addonQueue.add(`${k.projectId}/${k.id}`);
     for (const key of await addonController.runtimeKeys()) addonQueue.add(key);
-    await volumeController.sweepNow();
+    if (runs('services')) await volumeController.sweepNow();
   };
   // Adopt what still runs, resume volume operations and finish interrupted builds before taking requests.
-  for (const key of await addonController.start()) addonQueue.add(key);
+  if (runs('addons')) for (const key of await addonController.start()) addonQueue.add(key);
   await resync();
   held.begin();
-  for (const id of await buildController.requeueInterrupted()) buildQueue.add(id);
-  await jobController.start();
-  cron.start();
-  await flowRunner.start();
-  autoscaler.start();
+  if (runs('builds')) for (const id of await buildController.requeueInterrupted()) buildQueue.add(id);
+  if (runs('jobs')) {
+    await jobController.start();
+    cron.start();
+  }
+  if (runs('flows')) await flowRunner.start();
+  if (runs('services')) autoscaler.start();
   metricsSampler.start();
   const resyncTimer = setInterval(() => void resync().catch((err) => controllerLog.error({ err }, 'resync failed')), config.resyncMs);
   resyncTimer.unref();
@@ -342,7 +357,8 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
       polling = false;
     }
   };
-  const pollTimer = config.repoPollMs > 0 ? setInterval(() => void pollRepos(), config.repoPollMs) : undefined;
+  // Caught here: an error that escaped a timer would end the process (a row this replica cannot read did).
+  const pollTimer = config.repoPollMs > 0 && runs('builds') ? setInterval(() => void pollRepos().catch((err: Error) => controllerLog.error({ err }, 'repository poll failed')), config.repoPollMs) : undefined;
   pollTimer?.unref();
 
   await api.listen({ host: config.apiHost, port: config.apiPort });
@@ -396,6 +412,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
         );
       }
       await driver.close();
+      await notifier?.close();
       await store.close();
     },
   };
