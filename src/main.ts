@@ -64,6 +64,7 @@ import { startObserve } from './observe/observe.ts';
 import { openNotifier } from './store/dialect/notify.ts';
 import { SharedRoutes, ROUTES_CHANNEL } from './replicas/shared-routes.ts';
 import { nodeIdOf } from './replicas/node-id.ts';
+import { SharedArtifacts } from './replicas/shared-artifacts.ts';
 import { Autoscaler } from './autoscaler/autoscaler.ts';
 import { DirectSignals, MetricsSignals } from './autoscaler/signals.ts';
 import { webInstances } from './autoscaler/instances.ts';
@@ -101,7 +102,10 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
 
   if (config.runtime === 'kubernetes') throw new Error(`SLIPWAY_RUNTIME=${config.runtime} is not available in this build: use 'process' or 'docker'`);
   const runtimeOpts = { stateDir: path.join(config.dataDir, 'runtime'), logger: logger.child({ component: 'runtime' }) };
-  const driver: RuntimeDriver = config.runtime === 'docker' ? new DockerDriver({ ...runtimeOpts, artifactImage: config.dockerArtifactImage, scope: dockerScope(config) }) : new ProcessDriver({ ...runtimeOpts, isolation: config.isolation });
+  // Replicas on one database: an instance may run an artifact another replica built (src/replicas/shared-artifacts.ts).
+  const sharedArtifacts = config.databaseUrl ? new SharedArtifacts(store.blobs, path.join(config.dataDir, 'artifacts')) : undefined;
+  const localDriver: RuntimeDriver = config.runtime === 'docker' ? new DockerDriver({ ...runtimeOpts, artifactImage: config.dockerArtifactImage, scope: dockerScope(config) }) : new ProcessDriver({ ...runtimeOpts, isolation: config.isolation });
+  const driver = sharedArtifacts ? sharedArtifacts.driver(localDriver) : localDriver;
   const routerLog = logger.child({ component: 'router' });
   const accessLogger = logger.child({ component: 'access' });
   const logAccess = config.routerAccessLog ? (e: AccessLogEntry) => accessLogger.info(e, 'access') : undefined;
@@ -220,13 +224,21 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
     {
       checkoutGit: (o) => checkoutGit(o),
       extractBundle: (o) => extractBundle(o),
-      build: (o) => buildNodeApp({ ...o, cacheDir: path.join(config.dataDir, 'npm-cache') }),
+      build: async (o) => {
+        const out = await buildNodeApp({ ...o, cacheDir: path.join(config.dataDir, 'npm-cache') });
+        // In the store before the build is SUCCESS, so no replica can start an artifact it cannot fetch.
+        if (sharedArtifacts) {
+          o.log('-----> Storing the artifact for the other control-plane replicas');
+          await sharedArtifacts.upload(o.outDir);
+        }
+        return out;
+      },
       // Dockerfile builds go to the engine the docker runtime runs on, and stay in its image store.
       ...(dockerfileBuilder
         ? { buildImage: (o) => dockerfileBuilder.build({ ...dockerfileBuildOf(o.spec), sourceDir: o.sourceDir, tag: imageTag(o.build.projectId, o.build.serviceId, o.build.id), log: o.log, signal: o.signal }) }
         : {}),
     },
-    { artifactsDir: path.join(config.dataDir, 'artifacts'), logger: controllerLog, onFinished: (b) => releases.onBuildFinished(b), buildArguments: (svc) => inherited.buildArguments(svc) },
+    { artifactsDir: path.join(config.dataDir, 'artifacts'), shareLogs: !!config.databaseUrl, logger: controllerLog, onFinished: (b) => releases.onBuildFinished(b), buildArguments: (svc) => inherited.buildArguments(svc) },
   );
 
   serviceQueue = new WorkQueue('services', (key) => (runs('services') ? serviceController.reconcile(key) : Promise.resolve()), { concurrency: 8, logger: controllerLog });

@@ -555,7 +555,7 @@ const migrations = (dialect: DialectName): Record<string, Migration> => ({
   // Several control-plane replicas on one PostgreSQL database (docs/high-availability.md): what one replica
   // holds for the others. `cluster_meta` names the sealing key (its fingerprint) so a replica with another key
   // refuses to start; `route_publications` holds each replica's routing table, which every replica's router
-  // serves merged; `blobs` holds build artifacts by content digest; `log_lines` the services' output.
+  // serves merged; `blobs` holds build artifacts (by build, with their sha256); `log_lines` the services' output.
   '0020_shared_replicas': {
     async up(db: Kysely<any>) {
       await db.schema
@@ -573,7 +573,8 @@ const migrations = (dialect: DialectName): Record<string, Migration> => ({
         .execute();
       await db.schema
         .createTable('blobs')
-        .addColumn('digest', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('digest', 'text', (c) => c.notNull())
         .addColumn('size', 'bigint', (c) => c.notNull())
         .addColumn('data', dialect === 'postgres' ? 'bytea' : 'blob', (c) => c.notNull())
         .addColumn('created_at', 'text', (c) => c.notNull())

@@ -534,7 +534,7 @@ export interface BackupPlacementsTable {
 export interface Database {
   cluster_meta: { key: string; value: string };
   route_publications: RoutePublicationsTable;
-  blobs: { digest: string; size: number; data: Buffer; created_at: string };
+  blobs: { name: string; digest: string; size: number; data: Buffer; created_at: string };
   log_lines: LogLinesTable;
 }
 

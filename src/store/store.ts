@@ -20,6 +20,7 @@ import { VolumesRepo } from './volumes-repo.ts';
 import { AddonsRepo } from './addons-repo.ts';
 import { BackupDestinationsRepo } from './backup-destinations-repo.ts';
 import { checkSealingKey } from './cluster-meta-repo.ts';
+import { BlobsRepo } from './blobs-repo.ts';
 
 export interface Store {
   db: Kysely<Database>;
@@ -40,6 +41,7 @@ export interface Store {
   volumes: VolumesRepo;
   addons: AddonsRepo;
   backupDestinations: BackupDestinationsRepo;
+  blobs: BlobsRepo;
   close(): Promise<void>;
 }
 
@@ -74,6 +76,7 @@ export async function openStore(opts: { url?: string; sqlitePath?: string; box: 
     volumes: new VolumesRepo(db),
     addons: new AddonsRepo(db, opts.box),
     backupDestinations: new BackupDestinationsRepo(db, opts.box),
+    blobs: new BlobsRepo(db),
     close,
   };
 }
