@@ -33,11 +33,13 @@ export class SharedArtifacts {
   }
 
   /**
-   * The local directory of an artifact: `artifactDir` itself when this replica has it, else its copy here,
-   * fetched from the store on first use (concurrent callers share one fetch). Throws when the store has none.
+   * The local directory of an artifact: this replica's own (`<artifacts dir>/<build id>`, where it built it
+   * or fetched it before), else fetched from the store on first use (concurrent callers share one fetch).
+   * Throws when the store has none.
    */
   async localDir(artifactDir: string): Promise<string> {
-    if (fs.existsSync(artifactDir)) return artifactDir;
+    // Another replica's path is never used, even where it happens to be visible (one machine, a shared
+    // mount): replicas share nothing but the store, and that replica may remove its copy at any time.
     const id = path.basename(artifactDir);
     const local = path.join(this.artifactsDir, id);
     if (fs.existsSync(local)) return local;
