@@ -65,6 +65,7 @@ import { openNotifier } from './store/dialect/notify.ts';
 import { SharedRoutes, ROUTES_CHANNEL } from './replicas/shared-routes.ts';
 import { nodeIdOf } from './replicas/node-id.ts';
 import { SharedArtifacts } from './replicas/shared-artifacts.ts';
+import { SharedObserver } from './replicas/shared-observer.ts';
 import { Autoscaler } from './autoscaler/autoscaler.ts';
 import { DirectSignals, MetricsSignals } from './autoscaler/signals.ts';
 import { webInstances } from './autoscaler/instances.ts';
@@ -207,7 +208,9 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
     instances: (key) => webInstances(serviceController, driver, key),
     serviceChanged: (key) => serviceQueue?.add(key),
   });
-  const catalog = new ServiceCatalog(store, auth, releases, signals, serviceController, caps, builds, autoscaler);
+  // Several replicas: the API shows every replica's instances, not only those this one's runtime runs.
+  const sharedObserver = config.databaseUrl ? new SharedObserver(serviceController, store.db, { nodeId, logger: controllerLog }) : undefined;
+  const catalog = new ServiceCatalog(store, auth, releases, signals, sharedObserver ?? serviceController, caps, builds, autoscaler);
   const projects = new ProjectsService(store, auth, signals);
   let volumeQueue!: WorkQueue;
   const volumeController = new VolumeController(store, driver, volumeStorage, { logger: controllerLog, serviceChanged: (key) => serviceQueue?.add(key) });
@@ -351,6 +354,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   if (runs('flows')) await flowRunner.start();
   if (runs('services')) autoscaler.start();
   metricsSampler.start();
+  sharedObserver?.start();
   const resyncTimer = setInterval(() => void resync().catch((err) => controllerLog.error({ err }, 'resync failed')), config.resyncMs);
   resyncTimer.unref();
   // CI by polling: every build and combined service with a repository builds its watched branch's new commits
@@ -396,6 +400,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
       if (pollTimer) clearInterval(pollTimer);
       await api.close();
       await observe.stop();
+      sharedObserver?.stop();
       await autoscaler.stop();
       await metricsSampler.stop();
       await cron.stop();

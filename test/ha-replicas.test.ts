@@ -147,6 +147,15 @@ describe('three control planes on one PostgreSQL database', () => {
     const { instance } = (await (await viaRouter(r3, HOST)).json()) as { instance: string };
     assert.ok(fs.existsSync(path.join(r2.dataDir, 'runtime', 'instances', instance)), `instance ${instance} runs on replica 2`);
     assert.ok(!fs.existsSync(path.join(r1.dataDir, 'runtime', 'instances', instance)));
+    // The instance, observed by replica 2's runtime, is listed by every replica.
+    for (const r of [r1, r3]) {
+      const c = await waitFor(async () => {
+        const got = await (await northflankClient(r)).get.service.containers({ parameters: { projectId: PROJECT, serviceId: SVC } });
+        return got.data.containers?.length === 1 ? got.data.containers : undefined;
+      }, 30_000, `containers on ${r.apiUrl}`);
+      assert.equal(c[0]!.status, 'TASK_RUNNING');
+      assert.equal(JSON.stringify(c[0]).includes(instance), true, JSON.stringify(c[0]));
+    }
     // The build log, written on replica 1, reads from replica 3.
     const log = await api(r3, 'GET', `/projects/${PROJECT}/services/${SVC}/builds/${build.id}/log`);
     assert.equal(log.status, 200);
