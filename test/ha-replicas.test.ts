@@ -19,7 +19,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import type { ApiClient } from '@northflank/js-client';
 import { createPgDatabase } from './support/databases.ts';
-import { ROOT, api, fixtureRepo, northflankClient, startTestPlatform, viaRouter, waitFor, type RunningPlatform } from './support/platform.ts';
+import { ROOT, api, fixtureRepo, northflankClient, routerLoad, startTestPlatform, viaRouter, waitFor, type RunningPlatform } from './support/platform.ts';
 
 const PROJECT = 'harbor';
 const SVC = 'web';
@@ -162,7 +162,7 @@ describe('three control planes on one PostgreSQL database', () => {
     assert.match(log.body as string, /Build succeeded/);
   });
 
-  it('streams on replica 3 a rollout started on replica 1, and routes to the new release everywhere', async () => {
+  it('streams on replica 3 a rollout started on replica 1, and routes to the new release everywhere with no failed request', async () => {
     const before_ = (await api(r3, 'GET', `/projects/${PROJECT}/services/${SVC}/rollouts`)).body.rollouts[0].number as number;
     // The overview stream is open on replica 3 before the rollout starts on replica 1.
     const overview = await readEvents(r3, '/overview', (frames) =>
@@ -173,6 +173,8 @@ describe('three control planes on one PostgreSQL database', () => {
       }),
     );
     await waitFor(() => overview.frames.length > 0, 30_000, 'first overview event');
+    // Requests through replica 3's router all along: its table follows replica 2's controllers.
+    const load = routerLoad(r3, HOST);
     await client1.patch.service.combined({ parameters: { projectId: PROJECT, serviceId: SVC }, data: { runtimeEnvironment: { GREETING: 'v2', API_KEY: 'not-in-plain-text' } } as never });
     const number = await waitFor(async () => {
       const n = (await api(r3, 'GET', `/projects/${PROJECT}/services/${SVC}/rollouts`)).body.rollouts[0].number as number;
@@ -184,6 +186,10 @@ describe('three control planes on one PostgreSQL database', () => {
     assert.match(rollout[0]!.message, /started/);
     assert.match(rollout.at(-1)!.message, /completed/);
     assert.deepEqual(JSON.parse(frames.at(-1)!.data), { status: 'COMPLETED' });
+    await waitFor(() => (load.stats.seen.get('v2') ?? 0) > 0, 30_000, 'v2 through the router of replica 3');
+    await load.stop();
+    console.log(`through replica 3's router during the rollout: ${load.stats.ok} ok, ${load.stats.failed} failed`);
+    assert.equal(load.stats.failed, 0, `no failed request through replica 3's router during the rollout (${load.stats.ok} ok): ${load.stats.errors.slice(0, 5).join('; ')}`);
     const seen = await overview.done;
     assert.ok(seen.length >= 2, 'the overview stream on replica 3 sent the change');
     for (const r of replicas) {
