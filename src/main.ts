@@ -248,7 +248,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   volumeQueue = new WorkQueue('volumes', (key) => (runs('services') ? volumeController.reconcile(key) : Promise.resolve()), { concurrency: 2, logger: controllerLog });
   buildQueue = new WorkQueue('builds', (id) => (runs('builds') ? buildController.reconcile(id) : Promise.resolve()), { concurrency: 2, logger: controllerLog });
   const runsDir = path.join(config.dataDir, 'job-runs');
-  const jobController = new JobController(store, driver, { runsDir, timeScale: config.probeTimeScale, gracePeriodCapSeconds: config.gracePeriodCapSeconds, resyncMs: config.resyncMs, logger: controllerLog, requeue: (id) => jobQueue.add(id) });
+  const jobController = new JobController(store, driver, { runsDir, shareLogs: !!config.databaseUrl, timeScale: config.probeTimeScale, gracePeriodCapSeconds: config.gracePeriodCapSeconds, resyncMs: config.resyncMs, logger: controllerLog, requeue: (id) => jobQueue.add(id) });
   const jobQueue = new WorkQueue('jobs', (id) => (runs('jobs') ? jobController.reconcile(id) : Promise.resolve()), { concurrency: 4, logger: controllerLog });
   const jobs = new JobsService(store, auth, jobController, { runsDir, images: config.runtime === 'docker', inherited });
   const cron = new CronScheduler(store, jobs, { logger: controllerLog, runChanged: (id) => jobQueue.add(id) });

@@ -8,7 +8,8 @@
  * Through the official @northflank/js-client a project and a service are created on replica 1; every
  * replica answers the service the same on /v1, natively, on /v3 and as a formation; each replica's router
  * reaches it; the build made on replica 1 runs on replica 2 from the artifact in the store; a rollout started
- * on replica 1 streams on replica 3; the instance's output reads and streams from replicas 1 and 3; a second
+ * on replica 1 streams on replica 3; the instance's output reads and streams from replicas 1 and 3; a job
+ * run started on replica 3 runs on replica 2 and its output reads from replicas 1 and 3; a second
  * replica with another sealing key is refused with a message naming SLIPWAY_SECRET_KEY.
  */
 import { after, before, describe, it } from 'node:test';
@@ -218,6 +219,24 @@ describe('three control planes on one PostgreSQL database', () => {
     await client1.patch.service.combined({ parameters: { projectId: PROJECT, serviceId: SVC }, data: { runtimeEnvironment: { GREETING: 'v3', API_KEY: 'not-in-plain-text' } } as never });
     const frames = await stream.done;
     assert.ok(frames.some((f) => f.event === 'line' && /listening on/.test(f.data) && !f.data.includes(instance)), JSON.stringify(frames.slice(-5)));
+  });
+
+  it("runs a job started on replica 3 on replica 2, and reads its run's output from replicas 1 and 3", async () => {
+    const created = await api(r1, 'POST', `/v1/projects/${PROJECT}/jobs/manual`, { name: 'once', billing: { deploymentPlan: 'nf-compute-10' }, deployment: { internal: { id: SVC } }, command: 'echo "job ran as $SLIPWAY_INSTANCE"', backoffLimit: 0 });
+    assert.equal(created.status, 200, JSON.stringify(created.body));
+    const started = await api(r3, 'POST', `/v1/projects/${PROJECT}/jobs/once/runs`, {});
+    assert.equal(started.status, 200, JSON.stringify(started.body));
+    const id = started.body.data.id as string;
+    const done = await waitFor(async () => {
+      const r = (await api(r1, 'GET', `/v1/projects/${PROJECT}/jobs/once/runs/${id}`)).body.data as { concluded: boolean; status: string };
+      return r.concluded ? r : undefined;
+    }, 120_000, `run ${id} concluded`);
+    assert.equal(done.status, 'SUCCESS', JSON.stringify(done));
+    for (const r of [r1, r3]) {
+      const logs = await api(r, 'GET', `/projects/${PROJECT}/jobs/once/runs/${id}/logs`);
+      assert.equal(logs.status, 200, JSON.stringify(logs.body));
+      assert.ok((logs.body.lines as { line: string }[]).some((l) => l.line.startsWith('job ran as')), JSON.stringify(logs.body));
+    }
   });
 
   it('keeps answering /healthz on every replica', async () => {
