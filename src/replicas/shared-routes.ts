@@ -116,8 +116,12 @@ export class SharedRoutes implements Router {
     return this.inner.tcpPortOf?.(routeKey);
   }
 
+  /** The data plane stops (and the instances with it): other routers drop this replica's routes at once. */
   async stop(): Promise<void> {
     this.halt();
+    await this.publishing;
+    await this.db.deleteFrom('route_publications').where('node_id', '=', this.opts.nodeId).execute().catch(() => {});
+    this.opts.notify?.();
     await this.inner.stop();
   }
 
