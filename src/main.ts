@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
-import { loadConfig, type Config } from './config/config.ts';
+import { loadConfig, type Config, type ControllerKind } from './config/config.ts';
 import { openStore, type Store } from './store/store.ts';
 import { SecretBox } from './store/secret-box.ts';
 import { AuthService } from './services/auth.ts';
@@ -63,6 +63,11 @@ import { FlowsService } from './flows/flows-service.ts';
 import { FlowRunner } from './flows/runner.ts';
 import { FlowTriggers } from './flows/triggers.ts';
 import { startObserve } from './observe/observe.ts';
+import { openNotifier } from './store/dialect/notify.ts';
+import { SharedRoutes, ROUTES_CHANNEL } from './replicas/shared-routes.ts';
+import { nodeIdOf } from './replicas/node-id.ts';
+import { SharedArtifacts } from './replicas/shared-artifacts.ts';
+import { SharedObserver } from './replicas/shared-observer.ts';
 import { Autoscaler } from './autoscaler/autoscaler.ts';
 import { DirectSignals, MetricsSignals } from './autoscaler/signals.ts';
 import { webInstances } from './autoscaler/instances.ts';
@@ -125,16 +130,22 @@ function kubernetesDriver(config: Readonly<Config>, runtimeOpts: { stateDir: str
 export async function startPlatform(config: Readonly<Config>, logger: Logger): Promise<Platform> {
   fs.mkdirSync(config.dataDir, { recursive: true });
   configureHostedRepos(path.join(config.dataDir, 'git'));
-  const box = SecretBox.fromDataDir(config.dataDir);
-  const store = await openStore({ url: config.databaseUrl, sqlitePath: path.join(config.dataDir, 'slipway.db'), box, onIdleError: (err) => logger.warn({ err: err.message }, 'database connection lost; reconnecting') });
+  // Replicas on one database must share the key (docs/high-availability.md); the store refuses another one.
+  const box = config.secretKey ? SecretBox.fromKey(config.secretKey) : SecretBox.fromDataDir(config.dataDir);
+  const keySource = config.secretKey ? 'SLIPWAY_SECRET_KEY' : path.join(config.dataDir, 'secret.key');
+  if (config.databaseUrl && !config.secretKey) logger.warn({ keyFile: keySource }, 'PostgreSQL store without SLIPWAY_SECRET_KEY: secrets are sealed with this data directory\'s key; a second control plane on this database needs SLIPWAY_SECRET_KEY set to it');
+  const store = await openStore({ url: config.databaseUrl, sqlitePath: path.join(config.dataDir, 'slipway.db'), box, keySource, onIdleError: (err) => logger.warn({ err: err.message }, 'database connection lost; reconnecting') });
 
   const runtimeOpts = { stateDir: path.join(config.dataDir, 'runtime'), logger: logger.child({ component: 'runtime' }) };
-  const driver: RuntimeDriver =
+  // Replicas on one database: an instance may run an artifact another replica built (src/replicas/shared-artifacts.ts).
+  const sharedArtifacts = config.databaseUrl ? new SharedArtifacts(store.blobs, path.join(config.dataDir, 'artifacts')) : undefined;
+  const localDriver: RuntimeDriver =
     config.runtime === 'docker'
       ? new DockerDriver({ ...runtimeOpts, artifactImage: config.dockerArtifactImage, scope: dockerScope(config) })
       : config.runtime === 'kubernetes'
         ? kubernetesDriver(config, runtimeOpts)
         : new ProcessDriver({ ...runtimeOpts, isolation: config.isolation });
+  const driver = sharedArtifacts ? sharedArtifacts.driver(localDriver) : localDriver;
   const routerLog = logger.child({ component: 'router' });
   const accessLogger = logger.child({ component: 'access' });
   const logAccess = config.routerAccessLog ? (e: AccessLogEntry) => accessLogger.info(e, 'access') : undefined;
@@ -155,6 +166,16 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
       : // The built-in proxy runs in a process of its own that outlives the control plane (see docs/restarts.md).
         new ProcessRouter({ host: config.routerHost, port: config.routerPort, tlsPort: config.routerTlsPort, metricsPort: config.routerMetricsPort, tcpPorts: config.routerTcpPorts, domain: config.domain, dataDir: config.dataDir, accessLog: !!accessLog, logLevel: config.logLevel, logger: routerLog, ...(accessLog ? { accessLogSink: accessLog } : {}) });
 
+  // Several control planes on one PostgreSQL database: every replica's router serves the merged table of all
+  // (src/replicas/shared-routes.ts), told of changes by NOTIFY and a poll.
+  const nodeId = nodeIdOf(config.dataDir);
+  const notifier = config.databaseUrl ? openNotifier(config.databaseUrl, (err) => logger.warn({ err: err.message }, 'store notifications interrupted; polling meanwhile')) : undefined;
+  const sharedRoutes = notifier
+    ? new SharedRoutes(dataPlane, store.db, { nodeId, logger: routerLog, notify: () => notifier.notify(ROUTES_CHANNEL), onNudge: (wake) => notifier.listen(ROUTES_CHANNEL, wake) })
+    : undefined;
+
+  // A replica may run only some controllers (SLIPWAY_CONTROLLERS); a kind it does not run drops its keys.
+  const runs = (kind: ControllerKind) => config.controllers.has(kind);
   let serviceQueue!: WorkQueue;
   let buildQueue!: WorkQueue;
   const signals: Signals = {
@@ -175,7 +196,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   });
   // Until the controllers have seen every running instance's readiness again, the data plane keeps serving
   // the table it holds (one adopted from the previous run) rather than the partial tables of a warm-up.
-  const held = holdTables(dataPlane, {
+  const held = holdTables(sharedRoutes ?? dataPlane, {
     maxHoldMs: 30_000,
     isWarm: async (latest) => {
       const routed = new Set(latest.routes.flatMap((r) => r.endpoints.map((e) => e.id)));
@@ -226,7 +247,9 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
     instances: (key) => webInstances(serviceController, driver, key),
     serviceChanged: (key) => serviceQueue?.add(key),
   });
-  const catalog = new ServiceCatalog(store, auth, releases, signals, serviceController, caps, builds, autoscaler);
+  // Several replicas: the API shows every replica's instances, not only those this one's runtime runs.
+  const sharedObserver = config.databaseUrl ? new SharedObserver(serviceController, store.db, { nodeId, logger: controllerLog }) : undefined;
+  const catalog = new ServiceCatalog(store, auth, releases, signals, sharedObserver ?? serviceController, caps, builds, autoscaler);
   const projects = new ProjectsService(store, auth, signals);
   let volumeQueue!: WorkQueue;
   const volumeController = new VolumeController(store, driver, volumeStorage, { logger: controllerLog, serviceChanged: (key) => serviceQueue?.add(key) });
@@ -243,21 +266,29 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
     {
       checkoutGit: (o) => checkoutGit(o),
       extractBundle: (o) => extractBundle(o),
-      build: (o) => buildNodeApp({ ...o, cacheDir: path.join(config.dataDir, 'npm-cache') }),
+      build: async (o) => {
+        const out = await buildNodeApp({ ...o, cacheDir: path.join(config.dataDir, 'npm-cache') });
+        // In the store before the build is SUCCESS, so no replica can start an artifact it cannot fetch.
+        if (sharedArtifacts) {
+          o.log('-----> Storing the artifact for the other control-plane replicas');
+          await sharedArtifacts.upload(o.outDir);
+        }
+        return out;
+      },
       // Dockerfile builds go to the engine the docker runtime runs on, and stay in its image store.
       ...(dockerfileBuilder
         ? { buildImage: (o) => dockerfileBuilder.build({ ...dockerfileBuildOf(o.spec), sourceDir: o.sourceDir, tag: imageTag(o.build.projectId, o.build.serviceId, o.build.id), log: o.log, signal: o.signal }) }
         : {}),
     },
-    { artifactsDir: path.join(config.dataDir, 'artifacts'), logger: controllerLog, onFinished: (b) => releases.onBuildFinished(b), buildArguments: (svc) => inherited.buildArguments(svc) },
+    { artifactsDir: path.join(config.dataDir, 'artifacts'), shareLogs: !!config.databaseUrl, logger: controllerLog, onFinished: (b) => releases.onBuildFinished(b), buildArguments: (svc) => inherited.buildArguments(svc) },
   );
 
-  serviceQueue = new WorkQueue('services', (key) => serviceController.reconcile(key), { concurrency: 8, logger: controllerLog });
-  volumeQueue = new WorkQueue('volumes', (key) => volumeController.reconcile(key), { concurrency: 2, logger: controllerLog });
-  buildQueue = new WorkQueue('builds', (id) => buildController.reconcile(id), { concurrency: 2, logger: controllerLog });
+  serviceQueue = new WorkQueue('services', (key) => (runs('services') ? serviceController.reconcile(key) : Promise.resolve()), { concurrency: 8, logger: controllerLog });
+  volumeQueue = new WorkQueue('volumes', (key) => (runs('services') ? volumeController.reconcile(key) : Promise.resolve()), { concurrency: 2, logger: controllerLog });
+  buildQueue = new WorkQueue('builds', (id) => (runs('builds') ? buildController.reconcile(id) : Promise.resolve()), { concurrency: 2, logger: controllerLog });
   const runsDir = path.join(config.dataDir, 'job-runs');
-  const jobController = new JobController(store, driver, { runsDir, timeScale: config.probeTimeScale, gracePeriodCapSeconds: config.gracePeriodCapSeconds, resyncMs: config.resyncMs, logger: controllerLog, requeue: (id) => jobQueue.add(id) });
-  const jobQueue = new WorkQueue('jobs', (id) => jobController.reconcile(id), { concurrency: 4, logger: controllerLog });
+  const jobController = new JobController(store, driver, { runsDir, shareLogs: !!config.databaseUrl, timeScale: config.probeTimeScale, gracePeriodCapSeconds: config.gracePeriodCapSeconds, resyncMs: config.resyncMs, logger: controllerLog, requeue: (id) => jobQueue.add(id) });
+  const jobQueue = new WorkQueue('jobs', (id) => (runs('jobs') ? jobController.reconcile(id) : Promise.resolve()), { concurrency: 4, logger: controllerLog });
   const jobs = new JobsService(store, auth, jobController, { runsDir, images: config.runtime !== 'process', inherited });
   const cron = new CronScheduler(store, jobs, { logger: controllerLog, runChanged: (id) => jobQueue.add(id) });
 
@@ -281,7 +312,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   });
   // External access (src/addons/external-access.ts): each pass brings the addon's TCP route in line with its row.
   const addonRoutes = new AddonRoutes(store, routes, router, config.domain);
-  const addonQueue = new WorkQueue('addons', (key) => addonController.reconcile(key).finally(() => addonRoutes.sync(key)), { concurrency: 4, logger: controllerLog });
+  const addonQueue = new WorkQueue('addons', (key) => (runs('addons') ? addonController.reconcile(key).finally(() => addonRoutes.sync(key)) : Promise.resolve()), { concurrency: 4, logger: controllerLog });
   const addons = new AddonsService(store, auth, engines, driver, { dataDir: config.dataDir, runtime: config.runtime, images: config.addonImages, changed: (key) => addonQueue.add(key), external: (a) => addonRoutes.external(a) });
   const secretGroups = new SecretGroupsService(store, auth, releases, addons);
   // Pipelines and release flows: runs are written by the service and executed by the runner.
@@ -348,18 +379,21 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
     for (const key of await volumeController.resyncKeys()) volumeQueue.add(key);
     for (const k of await store.addons.listKeys()) addonQueue.add(`${k.projectId}/${k.id}`);
     for (const key of await addonController.runtimeKeys()) addonQueue.add(key);
-    await volumeController.sweepNow();
+    if (runs('services')) await volumeController.sweepNow();
   };
   // Adopt what still runs, resume volume operations and finish interrupted builds before taking requests.
-  for (const key of await addonController.start()) addonQueue.add(key);
+  if (runs('addons')) for (const key of await addonController.start()) addonQueue.add(key);
   await resync();
   held.begin();
-  for (const id of await buildController.requeueInterrupted()) buildQueue.add(id);
-  await jobController.start();
-  cron.start();
-  await flowRunner.start();
-  autoscaler.start();
+  if (runs('builds')) for (const id of await buildController.requeueInterrupted()) buildQueue.add(id);
+  if (runs('jobs')) {
+    await jobController.start();
+    cron.start();
+  }
+  if (runs('flows')) await flowRunner.start();
+  if (runs('services')) autoscaler.start();
   metricsSampler.start();
+  sharedObserver?.start();
   const resyncTimer = setInterval(() => void resync().catch((err) => controllerLog.error({ err }, 'resync failed')), config.resyncMs);
   resyncTimer.unref();
   // CI by polling: every build and combined service with a repository builds its watched branch's new commits
@@ -378,7 +412,8 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
       polling = false;
     }
   };
-  const pollTimer = config.repoPollMs > 0 ? setInterval(() => void pollRepos(), config.repoPollMs) : undefined;
+  // Caught here: an error that escaped a timer would end the process (a row this replica cannot read did).
+  const pollTimer = config.repoPollMs > 0 && runs('builds') ? setInterval(() => void pollRepos().catch((err: Error) => controllerLog.error({ err }, 'repository poll failed')), config.repoPollMs) : undefined;
   pollTimer?.unref();
 
   await api.listen({ host: config.apiHost, port: config.apiPort });
@@ -404,6 +439,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
       if (pollTimer) clearInterval(pollTimer);
       await api.close();
       await observe.stop();
+      sharedObserver?.stop();
       await autoscaler.stop();
       await metricsSampler.stop();
       await cron.stop();
@@ -432,6 +468,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
         );
       }
       await driver.close();
+      await notifier?.close();
       await store.close();
     },
   };

@@ -55,6 +55,17 @@ export interface Config {
   registry?: { repository: string; username?: string; password?: string; insecure?: boolean };
   router: 'haproxy' | 'builtin';
   databaseUrl?: string;
+  /**
+   * The key that seals secrets at rest (`SLIPWAY_SECRET_KEY`): 32 random bytes, base64 (44 characters, e.g.
+   * `openssl rand -base64 32`) or hex (64 characters). Unset: `<data dir>/secret.key`, created on first start.
+   * Control-plane replicas on one PostgreSQL database must all set the same one (docs/high-availability.md).
+   */
+  secretKey?: Buffer;
+  /**
+   * The controllers this control plane runs (`SLIPWAY_CONTROLLERS`): `all` (default), `none` (a replica that
+   * serves the API and routes only), or a comma-separated list of kinds. See docs/high-availability.md.
+   */
+  controllers: ReadonlySet<ControllerKind>;
   logLevel: string;
   /** process runtime isolation: bubblewrap sandbox per instance, or plain child processes */
   isolation: 'bwrap' | 'none';
@@ -105,6 +116,19 @@ export interface Config {
 }
 
 export class ConfigError extends Error {}
+
+export const CONTROLLER_KINDS = ['services', 'builds', 'jobs', 'addons', 'flows'] as const;
+export type ControllerKind = (typeof CONTROLLER_KINDS)[number];
+
+function controllerKinds(env: Env, name: string): ReadonlySet<ControllerKind> {
+  const raw = (env[name] ?? '').trim();
+  if (raw === '' || raw === 'all') return new Set(CONTROLLER_KINDS);
+  if (raw === 'none') return new Set();
+  const kinds = raw.split(',').map((k) => k.trim());
+  const bad = kinds.find((k) => !(CONTROLLER_KINDS as readonly string[]).includes(k));
+  if (bad !== undefined) throw new ConfigError(`${name} must be 'all', 'none' or a comma-separated list of ${CONTROLLER_KINDS.join(', ')}, got '${bad}'`);
+  return new Set(kinds as ControllerKind[]);
+}
 
 type Env = Record<string, string | undefined>;
 
@@ -162,6 +186,15 @@ function registryOf(env: Env): Config['registry'] {
     ...(env.SLIPWAY_REGISTRY_PASSWORD ? { password: env.SLIPWAY_REGISTRY_PASSWORD } : {}),
     ...(insecure ? { insecure: insecure === 'true' } : {}),
   };
+}
+
+/** 32 bytes as base64 (44 characters, padding included) or hex (64 characters). */
+function secretKey(env: Env, name: string): Buffer | undefined {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return undefined;
+  const key = /^[0-9a-f]{64}$/i.test(raw) ? Buffer.from(raw, 'hex') : /^[A-Za-z0-9+/]{43}=$/.test(raw) ? Buffer.from(raw, 'base64') : undefined;
+  if (!key || key.length !== 32) throw new ConfigError(`${name} must be 32 bytes as base64 (44 characters, e.g. the output of 'openssl rand -base64 32') or hex (64 characters)`);
+  return key;
 }
 
 function portRange(env: Env, name: string, def: { from: number; to: number }): { from: number; to: number } {
@@ -223,6 +256,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     registry: registryOf(env),
     router: oneOf(env, 'SLIPWAY_ROUTER', haproxyAvailable() ? 'haproxy' : 'builtin', ['haproxy', 'builtin'] as const),
     databaseUrl,
+    secretKey: secretKey(env, 'SLIPWAY_SECRET_KEY'),
+    controllers: controllerKinds(env, 'SLIPWAY_CONTROLLERS'),
     logLevel: oneOf(env, 'SLIPWAY_LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
     isolation: oneOf(env, 'SLIPWAY_ISOLATION', onPath('bwrap') ? 'bwrap' : 'none', ['bwrap', 'none'] as const),
     probeTimeScale: num(env, 'SLIPWAY_PROBE_TIME_SCALE', 1, 0.001, 1),

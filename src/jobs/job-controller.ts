@@ -40,7 +40,8 @@ export class JobController implements RunExecutor {
   constructor(
     private readonly store: Store,
     private readonly driver: RuntimeDriver,
-    private readonly opts: { runsDir: string; timeScale: number; gracePeriodCapSeconds?: number; resyncMs: number; logger: JobControllerLogger; requeue: (runId: string) => void },
+    /** `shareLogs`: keep each finished attempt's output in the store too, for other control-plane replicas */
+    private readonly opts: { runsDir: string; timeScale: number; gracePeriodCapSeconds?: number; resyncMs: number; logger: JobControllerLogger; requeue: (runId: string) => void; shareLogs?: boolean },
   ) {}
 
   /** Follow runtime events of job instances and resync periodically; enqueues every run that needs a pass now. */
@@ -224,24 +225,37 @@ export class JobController implements RunExecutor {
     // Write then rename: a reader or a crash never sees half a file that would then be kept as complete.
     fs.writeFileSync(`${file}.tmp`, lines.length ? lines.join('\n') + '\n' : '');
     fs.renameSync(`${file}.tmp`, file);
+    if (this.opts.shareLogs) await this.store.blobs.put(attemptBlob(run, attempt), fs.readFileSync(file));
   }
 
   async logsOf(run: RunRecord, opts: { tail?: number }): Promise<RunLogLine[]> {
     const out: RunLogLine[] = [];
     for (let attempt = 1; attempt <= run.attempts; attempt++) {
       const file = this.attemptFile(run, attempt);
-      if (fs.existsSync(file)) {
-        for (const text of fs.readFileSync(file, 'utf8').split('\n')) {
+      // Run by another control-plane replica: its finished attempts are in the store (docs/high-availability.md).
+      const kept = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : this.opts.shareLogs ? (await this.store.blobs.get(attemptBlob(run, attempt)))?.toString('utf8') : undefined;
+      if (kept !== undefined) {
+        for (const text of kept.split('\n')) {
           if (!text) continue;
           try {
             const l = JSON.parse(text) as { ts: string; stream: string; line: string };
             out.push({ attempt, ts: l.ts, stream: l.stream, line: l.line });
           } catch {}
         }
+      } else if (this.opts.shareLogs) {
+        // An attempt still running shows its output on the replica that runs it; elsewhere, none until it ends.
+        try {
+          for await (const l of this.driver.logs(attemptInstanceId(run, attempt))) out.push({ attempt, ts: l.ts, stream: l.stream, line: l.line });
+        } catch {}
       } else {
         for await (const l of this.driver.logs(attemptInstanceId(run, attempt))) out.push({ attempt, ts: l.ts, stream: l.stream, line: l.line });
       }
     }
     return opts.tail !== undefined ? out.slice(-opts.tail) : out;
   }
+}
+
+/** The store's name of a finished attempt's output (JSON lines), for other replicas. */
+function attemptBlob(run: RunRecord, attempt: number): string {
+  return `job-run-log/${run.projectId}/${run.id}/${attempt}`;
 }

@@ -19,6 +19,8 @@ import { TagsRepo } from './tags-repo.ts';
 import { VolumesRepo } from './volumes-repo.ts';
 import { AddonsRepo } from './addons-repo.ts';
 import { BackupDestinationsRepo } from './backup-destinations-repo.ts';
+import { checkSealingKey } from './cluster-meta-repo.ts';
+import { BlobsRepo } from './blobs-repo.ts';
 
 export interface Store {
   db: Kysely<Database>;
@@ -39,11 +41,22 @@ export interface Store {
   volumes: VolumesRepo;
   addons: AddonsRepo;
   backupDestinations: BackupDestinationsRepo;
+  blobs: BlobsRepo;
   close(): Promise<void>;
 }
 
-export async function openStore(opts: { url?: string; sqlitePath?: string; box: SecretBox; onIdleError?: (err: Error) => void }): Promise<Store> {
+/**
+ * Opens (and migrates) the database. Refuses, with SealingKeyMismatchError, a database whose secrets were
+ * sealed with another key than `box`'s (`keySource` names where this one came from, for the message).
+ */
+export async function openStore(opts: { url?: string; sqlitePath?: string; box: SecretBox; keySource?: string; onIdleError?: (err: Error) => void }): Promise<Store> {
   const { db, dialect, close } = await openDatabase(opts);
+  try {
+    await checkSealingKey(db, opts.box.fingerprint(), opts.keySource ?? 'the given key');
+  } catch (err) {
+    await close();
+    throw err;
+  }
   return {
     db,
     dialect,
@@ -63,6 +76,7 @@ export async function openStore(opts: { url?: string; sqlitePath?: string; box: 
     volumes: new VolumesRepo(db),
     addons: new AddonsRepo(db, opts.box),
     backupDestinations: new BackupDestinationsRepo(db, opts.box),
+    blobs: new BlobsRepo(db),
     close,
   };
 }
