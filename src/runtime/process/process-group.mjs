@@ -1,5 +1,5 @@
-// An instance's process group as /proc shows it, and which of its members a stop signal goes to. Shared by the
-// supervisor (plain JavaScript, started with bare `node`) and the driver. Linux only, as the process runtime is.
+// An instance's process group as /proc shows it, and which of its members a stop signal goes to (plain
+// JavaScript beside the supervisor's modules). Linux only, as the process runtime is.
 import fs from 'node:fs';
 
 const SHELLS = new Set(['sh', 'dash', 'bash']);

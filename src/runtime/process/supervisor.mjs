@@ -29,7 +29,7 @@ const TICK_MS = 200;
 /** memory and adopted instances are checked every this many ticks (1 s) */
 const SLOW_EVERY = 5;
 /** with nothing to supervise for this long, the supervisor exits (the next start starts another) */
-const IDLE_EXIT_MS = Number(process.env.SLIPWAY_SUPERVISOR_IDLE_MS || 30_000);
+const IDLE_EXIT_MS = 30_000;
 const PAGE = 4096;
 
 process.umask(0o077);
