@@ -67,6 +67,8 @@ function trees(procs: Map<number, Proc>, roots: Set<number>): Set<number> {
 
 interface Sample {
   own: { rss: number; pss: number };
+  /** the part of `own` that is the instances' sandboxes (bwrap) */
+  sandbox: { rss: number; pss: number };
   dataPlane: { rss: number; pss: number };
   apps: { rss: number; pss: number };
 }
@@ -91,7 +93,7 @@ function measure(roots: Set<number>, appRoots: (procs: Map<number, Proc>) => Set
   for (const p of procs.values()) if (appTops.has(p.pgrp) && p.comm !== 'bwrap') apps.add(p.pid);
   const dataPlane = [...all].filter((pid) => procs.get(pid)?.comm === 'haproxy');
   const own = [...all].filter((pid) => !apps.has(pid) && procs.get(pid)?.comm !== 'haproxy');
-  return { own: sum(procs, own), dataPlane: sum(procs, dataPlane), apps: sum(procs, apps) };
+  return { own: sum(procs, own), sandbox: sum(procs, own.filter((pid) => procs.get(pid)?.comm === 'bwrap')), dataPlane: sum(procs, dataPlane), apps: sum(procs, apps) };
 }
 
 async function settledSample(take: () => Sample): Promise<Sample> {
@@ -104,6 +106,7 @@ async function settledSample(take: () => Sample): Promise<Sample> {
   const med = (f: (s: Sample) => number) => [...samples].map(f).sort((a, b) => a - b)[Math.floor(samples.length / 2)];
   return {
     own: { rss: med((s) => s.own.rss), pss: med((s) => s.own.pss) },
+    sandbox: { rss: med((s) => s.sandbox.rss), pss: med((s) => s.sandbox.pss) },
     dataPlane: { rss: med((s) => s.dataPlane.rss), pss: med((s) => s.dataPlane.pss) },
     apps: { rss: med((s) => s.apps.rss), pss: med((s) => s.apps.pss) },
   };
@@ -219,12 +222,13 @@ async function main() {
   }
   for (const n of counts.slice(1)) {
     const added = n - first;
-    const per = (x: Map<number, Sample>, k: 'rss' | 'pss', part: 'own' | 'dataPlane' | 'apps' = 'own') => (x.get(n)![part][k] - x.get(first)![part][k]) / added;
-    const sr = per(s, 'rss');
-    const pr = per(m, 'rss');
+    const per = (x: Map<number, Sample>, k: 'rss' | 'pss', part: 'own' | 'sandbox' | 'dataPlane' | 'apps' = 'own') => (x.get(n)![part][k] - x.get(first)![part][k]) / added;
+    // A ratio against a peer that adds next to nothing (within the noise of one daemon's heap) says nothing.
+    const ratio = (a: number, b: number) => (b >= 0.1 ? `${(a / b).toFixed(1)}x` : 'n/a (pm2 adds < 0.1 MB)');
     console.log(
-      `${first}→${n}: per added instance slipway ${sr.toFixed(2)} MB RSS (${per(s, 'pss').toFixed(2)} MB PSS), haproxy ${per(s, 'rss', 'dataPlane').toFixed(2)} MB; ` +
-        `pm2 ${pr.toFixed(2)} MB RSS (${per(m, 'pss').toFixed(2)} MB PSS); ratio slipway/pm2 ${(sr / pr).toFixed(2)}x RSS, ${(per(s, 'pss') / per(m, 'pss')).toFixed(2)}x PSS; ` +
+      `${first}→${n}: per added instance slipway ${per(s, 'rss').toFixed(2)} MB RSS (${per(s, 'pss').toFixed(2)} MB PSS), of which the sandbox ${per(s, 'rss', 'sandbox').toFixed(2)} MB RSS (${per(s, 'pss', 'sandbox').toFixed(2)} PSS); ` +
+        `haproxy ${per(s, 'rss', 'dataPlane').toFixed(2)} MB; pm2 ${per(m, 'rss').toFixed(2)} MB RSS (${per(m, 'pss').toFixed(2)} MB PSS); ` +
+        `ratio slipway/pm2 ${ratio(per(s, 'rss'), per(m, 'rss'))} RSS, ${ratio(per(s, 'pss'), per(m, 'pss'))} PSS; ` +
         `the app itself ${per(s, 'rss', 'apps').toFixed(1)} MB (slipway) / ${per(m, 'rss', 'apps').toFixed(1)} MB (pm2)`,
     );
   }

@@ -40,7 +40,7 @@ export class SupervisorClient {
       const rec = JSON.parse(fs.readFileSync(path.join(this.stateDir, 'supervisor.json'), 'utf8')) as { pid: number };
       const cmd = fs.readFileSync(`/proc/${rec.pid}/cmdline`, 'utf8');
       const state = fs.readFileSync(`/proc/${rec.pid}/stat`, 'utf8');
-      if (cmd.includes(SUPERVISOR) && cmd.includes(this.stateDir) && state.slice(state.lastIndexOf(')') + 2)[0] !== 'Z') pid = rec.pid;
+      if (cmd.includes('supervisor.mjs') && cmd.includes(this.stateDir) && state.slice(state.lastIndexOf(')') + 2)[0] !== 'Z') pid = rec.pid;
     } catch {}
     this.aliveCache = { at: now, pid };
     return pid;
