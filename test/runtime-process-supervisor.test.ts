@@ -36,6 +36,10 @@ function supervisors(stateDir: string): number[] {
   });
 }
 
+function umaskOf(pid: number): string | undefined {
+  return /^Umask:\s*(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+}
+
 function parentOf(pid: number): number {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
@@ -77,6 +81,9 @@ describe('the process runtime supervisor', () => {
     const sups = supervisors(stateDir);
     assert.equal(sups.length, 1, `one supervisor: ${sups}`);
     for (const i of insts) assert.equal(parentOf(i.pid!), sups[0], 'each instance is a child of the supervisor');
+    // The socket is private to the state directory's owner; the apps keep the platform's umask all the same.
+    assert.equal(fs.statSync(path.join(stateDir, 'supervisor.sock')).mode & 0o077, 0, 'no access for group or others');
+    assert.equal(umaskOf(insts[0].pid!), umaskOf(process.pid));
     for (const i of insts) await driver.stop(i.id, 2);
   });
 
@@ -117,6 +124,17 @@ describe('the process runtime supervisor', () => {
     } finally {
       await next.close();
     }
+  });
+
+  it('ends the whole sandbox when its bwrap process is killed alone', async () => {
+    // bwrap no longer dies with the supervisor (--die-with-parent), so nothing else would end the app inside.
+    const inst = await start(spec({}));
+    await waitFor(() => answers(inst.endpoints[0].port), 20_000, 'answers');
+    process.kill(inst.pid!, 'SIGKILL');
+    const exited = await waitFor(async () => (await driver.list()).find((i) => i.id === inst.id && i.state === 'exited'), 20_000, 'the exit recorded');
+    assert.equal(exited.signal, 'SIGKILL');
+    await waitFor(async () => (await answers(inst.endpoints[0].port)) === undefined, 20_000, 'the app inside gone too');
+    await driver.remove(inst.id);
   });
 
   it('enforces the memory limit of an instance it adopted', async () => {

@@ -361,6 +361,8 @@ export class ProcessDriver implements RuntimeDriver {
       const obs = this.observe(id);
       const running = state ? (state.supervisorPid ? obs?.state !== 'exited' : leaderAlive(state.appPid, state.appStart)) : obs?.state === 'starting';
       if (running) throw new Error(`instance ${id} still runs: stop it first`);
+      // A sandbox whose bwrap died alone while no supervisor ran lives on orphaned: end it with its instance.
+      if (state && this.isSandboxed(dir) && groupAlive(state.appPid)) signalInstance(state.appPid, 'SIGKILL', true);
       // The supervisor records the exit after the app's last output: wait for it a moment, and without one
       // collect that output here.
       const deadline = Date.now() + 3000;

@@ -15,12 +15,16 @@ const REQUEST_TIMEOUT_MS = 10_000;
 /** how often a missing supervisor may be started (one that cannot start must not be retried in a tight loop) */
 const RESPAWN_EVERY_MS = 500;
 const ALIVE_CACHE_MS = 100;
+/** how long a supervisor this client started may take to boot before another is started beside it */
+const BOOTING_MS = 5000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class SupervisorClient {
   private readonly socket: string;
   private lastSpawn = 0;
+  /** the supervisor this client started, while it runs: it may still be booting (no second one meanwhile) */
+  private spawned: { pid: number; at: number } | undefined;
   private aliveCache: { at: number; pid: number | undefined } = { at: 0, pid: undefined };
 
   constructor(private readonly stateDir: string) {
@@ -48,7 +52,18 @@ export class SupervisorClient {
 
   /** Starts a supervisor unless one runs (or one was started a moment ago). The lock settles any race. */
   ensureRunning(): void {
-    if (this.runningPid() || Date.now() - this.lastSpawn < RESPAWN_EVERY_MS) return;
+    if (this.runningPid()) return;
+    this.maybeSpawn();
+  }
+
+  /**
+   * Starts a supervisor, unless the one this client started last still runs and is young: a Node process on a
+   * loaded machine may take a while to boot, and every extra one would only find the lock taken and leave.
+   */
+  private maybeSpawn(): void {
+    const now = Date.now();
+    if (now - this.lastSpawn < RESPAWN_EVERY_MS) return;
+    if (this.spawned && now - this.spawned.at < BOOTING_MS) return;
     this.spawnSupervisor();
   }
 
@@ -61,6 +76,13 @@ export class SupervisorClient {
       // into it; each instance's environment comes whole from its launch.json.
       const child = spawn(process.execPath, [SUPERVISOR, this.stateDir], { detached: true, stdio: ['ignore', out, out], cwd: this.stateDir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
       child.on('error', () => {});
+      if (child.pid) {
+        const mine = { pid: child.pid, at: this.lastSpawn };
+        this.spawned = mine;
+        child.once('exit', () => {
+          if (this.spawned === mine) this.spawned = undefined;
+        });
+      }
       child.unref();
     } finally {
       fs.closeSync(out);
@@ -81,7 +103,7 @@ export class SupervisorClient {
       } catch (err) {
         // No supervisor listening (none yet, or it just died): start one and ask again.
         lastErr = err as Error;
-        if (Date.now() - this.lastSpawn >= RESPAWN_EVERY_MS) this.spawnSupervisor();
+        this.maybeSpawn();
         await sleep(10);
         continue;
       }

@@ -8,8 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 
 /**
- * The socket the supervisor takes start requests on: `<stateDir>/supervisor.sock`, mode 0600 (the state
- * directory's owner only). A socket path holds at most 107 bytes: a longer one lives in the temporary directory
+ * The socket the supervisor takes start requests on: `<stateDir>/supervisor.sock`, owner only (created under
+ * umask 077). A socket path holds at most 107 bytes: a longer one lives in the temporary directory
  * under a name derived from the state directory.
  */
 export function socketPath(stateDir) {

@@ -32,9 +32,7 @@ const SLOW_EVERY = 5;
 const IDLE_EXIT_MS = 30_000;
 const PAGE = 4096;
 
-process.umask(0o077);
-
-/** id → { dir, pid, startTicks, own (our child: its exit comes from waitpid), memoryMb, offsets, reason } */
+/** id → { dir, pid, startTicks, own (our child: its exit comes from waitpid), sandboxed, memoryMb, offsets, reason } */
 const tracked = new Map();
 let exiting = false;
 let idleSince = Date.now();
@@ -87,6 +85,14 @@ function finish(id, code, signal, error) {
   if (!t) return;
   tracked.delete(id);
   if (tracked.size === 0) idleSince = Date.now();
+  // bwrap's end is the instance's end: if it died alone (a signal to the group reaches it first), its sandbox
+  // would live on orphaned, so whatever is left of the group goes too (killing the PID namespace's init ends
+  // every process inside). A sandbox that ended by itself has nothing left to kill.
+  if (t.sandboxed) {
+    try {
+      process.kill(-t.pid, 'SIGKILL');
+    } catch {}
+  }
   collect(t, true);
   try {
     if (fs.existsSync(path.join(t.dir, 'exit.json'))) return;
@@ -98,7 +104,7 @@ function finish(id, code, signal, error) {
 
 /** Takes over an instance some earlier supervisor started: it is no child of ours, so it is watched by pid. */
 function adopt(id, dir, state, launch) {
-  tracked.set(id, { dir, pid: state.appPid, startTicks: state.appStart, own: false, memoryMb: launch?.memoryMb, offsets: loadOffsets(dir) });
+  tracked.set(id, { dir, pid: state.appPid, startTicks: state.appStart, own: false, sandboxed: !!launch?.sandbox?.length, memoryMb: launch?.memoryMb, offsets: loadOffsets(dir) });
   if (!leaderAlive(state.appPid, state.appStart)) {
     const code = launch?.sandbox?.length ? sandboxExitCode(dir) : undefined;
     finish(id, code ?? null, null);
@@ -145,7 +151,7 @@ async function start(id) {
   } finally {
     for (const fd of fds) fs.closeSync(fd);
   }
-  const t = { dir, pid: child.pid, startTicks: undefined, own: true, memoryMb: spec.memoryMb, offsets: loadOffsets(dir) };
+  const t = { dir, pid: child.pid, startTicks: undefined, own: true, sandboxed: !!spec.sandbox?.length, memoryMb: spec.memoryMb, offsets: loadOffsets(dir) };
   tracked.set(id, t);
   child.on('exit', (code, signal) => finish(id, code, signal));
   if (!child.pid) {
@@ -235,10 +241,17 @@ async function main() {
   const sock = socketPath(stateDir);
   fs.rmSync(sock, { force: true });
   const server = net.createServer(serve);
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(sock, resolve);
-  });
+  // The socket is created under umask 077 (only its owner may ask for a launch). The umask is put back
+  // at once: apps inherit it, and must see the one the platform was started with.
+  const umask = process.umask(0o077);
+  try {
+    await new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(sock, resolve);
+    });
+  } finally {
+    process.umask(umask);
+  }
   const me = { pid: process.pid, startedAt: new Date().toISOString() };
   writeJson(path.join(stateDir, 'supervisor.json'), me);
   adoptAll();
