@@ -88,8 +88,8 @@ describe('PostgreSQL addon', () => {
     const containers = (await client.get.addon.containers({ parameters: { projectId: P, addonId: A } })).data.containers!;
     assert.equal(containers.length, 1);
     assert.equal(containers[0].status, 'TASK_RUNNING');
-    const [supervisor, app] = instancePids(p.dataDir, containers[0].name);
-    assert.ok(pidAlive(supervisor) && pidAlive(app));
+    const [app] = instancePids(p.dataDir, containers[0].name);
+    assert.ok(app && pidAlive(app));
     const owner = fs.statSync(path.join(p.dataDir, 'addons', P, A, 'data', 'pg')).uid;
     assert.notEqual(owner, 0, 'the data directory belongs to an unprivileged user');
     // The password is sealed in the store, never written in the clear.
@@ -171,7 +171,7 @@ describe('PostgreSQL addon', () => {
     await client.restart.addon({ parameters: { projectId: P, addonId: A } });
     await waitFor(async () => {
       const c = (await client.get.addon.containers({ parameters: { projectId: P, addonId: A } })).data.containers!;
-      return c.length === 1 && c[0].status === 'TASK_RUNNING' && instancePids(p.dataDir, c[0].name)[1] !== before_[1] && (await client.get.addon({ parameters: { projectId: P, addonId: A } })).data.status === 'running';
+      return c.length === 1 && c[0].status === 'TASK_RUNNING' && instancePids(p.dataDir, c[0].name)[0] !== before_[0] && (await client.get.addon({ parameters: { projectId: P, addonId: A } })).data.status === 'running';
     }, 120_000, 'a new server process');
     assert.deepEqual(await names(), ['one', 'two', 'three', 'kept', 'after restart']);
   });

@@ -173,7 +173,7 @@ describe('Redis addon', () => {
     await p.kill9();
     // What a restore leaves when killed mid-swap: the server stopped, the live data moved aside, a new
     // (here empty) directory in its place, and the restore recorded as running.
-    const [, app] = instancePids(p.dataDir, name);
+    const [app] = instancePids(p.dataDir, name);
     process.kill(-app, 'SIGTERM');
     await waitFor(() => fs.existsSync(path.join(p.dataDir, 'runtime', 'instances', name, 'exit.json')), 60_000, 'redis stopped');
     const data = path.join(p.dataDir, 'addons', P, A, 'data');

@@ -65,7 +65,7 @@ describe('control plane killed with SIGKILL', () => {
     // The data plane is told asynchronously (HAProxy applies after the pass): wait for it to serve.
     await waitFor(async () => (await viaRouter(p, 'web.crash.localhost')).status === 200, 30_000, 'routed after restart');
 
-    // No duplicates: exactly one app process per instance (plus its supervisor), nothing else.
+    // No duplicates: exactly one app process per instance (and what it started), nothing else.
     await new Promise((r) => setTimeout(r, 1500));
     const procs = processesOf(before_);
     const expected = before_.flatMap((id: string) => instancePids(p.dataDir, id));

@@ -186,11 +186,12 @@ export function killInstances(dataDir: string): void {
   }
 }
 
+/** The pid of an instance's process (its process group's leader: bwrap when sandboxed), as its state file names it. */
 export function instancePids(dataDir: string, id: string): number[] {
   const file = path.join(dataDir, 'runtime', 'instances', id, 'state.json');
   try {
     const st = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
-    return ['supervisorPid', 'appPid'].map((k) => st[k]).filter((v): v is number => typeof v === 'number');
+    return ['appPid'].map((k) => st[k]).filter((v): v is number => typeof v === 'number');
   } catch {
     return [];
   }

@@ -1,5 +1,5 @@
-// An instance's process group as /proc shows it, and which of its members a stop signal goes to. Shared by the
-// supervisor (plain JavaScript, started with bare `node`) and the driver. Linux only, as the process runtime is.
+// An instance's process group as /proc shows it, and which of its members a stop signal goes to (plain
+// JavaScript beside the supervisor's modules). Linux only, as the process runtime is.
 import fs from 'node:fs';
 
 const SHELLS = new Set(['sh', 'dash', 'bash']);
@@ -22,7 +22,8 @@ export function groupMembers(pgid) {
 
 /**
  * The members of a sandboxed instance that a stop signal (SIGTERM, SIGINT, SIGHUP) goes to:
- * - not bwrap: it dies of the signal, and --die-with-parent then SIGKILLs the app before its handler ran;
+ * - not bwrap: it would die of the signal at once, and its end is the instance's recorded end (its exit
+ *   code is the app's) while the app's handler still runs;
  * - not a shell that waits for a live child of the group: `sh -c 'node server.js'` (a Procfile line; dash
  *   does not exec the last command) would die of SIGTERM at once, bwrap would follow its only child out, and
  *   the PID namespace would take the app down with it while its handler still ran. Such a shell exits by itself

@@ -2,7 +2,8 @@
  * The bubblewrap sandbox of a process-runtime instance: an empty tmpfs root with read-only /usr and /etc,
  * the artifact read-only at /app, a private /tmp, /proc and /dev, runtime files bound read-only at their
  * absolute paths, persistent volumes bound read-write at their mount paths, and private PID/IPC/UTS namespaces. The network is the host's: the router reaches the
- * instance on the port the driver allocated.
+ * instance on the port the driver allocated. No `--die-with-parent`: the sandbox must outlive the supervisor
+ * that started it (a new one adopts it); a stop ends it by signalling its whole process group.
  */
 import fs from 'node:fs';
 
@@ -31,6 +32,6 @@ export function bwrapArgs(opts: { artifactDir?: string; workDir: string; files: 
   // makes missing parents mode 0700 and root's: an unprivileged server inside (an addon) needs a top-level path.
   for (const v of opts.volumes ?? []) args.push('--bind', v.hostPath, v.mountPath);
   for (const f of opts.files) args.push('--ro-bind', f.hostPath, f.target);
-  args.push('--unshare-pid', '--unshare-ipc', '--unshare-uts', '--hostname', 'slipway', '--die-with-parent', '--chdir', opts.workDir, '--');
+  args.push('--unshare-pid', '--unshare-ipc', '--unshare-uts', '--hostname', 'slipway', '--chdir', opts.workDir, '--');
   return [BWRAP, ...args];
 }

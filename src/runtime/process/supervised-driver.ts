@@ -1,13 +1,17 @@
 /**
- * The `process` runtime driver: every instance is a child process under its own supervisor
- * (supervisor.mjs), started detached so it outlives the control plane. All state lives in the instance's
- * directory, so a new driver over the same state directory adopts what still runs:
+ * The `process` runtime driver: every instance is a process group under the state directory's one supervisor
+ * (supervisor.mjs, started detached by the first driver that needs it, so it outlives the control plane; see
+ * docs/runtimes.md). All state lives in files, so a new driver (or a new supervisor) over the same state
+ * directory adopts what still runs:
  *
- *   <stateDir>/instances/<id>/launch.json   argv, env, cwd (written before launch)
+ *   <stateDir>/supervisor.json              the supervisor's pid; supervisor.sock its requests, supervisor.log its messages
+ *   <stateDir>/instances/<id>/launch.json   argv, env, cwd (written by the driver before launch)
  *                            /meta.json     labels and port mapping
- *                            /state.json    supervisor and app pids (written by the supervisor)
- *                            /exit.json     how the app ended (written by the supervisor)
- *                            /output.log    JSON lines { ts, stream, line }
+ *                            /state.json    the app's pid and start time (written by the supervisor)
+ *                            /exit.json     how the app ended (written by the supervisor, or the driver without one)
+ *                            /stdout.raw, /stderr.raw   what the app writes, straight from its own file descriptors
+ *                            /output.log    those lines as JSON { ts, stream, line }; collected.json: how far
+ *                            /sandbox-status.json       bwrap's own report, with the exit code
  *                            /files/…       runtime files
  *   <stateDir>/logs/<id>.log                the output of removed instances
  */
@@ -15,15 +19,14 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import net from 'node:net';
-import { fileURLToPath } from 'node:url';
 import type { InstanceEvent, InstanceSpec, LogLine, ObservedInstance, RuntimeDriver, InstanceLabels } from '../driver.ts';
 import { ValidationError } from '../../errors/errors.ts';
 import { APP_DIR, bwrapArgs, fileTargetProblem } from './sandbox.ts';
 import { InstanceWatch, SingleFlight } from '../instance-watch.ts';
 import { groupMembers, stopTargets } from './process-group.mjs';
 import { parseLogLines } from '../log-lines.ts';
-
-const SUPERVISOR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'supervisor.mjs');
+import { collectOutput, leaderAlive, loadOffsets, sandboxExitCode } from './supervisor-files.mjs';
+import { SupervisorClient } from './supervisor-client.ts';
 const WATCH_INTERVAL_MS = 200;
 const ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,200}$/;
 
@@ -35,6 +38,7 @@ interface Meta {
 }
 
 interface Launch {
+  /** sandboxed: `bwrap --json-status-fd 3 …sandbox args… -- command` (the supervisor opens fd 3) */
   argv: string[];
   cwd: string;
   env: Record<string, string>;
@@ -45,9 +49,13 @@ interface Launch {
 }
 
 interface State {
-  supervisorPid: number;
+  /** the process group's leader (bwrap when sandboxed) */
   appPid: number;
+  /** its start time in clock ticks since boot: a later process with the same pid is not it */
+  appStart?: number;
   startedAt: string;
+  /** an instance launched by a per-instance supervisor of an earlier version: that supervisor's pid */
+  supervisorPid?: number;
 }
 
 interface Exit {
@@ -112,7 +120,7 @@ function signalInstance(pgid: number, sig: NodeJS.Signals, sandboxed: boolean): 
   }
 }
 
-/** PID reuse guard: the supervisor's command line names its instance directory. */
+/** PID reuse guard for an earlier version's per-instance supervisor: its command line names its instance directory. */
 function isSupervisorOf(pid: number, dir: string): boolean {
   try {
     return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dir);
@@ -171,12 +179,16 @@ export class ProcessDriver implements RuntimeDriver {
   private readonly starting = new SingleFlight<ObservedInstance>();
   private readonly watcher = new InstanceWatch(() => this.list(), WATCH_INTERVAL_MS);
   private readonly cpuSamples = new Map<string, { ticks: number; at: number }>();
+  private readonly supervisor: SupervisorClient;
 
   constructor(private readonly opts: ProcessDriverOptions) {
-    this.instancesDir = path.join(opts.stateDir, 'instances');
-    this.logsDir = path.join(opts.stateDir, 'logs');
-    fs.mkdirSync(this.instancesDir, { recursive: true });
+    fs.mkdirSync(path.join(opts.stateDir, 'instances'), { recursive: true });
+    // One spelling of the directory for every driver, so each finds the same supervisor.
+    const stateDir = fs.realpathSync(opts.stateDir);
+    this.instancesDir = path.join(stateDir, 'instances');
+    this.logsDir = path.join(stateDir, 'logs');
     fs.mkdirSync(this.logsDir, { recursive: true });
+    this.supervisor = new SupervisorClient(stateDir);
   }
 
   private dir(id: string): string {
@@ -249,13 +261,14 @@ export class ProcessDriver implements RuntimeDriver {
       env.PATH = `${spec.artifactDir ?? ''}/node_modules/.bin:/usr/local/bin:/usr/bin:/bin`;
       cwd = spec.workDir ?? spec.artifactDir ?? dir;
     }
-    const launch: Launch = { argv: [...sandbox, ...spec.command], cwd, env, sandbox, ...(spec.memoryMb && this.opts.enforceMemory !== false ? { memoryMb: spec.memoryMb } : {}) };
+    // bwrap reports the app's exit code on fd 3 (a file the supervisor opens): it outlives the supervisor.
+    const argv = sandbox.length ? [sandbox[0]!, '--json-status-fd', '3', ...sandbox.slice(1), ...spec.command] : spec.command;
+    const launch: Launch = { argv, cwd, env, sandbox, ...(spec.memoryMb && this.opts.enforceMemory !== false ? { memoryMb: spec.memoryMb } : {}) };
     const meta: Meta = { labels: spec.labels, ports, memoryMb: spec.memoryMb, cpu: spec.cpu };
     fs.writeFileSync(path.join(dir, 'launch.json'), JSON.stringify(launch), { mode: 0o600 });
     fs.writeFileSync(path.join(dir, 'meta.json'), JSON.stringify(meta));
 
-    const sup = spawn(process.execPath, [SUPERVISOR, dir], { detached: true, stdio: 'ignore', cwd: dir });
-    sup.unref();
+    await this.supervisor.start(spec.id);
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline) {
       const obs = this.observe(spec.id);
@@ -278,23 +291,40 @@ export class ProcessDriver implements RuntimeDriver {
     const endpoints = meta.ports.map((p) => ({ name: p.name, internalPort: p.internalPort, host: '127.0.0.1', port: p.port }));
     const base = { id, labels: meta.labels, endpoints, pid: state?.appPid, startedAt: state?.startedAt };
     if (exit) return { ...base, state: 'exited', exitedAt: exit.at, exitCode: exit.code, signal: exit.signal, ...(exit.reason ? { reason: exit.reason } : {}) };
-    if (state && alive(state.supervisorPid) && isSupervisorOf(state.supervisorPid, dir)) return { ...base, state: 'running' };
     if (!state) {
       // Launched moments ago and the supervisor has not written its state yet, or it died before that.
       const launched = fs.statSync(path.join(dir, 'meta.json')).mtimeMs;
       return Date.now() - launched < 10_000 ? { ...base, state: 'starting' } : { ...base, state: 'exited', exitCode: null, signal: null };
     }
-    // Supervisor gone without an exit record (killed with the app): the app may still run alone.
-    if (groupAlive(state.appPid)) return { ...base, state: 'running' };
-    return { ...base, state: 'exited', exitCode: null, signal: 'SIGKILL' };
+    if (state.supervisorPid) {
+      // Launched by an earlier version's per-instance supervisor, which records the exit itself.
+      if (alive(state.supervisorPid) && isSupervisorOf(state.supervisorPid, dir)) return { ...base, state: 'running' };
+      return groupAlive(state.appPid) ? { ...base, state: 'running' } : { ...base, state: 'exited', exitCode: null, signal: 'SIGKILL' };
+    }
+    if (leaderAlive(state.appPid, state.appStart)) return { ...base, state: 'running' };
+    // The app ended and nothing has recorded it yet. A running supervisor does within a tick (after the last
+    // output): until then it still counts as running, so the exit is reported once, with its code.
+    if (this.supervisor.runningPid()) return { ...base, state: 'running' };
+    // No supervisor: bwrap's own report has the exit code; without a sandbox it is unknown.
+    const code = this.isSandboxed(dir) ? sandboxExitCode(dir) : undefined;
+    return { ...base, state: 'exited', exitCode: code ?? null, signal: code === undefined ? 'SIGKILL' : null };
+  }
+
+  private isSandboxed(dir: string): boolean {
+    return (readJson<Launch>(path.join(dir, 'launch.json'))?.sandbox.length ?? 0) > 0;
   }
 
   async list(): Promise<ObservedInstance[]> {
     const out: ObservedInstance[] = [];
+    let live = false;
     for (const id of fs.readdirSync(this.instancesDir)) {
       const obs = this.observe(id);
       if (obs) out.push(obs);
+      if (obs && obs.state !== 'exited') live = true;
     }
+    // Instances running with no supervisor (it died): start one, which adopts them (their output, memory
+    // limits and exits).
+    if (live) this.supervisor.ensureRunning();
     return out;
   }
 
@@ -302,19 +332,20 @@ export class ProcessDriver implements RuntimeDriver {
     const dir = this.dir(id);
     const state = readJson<State>(path.join(dir, 'state.json'));
     if (state) {
-      const sandboxed = (readJson<Launch>(path.join(dir, 'launch.json'))?.sandbox.length ?? 0) > 0;
-      const signalGroup = (sig: NodeJS.Signals) => signalInstance(state.appPid, sig, sandboxed);
+      const signalGroup = (sig: NodeJS.Signals) => signalInstance(state.appPid, sig, this.isSandboxed(dir));
       signalGroup('SIGTERM');
       const deadline = Date.now() + gracePeriodSeconds * 1000;
       while (groupAlive(state.appPid) && Date.now() < deadline) await sleep(20);
       if (groupAlive(state.appPid)) signalGroup('SIGKILL');
-      // The supervisor exits once it has recorded the exit; give it a moment, then make sure.
-      const supDeadline = Date.now() + 2000;
-      while (alive(state.supervisorPid) && isSupervisorOf(state.supervisorPid, dir) && Date.now() < supDeadline) await sleep(10);
-      if (alive(state.supervisorPid) && isSupervisorOf(state.supervisorPid, dir)) {
-        try {
-          process.kill(state.supervisorPid, 'SIGKILL');
-        } catch {}
+      if (state.supervisorPid) {
+        // An earlier version's per-instance supervisor exits once it has recorded the exit; make sure.
+        const supDeadline = Date.now() + 2000;
+        while (alive(state.supervisorPid) && isSupervisorOf(state.supervisorPid, dir) && Date.now() < supDeadline) await sleep(10);
+        if (alive(state.supervisorPid) && isSupervisorOf(state.supervisorPid, dir)) {
+          try {
+            process.kill(state.supervisorPid, 'SIGKILL');
+          } catch {}
+        }
       }
       while (groupAlive(state.appPid)) await sleep(10);
     }
@@ -324,8 +355,21 @@ export class ProcessDriver implements RuntimeDriver {
   async remove(id: string): Promise<void> {
     const dir = this.dir(id);
     if (!fs.existsSync(dir)) return;
+    const state = readJson<State>(path.join(dir, 'state.json'));
+    const exitFile = path.join(dir, 'exit.json');
+    if (!fs.existsSync(exitFile)) {
+      const obs = this.observe(id);
+      const running = state ? (state.supervisorPid ? obs?.state !== 'exited' : leaderAlive(state.appPid, state.appStart)) : obs?.state === 'starting';
+      if (running) throw new Error(`instance ${id} still runs: stop it first`);
+      // A sandbox whose bwrap died alone while no supervisor ran lives on orphaned: end it with its instance.
+      if (state && this.isSandboxed(dir) && groupAlive(state.appPid)) signalInstance(state.appPid, 'SIGKILL', true);
+      // The supervisor records the exit after the app's last output: wait for it a moment, and without one
+      // collect that output here.
+      const deadline = Date.now() + 3000;
+      while (!fs.existsSync(exitFile) && this.supervisor.runningPid() && Date.now() < deadline) await sleep(10);
+      if (!fs.existsSync(exitFile)) collectOutput(dir, loadOffsets(dir), true);
+    }
     const obs = this.observe(id);
-    if (obs && obs.state !== 'exited') throw new Error(`instance ${id} still runs: stop it first`);
     const log = path.join(dir, 'output.log');
     if (fs.existsSync(log)) {
       const kept = path.join(this.logsDir, `${id}.log`);

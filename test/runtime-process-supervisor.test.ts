@@ -1,0 +1,154 @@
+/**
+ * The process runtime's one supervisor per state directory: every instance runs under it, and when it is
+ * killed with SIGKILL the instances run on, output written meanwhile is kept, and the supervisor the driver
+ * starts next adopts them: it records their exit codes (from bwrap's own report) and enforces their memory.
+ */
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { writeConformanceApp } from '../src/runtime/conformance.ts';
+import type { InstanceSpec } from '../src/runtime/driver.ts';
+import { ProcessDriver } from '../src/runtime/process/supervised-driver.ts';
+import { waitFor } from './support/platform.ts';
+
+const artifactDir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-sup-app-'));
+writeConformanceApp(artifactDir);
+// An app that grows its memory by 32 MB every time it is asked to (GET /grow), for the memory limit.
+fs.writeFileSync(
+  path.join(artifactDir, 'grow.js'),
+  `const hold = []; require('node:http').createServer((req, res) => { if (req.url === '/grow') hold.push(Buffer.alloc(32 * 1024 * 1024, 1)); res.end(String(hold.length)); }).listen(Number(process.env.PORT), '127.0.0.1');`,
+);
+
+/** The live processes running supervisor.mjs over `stateDir`. */
+function supervisors(stateDir: string): number[] {
+  const real = fs.realpathSync(stateDir);
+  return fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).flatMap((pid) => {
+    try {
+      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const zombie = stat.slice(stat.lastIndexOf(')') + 2)[0] === 'Z';
+      return !zombie && cmd.includes('supervisor.mjs') && cmd.includes(real) ? [Number(pid)] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
+function umaskOf(pid: number): string | undefined {
+  return /^Umask:\s*(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+}
+
+function parentOf(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+}
+
+async function answers(port: number, pathname = '/'): Promise<string | undefined> {
+  return fetch(`http://127.0.0.1:${port}${pathname}`).then((r) => r.text(), () => undefined);
+}
+
+let seq = 0;
+function spec(env: Record<string, string>, command = 'exec node app.js', extra: Partial<InstanceSpec> = {}): InstanceSpec {
+  const id = `sup--svc--web-r1-${seq++}-${process.pid.toString(16)}`;
+  return { id, labels: { project: 'sup', service: 'svc', release: 'r1', processType: 'web' }, artifactDir, command: ['/bin/sh', '-c', command], env, files: [], ports: [{ name: 'p01', internalPort: 8080 }], ...extra };
+}
+
+async function logLines(driver: ProcessDriver, id: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const l of driver.logs(id)) out.push(l.line);
+  return out;
+}
+
+describe('the process runtime supervisor', () => {
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-sup-'));
+  const driver = new ProcessDriver({ stateDir, isolation: 'bwrap' });
+  const started: string[] = [];
+  const start = async (s: InstanceSpec) => {
+    started.push(s.id);
+    return driver.start(s);
+  };
+  after(async () => {
+    for (const id of started) await driver.stop(id, 1).catch(() => {});
+    await driver.close();
+    fs.rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  it('runs every instance of a state directory under one supervisor process', async () => {
+    const insts = await Promise.all([0, 1, 2].map(() => start(spec({}))));
+    for (const i of insts) await waitFor(() => answers(i.endpoints[0].port), 20_000, 'instance answers');
+    const sups = supervisors(stateDir);
+    assert.equal(sups.length, 1, `one supervisor: ${sups}`);
+    for (const i of insts) assert.equal(parentOf(i.pid!), sups[0], 'each instance is a child of the supervisor');
+    // The socket is private to the state directory's owner; the apps keep the platform's umask all the same.
+    assert.equal(fs.statSync(path.join(stateDir, 'supervisor.sock')).mode & 0o077, 0, 'no access for group or others');
+    assert.equal(umaskOf(insts[0].pid!), umaskOf(process.pid));
+    for (const i of insts) await driver.stop(i.id, 2);
+  });
+
+  it('keeps instances running when the supervisor is killed with SIGKILL; the next one adopts them, their output and their exit codes', async () => {
+    // One app that writes a line every 200 ms and one that crashes (exit 7) while no supervisor runs.
+    const chatty = await start(spec({}, 'while :; do echo tick; sleep 0.2; done & exec node app.js'));
+    const crasher = await start(spec({ CRASH_AFTER_MS: '1500' }));
+    await waitFor(() => answers(chatty.endpoints[0].port), 20_000, 'chatty answers');
+    const [sup] = supervisors(stateDir);
+    assert.ok(sup);
+    process.kill(sup, 'SIGKILL');
+    await waitFor(() => supervisors(stateDir).length === 0, 10_000, 'the supervisor gone');
+    const linesBefore = (await logLines(driver, chatty.id)).filter((l) => l === 'tick').length;
+
+    // No supervisor for a while: the apps run on, one writes, the other ends.
+    await new Promise((r) => setTimeout(r, 2500));
+    assert.ok(await answers(chatty.endpoints[0].port), 'the instance still answers without a supervisor');
+    assert.ok(fs.readFileSync(path.join(stateDir, 'instances', chatty.id, 'stdout.raw'), 'utf8').split('\n').filter((l) => l === 'tick').length > linesBefore + 3, 'it kept writing its output');
+
+    // A new driver (a restarted control plane) finds the instances, starts a supervisor, which adopts them.
+    const next = new ProcessDriver({ stateDir, isolation: 'bwrap' });
+    try {
+      const seen = await next.list();
+      assert.equal(seen.find((i) => i.id === chatty.id)?.state, 'running');
+      const crashed = seen.find((i) => i.id === crasher.id);
+      assert.equal(crashed?.state, 'exited');
+      assert.equal(crashed?.exitCode, 7, 'the exit code of an app that ended with no supervisor is known');
+      await waitFor(() => supervisors(stateDir).length === 1, 20_000, 'a new supervisor');
+      assert.notEqual(supervisors(stateDir)[0], sup);
+      // The new supervisor collects what was written meanwhile, and goes on collecting.
+      await waitFor(async () => (await logLines(next, chatty.id)).filter((l) => l === 'tick').length > linesBefore + 10, 20_000, 'output written while no supervisor ran, collected');
+      await waitFor(() => fs.existsSync(path.join(stateDir, 'instances', crasher.id, 'exit.json')), 20_000, 'the exit recorded');
+      assert.equal(JSON.parse(fs.readFileSync(path.join(stateDir, 'instances', crasher.id, 'exit.json'), 'utf8')).code, 7);
+      // Stopping an adopted instance works as before: SIGTERM, its handler runs, the exit is recorded.
+      await next.stop(chatty.id, 5);
+      assert.ok((await logLines(next, chatty.id)).includes('bye'), 'the app saw SIGTERM');
+      await next.remove(crasher.id);
+    } finally {
+      await next.close();
+    }
+  });
+
+  it('ends the whole sandbox when its bwrap process is killed alone', async () => {
+    // bwrap no longer dies with the supervisor (--die-with-parent), so nothing else would end the app inside.
+    const inst = await start(spec({}));
+    await waitFor(() => answers(inst.endpoints[0].port), 20_000, 'answers');
+    process.kill(inst.pid!, 'SIGKILL');
+    const exited = await waitFor(async () => (await driver.list()).find((i) => i.id === inst.id && i.state === 'exited'), 20_000, 'the exit recorded');
+    assert.equal(exited.signal, 'SIGKILL');
+    await waitFor(async () => (await answers(inst.endpoints[0].port)) === undefined, 20_000, 'the app inside gone too');
+    await driver.remove(inst.id);
+  });
+
+  it('enforces the memory limit of an instance it adopted', async () => {
+    const inst = await start(spec({}, 'exec node grow.js', { memoryMb: 100 }));
+    await waitFor(() => answers(inst.endpoints[0].port), 20_000, 'answers');
+    const [sup] = supervisors(stateDir);
+    process.kill(sup, 'SIGKILL');
+    await waitFor(() => supervisors(stateDir).length === 0, 10_000, 'the supervisor gone');
+    await driver.list(); // finds a live instance without a supervisor: starts one, which adopts it
+    await waitFor(() => supervisors(stateDir).length === 1, 20_000, 'a new supervisor');
+    for (let i = 0; i < 6; i++) await answers(inst.endpoints[0].port, '/grow');
+    const exited = await waitFor(async () => (await driver.list()).find((i) => i.id === inst.id && i.state === 'exited'), 20_000, 'the instance killed');
+    assert.equal(exited.reason, 'OOMKilled');
+    assert.ok((await logLines(driver, inst.id)).some((l) => l.includes('over its memory limit')));
+    await driver.remove(inst.id);
+  });
+});
