@@ -34,6 +34,11 @@ const CRASH_BACKOFF_BASE_MS = 1000;
 const CRASH_BACKOFF_CAP_MS = 5 * 60_000;
 /** A pass that waits looks again this often even when nothing announced a change (a missed event only delays). */
 const WAITING_LOOK_MS = 1000;
+/**
+ * How long one new instance must stay ready before the last old instance of a service may stop (see
+ * `keepLastOld` in domain/rolling.ts), whatever minReadySeconds says (the longer of the two applies).
+ */
+const LAST_OLD_PROOF_MS = 500;
 
 export class ServiceController implements InstanceObserver {
   /** instances being stopped in the background: not counted, not routed */
@@ -301,7 +306,18 @@ export class ServiceController implements InstanceObserver {
     const oldKeep = byTraffic && currentTarget !== undefined ? a.want : undefined;
     if (currentTarget !== undefined) strategy = { maxSurge: Math.max(1, currentTarget), stopOldFirst: false };
     if (a.volume) strategy = { maxSurge: 0, stopOldFirst: true };
-    let step = nextRollingStep({ desired: a.want, maxSurge: strategy.maxSurge, stopOldFirst: strategy.stopOldFirst, current: current.map(slot), old: old.map(oldSlot), blockedOrdinals: blocked, currentTarget, oldKeep });
+    // Whatever minReadySeconds, the last ready old instance goes only once a new one has stayed ready for
+    // the proof time: a release that crashes soon after its port opens never takes the whole service down.
+    // It costs a wait only when the rollout is done sooner than that after its first new instance was ready.
+    const proofMs = Math.max(minReadyMs, LAST_OLD_PROOF_MS);
+    let provenInMs = Infinity;
+    for (const i of current) {
+      const ps = this.probes.state(i.id);
+      if (ps?.ready) provenInMs = Math.min(provenInMs, proofMs - (now - (ps.readySince ?? now)));
+    }
+    const keepLastOld = a.want > 0 && !strategy.stopOldFirst && provenInMs > 0;
+    let step = nextRollingStep({ desired: a.want, maxSurge: strategy.maxSurge, stopOldFirst: strategy.stopOldFirst, current: current.map(slot), old: old.map(oldSlot), blockedOrdinals: blocked, currentTarget, oldKeep, keepLastOld });
+    if (keepLastOld && Number.isFinite(provenInMs)) soonestAvailableMs = Math.min(soonestAvailableMs, provenInMs);
     if (a.volume) step = volumeStep(step, a.volume, a.stoppingHere === true);
     const converged = target !== undefined && current.length === a.want && current.every(isAvailable) && old.length === 0 && step.start.length === 0 && step.stop.length === 0;
     const canaryReached = currentTarget !== undefined && current.length === currentTarget && current.every(isAvailable) && old.length <= (oldKeep ?? a.want - currentTarget) && step.start.length === 0 && step.stop.length === 0;
