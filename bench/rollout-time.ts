@@ -1,17 +1,44 @@
 /**
- * bench/rollout-time: rollout time of 10 instances of an app that takes 300 ms to start, with
- * max_in_flight 1 and 5, as a ratio to the floor (the app's own start time × the number of waves).
- *   node --import tsx bench/rollout-time.ts [rounds=3]
+ * bench/rollout-time: rollout time of 10 instances of an app that takes 300 ms to start (after Node's own
+ * boot), with max_in_flight 1 and 5, as a ratio to the floor measured in the same run: a raw spawn of the
+ * same command until its port accepts (process start included; median), times the number of waves.
+ * The platform runs with the settings a user gets by default (probe timing, grace periods, resync), the
+ * service has no health check; the last rows show the cost of a minimum-ready hold (minReadySeconds).
+ *   node --import tsx bench/rollout-time.ts [rounds=3] [holdSeconds=0.5]     (holdSeconds 0: no hold rows)
  */
-import { api, fixtureRepo, startTestPlatform, waitFor } from '../test/support/platform.ts';
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+import { api, fixtureRepo, freePort, startTestPlatform, waitFor, ROOT } from '../test/support/platform.ts';
 
 const START_MS = 300;
 const INSTANCES = 10;
 const rounds = Number(process.argv[2] ?? 3);
+const holdSeconds = Number(process.argv[3] ?? 0.5);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port });
+    s.once('connect', () => (s.destroy(), resolve(true)));
+    s.once('error', () => resolve(false));
+  });
+}
+
+/** The peer: the app's Procfile command started by hand, until its port accepts (polled every 2 ms). */
+async function rawStart(): Promise<number> {
+  const port = await freePort();
+  const t0 = performance.now();
+  const child = spawn('/bin/sh', ['-c', 'node server.js'], { cwd: path.join(ROOT, 'test/fixtures/apps/hello'), env: { ...process.env, PORT: String(port), START_DELAY_MS: String(START_MS) }, stdio: 'ignore', detached: true });
+  while (!(await portOpen(port))) await new Promise((r) => setTimeout(r, 2));
+  const ms = performance.now() - t0;
+  process.kill(-child.pid!, 'SIGKILL');
+  return ms;
+}
+
 async function main() {
-  const p = await startTestPlatform({ SLIPWAY_LOG_LEVEL: 'warn', SLIPWAY_TEST_CONCURRENCY: '1' });
+  // The defaults a user gets (test platforms shorten probe timing, grace periods and the resync).
+  const p = await startTestPlatform({ SLIPWAY_LOG_LEVEL: 'warn', SLIPWAY_PROBE_TIME_SCALE: '1', SLIPWAY_GRACE_PERIOD_CAP_SECONDS: '', SLIPWAY_RESYNC_MS: '5000', SLIPWAY_ROUTER_ACCESS_LOG: 'on' });
   try {
     const repo = fixtureRepo('hello');
     await api(p, 'POST', '/v1/projects', { name: 'bench' });
@@ -25,20 +52,41 @@ async function main() {
     });
     await waitFor(async () => (await api(p, 'GET', '/v1/projects/bench/services/web')).body.data.status.deployment.status === 'COMPLETED', 180_000, 'COMPLETED');
     let version = 1;
-    for (const maxInFlight of [1, 5]) {
-      const times: number[] = [];
-      for (let r = 0; r < rounds; r++) {
-        // A new release (a config change), then a rollout of it with this max-in-flight.
-        await api(p, 'PATCH', '/v1/projects/bench/services/combined/web', { runtimeEnvironment: { START_DELAY_MS: String(START_MS), GREETING: `v${version++}` } });
-        const t0 = performance.now();
-        const started = await api(p, 'POST', '/projects/bench/services/web/rollouts', { strategy: 'rolling', maxInFlight });
-        const n = started.body.number;
-        await waitFor(async () => (await api(p, 'GET', '/projects/bench/services/web/rollouts')).body.rollouts.find((x: { number: number }) => x.number === n)?.status === 'COMPLETED', 300_000, 'rollout');
-        times.push(performance.now() - t0);
+    const rows: { label: string; maxInFlight: number; hold: number; ms: number; floor: number }[] = [];
+    for (const hold of holdSeconds > 0 ? [0, holdSeconds] : [0]) {
+      for (const maxInFlight of [1, 5]) {
+        const times: number[] = [];
+        const raw: number[] = [];
+        for (let r = 0; r < rounds; r++) {
+          // The old instances of the last round have stopped: nothing else runs while this one is timed.
+          await waitFor(async () => (await api(p, 'GET', '/v1/projects/bench/services/web/containers')).body.data.containers.length === INSTANCES, 60_000, 'old instances stopped');
+          raw.push(await rawStart(), await rawStart());
+          // A new release (a config change), then a rollout of it with this max-in-flight: timed from the
+          // change to the rollout's own finishing time (no polling in the measurement).
+          const t0 = Date.now();
+          await api(p, 'PATCH', '/v1/projects/bench/services/combined/web', { runtimeEnvironment: { START_DELAY_MS: String(START_MS), GREETING: `v${version++}` } });
+          const started = await api(p, 'POST', '/projects/bench/services/web/rollouts', { strategy: 'rolling', maxInFlight, ...(hold ? { minReadySeconds: hold } : {}) });
+          const n = started.body.number;
+          const done = await waitFor(async () => {
+            const ro = (await api(p, 'GET', '/projects/bench/services/web/rollouts')).body.rollouts.find((x: { number: number }) => x.number === n);
+            if (ro?.status === 'FAILED' || ro?.status === 'SUPERSEDED') throw new Error(`rollout ${n} ${ro.status}: ${ro.message}`);
+            return ro?.status === 'COMPLETED' && ro;
+          }, 300_000, 'rollout');
+          times.push(Date.parse(done.finishedAt) - t0);
+        }
+        const waves = Math.ceil(INSTANCES / maxInFlight);
+        const start = median(raw);
+        const m = median(times);
+        const floor = start * waves;
+        rows.push({ label: hold ? `minReadySeconds=${hold}` : 'defaults', maxInFlight, hold, ms: m, floor });
+        console.log(
+          `rollout-time max_in_flight=${maxInFlight}${hold ? ` minReadySeconds=${hold}` : ''}: ${m.toFixed(0)} ms (median of ${rounds}), floor ${floor.toFixed(0)} ms (raw start→port ${start.toFixed(0)} ms, median of ${raw.length}, × ${waves} waves), ratio ${(m / floor).toFixed(2)}x`,
+        );
       }
-      const floor = START_MS * Math.ceil(INSTANCES / maxInFlight);
-      const m = median(times);
-      console.log(`rollout-time max_in_flight=${maxInFlight}: ${m.toFixed(0)} ms (median of ${rounds}), floor ${floor} ms (${START_MS} ms × ${Math.ceil(INSTANCES / maxInFlight)} waves), ratio ${(m / floor).toFixed(2)}x`);
+    }
+    for (const r of rows.filter((x) => x.hold)) {
+      const base = rows.find((x) => !x.hold && x.maxInFlight === r.maxInFlight)!;
+      console.log(`hold cost max_in_flight=${r.maxInFlight} ${r.label}: +${(r.ms - base.ms).toFixed(0)} ms over the defaults (${Math.ceil(INSTANCES / r.maxInFlight)} waves × ${r.hold * 1000} ms = ${Math.ceil(INSTANCES / r.maxInFlight) * r.hold * 1000} ms expected)`);
     }
   } finally {
     await p.stop();

@@ -218,12 +218,14 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   const volumeStorage = new VolumeStorage(config.dataDir);
   const serviceController = new ServiceController(store, driver, probes, routes, {
     timeScale: config.probeTimeScale,
+    minReadySeconds: config.minReadySeconds,
     gracePeriodCapSeconds: config.gracePeriodCapSeconds,
     logger: controllerLog,
     requeue: (key) => serviceQueue?.add(key),
     volumes: new ServiceVolumes(store, volumeStorage),
     traffic: releaseTraffic,
   });
+  const unfollowServiceInstances = serviceController.followInstances(driver);
 
   const auth = new AuthService(store);
   // Linked addons' credentials are read when a release is derived; the addons service is built below.
@@ -446,6 +448,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
       await flowRunner.stop();
       jobController.stop();
       unfollowInstances();
+      unfollowServiceInstances();
       await jobQueue.stop();
       await addonQueue.stop();
       await buildQueue.stop();

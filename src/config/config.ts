@@ -76,6 +76,11 @@ export interface Config {
   probeTimeScale: number;
   /** A rollout whose new instances are not all ready within this many seconds fails and the service returns to its last good release. */
   progressDeadlineSeconds: number;
+  /**
+   * Kubernetes' `minReadySeconds`: how long a new instance must stay ready before a rollout counts it
+   * available and stops an old instance for it. 0 (the default, as in Kubernetes) moves on at readiness.
+   */
+  minReadySeconds: number;
   /** Periodic resync of every controller key, in ms. */
   resyncMs: number;
   /** how often build and combined services poll their repository's watched branch (0: only pushes and changes) */
@@ -262,6 +267,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     isolation: oneOf(env, 'SLIPWAY_ISOLATION', onPath('bwrap') ? 'bwrap' : 'none', ['bwrap', 'none'] as const),
     probeTimeScale: num(env, 'SLIPWAY_PROBE_TIME_SCALE', 1, 0.001, 1),
     progressDeadlineSeconds: num(env, 'SLIPWAY_PROGRESS_DEADLINE_SECONDS', 600, 1, 86_400),
+    minReadySeconds: num(env, 'SLIPWAY_MIN_READY_SECONDS', 0, 0, 3600),
     resyncMs: int(env, 'SLIPWAY_RESYNC_MS', 5000, 100, 3_600_000),
     repoPollMs: int(env, 'SLIPWAY_REPO_POLL_MS', 60_000, 0, 86_400_000),
     routerAccessLog: oneOf(env, 'SLIPWAY_ROUTER_ACCESS_LOG', 'on', ['on', 'off'] as const) === 'on',

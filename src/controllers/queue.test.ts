@@ -58,3 +58,14 @@ it('runs different keys in parallel up to the concurrency', async () => {
   await until(() => maxConcurrent === 2 && concurrent === 0);
   await q.stop();
 });
+
+it('runs a key at the sooner of two delayed adds, not the one scheduled first', async () => {
+  let runs = 0;
+  const q = new WorkQueue('t', async () => {
+    runs++;
+  }, { concurrency: 1, logger });
+  q.addAfter('k', 3_600_000);
+  q.addAfter('k', 10);
+  await until(() => runs === 1);
+  await q.stop();
+});

@@ -16,7 +16,7 @@ export class WorkQueue {
   private readonly order: string[] = [];
   private readonly running = new Set<string>();
   private readonly dirty = new Set<string>();
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly timers = new Map<string, { timer: NodeJS.Timeout; dueAt: number }>();
   private readonly failures = new Map<string, number>();
   private active = 0;
   private stopped = false;
@@ -40,17 +40,19 @@ export class WorkQueue {
     this.pump();
   }
 
-  /** Add after a delay; an earlier scheduled add for the key is kept if it fires sooner. */
+  /** Add after a delay; of two scheduled adds for one key the sooner wins (a later one would delay a wake-up asked for). */
   addAfter(key: string, ms: number): void {
     if (this.stopped) return;
+    const dueAt = Date.now() + ms;
     const existing = this.timers.get(key);
-    if (existing) return;
-    const t = setTimeout(() => {
+    if (existing && existing.dueAt <= dueAt) return;
+    if (existing) clearTimeout(existing.timer);
+    const timer = setTimeout(() => {
       this.timers.delete(key);
       this.add(key);
     }, ms);
-    t.unref();
-    this.timers.set(key, t);
+    timer.unref();
+    this.timers.set(key, { timer, dueAt });
   }
 
   private pump(): void {
@@ -88,7 +90,7 @@ export class WorkQueue {
   /** Stop taking keys and wait for running passes to end. */
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const t of this.timers.values()) clearTimeout(t);
+    for (const t of this.timers.values()) clearTimeout(t.timer);
     this.timers.clear();
     this.order.length = 0;
     this.pending.clear();

@@ -20,6 +20,9 @@ const cases: { name: string; input: Partial<RollingInput>; start: number[]; stop
   { name: 'a canary step then retires one old instance and keeps the rest', input: { desired: 4, maxSurge: 1, currentTarget: 1, current: [slot('n0', 0, true)], old: [slot('o0', 0, true), slot('o1', 1, true), slot('o2', 2, true), slot('o3', 3, true)] }, start: [], stop: ['o3'] },
   { name: 'a traffic-percentage step keeps every old instance beside its new one', input: { desired: 4, maxSurge: 1, currentTarget: 1, oldKeep: 4, current: [slot('n0', 0, true)], old: [slot('o0', 0, true), slot('o1', 1, true), slot('o2', 2, true), slot('o3', 3, true)] }, start: [], stop: [] },
   { name: 'a reached canary step holds', input: { desired: 4, maxSurge: 1, currentTarget: 1, current: [slot('n0', 0, true)], old: [slot('o0', 0, true), slot('o1', 1, true), slot('o2', 2, true)] }, start: [], stop: [] },
+  { name: 'an unproven new release keeps the last ready old instance', input: { keepLastOld: true, old: [slot('o0', 0, true)], current: [slot('n0', 0, true), slot('n1', 1, true)] }, start: [], stop: [] },
+  { name: 'an unproven new release still replaces every old instance but the last', input: { desired: 3, maxSurge: 2, keepLastOld: true, old: [slot('o0', 0, true), slot('o1', 1, true), slot('o2', 2, true)], current: [slot('n0', 0, true), slot('n1', 1, true), slot('n2', 2, true)] }, start: [], stop: ['o2', 'o1'] },
+  { name: 'a proven new release lets the last old instance go', input: { keepLastOld: false, old: [slot('o0', 0, true)], current: [slot('n0', 0, true), slot('n1', 1, true)] }, start: [], stop: ['o0'] },
 ];
 
 for (const c of cases) {

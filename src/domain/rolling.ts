@@ -26,6 +26,11 @@ export interface RollingInput {
    * `currentTarget`). A traffic-percentage step keeps them all: the router, not the count, sets the share.
    */
   oldKeep?: number;
+  /**
+   * No new instance has proven itself yet (stayed ready for the proof time): the last ready old instance
+   * stays, so a release that crashes soon after its port opens never takes the service down entirely.
+   */
+  keepLastOld?: boolean;
 }
 
 export interface RollingStep {
@@ -83,6 +88,14 @@ export function nextRollingStep(i: RollingInput): RollingStep {
     }
   }
 
+  let keptLast = false;
+  if (i.keepLastOld && readyOld > 0 && i.old.filter((s) => s.ready && !stop.includes(s.id)).length === 0) {
+    // The lowest ordinal stays (stops go highest first).
+    const last = i.old.filter((s) => s.ready).sort((a, b) => a.ordinal - b.ordinal)[0];
+    stop.splice(stop.indexOf(last.id), 1);
+    keptLast = true;
+  }
+
   const used = new Set(i.current.map((s) => s.ordinal));
   const liveAfter = i.current.length + i.old.length - stop.length;
   let room = i.desired + i.maxSurge - liveAfter;
@@ -96,7 +109,9 @@ export function nextRollingStep(i: RollingInput): RollingStep {
   const waiting = i.current.length - readyCurrent;
   const reason =
     start.length || stop.length
-      ? `starting ${start.length}, stopping ${stop.length}`
+      ? `starting ${start.length}, stopping ${stop.length}${keptLast ? '; the last old instance stays until a new one has proven itself' : ''}`
+      : keptLast
+        ? 'the last old instance stays until a new one has stayed ready long enough to prove the release'
       : waiting > 0
         ? `${waiting} starting, waiting for readiness (max surge ${i.maxSurge})`
         : i.blockedOrdinals.size > 0

@@ -304,6 +304,7 @@ export class ServiceCatalog {
         toRelease: numbers.get(r.toReleaseId) ?? null,
         deadlineAt: r.deadlineAt,
         ...(r.options.maxInFlight ? { maxInFlight: r.options.maxInFlight } : {}),
+        ...(r.options.minReadySeconds !== undefined ? { minReadySeconds: r.options.minReadySeconds } : {}),
         ...canaryView(r),
         createdAt: r.createdAt,
         finishedAt: r.finishedAt,
@@ -316,7 +317,7 @@ export class ServiceCatalog {
    * Start a rollout to a release (default: the newest) with an explicit strategy: rolling with
    * `maxInFlight`, recreate, or canary steps that pause for continue/cancel. Supersedes a running one.
    */
-  async startRollout(caller: Principal, projectId: string, serviceId: string, input: { release?: number; strategy: 'rolling' | 'recreate' | 'canary'; maxInFlight?: number; canarySteps?: CanaryStepInput[]; canaryAnalysis?: CanaryAnalysisInput }) {
+  async startRollout(caller: Principal, projectId: string, serviceId: string, input: { release?: number; strategy: 'rolling' | 'recreate' | 'canary'; maxInFlight?: number; minReadySeconds?: number; canarySteps?: CanaryStepInput[]; canaryAnalysis?: CanaryAnalysisInput }) {
     this.auth.authorize(caller, projectId, 'write');
     const svc = await this.store.services.get(projectId, serviceId);
     const releases = await this.store.releases.list(serviceKey(projectId, serviceId), 1000);
@@ -327,7 +328,7 @@ export class ServiceCatalog {
     const canary = input.strategy === 'canary' ? canaryOptions(svc.spec, input.canarySteps ?? [], input.canaryAnalysis) : {};
     const strategy = input.strategy === 'rolling' ? 'rolling' : input.strategy;
     const { rollout } = await this.releases.restoreTo(svc, to, 'deploy', {
-      how: { strategy, options: { ...(input.maxInFlight ? { maxInFlight: input.maxInFlight } : {}), ...canary } },
+      how: { strategy, options: { ...(input.maxInFlight ? { maxInFlight: input.maxInFlight } : {}), ...(input.minReadySeconds !== undefined ? { minReadySeconds: input.minReadySeconds } : {}), ...canary } },
     });
     return (await this.rollouts(caller, projectId, serviceId)).find((r) => r.id === rollout.id)!;
   }

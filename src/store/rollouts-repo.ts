@@ -17,6 +17,8 @@ export type RolloutStatus = 'IN_PROGRESS' | 'COMPLETED' | 'FAILED' | 'SUPERSEDED
 /** How a rollout moves: rolling with at most `maxInFlight` new instances starting at once, or canary steps. */
 export interface RolloutOptions {
   maxInFlight?: number;
+  /** this rollout's `minReadySeconds` (default: the platform's SLIPWAY_MIN_READY_SECONDS) */
+  minReadySeconds?: number;
   canarySteps?: CanaryStep[];
   /** native canaries: measure each step and continue or abort without a person */
   canaryAnalysis?: CanaryAnalysis;

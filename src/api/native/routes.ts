@@ -106,6 +106,7 @@ export function registerNative(app: Api, deps: ApiDeps): void {
             release: Type.Optional(Type.Integer({ minimum: 1 })),
             strategy: Type.Unsafe<'rolling' | 'recreate' | 'canary'>({ type: 'string', enum: ['rolling', 'recreate', 'canary'] }),
             maxInFlight: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+            minReadySeconds: Type.Optional(Type.Number({ minimum: 0, maximum: 3600 })),
             canary: Type.Optional(CanaryBody),
           },
           { additionalProperties: false },
@@ -114,8 +115,8 @@ export function registerNative(app: Api, deps: ApiDeps): void {
     },
     async (req) => {
       const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
-      const b = req.body as { release?: number; strategy: 'rolling' | 'recreate' | 'canary'; maxInFlight?: number; canary?: { steps: CanaryStepInput[]; analysis?: CanaryAnalysisInput } };
-      return catalog.startRollout(req.principal, projectId, serviceId, { release: b.release, strategy: b.strategy, maxInFlight: b.maxInFlight, canarySteps: b.canary?.steps, canaryAnalysis: b.canary?.analysis });
+      const b = req.body as { release?: number; strategy: 'rolling' | 'recreate' | 'canary'; maxInFlight?: number; minReadySeconds?: number; canary?: { steps: CanaryStepInput[]; analysis?: CanaryAnalysisInput } };
+      return catalog.startRollout(req.principal, projectId, serviceId, { release: b.release, strategy: b.strategy, maxInFlight: b.maxInFlight, minReadySeconds: b.minReadySeconds, canarySteps: b.canary?.steps, canaryAnalysis: b.canary?.analysis });
     },
   );
   // A rollout's ordered events: JSON, or with `Accept: text/event-stream` a live stream (Server-Sent Events)

@@ -31,16 +31,25 @@ export interface ControllerLogger {
 }
 
 const CRASH_BACKOFF_BASE_MS = 1000;
-/**
- * A new instance must stay ready this long before an old one is stopped for it: an instance that opens
- * its port and then crashes must not cost the service its healthy old instances.
- */
-const MIN_AVAILABLE_MS = 500;
 const CRASH_BACKOFF_CAP_MS = 5 * 60_000;
+/** A pass that waits looks again this often even when nothing announced a change (a missed event only delays). */
+const WAITING_LOOK_MS = 1000;
+/**
+ * How long one new instance must stay ready before the last old instance of a service may stop (see
+ * `keepLastOld` in domain/rolling.ts), whatever minReadySeconds says (the longer of the two applies).
+ */
+const LAST_OLD_PROOF_MS = 500;
 
 export class ServiceController implements InstanceObserver {
   /** instances being stopped in the background: not counted, not routed */
   private readonly stopping = new Set<string>();
+  /**
+   * Starts in flight, by instance id: a pass launches new instances and ends without waiting for them (a
+   * launch can take a while: a process's supervisor to come up, an image to pull), so the next wave's
+   * readiness is seen at once. Until the runtime lists one, passes count it as a starting instance of its
+   * slot, so it is never started twice nor counted as capacity.
+   */
+  private readonly launching = new Map<string, { instance: ObservedInstance; done: Promise<void> }>();
   /** rollouts failed by a start in the current pass (a refused pull): the pass's end leaves them alone */
   private readonly failedThisPass = new Set<string>();
   /** the last reason a new instance could not start (a pull that failed), by rollout id: part of why it waits */
@@ -56,6 +65,12 @@ export class ServiceController implements InstanceObserver {
     private readonly routes: RouteTableBuilder,
     private readonly opts: {
       timeScale: number;
+      /**
+       * Kubernetes' `minReadySeconds`, the default of every rollout that sets none: how long a new instance
+       * must stay ready before it counts as available, so an old instance is stopped for it (see
+       * docs/deployments.md for the trade-off). 0 counts it at readiness.
+       */
+      minReadySeconds?: number;
       gracePeriodCapSeconds?: number;
       logger: ControllerLogger;
       requeue: (key: string) => void;
@@ -68,6 +83,17 @@ export class ServiceController implements InstanceObserver {
     this.canary = new CanaryStepper(store, opts.traffic, routes);
   }
 
+  /**
+   * Follows the runtime: an instance of a service that exits wakes that service's key at once, so a crash
+   * is handled (and a rollout stops counting the instance) without waiting for a pass or the resync.
+   * Returns the unsubscribe function.
+   */
+  followInstances(driver: Pick<RuntimeDriver, 'watch'>): () => void {
+    return driver.watch((e) => {
+      if (e.type === 'exited' && !isJobRun(e.instance)) this.opts.requeue(serviceKey(e.instance.labels.project, e.instance.labels.service));
+    });
+  }
+
   canaryView(key: string, windowSeconds = 60) {
     return this.canary.view(key, windowSeconds);
   }
@@ -76,6 +102,8 @@ export class ServiceController implements InstanceObserver {
     const { projectId, serviceId } = parseServiceKey(key);
     const svc = await this.store.services.find(projectId, serviceId);
     const observed = (await this.driver.list()).filter((i) => i.labels.project === projectId && i.labels.service === serviceId && !isJobRun(i));
+    const listed = new Set(observed.map((i) => i.id));
+    for (const { instance } of this.launching.values()) if (instance.labels.project === projectId && instance.labels.service === serviceId && !listed.has(instance.id)) observed.push(instance);
 
     if (!svc) return this.removeAll(key, observed);
 
@@ -108,7 +136,8 @@ export class ServiceController implements InstanceObserver {
 
     const live = observed.filter((i) => i.state !== 'exited' && !this.stopping.has(i.id));
     this.probes.untrackMissing(key, new Set(live.map((i) => i.id)));
-    for (const inst of live) this.trackProbes(key, inst, target);
+    // One not listed yet has no endpoints to probe: its launch tracks it once it runs.
+    for (const inst of live) if (listed.has(inst.id)) this.trackProbes(key, inst, target);
     const now = Date.now();
     const isReady = (i: ObservedInstance) => this.probes.state(i.id)?.ready === true;
     const refreshed = new Map((await this.store.instances.listForService(key)).map((r) => [r.id, r]));
@@ -146,15 +175,13 @@ export class ServiceController implements InstanceObserver {
     const stopping = new Set(plans.flatMap((x) => x.step.stop));
     const routable = (web ? [...web.current, ...web.old] : []).filter((i) => isReady(i) && !stopping.has(i.id));
     this.routes.setService(key, svc, routable, (desiredByType.get('web') ?? 0) === 0, splitFor(canaryStep, web?.current.map((i) => i.id) ?? []));
+    // New instances are launched in the background, all of a wave's at once, while the data plane applies
+    // the table (they take no traffic until ready). A volume's instance starts only once the old one is
+    // gone (volumeStep), so it never overlaps it.
+    if (target) for (const x of plans) for (const ord of x.step.start) this.startInBackground(svc, target, x.type, ord, x.type === 'web' ? volume?.mounts : undefined);
     await this.routes.applied();
-
-    for (const x of plans) {
-      for (const id of x.step.stop) this.stopInBackground(key, id, svc.spec.deployment?.gracePeriodSeconds ?? target?.spec.gracePeriodSeconds ?? 30);
-      for (const ord of x.step.start) {
-        if (!target) break;
-        await this.startInstance(svc, target, x.type, ord, x.type === 'web' ? volume?.mounts : undefined);
-      }
-    }
+    const grace = svc.spec.deployment?.gracePeriodSeconds ?? target?.spec.gracePeriodSeconds ?? 30;
+    for (const x of plans) for (const id of x.step.stop) this.stopInBackground(key, id, grace);
 
     const sum = (f: (x: (typeof plans)[number]) => number) => plans.reduce((n, x) => n + f(x), 0);
     const desiredTotal = sum((x) => x.want);
@@ -186,10 +213,17 @@ export class ServiceController implements InstanceObserver {
     const step = { start: plans.flatMap((x) => x.step.start), stop: [...stopping] };
     const nextUnblockMs = Math.min(overlapWaitMs, ...plans.map((x) => x.nextUnblockMs));
     const soonestAvailableMs = Math.min(...plans.map((x) => x.soonestAvailableMs));
-    if (step.start.length || step.stop.length) return { againInMs: 50 };
+    // After a disruptive act the pass ends and the next one looks afresh. A new instance's readiness wakes
+    // the key by itself (the probe's transition enqueues it), so this is only the next look: at once after
+    // stops (the rollout may be complete now), shortly after starts.
+    if (step.start.length || step.stop.length) return { againInMs: step.start.length ? 50 : 0 };
     if (!plans.every((x) => x.converged)) {
-      const wake = Math.min(nextUnblockMs, soonestAvailableMs + 10);
-      return { againInMs: Number.isFinite(wake) ? Math.max(20, Math.min(wake, 250)) : 250 };
+      // What the pass waits for wakes it by itself: readiness (the probes), an exit (followInstances), a
+      // launch or a stop ending. Timers only for what no event announces: a crash back-off running out, a
+      // minimum-ready hold, the rollout's deadline; and a look each second as a safety net.
+      const deadlineMs = rollout && !rollout.paused ? Date.parse(rollout.deadlineAt) - Date.now() + 5 : Infinity;
+      const wake = Math.min(nextUnblockMs, soonestAvailableMs + 2, deadlineMs);
+      return { againInMs: Number.isFinite(wake) ? Math.max(5, Math.min(wake, WAITING_LOOK_MS)) : WAITING_LOOK_MS };
     }
     return undefined;
   }
@@ -226,20 +260,19 @@ export class ServiceController implements InstanceObserver {
     const current = target ? a.live.filter((i) => i.labels.release === target.id) : [];
     const old = a.live.filter((i) => !target || i.labels.release !== target.id);
     const isReady = (i: ObservedInstance) => this.probes.state(i.id)?.ready === true;
-    // Once one new instance has stayed ready for MIN_AVAILABLE_MS the release has shown it does not crash
-    // on start, and later waves need only readiness: the guard costs one wait per rollout, not per wave.
-    const provenStable = current.some((i) => {
-      const ps = this.probes.state(i.id);
-      return ps?.ready === true && now - (ps.readySince ?? now) >= MIN_AVAILABLE_MS;
-    });
+    // minReadySeconds (Kubernetes' meaning): a new instance counts as available, and so lets an old one go,
+    // once it has stayed ready this long. 0 counts it at readiness: a release that crashes just after its
+    // port opens is then caught by the crash (the instance leaves the table, the capacity rule stops no
+    // more old ones) and the progress deadline, not by the hold.
+    const minReadyMs = (a.rollout?.options.minReadySeconds ?? this.opts.minReadySeconds ?? 0) * 1000;
     const isAvailable = (i: ObservedInstance) => {
       const ps = this.probes.state(i.id);
-      return ps?.ready === true && (provenStable || now - (ps.readySince ?? now) >= MIN_AVAILABLE_MS);
+      return ps?.ready === true && (minReadyMs === 0 || now - (ps.readySince ?? now) >= minReadyMs);
     };
     let soonestAvailableMs = Infinity;
     for (const i of current) {
       const ps = this.probes.state(i.id);
-      if (ps?.ready && !isAvailable(i)) soonestAvailableMs = Math.min(soonestAvailableMs, MIN_AVAILABLE_MS - (now - (ps.readySince ?? now)));
+      if (ps?.ready && !isAvailable(i)) soonestAvailableMs = Math.min(soonestAvailableMs, minReadyMs - (now - (ps.readySince ?? now)));
     }
     // New instances count once available; old ones count as soon as they are ready (an old instance that
     // just became ready is capacity, not a risk, and must never be mistaken for a dead one and removed).
@@ -273,7 +306,18 @@ export class ServiceController implements InstanceObserver {
     const oldKeep = byTraffic && currentTarget !== undefined ? a.want : undefined;
     if (currentTarget !== undefined) strategy = { maxSurge: Math.max(1, currentTarget), stopOldFirst: false };
     if (a.volume) strategy = { maxSurge: 0, stopOldFirst: true };
-    let step = nextRollingStep({ desired: a.want, maxSurge: strategy.maxSurge, stopOldFirst: strategy.stopOldFirst, current: current.map(slot), old: old.map(oldSlot), blockedOrdinals: blocked, currentTarget, oldKeep });
+    // Whatever minReadySeconds, the last ready old instance goes only once a new one has stayed ready for
+    // the proof time: a release that crashes soon after its port opens never takes the whole service down.
+    // It costs a wait only when the rollout is done sooner than that after its first new instance was ready.
+    const proofMs = Math.max(minReadyMs, LAST_OLD_PROOF_MS);
+    let provenInMs = Infinity;
+    for (const i of current) {
+      const ps = this.probes.state(i.id);
+      if (ps?.ready) provenInMs = Math.min(provenInMs, proofMs - (now - (ps.readySince ?? now)));
+    }
+    const keepLastOld = a.want > 0 && !strategy.stopOldFirst && provenInMs > 0;
+    let step = nextRollingStep({ desired: a.want, maxSurge: strategy.maxSurge, stopOldFirst: strategy.stopOldFirst, current: current.map(slot), old: old.map(oldSlot), blockedOrdinals: blocked, currentTarget, oldKeep, keepLastOld });
+    if (keepLastOld && Number.isFinite(provenInMs)) soonestAvailableMs = Math.min(soonestAvailableMs, provenInMs);
     if (a.volume) step = volumeStep(step, a.volume, a.stoppingHere === true);
     const converged = target !== undefined && current.length === a.want && current.every(isAvailable) && old.length === 0 && step.start.length === 0 && step.stop.length === 0;
     const canaryReached = currentTarget !== undefined && current.length === currentTarget && current.every(isAvailable) && old.length <= (oldKeep ?? a.want - currentTarget) && step.start.length === 0 && step.stop.length === 0;
@@ -387,6 +431,21 @@ export class ServiceController implements InstanceObserver {
     await this.driver.remove(inst.id);
   }
 
+  /** Launch an instance without holding the pass; its end (started, or failed and recorded) requeues the service. */
+  private startInBackground(svc: ServiceRecord, release: ReleaseRecord, type: string, ordinal: number, volumes?: InstanceSpec['volumes']): void {
+    const key = serviceKey(svc.projectId, svc.id);
+    const id = instanceId(svc.projectId, svc.id, release, type, ordinal);
+    if (this.launching.has(id)) return;
+    const instance: ObservedInstance = { id, labels: { project: svc.projectId, service: svc.id, release: release.id, processType: type }, state: 'starting', endpoints: [] };
+    const done = this.startInstance(svc, release, type, ordinal, volumes)
+      .catch((err) => this.opts.logger.error({ err, instance: id }, 'starting instance failed'))
+      .finally(() => {
+        this.launching.delete(id);
+        this.opts.requeue(key);
+      });
+    this.launching.set(id, { instance, done });
+  }
+
   private async startInstance(svc: ServiceRecord, release: ReleaseRecord, type: string, ordinal: number, volumes?: InstanceSpec['volumes']): Promise<void> {
     const key = serviceKey(svc.projectId, svc.id);
     const id = instanceId(svc.projectId, svc.id, release, type, ordinal);
@@ -475,6 +534,8 @@ export class ServiceController implements InstanceObserver {
     const grace = this.opts.gracePeriodCapSeconds !== undefined ? Math.min(gracePeriodSeconds, this.opts.gracePeriodCapSeconds) : gracePeriodSeconds;
     void (async () => {
       try {
+        // One still being launched is stopped once its launch is over (there is nothing to signal before).
+        await this.launching.get(id)?.done;
         await this.routes.drained(id);
         await this.driver.stop(id, grace);
         if (!opts.keepRecord) await this.store.instances.delete(id);

@@ -38,6 +38,8 @@ const LABEL = {
 } as const;
 /** How often one container's writable layer is measured against its limit (a size walk is not free). */
 const STORAGE_CHECK_MS = 1000;
+/** A container created this long ago and never started is a launch that was cut short (see toObserved). */
+const NEVER_STARTED_MS = 20_000;
 const HOST = '127.0.0.1';
 const APP_DIR = '/app';
 const DEFAULT_ARTIFACT_IMAGE = 'docker.io/library/node:20-slim';
@@ -286,8 +288,15 @@ export class DockerDriver implements RuntimeDriver {
       case 'dead':
       case 'stopped':
         return { ...base, state: 'exited', exitedAt: s.FinishedAt, exitCode: s.ExitCode, ...this.exitReason(id, s.OOMKilled) };
+      case 'created':
+      case 'configured':
+        // Created and never started for this long: a launch cut short between create and start (a control
+        // plane killed there). Reported as ended, as the process runtime does with a launch that never ran,
+        // so the controller removes it and starts the slot again rather than wait for it forever.
+        if (!started && Date.now() - Date.parse(info.Created) > NEVER_STARTED_MS) return { ...base, state: 'exited', exitCode: null, signal: null };
+        return { ...base, state: 'starting' };
       default:
-        // created, restarting, configured, removing
+        // restarting, removing
         return { ...base, state: 'starting' };
     }
   }
