@@ -135,7 +135,7 @@ const READ_SIZE = 65_536;
  * session left idle for its `stats timeout`: the follower then attaches again, skipping what the ring
  * already holds (`-n`), which loses no line since nothing was logged while idle. It ends, calling
  * `onEnd`, when the worker is gone (the session cannot be opened or is answered by another worker) or
- * `keep()` says so. With `readEveryMs`, a read that empties the socket is followed by a pause of that long.
+ * `keep()` says so. With `readEveryMs`, a read that empties the socket after little came is followed by a pause of that long.
  */
 export function followRing(socketPath: string, ring: string, pid: number, opts: { mark: string; onLines(lines: Buffer): void; keep(): boolean; onEnd(): void; readEveryMs?: number }): RingFollower {
   let sock: net.Socket | undefined;
@@ -171,13 +171,20 @@ export function followRing(socketPath: string, ring: string, pid: number, opts: 
       }
       if (!preamble && at < chunk.length) opts.onLines(chunk.subarray(at));
     });
+    let drained = 0;
     s.on('data', (chunk: Buffer) => {
       lines(chunk);
-      // A read that emptied the socket: the next one waits a little, so that lines arrive many per read
-      // (HAProxy keeps them in the ring meanwhile and sends them in a few large writes, not one per request).
+      drained += chunk.length;
+      // A read that emptied the socket after little had come: the next one waits a while, so that the
+      // socket fills and HAProxy, unable to write, keeps the lines in its ring and then sends them in a few
+      // large writes rather than one per request. While much comes, reading goes on (the ring must not
+      // overflow).
       if (opts.readEveryMs && chunk.length < READ_SIZE && !closed) {
-        s.pause();
-        setTimeout(() => s.resume(), opts.readEveryMs).unref();
+        if (drained < READ_SIZE) {
+          s.pause();
+          setTimeout(() => s.resume(), opts.readEveryMs);
+        }
+        drained = 0;
       }
     });
     s.on('error', () => undefined); // followed by 'close'
