@@ -50,7 +50,7 @@ interface Tracked {
 
 /** First poll interval of the default readiness check; it grows ×1.5 up to the cap while the port stays closed. */
 const DEFAULT_READY_POLL_MS = 10;
-const DEFAULT_READY_POLL_CAP_MS = 250;
+const DEFAULT_READY_POLL_CAP_MS = 50;
 const NO_PORT_SETTLE_MS = 1000;
 
 export class ProbeScheduler {
