@@ -47,6 +47,8 @@ export function localOnly(image: string): boolean {
     return false; // a reference that does not parse: ImagePuller.ensure says why
   }
 }
+/** A create refused because a container of that name exists (Podman answers a race for the name with a 500). */
+export const isNameTaken = (err: unknown): boolean => statusOf(err) === 409 || /name .* is already in use/i.test(String((err as Error)?.message));
 /** A create refused because the engine does not hold the image. */
 export const isMissingImage = (err: unknown): boolean => statusOf(err) === 404 && /image/i.test(String((err as Error)?.message));
 

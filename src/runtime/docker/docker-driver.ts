@@ -20,7 +20,7 @@ import { engineMounts, removeEngineVolume } from './engine-volumes.ts';
 import { tarOfFiles } from './tar.ts';
 import { InstanceWatch, SingleFlight } from '../instance-watch.ts';
 import { ImagePuller } from './image-pull.ts';
-import { APP_DIR, HOST, LABEL, allocatePort, checkFiles, connectionOptions, isGone, isMissingImage, localOnly, observedOf, statusOf } from './container-model.ts';
+import { APP_DIR, HOST, LABEL, allocatePort, checkFiles, connectionOptions, isGone, isMissingImage, isNameTaken, localOnly, observedOf, statusOf } from './container-model.ts';
 
 export { connectionOptions };
 
@@ -160,7 +160,7 @@ export class DockerDriver implements RuntimeDriver {
           await ensureImage();
           continue;
         }
-        if (statusOf(err) !== 409) throw err;
+        if (!isNameTaken(err)) throw err;
         const existing = await this.observe(spec.id);
         // Created by another control plane (or driver) that has not started it yet: that one is the instance.
         if (existing?.state === 'starting' && !existing.pid) return (await this.waitLaunched(spec.id)) ?? existing;
