@@ -114,7 +114,8 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   const haproxyAccessLog =
     config.routerReleaseMetrics || config.routerAccessLog
       ? {
-          ...(config.routerAccessLog ? { lines: (chunk: Buffer) => void process.stdout.write(chunk) } : {}),
+          // Access lines are `info` lines: a log level above that leaves them out, as it does the built-in router's.
+          ...(config.routerAccessLog && accessLogger.isLevelEnabled('info') ? { lines: (chunk: Buffer) => void process.stdout.write(chunk) } : {}),
           ...(config.routerReleaseMetrics ? { requests: (r: Parameters<ReleaseTraffic['record']>[0]) => releaseTraffic.record(r) } : {}),
         }
       : undefined;
