@@ -35,14 +35,19 @@ import { routerFiles } from '../src/router/haproxy/config.ts';
 import { cliCommand } from '../src/router/haproxy/runtime-api.ts';
 import { NodeRouter } from '../src/router/node-proxy/node-router.ts';
 import type { AccessLogEntry, Router, RoutingTable } from '../src/router/table.ts';
+import type { AccessLogOutputs } from '../src/router/haproxy/access-log.ts';
+import { ReleaseTraffic } from '../src/controllers/service/release-traffic.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const HOST = 'bench.test';
 const ACCESS_LOG = process.env.BENCH_ACCESS_LOG === '1';
-/** With BENCH_ACCESS_LOG=1 the nginx peer writes the same fields as a JSON line per request, unbuffered, as slipway does. */
-const NGINX_ACCESS_LOG_FORMAT = `  log_format slipway escape=json '{"ts":"$time_iso8601","client":"$remote_addr","method":"$request_method","host":"$host","path":"$uri","status":$status,"bytes":$body_bytes_sent,"durationMs":$request_time,"route":"bench/app/web","endpoint":"$upstream_addr","requestId":"$request_id"}';
+/**
+ * With BENCH_ACCESS_LOG=1 the nginx peer writes the same fields as slipway's lines (the log envelope, then
+ * the entry: router/haproxy/access-log-format.ts) as a JSON line per request, unbuffered.
+ */
+const NGINX_ACCESS_LOG_FORMAT = `  log_format slipway escape=json '{"level":30,"time":$msec,"pid":$pid,"hostname":"$hostname","component":"access","route":"bench/app/web","endpoint":"$upstream_addr","status":$status,"durationMs":$request_time,"ts":"$time_iso8601","client":"$remote_addr","method":"$request_method","host":"$host","path":"$request_uri","bytes":$body_bytes_sent,"requestId":"$request_id","msg":"access"}';
 `;
 
 interface Result {
@@ -51,6 +56,8 @@ interface Result {
   p99ms: number;
   errors: string;
   cpuUsPerReq: number;
+  /** the part of cpuUsPerReq spent by this process (HAProxy's log follower, when the access log is on) */
+  ownCpuUsPerReq: number;
 }
 
 function which(bin: string): string | undefined {
@@ -174,6 +181,7 @@ function withChildren(pid: number): number[] {
 
 function wrk(port: number, seconds: number, pin: boolean, pids: number[] = []): Promise<Result> {
   const cpuBefore = cpuMicros(pids);
+  const ownBefore = pids.includes(process.pid) ? cpuMicros([process.pid]) : 0;
   const args = ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '-H', `Host: ${HOST}`, `http://127.0.0.1:${port}/`];
   const [cmd, argv] = pin ? ['taskset', ['-c', '0', 'wrk', ...args]] : ['wrk', args];
   return new Promise((resolve, reject) => {
@@ -189,7 +197,7 @@ function wrk(port: number, seconds: number, pin: boolean, pids: number[] = []): 
       const p99 = /^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? '';
       const errors = [/Socket errors:.*$/m.exec(out)?.[0], /Non-2xx or 3xx responses:.*$/m.exec(out)?.[0]].filter(Boolean).join('; ');
       const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
-      resolve({ rps, p50ms: parseDuration(p50), p99ms: parseDuration(p99), errors, cpuUsPerReq: pids.length && requests ? (cpuMicros(pids) - cpuBefore) / requests : NaN });
+      resolve({ rps, p50ms: parseDuration(p50), p99ms: parseDuration(p99), errors, cpuUsPerReq: pids.length && requests ? (cpuMicros(pids) - cpuBefore) / requests : NaN, ownCpuUsPerReq: pids.includes(process.pid) && requests ? (cpuMicros([process.pid]) - ownBefore) / requests : 0 });
     });
   });
 }
@@ -220,16 +228,24 @@ async function main(): Promise<void> {
     stops.push(() => backend.stop());
 
     const table: RoutingTable = {
-      routes: [{ key: 'bench/app/web', hosts: [HOST], project: 'bench', service: 'app', portName: 'web', protocol: 'HTTP', endpoints: [{ id: 'backend', host: '127.0.0.1', port: backendPort, weight: 1 }], maintenance: false }],
+      routes: [{ key: 'bench/app/web', hosts: [HOST], project: 'bench', service: 'app', portName: 'web', protocol: 'HTTP', endpoints: [{ id: 'app-r1-0-0a1b2c3d', host: '127.0.0.1', port: backendPort, weight: 1 }], maintenance: false }],
     };
 
+    // As slipway runs them by default: each request is written to the access log and feeds the per-release
+    // metrics (ReleaseTraffic); HAProxy's lines are copied as read, the built-in router's entries serialised.
     let accessLog: ((e: AccessLogEntry) => void) | undefined;
+    let haproxyLog: AccessLogOutputs | undefined;
     if (ACCESS_LOG) {
       const out = fs.createWriteStream(path.join(tmp, 'access.log'));
       stops.push(() => new Promise((r) => out.end(() => r())));
-      accessLog = (e) => out.write(`${JSON.stringify(e)}\n`);
+      const traffic = new ReleaseTraffic();
+      accessLog = (e) => {
+        traffic.record(e);
+        out.write(`${JSON.stringify(e)}\n`);
+      };
+      haproxyLog = { lines: (chunk) => out.write(chunk), requests: (r) => traffic.record(r) };
     }
-    const haproxy = new HaproxyRouter({ host: '127.0.0.1', port: 0, dataDir: path.join(tmp, 'haproxy'), haproxyBin, accessLog });
+    const haproxy = new HaproxyRouter({ host: '127.0.0.1', port: 0, dataDir: path.join(tmp, 'haproxy'), haproxyBin, accessLog: haproxyLog });
     const nodeRouter = new NodeRouter({ host: '127.0.0.1', port: 0, accessLog });
     for (const r of [haproxy, nodeRouter] as Router[]) {
       await r.start();
@@ -304,7 +320,8 @@ backend app
 
     const targets: Array<{ name: string; port: number; pids: () => number[] }> = [
       { name: 'backend direct', port: backendPort, pids: () => withChildren(backend.pid) },
-      { name: 'haproxy (HaproxyRouter)', port: haproxy.address().httpPort, pids: () => withChildren(haproxyMaster) },
+      // With the access log on, this process follows HAProxy's log and writes it: its CPU counts as HAProxy's.
+      { name: 'haproxy (HaproxyRouter)', port: haproxy.address().httpPort, pids: () => [...withChildren(haproxyMaster), ...(ACCESS_LOG ? [process.pid] : [])] },
       { name: 'node (NodeRouter)', port: nodeRouter.address().httpPort, pids: () => [process.pid] },
       { name: 'nginx proxy', port: nginxPort, pids: () => withChildren(nginxProxy.pid) },
       { name: 'haproxy minimal (hand)', port: minimalPort, pids: () => [minimal.pid!] },
@@ -315,7 +332,7 @@ backend app
       for (const t of targets) {
         const r = await wrk(t.port, SECONDS, pin, t.pids());
         results.get(t.name)!.push(r);
-        console.log(`  round ${round} ${t.name.padEnd(24)} ${r.rps.toFixed(0).padStart(8)} req/s  p50 ${r.p50ms.toFixed(2)} ms  p99 ${r.p99ms.toFixed(2)} ms  cpu ${r.cpuUsPerReq.toFixed(1)} µs/req${r.errors ? `  (${r.errors})` : ''}`);
+        console.log(`  round ${round} ${t.name.padEnd(24)} ${r.rps.toFixed(0).padStart(8)} req/s  p50 ${r.p50ms.toFixed(2)} ms  p99 ${r.p99ms.toFixed(2)} ms  cpu ${r.cpuUsPerReq.toFixed(1)} µs/req${t.name.startsWith('haproxy (') && r.ownCpuUsPerReq ? ` (log follower ${r.ownCpuUsPerReq.toFixed(1)})` : ''}${r.errors ? `  (${r.errors})` : ''}`);
       }
     }
 

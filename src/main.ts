@@ -159,10 +159,20 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
           logAccess?.(e);
         }
       : undefined;
+  // HAProxy writes its lines whole, in the log's own shape (router/haproxy/access-log-format.ts): they go to
+  // the same standard output as the rest of the log, as read, with no parsing.
+  const haproxyAccessLog =
+    config.routerReleaseMetrics || config.routerAccessLog
+      ? {
+          // Access lines are `info` lines: a log level above that leaves them out, as it does the built-in router's.
+          ...(config.routerAccessLog && accessLogger.isLevelEnabled('info') ? { lines: (chunk: Buffer) => void process.stdout.write(chunk) } : {}),
+          ...(config.routerReleaseMetrics ? { requests: (r: Parameters<ReleaseTraffic['record']>[0]) => releaseTraffic.record(r) } : {}),
+        }
+      : undefined;
   if (config.router === 'haproxy' && !haproxyAvailable()) throw new Error("SLIPWAY_ROUTER=haproxy but haproxy is not installed: install the Debian package haproxy, or set SLIPWAY_ROUTER=builtin");
   const dataPlane: Router =
     config.router === 'haproxy'
-      ? new HaproxyRouter({ host: config.routerHost, port: config.routerPort, tlsPort: config.routerTlsPort, metricsPort: config.routerMetricsPort, tcpPorts: config.routerTcpPorts, domain: config.domain, dataDir: config.dataDir, logger: routerLog, accessLog })
+      ? new HaproxyRouter({ host: config.routerHost, port: config.routerPort, tlsPort: config.routerTlsPort, metricsPort: config.routerMetricsPort, tcpPorts: config.routerTcpPorts, domain: config.domain, dataDir: config.dataDir, logger: routerLog, accessLog: haproxyAccessLog })
       : // The built-in proxy runs in a process of its own that outlives the control plane (see docs/restarts.md).
         new ProcessRouter({ host: config.routerHost, port: config.routerPort, tlsPort: config.routerTlsPort, metricsPort: config.routerMetricsPort, tcpPorts: config.routerTcpPorts, domain: config.domain, dataDir: config.dataDir, accessLog: !!accessLog, logLevel: config.logLevel, logger: routerLog, ...(accessLog ? { accessLogSink: accessLog } : {}) });
 

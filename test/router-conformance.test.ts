@@ -23,6 +23,8 @@ import path from 'node:path';
 import { NodeRouter } from '../src/router/node-proxy/node-router.ts';
 import { ProcessRouter } from '../src/router/builtin-process/process-router.ts';
 import { HaproxyRouter } from '../src/router/haproxy/haproxy-router.ts';
+import type { AccessLogOutputs } from '../src/router/haproxy/access-log.ts';
+import type { RequestSample } from '../src/router/haproxy/access-log-format.ts';
 import { haproxyAvailable } from '../src/router/haproxy/detect.ts';
 import { accessFromSecurity } from '../src/router/access.ts';
 import { sha512Crypt } from '../src/router/password-hash.ts';
@@ -46,6 +48,33 @@ const tcpRange = (plane: number) => ({ from: TCP_BASE + plane * 50, to: TCP_BASE
 /** Every access-log entry either data plane wrote during the run. */
 const ACCESS: AccessLogEntry[] = [];
 const accessLog = (e: AccessLogEntry) => ACCESS.push(e);
+/** HAProxy's lines that are not one JSON object of the access log (there must be none). */
+const BAD_LINES: string[] = [];
+/** What HAProxy's access log reported for per-release metrics, by request id of the line it came with. */
+const SAMPLES: RequestSample[] = [];
+/**
+ * HAProxy writes whole JSON lines (access-log-format.ts): each is read back as the entry the built-in planes
+ * give, the log envelope aside; an empty route, endpoint or request id is one HAProxy did not have.
+ */
+const haproxyAccessLog: AccessLogOutputs = {
+  lines: (chunk) => {
+    for (const line of chunk.toString('utf8').split('\n')) {
+      if (!line) continue;
+      let o: Record<string, unknown>;
+      try {
+        o = JSON.parse(line);
+      } catch {
+        BAD_LINES.push(line);
+        continue;
+      }
+      if (o.component !== 'access' || o.msg !== 'access' || o.level !== 30 || typeof o.time !== 'number') BAD_LINES.push(line);
+      const { level, time, pid, hostname, component, msg, ...entry } = o;
+      for (const k of ['route', 'endpoint', 'requestId']) if (entry[k] === '') delete entry[k];
+      ACCESS.push(entry as unknown as AccessLogEntry);
+    }
+  },
+  requests: (r) => SAMPLES.push(r),
+};
 
 const PLANES: Plane[] = [
   { name: 'built-in Node proxy', create: (dataDir) => new NodeRouter({ host: '::', port: 0, tlsPort: 0, metricsPort: 0, tcpPorts: tcpRange(0), domain: DOMAIN, dataDir, upstreamTimeoutMs: 5000, accessLog }), cannot: {} },
@@ -55,7 +84,7 @@ const PLANES: Plane[] = [
       assert.ok(haproxyAvailable(), 'haproxy is not installed: install the Debian package haproxy (apt-get install -y haproxy)');
       // Its warnings (a change not applied, HAProxy's alerts) go to the test output, to explain a failure.
       const logger = { debug: () => undefined, warn: (o: object, m: string) => console.error(`haproxy router: ${m} ${JSON.stringify(o)}`) };
-      return new HaproxyRouter({ host: '::', port: 0, tlsPort: 0, metricsPort: 0, tcpPorts: tcpRange(1), domain: DOMAIN, dataDir, accessLog, logger });
+      return new HaproxyRouter({ host: '::', port: 0, tlsPort: 0, metricsPort: 0, tcpPorts: tcpRange(1), domain: DOMAIN, dataDir, accessLog: haproxyAccessLog, logger });
     },
     cannot: {},
   },
@@ -568,6 +597,12 @@ it('writes one structured access-log entry per request, with route, instance, st
   const miss = await waitUntil(() => ACCESS.find((e) => e.path === `${tag}&miss=1`), 'the 404 entry');
   assert.equal(miss.status, 404);
   assert.equal(miss.route, undefined);
+  if (c.plane.name === 'HAProxy') {
+    assert.deepEqual(BAD_LINES, [], 'every line HAProxy wrote is one JSON object of the access log');
+    // The fields canary analysis reads, picked out of the same lines without parsing them.
+    const sample = await waitUntil(() => SAMPLES.find((s) => s.route === 'p/logged.test/p01'), 'the request sample');
+    assert.deepEqual(sample, { route: 'p/logged.test/p01', endpoint: 'logged', status: 200, durationMs: entry.durationMs });
+  }
 });
 
 it('logs every request exactly once through structural changes under load, and again after the log was idle', async (c) => {

@@ -12,6 +12,8 @@ import type { AccessLogEntry } from '../../router/table.ts';
 /** How long and how many samples a service keeps: enough for any analysis interval (max 600 s). */
 const KEEP_MS = 15 * 60_000;
 const KEEP_SAMPLES = 200_000;
+/** Instance ids whose release number is remembered (cleared when full). */
+const RELEASES_KEPT = 10_000;
 
 interface Sample {
   at: number;
@@ -40,17 +42,25 @@ export interface ServiceLatency {
 export class ReleaseTraffic {
   private readonly byService = new Map<string, Sample[]>();
 
-  /** One access-log entry; entries with no route or no answering instance (a 404, a maintenance page) are skipped. */
-  record(e: AccessLogEntry, now = Date.now()): void {
+  /** Release numbers of the instance ids seen lately, -1 for an id that names none (parsed once, not on each request). */
+  private readonly releaseOf = new Map<string, number>();
+
+  /** One request (an access-log entry); requests with no route or no answering instance (a 404, a maintenance page) are skipped. */
+  record(e: Pick<AccessLogEntry, 'route' | 'endpoint' | 'status' | 'durationMs'>, now = Date.now()): void {
     if (!e.route || !e.endpoint) return;
-    const m = /-r(\d+)-\d+-[0-9a-f]+$/.exec(e.endpoint);
-    if (!m) return;
+    let release = this.releaseOf.get(e.endpoint);
+    if (release === undefined) {
+      const m = /-r(\d+)-\d+-[0-9a-f]+$/.exec(e.endpoint);
+      if (this.releaseOf.size >= RELEASES_KEPT) this.releaseOf.clear();
+      this.releaseOf.set(e.endpoint, (release = m ? Number(m[1]) : -1));
+    }
+    if (release < 0) return;
     const slash = e.route.lastIndexOf('/');
     if (slash < 0) return;
     const key = e.route.slice(0, slash);
     let list = this.byService.get(key);
     if (!list) this.byService.set(key, (list = []));
-    list.push({ at: now, release: Number(m[1]), status: e.status, ms: e.durationMs });
+    list.push({ at: now, release, status: e.status, ms: e.durationMs });
     if (list.length > KEEP_SAMPLES || now - list[0].at > KEEP_MS) {
       const from = list.findIndex((s) => now - s.at <= KEEP_MS);
       list.splice(0, Math.max(from < 0 ? list.length : from, list.length - KEEP_SAMPLES));

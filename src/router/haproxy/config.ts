@@ -27,6 +27,7 @@ import type { Route } from '../table.ts';
 import { pages } from '../node-proxy/pages.ts';
 import { WWW_AUTHENTICATE, usesInternal, type AccessCheck, type RouteAccess } from '../access.ts';
 import { METRICS_CONTENT_TYPE, proxyName } from '../metrics.ts';
+import { ACCESS_LOG_LINE_BYTES, ACCESS_LOG_REQUEST_RULES, ACCESS_LOG_RESPONSE_RULE, ACCESS_LOG_RING, ACCESS_LOG_RING_BYTES, ACCESS_LOG_SILENT_RULE, accessLogFormat } from './access-log-format.ts';
 
 export const NOT_FOUND_BACKEND = 'slipway_not_found';
 /** A soft-stopping worker's route to the current one, for plain requests on its old connections. */
@@ -100,30 +101,17 @@ export interface ConfigSpec {
   metrics?: { port: number };
   /** Bound on a soft stop after a reload: old workers close what is left after this. */
   hardStopAfterSeconds: number;
-  /** one JSON line per HTTP request into the ring ACCESS_LOG_RING (see ACCESS_LOG_MARK), read back by the router */
+  /** one JSON line per HTTP request into the ring ACCESS_LOG_RING, read back by the router (access-log-format.ts) */
   accessLog?: boolean;
 }
-
-/** Marks HAProxy's access-log lines. */
-export const ACCESS_LOG_MARK = '{"slipwayAccess":1,';
-/**
- * The ring each worker writes its access log into, read back on the admin socket (`show events`): a copy
- * into memory per request, where a log to stdout cost a write() per request (bench/router.ts with
- * BENCH_ACCESS_LOG=1: 0.62x of nginx's req/s through stdout, 0.71x through the ring). 8 MiB holds ~30,000 lines of slack for a reader that falls
- * behind; past that the oldest are overwritten. A line is at most 4 KiB (the logged path is cut at 1 KiB).
- */
-export const ACCESS_LOG_RING = 'slipway_access';
-const ACCESS_LOG_RING_BYTES = 8 * 1024 * 1024;
-const ACCESS_LOG_LINE_BYTES = 4096;
-/**
- * The access-log line, JSON: single-quoted in the configuration so its double quotes stay. `%{+E}` escapes
- * quotes and backslashes in what the client sent (host and path).
- */
-const ACCESS_LOG_FORMAT = `${ACCESS_LOG_MARK}"ts":"%{+E}tr","client":"%ci","method":"%HM","host":"%{+E}[var(txn.host)]","path":"%{+E}HPO%{+E}HQ","status":%ST,"bytes":%B,"ms":%Ta,"backend":"%b","server":"%s","requestId":"%{+E}[var(txn.rid)]"}`;
 
 export interface RouterFiles {
   config: string;
   hostsMap: string;
+  /** backend → route key, for the access log (access-log-format.ts) */
+  routesMap: string;
+  /** `backend/slot` → endpoint id, for the access log */
+  endpointsMap: string;
   adminSocket: string;
   masterSocket: string;
   pidFile: string;
@@ -151,6 +139,8 @@ export function routerFiles(dir: string): RouterFiles {
   return {
     config: path.join(dir, 'haproxy.cfg'),
     hostsMap: path.join(dir, 'hosts.map'),
+    routesMap: path.join(dir, 'routes.map'),
+    endpointsMap: path.join(dir, 'endpoints.map'),
     adminSocket: path.join(dir, 'admin.sock'),
     masterSocket: path.join(dir, 'master.sock'),
     pidFile: path.join(dir, 'haproxy.pid'),
@@ -290,14 +280,14 @@ export function renderConfig(spec: ConfigSpec): string {
     `  bind unix@${f.handoffTlsSocket} mode 600 accept-proxy name ${HANDOFF_TLS_BIND}`,
     // ALPN h2 first: HTTP/2 clients get h2 on every route; HTTP/2 routes also speak h2c to their servers.
     ...(spec.tls ? [`  bind ${spec.tls.passthrough ? `unix@${f.tlsSocket} mode 600 accept-proxy` : `${spec.bindHost}:${spec.tls.port}`} ssl crt-list ${q(f.crtList)} alpn h2,http/1.1`] : []),
-    ...(spec.accessLog ? ['  log global', `  log-format '${ACCESS_LOG_FORMAT}'`] : []),
+    ...(spec.accessLog ? ['  log global', `  log-format '${accessLogFormat(f)}'`] : []),
     // Every rule here runs on every request: keep them few and cheap (bench/router.ts measures them).
     // The host is kept for the access log, which is written after the request has left; the not-found
     // backend sets it itself.
     ...(spec.accessLog ? [`  http-request set-var(txn.host) ${HOST_SAMPLE}`] : []),
     // Keep a sane request id from the client (as the built-in router does), else give one.
     '  http-request set-header X-Request-Id %[uuid()] unless { req.hdr_cnt(x-request-id) eq 1 } { req.hdr(x-request-id) -m reg ^[A-Za-z0-9._:-]{1,128}$ }',
-    ...(spec.accessLog ? ['  http-request set-var(txn.rid) req.hdr(x-request-id)'] : []),
+    ...(spec.accessLog ? ACCESS_LOG_REQUEST_RULES.map((r) => `  ${r}`) : []),
     // A TLS request handed over keeps the `https` the old worker set.
     `  http-request set-header X-Forwarded-Proto %[ssl_fc,iif(https,http)] unless { so_name ${HANDOFF_TLS_BIND} }`,
     '  http-request set-header X-Forwarded-Host %[req.hdr(host)]',
@@ -342,9 +332,11 @@ export function renderConfig(spec: ConfigSpec): string {
         ]
       : []),
     `backend ${HANDOFF_BACKEND}`,
+    ...(spec.accessLog ? [`  ${ACCESS_LOG_SILENT_RULE}`] : []),
     `  server current unix@${f.handoffSocket} send-proxy-v2`,
     '',
     `backend ${HANDOFF_TLS_BACKEND}`,
+    ...(spec.accessLog ? [`  ${ACCESS_LOG_SILENT_RULE}`] : []),
     `  server current unix@${f.handoffTlsSocket} send-proxy-v2`,
     '',
     `backend ${NOT_FOUND_BACKEND}`,
@@ -371,7 +363,7 @@ export function renderConfig(spec: ConfigSpec): string {
     }
     // X-Forwarded-For is added where a request leaves for its route, not in the frontend: a request that an
     // old worker hands to the current one (HANDOFF_BACKEND) gets it there once, not twice.
-    add('', `backend ${b.name}`, '  option forwardfor', ...b.balance.map((l) => `  ${l}`));
+    add('', `backend ${b.name}`, '  option forwardfor', ...b.balance.map((l) => `  ${l}`), ...(spec.accessLog ? [`  ${ACCESS_LOG_RESPONSE_RULE}`] : []));
     // Access first: a refused request learns nothing about the service, not even that it is in maintenance.
     add(...b.access.rules.map((l) => `  ${l}`));
     if (b.maintenance) add(`  http-request return status 503 content-type ${HTML} hdr cache-control no-store hdr retry-after 30 file ${page('maintenance.html')}`);

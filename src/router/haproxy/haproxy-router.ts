@@ -26,17 +26,18 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import type { AccessLogEntry, Router, RoutingTable } from '../table.ts';
+import type { Router, RoutingTable } from '../table.ts';
 import { haproxyAvailable, poolOptions } from './detect.ts';
 import { HaproxyMaster } from './master.ts';
-import { HaproxyAccessLog } from './access-log.ts';
+import { HaproxyAccessLog, type AccessLogOutputs } from './access-log.ts';
+import { endpointMapCommand, renderEndpointsMap, renderRoutesMap } from './access-log-format.ts';
 import { readState, writeState } from './state-file.ts';
 import { FREE_SLOT, sameMap, sameStructure, slotCommands, type Backend } from './slots.ts';
 import { internalSourceCommands, structureOf, writeAtomic, type Structure } from './structure.ts';
 import { ensureSelfSigned, loadCertificates, unclaimedSelfSignedNames } from '../tls/certificates.ts';
 import { renderRouteInfo } from '../metrics.ts';
 import { portFree, TcpPortAllocator, tcpPortsFile, type TcpPortRange } from '../tcp-ports.ts';
-import { renderCrtList, backendName, renderConfig, renderHostsMap, renderPages, routerFiles, SERVER_PREFIX, type RouterFiles } from './config.ts';
+import { renderCrtList, renderConfig, renderHostsMap, renderPages, routerFiles, SERVER_PREFIX, type RouterFiles } from './config.ts';
 
 export interface HaproxyRouterOptions {
   host: string;
@@ -52,8 +53,11 @@ export interface HaproxyRouterOptions {
   metricsPort?: number;
   /** Ports for `TCP` routes (see ../tcp-ports.ts); without it TCP routes are not served. */
   tcpPorts?: TcpPortRange;
-  /** structured access log: one entry per HTTP request (HAProxy writes it as a JSON line), when set */
-  accessLog?: (entry: AccessLogEntry) => void;
+  /**
+   * The access log, when set: HAProxy writes one JSON line per HTTP request (access-log-format.ts), handed on
+   * as whole lines (`lines`) and, for per-release metrics, as the fields canary analysis reads (`requests`).
+   */
+  accessLog?: AccessLogOutputs;
   /** Defaults to the `haproxy` found on the PATH or in /usr/sbin. */
   haproxyBin?: string;
   /** Server slots a backend starts with; it grows (with a reload) when more endpoints arrive. */
@@ -112,10 +116,6 @@ export class HaproxyRouter implements Router {
   /** Slots (`backend/server`) draining an endpoint that left the table, including backends already removed. */
   private readonly draining = new Map<string, Draining>();
   private endpointLocations = new Map<string, string[]>();
-  /** slot (`backend/server`) → endpoint id, the inverse of endpointLocations (for access-log entries) */
-  private endpointAtSlot = new Map<string, string>();
-  /** backend name → route key, for access-log entries */
-  private routeOfBackend = new Map<string, string>();
   private load = new Map<string, number>();
   private fetchEpoch = 0;
   private loadEpoch = 0;
@@ -138,7 +138,7 @@ export class HaproxyRouter implements Router {
     if (opts.tlsPort !== undefined && !opts.domain) throw new Error('HaproxyRouter: tlsPort needs domain (for the self-signed certificate)');
     this.slotsPerBackend = opts.slotsPerBackend ?? 16;
     if (opts.tcpPorts) this.tcpAllocator = new TcpPortAllocator(tcpPortsFile(opts.dataDir), opts.tcpPorts, opts.host, opts.logger);
-    if (opts.accessLog) this.accessLog = new HaproxyAccessLog(this.files.adminSocket, opts.accessLog, { routeOf: (be) => this.routeOfBackend.get(be), endpointAt: (slot) => this.endpointAtSlot.get(slot) });
+    if (opts.accessLog) this.accessLog = new HaproxyAccessLog(this.files.adminSocket, opts.accessLog);
     this.master = new HaproxyMaster({
       bin: this.bin ?? 'haproxy',
       files: this.files,
@@ -289,7 +289,6 @@ export class HaproxyRouter implements Router {
 
   private setDesired(table: RoutingTable): void {
     this.desired = table;
-    if (this.opts.accessLog) this.routeOfBackend = new Map(table.routes.map((r) => [backendName(r.key), r.key]));
     this.desiredIds = new Set(table.routes.flatMap((r) => r.endpoints.map((e) => e.id)));
   }
 
@@ -409,6 +408,8 @@ export class HaproxyRouter implements Router {
         const was = prev?.slots[i] ?? FREE_SLOT;
         const will = b.slots[i] ?? FREE_SLOT;
         const cmds = slotCommands(`${b.name}/${SERVER_PREFIX}${i + 1}`, was, will);
+        // The access log names the endpoint a slot carries: the map learns it before the slot takes traffic.
+        if (this.opts.accessLog && b.mode === 'http' && was.endpoint?.id !== will.endpoint?.id && will.endpoint) cmds.unshift(endpointMapCommand(this.files.endpointsMap, `${b.name}/${SERVER_PREFIX}${i + 1}`, will.endpoint.id));
         // Slots the running worker already has change now; new ones exist only after the reload.
         (prev && i < prev.slotCount ? now : afterReload).push(...cmds);
         const loc = `${b.name}/${SERVER_PREFIX}${i + 1}`;
@@ -475,7 +476,6 @@ export class HaproxyRouter implements Router {
     }
     for (const [loc, d] of this.draining) if (!locs.get(d.endpointId)?.includes(loc)) add(d.endpointId, loc);
     this.endpointLocations = locs;
-    this.endpointAtSlot = new Map([...locs].flatMap(([id, ls]) => ls.map((l) => [l, id] as const)));
     this.activeIds = active;
     if (this.draining.size > 0 && !this.statsTimer) {
       this.statsTimer = setInterval(() => void this.refreshLoad().then(() => this.draining.size > 0 && this.kick()), STATS_INTERVAL_MS);
@@ -526,6 +526,10 @@ export class HaproxyRouter implements Router {
     // Read by HAProxy when it loads the configuration, so written with it (the routes change only with it).
     if (this.metricsPort !== undefined) writeAtomic(this.files.routeInfo, renderRouteInfo(backends.map((b) => b.route)));
     writeAtomic(this.files.hostsMap, renderHostsMap(hosts));
+    if (this.opts.accessLog) {
+      writeAtomic(this.files.routesMap, renderRoutesMap(backends));
+      writeAtomic(this.files.endpointsMap, renderEndpointsMap(backends, SERVER_PREFIX));
+    }
     writeAtomic(this.files.sniMap, renderHostsMap(sni));
     writeAtomic(this.files.config, cfg);
   }

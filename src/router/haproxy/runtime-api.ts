@@ -118,42 +118,26 @@ export function parseServerLoad(csv: string): Map<string, number> {
   return load;
 }
 
-/**
- * Splits a byte stream into whole lines: a read can end inside a line (under load, log lines often do).
- * A partial line longer than `maxPartial` is dropped rather than kept growing.
- */
-export function lineSplitter(onLine: (line: string) => void, maxPartial = 65_536): (chunk: Buffer | string) => void {
-  let partial = '';
-  return (chunk) => {
-    const text = partial + chunk.toString();
-    const last = text.lastIndexOf('\n');
-    partial = text.slice(last + 1);
-    if (partial.length > maxPartial) partial = '';
-    let start = 0;
-    while (start <= last) {
-      const end = text.indexOf('\n', start);
-      const line = text.slice(start, end);
-      start = end + 1;
-      if (line) onLine(line);
-    }
-  };
-}
-
 export interface RingFollower {
   /** Stop following now (the session is closed; no further lines). */
   close(): void;
 }
 
+/** What one read of a socket returns at most (libuv's buffer). */
+const READ_SIZE = 65_536;
+
 /**
- * Follows one worker's ring (`show events <ring> -w`) on the admin socket, passing each line to `onLine`.
+ * Follows one worker's ring (`show events <ring> -w`) on the admin socket, passing whole lines to `onLines`
+ * in the chunks they arrive in (many lines per call under load): the lines of the ring are not split here.
+ * `mark` is how every line of the ring starts; what comes before the first one is the session's preamble.
  * Each session starts with `show info`, and one answered by another worker than `pid` (a newer one took
  * the socket over after a reload) is closed at once, so a ring is never read twice. The worker closes a
  * session left idle for its `stats timeout`: the follower then attaches again, skipping what the ring
  * already holds (`-n`), which loses no line since nothing was logged while idle. It ends, calling
  * `onEnd`, when the worker is gone (the session cannot be opened or is answered by another worker) or
- * `keep()` says so.
+ * `keep()` says so. With `readEveryMs`, a read that empties the socket after little came is followed by a pause of that long.
  */
-export function followRing(socketPath: string, ring: string, pid: number, opts: { onLine(line: string): void; keep(): boolean; onEnd(): void }): RingFollower {
+export function followRing(socketPath: string, ring: string, pid: number, opts: { mark: string; onLines(lines: Buffer): void; keep(): boolean; onEnd(): void; readEveryMs?: number }): RingFollower {
   let sock: net.Socket | undefined;
   let closed = false;
   const end = () => {
@@ -164,19 +148,45 @@ export function followRing(socketPath: string, ring: string, pid: number, opts: 
   };
   const attach = (skipExisting: boolean) => {
     let verified = false;
+    let preamble = true;
     const s = net.createConnection(socketPath);
     sock = s;
     s.on('connect', () => s.write(`show info;show events ${ring} -w${skipExisting ? ' -n' : ''}\n`));
-    s.on(
-      'data',
-      lineSplitter((line) => {
-        if (verified) return opts.onLine(line);
-        const m = /^Pid: (\d+)$/.exec(line);
-        if (!m) return; // the rest of `show info`
-        if (Number(m[1]) !== pid) end();
-        else verified = true;
-      }),
-    );
+    const lines = chunkLines((chunk) => {
+      if (!preamble) return opts.onLines(chunk);
+      // The preamble (`show info`, whose Pid line names the worker) ends where the first ring line starts.
+      let at = 0;
+      while (at < chunk.length && preamble) {
+        const eol = chunk.indexOf(10, at);
+        const line = chunk.toString('latin1', at, eol);
+        if (!verified) {
+          const m = /^Pid: (\d+)$/.exec(line);
+          if (m && Number(m[1]) !== pid) return end();
+          if (m) verified = true;
+        } else if (line.startsWith(opts.mark)) {
+          preamble = false;
+          break;
+        }
+        at = eol + 1;
+      }
+      if (!preamble && at < chunk.length) opts.onLines(chunk.subarray(at));
+    });
+    let drained = 0;
+    s.on('data', (chunk: Buffer) => {
+      lines(chunk);
+      drained += chunk.length;
+      // A read that emptied the socket after little had come: the next one waits a while, so that the
+      // socket fills and HAProxy, unable to write, keeps the lines in its ring and then sends them in a few
+      // large writes rather than one per request. While much comes, reading goes on (the ring must not
+      // overflow).
+      if (opts.readEveryMs && chunk.length < READ_SIZE && !closed) {
+        if (drained < READ_SIZE) {
+          s.pause();
+          setTimeout(() => s.resume(), opts.readEveryMs);
+        }
+        drained = 0;
+      }
+    });
     s.on('error', () => undefined); // followed by 'close'
     s.on('close', () => {
       if (closed) return;
@@ -188,6 +198,25 @@ export function followRing(socketPath: string, ring: string, pid: number, opts: 
   };
   attach(false);
   return { close: end };
+}
+
+/**
+ * Cuts a byte stream at its last newline: `onLines` gets whole lines only (a read can end inside a line;
+ * under load, log lines often do), the rest waits for the next chunk. A partial line longer than
+ * `maxPartial` is dropped rather than kept growing.
+ */
+export function chunkLines(onLines: (lines: Buffer) => void, maxPartial = 65_536): (chunk: Buffer) => void {
+  let partial: Buffer | undefined;
+  return (chunk) => {
+    const data = partial ? Buffer.concat([partial, chunk]) : chunk;
+    const last = data.lastIndexOf(10);
+    if (last < 0) {
+      partial = data.length > maxPartial ? undefined : data;
+      return;
+    }
+    partial = last + 1 < data.length && data.length - last - 1 <= maxPartial ? Buffer.from(data.subarray(last + 1)) : undefined;
+    onLines(data.subarray(0, last + 1));
+  };
 }
 
 /** An argument of a Runtime API command: spaces, `;` and backslashes escaped as HAProxy's CLI reads them. */

@@ -10,10 +10,9 @@
  * `<stateDir>/logs/<id>.log` (JSON lines) so logs outlive a stop as they do on the process runtime.
  */
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import Docker from 'dockerode';
-import { type InstanceEvent, type InstanceLabels, type InstanceSpec, type LogLine, type ObservedInstance, type RuntimeDriver, type StartOptions } from '../driver.ts';
+import { type InstanceEvent, type InstanceSpec, type LogLine, type ObservedInstance, type RuntimeDriver, type StartOptions } from '../driver.ts';
 import { ValidationError } from '../../errors/errors.ts';
 import { FrameDecoder } from './frames.ts';
 import { ContainerLogs } from './container-logs.ts';
@@ -21,27 +20,14 @@ import { engineMounts, removeEngineVolume } from './engine-volumes.ts';
 import { tarOfFiles } from './tar.ts';
 import { InstanceWatch, SingleFlight } from '../instance-watch.ts';
 import { ImagePuller } from './image-pull.ts';
+import { APP_DIR, HOST, LABEL, allocatePort, checkFiles, connectionOptions, isGone, isMissingImage, isNameTaken, localOnly, observedOf, statusOf } from './container-model.ts';
+
+export { connectionOptions };
 
 const ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,200}$/;
 const WATCH_INTERVAL_MS = 250;
-const LABEL = {
-  project: 'slipway.project',
-  service: 'slipway.service',
-  release: 'slipway.release',
-  processType: 'slipway.processType',
-  instance: 'slipway.instance',
-  ports: 'slipway.ports',
-  /** which control plane's instances these are (DockerDriverOptions.scope) */
-  scope: 'slipway.scope',
-  /** the instance's writable-storage limit in MB, watched by the driver (see `enforceStorage`) */
-  ephemeralStorageMb: 'slipway.ephemeralStorageMb',
-} as const;
 /** How often one container's writable layer is measured against its limit (a size walk is not free). */
 const STORAGE_CHECK_MS = 1000;
-/** A container created this long ago and never started is a launch that was cut short (see toObserved). */
-const NEVER_STARTED_MS = 20_000;
-const HOST = '127.0.0.1';
-const APP_DIR = '/app';
 const DEFAULT_ARTIFACT_IMAGE = 'docker.io/library/node:20-slim';
 export interface DockerDriverOptions {
   /** where the output of removed containers is kept */
@@ -62,42 +48,7 @@ export interface DockerDriverOptions {
   logger?: { info(o: object, m: string): void; warn(o: object, m: string): void };
 }
 
-/** dockerode connection options from a DOCKER_HOST-style address. */
-export function connectionOptions(address: string): Docker.DockerOptions {
-  if (address.startsWith('unix://')) return { socketPath: address.slice('unix://'.length) };
-  if (address.startsWith('/')) return { socketPath: address };
-  const url = new URL(address.replace(/^tcp:/, 'http:'));
-  return { protocol: url.protocol === 'https:' ? 'https' : 'http', host: url.hostname, port: Number(url.port || (url.protocol === 'https:' ? 2376 : 2375)) };
-}
-
-interface ErrorWithStatus {
-  statusCode?: number;
-}
-const statusOf = (err: unknown): number | undefined => (err as ErrorWithStatus)?.statusCode;
-/** A container that is gone: 404, or Podman's 500 for one removed while it was being read. */
-const isGone = (err: unknown): boolean => statusOf(err) === 404 || /no such container/i.test(String((err as Error)?.message));
-
-async function allocatePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, HOST, () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function checkFiles(files: InstanceSpec['files']): void {
-  for (const f of files) {
-    if (!f.path.startsWith('/') || f.path.endsWith('/') || f.path.split('/').some((s) => s === '..' || s === '.')) {
-      throw ValidationError.one('runtimeFiles', 'absolutePath', `invalid runtime file path '${f.path}': it must be absolute, without . or .. segments`);
-    }
-  }
-}
 
 export class DockerDriver implements RuntimeDriver {
   readonly name = 'docker';
@@ -112,6 +63,8 @@ export class DockerDriver implements RuntimeDriver {
   /** the previous CPU reading per container, for engines whose one-shot stats carry no `precpu_stats` (Podman) */
   private readonly cpuSamples = new Map<string, { totalNs: number; atMs: number }>();
   private readonly images: ImagePuller;
+  /** The last inspection of each listed container, and the state the listing showed then (see `list`). */
+  private readonly inspected = new Map<string, { state: string; obs: ObservedInstance | undefined }>();
 
   constructor(private readonly opts: DockerDriverOptions) {
     this.docker = new Docker(connectionOptions(opts.dockerHost ?? process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock'));
@@ -139,13 +92,13 @@ export class DockerDriver implements RuntimeDriver {
     if (!image) throw ValidationError.one('image', 'required', 'the docker runtime runs images: the release has neither an image nor an artifact');
     if (!spec.image && !path.isAbsolute(spec.artifactDir!)) throw ValidationError.one('artifactDir', 'absolutePath', `artifact directory '${spec.artifactDir}' is not absolute`);
     checkFiles(spec.files);
-    const existing = await this.observe(spec.id);
-    if (existing && existing.state !== 'exited') return existing;
-    if (existing) await this.remove(spec.id);
 
     // The deployment's image: pulled with its credentials, or, if the engine has it, used only once the
-    // registry confirms those credentials (or none) may pull it. The platform's artifact image: as it is.
-    await this.images.ensure(image, { auth: spec.image ? spec.registryAuth : undefined, confirmAccess: spec.image !== undefined, onProgress: opts.onProgress });
+    // registry confirms those credentials (or none) may pull it. The platform's artifact image, and an image
+    // only this engine can hold (no registry to ask): as it is, pulled only if the engine turns out to lack it.
+    const ensureImage = () => this.images.ensure(image, { auth: spec.image ? spec.registryAuth : undefined, confirmAccess: spec.image !== undefined, onProgress: opts.onProgress });
+    const imageChecked = spec.image !== undefined && !localOnly(image);
+    if (imageChecked) await ensureImage();
 
     const ports: { name: string; internalPort: number; port: number }[] = [];
     // On the host's network a port is the host's own: nothing is published.
@@ -197,15 +150,25 @@ export class DockerDriver implements RuntimeDriver {
     }
     if (spec.workDir || !spec.image) create.WorkingDir = spec.workDir ?? APP_DIR;
 
-    let container: Docker.Container;
-    try {
-      container = await this.createWithStorageLimit(create, spec.ephemeralStorageMb);
-    } catch (err) {
-      if (statusOf(err) !== 409) throw err;
-      // Another control plane (or driver) created it first: that one is the instance.
-      const other = await this.waitLaunched(spec.id);
-      if (other) return other;
-      throw err;
+    // Created first, asked about only if that fails: a start costs no inspection of a container that is not there.
+    let container: Docker.Container | undefined;
+    for (let attempt = 0; !container; attempt++) {
+      try {
+        container = await this.createWithStorageLimit(create, spec.ephemeralStorageMb);
+      } catch (err) {
+        if (attempt === 0 && !imageChecked && isMissingImage(err)) {
+          await ensureImage();
+          continue;
+        }
+        if (!isNameTaken(err)) throw err;
+        const existing = await this.observe(spec.id);
+        // Created by another control plane (or driver) that has not started it yet: that one is the instance.
+        if (existing?.state === 'starting' && !existing.pid) return (await this.waitLaunched(spec.id)) ?? existing;
+        if (existing && existing.state !== 'exited') return existing;
+        // An earlier run of the instance that ended: replaced, once.
+        if (!existing || attempt > 1) throw err;
+        await this.remove(spec.id);
+      }
     }
     try {
       if (spec.files.length) await container.putArchive(tarOfFiles(spec.files), { path: '/' });
@@ -260,76 +223,50 @@ export class DockerDriver implements RuntimeDriver {
     return this.observe(id);
   }
 
-  private toObserved(info: Docker.ContainerInspectInfo): ObservedInstance | undefined {
-    const l = info.Config.Labels ?? {};
-    const id = l[LABEL.instance];
-    if (!id) return undefined;
-    const labels: InstanceLabels = { project: l[LABEL.project] ?? '', service: l[LABEL.service] ?? '', release: l[LABEL.release] ?? '', processType: l[LABEL.processType] ?? '' };
-    let declared: { name: string; internalPort: number }[] = [];
-    try {
-      declared = JSON.parse(l[LABEL.ports] ?? '[]');
-    } catch {}
-    // The requested bindings are stable across the container's life (the live ones vanish when it stops).
-    const bindings = (info.HostConfig.PortBindings ?? {}) as Record<string, { HostIp?: string; HostPort?: string }[] | null>;
-    const endpoints = declared.flatMap((p) => {
-      const b = bindings[`${p.internalPort}/tcp`]?.[0];
-      return b?.HostPort ? [{ name: p.name, internalPort: p.internalPort, host: b.HostIp || HOST, port: Number(b.HostPort) }] : [];
-    });
-    const s = info.State;
-    const started = s.StartedAt && !s.StartedAt.startsWith('0001-') ? s.StartedAt : undefined;
-    const base = { id, labels, endpoints, pid: s.Pid > 0 ? s.Pid : undefined, startedAt: started };
-    switch (s.Status) {
-      case 'running':
-      case 'paused': {
-        const address = Object.values(info.NetworkSettings?.Networks ?? {}).find((n) => n?.IPAddress)?.IPAddress;
-        return { ...base, state: 'running', ...(address ? { address } : {}) };
-      }
-      case 'exited':
-      case 'dead':
-      case 'stopped':
-        return { ...base, state: 'exited', exitedAt: s.FinishedAt, exitCode: s.ExitCode, ...this.exitReason(id, s.OOMKilled) };
-      case 'created':
-      case 'configured':
-        // Created and never started for this long: a launch cut short between create and start (a control
-        // plane killed there). Reported as ended, as the process runtime does with a launch that never ran,
-        // so the controller removes it and starts the slot again rather than wait for it forever.
-        if (!started && Date.now() - Date.parse(info.Created) > NEVER_STARTED_MS) return { ...base, state: 'exited', exitCode: null, signal: null };
-        return { ...base, state: 'starting' };
-      default:
-        // restarting, removing
-        return { ...base, state: 'starting' };
-    }
-  }
-
   /** One instance read fresh from the engine; undefined if there is no such container. */
   private async observe(id: string): Promise<ObservedInstance | undefined> {
     try {
-      return this.toObserved(await this.docker.getContainer(id).inspect());
+      return observedOf(await this.docker.getContainer(id).inspect(), this.exitReasonOf);
     } catch (err) {
       if (isGone(err)) return undefined;
       throw err;
     }
   }
 
+  /**
+   * Every instance. One listing, plus an inspection of each container whose state the listing shows changed
+   * since the last one (what an inspection gives does not change while a container stays in one state): the
+   * watch polls this every WATCH_INTERVAL_MS, and an inspection per container per poll kept the engine busy
+   * when it had instances to start.
+   */
   async list(): Promise<ObservedInstance[]> {
     const summaries = await this.docker.listContainers({ all: true, filters: { label: [LABEL.instance, ...(this.opts.scope ? [`${LABEL.scope}=${this.opts.scope}`] : [])] } });
     const out: ObservedInstance[] = [];
+    const seen = new Set<string>();
     for (const c of summaries) {
+      seen.add(c.Id);
+      const known = this.inspected.get(c.Id);
+      if (known && known.state === c.State) {
+        if (known.obs) out.push(known.obs);
+        continue;
+      }
       try {
-        const obs = this.toObserved(await this.docker.getContainer(c.Id).inspect());
+        const obs = observedOf(await this.docker.getContainer(c.Id).inspect(), this.exitReasonOf);
+        this.inspected.set(c.Id, { state: c.State, obs });
         if (obs) out.push(obs);
       } catch (err) {
         if (!isGone(err)) throw err; // removed between list and inspect
       }
     }
+    for (const id of this.inspected.keys()) if (!seen.has(id)) this.inspected.delete(id);
     return out;
   }
 
-  private exitReason(id: string, oomKilled: boolean): { signal: string | null; reason?: string } {
+  private readonly exitReasonOf = (id: string, oomKilled: boolean): { signal: string | null; reason?: string } => {
     if (oomKilled) return { signal: 'SIGKILL', reason: 'OOMKilled' };
     const evicted = this.evictionOf(id);
     return evicted ? { signal: 'SIGKILL', reason: evicted } : { signal: null };
-  }
+  };
 
   /** Why the driver evicted this container, kept in the state directory so a restarted control plane still says so. */
   private evictionOf(id: string): string | undefined {
