@@ -87,7 +87,15 @@ function dockerScope(config: Readonly<Config>): string {
   return createHash('sha256').update(config.databaseUrl ?? path.join(config.dataDir, 'slipway.db')).digest('hex').slice(0, 16);
 }
 
-export async function startPlatform(config: Readonly<Config>, logger: Logger): Promise<Platform> {
+/**
+ * What a caller may put in place of a part `config` would choose. Only the benchmarks use it (bench/scale.ts
+ * runs the control plane over a runtime stand-in, named so in its output): no setting selects it.
+ */
+export interface PlatformParts {
+  driver?: RuntimeDriver;
+}
+
+export async function startPlatform(config: Readonly<Config>, logger: Logger, parts: PlatformParts = {}): Promise<Platform> {
   fs.mkdirSync(config.dataDir, { recursive: true });
   configureHostedRepos(path.join(config.dataDir, 'git'));
   const box = SecretBox.fromDataDir(config.dataDir);
@@ -95,7 +103,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
 
   if (config.runtime === 'kubernetes') throw new Error(`SLIPWAY_RUNTIME=${config.runtime} is not available in this build: use 'process' or 'docker'`);
   const runtimeOpts = { stateDir: path.join(config.dataDir, 'runtime'), logger: logger.child({ component: 'runtime' }) };
-  const driver: RuntimeDriver = config.runtime === 'docker' ? new DockerDriver({ ...runtimeOpts, artifactImage: config.dockerArtifactImage, scope: dockerScope(config) }) : new ProcessDriver({ ...runtimeOpts, isolation: config.isolation });
+  const driver: RuntimeDriver = parts.driver ?? (config.runtime === 'docker' ? new DockerDriver({ ...runtimeOpts, artifactImage: config.dockerArtifactImage, scope: dockerScope(config) }) : new ProcessDriver({ ...runtimeOpts, isolation: config.isolation }));
   const routerLog = logger.child({ component: 'router' });
   const accessLogger = logger.child({ component: 'access' });
   const logAccess = config.routerAccessLog ? (e: AccessLogEntry) => accessLogger.info(e, 'access') : undefined;

@@ -58,3 +58,18 @@ it('runs different keys in parallel up to the concurrency', async () => {
   await until(() => maxConcurrent === 2 && concurrent === 0);
   await q.stop();
 });
+
+it('runs delayed keys when due, each once, a sooner delayed add winning over a later one', async () => {
+  const runs: string[] = [];
+  const q = new WorkQueue('t', async (k) => void runs.push(k), { concurrency: 2, logger });
+  q.addAfter('late', 60_000);
+  q.addAfter('late', 30);
+  for (let i = 0; i < 200; i++) q.addAfter(`k${i}`, 10 + (i % 20));
+  q.addAfter('k0', 5_000); // a later add for a key already due sooner changes nothing
+  // `until` gives up long before the 60 s add could fire: "late" ran from its sooner add.
+  await until(() => runs.length === 201);
+  assert.equal(new Set(runs).size, 201);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(runs.length, 201);
+  await q.stop();
+});

@@ -125,6 +125,11 @@ export class HaproxyRouter implements Router {
 
   private dirty = false;
   private loop?: Promise<void>;
+  /** tables handed to setTable so far, and how many of them HAProxy serves (a pass serves all handed before it began) */
+  private handedGen = 0;
+  private servedGen = 0;
+  /** settled() callers waiting for the next pass to end */
+  private passWaiters: (() => void)[] = [];
   /** Set while a failed pass waits to be tried again: the table handed over is not served yet. */
   private retryTimer?: NodeJS.Timeout;
 
@@ -283,6 +288,7 @@ export class HaproxyRouter implements Router {
   setTable(table: RoutingTable): void {
     if (this.stopping) return;
     this.handed = true;
+    this.handedGen++;
     this.setDesired(table);
     if (this.started) this.kick();
   }
@@ -342,13 +348,22 @@ export class HaproxyRouter implements Router {
   }
 
   /**
-   * Resolves when the serial loop has nothing left to do (tests and start use it): the table handed over is
-   * served. A pass that failed is retried first, so a change is never reported applied while it is not.
+   * Resolves when the table handed over before the call is served: at once when a pass that began after it
+   * has ended, else when the serial loop has nothing left to do (tests and start use it). A caller does not
+   * wait for tables other controllers hand over after it, so one busy service cannot hold every other
+   * service's pass. A pass that failed is retried first, so a change is never reported applied while it is not.
    */
   async settled(): Promise<void> {
+    const want = this.handedGen;
     for (;;) {
-      if (this.loop) await this.loop;
-      else if (this.retryTimer && !this.stopping) await sleep(20);
+      if (want > 0 && this.servedGen >= want) return;
+      if (this.loop) {
+        const loop = this.loop;
+        await new Promise<void>((resolve) => {
+          this.passWaiters.push(resolve);
+          void loop.then(resolve, resolve);
+        });
+      } else if (this.retryTimer && !this.stopping) await sleep(20);
       else return;
     }
   }
@@ -363,10 +378,13 @@ export class HaproxyRouter implements Router {
   private async run(): Promise<void> {
     while (this.dirty && !this.stopping) {
       this.dirty = false;
+      const gen = this.handedGen;
       try {
         await this.reconcile(this.desired);
         await this.releaseDrained();
         this.saveState();
+        this.servedGen = gen;
+        for (const w of this.passWaiters.splice(0)) w();
       } catch (err) {
         this.opts.logger?.warn({ err: (err as Error).message }, 'haproxy router: change not applied; retrying');
         clearTimeout(this.retryTimer);
@@ -405,6 +423,7 @@ export class HaproxyRouter implements Router {
 
     for (const b of backends) {
       const prev = this.applied.get(b.key);
+      if (prev === b) continue; // unchanged (structureOf kept it): no slot moves
       for (let i = 0; i < Math.max(b.slots.length, prev?.slots.length ?? 0); i++) {
         const was = prev?.slots[i] ?? FREE_SLOT;
         const will = b.slots[i] ?? FREE_SLOT;
@@ -447,11 +466,13 @@ export class HaproxyRouter implements Router {
   /** Frees the slots whose drain is over: a count taken after the drain began shows nothing in flight. */
   private async releaseDrained(): Promise<void> {
     const cmds: string[] = [];
+    let byName: Map<string, Backend> | undefined;
     for (const [loc, d] of this.draining) {
       if (this.loadEpoch <= d.sinceEpoch || (this.load.get(loc) ?? 0) > 0) continue;
       this.draining.delete(loc);
       const [beName, server] = loc.split('/');
-      const b = [...this.applied.values()].find((x) => x.name === beName);
+      byName ??= new Map([...this.applied.values()].map((x) => [x.name, x]));
+      const b = byName.get(beName);
       const i = Number(server.slice(SERVER_PREFIX.length)) - 1;
       const slot = b?.slots[i];
       if (!b || !slot?.removed || slot.endpoint?.id !== d.endpointId) continue;
