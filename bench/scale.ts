@@ -227,7 +227,14 @@ let version = 1;
 async function rollout(cp: ControlPlane, service: string): Promise<{ patchMs: number; totalMs: number }> {
   const t0 = performance.now();
   const r = await call(cp, 'PATCH', `/v1/projects/bench/services/deployment/${service}`, { runtimeEnvironment: { A: `v${version++}` } });
-  await waitFor(async () => (await call(cp, 'GET', `/v1/projects/bench/services/${service}`)).body.data.status.deployment.status === 'COMPLETED', 600_000, `${service} rollout`);
+  try {
+    await waitFor(async () => (await call(cp, 'GET', `/v1/projects/bench/services/${service}`)).body.data.status.deployment.status === 'COMPLETED', 600_000, `${service} rollout`);
+  } catch (err) {
+    const svc = (await call(cp, 'GET', `/v1/projects/bench/services/${service}`)).body.data;
+    const ro = (await call(cp, 'GET', `/projects/bench/services/${service}/rollouts`)).body;
+    log(`  ${service} did not complete: ${JSON.stringify(svc.status)} ${JSON.stringify(ro).slice(0, 1500)}`);
+    throw err;
+  }
   const totalMs = performance.now() - t0;
   return { patchMs: r.ms, totalMs };
 }

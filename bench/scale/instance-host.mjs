@@ -38,7 +38,9 @@ async function start(msg) {
     entry.ports.push({ name: p.name, internalPort: p.internalPort, port });
   }
   const env = msg.env ?? {};
-  entry.body = JSON.stringify({ env: { A: env.A, SLIPWAY_INSTANCE: msg.id, SLIPWAY_RELEASE: env.SLIPWAY_RELEASE, PORT: String(entry.ports[0]?.port ?? '') }, instance: msg.id, standIn: true });
+  // The runtime files the spec places, kept in memory: the one FILE_AT names is served as the conformance app does.
+  const file = (msg.files ?? []).find((f) => f.path === env.FILE_AT);
+  entry.body = JSON.stringify({ env: { A: env.A, SLIPWAY_INSTANCE: msg.id, SLIPWAY_RELEASE: env.SLIPWAY_RELEASE, PORT: String(entry.ports[0]?.port ?? '') }, file: file ? Buffer.from(file.base64, 'base64').toString('utf8') : null, filesDir: null, instance: msg.id, standIn: true });
   return entry.ports;
 }
 

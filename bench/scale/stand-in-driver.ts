@@ -30,6 +30,8 @@ export class StandInDriver implements RuntimeDriver {
   private readonly byService = new Map<string, Set<string>>();
   private readonly starting = new Map<string, Promise<ObservedInstance>>();
   private readonly listeners = new Set<(e: InstanceEvent) => void>();
+  /** followed logs waiting for their instance to go, by instance id */
+  private readonly gone = new Map<string, Set<() => void>>();
   private readonly waiting = new Map<number, (r: Reply) => void>();
   private rid = 0;
 
@@ -74,7 +76,8 @@ export class StandInDriver implements RuntimeDriver {
     const pending = this.starting.get(spec.id);
     if (pending) return pending;
     const p = (async () => {
-      const r = await this.call({ op: 'start', id: spec.id, ports: spec.ports, env: spec.env });
+      const files = spec.files.map((f) => ({ path: f.path, base64: f.content.toString('base64') }));
+      const r = await this.call({ op: 'start', id: spec.id, ports: spec.ports, env: spec.env, files });
       const inst: ObservedInstance = {
         id: spec.id,
         labels: { ...spec.labels },
@@ -113,6 +116,9 @@ export class StandInDriver implements RuntimeDriver {
     set?.delete(inst.id);
     if (set && set.size === 0) this.byService.delete(key);
     this.emit({ type: 'removed', instance: { ...inst } });
+    const waiting = this.gone.get(inst.id);
+    this.gone.delete(inst.id);
+    for (const w of waiting ?? []) w();
   }
 
   async list(): Promise<ObservedInstance[]> {
@@ -133,9 +139,18 @@ export class StandInDriver implements RuntimeDriver {
     for (const l of this.listeners) l(e);
   }
 
+  /** No lines (the stand-in runs no program); a followed log stays open until the instance goes, as a runtime's does. */
   // eslint-disable-next-line require-yield
-  async *logs(): AsyncIterable<LogLine> {
-    // The stand-in runs no program, so there is nothing to log.
+  async *logs(id: string, opts: { follow?: boolean; signal?: AbortSignal } = {}): AsyncIterable<LogLine> {
+    if (!opts.follow || !this.instances.has(id) || opts.signal?.aborted) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        this.gone.get(id)?.delete(done);
+        resolve();
+      };
+      this.gone.set(id, (this.gone.get(id) ?? new Set()).add(done));
+      opts.signal?.addEventListener('abort', done, { once: true });
+    });
   }
 
   async exec(): Promise<{ exitCode: number; output: string }> {

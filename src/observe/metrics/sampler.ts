@@ -210,7 +210,7 @@ export class MetricsSampler implements SignalSource {
     if (!port) return [];
     let cur: RouterScrape;
     try {
-      const [m, r] = await Promise.all([getText(`http://127.0.0.1:${port}/metrics`), getText(`http://127.0.0.1:${port}/routes`)]);
+      const [m, r] = await Promise.all([getText(`http://127.0.0.1:${port}/metrics?scope=backend`), getText(`http://127.0.0.1:${port}/routes`)]);
       cur = reduceScrape(parsePromText(m), parsePromText(r), atMs);
     } catch (err) {
       this.opts.logger.debug({ err: (err as Error).message }, 'router metrics not read');

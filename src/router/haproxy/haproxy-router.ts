@@ -127,6 +127,8 @@ export class HaproxyRouter implements Router {
   private loop?: Promise<void>;
   /** tables handed to setTable so far, and how many of them HAProxy serves (a pass serves all handed before it began) */
   private handedGen = 0;
+  /** the table the saved model was written with */
+  private savedTable?: RoutingTable;
   private servedGen = 0;
   /** settled() callers waiting for the next pass to end */
   private passWaiters: (() => void)[] = [];
@@ -380,9 +382,10 @@ export class HaproxyRouter implements Router {
       this.dirty = false;
       const gen = this.handedGen;
       try {
-        await this.reconcile(this.desired);
-        await this.releaseDrained();
-        this.saveState();
+        const changed = await this.reconcile(this.desired);
+        const freed = await this.releaseDrained();
+        // The saved model is rewritten only when it moved (a pass woken to count a drain often changes nothing).
+        if (changed || freed || this.savedTable !== this.desired) this.saveState();
         this.servedGen = gen;
         for (const w of this.passWaiters.splice(0)) w();
       } catch (err) {
@@ -413,17 +416,20 @@ export class HaproxyRouter implements Router {
     return this.applied.get(routeKey)?.tcpPort;
   }
 
-  private async reconcile(table: RoutingTable): Promise<void> {
+  /** Brings HAProxy to the table; resolves whether anything in the model changed. */
+  private async reconcile(table: RoutingTable): Promise<boolean> {
     await this.assignTcpPorts(table);
     const { backends, hosts, sni } = this.structureOf(table);
     const next = new Map(backends.map((b) => [b.key, b]));
     const now: string[] = [];
     const afterReload: string[] = [];
     const newlyDraining: string[] = [];
+    let moved = false;
 
     for (const b of backends) {
       const prev = this.applied.get(b.key);
       if (prev === b) continue; // unchanged (structureOf kept it): no slot moves
+      moved = true;
       for (let i = 0; i < Math.max(b.slots.length, prev?.slots.length ?? 0); i++) {
         const was = prev?.slots[i] ?? FREE_SLOT;
         const will = b.slots[i] ?? FREE_SLOT;
@@ -438,6 +444,7 @@ export class HaproxyRouter implements Router {
     }
     for (const [key, prev] of this.applied) {
       if (next.has(key)) continue;
+      moved = true;
       // A removed route: its endpoints drain in the running worker, which keeps them after the reload
       // (as an old worker) until their requests are done.
       prev.slots.forEach((s, i) => {
@@ -460,12 +467,15 @@ export class HaproxyRouter implements Router {
     this.applied = next;
     this.appliedHosts = hosts;
     this.appliedSni = sni;
-    this.reindex();
+    const changed = moved || structural || now.length > 0 || afterReload.length > 0;
+    if (changed) this.reindex();
+    return changed;
   }
 
   /** Frees the slots whose drain is over: a count taken after the drain began shows nothing in flight. */
-  private async releaseDrained(): Promise<void> {
+  private async releaseDrained(): Promise<boolean> {
     const cmds: string[] = [];
+    const draining = this.draining.size;
     let byName: Map<string, Backend> | undefined;
     for (const [loc, d] of this.draining) {
       if (this.loadEpoch <= d.sinceEpoch || (this.load.get(loc) ?? 0) > 0) continue;
@@ -480,7 +490,9 @@ export class HaproxyRouter implements Router {
       b.slots[i] = { ...FREE_SLOT, addr: slot.addr, port: slot.port, weight: slot.weight };
     }
     await this.master.runtime(cmds);
+    if (cmds.length === 0 && this.draining.size === draining) return false;
     this.reindex();
+    return true;
   }
 
   private reindex(): void {
@@ -525,6 +537,7 @@ export class HaproxyRouter implements Router {
 
   /** The model of what HAProxy holds, for the next start to adopt it with. */
   private saveState(): void {
+    this.savedTable = this.desired;
     try {
       writeState(this.files.stateFile, { host: this.opts.host, port: this.port, tlsPort: this.tlsPort, metricsPort: this.metricsPort, table: this.desired, backends: [...this.applied.values()], hosts: [...this.appliedHosts], sni: [...this.appliedSni] });
     } catch (err) {
