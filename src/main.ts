@@ -312,8 +312,9 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger, pa
 
   await router.start();
   const resync = async () => {
-    for (const s of await store.services.listKeys()) serviceQueue.add(`${s.projectId}/${s.id}`);
-    for (const key of await serviceController.runtimeKeys()) serviceQueue.add(key);
+    // In the background lane: a service with work to do (a rollout's next step) goes before idle ones.
+    for (const s of await store.services.listKeys()) serviceQueue.addBackground(`${s.projectId}/${s.id}`);
+    for (const key of await serviceController.runtimeKeys()) serviceQueue.addBackground(key);
     for (const key of await volumeController.resyncKeys()) volumeQueue.add(key);
     for (const k of await store.addons.listKeys()) addonQueue.add(`${k.projectId}/${k.id}`);
     for (const key of await addonController.runtimeKeys()) addonQueue.add(key);

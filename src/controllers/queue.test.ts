@@ -73,3 +73,23 @@ it('runs delayed keys when due, each once, a sooner delayed add winning over a l
   assert.equal(runs.length, 201);
   await q.stop();
 });
+
+it('takes keys with work before a resync\'s background keys, and still gets through the background', async () => {
+  const runs: string[] = [];
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const q = new WorkQueue('t', async (k) => {
+    runs.push(k);
+    if (k === 'first') await gate;
+  }, { concurrency: 1, logger });
+  q.add('first');
+  for (let i = 0; i < 20; i++) q.addBackground(`idle${i}`);
+  q.add('urgent');
+  q.addBackground('urgent'); // already waiting: stays urgent
+  q.add('idle5'); // a background key with work to do becomes urgent
+  release();
+  await until(() => runs.length === 22);
+  assert.deepEqual(runs.slice(0, 3), ['first', 'urgent', 'idle5']);
+  assert.equal(new Set(runs).size, 22);
+  await q.stop();
+});

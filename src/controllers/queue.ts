@@ -4,6 +4,10 @@
  * exponential back-off; a pass may ask to run again after a delay. Passes are contained: an exception is
  * logged and requeued, never fatal to the loop.
  *
+ * A periodic resync adds every key in the background lane: a key with something to do (an event, a pass
+ * asking to run again) is taken before them, so a rollout's next step does not queue behind a thousand idle
+ * services; one take in four goes to the background lane while it has keys, so a resync always progresses.
+ *
  * Delayed adds share one timer: a min-heap of (due time, key) with the key's current due time in a map (an
  * entry whose time is no longer the key's is stale and skipped), so thousands of keys waiting cost one timer,
  * not one each.
@@ -16,10 +20,11 @@ export interface QueueLogger {
 }
 
 export class WorkQueue {
-  private readonly pending = new Set<string>();
-  /** keys in the order added; `head` is the next to take (taken entries are dropped in bulk) */
-  private order: string[] = [];
-  private head = 0;
+  /** keys waiting, and in which lane */
+  private readonly pending = new Map<string, 'now' | 'background'>();
+  private readonly order = new Fifo();
+  private readonly background = new Fifo();
+  private takes = 0;
   private readonly running = new Set<string>();
   private readonly dirty = new Set<string>();
   /** key → when its delayed add is due (epoch ms) */
@@ -44,10 +49,30 @@ export class WorkQueue {
       this.dirty.add(key);
       return;
     }
-    if (this.pending.has(key)) return;
-    this.pending.add(key);
+    const lane = this.pending.get(key);
+    if (lane === 'now') return;
+    // A background key becomes urgent: queued again in the first lane (its background entry is skipped).
+    this.pending.set(key, 'now');
     this.order.push(key);
     this.pump();
+  }
+
+  /** Add in the background lane (a resync): taken after urgent keys; a key already waiting or running is left as it is. */
+  addBackground(key: string): void {
+    if (this.stopped || this.running.has(key) || this.pending.has(key)) return;
+    this.pending.set(key, 'background');
+    this.background.push(key);
+    this.pump();
+  }
+
+  /** The next key to run: urgent ones first, with one take in four for the background lane. */
+  private take(): string | undefined {
+    const preferBackground = ++this.takes % 4 === 0;
+    const from = (q: Fifo, lane: 'now' | 'background') => {
+      for (let k = q.shift(); k !== undefined; k = q.shift()) if (this.pending.get(k) === lane) return k;
+      return undefined;
+    };
+    return preferBackground ? (from(this.background, 'background') ?? from(this.order, 'now')) : (from(this.order, 'now') ?? from(this.background, 'background'));
   }
 
   /** Add after a delay; an earlier scheduled add for the key is kept if it fires sooner. */
@@ -85,12 +110,9 @@ export class WorkQueue {
   }
 
   private pump(): void {
-    while (!this.stopped && this.active < this.opts.concurrency && this.head < this.order.length) {
-      const key = this.order[this.head++];
-      if (this.head > 1024 && this.head * 2 > this.order.length) {
-        this.order = this.order.slice(this.head);
-        this.head = 0;
-      }
+    while (!this.stopped && this.active < this.opts.concurrency) {
+      const key = this.take();
+      if (key === undefined) break;
       this.pending.delete(key);
       this.running.add(key);
       this.active++;
@@ -115,7 +137,7 @@ export class WorkQueue {
     if (this.dirty.delete(key)) this.add(key);
     else if (result && result.againInMs >= 0) this.addAfter(key, result.againInMs);
     this.pump();
-    if (this.active === 0 && this.head >= this.order.length) {
+    if (this.active === 0 && this.pending.size === 0) {
       for (const w of this.idleWaiters.splice(0)) w();
     }
   }
@@ -127,8 +149,8 @@ export class WorkQueue {
     this.timer = undefined;
     this.due.clear();
     this.heap.length = 0;
-    this.order = [];
-    this.head = 0;
+    this.order.clear();
+    this.background.clear();
     this.pending.clear();
     if (this.active > 0) await new Promise<void>((r) => this.idleWaiters.push(r));
   }
@@ -161,5 +183,30 @@ function heapPop(h: { at: number; key: string }[]): { at: number; key: string } 
     if (m === i) return top;
     [h[m], h[i]] = [h[i], h[m]];
     i = m;
+  }
+}
+
+/** A FIFO of keys with O(1) shift (taken entries are dropped in bulk). */
+class Fifo {
+  private items: string[] = [];
+  private head = 0;
+
+  push(key: string): void {
+    this.items.push(key);
+  }
+
+  shift(): string | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const key = this.items[this.head++];
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return key;
+  }
+
+  clear(): void {
+    this.items = [];
+    this.head = 0;
   }
 }
