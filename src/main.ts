@@ -268,6 +268,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger, pa
     rollupRetentionSeconds: config.metricsRetentionDays * 86_400,
     logger: logger.child({ component: 'metrics' }),
     routerMetricsPort: () => router.address().metricsPort,
+    routes: () => routes.routeList(),
     // HAProxy's exporter has no histogram: its percentiles come from the per-request stream (docs/metrics.md).
     requestPercentiles: (projectId, serviceId, fromMs, toMs) => {
       const l = releaseTraffic.latency(`${projectId}/${serviceId}`, fromMs, toMs);

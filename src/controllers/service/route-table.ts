@@ -122,6 +122,11 @@ export class RouteTableBuilder {
     });
   }
 
+  /** Every route handed to the router now (what `/routes` on the router's metrics port describes). */
+  routeList(): Route[] {
+    return [...this.byService.values()].flat();
+  }
+
   private accessOf(routeKey: string, security: unknown): Route['access'] {
     const json = JSON.stringify(security ?? null);
     const had = this.accessByRoute.get(routeKey);

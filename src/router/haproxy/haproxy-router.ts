@@ -36,7 +36,7 @@ import { internalSourceCommands, structureOf, writeAtomic, type Structure } from
 import { ensureSelfSigned, loadCertificates, unclaimedSelfSignedNames } from '../tls/certificates.ts';
 import { renderRouteInfo } from '../metrics.ts';
 import { portFree, TcpPortAllocator, tcpPortsFile, type TcpPortRange } from '../tcp-ports.ts';
-import { renderCrtList, backendName, renderConfig, renderHostsMap, renderPages, routerFiles, SERVER_PREFIX, type RouterFiles } from './config.ts';
+import { renderCrtList, backendName, renderConfig, renderHostsMap, renderPages, routerFiles, ROUTE_INFO_MAX_BYTES, SERVER_PREFIX, type RouterFiles } from './config.ts';
 
 export interface HaproxyRouterOptions {
   host: string;
@@ -256,8 +256,9 @@ export class HaproxyRouter implements Router {
     this.writeStructure(backends, hosts, sni);
     await this.validate();
     await this.master.start();
-    // HAProxy now holds this structure with every slot free; the first pass fills the slots.
-    this.applied = new Map(backends.map((b) => [b.key, { ...b, slots: [] }]));
+    // HAProxy now holds this structure with every slot free; the first pass fills the slots (a copy of the
+    // route, so structureOf does not take the backend for one already made from it).
+    this.applied = new Map(backends.map((b) => [b.key, { ...b, route: { ...b.route }, slots: [] }]));
     this.appliedHosts = hosts;
     this.appliedSni = sni;
   }
@@ -546,6 +547,7 @@ export class HaproxyRouter implements Router {
   }
 
   private writeStructure(backends: Backend[], hosts: Map<string, string>, sni: Map<string, string>): void {
+    const routeInfo = this.metricsPort !== undefined ? renderRouteInfo(backends.map((b) => b.route)) : '';
     const cfg = renderConfig({
       dir: this.dir,
       bindHost: this.opts.host,
@@ -554,11 +556,11 @@ export class HaproxyRouter implements Router {
       hardStopAfterSeconds: 60,
       accessLog: !!this.opts.accessLog,
       ...(this.tlsPort !== undefined ? { tls: { port: this.tlsPort, passthrough: sni.size > 0 } } : {}),
-      ...(this.metricsPort !== undefined ? { metrics: { port: this.metricsPort } } : {}),
+      ...(this.metricsPort !== undefined ? { metrics: { port: this.metricsPort, routeInfo: Buffer.byteLength(routeInfo) <= ROUTE_INFO_MAX_BYTES } } : {}),
     });
     if (this.tlsPort !== undefined) this.writeCrtList();
     // Read by HAProxy when it loads the configuration, so written with it (the routes change only with it).
-    if (this.metricsPort !== undefined) writeAtomic(this.files.routeInfo, renderRouteInfo(backends.map((b) => b.route)));
+    if (this.metricsPort !== undefined) writeAtomic(this.files.routeInfo, routeInfo);
     writeAtomic(this.files.hostsMap, renderHostsMap(hosts));
     writeAtomic(this.files.sniMap, renderHostsMap(sni));
     writeAtomic(this.files.config, cfg);

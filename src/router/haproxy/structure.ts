@@ -49,22 +49,6 @@ export function structureOf(table: RoutingTable, ctx: StructureContext): Structu
     const tcpPort = tcp ? ctx.tcpPorts.get(route.key) : undefined;
     if (tcp && tcpPort === undefined) continue;
     const prev = ctx.applied.get(route.key);
-    // The very route object HAProxy's backend was made from (the controllers hand unchanged services'
-    // routes over as they were): its backend, slots and access rules are what they were, so a change to
-    // one service costs that service, not the whole table.
-    if (prev && prev.route === route && prev.tcpPort === tcpPort && !prev.passthrough) {
-      const had = ctx.applied.get(`${route.key}#tls`);
-      const passthrough = !tcp && route.tlsPassthrough === true && ctx.tls;
-      if (!passthrough || had?.route === route) {
-        backends.push(prev);
-        if (!tcp) for (const h of route.hosts.map((x) => x.toLowerCase())) if (isMappableHost(h)) hosts.set(h, prev.name);
-        if (passthrough && had) {
-          backends.push(had);
-          passthroughOf.set(prev.name, had.name);
-        }
-        continue;
-      }
-    }
     const name = backendName(route.key);
     const b: Backend = {
       key: route.key,
