@@ -16,8 +16,7 @@ import type { LogEntry } from './log-query.ts';
 
 export type LogListener = (e: LogEntry) => void;
 
-/** the safety-net scan of every instance; new instances are followed from the runtime's `started` events at once */
-const SCAN_MS = 1000;
+const SCAN_MS = 250;
 const FLUSH_MS = 100;
 const RETENTION_MS = 60_000;
 
@@ -36,8 +35,6 @@ export class LogCollector {
   private unwatch?: () => void;
   private scanning = false;
   private stopped = false;
-  /** a cursor moved since cursors.json was written: only then is it written again */
-  private cursorsMoved = false;
 
   constructor(
     private readonly driver: RuntimeDriver,
@@ -59,10 +56,7 @@ export class LogCollector {
   }
 
   start(): void {
-    // A started instance is followed from its event; the periodic scan catches what an event missed.
-    this.unwatch = this.driver.watch((e) => {
-      if (e.type === 'started' && !this.stopped && isServiceInstance(e.instance) && !this.followed.has(e.instance.id)) this.follow(e.instance);
-    });
+    this.unwatch = this.driver.watch(() => void this.scan());
     this.timers.push(setInterval(() => void this.scan(), SCAN_MS));
     this.timers.push(
       setInterval(() => {
@@ -94,20 +88,15 @@ export class LogCollector {
   }
 
   private saveCursors(): void {
-    if (!this.cursorsMoved) return;
-    this.cursorsMoved = false;
     const live: Record<string, number> = {};
     for (const [id, f] of this.followed) live[id] = f.taken;
     const next = { ...this.cursors, ...live };
-    const json = JSON.stringify(next);
     try {
       fs.mkdirSync(this.opts.dir, { recursive: true });
-      fs.writeFileSync(`${this.cursorFile}.tmp`, json);
+      fs.writeFileSync(`${this.cursorFile}.tmp`, JSON.stringify(next));
       fs.renameSync(`${this.cursorFile}.tmp`, this.cursorFile);
       this.cursors = next;
-    } catch {
-      this.cursorsMoved = true;
-    }
+    } catch {}
   }
 
   private async scan(): Promise<void> {
@@ -121,11 +110,7 @@ export class LogCollector {
       }
       // Forget cursors of instances the runtime no longer knows and that are not followed.
       const known = new Set(all.map((i) => i.id));
-      for (const id of Object.keys(this.cursors)) {
-        if (known.has(id) || this.followed.has(id)) continue;
-        delete this.cursors[id];
-        this.cursorsMoved = true;
-      }
+      for (const id of Object.keys(this.cursors)) if (!known.has(id) && !this.followed.has(id)) delete this.cursors[id];
     } catch (err) {
       this.opts.logger.debug({ err: (err as Error).message }, 'log scan failed');
     } finally {
@@ -143,7 +128,6 @@ export class LogCollector {
       seen++;
       if (seen <= Math.max(skip, f.taken)) return;
       f.taken = seen;
-      this.cursorsMoved = true;
       this.emit({ ts: l.ts, project, service, instance: inst.id, stream: l.stream, line: l.line });
     };
     this.followed.set(inst.id, f);
@@ -166,7 +150,6 @@ export class LogCollector {
           // Followed to the end, or not begun (a just-started instance may have written no output file yet):
           // the count is kept, so the next scan follows it again from there if the runtime still lists it.
           this.cursors[inst.id] = Math.max(this.cursors[inst.id] ?? 0, f.taken);
-          this.cursorsMoved = true;
           setTimeout(() => {
             if (this.followed.get(inst.id) === f) this.followed.delete(inst.id);
           }, 500).unref();
