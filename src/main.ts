@@ -127,7 +127,15 @@ function kubernetesDriver(config: Readonly<Config>, runtimeOpts: { stateDir: str
   });
 }
 
-export async function startPlatform(config: Readonly<Config>, logger: Logger): Promise<Platform> {
+/**
+ * What a caller may put in place of a part `config` would choose. Only the benchmarks use it (bench/scale.ts
+ * runs the control plane over a runtime stand-in, named so in its output): no setting selects it.
+ */
+export interface PlatformParts {
+  driver?: RuntimeDriver;
+}
+
+export async function startPlatform(config: Readonly<Config>, logger: Logger, parts: PlatformParts = {}): Promise<Platform> {
   fs.mkdirSync(config.dataDir, { recursive: true });
   configureHostedRepos(path.join(config.dataDir, 'git'));
   // Replicas on one database must share the key (docs/high-availability.md); the store refuses another one.
@@ -145,7 +153,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
       : config.runtime === 'kubernetes'
         ? kubernetesDriver(config, runtimeOpts)
         : new ProcessDriver({ ...runtimeOpts, isolation: config.isolation });
-  const driver = sharedArtifacts ? sharedArtifacts.driver(localDriver) : localDriver;
+  const driver = parts.driver ?? (sharedArtifacts ? sharedArtifacts.driver(localDriver) : localDriver);
   const routerLog = logger.child({ component: 'router' });
   const accessLogger = logger.child({ component: 'access' });
   const logAccess = config.routerAccessLog ? (e: AccessLogEntry) => accessLogger.info(e, 'access') : undefined;
@@ -342,6 +350,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
     rollupRetentionSeconds: config.metricsRetentionDays * 86_400,
     logger: logger.child({ component: 'metrics' }),
     routerMetricsPort: () => router.address().metricsPort,
+    routes: () => routes.routeList(),
     // HAProxy's exporter has no histogram: its percentiles come from the per-request stream (docs/metrics.md).
     requestPercentiles: (projectId, serviceId, fromMs, toMs) => {
       const l = releaseTraffic.latency(`${projectId}/${serviceId}`, fromMs, toMs);
@@ -386,8 +395,9 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
 
   await router.start();
   const resync = async () => {
-    for (const s of await store.services.listKeys()) serviceQueue.add(`${s.projectId}/${s.id}`);
-    for (const key of await serviceController.runtimeKeys()) serviceQueue.add(key);
+    // In the background lane: a service with work to do (a rollout's next step) goes before idle ones.
+    for (const s of await store.services.listKeys()) serviceQueue.addBackground(`${s.projectId}/${s.id}`);
+    for (const key of await serviceController.runtimeKeys()) serviceQueue.addBackground(key);
     for (const key of await volumeController.resyncKeys()) volumeQueue.add(key);
     for (const k of await store.addons.listKeys()) addonQueue.add(`${k.projectId}/${k.id}`);
     for (const key of await addonController.runtimeKeys()) addonQueue.add(key);

@@ -59,13 +59,37 @@ it('runs different keys in parallel up to the concurrency', async () => {
   await q.stop();
 });
 
-it('runs a key at the sooner of two delayed adds, not the one scheduled first', async () => {
-  let runs = 0;
-  const q = new WorkQueue('t', async () => {
-    runs++;
+it('runs delayed keys when due, each once, a sooner delayed add winning over a later one', async () => {
+  const runs: string[] = [];
+  const q = new WorkQueue('t', async (k) => void runs.push(k), { concurrency: 2, logger });
+  q.addAfter('late', 60_000);
+  q.addAfter('late', 30);
+  for (let i = 0; i < 200; i++) q.addAfter(`k${i}`, 10 + (i % 20));
+  q.addAfter('k0', 5_000); // a later add for a key already due sooner changes nothing
+  // `until` gives up long before the 60 s add could fire: "late" ran from its sooner add.
+  await until(() => runs.length === 201);
+  assert.equal(new Set(runs).size, 201);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(runs.length, 201);
+  await q.stop();
+});
+
+it('takes keys with work before a resync\'s background keys, and still gets through the background', async () => {
+  const runs: string[] = [];
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const q = new WorkQueue('t', async (k) => {
+    runs.push(k);
+    if (k === 'first') await gate;
   }, { concurrency: 1, logger });
-  q.addAfter('k', 3_600_000);
-  q.addAfter('k', 10);
-  await until(() => runs === 1);
+  q.add('first');
+  for (let i = 0; i < 20; i++) q.addBackground(`idle${i}`);
+  q.add('urgent');
+  q.addBackground('urgent'); // already waiting: stays urgent
+  q.add('idle5'); // a background key with work to do becomes urgent
+  release();
+  await until(() => runs.length === 22);
+  assert.deepEqual(runs.slice(0, 3), ['first', 'urgent', 'idle5']);
+  assert.equal(new Set(runs).size, 22);
   await q.stop();
 });

@@ -3,6 +3,14 @@
  * workers at once; a key added while it runs runs again afterwards; a failed pass is retried with capped
  * exponential back-off; a pass may ask to run again after a delay. Passes are contained: an exception is
  * logged and requeued, never fatal to the loop.
+ *
+ * A periodic resync adds every key in the background lane: a key with something to do (an event, a pass
+ * asking to run again) is taken before them, so a rollout's next step does not queue behind a thousand idle
+ * services; one take in four goes to the background lane while it has keys, so a resync always progresses.
+ *
+ * Delayed adds share one timer: a min-heap of (due time, key) with the key's current due time in a map (an
+ * entry whose time is no longer the key's is stale and skipped), so thousands of keys waiting cost one timer,
+ * not one each.
  */
 
 export type PassResult = void | { againInMs: number };
@@ -12,11 +20,18 @@ export interface QueueLogger {
 }
 
 export class WorkQueue {
-  private readonly pending = new Set<string>();
-  private readonly order: string[] = [];
+  /** keys waiting, and in which lane */
+  private readonly pending = new Map<string, 'now' | 'background'>();
+  private readonly order = new Fifo();
+  private readonly background = new Fifo();
+  private takes = 0;
   private readonly running = new Set<string>();
   private readonly dirty = new Set<string>();
-  private readonly timers = new Map<string, { timer: NodeJS.Timeout; dueAt: number }>();
+  /** key → when its delayed add is due (epoch ms) */
+  private readonly due = new Map<string, number>();
+  private readonly heap: { at: number; key: string }[] = [];
+  private timer?: NodeJS.Timeout;
+  private timerAt = Infinity;
   private readonly failures = new Map<string, number>();
   private active = 0;
   private stopped = false;
@@ -34,30 +49,70 @@ export class WorkQueue {
       this.dirty.add(key);
       return;
     }
-    if (this.pending.has(key)) return;
-    this.pending.add(key);
+    const lane = this.pending.get(key);
+    if (lane === 'now') return;
+    // A background key becomes urgent: queued again in the first lane (its background entry is skipped).
+    this.pending.set(key, 'now');
     this.order.push(key);
     this.pump();
   }
 
-  /** Add after a delay; of two scheduled adds for one key the sooner wins (a later one would delay a wake-up asked for). */
+  /** Add in the background lane (a resync): taken after urgent keys; a key already waiting or running is left as it is. */
+  addBackground(key: string): void {
+    if (this.stopped || this.running.has(key) || this.pending.has(key)) return;
+    this.pending.set(key, 'background');
+    this.background.push(key);
+    this.pump();
+  }
+
+  /** The next key to run: urgent ones first, with one take in four for the background lane. */
+  private take(): string | undefined {
+    const preferBackground = ++this.takes % 4 === 0;
+    const from = (q: Fifo, lane: 'now' | 'background') => {
+      for (let k = q.shift(); k !== undefined; k = q.shift()) if (this.pending.get(k) === lane) return k;
+      return undefined;
+    };
+    return preferBackground ? (from(this.background, 'background') ?? from(this.order, 'now')) : (from(this.order, 'now') ?? from(this.background, 'background'));
+  }
+
+  /** Add after a delay; an earlier scheduled add for the key is kept if it fires sooner. */
   addAfter(key: string, ms: number): void {
     if (this.stopped) return;
-    const dueAt = Date.now() + ms;
-    const existing = this.timers.get(key);
-    if (existing && existing.dueAt <= dueAt) return;
-    if (existing) clearTimeout(existing.timer);
-    const timer = setTimeout(() => {
-      this.timers.delete(key);
+    const at = Date.now() + Math.max(0, ms);
+    const had = this.due.get(key);
+    if (had !== undefined && had <= at) return;
+    this.due.set(key, at);
+    heapPush(this.heap, { at, key });
+    this.arm();
+  }
+
+  /** The one timer, set for the soonest due time. */
+  private arm(): void {
+    const next = this.heap[0]?.at ?? Infinity;
+    if (next >= this.timerAt) return;
+    clearTimeout(this.timer);
+    this.timerAt = next;
+    this.timer = setTimeout(() => this.fire(), Math.max(0, next - Date.now()));
+    this.timer.unref();
+  }
+
+  private fire(): void {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    const now = Date.now();
+    while (this.heap.length && this.heap[0].at <= now) {
+      const { at, key } = heapPop(this.heap)!;
+      if (this.due.get(key) !== at) continue; // superseded by a sooner add
+      this.due.delete(key);
       this.add(key);
-    }, ms);
-    timer.unref();
-    this.timers.set(key, { timer, dueAt });
+    }
+    if (!this.stopped) this.arm();
   }
 
   private pump(): void {
-    while (!this.stopped && this.active < this.opts.concurrency && this.order.length > 0) {
-      const key = this.order.shift()!;
+    while (!this.stopped && this.active < this.opts.concurrency) {
+      const key = this.take();
+      if (key === undefined) break;
       this.pending.delete(key);
       this.running.add(key);
       this.active++;
@@ -82,7 +137,7 @@ export class WorkQueue {
     if (this.dirty.delete(key)) this.add(key);
     else if (result && result.againInMs >= 0) this.addAfter(key, result.againInMs);
     this.pump();
-    if (this.active === 0 && this.order.length === 0) {
+    if (this.active === 0 && this.pending.size === 0) {
       for (const w of this.idleWaiters.splice(0)) w();
     }
   }
@@ -90,10 +145,68 @@ export class WorkQueue {
   /** Stop taking keys and wait for running passes to end. */
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const t of this.timers.values()) clearTimeout(t.timer);
-    this.timers.clear();
-    this.order.length = 0;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.due.clear();
+    this.heap.length = 0;
+    this.order.clear();
+    this.background.clear();
     this.pending.clear();
     if (this.active > 0) await new Promise<void>((r) => this.idleWaiters.push(r));
+  }
+}
+
+/** Binary min-heap on `at` (push and pop in O(log n)). */
+function heapPush(h: { at: number; key: string }[], x: { at: number; key: string }): void {
+  h.push(x);
+  let i = h.length - 1;
+  while (i > 0) {
+    const p = (i - 1) >> 1;
+    if (h[p].at <= h[i].at) break;
+    [h[p], h[i]] = [h[i], h[p]];
+    i = p;
+  }
+}
+
+function heapPop(h: { at: number; key: string }[]): { at: number; key: string } | undefined {
+  const top = h[0];
+  const last = h.pop();
+  if (!h.length || !last) return top;
+  h[0] = last;
+  let i = 0;
+  for (;;) {
+    const l = 2 * i + 1;
+    const r = l + 1;
+    let m = i;
+    if (l < h.length && h[l].at < h[m].at) m = l;
+    if (r < h.length && h[r].at < h[m].at) m = r;
+    if (m === i) return top;
+    [h[m], h[i]] = [h[i], h[m]];
+    i = m;
+  }
+}
+
+/** A FIFO of keys with O(1) shift (taken entries are dropped in bulk). */
+class Fifo {
+  private items: string[] = [];
+  private head = 0;
+
+  push(key: string): void {
+    this.items.push(key);
+  }
+
+  shift(): string | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const key = this.items[this.head++];
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return key;
+  }
+
+  clear(): void {
+    this.items = [];
+    this.head = 0;
   }
 }

@@ -31,6 +31,11 @@ export function parseServiceKey(key: string): { projectId: string; serviceId: st
 }
 
 /** A UUID-shaped guid derived from a name: stable across restarts, distinct per name (the API faces' guids). */
+/** A service's stable GUID (the CF face's app guid): derived from its key and creation time, stored with it (store column `services.guid`). */
+export function serviceGuid(projectId: string, id: string, createdAt: string): string {
+  return derivedGuid(`slipway:app:${projectId}/${id}/${createdAt}`);
+}
+
 export function derivedGuid(name: string): string {
   const h = crypto.createHash('sha1').update(name).digest('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16], 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;

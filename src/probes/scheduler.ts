@@ -61,6 +61,8 @@ const NO_PORT_SETTLE_MS = 1000;
 
 export class ProbeScheduler {
   private readonly tracked = new Map<string, Tracked>();
+  /** instance ids by owner key: a pass over one owner looks at its own instances, not every tracked one */
+  private readonly byOwner = new Map<string, Set<string>>();
 
   constructor(
     private readonly opts: { timeScale: number; runCmd: CmdRunner; onTransition: (ownerKey: string, instanceId: string) => void },
@@ -72,6 +74,7 @@ export class ProbeScheduler {
     const startup = target.checks.find((c) => c.type === 'startupProbe');
     const t: Tracked = { target, state: { started: !startup, ready: false, unhealthy: false, probes: {} }, timers: new Map(), stopped: false };
     this.tracked.set(target.instanceId, t);
+    this.byOwner.set(target.ownerKey, (this.byOwner.get(target.ownerKey) ?? new Set()).add(target.instanceId));
     if (startup) this.schedule(t, startup);
     else this.afterStartup(t);
   }
@@ -82,6 +85,9 @@ export class ProbeScheduler {
     t.stopped = true;
     for (const timer of t.timers.values()) clearTimeout(timer);
     this.tracked.delete(instanceId);
+    const owned = this.byOwner.get(t.target.ownerKey);
+    owned?.delete(instanceId);
+    if (owned?.size === 0) this.byOwner.delete(t.target.ownerKey);
   }
 
   state(instanceId: string): InstanceProbeState | undefined {
@@ -95,7 +101,7 @@ export class ProbeScheduler {
 
   /** Stop probing every instance of an owner that is no longer present. */
   untrackMissing(ownerKey: string, present: Set<string>): void {
-    for (const [id, t] of this.tracked) if (t.target.ownerKey === ownerKey && !present.has(id)) this.untrack(id);
+    for (const id of [...(this.byOwner.get(ownerKey) ?? [])]) if (!present.has(id)) this.untrack(id);
   }
 
   stop(): void {

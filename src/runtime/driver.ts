@@ -164,6 +164,14 @@ export interface RuntimeDriver {
   /** Every instance this driver knows of, live or exited-but-not-removed, read fresh (not cached). */
   list(): Promise<ObservedInstance[]>;
 
+  /**
+   * The instances labelled with one project and service (every process type), read fresh: what `list()`
+   * filtered by those labels gives. Optional: a driver that can answer it without reading every instance has
+   * it, and callers use `instancesOfService` (which falls back to `list()`), so a controller's pass over one
+   * service costs that service's instances, not the platform's.
+   */
+  listService?(projectId: string, serviceId: string): Promise<ObservedInstance[]>;
+
   /** Subscribe to started/exited/removed events; returns an unsubscribe function. Events may be coalesced. */
   watch(listener: (event: InstanceEvent) => void): () => void;
 
@@ -186,4 +194,10 @@ export interface RuntimeDriver {
 
   /** Release driver resources (watchers, timers). Does NOT stop instances: they outlive the control plane. */
   close(): Promise<void>;
+}
+
+/** A service's instances: the driver's `listService` where it has one, else `list()` filtered by the labels. */
+export async function instancesOfService(driver: Pick<RuntimeDriver, 'list' | 'listService'>, projectId: string, serviceId: string): Promise<ObservedInstance[]> {
+  if (driver.listService) return driver.listService(projectId, serviceId);
+  return (await driver.list()).filter((i) => i.labels.project === projectId && i.labels.service === serviceId);
 }

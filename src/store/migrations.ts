@@ -4,6 +4,7 @@
  */
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import type { DialectName } from './dialect/name.ts';
+import { serviceGuid } from '../domain/ids.ts';
 
 const migrations = (dialect: DialectName): Record<string, Migration> => ({
   '0001_core': {
@@ -436,6 +437,16 @@ const migrations = (dialect: DialectName): Record<string, Migration> => ({
   // Logs, log sinks and alerts (observe-logs): sinks and notification integrations are account-level, their
   // secrets sealed; deliveries are the alert outbox (retried from the store, so a restart loses none);
   // alert_cursors keeps the last event each reader has seen; uptime checks are per project.
+  '0019_service_guid': {
+    async up(db: Kysely<any>) {
+      // The CF face finds an app by its GUID: an indexed column instead of deriving every service's GUID
+      // on each request. Existing services get the GUID they always had (derived from key and creation time).
+      await db.schema.alterTable('services').addColumn('guid', 'text').execute();
+      const rows = (await db.selectFrom('services').select(['project_id', 'id', 'created_at']).execute()) as { project_id: string; id: string; created_at: string }[];
+      for (const r of rows) await db.updateTable('services').set({ guid: serviceGuid(r.project_id, r.id, r.created_at) }).where('project_id', '=', r.project_id).where('id', '=', r.id).execute();
+      await db.schema.createIndex('services_guid').on('services').column('guid').unique().execute();
+    },
+  },
   '0017_observe_logs_alerts': {
     async up(db: Kysely<any>) {
       await db.schema

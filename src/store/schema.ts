@@ -47,6 +47,8 @@ export interface ServicesTable {
   deploy_message: string | null;
   created_at: string;
   updated_at: string;
+  /** the service's GUID (domain/ids.ts serviceGuid: the CF face's app guid), unique and indexed; migration 0019 */
+  guid: string | null;
 }
 
 export interface BuildsTable {

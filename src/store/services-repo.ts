@@ -3,6 +3,7 @@ import type { Database } from './schema.ts';
 import type { SecretBox } from './secret-box.ts';
 import { ConflictError, NotFoundError, VersionConflictError } from '../errors/errors.ts';
 import { isUniqueViolation } from './unique-violation.ts';
+import { serviceGuid } from '../domain/ids.ts';
 import {
   joinSecrets,
   splitSecrets,
@@ -75,6 +76,7 @@ export class ServicesRepo {
       deploy_message: null,
       created_at: now,
       updated_at: now,
+      guid: serviceGuid(s.projectId, s.id, now),
     };
     try {
       await this.db.insertInto('services').values(row).execute();
@@ -87,6 +89,12 @@ export class ServicesRepo {
 
   async find(projectId: string, id: string): Promise<ServiceRecord | undefined> {
     const row = await this.db.selectFrom('services').selectAll().where('project_id', '=', projectId).where('id', '=', id).executeTakeFirst();
+    return row ? this.toRecord(row) : undefined;
+  }
+
+  /** The service with this GUID (domain/ids.ts serviceGuid), by its index. */
+  async findByGuid(guid: string): Promise<ServiceRecord | undefined> {
+    const row = await this.db.selectFrom('services').selectAll().where('guid', '=', guid).executeTakeFirst();
     return row ? this.toRecord(row) : undefined;
   }
 

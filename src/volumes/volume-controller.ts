@@ -12,7 +12,7 @@
  * grace period, so what it flushed on the way down is in the copy.
  */
 import type { Store } from '../store/store.ts';
-import type { RuntimeDriver } from '../runtime/driver.ts';
+import { instancesOfService, type RuntimeDriver } from '../runtime/driver.ts';
 import type { PassResult } from '../controllers/queue.ts';
 import type { VolumeRecord } from '../domain/volume.ts';
 import { serviceKey } from '../domain/ids.ts';
@@ -117,7 +117,7 @@ export class VolumeController {
 
   /** Instances of the service that mount its volume (the routed `web` type) and have not exited. */
   private async liveInstances(projectId: string, serviceId: string): Promise<string[]> {
-    return (await this.driver.list()).filter((i) => i.labels.project === projectId && i.labels.service === serviceId && (i.labels.processType || 'web') === 'web' && i.state !== 'exited').map((i) => i.id);
+    return (await instancesOfService(this.driver, projectId, serviceId)).filter((i) => (i.labels.processType || 'web') === 'web' && i.state !== 'exited').map((i) => i.id);
   }
 
   private async event(v: VolumeRecord, serviceId: string | null, reason: string, message: string): Promise<void> {

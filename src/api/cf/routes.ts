@@ -122,8 +122,10 @@ export function registerCf(app: Api, deps: ApiDeps): void {
     return out;
   };
   const findApp = async (p: Principal, guid: string): Promise<ServiceRecord> => {
-    const svc = (await allApps(p)).find((s) => appGuid(s) === guid);
-    if (!svc) throw new NotFoundError('app', guid);
+    // By the indexed GUID; a service in a project the caller cannot see is as unknown as a missing one.
+    const svc = await store.services.findByGuid(guid);
+    const visible = auth.visibleProjects(p);
+    if (!svc || svc.kind === 'build' || (visible && !visible.includes(svc.projectId))) throw new NotFoundError('app', guid);
     return svc;
   };
   const appOfKey = async (p: Principal, key: string): Promise<ServiceRecord> => {

@@ -4,7 +4,7 @@
  * its build id, its droplet is `droplet-…` of the same suffix, a deployment is a rollout id and a revision
  * a release id.
  */
-import { derivedGuid } from '../../domain/ids.ts';
+import { derivedGuid, serviceGuid } from '../../domain/ids.ts';
 import type { ServiceRecord, HealthCheckSpec } from '../../domain/service.ts';
 import type { ReleaseRecord } from '../../domain/release.ts';
 import type { BuildRecord } from '../../store/builds-repo.ts';
@@ -21,7 +21,7 @@ export const ORG_GUID = derivedGuid('slipway:organization:default');
 export const ORG_NAME = 'default';
 
 export function appGuid(svc: ServiceRecord): string {
-  return derivedGuid(`slipway:app:${svc.projectId}/${svc.id}/${svc.createdAt}`);
+  return serviceGuid(svc.projectId, svc.id, svc.createdAt);
 }
 
 export function dropletGuid(buildId: string): string {

@@ -30,6 +30,8 @@ export class RouteTableBuilder {
    * instances, job runs, one-offs), by instance id: a project's are internal traffic to its routes.
    */
   private readonly sources = new Map<string, { project: string; address: string }>();
+  /** keys whose routes look at internal traffic: only they change when an instance's address comes or goes */
+  private readonly internalKeys = new Set<string>();
 
   constructor(
     private readonly router: Router,
@@ -76,9 +78,15 @@ export class RouteTableBuilder {
         ...(split && weights && !tcp ? { canary: { endpointIds: canaryReady.map((i) => i.id), percent: split.percent ?? byCount, effectivePercent: weights.effectivePercent, ...(split.pins?.length ? { pins: split.pins } : {}) } } : {}),
       });
     }
+    this.put(key, routes);
+  }
+
+  private put(key: string, routes: Route[]): void {
     const prev = this.byService.get(key);
     if (prev && JSON.stringify(prev) === JSON.stringify(routes)) return;
     this.byService.set(key, routes);
+    if (routes.some((r) => usesInternal(r.access))) this.internalKeys.add(key);
+    else this.internalKeys.delete(key);
     this.publish();
   }
 
@@ -88,14 +96,12 @@ export class RouteTableBuilder {
    */
   setRoutes(key: string, routes: Route[]): void {
     if (!routes.length) return this.removeService(key);
-    const prev = this.byService.get(key);
-    if (prev && JSON.stringify(prev) === JSON.stringify(routes)) return;
-    this.byService.set(key, routes);
-    this.publish();
+    this.put(key, routes);
   }
 
   removeService(key: string): void {
     for (const k of this.accessByRoute.keys()) if (k.startsWith(`${key}/`)) this.accessByRoute.delete(k);
+    this.internalKeys.delete(key);
     if (this.byService.delete(key)) this.publish();
   }
 
@@ -112,8 +118,13 @@ export class RouteTableBuilder {
         this.sources.set(id, { project: labels.project, address });
       } else if (e.type !== 'started' && had) this.sources.delete(id);
       else return;
-      if ([...this.byService.values()].some((routes) => routes.some((r) => usesInternal(r.access)))) this.publish();
+      if (this.internalKeys.size > 0) this.publish();
     });
+  }
+
+  /** Every route handed to the router now (what `/routes` on the router's metrics port describes). */
+  routeList(): Route[] {
+    return [...this.byService.values()].flat();
   }
 
   private accessOf(routeKey: string, security: unknown): Route['access'] {

@@ -5,7 +5,7 @@
  * returns. Instances stopped by a pass leave the routing table before they get SIGTERM.
  */
 import type { Store } from '../../store/store.ts';
-import { ImagePullError, type RuntimeDriver, type ObservedInstance, type InstanceSpec } from '../../runtime/driver.ts';
+import { ImagePullError, instancesOfService, type RuntimeDriver, type ObservedInstance, type InstanceSpec } from '../../runtime/driver.ts';
 import type { ProbeScheduler } from '../../probes/scheduler.ts';
 import type { PassResult } from '../queue.ts';
 import type { ServiceRecord } from '../../domain/service.ts';
@@ -101,7 +101,7 @@ export class ServiceController implements InstanceObserver {
   async reconcile(key: string): Promise<PassResult> {
     const { projectId, serviceId } = parseServiceKey(key);
     const svc = await this.store.services.find(projectId, serviceId);
-    const observed = (await this.driver.list()).filter((i) => i.labels.project === projectId && i.labels.service === serviceId && !isJobRun(i));
+    const observed = (await instancesOfService(this.driver, projectId, serviceId)).filter((i) => !isJobRun(i));
     const listed = new Set(observed.map((i) => i.id));
     for (const { instance } of this.launching.values()) if (instance.labels.project === projectId && instance.labels.service === serviceId && !listed.has(instance.id)) observed.push(instance);
 
@@ -571,7 +571,7 @@ export class ServiceController implements InstanceObserver {
 
   async logsOf(key: string, opts: { tail: number }): Promise<{ instance: string; ts: string; stream: string; line: string }[]> {
     const { projectId, serviceId } = parseServiceKey(key);
-    const observed = (await this.driver.list()).filter((i) => i.labels.project === projectId && i.labels.service === serviceId && !isJobRun(i));
+    const observed = (await instancesOfService(this.driver, projectId, serviceId)).filter((i) => !isJobRun(i));
     const lines: { instance: string; ts: string; stream: string; line: string }[] = [];
     for (const inst of observed) {
       for await (const l of this.driver.logs(inst.id, { tail: opts.tail })) lines.push({ instance: inst.id, ts: l.ts, stream: l.stream, line: l.line });
@@ -581,7 +581,7 @@ export class ServiceController implements InstanceObserver {
 
   async instancesOf(key: string): Promise<InstanceView[]> {
     const { projectId, serviceId } = parseServiceKey(key);
-    const observed = (await this.driver.list()).filter((i) => i.labels.project === projectId && i.labels.service === serviceId && !isJobRun(i));
+    const observed = (await instancesOfService(this.driver, projectId, serviceId)).filter((i) => !isJobRun(i));
     const records = new Map((await this.store.instances.listForService(key)).map((r) => [r.id, r]));
     const releases = new Map<string, number>();
     for (const r of await this.store.releases.list(key)) releases.set(r.id, r.number);

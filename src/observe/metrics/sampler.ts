@@ -15,6 +15,7 @@ import type { MetricPoint, MetricsRepo } from '../../store/metrics-repo.ts';
 import { findPlan, type Plan } from '../../domain/plans.ts';
 import { ADDON_PROCESS_TYPE } from '../../domain/addons.ts';
 import { parsePromText } from './prom-text.ts';
+import { proxyName } from '../../router/metrics.ts';
 import { reduceScrape, trafficBetween, STATUS_CLASSES, type RouterScrape, type ServiceTraffic } from './router-scrape.ts';
 import type { LatestInstanceSample, SignalSource } from './signals.ts';
 
@@ -27,6 +28,8 @@ export interface SamplerOptions {
   logger: Logger;
   /** the router's metrics port (Prometheus text on 127.0.0.1), undefined while it serves none */
   routerMetricsPort: () => number | undefined;
+  /** the routes the control plane handed the router (route key, project, service): owners of backends `/routes` does not name */
+  routes?: () => Iterable<{ key: string; project: string; service: string }>;
   /**
    * The interval's request-time percentiles of a service from the router's per-request stream (main.ts wires
    * release-traffic.ts here), in seconds; used where the router's own metrics have no histogram (HAProxy).
@@ -210,8 +213,13 @@ export class MetricsSampler implements SignalSource {
     if (!port) return [];
     let cur: RouterScrape;
     try {
-      const [m, r] = await Promise.all([getText(`http://127.0.0.1:${port}/metrics`), getText(`http://127.0.0.1:${port}/routes`)]);
+      // `/routes` may be refused (HAProxy serves it only while it fits a buffer): the table's own routes name the owners then.
+      const [m, r] = await Promise.all([getText(`http://127.0.0.1:${port}/metrics?scope=backend`), getText(`http://127.0.0.1:${port}/routes`).catch(() => '')]);
       cur = reduceScrape(parsePromText(m), parsePromText(r), atMs);
+      for (const route of this.opts.routes?.() ?? []) {
+        const proxy = proxyName(route.key);
+        if (!cur.owners.has(proxy)) cur.owners.set(proxy, { projectId: route.project, serviceId: route.service });
+      }
     } catch (err) {
       this.opts.logger.debug({ err: (err as Error).message }, 'router metrics not read');
       return [];

@@ -98,7 +98,7 @@ export interface ConfigSpec {
    */
   tls?: { port: number; passthrough?: boolean };
   /** Prometheus exporter on 127.0.0.1 (see ../metrics.ts); `routes.prom` is served at /routes. */
-  metrics?: { port: number };
+  metrics?: { port: number; /** serve routes.prom at /routes (false: it is too large for HAProxy to return, see ROUTE_INFO_MAX_BYTES) */ routeInfo?: boolean };
   /** Bound on a soft stop after a reload: old workers close what is left after this. */
   hardStopAfterSeconds: number;
   /** one JSON line per HTTP request into the ring ACCESS_LOG_RING, read back by the router (access-log-format.ts) */
@@ -134,6 +134,13 @@ export interface RouterFiles {
   /** `<backend>.acl` per route whose access policies look at internal traffic: its internal sources */
   internalDir: string;
 }
+
+/**
+ * HAProxy returns a file only if it fits one buffer (`tune.bufsize`, 16 KB by default, less the headers); a
+ * configuration naming a larger one is refused, so `/routes` is served only while routes.prom fits (about
+ * 150 routes). Past that `/routes` answers 503 and the control plane maps backends to services itself.
+ */
+export const ROUTE_INFO_MAX_BYTES = 15_000;
 
 export function routerFiles(dir: string): RouterFiles {
   return {
@@ -307,7 +314,9 @@ export function renderConfig(spec: ConfigSpec): string {
           `  bind 127.0.0.1:${spec.metrics.port}`,
           '  no log',
           '  http-request use-service prometheus-exporter if { path /metrics }',
-          `  http-request return status 200 content-type ${q(METRICS_CONTENT_TYPE)} hdr cache-control no-store file ${q(f.routeInfo)} if { path /routes }`,
+          ...(spec.metrics.routeInfo === false
+            ? [`  http-request return status 503 content-type text/plain string ${q('route info is too large for the router to serve; the control plane reads it from its own table')} if { path /routes }`]
+            : [`  http-request return status 200 content-type ${q(METRICS_CONTENT_TYPE)} hdr cache-control no-store file ${q(f.routeInfo)} if { path /routes }`]),
           `  http-request return status 404 content-type text/plain string ${q('not found: try /metrics or /routes')}`,
           '',
         ]

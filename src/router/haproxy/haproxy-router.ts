@@ -37,7 +37,7 @@ import { internalSourceCommands, structureOf, writeAtomic, type Structure } from
 import { ensureSelfSigned, loadCertificates, unclaimedSelfSignedNames } from '../tls/certificates.ts';
 import { renderRouteInfo } from '../metrics.ts';
 import { portFree, TcpPortAllocator, tcpPortsFile, type TcpPortRange } from '../tcp-ports.ts';
-import { renderCrtList, renderConfig, renderHostsMap, renderPages, routerFiles, SERVER_PREFIX, type RouterFiles } from './config.ts';
+import { renderCrtList, backendName, renderConfig, renderHostsMap, renderPages, routerFiles, ROUTE_INFO_MAX_BYTES, SERVER_PREFIX, type RouterFiles } from './config.ts';
 
 export interface HaproxyRouterOptions {
   host: string;
@@ -125,6 +125,13 @@ export class HaproxyRouter implements Router {
 
   private dirty = false;
   private loop?: Promise<void>;
+  /** tables handed to setTable so far, and how many of them HAProxy serves (a pass serves all handed before it began) */
+  private handedGen = 0;
+  /** the table the saved model was written with */
+  private savedTable?: RoutingTable;
+  private servedGen = 0;
+  /** settled() callers waiting for the next pass to end */
+  private passWaiters: (() => void)[] = [];
   /** Set while a failed pass waits to be tried again: the table handed over is not served yet. */
   private retryTimer?: NodeJS.Timeout;
 
@@ -249,8 +256,9 @@ export class HaproxyRouter implements Router {
     this.writeStructure(backends, hosts, sni);
     await this.validate();
     await this.master.start();
-    // HAProxy now holds this structure with every slot free; the first pass fills the slots.
-    this.applied = new Map(backends.map((b) => [b.key, { ...b, slots: [] }]));
+    // HAProxy now holds this structure with every slot free; the first pass fills the slots (a copy of the
+    // route, so structureOf does not take the backend for one already made from it).
+    this.applied = new Map(backends.map((b) => [b.key, { ...b, route: { ...b.route }, slots: [] }]));
     this.appliedHosts = hosts;
     this.appliedSni = sni;
   }
@@ -283,6 +291,7 @@ export class HaproxyRouter implements Router {
   setTable(table: RoutingTable): void {
     if (this.stopping) return;
     this.handed = true;
+    this.handedGen++;
     this.setDesired(table);
     if (this.started) this.kick();
   }
@@ -341,13 +350,22 @@ export class HaproxyRouter implements Router {
   }
 
   /**
-   * Resolves when the serial loop has nothing left to do (tests and start use it): the table handed over is
-   * served. A pass that failed is retried first, so a change is never reported applied while it is not.
+   * Resolves when the table handed over before the call is served: at once when a pass that began after it
+   * has ended, else when the serial loop has nothing left to do (tests and start use it). A caller does not
+   * wait for tables other controllers hand over after it, so one busy service cannot hold every other
+   * service's pass. A pass that failed is retried first, so a change is never reported applied while it is not.
    */
   async settled(): Promise<void> {
+    const want = this.handedGen;
     for (;;) {
-      if (this.loop) await this.loop;
-      else if (this.retryTimer && !this.stopping) await sleep(20);
+      if (want > 0 && this.servedGen >= want) return;
+      if (this.loop) {
+        const loop = this.loop;
+        await new Promise<void>((resolve) => {
+          this.passWaiters.push(resolve);
+          void loop.then(resolve, resolve);
+        });
+      } else if (this.retryTimer && !this.stopping) await sleep(20);
       else return;
     }
   }
@@ -362,10 +380,14 @@ export class HaproxyRouter implements Router {
   private async run(): Promise<void> {
     while (this.dirty && !this.stopping) {
       this.dirty = false;
+      const gen = this.handedGen;
       try {
-        await this.reconcile(this.desired);
-        await this.releaseDrained();
-        this.saveState();
+        const changed = await this.reconcile(this.desired);
+        const freed = await this.releaseDrained();
+        // The saved model is rewritten only when it moved (a pass woken to count a drain often changes nothing).
+        if (changed || freed || this.savedTable !== this.desired) this.saveState();
+        this.servedGen = gen;
+        for (const w of this.passWaiters.splice(0)) w();
       } catch (err) {
         this.opts.logger?.warn({ err: (err as Error).message }, 'haproxy router: change not applied; retrying');
         clearTimeout(this.retryTimer);
@@ -394,16 +416,20 @@ export class HaproxyRouter implements Router {
     return this.applied.get(routeKey)?.tcpPort;
   }
 
-  private async reconcile(table: RoutingTable): Promise<void> {
+  /** Brings HAProxy to the table; resolves whether anything in the model changed. */
+  private async reconcile(table: RoutingTable): Promise<boolean> {
     await this.assignTcpPorts(table);
     const { backends, hosts, sni } = this.structureOf(table);
     const next = new Map(backends.map((b) => [b.key, b]));
     const now: string[] = [];
     const afterReload: string[] = [];
     const newlyDraining: string[] = [];
+    let moved = false;
 
     for (const b of backends) {
       const prev = this.applied.get(b.key);
+      if (prev === b) continue; // unchanged (structureOf kept it): no slot moves
+      moved = true;
       for (let i = 0; i < Math.max(b.slots.length, prev?.slots.length ?? 0); i++) {
         const was = prev?.slots[i] ?? FREE_SLOT;
         const will = b.slots[i] ?? FREE_SLOT;
@@ -420,6 +446,7 @@ export class HaproxyRouter implements Router {
     }
     for (const [key, prev] of this.applied) {
       if (next.has(key)) continue;
+      moved = true;
       // A removed route: its endpoints drain in the running worker, which keeps them after the reload
       // (as an old worker) until their requests are done.
       prev.slots.forEach((s, i) => {
@@ -442,17 +469,22 @@ export class HaproxyRouter implements Router {
     this.applied = next;
     this.appliedHosts = hosts;
     this.appliedSni = sni;
-    this.reindex();
+    const changed = moved || structural || now.length > 0 || afterReload.length > 0;
+    if (changed) this.reindex();
+    return changed;
   }
 
   /** Frees the slots whose drain is over: a count taken after the drain began shows nothing in flight. */
-  private async releaseDrained(): Promise<void> {
+  private async releaseDrained(): Promise<boolean> {
     const cmds: string[] = [];
+    const draining = this.draining.size;
+    let byName: Map<string, Backend> | undefined;
     for (const [loc, d] of this.draining) {
       if (this.loadEpoch <= d.sinceEpoch || (this.load.get(loc) ?? 0) > 0) continue;
       this.draining.delete(loc);
       const [beName, server] = loc.split('/');
-      const b = [...this.applied.values()].find((x) => x.name === beName);
+      byName ??= new Map([...this.applied.values()].map((x) => [x.name, x]));
+      const b = byName.get(beName);
       const i = Number(server.slice(SERVER_PREFIX.length)) - 1;
       const slot = b?.slots[i];
       if (!b || !slot?.removed || slot.endpoint?.id !== d.endpointId) continue;
@@ -460,7 +492,9 @@ export class HaproxyRouter implements Router {
       b.slots[i] = { ...FREE_SLOT, addr: slot.addr, port: slot.port, weight: slot.weight };
     }
     await this.master.runtime(cmds);
+    if (cmds.length === 0 && this.draining.size === draining) return false;
     this.reindex();
+    return true;
   }
 
   private reindex(): void {
@@ -504,6 +538,7 @@ export class HaproxyRouter implements Router {
 
   /** The model of what HAProxy holds, for the next start to adopt it with. */
   private saveState(): void {
+    this.savedTable = this.desired;
     try {
       writeState(this.files.stateFile, { host: this.opts.host, port: this.port, tlsPort: this.tlsPort, metricsPort: this.metricsPort, table: this.desired, backends: [...this.applied.values()], hosts: [...this.appliedHosts], sni: [...this.appliedSni] });
     } catch (err) {
@@ -512,6 +547,7 @@ export class HaproxyRouter implements Router {
   }
 
   private writeStructure(backends: Backend[], hosts: Map<string, string>, sni: Map<string, string>): void {
+    const routeInfo = this.metricsPort !== undefined ? renderRouteInfo(backends.map((b) => b.route)) : '';
     const cfg = renderConfig({
       dir: this.dir,
       bindHost: this.opts.host,
@@ -520,11 +556,11 @@ export class HaproxyRouter implements Router {
       hardStopAfterSeconds: 60,
       accessLog: !!this.opts.accessLog,
       ...(this.tlsPort !== undefined ? { tls: { port: this.tlsPort, passthrough: sni.size > 0 } } : {}),
-      ...(this.metricsPort !== undefined ? { metrics: { port: this.metricsPort } } : {}),
+      ...(this.metricsPort !== undefined ? { metrics: { port: this.metricsPort, routeInfo: Buffer.byteLength(routeInfo) <= ROUTE_INFO_MAX_BYTES } } : {}),
     });
     if (this.tlsPort !== undefined) this.writeCrtList();
     // Read by HAProxy when it loads the configuration, so written with it (the routes change only with it).
-    if (this.metricsPort !== undefined) writeAtomic(this.files.routeInfo, renderRouteInfo(backends.map((b) => b.route)));
+    if (this.metricsPort !== undefined) writeAtomic(this.files.routeInfo, routeInfo);
     writeAtomic(this.files.hostsMap, renderHostsMap(hosts));
     if (this.opts.accessLog) {
       writeAtomic(this.files.routesMap, renderRoutesMap(backends));

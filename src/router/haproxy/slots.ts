@@ -80,6 +80,7 @@ export function sameStructure(a: Map<string, Backend>, b: Map<string, Backend>, 
   for (const [h, be] of hostsA) if (hostsB.get(h) !== be) return false;
   for (const [key, x] of a) {
     const y = b.get(key);
+    if (x === y) continue;
     if (!y || x.name !== y.name || x.mode !== y.mode || x.tcpPort !== y.tcpPort || x.passthrough !== y.passthrough || x.serverProto !== y.serverProto || x.maintenance !== y.maintenance || x.slotCount !== y.slotCount || x.balance.join('\n') !== y.balance.join('\n') || JSON.stringify(x.access) !== JSON.stringify(y.access) || JSON.stringify(x.pins ?? null) !== JSON.stringify(y.pins ?? null)) return false;
   }
   return true;

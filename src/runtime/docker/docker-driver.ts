@@ -240,7 +240,17 @@ export class DockerDriver implements RuntimeDriver {
    * when it had instances to start.
    */
   async list(): Promise<ObservedInstance[]> {
-    const summaries = await this.docker.listContainers({ all: true, filters: { label: [LABEL.instance, ...(this.opts.scope ? [`${LABEL.scope}=${this.opts.scope}`] : [])] } });
+    return this.listLabelled([]);
+  }
+
+  /** One service's containers: the engine filters by label, so only they are inspected. */
+  async listService(projectId: string, serviceId: string): Promise<ObservedInstance[]> {
+    const all = await this.listLabelled([`${LABEL.project}=${projectId}`, `${LABEL.service}=${serviceId}`]);
+    return all.filter((i) => i.labels.project === projectId && i.labels.service === serviceId);
+  }
+
+  private async listLabelled(labels: string[]): Promise<ObservedInstance[]> {
+    const summaries = await this.docker.listContainers({ all: true, filters: { label: [LABEL.instance, ...labels, ...(this.opts.scope ? [`${LABEL.scope}=${this.opts.scope}`] : [])] } });
     const out: ObservedInstance[] = [];
     const seen = new Set<string>();
     for (const c of summaries) {
