@@ -68,6 +68,10 @@ import { MetricsRepo } from './store/metrics-repo.ts';
 import { MetricsSampler } from './observe/metrics/sampler.ts';
 import { SignalsReader, type MetricSignals } from './observe/metrics/signals.ts';
 import { MetricsReads } from './observe/metrics/metrics-reads.ts';
+import { LeaseKeeper } from './leases/lease-keeper.ts';
+import { fencedStore, guard } from './leases/fence.ts';
+import { LEASES, gatedPass, serviceLease, serviceLeases } from './leases/work.ts';
+import { LeasesService } from './leases/leases-service.ts';
 
 export interface Platform {
   config: Readonly<Config>;
@@ -94,7 +98,14 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   const store = await openStore({ url: config.databaseUrl, sqlitePath: path.join(config.dataDir, 'slipway.db'), box, onIdleError: (err) => logger.warn({ err: err.message }, 'database connection lost; reconnecting') });
 
   if (config.runtime === 'kubernetes') throw new Error(`SLIPWAY_RUNTIME=${config.runtime} is not available in this build: use 'process' or 'docker'`);
-  const runtimeOpts = { stateDir: path.join(config.dataDir, 'runtime'), logger: logger.child({ component: 'runtime' }) };
+  // Control-plane replicas share the store; each controller and singleton runs on one of them at a time,
+  // under a lease (docs/high-availability.md). With SQLite there is one replica, which takes every lease.
+  const leaseLog = logger.child({ component: 'leases', node: config.nodeId });
+  const keeper = new LeaseKeeper(store.leases, { nodeId: config.nodeId, ttlMs: config.leaseTtlMs, renewMs: config.leaseRenewMs, logger: leaseLog, takeOverAtStart: config.databaseUrl ? 'own' : 'all' });
+  const leaseOfService = (key: string) => serviceLease(key, config.leaseShards);
+  const holds = (name: string) => keeper.held(name) !== undefined;
+
+  const runtimeOpts = { stateDir: config.runtimeDir, logger: logger.child({ component: 'runtime' }) };
   const driver: RuntimeDriver = config.runtime === 'docker' ? new DockerDriver({ ...runtimeOpts, artifactImage: config.dockerArtifactImage, scope: dockerScope(config) }) : new ProcessDriver({ ...runtimeOpts, isolation: config.isolation });
   const routerLog = logger.child({ component: 'router' });
   const accessLogger = logger.child({ component: 'access' });
@@ -156,7 +167,9 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   const unfollowInstances = routes.followInstances(driver);
   const controllerLog = logger.child({ component: 'controller' });
   const volumeStorage = new VolumeStorage(config.dataDir);
-  const serviceController = new ServiceController(store, driver, probes, routes, {
+  // Its writes (rollout progress, instance records, status, events) are fenced by the service's lease epoch.
+  const serviceController = new ServiceController(fencedStore(store, keeper), driver, probes, routes, {
+    guard: () => guard(keeper),
     timeScale: config.probeTimeScale,
     gracePeriodCapSeconds: config.gracePeriodCapSeconds,
     logger: controllerLog,
@@ -213,12 +226,12 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
     { artifactsDir: path.join(config.dataDir, 'artifacts'), logger: controllerLog, onFinished: (b) => releases.onBuildFinished(b), buildArguments: (svc) => inherited.buildArguments(svc) },
   );
 
-  serviceQueue = new WorkQueue('services', (key) => serviceController.reconcile(key), { concurrency: 8, logger: controllerLog });
-  volumeQueue = new WorkQueue('volumes', (key) => volumeController.reconcile(key), { concurrency: 2, logger: controllerLog });
-  buildQueue = new WorkQueue('builds', (id) => buildController.reconcile(id), { concurrency: 2, logger: controllerLog });
+  serviceQueue = new WorkQueue('services', gatedPass(keeper, leaseOfService, (key) => serviceController.reconcile(key)), { concurrency: 8, logger: controllerLog });
+  volumeQueue = new WorkQueue('volumes', gatedPass(keeper, () => LEASES.volumes, (key) => volumeController.reconcile(key)), { concurrency: 2, logger: controllerLog });
+  buildQueue = new WorkQueue('builds', gatedPass(keeper, () => LEASES.builds, (id) => buildController.reconcile(id)), { concurrency: 2, logger: controllerLog });
   const runsDir = path.join(config.dataDir, 'job-runs');
   const jobController = new JobController(store, driver, { runsDir, timeScale: config.probeTimeScale, gracePeriodCapSeconds: config.gracePeriodCapSeconds, resyncMs: config.resyncMs, logger: controllerLog, requeue: (id) => jobQueue.add(id) });
-  const jobQueue = new WorkQueue('jobs', (id) => jobController.reconcile(id), { concurrency: 4, logger: controllerLog });
+  const jobQueue = new WorkQueue('jobs', gatedPass(keeper, () => LEASES.jobs, (id) => jobController.reconcile(id)), { concurrency: 4, logger: controllerLog });
   const jobs = new JobsService(store, auth, jobController, { runsDir, images: config.runtime === 'docker', inherited });
   const cron = new CronScheduler(store, jobs, { logger: controllerLog, runChanged: (id) => jobQueue.add(id) });
 
@@ -242,7 +255,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   });
   // External access (src/addons/external-access.ts): each pass brings the addon's TCP route in line with its row.
   const addonRoutes = new AddonRoutes(store, routes, router, config.domain);
-  const addonQueue = new WorkQueue('addons', (key) => addonController.reconcile(key).finally(() => addonRoutes.sync(key)), { concurrency: 4, logger: controllerLog });
+  const addonQueue = new WorkQueue('addons', gatedPass(keeper, () => LEASES.addons, (key) => addonController.reconcile(key).finally(() => addonRoutes.sync(key))), { concurrency: 4, logger: controllerLog });
   const addons = new AddonsService(store, auth, engines, driver, { dataDir: config.dataDir, runtime: config.runtime, images: config.addonImages, changed: (key) => addonQueue.add(key), external: (a) => addonRoutes.external(a) });
   const secretGroups = new SecretGroupsService(store, auth, releases, addons);
   // Pipelines and release flows: runs are written by the service and executed by the runner.
@@ -300,34 +313,63 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
     logs: observe.logs,
     observe: observe.api,
     metrics: metricsReads,
+    leases: new LeasesService(auth, keeper),
   });
 
   await router.start();
-  const resync = async () => {
-    for (const s of await store.services.listKeys()) serviceQueue.add(`${s.projectId}/${s.id}`);
-    for (const key of await serviceController.runtimeKeys()) serviceQueue.add(key);
+  // Every key of the controllers whose lease this replica holds (a change made through another replica's API
+  // reaches the lease holder here, at the latest one resync period later).
+  const resyncServices = async (lease?: string) => {
+    const keys = [...(await store.services.listKeys()).map((s) => `${s.projectId}/${s.id}`), ...(await serviceController.runtimeKeys())];
+    for (const key of keys) if (lease ? leaseOfService(key) === lease : holds(leaseOfService(key))) serviceQueue.add(key);
+  };
+  const resyncVolumes = async () => {
     for (const key of await volumeController.resyncKeys()) volumeQueue.add(key);
-    for (const k of await store.addons.listKeys()) addonQueue.add(`${k.projectId}/${k.id}`);
-    for (const key of await addonController.runtimeKeys()) addonQueue.add(key);
     await volumeController.sweepNow();
   };
-  // Adopt what still runs, resume volume operations and finish interrupted builds before taking requests.
-  for (const key of await addonController.start()) addonQueue.add(key);
-  await resync();
+  const resyncAddons = async () => {
+    for (const k of await store.addons.listKeys()) addonQueue.add(`${k.projectId}/${k.id}`);
+    for (const key of await addonController.runtimeKeys()) addonQueue.add(key);
+  };
+  const resync = async () => {
+    await resyncServices();
+    if (holds(LEASES.volumes)) await resyncVolumes();
+    if (holds(LEASES.addons)) await resyncAddons();
+    if (holds(LEASES.builds)) for (const b of await store.builds.listByStatus(['QUEUED'])) buildQueue.add(b.id);
+  };
+  // What runs under which lease; the first round (below) takes every free lease and starts its work in this
+  // order: adopt what still runs, resume volume operations and finish interrupted builds before taking requests.
+  keeper.register(LEASES.addons, {
+    start: async () => {
+      for (const key of await addonController.start()) addonQueue.add(key);
+      await resyncAddons();
+    },
+    stop: () => undefined,
+  });
+  for (const name of serviceLeases(config.leaseShards)) keeper.register(name, { start: () => resyncServices(name), stop: () => undefined });
+  keeper.register(LEASES.volumes, { start: resyncVolumes, stop: () => undefined });
+  keeper.register(LEASES.builds, {
+    start: async () => {
+      for (const id of await buildController.requeueInterrupted()) buildQueue.add(id);
+    },
+    stop: () => undefined,
+  });
+  keeper.register(LEASES.jobs, { start: () => jobController.start(), stop: () => jobController.stop() });
+  keeper.register(LEASES.cron, { start: () => cron.start(), stop: () => cron.stop() });
+  keeper.register(LEASES.flows, { start: () => flowRunner.start(), stop: () => flowRunner.stop() });
+  keeper.register(LEASES.autoscaler, { start: () => autoscaler.start(), stop: () => autoscaler.stop() });
+  keeper.register(LEASES.metrics, { start: () => metricsSampler.start(), stop: () => metricsSampler.stop() });
+  keeper.register(LEASES.logs, observe.work.logs);
+  keeper.register(LEASES.alerts, observe.work.alerts);
+  await keeper.start();
   held.begin();
-  for (const id of await buildController.requeueInterrupted()) buildQueue.add(id);
-  await jobController.start();
-  cron.start();
-  await flowRunner.start();
-  autoscaler.start();
-  metricsSampler.start();
   const resyncTimer = setInterval(() => void resync().catch((err) => controllerLog.error({ err }, 'resync failed')), config.resyncMs);
   resyncTimer.unref();
   // CI by polling: every build and combined service with a repository builds its watched branch's new commits
   // (cached commits are not built twice; build rules apply).
   let polling = false;
   const pollRepos = async () => {
-    if (polling) return;
+    if (polling || !holds(LEASES.builds)) return;
     polling = true;
     try {
       for (const k of await store.services.listKeys()) {
@@ -364,12 +406,9 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
       clearInterval(resyncTimer);
       if (pollTimer) clearInterval(pollTimer);
       await api.close();
-      await observe.stop();
-      await autoscaler.stop();
-      await metricsSampler.stop();
-      await cron.stop();
-      await flowRunner.stop();
-      jobController.stop();
+      // Stops every work this replica runs under a lease and releases the leases: other replicas take them
+      // over at once instead of waiting for them to expire.
+      await keeper.stop();
       unfollowInstances();
       await jobQueue.stop();
       await addonQueue.stop();

@@ -1,5 +1,5 @@
 /**
- * Logs, log sinks and alerts, started together: the collector follows every service instance's output
+ * Logs, log sinks and alerts, started under their leases (src/main.ts): the collector follows every service instance's output
  * into the archive and to the sinks; the dispatcher turns events into alerts; the uptime checker probes
  * public ports. Stopped in reverse order.
  */
@@ -21,10 +21,17 @@ import { AlertDispatcher } from './alerts/alert-dispatcher.ts';
 import { UptimeChecker, UptimeChecksService } from './alerts/uptime-checks.ts';
 import type { ObserveApi } from './observe-api.ts';
 
+/** Work that runs on one replica at a time, under a lease (docs/high-availability.md). */
+export interface SingletonWork {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
 export interface Observe {
   logs: LogsService;
   api: ObserveApi;
-  stop(): Promise<void>;
+  /** the log collector with the log sinks it feeds (lease `logs`), and the alert dispatcher with the uptime checker (lease `alerts`) */
+  work: { logs: SingletonWork; alerts: SingletonWork };
 }
 
 export async function startObserve(deps: {
@@ -45,18 +52,30 @@ export async function startObserve(deps: {
   const dispatcher = new AlertDispatcher(alertsRepo, { logger });
   const checker = new UptimeChecker(store, alertsRepo, dispatcher, { domain: config.domain, routerPort: () => deps.routerAddress().httpPort, timeScale: config.uptimeTimeScale, logger });
 
-  await sinks.start();
-  collector.start();
-  await dispatcher.start();
-  checker.start();
   return {
     logs: new LogsService(store, auth, collector),
     api: { sinks, notifications: new NotificationsService(alertsRepo, auth), uptime: new UptimeChecksService(store, alertsRepo, auth) },
-    async stop() {
-      await checker.stop();
-      await dispatcher.stop();
-      await collector.stop();
-      await sinks.stop();
+    work: {
+      logs: {
+        async start() {
+          await sinks.start();
+          collector.start();
+        },
+        async stop() {
+          await collector.stop();
+          await sinks.stop();
+        },
+      },
+      alerts: {
+        async start() {
+          await dispatcher.start();
+          checker.start();
+        },
+        async stop() {
+          await checker.stop();
+          await dispatcher.stop();
+        },
+      },
     },
   };
 }

@@ -552,6 +552,20 @@ const migrations = (dialect: DialectName): Record<string, Migration> => ({
       await db.schema.createIndex('backup_placements_destination_idx').on('backup_placements').columns(['destination_id']).execute();
     },
   },
+  '0018_leases': {
+    async up(db: Kysely<any>) {
+      // One row per lease (a controller, a shard of its keys, or a singleton); see src/store/leases-repo.ts.
+      await db.schema
+        .createTable('leases')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('holder', 'text', (c) => c.notNull())
+        .addColumn('epoch', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('acquired_at', 'bigint', (c) => c.notNull())
+        .addColumn('renewed_at', 'bigint', (c) => c.notNull())
+        .execute();
+    },
+  },
 });
 
 export function migrationProvider(dialect: DialectName): MigrationProvider {

@@ -19,6 +19,7 @@ import { TagsRepo } from './tags-repo.ts';
 import { VolumesRepo } from './volumes-repo.ts';
 import { AddonsRepo } from './addons-repo.ts';
 import { BackupDestinationsRepo } from './backup-destinations-repo.ts';
+import { LeasesRepo } from './leases-repo.ts';
 
 export interface Store {
   db: Kysely<Database>;
@@ -39,30 +40,39 @@ export interface Store {
   volumes: VolumesRepo;
   addons: AddonsRepo;
   backupDestinations: BackupDestinationsRepo;
+  leases: LeasesRepo;
+  /** The same repositories over another handle on this database: a transaction (fenced writes use it). */
+  withDb(db: Kysely<Database>): Store;
   close(): Promise<void>;
 }
 
 export async function openStore(opts: { url?: string; sqlitePath?: string; box: SecretBox; onIdleError?: (err: Error) => void }): Promise<Store> {
   const { db, dialect, close } = await openDatabase(opts);
+  return reposOver(db, dialect, opts.box, close);
+}
+
+function reposOver(db: Kysely<Database>, dialect: DialectName, box: SecretBox, close: () => Promise<void>): Store {
   return {
     db,
     dialect,
     projects: new ProjectsRepo(db),
-    services: new ServicesRepo(db, opts.box),
+    services: new ServicesRepo(db, box),
     builds: new BuildsRepo(db),
-    releases: new ReleasesRepo(db, opts.box),
+    releases: new ReleasesRepo(db, box),
     tokens: new TokensRepo(db),
     instances: new InstanceRecordsRepo(db),
     events: new EventsRepo(db),
     rollouts: new RolloutsRepo(db),
     packages: new PackagesRepo(db),
-    jobs: new JobsRepo(db, opts.box),
-    registryCredentials: new RegistryCredentialsRepo(db, opts.box),
-    secretGroups: new SecretGroupsRepo(db, opts.box),
+    jobs: new JobsRepo(db, box),
+    registryCredentials: new RegistryCredentialsRepo(db, box),
+    secretGroups: new SecretGroupsRepo(db, box),
     tags: new TagsRepo(db),
     volumes: new VolumesRepo(db),
-    addons: new AddonsRepo(db, opts.box),
-    backupDestinations: new BackupDestinationsRepo(db, opts.box),
+    addons: new AddonsRepo(db, box),
+    backupDestinations: new BackupDestinationsRepo(db, box),
+    leases: new LeasesRepo(db, dialect),
+    withDb: (other) => reposOver(other, dialect, box, close),
     close,
   };
 }
