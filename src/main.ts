@@ -94,8 +94,11 @@ function dockerScope(config: Readonly<Config>): string {
 export async function startPlatform(config: Readonly<Config>, logger: Logger): Promise<Platform> {
   fs.mkdirSync(config.dataDir, { recursive: true });
   configureHostedRepos(path.join(config.dataDir, 'git'));
-  const box = SecretBox.fromDataDir(config.dataDir);
-  const store = await openStore({ url: config.databaseUrl, sqlitePath: path.join(config.dataDir, 'slipway.db'), box, onIdleError: (err) => logger.warn({ err: err.message }, 'database connection lost; reconnecting') });
+  // Replicas on one database must share the key (docs/high-availability.md); the store refuses another one.
+  const box = config.secretKey ? SecretBox.fromKey(config.secretKey) : SecretBox.fromDataDir(config.dataDir);
+  const keySource = config.secretKey ? 'SLIPWAY_SECRET_KEY' : path.join(config.dataDir, 'secret.key');
+  if (config.databaseUrl && !config.secretKey) logger.warn({ keyFile: keySource }, 'PostgreSQL store without SLIPWAY_SECRET_KEY: secrets are sealed with this data directory\'s key; a second control plane on this database needs SLIPWAY_SECRET_KEY set to it');
+  const store = await openStore({ url: config.databaseUrl, sqlitePath: path.join(config.dataDir, 'slipway.db'), box, keySource, onIdleError: (err) => logger.warn({ err: err.message }, 'database connection lost; reconnecting') });
 
   if (config.runtime === 'kubernetes') throw new Error(`SLIPWAY_RUNTIME=${config.runtime} is not available in this build: use 'process' or 'docker'`);
   // Control-plane replicas share the store; each controller and singleton runs on one of them at a time,

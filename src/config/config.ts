@@ -35,6 +35,12 @@ export interface Config {
   addonImages: { postgresql?: string; mysql?: string; redis?: string };
   router: 'haproxy' | 'builtin';
   databaseUrl?: string;
+  /**
+   * The key that seals secrets at rest (`SLIPWAY_SECRET_KEY`): 32 random bytes, base64 (44 characters, e.g.
+   * `openssl rand -base64 32`) or hex (64 characters). Unset: `<data dir>/secret.key`, created on first start.
+   * Control-plane replicas on one PostgreSQL database must all set the same one (docs/high-availability.md).
+   */
+  secretKey?: Buffer;
   logLevel: string;
   /** process runtime isolation: bubblewrap sandbox per instance, or plain child processes */
   isolation: 'bwrap' | 'none';
@@ -137,6 +143,15 @@ function imageRef(env: Env, name: string): string | undefined {
   return raw;
 }
 
+/** 32 bytes as base64 (44 characters, padding included) or hex (64 characters). */
+function secretKey(env: Env, name: string): Buffer | undefined {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return undefined;
+  const key = /^[0-9a-f]{64}$/i.test(raw) ? Buffer.from(raw, 'hex') : /^[A-Za-z0-9+/]{43}=$/.test(raw) ? Buffer.from(raw, 'base64') : undefined;
+  if (!key || key.length !== 32) throw new ConfigError(`${name} must be 32 bytes as base64 (44 characters, e.g. the output of 'openssl rand -base64 32') or hex (64 characters)`);
+  return key;
+}
+
 function portRange(env: Env, name: string, def: { from: number; to: number }): { from: number; to: number } {
   const raw = env[name];
   if (raw === undefined || raw === '') return def;
@@ -198,6 +213,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     },
     router: oneOf(env, 'SLIPWAY_ROUTER', haproxyAvailable() ? 'haproxy' : 'builtin', ['haproxy', 'builtin'] as const),
     databaseUrl,
+    secretKey: secretKey(env, 'SLIPWAY_SECRET_KEY'),
     logLevel: oneOf(env, 'SLIPWAY_LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
     isolation: oneOf(env, 'SLIPWAY_ISOLATION', onPath('bwrap') ? 'bwrap' : 'none', ['bwrap', 'none'] as const),
     probeTimeScale: num(env, 'SLIPWAY_PROBE_TIME_SCALE', 1, 0.001, 1),

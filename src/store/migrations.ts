@@ -566,6 +566,47 @@ const migrations = (dialect: DialectName): Record<string, Migration> => ({
         .execute();
     },
   },
+  // Several control-plane replicas on one PostgreSQL database (docs/high-availability.md): what one replica
+  // holds for the others. `cluster_meta` names the sealing key (its fingerprint) so a replica with another key
+  // refuses to start; `route_publications` holds each replica's routing table, which every replica's router
+  // serves merged; `blobs` holds build artifacts by content digest; `log_lines` the services' output.
+  '0020_shared_replicas': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('cluster_meta')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('route_publications')
+        .addColumn('node_id', 'text', (c) => c.primaryKey())
+        .addColumn('routes', 'text', (c) => c.notNull())
+        .addColumn('version', 'bigint', (c) => c.notNull())
+        .addColumn('applied', 'text', (c) => c.notNull())
+        .addColumn('heartbeat_ms', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('blobs')
+        .addColumn('digest', 'text', (c) => c.primaryKey())
+        .addColumn('size', 'bigint', (c) => c.notNull())
+        .addColumn('data', dialect === 'postgres' ? 'bytea' : 'blob', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('log_lines')
+        .addColumn('id', dialect === 'postgres' ? 'bigserial' : 'integer', (c) => (dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement()))
+        .addColumn('project_id', 'text', (c) => c.notNull())
+        .addColumn('service_id', 'text', (c) => c.notNull())
+        .addColumn('instance_id', 'text', (c) => c.notNull())
+        .addColumn('ts', 'text', (c) => c.notNull())
+        .addColumn('ts_ms', 'bigint', (c) => c.notNull())
+        .addColumn('stream', 'text', (c) => c.notNull())
+        .addColumn('line', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('log_lines_service_idx').on('log_lines').columns(['project_id', 'service_id', 'id']).execute();
+      await db.schema.createIndex('log_lines_ts_idx').on('log_lines').columns(['ts_ms']).execute();
+    },
+  },
 });
 
 export function migrationProvider(dialect: DialectName): MigrationProvider {

@@ -547,3 +547,31 @@ export interface LeasesTable {
 export interface Database {
   leases: LeasesTable;
 }
+
+/** Shared by control-plane replicas on one database (migration 0020, docs/high-availability.md). */
+export interface Database {
+  cluster_meta: { key: string; value: string };
+  route_publications: RoutePublicationsTable;
+  blobs: { digest: string; size: number; data: Buffer; created_at: string };
+  log_lines: LogLinesTable;
+}
+
+/** One row per replica: its routing table (JSON `Route[]`), bumped `version` on each change, `applied` the JSON map node → version it serves. */
+export interface RoutePublicationsTable {
+  node_id: string;
+  routes: string;
+  version: number;
+  applied: string;
+  heartbeat_ms: number;
+}
+
+export interface LogLinesTable {
+  id: Generated<number>;
+  project_id: string;
+  service_id: string;
+  instance_id: string;
+  ts: string;
+  ts_ms: number;
+  stream: string;
+  line: string;
+}

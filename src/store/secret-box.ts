@@ -1,7 +1,8 @@
 /**
  * Seals secret parts of specs (runtime environment, runtime files, port credentials) before they reach the
  * store, with AES-256-GCM. The key comes from SLIPWAY_SECRET_KEY or, on one machine, a 0600 file in the
- * data directory; several control-plane replicas must share the same key.
+ * data directory; several control-plane replicas must share the same key. `fingerprint` names a key without
+ * revealing it, so the store can refuse a replica whose key cannot open what the others sealed.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -34,6 +35,11 @@ export class SecretBox {
     } catch {
       return SecretBox.fromKey(Buffer.from(fs.readFileSync(file, 'utf8').trim(), 'base64'));
     }
+  }
+
+  /** A key's public name: HMAC-SHA256 of a fixed label, 16 hex characters (the key cannot be derived from it). */
+  fingerprint(): string {
+    return crypto.createHmac('sha256', this.key).update('slipway secret key fingerprint').digest('hex').slice(0, 16);
   }
 
   seal(value: unknown): string {

@@ -20,6 +20,7 @@ import { VolumesRepo } from './volumes-repo.ts';
 import { AddonsRepo } from './addons-repo.ts';
 import { BackupDestinationsRepo } from './backup-destinations-repo.ts';
 import { LeasesRepo } from './leases-repo.ts';
+import { checkSealingKey } from './cluster-meta-repo.ts';
 
 export interface Store {
   db: Kysely<Database>;
@@ -46,8 +47,18 @@ export interface Store {
   close(): Promise<void>;
 }
 
-export async function openStore(opts: { url?: string; sqlitePath?: string; box: SecretBox; onIdleError?: (err: Error) => void }): Promise<Store> {
+/**
+ * Opens (and migrates) the database. Refuses, with SealingKeyMismatchError, a database whose secrets were
+ * sealed with another key than `box`'s (`keySource` names where this one came from, for the message).
+ */
+export async function openStore(opts: { url?: string; sqlitePath?: string; box: SecretBox; keySource?: string; onIdleError?: (err: Error) => void }): Promise<Store> {
   const { db, dialect, close } = await openDatabase(opts);
+  try {
+    await checkSealingKey(db, opts.box.fingerprint(), opts.keySource ?? 'the given key');
+  } catch (err) {
+    await close();
+    throw err;
+  }
   return reposOver(db, dialect, opts.box, close);
 }
 
