@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
-import { loadConfig, type Config } from './config/config.ts';
+import { loadConfig, type Config, type ControllerKind } from './config/config.ts';
 import { openStore, type Store } from './store/store.ts';
 import { SecretBox } from './store/secret-box.ts';
 import { AuthService } from './services/auth.ts';
@@ -61,6 +61,8 @@ import { FlowsService } from './flows/flows-service.ts';
 import { FlowRunner } from './flows/runner.ts';
 import { FlowTriggers } from './flows/triggers.ts';
 import { startObserve } from './observe/observe.ts';
+import { openNotifier } from './store/dialect/notify.ts';
+import { SharedRoutes, ROUTES_CHANNEL } from './replicas/shared-routes.ts';
 import { Autoscaler } from './autoscaler/autoscaler.ts';
 import { DirectSignals, MetricsSignals } from './autoscaler/signals.ts';
 import { webInstances } from './autoscaler/instances.ts';
@@ -130,6 +132,17 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
       : // The built-in proxy runs in a process of its own that outlives the control plane (see docs/restarts.md).
         new ProcessRouter({ host: config.routerHost, port: config.routerPort, tlsPort: config.routerTlsPort, metricsPort: config.routerMetricsPort, tcpPorts: config.routerTcpPorts, domain: config.domain, dataDir: config.dataDir, accessLog: !!accessLog, logLevel: config.logLevel, logger: routerLog, ...(accessLog ? { accessLogSink: accessLog } : {}) });
 
+  // Several control planes on one PostgreSQL database: every replica's router serves the merged table of all
+  // (src/replicas/shared-routes.ts), told of changes by NOTIFY and a poll.
+  // One id per replica for its leases and its routing table row (SLIPWAY_NODE_ID; docs/high-availability.md).
+  const nodeId = config.nodeId;
+  const notifier = config.databaseUrl ? openNotifier(config.databaseUrl, (err) => logger.warn({ err: err.message }, 'store notifications interrupted; polling meanwhile')) : undefined;
+  const sharedRoutes = notifier
+    ? new SharedRoutes(dataPlane, store.db, { nodeId, logger: routerLog, notify: () => notifier.notify(ROUTES_CHANNEL), onNudge: (wake) => notifier.listen(ROUTES_CHANNEL, wake) })
+    : undefined;
+
+  // A replica may run only some controllers (SLIPWAY_CONTROLLERS); a kind it does not run drops its keys.
+  const runs = (kind: ControllerKind) => config.controllers.has(kind);
   let serviceQueue!: WorkQueue;
   let buildQueue!: WorkQueue;
   const signals: Signals = {
@@ -150,7 +163,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   });
   // Until the controllers have seen every running instance's readiness again, the data plane keeps serving
   // the table it holds (one adopted from the previous run) rather than the partial tables of a warm-up.
-  const held = holdTables(dataPlane, {
+  const held = holdTables(sharedRoutes ?? dataPlane, {
     maxHoldMs: 30_000,
     isWarm: async (latest) => {
       const routed = new Set(latest.routes.flatMap((r) => r.endpoints.map((e) => e.id)));
@@ -342,25 +355,30 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   };
   // What runs under which lease; the first round (below) takes every free lease and starts its work in this
   // order: adopt what still runs, resume volume operations and finish interrupted builds before taking requests.
-  keeper.register(LEASES.addons, {
+  // A replica runs only the controller kinds SLIPWAY_CONTROLLERS names: it seeks no lease of the others.
+  if (runs('addons')) keeper.register(LEASES.addons, {
     start: async () => {
       for (const key of await addonController.start()) addonQueue.add(key);
       await resyncAddons();
     },
     stop: () => undefined,
   });
-  for (const name of serviceLeases(config.leaseShards)) keeper.register(name, { start: () => resyncServices(name), stop: () => undefined });
-  keeper.register(LEASES.volumes, { start: resyncVolumes, stop: () => undefined });
-  keeper.register(LEASES.builds, {
+  if (runs('services')) {
+    for (const name of serviceLeases(config.leaseShards)) keeper.register(name, { start: () => resyncServices(name), stop: () => undefined });
+    keeper.register(LEASES.volumes, { start: resyncVolumes, stop: () => undefined });
+    keeper.register(LEASES.autoscaler, { start: () => autoscaler.start(), stop: () => autoscaler.stop() });
+  }
+  if (runs('builds')) keeper.register(LEASES.builds, {
     start: async () => {
       for (const id of await buildController.requeueInterrupted()) buildQueue.add(id);
     },
     stop: () => undefined,
   });
-  keeper.register(LEASES.jobs, { start: () => jobController.start(), stop: () => jobController.stop() });
-  keeper.register(LEASES.cron, { start: () => cron.start(), stop: () => cron.stop() });
-  keeper.register(LEASES.flows, { start: () => flowRunner.start(), stop: () => flowRunner.stop() });
-  keeper.register(LEASES.autoscaler, { start: () => autoscaler.start(), stop: () => autoscaler.stop() });
+  if (runs('jobs')) {
+    keeper.register(LEASES.jobs, { start: () => jobController.start(), stop: () => jobController.stop() });
+    keeper.register(LEASES.cron, { start: () => cron.start(), stop: () => cron.stop() });
+  }
+  if (runs('flows')) keeper.register(LEASES.flows, { start: () => flowRunner.start(), stop: () => flowRunner.stop() });
   keeper.register(LEASES.metrics, { start: () => metricsSampler.start(), stop: () => metricsSampler.stop() });
   keeper.register(LEASES.logs, observe.work.logs);
   keeper.register(LEASES.alerts, observe.work.alerts);
@@ -384,7 +402,8 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
       polling = false;
     }
   };
-  const pollTimer = config.repoPollMs > 0 ? setInterval(() => void pollRepos(), config.repoPollMs) : undefined;
+  // Caught here: an error that escaped a timer would end the process (a row this replica cannot read did).
+  const pollTimer = config.repoPollMs > 0 && runs('builds') ? setInterval(() => void pollRepos().catch((err: Error) => controllerLog.error({ err }, 'repository poll failed')), config.repoPollMs) : undefined;
   pollTimer?.unref();
 
   await api.listen({ host: config.apiHost, port: config.apiPort });
@@ -435,6 +454,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
         );
       }
       await driver.close();
+      await notifier?.close();
       await store.close();
     },
   };

@@ -41,6 +41,11 @@ export interface Config {
    * Control-plane replicas on one PostgreSQL database must all set the same one (docs/high-availability.md).
    */
   secretKey?: Buffer;
+  /**
+   * The controllers this control plane runs (`SLIPWAY_CONTROLLERS`): `all` (default), `none` (a replica that
+   * serves the API and routes only), or a comma-separated list of kinds. See docs/high-availability.md.
+   */
+  controllers: ReadonlySet<ControllerKind>;
   logLevel: string;
   /** process runtime isolation: bubblewrap sandbox per instance, or plain child processes */
   isolation: 'bwrap' | 'none';
@@ -107,6 +112,19 @@ export interface Config {
 }
 
 export class ConfigError extends Error {}
+
+export const CONTROLLER_KINDS = ['services', 'builds', 'jobs', 'addons', 'flows'] as const;
+export type ControllerKind = (typeof CONTROLLER_KINDS)[number];
+
+function controllerKinds(env: Env, name: string): ReadonlySet<ControllerKind> {
+  const raw = (env[name] ?? '').trim();
+  if (raw === '' || raw === 'all') return new Set(CONTROLLER_KINDS);
+  if (raw === 'none') return new Set();
+  const kinds = raw.split(',').map((k) => k.trim());
+  const bad = kinds.find((k) => !(CONTROLLER_KINDS as readonly string[]).includes(k));
+  if (bad !== undefined) throw new ConfigError(`${name} must be 'all', 'none' or a comma-separated list of ${CONTROLLER_KINDS.join(', ')}, got '${bad}'`);
+  return new Set(kinds as ControllerKind[]);
+}
 
 type Env = Record<string, string | undefined>;
 
@@ -214,6 +232,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     router: oneOf(env, 'SLIPWAY_ROUTER', haproxyAvailable() ? 'haproxy' : 'builtin', ['haproxy', 'builtin'] as const),
     databaseUrl,
     secretKey: secretKey(env, 'SLIPWAY_SECRET_KEY'),
+    controllers: controllerKinds(env, 'SLIPWAY_CONTROLLERS'),
     logLevel: oneOf(env, 'SLIPWAY_LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
     isolation: oneOf(env, 'SLIPWAY_ISOLATION', onPath('bwrap') ? 'bwrap' : 'none', ['bwrap', 'none'] as const),
     probeTimeScale: num(env, 'SLIPWAY_PROBE_TIME_SCALE', 1, 0.001, 1),
