@@ -71,7 +71,7 @@ import { MetricsSampler } from './observe/metrics/sampler.ts';
 import { SignalsReader, type MetricSignals } from './observe/metrics/signals.ts';
 import { MetricsReads } from './observe/metrics/metrics-reads.ts';
 import { LeaseKeeper } from './leases/lease-keeper.ts';
-import { fencedStore, guard } from './leases/fence.ts';
+import { currentLease, fencedStore, guard } from './leases/fence.ts';
 import { LEASES, gatedPass, serviceLease, serviceLeases } from './leases/work.ts';
 import { LeasesService } from './leases/leases-service.ts';
 
@@ -179,7 +179,14 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   });
   const router = held.router;
 
-  const routes = new RouteTableBuilder(router, config.domain, { maxDrainMs: 10_000 });
+  // Routes set by a controller pass carry its lease and epoch: across replicas the newest epoch's wins.
+  const routes = new RouteTableBuilder(router, config.domain, {
+    maxDrainMs: 10_000,
+    fenceOf: () => {
+      const lease = currentLease();
+      return lease && { lease: lease.name, epoch: lease.epoch };
+    },
+  });
   const unfollowInstances = routes.followInstances(driver);
   const controllerLog = logger.child({ component: 'controller' });
   const volumeStorage = new VolumeStorage(config.dataDir);
@@ -364,7 +371,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
     stop: () => undefined,
   });
   if (runs('services')) {
-    for (const name of serviceLeases(config.leaseShards)) keeper.register(name, { start: () => resyncServices(name), stop: () => undefined });
+    for (const name of serviceLeases(config.leaseShards)) keeper.register(name, { start: () => resyncServices(name), stop: () => routes.dropServices((key) => !key.startsWith('addon:') && leaseOfService(key) === name) });
     keeper.register(LEASES.volumes, { start: resyncVolumes, stop: () => undefined });
     keeper.register(LEASES.autoscaler, { start: () => autoscaler.start(), stop: () => autoscaler.stop() });
   }

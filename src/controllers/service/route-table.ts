@@ -34,7 +34,11 @@ export class RouteTableBuilder {
   constructor(
     private readonly router: Router,
     private readonly domain: string,
-    private readonly opts: { maxDrainMs: number },
+    private readonly opts: {
+      maxDrainMs: number;
+      /** the lease and epoch of the running controller pass, stamped on the routes it sets (Route.fence) */
+      fenceOf?: () => Route['fence'];
+    },
   ) {}
 
   /** The split each service's routes carry now, by service key (what `GET …/rollouts/{n}` reports). */
@@ -76,10 +80,32 @@ export class RouteTableBuilder {
         ...(split && weights && !tcp ? { canary: { endpointIds: canaryReady.map((i) => i.id), percent: split.percent ?? byCount, effectivePercent: weights.effectivePercent, ...(split.pins?.length ? { pins: split.pins } : {}) } } : {}),
       });
     }
+    this.stamp(routes);
     const prev = this.byService.get(key);
     if (prev && JSON.stringify(prev) === JSON.stringify(routes)) return;
     this.byService.set(key, routes);
     this.publish();
+  }
+
+  /** Stamps routes with the running pass's lease and epoch, when there is one. */
+  private stamp(routes: Route[]): void {
+    const fence = this.opts.fenceOf?.();
+    if (fence) for (const r of routes) r.fence = fence;
+  }
+
+  /**
+   * Forgets the routes of every key `lost` names (a shard whose lease this replica lost): they are the new
+   * holder's to publish, and kept here they would stand in for a service the new holder has since removed.
+   */
+  dropServices(lost: (key: string) => boolean): void {
+    let changed = false;
+    for (const key of [...this.byService.keys()]) {
+      if (!lost(key)) continue;
+      this.byService.delete(key);
+      this.splits.delete(key);
+      changed = true;
+    }
+    if (changed) this.publish();
   }
 
   /**
@@ -88,6 +114,8 @@ export class RouteTableBuilder {
    */
   setRoutes(key: string, routes: Route[]): void {
     if (!routes.length) return this.removeService(key);
+    routes = routes.map((r) => ({ ...r }));
+    this.stamp(routes);
     const prev = this.byService.get(key);
     if (prev && JSON.stringify(prev) === JSON.stringify(routes)) return;
     this.byService.set(key, routes);
