@@ -389,6 +389,9 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   keeper.register(LEASES.metrics, { start: () => metricsSampler.start(), stop: () => metricsSampler.stop() });
   keeper.register(LEASES.logs, observe.work.logs);
   keeper.register(LEASES.alerts, observe.work.alerts);
+  // The API's schemas compile first: that takes seconds of the event loop, which would starve the renewals
+  // of leases already taken.
+  await api.ready();
   await keeper.start();
   held.begin();
   const resyncTimer = setInterval(() => void resync().catch((err) => controllerLog.error({ err }, 'resync failed')), config.resyncMs);

@@ -21,10 +21,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { api, fixtureRepo, killInstances, routerLoad, startTestPlatform, stopRouter, waitFor, type RunningPlatform } from './support/platform.ts';
+import { api, fixtureRepo, killInstances, routerLoad, startTestPlatform, stopRouter, viaRouter, waitFor, type RunningPlatform } from './support/platform.ts';
 import { createPgDatabase } from './support/databases.ts';
 
-const PROJECT = 'ha';
+const PROJECT = 'ha-failover';
 const HOST = `web.${PROJECT}.localhost`;
 const SVC = `/v1/projects/${PROJECT}/services/web`;
 const INSTANCES = 4;
@@ -59,7 +59,11 @@ describe('high availability: leases and failover across three control planes', (
   const serviceLease = async () => (await leases()).leases.find((l) => l.name === 'services/0')!;
   const byNode = (node: string) => replicas[names.indexOf(node)]!;
   const rollouts = async () => (await api(anyAlive(), 'GET', `/projects/${PROJECT}/services/web/rollouts`)).body.rollouts as { number: number; status: string; toRelease: number; events: { message: string; createdAt: string }[] }[];
-  const containers = async () => (await api(anyAlive(), 'GET', `${SVC}/containers`)).body.data.containers as { name: string; release: number; ready: boolean }[];
+  /** The instances as the replica running the service's controller sees them (readiness is its probes'). */
+  const containers = async () => {
+    const holder = byNode((await serviceLease()).holder);
+    return (await api(alive.has(holder) ? holder : anyAlive(), 'GET', `${SVC}/containers`)).body.data.containers as { name: string; release: number; ready: boolean }[];
+  };
   const starts = () =>
     fs.existsSync(startLog)
       ? fs
@@ -95,8 +99,8 @@ describe('high availability: leases and failover across three control planes', (
   before(async () => {
     db = await createPgDatabase();
     const secretKey = crypto.randomBytes(32).toString('base64');
-    for (const name of names) {
-      const p = await startTestPlatform({
+    const start = (name: string) =>
+      startTestPlatform({
         SLIPWAY_DATABASE_URL: db.url,
         SLIPWAY_RUNTIME_DIR: path.join(shared, 'runtime'),
         SLIPWAY_SECRET_KEY: secretKey,
@@ -108,9 +112,10 @@ describe('high availability: leases and failover across three control planes', (
         SLIPWAY_RESYNC_MS: '500',
         SLIPWAY_PROGRESS_DEADLINE_SECONDS: '300',
       });
-      replicas.push(p);
-      alive.add(p);
-    }
+    // The first replica takes every lease; the other two start side by side.
+    replicas.push(await start(names[0]!));
+    replicas.push(...(await Promise.all(names.slice(1).map(start))));
+    for (const r of replicas) alive.add(r);
     const p = replicas[0]!;
     assert.equal((await api(p, 'POST', '/v1/projects', { name: PROJECT })).status, 200);
     const created = await api(p, 'POST', `/v1/projects/${PROJECT}/services/combined`, {
@@ -119,7 +124,7 @@ describe('high availability: leases and failover across three control planes', (
       deployment: { instances: INSTANCES },
       vcsData: { projectUrl: repo.dir, projectType: 'self-hosted', projectBranch: 'main' },
       ports: [{ name: 'p01', internalPort: 8080, public: true, protocol: 'HTTP' }],
-      healthChecks: [{ protocol: 'HTTP', type: 'readinessProbe', path: '/health', port: 8080, initialDelaySeconds: 0, periodSeconds: 10, timeoutSeconds: 1, failureThreshold: 3, successThreshold: 1 }],
+      healthChecks: [{ protocol: 'HTTP', type: 'readinessProbe', path: '/health', port: 8080, initialDelaySeconds: 1, periodSeconds: 10, timeoutSeconds: 1, failureThreshold: 3, successThreshold: 1 }],
       runtimeEnvironment: { GREETING: 'v1', START_LOG: startLog },
     });
     assert.equal(created.status, 200, JSON.stringify(created.body));
@@ -127,7 +132,7 @@ describe('high availability: leases and failover across three control planes', (
     // Every replica's router serves the service before the load starts.
     for (const r of replicas) {
       await waitFor(async () => {
-        const res = await fetch(`http://127.0.0.1:${r.routerPort}/`, { headers: { host: HOST } }).catch(() => undefined);
+        const res = await viaRouter(r, HOST).catch(() => undefined);
         return res?.status === 200;
       }, 60_000, `router of ${names[replicas.indexOf(r)]} serving`);
     }
@@ -136,6 +141,9 @@ describe('high availability: leases and failover across three control planes', (
 
   after(async () => {
     for (const load of loads.values()) await load.stop().catch(() => {});
+    // SLIPWAY_TEST_KEEP_LOGS=dir keeps each replica's log there.
+    const keep = process.env.SLIPWAY_TEST_KEEP_LOGS;
+    if (keep) for (const [i, r] of replicas.entries()) fs.writeFileSync(path.join(keep, `${names[i]}.log`), r.logs.join(''));
     for (const r of replicas) {
       try {
         process.kill(r.proc.pid!, 'SIGCONT');
