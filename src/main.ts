@@ -63,6 +63,8 @@ import { FlowTriggers } from './flows/triggers.ts';
 import { startObserve } from './observe/observe.ts';
 import { openNotifier } from './store/dialect/notify.ts';
 import { SharedRoutes, ROUTES_CHANNEL } from './replicas/shared-routes.ts';
+import { SharedArtifacts } from './replicas/shared-artifacts.ts';
+import { SharedObserver } from './replicas/shared-observer.ts';
 import { Autoscaler } from './autoscaler/autoscaler.ts';
 import { DirectSignals, MetricsSignals } from './autoscaler/signals.ts';
 import { webInstances } from './autoscaler/instances.ts';
@@ -111,7 +113,10 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   const holds = (name: string) => keeper.held(name) !== undefined;
 
   const runtimeOpts = { stateDir: config.runtimeDir, logger: logger.child({ component: 'runtime' }) };
-  const driver: RuntimeDriver = config.runtime === 'docker' ? new DockerDriver({ ...runtimeOpts, artifactImage: config.dockerArtifactImage, scope: dockerScope(config) }) : new ProcessDriver({ ...runtimeOpts, isolation: config.isolation });
+  // Replicas on one database: an instance may run an artifact another replica built (src/replicas/shared-artifacts.ts).
+  const sharedArtifacts = config.databaseUrl ? new SharedArtifacts(store.blobs, path.join(config.dataDir, 'artifacts')) : undefined;
+  const localDriver: RuntimeDriver = config.runtime === 'docker' ? new DockerDriver({ ...runtimeOpts, artifactImage: config.dockerArtifactImage, scope: dockerScope(config) }) : new ProcessDriver({ ...runtimeOpts, isolation: config.isolation });
+  const driver = sharedArtifacts ? sharedArtifacts.driver(localDriver) : localDriver;
   const routerLog = logger.child({ component: 'router' });
   const accessLogger = logger.child({ component: 'access' });
   const logAccess = config.routerAccessLog ? (e: AccessLogEntry) => accessLogger.info(e, 'access') : undefined;
@@ -223,7 +228,9 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
     instances: (key) => webInstances(serviceController, driver, key),
     serviceChanged: (key) => serviceQueue?.add(key),
   });
-  const catalog = new ServiceCatalog(store, auth, releases, signals, serviceController, caps, builds, autoscaler);
+  // Several replicas: the API shows every replica's instances, not only those this one's runtime runs.
+  const sharedObserver = config.databaseUrl ? new SharedObserver(serviceController, store.db, { nodeId, logger: controllerLog }) : undefined;
+  const catalog = new ServiceCatalog(store, auth, releases, signals, sharedObserver ?? serviceController, caps, builds, autoscaler);
   const projects = new ProjectsService(store, auth, signals);
   let volumeQueue!: WorkQueue;
   const volumeController = new VolumeController(store, driver, volumeStorage, { logger: controllerLog, serviceChanged: (key) => serviceQueue?.add(key) });
@@ -240,13 +247,21 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
     {
       checkoutGit: (o) => checkoutGit(o),
       extractBundle: (o) => extractBundle(o),
-      build: (o) => buildNodeApp({ ...o, cacheDir: path.join(config.dataDir, 'npm-cache') }),
+      build: async (o) => {
+        const out = await buildNodeApp({ ...o, cacheDir: path.join(config.dataDir, 'npm-cache') });
+        // In the store before the build is SUCCESS, so no replica can start an artifact it cannot fetch.
+        if (sharedArtifacts) {
+          o.log('-----> Storing the artifact for the other control-plane replicas');
+          await sharedArtifacts.upload(o.outDir);
+        }
+        return out;
+      },
       // Dockerfile builds go to the engine the docker runtime runs on, and stay in its image store.
       ...(dockerfileBuilder
         ? { buildImage: (o) => dockerfileBuilder.build({ ...dockerfileBuildOf(o.spec), sourceDir: o.sourceDir, tag: imageTag(o.build.projectId, o.build.serviceId, o.build.id), log: o.log, signal: o.signal }) }
         : {}),
     },
-    { artifactsDir: path.join(config.dataDir, 'artifacts'), logger: controllerLog, onFinished: (b) => releases.onBuildFinished(b), buildArguments: (svc) => inherited.buildArguments(svc) },
+    { artifactsDir: path.join(config.dataDir, 'artifacts'), shareLogs: !!config.databaseUrl, logger: controllerLog, onFinished: (b) => releases.onBuildFinished(b), buildArguments: (svc) => inherited.buildArguments(svc) },
   );
 
   serviceQueue = new WorkQueue('services', gatedPass(keeper, leaseOfService, (key) => serviceController.reconcile(key)), { concurrency: 8, logger: controllerLog });
@@ -394,6 +409,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
   await api.ready();
   await keeper.start();
   held.begin();
+  sharedObserver?.start();
   const resyncTimer = setInterval(() => void resync().catch((err) => controllerLog.error({ err }, 'resync failed')), config.resyncMs);
   resyncTimer.unref();
   // CI by polling: every build and combined service with a repository builds its watched branch's new commits
@@ -441,6 +457,8 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger): P
       // Stops every work this replica runs under a lease and releases the leases: other replicas take them
       // over at once instead of waiting for them to expire.
       await keeper.stop();
+      await observe.stop();
+      sharedObserver?.stop();
       unfollowInstances();
       await jobQueue.stop();
       await addonQueue.stop();

@@ -8,6 +8,8 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/config.ts';
 import type { Store } from '../store/store.ts';
 import type { SecretBox } from '../store/secret-box.ts';
+import { LogLinesRepo } from '../store/log-lines-repo.ts';
+import { SharedLogs } from '../replicas/shared-logs.ts';
 import type { AuthService } from '../services/auth.ts';
 import type { RuntimeDriver } from '../runtime/driver.ts';
 import { LogSinksRepo } from '../store/log-sinks-repo.ts';
@@ -32,6 +34,8 @@ export interface Observe {
   api: ObserveApi;
   /** the log collector with the log sinks it feeds (lease `logs`), and the alert dispatcher with the uptime checker (lease `alerts`) */
   work: { logs: SingletonWork; alerts: SingletonWork };
+  /** stops what runs on every replica (the shared log lines' upkeep); the work above stops with its leases */
+  stop(): Promise<void>;
 }
 
 export async function startObserve(deps: {
@@ -52,8 +56,12 @@ export async function startObserve(deps: {
   const dispatcher = new AlertDispatcher(alertsRepo, { logger });
   const checker = new UptimeChecker(store, alertsRepo, dispatcher, { domain: config.domain, routerPort: () => deps.routerAddress().httpPort, timeScale: config.uptimeTimeScale, logger });
 
+  // Several control planes on one PostgreSQL database: lines go to the store too, and reads come from there.
+  const shared = config.databaseUrl ? new SharedLogs(new LogLinesRepo(store.db), { maxAgeSeconds: config.logMaxAgeSeconds, logger }) : undefined;
+  const unshare = shared ? collector.subscribe((e) => shared.append(e)) : undefined;
+  shared?.start();
   return {
-    logs: new LogsService(store, auth, collector),
+    logs: new LogsService(store, auth, collector, shared),
     api: { sinks, notifications: new NotificationsService(alertsRepo, auth), uptime: new UptimeChecksService(store, alertsRepo, auth) },
     work: {
       logs: {
@@ -76,6 +84,10 @@ export async function startObserve(deps: {
           await dispatcher.stop();
         },
       },
+    },
+    async stop() {
+      unshare?.();
+      await shared?.stop();
     },
   };
 }

@@ -210,7 +210,11 @@ export class SharedRoutes implements Router {
         changed = true;
       }
     }
-    if (changed) this.apply();
+    if (changed) {
+      this.apply();
+      // Say at once which tables this router serves: a replica waiting in settled() reads it from the row.
+      void this.heartbeat();
+    }
   }
 
   /** Hands the data plane the merged table, once this replica has a table of its own (see warm-start.ts). */

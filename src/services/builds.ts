@@ -188,7 +188,8 @@ export class BuildsService {
     try {
       return fs.readFileSync(b.logPath, 'utf8');
     } catch {
-      return '';
+      // Built on another control-plane replica: its log is in the store once the build has finished.
+      return (await this.store.blobs.get(`build-log/${b.id}`))?.toString('utf8') ?? '';
     }
   }
 }

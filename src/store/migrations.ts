@@ -569,7 +569,7 @@ const migrations = (dialect: DialectName): Record<string, Migration> => ({
   // Several control-plane replicas on one PostgreSQL database (docs/high-availability.md): what one replica
   // holds for the others. `cluster_meta` names the sealing key (its fingerprint) so a replica with another key
   // refuses to start; `route_publications` holds each replica's routing table, which every replica's router
-  // serves merged; `blobs` holds build artifacts by content digest; `log_lines` the services' output.
+  // serves merged; `blobs` holds build artifacts (by build, with their sha256); `log_lines` the services' output; `observed_instances` what each replica's runtime runs, as the API shows it.
   '0020_shared_replicas': {
     async up(db: Kysely<any>) {
       await db.schema
@@ -587,7 +587,8 @@ const migrations = (dialect: DialectName): Record<string, Migration> => ({
         .execute();
       await db.schema
         .createTable('blobs')
-        .addColumn('digest', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('digest', 'text', (c) => c.notNull())
         .addColumn('size', 'bigint', (c) => c.notNull())
         .addColumn('data', dialect === 'postgres' ? 'bytea' : 'blob', (c) => c.notNull())
         .addColumn('created_at', 'text', (c) => c.notNull())
@@ -603,6 +604,15 @@ const migrations = (dialect: DialectName): Record<string, Migration> => ({
         .addColumn('stream', 'text', (c) => c.notNull())
         .addColumn('line', 'text', (c) => c.notNull())
         .execute();
+      await db.schema
+        .createTable('observed_instances')
+        .addColumn('node_id', 'text', (c) => c.notNull())
+        .addColumn('service_key', 'text', (c) => c.notNull())
+        .addColumn('views', 'text', (c) => c.notNull())
+        .addColumn('updated_ms', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('observed_instances_pk', ['node_id', 'service_key'])
+        .execute();
+      await db.schema.createIndex('observed_instances_service_idx').on('observed_instances').columns(['service_key']).execute();
       await db.schema.createIndex('log_lines_service_idx').on('log_lines').columns(['project_id', 'service_id', 'id']).execute();
       await db.schema.createIndex('log_lines_ts_idx').on('log_lines').columns(['ts_ms']).execute();
     },

@@ -552,8 +552,10 @@ export interface Database {
 export interface Database {
   cluster_meta: { key: string; value: string };
   route_publications: RoutePublicationsTable;
-  blobs: { digest: string; size: number; data: Buffer; created_at: string };
+  blobs: { name: string; digest: string; size: number; data: Buffer; created_at: string };
   log_lines: LogLinesTable;
+  /** per replica and service: the instance views (JSON `InstanceView[]`) of what that replica's runtime runs */
+  observed_instances: { node_id: string; service_key: string; views: string; updated_ms: number };
 }
 
 /** One row per replica: its routing table (JSON `Route[]`), bumped `version` on each change, `applied` the JSON map node → version it serves. */

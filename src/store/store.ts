@@ -21,6 +21,7 @@ import { AddonsRepo } from './addons-repo.ts';
 import { BackupDestinationsRepo } from './backup-destinations-repo.ts';
 import { LeasesRepo } from './leases-repo.ts';
 import { checkSealingKey } from './cluster-meta-repo.ts';
+import { BlobsRepo } from './blobs-repo.ts';
 
 export interface Store {
   db: Kysely<Database>;
@@ -44,6 +45,7 @@ export interface Store {
   leases: LeasesRepo;
   /** The same repositories over another handle on this database: a transaction (fenced writes use it). */
   withDb(db: Kysely<Database>): Store;
+  blobs: BlobsRepo;
   close(): Promise<void>;
 }
 
@@ -82,6 +84,7 @@ function reposOver(db: Kysely<Database>, dialect: DialectName, box: SecretBox, c
     volumes: new VolumesRepo(db),
     addons: new AddonsRepo(db, box),
     backupDestinations: new BackupDestinationsRepo(db, box),
+    blobs: new BlobsRepo(db),
     leases: new LeasesRepo(db, dialect),
     withDb: (other) => reposOver(other, dialect, box, close),
     close,

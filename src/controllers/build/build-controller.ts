@@ -35,6 +35,8 @@ export class BuildController {
     private readonly builder: Builder,
     private readonly opts: {
       artifactsDir: string;
+      /** keep each finished build's log in the store too, for other control-plane replicas */
+      shareLogs?: boolean;
       logger: ControllerLogger;
       onFinished: (b: BuildRecord) => Promise<void>;
       /** the build arguments of a service: its secret groups' (type arguments) with its own over them; its own only when absent */
@@ -119,6 +121,8 @@ export class BuildController {
       clearInterval(watch);
       fs.closeSync(logFd);
       fs.rmSync(work, { recursive: true, force: true });
+      // Other control-plane replicas read the finished log from the store (docs/high-availability.md).
+      if (this.opts.shareLogs) await this.store.blobs.put(`build-log/${b.id}`, fs.readFileSync(b.logPath)).catch((err: Error) => this.opts.logger.warn({ build: b.id, err: err.message }, 'build log not stored for the other replicas'));
     }
     await this.opts.onFinished(await this.store.builds.get(b.id));
   }

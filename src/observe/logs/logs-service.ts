@@ -6,6 +6,7 @@ import type { Store } from '../../store/store.ts';
 import type { AuthService, Principal } from '../../services/auth.ts';
 import { ValidationError } from '../../errors/errors.ts';
 import type { LogCollector } from './log-collector.ts';
+import type { SharedLogs } from '../../replicas/shared-logs.ts';
 import { matchesLogQuery, parseLogTime, type LogEntry, type LogQuery } from './log-query.ts';
 
 export interface LogReadRequest {
@@ -31,6 +32,8 @@ export class LogsService {
     private readonly store: Store,
     private readonly auth: AuthService,
     private readonly collector: LogCollector,
+    /** with several control-plane replicas: every replica's lines, read from the store */
+    private readonly shared?: SharedLogs,
   ) {}
 
   /** The query a request asks for; a 400 naming `since` or `until` when a time is neither RFC 3339 nor a duration. */
@@ -60,6 +63,7 @@ export class LogsService {
   async read(caller: Principal, projectId: string, serviceId: string, r: LogReadRequest): Promise<LogLineView[]> {
     const q = this.queryOf(r);
     await this.check(caller, projectId, serviceId);
+    if (this.shared) return (await this.shared.search(projectId, serviceId, q, r.tail ?? 200)).map(lineView);
     return this.collector.archive.search(projectId, serviceId, q, r.tail ?? 200).map(lineView);
   }
 
@@ -74,12 +78,13 @@ export class LogsService {
     // A stream has no end of its range: `until` would end it, so it is refused rather than ignored.
     if (q.untilMs !== undefined) throw ValidationError.one('until', 'applicable', 'a live stream has no end: leave out until, or read the range without streaming');
     let held: LogEntry[] | undefined = [];
-    const unsubscribe = this.collector.subscribe((e) => {
+    const take = (e: LogEntry) => {
       if (e.project !== projectId || e.service !== serviceId || !matchesLogQuery(e, q)) return;
       if (held) held.push(e);
       else onLine(lineView(e));
-    });
-    const backlog = this.collector.archive.search(projectId, serviceId, q, r.tail ?? 100);
+    };
+    const unsubscribe = this.shared ? await this.shared.follow(projectId, serviceId, take) : this.collector.subscribe(take);
+    const backlog = this.shared ? await this.shared.search(projectId, serviceId, q, r.tail ?? 100) : this.collector.archive.search(projectId, serviceId, q, r.tail ?? 100);
     const key = (e: LogEntry) => `${e.instance}\0${e.ts}\0${e.stream}\0${e.line}`;
     const sent = new Set(backlog.map(key));
     for (const e of backlog) onLine(lineView(e));
