@@ -6,7 +6,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SUPPORTED_DATABASES, openTestStore } from './support/databases.ts';
+import crypto from 'node:crypto';
+import { SUPPORTED_DATABASES, createPgDatabase, openTestStore } from './support/databases.ts';
+import { openStore } from '../src/store/store.ts';
+import { SecretBox } from '../src/store/secret-box.ts';
 import { StaleLeaseError } from '../src/errors/errors.ts';
 
 for (const dbId of SUPPORTED_DATABASES) {
@@ -48,7 +51,14 @@ for (const dbId of SUPPORTED_DATABASES) {
 
     if (dbId === 'postgres') {
       it('a takeover waits for a fenced write in flight, and the old epoch is refused after it', async () => {
-        const { store, cleanup } = await openTestStore(dbId);
+        // Its own store: the server ends a paused holder's connection, which the pool reports (as the platform's does).
+        const pgdb = await createPgDatabase();
+        const ended: string[] = [];
+        const store = await openStore({ url: pgdb.url, box: SecretBox.fromKey(crypto.randomBytes(32)), onIdleError: (err) => ended.push(err.message) });
+        const cleanup = async () => {
+          await store.close();
+          await pgdb.drop();
+        };
         try {
           const a = (await store.leases.acquire('jobs', 'node-a', 200))!;
           let release!: () => void;
@@ -65,6 +75,23 @@ for (const dbId of SUPPORTED_DATABASES) {
           await inFlight;
           assert.equal((await takeover)?.epoch, 2);
           await assert.rejects(store.leases.fenced(a, async () => undefined), StaleLeaseError);
+          // A holder paused inside its fenced transaction: the server ends the transaction after its idle
+          // timeout, so the takeover goes through instead of waiting for ever; the paused write never lands.
+          const c = (await store.leases.acquire('cron', 'node-c', 200))!;
+          const paused = store.leases.fenced(c, async (trx) => {
+            await store.withDb(trx).events.append({ projectId: 'p', serviceId: 's', kind: 'rollout', reason: 'Step', message: 'paused holder' });
+            await sleep(2000);
+          }, 300);
+          await sleep(400);
+          let got: Awaited<ReturnType<typeof store.leases.acquire>>;
+          for (;;) {
+            got = await store.leases.acquire('cron', 'node-d', 10_000, [], 100).catch(() => undefined);
+            if (got) break;
+            await sleep(100);
+          }
+          assert.equal(got.epoch, 2);
+          await assert.rejects(paused);
+          assert.ok(!(await store.events.list('p', 's')).some((e) => e.message === 'paused holder'));
         } finally {
           await cleanup();
         }

@@ -118,7 +118,7 @@ export class LeaseKeeper {
       throw err;
     }
     try {
-      return await this.repo.fenced(lease, fn);
+      return await this.repo.fenced(lease, fn, this.opts.ttlMs / 2);
     } catch (err) {
       if (err instanceof StaleLeaseError) this.refused(err);
       throw err;
@@ -163,7 +163,9 @@ export class LeaseKeeper {
   }
 
   private async round(first: boolean): Promise<void> {
-    for (const e of this.entries.values()) {
+    // Renewals first: an acquisition that waits on a locked row must not make a held lease overdue.
+    const entries = [...this.entries.values()];
+    for (const e of [...entries.filter((x) => x.held), ...entries.filter((x) => !x.held)]) {
       if (this.stopped) return;
       const t0 = performance.now();
       try {
@@ -175,7 +177,7 @@ export class LeaseKeeper {
           else this.lose(e, 'taken over by another replica');
         } else {
           const takeOver = first ? (this.opts.takeOverAtStart === 'all' ? await this.allHolders() : [this.opts.nodeId]) : [];
-          const lease = await this.repo.acquire(e.name, this.opts.nodeId, this.opts.ttlMs, takeOver);
+          const lease = await this.repo.acquire(e.name, this.opts.nodeId, this.opts.ttlMs, takeOver, this.opts.renewMs);
           if (!lease || this.stopped) continue;
           e.held = lease;
           e.validUntil = t0 + this.opts.ttlMs * (1 - SAFETY_FRACTION);

@@ -51,7 +51,15 @@ export class LeasesRepo {
    * grows by one on every acquisition, so whatever an earlier holder still sends is refused. Returns the
    * lease now held, or undefined when another holder keeps it.
    */
-  async acquire(name: string, holder: string, ttlMs: number, takeOver: string[] = []): Promise<HeldLease | undefined> {
+  async acquire(name: string, holder: string, ttlMs: number, takeOver: string[] = [], lockTimeoutMs?: number): Promise<HeldLease | undefined> {
+    // The row may be locked by a fenced write of the holder; one that stays locked (a holder paused inside
+    // its transaction) must not hold this replica's whole lease round: give up after lockTimeoutMs, retry later.
+    if (this.dialect === 'postgres' && lockTimeoutMs) {
+      return this.db.transaction().execute(async (trx) => {
+        await sql`select set_config('lock_timeout', ${`${Math.max(1, Math.round(lockTimeoutMs))}ms`}, true)`.execute(trx);
+        return new LeasesRepo(trx, this.dialect).acquire(name, holder, ttlMs, takeOver);
+      });
+    }
     const now = this.nowMs();
     const ttl = Math.round(ttlMs);
     const takeable = takeOver.length ? sql`(leases.expires_at < ${now} or leases.holder in (${sql.join(takeOver)}))` : sql`leases.expires_at < ${now}`;
@@ -98,8 +106,11 @@ export class LeasesRepo {
    * (FOR SHARE on PostgreSQL; SQLite has one writer) until it commits: a takeover waits for the write to
    * commit, and a write after a takeover is refused with StaleLeaseError before anything else runs.
    */
-  async fenced<T>(lease: HeldLease, fn: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+  async fenced<T>(lease: HeldLease, fn: (trx: Transaction<Database>) => Promise<T>, idleTimeoutMs?: number): Promise<T> {
     return this.db.transaction().execute(async (trx) => {
+      // A holder paused inside this transaction (SIGSTOP, a frozen machine) would keep the lease row locked and
+      // block every takeover: the server ends such a transaction (and its connection) after idleTimeoutMs.
+      if (this.dialect === 'postgres' && idleTimeoutMs) await sql`select set_config('idle_in_transaction_session_timeout', ${`${Math.max(1, Math.round(idleTimeoutMs))}ms`}, true)`.execute(trx);
       let q = trx.selectFrom('leases').select(['holder', 'epoch']).where('name', '=', lease.name);
       if (this.dialect === 'postgres') q = q.forShare();
       const row = await q.executeTakeFirst();
