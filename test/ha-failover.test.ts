@@ -140,6 +140,12 @@ describe('high availability: leases and failover across three control planes', (
   });
 
   after(async () => {
+    // A replica a failed case left paused is resumed first: its stop (and the others') must not wait on it.
+    for (const r of replicas) {
+      try {
+        process.kill(r.proc.pid!, 'SIGCONT');
+      } catch {}
+    }
     for (const load of loads.values()) await load.stop().catch(() => {});
     // SLIPWAY_TEST_KEEP_LOGS=dir keeps each replica's log there.
     const keep = process.env.SLIPWAY_TEST_KEEP_LOGS;
@@ -198,9 +204,11 @@ describe('high availability: leases and failover across three control planes', (
     const resumedMs = Date.parse(nextStep.createdAt) - killedAt;
     console.log(`failover: lease ${before_.holder}@${before_.epoch} -> ${after_.holder}@${after_.epoch} seen after ${takenOverMs} ms; next rollout step ${resumedMs} ms after the kill (TTL ${TTL_SECONDS * 1000} ms, renew ${RENEW_SECONDS * 1000} ms): ${nextStep.message}`);
     await waitFor(async () => (await rollouts()).find((r) => r.number === number)!.status === 'COMPLETED', 180_000, 'rollout completed by the new holder');
-    const c = await containers();
-    assert.equal(c.length, INSTANCES);
-    assert.ok(c.every((x) => x.release === release && x.ready), JSON.stringify(c));
+    // An old instance may still be stopping (draining) when the rollout has completed; then only new ones.
+    await waitFor(async () => {
+      const c = await containers();
+      return c.length === INSTANCES && c.every((x) => x.release === release && x.ready);
+    }, 60_000, `only the ${INSTANCES} instances of release ${release}, all ready`);
     // How soon is a measure, not an assertion here (bench/failover.ts prints it beside the TTL).
     assert.ok(resumedMs > 0);
   });
@@ -234,9 +242,11 @@ describe('high availability: leases and failover across three control planes', (
     console.log(`paused replica ${before_.holder} after SIGCONT: refused writes ${view.local.refusedWrites}; ${refusals.length} log line(s): ${refusals.map((l) => JSON.parse(l).msg ?? l).slice(0, 3).join(' | ')}`);
     alive.add(leader);
     await waitFor(async () => (await rollouts()).find((r) => r.number === number)!.status === 'COMPLETED', 180_000, 'rollout completed by the new holder');
-    const c = await containers();
-    assert.equal(c.length, INSTANCES);
-    assert.ok(c.every((x) => x.release === release && x.ready), JSON.stringify(c));
+    // An old instance may still be stopping (draining) when the rollout has completed; then only new ones.
+    await waitFor(async () => {
+      const c = await containers();
+      return c.length === INSTANCES && c.every((x) => x.release === release && x.ready);
+    }, 60_000, `only the ${INSTANCES} instances of release ${release}, all ready`);
   });
 
   it('no failed request through any router, and no instance started twice', async () => {
