@@ -65,7 +65,6 @@ import { FlowTriggers } from './flows/triggers.ts';
 import { startObserve } from './observe/observe.ts';
 import { openNotifier } from './store/dialect/notify.ts';
 import { SharedRoutes, ROUTES_CHANNEL } from './replicas/shared-routes.ts';
-import { nodeIdOf } from './replicas/node-id.ts';
 import { SharedArtifacts } from './replicas/shared-artifacts.ts';
 import { SharedObserver } from './replicas/shared-observer.ts';
 import { Autoscaler } from './autoscaler/autoscaler.ts';
@@ -75,6 +74,10 @@ import { MetricsRepo } from './store/metrics-repo.ts';
 import { MetricsSampler } from './observe/metrics/sampler.ts';
 import { SignalsReader, type MetricSignals } from './observe/metrics/signals.ts';
 import { MetricsReads } from './observe/metrics/metrics-reads.ts';
+import { LeaseKeeper } from './leases/lease-keeper.ts';
+import { currentLease, fencedStore, guard } from './leases/fence.ts';
+import { LEASES, gatedPass, serviceLease, serviceLeases } from './leases/work.ts';
+import { LeasesService } from './leases/leases-service.ts';
 
 export interface Platform {
   config: Readonly<Config>;
@@ -144,7 +147,14 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger, pa
   if (config.databaseUrl && !config.secretKey) logger.warn({ keyFile: keySource }, 'PostgreSQL store without SLIPWAY_SECRET_KEY: secrets are sealed with this data directory\'s key; a second control plane on this database needs SLIPWAY_SECRET_KEY set to it');
   const store = await openStore({ url: config.databaseUrl, sqlitePath: path.join(config.dataDir, 'slipway.db'), box, keySource, onIdleError: (err) => logger.warn({ err: err.message }, 'database connection lost; reconnecting') });
 
-  const runtimeOpts = { stateDir: path.join(config.dataDir, 'runtime'), logger: logger.child({ component: 'runtime' }) };
+  // Control-plane replicas share the store; each controller and singleton runs on one of them at a time,
+  // under a lease (docs/high-availability.md). With SQLite there is one replica, which takes every lease.
+  const leaseLog = logger.child({ component: 'leases', node: config.nodeId });
+  const keeper = new LeaseKeeper(store.leases, { nodeId: config.nodeId, ttlMs: config.leaseTtlMs, renewMs: config.leaseRenewMs, logger: leaseLog, takeOverAtStart: config.databaseUrl ? 'own' : 'all' });
+  const leaseOfService = (key: string) => serviceLease(key, config.leaseShards);
+  const holds = (name: string) => keeper.held(name) !== undefined;
+
+  const runtimeOpts = { stateDir: config.runtimeDir, logger: logger.child({ component: 'runtime' }) };
   // Replicas on one database: an instance may run an artifact another replica built (src/replicas/shared-artifacts.ts).
   const sharedArtifacts = config.databaseUrl ? new SharedArtifacts(store.blobs, path.join(config.dataDir, 'artifacts')) : undefined;
   const localDriver: RuntimeDriver =
@@ -186,7 +196,8 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger, pa
 
   // Several control planes on one PostgreSQL database: every replica's router serves the merged table of all
   // (src/replicas/shared-routes.ts), told of changes by NOTIFY and a poll.
-  const nodeId = nodeIdOf(config.dataDir);
+  // One id per replica for its leases and its routing table row (SLIPWAY_NODE_ID; docs/high-availability.md).
+  const nodeId = config.nodeId;
   const notifier = config.databaseUrl ? openNotifier(config.databaseUrl, (err) => logger.warn({ err: err.message }, 'store notifications interrupted; polling meanwhile')) : undefined;
   const sharedRoutes = notifier
     ? new SharedRoutes(dataPlane, store.db, { nodeId, logger: routerLog, notify: () => notifier.notify(ROUTES_CHANNEL), onNudge: (wake) => notifier.listen(ROUTES_CHANNEL, wake) })
@@ -230,11 +241,20 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger, pa
   });
   const router = held.router;
 
-  const routes = new RouteTableBuilder(router, config.domain, { maxDrainMs: 10_000 });
+  // Routes set by a controller pass carry its lease and epoch: across replicas the newest epoch's wins.
+  const routes = new RouteTableBuilder(router, config.domain, {
+    maxDrainMs: 10_000,
+    fenceOf: () => {
+      const lease = currentLease();
+      return lease && { lease: lease.name, epoch: lease.epoch };
+    },
+  });
   const unfollowInstances = routes.followInstances(driver);
   const controllerLog = logger.child({ component: 'controller' });
   const volumeStorage = new VolumeStorage(config.dataDir);
-  const serviceController = new ServiceController(store, driver, probes, routes, {
+  // Its writes (rollout progress, instance records, status, events) are fenced by the service's lease epoch.
+  const serviceController = new ServiceController(fencedStore(store, keeper), driver, probes, routes, {
+    guard: () => guard(keeper),
     timeScale: config.probeTimeScale,
     minReadySeconds: config.minReadySeconds,
     gracePeriodCapSeconds: config.gracePeriodCapSeconds,
@@ -303,12 +323,12 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger, pa
     { artifactsDir: path.join(config.dataDir, 'artifacts'), shareLogs: !!config.databaseUrl, logger: controllerLog, onFinished: (b) => releases.onBuildFinished(b), buildArguments: (svc) => inherited.buildArguments(svc) },
   );
 
-  serviceQueue = new WorkQueue('services', (key) => (runs('services') ? serviceController.reconcile(key) : Promise.resolve()), { concurrency: 8, logger: controllerLog });
-  volumeQueue = new WorkQueue('volumes', (key) => (runs('services') ? volumeController.reconcile(key) : Promise.resolve()), { concurrency: 2, logger: controllerLog });
-  buildQueue = new WorkQueue('builds', (id) => (runs('builds') ? buildController.reconcile(id) : Promise.resolve()), { concurrency: 2, logger: controllerLog });
+  serviceQueue = new WorkQueue('services', gatedPass(keeper, leaseOfService, (key) => serviceController.reconcile(key)), { concurrency: 8, logger: controllerLog });
+  volumeQueue = new WorkQueue('volumes', gatedPass(keeper, () => LEASES.volumes, (key) => volumeController.reconcile(key)), { concurrency: 2, logger: controllerLog });
+  buildQueue = new WorkQueue('builds', gatedPass(keeper, () => LEASES.builds, (id) => buildController.reconcile(id)), { concurrency: 2, logger: controllerLog });
   const runsDir = path.join(config.dataDir, 'job-runs');
   const jobController = new JobController(store, driver, { runsDir, shareLogs: !!config.databaseUrl, timeScale: config.probeTimeScale, gracePeriodCapSeconds: config.gracePeriodCapSeconds, resyncMs: config.resyncMs, logger: controllerLog, requeue: (id) => jobQueue.add(id) });
-  const jobQueue = new WorkQueue('jobs', (id) => (runs('jobs') ? jobController.reconcile(id) : Promise.resolve()), { concurrency: 4, logger: controllerLog });
+  const jobQueue = new WorkQueue('jobs', gatedPass(keeper, () => LEASES.jobs, (id) => jobController.reconcile(id)), { concurrency: 4, logger: controllerLog });
   const jobs = new JobsService(store, auth, jobController, { runsDir, images: config.runtime !== 'process', inherited });
   const cron = new CronScheduler(store, jobs, { logger: controllerLog, runChanged: (id) => jobQueue.add(id) });
 
@@ -332,7 +352,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger, pa
   });
   // External access (src/addons/external-access.ts): each pass brings the addon's TCP route in line with its row.
   const addonRoutes = new AddonRoutes(store, routes, router, config.domain);
-  const addonQueue = new WorkQueue('addons', (key) => (runs('addons') ? addonController.reconcile(key).finally(() => addonRoutes.sync(key)) : Promise.resolve()), { concurrency: 4, logger: controllerLog });
+  const addonQueue = new WorkQueue('addons', gatedPass(keeper, () => LEASES.addons, (key) => addonController.reconcile(key).finally(() => addonRoutes.sync(key))), { concurrency: 4, logger: controllerLog });
   const addons = new AddonsService(store, auth, engines, driver, { dataDir: config.dataDir, runtime: config.runtime, images: config.addonImages, changed: (key) => addonQueue.add(key), external: (a) => addonRoutes.external(a) });
   const secretGroups = new SecretGroupsService(store, auth, releases, addons);
   // Pipelines and release flows: runs are written by the service and executed by the runner.
@@ -391,30 +411,65 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger, pa
     logs: observe.logs,
     observe: observe.api,
     metrics: metricsReads,
+    leases: new LeasesService(auth, keeper),
   });
 
   await router.start();
-  const resync = async () => {
+  // Every key of the controllers whose lease this replica holds (a change made through another replica's API
+  // reaches the lease holder here, at the latest one resync period later).
+  const resyncServices = async (lease?: string) => {
+    const keys = [...(await store.services.listKeys()).map((s) => `${s.projectId}/${s.id}`), ...(await serviceController.runtimeKeys())];
     // In the background lane: a service with work to do (a rollout's next step) goes before idle ones.
-    for (const s of await store.services.listKeys()) serviceQueue.addBackground(`${s.projectId}/${s.id}`);
-    for (const key of await serviceController.runtimeKeys()) serviceQueue.addBackground(key);
+    for (const key of keys) if (lease ? leaseOfService(key) === lease : holds(leaseOfService(key))) serviceQueue.addBackground(key);
+  };
+  const resyncVolumes = async () => {
     for (const key of await volumeController.resyncKeys()) volumeQueue.add(key);
+    await volumeController.sweepNow();
+  };
+  const resyncAddons = async () => {
     for (const k of await store.addons.listKeys()) addonQueue.add(`${k.projectId}/${k.id}`);
     for (const key of await addonController.runtimeKeys()) addonQueue.add(key);
-    if (runs('services')) await volumeController.sweepNow();
   };
-  // Adopt what still runs, resume volume operations and finish interrupted builds before taking requests.
-  if (runs('addons')) for (const key of await addonController.start()) addonQueue.add(key);
-  await resync();
-  held.begin();
-  if (runs('builds')) for (const id of await buildController.requeueInterrupted()) buildQueue.add(id);
-  if (runs('jobs')) {
-    await jobController.start();
-    cron.start();
+  const resync = async () => {
+    await resyncServices();
+    if (holds(LEASES.volumes)) await resyncVolumes();
+    if (holds(LEASES.addons)) await resyncAddons();
+    if (holds(LEASES.builds)) for (const b of await store.builds.listByStatus(['QUEUED'])) buildQueue.add(b.id);
+  };
+  // What runs under which lease; the first round (below) takes every free lease and starts its work in this
+  // order: adopt what still runs, resume volume operations and finish interrupted builds before taking requests.
+  // A replica runs only the controller kinds SLIPWAY_CONTROLLERS names: it seeks no lease of the others.
+  if (runs('addons')) keeper.register(LEASES.addons, {
+    start: async () => {
+      for (const key of await addonController.start()) addonQueue.add(key);
+      await resyncAddons();
+    },
+    stop: () => undefined,
+  });
+  if (runs('services')) {
+    for (const name of serviceLeases(config.leaseShards)) keeper.register(name, { start: () => resyncServices(name), stop: () => routes.dropServices((key) => !key.startsWith('addon:') && leaseOfService(key) === name) });
+    keeper.register(LEASES.volumes, { start: resyncVolumes, stop: () => undefined });
+    keeper.register(LEASES.autoscaler, { start: () => autoscaler.start(), stop: () => autoscaler.stop() });
   }
-  if (runs('flows')) await flowRunner.start();
-  if (runs('services')) autoscaler.start();
-  metricsSampler.start();
+  if (runs('builds')) keeper.register(LEASES.builds, {
+    start: async () => {
+      for (const id of await buildController.requeueInterrupted()) buildQueue.add(id);
+    },
+    stop: () => undefined,
+  });
+  if (runs('jobs')) {
+    keeper.register(LEASES.jobs, { start: () => jobController.start(), stop: () => jobController.stop() });
+    keeper.register(LEASES.cron, { start: () => cron.start(), stop: () => cron.stop() });
+  }
+  if (runs('flows')) keeper.register(LEASES.flows, { start: () => flowRunner.start(), stop: () => flowRunner.stop() });
+  keeper.register(LEASES.metrics, { start: () => metricsSampler.start(), stop: () => metricsSampler.stop() });
+  keeper.register(LEASES.logs, observe.work.logs);
+  keeper.register(LEASES.alerts, observe.work.alerts);
+  // The API's schemas compile first: that takes seconds of the event loop, which would starve the renewals
+  // of leases already taken.
+  await api.ready();
+  await keeper.start();
+  held.begin();
   sharedObserver?.start();
   const resyncTimer = setInterval(() => void resync().catch((err) => controllerLog.error({ err }, 'resync failed')), config.resyncMs);
   resyncTimer.unref();
@@ -422,7 +477,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger, pa
   // (cached commits are not built twice; build rules apply).
   let polling = false;
   const pollRepos = async () => {
-    if (polling) return;
+    if (polling || !holds(LEASES.builds)) return;
     polling = true;
     try {
       for (const k of await store.services.listKeys()) {
@@ -460,13 +515,11 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger, pa
       clearInterval(resyncTimer);
       if (pollTimer) clearInterval(pollTimer);
       await api.close();
+      // Stops every work this replica runs under a lease and releases the leases: other replicas take them
+      // over at once instead of waiting for them to expire.
+      await keeper.stop();
       await observe.stop();
       sharedObserver?.stop();
-      await autoscaler.stop();
-      await metricsSampler.stop();
-      await cron.stop();
-      await flowRunner.stop();
-      jobController.stop();
       unfollowInstances();
       unfollowServiceInstances();
       await jobQueue.stop();

@@ -4,6 +4,7 @@
  * through exactly one mapper per face; every route but /healthz needs a bearer token.
  */
 import Fastify, { type FastifyRequest } from 'fastify';
+import { registerLeases } from './native/leases.ts';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Ajv } from 'ajv';
@@ -119,13 +120,15 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
   });
 
   app.get('/healthz', { schema: { hide: true } }, async (_req, reply) => {
-    if (!deps.isHealthy()) return reply.status(503).send({ status: 'starting' });
-    return { status: 'ok' };
+    const node = deps.leases ? { nodeId: deps.leases.nodeId } : {};
+    if (!deps.isHealthy()) return reply.status(503).send({ status: 'starting', ...node });
+    return { status: 'ok', ...node };
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   registerV1(app, deps);
   registerNative(app, deps);
+  if (deps.leases) registerLeases(app, deps.leases);
   registerCf(app, deps);
   registerFormations(app, deps);
   registerGit(app, deps);

@@ -22,6 +22,7 @@ import type { LogsService } from '../observe/logs/logs-service.ts';
 import type { ObserveApi } from '../observe/observe-api.ts';
 import type { MetricsReads } from '../observe/metrics/metrics-reads.ts';
 
+import type { LeasesService } from '../leases/leases-service.ts';
 export interface ApiDeps {
   logger: Logger;
   auth: AuthService;
@@ -52,6 +53,8 @@ export interface ApiDeps {
   observe?: ObserveApi;
   /** answers /healthz: false while starting or stopping */
   isHealthy: () => boolean;
+  /** the control plane's leases (`GET /leases`) and this replica's node id (reported at /healthz) */
+  leases?: LeasesService;
   /** metrics over time and the Prometheus export; their routes are registered only when present */
   metrics?: MetricsReads;
 }

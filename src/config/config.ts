@@ -5,6 +5,7 @@
  */
 import { haproxyAvailable } from '../router/haproxy/detect.ts';
 import path from 'node:path';
+import os from 'node:os';
 import { execFileSync } from 'node:child_process';
 
 export interface Config {
@@ -118,6 +119,22 @@ export interface Config {
   metricsRawRetentionHours: number;
   /** How long the 1-minute roll-ups are kept (`SLIPWAY_METRICS_RETENTION_DAYS`). */
   metricsRetentionDays: number;
+  /**
+   * This control-plane replica's id (`SLIPWAY_NODE_ID`), the holder named in its leases and reported at
+   * `GET /healthz`; default `<hostname>:<API port>` (with API port 0, `<hostname>:pid-<pid>`). See docs/high-availability.md.
+   */
+  nodeId: string;
+  /** A lease not renewed for this long may be taken over by another replica (`SLIPWAY_LEASE_TTL_SECONDS`, 10). */
+  leaseTtlMs: number;
+  /** How often held leases are renewed and free ones sought (`SLIPWAY_LEASE_RENEW_SECONDS`, 3; under a third of the TTL). */
+  leaseRenewMs: number;
+  /** The service controller's keys are spread over this many leases (`SLIPWAY_LEASE_SHARDS`, 1). */
+  leaseShards: number;
+  /**
+   * Process runtime: the directory of the instances' state (`SLIPWAY_RUNTIME_DIR`, default `<data dir>/runtime`).
+   * Replicas on one machine share it, so any of them adopts the instances another started.
+   */
+  runtimeDir: string;
 }
 
 export class ConfigError extends Error {}
@@ -211,6 +228,17 @@ function portRange(env: Env, name: string, def: { from: number; to: number }): {
   return { from, to };
 }
 
+/** `SLIPWAY_NODE_ID`, or `<hostname>:<API port>` (two replicas on one machine cannot share an API port). */
+function nodeIdOf(env: Env): string {
+  const raw = env.SLIPWAY_NODE_ID;
+  if (raw !== undefined && raw !== '') {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/.test(raw)) throw new ConfigError(`SLIPWAY_NODE_ID must be 1-128 letters, digits, '.', '_', ':' or '-', starting with a letter or digit, got '${raw}'`);
+    return raw;
+  }
+  const port = env.SLIPWAY_API_PORT || '7070';
+  return `${os.hostname()}:${port === '0' ? `pid-${process.pid}` : port}`;
+}
+
 export function onPath(binary: string): boolean {
   try {
     execFileSync('sh', ['-c', `command -v ${binary}`], { stdio: 'ignore' });
@@ -285,6 +313,12 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     metricsIntervalSeconds: num(env, 'SLIPWAY_METRICS_INTERVAL_SECONDS', 10, 0, 3600),
     metricsRawRetentionHours: num(env, 'SLIPWAY_METRICS_RAW_RETENTION_HOURS', 24, 1, 24 * 30),
     metricsRetentionDays: num(env, 'SLIPWAY_METRICS_RETENTION_DAYS', 30, 1, 3650),
+    nodeId: nodeIdOf(env),
+    leaseTtlMs: num(env, 'SLIPWAY_LEASE_TTL_SECONDS', 10, 1, 3600) * 1000,
+    leaseRenewMs: num(env, 'SLIPWAY_LEASE_RENEW_SECONDS', 3, 0.1, 1200) * 1000,
+    leaseShards: int(env, 'SLIPWAY_LEASE_SHARDS', 1, 1, 256),
+    runtimeDir: path.resolve(env.SLIPWAY_RUNTIME_DIR || path.join(dataDir, 'runtime')),
   };
+  if (cfg.leaseRenewMs * 3 > cfg.leaseTtlMs) throw new ConfigError(`SLIPWAY_LEASE_RENEW_SECONDS must be at most a third of SLIPWAY_LEASE_TTL_SECONDS (${cfg.leaseTtlMs / 1000}), got '${cfg.leaseRenewMs / 1000}'`);
   return Object.freeze(cfg);
 }

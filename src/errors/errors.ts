@@ -123,6 +123,21 @@ export class UnavailableError extends AppError {
   readonly title = 'Service unavailable';
 }
 
+/**
+ * A write refused because the lease it was made under has been taken over (a newer epoch) or released: the
+ * replica that sent it lost the work. Internal to the controllers, never an API answer.
+ */
+export class StaleLeaseError extends Error {
+  constructor(
+    readonly lease: string,
+    readonly epoch: number,
+    readonly current?: { holder: string; epoch: number },
+  ) {
+    super(`write refused: lease '${lease}' at epoch ${epoch} is stale${current ? ` (now held by ${current.holder} at epoch ${current.epoch})` : ''}`);
+    this.name = 'StaleLeaseError';
+  }
+}
+
 /** Every code the platform can answer with; the OpenAPI document lists them and a test keeps both in step. */
 export const ERROR_CODES = [
   'validation_failed',

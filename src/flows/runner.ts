@@ -49,6 +49,7 @@ export class FlowRunner {
 
   /** Fail the nodes a killed control plane left half-started, then run passes until stopped. */
   async start(): Promise<void> {
+    this.stopped = false;
     for (const run of await this.d.store.db.selectFrom('release_flow_runs').select('id').where('concluded', '=', 0).execute()) {
       await this.d.flows.update(run.id, (r) => {
         for (const n of r.nodes) {

@@ -1,5 +1,5 @@
 /**
- * Logs, log sinks and alerts, started together: the collector follows every service instance's output
+ * Logs, log sinks and alerts, started under their leases (src/main.ts): the collector follows every service instance's output
  * into the archive and to the sinks; the dispatcher turns events into alerts; the uptime checker probes
  * public ports. Stopped in reverse order.
  */
@@ -23,9 +23,18 @@ import { AlertDispatcher } from './alerts/alert-dispatcher.ts';
 import { UptimeChecker, UptimeChecksService } from './alerts/uptime-checks.ts';
 import type { ObserveApi } from './observe-api.ts';
 
+/** Work that runs on one replica at a time, under a lease (docs/high-availability.md). */
+export interface SingletonWork {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
 export interface Observe {
   logs: LogsService;
   api: ObserveApi;
+  /** the log collector with the log sinks it feeds (lease `logs`), and the alert dispatcher with the uptime checker (lease `alerts`) */
+  work: { logs: SingletonWork; alerts: SingletonWork };
+  /** stops what runs on every replica (the shared log lines' upkeep); the work above stops with its leases */
   stop(): Promise<void>;
 }
 
@@ -51,20 +60,34 @@ export async function startObserve(deps: {
   const shared = config.databaseUrl ? new SharedLogs(new LogLinesRepo(store.db), { maxAgeSeconds: config.logMaxAgeSeconds, logger }) : undefined;
   const unshare = shared ? collector.subscribe((e) => shared.append(e)) : undefined;
   shared?.start();
-  await sinks.start();
-  collector.start();
-  await dispatcher.start();
-  checker.start();
   return {
     logs: new LogsService(store, auth, collector, shared),
     api: { sinks, notifications: new NotificationsService(alertsRepo, auth), uptime: new UptimeChecksService(store, alertsRepo, auth) },
+    work: {
+      logs: {
+        async start() {
+          await sinks.start();
+          collector.start();
+        },
+        async stop() {
+          await collector.stop();
+          await sinks.stop();
+        },
+      },
+      alerts: {
+        async start() {
+          await dispatcher.start();
+          checker.start();
+        },
+        async stop() {
+          await checker.stop();
+          await dispatcher.stop();
+        },
+      },
+    },
     async stop() {
-      await checker.stop();
-      await dispatcher.stop();
-      await collector.stop();
       unshare?.();
       await shared?.stop();
-      await sinks.stop();
     },
   };
 }

@@ -41,9 +41,15 @@ export class SharedObserver implements InstanceObserver {
       .where('node_id', '!=', this.opts.nodeId)
       .where('updated_ms', '>', Date.now() - (this.opts.staleMs ?? 30_000))
       .execute();
-    const ids = new Set(own.map((v) => v.id));
-    const others = rows.flatMap((r) => JSON.parse(r.views) as InstanceView[]).filter((v) => !ids.has(v.id));
-    return [...own, ...others].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    // Replicas on one machine may share one runtime directory (SLIPWAY_RUNTIME_DIR) and so each see every
+    // instance; the view that counts is the one from the replica whose controller probes it (it alone knows
+    // readiness): a view with probe states wins over one without.
+    const byId = new Map(own.map((v) => [v.id, v]));
+    for (const v of rows.flatMap((r) => JSON.parse(r.views) as InstanceView[])) {
+      const had = byId.get(v.id);
+      if (!had || (!had.probes && v.probes)) byId.set(v.id, v);
+    }
+    return [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   logsOf(serviceKey: string, opts: { tail: number }) {

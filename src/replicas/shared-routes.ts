@@ -233,8 +233,10 @@ export class SharedRoutes implements Router {
 }
 
 /**
- * The union of several replicas' tables. A route key several replicas publish (their controllers each run
- * instances of it) serves the endpoints of all; its other fields come from the newest publication.
+ * The union of several replicas' tables. A route set under a lease (`fence`) is the lease holder's alone: of
+ * the replicas publishing it, the one with the newest epoch wins and the others' (a replica that lost the
+ * lease, dead or paused, whose row is not stale yet) are refused. A route key several replicas publish
+ * without a lease serves the endpoints of all; its other fields come from the newest publication.
  */
 export function mergeRoutes(tables: { version: number; routes: Route[] }[]): Route[] {
   const byKey = new Map<string, { version: number; route: Route }>();
@@ -243,6 +245,12 @@ export function mergeRoutes(tables: { version: number; routes: Route[] }[]): Rou
       const had = byKey.get(r.key);
       if (!had) {
         byKey.set(r.key, { version: t.version, route: r });
+        continue;
+      }
+      const a = had.route.fence;
+      const b = r.fence;
+      if (a && b && a.lease === b.lease && a.epoch !== b.epoch) {
+        if (b.epoch > a.epoch) byKey.set(r.key, { version: t.version, route: r });
         continue;
       }
       const [newer, older] = t.version > had.version ? [r, had.route] : [had.route, r];

@@ -55,6 +55,12 @@ export interface Route {
    * reads this for the pins (requests that always reach `endpointIds`) and to report the split.
    */
   canary?: RouteCanary;
+  /**
+   * The lease (and its epoch) of the controller pass that set this route, when controllers run under leases
+   * (docs/high-availability.md): where control-plane replicas publish tables for the same route, the newest
+   * epoch's route wins and an older epoch's (a replica that lost the lease) is refused. Data planes ignore it.
+   */
+  fence?: { lease: string; epoch: number };
 }
 
 export interface RoutingTable {

@@ -563,6 +563,20 @@ const migrations = (dialect: DialectName): Record<string, Migration> => ({
       await db.schema.createIndex('backup_placements_destination_idx').on('backup_placements').columns(['destination_id']).execute();
     },
   },
+  '0018_leases': {
+    async up(db: Kysely<any>) {
+      // One row per lease (a controller, a shard of its keys, or a singleton); see src/store/leases-repo.ts.
+      await db.schema
+        .createTable('leases')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('holder', 'text', (c) => c.notNull())
+        .addColumn('epoch', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('acquired_at', 'bigint', (c) => c.notNull())
+        .addColumn('renewed_at', 'bigint', (c) => c.notNull())
+        .execute();
+    },
+  },
   // Several control-plane replicas on one PostgreSQL database (docs/high-availability.md): what one replica
   // holds for the others. `cluster_meta` names the sealing key (its fingerprint) so a replica with another key
   // refuses to start; `route_publications` holds each replica's routing table, which every replica's router

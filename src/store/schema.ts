@@ -532,6 +532,24 @@ export interface BackupPlacementsTable {
   created_at: string;
 }
 
+/**
+ * Leases (migration 0018): who runs each controller, shard of keys or singleton across control-plane
+ * replicas. Times are milliseconds since the epoch on the database's clock, so replicas never compare
+ * their own clocks. `epoch` grows by one on every takeover: it is the fencing token (docs/high-availability.md).
+ */
+export interface LeasesTable {
+  name: string;
+  holder: string;
+  epoch: number;
+  expires_at: number;
+  acquired_at: number;
+  renewed_at: number;
+}
+
+export interface Database {
+  leases: LeasesTable;
+}
+
 /** Shared by control-plane replicas on one database (migration 0020, docs/high-availability.md). */
 export interface Database {
   cluster_meta: { key: string; value: string };

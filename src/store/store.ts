@@ -19,6 +19,7 @@ import { TagsRepo } from './tags-repo.ts';
 import { VolumesRepo } from './volumes-repo.ts';
 import { AddonsRepo } from './addons-repo.ts';
 import { BackupDestinationsRepo } from './backup-destinations-repo.ts';
+import { LeasesRepo } from './leases-repo.ts';
 import { checkSealingKey } from './cluster-meta-repo.ts';
 import { BlobsRepo } from './blobs-repo.ts';
 
@@ -41,6 +42,9 @@ export interface Store {
   volumes: VolumesRepo;
   addons: AddonsRepo;
   backupDestinations: BackupDestinationsRepo;
+  leases: LeasesRepo;
+  /** The same repositories over another handle on this database: a transaction (fenced writes use it). */
+  withDb(db: Kysely<Database>): Store;
   blobs: BlobsRepo;
   close(): Promise<void>;
 }
@@ -57,26 +61,32 @@ export async function openStore(opts: { url?: string; sqlitePath?: string; box: 
     await close();
     throw err;
   }
+  return reposOver(db, dialect, opts.box, close);
+}
+
+function reposOver(db: Kysely<Database>, dialect: DialectName, box: SecretBox, close: () => Promise<void>): Store {
   return {
     db,
     dialect,
     projects: new ProjectsRepo(db),
-    services: new ServicesRepo(db, opts.box),
+    services: new ServicesRepo(db, box),
     builds: new BuildsRepo(db),
-    releases: new ReleasesRepo(db, opts.box),
+    releases: new ReleasesRepo(db, box),
     tokens: new TokensRepo(db),
     instances: new InstanceRecordsRepo(db),
     events: new EventsRepo(db),
     rollouts: new RolloutsRepo(db),
     packages: new PackagesRepo(db),
-    jobs: new JobsRepo(db, opts.box),
-    registryCredentials: new RegistryCredentialsRepo(db, opts.box),
-    secretGroups: new SecretGroupsRepo(db, opts.box),
+    jobs: new JobsRepo(db, box),
+    registryCredentials: new RegistryCredentialsRepo(db, box),
+    secretGroups: new SecretGroupsRepo(db, box),
     tags: new TagsRepo(db),
     volumes: new VolumesRepo(db),
-    addons: new AddonsRepo(db, opts.box),
-    backupDestinations: new BackupDestinationsRepo(db, opts.box),
+    addons: new AddonsRepo(db, box),
+    backupDestinations: new BackupDestinationsRepo(db, box),
     blobs: new BlobsRepo(db),
+    leases: new LeasesRepo(db, dialect),
+    withDb: (other) => reposOver(other, dialect, box, close),
     close,
   };
 }

@@ -36,7 +36,11 @@ export class RouteTableBuilder {
   constructor(
     private readonly router: Router,
     private readonly domain: string,
-    private readonly opts: { maxDrainMs: number },
+    private readonly opts: {
+      maxDrainMs: number;
+      /** the lease and epoch of the running controller pass, stamped on the routes it sets (Route.fence) */
+      fenceOf?: () => Route['fence'];
+    },
   ) {}
 
   /** The split each service's routes carry now, by service key (what `GET …/rollouts/{n}` reports). */
@@ -82,6 +86,7 @@ export class RouteTableBuilder {
   }
 
   private put(key: string, routes: Route[]): void {
+    this.stamp(routes);
     const prev = this.byService.get(key);
     if (prev && JSON.stringify(prev) === JSON.stringify(routes)) return;
     this.byService.set(key, routes);
@@ -90,13 +95,35 @@ export class RouteTableBuilder {
     this.publish();
   }
 
+  /** Stamps routes with the running pass's lease and epoch, when there is one. */
+  private stamp(routes: Route[]): void {
+    const fence = this.opts.fenceOf?.();
+    if (fence) for (const r of routes) r.fence = fence;
+  }
+
+  /**
+   * Forgets the routes of every key `lost` names (a shard whose lease this replica lost): they are the new
+   * holder's to publish, and kept here they would stand in for a service the new holder has since removed.
+   */
+  dropServices(lost: (key: string) => boolean): void {
+    let changed = false;
+    for (const key of [...this.byService.keys()]) {
+      if (!lost(key)) continue;
+      this.byService.delete(key);
+      this.splits.delete(key);
+      this.internalKeys.delete(key);
+      changed = true;
+    }
+    if (changed) this.publish();
+  }
+
   /**
    * Routes that are not a service's (an addon's external access, src/addons/external-access.ts) under their
    * own key; an empty list removes them.
    */
   setRoutes(key: string, routes: Route[]): void {
     if (!routes.length) return this.removeService(key);
-    this.put(key, routes);
+    this.put(key, routes.map((r) => ({ ...r })));
   }
 
   removeService(key: string): void {

@@ -23,6 +23,7 @@ import { returnDesiredSpec } from './return-desired-spec.ts';
 import { CanaryStepper, describeStep, splitFor } from './canary-steps.ts';
 import type { ReleaseTraffic } from './release-traffic.ts';
 import type { CanaryStep } from '../../domain/canary.ts';
+import { StaleLeaseError } from '../../errors/errors.ts';
 
 export interface ControllerLogger {
   info(obj: object, msg: string): void;
@@ -39,6 +40,8 @@ const WAITING_LOOK_MS = 1000;
  * `keepLastOld` in domain/rolling.ts), whatever minReadySeconds says (the longer of the two applies).
  */
 const LAST_OLD_PROOF_MS = 500;
+/** How long a pass waits for a probe verdict on adopted instances before acting without one. */
+const ADOPT_HOLD_MS = 15_000;
 
 export class ServiceController implements InstanceObserver {
   /** instances being stopped in the background: not counted, not routed */
@@ -57,6 +60,10 @@ export class ServiceController implements InstanceObserver {
   /** when every new instance of an overlapping rollout was first ready, by rollout id */
   private readonly overlapSince = new Map<string, number>();
   private readonly canary: CanaryStepper;
+  /** instances this controller started itself: any other live instance was adopted (a restart, a failover) */
+  private readonly startedHere = new Set<string>();
+  /** when this controller first saw an adopted instance without a probe verdict, by service key */
+  private readonly warmingSince = new Map<string, number>();
 
   constructor(
     private readonly store: Store,
@@ -78,6 +85,11 @@ export class ServiceController implements InstanceObserver {
       volumes?: { forService(projectId: string, serviceId: string): Promise<ServiceVolume | undefined> };
       /** the router's per-release metrics (canary analysis, the live view of a rollout) */
       traffic?: ReleaseTraffic;
+      /**
+       * Called right before every side effect outside the store (an instance start, stop or removal, a route
+       * change): throws when the pass's lease is stale, so a replica that lost its lease acts no more (src/leases/fence.ts).
+       */
+      guard?: () => Promise<void>;
     },
   ) {
     this.canary = new CanaryStepper(store, opts.traffic, routes);
@@ -140,6 +152,16 @@ export class ServiceController implements InstanceObserver {
     for (const inst of live) if (listed.has(inst.id)) this.trackProbes(key, inst, target);
     const now = Date.now();
     const isReady = (i: ObservedInstance) => this.probes.state(i.id)?.ready === true;
+    // Adopted instances (started by an earlier run, or by the replica that held this service's lease before)
+    // get a probe verdict before this pass changes anything: until then they would look unready, and the
+    // routes would lose them. Bounded: an instance that never answers stops holding the service.
+    const unknown = live.filter((i) => !this.startedHere.has(i.id) && !this.launching.has(i.id) && !hasVerdict(this.probes.state(i.id)));
+    if (unknown.length > 0) {
+      const since = this.warmingSince.get(key) ?? now;
+      this.warmingSince.set(key, since);
+      if (now - since < ADOPT_HOLD_MS) return { againInMs: 100 };
+    }
+    this.warmingSince.delete(key);
     const refreshed = new Map((await this.store.instances.listForService(key)).map((r) => [r.id, r]));
 
     // The open rollout decides how to move: its max-in-flight, or the share of a canary step. Every process
@@ -174,6 +196,7 @@ export class ServiceController implements InstanceObserver {
     // Routing first: whatever this pass stops is out of the table before it is signalled.
     const stopping = new Set(plans.flatMap((x) => x.step.stop));
     const routable = (web ? [...web.current, ...web.old] : []).filter((i) => isReady(i) && !stopping.has(i.id));
+    await this.opts.guard?.();
     this.routes.setService(key, svc, routable, (desiredByType.get('web') ?? 0) === 0, splitFor(canaryStep, web?.current.map((i) => i.id) ?? []));
     // New instances are launched in the background, all of a wave's at once, while the data plane applies
     // the table (they take no traffic until ready). A volume's instance starts only once the old one is
@@ -384,10 +407,12 @@ export class ServiceController implements InstanceObserver {
   }
 
   private async removeAll(key: string, observed: ObservedInstance[]): Promise<PassResult> {
+    await this.opts.guard?.();
     this.routes.removeService(key);
     for (const inst of observed) {
       if (inst.state === 'exited') {
         this.probes.untrack(inst.id);
+        await this.opts.guard?.();
         await this.driver.remove(inst.id);
       } else this.stopInBackground(key, inst.id, 5);
     }
@@ -428,6 +453,7 @@ export class ServiceController implements InstanceObserver {
     });
     this.opts.logger.warn({ service: key, instance: inst.id, exitCode: inst.exitCode, restarts: n }, 'instance exited');
     this.probes.untrack(inst.id);
+    await this.opts.guard?.();
     await this.driver.remove(inst.id);
   }
 
@@ -438,7 +464,10 @@ export class ServiceController implements InstanceObserver {
     if (this.launching.has(id)) return;
     const instance: ObservedInstance = { id, labels: { project: svc.projectId, service: svc.id, release: release.id, processType: type }, state: 'starting', endpoints: [] };
     const done = this.startInstance(svc, release, type, ordinal, volumes)
-      .catch((err) => this.opts.logger.error({ err, instance: id }, 'starting instance failed'))
+      .catch((err) => {
+        if (err instanceof StaleLeaseError) this.opts.logger.warn({ instance: id, err: err.message }, 'instance not started: this replica lost the lease');
+        else this.opts.logger.error({ err, instance: id }, 'starting instance failed');
+      })
       .finally(() => {
         this.launching.delete(id);
         this.opts.requeue(key);
@@ -493,12 +522,15 @@ export class ServiceController implements InstanceObserver {
           throw new ImagePullError(image, `registry credentials '${credentialId}': ${err.message}`, true);
         });
       }
+      await this.opts.guard?.();
+      this.startedHere.add(id);
       const inst = await this.driver.start(spec, { onProgress });
       await progress;
       if (rollout) this.startErrors.delete(rollout.id);
       // Probe at once rather than on the next pass: readiness is what the rollout waits for.
       this.trackProbes(key, inst, release);
     } catch (err) {
+      if (err instanceof StaleLeaseError) throw err;
       const message = err instanceof Error ? err.message : String(err);
       await this.store.events.append({ projectId: svc.projectId, serviceId: svc.id, kind: 'instance', reason: 'StartFailed', message: `instance ${id} could not start: ${message}` });
       const rec = (await this.store.instances.listForService(key)).find((r) => r.id === id);
@@ -537,10 +569,13 @@ export class ServiceController implements InstanceObserver {
         // One still being launched is stopped once its launch is over (there is nothing to signal before).
         await this.launching.get(id)?.done;
         await this.routes.drained(id);
+        await this.opts.guard?.();
         await this.driver.stop(id, grace);
+        this.startedHere.delete(id);
         if (!opts.keepRecord) await this.store.instances.delete(id);
       } catch (err) {
-        this.opts.logger.error({ err, instance: id }, 'stopping instance failed');
+        if (err instanceof StaleLeaseError) this.opts.logger.warn({ instance: id, err: err.message }, 'instance not stopped: this replica lost the lease');
+        else this.opts.logger.error({ err, instance: id }, 'stopping instance failed');
       } finally {
         this.stopping.delete(id);
         this.opts.requeue(key);
@@ -612,6 +647,11 @@ export class ServiceController implements InstanceObserver {
  */
 function isJobRun(i: ObservedInstance): boolean {
   return i.labels.processType === 'job' || i.labels.processType === 'addon';
+}
+
+/** A probe has said something about the instance: ready, or at least one failure. */
+function hasVerdict(ps: ReturnType<ProbeScheduler['state']>): boolean {
+  return !!ps && (ps.ready || ps.unhealthy === true || Object.values(ps.probes).some((p) => p && p.consecutiveFailures > 0));
 }
 
 function typeOf(i: ObservedInstance): string {

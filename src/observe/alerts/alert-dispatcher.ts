@@ -33,6 +33,7 @@ export class AlertDispatcher {
   ) {}
 
   async start(): Promise<void> {
+    this.stopped = false;
     if ((await this.repo.cursor('events')) === undefined) await this.repo.setCursor('events', await this.repo.lastEventId());
     this.timer = setInterval(() => void this.tick(), TICK_MS);
     this.timer.unref();

@@ -113,6 +113,7 @@ export class UptimeChecker {
   ) {}
 
   start(): void {
+    this.stopped = false;
     this.timer = setInterval(() => void this.tick(), Math.max(50, Math.min(1000, 1000 * this.opts.timeScale)));
     this.timer.unref();
   }

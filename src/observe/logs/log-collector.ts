@@ -56,6 +56,8 @@ export class LogCollector {
   }
 
   start(): void {
+    this.stopped = false;
+    this.timers = [];
     this.unwatch = this.driver.watch(() => void this.scan());
     this.timers.push(setInterval(() => void this.scan(), SCAN_MS));
     this.timers.push(
@@ -85,6 +87,8 @@ export class LogCollector {
     await Promise.all([...this.followed.values()].map((f) => f.done));
     this.archive.flush();
     this.saveCursors();
+    // A later start (this replica taking the log lease back) follows every instance again from its cursor.
+    this.followed.clear();
   }
 
   private saveCursors(): void {

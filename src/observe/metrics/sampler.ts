@@ -88,6 +88,7 @@ export class MetricsSampler implements SignalSource {
 
   start(): void {
     if (this.intervalSeconds <= 0) return; // collection off
+    this.stopped = false;
     this.unwatch = this.driver.watch((e) => {
       if (e.type !== 'exited') return;
       this.exitsPending.set(e.instance.id, (this.exitsPending.get(e.instance.id) ?? 0) + 1);

@@ -76,6 +76,8 @@ export class LogSinksService {
     if (this.statsTimer) clearInterval(this.statsTimer);
     await Promise.all([...this.shippers.values()].map((s) => s.stop()));
     await this.saveStats();
+    // A later start (this replica taking the log lease back) ships afresh.
+    this.shippers.clear();
   }
 
   private async saveStats(): Promise<void> {

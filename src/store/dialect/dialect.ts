@@ -31,6 +31,9 @@ export async function openDatabase(opts: { url?: string; sqlitePath?: string; on
     // An idle pooled connection can be closed by the server (restart, failover, admin); pg reports that on
     // the pool, and unhandled it would crash the control plane. The pool replaces the connection.
     pool.on('error', (err) => opts.onIdleError?.(err));
+    // A connection the server ends while it is checked out (a fenced transaction past its idle timeout, see
+    // leases-repo.ts) reports on the client: its query fails, and the event must not end the process.
+    pool.on('connect', (client) => client.on('error', (err) => opts.onIdleError?.(err)));
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   } else {
     dialect = 'sqlite';

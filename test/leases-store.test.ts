@@ -1,0 +1,101 @@
+/**
+ * Leases in the store, on both databases: acquisition, renewal, expiry and takeover with a growing epoch,
+ * and the fenced transaction that refuses a stale holder's write (and lets a takeover wait for a write in
+ * flight on PostgreSQL). The failover of whole replicas is test/ha-failover.test.ts.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import crypto from 'node:crypto';
+import { SUPPORTED_DATABASES, createPgDatabase, openTestStore } from './support/databases.ts';
+import { openStore } from '../src/store/store.ts';
+import { SecretBox } from '../src/store/secret-box.ts';
+import { StaleLeaseError } from '../src/errors/errors.ts';
+
+for (const dbId of SUPPORTED_DATABASES) {
+  describe(`leases on ${dbId}`, () => {
+    it('one holder at a time; a takeover after expiry bumps the epoch and fences the old holder out', async () => {
+      const { store, cleanup } = await openTestStore(dbId);
+      try {
+        const a = await store.leases.acquire('services/0', 'node-a', 400);
+        assert.deepEqual(a, { name: 'services/0', holder: 'node-a', epoch: 1 });
+        assert.equal(await store.leases.acquire('services/0', 'node-b', 400), undefined, 'held and not expired: not taken');
+        assert.equal(await store.leases.renew(a!, 400), true);
+        // A fenced write by the holder goes through.
+        await store.leases.fenced(a!, (trx) => store.withDb(trx).events.append({ projectId: 'p', serviceId: 's', kind: 'rollout', reason: 'Step', message: 'by a at epoch 1' }));
+        await sleep(600);
+        const b = await store.leases.acquire('services/0', 'node-b', 10_000);
+        assert.deepEqual(b, { name: 'services/0', holder: 'node-b', epoch: 2 });
+        // The old holder can neither renew nor write.
+        assert.equal(await store.leases.renew(a!, 400), false);
+        await assert.rejects(
+          store.leases.fenced(a!, (trx) => store.withDb(trx).events.append({ projectId: 'p', serviceId: 's', kind: 'rollout', reason: 'Step', message: 'by a at epoch 1, stale' })),
+          (err: unknown) => err instanceof StaleLeaseError && err.current?.holder === 'node-b' && err.current.epoch === 2,
+        );
+        const messages = (await store.events.list('p', 's')).map((e) => e.message);
+        assert.ok(messages.includes('by a at epoch 1'));
+        assert.ok(!messages.includes('by a at epoch 1, stale'), 'the stale write left no trace');
+        // A holder may take its own lease back at once (a restarted replica), with a new epoch.
+        const b2 = await store.leases.acquire('services/0', 'node-b', 10_000, ['node-b']);
+        assert.equal(b2?.epoch, 3);
+        await store.leases.release(b2!);
+        const c = await store.leases.acquire('services/0', 'node-c', 10_000);
+        assert.equal(c?.epoch, 4, 'a released lease is taken at once');
+        const listed = await store.leases.list();
+        assert.deepEqual(listed.map((l) => [l.name, l.holder, l.epoch]), [['services/0', 'node-c', 4]]);
+        assert.ok(listed[0]!.expiresAt > (await store.leases.now()));
+      } finally {
+        await cleanup();
+      }
+    });
+
+    if (dbId === 'postgres') {
+      it('a takeover waits for a fenced write in flight, and the old epoch is refused after it', async () => {
+        // Its own store: the server ends a paused holder's connection, which the pool reports (as the platform's does).
+        const pgdb = await createPgDatabase();
+        const ended: string[] = [];
+        const store = await openStore({ url: pgdb.url, box: SecretBox.fromKey(crypto.randomBytes(32)), onIdleError: (err) => ended.push(err.message) });
+        const cleanup = async () => {
+          await store.close();
+          await pgdb.drop();
+        };
+        try {
+          const a = (await store.leases.acquire('jobs', 'node-a', 200))!;
+          let release!: () => void;
+          const inFlight = store.leases.fenced(a, async (trx) => {
+            await store.withDb(trx).events.append({ projectId: 'p', serviceId: 's', kind: 'rollout', reason: 'Step', message: 'in flight' });
+            await new Promise<void>((r) => (release = r));
+          });
+          await sleep(400); // expired meanwhile
+          let taken = false;
+          const takeover = store.leases.acquire('jobs', 'node-b', 10_000).then((l) => ((taken = true), l));
+          await sleep(300);
+          assert.equal(taken, false, 'the takeover waits for the write holding the lease row');
+          release();
+          await inFlight;
+          assert.equal((await takeover)?.epoch, 2);
+          await assert.rejects(store.leases.fenced(a, async () => undefined), StaleLeaseError);
+          // A holder paused inside its fenced transaction: the server ends the transaction after its idle
+          // timeout, so the takeover goes through instead of waiting for ever; the paused write never lands.
+          const c = (await store.leases.acquire('cron', 'node-c', 200))!;
+          const paused = store.leases.fenced(c, async (trx) => {
+            await store.withDb(trx).events.append({ projectId: 'p', serviceId: 's', kind: 'rollout', reason: 'Step', message: 'paused holder' });
+            await sleep(2000);
+          }, 300);
+          await sleep(400);
+          let got: Awaited<ReturnType<typeof store.leases.acquire>>;
+          for (;;) {
+            got = await store.leases.acquire('cron', 'node-d', 10_000, [], 100).catch(() => undefined);
+            if (got) break;
+            await sleep(100);
+          }
+          assert.equal(got.epoch, 2);
+          await assert.rejects(paused);
+          assert.ok(!(await store.events.list('p', 's')).some((e) => e.message === 'paused holder'));
+        } finally {
+          await cleanup();
+        }
+      });
+    }
+  });
+}
