@@ -222,6 +222,8 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger, pa
       }
     },
     onTransition: (key) => serviceQueue?.add(key),
+    // A runtime that runs the health checks itself (the kubernetes runtime's Pod probes) reports readiness.
+    ...(driver.readiness ? { runtimeReadiness: (id: string) => driver.readiness!(id) } : {}),
   });
   // Until the controllers have seen every running instance's readiness again, the data plane keeps serving
   // the table it holds (one adopted from the previous run) rather than the partial tables of a warm-up.

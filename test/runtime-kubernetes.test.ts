@@ -209,5 +209,100 @@ if (!KUBECONFIG) {
       assert.equal(load.stats.failed, 0, `no failed request (${load.stats.ok} ok): ${load.stats.errors.slice(0, 5).join('; ')}`);
       assert.deepEqual([...load.stats.seen.keys()].sort(), ['v1', 'v2']);
     });
+
+    it('runs a manual job as a Pod and reports its exit code and output through the API', async () => {
+      const job = `/v1/projects/${project}/jobs`;
+      const created = await api(p, 'POST', `${job}/manual`, { name: 'once', billing: { deploymentPlan: 'nf-compute-10' }, deployment: { internal: { id: 'web' } }, command: 'echo "job says $JOB_WORD"; sleep 2; exit 7', runtimeEnvironment: { JOB_WORD: 'hi' }, backoffLimit: 0 });
+      assert.equal(created.status, 200, JSON.stringify(created.body));
+      const started = await api(p, 'POST', `${job}/once/runs`, {});
+      assert.equal(started.status, 200, JSON.stringify(started.body));
+      const runId = started.body.data.id as string;
+      const run = async () => (await api(p, 'GET', `${job}/once/runs/${runId}`)).body.data as Record<string, any>;
+      // The attempt is a Pod of the job in the project namespace (seen while it runs or once it ended).
+      const pod = await waitFor(async () => (await cluster.core.listNamespacedPod({ namespace: `slipway-${project}`, labelSelector: 'slipway.dev/service=once,slipway.dev/process-type=job' })).items[0], 120_000, 'the job Pod');
+      console.log(`kubernetes job: attempt Pod ${pod.metadata!.name} (phase ${pod.status?.phase})`);
+      const done = await waitFor(async () => ((await run()).concluded ? run() : undefined), 180_000, 'job run concluded');
+      assert.equal(done.status, 'FAILED');
+      assert.equal(done.exitCode, 7);
+      assert.equal(done.attempts, 1);
+      const lines = (await api(p, 'GET', `/projects/${project}/jobs/once/runs/${runId}/logs`)).body.lines as { line: string }[];
+      assert.ok(lines.some((l) => l.line === 'job says hi'), JSON.stringify(lines));
+      // A one-off with a command override that succeeds.
+      const ok = await api(p, 'POST', `${job}/once/runs`, { command: 'echo "second $JOB_WORD"', runtimeEnvironment: { JOB_WORD: 'run' } });
+      assert.equal(ok.status, 200, JSON.stringify(ok.body));
+      const okRun = async () => (await api(p, 'GET', `${job}/once/runs/${ok.body.data.id}`)).body.data as Record<string, any>;
+      const okDone = await waitFor(async () => ((await okRun()).concluded ? okRun() : undefined), 180_000, 'second run concluded');
+      assert.equal(okDone.status, 'SUCCESS');
+      assert.equal(okDone.exitCode, 0);
+      const okLines = (await api(p, 'GET', `/projects/${project}/jobs/once/runs/${okDone.id}/logs`)).body.lines as { line: string }[];
+      assert.ok(okLines.some((l) => l.line === 'second run'), JSON.stringify(okLines));
+      console.log(`kubernetes job: run 1 ${done.status} exit ${done.exitCode}, run 2 ${okDone.status} exit ${okDone.exitCode}`);
+    });
+
+    /** The kubelet's probe events on a Pod (reason Unhealthy), with how many times each was seen. */
+    const probeEvents = async (pod: string) =>
+      (await cluster.core.listNamespacedEvent({ namespace: `slipway-${project}`, fieldSelector: `involvedObject.name=${pod}` })).items
+        .filter((e) => e.reason === 'Unhealthy')
+        .map((e) => ({ message: e.message ?? '', count: Math.max(e.count ?? 1, e.series?.count ?? 0) }));
+    const containers = async () => (await api(p, 'GET', `${svc}/containers`)).body.data.containers as { name: string; release: number; ready: boolean; restarts: number; lastExitCode: number | null }[];
+
+    it('runs the health checks as the Pod probes and routes by the Pod readiness: a failing readiness check is never routed and holds the rollout', async () => {
+      const before = await byRelease();
+      const oldReleases = new Set(Object.keys(before).map(Number));
+      const load = routerLoad(p, host);
+      try {
+      const patched = await api(p, 'PATCH', `/v1/projects/${project}/services/combined/web`, {
+        runtimeEnvironment: { GREETING: 'v3', LISTEN_HOST: '0.0.0.0', HEALTH_STATUS: '503' },
+        healthChecks: [{ protocol: 'HTTP', type: 'readinessProbe', path: '/health', port: 8080, initialDelaySeconds: 1, periodSeconds: 10, timeoutSeconds: 1, failureThreshold: 2, successThreshold: 1 }],
+      });
+      assert.equal(patched.status, 200, JSON.stringify(patched.body));
+      const fresh = await waitFor(async () => (await containers()).find((c) => !oldReleases.has(c.release)), 300_000, 'an instance of the new release');
+      // The kubelet has failed the readiness probe of the new Pod twice or more.
+      const failed = await waitFor(async () => {
+        const e = (await probeEvents(fresh.name)).find((x) => x.message.startsWith('Readiness probe failed'));
+        return e && e.count >= 2 ? e : undefined;
+      }, 300_000, 'two failed readiness probes');
+      const pod = await cluster.core.readNamespacedPod({ name: fresh.name, namespace: `slipway-${project}` });
+      assert.deepEqual({ ...pod.spec!.containers[0].readinessProbe!.httpGet, scheme: undefined }, { path: '/health', port: 8080, scheme: undefined });
+      assert.equal(pod.spec!.containers[0].readinessProbe!.periodSeconds, 10);
+      assert.equal(pod.status!.containerStatuses![0].ready, false);
+      assert.ok(pod.status!.containerStatuses![0].state!.running, 'the container runs: only its readiness fails');
+      assert.equal((await containers()).find((c) => c.name === fresh.name)!.ready, false, 'slipway reports the Pod readiness');
+      assert.equal((await status()).status, 'IN_PROGRESS', 'the rollout does not progress');
+      assert.deepEqual(await byRelease(), before, 'the old instances still serve, none replaced');
+      await load.stop();
+      console.log(`kubernetes readiness: "${failed.message}" x${failed.count}; ${load.stats.ok} requests answered, ${load.stats.failed} failed, seen ${[...load.stats.seen.keys()].join(',')}`);
+      assert.equal(load.stats.failed, 0, load.stats.errors.slice(0, 5).join('; '));
+      assert.ok(!load.stats.seen.has('v3'), 'the unready instance is never routed');
+      } finally {
+        await load.stop();
+      }
+    });
+
+    it('a failing liveness check makes the kubelet stop the container, and slipway replaces the instance', async () => {
+      const oldReleases = new Set((await containers()).map((c) => c.release));
+      const patched = await api(p, 'PATCH', `/v1/projects/${project}/services/combined/web`, {
+        runtimeEnvironment: { GREETING: 'v4', LISTEN_HOST: '0.0.0.0', HEALTH_STATUS: '200', LIVE_FAIL_AFTER_MS: '15000' },
+        healthChecks: [
+          { protocol: 'HTTP', type: 'readinessProbe', path: '/health', port: 8080, initialDelaySeconds: 1, periodSeconds: 10, timeoutSeconds: 1, failureThreshold: 1, successThreshold: 1 },
+          { protocol: 'HTTP', type: 'livenessProbe', path: '/live', port: 8080, initialDelaySeconds: 1, periodSeconds: 10, timeoutSeconds: 1, failureThreshold: 1 },
+        ],
+      });
+      assert.equal(patched.status, 200, JSON.stringify(patched.body));
+      const fresh = await waitFor(async () => (await containers()).find((c) => !oldReleases.has(c.release) && c.ready), 300_000, 'a ready instance of the new release');
+      const firstUid = (await cluster.core.readNamespacedPod({ name: fresh.name, namespace: `slipway-${project}` })).metadata!.uid;
+      const pod = await cluster.core.readNamespacedPod({ name: fresh.name, namespace: `slipway-${project}` });
+      assert.deepEqual({ ...pod.spec!.containers[0].livenessProbe!.httpGet, scheme: undefined }, { path: '/live', port: 8080, scheme: undefined });
+      const liveness = await waitFor(async () => (await probeEvents(fresh.name)).find((x) => x.message.startsWith('Liveness probe failed')), 120_000, 'a failed liveness probe');
+      // restartPolicy Never: the kubelet stops the container, the Pod ends, and slipway starts a new Pod for the slot.
+      const replaced = await waitFor(async () => {
+        const c = (await containers()).find((x) => x.name === fresh.name);
+        if (!c || c.restarts < 1) return undefined;
+        const now = await cluster.core.readNamespacedPod({ name: fresh.name, namespace: `slipway-${project}` }).catch(() => undefined);
+        return now && now.metadata!.uid !== firstUid ? { c, uid: now.metadata!.uid } : undefined;
+      }, 180_000, 'the instance replaced');
+      console.log(`kubernetes liveness: "${liveness.message}"; instance ${fresh.name} restarts ${replaced.c.restarts}, last exit code ${replaced.c.lastExitCode}, Pod uid ${firstUid} -> ${replaced.uid}`);
+      assert.ok(replaced.c.restarts >= 1);
+    });
   });
 }

@@ -4,6 +4,10 @@
  * `failureThreshold` times in a row marks the instance for replacement. With no readiness probe an instance
  * is ready once its first port accepts connections (or, with no port, after a short settle time).
  * State is in memory on purpose: after a control-plane restart every instance is probed afresh.
+ *
+ * On a runtime that runs the checks itself (`runtimeReadiness`, the kubernetes runtime's Pod probes) nothing
+ * is probed from here: the verdict the runtime reports is polled and kept in the same state, and a liveness or
+ * startup failure shows as the instance exiting (the runtime kills it), not as `unhealthy`.
  */
 import type { HealthCheckSpec } from '../domain/service.ts';
 import { checkHttp, checkTcp, type CheckResult } from './check.ts';
@@ -39,6 +43,8 @@ export interface ProbeTarget {
 }
 
 export type CmdRunner = (instanceId: string, cmd: string, timeoutMs: number) => Promise<CheckResult>;
+/** The runtime's own verdict on an instance (RuntimeDriver.readiness). */
+export type RuntimeReadiness = (instanceId: string) => Promise<{ started: boolean; ready: boolean; message?: string } | undefined>;
 
 interface Tracked {
   target: ProbeTarget;
@@ -58,6 +64,8 @@ const DEFAULT_READY_POLL_MIN_MS = 5;
 const DEFAULT_READY_POLL_MAX_MS = 100;
 const DEFAULT_READY_POLL_SHARE = 0.05;
 const NO_PORT_SETTLE_MS = 1000;
+/** How often the runtime's verdict is read when the runtime runs the checks. */
+const RUNTIME_READINESS_POLL_MS = 500;
 
 export class ProbeScheduler {
   private readonly tracked = new Map<string, Tracked>();
@@ -65,7 +73,7 @@ export class ProbeScheduler {
   private readonly byOwner = new Map<string, Set<string>>();
 
   constructor(
-    private readonly opts: { timeScale: number; runCmd: CmdRunner; onTransition: (ownerKey: string, instanceId: string) => void },
+    private readonly opts: { timeScale: number; runCmd: CmdRunner; onTransition: (ownerKey: string, instanceId: string) => void; runtimeReadiness?: RuntimeReadiness },
   ) {}
 
   /** Begin probing an instance. Idempotent: tracking an already-tracked id changes nothing. */
@@ -75,7 +83,8 @@ export class ProbeScheduler {
     const t: Tracked = { target, state: { started: !startup, ready: false, unhealthy: false, probes: {} }, timers: new Map(), stopped: false };
     this.tracked.set(target.instanceId, t);
     this.byOwner.set(target.ownerKey, (this.byOwner.get(target.ownerKey) ?? new Set()).add(target.instanceId));
-    if (startup) this.schedule(t, startup);
+    if (this.opts.runtimeReadiness) this.followRuntime(t, this.opts.runtimeReadiness);
+    else if (startup) this.schedule(t, startup);
     else this.afterStartup(t);
   }
 
@@ -114,6 +123,46 @@ export class ProbeScheduler {
     if (readiness) this.schedule(t, readiness);
     else this.defaultReadiness(t);
     if (liveness) this.schedule(t, liveness);
+  }
+
+  /** The runtime runs the checks: read its verdict until the instance is untracked. */
+  private followRuntime(t: Tracked, read: RuntimeReadiness): void {
+    const status: ProbeStatus = { passing: false, consecutiveFailures: 0, consecutiveSuccesses: 0 };
+    t.state.probes.readinessProbe = status;
+    const tick = async () => {
+      if (t.stopped) return;
+      let seen: Awaited<ReturnType<RuntimeReadiness>>;
+      try {
+        seen = await read(t.target.instanceId);
+      } catch (err) {
+        seen = undefined;
+        status.lastError = (err as Error).message;
+      }
+      if (t.stopped) return;
+      if (seen) {
+        const now = new Date().toISOString();
+        const changed = seen.ready !== t.state.ready || seen.started !== t.state.started;
+        t.state.started = seen.started;
+        if (seen.ready) {
+          status.consecutiveSuccesses++;
+          status.consecutiveFailures = 0;
+          status.lastSuccessAt = now;
+          if (!t.state.ready) t.state.readySince = Date.now();
+        } else if (seen.started) {
+          status.consecutiveFailures++;
+          status.consecutiveSuccesses = 0;
+          status.lastFailureAt = now;
+          if (seen.message) status.lastError = seen.message;
+        }
+        status.passing = seen.ready;
+        t.state.ready = seen.ready;
+        if (changed) this.transition(t);
+      }
+      const timer = setTimeout(tick, RUNTIME_READINESS_POLL_MS);
+      timer.unref();
+      t.timers.set('runtime', timer);
+    };
+    void tick();
   }
 
   private transition(t: Tracked): void {

@@ -7,6 +7,8 @@
  * `start` of the same id collides instead of duplicating.
  */
 
+import type { HealthCheckSpec } from '../domain/service.ts';
+
 export interface InstanceLabels {
   project: string;
   service: string;
@@ -65,6 +67,12 @@ export interface InstanceSpec {
    * its primary, are the same on every runtime. Process instances always share the host's network.
    */
   hostNetwork?: boolean;
+  /**
+   * The instance's health checks (startup, readiness, liveness), for a runtime that runs them itself (one with
+   * `readiness`): the kubernetes runtime makes them the container's probes. Other runtimes ignore them: the
+   * control plane probes their instances.
+   */
+  healthChecks?: HealthCheckSpec[];
 }
 
 /**
@@ -191,6 +199,14 @@ export interface RuntimeDriver {
    * need not have it.
    */
   removeVolume?(name: string): Promise<void>;
+
+  /**
+   * Optional capability: the runtime runs the instance's health checks itself (InstanceSpec.healthChecks) and
+   * reports the verdict here, read fresh: `started` once the startup check passed, `ready` while readiness
+   * passes. The control plane then gates traffic and rollouts on this instead of probing the instance; a
+   * liveness or startup failure shows as the instance exiting. Undefined when the instance is unknown.
+   */
+  readiness?(id: string): Promise<{ started: boolean; ready: boolean; message?: string } | undefined>;
 
   /** Release driver resources (watchers, timers). Does NOT stop instances: they outlive the control plane. */
   close(): Promise<void>;

@@ -507,6 +507,8 @@ export class ServiceController implements InstanceObserver {
       shmSizeMb: release.spec.storage?.shmSizeMb,
       ephemeralStorageMb: release.spec.storage?.ephemeralStorageMb,
       ...(volumes?.length ? { volumes } : {}),
+      // Health checks name the web ports; a runtime that runs them itself takes them from here (driver.ts).
+      ...(web ? { healthChecks: release.spec.healthChecks } : {}),
     };
     await this.store.instances.ensure({ id, serviceKey: key, releaseId: release.id, ordinal });
     // An image pull reports its progress to the rollout that brings the release (a handful of lines), and

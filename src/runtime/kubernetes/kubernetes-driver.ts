@@ -17,7 +17,7 @@ import { ImagePullError, type InstanceEvent, type InstanceLabels, type InstanceS
 import { ValidationError } from '../../errors/errors.ts';
 import { InstanceWatch, SingleFlight } from '../instance-watch.ts';
 import { Cluster, statusOf, type ClusterOptions } from './cluster.ts';
-import { CONTAINER, LABEL, claimManifest, imagePullProblem, isTerminalPull, namespaceManifest, namespaceName, observedOf, podManifest, pullSecretManifest, pullSecretName, secretManifest, selectorOf } from './pod-manifest.ts';
+import { CONTAINER, LABEL, claimManifest, imagePullProblem, isTerminalPull, namespaceManifest, namespaceName, observedOf, podManifest, readinessOf, pullSecretManifest, pullSecretName, secretManifest, selectorOf } from './pod-manifest.ts';
 import { PodLogs } from './pod-logs.ts';
 
 const ID_PATTERN = /^[a-z0-9]([a-z0-9-]{0,251}[a-z0-9])?$/;
@@ -393,6 +393,13 @@ export class KubernetesDriver implements RuntimeDriver {
     }
     if (c.cpu?.usageCoreNanoSeconds !== undefined) this.cpuSamples.set(id, { nanoSeconds: c.cpu.usageCoreNanoSeconds, atMs: now });
     return { cpuPercent, memoryBytes: c.memory?.workingSetBytes ?? c.memory?.usageBytes ?? 0 };
+  }
+
+  /** The container's `started` and `ready` as the kubelet reports them from the Pod's probes (InstanceSpec.healthChecks). */
+  async readiness(id: string): Promise<{ started: boolean; ready: boolean; message?: string } | undefined> {
+    this.check(id);
+    const pod = await this.findPod(id);
+    return pod ? readinessOf(pod) : undefined;
   }
 
   async removeVolume(name: string): Promise<void> {

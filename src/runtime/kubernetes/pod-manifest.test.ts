@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { InstanceSpec } from '../driver.ts';
-import { imagePullProblem, isTerminalPull, namespaceName, observedOf, podManifest, pullSecretManifest, secretManifest } from './pod-manifest.ts';
+import { imagePullProblem, isTerminalPull, namespaceName, observedOf, podManifest, pullSecretManifest, readinessOf, secretManifest } from './pod-manifest.ts';
 
 const spec: InstanceSpec = {
   id: 'shop--web--web-r3-0-abc',
@@ -23,6 +23,30 @@ const spec: InstanceSpec = {
 const opts = { namespace: 'slipway-shop', scope: 'abc123', image: 'registry.example/shop/web:1', claimOf: (v: { name: string }) => `vol-${v.name}` };
 
 describe('kubernetes pod manifest', () => {
+  it('makes the health checks the container probes (HTTP, TCP, CMD), with a TCP readiness check of the first port by default', () => {
+    const checks: InstanceSpec['healthChecks'] = [
+      { protocol: 'HTTP', type: 'readinessProbe', path: '/health', port: 8080, initialDelaySeconds: 1, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 3, successThreshold: 2 },
+      { protocol: 'CMD', type: 'livenessProbe', cmd: 'test -f /tmp/ok', initialDelaySeconds: 0, periodSeconds: 0.5, timeoutSeconds: 1, failureThreshold: 2, successThreshold: 4 },
+      { protocol: 'TCP', type: 'startupProbe', port: 9000, initialDelaySeconds: 0, periodSeconds: 1, timeoutSeconds: 1, failureThreshold: 30 },
+    ];
+    const c = podManifest({ ...spec, healthChecks: checks }, opts).spec!.containers[0];
+    assert.deepEqual(c.readinessProbe, { httpGet: { path: '/health', port: 8080 }, initialDelaySeconds: 1, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 3, successThreshold: 2 });
+    // Kubernetes counts whole seconds and takes successThreshold 1 only, but for readiness.
+    assert.deepEqual(c.livenessProbe, { exec: { command: ['/bin/sh', '-c', 'test -f /tmp/ok'] }, initialDelaySeconds: 0, periodSeconds: 1, timeoutSeconds: 1, failureThreshold: 2, successThreshold: 1 });
+    assert.deepEqual(c.startupProbe, { tcpSocket: { port: 9000 }, initialDelaySeconds: 0, periodSeconds: 1, timeoutSeconds: 1, failureThreshold: 30, successThreshold: 1 });
+    const plain = podManifest({ ...spec, healthChecks: [] }, opts).spec!.containers[0];
+    assert.deepEqual(plain.readinessProbe?.tcpSocket, { port: 8080 });
+    assert.equal(plain.livenessProbe, undefined);
+    assert.equal(podManifest(spec, opts).spec!.containers[0].readinessProbe, undefined, 'no checks given: no probes');
+  });
+
+  it('reads started and ready from the container status', () => {
+    const pod = (cs: object): V1Pod => ({ status: { containerStatuses: [{ name: 'app', image: 'x', imageID: '', restartCount: 0, ...cs }] as never } });
+    assert.deepEqual(readinessOf(pod({ ready: true, started: true, state: { running: {} } })), { started: true, ready: true });
+    assert.deepEqual(readinessOf(pod({ ready: false, started: false, state: { running: {} } })), { started: false, ready: false });
+    assert.deepEqual(readinessOf(pod({ ready: false, state: { waiting: { reason: 'ContainerCreating' } } })), { started: false, ready: false });
+  });
+
   it('keeps the environment and files out of the Pod: env from Secret keys, each file mounted by subPath', () => {
     const pod = podManifest(spec, opts);
     const text = JSON.stringify(pod);

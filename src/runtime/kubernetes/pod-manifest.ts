@@ -12,10 +12,13 @@
  *   `imagePullSecrets`;
  * - the plan as the container's limits (requests a fraction of them, so a plan is a ceiling on a shared node
  *   as on the other runtimes); `/dev/shm` as a memory `emptyDir`; volumes as PersistentVolumeClaims;
+ * - the health checks as the container's startup, readiness and liveness probes (with none for readiness, a
+ *   TCP check of the first port, slipway's default); the control plane reads the container's `ready` back;
  * - `restartPolicy: Never`: an exited instance is reported as exited and the service controller restarts it
  *   with back-off, as on every runtime.
  */
-import type { V1Namespace, V1PersistentVolumeClaim, V1Pod, V1Secret } from '@kubernetes/client-node';
+import type { V1Namespace, V1PersistentVolumeClaim, V1Pod, V1Probe, V1Secret } from '@kubernetes/client-node';
+import type { HealthCheckSpec } from '../../domain/service.ts';
 import type { InstanceLabels, InstanceSpec, InstanceVolume, ObservedInstance } from '../driver.ts';
 
 export const CONTAINER = 'app';
@@ -133,6 +136,32 @@ function resources(spec: InstanceSpec): NonNullable<NonNullable<V1Pod['spec']>['
   return { limits, requests };
 }
 
+/** A health check as a container probe. Kubernetes counts in whole seconds and takes successThreshold 1 but for readiness. */
+export function probeOf(check: HealthCheckSpec, firstPort: number | undefined): V1Probe {
+  const port = check.port ?? firstPort ?? 0;
+  const action: V1Probe =
+    check.protocol === 'CMD' ? { exec: { command: ['/bin/sh', '-c', check.cmd ?? 'true'] } } : check.protocol === 'HTTP' ? { httpGet: { path: check.path ?? '/', port } } : { tcpSocket: { port } };
+  const secs = (n: number | undefined, min: number) => Math.max(min, Math.ceil(n ?? min));
+  return {
+    ...action,
+    initialDelaySeconds: secs(check.initialDelaySeconds, 0),
+    periodSeconds: secs(check.periodSeconds, 1),
+    timeoutSeconds: secs(check.timeoutSeconds, 1),
+    failureThreshold: secs(check.failureThreshold, 1),
+    successThreshold: check.type === 'readinessProbe' ? secs(check.successThreshold, 1) : 1,
+  };
+}
+
+function probes(spec: InstanceSpec): { startupProbe?: V1Probe; readinessProbe?: V1Probe; livenessProbe?: V1Probe } {
+  if (!spec.healthChecks) return {};
+  const first = spec.ports[0]?.internalPort;
+  const out: { startupProbe?: V1Probe; readinessProbe?: V1Probe; livenessProbe?: V1Probe } = {};
+  for (const c of spec.healthChecks) out[c.type] ??= probeOf(c, first);
+  // As on every runtime: with no readiness check, ready once the first port takes connections.
+  if (!out.readinessProbe && first !== undefined) out.readinessProbe = { tcpSocket: { port: first }, periodSeconds: 1, timeoutSeconds: 1, failureThreshold: 1, successThreshold: 1 };
+  return out;
+}
+
 /** The Pod of an instance. `PORT` is the first port's internal port: the Pod has its own address. */
 export function podManifest(spec: InstanceSpec, o: ManifestOptions): V1Pod {
   const envNames = Object.keys(spec.env);
@@ -189,6 +218,7 @@ export function podManifest(spec: InstanceSpec, o: ManifestOptions): V1Pod {
           ports: spec.ports.map((p) => ({ containerPort: p.internalPort, protocol: 'TCP' })),
           resources: resources(spec),
           volumeMounts: mounts,
+          ...probes(spec),
         },
       ],
     },
@@ -235,6 +265,15 @@ export function observedOf(pod: V1Pod): ObservedInstance | undefined {
     else if (status.reason === 'Evicted') out.reason = `Evicted: ${status.message ?? 'by the node'}`;
   }
   return out;
+}
+
+/** The kubelet's verdict on the instance's container: started (startup probe passed) and ready (readiness passes). */
+export function readinessOf(pod: V1Pod): { started: boolean; ready: boolean; message?: string } {
+  const cs = pod.status?.containerStatuses?.find((c) => c.name === CONTAINER);
+  const running = !!cs?.state?.running;
+  const ready = running && cs?.ready === true;
+  const message = ready ? undefined : pod.status?.conditions?.find((c) => c.type === 'ContainersReady' && c.status === 'False')?.message;
+  return { started: running && cs?.started !== false, ready, ...(message ? { message } : {}) };
 }
 
 /** Why a Pod that is not running yet cannot start, when the reason is its image. */
