@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import * as tar from 'tar';
-import { registryHostOf } from '../domain/registry-credentials.ts';
+import { parseImageReference } from '../runtime/docker/image-reference.ts';
 import { MANIFEST_TYPES, RegistryClient, RegistryError, sha256, type RegistryCredentials } from './registry-client.ts';
 
 export interface ImageName {
@@ -24,23 +24,8 @@ export interface ImageName {
 
 /** `[host[:port]/]path[:tag][@digest]`, Docker Hub names expanded (`node:22` is `registry-1.docker.io/library/node:22`). */
 export function parseImageName(image: string): ImageName {
-  let rest = image.trim();
-  let reference: string | undefined;
-  const at = rest.indexOf('@');
-  if (at >= 0) {
-    reference = rest.slice(at + 1);
-    rest = rest.slice(0, at);
-  }
-  const colon = rest.lastIndexOf(':');
-  if (colon > rest.lastIndexOf('/')) {
-    reference ??= rest.slice(colon + 1);
-    rest = rest.slice(0, colon);
-  }
-  const host = registryHostOf(rest);
-  const explicit = host !== 'docker.io' || rest.startsWith('docker.io/');
-  let repository = explicit ? rest.slice(rest.indexOf('/') + 1) : rest;
-  if (host === 'docker.io' && !repository.includes('/')) repository = `library/${repository}`;
-  return { endpoint: host === 'docker.io' ? 'registry-1.docker.io' : host, repository, reference: reference || 'latest' };
+  const { endpoint, repository, reference } = parseImageReference(image);
+  return { endpoint, repository, reference };
 }
 
 /** Registries reached over plain HTTP unless told otherwise: this machine's. */
