@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import { loadConfig, type Config, type ControllerKind } from './config/config.ts';
@@ -128,6 +129,15 @@ function kubernetesDriver(config: Readonly<Config>, runtimeOpts: { stateDir: str
         }
       : {}),
   });
+}
+
+/**
+ * The lease of the log collector: `logs/<runtime>`, the runtime named by a hash of this machine's name and
+ * the process runtime's directory, or of the engine scope (docker, kubernetes).
+ */
+function logsLease(config: Readonly<Config>): string {
+  const runtime = config.runtime === 'process' ? `${os.hostname()}:${path.resolve(config.runtimeDir)}` : `${config.runtime}:${dockerScope(config)}`;
+  return `${LEASES.logs}/${createHash('sha256').update(runtime).digest('hex').slice(0, 12)}`;
 }
 
 /**
@@ -465,7 +475,10 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger, pa
   }
   if (runs('flows')) keeper.register(LEASES.flows, { start: () => flowRunner.start(), stop: () => flowRunner.stop() });
   keeper.register(LEASES.metrics, { start: () => metricsSampler.start(), stop: () => metricsSampler.stop() });
-  keeper.register(LEASES.logs, observe.work.logs);
+  // The log collector reads the output of the instances its runtime runs: one holder per runtime (replicas
+  // sharing a runtime directory, or an engine scope, compete for it; replicas with runtimes of their own each
+  // collect theirs).
+  keeper.register(logsLease(config), observe.work.logs);
   keeper.register(LEASES.alerts, observe.work.alerts);
   // The API's schemas compile first: that takes seconds of the event loop, which would starve the renewals
   // of leases already taken.
