@@ -75,7 +75,7 @@ import { MetricsRepo } from './store/metrics-repo.ts';
 import { MetricsSampler } from './observe/metrics/sampler.ts';
 import { SignalsReader, type MetricSignals } from './observe/metrics/signals.ts';
 import { MetricsReads } from './observe/metrics/metrics-reads.ts';
-import { LeaseKeeper } from './leases/lease-keeper.ts';
+import { LeaseKeeper, REPLICA_STOPPING } from './leases/lease-keeper.ts';
 import { currentLease, fencedStore, guard } from './leases/fence.ts';
 import { LEASES, gatedPass, serviceLease, serviceLeases } from './leases/work.ts';
 import { LeasesService } from './leases/leases-service.ts';
@@ -459,7 +459,12 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger, pa
     stop: () => undefined,
   });
   if (runs('services')) {
-    for (const name of serviceLeases(config.leaseShards)) keeper.register(name, { start: () => resyncServices(name), stop: () => routes.dropServices((key) => !key.startsWith('addon:') && leaseOfService(key) === name) });
+    for (const name of serviceLeases(config.leaseShards)) keeper.register(name, {
+      start: () => resyncServices(name),
+      // A shard lost to another replica: its routes are the new holder's to publish. On this replica's own
+      // stop the router keeps them (it outlives the control plane and serves until the next one adopts).
+      stop: (why) => (why === REPLICA_STOPPING ? undefined : routes.dropServices((key) => !key.startsWith('addon:') && leaseOfService(key) === name)),
+    });
     keeper.register(LEASES.volumes, { start: resyncVolumes, stop: () => undefined });
     keeper.register(LEASES.autoscaler, { start: () => autoscaler.start(), stop: () => autoscaler.stop() });
   }

@@ -14,6 +14,9 @@ import type { Database } from '../store/schema.ts';
 import type { HeldLease, LeaseRecord, LeasesRepo } from '../store/leases-repo.ts';
 import { StaleLeaseError } from '../errors/errors.ts';
 
+/** The reason a work's `stop` is given when its replica itself stops (not a lease lost to another). */
+export const REPLICA_STOPPING = 'this replica is stopping';
+
 export interface LeaseLogger {
   info(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
@@ -136,7 +139,10 @@ export class LeaseKeeper {
     return { nodeId: this.opts.nodeId, held, refusedWrites: this.refusedWrites, ...(this.lastRefusal ? { lastRefusal: this.lastRefusal } : {}) };
   }
 
-  /** Stop every work and release every held lease, so other replicas take them over without waiting. */
+  /**
+   * Stop every work and release every held lease, so other replicas take them over without waiting. Each
+   * work's `stop` is told why: REPLICA_STOPPING.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
@@ -145,7 +151,7 @@ export class LeaseKeeper {
     for (const e of this.entries.values()) {
       const lease = e.held;
       if (!lease) continue;
-      this.lose(e, 'this replica is stopping');
+      this.lose(e, REPLICA_STOPPING);
       await e.chain;
       await this.repo.release(lease).catch((err: Error) => this.opts.logger.warn({ lease: e.name, err: err.message }, 'lease not released; it expires by itself'));
     }
