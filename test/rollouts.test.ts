@@ -107,8 +107,11 @@ for (const runtime of RUNTIMES) {
     });
 
     caseIt('records each rollout with its ordered events', async () => {
-      const [first] = await rollouts();
-      assert.equal(first.status, 'COMPLETED');
+      // The service's status and its rollout's are two writes of one pass: the rollout's follows.
+      const first = await waitFor(async () => {
+        const [r] = await rollouts();
+        return r?.status === 'COMPLETED' ? r : undefined;
+      }, 30_000, 'the first rollout COMPLETED');
       assert.equal(first.toRelease, 1);
       assert.equal(first.kind, 'deploy');
       assert.match(first.events[0].message, /deploy to release 1 started/);

@@ -19,7 +19,7 @@ export interface AccessLogOutputs {
  * How long a follower waits after a read that emptied the socket while requests are few: HAProxy's writes
  * to the socket then fill it (a few hundred lines) and it holds the rest in its ring until the next read.
  */
-const READ_EVERY_MS = 100;
+const READ_EVERY_MS = 20;
 
 export class HaproxyAccessLog {
   private currentWorker = 0;
