@@ -161,9 +161,14 @@ for (const plane of PLANES) {
       assert.deepEqual([...byCookie.byRelease.keys()], ['2'], 'cookie-pinned requests reach the new release');
 
       // The per-release metrics the router reported for that traffic.
-      const after_ = await rollout(n);
-      const r2 = after_.canary.traffic.releases.find((x: { release: number }) => x.release === 2);
-      assert.ok(r2 && r2.requests >= 400, JSON.stringify(after_.canary.traffic.releases));
+      // The router reports each request as it ends, so the counts follow the bursts within moments.
+      let metricsSeen: unknown;
+      await waitFor(async () => {
+        const view = await rollout(n);
+        metricsSeen = view.canary.traffic.releases;
+        const r2 = view.canary.traffic.releases.find((x: { release: number }) => x.release === 2);
+        return !!r2 && r2.requests >= 400;
+      }, 30_000, 'the new release\'s requests in its metrics').catch(() => assert.fail(`per-release metrics: ${JSON.stringify(metricsSeen)}`));
 
       await api(p, 'POST', `${BASE}/rollouts/${n}/cancel`);
       await waitFor(async () => (await byRelease()) === '{"1":4}', 120_000, 'back on 1 after cancel');

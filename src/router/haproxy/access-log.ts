@@ -1,8 +1,9 @@
 /**
  * HAProxy's access log, followed from each worker's ring (see access-log-format.ts for the lines). The
  * current worker's ring is followed from the admin socket, and an old worker's follower goes on until that
- * worker exits, so the requests it finishes are logged too. The rings are read every READ_EVERY_MS while
- * requests are few (at once while many come), and what one read brings is handed on as one chunk of lines, as
+ * worker exits, so the requests it finishes are logged too. The rings are read as HAProxy writes to the
+ * socket (a pause between reads let the per-request stream lag seconds behind a burst: HAProxy hands over one
+ * buffer at a time, so every read looked small), and what one read brings is handed on as one chunk of lines, as
  * HAProxy wrote them; only the per-request fields of canary analysis are picked out, when someone wants them.
  */
 import { followRing, type RingFollower } from './runtime-api.ts';
@@ -15,11 +16,6 @@ export interface AccessLogOutputs {
   requests?: (r: RequestSample) => void;
 }
 
-/**
- * How long a follower waits after a read that emptied the socket while requests are few: HAProxy's writes
- * to the socket then fill it (a few hundred lines) and it holds the rest in its ring until the next read.
- */
-const READ_EVERY_MS = 20;
 
 export class HaproxyAccessLog {
   private currentWorker = 0;
@@ -40,7 +36,6 @@ export class HaproxyAccessLog {
       onLines: (chunk) => this.chunk(chunk),
       keep: () => !this.closed && this.currentWorker === pid,
       onEnd: () => this.followers.delete(follower),
-      readEveryMs: READ_EVERY_MS,
     });
     this.followers.add(follower);
   }
