@@ -158,16 +158,39 @@ function sandboxedProcess(bwrapPid: number | undefined): number | undefined {
   return init ? childInOtherNs(init, ownNs) : undefined;
 }
 
-async function allocatePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * Instance ports come from below the kernel's ephemeral range (32768 and up here), so a port handed to an app
+ * cannot be taken meanwhile by an outgoing connection or another program's `listen(0)`: a foreign listener on
+ * it would pass the default readiness check ("the port accepts") and take the instance's traffic. A port
+ * handed out stays reserved here for a minute, time for its app to bind it.
+ */
+const INSTANCE_PORTS = { from: 21000, to: 32767 };
+const RESERVED_MS = 60_000;
+const reserved = new Map<number, number>();
+
+function tryListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = net.createServer();
     srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
+}
+
+async function allocatePort(): Promise<number> {
+  const now = Date.now();
+  for (const [port, at] of reserved) if (now - at > RESERVED_MS) reserved.delete(port);
+  const size = INSTANCE_PORTS.to - INSTANCE_PORTS.from + 1;
+  const start = Math.floor(Math.random() * size);
+  for (let i = 0; i < size; i++) {
+    const port = INSTANCE_PORTS.from + ((start + i) % size);
+    if (reserved.has(port)) continue;
+    if (await tryListen(port)) {
+      reserved.set(port, Date.now());
+      return port;
+    }
+  }
+  throw new Error(`no free instance port in ${INSTANCE_PORTS.from}-${INSTANCE_PORTS.to}`);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
