@@ -25,14 +25,35 @@ export async function freePort(): Promise<number> {
   const start = 10_000 + Math.floor(Math.random() * 10_000);
   for (let i = 0; i < 10_000; i++) {
     const port = 10_000 + ((start - 10_000 + i) % 10_000);
-    // Nothing is held between the check and the caller's bind: never hand one port out twice in this process.
-    if (handedOut.has(port) || !(await canListen(port))) continue;
+    // Nothing is held between the check and the caller's bind: never hand one port out twice, in this process or
+    // in another test file's (they run in parallel, each with its own platforms).
+    if (handedOut.has(port) || !reserve(port) || !(await canListen(port))) continue;
     handedOut.add(port);
     return port;
   }
   throw new Error('no free port in 10000-19999');
 }
 const handedOut = new Set<number>();
+
+/** Claims a port for this test run across processes: a file created exclusively, older claims (a finished run's) expire. */
+const RESERVATIONS = path.join(os.tmpdir(), 'slipway-test-ports');
+const RESERVATION_TTL_MS = 2 * 60 * 60 * 1000;
+function reserve(port: number): boolean {
+  fs.mkdirSync(RESERVATIONS, { recursive: true });
+  const file = path.join(RESERVATIONS, String(port));
+  try {
+    fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
+    return true;
+  } catch {
+    try {
+      if (Date.now() - fs.statSync(file).mtimeMs < RESERVATION_TTL_MS) return false;
+      fs.writeFileSync(file, String(process.pid));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
 
 function canListen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -67,6 +88,17 @@ export interface RunningPlatform {
 }
 
 export async function startTestPlatform(env: Record<string, string> = {}): Promise<RunningPlatform> {
+  // A port can still be taken by a program outside the tests between the check and the bind: start again on others.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(env);
+    } catch (err) {
+      if (attempt >= 3 || !/Address already in use|EADDRINUSE/.test(String((err as Error)?.message))) throw err;
+    }
+  }
+}
+
+async function startOnce(env: Record<string, string>): Promise<RunningPlatform> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-test-'));
   const apiPort = await freePort();
   const routerPort = await freePort();
@@ -137,7 +169,12 @@ export async function startTestPlatform(env: Record<string, string> = {}): Promi
       throw err;
     }
   };
-  await launch();
+  try {
+    await launch();
+  } catch (err) {
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
   return p;
 }
 
