@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { CHROMIUM, assertAccessible, fieldError, launchChromium } from './support/browser.ts';
+import { CHROMIUM, assertAccessible, fieldError, launchChromium, assertFitsPhone } from './support/browser.ts';
 import { ROOT, api, fixtureRepo, startTestPlatform, viaRouter, waitFor, type RunningPlatform } from './support/platform.ts';
 
 const SHOTS = process.env.SLIPWAY_SCREENSHOTS === '1' ? path.join(ROOT, 'docs/screenshots') : undefined;
@@ -43,10 +43,7 @@ describe('dashboard: create, configure and watch from the browser', { concurrenc
   const check = async (name: string) => {
     await axe(name);
     if (SHOTS) await page.screenshot({ path: path.join(SHOTS, `ui-${name}.png`) });
-    await page.setViewportSize({ width: 375, height: 812 });
-    const wide = () =>
-      page.evaluate(() => (document.documentElement.scrollWidth <= 375 ? [] : [...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > 376).map((e) => `${e.tagName.toLowerCase()}.${e.className}`).slice(-5)));
-    await waitFor(async () => (await wide()).length === 0, 5_000, `${name} fits 375 px`).catch(async (err) => assert.fail(`${err.message}; too wide: ${(await wide()).join(', ')}`));
+    await assertFitsPhone(page, name);
     if (SHOTS) await page.screenshot({ path: path.join(SHOTS, `ui-${name}-phone.png`) });
     await page.setViewportSize(DESKTOP);
   };

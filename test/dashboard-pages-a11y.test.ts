@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { CHROMIUM, assertAccessible, fieldError, launchChromium } from './support/browser.ts';
+import { CHROMIUM, assertAccessible, fieldError, launchChromium, assertFitsPhone } from './support/browser.ts';
 import { ROOT, api, fixtureRepo, startTestPlatform, waitFor, type RunningPlatform } from './support/platform.ts';
 
 const SHOTS = process.env.SLIPWAY_SCREENSHOTS === '1' ? path.join(ROOT, 'docs/screenshots') : undefined;
@@ -39,10 +39,7 @@ describe('dashboard: the feature pages pass axe and fit a phone', { concurrency:
   const check = async (name: string) => {
     await axe(name);
     if (SHOTS) await page.screenshot({ path: path.join(SHOTS, `ui-${name}.png`) });
-    await page.setViewportSize({ width: 375, height: 812 });
-    const wide = () =>
-      page.evaluate(() => (document.documentElement.scrollWidth <= 375 ? [] : [...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > 376).map((e) => `${e.tagName.toLowerCase()}.${e.className}`).slice(-5)));
-    await waitFor(async () => (await wide()).length === 0, 5_000, `${name} fits 375 px`).catch(async (err) => assert.fail(`${err.message}; too wide: ${(await wide()).join(', ')}`));
+    await assertFitsPhone(page, name);
     await axe(`${name} (phone)`);
     if (SHOTS) await page.screenshot({ path: path.join(SHOTS, `ui-${name}-phone.png`) });
     await page.setViewportSize(DESKTOP);

@@ -53,3 +53,16 @@ export async function fieldError(page: Page, label: string, scope: Page | Return
   const id = (await input.getAttribute('aria-describedby'))!.split(' ').find((x) => x.endsWith('-error'))!;
   return page.locator(`[id="${id}"]`).innerText();
 }
+
+export const PHONE = { width: 375, height: 812 };
+
+/**
+ * Sets the page to a phone's width and waits until nothing on it is wider than 375 px; fails naming the last
+ * few elements that stick out. The caller sets its own viewport back.
+ */
+export async function assertFitsPhone(page: Page, what: string): Promise<void> {
+  await page.setViewportSize(PHONE);
+  const wide = () =>
+    page.evaluate((w) => (document.documentElement.scrollWidth <= w ? [] : [...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > w + 1).map((e) => `${e.tagName.toLowerCase()}.${e.className}`).slice(-5)), PHONE.width);
+  await waitFor(async () => (await wide()).length === 0, 5_000, `${what} fits ${PHONE.width} px`).catch(async (err) => assert.fail(`${err.message}; too wide: ${(await wide()).join(', ')}`));
+}
