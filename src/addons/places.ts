@@ -7,6 +7,7 @@
  */
 import net from 'node:net';
 import path from 'node:path';
+import { allocateInstancePort } from '../runtime/instance-ports.ts';
 
 const HOST = '127.0.0.1';
 
@@ -27,18 +28,5 @@ export function portFree(port: number): Promise<boolean> {
   });
 }
 
-/** A port free now, not held by another addon. */
-export async function pickPort(taken: Set<number>): Promise<number> {
-  for (let i = 0; i < 50; i++) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const srv = net.createServer();
-      srv.once('error', reject);
-      srv.listen(0, HOST, () => {
-        const p = (srv.address() as net.AddressInfo).port;
-        srv.close(() => resolve(p));
-      });
-    });
-    if (!taken.has(port)) return port;
-  }
-  throw new Error('no free port for the addon');
-}
+/** A port free now, not held by another addon (from the instances' range: see instance-ports.ts). */
+export const pickPort = (taken: Set<number>): Promise<number> => allocateInstancePort(HOST, taken);

@@ -2,11 +2,11 @@
  * The docker runtime's model of a container: the labels that carry an instance's identity, the engine's
  * answers read back as instances, and the engine's errors by meaning. Pure: the driver talks to the engine.
  */
-import net from 'node:net';
 import type Docker from 'dockerode';
 import type { InstanceLabels, InstanceSpec, ObservedInstance } from '../driver.ts';
 import { ValidationError } from '../../errors/errors.ts';
 import { isLocalOnly, parseImageReference } from './image-reference.ts';
+import { allocateInstancePort } from '../instance-ports.ts';
 
 export const LABEL = {
   project: 'slipway.project',
@@ -54,18 +54,8 @@ export const isNameTaken = (err: unknown): boolean => statusOf(err) === 409 || /
 /** A create refused because the engine does not hold the image. */
 export const isMissingImage = (err: unknown): boolean => statusOf(err) === 404 && /image/i.test(String((err as Error)?.message));
 
-/** A free port on HOST for a published port. */
-export async function allocatePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, HOST, () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+/** A free port on HOST for a published port (see instance-ports.ts for why not an ephemeral one). */
+export const allocatePort = (): Promise<number> => allocateInstancePort(HOST);
 
 export function checkFiles(files: InstanceSpec['files']): void {
   for (const f of files) {

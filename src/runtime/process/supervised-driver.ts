@@ -18,7 +18,6 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import net from 'node:net';
 import type { InstanceEvent, InstanceSpec, LogLine, ObservedInstance, RuntimeDriver, InstanceLabels } from '../driver.ts';
 import { ValidationError } from '../../errors/errors.ts';
 import { APP_DIR, bwrapArgs, fileTargetProblem } from './sandbox.ts';
@@ -27,6 +26,7 @@ import { groupMembers, stopTargets } from './process-group.mjs';
 import { parseLogLines } from '../log-lines.ts';
 import { collectOutput, leaderAlive, loadOffsets, sandboxExitCode } from './supervisor-files.mjs';
 import { SupervisorClient } from './supervisor-client.ts';
+import { allocateInstancePort } from '../instance-ports.ts';
 const WATCH_INTERVAL_MS = 200;
 const ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,200}$/;
 
@@ -158,41 +158,6 @@ function sandboxedProcess(bwrapPid: number | undefined): number | undefined {
   return init ? childInOtherNs(init, ownNs) : undefined;
 }
 
-/**
- * Instance ports come from below the kernel's ephemeral range (32768 and up here), so a port handed to an app
- * cannot be taken meanwhile by an outgoing connection or another program's `listen(0)`: a foreign listener on
- * it would pass the default readiness check ("the port accepts") and take the instance's traffic. A port
- * handed out stays reserved here for a minute, time for its app to bind it.
- */
-const INSTANCE_PORTS = { from: 21000, to: 32767 };
-const RESERVED_MS = 60_000;
-const reserved = new Map<number, number>();
-
-function tryListen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-  });
-}
-
-async function allocatePort(): Promise<number> {
-  const now = Date.now();
-  for (const [port, at] of reserved) if (now - at > RESERVED_MS) reserved.delete(port);
-  const size = INSTANCE_PORTS.to - INSTANCE_PORTS.from + 1;
-  const start = Math.floor(Math.random() * size);
-  for (let i = 0; i < size; i++) {
-    const port = INSTANCE_PORTS.from + ((start + i) % size);
-    if (reserved.has(port)) continue;
-    if (await tryListen(port)) {
-      reserved.set(port, Date.now());
-      return port;
-    }
-  }
-  throw new Error(`no free instance port in ${INSTANCE_PORTS.from}-${INSTANCE_PORTS.to}`);
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class ProcessDriver implements RuntimeDriver {
@@ -246,7 +211,7 @@ export class ProcessDriver implements RuntimeDriver {
     });
 
     const ports: Meta['ports'] = [];
-    for (const p of spec.ports) ports.push({ name: p.name, internalPort: p.internalPort, port: await allocatePort() });
+    for (const p of spec.ports) ports.push({ name: p.name, internalPort: p.internalPort, port: await allocateInstancePort() });
     const env: Record<string, string> = {
       PATH: `${APP_DIR}/node_modules/.bin:/usr/local/bin:/usr/bin:/bin`,
       HOME: '/tmp',
