@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { InstanceEvent, InstanceSpec, RuntimeDriver } from './driver.ts';
+import { instancesOfService, type InstanceEvent, type InstanceSpec, type RuntimeDriver } from './driver.ts';
 
 export interface ConformanceOptions {
   /** a directory holding the conformance app (see `conformanceApp`) */
@@ -141,6 +141,18 @@ export function runDriverConformance(name: string, makeDriver: (stateDir: string
       assert.equal(a.pid, b.pid);
       assert.equal(a.pid, c.pid);
       assert.equal((await driver.list()).filter((i) => i.id === s.id).length, 1);
+    });
+
+    test('lists one service’s instances (listService where the driver has it) as list() does by the labels', async () => {
+      const mine = await start(spec(base));
+      const o = spec(base);
+      const other = await start({ ...o, id: o.id.replace('conf--svc--', 'conf--svc2--'), labels: { ...o.labels, service: 'svc2' } });
+      const byLabels = (await driver.list()).filter((i) => i.labels.project === 'conf' && i.labels.service === 'svc').map((i) => i.id).sort();
+      const ofService = (await instancesOfService(driver, 'conf', 'svc')).map((i) => i.id).sort();
+      assert.deepEqual(ofService, byLabels);
+      assert.ok(ofService.includes(mine.id) && !ofService.includes(other.id));
+      assert.deepEqual((await instancesOfService(driver, 'conf', 'svc2')).map((i) => i.id), [other.id]);
+      await driver.stop(other.id, 1);
     });
 
     test('stops gracefully with SIGTERM and removes the instance', async () => {

@@ -303,9 +303,24 @@ export class ProcessDriver implements RuntimeDriver {
   }
 
   async list(): Promise<ObservedInstance[]> {
+    return this.observeAll(fs.readdirSync(this.instancesDir));
+  }
+
+  /**
+   * One service's instances: only the directories whose name starts as the service controller names its
+   * instances (`<project>--<service>--…`), their labels checked (ids are not parsed: names may hold `--`).
+   * A pass over one service reads its own few state files instead of every instance's on the machine.
+   */
+  async listService(projectId: string, serviceId: string): Promise<ObservedInstance[]> {
+    const prefix = `${projectId}--${serviceId}--`;
+    const ids = fs.readdirSync(this.instancesDir).filter((id) => id.startsWith(prefix));
+    return (await this.observeAll(ids)).filter((i) => i.labels.project === projectId && i.labels.service === serviceId);
+  }
+
+  private async observeAll(ids: string[]): Promise<ObservedInstance[]> {
     const out: ObservedInstance[] = [];
     let live = false;
-    for (const id of fs.readdirSync(this.instancesDir)) {
+    for (const id of ids) {
       const obs = this.observe(id);
       if (obs) out.push(obs);
       if (obs && obs.state !== 'exited') live = true;
