@@ -31,6 +31,8 @@ export class LogCollector {
   private readonly listeners = new Set<LogListener>();
   private cursors: Record<string, number> = {};
   private readonly cursorFile: string;
+  /** what cursors.json holds now, so an unchanged set of counts is not written again */
+  private written = '';
   private timers: NodeJS.Timeout[] = [];
   private unwatch?: () => void;
   private scanning = false;
@@ -43,7 +45,8 @@ export class LogCollector {
   ) {
     this.cursorFile = path.join(opts.dir, 'cursors.json');
     try {
-      this.cursors = JSON.parse(fs.readFileSync(this.cursorFile, 'utf8')) as Record<string, number>;
+      this.written = fs.readFileSync(this.cursorFile, 'utf8');
+      this.cursors = JSON.parse(this.written) as Record<string, number>;
     } catch {
       this.cursors = {};
     }
@@ -95,11 +98,14 @@ export class LogCollector {
     const live: Record<string, number> = {};
     for (const [id, f] of this.followed) live[id] = f.taken;
     const next = { ...this.cursors, ...live };
+    this.cursors = next;
+    const text = JSON.stringify(next);
+    if (text === this.written) return;
     try {
       fs.mkdirSync(this.opts.dir, { recursive: true });
-      fs.writeFileSync(`${this.cursorFile}.tmp`, JSON.stringify(next));
+      fs.writeFileSync(`${this.cursorFile}.tmp`, text);
       fs.renameSync(`${this.cursorFile}.tmp`, this.cursorFile);
-      this.cursors = next;
+      this.written = text;
     } catch {}
   }
 
