@@ -270,6 +270,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger, pa
     timeScale: config.probeTimeScale,
     minReadySeconds: config.minReadySeconds,
     gracePeriodCapSeconds: config.gracePeriodCapSeconds,
+    progressDeadlineSeconds: config.progressDeadlineSeconds,
     logger: controllerLog,
     requeue: (key) => serviceQueue?.add(key),
     volumes: new ServiceVolumes(store, volumeStorage),

@@ -170,15 +170,26 @@ for (const runtime of RUNTIMES) {
 
     caseIt('finishes a rollout after the control plane is killed in the middle of it', async () => {
       await api(p, 'PATCH', '/v1/projects/roll/services/combined/web', { deployment: { instances: 3 }, runtimeEnvironment: appEnv(runtime, { GREETING: 'v4' }) });
+      const [begun] = await rollouts();
+      assert.equal(begun.status, 'IN_PROGRESS');
       // Killed at once: the new release's first instance is at most starting.
       await p.kill9();
+      // Down past the rollout's progress deadline: the control plane that resumes it renews the deadline
+      // rather than failing the release for the time no one worked on it.
+      await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(begun.deadlineAt) - Date.now() + 500)));
       await p.restart();
       await waitFor(async () => {
         const c = await running();
         return (await status()).status === 'COMPLETED' && c.length === 3 && c.every((x) => x.ready) && new Set(c.map((x) => x.release)).size === 1;
-      }, 60_000, 'rollout completed after restart');
+      }, 60_000, 'rollout completed after restart').catch(async (err) => {
+        // Say where it stopped: the service's status, its instances and the rollout's last events.
+        const [r] = await rollouts();
+        assert.fail(`${(err as Error).message}; status ${JSON.stringify(await status())}; instances ${JSON.stringify(await running())}; rollout ${r?.number} ${r?.status}: ${JSON.stringify(r?.events?.slice(-6))}`);
+      });
       const last = (await rollouts())[0];
       assert.equal(last.status, 'COMPLETED');
+      assert.equal(last.number, begun.number, 'the rollout begun before the kill completed (no failure, no return)');
+      assert.ok(last.events.some((e: { message: string }) => /resumed by this control plane: progress deadline renewed/.test(e.message)), JSON.stringify(last.events));
       assert.equal(last.toRelease, (await running())[0].release);
     });
 

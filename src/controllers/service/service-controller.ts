@@ -42,6 +42,8 @@ const WAITING_LOOK_MS = 1000;
 const LAST_OLD_PROOF_MS = 500;
 /** How long a pass waits for a probe verdict on adopted instances before acting without one. */
 const ADOPT_HOLD_MS = 15_000;
+/** A rollout first seen by this controller when older than this was begun by an earlier run or another replica. */
+const RESUMED_AFTER_MS = 2_000;
 
 export class ServiceController implements InstanceObserver {
   /** instances being stopped in the background: not counted, not routed */
@@ -64,6 +66,8 @@ export class ServiceController implements InstanceObserver {
   private readonly startedHere = new Set<string>();
   /** when this controller first saw an adopted instance without a probe verdict, by service key */
   private readonly warmingSince = new Map<string, number>();
+  /** rollouts this controller has passed over: the first pass over one it did not see begin renews its deadline */
+  private readonly seenRollouts = new Set<string>();
 
   constructor(
     private readonly store: Store,
@@ -79,6 +83,8 @@ export class ServiceController implements InstanceObserver {
        */
       minReadySeconds?: number;
       gracePeriodCapSeconds?: number;
+      /** a rollout's progress deadline (`SLIPWAY_PROGRESS_DEADLINE_SECONDS`), renewed when a rollout is resumed */
+      progressDeadlineSeconds?: number;
       logger: ControllerLogger;
       requeue: (key: string) => void;
       /** the service's volume, when volumes are wired: its mounts, and whether an operation holds the instance stopped */
@@ -362,8 +368,27 @@ export class ServiceController implements InstanceObserver {
     }
     const why = `${this.explain(current, desired, reason, records)}${startError ? `; last start failure: ${startError}` : ''}`;
     if ((await this.store.rollouts.lastEvent(rollout.id))?.message !== why) await this.store.rollouts.event(rollout.id, why);
-    if (Date.now() < Date.parse(rollout.deadlineAt)) return;
+    if (Date.now() < (await this.resumedDeadline(rollout))) return;
     await this.failRollout(svc, rollout, target, `release ${target.number} did not become ready within the progress deadline: ${why}`);
+  }
+
+  /**
+   * The rollout's deadline, renewed once when this controller resumes a rollout an earlier run or another
+   * replica began (a restart, a failover): the time no control plane worked on it is not held against the
+   * release, which gets the whole progress deadline from here.
+   */
+  private async resumedDeadline(rollout: RolloutRecord): Promise<number> {
+    const deadline = Date.parse(rollout.deadlineAt);
+    if (this.seenRollouts.has(rollout.id)) return deadline;
+    if (this.seenRollouts.size > 10_000) this.seenRollouts.clear();
+    this.seenRollouts.add(rollout.id);
+    const seconds = this.opts.progressDeadlineSeconds;
+    const now = Date.now();
+    if (!seconds || rollout.paused || now - Date.parse(rollout.createdAt) < RESUMED_AFTER_MS || deadline >= now + seconds * 1000) return deadline;
+    const renewed = now + seconds * 1000;
+    await this.store.rollouts.setStep(rollout.id, { paused: false, deadlineAt: new Date(renewed).toISOString() });
+    await this.store.rollouts.event(rollout.id, `resumed by this control plane: progress deadline renewed to ${seconds} s from now`);
+    return renewed;
   }
 
   /** Fail a rollout once and return the service to its last good release (if it has one). */
