@@ -139,7 +139,7 @@ describe('addons with external access', () => {
     const home = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-cli-external-'));
     const cli = (...args: string[]) => runCli([...args, '-p', P], { home, env: { SLIPWAY_HOST: p.apiUrl, SLIPWAY_TOKEN: p.token } });
     try {
-      const port = Number((await secrets('kv-out')).externalPort);
+      const port = Number(await waitFor(async () => (await secrets('kv-out')).externalPort, 60_000, 'the external port of kv-out (left on by the case before)'));
       const off = await cli('addons', 'external', 'kv-out', 'off');
       assertCliOk(off, 'addons external off');
       assert.match(off.stdout, /external access off/);

@@ -201,11 +201,15 @@ describe('horizontal autoscaling (process runtime)', () => {
       assert.equal(load!.stats.failed, 0, `no failed request (${load!.stats.ok} ok): ${load!.stats.errors.slice(0, 5).join('; ')}`);
       load = undefined;
       await settledAt('web', 1, 'web back at 1 instance');
-      const down = (await autoscaling('web')).events.filter((e: { reason: string }) => e.reason === 'ScaledDown').at(-1);
-      assert.match(down.message, /^rps [\d.]+\/instance < target 1: 3 -> 1 \(after the 6 s stabilization window(, minReplicas 1)?\)/);
+      // Down to the highest recommendation of the window: at once to 1, or in steps when the load's tail (as
+      // the router measured it) still asked for 2 within the window.
+      const downs = (await autoscaling('web')).events.filter((e: { reason: string; createdAt: string }) => e.reason === 'ScaledDown' && Date.parse(e.createdAt) >= stoppedAt);
+      const [first, down] = [downs[0], downs.at(-1)];
+      assert.match(first.message, /^rps [\d.]+\/instance < target 1: 3 -> [12] \(after the 6 s stabilization window(, minReplicas 1)?\)/);
+      assert.match(down.message, /^rps [\d.]+\/instance < target 1: [23] -> 1 \(after the 6 s stabilization window(, minReplicas 1)?\)/);
       // The recommendations of the window (the last with load at most one interval after the stop) held it up.
-      assert.ok(Date.parse(down.createdAt) - stoppedAt >= (WINDOW_S - INTERVAL_S - 1) * 1000, `scaled down ${Date.parse(down.createdAt) - stoppedAt} ms after the load stopped`);
-      console.log(`web: ${down.message}, ${Date.parse(down.createdAt) - stoppedAt} ms after the load stopped`);
+      assert.ok(Date.parse(first.createdAt) - stoppedAt >= (WINDOW_S - INTERVAL_S - 1) * 1000, `scaled down ${Date.parse(first.createdAt) - stoppedAt} ms after the load stopped`);
+      console.log(`web: ${downs.map((d: { message: string }) => d.message).join('; ')}, ${Date.parse(first.createdAt) - stoppedAt} ms after the load stopped`);
       // The next evaluation sees the new count.
       const status = await waitFor(async () => {
         const st = (await get('web')).status.autoscaling;
@@ -228,7 +232,7 @@ describe('horizontal autoscaling (process runtime)', () => {
         const row = panel.getByRole('table', { name: 'Autoscaling metrics' }).getByRole('row').nth(1);
         assert.match((await row.innerText()).replace(/\s+/g, ' '), /rps [\d.]+\/s per instance 1/);
         assert.match(await text(), /rps [\d.]+\/instance > target 1: 1 -> 3/, 'the scalings, in words');
-        assert.match(await text(), /rps [\d.]+\/instance < target 1: 3 -> 1/);
+        assert.match(await text(), /rps [\d.]+\/instance < target 1: [23] -> 1/);
         if (process.env.SLIPWAY_SCREENSHOTS === '1') {
           fs.mkdirSync(path.join(ROOT, 'docs/screenshots'), { recursive: true });
           await panel.screenshot({ path: path.join(ROOT, 'docs/screenshots/autoscaling.png') });

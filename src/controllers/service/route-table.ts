@@ -21,6 +21,9 @@ export interface ServiceSplit {
 
 const DRAIN_POLL_MS = 25;
 
+/** How long the routes of a shard whose lease this replica lost stay in its table (see `dropServices`). */
+const LOST_ROUTES_KEPT_MS = 30_000;
+
 export class RouteTableBuilder {
   private readonly byService = new Map<string, Route[]>();
   /** Last access model per route key: building one may hash a password, so it is done once per change. */
@@ -103,18 +106,28 @@ export class RouteTableBuilder {
 
   /**
    * Forgets the routes of every key `lost` names (a shard whose lease this replica lost): they are the new
-   * holder's to publish, and kept here they would stand in for a service the new holder has since removed.
+   * holder's to publish, and kept for good they would stand in for a service the new holder has since
+   * removed. They are kept for `keepMs` first: the new holder publishes a service's routes only after its
+   * first pass (which waits for a probe verdict on the instances it adopts), and until then these are the
+   * only routes of the service; once it publishes, its newer epoch wins every merge (src/replicas/shared-routes.ts).
+   * A key this replica sets again meanwhile (it holds the lease again) is not forgotten.
    */
-  dropServices(lost: (key: string) => boolean): void {
-    let changed = false;
-    for (const key of [...this.byService.keys()]) {
-      if (!lost(key)) continue;
-      this.byService.delete(key);
-      this.splits.delete(key);
-      this.internalKeys.delete(key);
-      changed = true;
-    }
-    if (changed) this.publish();
+  dropServices(lost: (key: string) => boolean, keepMs = LOST_ROUTES_KEPT_MS): void {
+    const dropped = [...this.byService.entries()].filter(([key]) => lost(key));
+    if (!dropped.length) return;
+    const forget = () => {
+      let changed = false;
+      for (const [key, routes] of dropped) {
+        if (this.byService.get(key) !== routes) continue;
+        this.byService.delete(key);
+        this.splits.delete(key);
+        this.internalKeys.delete(key);
+        changed = true;
+      }
+      if (changed) this.publish();
+    };
+    if (keepMs <= 0) return forget();
+    setTimeout(forget, keepMs).unref();
   }
 
   /**
