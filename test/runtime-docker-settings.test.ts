@@ -200,7 +200,11 @@ describe('SLIPWAY_RUNTIME=docker through /v1', () => {
     await waitFor(async () => {
       const c = (await api(p, 'GET', '/v1/projects/dset/services/default/containers')).body.data.containers as { ready: boolean }[];
       return c.length === 2 && c.every((x) => x.ready);
-    }, 60_000, '2 ready containers after the restart');
+    }, 60_000, '2 ready containers after the restart').catch(async (err) => {
+      // Say what the platform shows: the instances, their probes and the service's status.
+      const svc = (await api(p, 'GET', '/v1/projects/dset/services/default')).body.data;
+      assert.fail(`${(err as Error).message}; status ${JSON.stringify(svc?.status)}; containers ${JSON.stringify((await api(p, 'GET', '/v1/projects/dset/services/default/containers')).body.data.containers)}`);
+    });
     assert.deepEqual(await apiNames(), before_.map((c) => c.name), 'the same instances are reported');
     const seen = new Set<string>();
     await waitFor(async () => {
