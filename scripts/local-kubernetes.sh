@@ -277,8 +277,12 @@ start() {
   wait_for containerd 30 ctr --address "$DIR/containerd/containerd.sock" version
   ctr --address "$DIR/containerd/containerd.sock" -n k8s.io images import "$DIR/pause/image.tar" >/dev/null
 
-  # The pod bridge exists before the first Pod, holding the node address.
+  # The pod bridge exists before the first Pod, holding the node address, with an address of its own: a bridge
+  # left to the kernel takes the lowest address among its ports, so it changed as Pods came and went, and a Pod
+  # that had resolved the node address to a removed Pod's port sent into the void until its neighbour entry
+  # expired (seconds in which its replies, and the close of an idle keep-alive connection, were lost).
   ip link show "$BRIDGE" >/dev/null 2>&1 || ip link add "$BRIDGE" type bridge
+  ip link set "$BRIDGE" address "$(printf '02:00:%02x:%02x:%02x:%02x' ${NODE_IP//./ })"
   ip -4 addr show dev "$BRIDGE" | grep -q " $NODE_IP/" || ip addr add "$NODE_IP/${POD_SUBNET#*/}" dev "$BRIDGE"
   ip link set "$BRIDGE" up
   launch kubelet "$BIN/kubelet" --config "$DIR/kubelet/config.yaml" --kubeconfig "$DIR/kubelet/kubeconfig" --root-dir "$DIR/kubelet/root" \
