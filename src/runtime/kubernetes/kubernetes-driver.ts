@@ -17,11 +17,16 @@ import { ImagePullError, type InstanceEvent, type InstanceLabels, type InstanceS
 import { ValidationError } from '../../errors/errors.ts';
 import { InstanceWatch, SingleFlight } from '../instance-watch.ts';
 import { Cluster, statusOf, type ClusterOptions } from './cluster.ts';
-import { CONTAINER, LABEL, claimManifest, imagePullProblem, isTerminalPull, namespaceManifest, namespaceName, observedOf, podManifest, readinessOf, pullSecretManifest, pullSecretName, secretManifest, selectorOf } from './pod-manifest.ts';
+import { CONTAINER, LABEL, claimManifest, imagePullProblem, isAuthRefusal, isTerminalPull, namespaceManifest, namespaceName, observedOf, podManifest, readinessOf, pullSecretManifest, pullSecretName, secretManifest, selectorOf } from './pod-manifest.ts';
 import { PodLogs } from './pod-logs.ts';
 
 const ID_PATTERN = /^[a-z0-9]([a-z0-9-]{0,251}[a-z0-9])?$/;
 const WATCH_INTERVAL_MS = 500;
+/**
+ * How long a refused pull of a Pod with a pull Secret is given before the refusal is final: past the kubelet's
+ * first image back-off (10 s), so that its second attempt, with the Secret read, has been made.
+ */
+const AUTH_REFUSAL_RECHECK_MS = 15_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface KubernetesDriverOptions extends ClusterOptions {
@@ -198,6 +203,7 @@ export class KubernetesDriver implements RuntimeDriver {
   private async waitLaunched(namespace: string, id: string, opts: StartOptions): Promise<ObservedInstance> {
     const deadline = Date.now() + (this.opts.startTimeoutMs ?? 300_000);
     let told = '';
+    let authRefusedSince: number | undefined;
     for (;;) {
       let pod: V1Pod;
       try {
@@ -214,7 +220,11 @@ export class KubernetesDriver implements RuntimeDriver {
       }
       const problem = imagePullProblem(pod);
       const image = pod.spec?.containers[0]?.image ?? '';
-      if (problem && (isTerminalPull(problem) || Date.now() > deadline)) {
+      // A refusal of the credentials a Pod names is final once the kubelet has tried again (isAuthRefusal).
+      const withSecret = (pod.spec?.imagePullSecrets ?? []).length > 0;
+      if (problem && withSecret && isAuthRefusal(problem)) authRefusedSince ??= Date.now();
+      const settling = problem !== undefined && withSecret && isAuthRefusal(problem) && Date.now() - authRefusedSince! < AUTH_REFUSAL_RECHECK_MS;
+      if (problem && ((isTerminalPull(problem) && !settling) || Date.now() > deadline)) {
         await this.discard(namespace, id);
         throw new ImagePullError(image, problem.message, isTerminalPull(problem));
       }
