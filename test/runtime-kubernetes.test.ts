@@ -114,7 +114,7 @@ if (!KUBECONFIG) {
       assert.equal((await driver.list()).some((i) => i.id === bad), false);
     });
 
-    it('pulls from a registry that asks for credentials with the saved ones (an image pull Secret), and fails terminally without them', async () => {
+    it('pulls from a registry that asks for credentials with the saved ones (an image pull Secret), and fails terminally without them or with wrong ones', async () => {
       const users = { puller: 'pull-pass-1' };
       const registry = await startRegistry({ users });
       try {
@@ -125,6 +125,13 @@ if (!KUBECONFIG) {
           (err: Error) => err instanceof ImagePullError && err.terminal && /unauthorized|401|authoriz/i.test(err.message),
         );
         assert.equal((await driver.list()).some((i) => i.id === refused), false);
+        // Wrong credentials: final once the kubelet's next attempt, after its back-off, is refused too.
+        const wrong = id();
+        await assert.rejects(
+          driver.start({ id: wrong, labels, image: private_, registryAuth: { username: 'puller', password: 'not-the-password', serveraddress: registry.address }, command: ['/bin/sh', '-c', 'exec sleep 60'], env: {}, files: [], ports: [] }),
+          (err: Error) => err instanceof ImagePullError && err.terminal && /unauthorized|401|authoriz/i.test(err.message),
+        );
+        assert.equal((await driver.list()).some((i) => i.id === wrong), false);
         const inst = await driver.start({ id: id(), labels, image: private_, registryAuth: { username: 'puller', password: users.puller, serveraddress: registry.address }, command: ['/bin/sh', '-c', 'echo pulled; exec sleep 60'], env: {}, files: [], ports: [] });
         const pod = await cluster.core.readNamespacedPod({ name: inst.id, namespace: 'slipway-kdrv' });
         assert.deepEqual(pod.spec!.imagePullSecrets!.map((s) => s.name), [`${inst.id}-pull`]);
