@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # A single-node Kubernetes cluster on this machine, for the kubernetes runtime's tests (docs/runtimes.md):
-# etcd, kube-apiserver and kube-scheduler (if built), the kubelet on containerd with runc and the CNI bridge,
-# and a plain-HTTP image registry the node pulls from. It runs the Kubernetes binaries found in the cache
-# directory (SLIPWAY_K8S_BIN, default ~/.cache/slipway-kubernetes/bin: kube-apiserver, kubelet, optionally
-# kube-scheduler); it does not build them (see docs/runtimes.md for how they are made).
+# etcd, kube-apiserver, kube-scheduler and kube-controller-manager (each if built), the kubelet on containerd
+# with runc and the CNI bridge, and a plain-HTTP image registry the node pulls from. It runs the Kubernetes
+# binaries found in the cache directory (SLIPWAY_K8S_BIN, default ~/.cache/slipway-kubernetes/bin:
+# kube-apiserver, kubelet, optionally kube-scheduler and kube-controller-manager); it does not build them (see
+# docs/runtimes.md for how they are made). With kube-controller-manager, PersistentVolumeClaims of the default
+# StorageClass `slipway-hostpath` are provisioned as directories under /tmp/hostpath_pv (its hostPath
+# provisioner, for single-node clusters) and deleted with their claim.
 #
 #   scripts/local-kubernetes.sh start    # prints the environment the tests read
 #   scripts/local-kubernetes.sh status
@@ -56,6 +59,7 @@ wait_for() { # what, seconds, command...
 
 cert() { # name, subject, [extensions]: a key and a certificate signed by the cluster CA
   local name=$1 subj=$2 ext=${3:-}
+  [ -f "$DIR/pki/$name.crt" ] && return
   openssl genrsa -out "$DIR/pki/$name.key" 2048 2>/dev/null
   openssl req -new -key "$DIR/pki/$name.key" -subj "$subj" -out "$DIR/pki/$name.csr" 2>/dev/null
   if [ -n "$ext" ]; then
@@ -90,14 +94,16 @@ EOF
 }
 
 pki() {
-  [ -f "$DIR/pki/ca.crt" ] && return
   mkdir -p "$DIR/pki"
-  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$DIR/pki/ca.key" -out "$DIR/pki/ca.crt" -days 3650 -subj "/CN=slipway-local-ca" 2>/dev/null
+  [ -f "$DIR/pki/ca.crt" ] || openssl req -x509 -newkey rsa:2048 -nodes -keyout "$DIR/pki/ca.key" -out "$DIR/pki/ca.crt" -days 3650 -subj "/CN=slipway-local-ca" 2>/dev/null
   cert apiserver "/CN=kube-apiserver" "subjectAltName=IP:127.0.0.1,IP:$NODE_IP,IP:10.97.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc"
   cert admin "/O=system:masters/CN=slipway-admin"
   cert apiserver-kubelet "/O=system:masters/CN=kube-apiserver-kubelet-client"
   cert kubelet "/O=system:nodes/CN=system:node:$NODE"
   cert scheduler "/CN=system:kube-scheduler"
+  # Its controllers act with its own credentials (no per-controller service accounts): every permission.
+  cert controller-manager "/O=system:masters/CN=system:kube-controller-manager"
+  [ -f "$DIR/pki/sa.key" ] && return
   openssl genrsa -out "$DIR/pki/sa.key" 2048 2>/dev/null
   openssl rsa -in "$DIR/pki/sa.key" -pubout -out "$DIR/pki/sa.pub" 2>/dev/null
 }
@@ -213,6 +219,7 @@ EOF
   kubeconfig "$DIR/kubeconfig" admin
   kubeconfig "$DIR/kubelet/kubeconfig" kubelet
   kubeconfig "$DIR/scheduler.kubeconfig" scheduler
+  kubeconfig "$DIR/controller-manager.kubeconfig" controller-manager
 }
 
 start() {
@@ -235,8 +242,10 @@ start() {
   launch registry docker-registry serve "$DIR/registry/config.yml"
   wait_for registry 30 curl -sf "http://127.0.0.1:$REGISTRY_PORT/v2/"
 
-  # No kube-controller-manager: the ServiceAccount admission plugin (which needs its token controller) is off,
-  # and the driver deletes what it creates itself rather than relying on the garbage collector.
+  # The ServiceAccount admission plugin is off: it refuses a Pod until the namespace's default account exists
+  # (created by kube-controller-manager, when it runs, moments after the namespace), and the driver creates its
+  # Pods at once in new namespaces. The driver deletes what it creates itself rather than relying on the
+  # garbage collector, so the cluster works without kube-controller-manager too.
   launch kube-apiserver "$BIN/kube-apiserver" --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
     --bind-address 127.0.0.1 --secure-port "$API_PORT" --advertise-address 127.0.0.1 --endpoint-reconciler-type none \
     --tls-cert-file "$DIR/pki/apiserver.crt" --tls-private-key-file "$DIR/pki/apiserver.key" --client-ca-file "$DIR/pki/ca.crt" \
@@ -251,20 +260,37 @@ start() {
       --authorization-kubeconfig "$DIR/scheduler.kubeconfig" --bind-address 127.0.0.1 --secure-port 0 --port 0 --leader-elect=false
   fi
 
+  if [ -x "$BIN/kube-controller-manager" ]; then
+    # Deployments, ReplicaSets, the garbage collector, the node lifecycle, and PersistentVolumeClaims bound to
+    # volumes its hostPath provisioner makes under /tmp/hostpath_pv (a single node's storage, deleted with the claim).
+    launch kube-controller-manager "$BIN/kube-controller-manager" --kubeconfig "$DIR/controller-manager.kubeconfig" \
+      --authentication-kubeconfig "$DIR/controller-manager.kubeconfig" --authorization-kubeconfig "$DIR/controller-manager.kubeconfig" \
+      --bind-address 127.0.0.1 --secure-port 0 --port 0 --leader-elect=false \
+      --service-account-private-key-file "$DIR/pki/sa.key" --root-ca-file "$DIR/pki/ca.crt" \
+      --cluster-signing-cert-file "$DIR/pki/ca.crt" --cluster-signing-key-file "$DIR/pki/ca.key" \
+      --enable-hostpath-provisioner
+    api /apis/storage.k8s.io/v1/storageclasses/slipway-hostpath >/dev/null 2>&1 || api /apis/storage.k8s.io/v1/storageclasses -X POST -H 'Content-Type: application/json' \
+      -d '{"apiVersion":"storage.k8s.io/v1","kind":"StorageClass","metadata":{"name":"slipway-hostpath","annotations":{"storageclass.kubernetes.io/is-default-class":"true"}},"provisioner":"kubernetes.io/host-path","reclaimPolicy":"Delete","volumeBindingMode":"Immediate"}' >/dev/null
+  fi
+
   launch containerd containerd --config "$DIR/containerd/config.toml"
   wait_for containerd 30 ctr --address "$DIR/containerd/containerd.sock" version
   ctr --address "$DIR/containerd/containerd.sock" -n k8s.io images import "$DIR/pause/image.tar" >/dev/null
 
-  # The pod bridge exists before the first Pod, holding the node address.
+  # The pod bridge exists before the first Pod, holding the node address, with an address of its own: a bridge
+  # left to the kernel takes the lowest address among its ports, so it changed as Pods came and went, and a Pod
+  # that had resolved the node address to a removed Pod's port sent into the void until its neighbour entry
+  # expired (seconds in which its replies, and the close of an idle keep-alive connection, were lost).
   ip link show "$BRIDGE" >/dev/null 2>&1 || ip link add "$BRIDGE" type bridge
+  ip link set "$BRIDGE" address "$(printf '02:00:%02x:%02x:%02x:%02x' ${NODE_IP//./ })"
   ip -4 addr show dev "$BRIDGE" | grep -q " $NODE_IP/" || ip addr add "$NODE_IP/${POD_SUBNET#*/}" dev "$BRIDGE"
   ip link set "$BRIDGE" up
   launch kubelet "$BIN/kubelet" --config "$DIR/kubelet/config.yaml" --kubeconfig "$DIR/kubelet/kubeconfig" --root-dir "$DIR/kubelet/root" \
     --container-runtime remote --container-runtime-endpoint "unix://$DIR/containerd/containerd.sock" \
     --hostname-override "$NODE" --node-ip "$NODE_IP" --cert-dir "$DIR/kubelet/pki" --v 1
   wait_for "node $NODE Ready" 120 node_ready
-  # The kubelet registers the node tainted not-ready; kube-controller-manager's node lifecycle controller (not
-  # run here) lifts the taint once the node is Ready, so this does it for the single node.
+  # The kubelet registers the node tainted not-ready; kube-controller-manager's node lifecycle controller lifts
+  # the taint once the node is Ready. Without it, this does it for the single node (with it, sooner).
   api "/api/v1/nodes/$NODE" -X PATCH -H 'Content-Type: application/merge-patch+json' -d '{"spec":{"taints":null}}' >/dev/null
   env_lines
 }
@@ -278,9 +304,9 @@ env_lines() {
 
 status() {
   local rc=0
-  for p in etcd registry kube-apiserver kube-scheduler containerd kubelet; do
+  for p in etcd registry kube-apiserver kube-scheduler kube-controller-manager containerd kubelet; do
     if running "$p"; then echo "$p: running (pid $(cat "$(pidfile "$p")"))"
-    elif [ "$p" = kube-scheduler ]; then echo "$p: not running (optional)"
+    elif [ "$p" = kube-scheduler ] || [ "$p" = kube-controller-manager ]; then echo "$p: not running (optional)"
     else echo "$p: not running"; rc=1; fi
   done
   if [ $rc = 0 ] && node_ready; then echo "node $NODE: Ready"; env_lines; else echo "node $NODE: not Ready"; rc=1; fi
@@ -310,6 +336,7 @@ stop() {
     for t in $($c containers ls -q 2>/dev/null); do $c containers delete "$t" >/dev/null 2>&1 || true; done
   fi
   stop_one containerd
+  stop_one kube-controller-manager
   stop_one kube-scheduler
   stop_one kube-apiserver
   stop_one registry

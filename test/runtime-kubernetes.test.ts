@@ -19,6 +19,7 @@ import { Cluster } from '../src/runtime/kubernetes/cluster.ts';
 import { pushArtifactImage } from '../src/builds/oci-image.ts';
 import { ROOT, api, fixtureRepo, routerLoad, startTestPlatform, waitFor, type RunningPlatform } from './support/platform.ts';
 import { pushBusyboxImage, pushNodeImage } from './support/registry-images.ts';
+import { startRegistry } from './support/registry.ts';
 
 const KUBECONFIG = process.env.SLIPWAY_TEST_KUBECONFIG;
 const REGISTRY = process.env.SLIPWAY_TEST_REGISTRY;
@@ -27,7 +28,7 @@ const NODE = process.env.SLIPWAY_TEST_KUBERNETES_NODE;
 const onNode = NODE ? { nodeName: NODE } : {};
 const CASES = [
   'runtime driver conformance: kubernetes',
-  'kubernetes driver: Secrets, labels, limits, logs, refused images, artifact images',
+  'kubernetes driver: Secrets, labels, limits, logs, refused images, registry credentials, volume claims, artifact images',
   'SLIPWAY_RUNTIME=kubernetes: a service built from source rolls out (rolling, then canary) through the router with no failed request',
 ];
 
@@ -111,6 +112,61 @@ if (!KUBECONFIG) {
       const bad = id();
       await assert.rejects(driver.start({ id: bad, labels, image: `${REGISTRY}/slipway-test/nothing-here:1`, command: [], env: {}, files: [], ports: [] }), (err: Error) => err instanceof ImagePullError && err.terminal);
       assert.equal((await driver.list()).some((i) => i.id === bad), false);
+    });
+
+    it('pulls from a registry that asks for credentials with the saved ones (an image pull Secret), and fails terminally without them or with wrong ones', async () => {
+      const users = { puller: 'pull-pass-1' };
+      const registry = await startRegistry({ users });
+      try {
+        const private_ = await pushBusyboxImage(registry.address, 'slipway-test/private', `t${run}`, { username: 'puller', password: users.puller });
+        const refused = id();
+        await assert.rejects(
+          driver.start({ id: refused, labels, image: private_, command: ['/bin/sh', '-c', 'exec sleep 60'], env: {}, files: [], ports: [] }),
+          (err: Error) => err instanceof ImagePullError && err.terminal && /unauthorized|401|authoriz/i.test(err.message),
+        );
+        assert.equal((await driver.list()).some((i) => i.id === refused), false);
+        // Wrong credentials: final once the kubelet's next attempt, after its back-off, is refused too.
+        const wrong = id();
+        await assert.rejects(
+          driver.start({ id: wrong, labels, image: private_, registryAuth: { username: 'puller', password: 'not-the-password', serveraddress: registry.address }, command: ['/bin/sh', '-c', 'exec sleep 60'], env: {}, files: [], ports: [] }),
+          (err: Error) => err instanceof ImagePullError && err.terminal && /unauthorized|401|authoriz/i.test(err.message),
+        );
+        assert.equal((await driver.list()).some((i) => i.id === wrong), false);
+        const inst = await driver.start({ id: id(), labels, image: private_, registryAuth: { username: 'puller', password: users.puller, serveraddress: registry.address }, command: ['/bin/sh', '-c', 'echo pulled; exec sleep 60'], env: {}, files: [], ports: [] });
+        const pod = await cluster.core.readNamespacedPod({ name: inst.id, namespace: 'slipway-kdrv' });
+        assert.deepEqual(pod.spec!.imagePullSecrets!.map((s) => s.name), [`${inst.id}-pull`]);
+        const pull = await cluster.core.readNamespacedSecret({ name: `${inst.id}-pull`, namespace: 'slipway-kdrv' });
+        assert.equal(pull.type, 'kubernetes.io/dockerconfigjson');
+        assert.equal(inst.state, 'running');
+        await driver.stop(inst.id, 1);
+        await assert.rejects(cluster.core.readNamespacedSecret({ name: `${inst.id}-pull`, namespace: 'slipway-kdrv' }), 'the pull Secret goes with the instance');
+      } finally {
+        await registry.stop();
+      }
+    });
+
+    it('mounts a volume as a PersistentVolumeClaim that outlives the instance, and removes it with the volume', async (t) => {
+      const classes = (await cluster.get('/apis/storage.k8s.io/v1/storageclasses')).includes('"storageclass.kubernetes.io/is-default-class":"true"');
+      if (!classes) return t.skip('the cluster has no default StorageClass to bind claims (scripts/local-kubernetes.sh makes one when kube-controller-manager runs)');
+      const volume = { name: `data-${run}`, hostPath: '', mountPath: '/data', sizeMb: 16 };
+      const first = await driver.start({ id: id(), labels, image, command: ['/bin/sh', '-c', 'echo kept > "$SLIPWAY_VOLUME_DIR/note"; exec sleep 60'], env: {}, files: [], ports: [], volumes: [volume] });
+      const claim = await cluster.core.readNamespacedPersistentVolumeClaim({ name: `vol-${volume.name}`, namespace: 'slipway-kdrv' });
+      assert.equal(claim.status!.phase, 'Bound');
+      assert.equal(claim.spec!.resources!.requests!.storage, '16Mi');
+      const pod = await cluster.core.readNamespacedPod({ name: first.id, namespace: 'slipway-kdrv' });
+      assert.equal(pod.spec!.volumes!.find((v) => v.persistentVolumeClaim)?.persistentVolumeClaim!.claimName, `vol-${volume.name}`);
+      await waitFor(async () => (await driver.exec(first.id, ['/bin/sh', '-c', 'cat /data/note'])).output === 'kept\n', 30_000, 'the file written on the volume');
+      await driver.stop(first.id, 1);
+      // A later instance mounts the same claim and finds what the first wrote.
+      const second = await driver.start({ id: id(), labels, image, command: ['/bin/sh', '-c', 'exec sleep 60'], env: {}, files: [], ports: [], volumes: [volume] });
+      assert.deepEqual(await driver.exec(second.id, ['/bin/sh', '-c', 'cat /data/note']), { exitCode: 0, output: 'kept\n' });
+      await driver.stop(second.id, 1);
+      const pv = claim.spec!.volumeName!;
+      await driver.removeVolume(volume.name);
+      await waitFor(async () => (await cluster.core.readNamespacedPersistentVolumeClaim({ name: `vol-${volume.name}`, namespace: 'slipway-kdrv' }).then(() => false, () => true)), 60_000, 'the claim deleted');
+      // Reclaim policy Delete: the bound volume goes with its claim.
+      await waitFor(async () => (await cluster.core.readPersistentVolume({ name: pv }).then(() => false, () => true)), 120_000, 'the volume deleted');
+      console.log(`kubernetes volume: claim vol-${volume.name} bound to ${pv}, kept across two instances, deleted with the volume`);
     });
 
     it('runs a release that has only a built artifact: the artifact as an image layer, at /app', async () => {
@@ -257,10 +313,13 @@ if (!KUBECONFIG) {
       });
       assert.equal(patched.status, 200, JSON.stringify(patched.body));
       const fresh = await waitFor(async () => (await containers()).find((c) => !oldReleases.has(c.release)), 300_000, 'an instance of the new release');
-      // The kubelet has failed the readiness probe of the new Pod twice or more.
+      // The kubelet has failed the readiness probe of the new Pod twice or more (one event per distinct message:
+      // a probe that came before the app listened is counted apart from the 503s).
       const failed = await waitFor(async () => {
-        const e = (await probeEvents(fresh.name)).find((x) => x.message.startsWith('Readiness probe failed'));
-        return e && e.count >= 2 ? e : undefined;
+        const es = (await probeEvents(fresh.name)).filter((x) => x.message.startsWith('Readiness probe failed'));
+        const count = es.reduce((n, x) => n + x.count, 0);
+        const last = es.find((x) => x.message.includes('503')) ?? es[0];
+        return last && count >= 2 ? { message: last.message, count } : undefined;
       }, 300_000, 'two failed readiness probes');
       const pod = await cluster.core.readNamespacedPod({ name: fresh.name, namespace: `slipway-${project}` });
       assert.deepEqual({ ...pod.spec!.containers[0].readinessProbe!.httpGet, scheme: undefined }, { path: '/health', port: 8080, scheme: undefined });

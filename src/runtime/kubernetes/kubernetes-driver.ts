@@ -17,11 +17,16 @@ import { ImagePullError, type InstanceEvent, type InstanceLabels, type InstanceS
 import { ValidationError } from '../../errors/errors.ts';
 import { InstanceWatch, SingleFlight } from '../instance-watch.ts';
 import { Cluster, statusOf, type ClusterOptions } from './cluster.ts';
-import { CONTAINER, LABEL, claimManifest, imagePullProblem, isTerminalPull, namespaceManifest, namespaceName, observedOf, podManifest, readinessOf, pullSecretManifest, pullSecretName, secretManifest, selectorOf } from './pod-manifest.ts';
+import { CONTAINER, LABEL, claimManifest, imagePullProblem, isAuthRefusal, isTerminalPull, namespaceManifest, namespaceName, observedOf, podManifest, readinessOf, pullSecretManifest, pullSecretName, secretManifest, selectorOf } from './pod-manifest.ts';
 import { PodLogs } from './pod-logs.ts';
 
 const ID_PATTERN = /^[a-z0-9]([a-z0-9-]{0,251}[a-z0-9])?$/;
 const WATCH_INTERVAL_MS = 500;
+/**
+ * A refused pull of a Pod with a pull Secret is final when the kubelet's next attempt (after its image
+ * back-off, 10 s) is refused too, or at the latest after this long.
+ */
+const AUTH_REFUSAL_MAX_MS = 60_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface KubernetesDriverOptions extends ClusterOptions {
@@ -198,6 +203,9 @@ export class KubernetesDriver implements RuntimeDriver {
   private async waitLaunched(namespace: string, id: string, opts: StartOptions): Promise<ObservedInstance> {
     const deadline = Date.now() + (this.opts.startTimeoutMs ?? 300_000);
     let told = '';
+    /** when a Pod with a pull Secret was first refused, and whether the kubelet has backed off since (and so tries again) */
+    let authRefusedSince: number | undefined;
+    let backedOff = false;
     for (;;) {
       let pod: V1Pod;
       try {
@@ -214,7 +222,14 @@ export class KubernetesDriver implements RuntimeDriver {
       }
       const problem = imagePullProblem(pod);
       const image = pod.spec?.containers[0]?.image ?? '';
-      if (problem && (isTerminalPull(problem) || Date.now() > deadline)) {
+      // A refusal of the credentials a Pod names is final once the kubelet has tried again (isAuthRefusal).
+      const withSecret = (pod.spec?.imagePullSecrets ?? []).length > 0;
+      const authRefused = problem !== undefined && withSecret && isAuthRefusal(problem);
+      if (authRefused && authRefusedSince !== undefined && !backedOff && Date.now() - authRefusedSince >= AUTH_REFUSAL_MAX_MS) backedOff = true;
+      const settling = authRefused && !backedOff;
+      if (authRefused) authRefusedSince ??= Date.now();
+      else if (authRefusedSince !== undefined && problem?.reason === 'ImagePullBackOff') backedOff = true;
+      if (problem && ((isTerminalPull(problem) && !settling) || Date.now() > deadline)) {
         await this.discard(namespace, id);
         throw new ImagePullError(image, problem.message, isTerminalPull(problem));
       }

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { InstanceSpec } from '../driver.ts';
-import { imagePullProblem, isTerminalPull, namespaceName, observedOf, podManifest, pullSecretManifest, readinessOf, secretManifest } from './pod-manifest.ts';
+import { imagePullProblem, isAuthRefusal, isTerminalPull, namespaceName, observedOf, podManifest, pullSecretManifest, readinessOf, secretManifest } from './pod-manifest.ts';
 
 const spec: InstanceSpec = {
   id: 'shop--web--web-r3-0-abc',
@@ -121,6 +121,11 @@ describe('kubernetes pod manifest', () => {
     assert.equal(isTerminalPull(refused), true);
     const flaky = imagePullProblem(waiting('ErrImagePull', 'dial tcp 10.0.0.1:443: i/o timeout'))!;
     assert.equal(isTerminalPull(flaky), false);
+    const unauthorized = imagePullProblem(waiting('ErrImagePull', 'failed to resolve reference "r/x:1": pulling from host r failed with status code [manifests 1]: 401 Unauthorized'))!;
+    assert.equal(isTerminalPull(unauthorized), true);
+    assert.equal(isAuthRefusal(unauthorized), true, 'refused credentials: the kubelet may have pulled before it could read the pull Secret');
+    assert.equal(isAuthRefusal(refused), false);
+    assert.equal(isAuthRefusal(imagePullProblem(waiting('ImagePullBackOff', 'Back-off pulling image "r/x:1"'))!), false);
     assert.equal(imagePullProblem(waiting('ContainerCreating', '')), undefined);
   });
 

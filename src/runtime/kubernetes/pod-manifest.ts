@@ -287,3 +287,14 @@ export function imagePullProblem(pod: V1Pod): { reason: string; message: string 
 export function isTerminalPull(p: { reason: string; message: string }): boolean {
   return p.reason === 'InvalidImageName' || p.reason === 'ErrImageNeverPull' || /not found|manifest unknown|unauthorized|denied|forbidden|401|403|404/i.test(p.message);
 }
+
+/**
+ * The registry refused the credentials (or their absence). For a Pod that names a pull Secret this is not
+ * final at first: the kubelet reads a new Pod's pull Secrets through a cache that may not be allowed to read
+ * them yet (the API server's node authorizer learns of the Pod a moment later), and then pulls without
+ * credentials ("Unable to retrieve pull secret, the image pull may not succeed"); its next attempt, after its
+ * back-off, has them.
+ */
+export function isAuthRefusal(p: { reason: string; message: string }): boolean {
+  return p.reason === 'ErrImagePull' && /unauthorized|denied|forbidden|401|403/i.test(p.message) && !/not found|manifest unknown|404/i.test(p.message);
+}
