@@ -336,6 +336,12 @@ backend app
       }
     }
 
+    if (ACCESS_LOG) {
+      // HAProxy drops a line rather than wait when the log pipe is full (access-log.ts): say how many it dropped.
+      const dropped = /^DroppedLogs: (\d+)$/m.exec(await cliCommand(haproxyFiles.adminSocket, 'show info', 2000))?.[1] ?? '?';
+      console.log(`  haproxy (HaproxyRouter) access-log lines dropped: ${dropped}`);
+    }
+
     const summary = targets.map((t) => {
       const rs = results.get(t.name)!;
       return { name: t.name, rps: median(rs.map((r) => r.rps)), p50: median(rs.map((r) => r.p50ms)), p99: median(rs.map((r) => r.p99ms)), cpu: median(rs.map((r) => r.cpuUsPerReq)) };

@@ -24,3 +24,17 @@ it("gives the service-wide p50/p90/p99 of a window, all releases together (the H
   assert.equal(t.latency('shop/web', 3000, 4000), undefined);
   assert.equal(t.latency('shop/other', 0, 4000), undefined);
 });
+
+it('keeps a busy service to its bounds, dropping old samples in batches: the newest are always there', () => {
+  const t = new ReleaseTraffic();
+  const r = { route: 'shop/web/p01', endpoint: 'shop--web--web-r3-0-abcdef', status: 200, durationMs: 1 };
+  // More than the 200,000 kept (plus the batch slack): the oldest went, the last second's are all counted.
+  for (let i = 0; i < 450_000; i++) t.record(r, 1_000_000 + Math.floor(i / 1000));
+  const all = t.window('shop/web', 0, 2_000_000).get(3)!.requests;
+  assert.ok(all >= 200_000 && all <= 220_000, `kept ${all}`);
+  assert.equal(t.window('shop/web', 1_000_449, 1_000_450).get(3)!.requests, 1000);
+  // Samples older than 15 minutes go (once a minute past that): a window of the last minute holds only new ones.
+  const later = 1_000_000 + 17 * 60_000;
+  t.record(r, later);
+  assert.equal(t.window('shop/web', 0, later + 1).get(3)!.requests, 1);
+});
