@@ -19,6 +19,8 @@ export interface RouterState {
   backends: Backend[];
   hosts: [string, string][];
   sni: [string, string][];
+  /** the last spare backend number used (spares.ts): a restarted router never declares one twice */
+  spareSeq?: number;
 }
 
 export function writeState(file: string, state: RouterState): void {

@@ -29,6 +29,11 @@ export interface StructureContext {
   tls: boolean;
   pagesDir: string;
   internalDir: string;
+  /**
+   * `keep`: a route HAProxy holds keeps the backend name it has (a spare's, see spares.ts), for a pass without
+   * a reload; `own`: every backend takes its route's own name (`proxyName(routeKey)`), as a reload writes it.
+   */
+  names: 'keep' | 'own';
 }
 
 /**
@@ -49,7 +54,7 @@ export function structureOf(table: RoutingTable, ctx: StructureContext): Structu
     const tcpPort = tcp ? ctx.tcpPorts.get(route.key) : undefined;
     if (tcp && tcpPort === undefined) continue;
     const prev = ctx.applied.get(route.key);
-    const name = backendName(route.key);
+    const name = ctx.names === 'keep' && prev ? prev.name : backendName(route.key);
     const b: Backend = {
       key: route.key,
       route,
