@@ -7,8 +7,10 @@
  *   admin socket, with no reload: each backend pre-allocates server slots (`s1`…`sN`), and a slot
  *   takes an endpoint with `set server addr/weight/state`. A removed endpoint's slot is set to `drain` (no
  *   new requests, in-flight ones finish) and is freed (`maint`) once `show stat` counts nothing on it.
- * - Structural changes (routes, hosts, load-balancing mode, maintenance, more slots) rewrite the
- *   configuration and reload through the master socket. The master starts a new worker that takes the
+ * - A new route that a plain backend can carry takes an idle spare backend, and host changes are map
+ *   entries: also through the Runtime API, with no reload (see spares.ts).
+ * - Other structural changes (a route gone, load-balancing mode, access rules, maintenance, more slots, the
+ *   spares used up) rewrite the configuration and reload through the master socket. The master starts a new worker that takes the
  *   listening sockets over (`expose-fd listeners`) and starts with the slots written into the
  *   configuration as they are; the old worker finishes its requests, answering the next request on each
  *   idle keep-alive connection before closing it. No connection is refused and no request is lost.
