@@ -78,6 +78,7 @@ interface Draining {
 }
 
 const STATS_INTERVAL_MS = 100;
+const WATCH_MS = 5000;
 const CERT_CHECK_MS = 5000;
 const ALIVE_CHECK_MS = 2000;
 /** A reload names routes on spares this long after the last one was taken (see scheduleTidy), */
@@ -129,6 +130,8 @@ export class HaproxyRouter implements Router {
   private loadEpoch = 0;
   private loadAt = 0;
   private statsFetch?: Promise<void>;
+  /** backends whose counts were asked for (inFlight), by when: read with the draining ones for a while */
+  private readonly watched = new Map<string, number>();
   private statsTimer?: NodeJS.Timeout;
 
   private dirty = false;
@@ -322,14 +325,19 @@ export class HaproxyRouter implements Router {
   /**
    * Requests in flight to an endpoint, from HAProxy's `show stat` (current plus queued sessions on its
    * slots, summed over the current worker and old ones still finishing after a reload). The count is a
-   * cache refreshed every 100 ms while anything drains, and on demand. An endpoint that left the table
+   * cache refreshed every 100 ms while anything drains, and on demand; it reads only the backends of
+   * draining slots and of endpoints asked about in the last few seconds (the first answer for another
+   * endpoint may be 0). An endpoint that left the table
    * counts at least 1 until a count taken after its slot entered drain says otherwise, so a caller waiting
    * for 0 never stops an instance that HAProxy may still send a request to.
    */
   inFlight(endpointId: string): number {
     if (Date.now() - this.loadAt > STATS_INTERVAL_MS) void this.refreshLoad();
     let n = 0;
-    for (const loc of this.endpointLocations.get(endpointId) ?? []) n += this.load.get(loc) ?? 0;
+    for (const loc of this.endpointLocations.get(endpointId) ?? []) {
+      n += this.load.get(loc) ?? 0;
+      this.watched.set(loc.slice(0, loc.indexOf('/')), Date.now());
+    }
     const removalPending = this.activeIds.has(endpointId) && !this.desiredIds.has(endpointId);
     let drainUnconfirmed = false;
     for (const d of this.draining.values()) if (d.endpointId === endpointId && this.loadEpoch <= d.sinceEpoch) drainUnconfirmed = true;
@@ -579,7 +587,11 @@ export class HaproxyRouter implements Router {
     if (this.statsFetch || !this.started) return this.statsFetch ?? Promise.resolve();
     const epoch = ++this.fetchEpoch;
     this.statsFetch = (async () => {
-      this.load = await this.master.serverLoad();
+      // Only the backends of draining slots and of endpoints asked about lately are read (under any name they had).
+      const backends = new Set([...this.draining.keys()].map((loc) => loc.slice(0, loc.indexOf('/'))));
+      for (const [b, at] of this.watched) if (Date.now() - at < WATCH_MS) backends.add(b);
+      else this.watched.delete(b);
+      this.load = backends.size ? await this.master.serverLoad([...backends]) : new Map();
       this.loadEpoch = epoch;
       this.loadAt = Date.now();
     })()
