@@ -5,7 +5,7 @@
  */
 import { endpointMapCommand } from './access-log-format.ts';
 import { SERVER_PREFIX } from './config.ts';
-import { FREE_SLOT, slotCommands, type Backend } from './slots.ts';
+import { FREE_SLOT, slotCommands, type Backend, type Slot } from './slots.ts';
 
 export interface SlotPlan {
   now: string[];
@@ -14,7 +14,7 @@ export interface SlotPlan {
   newlyDraining: [string, string][];
   /** slots that carry an endpoint in the table again (a drain there is over) */
   serving: string[];
-  /** some backend's model moved */
+  /** some backend's slots moved (else the saved model need not be written again) */
   moved: boolean;
 }
 
@@ -30,12 +30,13 @@ export function planSlots(backends: Backend[], next: Map<string, Backend>, appli
   for (const b of backends) {
     const prev = applied.get(b.key);
     if (prev === b) continue;
-    plan.moved = true;
+    if (!prev || prev.name !== b.name || prev.slotCount !== b.slotCount) plan.moved = true;
     // The running worker knows the backend by the name it loaded; a reload may give it its own name.
     const running = prev?.name ?? b.name;
     for (let i = 0; i < Math.max(b.slots.length, prev?.slots.length ?? 0); i++) {
       const was = prev?.slots[i] ?? FREE_SLOT;
       const will = b.slots[i] ?? FREE_SLOT;
+      if (!sameSlot(was, will)) plan.moved = true;
       const server = `${SERVER_PREFIX}${i + 1}`;
       // Slots the running worker already has change now; new ones exist only after the reload (which writes
       // every slot as it will be, so a renamed backend needs nothing after it).
@@ -64,6 +65,10 @@ export function planSlots(backends: Backend[], next: Map<string, Backend>, appli
     });
   }
   return plan;
+}
+
+function sameSlot(a: Slot, b: Slot): boolean {
+  return a.endpoint?.id === b.endpoint?.id && a.removed === b.removed && a.state === b.state && a.addr === b.addr && a.port === b.port && a.weight === b.weight;
 }
 
 /**
