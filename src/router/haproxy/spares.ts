@@ -79,6 +79,7 @@ export function servedWithoutReload(applied: Map<string, Backend>, next: Map<str
   for (const key of applied.keys()) if (!next.has(key)) return false;
   for (const [key, b] of next) {
     const prev = applied.get(key);
+    if (prev === b) continue;
     if (prev ? !sameBackendSpec(prev, b) : !taken.has(b.name)) return false;
   }
   return true;
