@@ -13,8 +13,9 @@
  *     recorded), GET /v3/apps/{guid} (the CF face);
  *   - one service's rollout with the others idle, against the same rollout alone on an empty platform;
  *   - control-plane CPU per resync of every key (idle, resync every SLIPWAY_RESYNC_MS);
- *   - HAProxy: a reload (a route added) and a Runtime-API update (one endpoint re-weighted) through slipway's
- *     HaproxyRouter at services × instances servers, from setTable to settled;
+ *   - HAProxy: a Runtime-API update (one endpoint re-weighted), a new route (on a spare backend) and a reload
+ *     (a route no spare fits) through slipway's HaproxyRouter at services × instances servers, from setTable
+ *     to settled;
  *   - memory (RSS) of the control plane, HAProxy and the instance host.
  * Environment: BENCH_IDLE_SECONDS (30), BENCH_SAMPLES (200), BENCH_ROLLOUTS (3), BENCH_PER_SERVICE_LIST=0,
  * BENCH_CPU_PROF=<dir> (a V8 CPU profile of each control plane, written when it stops).

@@ -138,6 +138,8 @@ export class HaproxyRouter implements Router {
   private loop?: Promise<void>;
   /** tables handed to setTable so far, and how many of them HAProxy serves (a pass serves all handed before it began) */
   private handedGen = 0;
+  /** JSON of the routes and backends in the saved model, by object (see writeState) */
+  private readonly stateJson = new WeakMap<object, string>();
   /** the table the saved model was written with */
   private savedTable?: RoutingTable;
   private servedGen = 0;
@@ -550,6 +552,7 @@ export class HaproxyRouter implements Router {
       if (!b || !slot?.removed || slot.endpoint?.id !== d.endpointId) continue;
       cmds.push(`set server ${loc} state maint`);
       b.slots[i] = { ...FREE_SLOT, addr: slot.addr, port: slot.port, weight: slot.weight };
+      this.stateJson.delete(b);
     }
     await this.master.runtime(cmds);
     if (cmds.length === 0 && this.draining.size === draining) return false;
@@ -604,7 +607,7 @@ export class HaproxyRouter implements Router {
   private saveState(): void {
     this.savedTable = this.desired;
     try {
-      writeState(this.files.stateFile, { host: this.opts.host, port: this.port, tlsPort: this.tlsPort, metricsPort: this.metricsPort, table: this.desired, backends: [...this.applied.values()], hosts: [...this.appliedHosts], sni: [...this.appliedSni], spareSeq: this.spareSeq });
+      writeState(this.files.stateFile, { host: this.opts.host, port: this.port, tlsPort: this.tlsPort, metricsPort: this.metricsPort, table: this.desired, backends: [...this.applied.values()], hosts: [...this.appliedHosts], sni: [...this.appliedSni], spareSeq: this.spareSeq }, this.stateJson);
     } catch (err) {
       this.opts.logger?.warn({ err: (err as Error).message }, 'router state not saved: a restarted control plane will restart haproxy');
     }
