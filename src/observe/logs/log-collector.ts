@@ -35,8 +35,6 @@ export class LogCollector {
   private unwatch?: () => void;
   private scanning = false;
   private stopped = false;
-  /** a count moved since cursors.json was last written (with thousands of instances the write is not free) */
-  private moved = false;
 
   constructor(
     private readonly driver: RuntimeDriver,
@@ -94,8 +92,6 @@ export class LogCollector {
   }
 
   private saveCursors(): void {
-    if (!this.moved) return;
-    this.moved = false;
     const live: Record<string, number> = {};
     for (const [id, f] of this.followed) live[id] = f.taken;
     const next = { ...this.cursors, ...live };
@@ -104,9 +100,7 @@ export class LogCollector {
       fs.writeFileSync(`${this.cursorFile}.tmp`, JSON.stringify(next));
       fs.renameSync(`${this.cursorFile}.tmp`, this.cursorFile);
       this.cursors = next;
-    } catch {
-      this.moved = true;
-    }
+    } catch {}
   }
 
   private async scan(): Promise<void> {
@@ -120,11 +114,7 @@ export class LogCollector {
       }
       // Forget cursors of instances the runtime no longer knows and that are not followed.
       const known = new Set(all.map((i) => i.id));
-      for (const id of Object.keys(this.cursors)) {
-        if (known.has(id) || this.followed.has(id)) continue;
-        delete this.cursors[id];
-        this.moved = true;
-      }
+      for (const id of Object.keys(this.cursors)) if (!known.has(id) && !this.followed.has(id)) delete this.cursors[id];
     } catch (err) {
       this.opts.logger.debug({ err: (err as Error).message }, 'log scan failed');
     } finally {
@@ -142,7 +132,6 @@ export class LogCollector {
       seen++;
       if (seen <= Math.max(skip, f.taken)) return;
       f.taken = seen;
-      this.moved = true;
       this.emit({ ts: l.ts, project, service, instance: inst.id, stream: l.stream, line: l.line });
     };
     this.followed.set(inst.id, f);
@@ -165,7 +154,6 @@ export class LogCollector {
           // Followed to the end, or not begun (a just-started instance may have written no output file yet):
           // the count is kept, so the next scan follows it again from there if the runtime still lists it.
           this.cursors[inst.id] = Math.max(this.cursors[inst.id] ?? 0, f.taken);
-          this.moved = true;
           setTimeout(() => {
             if (this.followed.get(inst.id) === f) this.followed.delete(inst.id);
           }, 500).unref();
