@@ -154,6 +154,8 @@ export class HaproxyRouter implements Router {
   private tidyDue = false;
   private tidyTimer?: NodeJS.Timeout;
   private tidySince = 0;
+  /** the loaded configuration serves `/routes` (router metrics on and routes.prom small enough) */
+  private routeInfoServed = false;
 
   constructor(private readonly opts: HaproxyRouterOptions) {
     const dir = path.resolve(opts.dataDir, 'router');
@@ -500,6 +502,9 @@ export class HaproxyRouter implements Router {
   /** Gives each new route that fits a spare (see spares.ts) one of the running worker's idle spares; returns their names. */
   private takeSpares(backends: Backend[], hosts: Map<string, string>): Set<string> {
     const taken = new Set<string>();
+    // While HAProxy serves `/routes` (a file it reads when it loads, see ROUTE_INFO_MAX_BYTES) a new route
+    // reloads, so that `/routes` names it once it is served; past that size spares carry new routes.
+    if (this.routeInfoServed) return taken;
     const renamed = new Map<string, string>();
     let free = 0;
     for (const b of backends) {
@@ -616,6 +621,7 @@ export class HaproxyRouter implements Router {
   private writeStructure(backends: Backend[], hosts: Map<string, string>, sni: Map<string, string>, spares: string[]): void {
     const idle = spares.map((name) => spareSpec(name, this.slotsPerBackend));
     const routeInfo = this.metricsPort !== undefined ? renderRouteInfo(backends.map((b) => b.route)) : '';
+    this.routeInfoServed = this.metricsPort !== undefined && Buffer.byteLength(routeInfo) <= ROUTE_INFO_MAX_BYTES;
     const cfg = renderConfig({
       dir: this.dir,
       bindHost: this.opts.host,
@@ -624,7 +630,7 @@ export class HaproxyRouter implements Router {
       hardStopAfterSeconds: 60,
       accessLog: !!this.opts.accessLog,
       ...(this.tlsPort !== undefined ? { tls: { port: this.tlsPort, passthrough: sni.size > 0 } } : {}),
-      ...(this.metricsPort !== undefined ? { metrics: { port: this.metricsPort, routeInfo: Buffer.byteLength(routeInfo) <= ROUTE_INFO_MAX_BYTES } } : {}),
+      ...(this.metricsPort !== undefined ? { metrics: { port: this.metricsPort, routeInfo: this.routeInfoServed } } : {}),
     });
     if (this.tlsPort !== undefined) this.writeCrtList();
     // Read by HAProxy when it loads the configuration, so written with it (the routes change only with it).

@@ -6,7 +6,8 @@
  * common case: an HTTP service with a handful of instances) takes one of them in the running worker through
  * the Runtime API: its slots take the endpoints (`set server`), `routes.map` names the route for the access
  * log, and `hosts.map` sends its hosts there (`add map`), last, so no request meets it before its servers are
- * up. Only what the spares cannot hold (another load-balancing mode, access rules, a canary's pins, TCP, more
+ * up. While router metrics serve `/routes` (a file HAProxy reads when it loads: small tables only) new routes
+ * reload instead, so that `/routes` names them once they are served. Only what the spares cannot hold (another load-balancing mode, access rules, a canary's pins, TCP, more
  * slots, a route going away) reloads; a reload also runs when the block is used up, and it then declares a
  * larger one (as many spares as routes, bounded), so filling a platform reloads a logarithmic number of times.
  *
