@@ -13,8 +13,9 @@
  *     recorded), GET /v3/apps/{guid} (the CF face);
  *   - one service's rollout with the others idle, against the same rollout alone on an empty platform;
  *   - control-plane CPU per resync of every key (idle, resync every SLIPWAY_RESYNC_MS);
- *   - HAProxy: a reload (a route added) and a Runtime-API update (one endpoint re-weighted) through slipway's
- *     HaproxyRouter at services × instances servers, from setTable to settled;
+ *   - HAProxy: a Runtime-API update (one endpoint re-weighted), a new route (on a spare backend) and a reload
+ *     (a route no spare fits) through slipway's HaproxyRouter at services × instances servers, from setTable
+ *     to settled;
  *   - memory (RSS) of the control plane, HAProxy and the instance host.
  * Environment: BENCH_IDLE_SECONDS (30), BENCH_SAMPLES (200), BENCH_ROLLOUTS (3), BENCH_PER_SERVICE_LIST=0,
  * BENCH_CPU_PROF=<dir> (a V8 CPU profile of each control plane, written when it stops).
@@ -43,6 +44,8 @@ const log = (...a: unknown[]) => console.log(...a);
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))];
 const median = (xs: number[]) => pct(xs, 50);
 const ms = (x: number) => `${x.toFixed(1)} ms`;
+/** The machine is shared: each number is logged with the load average it was taken at. */
+const load = () => `[load ${os.loadavg()[0].toFixed(1)}]`;
 
 interface ControlPlane {
   name: string;
@@ -187,7 +190,7 @@ async function populate(cp: ControlPlane, count: number): Promise<number> {
   const created = performance.now() - t0;
   await waitFor(async () => (await pending(cp)) === 0, 3_600_000, 'every service COMPLETED');
   const converged = performance.now() - t0;
-  log(`  [${cp.name}] ${count} services × ${PER_SERVICE} instances: created in ${(created / 1000).toFixed(1)} s, all COMPLETED after ${(converged / 1000).toFixed(1)} s`);
+  log(`  [${cp.name}] ${count} services × ${PER_SERVICE} instances: created in ${(created / 1000).toFixed(1)} s, all COMPLETED after ${(converged / 1000).toFixed(1)} s ${load()}`);
   return converged;
 }
 
@@ -243,7 +246,7 @@ async function latencies(cp: ControlPlane, what: string, n: number, f: (i: numbe
   const xs: number[] = [];
   for (let i = 0; i < Math.min(3, n); i++) await f(i); // warm-up
   for (let i = 0; i < n; i++) xs.push(await f(i));
-  log(`  ${what.padEnd(34)} p50 ${ms(median(xs)).padStart(9)}  p99 ${ms(pct(xs, 99)).padStart(9)}  max ${ms(Math.max(...xs)).padStart(9)}  (n=${n})`);
+  log(`  ${what.padEnd(34)} p50 ${ms(median(xs)).padStart(9)}  p99 ${ms(pct(xs, 99)).padStart(9)}  max ${ms(Math.max(...xs)).padStart(9)}  (n=${n}) ${load()}`);
 }
 
 async function main() {
@@ -273,7 +276,7 @@ async function main() {
     await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
     const idleCpu = cpuSeconds(big.proc.pid!) - c0;
     const resyncs = (IDLE_SECONDS * 1000) / RESYNC_MS;
-    log(`  idle control plane: ${((idleCpu / IDLE_SECONDS) * 1000).toFixed(0)} ms CPU per s over ${IDLE_SECONDS} s, ${((idleCpu / resyncs) * 1000).toFixed(0)} ms CPU per resync of ${SERVICES} keys (resync every ${RESYNC_MS / 1000} s; includes the other idle timers)`);
+    log(`  idle control plane: ${((idleCpu / IDLE_SECONDS) * 1000).toFixed(0)} ms CPU per s over ${IDLE_SECONDS} s, ${((idleCpu / resyncs) * 1000).toFixed(0)} ms CPU per resync of ${SERVICES} keys (resync every ${RESYNC_MS / 1000} s; includes the other idle timers) ${load()}`);
 
     // Memory.
     const hostStats = await new Promise<{ count: number; rssBytes: number }>((resolve) => {
@@ -281,7 +284,7 @@ async function main() {
       big.proc.send({ op: 'host-stats' });
     });
     const hp = haproxyPids(big.dataDir);
-    log(`  RSS: control plane ${rssMb(big.proc.pid!).toFixed(0)} MB at ${hostStats.count} instances (${rssEmpty.toFixed(0)} MB empty); HAProxy ${hp.map((p) => rssMb(p).toFixed(0)).join(' + ')} MB; instance host (stand-in) ${(hostStats.rssBytes / 2 ** 20).toFixed(0)} MB`);
+    log(`  RSS: control plane ${rssMb(big.proc.pid!).toFixed(0)} MB at ${hostStats.count} instances (${rssEmpty.toFixed(0)} MB empty); HAProxy ${hp.map((p) => rssMb(p).toFixed(0)).join(' + ')} MB; instance host (stand-in) ${(hostStats.rssBytes / 2 ** 20).toFixed(0)} MB ${load()}`);
 
     // API latencies, sequential requests.
     log('  API latency (sequential requests, others idle):');
@@ -295,7 +298,7 @@ async function main() {
     const bigTimes: number[] = [];
     for (let i = 0; i < ROLLOUTS; i++) bigTimes.push((await rollout(big, probe)).totalMs);
     const ratio = median(bigTimes) / median(aloneTimes);
-    log(`  rollout of one service (${PER_SERVICE} instances, PATCH → COMPLETED, median of ${ROLLOUTS}): ${ms(median(bigTimes))} with ${SERVICES - 1} others idle vs ${ms(median(aloneTimes))} alone on an empty platform: ${ratio.toFixed(2)}x`);
+    log(`  rollout of one service (${PER_SERVICE} instances, PATCH → COMPLETED, median of ${ROLLOUTS}): ${ms(median(bigTimes))} with ${SERVICES - 1} others idle vs ${ms(median(aloneTimes))} alone on an empty platform: ${ratio.toFixed(2)}x ${load()}`);
 
     // PATCH → rollout recorded, one per service, sequentially (each leaves a rollout running behind it).
     const patchN = Math.min(SERVICES, Math.ceil(SAMPLES / 2));

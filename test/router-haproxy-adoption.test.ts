@@ -184,14 +184,16 @@ describe('HAProxy old workers after a reload', () => {
     try {
       assert.deepEqual(await getTls(tlsPort, host, agent), { status: 200, body: 'one', reused: false });
 
-      // A new route reloads HAProxy; the idle TLS connection stays with the worker that is now old.
-      router.setTable({ routes: [route(host, [ep(one)]), route('b.test.local', [ep(one)])] });
+      // A new route that no spare backend can hold (another load-balancing mode) reloads HAProxy; the idle
+      // TLS connection stays with the worker that is now old.
+      const b = (e: Endpoint): Route => ({ ...route('b.test.local', [e]), loadBalancing: { mode: 'leastConnection' } });
+      router.setTable({ routes: [route(host, [ep(one)]), b(ep(one))] });
       await router.settled();
       const procs = parseShowProc(await cliCommand(path.join(dataDir, 'router', 'master.sock'), 'show proc'));
       assert.ok(procs.workers.some((w) => !w.current), 'an old worker holds the connection');
 
       // A rollout replaces the endpoint and stops the old one.
-      router.setTable({ routes: [route(host, [ep(two)]), route('b.test.local', [ep(two)])] });
+      router.setTable({ routes: [route(host, [ep(two)]), b(ep(two))] });
       await router.settled();
       await close(one);
 

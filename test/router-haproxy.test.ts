@@ -15,6 +15,7 @@ import path from 'node:path';
 import { Pool, request } from 'undici';
 import { HaproxyRouter } from '../src/router/haproxy/haproxy-router.ts';
 import { haproxyAvailable } from '../src/router/haproxy/detect.ts';
+import { proxyName } from '../src/router/metrics.ts';
 import type { Endpoint, Route } from '../src/router/table.ts';
 
 interface Backend {
@@ -141,6 +142,25 @@ describe('HAProxy router', () => {
     await setTable([route(['kept.test'], [ep(k)]), route(['added.test'], [])]);
     assert.equal((await get('kept.test')).body, 'kept');
     assert.equal((await get('added.test')).status, 503);
+  });
+
+  test('serves new routes on spare backends without a reload; the reload when they are used up writes every route under its own name', async () => {
+    const k = await mk('spare');
+    const routes = [route(['sp0.test'], [ep(k)])];
+    await setTable(routes);
+    const cfg = fs.readFileSync(path.join(dataDir, 'router', 'haproxy.cfg'), 'utf8');
+    routes.push(route(['sp1.test'], [ep(k)]));
+    await setTable(routes);
+    assert.equal((await get('sp1.test')).body, 'spare');
+    assert.equal(fs.readFileSync(path.join(dataDir, 'router', 'haproxy.cfg'), 'utf8'), cfg, 'a new plain route must not rewrite the configuration');
+    // More new routes than spares: one reload, which writes every route's backend under its own name.
+    for (let i = 2; i < 40; i++) routes.push(route([`sp${i}.test`], [ep(k)]));
+    await setTable(routes);
+    const reloaded = fs.readFileSync(path.join(dataDir, 'router', 'haproxy.cfg'), 'utf8');
+    for (const r of routes) {
+      assert.equal((await get(r.hosts[0])).body, 'spare', r.hosts[0]);
+      assert.match(reloaded, new RegExp(`^backend ${proxyName(r.key)}$`, 'm'));
+    }
   });
 
   test('spreads requests round robin over three instances', async () => {

@@ -2,7 +2,9 @@
  * The HAProxy data plane at services × instances servers, through slipway's own HaproxyRouter (what the
  * controllers call): from `setTable` to `settled()` for
  *   - a Runtime-API update: one endpoint of one route re-weighted (no reload);
- *   - a reload: one route added (a new backend: the configuration is rewritten, checked and reloaded);
+ *   - a new route on a spare backend (Runtime API only: server slots, then the host map);
+ *   - a reload: one route added that no spare holds (least-connection balancing: the configuration is
+ *     rewritten, checked and reloaded);
  * and, as the peer of the reload, HAProxy's own `haproxy -c` check of the same configuration file.
  * The endpoints point at 127.0.0.1 ports nobody dials (no request is sent in this phase).
  */
@@ -51,11 +53,16 @@ export async function measureHaproxy(services: number, perService: number, log: 
       const i = (k * 37) % services;
       updates.push(await time({ routes: routes.map((r, n) => (n === i ? route(i, perService, 2 + (k % 5)) : r)) }));
     }
+    const added: number[] = [];
     const reloads: number[] = [];
     let extra = services;
     const grown = [...routes];
     for (let k = 0; k < 5; k++) {
       grown.push(route(extra++, perService));
+      added.push(await time({ routes: [...grown] }));
+    }
+    for (let k = 0; k < 5; k++) {
+      grown.push({ ...route(extra++, perService), loadBalancing: { mode: 'leastConnection' } });
       reloads.push(await time({ routes: [...grown] }));
     }
     const config = path.join(dataDir, 'router', 'haproxy.cfg');
@@ -65,11 +72,12 @@ export async function measureHaproxy(services: number, perService: number, log: 
       execFileSync('haproxy', ['-c', '-q', '-f', config]);
       checks.push(performance.now() - t);
     }
-    const servers = (services + 5) * perService;
+    const servers = (services + 10) * perService;
     log(`  HAProxy data plane at ${services} routes × ${perService} endpoints (${servers} servers; setTable → settled):`);
     log(`    first table                     ${first.toFixed(0)} ms`);
     log(`    Runtime-API update (1 weight)   ${median(updates).toFixed(1)} ms median of ${updates.length} (max ${Math.max(...updates).toFixed(1)} ms)`);
-    log(`    reload (1 route added)          ${median(reloads).toFixed(0)} ms median of ${reloads.length}; HAProxy's own check of that configuration (haproxy -c) ${median(checks).toFixed(0)} ms`);
+    log(`    new route (on a spare backend)  ${median(added).toFixed(1)} ms median of ${added.length} (max ${Math.max(...added).toFixed(1)} ms)`);
+    log(`    reload (1 route added, no spare fits) ${median(reloads).toFixed(0)} ms median of ${reloads.length}; HAProxy's own check of that configuration (haproxy -c) ${median(checks).toFixed(0)} ms`);
   } finally {
     await router.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });

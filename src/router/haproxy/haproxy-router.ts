@@ -7,8 +7,10 @@
  *   admin socket, with no reload: each backend pre-allocates server slots (`s1`…`sN`), and a slot
  *   takes an endpoint with `set server addr/weight/state`. A removed endpoint's slot is set to `drain` (no
  *   new requests, in-flight ones finish) and is freed (`maint`) once `show stat` counts nothing on it.
- * - Structural changes (routes, hosts, load-balancing mode, maintenance, more slots) rewrite the
- *   configuration and reload through the master socket. The master starts a new worker that takes the
+ * - A new route that a plain backend can carry takes an idle spare backend, and host changes are map
+ *   entries: also through the Runtime API, with no reload (see spares.ts).
+ * - Other structural changes (a route gone, load-balancing mode, access rules, maintenance, more slots, the
+ *   spares used up) rewrite the configuration and reload through the master socket. The master starts a new worker that takes the
  *   listening sockets over (`expose-fd listeners`) and starts with the slots written into the
  *   configuration as they are; the old worker finishes its requests, answering the next request on each
  *   idle keep-alive connection before closing it. No connection is refused and no request is lost.
@@ -30,9 +32,11 @@ import type { Router, RoutingTable } from '../table.ts';
 import { haproxyAvailable, poolOptions } from './detect.ts';
 import { HaproxyMaster } from './master.ts';
 import { HaproxyAccessLog, type AccessLogOutputs } from './access-log.ts';
-import { endpointMapCommand, renderEndpointsMap, renderRoutesMap } from './access-log-format.ts';
+import { renderEndpointsMap, renderRoutesMap } from './access-log-format.ts';
 import { readState, writeState } from './state-file.ts';
-import { FREE_SLOT, sameMap, sameStructure, slotCommands, type Backend } from './slots.ts';
+import { FREE_SLOT, sameMap, type Backend } from './slots.ts';
+import { planSlots, renamedSlots } from './plan.ts';
+import { fitsSpare, hostMapCommands, routeMapCommand, servedWithoutReload, spareCount, spareSpec, SPARE_PREFIX } from './spares.ts';
 import { internalSourceCommands, structureOf, writeAtomic, type Structure } from './structure.ts';
 import { ensureSelfSigned, loadCertificates, unclaimedSelfSignedNames } from '../tls/certificates.ts';
 import { renderRouteInfo } from '../metrics.ts';
@@ -74,8 +78,13 @@ interface Draining {
 }
 
 const STATS_INTERVAL_MS = 100;
+const WATCH_MS = 5000;
 const CERT_CHECK_MS = 5000;
 const ALIVE_CHECK_MS = 2000;
+/** A reload names routes on spares this long after the last one was taken (see scheduleTidy), */
+const TIDY_AFTER_MS = 2000;
+/** or this long after the first, when routes keep coming. */
+const TIDY_AT_MOST_MS = 15_000;
 
 export class HaproxyRouter implements Router {
   readonly name = 'haproxy';
@@ -121,12 +130,16 @@ export class HaproxyRouter implements Router {
   private loadEpoch = 0;
   private loadAt = 0;
   private statsFetch?: Promise<void>;
+  /** backends whose counts were asked for (inFlight), by when: read with the draining ones for a while */
+  private readonly watched = new Map<string, number>();
   private statsTimer?: NodeJS.Timeout;
 
   private dirty = false;
   private loop?: Promise<void>;
   /** tables handed to setTable so far, and how many of them HAProxy serves (a pass serves all handed before it began) */
   private handedGen = 0;
+  /** JSON of the routes and backends in the saved model, by object (see writeState) */
+  private readonly stateJson = new WeakMap<object, string>();
   /** the table the saved model was written with */
   private savedTable?: RoutingTable;
   private servedGen = 0;
@@ -134,6 +147,15 @@ export class HaproxyRouter implements Router {
   private passWaiters: (() => void)[] = [];
   /** Set while a failed pass waits to be tried again: the table handed over is not served yet. */
   private retryTimer?: NodeJS.Timeout;
+  /** Idle spare backends the running worker declares (see spares.ts), and the last spare number used. */
+  private spares: string[] = [];
+  private spareSeq = 0;
+  /** A reload to write routes on spares under their own names is due (see scheduleTidy). */
+  private tidyDue = false;
+  private tidyTimer?: NodeJS.Timeout;
+  private tidySince = 0;
+  /** the loaded configuration serves `/routes` (router metrics on and routes.prom small enough) */
+  private routeInfoServed = false;
 
   constructor(private readonly opts: HaproxyRouterOptions) {
     const dir = path.resolve(opts.dataDir, 'router');
@@ -222,6 +244,8 @@ export class HaproxyRouter implements Router {
       this.applied = new Map(saved.backends.map((b) => [b.key, b]));
       this.appliedHosts = new Map(saved.hosts);
       this.appliedSni = new Map(saved.sni);
+      // The reload that follows declares spares numbered after any the adopted HAProxy may still hold.
+      this.spareSeq = saved.spareSeq ?? 0;
       // Drains cut short by the restart go on: freed once a count taken from now on shows nothing in flight.
       for (const b of saved.backends) b.slots.forEach((sl, i) => sl.removed && sl.endpoint && this.draining.set(`${b.name}/${SERVER_PREFIX}${i + 1}`, { endpointId: sl.endpoint.id, sinceEpoch: this.fetchEpoch }));
       if (!this.handed) this.setDesired(saved.table);
@@ -252,8 +276,9 @@ export class HaproxyRouter implements Router {
     }
     await this.assignTcpPorts(this.desired);
     // Start with the table's structure; endpoints follow through the Runtime API before start resolves.
-    const { backends, hosts, sni } = this.structureOf(this.desired);
-    this.writeStructure(backends, hosts, sni);
+    const { backends, hosts, sni } = this.structureOf(this.desired, 'own');
+    this.spares = this.newSpares(backends.length);
+    this.writeStructure(backends, hosts, sni, this.spares);
     await this.validate();
     await this.master.start();
     // HAProxy now holds this structure with every slot free; the first pass fills the slots (a copy of the
@@ -304,14 +329,19 @@ export class HaproxyRouter implements Router {
   /**
    * Requests in flight to an endpoint, from HAProxy's `show stat` (current plus queued sessions on its
    * slots, summed over the current worker and old ones still finishing after a reload). The count is a
-   * cache refreshed every 100 ms while anything drains, and on demand. An endpoint that left the table
+   * cache refreshed every 100 ms while anything drains, and on demand; it reads only the backends of
+   * draining slots and of endpoints asked about in the last few seconds (the first answer for another
+   * endpoint may be 0). An endpoint that left the table
    * counts at least 1 until a count taken after its slot entered drain says otherwise, so a caller waiting
    * for 0 never stops an instance that HAProxy may still send a request to.
    */
   inFlight(endpointId: string): number {
     if (Date.now() - this.loadAt > STATS_INTERVAL_MS) void this.refreshLoad();
     let n = 0;
-    for (const loc of this.endpointLocations.get(endpointId) ?? []) n += this.load.get(loc) ?? 0;
+    for (const loc of this.endpointLocations.get(endpointId) ?? []) {
+      n += this.load.get(loc) ?? 0;
+      this.watched.set(loc.slice(0, loc.indexOf('/')), Date.now());
+    }
     const removalPending = this.activeIds.has(endpointId) && !this.desiredIds.has(endpointId);
     let drainUnconfirmed = false;
     for (const d of this.draining.values()) if (d.endpointId === endpointId && this.loadEpoch <= d.sinceEpoch) drainUnconfirmed = true;
@@ -346,6 +376,7 @@ export class HaproxyRouter implements Router {
     clearInterval(this.aliveTimer);
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
+    clearTimeout(this.tidyTimer);
     await this.loop?.catch(() => undefined);
   }
 
@@ -401,8 +432,8 @@ export class HaproxyRouter implements Router {
     }
   }
 
-  private structureOf(table: RoutingTable): Structure {
-    return structureOf(table, { applied: this.applied, tcpPorts: this.tcpPorts, slotsPerBackend: this.slotsPerBackend, tls: this.tlsPort !== undefined, pagesDir: this.files.pagesDir, internalDir: this.files.internalDir });
+  private structureOf(table: RoutingTable, names: 'keep' | 'own'): Structure {
+    return structureOf(table, { names, applied: this.applied, tcpPorts: this.tcpPorts, slotsPerBackend: this.slotsPerBackend, tls: this.tlsPort !== undefined, pagesDir: this.files.pagesDir, internalDir: this.files.internalDir });
   }
 
   /** Ports for the table's TCP routes, before its structure is computed (structureOf reads them). */
@@ -419,59 +450,95 @@ export class HaproxyRouter implements Router {
   /** Brings HAProxy to the table; resolves whether anything in the model changed. */
   private async reconcile(table: RoutingTable): Promise<boolean> {
     await this.assignTcpPorts(table);
-    const { backends, hosts, sni } = this.structureOf(table);
-    const next = new Map(backends.map((b) => [b.key, b]));
-    const now: string[] = [];
-    const afterReload: string[] = [];
-    const newlyDraining: string[] = [];
-    let moved = false;
-
-    for (const b of backends) {
-      const prev = this.applied.get(b.key);
-      if (prev === b) continue; // unchanged (structureOf kept it): no slot moves
-      moved = true;
-      for (let i = 0; i < Math.max(b.slots.length, prev?.slots.length ?? 0); i++) {
-        const was = prev?.slots[i] ?? FREE_SLOT;
-        const will = b.slots[i] ?? FREE_SLOT;
-        const cmds = slotCommands(`${b.name}/${SERVER_PREFIX}${i + 1}`, was, will);
-        // The access log names the endpoint a slot carries: the map learns it before the slot takes traffic.
-        if (this.opts.accessLog && b.mode === 'http' && was.endpoint?.id !== will.endpoint?.id && will.endpoint) cmds.unshift(endpointMapCommand(this.files.endpointsMap, `${b.name}/${SERVER_PREFIX}${i + 1}`, will.endpoint.id));
-        // Slots the running worker already has change now; new ones exist only after the reload.
-        (prev && i < prev.slotCount ? now : afterReload).push(...cmds);
-        const loc = `${b.name}/${SERVER_PREFIX}${i + 1}`;
-        if (will.removed && !was.removed) newlyDraining.push(loc, will.endpoint!.id);
-        // An endpoint back in the table before its drain ended serves again from the same slot.
-        if (!will.removed) this.draining.delete(loc);
-      }
-    }
-    for (const [key, prev] of this.applied) {
-      if (next.has(key)) continue;
-      moved = true;
-      // A removed route: its endpoints drain in the running worker, which keeps them after the reload
-      // (as an old worker) until their requests are done.
-      prev.slots.forEach((s, i) => {
-        if (!s.endpoint || s.state === 'maint') return;
-        const loc = `${prev.name}/${SERVER_PREFIX}${i + 1}`;
-        if (s.state !== 'drain') now.push(`set server ${loc} state drain`);
-        if (!this.draining.has(loc)) newlyDraining.push(loc, s.endpoint.id);
-      });
-    }
-
-    now.push(...internalSourceCommands(backends, this.applied, this.files.internalDir));
-    await this.master.runtime(now);
+    // First as a pass without a reload: routes keep their backends, new ones take spares (see spares.ts).
+    let { backends, hosts, sni } = this.structureOf(table, 'keep');
+    const taken = this.takeSpares(backends, hosts);
+    let next = new Map(backends.map((b) => [b.key, b]));
     const certificatesChanged = this.tlsPort !== undefined && this.certificateSet().signature !== this.certSignature;
-    const structural = this.forceReload || certificatesChanged || !sameStructure(this.applied, next, this.appliedHosts, hosts) || !sameMap(this.appliedSni, sni);
-    if (structural) await this.reload(backends, hosts, sni);
-    await this.master.runtime(afterReload);
+    const structural = this.forceReload || this.tidyDue || certificatesChanged || !servedWithoutReload(this.applied, next, taken) || !sameMap(this.appliedSni, sni);
+    if (structural) {
+      // A reload writes every backend under its route's own name, and a fresh block of spares.
+      ({ backends, hosts, sni } = this.structureOf(table, 'own'));
+      next = new Map(backends.map((b) => [b.key, b]));
+      taken.clear();
+    }
+    const plan = planSlots(backends, next, this.applied, { draining: this.draining, ...(this.opts.accessLog ? { endpointsMap: this.files.endpointsMap } : {}) });
+    for (const loc of plan.serving) this.draining.delete(loc);
+    const now = [...plan.now, ...internalSourceCommands(backends, this.applied, this.files.internalDir)];
+    await this.master.runtime(now);
+    const renamed = structural ? renamedSlots(backends, this.applied) : [];
+    if (structural) {
+      const spares = this.newSpares(backends.length);
+      await this.reload(backends, hosts, sni, spares);
+      this.spares = spares;
+      this.tidyDue = false;
+      clearTimeout(this.tidyTimer);
+      this.tidyTimer = undefined;
+    }
+    await this.master.runtime(plan.afterReload);
+    // Hosts last: a new route's servers are up before its first request.
+    const mapCmds: string[] = [];
+    if (!structural) {
+      // The access log names the route of a request by its backend (routes.map, only loaded with the access log).
+      if (this.opts.accessLog) for (const b of backends) if (taken.has(b.name)) mapCmds.push(routeMapCommand(this.files.routesMap, b.name, b.key));
+      mapCmds.push(...hostMapCommands(this.files.hostsMap, this.appliedHosts, hosts));
+    }
+    await this.master.runtime(mapCmds);
+    if (taken.size) {
+      this.spares = this.spares.filter((n) => !taken.has(n));
+      this.scheduleTidy();
+    }
     this.forceReload = false;
 
-    for (let i = 0; i < newlyDraining.length; i += 2) this.draining.set(newlyDraining[i], { endpointId: newlyDraining[i + 1], sinceEpoch: this.fetchEpoch });
+    for (const [loc, id] of [...plan.newlyDraining, ...renamed]) this.draining.set(loc, { endpointId: id, sinceEpoch: this.fetchEpoch });
     this.applied = next;
     this.appliedHosts = hosts;
     this.appliedSni = sni;
-    const changed = moved || structural || now.length > 0 || afterReload.length > 0;
+    const changed = plan.moved || structural || now.length > 0 || plan.afterReload.length > 0 || mapCmds.length > 0;
     if (changed) this.reindex();
     return changed;
+  }
+
+  /** Gives each new route that fits a spare (see spares.ts) one of the running worker's idle spares; returns their names. */
+  private takeSpares(backends: Backend[], hosts: Map<string, string>): Set<string> {
+    const taken = new Set<string>();
+    // While HAProxy serves `/routes` (a file it reads when it loads, see ROUTE_INFO_MAX_BYTES) a new route
+    // reloads, so that `/routes` names it once it is served; past that size spares carry new routes.
+    if (this.routeInfoServed) return taken;
+    const renamed = new Map<string, string>();
+    let free = 0;
+    for (const b of backends) {
+      if (this.applied.has(b.key) || !fitsSpare(b, this.slotsPerBackend)) continue;
+      if (free >= this.spares.length) break;
+      renamed.set(b.name, this.spares[free]);
+      b.name = this.spares[free++];
+      taken.add(b.name);
+    }
+    if (renamed.size) for (const [h, be] of hosts) if (renamed.has(be)) hosts.set(h, renamed.get(be)!);
+    return taken;
+  }
+
+  /** Names for the spares of the next configuration: never used before by this HAProxy. */
+  private newSpares(routeBackends: number): string[] {
+    return Array.from({ length: spareCount(routeBackends) }, () => `${SPARE_PREFIX}${++this.spareSeq}`);
+  }
+
+  /**
+   * With router metrics on, routes on spares are written under their own names (their metrics' `proxy`
+   * label) by a reload a little after the last one was taken; without, their names are seen nowhere.
+   */
+  private scheduleTidy(): void {
+    if (this.metricsPort === undefined) return;
+    // Put off while routes keep coming, but not for long.
+    if (this.tidyTimer && Date.now() - this.tidySince > TIDY_AT_MOST_MS) return;
+    if (!this.tidyTimer) this.tidySince = Date.now();
+    clearTimeout(this.tidyTimer);
+    this.tidyTimer = setTimeout(() => {
+      this.tidyTimer = undefined;
+      this.tidyDue = true;
+      this.kick();
+    }, TIDY_AFTER_MS);
+    this.tidyTimer.unref();
   }
 
   /** Frees the slots whose drain is over: a count taken after the drain began shows nothing in flight. */
@@ -490,6 +557,7 @@ export class HaproxyRouter implements Router {
       if (!b || !slot?.removed || slot.endpoint?.id !== d.endpointId) continue;
       cmds.push(`set server ${loc} state maint`);
       b.slots[i] = { ...FREE_SLOT, addr: slot.addr, port: slot.port, weight: slot.weight };
+      this.stateJson.delete(b);
     }
     await this.master.runtime(cmds);
     if (cmds.length === 0 && this.draining.size === draining) return false;
@@ -527,7 +595,11 @@ export class HaproxyRouter implements Router {
     if (this.statsFetch || !this.started) return this.statsFetch ?? Promise.resolve();
     const epoch = ++this.fetchEpoch;
     this.statsFetch = (async () => {
-      this.load = await this.master.serverLoad();
+      // Only the backends of draining slots and of endpoints asked about lately are read (under any name they had).
+      const backends = new Set([...this.draining.keys()].map((loc) => loc.slice(0, loc.indexOf('/'))));
+      for (const [b, at] of this.watched) if (Date.now() - at < WATCH_MS) backends.add(b);
+      else this.watched.delete(b);
+      this.load = backends.size ? await this.master.serverLoad([...backends]) : new Map();
       this.loadEpoch = epoch;
       this.loadAt = Date.now();
     })()
@@ -540,31 +612,33 @@ export class HaproxyRouter implements Router {
   private saveState(): void {
     this.savedTable = this.desired;
     try {
-      writeState(this.files.stateFile, { host: this.opts.host, port: this.port, tlsPort: this.tlsPort, metricsPort: this.metricsPort, table: this.desired, backends: [...this.applied.values()], hosts: [...this.appliedHosts], sni: [...this.appliedSni] });
+      writeState(this.files.stateFile, { host: this.opts.host, port: this.port, tlsPort: this.tlsPort, metricsPort: this.metricsPort, table: this.desired, backends: [...this.applied.values()], hosts: [...this.appliedHosts], sni: [...this.appliedSni], spareSeq: this.spareSeq }, this.stateJson);
     } catch (err) {
       this.opts.logger?.warn({ err: (err as Error).message }, 'router state not saved: a restarted control plane will restart haproxy');
     }
   }
 
-  private writeStructure(backends: Backend[], hosts: Map<string, string>, sni: Map<string, string>): void {
+  private writeStructure(backends: Backend[], hosts: Map<string, string>, sni: Map<string, string>, spares: string[]): void {
+    const idle = spares.map((name) => spareSpec(name, this.slotsPerBackend));
     const routeInfo = this.metricsPort !== undefined ? renderRouteInfo(backends.map((b) => b.route)) : '';
+    this.routeInfoServed = this.metricsPort !== undefined && Buffer.byteLength(routeInfo) <= ROUTE_INFO_MAX_BYTES;
     const cfg = renderConfig({
       dir: this.dir,
       bindHost: this.opts.host,
       port: this.port,
-      backends,
+      backends: [...backends, ...idle],
       hardStopAfterSeconds: 60,
       accessLog: !!this.opts.accessLog,
       ...(this.tlsPort !== undefined ? { tls: { port: this.tlsPort, passthrough: sni.size > 0 } } : {}),
-      ...(this.metricsPort !== undefined ? { metrics: { port: this.metricsPort, routeInfo: Buffer.byteLength(routeInfo) <= ROUTE_INFO_MAX_BYTES } } : {}),
+      ...(this.metricsPort !== undefined ? { metrics: { port: this.metricsPort, routeInfo: this.routeInfoServed } } : {}),
     });
     if (this.tlsPort !== undefined) this.writeCrtList();
     // Read by HAProxy when it loads the configuration, so written with it (the routes change only with it).
     if (this.metricsPort !== undefined) writeAtomic(this.files.routeInfo, routeInfo);
     writeAtomic(this.files.hostsMap, renderHostsMap(hosts));
     if (this.opts.accessLog) {
-      writeAtomic(this.files.routesMap, renderRoutesMap(backends));
-      writeAtomic(this.files.endpointsMap, renderEndpointsMap(backends, SERVER_PREFIX));
+      writeAtomic(this.files.routesMap, renderRoutesMap([...backends, ...idle]));
+      writeAtomic(this.files.endpointsMap, renderEndpointsMap([...backends, ...idle], SERVER_PREFIX));
     }
     writeAtomic(this.files.sniMap, renderHostsMap(sni));
     writeAtomic(this.files.config, cfg);
@@ -580,12 +654,12 @@ export class HaproxyRouter implements Router {
    * Seamless reload: write the configuration (with every slot as it is now, see renderConfig), check it,
    * ask the master to reload, and wait until the new worker answers on the admin socket.
    */
-  private async reload(backends: Backend[], hosts: Map<string, string>, sni: Map<string, string>): Promise<void> {
+  private async reload(backends: Backend[], hosts: Map<string, string>, sni: Map<string, string>, spares: string[]): Promise<void> {
     const oldConfig = fs.readFileSync(this.files.config, 'utf8');
     const oldMap = fs.readFileSync(this.files.hostsMap, 'utf8');
     const oldSni = fs.readFileSync(this.files.sniMap, 'utf8');
     const oldCrtList = this.appliedCrtList;
-    this.writeStructure(backends, hosts, sni);
+    this.writeStructure(backends, hosts, sni, spares);
     try {
       await this.validate();
     } catch (err) {

@@ -174,11 +174,17 @@ export class HaproxyMaster {
     }
   }
 
-  /** Requests in flight per `backend/server`, summed over every worker (old ones still finish after a reload). */
-  async serverLoad(): Promise<Map<string, number>> {
+  /**
+   * Requests in flight per `backend/server` of the named backends, summed over every worker (old ones still
+   * finish after a reload). Only those backends are read: every server of a large table is megabytes of text.
+   */
+  async serverLoad(backends: string[]): Promise<Map<string, number>> {
     const procs = await this.procs();
     if (procs.workers.length === 0) throw new Error('no haproxy worker is running');
-    const answers = await Promise.all(procs.workers.map((w) => cliCommand(this.files.masterSocket, `@!${w.pid} show stat -1 4 -1`, 2000).catch(() => '')));
+    const lines: string[] = [];
+    for (let i = 0; i < backends.length; i += 64) lines.push(backends.slice(i, i + 64).map((b) => `@@PID show stat ${b} 4 -1`).join('; '));
+    const ask = (pid: number) => Promise.all(lines.map((l) => cliCommand(this.files.masterSocket, l.replaceAll('@@PID', `@!${pid}`), 2000).catch(() => ''))).then((a) => a.join('\n'));
+    const answers = await Promise.all(procs.workers.map((w) => ask(w.pid)));
     const total = new Map<string, number>();
     for (const a of answers) for (const [loc, n] of parseServerLoad(a)) total.set(loc, (total.get(loc) ?? 0) + n);
     return total;

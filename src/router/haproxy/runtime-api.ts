@@ -112,6 +112,8 @@ export function parseServerLoad(csv: string): Map<string, number> {
   for (const line of lines) {
     if (!line || line.startsWith('#')) continue;
     const f = line.split(',');
+    // Not a CSV row (a backend an old worker does not have answers "No such proxy.").
+    if (f.length <= Math.max(px, sv, qcur, scur)) continue;
     if (f[sv] === 'FRONTEND' || f[sv] === 'BACKEND') continue;
     load.set(`${f[px]}/${f[sv]}`, (Number(f[scur]) || 0) + (Number(f[qcur]) || 0));
   }

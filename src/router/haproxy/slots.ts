@@ -1,7 +1,7 @@
 /**
  * The router's model of HAProxy's backends and their server slots, and the pure rules that move it: which
- * slot an endpoint takes, the Runtime API commands that turn one slot into another, and whether two models
- * differ in structure (a reload) or only in their slots (Runtime API commands).
+ * slot an endpoint takes and the Runtime API commands that turn one slot into another (whether a change
+ * needs a reload is spares.ts's servedWithoutReload).
  */
 import net from 'node:net';
 import type { Endpoint, Route } from '../table.ts';
@@ -73,17 +73,6 @@ export function slotCommands(server: string, was: Slot, will: Slot): string[] {
   if (will.weight !== was.weight) cmds.push(`set server ${server} weight ${will.weight}`);
   if (will.state !== was.state) cmds.push(`set server ${server} state ${will.state}`);
   return cmds;
-}
-
-export function sameStructure(a: Map<string, Backend>, b: Map<string, Backend>, hostsA: Map<string, string>, hostsB: Map<string, string>): boolean {
-  if (a.size !== b.size || hostsA.size !== hostsB.size) return false;
-  for (const [h, be] of hostsA) if (hostsB.get(h) !== be) return false;
-  for (const [key, x] of a) {
-    const y = b.get(key);
-    if (x === y) continue;
-    if (!y || x.name !== y.name || x.mode !== y.mode || x.tcpPort !== y.tcpPort || x.passthrough !== y.passthrough || x.serverProto !== y.serverProto || x.maintenance !== y.maintenance || x.slotCount !== y.slotCount || x.balance.join('\n') !== y.balance.join('\n') || JSON.stringify(x.access) !== JSON.stringify(y.access) || JSON.stringify(x.pins ?? null) !== JSON.stringify(y.pins ?? null)) return false;
-  }
-  return true;
 }
 
 export function sameMap(a: Map<string, string>, b: Map<string, string>): boolean {

@@ -19,11 +19,29 @@ export interface RouterState {
   backends: Backend[];
   hosts: [string, string][];
   sni: [string, string][];
+  /** the last spare backend number used (spares.ts): a restarted router never declares one twice */
+  spareSeq?: number;
 }
 
-export function writeState(file: string, state: RouterState): void {
+/**
+ * Writes the model. `cache` holds the JSON of routes and backends already written, by object: the router
+ * hands over the same objects for what did not change (and forgets a backend it changes in place), so a
+ * write serializes what changed, not the table (megabytes at thousands of routes).
+ */
+export function writeState(file: string, state: RouterState, cache?: WeakMap<object, string>): void {
+  const json = (o: object) => {
+    let j = cache?.get(o);
+    if (j === undefined) {
+      j = JSON.stringify(o);
+      cache?.set(o, j);
+    }
+    return j;
+  };
+  const { table, backends, ...rest } = state;
+  const head = JSON.stringify({ version: VERSION, ...rest });
+  const text = `${head.slice(0, -1)},"table":{"routes":[${table.routes.map(json).join(',')}]},"backends":[${backends.map(json).join(',')}]}`;
   const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify({ version: VERSION, ...state }), { mode: 0o600 });
+  fs.writeFileSync(tmp, text, { mode: 0o600 });
   fs.renameSync(tmp, file);
 }
 

@@ -29,6 +29,11 @@ export interface StructureContext {
   tls: boolean;
   pagesDir: string;
   internalDir: string;
+  /**
+   * `keep`: a route HAProxy holds keeps the backend name it has (a spare's, see spares.ts), for a pass without
+   * a reload; `own`: every backend takes its route's own name (`proxyName(routeKey)`), as a reload writes it.
+   */
+  names: 'keep' | 'own';
 }
 
 /**
@@ -49,7 +54,14 @@ export function structureOf(table: RoutingTable, ctx: StructureContext): Structu
     const tcpPort = tcp ? ctx.tcpPorts.get(route.key) : undefined;
     if (tcp && tcpPort === undefined) continue;
     const prev = ctx.applied.get(route.key);
-    const name = backendName(route.key);
+    // The same route object as the backend was made from: the backend is as it was (a pass costs what changed,
+    // not the table). Its slots are the model's own, which frees drained ones in place (see the router).
+    if (ctx.names === 'keep' && prev?.route === route && !tcp && route.tlsPassthrough !== true) {
+      backends.push(prev);
+      for (const h of route.hosts.map((x) => x.toLowerCase())) if (isMappableHost(h)) hosts.set(h, prev.name);
+      continue;
+    }
+    const name = ctx.names === 'keep' && prev ? prev.name : backendName(route.key);
     const b: Backend = {
       key: route.key,
       route,
