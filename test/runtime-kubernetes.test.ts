@@ -94,7 +94,8 @@ if (!KUBECONFIG) {
     });
 
     it('captures the output with timestamps from the pod log API, stdout and stderr in one stream, and keeps it after the Pod is gone', async () => {
-      const inst = await driver.start({ id: id(), labels, image, command: ['/bin/sh', '-c', 'echo one; echo two >&2; exec sleep 60'], env: {}, files: [], ports: [] });
+      // A second apart: the node writes each stream as it reads it, so lines of both within a moment may swap.
+      const inst = await driver.start({ id: id(), labels, image, command: ['/bin/sh', '-c', 'echo one; sleep 1; echo two >&2; exec sleep 60'], env: {}, files: [], ports: [] });
       const lines = await waitFor(async () => {
         const ls = [];
         for await (const l of driver.logs(inst.id, { tail: 10 })) ls.push(l);
