@@ -355,11 +355,18 @@ export class ProcessDriver implements RuntimeDriver {
     const dir = this.dir(id);
     const state = readJson<State>(path.join(dir, 'state.json'));
     if (state) {
-      const signalGroup = (sig: NodeJS.Signals) => signalInstance(state.appPid, sig, this.isSandboxed(dir));
+      const sandboxed = this.isSandboxed(dir);
+      const signalGroup = (sig: NodeJS.Signals) => signalInstance(state.appPid, sig, sandboxed);
       signalGroup('SIGTERM');
       const deadline = Date.now() + gracePeriodSeconds * 1000;
+      // The supervisor says when the app has ended (its exit is an event there: waitpid); /proc is looked at
+      // only to confirm, or when no supervisor can say (one of an earlier version, or none running).
+      if (!state.supervisorPid) await this.supervisor.waitExit(id, deadline - Date.now());
       while (groupAlive(state.appPid) && Date.now() < deadline) await sleep(20);
-      if (groupAlive(state.appPid)) signalGroup('SIGKILL');
+      if (groupAlive(state.appPid)) {
+        signalGroup('SIGKILL');
+        if (!state.supervisorPid) await this.supervisor.waitExit(id, 2000);
+      }
       if (state.supervisorPid) {
         // An earlier version's per-instance supervisor exits once it has recorded the exit; make sure.
         const supDeadline = Date.now() + 2000;
