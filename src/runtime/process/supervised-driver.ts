@@ -360,12 +360,16 @@ export class ProcessDriver implements RuntimeDriver {
       signalGroup('SIGTERM');
       const deadline = Date.now() + gracePeriodSeconds * 1000;
       // The supervisor says when the app has ended (its exit is an event there: waitpid); /proc is looked at
-      // only to confirm, or when no supervisor can say (one of an earlier version, or none running).
-      if (!state.supervisorPid) await this.supervisor.waitExit(id, deadline - Date.now());
-      while (groupAlive(state.appPid) && Date.now() < deadline) await sleep(20);
-      if (groupAlive(state.appPid)) {
+      // only when no supervisor can say (one of an earlier version, or none running), and without a sandbox.
+      // A sandbox whose end is recorded is gone: the supervisor has killed its group, and its PID namespace
+      // died with its init (what /proc may still list of it are zombies: an init orphaned by bwrap, which a
+      // pid 1 that does not reap keeps, each costing a scan of /proc per look).
+      let told = state.supervisorPid ? undefined : await this.supervisor.waitExit(id, deadline - Date.now());
+      const running = () => !(told === true && sandboxed) && groupAlive(state.appPid);
+      while (running() && Date.now() < deadline) await sleep(20);
+      if (running()) {
         signalGroup('SIGKILL');
-        if (!state.supervisorPid) await this.supervisor.waitExit(id, 2000);
+        if (!state.supervisorPid) told = await this.supervisor.waitExit(id, 2000);
       }
       if (state.supervisorPid) {
         // An earlier version's per-instance supervisor exits once it has recorded the exit; make sure.
@@ -377,7 +381,7 @@ export class ProcessDriver implements RuntimeDriver {
           } catch {}
         }
       }
-      while (groupAlive(state.appPid)) await sleep(10);
+      while (running()) await sleep(10);
     }
     await this.remove(id);
   }
