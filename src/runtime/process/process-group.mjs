@@ -86,3 +86,29 @@ export function stopTargets(members) {
   const parents = new Set(members.map((m) => m.ppid));
   return members.filter((m) => m.comm !== 'bwrap' && !(SHELLS.has(m.comm) && parents.has(m.pid)));
 }
+
+/** How long one reading of every process in /proc serves (a metrics pass asks once per instance). */
+const TABLE_FRESH_MS = 500;
+let table;
+
+/**
+ * Every process of the machine from one pass over /proc: parent, group, CPU ticks (its own and its reaped
+ * children's) and resident pages, with the time it was read. A reading younger than half a second is reused:
+ * a scan reads every process's stat file, and the usage of N instances asked in a row took N scans.
+ */
+export function procTable(fresh = false) {
+  const now = Date.now();
+  if (!fresh && table && now - table.at < TABLE_FRESH_MS && now >= table.at) return table;
+  const procs = new Map();
+  for (const pid of fs.readdirSync('/proc')) {
+    if (pid.charCodeAt(0) > 57) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      procs.set(Number(pid), { ppid: Number(f[1]), pgrp: Number(f[2]), ticks: Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]), rssPages: Number(f[21]) });
+    } catch {}
+  }
+  table = { at: now, procs };
+  return table;
+}
+
