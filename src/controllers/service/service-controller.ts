@@ -194,8 +194,7 @@ export class ServiceController implements InstanceObserver {
     }
     const web = plans.find((x) => x.type === 'web');
 
-    // Routing first: whatever this pass stops is out of the table before it is signalled (stopInBackground
-    // waits for the data plane to serve this table, then for the instance's requests to drain).
+    // Routing first: whatever this pass stops is out of the table before it is signalled.
     const stopping = new Set(plans.flatMap((x) => x.step.stop));
     const routable = (web ? [...web.current, ...web.old] : []).filter((i) => isReady(i) && !stopping.has(i.id));
     await this.opts.guard?.();
@@ -204,6 +203,10 @@ export class ServiceController implements InstanceObserver {
     // the table (they take no traffic until ready). A volume's instance starts only once the old one is
     // gone (volumeStep), so it never overlaps it.
     if (target) for (const x of plans) for (const ord of x.step.start) this.startInBackground(svc, target, x.type, ord, x.type === 'web' ? volume?.mounts : undefined);
+    // The pass waits for the data plane (with several replicas, every replica's router) to serve the table
+    // before it goes on. Going on at once, with each stop waiting for the table on its own, let routers
+    // answer 404 for the service around a lease failover (why is not understood yet): it stays.
+    await this.routes.applied();
     const grace = svc.spec.deployment?.gracePeriodSeconds ?? target?.spec.gracePeriodSeconds ?? 30;
     for (const x of plans) for (const id of x.step.stop) this.stopInBackground(key, id, grace);
 
@@ -218,9 +221,6 @@ export class ServiceController implements InstanceObserver {
     const doneAfterStops = target !== undefined && stopped > 0 && plans.every((x) => x.doneAfterStops) && !volume?.heldFor;
     const converged = (target !== undefined && plans.every((x) => x.converged) && !volume?.heldFor) || doneAfterStops;
     const canaryReached = !!canaryStep && plans.every((x) => x.canaryReached);
-    // The pass waits for the data plane only before saying something is done (a rollout complete, a canary
-    // step reached): then the table serves what it says. Otherwise the next readiness is handled at once.
-    if (converged || canaryReached) await this.routes.applied();
     await this.recordStatus(svc, target, desiredTotal, sum((x) => x.current.filter(x.isAvailable).length), current.length, doneAfterStops ? 0 : old.length, started, doneAfterStops ? 0 : stopped);
     if (rollout && target && canaryStep && !rollout.paused) {
       // Fewer old instances than the step's share can remain (one crashed, or left unready): the step is as
@@ -581,13 +581,10 @@ export class ServiceController implements InstanceObserver {
     this.stopping.add(id);
     this.probes.untrack(id);
     const grace = this.opts.gracePeriodCapSeconds !== undefined ? Math.min(gracePeriodSeconds, this.opts.gracePeriodCapSeconds) : gracePeriodSeconds;
-    // The table the calling pass handed over (without this instance) is the one to wait for.
-    const applied = this.routes.applied();
     void (async () => {
       try {
         // One still being launched is stopped once its launch is over (there is nothing to signal before).
         await this.launching.get(id)?.done;
-        await applied;
         await this.routes.drained(id);
         await this.opts.guard?.();
         await this.driver.stop(id, grace);
