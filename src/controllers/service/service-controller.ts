@@ -217,7 +217,7 @@ export class ServiceController implements InstanceObserver {
     const stopped = sum((x) => x.step.stop.length);
     const old = plans.flatMap((x) => x.old);
     // A rollout held by a volume operation is not done: its instance has yet to start. One whose last old
-    // instances this pass stops is done now: they are out of the table (below) and leave in the background.
+    // instances this pass stops is done now: they are out of the table (above) and leave in the background.
     const doneAfterStops = target !== undefined && stopped > 0 && plans.every((x) => x.doneAfterStops) && !volume?.heldFor;
     const converged = (target !== undefined && plans.every((x) => x.converged) && !volume?.heldFor) || doneAfterStops;
     const canaryReached = !!canaryStep && plans.every((x) => x.canaryReached);
