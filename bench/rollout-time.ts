@@ -4,6 +4,8 @@
  * same command until its port accepts (process start included; median), times the number of waves.
  * The platform runs with the settings a user gets by default (probe timing, grace periods, resync), the
  * service has no health check; the last rows show the cost of a minimum-ready hold (minReadySeconds).
+ * With max_in_flight above 1 a second peer is printed beside it: a wave's raw starts all at once (the
+ * slowest of them, median), times the waves, as a wave of starts competes for the same cores.
  *   node --import tsx bench/rollout-time.ts [rounds=3] [holdSeconds=0.5]     (holdSeconds 0: no hold rows)
  */
 import { spawn } from 'node:child_process';
@@ -57,10 +59,12 @@ async function main() {
       for (const maxInFlight of [1, 5]) {
         const times: number[] = [];
         const raw: number[] = [];
+        const rawWaves: number[] = [];
         for (let r = 0; r < rounds; r++) {
           // The old instances of the last round have stopped: nothing else runs while this one is timed.
           await waitFor(async () => (await api(p, 'GET', '/v1/projects/bench/services/web/containers')).body.data.containers.length === INSTANCES, 60_000, 'old instances stopped');
           raw.push(await rawStart(), await rawStart());
+          if (maxInFlight > 1) rawWaves.push(Math.max(...(await Promise.all(Array.from({ length: maxInFlight }, () => rawStart())))));
           // A new release (a config change), then a rollout of it with this max-in-flight: timed from the
           // change to the rollout's own finishing time (no polling in the measurement).
           const t0 = Date.now();
@@ -82,6 +86,7 @@ async function main() {
         console.log(
           `rollout-time max_in_flight=${maxInFlight}${hold ? ` minReadySeconds=${hold}` : ''}: ${m.toFixed(0)} ms (median of ${rounds}), floor ${floor.toFixed(0)} ms (raw start→port ${start.toFixed(0)} ms, median of ${raw.length}, × ${waves} waves), ratio ${(m / floor).toFixed(2)}x`,
         );
+        if (rawWaves.length) console.log(`  beside it: ${maxInFlight} raw starts at once take ${median(rawWaves).toFixed(0)} ms (the slowest, median of ${rawWaves.length}), × ${waves} waves = ${(median(rawWaves) * waves).toFixed(0)} ms, ratio ${(m / (median(rawWaves) * waves)).toFixed(2)}x`);
       }
     }
     for (const r of rows.filter((x) => x.hold)) {

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { writeConformanceApp } from '../src/runtime/conformance.ts';
 import type { InstanceSpec } from '../src/runtime/driver.ts';
 import { ProcessDriver } from '../src/runtime/process/supervised-driver.ts';
+import { SupervisorClient } from '../src/runtime/process/supervisor-client.ts';
 import { waitFor } from './support/platform.ts';
 
 const artifactDir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-sup-app-'));
@@ -121,6 +122,41 @@ describe('the process runtime supervisor', () => {
       await next.stop(chatty.id, 5);
       assert.ok((await logLines(next, chatty.id)).includes('bye'), 'the app saw SIGTERM');
       await next.remove(crasher.id);
+    } finally {
+      await next.close();
+    }
+  });
+
+  it('tells a stopping driver when an instance has ended, its own child or one it adopted, rather than being polled', async () => {
+    const client = new SupervisorClient(fs.realpathSync(stateDir));
+    const own = await start(spec({}));
+    await waitFor(() => answers(own.endpoints[0].port), 20_000, 'answers');
+    assert.equal(await client.waitExit(own.id, 50), false, 'a running instance: the wait runs out');
+    const told = client.waitExit(own.id, 20_000);
+    process.kill(own.pid!, 'SIGTERM');
+    assert.equal(await told, true, 'the end of a child of the supervisor is told');
+    assert.ok(fs.existsSync(path.join(stateDir, 'instances', own.id, 'exit.json')), 'told once the exit is recorded');
+    assert.equal(await client.waitExit(own.id, 20_000), true, 'an instance that has ended: told at once');
+    await driver.remove(own.id);
+
+    // One started by an earlier supervisor: no child of this one, so no exit event; still told.
+    const adopted = await start(spec({}));
+    await waitFor(() => answers(adopted.endpoints[0].port), 20_000, 'answers');
+    const [sup] = supervisors(stateDir);
+    process.kill(sup, 'SIGKILL');
+    await waitFor(() => supervisors(stateDir).length === 0, 10_000, 'the supervisor gone');
+    assert.equal(await client.waitExit(adopted.id, 1000), undefined, 'no supervisor: nobody to tell, the driver looks for itself');
+    // A new driver (a restarted control plane) starts the next supervisor, which adopts the instance.
+    const next = new ProcessDriver({ stateDir, isolation: 'bwrap' });
+    try {
+      await next.list();
+      await waitFor(() => supervisors(stateDir).length === 1, 20_000, 'a new supervisor');
+      await waitFor(async () => (await client.waitExit(adopted.id, 0)) === false, 20_000, 'the new supervisor follows the instance');
+      const toldAdopted = client.waitExit(adopted.id, 20_000);
+      process.kill(adopted.pid!, 'SIGKILL');
+      assert.equal(await toldAdopted, true);
+      assert.equal((await next.list()).find((i) => i.id === adopted.id)?.state, 'exited');
+      await next.remove(adopted.id);
     } finally {
       await next.close();
     }

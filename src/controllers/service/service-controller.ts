@@ -193,6 +193,7 @@ export class ServiceController implements InstanceObserver {
           const held = new Set(x.old.map((i) => i.id));
           x.step = { ...x.step, stop: x.step.stop.filter((id) => !held.has(id)), reason: `new instances ready; old ones kept for the ${rollout.options.overlapSeconds} s overlap` };
           x.converged = false;
+          x.doneAfterStops = false;
         }
         if (since !== undefined) overlapWaitMs = left;
       } else this.overlapSince.delete(rollout.id);
@@ -208,6 +209,9 @@ export class ServiceController implements InstanceObserver {
     // the table (they take no traffic until ready). A volume's instance starts only once the old one is
     // gone (volumeStep), so it never overlaps it.
     if (target) for (const x of plans) for (const ord of x.step.start) this.startInBackground(svc, target, x.type, ord, x.type === 'web' ? volume?.mounts : undefined);
+    // The pass waits for the data plane (with several replicas, every replica's router) to serve the table
+    // before it goes on. Going on at once, with each stop waiting for the table on its own, let routers
+    // answer 404 for the service around a lease failover (why is not understood yet): it stays.
     await this.routes.applied();
     const grace = svc.spec.deployment?.gracePeriodSeconds ?? target?.spec.gracePeriodSeconds ?? 30;
     for (const x of plans) for (const id of x.step.stop) this.stopInBackground(key, id, grace);
@@ -218,13 +222,16 @@ export class ServiceController implements InstanceObserver {
     const started = sum((x) => x.step.start.length);
     const stopped = sum((x) => x.step.stop.length);
     const old = plans.flatMap((x) => x.old);
-    await this.recordStatus(svc, target, desiredTotal, sum((x) => x.current.filter(x.isAvailable).length), current.length, old.length, started, stopped);
-    // A rollout held by a volume operation is not done: its instance has yet to start.
-    const converged = target !== undefined && plans.every((x) => x.converged) && !volume?.heldFor;
+    // A rollout held by a volume operation is not done: its instance has yet to start. One whose last old
+    // instances this pass stops is done now: they are out of the table (above) and leave in the background.
+    const doneAfterStops = target !== undefined && stopped > 0 && plans.every((x) => x.doneAfterStops) && !volume?.heldFor;
+    const converged = (target !== undefined && plans.every((x) => x.converged) && !volume?.heldFor) || doneAfterStops;
+    const canaryReached = !!canaryStep && plans.every((x) => x.canaryReached);
+    await this.recordStatus(svc, target, desiredTotal, sum((x) => x.current.filter(x.isAvailable).length), current.length, doneAfterStops ? 0 : old.length, started, doneAfterStops ? 0 : stopped);
     if (rollout && target && canaryStep && !rollout.paused) {
       // Fewer old instances than the step's share can remain (one crashed, or left unready): the step is as
       // reached as it can be, and holding it is still right.
-      if (plans.every((x) => x.canaryReached)) {
+      if (canaryReached) {
         const shares = plans.filter((x) => x.want > 0).map((x) => `${plans.length > 1 ? `${x.type}: ` : ''}${x.currentTarget} new, ${x.old.length} old`);
         const split = this.routes.splitOf(key);
         const traffic = split && canaryStep.trafficPercent !== undefined ? `; router split ${split.effectivePercent}% to the new release` : '';
@@ -242,14 +249,14 @@ export class ServiceController implements InstanceObserver {
     const step = { start: plans.flatMap((x) => x.step.start), stop: [...stopping] };
     const nextUnblockMs = Math.min(overlapWaitMs, ...plans.map((x) => x.nextUnblockMs));
     const soonestAvailableMs = Math.min(...plans.map((x) => x.soonestAvailableMs));
-    // After a disruptive act the pass ends and the next one looks afresh. A new instance's readiness wakes
-    // the key by itself (the probe's transition enqueues it), so this is only the next look: at once after
-    // stops (the rollout may be complete now), shortly after starts.
-    if (step.start.length || step.stop.length) return { againInMs: step.start.length ? 50 : 0 };
+    // After stops the next pass looks afresh at once (the stops may have unblocked the next step), unless
+    // this one found the rollout done (each stop's end enqueues the key). After starts, what the pass waits
+    // for wakes it by itself: readiness (the probes), an exit (followInstances), a launch that failed, a
+    // stop ending. Timers only for what no event announces: a crash back-off running out, a minimum-ready
+    // hold, the rollout's deadline; and a look each second as a safety net.
+    if (doneAfterStops) return undefined;
+    if (step.stop.length) return { againInMs: 0 };
     if (!plans.every((x) => x.converged)) {
-      // What the pass waits for wakes it by itself: readiness (the probes), an exit (followInstances), a
-      // launch or a stop ending. Timers only for what no event announces: a crash back-off running out, a
-      // minimum-ready hold, the rollout's deadline; and a look each second as a safety net.
       const deadlineMs = rollout && !rollout.paused ? Date.parse(rollout.deadlineAt) - Date.now() + 5 : Infinity;
       const wake = Math.min(nextUnblockMs, soonestAvailableMs + 2, deadlineMs);
       return { againInMs: Number.isFinite(wake) ? Math.max(5, Math.min(wake, WAITING_LOOK_MS)) : WAITING_LOOK_MS };
@@ -349,8 +356,10 @@ export class ServiceController implements InstanceObserver {
     if (keepLastOld && Number.isFinite(provenInMs)) soonestAvailableMs = Math.min(soonestAvailableMs, provenInMs);
     if (a.volume) step = volumeStep(step, a.volume, a.stoppingHere === true);
     const converged = target !== undefined && current.length === a.want && current.every(isAvailable) && old.length === 0 && step.start.length === 0 && step.stop.length === 0;
+    // Every new instance available and this step stops the last old ones: converged once they leave.
+    const doneAfterStops = target !== undefined && current.length === a.want && current.every(isAvailable) && step.start.length === 0 && old.every((i) => step.stop.includes(i.id)) && !current.some((i) => step.stop.includes(i.id));
     const canaryReached = currentTarget !== undefined && current.length === currentTarget && current.every(isAvailable) && old.length <= (oldKeep ?? a.want - currentTarget) && step.start.length === 0 && step.stop.length === 0;
-    return { type: a.type, want: a.want, current, old, isAvailable, step, converged, canaryReached, currentTarget, nextUnblockMs, soonestAvailableMs };
+    return { type: a.type, want: a.want, current, old, isAvailable, step, converged, doneAfterStops, canaryReached, currentTarget, nextUnblockMs, soonestAvailableMs };
   }
 
   /**
@@ -488,19 +497,24 @@ export class ServiceController implements InstanceObserver {
     const id = instanceId(svc.projectId, svc.id, release, type, ordinal);
     if (this.launching.has(id)) return;
     const instance: ObservedInstance = { id, labels: { project: svc.projectId, service: svc.id, release: release.id, processType: type }, state: 'starting', endpoints: [] };
+    // A launch that leaves a running instance wakes nobody: its readiness (the probe) or its exit (the
+    // watch) does. One that failed, or ended at once, wakes the service.
+    let running = false;
     const done = this.startInstance(svc, release, type, ordinal, volumes)
+      .then((state) => void (running = state === 'running'))
       .catch((err) => {
         if (err instanceof StaleLeaseError) this.opts.logger.warn({ instance: id, err: err.message }, 'instance not started: this replica lost the lease');
         else this.opts.logger.error({ err, instance: id }, 'starting instance failed');
       })
       .finally(() => {
         this.launching.delete(id);
-        this.opts.requeue(key);
+        if (!running) this.opts.requeue(key);
       });
     this.launching.set(id, { instance, done });
   }
 
-  private async startInstance(svc: ServiceRecord, release: ReleaseRecord, type: string, ordinal: number, volumes?: InstanceSpec['volumes']): Promise<void> {
+  /** Resolves with the state of the instance started (undefined when it could not start). */
+  private async startInstance(svc: ServiceRecord, release: ReleaseRecord, type: string, ordinal: number, volumes?: InstanceSpec['volumes']): Promise<ObservedInstance['state'] | undefined> {
     const key = serviceKey(svc.projectId, svc.id);
     const id = instanceId(svc.projectId, svc.id, release, type, ordinal);
     const command = release.spec.processes[type];
@@ -556,6 +570,7 @@ export class ServiceController implements InstanceObserver {
       if (rollout) this.startErrors.delete(rollout.id);
       // Probe at once rather than on the next pass: readiness is what the rollout waits for.
       this.trackProbes(key, inst, release);
+      return inst.state;
     } catch (err) {
       if (err instanceof StaleLeaseError) throw err;
       const message = err instanceof Error ? err.message : String(err);

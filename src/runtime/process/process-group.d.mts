@@ -5,3 +5,10 @@ export interface GroupMember {
 }
 export function groupMembers(pgid: number): GroupMember[];
 export function stopTargets(members: GroupMember[]): GroupMember[];
+export interface ProcEntry {
+  ppid: number;
+  pgrp: number;
+  ticks: number;
+  rssPages: number;
+}
+export function procTable(fresh?: boolean): { at: number; procs: Map<number, ProcEntry> };

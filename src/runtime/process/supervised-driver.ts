@@ -22,7 +22,7 @@ import type { InstanceEvent, InstanceSpec, LogLine, ObservedInstance, RuntimeDri
 import { ValidationError } from '../../errors/errors.ts';
 import { APP_DIR, bwrapArgs, fileTargetProblem } from './sandbox.ts';
 import { InstanceWatch, SingleFlight } from '../instance-watch.ts';
-import { groupMembers, stopTargets } from './process-group.mjs';
+import { groupMembers, procTable, stopTargets } from './process-group.mjs';
 import { parseLogLines } from '../log-lines.ts';
 import { collectOutput, leaderAlive, loadOffsets, sandboxExitCode } from './supervisor-files.mjs';
 import { SupervisorClient } from './supervisor-client.ts';
@@ -166,7 +166,7 @@ export class ProcessDriver implements RuntimeDriver {
   private readonly logsDir: string;
   private readonly starting = new SingleFlight<ObservedInstance>();
   private readonly watcher = new InstanceWatch(() => this.list(), WATCH_INTERVAL_MS);
-  private readonly cpuSamples = new Map<string, { ticks: number; at: number }>();
+  private readonly cpuSamples = new Map<string, { ticks: number; at: number; cpuPercent: number }>();
   private readonly supervisor: SupervisorClient;
 
   constructor(private readonly opts: ProcessDriverOptions) {
@@ -335,11 +335,22 @@ export class ProcessDriver implements RuntimeDriver {
     const dir = this.dir(id);
     const state = readJson<State>(path.join(dir, 'state.json'));
     if (state) {
-      const signalGroup = (sig: NodeJS.Signals) => signalInstance(state.appPid, sig, this.isSandboxed(dir));
+      const sandboxed = this.isSandboxed(dir);
+      const signalGroup = (sig: NodeJS.Signals) => signalInstance(state.appPid, sig, sandboxed);
       signalGroup('SIGTERM');
       const deadline = Date.now() + gracePeriodSeconds * 1000;
-      while (groupAlive(state.appPid) && Date.now() < deadline) await sleep(20);
-      if (groupAlive(state.appPid)) signalGroup('SIGKILL');
+      // The supervisor says when the app has ended (its exit is an event there: waitpid); /proc is looked at
+      // only when no supervisor can say (one of an earlier version, or none running), and without a sandbox.
+      // A sandbox whose end is recorded is gone: the supervisor has killed its group, and its PID namespace
+      // died with its init (what /proc may still list of it are zombies: an init orphaned by bwrap, which a
+      // pid 1 that does not reap keeps, each costing a scan of /proc per look).
+      let told = state.supervisorPid ? undefined : await this.supervisor.waitExit(id, deadline - Date.now());
+      const running = () => !(told === true && sandboxed) && groupAlive(state.appPid);
+      while (running() && Date.now() < deadline) await sleep(20);
+      if (running()) {
+        signalGroup('SIGKILL');
+        if (!state.supervisorPid) told = await this.supervisor.waitExit(id, 2000);
+      }
       if (state.supervisorPid) {
         // An earlier version's per-instance supervisor exits once it has recorded the exit; make sure.
         const supDeadline = Date.now() + 2000;
@@ -350,7 +361,7 @@ export class ProcessDriver implements RuntimeDriver {
           } catch {}
         }
       }
-      while (groupAlive(state.appPid)) await sleep(10);
+      while (running()) await sleep(10);
     }
     await this.remove(id);
   }
@@ -459,14 +470,10 @@ export class ProcessDriver implements RuntimeDriver {
     // Sum over the app's process tree: its process group (the sandbox and everything it started) and any
     // descendant that left the group (setsid, a daemonizing server), found through parent pids. Children's
     // reaped time (cutime, cstime) counts too, so work done by short-lived children is not lost.
-    const procs = new Map<number, { ppid: number; pgrp: number; ticks: number; rssPages: number }>();
-    for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-      try {
-        const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        procs.set(Number(pid), { ppid: Number(fields[1]), pgrp: Number(fields[2]), ticks: Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]), rssPages: Number(fields[21]) });
-      } catch {}
-    }
+    let table = procTable();
+    // A reading taken before this instance started knows nothing of it.
+    if (!table.procs.has(state.appPid)) table = procTable(true);
+    const { at: now, procs } = table;
     const inTree = new Map<number, boolean>();
     const member = (pid: number, depth = 0): boolean => {
       const known = inTree.get(pid);
@@ -483,11 +490,12 @@ export class ProcessDriver implements RuntimeDriver {
       ticks += p.ticks;
       rssPages += p.rssPages;
     }
-    const now = Date.now();
     const prev = this.cpuSamples.get(id);
-    this.cpuSamples.set(id, { ticks, at: now });
-    const cpuPercent = prev && now > prev.at ? (((ticks - prev.ticks) / 100) * 1000 * 100) / (now - prev.at) : 0;
-    return { cpuPercent: Math.max(0, cpuPercent), memoryBytes: rssPages * 4096 };
+    // Asked again from the same reading of /proc: the same answer (no interval to measure over).
+    if (prev && prev.at === now) return { cpuPercent: prev.cpuPercent, memoryBytes: rssPages * 4096 };
+    const cpuPercent = Math.max(0, prev && now > prev.at ? (((ticks - prev.ticks) / 100) * 1000 * 100) / (now - prev.at) : 0);
+    this.cpuSamples.set(id, { ticks, at: now, cpuPercent });
+    return { cpuPercent, memoryBytes: rssPages * 4096 };
   }
 
   async close(): Promise<void> {

@@ -115,11 +115,26 @@ export class SupervisorClient {
     throw new Error(`no supervisor answered within ${REQUEST_TIMEOUT_MS / 1000} s to start instance ${id}${lastErr ? `: ${lastErr.message}` : ''}`);
   }
 
-  private request(msg: object): Promise<{ ok: boolean; pid?: number; error?: string }> {
+  /**
+   * Resolves once the supervisor has recorded the instance's end (true), or after timeoutMs (false); undefined
+   * when no supervisor can tell (none runs, it exits meanwhile, or it does not run this instance): the caller
+   * then looks for itself. Never starts a supervisor.
+   */
+  async waitExit(id: string, timeoutMs: number): Promise<boolean | undefined> {
+    if (!this.runningPid()) return undefined;
+    try {
+      const reply = await this.request({ op: 'wait', id, timeoutMs: Math.max(0, Math.round(timeoutMs)) }, timeoutMs + REQUEST_TIMEOUT_MS);
+      return reply.ok ? reply.exited === true : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private request(msg: object, timeoutMs = REQUEST_TIMEOUT_MS): Promise<{ ok: boolean; pid?: number; exited?: boolean; error?: string }> {
     return new Promise((resolve, reject) => {
       const conn = net.connect(this.socket);
       let buf = '';
-      const timer = setTimeout(() => conn.destroy(new Error('no answer')), REQUEST_TIMEOUT_MS);
+      const timer = setTimeout(() => conn.destroy(new Error('no answer')), timeoutMs);
       conn.setEncoding('utf8');
       conn.once('connect', () => conn.write(JSON.stringify(msg) + '\n'));
       conn.on('data', (chunk) => {

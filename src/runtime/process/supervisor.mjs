@@ -15,7 +15,10 @@
 // exits (exit code from bwrap's status file; unknown without a sandbox, as only a parent can learn it).
 //
 // Protocol: one JSON object per line, `{"op":"start","id":"<instance id>"}` → `{"ok":true,"pid":N}` or
-// `{"ok":false,"error":"…"}`. Plain JavaScript on purpose: it starts with bare `node`, fast, with no loader.
+// `{"ok":false,"error":"…"}`; `{"op":"wait","id":"…","timeoutMs":N}` → `{"ok":true,"exited":true}` once the
+// instance's end is recorded (exit.json written, its sandbox gone), or `"exited":false` after timeoutMs: a
+// stopping driver is told, rather than looking at /proc until the process group is gone. Plain JavaScript
+// on purpose: it starts with bare `node`, fast, with no loader.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -34,6 +37,10 @@ const PAGE = 4096;
 
 /** id → { dir, pid, startTicks, own (our child: its exit comes from waitpid), sandboxed, memoryMb, offsets, reason } */
 const tracked = new Map();
+/** id → callbacks of `wait` requests, called once the instance's end is recorded */
+const waiters = new Map();
+/** how often an adopted instance (no child of ours: no exit event) is looked at while someone waits for it */
+const ADOPTED_WAIT_POLL_MS = 20;
 let exiting = false;
 let idleSince = Date.now();
 
@@ -95,11 +102,39 @@ function finish(id, code, signal, error) {
   }
   collect(t, true);
   try {
-    if (fs.existsSync(path.join(t.dir, 'exit.json'))) return;
-    writeJson(path.join(t.dir, 'exit.json'), { code, signal, at: new Date().toISOString(), ...(t.reason ? { reason: t.reason } : {}), ...(error ? { error } : {}) });
+    if (!fs.existsSync(path.join(t.dir, 'exit.json'))) writeJson(path.join(t.dir, 'exit.json'), { code, signal, at: new Date().toISOString(), ...(t.reason ? { reason: t.reason } : {}), ...(error ? { error } : {}) });
   } catch (err) {
     if (err.code !== 'ENOENT') log(`recording the exit of ${id}: ${err.message}`);
   }
+  for (const done of waiters.get(id) ?? []) done(true);
+  waiters.delete(id);
+}
+
+/**
+ * Resolves true once the instance's end is recorded (at once if it is already, or if its directory is gone),
+ * false after timeoutMs. An instance this supervisor does not track, still running (an earlier version's
+ * per-instance supervisor runs it), is not ours to report: undefined.
+ */
+function waitExit(id, timeoutMs) {
+  if (!ID_PATTERN.test(id)) throw new Error(`invalid instance id '${id}'`);
+  const dir = path.join(instancesDir, id);
+  const t = tracked.get(id);
+  if (!t) return Promise.resolve(fs.existsSync(path.join(dir, 'exit.json')) || !fs.existsSync(dir) ? true : undefined);
+  return new Promise((resolve) => {
+    let poll;
+    const done = (exited) => {
+      clearTimeout(timer);
+      clearInterval(poll);
+      const left = (waiters.get(id) ?? []).filter((d) => d !== done);
+      if (left.length) waiters.set(id, left);
+      else waiters.delete(id);
+      resolve(exited);
+    };
+    const timer = setTimeout(() => done(false), Math.max(0, Math.min(Number(timeoutMs) || 0, 3_600_000)));
+    waiters.set(id, [...(waiters.get(id) ?? []), done]);
+    // An adopted instance's end comes from no waitpid: look at its leader while someone waits.
+    if (!t.own) poll = setInterval(() => !leaderAlive(t.pid, t.startTicks) && finish(id, (t.sandboxed ? sandboxExitCode(t.dir) : undefined) ?? null, null), ADOPTED_WAIT_POLL_MS);
+  });
 }
 
 /** Takes over an instance some earlier supervisor started: it is no child of ours, so it is watched by pid. */
@@ -191,6 +226,14 @@ async function answer(line) {
   }
   if (exiting) return { ok: false, error: 'exiting' };
   if (req.op === 'ping') return { ok: true, pid: process.pid };
+  if (req.op === 'wait') {
+    try {
+      const exited = await waitExit(String(req.id), req.timeoutMs);
+      return exited === undefined ? { ok: false, error: 'not supervised here' } : { ok: true, exited };
+    } catch (err) {
+      return { ok: false, error: err.message };
+    }
+  }
   if (req.op !== 'start') return { ok: false, error: `unknown op '${req.op}'` };
   try {
     return { ok: true, pid: await start(String(req.id)) };
