@@ -19,7 +19,7 @@ import type { RouteTableBuilder } from './route-table.ts';
 import type { RolloutRecord } from '../../store/rollouts-repo.ts';
 import type { ServiceVolume } from '../../volumes/service-volumes.ts';
 import { VOLUME_MAX_INSTANCES, volumeStep } from '../../domain/volume.ts';
-import { returnDesiredSpec } from './return-desired-spec.ts';
+import { RolloutProgress } from './rollout-progress.ts';
 import { CanaryStepper, describeStep, splitFor } from './canary-steps.ts';
 import type { ReleaseTraffic } from './release-traffic.ts';
 import type { CanaryStep } from '../../domain/canary.ts';
@@ -42,8 +42,6 @@ const WAITING_LOOK_MS = 1000;
 const LAST_OLD_PROOF_MS = 500;
 /** How long a pass waits for a probe verdict on adopted instances before acting without one. */
 const ADOPT_HOLD_MS = 15_000;
-/** A rollout first seen by this controller when older than this was begun by an earlier run or another replica. */
-const RESUMED_AFTER_MS = 2_000;
 
 export class ServiceController implements InstanceObserver {
   /** instances being stopped in the background: not counted, not routed */
@@ -55,19 +53,14 @@ export class ServiceController implements InstanceObserver {
    * slot, so it is never started twice nor counted as capacity.
    */
   private readonly launching = new Map<string, { instance: ObservedInstance; done: Promise<void> }>();
-  /** rollouts failed by a start in the current pass (a refused pull): the pass's end leaves them alone */
-  private readonly failedThisPass = new Set<string>();
-  /** the last reason a new instance could not start (a pull that failed), by rollout id: part of why it waits */
-  private readonly startErrors = new Map<string, string>();
   /** when every new instance of an overlapping rollout was first ready, by rollout id */
   private readonly overlapSince = new Map<string, number>();
   private readonly canary: CanaryStepper;
+  private readonly progress: RolloutProgress;
   /** instances this controller started itself: any other live instance was adopted (a restart, a failover) */
   private readonly startedHere = new Set<string>();
   /** when this controller first saw an adopted instance without a probe verdict, by service key */
   private readonly warmingSince = new Map<string, number>();
-  /** rollouts this controller has passed over: the first pass over one it did not see begin renews its deadline */
-  private readonly seenRollouts = new Set<string>();
 
   constructor(
     private readonly store: Store,
@@ -99,6 +92,7 @@ export class ServiceController implements InstanceObserver {
     },
   ) {
     this.canary = new CanaryStepper(store, opts.traffic, routes);
+    this.progress = new RolloutProgress(store, probes, opts);
   }
 
   /**
@@ -235,7 +229,7 @@ export class ServiceController implements InstanceObserver {
         const shares = plans.filter((x) => x.want > 0).map((x) => `${plans.length > 1 ? `${x.type}: ` : ''}${x.currentTarget} new, ${x.old.length} old`);
         const split = this.routes.splitOf(key);
         const traffic = split && canaryStep.trafficPercent !== undefined ? `; router split ${split.effectivePercent}% to the new release` : '';
-        const next = await this.canary.reached(key, rollout, target, (message) => this.failRollout(svc, rollout, target, message));
+        const next = await this.canary.reached(key, rollout, target, (message) => this.progress.fail(svc, rollout, target, message));
         if (!next && !rollout.options.canaryAnalysis) {
           const what = canaryStep.trafficPercent !== undefined ? describeStep(rollout) : `canary step ${rollout.stepIndex + 1}/${canary!.length} (${canaryStep.instanceWeight}%)`;
           await this.store.rollouts.event(rollout.id, `paused at ${what}: ${shares.join('; ')}${traffic}; continue or cancel`);
@@ -244,7 +238,7 @@ export class ServiceController implements InstanceObserver {
       }
     }
     const reason = plans.map((x) => (plans.length > 1 ? `${x.type}: ${x.step.reason}` : x.step.reason)).join('; ');
-    if (rollout && target && !rollout.paused) await this.reconcileRollout(svc, rollout, target, converged, reason, current, desiredTotal, refreshed);
+    if (rollout && target && !rollout.paused) await this.progress.pass(svc, rollout, target, converged, reason, current, desiredTotal, refreshed);
 
     const step = { start: plans.flatMap((x) => x.step.start), stop: [...stopping] };
     const nextUnblockMs = Math.min(overlapWaitMs, ...plans.map((x) => x.nextUnblockMs));
@@ -360,84 +354,6 @@ export class ServiceController implements InstanceObserver {
     const doneAfterStops = target !== undefined && current.length === a.want && current.every(isAvailable) && step.start.length === 0 && old.every((i) => step.stop.includes(i.id)) && !current.some((i) => step.stop.includes(i.id));
     const canaryReached = currentTarget !== undefined && current.length === currentTarget && current.every(isAvailable) && old.length <= (oldKeep ?? a.want - currentTarget) && step.start.length === 0 && step.stop.length === 0;
     return { type: a.type, want: a.want, current, old, isAvailable, step, converged, doneAfterStops, canaryReached, currentTarget, nextUnblockMs, soonestAvailableMs };
-  }
-
-  /**
-   * Progress of the service's open rollout: each pass that waits records why (deduplicated), a converged
-   * rollout completes, and one past its deadline fails and the service returns to its last good release.
-   */
-  private async reconcileRollout(svc: ServiceRecord, rollout: RolloutRecord, target: ReleaseRecord, converged: boolean, reason: string, current: ObservedInstance[], desired: number, records: Map<string, { restarts: number; lastExitCode: number | null }>): Promise<void> {
-    const key = serviceKey(svc.projectId, svc.id);
-    if (this.failedThisPass.delete(rollout.id)) return;
-    const startError = this.startErrors.get(rollout.id);
-    if (converged) this.startErrors.delete(rollout.id);
-    if (converged) {
-      await this.store.rollouts.finish(rollout.id, 'COMPLETED', `release ${target.number}: ${desired}/${desired} instances ready`);
-      return;
-    }
-    const why = `${this.explain(current, desired, reason, records)}${startError ? `; last start failure: ${startError}` : ''}`;
-    if ((await this.store.rollouts.lastEvent(rollout.id))?.message !== why) await this.store.rollouts.event(rollout.id, why);
-    if (Date.now() < (await this.resumedDeadline(rollout))) return;
-    await this.failRollout(svc, rollout, target, `release ${target.number} did not become ready within the progress deadline: ${why}`);
-  }
-
-  /**
-   * The rollout's deadline, renewed once when this controller resumes a rollout an earlier run or another
-   * replica began (a restart, a failover): the time no control plane worked on it is not held against the
-   * release, which gets the whole progress deadline from here.
-   */
-  private async resumedDeadline(rollout: RolloutRecord): Promise<number> {
-    const deadline = Date.parse(rollout.deadlineAt);
-    if (this.seenRollouts.has(rollout.id)) return deadline;
-    if (this.seenRollouts.size > 10_000) this.seenRollouts.clear();
-    this.seenRollouts.add(rollout.id);
-    const seconds = this.opts.progressDeadlineSeconds;
-    const now = Date.now();
-    if (!seconds || rollout.paused || now - Date.parse(rollout.createdAt) < RESUMED_AFTER_MS || deadline >= now + seconds * 1000) return deadline;
-    const renewed = now + seconds * 1000;
-    await this.store.rollouts.setStep(rollout.id, { paused: false, deadlineAt: new Date(renewed).toISOString() });
-    await this.store.rollouts.event(rollout.id, `resumed by this control plane: progress deadline renewed to ${seconds} s from now`);
-    return renewed;
-  }
-
-  /** Fail a rollout once and return the service to its last good release (if it has one). */
-  private async failRollout(svc: ServiceRecord, rollout: RolloutRecord, target: ReleaseRecord, message: string): Promise<void> {
-    const key = serviceKey(svc.projectId, svc.id);
-    this.startErrors.delete(rollout.id);
-    if (!(await this.store.rollouts.finish(rollout.id, 'FAILED', message))) return;
-    await this.store.events.append({ projectId: svc.projectId, serviceId: svc.id, kind: 'rollout', reason: 'Failed', message });
-    const stable = svc.stableReleaseId && svc.stableReleaseId !== target.id ? await this.store.releases.find(svc.stableReleaseId) : undefined;
-    if (!stable) {
-      await this.store.services.setStatus(svc.projectId, svc.id, { deployStatus: 'FAILED', deployMessage: message });
-      return;
-    }
-    // Back to the last good release; the failed instances become "old" and leave, the healthy ones stay.
-    const restored = await returnDesiredSpec(this.store, svc, rollout, target, stable, message);
-    if (!restored) await this.store.services.setStatus(svc.projectId, svc.id, { targetReleaseId: stable.id, deployStatus: 'FAILED', deployMessage: `${message}; returned to release ${stable.number}` });
-    const back = await this.store.rollouts.begin({ serviceKey: key, fromReleaseId: target.id, toReleaseId: stable.id, kind: 'return', strategy: rollout.strategy, deadlineAt: new Date(Date.now() + 3600_000).toISOString() });
-    await this.store.rollouts.event(back.id, `returning to release ${stable.number} after release ${target.number} failed${restored?.length ? `; restored its ${restored.join(', ')}` : ''}`);
-    this.opts.requeue(key);
-  }
-
-  /** Why a rollout waits, in words: "1 new instance failing readiness: HTTP 500 on /health". */
-  private explain(current: ObservedInstance[], desired: number, reason: string, records: Map<string, { restarts: number; lastExitCode: number | null }>): string {
-    const parts: string[] = [];
-    const failing: { kind: string; error: string }[] = [];
-    for (const i of current) {
-      const ps = this.probes.state(i.id);
-      if (!ps || ps.ready) continue;
-      for (const [kind, p] of Object.entries(ps.probes)) {
-        if (p && !p.passing && p.lastError) {
-          failing.push({ kind: kind.replace('Probe', ''), error: p.lastError });
-          break;
-        }
-      }
-    }
-    if (failing.length) parts.push(`${failing.length} new instance${failing.length > 1 ? 's' : ''} failing ${failing[0].kind}: ${failing[0].error}`);
-    const crashing = [...records.values()].filter((r) => r.restarts > 0);
-    if (crashing.length) parts.push(`${crashing.length} instance${crashing.length > 1 ? 's' : ''} crashing (last exit code ${crashing[0].lastExitCode ?? 'none'}, ${crashing[0].restarts} restarts)`);
-    parts.push(`${current.filter((i) => this.probes.state(i.id)?.ready).length}/${desired} new ready; ${reason}`);
-    return parts.join('; ');
   }
 
   private async removeAll(key: string, observed: ObservedInstance[]): Promise<PassResult> {
@@ -567,7 +483,7 @@ export class ServiceController implements InstanceObserver {
       this.startedHere.add(id);
       const inst = await this.driver.start(spec, { onProgress });
       await progress;
-      if (rollout) this.startErrors.delete(rollout.id);
+      if (rollout) this.progress.started(rollout.id);
       // Probe at once rather than on the next pass: readiness is what the rollout waits for.
       this.trackProbes(key, inst, release);
       return inst.state;
@@ -583,13 +499,12 @@ export class ServiceController implements InstanceObserver {
       if (!rollout) return;
       if (err instanceof ImagePullError && err.terminal) {
         // A refused pull fails the same way every time: fail the rollout now rather than at its deadline.
-        this.failedThisPass.add(rollout.id);
-        await this.failRollout(svc, rollout, release, `release ${release.number} could not start: ${message}`);
+        await this.progress.failedToStart(svc, rollout, release, message);
         return;
       }
       // One that may heal (a registry still starting) is retried with back-off, each failure in the
       // rollout's events and the service's status until an attempt succeeds or the deadline passes.
-      this.startErrors.set(rollout.id, message);
+      this.progress.startFailed(rollout.id, message);
       const retry = `instance ${id} could not start (attempt ${n}): ${message}; retrying in ${retryMs < 1000 ? `${Math.round(retryMs)} ms` : `${Math.round(retryMs / 1000)} s`}`;
       await this.store.rollouts.event(rollout.id, retry);
       await this.store.services.setStatusIfUnchanged(svc, { deployMessage: `release ${release.number}: ${retry}` });
