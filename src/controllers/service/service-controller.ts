@@ -218,7 +218,8 @@ export class ServiceController implements InstanceObserver {
     const old = plans.flatMap((x) => x.old);
     // A rollout held by a volume operation is not done: its instance has yet to start. One whose last old
     // instances this pass stops is done now: they are out of the table (above) and leave in the background.
-    const doneAfterStops = target !== undefined && stopped > 0 && plans.every((x) => x.doneAfterStops) && !volume?.heldFor;
+    // Not at a canary step: one that reaches every instance still pauses there once its old instances are gone.
+    const doneAfterStops = target !== undefined && stopped > 0 && !canaryStep && plans.every((x) => x.doneAfterStops) && !volume?.heldFor;
     const converged = (target !== undefined && plans.every((x) => x.converged) && !volume?.heldFor) || doneAfterStops;
     const canaryReached = !!canaryStep && plans.every((x) => x.canaryReached);
     await this.recordStatus(svc, target, desiredTotal, sum((x) => x.current.filter(x.isAvailable).length), current.length, doneAfterStops ? 0 : old.length, started, doneAfterStops ? 0 : stopped);
