@@ -3,7 +3,10 @@
 # cluster"). Needs the cluster started with kube-proxy (SLIPWAY_K8S_KUBE_PROXY=1, or `local-kubernetes.sh proxy`).
 #
 #   deploy/local-cluster.sh up     # PostgreSQL on the node address, the API-server forwarder, the image, apply
-#   deploy/local-cluster.sh down   # deletes slipway-system and the project namespaces, stops what `up` started
+#   deploy/local-cluster.sh check  # Pods, /healthz of each, /leases, a service made on one control plane
+#                                  # answering through the slipway-router Service
+#   deploy/local-cluster.sh down   # deletes slipway-system and the projects' slipway-local-* namespaces, stops what `up` started
+#                                  # and removes its PostgreSQL data
 #
 # What `up` starts outside the cluster (PIDs under $WORK):
 # - a PostgreSQL of its own from Debian's binaries, as the postgres user, listening on the node address
@@ -70,17 +73,58 @@ up() {
 
 down() {
   local api="curl -sf --cacert $DIR/pki/ca.crt --cert $DIR/pki/admin.crt --key $DIR/pki/admin.key https://127.0.0.1:$API_PORT"
-  for ns in $($api/api/v1/namespaces | grep -o '"name": *"slipway-[^"]*"' | cut -d'"' -f4); do
-    $api/api/v1/namespaces/$ns -X DELETE >/dev/null && echo "namespace $ns deleted"
+  # slipway-system and the projects' namespaces (the prefix local-cluster.ts sets), nothing else: the cluster's
+  # tests make slipway-* namespaces of their own
+  for ns in slipway-system $($api/api/v1/namespaces | grep -o '"name": *"slipway-local-[^"]*"' | cut -d'"' -f4); do
+    $api/api/v1/namespaces/$ns -X DELETE >/dev/null 2>&1 && echo "namespace $ns deleted"
   done
   $api/apis/rbac.authorization.k8s.io/v1/clusterroles/slipway-runtime -X DELETE >/dev/null || true
   $api/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/slipway-runtime -X DELETE >/dev/null || true
   if [ -f "$WORK/socat.pid" ]; then kill "$(cat "$WORK/socat.pid")" 2>/dev/null || true; rm -f "$WORK/socat.pid"; fi
   [ -f "$WORK/pg/data/PG_VERSION" ] && runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$WORK/pg/data" -m fast stop >/dev/null || true
+  # the database went with the namespaces' Pods: the next `up` starts afresh (a new token and sealing key)
+  rm -rf "$WORK" /tmp/slipway-local-deploy.json
+  for _ in $(seq 120); do api /api/v1/namespaces/slipway-system >/dev/null 2>&1 || return 0; sleep 1; done
+  echo "namespace slipway-system still terminating" >&2
+}
+
+api() { curl -sf --cacert "$DIR/pki/ca.crt" --cert "$DIR/pki/admin.crt" --key "$DIR/pki/admin.key" "https://127.0.0.1:$API_PORT$1" "${@:2}"; }
+
+check() {
+  local token pods ips router
+  token=$(python3 -c "import json; print(json.load(open('/tmp/slipway-local-deploy.json'))['adminToken'])")
+  pods=$(api /api/v1/namespaces/slipway-system/pods)
+  echo "$pods" | python3 -c '
+import json, sys
+for p in json.load(sys.stdin)["items"]:
+    cs = (p["status"].get("containerStatuses") or [{}])[0]
+    print(p["metadata"]["name"], p["status"].get("podIP"), "ready" if cs.get("ready") else "NOT ready", "restarts=%s" % cs.get("restartCount"))'
+  ips=$(echo "$pods" | python3 -c 'import json, sys; print(" ".join(p["status"].get("podIP", "") for p in json.load(sys.stdin)["items"]))')
+  for ip in $ips; do echo "$ip /healthz: $(curl -s -m5 "http://$ip:7070/healthz")"; done
+  local cp; cp=$(echo "$pods" | python3 -c 'import json, sys; print([p["status"]["podIP"] for p in json.load(sys.stdin)["items"] if "control-plane" in p["metadata"]["name"]][0])')
+  echo "GET /leases (control plane $cp):"
+  curl -s -m5 -H "Authorization: Bearer $token" "http://$cp:7070/leases" | python3 -c '
+import collections, json, sys
+leases = json.load(sys.stdin)["leases"]
+for l in leases: print("  ", l["name"], l["holder"], "epoch", l["epoch"])
+twice = [n for n, k in collections.Counter(l["name"] for l in leases).items() if k > 1]
+print("   held more than once:", twice or "none")'
+  local h=(-s -m20 -H "Authorization: Bearer $token" -H 'Content-Type: application/json')
+  curl "${h[@]}" "http://$cp:7070/v1/projects/demo" | grep -q '"id":"demo"' || curl "${h[@]}" -X POST "http://$cp:7070/v1/projects" -d '{"name":"demo"}' >/dev/null
+  curl "${h[@]}" "http://$cp:7070/v1/projects/demo/services/hello" | grep -q '"id":"hello"' || curl "${h[@]}" -X POST "http://$cp:7070/v1/projects/demo/services/deployment" -d '{"name":"hello","billing":{"deploymentPlan":"nf-compute-20"},"deployment":{"instances":1,"external":{"imagePath":"127.0.0.1:15000/slipway-test/node:26.10.0"},"docker":{"configType":"customCommand","customCommand":"node -e \"require(\u0027http\u0027).createServer((q,s)=>s.end(\u0027hello from \u0027+require(\u0027os\u0027).hostname()+\u0027\\n\u0027)).listen(8080)\""}},"ports":[{"name":"p01","internalPort":8080,"public":true,"protocol":"HTTP"}]}' >/dev/null
+  router=$(api /api/v1/namespaces/slipway-system/services/slipway-router | python3 -c 'import json, sys; print(json.load(sys.stdin)["spec"]["clusterIP"])')
+  echo "service demo/hello (made on $cp) through the slipway-router Service ($router:80):"
+  for _ in $(seq 120); do
+    if curl -sf -m5 -H 'Host: p01--hello--demo.apps.local.test' "http://$router/" 2>/dev/null; then return 0; fi
+    sleep 1
+  done
+  echo "   no answer in 2 minutes" >&2
+  return 1
 }
 
 case "${1:-}" in
   up) up ;;
+  check) check ;;
   down) down ;;
-  *) echo "usage: $0 up|down" >&2; exit 2 ;;
+  *) echo "usage: $0 up|check|down" >&2; exit 2 ;;
 esac

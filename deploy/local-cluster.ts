@@ -9,7 +9,8 @@
  *   is off) and its API server listens on 127.0.0.1 only, so the replicas get a kubeconfig (a Secret) naming
  *   the node address, which the caller forwards to the API server, and a client certificate for the user
  *   system:serviceaccount:slipway-system:slipway, so that rbac.yaml's binding is what authorizes them;
- * - slipway-config: generated (admin token, a shared sealing key, the domain), no registry (no builds here).
+ * - slipway-config: generated (admin token, a shared sealing key, the domain, the projects' namespace prefix
+ *   slipway-local-), no registry (no builds here).
  *
  *   node --import tsx deploy/local-cluster.ts <admin kubeconfig> [image] [database url] [kubeconfig for the Pods]
  */
@@ -46,6 +47,8 @@ Object.assign(config.stringData!, {
   SLIPWAY_SECRET_KEY: state.secretKey,
   SLIPWAY_DOMAIN: 'apps.local.test',
   SLIPWAY_KUBECONFIG: '/etc/slipway/kube/kubeconfig',
+  // projects' namespaces apart from the slipway-* ones the cluster's tests make (local-cluster.sh down deletes them)
+  SLIPWAY_KUBERNETES_NAMESPACE_PREFIX: 'slipway-local-',
 });
 for (const k of ['SLIPWAY_REGISTRY', 'SLIPWAY_REGISTRY_USERNAME', 'SLIPWAY_REGISTRY_PASSWORD', 'SLIPWAY_KUBERNETES_BASE_IMAGE']) delete config.stringData![k];
 
