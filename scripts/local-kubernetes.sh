@@ -345,8 +345,12 @@ stop_one() {
 stop_proxy() {
   running kube-proxy || return 0
   stop_one kube-proxy
-  # its chains and rules
+  # its chains and rules; the cleanup also takes KUBE-POSTROUTING, which the kubelet made: removing the kubelet's
+  # canary chain has the kubelet make its rules again (it looks every minute)
   "$BIN/kube-proxy" --cleanup >/dev/null 2>&1 || true
+  local t
+  for t in mangle nat filter; do iptables -t "$t" -X KUBE-PROXY-CANARY 2>/dev/null || true; done
+  iptables -t mangle -X KUBE-KUBELET-CANARY 2>/dev/null || true
 }
 
 stop() {
