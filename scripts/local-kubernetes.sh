@@ -10,6 +10,8 @@
 #
 #   scripts/local-kubernetes.sh start    # prints the environment the tests read
 #   scripts/local-kubernetes.sh status
+#   scripts/local-kubernetes.sh proxy    # kube-proxy on a running cluster (or SLIPWAY_K8S_KUBE_PROXY=1 with start)
+#   scripts/local-kubernetes.sh stop-proxy
 #   scripts/local-kubernetes.sh stop     # stops what start started (by the PIDs it recorded) and its pods
 #
 # Everything lives under SLIPWAY_K8S_DIR (default ~/.cache/slipway-kubernetes/cluster); every listener is on
@@ -292,7 +294,22 @@ start() {
   # The kubelet registers the node tainted not-ready; kube-controller-manager's node lifecycle controller lifts
   # the taint once the node is Ready. Without it, this does it for the single node (with it, sooner).
   api "/api/v1/nodes/$NODE" -X PATCH -H 'Content-Type: application/merge-patch+json' -d '{"spec":{"taints":null}}' >/dev/null
+  [ "${SLIPWAY_K8S_KUBE_PROXY:-0}" = 1 ] && kube_proxy
   env_lines
+}
+
+# kube-proxy in iptables mode (optional: SLIPWAY_K8S_KUBE_PROXY=1 with start, or `proxy` on a running cluster):
+# ClusterIP Services then lead to their Pods, from the host and from Pods. Every Service connection is
+# masqueraded to the node address (--masquerade-all): a Pod reaching a Service whose endpoint is on the same
+# bridge then gets its replies back through the host, where the translation is undone. There is no cluster DNS:
+# Pods find Services by the environment variables the kubelet sets (<NAME>_SERVICE_HOST/_PORT) or by address.
+kube_proxy() {
+  [ -x "$BIN/kube-proxy" ] || { echo "local-kubernetes: $BIN/kube-proxy is missing (docs/runtimes.md: building the binaries)" >&2; return 1; }
+  launch kube-proxy "$BIN/kube-proxy" --kubeconfig "$DIR/kubeconfig" --proxy-mode iptables --hostname-override "$NODE" \
+    --cluster-cidr "$POD_SUBNET" --masquerade-all --bind-address 127.0.0.1 --healthz-bind-address "127.0.0.1:${SLIPWAY_K8S_PROXY_HEALTHZ_PORT:-10356}" \
+    --metrics-bind-address "127.0.0.1:$((${SLIPWAY_K8S_PROXY_HEALTHZ_PORT:-10356} + 1))" --conntrack-max-per-core 0 \
+    --conntrack-tcp-timeout-established 0 --conntrack-tcp-timeout-close-wait 0 --v 1
+  wait_for kube-proxy 60 curl -sf "http://127.0.0.1:${SLIPWAY_K8S_PROXY_HEALTHZ_PORT:-10356}/healthz"
 }
 
 env_lines() {
@@ -304,9 +321,9 @@ env_lines() {
 
 status() {
   local rc=0
-  for p in etcd registry kube-apiserver kube-scheduler kube-controller-manager containerd kubelet; do
+  for p in etcd registry kube-apiserver kube-scheduler kube-controller-manager kube-proxy containerd kubelet; do
     if running "$p"; then echo "$p: running (pid $(cat "$(pidfile "$p")"))"
-    elif [ "$p" = kube-scheduler ] || [ "$p" = kube-controller-manager ]; then echo "$p: not running (optional)"
+    elif [ "$p" = kube-scheduler ] || [ "$p" = kube-controller-manager ] || [ "$p" = kube-proxy ]; then echo "$p: not running (optional)"
     else echo "$p: not running"; rc=1; fi
   done
   if [ $rc = 0 ] && node_ready; then echo "node $NODE: Ready"; env_lines; else echo "node $NODE: not Ready"; rc=1; fi
@@ -325,7 +342,19 @@ stop_one() {
   rm -f "$f"
 }
 
+stop_proxy() {
+  running kube-proxy || return 0
+  stop_one kube-proxy
+  # its chains and rules; the cleanup also takes KUBE-POSTROUTING, which the kubelet made: removing the kubelet's
+  # canary chain has the kubelet make its rules again (it looks every minute)
+  "$BIN/kube-proxy" --cleanup >/dev/null 2>&1 || true
+  local t
+  for t in mangle nat filter; do iptables -t "$t" -X KUBE-PROXY-CANARY 2>/dev/null || true; done
+  iptables -t mangle -X KUBE-KUBELET-CANARY 2>/dev/null || true
+}
+
 stop() {
+  stop_proxy
   stop_one kubelet
   # The pods' containers run under containerd shims that outlive containerd: end them through containerd.
   if running containerd; then
@@ -352,5 +381,7 @@ case "${1:-}" in
   start) start ;;
   stop) stop ;;
   status) status ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+  proxy) kube_proxy ;;
+  stop-proxy) stop_proxy ;;
+  *) echo "usage: $0 start|stop|status|proxy|stop-proxy" >&2; exit 2 ;;
 esac
