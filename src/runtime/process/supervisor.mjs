@@ -24,6 +24,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { collectOutput, leaderAlive, loadOffsets, lockName, procStat, sandboxExitCode, socketPath } from './supervisor-files.mjs';
+import { groupMembers, procTable } from './process-group.mjs';
 
 const stateDir = path.resolve(process.argv[2]);
 const instancesDir = path.join(stateDir, 'instances');
@@ -34,6 +35,8 @@ const SLOW_EVERY = 5;
 /** with nothing to supervise for this long, the supervisor exits (the next start starts another) */
 const IDLE_EXIT_MS = 30_000;
 const PAGE = 4096;
+/** how long after its launch an instance's memory is checked every tick, not every second */
+const YOUNG_MS = 10_000;
 
 /** id → { dir, pid, startTicks, own (our child: its exit comes from waitpid), sandboxed, memoryMb, offsets, reason } */
 const tracked = new Map();
@@ -186,7 +189,7 @@ async function start(id) {
   } finally {
     for (const fd of fds) fs.closeSync(fd);
   }
-  const t = { dir, pid: child.pid, startTicks: undefined, own: true, sandboxed: !!spec.sandbox?.length, memoryMb: spec.memoryMb, offsets: loadOffsets(dir) };
+  const t = { dir, pid: child.pid, startTicks: undefined, own: true, sandboxed: !!spec.sandbox?.length, memoryMb: spec.memoryMb, offsets: loadOffsets(dir), launchedAt: Date.now() };
   tracked.set(id, t);
   child.on('exit', (code, signal) => finish(id, code, signal));
   if (!child.pid) {
@@ -245,28 +248,24 @@ async function answer(line) {
 /** Resident memory per process group, from one pass over /proc. */
 function rssByGroup() {
   const out = new Map();
-  for (const pid of fs.readdirSync('/proc')) {
-    if (pid.charCodeAt(0) > 57) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const pgrp = Number(f[2]);
-      out.set(pgrp, (out.get(pgrp) ?? 0) + Number(f[21]) * PAGE);
-    } catch {}
-  }
+  for (const p of procTable(true).procs.values()) out.set(p.pgrp, (out.get(p.pgrp) ?? 0) + p.rssPages * PAGE);
   return out;
 }
 
 /**
  * Memory limit: the resident memory of every process in the instance's group, checked each second; over the
  * limit the group is killed and the exit recorded as OOMKilled (the controller restarts it with back-off).
+ * An instance launched in the last YOUNG_MS is also checked every tick, from its own group's processes (a few
+ * reads): an app that takes its memory as it boots is killed before it can pass readiness and replace a
+ * healthy instance.
  */
-function enforceMemory() {
-  const limited = [...tracked.values()].filter((t) => t.memoryMb && t.pid && !t.reason);
+function enforceMemory(youngOnly = false) {
+  const now = Date.now();
+  const limited = [...tracked.values()].filter((t) => t.memoryMb && t.pid && !t.reason && (!youngOnly || now - (t.launchedAt ?? 0) < YOUNG_MS));
   if (!limited.length) return;
-  const rss = rssByGroup();
+  const rss = youngOnly ? undefined : rssByGroup();
   for (const t of limited) {
-    const used = rss.get(t.pid) ?? 0;
+    const used = rss ? (rss.get(t.pid) ?? 0) : groupRss(t.pid);
     if (used <= t.memoryMb * 1024 * 1024) continue;
     t.reason = 'OOMKilled';
     try {
@@ -276,6 +275,17 @@ function enforceMemory() {
       process.kill(-t.pid, 'SIGKILL');
     } catch {}
   }
+}
+
+/** Resident memory of one process group, from its members' statm. */
+function groupRss(pgid) {
+  let pages = 0;
+  for (const m of groupMembers(pgid)) {
+    try {
+      pages += Number(fs.readFileSync(`/proc/${m.pid}/statm`, 'utf8').split(' ')[1]);
+    } catch {}
+  }
+  return pages * PAGE;
 }
 
 async function main() {
@@ -317,7 +327,7 @@ async function main() {
     if (exiting) return;
     if (!fs.existsSync(instancesDir)) return shutdown('the state directory is gone');
     for (const t of tracked.values()) collect(t);
-    if (++tick % SLOW_EVERY) return;
+    if (++tick % SLOW_EVERY) return enforceMemory(true);
     for (const [id, t] of tracked) {
       // An adopted instance ended: no waitpid for it, so bwrap's status file tells (or nothing does).
       if (!t.own && !leaderAlive(t.pid, t.startTicks)) finish(id, (readJson(path.join(t.dir, 'launch.json'))?.sandbox?.length ? sandboxExitCode(t.dir) : undefined) ?? null, null);
