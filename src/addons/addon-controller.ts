@@ -30,7 +30,8 @@ import { CredentialRotation } from './rotation.ts';
 import { downloadDump, uploadedFile } from './imports.ts';
 import { addonCertificate, installCertificate, serverTls } from './tls.ts';
 import { run } from './engines/run.ts';
-import { addonDir, backupFile, pickPort, portFree } from './places.ts';
+import { addonDir, backupFile, pickPort } from './places.ts';
+import { portFree } from '../net/port-free.ts';
 
 export interface AddonControllerLogger {
   info(o: object, m: string): void;
@@ -370,7 +371,7 @@ export class AddonController {
     const f = this.failures.get(key);
     if (f && f.notBefore > Date.now()) return { againInMs: f.notBefore - Date.now() };
     // The port stays the addon's while it is free; taken by something else meanwhile, the addon moves.
-    if (!(await portFree(a.port))) {
+    if (!(await portFree('127.0.0.1', a.port))) {
       const port = await pickPort(new Set(await this.store.addons.ports()));
       this.opts.logger.warn({ addon: key, was: a.port, now: port }, 'addon port taken by another process: moving');
       await this.store.addons.mutate(a.projectId, a.id, () => ({ port }));

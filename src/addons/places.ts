@@ -5,7 +5,6 @@
  *                                      /replica-<n>  a read replica's
  *                                      /backups/     dumps and snapshots
  */
-import net from 'node:net';
 import path from 'node:path';
 import { allocateInstancePort } from '../runtime/instance-ports.ts';
 
@@ -17,15 +16,6 @@ export function addonDir(dataDir: string, projectId: string, addonId: string): s
 
 export function backupFile(dataDir: string, projectId: string, addonId: string, file: string): string {
   return path.join(addonDir(dataDir, projectId, addonId), 'backups', file);
-}
-
-/** Whether nothing listens on the port at 127.0.0.1 now. */
-export function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, HOST, () => srv.close(() => resolve(true)));
-  });
 }
 
 /** A port free now, not held by another addon (from the instances' range: see instance-ports.ts). */

@@ -10,8 +10,8 @@
  * skipped instead of breaking the data plane's listeners.
  */
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
+import { portFree } from '../net/port-free.ts';
 
 export interface TcpPortRange {
   from: number;
@@ -114,11 +114,3 @@ export function tcpPortsFile(dataDir: string): string {
   return path.join(dataDir, 'router', 'tcp-ports.json');
 }
 
-/** Whether a port can be bound now (a probe bind, closed at once). */
-export function portFree(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen({ port, host, exclusive: true }, () => srv.close(() => resolve(true)));
-  });
-}

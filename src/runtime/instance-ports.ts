@@ -5,20 +5,11 @@
  * accepts") and take the instance's traffic. A port handed out stays reserved in this process for a minute,
  * time for its app to bind it.
  */
-import net from 'node:net';
+import { portFree } from '../net/port-free.ts';
 
 export const INSTANCE_PORTS = { from: 21000, to: 32767 };
 const RESERVED_MS = 60_000;
 const reserved = new Map<number, number>();
-
-function canListen(port: number, host: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, host, () => srv.close(() => resolve(true)));
-  });
-}
 
 /** A port nothing listens on at `host` now, not handed out in the last minute and not in `taken`. */
 export async function allocateInstancePort(host = '127.0.0.1', taken: ReadonlySet<number> = new Set()): Promise<number> {
@@ -29,7 +20,7 @@ export async function allocateInstancePort(host = '127.0.0.1', taken: ReadonlySe
   for (let i = 0; i < size; i++) {
     const port = INSTANCE_PORTS.from + ((start + i) % size);
     if (reserved.has(port) || taken.has(port)) continue;
-    if (await canListen(port, host)) {
+    if (await portFree(host, port)) {
       reserved.set(port, Date.now());
       return port;
     }

@@ -8,9 +8,9 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { ApiClient, ApiClientInMemoryContextProvider } from '@northflank/js-client';
+import { portFree } from '../../src/net/port-free.ts';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
@@ -27,14 +27,11 @@ export async function freePort(): Promise<number> {
     const port = 10_000 + ((start - 10_000 + i) % 10_000);
     // Nothing is held between the check and the caller's bind: never hand one port out twice, in this process or
     // in another test file's (they run in parallel, each with its own platforms).
-    if (handedOut.has(port) || !reserve(port) || !(await canListen(port))) continue;
-    handedOut.add(port);
+    if (!reserve(port) || !(await portFree('0.0.0.0', port))) continue;
     return port;
   }
   throw new Error('no free port in 10000-19999');
 }
-const handedOut = new Set<number>();
-
 /** Claims a port for this test run across processes: a file created exclusively, older claims (a finished run's) expire. */
 const RESERVATIONS = path.join(os.tmpdir(), 'slipway-test-ports');
 const RESERVATION_TTL_MS = 2 * 60 * 60 * 1000;
@@ -53,14 +50,6 @@ function reserve(port: number): boolean {
       return false;
     }
   }
-}
-
-function canListen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, '0.0.0.0', () => srv.close(() => resolve(true)));
-  });
 }
 
 /** A block of router ports for the public TCP ports of one test platform's services, apart from other platforms'. */

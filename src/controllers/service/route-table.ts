@@ -107,12 +107,12 @@ export class RouteTableBuilder {
   /**
    * Forgets the routes of every key `lost` names (a shard whose lease this replica lost): they are the new
    * holder's to publish, and kept for good they would stand in for a service the new holder has since
-   * removed. They are kept for `keepMs` first: the new holder publishes a service's routes only after its
+   * removed. They are kept for LOST_ROUTES_KEPT_MS first: the new holder publishes a service's routes only after its
    * first pass (which waits for a probe verdict on the instances it adopts), and until then these are the
    * only routes of the service; once it publishes, its newer epoch wins every merge (src/replicas/shared-routes.ts).
    * A key this replica sets again meanwhile (it holds the lease again) is not forgotten.
    */
-  dropServices(lost: (key: string) => boolean, keepMs = LOST_ROUTES_KEPT_MS): void {
+  dropServices(lost: (key: string) => boolean): void {
     const dropped = [...this.byService.entries()].filter(([key]) => lost(key));
     if (!dropped.length) return;
     const forget = () => {
@@ -126,8 +126,7 @@ export class RouteTableBuilder {
       }
       if (changed) this.publish();
     };
-    if (keepMs <= 0) return forget();
-    setTimeout(forget, keepMs).unref();
+    setTimeout(forget, LOST_ROUTES_KEPT_MS).unref();
   }
 
   /**

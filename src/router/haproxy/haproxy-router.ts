@@ -40,7 +40,8 @@ import { fitsSpare, hostMapCommands, routeMapCommand, servedWithoutReload, spare
 import { internalSourceCommands, structureOf, writeAtomic, type Structure } from './structure.ts';
 import { ensureSelfSigned, loadCertificates, unclaimedSelfSignedNames } from '../tls/certificates.ts';
 import { renderRouteInfo } from '../metrics.ts';
-import { portFree, TcpPortAllocator, tcpPortsFile, type TcpPortRange } from '../tcp-ports.ts';
+import { TcpPortAllocator, tcpPortsFile, type TcpPortRange } from '../tcp-ports.ts';
+import { portFree } from '../../net/port-free.ts';
 import { renderCrtList, backendName, renderConfig, renderHostsMap, renderPages, routerFiles, ROUTE_INFO_MAX_BYTES, SERVER_PREFIX, type RouterFiles } from './config.ts';
 
 export interface HaproxyRouterOptions {
