@@ -19,7 +19,8 @@
  * loop), so the comparison is per core. HAProxy sizes its threads to the CPUs it may run on, so pinned it has
  * one; the bench reads `Nbthread` back and says so.
  *
- *   node --import tsx bench/router.ts            (BENCH_SECONDS, BENCH_ROUNDS, BENCH_CONNECTIONS override)
+ *   node --import tsx bench/router.ts            (BENCH_SECONDS, BENCH_ROUNDS, BENCH_CONNECTIONS override;
+ *                                                BENCH_ONLY=haproxy,node: those rows and nginx's only)
  *   BENCH_ACCESS_LOG=1 node --import tsx bench/router.ts   both planes with their access log on (as slipway runs them
  *                                                           by default), each entry written as a JSON line to a file;
  *                                                           nginx then logs the same fields as JSON to a file too
@@ -318,7 +319,7 @@ backend app
     const threads = async (sock: string) => /^Nbthread: (\d+)$/m.exec(await cliCommand(sock, 'show info', 2000))?.[1] ?? '?';
     console.log(`haproxy threads: HaproxyRouter ${await threads(haproxyFiles.adminSocket)}, minimal ${await threads(path.join(minimalDir, 'admin.sock'))}; nginx 1 worker; node 1 event loop`);
 
-    const targets: Array<{ name: string; port: number; pids: () => number[] }> = [
+    const allTargets: Array<{ name: string; port: number; pids: () => number[] }> = [
       { name: 'backend direct', port: backendPort, pids: () => withChildren(backend.pid) },
       // With the access log on, this process follows HAProxy's log and writes it: its CPU counts as HAProxy's.
       { name: 'haproxy (HaproxyRouter)', port: haproxy.address().httpPort, pids: () => [...withChildren(haproxyMaster), ...(ACCESS_LOG ? [process.pid] : [])] },
@@ -326,6 +327,9 @@ backend app
       { name: 'nginx proxy', port: nginxPort, pids: () => withChildren(nginxProxy.pid) },
       { name: 'haproxy minimal (hand)', port: minimalPort, pids: () => [minimal.pid!] },
     ];
+    // BENCH_ONLY=haproxy,nginx: only the rows whose name starts with one of these (nginx stays as the peer).
+    const only = process.env.BENCH_ONLY?.split(',').filter(Boolean);
+    const targets = only ? allTargets.filter((t) => t.name.startsWith('nginx') || only.some((o) => t.name.startsWith(o))) : allTargets;
     const results = new Map<string, Result[]>(targets.map((t) => [t.name, []]));
     for (const t of targets) await wrk(t.port, 1, pin); // warm-up: JIT, keep-alive pools
     for (let round = 1; round <= ROUNDS; round++) {
