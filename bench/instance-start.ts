@@ -12,6 +12,7 @@ import { spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
+import { SYSTEM_PATH } from '../src/domain/system-path.ts';
 import { api, fixtureRepo, freePort, startTestPlatform, waitFor, ROOT, type RunningPlatform } from '../test/support/platform.ts';
 import { IMAGE, buildConformanceImage, startPodman } from '../test/support/podman.ts';
 
@@ -27,10 +28,14 @@ async function portOpen(port: number): Promise<boolean> {
   });
 }
 
+/**
+ * The peer: the same command in the environment an instance gets (the system PATH, so the same `node`, not the
+ * bench's own; none of this shell's variables: NODE_EXTRA_CA_CERTS alone adds ~40 ms to Node 20's boot).
+ */
 async function rawSpawn(): Promise<number> {
   const port = await freePort();
   const t0 = performance.now();
-  const child = spawn('/bin/sh', ['-c', 'node server.js'], { cwd: path.join(ROOT, 'test/fixtures/apps/hello'), env: { ...process.env, PORT: String(port) }, stdio: 'ignore', detached: true });
+  const child = spawn('/bin/sh', ['-c', 'node server.js'], { cwd: path.join(ROOT, 'test/fixtures/apps/hello'), env: { PATH: SYSTEM_PATH, HOME: '/tmp', NODE_ENV: 'production', PORT: String(port) }, stdio: 'ignore', detached: true });
   while (!(await portOpen(port))) await new Promise((r) => setTimeout(r, POLL_MS));
   const ms = performance.now() - t0;
   process.kill(-child.pid!, 'SIGKILL');

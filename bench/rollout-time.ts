@@ -11,6 +11,7 @@
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
+import { SYSTEM_PATH } from '../src/domain/system-path.ts';
 import { api, fixtureRepo, freePort, startTestPlatform, waitFor, ROOT } from '../test/support/platform.ts';
 
 const START_MS = 300;
@@ -27,11 +28,15 @@ function portOpen(port: number): Promise<boolean> {
   });
 }
 
-/** The peer: the app's Procfile command started by hand, until its port accepts (polled every 2 ms). */
+/**
+ * The peer: the app's Procfile command started by hand, until its port accepts (polled every 2 ms), with the
+ * environment an instance gets: the system PATH, so the same `node` the instance runs (not the Node running
+ * this bench), and none of this shell's variables.
+ */
 async function rawStart(): Promise<number> {
   const port = await freePort();
   const t0 = performance.now();
-  const child = spawn('/bin/sh', ['-c', 'node server.js'], { cwd: path.join(ROOT, 'test/fixtures/apps/hello'), env: { ...process.env, PORT: String(port), START_DELAY_MS: String(START_MS) }, stdio: 'ignore', detached: true });
+  const child = spawn('/bin/sh', ['-c', 'node server.js'], { cwd: path.join(ROOT, 'test/fixtures/apps/hello'), env: { PATH: SYSTEM_PATH, HOME: '/tmp', NODE_ENV: 'production', PORT: String(port), START_DELAY_MS: String(START_MS) }, stdio: 'ignore', detached: true });
   while (!(await portOpen(port))) await new Promise((r) => setTimeout(r, 2));
   const ms = performance.now() - t0;
   process.kill(-child.pid!, 'SIGKILL');

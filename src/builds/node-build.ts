@@ -17,6 +17,7 @@ import path from 'node:path';
 import { ConflictError, UnprocessableError, ValidationError } from '../errors/errors.ts';
 import { runBuildStep } from './build-step.ts';
 import { resolveProcesses, type PackageManifest } from './start-command.ts';
+import { SYSTEM_PATH } from '../domain/system-path.ts';
 
 export interface BuildOutput {
   stack: 'node';
@@ -51,7 +52,7 @@ export interface BuildMetadata extends BuildOutput {
 export const BUILD_METADATA_PATH = '.slipway/build.json';
 
 /** The PATH the runtime gives an instance, with the artifact's own tools first; mirrored so the build uses the same node. */
-const SYSTEM_PATH = ['/usr/local/bin', '/usr/bin', '/bin'];
+const SYSTEM_DIRS = SYSTEM_PATH.split(':');
 
 export async function detectStack(sourceDir: string): Promise<'node' | 'dockerfile' | 'unknown'> {
   const has = (f: string) => fs.existsSync(path.join(sourceDir, f));
@@ -82,7 +83,7 @@ export async function buildNodeApp(opts: NodeBuildOptions): Promise<BuildOutput>
 
     const execDir = path.dirname(process.execPath);
     const env: Record<string, string> = {
-      PATH: [path.join(work, 'node_modules/.bin'), ...SYSTEM_PATH, ...(SYSTEM_PATH.includes(execDir) ? [] : [execDir])].join(':'),
+      PATH: [path.join(work, 'node_modules/.bin'), ...SYSTEM_DIRS, ...(SYSTEM_DIRS.includes(execDir) ? [] : [execDir])].join(':'),
       HOME: home,
       TMPDIR: home,
       LANG: 'C.UTF-8',

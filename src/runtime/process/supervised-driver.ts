@@ -27,6 +27,7 @@ import { parseLogLines } from '../log-lines.ts';
 import { collectOutput, leaderAlive, loadOffsets, sandboxExitCode } from './supervisor-files.mjs';
 import { SupervisorClient } from './supervisor-client.ts';
 import { allocateInstancePort } from '../instance-ports.ts';
+import { SYSTEM_PATH } from '../../domain/system-path.ts';
 const WATCH_INTERVAL_MS = 200;
 const ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,200}$/;
 
@@ -213,7 +214,7 @@ export class ProcessDriver implements RuntimeDriver {
     const ports: Meta['ports'] = [];
     for (const p of spec.ports) ports.push({ name: p.name, internalPort: p.internalPort, port: await allocateInstancePort() });
     const env: Record<string, string> = {
-      PATH: `${APP_DIR}/node_modules/.bin:/usr/local/bin:/usr/bin:/bin`,
+      PATH: `${APP_DIR}/node_modules/.bin:${SYSTEM_PATH}`,
       HOME: '/tmp',
       NODE_ENV: 'production',
       ...spec.env,
@@ -246,7 +247,7 @@ export class ProcessDriver implements RuntimeDriver {
         fs.symlinkSync(v.hostPath, link);
       }
       if (spec.volumes?.[0]) env.SLIPWAY_VOLUME_DIR = spec.volumes[0].hostPath;
-      env.PATH = `${spec.artifactDir ?? ''}/node_modules/.bin:/usr/local/bin:/usr/bin:/bin`;
+      env.PATH = `${spec.artifactDir ?? ''}/node_modules/.bin:${SYSTEM_PATH}`;
       cwd = spec.workDir ?? spec.artifactDir ?? dir;
     }
     // bwrap reports the app's exit code on fd 3 (a file the supervisor opens): it outlives the supervisor.
