@@ -5,7 +5,9 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { writeConformanceApp } from '../src/runtime/conformance.ts';
@@ -85,6 +87,26 @@ describe('the process runtime supervisor', () => {
     // The socket is private to the state directory's owner; the apps keep the platform's umask all the same.
     assert.equal(fs.statSync(path.join(stateDir, 'supervisor.sock')).mode & 0o077, 0, 'no access for group or others');
     assert.equal(umaskOf(insts[0].pid!), umaskOf(process.pid));
+    for (const i of insts) await driver.stop(i.id, 2);
+  });
+
+  it('answers many requests over one connection, each reply with its request seq; a request without seq gets a reply without', async () => {
+    const sock = net.connect(path.join(stateDir, 'supervisor.sock'));
+    await once(sock, 'connect');
+    let buf = '';
+    sock.setEncoding('utf8');
+    sock.on('data', (d: string) => (buf += d));
+    // Two starts of an id with no launch.json (refused, each with its seq), a ping with a seq, one without.
+    sock.write('{"op":"start","id":"sup--svc--web-r1-missing-1","seq":41}\n{"op":"ping","seq":42}\n{"op":"start","id":"sup--svc--web-r1-missing-2","seq":43}\n{"op":"ping"}\n');
+    await waitFor(() => buf.split('\n').length > 4, 10_000, 'four replies');
+    sock.destroy();
+    const replies = buf.trim().split('\n').map((l) => JSON.parse(l) as { ok: boolean; seq?: number; error?: string });
+    assert.deepEqual(replies.map((r) => r.seq).sort(), [41, 42, 43, undefined]);
+    assert.equal(replies.find((r) => r.seq === 42)?.ok, true);
+    for (const seq of [41, 43]) assert.match(replies.find((r) => r.seq === seq)?.error ?? '', /launch\.json/);
+    // The driver's own starts share one kept connection: concurrent ones each get their own answer.
+    const insts = await Promise.all([0, 1, 2, 3].map(() => start(spec({}))));
+    assert.equal(new Set(insts.map((i) => i.pid)).size, 4, 'four instances, four processes');
     for (const i of insts) await driver.stop(i.id, 2);
   });
 

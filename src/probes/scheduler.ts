@@ -55,12 +55,13 @@ interface Tracked {
 }
 
 /**
- * The default readiness check polls the port with a connect (a refused one costs a few microseconds). The
- * wait between attempts is a twentieth of the time waited so far, from 5 ms up to 100 ms, so seeing the
- * port open adds at most 5 % (and at least a few ms) to an instance's own start time: an app that listens
- * after 400 ms is seen within ~20 ms, one that takes a minute within 100 ms, in ~40 + 10/s attempts.
+ * The default readiness check polls the port with a connect (a refused one costs tens of microseconds). The
+ * wait between attempts is a twentieth of the time waited so far, from 2 ms up to 100 ms, so seeing the
+ * port open adds at most 5 % (and ~1 ms on average to a fast start) to an instance's own start time: an app
+ * that listens after 30 ms is seen within 2 ms, one after 400 ms within ~20 ms, one that takes a minute within
+ * 100 ms, in ~60 + 10/s attempts.
  */
-const DEFAULT_READY_POLL_MIN_MS = 5;
+const DEFAULT_READY_POLL_MIN_MS = 2;
 const DEFAULT_READY_POLL_MAX_MS = 100;
 const DEFAULT_READY_POLL_SHARE = 0.05;
 const NO_PORT_SETTLE_MS = 1000;

@@ -501,5 +501,6 @@ export class ProcessDriver implements RuntimeDriver {
 
   async close(): Promise<void> {
     this.watcher.close();
+    this.supervisor.close();
   }
 }

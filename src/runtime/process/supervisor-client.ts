@@ -20,12 +20,22 @@ const BOOTING_MS = 5000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+type Reply = { ok: boolean; pid?: number; exited?: boolean; error?: string };
+interface PendingReply {
+  resolve(reply: Reply): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout;
+}
+
 export class SupervisorClient {
   private readonly socket: string;
   private lastSpawn = 0;
   /** the supervisor this client started, while it runs: it may still be booting (no second one meanwhile) */
   private spawned: { pid: number; at: number } | undefined;
   private aliveCache: { at: number; pid: number | undefined } = { at: 0, pid: undefined };
+  /** the connection starts are asked over, kept open: a request is written at once (no connect to wait for) */
+  private startConn: { sock: net.Socket; pending: Map<number, PendingReply> } | undefined;
+  private seq = 0;
 
   constructor(private readonly stateDir: string) {
     this.socket = socketPath(stateDir);
@@ -99,7 +109,7 @@ export class SupervisorClient {
     while (Date.now() < deadline) {
       let reply: { ok: boolean; pid?: number; error?: string };
       try {
-        reply = await this.request({ op: 'start', id });
+        reply = await this.startRequest(id);
       } catch (err) {
         // No supervisor listening (none yet, or it just died): start one and ask again.
         lastErr = err as Error;
@@ -130,7 +140,69 @@ export class SupervisorClient {
     }
   }
 
-  private request(msg: object, timeoutMs = REQUEST_TIMEOUT_MS): Promise<{ ok: boolean; pid?: number; exited?: boolean; error?: string }> {
+  /** Closes the kept connection (the supervisor goes on). */
+  close(): void {
+    this.startConn?.sock.destroy();
+    this.startConn = undefined;
+  }
+
+  /**
+   * A start over the kept connection (opened on first use, again after it closes). Replies carry the request's
+   * `seq`; one without (a supervisor from before `seq`) answers the oldest request waiting.
+   */
+  private startRequest(id: string): Promise<Reply> {
+    const conn = (this.startConn ??= this.openStartConn());
+    const seq = ++this.seq;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        conn.pending.delete(seq);
+        reject(new Error('no answer'));
+      }, REQUEST_TIMEOUT_MS);
+      conn.pending.set(seq, { resolve, reject, timer });
+      conn.sock.write(`${JSON.stringify({ op: 'start', id, seq })}\n`);
+    });
+  }
+
+  private openStartConn(): { sock: net.Socket; pending: Map<number, PendingReply> } {
+    const sock = net.connect(this.socket);
+    const conn = { sock, pending: new Map<number, PendingReply>() };
+    sock.unref();
+    sock.setEncoding('utf8');
+    let buf = '';
+    sock.on('data', (chunk: string) => {
+      buf += chunk;
+      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        let reply: Reply & { seq?: number };
+        try {
+          reply = JSON.parse(line);
+        } catch {
+          continue;
+        }
+        const seq = reply.seq ?? conn.pending.keys().next().value;
+        const waiting = seq === undefined ? undefined : conn.pending.get(seq);
+        if (!waiting) continue;
+        conn.pending.delete(seq!);
+        clearTimeout(waiting.timer);
+        waiting.resolve(reply);
+      }
+    });
+    const fail = (err: Error) => {
+      if (this.startConn === conn) this.startConn = undefined;
+      sock.destroy();
+      for (const w of conn.pending.values()) {
+        clearTimeout(w.timer);
+        w.reject(err);
+      }
+      conn.pending.clear();
+    };
+    sock.on('error', fail);
+    sock.on('close', () => fail(new Error('the supervisor closed the connection')));
+    return conn;
+  }
+
+  private request(msg: object, timeoutMs = REQUEST_TIMEOUT_MS): Promise<Reply> {
     return new Promise((resolve, reject) => {
       const conn = net.connect(this.socket);
       let buf = '';

@@ -17,7 +17,9 @@
 // Protocol: one JSON object per line, `{"op":"start","id":"<instance id>"}` → `{"ok":true,"pid":N}` or
 // `{"ok":false,"error":"…"}`; `{"op":"wait","id":"…","timeoutMs":N}` → `{"ok":true,"exited":true}` once the
 // instance's end is recorded (exit.json written, its sandbox gone), or `"exited":false` after timeoutMs: a
-// stopping driver is told, rather than looking at /proc until the process group is gone. Plain JavaScript
+// stopping driver is told, rather than looking at /proc until the process group is gone. A request may carry
+// `"seq":N`, echoed in its reply, so that one connection can carry many (the driver keeps one open for
+// starts: a request then leaves at once, without waiting a turn of its event loop to connect). Plain JavaScript
 // on purpose: it starts with bare `node`, fast, with no loader.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -215,18 +217,24 @@ function serve(conn) {
     while ((i = buf.indexOf('\n')) >= 0) {
       const line = buf.slice(0, i);
       buf = buf.slice(i + 1);
-      void answer(line).then((reply) => conn.write(JSON.stringify(reply) + '\n'));
+      void answer(line).then(({ reply, seq }) => conn.write(JSON.stringify(seq === undefined ? reply : { ...reply, seq }) + '\n'));
     }
   });
 }
 
+/** The reply to one request line, and the request's `seq` (echoed back: one connection may carry many requests). */
 async function answer(line) {
   let req;
   try {
     req = JSON.parse(line);
   } catch {
-    return { ok: false, error: 'not JSON' };
+    return { reply: { ok: false, error: 'not JSON' } };
   }
+  const seq = Number.isInteger(req?.seq) ? req.seq : undefined;
+  return { reply: await reply(req), seq };
+}
+
+async function reply(req) {
   if (exiting) return { ok: false, error: 'exiting' };
   if (req.op === 'ping') return { ok: true, pid: process.pid };
   if (req.op === 'wait') {
