@@ -21,6 +21,7 @@ import path from 'node:path';
 import type { InstanceEvent, InstanceSpec, LogLine, ObservedInstance, RuntimeDriver, InstanceLabels } from '../driver.ts';
 import { ValidationError } from '../../errors/errors.ts';
 import { APP_DIR, bwrapArgs, fileTargetProblem } from './sandbox.ts';
+import { execPlainCommand } from './exec-command.ts';
 import { InstanceWatch, SingleFlight } from '../instance-watch.ts';
 import { groupMembers, procTable, stopTargets } from './process-group.mjs';
 import { parseLogLines } from '../log-lines.ts';
@@ -251,7 +252,8 @@ export class ProcessDriver implements RuntimeDriver {
       cwd = spec.workDir ?? spec.artifactDir ?? dir;
     }
     // bwrap reports the app's exit code on fd 3 (a file the supervisor opens): it outlives the supervisor.
-    const argv = sandbox.length ? [sandbox[0]!, '--json-status-fd', '3', ...sandbox.slice(1), ...spec.command] : spec.command;
+    const command = execPlainCommand(spec.command);
+    const argv = sandbox.length ? [sandbox[0]!, '--json-status-fd', '3', ...sandbox.slice(1), ...command] : command;
     const launch: Launch = { argv, cwd, env, sandbox, ...(spec.memoryMb && this.opts.enforceMemory !== false ? { memoryMb: spec.memoryMb } : {}) };
     const meta: Meta = { labels: spec.labels, ports, memoryMb: spec.memoryMb, cpu: spec.cpu };
     fs.writeFileSync(path.join(dir, 'launch.json'), JSON.stringify(launch), { mode: 0o600 });
