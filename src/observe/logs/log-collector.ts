@@ -16,7 +16,11 @@ import type { LogEntry } from './log-query.ts';
 
 export type LogListener = (e: LogEntry) => void;
 
-const SCAN_MS = 250;
+/**
+ * A runtime event (an instance started or ended) starts a scan at once; this one only catches what no event
+ * announced, so it can be slow: each scan lists every instance the runtime has.
+ */
+const SCAN_MS = 1000;
 const FLUSH_MS = 100;
 const RETENTION_MS = 60_000;
 
@@ -29,10 +33,11 @@ interface Followed {
 export class LogCollector {
   private readonly followed = new Map<string, Followed>();
   private readonly listeners = new Set<LogListener>();
+  /** lines taken per instance id, as cursors.json has them once saved (followed instances' counts kept current) */
   private cursors: Record<string, number> = {};
   private readonly cursorFile: string;
-  /** what cursors.json holds now, so an unchanged set of counts is not written again */
-  private written = '';
+  /** a count moved since cursors.json was written: only then is it written again (it holds every instance) */
+  private dirty = false;
   private timers: NodeJS.Timeout[] = [];
   private unwatch?: () => void;
   private scanning = false;
@@ -45,8 +50,7 @@ export class LogCollector {
   ) {
     this.cursorFile = path.join(opts.dir, 'cursors.json');
     try {
-      this.written = fs.readFileSync(this.cursorFile, 'utf8');
-      this.cursors = JSON.parse(this.written) as Record<string, number>;
+      this.cursors = JSON.parse(fs.readFileSync(this.cursorFile, 'utf8')) as Record<string, number>;
     } catch {
       this.cursors = {};
     }
@@ -95,17 +99,12 @@ export class LogCollector {
   }
 
   private saveCursors(): void {
-    const live: Record<string, number> = {};
-    for (const [id, f] of this.followed) live[id] = f.taken;
-    const next = { ...this.cursors, ...live };
-    this.cursors = next;
-    const text = JSON.stringify(next);
-    if (text === this.written) return;
+    if (!this.dirty) return;
     try {
       fs.mkdirSync(this.opts.dir, { recursive: true });
-      fs.writeFileSync(`${this.cursorFile}.tmp`, text);
+      fs.writeFileSync(`${this.cursorFile}.tmp`, JSON.stringify(this.cursors));
       fs.renameSync(`${this.cursorFile}.tmp`, this.cursorFile);
-      this.written = text;
+      this.dirty = false;
     } catch {}
   }
 
@@ -120,7 +119,11 @@ export class LogCollector {
       }
       // Forget cursors of instances the runtime no longer knows and that are not followed.
       const known = new Set(all.map((i) => i.id));
-      for (const id of Object.keys(this.cursors)) if (!known.has(id) && !this.followed.has(id)) delete this.cursors[id];
+      for (const id of Object.keys(this.cursors)) {
+        if (known.has(id) || this.followed.has(id)) continue;
+        delete this.cursors[id];
+        this.dirty = true;
+      }
     } catch (err) {
       this.opts.logger.debug({ err: (err as Error).message }, 'log scan failed');
     } finally {
@@ -138,6 +141,8 @@ export class LogCollector {
       seen++;
       if (seen <= Math.max(skip, f.taken)) return;
       f.taken = seen;
+      this.cursors[inst.id] = seen;
+      this.dirty = true;
       this.emit({ ts: l.ts, project, service, instance: inst.id, stream: l.stream, line: l.line });
     };
     this.followed.set(inst.id, f);
@@ -159,7 +164,9 @@ export class LogCollector {
         if (!abort.signal.aborted) {
           // Followed to the end, or not begun (a just-started instance may have written no output file yet):
           // the count is kept, so the next scan follows it again from there if the runtime still lists it.
-          this.cursors[inst.id] = Math.max(this.cursors[inst.id] ?? 0, f.taken);
+          const kept = Math.max(this.cursors[inst.id] ?? 0, f.taken);
+          if (this.cursors[inst.id] !== kept) this.dirty = true;
+          this.cursors[inst.id] = kept;
           setTimeout(() => {
             if (this.followed.get(inst.id) === f) this.followed.delete(inst.id);
           }, 500).unref();
