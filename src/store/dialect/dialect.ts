@@ -46,7 +46,7 @@ export async function openDatabase(opts: { url?: string; sqlitePath?: string; on
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('synchronous = NORMAL');
-    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachedStatements(sqlite) }) });
   }
   const migrator = new Migrator({ db, provider: migrationProvider(dialect) });
   const { error, results } = await migrator.migrateToLatest();
@@ -57,3 +57,29 @@ export async function openDatabase(opts: { url?: string; sqlitePath?: string; on
   }
   return { db, dialect, close: () => db.destroy() };
 }
+
+/** How many prepared statements the SQLite store keeps (a query's SQL text is its key). */
+const STATEMENTS_KEPT = 1000;
+
+/**
+ * The SQLite database as Kysely's driver sees it, with each statement prepared once: the driver prepares the
+ * SQL of every query it runs, and preparing costs more than running most of the store's queries. The queries
+ * run one at a time (the driver holds its one connection per query), so a kept statement is never in use
+ * twice. SQLite prepares a statement again by itself when the schema changed under it.
+ */
+function cachedStatements(sqlite: SQLite.Database): { prepare(sql: string): SQLite.Statement; close(): void } {
+  const kept = new Map<string, SQLite.Statement>();
+  return {
+    prepare(sql) {
+      let stmt = kept.get(sql);
+      if (!stmt) {
+        // Queries with a list of values (`in (?, ?, …)`) have many texts: past the bound the cache starts over.
+        if (kept.size >= STATEMENTS_KEPT) kept.clear();
+        kept.set(sql, (stmt = sqlite.prepare(sql)));
+      }
+      return stmt;
+    },
+    close: () => sqlite.close(),
+  };
+}
+
