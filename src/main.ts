@@ -336,7 +336,9 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger, pa
     { artifactsDir: path.join(config.dataDir, 'artifacts'), shareLogs: !!config.databaseUrl, logger: controllerLog, onFinished: (b) => releases.onBuildFinished(b), buildArguments: (svc) => inherited.buildArguments(svc) },
   );
 
-  serviceQueue = new WorkQueue('services', gatedPass(keeper, leaseOfService, (key) => serviceController.reconcile(key)), { concurrency: 8, logger: controllerLog });
+  // A resync's passes over idle services take two workers at most: the other six (and the store's connections
+  // the API shares) stay free for services with something to do.
+  serviceQueue = new WorkQueue('services', gatedPass(keeper, leaseOfService, (key) => serviceController.reconcile(key)), { concurrency: 8, backgroundConcurrency: 2, logger: controllerLog });
   volumeQueue = new WorkQueue('volumes', gatedPass(keeper, () => LEASES.volumes, (key) => volumeController.reconcile(key)), { concurrency: 2, logger: controllerLog });
   buildQueue = new WorkQueue('builds', gatedPass(keeper, () => LEASES.builds, (id) => buildController.reconcile(id)), { concurrency: 2, logger: controllerLog });
   const runsDir = path.join(config.dataDir, 'job-runs');

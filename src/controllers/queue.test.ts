@@ -93,3 +93,33 @@ it('takes keys with work before a resync\'s background keys, and still gets thro
   assert.equal(new Set(runs).size, 22);
   await q.stop();
 });
+
+it('runs at most backgroundConcurrency background passes at once, leaving the other workers to keys with work', async () => {
+  let running = 0;
+  let most = 0;
+  const runs: string[] = [];
+  let release!: () => void;
+  let gate = new Promise<void>((r) => (release = r));
+  const q = new WorkQueue('t', async (k) => {
+    runs.push(k);
+    if (!k.startsWith('idle')) return;
+    running++;
+    most = Math.max(most, running);
+    await gate;
+    running--;
+  }, { concurrency: 4, logger, backgroundConcurrency: 1 });
+  for (let i = 0; i < 10; i++) q.addBackground(`idle${i}`);
+  await until(() => runs.length === 1);
+  // One background pass holds a worker; keys with work still run on the others at once.
+  q.add('urgent1');
+  q.add('urgent2');
+  await until(() => runs.includes('urgent1') && runs.includes('urgent2'));
+  assert.deepEqual(runs.filter((k) => k.startsWith('idle')), ['idle0']);
+  // Let every pass through: the background keys all run, one at a time.
+  release();
+  gate = Promise.resolve();
+  await until(() => runs.length === 12);
+  assert.equal(most, 1);
+  assert.equal(new Set(runs).size, 12);
+  await q.stop();
+});

@@ -7,6 +7,8 @@
  * A periodic resync adds every key in the background lane: a key with something to do (an event, a pass
  * asking to run again) is taken before them, so a rollout's next step does not queue behind a thousand idle
  * services; one take in four goes to the background lane while it has keys, so a resync always progresses.
+ * At most `backgroundConcurrency` background passes run at once: a resync of a thousand idle keys then
+ * spreads out instead of filling every worker (and, on PostgreSQL, the connection pool the API shares).
  *
  * Delayed adds share one timer: a min-heap of (due time, key) with the key's current due time in a map (an
  * entry whose time is no longer the key's is stale and skipped), so thousands of keys waiting cost one timer,
@@ -26,6 +28,8 @@ export class WorkQueue {
   private readonly background = new Fifo();
   private takes = 0;
   private readonly running = new Set<string>();
+  /** keys running a pass taken from the background lane */
+  private readonly runningBackground = new Set<string>();
   private readonly dirty = new Set<string>();
   /** key → when its delayed add is due (epoch ms) */
   private readonly due = new Map<string, number>();
@@ -40,7 +44,7 @@ export class WorkQueue {
   constructor(
     private readonly name: string,
     private readonly pass: (key: string) => Promise<PassResult>,
-    private readonly opts: { concurrency: number; logger: QueueLogger; maxBackoffMs?: number },
+    private readonly opts: { concurrency: number; logger: QueueLogger; maxBackoffMs?: number; backgroundConcurrency?: number },
   ) {}
 
   add(key: string): void {
@@ -65,14 +69,16 @@ export class WorkQueue {
     this.pump();
   }
 
-  /** The next key to run: urgent ones first, with one take in four for the background lane. */
-  private take(): string | undefined {
-    const preferBackground = ++this.takes % 4 === 0;
+  /** The next key to run and its lane: urgent ones first, with one take in four for the background lane. */
+  private take(): { key: string; lane: 'now' | 'background' } | undefined {
+    const mayBackground = this.runningBackground.size < (this.opts.backgroundConcurrency ?? Infinity);
+    const preferBackground = mayBackground && ++this.takes % 4 === 0;
     const from = (q: Fifo, lane: 'now' | 'background') => {
-      for (let k = q.shift(); k !== undefined; k = q.shift()) if (this.pending.get(k) === lane) return k;
+      for (let k = q.shift(); k !== undefined; k = q.shift()) if (this.pending.get(k) === lane) return { key: k, lane };
       return undefined;
     };
-    return preferBackground ? (from(this.background, 'background') ?? from(this.order, 'now')) : (from(this.order, 'now') ?? from(this.background, 'background'));
+    if (preferBackground) return from(this.background, 'background') ?? from(this.order, 'now');
+    return from(this.order, 'now') ?? (mayBackground ? from(this.background, 'background') : undefined);
   }
 
   /** Add after a delay; an earlier scheduled add for the key is kept if it fires sooner. */
@@ -111,10 +117,12 @@ export class WorkQueue {
 
   private pump(): void {
     while (!this.stopped && this.active < this.opts.concurrency) {
-      const key = this.take();
-      if (key === undefined) break;
+      const next = this.take();
+      if (next === undefined) break;
+      const { key, lane } = next;
       this.pending.delete(key);
       this.running.add(key);
+      if (lane === 'background') this.runningBackground.add(key);
       this.active++;
       void this.run(key);
     }
@@ -133,6 +141,7 @@ export class WorkQueue {
       result = { againInMs: delay };
     }
     this.running.delete(key);
+    this.runningBackground.delete(key);
     this.active--;
     if (this.dirty.delete(key)) this.add(key);
     else if (result && result.againInMs >= 0) this.addAfter(key, result.againInMs);
