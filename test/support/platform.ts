@@ -141,7 +141,9 @@ async function startOnce(env: Record<string, string>): Promise<RunningPlatform> 
     },
   };
   const launch = async () => {
-    p.proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: ROOT, env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    // SLIPWAY_TEST_CPU_PROF=<dir>: a V8 CPU profile of each platform, written there when it stops (benchmarks).
+    const prof = process.env.SLIPWAY_TEST_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SLIPWAY_TEST_CPU_PROF}`] : [];
+    p.proc = spawn(process.execPath, [...prof, '--import', 'tsx', 'src/main.ts'], { cwd: ROOT, env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     p.proc.stdout!.on('data', (d) => logs.push(String(d)));
     p.proc.stderr!.on('data', (d) => logs.push(String(d)));
     try {
