@@ -49,8 +49,13 @@ async function scaleUps(p: RunningPlatform, service: string, raw: () => Promise<
   const ready = async () => (await api(p, 'GET', `/v1/projects/bench/services/${service}/containers`)).body.data.containers.filter((c: { ready: boolean }) => c.ready).length;
   const slipway: number[] = [];
   const rawTimes: number[] = [];
+  // Each start is timed on a settled machine: the previous one's teardown (a killed process, a scale-down)
+  // is given a moment to finish first, so neither side pays for the other's.
+  const settle = () => new Promise((r) => setTimeout(r, 100));
   for (let i = 0; i < rounds; i++) {
+    await settle();
     rawTimes.push(await raw());
+    await settle();
     const t0 = performance.now();
     await api(p, 'POST', `/v1/projects/bench/services/${service}/scale`, { instances: 2 });
     while ((await ready()) < 2) await new Promise((r) => setTimeout(r, POLL_MS));
