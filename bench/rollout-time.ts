@@ -7,6 +7,9 @@
  * With max_in_flight above 1 a second peer is printed beside it: a wave's raw starts all at once (the
  * slowest of them, median), times the waves, as a wave of starts competes for the same cores.
  *   node --import tsx bench/rollout-time.ts [rounds=3] [holdSeconds=0.5]     (holdSeconds 0: no hold rows)
+ * The platform's last-old hold (SLIPWAY_LAST_OLD_HOLD_SECONDS, 0.5 s by default: the last old instance stays
+ * until one new instance has been ready that long) is the default unless BENCH_LAST_OLD_HOLD_SECONDS sets it;
+ * every line says which.
  */
 import { spawn } from 'node:child_process';
 import net from 'node:net';
@@ -18,6 +21,8 @@ const START_MS = 300;
 const INSTANCES = 10;
 const rounds = Number(process.argv[2] ?? 3);
 const holdSeconds = Number(process.argv[3] ?? 0.5);
+const LAST_OLD_HOLD = process.env.BENCH_LAST_OLD_HOLD_SECONDS;
+const holdNote = `last-old hold ${LAST_OLD_HOLD === undefined ? '0.5 s (default)' : `${LAST_OLD_HOLD} s`}`;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 function portOpen(port: number): Promise<boolean> {
@@ -45,7 +50,7 @@ async function rawStart(): Promise<number> {
 
 async function main() {
   // The defaults a user gets (test platforms shorten probe timing, grace periods and the resync).
-  const p = await startTestPlatform({ SLIPWAY_LOG_LEVEL: 'warn', SLIPWAY_PROBE_TIME_SCALE: '1', SLIPWAY_GRACE_PERIOD_CAP_SECONDS: '', SLIPWAY_RESYNC_MS: '5000', SLIPWAY_ROUTER_ACCESS_LOG: 'on' });
+  const p = await startTestPlatform({ SLIPWAY_LOG_LEVEL: 'warn', SLIPWAY_PROBE_TIME_SCALE: '1', SLIPWAY_GRACE_PERIOD_CAP_SECONDS: '', SLIPWAY_RESYNC_MS: '5000', SLIPWAY_ROUTER_ACCESS_LOG: 'on', ...(LAST_OLD_HOLD !== undefined ? { SLIPWAY_LAST_OLD_HOLD_SECONDS: LAST_OLD_HOLD } : {}) });
   try {
     const repo = fixtureRepo('hello');
     await api(p, 'POST', '/v1/projects', { name: 'bench' });
@@ -89,7 +94,7 @@ async function main() {
         const floor = start * waves;
         rows.push({ label: hold ? `minReadySeconds=${hold}` : 'defaults', maxInFlight, hold, ms: m, floor });
         console.log(
-          `rollout-time max_in_flight=${maxInFlight}${hold ? ` minReadySeconds=${hold}` : ''}: ${m.toFixed(0)} ms (median of ${rounds}), floor ${floor.toFixed(0)} ms (raw start→port ${start.toFixed(0)} ms, median of ${raw.length}, × ${waves} waves), ratio ${(m / floor).toFixed(2)}x`,
+          `rollout-time max_in_flight=${maxInFlight}${hold ? ` minReadySeconds=${hold}` : ''}: ${m.toFixed(0)} ms (median of ${rounds}), floor ${floor.toFixed(0)} ms (raw start→port ${start.toFixed(0)} ms, median of ${raw.length}, × ${waves} waves), ratio ${(m / floor).toFixed(2)}x; ${holdNote}`,
         );
         if (rawWaves.length) console.log(`  beside it: ${maxInFlight} raw starts at once take ${median(rawWaves).toFixed(0)} ms (the slowest, median of ${rawWaves.length}), × ${waves} waves = ${(median(rawWaves) * waves).toFixed(0)} ms, ratio ${(m / (median(rawWaves) * waves)).toFixed(2)}x`);
       }

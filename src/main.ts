@@ -269,6 +269,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger, pa
     guard: () => guard(keeper),
     timeScale: config.probeTimeScale,
     minReadySeconds: config.minReadySeconds,
+    lastOldHoldSeconds: config.lastOldHoldSeconds,
     gracePeriodCapSeconds: config.gracePeriodCapSeconds,
     progressDeadlineSeconds: config.progressDeadlineSeconds,
     logger: controllerLog,

@@ -82,6 +82,11 @@ export interface Config {
    * available and stops an old instance for it. 0 (the default, as in Kubernetes) moves on at readiness.
    */
   minReadySeconds: number;
+  /**
+   * How long one new instance must stay ready before the last ready old instance of a service stops, so a
+   * release that crashes soon after opening its port never takes the service down; 0 turns the hold off.
+   */
+  lastOldHoldSeconds: number;
   /** Periodic resync of every controller key, in ms. */
   resyncMs: number;
   /** how often build and combined services poll their repository's watched branch (0: only pushes and changes) */
@@ -296,6 +301,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     probeTimeScale: num(env, 'SLIPWAY_PROBE_TIME_SCALE', 1, 0.001, 1),
     progressDeadlineSeconds: num(env, 'SLIPWAY_PROGRESS_DEADLINE_SECONDS', 600, 1, 86_400),
     minReadySeconds: num(env, 'SLIPWAY_MIN_READY_SECONDS', 0, 0, 3600),
+    lastOldHoldSeconds: num(env, 'SLIPWAY_LAST_OLD_HOLD_SECONDS', 0.5, 0, 3600),
     resyncMs: int(env, 'SLIPWAY_RESYNC_MS', 5000, 100, 3_600_000),
     repoPollMs: int(env, 'SLIPWAY_REPO_POLL_MS', 60_000, 0, 86_400_000),
     routerAccessLog: oneOf(env, 'SLIPWAY_ROUTER_ACCESS_LOG', 'on', ['on', 'off'] as const) === 'on',

@@ -37,9 +37,10 @@ const CRASH_BACKOFF_CAP_MS = 5 * 60_000;
 const WAITING_LOOK_MS = 1000;
 /**
  * How long one new instance must stay ready before the last old instance of a service may stop (see
- * `keepLastOld` in domain/rolling.ts), whatever minReadySeconds says (the longer of the two applies).
+ * `keepLastOld` in domain/rolling.ts), whatever minReadySeconds says (the longer of the two applies), unless
+ * `SLIPWAY_LAST_OLD_HOLD_SECONDS` says otherwise.
  */
-const LAST_OLD_PROOF_MS = 500;
+const LAST_OLD_HOLD_SECONDS = 0.5;
 /** How long a pass waits for a probe verdict on adopted instances before acting without one. */
 const ADOPT_HOLD_MS = 15_000;
 
@@ -75,6 +76,8 @@ export class ServiceController implements InstanceObserver {
        * docs/deployments.md for the trade-off). 0 counts it at readiness.
        */
       minReadySeconds?: number;
+      /** how long one new instance must stay ready before the last old one stops (0: no hold); 0.5 s unless set */
+      lastOldHoldSeconds?: number;
       gracePeriodCapSeconds?: number;
       /** a rollout's progress deadline (`SLIPWAY_PROGRESS_DEADLINE_SECONDS`), renewed when a rollout is resumed */
       progressDeadlineSeconds?: number;
@@ -340,7 +343,7 @@ export class ServiceController implements InstanceObserver {
     // Whatever minReadySeconds, the last ready old instance goes only once a new one has stayed ready for
     // the proof time: a release that crashes soon after its port opens never takes the whole service down.
     // It costs a wait only when the rollout is done sooner than that after its first new instance was ready.
-    const proofMs = Math.max(minReadyMs, LAST_OLD_PROOF_MS);
+    const proofMs = Math.max(minReadyMs, (this.opts.lastOldHoldSeconds ?? LAST_OLD_HOLD_SECONDS) * 1000);
     let provenInMs = Infinity;
     for (const i of current) {
       const ps = this.probes.state(i.id);
