@@ -132,8 +132,11 @@ export class ServiceController implements InstanceObserver {
 
     // Exits: record and clear the slot; the rolling step restarts it after its back-off.
     const records = new Map((await this.store.instances.listForService(key)).map((r) => [r.id, r]));
+    // The records are read again below only if this pass changed them (an exit or an unhealthy instance).
+    let recordsChanged = false;
     for (const inst of observed.filter((i) => i.state === 'exited' && !this.stopping.has(i.id))) {
       await this.onExit(svc, inst, records.get(inst.id)?.restarts ?? 0);
+      recordsChanged = true;
     }
     // Liveness failure or a startup probe that never passed: replace (stop; the slot restarts).
     for (const inst of observed.filter((i) => i.state !== 'exited' && !this.stopping.has(i.id))) {
@@ -143,6 +146,7 @@ export class ServiceController implements InstanceObserver {
         await this.store.events.append({ projectId, serviceId, kind: 'instance', reason: 'Unhealthy', message: `instance ${inst.id} failed its ${ps.started ? 'liveness' : 'startup'} probe: ${lastError}; replacing it` });
         // Counted as a restart, with the same back-off as a crash, so a probe loop is visible and slowed.
         const restarts = (records.get(inst.id)?.restarts ?? 0) + 1;
+        recordsChanged = true;
         await this.store.instances.ensure({ id: inst.id, serviceKey: key, releaseId: inst.labels.release, ordinal: ordinalOf(inst.id) });
         await this.store.instances.recordExit(inst.id, null, restarts, new Date(Date.now() + this.backoffMs(restarts)).toISOString());
         this.stopInBackground(key, inst.id, 1, { keepRecord: true });
@@ -165,7 +169,7 @@ export class ServiceController implements InstanceObserver {
       if (now - since < ADOPT_HOLD_MS) return { againInMs: 100 };
     }
     this.warmingSince.delete(key);
-    const refreshed = new Map((await this.store.instances.listForService(key)).map((r) => [r.id, r]));
+    const refreshed = recordsChanged ? new Map((await this.store.instances.listForService(key)).map((r) => [r.id, r])) : records;
 
     // The open rollout decides how to move: its max-in-flight, or the share of a canary step. Every process
     // type moves to the new release with the same strategy, each by its own count.
