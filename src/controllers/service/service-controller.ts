@@ -473,12 +473,22 @@ export class ServiceController implements InstanceObserver {
       // Health checks name the web ports; a runtime that runs them itself takes them from here (driver.ts).
       ...(web ? { healthChecks: release.spec.healthChecks } : {}),
     };
-    await this.store.instances.ensure({ id, serviceKey: key, releaseId: release.id, ordinal });
-    // An image pull reports its progress to the rollout that brings the release (a handful of lines), and
-    // a start that fails says why there.
-    const rollout = (await this.store.rollouts.active(key)).find((r) => r.toReleaseId === release.id);
+    // The instance's record and the rollout it belongs to are looked up while the runtime starts it (the
+    // launch does not wait for the store). An image pull reports its progress to that rollout (a handful of
+    // lines), and a start that fails says why there.
+    let rollout: RolloutRecord | undefined;
+    const bookkeeping = Promise.all([
+      this.store.instances.ensure({ id, serviceKey: key, releaseId: release.id, ordinal }),
+      this.store.rollouts.active(key).then((active) => void (rollout = active.find((r) => r.toReleaseId === release.id))),
+    ]).then(() => undefined);
+    // Awaited on every path below; this keeps a failure from counting as unhandled before then.
+    bookkeeping.catch(() => {});
     let progress = Promise.resolve();
-    const onProgress = rollout ? (message: string) => void (progress = progress.then(() => this.store.rollouts.event(rollout.id, message)).catch(() => {})) : undefined;
+    const onProgress = (message: string) =>
+      void (progress = progress
+        .then(() => bookkeeping)
+        .then(() => (rollout ? this.store.rollouts.event(rollout.id, message) : undefined))
+        .catch(() => {}));
     try {
       if (release.spec.image && release.spec.imageCredentials) {
         const credentialId = release.spec.imageCredentials;
@@ -490,6 +500,11 @@ export class ServiceController implements InstanceObserver {
       await this.opts.guard?.();
       this.startedHere.add(id);
       const inst = await this.driver.start(spec, { onProgress });
+      // Running: a store failure now does not make it a failed start (the next pass sees the instance).
+      await bookkeeping.catch((err: Error) => {
+        if (err instanceof StaleLeaseError) throw err;
+        this.opts.logger.warn({ instance: id, err: err.message }, 'instance started; its record was not written');
+      });
       await progress;
       if (rollout) this.progress.started(rollout.id);
       // Probe at once rather than on the next pass: readiness is what the rollout waits for.
@@ -497,6 +512,7 @@ export class ServiceController implements InstanceObserver {
       return inst.state;
     } catch (err) {
       if (err instanceof StaleLeaseError) throw err;
+      await bookkeeping.catch(() => {});
       const message = err instanceof Error ? err.message : String(err);
       await this.store.events.append({ projectId: svc.projectId, serviceId: svc.id, kind: 'instance', reason: 'StartFailed', message: `instance ${id} could not start: ${message}` });
       const rec = (await this.store.instances.listForService(key)).find((r) => r.id === id);
