@@ -204,12 +204,12 @@ export class ServiceController implements InstanceObserver {
     // Routing first: whatever this pass stops is out of the table before it is signalled.
     const stopping = new Set(plans.flatMap((x) => x.step.stop));
     const routable = (web ? [...web.current, ...web.old] : []).filter((i) => isReady(i) && !stopping.has(i.id));
+    // New instances are launched in the background, all of a wave's at once, before the table is built and
+    // while the data plane applies it (they take no traffic until ready; each launch checks the lease itself).
+    // A volume's instance starts only once the old one is gone (volumeStep), so it never overlaps it.
+    if (target) for (const x of plans) for (const ord of x.step.start) this.startInBackground(svc, target, x.type, ord, x.type === 'web' ? volume?.mounts : undefined);
     await this.opts.guard?.();
     this.routes.setService(key, svc, routable, (desiredByType.get('web') ?? 0) === 0, splitFor(canaryStep, web?.current.map((i) => i.id) ?? []));
-    // New instances are launched in the background, all of a wave's at once, while the data plane applies
-    // the table (they take no traffic until ready). A volume's instance starts only once the old one is
-    // gone (volumeStep), so it never overlaps it.
-    if (target) for (const x of plans) for (const ord of x.step.start) this.startInBackground(svc, target, x.type, ord, x.type === 'web' ? volume?.mounts : undefined);
     // The pass waits for the data plane (with several replicas, every replica's router) to serve the table
     // before it goes on. Going on at once, with each stop waiting for the table on its own, let routers
     // answer 404 for the service around a lease failover (why is not understood yet): it stays.
