@@ -9,7 +9,7 @@ describe('execPlainCommand', () => {
   });
 
   it('leaves every other line as written', () => {
-    for (const line of ['PORT=1 node a.js', 'node a.js && echo done', 'node a.js > out', 'node $APP', "node 'a b.js'", 'cd app; node a.js', 'exec node a.js', 'node a.js &', 'node a.js | cat', 'node *.js', '~/bin/app']) {
+    for (const line of ['PORT=1 node a.js', 'node a.js && echo done', 'node a.js > out', 'node $APP', "node 'a b.js'", 'cd app; node a.js', 'exec node a.js', 'node a.js &', 'node a.js | cat', 'node *.js', '~/bin/app', '. ./env', 'cd app', 'export A', 'wait', 'exit 3']) {
       assert.deepEqual(execPlainCommand(['/bin/sh', '-c', line]), ['/bin/sh', '-c', line], line);
     }
     assert.deepEqual(execPlainCommand(['node', 'server.js']), ['node', 'server.js']);

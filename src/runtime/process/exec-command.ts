@@ -6,10 +6,12 @@
  * signals reach first. Anything else is left exactly as written.
  */
 const PLAIN_WORDS = /^[A-Za-z0-9_@%+,./:-]+( +[A-Za-z0-9_@%+,./:=-]+)*$/;
+/** Words the shell runs itself (builtins and keywords): `exec` of one would look for a program instead. */
+const SHELL_WORDS = new Set(['.', ':', 'alias', 'bg', 'break', 'cd', 'command', 'continue', 'do', 'done', 'elif', 'else', 'esac', 'eval', 'exec', 'exit', 'export', 'fg', 'fi', 'for', 'getopts', 'hash', 'if', 'jobs', 'local', 'read', 'readonly', 'return', 'set', 'shift', 'source', 'then', 'times', 'trap', 'type', 'ulimit', 'umask', 'unalias', 'unset', 'until', 'wait', 'while']);
 
 export function execPlainCommand(argv: string[]): string[] {
   if (argv.length !== 3 || argv[0] !== '/bin/sh' || argv[1] !== '-c') return argv;
   const line = argv[2].trim();
-  if (!PLAIN_WORDS.test(line) || line.startsWith('exec ')) return argv;
+  if (!PLAIN_WORDS.test(line) || SHELL_WORDS.has(line.split(' ', 1)[0])) return argv;
   return ['/bin/sh', '-c', `exec ${line}`];
 }
