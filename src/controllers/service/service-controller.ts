@@ -599,8 +599,18 @@ export class ServiceController implements InstanceObserver {
     const { projectId, serviceId } = parseServiceKey(key);
     const observed = (await instancesOfService(this.driver, projectId, serviceId)).filter((i) => !isJobRun(i));
     const records = new Map((await this.store.instances.listForService(key)).map((r) => [r.id, r]));
+    // An instance id names its release's number (domain/release.ts instanceId); only an id that does not is
+    // looked up (was: the service's last 100 releases, secrets opened, on every listing).
     const releases = new Map<string, number>();
-    for (const r of await this.store.releases.list(key)) releases.set(r.id, r.number);
+    for (const i of observed) {
+      const n = releaseNumberOf(i.id);
+      if (n !== undefined) releases.set(i.labels.release, n);
+    }
+    for (const id of new Set(observed.map((i) => i.labels.release))) {
+      if (releases.has(id)) continue;
+      const r = await this.store.releases.find(id);
+      if (r) releases.set(id, r.number);
+    }
     return observed.map((i) => {
       const ps = this.probes.state(i.id);
       const rec = records.get(i.id);
@@ -642,4 +652,10 @@ function typeOf(i: ObservedInstance): string {
 function ordinalOf(id: string): number {
   const m = /-r\d+-(\d+)-[0-9a-f]+$/.exec(id);
   return m ? Number(m[1]) : 0;
+}
+
+/** The release number an instance id carries (`…-r<number>-<ordinal>-<hash>`), if it has that form. */
+function releaseNumberOf(instanceId: string): number | undefined {
+  const m = /-r(\d+)-\d+-[0-9a-f]+$/.exec(instanceId);
+  return m ? Number(m[1]) : undefined;
 }
