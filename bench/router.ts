@@ -244,7 +244,7 @@ async function main(): Promise<void> {
         traffic.record(e);
         out.write(`${JSON.stringify(e)}\n`);
       };
-      haproxyLog = { lines: (chunk) => out.write(chunk), requests: (r) => traffic.record(r) };
+      haproxyLog = { lines: (chunk) => out.write(chunk), requests: (route, endpoint, status, ms) => traffic.recordFields(route, endpoint, status, ms) };
     }
     const haproxy = new HaproxyRouter({ host: '127.0.0.1', port: 0, dataDir: path.join(tmp, 'haproxy'), haproxyBin, accessLog: haproxyLog });
     const nodeRouter = new NodeRouter({ host: '127.0.0.1', port: 0, accessLog });

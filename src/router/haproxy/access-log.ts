@@ -7,13 +7,13 @@
  * HAProxy wrote them; only the per-request fields of canary analysis are picked out, when someone wants them.
  */
 import { followRing, type RingFollower } from './runtime-api.ts';
-import { ACCESS_LOG_MARK, ACCESS_LOG_RING, scanLines, type RequestSample } from './access-log-format.ts';
+import { ACCESS_LOG_MARK, ACCESS_LOG_RING, scanLines, type OnRequest } from './access-log-format.ts';
 
 export interface AccessLogOutputs {
   /** Whole access-log lines (JSON, one per request, newline-terminated), many per call; the buffer is the callee's. */
   lines?: (chunk: Buffer) => void;
-  /** Route, answering instance, status and time of each request that reached an instance. */
-  requests?: (r: RequestSample) => void;
+  /** Route, answering instance, status and time of each request that reached an instance (see RequestSample). */
+  requests?: OnRequest;
 }
 
 
