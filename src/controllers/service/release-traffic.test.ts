@@ -54,7 +54,8 @@ it('sums windows whatever blocks the samples are kept in, and keeps exactly the 
     }
     return byRelease;
   };
-  for (const [from, to] of [[0, 10_000], [4000, 4200], [4095, 4097], [100, 9000], [8191, 8193], [9999, 10_000]]) {
+  // Blocks of 64, 128, … 4,096 samples: they end at 64, 192, 448, 960, 1,984, 4,032 and 8,128.
+  for (const [from, to] of [[0, 10_000], [63, 65], [64, 192], [100, 9000], [191, 449], [4031, 4033], [4000, 8200], [8127, 8129], [9999, 10_000]]) {
     const w = t.window('shop/web', 1000 + from, 1000 + to);
     for (const [release, { times, errors }] of expect(from, to)) {
       const got = w.get(release)!;

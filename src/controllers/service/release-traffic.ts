@@ -21,13 +21,15 @@ const TRIM_SAMPLES = 20_000;
 const TRIM_MS = 60_000;
 /** Instance ids whose release number is remembered (cleared when full); route keys likewise. */
 const RELEASES_KEPT = 10_000;
-/** Samples per block of a service's columns. */
+/** Samples per block of a service's columns: the first block of a service holds the fewest, each next one twice as many, up to the most. */
+const FIRST_BLOCK = 64;
 const BLOCK = 4096;
 
 /**
  * A service's samples, oldest first, in columns (no object per request: a busy service holds KEEP_SAMPLES of
- * them, and as many objects kept the garbage collector busy): fixed-size blocks of typed arrays, appended at
- * the end and dropped from the front; `head` samples of the first block are already dropped.
+ * them, and as many objects kept the garbage collector busy): blocks of typed arrays, appended at the end and
+ * dropped from the front; `head` samples of the first block are already dropped. Blocks grow from
+ * FIRST_BLOCK to BLOCK samples, so that a service with little traffic holds little.
  */
 class Samples {
   readonly at: Float64Array[] = [];
@@ -36,18 +38,20 @@ class Samples {
   readonly ms: Float64Array[] = [];
   head = 0;
   /** samples in the last block */
-  tail = BLOCK;
+  tail = 0;
   length = 0;
 
   push(at: number, release: number, status: number, ms: number): void {
-    if (this.tail === BLOCK) {
-      this.at.push(new Float64Array(BLOCK));
-      this.release.push(new Int32Array(BLOCK));
-      this.status.push(new Uint16Array(BLOCK));
-      this.ms.push(new Float64Array(BLOCK));
+    let b = this.at.length - 1;
+    if (b < 0 || this.tail === this.at[b].length) {
+      const size = b < 0 ? FIRST_BLOCK : Math.min(BLOCK, 2 * this.at[b].length);
+      this.at.push(new Float64Array(size));
+      this.release.push(new Int32Array(size));
+      this.status.push(new Uint16Array(size));
+      this.ms.push(new Float64Array(size));
       this.tail = 0;
+      b++;
     }
-    const b = this.at.length - 1;
     this.at[b][this.tail] = at;
     this.release[b][this.tail] = release;
     this.status[b][this.tail] = status;
@@ -60,13 +64,17 @@ class Samples {
     return this.at[0][this.head];
   }
 
+  /** Where block `b`'s samples end. */
+  private end(b: number): number {
+    return b === this.at.length - 1 ? this.tail : this.at[b].length;
+  }
+
   /** Position of the oldest sample with `keep(at)`, counted from the oldest kept; `length` when none. */
   findFirst(keep: (at: number) => boolean): number {
     let i = 0;
     for (let b = 0; b < this.at.length; b++) {
       const col = this.at[b];
-      const end = b === this.at.length - 1 ? this.tail : BLOCK;
-      for (let j = b === 0 ? this.head : 0; j < end; j++, i++) if (keep(col[j])) return i;
+      for (let j = b === 0 ? this.head : 0, end = this.end(b); j < end; j++, i++) if (keep(col[j])) return i;
     }
     return i;
   }
@@ -76,23 +84,24 @@ class Samples {
     if (n <= 0) return;
     if (n >= this.length) {
       for (const col of [this.at, this.release, this.status, this.ms]) col.length = 0;
-      this.head = 0;
-      this.tail = BLOCK;
-      this.length = 0;
+      this.head = this.tail = this.length = 0;
       return;
     }
     this.length -= n;
-    const blocks = Math.floor((this.head + n) / BLOCK);
-    this.head = (this.head + n) % BLOCK;
-    if (blocks > 0) for (const col of [this.at, this.release, this.status, this.ms]) col.splice(0, blocks);
+    // Some samples stay, so the last block does: only blocks before it are emptied.
+    for (let left = this.end(0) - this.head; n >= left; left = this.end(0) - this.head) {
+      n -= left;
+      for (const col of [this.at, this.release, this.status, this.ms]) col.shift();
+      this.head = 0;
+    }
+    this.head += n;
   }
 
   /** Calls `each` with the block index and sample index of every sample whose time is in [fromMs, toMs). */
   forEachIn(fromMs: number, toMs: number, each: (b: number, j: number) => void): void {
     for (let b = 0; b < this.at.length; b++) {
       const col = this.at[b];
-      const end = b === this.at.length - 1 ? this.tail : BLOCK;
-      for (let j = b === 0 ? this.head : 0; j < end; j++) if (col[j] >= fromMs && col[j] < toMs) each(b, j);
+      for (let j = b === 0 ? this.head : 0, end = this.end(b); j < end; j++) if (col[j] >= fromMs && col[j] < toMs) each(b, j);
     }
   }
 }
