@@ -138,7 +138,6 @@ export function scanLines(text: string, onRequest?: OnRequest): string {
   return kept + text.slice(from);
 }
 
-/** One line's fields, or nothing when it lacks one; the integers are read in place (no object per line). */
 function scanLine(text: string, at: number, end: number, onRequest: OnRequest): void {
   const r = text.indexOf(ROUTE, at);
   if (r < 0 || r >= end) return;
@@ -148,20 +147,23 @@ function scanLine(text: string, at: number, end: number, onRequest: OnRequest): 
   const epStart = routeEnd + ENDPOINT.length;
   const epEnd = text.indexOf('"', epStart);
   if (epEnd <= epStart || epEnd >= end || !text.startsWith(STATUS, epEnd)) return;
-  // The two integers; a negative one (HAProxy's -1: no status, or a time it did not measure) reads as 0.
-  let i = epEnd + STATUS.length;
-  const statusNegative = text.charCodeAt(i) === 45;
-  if (statusNegative) i++;
-  let start = i;
-  let status = 0;
-  for (let c = text.charCodeAt(i); c >= 48 && c <= 57; c = text.charCodeAt(++i)) status = status * 10 + (c - 48);
-  if (i === start || !text.startsWith(DURATION, i)) return;
-  i += DURATION.length;
-  const durationNegative = text.charCodeAt(i) === 45;
-  if (durationNegative) i++;
-  start = i;
-  let duration = 0;
-  for (let c = text.charCodeAt(i); c >= 48 && c <= 57; c = text.charCodeAt(++i)) duration = duration * 10 + (c - 48);
-  if (i === start) return;
-  onRequest(text.slice(routeStart, routeEnd), text.slice(epStart, epEnd), statusNegative ? 0 : status, durationNegative ? 0 : duration);
+  const status = integer(text, epEnd + STATUS.length);
+  if (!status || !text.startsWith(DURATION, status.end)) return;
+  const duration = integer(text, status.end + DURATION.length);
+  if (duration) onRequest(text.slice(routeStart, routeEnd), text.slice(epStart, epEnd), status.value, duration.value);
+}
+
+/**
+ * The integer at `from` and where it ends; a negative one (HAProxy's -1: no status, or a time it did not
+ * measure) reads as 0. Undefined when there is no number there. (Inlined where it is called, the object is not
+ * allocated: reading the integers in place measured the same.)
+ */
+function integer(text: string, from: number): { value: number; end: number } | undefined {
+  let i = from;
+  const negative = text.charCodeAt(i) === 45;
+  if (negative) i++;
+  const start = i;
+  let v = 0;
+  for (let c = text.charCodeAt(i); c >= 48 && c <= 57; c = text.charCodeAt(++i)) v = v * 10 + (c - 48);
+  return i === start ? undefined : { value: negative ? 0 : v, end: i };
 }
