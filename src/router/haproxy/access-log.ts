@@ -51,7 +51,7 @@ export class HaproxyAccessLog {
     const text = chunk.toString('latin1');
     // A worker also logs its own notices (a proxy stopping) into the ring: those lines are left out.
     const kept = scanLines(text, requests);
-    // The read buffer is the socket's: what is handed on is a copy.
+    // The read buffer is the follower's, used again for the next read: what is handed on is a copy.
     if (lines) lines(kept === text ? Buffer.from(chunk) : Buffer.from(kept, 'latin1'));
   }
 }
