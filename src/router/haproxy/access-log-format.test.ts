@@ -34,3 +34,15 @@ test('hands on whole lines only, keeping a line cut by a read for the next one',
   feed(Buffer.from('\n'));
   assert.deepEqual(got, ['one\n', 'two\n', 'three\n']);
 });
+
+test('keeps a cut line whole when every read comes in the same buffer, overwritten by the next read', () => {
+  const got: string[] = [];
+  const feed = chunkLines((b) => got.push(b.toString()));
+  const buffer = Buffer.alloc(16);
+  const read = (s: string) => feed(buffer.subarray(0, buffer.write(s)));
+  read('thr');
+  read('ee\none\ntw');
+  read('o');
+  read('\nfour\n');
+  assert.deepEqual(got, ['three\none\n', 'two\nfour\n']);
+});
