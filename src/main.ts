@@ -194,7 +194,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger, pa
       ? {
           // Access lines are `info` lines: a log level above that leaves them out, as it does the built-in router's.
           ...(config.routerAccessLog && accessLogger.isLevelEnabled('info') ? { lines: (chunk: Buffer) => void process.stdout.write(chunk) } : {}),
-          ...(config.routerReleaseMetrics ? { requests: (r: Parameters<ReleaseTraffic['record']>[0]) => releaseTraffic.record(r) } : {}),
+          ...(config.routerReleaseMetrics ? { requests: (route: string, endpoint: string, status: number, durationMs: number) => releaseTraffic.recordFields(route, endpoint, status, durationMs) } : {}),
         }
       : undefined;
   if (config.router === 'haproxy' && !haproxyAvailable()) throw new Error("SLIPWAY_ROUTER=haproxy but haproxy is not installed: install the Debian package haproxy, or set SLIPWAY_ROUTER=builtin");

@@ -73,7 +73,7 @@ const haproxyAccessLog: AccessLogOutputs = {
       ACCESS.push(entry as unknown as AccessLogEntry);
     }
   },
-  requests: (r) => SAMPLES.push(r),
+  requests: (route, endpoint, status, durationMs) => SAMPLES.push({ route, endpoint, status, durationMs }),
 };
 
 const PLANES: Plane[] = [

@@ -9,7 +9,7 @@ const line = (route: string, endpoint: string, status: string, ms: string) =>
 test('picks route, endpoint, status and time out of whole lines, skipping requests with no route or instance', () => {
   const text = line('p/s/web', 'p-s-r3-0-ab12', '200', '4') + line('', '', '404', '0') + line('p/s/web', '', '503', '1') + line('p/s/web', 'p-s-r4-1-cd34', '-1', '-1');
   const seen: RequestSample[] = [];
-  assert.equal(scanLines(text, (r) => seen.push(r)), text, 'every line is an access-log line: the text is kept as it is');
+  assert.equal(scanLines(text, (route, endpoint, status, durationMs) => seen.push({ route, endpoint, status, durationMs })), text, 'every line is an access-log line: the text is kept as it is');
   assert.deepEqual(seen, [
     { route: 'p/s/web', endpoint: 'p-s-r3-0-ab12', status: 200, durationMs: 4 },
     // HAProxy's -1 (no status, a time not measured) reads as 0.
@@ -21,7 +21,7 @@ test('leaves out the lines of the ring that are not access-log lines', () => {
   const a = line('p/s/web', 'e-r1-0-aa', '200', '1');
   const b = line('p/s/web', 'e-r1-1-bb', '500', '2');
   const seen: RequestSample[] = [];
-  assert.equal(scanLines(`Proxy slipway stopped (cumulated conns: FE: 65, BE: 0).\n${a}Proxy x stopped.\n${b}`, (r) => seen.push(r)), a + b);
+  assert.equal(scanLines(`Proxy slipway stopped (cumulated conns: FE: 65, BE: 0).\n${a}Proxy x stopped.\n${b}`, (route, endpoint, status, durationMs) => seen.push({ route, endpoint, status, durationMs })), a + b);
   assert.deepEqual(seen.map((s) => s.status), [200, 500]);
 });
 
@@ -33,4 +33,16 @@ test('hands on whole lines only, keeping a line cut by a read for the next one',
   feed(Buffer.from('ee'));
   feed(Buffer.from('\n'));
   assert.deepEqual(got, ['one\n', 'two\n', 'three\n']);
+});
+
+test('keeps a cut line whole when every read comes in the same buffer, overwritten by the next read', () => {
+  const got: string[] = [];
+  const feed = chunkLines((b) => got.push(b.toString()));
+  const buffer = Buffer.alloc(16);
+  const read = (s: string) => feed(buffer.subarray(0, buffer.write(s)));
+  read('thr');
+  read('ee\none\ntw');
+  read('o');
+  read('\nfour\n');
+  assert.deepEqual(got, ['three\none\n', 'two\nfour\n']);
 });

@@ -7,13 +7,13 @@
  * HAProxy wrote them; only the per-request fields of canary analysis are picked out, when someone wants them.
  */
 import { followRing, type RingFollower } from './runtime-api.ts';
-import { ACCESS_LOG_MARK, ACCESS_LOG_RING, scanLines, type RequestSample } from './access-log-format.ts';
+import { ACCESS_LOG_MARK, ACCESS_LOG_RING, scanLines, type OnRequest } from './access-log-format.ts';
 
 export interface AccessLogOutputs {
   /** Whole access-log lines (JSON, one per request, newline-terminated), many per call; the buffer is the callee's. */
   lines?: (chunk: Buffer) => void;
-  /** Route, answering instance, status and time of each request that reached an instance. */
-  requests?: (r: RequestSample) => void;
+  /** Route, answering instance, status and time of each request that reached an instance (see RequestSample). */
+  requests?: OnRequest;
 }
 
 
@@ -51,7 +51,7 @@ export class HaproxyAccessLog {
     const text = chunk.toString('latin1');
     // A worker also logs its own notices (a proxy stopping) into the ring: those lines are left out.
     const kept = scanLines(text, requests);
-    // The read buffer is the socket's: what is handed on is a copy.
+    // The read buffer is the follower's, used again for the next read: what is handed on is a copy.
     if (lines) lines(kept === text ? Buffer.from(chunk) : Buffer.from(kept, 'latin1'));
   }
 }

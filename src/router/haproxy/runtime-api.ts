@@ -140,6 +140,10 @@ const READ_SIZE = 65_536;
  * `keep()` says so. With `readEveryMs`, a read that empties the socket after little came is followed by a pause of that long.
  */
 export function followRing(socketPath: string, ring: string, pid: number, opts: { mark: string; onLines(lines: Buffer): void; keep(): boolean; onEnd(): void; readEveryMs?: number }): RingFollower {
+  // Every read of the ring goes into this one buffer (net's `onread`: no buffer allocated and no stream event per
+  // read, ~10 µs less per read, and under load the follower reads ~1,000 times a second); what `onLines` is given
+  // is only valid during the call.
+  const readBuffer = Buffer.allocUnsafe(READ_SIZE);
   let sock: net.Socket | undefined;
   let closed = false;
   const end = () => {
@@ -151,9 +155,6 @@ export function followRing(socketPath: string, ring: string, pid: number, opts: 
   const attach = (skipExisting: boolean) => {
     let verified = false;
     let preamble = true;
-    const s = net.createConnection(socketPath);
-    sock = s;
-    s.on('connect', () => s.write(`show info;show events ${ring} -w${skipExisting ? ' -n' : ''}\n`));
     const lines = chunkLines((chunk) => {
       if (!preamble) return opts.onLines(chunk);
       // The preamble (`show info`, whose Pid line names the worker) ends where the first ring line starts.
@@ -174,7 +175,7 @@ export function followRing(socketPath: string, ring: string, pid: number, opts: 
       if (!preamble && at < chunk.length) opts.onLines(chunk.subarray(at));
     });
     let drained = 0;
-    s.on('data', (chunk: Buffer) => {
+    const onRead = (chunk: Buffer) => {
       lines(chunk);
       drained += chunk.length;
       // A read that emptied the socket after little had come: the next one waits a while, so that the
@@ -188,7 +189,10 @@ export function followRing(socketPath: string, ring: string, pid: number, opts: 
         }
         drained = 0;
       }
-    });
+    };
+    const s = net.createConnection({ path: socketPath, onread: { buffer: readBuffer, callback: (n) => (onRead(readBuffer.subarray(0, n)), true) } });
+    sock = s;
+    s.on('connect', () => s.write(`show info;show events ${ring} -w${skipExisting ? ' -n' : ''}\n`));
     s.on('error', () => undefined); // followed by 'close'
     s.on('close', () => {
       if (closed) return;
@@ -205,7 +209,8 @@ export function followRing(socketPath: string, ring: string, pid: number, opts: 
 /**
  * Cuts a byte stream at its last newline: `onLines` gets whole lines only (a read can end inside a line;
  * under load, log lines often do), the rest waits for the next chunk. A partial line longer than
- * `maxPartial` is dropped rather than kept growing.
+ * `maxPartial` is dropped rather than kept growing. What is kept is a copy: the chunk may be a read buffer
+ * used again for the next read.
  */
 export function chunkLines(onLines: (lines: Buffer) => void, maxPartial = 65_536): (chunk: Buffer) => void {
   let partial: Buffer | undefined;
@@ -213,7 +218,7 @@ export function chunkLines(onLines: (lines: Buffer) => void, maxPartial = 65_536
     const data = partial ? Buffer.concat([partial, chunk]) : chunk;
     const last = data.lastIndexOf(10);
     if (last < 0) {
-      partial = data.length > maxPartial ? undefined : data;
+      partial = data.length > maxPartial ? undefined : data === chunk ? Buffer.from(data) : data;
       return;
     }
     partial = last + 1 < data.length && data.length - last - 1 <= maxPartial ? Buffer.from(data.subarray(last + 1)) : undefined;
