@@ -1,6 +1,6 @@
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
-import { deriveReleaseSpec, hashReleaseSpec, instanceId, resolveImageCommand, resolveProcesses, splitCommandLine } from './release.ts';
+import { deriveReleaseSpec, hashReleaseSpec, instanceId, instanceIdParts, resolveImageCommand, resolveProcesses, splitCommandLine } from './release.ts';
 import type { ServiceSpec } from './service.ts';
 
 const base: ServiceSpec = { name: 'web', billing: { deploymentPlan: 'nf-compute-20' }, deployment: { instances: 2 }, runtimeEnvironment: { A: '1', B: '2' } };
@@ -75,4 +75,11 @@ it('keeps the spec hash of releases without an image override (hashes pinned bef
   assert.equal(hashReleaseSpec(deriveReleaseSpec({ ...base, deployment: { instances: 1, docker: { configType: 'customCommand', customCommand: 'node b.js' } } }, { buildId: 'b1', processes: built })), '6eda521ee1cb8448');
   assert.equal(hashReleaseSpec(deriveReleaseSpec(base, { buildId: 'b1', processes: built })), '9335a38b2f9b3088');
   assert.notEqual(hashReleaseSpec(deriveReleaseSpec(image({ configType: 'customCommand', customCommand: 'x' }), {})), '6c60e9e1be8a5401');
+});
+
+it('reads the release number and ordinal back from an instance id, and nothing from an id of another form', () => {
+  const id = instanceId('proj', 'api-2', { number: 12, specHash: 'abcdef0123' }, 'worker', 3);
+  assert.deepEqual(instanceIdParts(id), { release: 12, ordinal: 3 });
+  assert.equal(instanceIdParts('proj--api--web'), undefined);
+  assert.equal(instanceIdParts('addon-pg-0'), undefined);
 });

@@ -194,3 +194,11 @@ export function deriveReleaseSpec(spec: ServiceSpec, source: { buildId?: string;
 export function instanceId(projectId: string, serviceId: string, release: Pick<ReleaseRecord, 'number' | 'specHash'>, processType: string, ordinal: number): string {
   return `${projectId}--${serviceId}--${processType}-r${release.number}-${ordinal}-${release.specHash.slice(0, 6)}`;
 }
+
+const INSTANCE_TAIL = /-r(\d+)-(\d+)-[0-9a-f]+$/;
+
+/** The release number and ordinal an instance id carries (see instanceId); undefined for an id of another form. */
+export function instanceIdParts(id: string): { release: number; ordinal: number } | undefined {
+  const m = INSTANCE_TAIL.exec(id);
+  return m ? { release: Number(m[1]), ordinal: Number(m[2]) } : undefined;
+}

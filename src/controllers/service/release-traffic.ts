@@ -7,6 +7,7 @@
  * The metrics sampler reads the service-wide percentiles of each sampling interval from here too (`latency`):
  * HAProxy's exporter has no histogram, so this stream is where the HAProxy plane's percentiles come from.
  */
+import { instanceIdParts } from '../../domain/release.ts';
 import type { AccessLogEntry } from '../../router/table.ts';
 
 /** How long and how many samples a service keeps: enough for any analysis interval (max 600 s). */
@@ -141,9 +142,8 @@ export class ReleaseTraffic {
     if (!route || !endpoint) return;
     let release = this.releaseOf.get(endpoint);
     if (release === undefined) {
-      const m = /-r(\d+)-\d+-[0-9a-f]+$/.exec(endpoint);
       if (this.releaseOf.size >= RELEASES_KEPT) this.releaseOf.clear();
-      this.releaseOf.set(endpoint, (release = m ? Number(m[1]) : -1));
+      this.releaseOf.set(endpoint, (release = instanceIdParts(endpoint)?.release ?? -1));
     }
     if (release < 0) return;
     let key = this.serviceOf.get(route);

@@ -11,7 +11,7 @@ import type { PassResult } from '../queue.ts';
 import type { ServiceRecord } from '../../domain/service.ts';
 import type { ReleaseRecord } from '../../domain/release.ts';
 import type { InstanceView, InstanceObserver } from '../../services/ports.ts';
-import { instanceId } from '../../domain/release.ts';
+import { instanceId, instanceIdParts } from '../../domain/release.ts';
 import { parseServiceKey, serviceKey } from '../../domain/ids.ts';
 import { nextRollingStep, strategySurge } from '../../domain/rolling.ts';
 import { findPlan } from '../../domain/plans.ts';
@@ -603,7 +603,7 @@ export class ServiceController implements InstanceObserver {
     // looked up (was: the service's last 100 releases, secrets opened, on every listing).
     const releases = new Map<string, number>();
     for (const i of observed) {
-      const n = releaseNumberOf(i.id);
+      const n = instanceIdParts(i.id)?.release;
       if (n !== undefined) releases.set(i.labels.release, n);
     }
     for (const id of new Set(observed.map((i) => i.labels.release))) {
@@ -650,12 +650,5 @@ function typeOf(i: ObservedInstance): string {
 }
 
 function ordinalOf(id: string): number {
-  const m = /-r\d+-(\d+)-[0-9a-f]+$/.exec(id);
-  return m ? Number(m[1]) : 0;
-}
-
-/** The release number an instance id carries (`…-r<number>-<ordinal>-<hash>`), if it has that form. */
-function releaseNumberOf(instanceId: string): number | undefined {
-  const m = /-r(\d+)-\d+-[0-9a-f]+$/.exec(instanceId);
-  return m ? Number(m[1]) : undefined;
+  return instanceIdParts(id)?.ordinal ?? 0;
 }
