@@ -125,7 +125,7 @@ export interface RingFollower {
   close(): void;
 }
 
-/** What one read of a socket returns at most (libuv's buffer). */
+/** What one read of the ring's socket returns at most. */
 const READ_SIZE = 65_536;
 
 /**
@@ -137,9 +137,10 @@ const READ_SIZE = 65_536;
  * session left idle for its `stats timeout`: the follower then attaches again, skipping what the ring
  * already holds (`-n`), which loses no line since nothing was logged while idle. It ends, calling
  * `onEnd`, when the worker is gone (the session cannot be opened or is answered by another worker) or
- * `keep()` says so. With `readEveryMs`, a read that empties the socket after little came is followed by a pause of that long.
+ * `keep()` says so. Every read is handed on at once: pausing between reads, for HAProxy to batch, let the
+ * stream fall seconds behind a burst (HAProxy hands over one buffer at a time).
  */
-export function followRing(socketPath: string, ring: string, pid: number, opts: { mark: string; onLines(lines: Buffer): void; keep(): boolean; onEnd(): void; readEveryMs?: number }): RingFollower {
+export function followRing(socketPath: string, ring: string, pid: number, opts: { mark: string; onLines(lines: Buffer): void; keep(): boolean; onEnd(): void }): RingFollower {
   // Every read of the ring goes into this one buffer (net's `onread`: no buffer allocated and no stream event per
   // read, ~10 µs less per read, and under load the follower reads ~1,000 times a second); what `onLines` is given
   // is only valid during the call.
@@ -174,23 +175,7 @@ export function followRing(socketPath: string, ring: string, pid: number, opts: 
       }
       if (!preamble && at < chunk.length) opts.onLines(chunk.subarray(at));
     });
-    let drained = 0;
-    const onRead = (chunk: Buffer) => {
-      lines(chunk);
-      drained += chunk.length;
-      // A read that emptied the socket after little had come: the next one waits a while, so that the
-      // socket fills and HAProxy, unable to write, keeps the lines in its ring and then sends them in a few
-      // large writes rather than one per request. While much comes, reading goes on (the ring must not
-      // overflow).
-      if (opts.readEveryMs && chunk.length < READ_SIZE && !closed) {
-        if (drained < READ_SIZE) {
-          s.pause();
-          setTimeout(() => s.resume(), opts.readEveryMs);
-        }
-        drained = 0;
-      }
-    };
-    const s = net.createConnection({ path: socketPath, onread: { buffer: readBuffer, callback: (n) => (onRead(readBuffer.subarray(0, n)), true) } });
+    const s = net.createConnection({ path: socketPath, onread: { buffer: readBuffer, callback: (n) => (lines(readBuffer.subarray(0, n)), true) } });
     sock = s;
     s.on('connect', () => s.write(`show info;show events ${ring} -w${skipExisting ? ' -n' : ''}\n`));
     s.on('error', () => undefined); // followed by 'close'
