@@ -61,13 +61,8 @@ export function groupMembers(pgid) {
   const out = [];
   for (const pid of fs.readdirSync('/proc')) {
     if (pid.charCodeAt(0) > 57) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[2]) === pgid && fields[0] !== 'Z') {
-        out.push({ pid: Number(pid), ppid: Number(fields[1]), comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) });
-      }
-    } catch {}
+    const m = member(Number(pid));
+    if (m && m.pgrp === pgid && !m.zombie) out.push({ pid: m.pid, ppid: m.ppid, comm: m.comm });
   }
   return out;
 }
