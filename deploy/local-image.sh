@@ -9,10 +9,12 @@
 set -euo pipefail
 REPOSITORY=${1:-127.0.0.1:15000/slipway}
 REPO=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/oci-image.sh
+. "$REPO/scripts/oci-image.sh"
 DIR=${SLIPWAY_K8S_DIR:-$HOME/.cache/slipway-kubernetes/cluster}
 OUT=${SLIPWAY_IMAGE_WORK:-/tmp/slipway-local-image}
 CTR="ctr --address $DIR/containerd/containerd.sock -n k8s.io"
-rm -rf "$OUT" && mkdir -p "$OUT/rootfs" "$OUT/layout/blobs/sha256"
+rm -rf "$OUT" && mkdir -p "$OUT/rootfs"
 R=$OUT/rootfs
 mkdir -p "$R/bin" "$R/usr/bin" "$R/usr/sbin" "$R/etc/ssl" "$R/tmp" "$R/var/lib/slipway" "$R/opt/slipway"
 chmod 1777 "$R/tmp"
@@ -32,21 +34,7 @@ printf 'hosts: files dns\n' >"$R/etc/nsswitch.conf"
 git -C "$REPO" ls-files -z | (cd "$REPO" && xargs -0 cp --parents -t "$R/opt/slipway" 2>/dev/null || true)
 [ -d "$REPO/web/dist" ] && cp -r "$REPO/web/dist" "$R/opt/slipway/web/dist"
 cp -a "$(readlink -f "$REPO/node_modules")" "$R/opt/slipway/node_modules"
-tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C "$R" -cf "$OUT/layer.tar" .
-diff=$(sha256sum "$OUT/layer.tar" | cut -d' ' -f1)
-IMAGE=$REPOSITORY:local-${diff:0:12}
-mv "$OUT/layer.tar" "$OUT/layout/blobs/sha256/$diff"
-printf '{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/opt/slipway/node_modules/.bin:/usr/sbin:/usr/bin:/bin","NODE_ENV=production","HOME=/tmp"],"WorkingDir":"/opt/slipway","Cmd":["node","--import","tsx","src/main.ts"],"ExposedPorts":{"7070/tcp":{},"8080/tcp":{},"8443/tcp":{}}},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' "$diff" >"$OUT/config.json"
-config=$(sha256sum "$OUT/config.json" | cut -d' ' -f1)
-cp "$OUT/config.json" "$OUT/layout/blobs/sha256/$config"
-printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%d},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:%s","size":%d}]}' \
-  "$config" "$(stat -c %s "$OUT/config.json")" "$diff" "$(stat -c %s "$OUT/layout/blobs/sha256/$diff")" >"$OUT/manifest.json"
-manifest=$(sha256sum "$OUT/manifest.json" | cut -d' ' -f1)
-cp "$OUT/manifest.json" "$OUT/layout/blobs/sha256/$manifest"
-printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%d,"annotations":{"io.containerd.image.name":"%s"}}]}' \
-  "$manifest" "$(stat -c %s "$OUT/manifest.json")" "$IMAGE" >"$OUT/layout/index.json"
-echo '{"imageLayoutVersion":"1.0.0"}' >"$OUT/layout/oci-layout"
-tar -C "$OUT/layout" -cf "$OUT/image.tar" .
+IMAGE=$(oci_image_tar "$R" "$OUT" '{"Env":["PATH=/opt/slipway/node_modules/.bin:/usr/sbin:/usr/bin:/bin","NODE_ENV=production","HOME=/tmp"],"WorkingDir":"/opt/slipway","Cmd":["node","--import","tsx","src/main.ts"],"ExposedPorts":{"7070/tcp":{},"8080/tcp":{},"8443/tcp":{}}}' "$REPOSITORY:local-@TAG@")
 # into the node's containerd, then to the registry (plain HTTP) so any node could pull it
 $CTR images import "$OUT/image.tar" >/dev/null
 $CTR images push --plain-http "$IMAGE" >/dev/null

@@ -18,6 +18,8 @@
 # 127.0.0.1. Debian packages: etcd-server containerd runc containernetworking-plugins docker-registry
 # busybox-static openssl iptables.
 set -euo pipefail
+# shellcheck source=scripts/oci-image.sh
+. "$(dirname "$0")/oci-image.sh"
 
 BIN=${SLIPWAY_K8S_BIN:-$HOME/.cache/slipway-kubernetes/bin}
 DIR=${SLIPWAY_K8S_DIR:-$HOME/.cache/slipway-kubernetes/cluster}
@@ -114,27 +116,11 @@ pki() {
 pause_image() {
   local out=$DIR/pause
   [ -f "$out/image.tar" ] && return
-  rm -rf "$out" && mkdir -p "$out/rootfs/bin" "$out/layout/blobs/sha256"
+  rm -rf "$out" && mkdir -p "$out/rootfs/bin"
   cp /bin/busybox "$out/rootfs/bin/busybox"
   ln -s busybox "$out/rootfs/bin/sh"
   ln -s busybox "$out/rootfs/bin/sleep"
-  tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C "$out/rootfs" -cf "$out/layer.tar" .
-  local layer diff config manifest
-  gzip -n -c "$out/layer.tar" >"$out/layer.tar.gz"
-  diff=$(sha256sum "$out/layer.tar" | cut -d' ' -f1)
-  layer=$(sha256sum "$out/layer.tar.gz" | cut -d' ' -f1)
-  cp "$out/layer.tar.gz" "$out/layout/blobs/sha256/$layer"
-  printf '{"architecture":"amd64","os":"linux","config":{"Entrypoint":["/bin/sh","-c","trap \\"exit 0\\" TERM INT; while :; do sleep 3600 & wait $!; done"]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' "$diff" >"$out/config.json"
-  config=$(sha256sum "$out/config.json" | cut -d' ' -f1)
-  cp "$out/config.json" "$out/layout/blobs/sha256/$config"
-  printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%d},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:%s","size":%d}]}' \
-    "$config" "$(stat -c %s "$out/config.json")" "$layer" "$(stat -c %s "$out/layer.tar.gz")" >"$out/manifest.json"
-  manifest=$(sha256sum "$out/manifest.json" | cut -d' ' -f1)
-  cp "$out/manifest.json" "$out/layout/blobs/sha256/$manifest"
-  printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%d,"annotations":{"io.containerd.image.name":"%s","org.opencontainers.image.ref.name":"1"}}]}' \
-    "$manifest" "$(stat -c %s "$out/manifest.json")" "$PAUSE_IMAGE" >"$out/layout/index.json"
-  echo '{"imageLayoutVersion":"1.0.0"}' >"$out/layout/oci-layout"
-  tar -C "$out/layout" -cf "$out/image.tar" .
+  oci_image_tar "$out/rootfs" "$out" '{"Entrypoint":["/bin/sh","-c","trap \"exit 0\" TERM INT; while :; do sleep 3600 & wait $!; done"]}' "$PAUSE_IMAGE" >/dev/null
 }
 
 configs() {
