@@ -84,9 +84,21 @@ export class Autoscaler {
     await this.running;
   }
 
-  /** The last evaluation of a service, or undefined when it is not autoscaled. */
-  status(projectId: string, serviceId: string): AutoscaleStatus | undefined {
-    return this.memory.get(serviceKey(projectId, serviceId))?.status;
+  /**
+   * The last evaluation of an autoscaled service; before its first (a service just created or just given a
+   * policy), its bounds and metrics with nothing read yet.
+   */
+  status(svc: ServiceRecord, policy: AutoscalePolicy): AutoscaleStatus {
+    const last = this.memory.get(serviceKey(svc.projectId, svc.id))?.status;
+    if (last) return last;
+    const current = svc.spec.deployment?.instances ?? 0;
+    const metrics: MetricStatus[] = [];
+    const unread = (name: string, kind: MetricKind, target: number) => metrics.push({ name, kind, target, value: null, replicas: null });
+    if (policy.cpuPercent !== undefined) unread('cpu', 'cpu', policy.cpuPercent);
+    if (policy.memoryPercent !== undefined) unread('memory', 'memory', policy.memoryPercent);
+    if (policy.rps !== undefined) unread('rps', 'rps', policy.rps);
+    for (const m of policy.userMetrics?.metrics ?? []) unread(m.metricName, m.metricType, m.thresholdValue);
+    return { minReplicas: policy.minReplicas, maxReplicas: policy.maxReplicas, currentReplicas: current, readyReplicas: 0, desiredReplicas: current, metrics, reason: 'MetricsUnavailable', message: 'not evaluated yet' };
   }
 
   private kick(): void {

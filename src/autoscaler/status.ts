@@ -40,7 +40,8 @@ export interface AutoscaleStatus {
   metrics: MetricStatus[];
   reason: AutoscaleReason;
   message: string;
-  evaluatedAt: string;
+  /** when this was evaluated; absent before the autoscaler's first look at the service */
+  evaluatedAt?: string;
   lastScaleTime?: string;
   lastScaleMessage?: string;
 }

@@ -21,7 +21,7 @@ import { mergeSpecPatch } from '../domain/spec-patch.ts';
 import { builtImageProblem } from '../domain/built-image.ts';
 import { volumeInstancesProblem } from '../domain/volume.ts';
 import { describeChanges } from '../domain/release-snapshot.ts';
-import { autoscaledInstances, autoscalePolicy } from '../autoscaler/spec.ts';
+import { autoscaledInstances, autoscalePolicy, type AutoscalePolicy } from '../autoscaler/spec.ts';
 import type { AutoscaleStatus } from '../autoscaler/status.ts';
 import { canaryOptions, canaryView, type CanaryAnalysisInput, type CanaryStepInput } from './canary-rollouts.ts';
 
@@ -36,7 +36,7 @@ export interface ServiceDetails {
 
 /** The autoscaler's view of a service (main.ts wires the autoscaler in). */
 export interface AutoscaleStatusSource {
-  status(projectId: string, serviceId: string): AutoscaleStatus | undefined;
+  status(svc: ServiceRecord, policy: AutoscalePolicy): AutoscaleStatus;
 }
 
 /** PATCH semantics for a service (see mergeSpecPatch); a service without a deployment gets one instance. */
@@ -187,7 +187,8 @@ export class ServiceCatalog {
   async details(svc: ServiceRecord): Promise<ServiceDetails> {
     const release = svc.targetReleaseId ? await this.store.releases.find(svc.targetReleaseId) : undefined;
     const lastBuild = svc.kind === 'deployment' ? undefined : (await this.store.builds.list(svc.projectId, svc.id, 1))[0];
-    const autoscaling = this.autoscaler && autoscalePolicy(svc.spec) ? this.autoscaler.status(svc.projectId, svc.id) : undefined;
+    const policy = this.autoscaler ? autoscalePolicy(svc.spec) : undefined;
+    const autoscaling = policy ? this.autoscaler!.status(svc, policy) : undefined;
     return { service: svc, release, lastBuild, notices: noticesFor(svc.spec, this.caps), ...(autoscaling ? { autoscaling } : {}) };
   }
 

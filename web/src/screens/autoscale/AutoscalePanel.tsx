@@ -26,7 +26,7 @@ export interface AutoscalingView {
     metrics: MetricStatus[];
     reason: string;
     message: string;
-    evaluatedAt: string;
+    evaluatedAt?: string;
     lastScaleTime?: string;
   } | null;
   events: { reason: string; message: string; createdAt: string }[];
