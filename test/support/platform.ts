@@ -149,7 +149,7 @@ async function startOnce(env: Record<string, string>): Promise<RunningPlatform> 
     try {
       await waitFor(async () => {
         if (p.proc.exitCode !== null) throw new Error(`platform exited with ${p.proc.exitCode}:\n${logs.join('').slice(-4000)}`);
-        const res = await fetch(`${p.apiUrl}/healthz`).catch(() => undefined);
+        const res = await fetch(`${p.apiUrl}/healthz`, { signal: AbortSignal.timeout(5000) }).catch(() => undefined);
         return res?.status === 200;
       }, 180_000, 'platform /healthz');
     } catch (err) {
@@ -234,6 +234,9 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
+/** Thrown by a waitFor condition to stop waiting at once (what it waits for can no longer happen). */
+export class StopWaiting extends Error {}
+
 export async function waitFor<T>(cond: () => Promise<T | false | undefined | null> | T | false | undefined | null, timeoutMs = 60_000, what = 'condition'): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastErr: unknown;
@@ -243,7 +246,7 @@ export async function waitFor<T>(cond: () => Promise<T | false | undefined | nul
       if (v) return v as T;
     } catch (err) {
       lastErr = err;
-      if (String((err as Error)?.message).startsWith('platform exited')) throw err;
+      if (err instanceof StopWaiting || String((err as Error)?.message).startsWith('platform exited')) throw err;
     }
     await new Promise((r) => setTimeout(r, 100));
   }

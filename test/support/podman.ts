@@ -77,8 +77,14 @@ export async function startPodman(opts: PodmanOptions = {}): Promise<PodmanServi
   const deadline = Date.now() + 20_000;
   for (;;) {
     if (service.exitCode !== null) throw new Error(`podman system service exited (${service.exitCode}): ${serviceErr}`);
-    if (await docker.ping().then(() => true, () => false)) break;
-    if (Date.now() > deadline) throw new Error(`podman system service did not answer on ${socket}: ${serviceErr}`);
+    const answered = docker.ping().then(() => true, () => false);
+    if (await Promise.race([answered, new Promise<false>((r) => setTimeout(r, 2000, false))])) break;
+    if (Date.now() > deadline) {
+      // Stopped, so that it does not keep this test file running after its tests.
+      service.kill('SIGKILL');
+      fs.rmSync(runDir, { recursive: true, force: true });
+      throw new Error(`podman system service did not answer on ${socket}: ${serviceErr}`);
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   return {

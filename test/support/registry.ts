@@ -12,7 +12,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import type Docker from 'dockerode';
-import { freePort, waitFor } from './platform.ts';
+import { StopWaiting, freePort, waitFor } from './platform.ts';
 
 const REGISTRY_BIN = '/usr/bin/docker-registry';
 
@@ -57,7 +57,35 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
     fs.writeFileSync(path.join(dir, 'htpasswd'), lines.join('\n') + '\n');
     authConfig = ['auth:', '  htpasswd:', '    realm: slipway-test', `    path: ${path.join(dir, 'htpasswd')}`];
   }
-  const address = `127.0.0.1:${opts.port ?? (await freePort())}`;
+  // A registry that does not answer in time is stopped and started again on another port (a port can be taken
+  // between the check and the bind by a program outside this run); its own output is in the error.
+  const failures: string[] = [];
+  for (let attempt = 1; ; attempt++) {
+    const address = `127.0.0.1:${opts.port ?? (await freePort())}`;
+    const started = await serveRegistry(dir, dataDir, address, authConfig, users.length > 0);
+    if ('proc' in started) {
+      const proc = started.proc;
+      return {
+        address,
+        dataDir,
+        async stop() {
+          await stopProcess(proc);
+          if (tokens) await new Promise((r) => tokens.close(r));
+          fs.rmSync(dir, { recursive: true, force: true });
+        },
+      };
+    }
+    failures.push(`${address}: ${started.failure}`);
+    if (attempt === 3 || opts.port) {
+      if (tokens) await new Promise((r) => tokens.close(r));
+      fs.rmSync(dir, { recursive: true, force: true });
+      throw new Error(`docker-registry did not answer /v2/ (${attempt} tries):\n${failures.join('\n')}`);
+    }
+  }
+}
+
+/** Runs the registry on `address` until it answers `/v2/` as configured; on failure it is stopped and the reason given. */
+async function serveRegistry(dir: string, dataDir: string, address: string, authConfig: string[], withUsers: boolean): Promise<{ proc: ChildProcess } | { failure: string }> {
   fs.writeFileSync(
     path.join(dir, 'config.yml'),
     [
@@ -78,25 +106,30 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
   const proc: ChildProcess = spawn(REGISTRY_BIN, ['serve', path.join(dir, 'config.yml')], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   proc.stderr!.on('data', (d) => (err += d));
-  await waitFor(async () => {
-    if (proc.exitCode !== null) throw new Error(`docker-registry exited (${proc.exitCode}): ${err}`);
-    const res = await fetch(`http://${address}/v2/`).catch(() => undefined);
-    return res?.status === (users.length ? 401 : 200); // up (and asking for credentials when it has users)
-  }, 20_000, 'registry answering /v2/');
-  return {
-    address,
-    dataDir,
-    async stop() {
-      if (proc.exitCode === null) {
-        const gone = new Promise((r) => proc.once('exit', r));
-        proc.kill('SIGTERM');
-        await Promise.race([gone, new Promise((r) => setTimeout(r, 5000))]);
-        if (proc.exitCode === null) proc.kill('SIGKILL');
-      }
-      if (tokens) await new Promise((r) => tokens.close(r));
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  let last = 'no answer';
+  try {
+    await waitFor(async () => {
+      if (proc.exitCode !== null || proc.signalCode !== null) throw new StopWaiting(`exited (${proc.exitCode ?? proc.signalCode})`);
+      const res = await fetch(`http://${address}/v2/`, { signal: AbortSignal.timeout(2000) }).catch((e: Error) => {
+        last = e.message;
+        return undefined;
+      });
+      if (res) last = `answered ${res.status}`;
+      return res?.status === (withUsers ? 401 : 200); // up (and asking for credentials when it has users)
+    }, 20_000, 'registry answering /v2/');
+    return { proc };
+  } catch (e) {
+    await stopProcess(proc);
+    return { failure: `${(e as Error).message}; last probe: ${last}; its output: ${err.trim().slice(-2000) || '(none)'}` };
+  }
+}
+
+async function stopProcess(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const gone = new Promise((r) => proc.once('exit', r));
+  proc.kill('SIGTERM');
+  await Promise.race([gone, new Promise((r) => setTimeout(r, 5000))]);
+  if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
 }
 
 const TOKEN_SERVICE = 'slipway-test-registry';
