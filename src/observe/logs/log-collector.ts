@@ -13,12 +13,13 @@ import type { Logger } from 'pino';
 import type { ObservedInstance, RuntimeDriver } from '../../runtime/driver.ts';
 import type { LogArchive } from './log-archive.ts';
 import type { LogEntry } from './log-query.ts';
+import { NewestFileWriter } from '../../files/newest-file-writer.ts';
 
 export type LogListener = (e: LogEntry) => void;
 
 /**
- * A runtime event (an instance started or ended) starts a scan at once; this one only catches what no event
- * announced, so it can be slow: each scan lists every instance the runtime has.
+ * A runtime event (an instance started or ended) has its instance followed at once; the scan only catches
+ * what no event announced, so it can be slow: each scan lists every instance the runtime has.
  */
 const SCAN_MS = 1000;
 const FLUSH_MS = 100;
@@ -36,6 +37,7 @@ export class LogCollector {
   /** lines taken per instance id, as cursors.json has them once saved (followed instances' counts kept current) */
   private cursors: Record<string, number> = {};
   private readonly cursorFile: string;
+  private readonly cursorWriter: NewestFileWriter;
   /** a count moved since cursors.json was written: only then is it written again (it holds every instance) */
   private dirty = false;
   private timers: NodeJS.Timeout[] = [];
@@ -49,6 +51,12 @@ export class LogCollector {
     private readonly opts: { dir: string; logger: Logger },
   ) {
     this.cursorFile = path.join(opts.dir, 'cursors.json');
+    this.cursorWriter = new NewestFileWriter(this.cursorFile, {
+      onError: (err) => {
+        this.dirty = true; // written again at the next flush
+        opts.logger.debug({ err: err.message }, 'log cursors not saved');
+      },
+    });
     try {
       this.cursors = JSON.parse(fs.readFileSync(this.cursorFile, 'utf8')) as Record<string, number>;
     } catch {
@@ -65,7 +73,12 @@ export class LogCollector {
   start(): void {
     this.stopped = false;
     this.timers = [];
-    this.unwatch = this.driver.watch(() => void this.scan());
+    fs.mkdirSync(this.opts.dir, { recursive: true });
+    // The periodic scan also forgets the cursors of removed instances. One scan per event would read every
+    // instance's state for each instance a rollout starts.
+    this.unwatch = this.driver.watch((e) => {
+      if (e.type !== 'removed' && !this.stopped && isServiceInstance(e.instance) && !this.followed.has(e.instance.id)) this.follow(e.instance);
+    });
     this.timers.push(setInterval(() => void this.scan(), SCAN_MS));
     this.timers.push(
       setInterval(() => {
@@ -94,18 +107,15 @@ export class LogCollector {
     await Promise.all([...this.followed.values()].map((f) => f.done));
     this.archive.flush();
     this.saveCursors();
+    await this.cursorWriter.flush();
     // A later start (this replica taking the log lease back) follows every instance again from its cursor.
     this.followed.clear();
   }
 
   private saveCursors(): void {
     if (!this.dirty) return;
-    try {
-      fs.mkdirSync(this.opts.dir, { recursive: true });
-      fs.writeFileSync(`${this.cursorFile}.tmp`, JSON.stringify(this.cursors));
-      fs.renameSync(`${this.cursorFile}.tmp`, this.cursorFile);
-      this.dirty = false;
-    } catch {}
+    this.dirty = false;
+    this.cursorWriter.write(JSON.stringify(this.cursors));
   }
 
   private async scan(): Promise<void> {

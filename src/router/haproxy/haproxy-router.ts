@@ -33,7 +33,8 @@ import { haproxyAvailable, poolOptions } from './detect.ts';
 import { HaproxyMaster } from './master.ts';
 import { HaproxyAccessLog, type AccessLogOutputs } from './access-log.ts';
 import { renderEndpointsMap, renderRoutesMap } from './access-log-format.ts';
-import { readState, writeState } from './state-file.ts';
+import { readState, renderState } from './state-file.ts';
+import { NewestFileWriter } from '../../files/newest-file-writer.ts';
 import { FREE_SLOT, sameMap, type Backend } from './slots.ts';
 import { planSlots, renamedSlots } from './plan.ts';
 import { fitsSpare, hostMapCommands, routeMapCommand, servedWithoutReload, spareCount, spareSpec, SPARE_PREFIX } from './spares.ts';
@@ -139,8 +140,9 @@ export class HaproxyRouter implements Router {
   private loop?: Promise<void>;
   /** tables handed to setTable so far, and how many of them HAProxy serves (a pass serves all handed before it began) */
   private handedGen = 0;
-  /** JSON of the routes and backends in the saved model, by object (see writeState) */
+  /** JSON of the routes and backends in the saved model, by object (see renderState) */
   private readonly stateJson = new WeakMap<object, string>();
+  private readonly stateWriter: NewestFileWriter;
   /** the table the saved model was written with */
   private savedTable?: RoutingTable;
   private servedGen = 0;
@@ -164,6 +166,7 @@ export class HaproxyRouter implements Router {
     if (/[\s,()"'\\$#]/.test(dir)) throw new Error(`HaproxyRouter: dataDir ${JSON.stringify(opts.dataDir)} must not contain spaces, quotes, commas or parentheses`);
     if (dir.length > 90) throw new Error(`HaproxyRouter: dataDir path is too long for HAProxy's sockets (${dir.length} > 90 characters)`);
     this.files = routerFiles(dir);
+    this.stateWriter = new NewestFileWriter(this.files.stateFile, { mode: 0o600, onError: (err) => this.opts.logger?.warn({ err: err.message }, 'router state not saved: a restarted control plane will restart haproxy') });
     this.bin = opts.haproxyBin ?? haproxyAvailable();
     if (opts.tlsPort !== undefined && !opts.domain) throw new Error('HaproxyRouter: tlsPort needs domain (for the self-signed certificate)');
     this.slotsPerBackend = opts.slotsPerBackend ?? 16;
@@ -379,6 +382,7 @@ export class HaproxyRouter implements Router {
     this.retryTimer = undefined;
     clearTimeout(this.tidyTimer);
     await this.loop?.catch(() => undefined);
+    await this.stateWriter.flush();
   }
 
   /**
@@ -612,11 +616,8 @@ export class HaproxyRouter implements Router {
   /** The model of what HAProxy holds, for the next start to adopt it with. */
   private saveState(): void {
     this.savedTable = this.desired;
-    try {
-      writeState(this.files.stateFile, { host: this.opts.host, port: this.port, tlsPort: this.tlsPort, metricsPort: this.metricsPort, table: this.desired, backends: [...this.applied.values()], hosts: [...this.appliedHosts], sni: [...this.appliedSni], spareSeq: this.spareSeq }, this.stateJson);
-    } catch (err) {
-      this.opts.logger?.warn({ err: (err as Error).message }, 'router state not saved: a restarted control plane will restart haproxy');
-    }
+    const state = { host: this.opts.host, port: this.port, tlsPort: this.tlsPort, metricsPort: this.metricsPort, table: this.desired, backends: [...this.applied.values()], hosts: [...this.appliedHosts], sni: [...this.appliedSni], spareSeq: this.spareSeq };
+    this.stateWriter.write(renderState(state, this.stateJson));
   }
 
   private writeStructure(backends: Backend[], hosts: Map<string, string>, sni: Map<string, string>, spares: string[]): void {

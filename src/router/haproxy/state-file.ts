@@ -24,11 +24,11 @@ export interface RouterState {
 }
 
 /**
- * Writes the model. `cache` holds the JSON of routes and backends already written, by object: the router
- * hands over the same objects for what did not change (and forgets a backend it changes in place), so a
- * write serializes what changed, not the table (megabytes at thousands of routes).
+ * The model as the file holds it. `cache` holds the JSON of routes and backends already written, by object:
+ * the router hands over the same objects for what did not change (and forgets a backend it changes in place),
+ * so a write serializes what changed, not the table (megabytes at thousands of routes).
  */
-export function writeState(file: string, state: RouterState, cache?: WeakMap<object, string>): void {
+export function renderState(state: RouterState, cache?: WeakMap<object, string>): string {
   const json = (o: object) => {
     let j = cache?.get(o);
     if (j === undefined) {
@@ -39,10 +39,7 @@ export function writeState(file: string, state: RouterState, cache?: WeakMap<obj
   };
   const { table, backends, ...rest } = state;
   const head = JSON.stringify({ version: VERSION, ...rest });
-  const text = `${head.slice(0, -1)},"table":{"routes":[${table.routes.map(json).join(',')}]},"backends":[${backends.map(json).join(',')}]}`;
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, text, { mode: 0o600 });
-  fs.renameSync(tmp, file);
+  return `${head.slice(0, -1)},"table":{"routes":[${table.routes.map(json).join(',')}]},"backends":[${backends.map(json).join(',')}]}`;
 }
 
 /** The saved model, or undefined when there is none or it is not one this version wrote. */

@@ -1,0 +1,46 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { NewestFileWriter } from './newest-file-writer.ts';
+
+describe('NewestFileWriter', () => {
+  it('ends with the newest text, writes each text whole, and skips those overtaken while a write runs', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-newest-'));
+    const file = path.join(dir, 'state.json');
+    const errors: Error[] = [];
+    const w = new NewestFileWriter(file, { mode: 0o600, onError: (e) => errors.push(e) });
+    const seen = new Set<string>();
+    const watcher = setInterval(() => {
+      try {
+        seen.add(fs.readFileSync(file, 'utf8'));
+      } catch {}
+    }, 0);
+    for (let i = 0; i < 200; i++) w.write(JSON.stringify({ n: i, pad: 'x'.repeat(20_000) }));
+    await w.flush();
+    clearInterval(watcher);
+    assert.equal(JSON.parse(fs.readFileSync(file, 'utf8')).n, 199);
+    for (const text of seen) assert.doesNotThrow(() => JSON.parse(text), 'a reader never sees a partial text');
+    assert.ok([...seen].every((t) => JSON.parse(t).n === 0 || JSON.parse(t).n === 199), 'only the first and the newest were written');
+    assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+    assert.deepEqual(fs.readdirSync(dir), ['state.json'], 'no temporary file is left');
+    assert.deepEqual(errors, []);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('reports a write that fails and writes the next text', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-newest-'));
+    const errors: Error[] = [];
+    const w = new NewestFileWriter(path.join(dir, 'gone', 'f.json'), { onError: (e) => errors.push(e) });
+    w.write('a');
+    await w.flush();
+    assert.equal(errors.length, 1);
+    assert.match(errors[0]!.message, /ENOENT/);
+    fs.mkdirSync(path.join(dir, 'gone'));
+    w.write('b');
+    await w.flush();
+    assert.equal(fs.readFileSync(path.join(dir, 'gone', 'f.json'), 'utf8'), 'b');
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
