@@ -339,7 +339,11 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger, pa
 
   // A resync's passes over idle services take two workers at most: the other six (and the store's connections
   // the API shares) stay free for services with something to do.
-  serviceQueue = new WorkQueue('services', gatedPass(keeper, leaseOfService, (key) => serviceController.reconcile(key)), { concurrency: 8, backgroundConcurrency: 2, logger: controllerLog });
+  const servicePass = gatedPass(keeper, leaseOfService, (key) => serviceController.reconcile(key));
+  // A pass something asked for (an event, a rollout's next step) may change what the service's instances
+  // look like: the other replicas hear of it at the next publication. A resync's pass finds drift, which
+  // the observer's own sweep publishes.
+  serviceQueue = new WorkQueue('services', (key, lane) => servicePass(key).finally(() => lane === 'now' && sharedObserver?.changed(key)), { concurrency: 8, backgroundConcurrency: 2, logger: controllerLog });
   volumeQueue = new WorkQueue('volumes', gatedPass(keeper, () => LEASES.volumes, (key) => volumeController.reconcile(key)), { concurrency: 2, logger: controllerLog });
   buildQueue = new WorkQueue('builds', gatedPass(keeper, () => LEASES.builds, (id) => buildController.reconcile(id)), { concurrency: 2, logger: controllerLog });
   const runsDir = path.join(config.dataDir, 'job-runs');

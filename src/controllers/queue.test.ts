@@ -123,3 +123,17 @@ it('runs at most backgroundConcurrency background passes at once, leaving the ot
   assert.equal(new Set(runs).size, 12);
   await q.stop();
 });
+
+it('tells each pass its lane: asked for (add, a delay) or a resync (addBackground)', async () => {
+  const seen: string[] = [];
+  const q = new WorkQueue('t', async (key, lane) => {
+    seen.push(`${key}:${lane}`);
+    return key === 'later' && !seen.includes('later:again') ? (seen.push('later:again'), { againInMs: 5 }) : undefined;
+  }, { concurrency: 1, logger });
+  q.addBackground('idle');
+  q.add('event');
+  q.add('later');
+  await until(() => seen.filter((s) => s.startsWith('later:now')).length === 2 && seen.includes('idle:background'));
+  assert.deepEqual(seen.filter((s) => s !== 'later:again').sort(), ['event:now', 'idle:background', 'later:now', 'later:now']);
+  q.stop();
+});

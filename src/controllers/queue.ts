@@ -43,7 +43,8 @@ export class WorkQueue {
 
   constructor(
     private readonly name: string,
-    private readonly pass: (key: string) => Promise<PassResult>,
+    /** a pass over `key`; `lane` says whether it was asked for (an event, a delay) or is a resync's */
+    private readonly pass: (key: string, lane: 'now' | 'background') => Promise<PassResult>,
     private readonly opts: { concurrency: number; logger: QueueLogger; maxBackoffMs?: number; backgroundConcurrency?: number },
   ) {}
 
@@ -124,14 +125,14 @@ export class WorkQueue {
       this.running.add(key);
       if (lane === 'background') this.runningBackground.add(key);
       this.active++;
-      void this.run(key);
+      void this.run(key, lane);
     }
   }
 
-  private async run(key: string): Promise<void> {
+  private async run(key: string, lane: 'now' | 'background'): Promise<void> {
     let result: PassResult;
     try {
-      result = await this.pass(key);
+      result = await this.pass(key, lane);
       this.failures.delete(key);
     } catch (err) {
       const n = (this.failures.get(key) ?? 0) + 1;

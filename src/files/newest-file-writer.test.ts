@@ -29,6 +29,18 @@ describe('NewestFileWriter', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  it('makes a text handed over as a function only when it is the one written', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-newest-'));
+    const file = path.join(dir, 'model.json');
+    const w = new NewestFileWriter(file, { onError: (e) => assert.fail(e) });
+    const made: number[] = [];
+    for (let i = 0; i < 50; i++) w.write(() => (made.push(i), String(i)));
+    await w.flush();
+    assert.deepEqual(made, [0, 49]);
+    assert.equal(fs.readFileSync(file, 'utf8'), '49');
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
   it('reports a write that fails and writes the next text', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-newest-'));
     const errors: Error[] = [];

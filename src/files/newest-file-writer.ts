@@ -9,14 +9,15 @@ import fs from 'node:fs';
 
 export class NewestFileWriter {
   private running?: Promise<void>;
-  private next?: string;
+  private next?: string | (() => string);
 
   constructor(
     private readonly file: string,
     private readonly opts: { mode?: number; onError: (err: Error) => void },
   ) {}
 
-  write(text: string): void {
+  /** `text` may be a function that makes it: called only if this text is the one written (not overtaken). */
+  write(text: string | (() => string)): void {
     this.next = text;
     this.running ??= this.drain();
   }
@@ -29,9 +30,10 @@ export class NewestFileWriter {
   private async drain(): Promise<void> {
     const tmp = `${this.file}.${process.pid}.tmp`;
     while (this.next !== undefined) {
-      const text = this.next;
+      const next = this.next;
       this.next = undefined;
       try {
+        const text = typeof next === 'function' ? next() : next;
         await fs.promises.writeFile(tmp, text, { mode: this.opts.mode ?? 0o644 });
         await fs.promises.rename(tmp, this.file);
       } catch (err) {

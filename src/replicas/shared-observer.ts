@@ -1,8 +1,14 @@
 /**
  * Observed state (instances, readiness, restarts) answered the same by every control-plane replica
  * (docs/high-availability.md). A replica's runtime only sees the instances it runs; so each replica
- * publishes, every `publishMs`, the views of its own instances per service (`observed_instances`), and a
- * read on any replica merges its own views with those other replicas published within `staleMs`.
+ * publishes the views of its own instances per service (`observed_instances`), and a read on any replica
+ * merges its own views with those other replicas published within `staleMs`.
+ *
+ * Every `publishMs` the services marked `changed` (by a controller pass something asked for) are published;
+ * every `sweepMs` every service this replica runs instances of is looked at again (what changed without a
+ * pass: probe details, drift a resync found). Each publication writes only the views that differ from the
+ * last written: at a thousand idle services a publication of every one each second read each one's instance
+ * records and wrote the rows whose probe times had moved, which kept a core busy.
  */
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
@@ -14,12 +20,19 @@ export class SharedObserver implements InstanceObserver {
   private readonly published = new Map<string, string>();
   private publishing = false;
   private lastTouchMs = 0;
+  private lastSweepMs = 0;
+  private readonly dirty = new Set<string>();
 
   constructor(
     private readonly inner: InstanceObserver & { runtimeKeys(): Promise<string[]> },
     private readonly db: Kysely<Database>,
-    private readonly opts: { nodeId: string; logger: Logger; publishMs?: number; staleMs?: number },
+    private readonly opts: { nodeId: string; logger: Logger; publishMs?: number; sweepMs?: number; staleMs?: number },
   ) {}
+
+  /** The service's instances may look different now: published at the next publication. */
+  changed(serviceKey: string): void {
+    this.dirty.add(serviceKey);
+  }
 
   start(): void {
     // Rows of an earlier run on this data directory describe instances that may be gone: publish afresh.
@@ -64,11 +77,21 @@ export class SharedObserver implements InstanceObserver {
   private async publish(): Promise<void> {
     if (this.publishing) return;
     this.publishing = true;
+    const changed = [...this.dirty];
+    this.dirty.clear();
     try {
-      const keys = await this.inner.runtimeKeys();
       const now = Date.now();
+      const sweep = now - this.lastSweepMs >= (this.opts.sweepMs ?? 30_000);
+      const runtimeKeys = new Set(sweep ? await this.inner.runtimeKeys() : []);
+      const keys = sweep ? new Set([...runtimeKeys, ...changed]) : changed;
+      const gone: string[] = [];
       for (const key of keys) {
-        const views = JSON.stringify(await this.inner.instancesOf(key));
+        const found = await this.inner.instancesOf(key);
+        if (!found.length && !runtimeKeys.has(key)) {
+          if (this.published.has(key)) gone.push(key);
+          continue;
+        }
+        const views = JSON.stringify(found);
         if (this.published.get(key) === views) continue;
         const row = { views, updated_ms: now };
         await this.db
@@ -78,7 +101,10 @@ export class SharedObserver implements InstanceObserver {
           .execute();
         this.published.set(key, views);
       }
-      const gone = [...this.published.keys()].filter((k) => !keys.includes(k));
+      if (sweep) {
+        for (const k of this.published.keys()) if (!runtimeKeys.has(k) && !gone.includes(k)) gone.push(k);
+        this.lastSweepMs = now;
+      }
       if (gone.length) {
         await this.db.deleteFrom('observed_instances').where('node_id', '=', this.opts.nodeId).where('service_key', 'in', gone).execute();
         for (const k of gone) this.published.delete(k);
@@ -89,6 +115,7 @@ export class SharedObserver implements InstanceObserver {
         this.lastTouchMs = now;
       }
     } catch (err) {
+      for (const k of changed) this.dirty.add(k); // published at the next try
       this.opts.logger.warn({ err: (err as Error).message }, 'observed instances not published for the other replicas');
     } finally {
       this.publishing = false;

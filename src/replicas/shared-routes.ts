@@ -26,6 +26,8 @@ import type { Database } from '../store/schema.ts';
 import type { Route, Router, RoutingTable } from '../router/table.ts';
 
 export const ROUTES_CHANNEL = 'slipway_routes';
+/** How often a replica alone writes its table to the store at most (see setTable). */
+const LONE_PUBLISH_MS = 1000;
 
 interface Publication {
   version: number;
@@ -57,6 +59,9 @@ export class SharedRoutes implements Router {
   private publishing: Promise<void> = Promise.resolve();
   private readonly others = new Map<string, Publication>();
   private readonly applied: Record<string, number> = {};
+  private readonly routeJson = new WeakMap<Route, string>();
+  /** the pending publication of a replica alone (see setTable) */
+  private lonePublish?: NodeJS.Timeout;
   private timers: NodeJS.Timeout[] = [];
   private polling?: Promise<void>;
   private pollAgain = false;
@@ -85,9 +90,19 @@ export class SharedRoutes implements Router {
     this.local = table;
     // Versions grow with the clock, so a restarted replica's first table is newer than its last one.
     this.localVersion = Math.max(this.localVersion + 1, Date.now());
+    // While no other replica serves this table, its store copy (the whole table, megabytes at thousands of
+    // instances) is written at most once per LONE_PUBLISH_MS, the newest then; a replica that joins reads it.
+    if (this.othersLive()) this.queuePublish();
+    else this.lonePublish ??= setTimeout(() => {
+      this.lonePublish = undefined;
+      this.queuePublish();
+    }, LONE_PUBLISH_MS);
+    this.apply();
+  }
+
+  private queuePublish(): void {
     const version = this.localVersion;
     this.publishing = this.publishing.then(() => this.publish(version)).catch((err: Error) => this.opts.logger.warn({ err: err.message }, 'routing table not published to the store; retried at the next heartbeat'));
-    this.apply();
   }
 
   inFlight(endpointId: string): number {
@@ -97,6 +112,9 @@ export class SharedRoutes implements Router {
   async settled(): Promise<void> {
     await this.inner.settled?.();
     const version = this.localVersion;
+    // With no other replica's router serving this table, nothing waits for the store's copy of it: it is
+    // written in the background (the whole table, megabytes at thousands of instances), off each pass's path.
+    if (!this.othersLive()) return;
     await this.publishing;
     const deadline = Date.now() + (this.opts.settleMaxMs ?? 3000);
     while (!this.stopped && Date.now() < deadline) {
@@ -137,6 +155,8 @@ export class SharedRoutes implements Router {
 
   private halt(): void {
     this.stopped = true;
+    clearTimeout(this.lonePublish);
+    this.lonePublish = undefined;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
   }
@@ -145,9 +165,22 @@ export class SharedRoutes implements Router {
     return this.opts.staleMs ?? 30_000;
   }
 
+  private othersLive(): boolean {
+    const now = Date.now();
+    for (const p of this.others.values()) if (now - p.heartbeatMs < this.staleMs()) return true;
+    return false;
+  }
+
   private async publish(version: number): Promise<void> {
     if (!this.local || version < this.localVersion) return; // a newer table is queued behind
-    const row = { routes: JSON.stringify(this.local.routes), version, applied: JSON.stringify(this.applied), heartbeat_ms: Date.now() };
+    // A route object stands for the same route until the builder replaces it: its JSON is kept by object, so a
+    // publication serializes what changed, not the whole table.
+    const json = (r: Route) => {
+      let j = this.routeJson.get(r);
+      if (j === undefined) this.routeJson.set(r, (j = JSON.stringify(r)));
+      return j;
+    };
+    const row = { routes: `[${this.local.routes.map(json).join(',')}]`, version, applied: JSON.stringify(this.applied), heartbeat_ms: Date.now() };
     await this.db
       .insertInto('route_publications')
       .values({ node_id: this.opts.nodeId, ...row })
@@ -226,7 +259,8 @@ export class SharedRoutes implements Router {
     if (!this.local || this.stopped) return;
     const now = Date.now();
     const fresh = [...this.others.entries()].filter(([, p]) => now - p.heartbeatMs < this.staleMs());
-    this.inner.setTable({ routes: mergeRoutes([{ version: this.localVersion, routes: this.local.routes }, ...fresh.map(([, p]) => p)]) });
+    // Alone, the merge is this replica's own table: handed over as it is (the same route objects).
+    this.inner.setTable(fresh.length ? { routes: mergeRoutes([{ version: this.localVersion, routes: this.local.routes }, ...fresh.map(([, p]) => p)]) } : this.local);
     this.applied[this.opts.nodeId] = this.localVersion;
     for (const [id, p] of fresh) this.applied[id] = p.version;
   }

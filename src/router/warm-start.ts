@@ -54,8 +54,10 @@ export function holdTables(inner: Router, opts: { isWarm(latest: RoutingTable): 
     start: () => inner.start(),
     setTable(table) {
       latest = table;
-      latestIds = new Set(table.routes.flatMap((r) => r.endpoints.map((e) => e.id)));
-      if (!held) inner.setTable(table);
+      // Only a held table answers inFlight (below); once tables go through, none is indexed (thousands of
+      // endpoints, at every change).
+      if (held) latestIds = new Set(table.routes.flatMap((r) => r.endpoints.map((e) => e.id)));
+      else inner.setTable(table);
     },
     // An endpoint the held table dropped may still be served from the table the data plane holds: it counts
     // as busy until the tables go through, so no stop is taken for drained while the data plane routes to it.

@@ -54,6 +54,14 @@ export class RouteTableBuilder {
   }
 
   setService(key: string, svc: ServiceRecord, ready: ObservedInstance[], maintenance: boolean, split?: ServiceSplit): void {
+    this.planService(key, svc, ready, maintenance, split).apply();
+  }
+
+  /**
+   * The service's routes as `setService` would set them: whether they differ from the table's, and the call
+   * that sets them. A pass guards its lease only before a real change (a fenced transaction each time).
+   */
+  planService(key: string, svc: ServiceRecord, ready: ObservedInstance[], maintenance: boolean, split?: ServiceSplit): { changed: boolean; apply(): void } {
     const routes: Route[] = [];
     const canaryReady = split ? ready.filter((i) => split.canaryIds.has(i.id)) : [];
     const byCount = ready.length ? Math.round((100_000 * canaryReady.length) / ready.length) / 1000 : 0;
@@ -85,13 +93,20 @@ export class RouteTableBuilder {
         ...(split && weights && !tcp ? { canary: { endpointIds: canaryReady.map((i) => i.id), percent: split.percent ?? byCount, effectivePercent: weights.effectivePercent, ...(split.pins?.length ? { pins: split.pins } : {}) } } : {}),
       });
     }
-    this.put(key, routes);
+    this.stamp(routes);
+    const prev = this.byService.get(key);
+    const changed = !prev || JSON.stringify(prev) !== JSON.stringify(routes);
+    return { changed, apply: () => changed && this.store(key, routes) };
   }
 
   private put(key: string, routes: Route[]): void {
     this.stamp(routes);
     const prev = this.byService.get(key);
     if (prev && JSON.stringify(prev) === JSON.stringify(routes)) return;
+    this.store(key, routes);
+  }
+
+  private store(key: string, routes: Route[]): void {
     this.byService.set(key, routes);
     if (routes.some((r) => usesInternal(r.access))) this.internalKeys.add(key);
     else this.internalKeys.delete(key);

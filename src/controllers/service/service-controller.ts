@@ -41,6 +41,8 @@ const WAITING_LOOK_MS = 1000;
  * `SLIPWAY_LAST_OLD_HOLD_SECONDS` says otherwise.
  */
 const LAST_OLD_HOLD_SECONDS = 0.5;
+/** How many release records the controller keeps (see release()). */
+const RELEASES_KEPT = 4096;
 /** How long a pass waits for a probe verdict on adopted instances before acting without one. */
 const ADOPT_HOLD_MS = 15_000;
 
@@ -60,6 +62,8 @@ export class ServiceController implements InstanceObserver {
   private readonly progress: RolloutProgress;
   /** instances this controller started itself: any other live instance was adopted (a restart, a failover) */
   private readonly startedHere = new Set<string>();
+  /** releases read, by service creation time and id, least recently used first (see release()) */
+  private readonly releases = new Map<string, ReleaseRecord>();
   /** when this controller first saw an adopted instance without a probe verdict, by service key */
   private readonly warmingSince = new Map<string, number>();
 
@@ -122,7 +126,7 @@ export class ServiceController implements InstanceObserver {
 
     if (!svc) return this.removeAll(key, observed);
 
-    const target = svc.targetReleaseId ? await this.store.releases.find(svc.targetReleaseId) : undefined;
+    const target = svc.targetReleaseId ? await this.release(svc, svc.targetReleaseId) : undefined;
     let desired = svc.paused || svc.kind === 'build' || !target ? 0 : (svc.spec.deployment?.instances ?? 0);
     // A volume is mounted by one instance at a time, and by none while an operation (backup, restore,
     // remount) holds it.
@@ -208,8 +212,10 @@ export class ServiceController implements InstanceObserver {
     // while the data plane applies it (they take no traffic until ready; each launch checks the lease itself).
     // A volume's instance starts only once the old one is gone (volumeStep), so it never overlaps it.
     if (target) for (const x of plans) for (const ord of x.step.start) this.startInBackground(svc, target, x.type, ord, x.type === 'web' ? volume?.mounts : undefined);
-    await this.opts.guard?.();
-    this.routes.setService(key, svc, routable, (desiredByType.get('web') ?? 0) === 0, splitFor(canaryStep, web?.current.map((i) => i.id) ?? []));
+    // The lease is checked (a fenced transaction) only before a change: an idle pass sets the same routes.
+    const routeChange = this.routes.planService(key, svc, routable, (desiredByType.get('web') ?? 0) === 0, splitFor(canaryStep, web?.current.map((i) => i.id) ?? []));
+    if (routeChange.changed) await this.opts.guard?.();
+    routeChange.apply();
     // The pass waits for the data plane (with several replicas, every replica's router) to serve the table
     // before it goes on. Going on at once, with each stop waiting for the table on its own, let routers
     // answer 404 for the service around a lease failover (why is not understood yet): it stays.
@@ -264,6 +270,28 @@ export class ServiceController implements InstanceObserver {
       return { againInMs: Number.isFinite(wake) ? Math.max(5, Math.min(wake, WAITING_LOOK_MS)) : WAITING_LOOK_MS };
     }
     return undefined;
+  }
+
+  /**
+   * One of the service's releases. A release never changes once made, so each is read (and its secrets opened)
+   * once and kept, the most recently used RELEASES_KEPT of them: an idle pass reads its service's target each
+   * time. Kept under the service's creation time too: a service deleted and made again numbers its releases
+   * (and so names them) from 1 again.
+   */
+  private async release(svc: ServiceRecord, id: string): Promise<ReleaseRecord | undefined> {
+    const key = `${svc.createdAt} ${id}`;
+    const kept = this.releases.get(key);
+    if (kept) {
+      this.releases.delete(key);
+      this.releases.set(key, kept);
+      return kept;
+    }
+    const found = await this.store.releases.find(id);
+    if (found) {
+      this.releases.set(key, found);
+      if (this.releases.size > RELEASES_KEPT) this.releases.delete(this.releases.keys().next().value!);
+    }
+    return found;
   }
 
   /** How many instances of each process type the service wants: `web` from the instance count, others from their formation. */

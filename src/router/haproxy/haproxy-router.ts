@@ -34,6 +34,7 @@ import { HaproxyMaster } from './master.ts';
 import { HaproxyAccessLog, type AccessLogOutputs } from './access-log.ts';
 import { renderEndpointsMap, renderRoutesMap } from './access-log-format.ts';
 import { readState, renderState } from './state-file.ts';
+import { EndpointIndex } from './endpoint-index.ts';
 import { NewestFileWriter } from '../../files/newest-file-writer.ts';
 import { FREE_SLOT, sameMap, type Backend } from './slots.ts';
 import { planSlots, renamedSlots } from './plan.ts';
@@ -122,11 +123,13 @@ export class HaproxyRouter implements Router {
   private appliedHosts = new Map<string, string>();
   /** SNI name → passthrough backend, as HAProxy loaded it (sni.map). */
   private appliedSni = new Map<string, string>();
-  private activeIds = new Set<string>();
 
   /** Slots (`backend/server`) draining an endpoint that left the table, including backends already removed. */
   private readonly draining = new Map<string, Draining>();
-  private endpointLocations = new Map<string, string[]>();
+  /** where each endpoint is (see reindex) */
+  private readonly index = new EndpointIndex();
+  /** the index is behind the slots (see reindex) */
+  private indexStale = false;
   private load = new Map<string, number>();
   private fetchEpoch = 0;
   private loadEpoch = 0;
@@ -341,14 +344,24 @@ export class HaproxyRouter implements Router {
    */
   inFlight(endpointId: string): number {
     if (Date.now() - this.loadAt > STATS_INTERVAL_MS) void this.refreshLoad();
+    if (this.indexStale) {
+      this.index.sync(this.applied.values());
+      this.indexStale = false;
+    }
+    // Its slots, and those draining it in backends already gone.
+    const locs = new Set(this.index.locationsOf(endpointId));
+    let drainUnconfirmed = false;
+    for (const [loc, d] of this.draining) {
+      if (d.endpointId !== endpointId) continue;
+      locs.add(loc);
+      if (this.loadEpoch <= d.sinceEpoch) drainUnconfirmed = true;
+    }
     let n = 0;
-    for (const loc of this.endpointLocations.get(endpointId) ?? []) {
+    for (const loc of locs) {
       n += this.load.get(loc) ?? 0;
       this.watched.set(loc.slice(0, loc.indexOf('/')), Date.now());
     }
-    const removalPending = this.activeIds.has(endpointId) && !this.desiredIds.has(endpointId);
-    let drainUnconfirmed = false;
-    for (const d of this.draining.values()) if (d.endpointId === endpointId && this.loadEpoch <= d.sinceEpoch) drainUnconfirmed = true;
+    const removalPending = this.index.isActive(endpointId) && !this.desiredIds.has(endpointId);
     return removalPending || drainUnconfirmed ? Math.max(n, 1) : n;
   }
 
@@ -563,6 +576,7 @@ export class HaproxyRouter implements Router {
       cmds.push(`set server ${loc} state maint`);
       b.slots[i] = { ...FREE_SLOT, addr: slot.addr, port: slot.port, weight: slot.weight };
       this.stateJson.delete(b);
+      this.index.restated(b);
     }
     await this.master.runtime(cmds);
     if (cmds.length === 0 && this.draining.size === draining) return false;
@@ -570,20 +584,12 @@ export class HaproxyRouter implements Router {
     return true;
   }
 
+  /**
+   * The slots changed: the index of endpoints to slots is brought up to date when next asked (inFlight), once
+   * for any number of changes in between, recounting only the backends that changed (endpoint-index.ts).
+   */
   private reindex(): void {
-    const locs = new Map<string, string[]>();
-    const active = new Set<string>();
-    const add = (id: string, loc: string) => locs.set(id, [...(locs.get(id) ?? []), loc]);
-    for (const b of this.applied.values()) {
-      b.slots.forEach((s, i) => {
-        if (!s.endpoint) return;
-        if (!s.removed) active.add(s.endpoint.id);
-        add(s.endpoint.id, `${b.name}/${SERVER_PREFIX}${i + 1}`);
-      });
-    }
-    for (const [loc, d] of this.draining) if (!locs.get(d.endpointId)?.includes(loc)) add(d.endpointId, loc);
-    this.endpointLocations = locs;
-    this.activeIds = active;
+    this.indexStale = true;
     if (this.draining.size > 0 && !this.statsTimer) {
       this.statsTimer = setInterval(() => void this.refreshLoad().then(() => this.draining.size > 0 && this.kick()), STATS_INTERVAL_MS);
       this.statsTimer.unref();
@@ -617,7 +623,8 @@ export class HaproxyRouter implements Router {
   private saveState(): void {
     this.savedTable = this.desired;
     const state = { host: this.opts.host, port: this.port, tlsPort: this.tlsPort, metricsPort: this.metricsPort, table: this.desired, backends: [...this.applied.values()], hosts: [...this.appliedHosts], sni: [...this.appliedSni], spareSeq: this.spareSeq };
-    this.stateWriter.write(renderState(state, this.stateJson));
+    // Rendered when written: of the models handed over while one is written only the newest is rendered.
+    this.stateWriter.write(() => renderState(state, this.stateJson));
   }
 
   private writeStructure(backends: Backend[], hosts: Map<string, string>, sni: Map<string, string>, spares: string[]): void {

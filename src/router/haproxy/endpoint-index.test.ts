@@ -1,0 +1,45 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { EndpointIndex } from './endpoint-index.ts';
+import { FREE_SLOT, type Backend, type Slot } from './slots.ts';
+
+const slot = (id: string, removed = false): Slot => ({ ...FREE_SLOT, endpoint: { id, host: '127.0.0.1', port: 1, weight: 1 }, addr: '127.0.0.1', port: 1, state: removed ? 'drain' : 'ready', removed });
+const backend = (name: string, slots: Slot[]): Backend => ({ name, key: name, slots, hosts: [], route: { key: name } } as unknown as Backend);
+
+/** The index built from nothing: what every sync must equal. */
+function fresh(backends: Backend[]): EndpointIndex {
+  const i = new EndpointIndex();
+  i.sync(backends);
+  return i;
+}
+
+describe('EndpointIndex', () => {
+  it('names each endpoint’s slots and whether one still routes to it, kept right across replaced, removed and restated backends', () => {
+    const a = backend('be_a', [slot('x'), { ...FREE_SLOT }, slot('y', true)]);
+    const b = backend('be_b', [slot('x', true), slot('z')]);
+    const index = new EndpointIndex();
+    index.sync([a, b]);
+    assert.deepEqual([...index.locationsOf('x')].sort(), ['be_a/s1', 'be_b/s1']);
+    assert.deepEqual(index.locationsOf('y'), ['be_a/s3']);
+    assert.equal(index.isActive('x'), true);
+    assert.equal(index.isActive('y'), false, 'a removed slot routes nothing');
+
+    // b replaced by a new object without x; a changed in place (y's slot freed).
+    const b2 = backend('be_b', [{ ...FREE_SLOT }, slot('z')]);
+    a.slots[2] = { ...FREE_SLOT };
+    index.restated(a);
+    index.sync([a, b2]);
+    assert.deepEqual(index.locationsOf('x'), ['be_a/s1']);
+    assert.deepEqual(index.locationsOf('y'), []);
+    assert.deepEqual(index.locationsOf('z'), ['be_b/s2']);
+
+    // a gone: x is nowhere, and nothing is left of it.
+    index.sync([b2]);
+    assert.deepEqual(index.locationsOf('x'), []);
+    assert.equal(index.isActive('x'), false);
+    for (const id of ['x', 'y', 'z']) {
+      assert.deepEqual(index.locationsOf(id), fresh([b2]).locationsOf(id));
+      assert.equal(index.isActive(id), fresh([b2]).isActive(id));
+    }
+  });
+});

@@ -1,0 +1,74 @@
+/**
+ * Where each endpoint is in HAProxy: its slots (`backend/server`) and whether one of them still routes to it
+ * (not removed). Kept by backend: a backend object stands for the same slots until the router replaces it
+ * (or says it changed it in place, `restated`), so bringing the index up to date after a change recounts
+ * only the backends that changed, not the ten thousand servers of every other one.
+ */
+import { SERVER_PREFIX } from './config.ts';
+import type { Backend } from './slots.ts';
+
+interface Entry {
+  id: string;
+  loc: string;
+  active: boolean;
+}
+
+export class EndpointIndex {
+  private readonly counted = new Map<Backend, Entry[]>();
+  private readonly locations = new Map<string, string[]>();
+  private readonly activeCount = new Map<string, number>();
+  private readonly changedInPlace = new Set<Backend>();
+
+  /** The backend's slots changed without a new object: it is counted again at the next sync. */
+  restated(b: Backend): void {
+    this.changedInPlace.add(b);
+  }
+
+  /** Brings the index to `backends` (what HAProxy holds now). */
+  sync(backends: Iterable<Backend>): void {
+    const current = new Set(backends);
+    for (const b of [...this.counted.keys()]) if (!current.has(b) || this.changedInPlace.has(b)) this.uncount(b);
+    for (const b of current) if (!this.counted.has(b)) this.count(b);
+    this.changedInPlace.clear();
+  }
+
+  /** The slots the endpoint has, removed ones included. */
+  locationsOf(endpointId: string): readonly string[] {
+    return this.locations.get(endpointId) ?? [];
+  }
+
+  /** Whether a slot still routes to the endpoint. */
+  isActive(endpointId: string): boolean {
+    return this.activeCount.has(endpointId);
+  }
+
+  private count(b: Backend): void {
+    const entries: Entry[] = [];
+    for (let i = 0; i < b.slots.length; i++) {
+      const s = b.slots[i]!;
+      if (!s.endpoint) continue;
+      const e = { id: s.endpoint.id, loc: `${b.name}/${SERVER_PREFIX}${i + 1}`, active: !s.removed };
+      entries.push(e);
+      const locs = this.locations.get(e.id);
+      if (locs) locs.push(e.loc);
+      else this.locations.set(e.id, [e.loc]);
+      if (e.active) this.activeCount.set(e.id, (this.activeCount.get(e.id) ?? 0) + 1);
+    }
+    this.counted.set(b, entries);
+  }
+
+  private uncount(b: Backend): void {
+    for (const e of this.counted.get(b) ?? []) {
+      const locs = this.locations.get(e.id);
+      const at = locs?.indexOf(e.loc) ?? -1;
+      if (locs && at >= 0) locs.splice(at, 1);
+      if (locs && !locs.length) this.locations.delete(e.id);
+      if (e.active) {
+        const n = (this.activeCount.get(e.id) ?? 1) - 1;
+        if (n > 0) this.activeCount.set(e.id, n);
+        else this.activeCount.delete(e.id);
+      }
+    }
+    this.counted.delete(b);
+  }
+}
