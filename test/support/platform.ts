@@ -137,7 +137,9 @@ async function startOnce(env: Record<string, string>): Promise<RunningPlatform> 
       await p.sigterm();
       await stopRouter(dataDir);
       killInstances(dataDir);
-      fs.rmSync(dataDir, { recursive: true, force: true });
+      // The runtime's supervisor outlives the control plane a moment and records the exits of the instances
+      // just killed (files in their directories): a removal racing it finds a directory not empty, and tries again.
+      fs.rmSync(dataDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     },
   };
   const launch = async () => {
