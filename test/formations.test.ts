@@ -138,8 +138,12 @@ describe('formations (Akkeris face) and process types', { concurrency: false }, 
       return w.length === 2 && w.every((i) => i.release > before_ && i.ready) && (await status()) === 'COMPLETED';
     }, 90_000, 'workers on the new release');
     assert.ok(minWorkers >= 1, 'a ready worker remained throughout');
-    const logs = (await api(p, 'GET', '/projects/akk/services/web/logs?tail=500')).body.lines as { line: string }[];
-    assert.ok(logs.some((l) => l.line === 'working PORT=undefined GREETING=v2'));
+    // A worker is ready once it has stayed up a moment; its output reaches the logs within the runtime's
+    // collection interval (200 ms), which can be after that.
+    await waitFor(async () => {
+      const logs = (await api(p, 'GET', '/projects/akk/services/web/logs?tail=500')).body.lines as { line: string }[];
+      return logs.some((l) => l.line === 'working PORT=undefined GREETING=v2');
+    }, 10_000, 'the new workers’ output in the logs');
   });
 
   it('runs a one-off formation of the current release with its env override', async () => {

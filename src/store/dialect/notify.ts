@@ -45,16 +45,21 @@ export function openNotifier(url: string, onError: (err: Error) => void): Notifi
         return undefined;
       }
     })());
+  // One query at a time on the connection: pg queues concurrent ones itself today, warns that it will not.
+  let queue: Promise<unknown> = Promise.resolve();
+  const run = (c: pg.Client, text: string, values?: unknown[]) => {
+    queue = queue.then(() => c.query(text, values)).catch(onError);
+  };
   void connect();
   return {
     listen(channel, onNotify) {
       const set = handlers.get(channel) ?? new Set();
       const isNew = !handlers.has(channel);
       handlers.set(channel, set.add(onNotify));
-      if (isNew && client) client.query(`LISTEN ${ident(channel)}`).catch(onError);
+      if (isNew && client) run(client, `LISTEN ${ident(channel)}`);
     },
     notify(channel, payload = '') {
-      void connect().then((c) => c?.query('SELECT pg_notify($1, $2)', [channel, payload]).catch(onError));
+      void connect().then((c) => c && run(c, 'SELECT pg_notify($1, $2)', [channel, payload]));
     },
     async close() {
       closed = true;
