@@ -166,8 +166,6 @@ export class ProcessDriver implements RuntimeDriver {
   readonly name = 'process';
   private readonly instancesDir: string;
   private readonly logsDir: string;
-  private readonly trashDir: string;
-  private trashSeq = 0;
   private readonly starting = new SingleFlight<ObservedInstance>();
   private readonly watcher = new InstanceWatch(() => this.list(), WATCH_INTERVAL_MS);
   private readonly cpuSamples = new Map<string, { ticks: number; at: number; cpuPercent: number }>();
@@ -180,10 +178,6 @@ export class ProcessDriver implements RuntimeDriver {
     this.instancesDir = path.join(stateDir, 'instances');
     this.logsDir = path.join(stateDir, 'logs');
     fs.mkdirSync(this.logsDir, { recursive: true });
-    // Removed instances' directories on their way out; what a stopped control plane left is deleted now.
-    this.trashDir = path.join(stateDir, 'removed');
-    fs.mkdirSync(this.trashDir, { recursive: true });
-    for (const left of fs.readdirSync(this.trashDir)) void fs.promises.rm(path.join(this.trashDir, left), { recursive: true, force: true }).catch(() => {});
     this.supervisor = new SupervisorClient(stateDir);
   }
 
@@ -210,16 +204,13 @@ export class ProcessDriver implements RuntimeDriver {
     for (const v of spec.volumes ?? []) {
       if (!path.isAbsolute(v.hostPath) || !path.isAbsolute(v.mountPath) || v.mountPath.split('/').includes('..')) throw ValidationError.one('volumes', 'absolutePath', `volume paths must be absolute: '${v.hostPath}' at '${v.mountPath}'`);
     }
-    // The directory and files are written off the event loop: the instances of a wave launch side by side.
-    await fs.promises.mkdir(spec.files.length ? path.join(dir, 'files') : dir, { recursive: true });
-    const files = await Promise.all(
-      spec.files.map(async (f, i) => {
-        // Each file gets its own host path; the sandbox binds it at its absolute target.
-        const hostPath = path.join(dir, 'files', `${i}-${path.basename(f.path)}`);
-        await fs.promises.writeFile(hostPath, f.content, { mode: 0o444 });
-        return { hostPath, target: f.path };
-      }),
-    );
+    fs.mkdirSync(path.join(dir, 'files'), { recursive: true });
+    const files = spec.files.map((f, i) => {
+      // Each file gets its own host path; the sandbox binds it at its absolute target.
+      const hostPath = path.join(dir, 'files', `${i}-${path.basename(f.path)}`);
+      fs.writeFileSync(hostPath, f.content, { mode: 0o444 });
+      return { hostPath, target: f.path };
+    });
 
     const ports: Meta['ports'] = [];
     for (const p of spec.ports) ports.push({ name: p.name, internalPort: p.internalPort, port: await allocateInstancePort() });
@@ -265,7 +256,8 @@ export class ProcessDriver implements RuntimeDriver {
     const argv = sandbox.length ? [sandbox[0]!, '--json-status-fd', '3', ...sandbox.slice(1), ...command] : command;
     const launch: Launch = { argv, cwd, env, sandbox, ...(spec.memoryMb && this.opts.enforceMemory !== false ? { memoryMb: spec.memoryMb } : {}) };
     const meta: Meta = { labels: spec.labels, ports, memoryMb: spec.memoryMb, cpu: spec.cpu };
-    await Promise.all([fs.promises.writeFile(path.join(dir, 'launch.json'), JSON.stringify(launch), { mode: 0o600 }), fs.promises.writeFile(path.join(dir, 'meta.json'), JSON.stringify(meta))]);
+    fs.writeFileSync(path.join(dir, 'launch.json'), JSON.stringify(launch), { mode: 0o600 });
+    fs.writeFileSync(path.join(dir, 'meta.json'), JSON.stringify(meta));
 
     await this.supervisor.start(spec.id);
     const deadline = Date.now() + 10_000;
@@ -395,22 +387,12 @@ export class ProcessDriver implements RuntimeDriver {
       if (!fs.existsSync(exitFile)) collectOutput(dir, loadOffsets(dir), true);
     }
     const obs = this.observe(id);
-    // The output is kept in the logs directory: moved there, or added to what an earlier run of the id left.
     const log = path.join(dir, 'output.log');
     if (fs.existsSync(log)) {
       const kept = path.join(this.logsDir, `${id}.log`);
-      if (fs.existsSync(kept)) fs.appendFileSync(kept, fs.readFileSync(log));
-      else fs.renameSync(log, kept);
+      fs.appendFileSync(kept, fs.readFileSync(log));
     }
-    // The directory leaves the instances at once (one rename) and is deleted in the background, so a removal
-    // does not hold the control plane on the disk.
-    const trash = path.join(this.trashDir, `${id}.${process.pid}.${++this.trashSeq}`);
-    try {
-      fs.renameSync(dir, trash);
-      void fs.promises.rm(trash, { recursive: true, force: true }).catch(() => {});
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; // removed meanwhile by another call
-    }
+    fs.rmSync(dir, { recursive: true, force: true });
     this.watcher.forget(id, obs);
   }
 
