@@ -23,7 +23,7 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../store/schema.ts';
-import type { Route, Router, RoutingTable } from '../router/table.ts';
+import { cachedJson, type Route, type Router, type RoutingTable } from '../router/table.ts';
 
 export const ROUTES_CHANNEL = 'slipway_routes';
 /** How often a replica alone writes its table to the store at most (see setTable). */
@@ -59,7 +59,8 @@ export class SharedRoutes implements Router {
   private publishing: Promise<void> = Promise.resolve();
   private readonly others = new Map<string, Publication>();
   private readonly applied: Record<string, number> = {};
-  private readonly routeJson = new WeakMap<Route, string>();
+  /** the JSON of the routes published, by object (cachedJson) */
+  private readonly routeJson = new WeakMap<object, string>();
   /** the pending publication of a replica alone (see setTable) */
   private lonePublish?: NodeJS.Timeout;
   private timers: NodeJS.Timeout[] = [];
@@ -119,8 +120,7 @@ export class SharedRoutes implements Router {
     const deadline = Date.now() + (this.opts.settleMaxMs ?? 3000);
     while (!this.stopped && Date.now() < deadline) {
       await this.poll();
-      const now = Date.now();
-      const behind = [...this.others.entries()].filter(([, p]) => now - p.heartbeatMs < this.staleMs() && (p.applied[this.opts.nodeId] ?? 0) < version);
+      const behind = this.freshOthers().filter(([, p]) => (p.applied[this.opts.nodeId] ?? 0) < version);
       if (!behind.length) return;
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -165,22 +165,19 @@ export class SharedRoutes implements Router {
     return this.opts.staleMs ?? 30_000;
   }
 
-  private othersLive(): boolean {
+  /** The other replicas whose rows are fresh: their routers serve, and their tables are merged. */
+  private freshOthers(): [string, Publication][] {
     const now = Date.now();
-    for (const p of this.others.values()) if (now - p.heartbeatMs < this.staleMs()) return true;
-    return false;
+    return [...this.others.entries()].filter(([, p]) => now - p.heartbeatMs < this.staleMs());
+  }
+
+  private othersLive(): boolean {
+    return this.freshOthers().length > 0;
   }
 
   private async publish(version: number): Promise<void> {
     if (!this.local || version < this.localVersion) return; // a newer table is queued behind
-    // A route object stands for the same route until the builder replaces it: its JSON is kept by object, so a
-    // publication serializes what changed, not the whole table.
-    const json = (r: Route) => {
-      let j = this.routeJson.get(r);
-      if (j === undefined) this.routeJson.set(r, (j = JSON.stringify(r)));
-      return j;
-    };
-    const row = { routes: `[${this.local.routes.map(json).join(',')}]`, version, applied: JSON.stringify(this.applied), heartbeat_ms: Date.now() };
+    const row = { routes: `[${this.local.routes.map((r) => cachedJson(this.routeJson, r)).join(',')}]`, version, applied: JSON.stringify(this.applied), heartbeat_ms: Date.now() };
     await this.db
       .insertInto('route_publications')
       .values({ node_id: this.opts.nodeId, ...row })
@@ -257,8 +254,7 @@ export class SharedRoutes implements Router {
   /** Hands the data plane the merged table, once this replica has a table of its own (see warm-start.ts). */
   private apply(): void {
     if (!this.local || this.stopped) return;
-    const now = Date.now();
-    const fresh = [...this.others.entries()].filter(([, p]) => now - p.heartbeatMs < this.staleMs());
+    const fresh = this.freshOthers();
     // Alone, the merge is this replica's own table: handed over as it is (the same route objects).
     this.inner.setTable(fresh.length ? { routes: mergeRoutes([{ version: this.localVersion, routes: this.local.routes }, ...fresh.map(([, p]) => p)]) } : this.local);
     this.applied[this.opts.nodeId] = this.localVersion;

@@ -63,6 +63,17 @@ export interface Route {
   fence?: { lease: string; epoch: number };
 }
 
+/**
+ * The JSON of `o`, kept by object in `cache`: a table handed over again holds the same objects for what did not
+ * change, so writing it serializes only what did (megabytes at thousands of routes). An object changed in
+ * place must be deleted from the cache.
+ */
+export function cachedJson(cache: WeakMap<object, string>, o: object): string {
+  let j = cache.get(o);
+  if (j === undefined) cache.set(o, (j = JSON.stringify(o)));
+  return j;
+}
+
 export interface RoutingTable {
   routes: Route[];
 }

@@ -236,6 +236,15 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
+/** Stops a process a test started: SIGTERM, then SIGKILL if it has not exited within `graceMs`. */
+export async function stopChild(proc: ChildProcess, graceMs = 5000): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const gone = new Promise((r) => proc.once('exit', r));
+  proc.kill('SIGTERM');
+  await Promise.race([gone, new Promise((r) => setTimeout(r, graceMs))]);
+  if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+}
+
 /** Thrown by a waitFor condition to stop waiting at once (what it waits for can no longer happen). */
 export class StopWaiting extends Error {}
 

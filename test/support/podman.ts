@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Docker from 'dockerode';
 import * as tar from 'tar';
-import { ROOT } from './platform.ts';
+import { ROOT, stopChild } from './platform.ts';
 
 export const PACKAGES = 'install the Debian packages podman runc busybox-static';
 const BUSYBOX = '/bin/busybox';
@@ -92,12 +92,7 @@ export async function startPodman(opts: PodmanOptions = {}): Promise<PodmanServi
     docker,
     confFile,
     async stop() {
-      if (service.exitCode === null) {
-        const gone = new Promise((r) => service.once('exit', r));
-        service.kill('SIGTERM');
-        await Promise.race([gone, new Promise((r) => setTimeout(r, 5000))]);
-        if (service.exitCode === null) service.kill('SIGKILL');
-      }
+      await stopChild(service);
       fs.rmSync(runDir, { recursive: true, force: true });
     },
   };

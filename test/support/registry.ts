@@ -12,7 +12,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import type Docker from 'dockerode';
-import { StopWaiting, freePort, waitFor } from './platform.ts';
+import { StopWaiting, freePort, stopChild, waitFor } from './platform.ts';
 
 const REGISTRY_BIN = '/usr/bin/docker-registry';
 
@@ -69,7 +69,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
         address,
         dataDir,
         async stop() {
-          await stopProcess(proc);
+          await stopChild(proc);
           if (tokens) await new Promise((r) => tokens.close(r));
           fs.rmSync(dir, { recursive: true, force: true });
         },
@@ -119,17 +119,9 @@ async function serveRegistry(dir: string, dataDir: string, address: string, auth
     }, 20_000, 'registry answering /v2/');
     return { proc };
   } catch (e) {
-    await stopProcess(proc);
+    await stopChild(proc);
     return { failure: `${(e as Error).message}; last probe: ${last}; its output: ${err.trim().slice(-2000) || '(none)'}` };
   }
-}
-
-async function stopProcess(proc: ChildProcess): Promise<void> {
-  if (proc.exitCode !== null || proc.signalCode !== null) return;
-  const gone = new Promise((r) => proc.once('exit', r));
-  proc.kill('SIGTERM');
-  await Promise.race([gone, new Promise((r) => setTimeout(r, 5000))]);
-  if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
 }
 
 const TOKEN_SERVICE = 'slipway-test-registry';

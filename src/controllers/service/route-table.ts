@@ -93,17 +93,19 @@ export class RouteTableBuilder {
         ...(split && weights && !tcp ? { canary: { endpointIds: canaryReady.map((i) => i.id), percent: split.percent ?? byCount, effectivePercent: weights.effectivePercent, ...(split.pins?.length ? { pins: split.pins } : {}) } } : {}),
       });
     }
+    return this.plan(key, routes);
+  }
+
+  private put(key: string, routes: Route[]): void {
+    this.plan(key, routes).apply();
+  }
+
+  /** The key's routes stamped with the running pass's fence, whether they differ from the table's, and the call that sets them. */
+  private plan(key: string, routes: Route[]): { changed: boolean; apply(): void } {
     this.stamp(routes);
     const prev = this.byService.get(key);
     const changed = !prev || JSON.stringify(prev) !== JSON.stringify(routes);
     return { changed, apply: () => changed && this.store(key, routes) };
-  }
-
-  private put(key: string, routes: Route[]): void {
-    this.stamp(routes);
-    const prev = this.byService.get(key);
-    if (prev && JSON.stringify(prev) === JSON.stringify(routes)) return;
-    this.store(key, routes);
   }
 
   private store(key: string, routes: Route[]): void {

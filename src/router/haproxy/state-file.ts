@@ -4,7 +4,7 @@
  * pass. A restarted control plane adopts the HAProxy left running with it (see haproxy-router.ts).
  */
 import fs from 'node:fs';
-import type { RoutingTable } from '../table.ts';
+import { cachedJson, type RoutingTable } from '../table.ts';
 import type { Backend } from './slots.ts';
 
 const VERSION = 1;
@@ -23,20 +23,9 @@ export interface RouterState {
   spareSeq?: number;
 }
 
-/**
- * The model as the file holds it. `cache` holds the JSON of routes and backends already written, by object:
- * the router hands over the same objects for what did not change (and forgets a backend it changes in place),
- * so a write serializes what changed, not the table (megabytes at thousands of routes).
- */
-export function renderState(state: RouterState, cache?: WeakMap<object, string>): string {
-  const json = (o: object) => {
-    let j = cache?.get(o);
-    if (j === undefined) {
-      j = JSON.stringify(o);
-      cache?.set(o, j);
-    }
-    return j;
-  };
+/** The model as the file holds it; `cache` keeps the JSON of its routes and backends by object (cachedJson). */
+export function renderState(state: RouterState, cache: WeakMap<object, string> = new WeakMap()): string {
+  const json = (o: object) => cachedJson(cache, o);
   const { table, backends, ...rest } = state;
   const head = JSON.stringify({ version: VERSION, ...rest });
   return `${head.slice(0, -1)},"table":{"routes":[${table.routes.map(json).join(',')}]},"backends":[${backends.map(json).join(',')}]}`;
