@@ -26,8 +26,10 @@ for (const dbId of SUPPORTED_DATABASES) {
         await sleep(600);
         const b = await store.leases.acquire('services/0', 'node-b', 10_000);
         assert.deepEqual(b, { name: 'services/0', holder: 'node-b', epoch: 2 });
-        // The old holder can neither renew nor write.
+        // The old holder can neither renew nor write, and its check before a side effect is refused.
         assert.equal(await store.leases.renew(a!, 400), false);
+        await assert.rejects(store.leases.check(a!), (err: unknown) => err instanceof StaleLeaseError && err.current?.holder === 'node-b' && err.current.epoch === 2);
+        await store.leases.check(b!);
         await assert.rejects(
           store.leases.fenced(a!, (trx) => store.withDb(trx).events.append({ projectId: 'p', serviceId: 's', kind: 'rollout', reason: 'Step', message: 'by a at epoch 1, stale' })),
           (err: unknown) => err instanceof StaleLeaseError && err.current?.holder === 'node-b' && err.current.epoch === 2,

@@ -40,10 +40,17 @@ export function fencedStore(store: Store, keeper: LeaseKeeper): Store {
       if (prop === 'db' || prop === 'withDb' || prop === 'close' || prop === 'leases' || typeof value !== 'object' || value === null) return value;
       let repo = repos.get(prop);
       if (!repo) {
+        const reads = new Map<string, unknown>();
         repo = new Proxy(value, {
           get(r, method, rr) {
             const fn = Reflect.get(r, method, rr) as unknown;
-            if (typeof fn !== 'function' || typeof method !== 'string' || READ.test(method)) return fn;
+            if (typeof fn !== 'function' || typeof method !== 'string') return fn;
+            if (READ.test(method)) {
+              // Bound to the repository itself: what a read calls on `this` (a row's mapping) is not a write.
+              let bound = reads.get(method);
+              if (!bound) reads.set(method, (bound = (fn as (...a: unknown[]) => unknown).bind(r)));
+              return bound;
+            }
             return (...args: unknown[]) => {
               const lease = currentLease();
               if (!lease) return (fn as (...a: unknown[]) => unknown).apply(r, args);
@@ -64,13 +71,13 @@ export function fencedStore(store: Store, keeper: LeaseKeeper): Store {
 /**
  * Called right before a side effect outside the store (an instance start or stop, a route change): inside a
  * pass, refuses (throws StaleLeaseError) unless the pass's lease is still held here at the same epoch, checked
- * both against this replica's own deadline and in a fenced transaction. Outside a pass it does nothing.
+ * both against this replica's own deadline and in the store. Outside a pass it does nothing.
  */
 export async function guard(keeper: LeaseKeeper): Promise<void> {
   const lease = currentLease();
   if (!lease) return;
-  await keeper.fenced(lease, async () => undefined);
-  // The transaction's check can pass just before a pause; the monotonic deadline catches a pause since.
+  await keeper.check(lease);
+  // The store's check can pass just before a pause; the monotonic deadline catches a pause since.
   if (!keeper.current(lease)) {
     const err = new StaleLeaseError(lease.name, lease.epoch);
     keeper.refused(err);

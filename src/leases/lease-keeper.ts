@@ -114,14 +114,24 @@ export class LeaseKeeper {
   }
 
   /** Run `fn` in a transaction fenced by `lease`; a stale lease's write is refused, counted, and its work stopped. */
-  async fenced<T>(lease: HeldLease, fn: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+  fenced<T>(lease: HeldLease, fn: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+    return this.refusing(lease, () => this.repo.fenced(lease, fn, this.opts.ttlMs / 2));
+  }
+
+  /** Refuses unless `lease` is held at its epoch in the store now (a check before a side effect outside it). */
+  check(lease: HeldLease): Promise<void> {
+    return this.refusing(lease, () => this.repo.check(lease));
+  }
+
+  /** Runs `op` unless the lease has run out here; a stale lease found either way is counted and its work stopped. */
+  private async refusing<T>(lease: HeldLease, op: () => Promise<T>): Promise<T> {
     if (!this.current(lease)) {
       const err = new StaleLeaseError(lease.name, lease.epoch);
       this.refused(err);
       throw err;
     }
     try {
-      return await this.repo.fenced(lease, fn, this.opts.ttlMs / 2);
+      return await op();
     } catch (err) {
       if (err instanceof StaleLeaseError) this.refused(err);
       throw err;

@@ -39,8 +39,7 @@ export class InstanceRecordsRepo {
   }
 
   async ensure(r: { id: string; serviceKey: string; releaseId: string; ordinal: number }): Promise<void> {
-    const existing = await this.db.selectFrom('instance_records').select('id').where('id', '=', r.id).executeTakeFirst();
-    if (existing) return;
+    // One statement: a record that exists is left as it is.
     await this.db
       .insertInto('instance_records')
       .values({ id: r.id, service_id: r.serviceKey, release_id: r.releaseId, ordinal: r.ordinal, restarts: 0, last_exit_code: null, last_exit_at: null, not_before: null, created_at: new Date().toISOString() })

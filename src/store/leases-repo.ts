@@ -102,6 +102,18 @@ export class LeasesRepo {
   }
 
   /**
+   * Refuses (StaleLeaseError) unless the lease is held at this epoch now: one read, for a check before a side
+   * effect outside the store. A transaction around it would hold the row only until its own commit, so it
+   * would promise nothing more.
+   */
+  async check(lease: HeldLease): Promise<void> {
+    const row = await this.db.selectFrom('leases').select(['holder', 'epoch']).where('name', '=', lease.name).executeTakeFirst();
+    if (!row || row.holder !== lease.holder || Number(row.epoch) !== lease.epoch) {
+      throw new StaleLeaseError(lease.name, lease.epoch, row ? { holder: row.holder, epoch: Number(row.epoch) } : undefined);
+    }
+  }
+
+  /**
    * Run `fn` in a transaction that first checks the lease is still held at this epoch, holding the lease's row
    * (FOR SHARE on PostgreSQL; SQLite has one writer) until it commits: a takeover waits for the write to
    * commit, and a write after a takeover is refused with StaleLeaseError before anything else runs.
@@ -110,9 +122,13 @@ export class LeasesRepo {
     return this.db.transaction().execute(async (trx) => {
       // A holder paused inside this transaction (SIGSTOP, a frozen machine) would keep the lease row locked and
       // block every takeover: the server ends such a transaction (and its connection) after idleTimeoutMs.
-      if (this.dialect === 'postgres' && idleTimeoutMs) await sql`select set_config('idle_in_transaction_session_timeout', ${`${Math.max(1, Math.round(idleTimeoutMs))}ms`}, true)`.execute(trx);
+      // The timeout is set by the statement that reads the lease (one round trip, not two): with no row there
+      // is nothing to hold, and the transaction ends at once.
       let q = trx.selectFrom('leases').select(['holder', 'epoch']).where('name', '=', lease.name);
-      if (this.dialect === 'postgres') q = q.forShare();
+      if (this.dialect === 'postgres') {
+        if (idleTimeoutMs) q = q.select(sql<string>`set_config('idle_in_transaction_session_timeout', ${`${Math.max(1, Math.round(idleTimeoutMs))}ms`}, true)`.as('idle_timeout'));
+        q = q.forShare();
+      }
       const row = await q.executeTakeFirst();
       if (!row || row.holder !== lease.holder || Number(row.epoch) !== lease.epoch) {
         throw new StaleLeaseError(lease.name, lease.epoch, row ? { holder: row.holder, epoch: Number(row.epoch) } : undefined);
