@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { EndpointIndex } from './endpoint-index.ts';
+import { EndpointIndex, TableEndpoints } from './endpoint-index.ts';
+import type { Route, RoutingTable } from '../table.ts';
 import { FREE_SLOT, type Backend, type Slot } from './slots.ts';
 
 const slot = (id: string, removed = false): Slot => ({ ...FREE_SLOT, endpoint: { id, host: '127.0.0.1', port: 1, weight: 1 }, addr: '127.0.0.1', port: 1, state: removed ? 'drain' : 'ready', removed });
@@ -41,5 +42,31 @@ describe('EndpointIndex', () => {
       assert.deepEqual(index.locationsOf(id), fresh([b2]).locationsOf(id));
       assert.equal(index.isActive(id), fresh([b2]).isActive(id));
     }
+  });
+
+  it('TableEndpoints names the endpoints of the last table: routes replaced, kept, removed, an endpoint in two routes, a key twice', () => {
+    const route = (key: string, ...ids: string[]) => ({ key, endpoints: ids.map((id) => ({ id, host: '127.0.0.1', port: 1, weight: 1 })) }) as unknown as Route;
+    const table = (...routes: Route[]): RoutingTable => ({ routes });
+    const names = (t: TableEndpoints, ids: string[]) => ids.filter((id) => t.has(id));
+    const all = ['a', 'b', 'c', 'd', 'e'];
+    const t = new TableEndpoints();
+    const r1 = route('p/s1/web', 'a', 'b');
+    const r2 = route('p/s2/web', 'b', 'c');
+    t.update(table(r1, r2));
+    assert.deepEqual(names(t, all), ['a', 'b', 'c']);
+    // r1 replaced without b: b is still r2's.
+    t.update(table(route('p/s1/web', 'a'), r2));
+    assert.deepEqual(names(t, all), ['a', 'b', 'c']);
+    // r2 gone: b and c with it.
+    const r1b = route('p/s1/web', 'a', 'd');
+    t.update(table(r1b));
+    assert.deepEqual(names(t, all), ['a', 'd']);
+    // The same key twice, then once again.
+    t.update(table(r1b, route('p/s1/web', 'e')));
+    assert.deepEqual(names(t, all), ['a', 'd', 'e']);
+    t.update(table(r1b));
+    assert.deepEqual(names(t, all), ['a', 'd']);
+    t.update(table());
+    assert.deepEqual(names(t, all), []);
   });
 });

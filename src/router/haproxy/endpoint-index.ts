@@ -6,6 +6,7 @@
  */
 import { SERVER_PREFIX } from './config.ts';
 import type { Backend } from './slots.ts';
+import type { Route, RoutingTable } from '../table.ts';
 
 interface Entry {
   id: string;
@@ -70,5 +71,61 @@ export class EndpointIndex {
       }
     }
     this.counted.delete(b);
+  }
+}
+
+/**
+ * The endpoints a routing table names, kept route by route: a route object seen in the last table costs one
+ * comparison, so bringing it to a new table of ten thousand endpoints where one route changed recounts that
+ * route only.
+ */
+export class TableEndpoints {
+  private byKey = new Map<string, Route>();
+  private readonly counts = new Map<string, number>();
+  /** the last table had a key twice and was counted whole: the next one starts afresh */
+  private whole = false;
+
+  /** Brings the set to `table`'s endpoints. */
+  update(table: RoutingTable): void {
+    if (this.whole) {
+      this.byKey = new Map();
+      this.counts.clear();
+      this.whole = false;
+    }
+    const keys = new Set<string>();
+    for (const r of table.routes) {
+      if (keys.has(r.key)) return this.rebuild(table); // a key twice: counted whole, as no route stands for it alone
+      keys.add(r.key);
+      const had = this.byKey.get(r.key);
+      if (had === r) continue;
+      if (had) this.count(had, -1);
+      this.count(r, 1);
+      this.byKey.set(r.key, r);
+    }
+    if (this.byKey.size === keys.size) return;
+    for (const [key, r] of this.byKey) {
+      if (keys.has(key)) continue;
+      this.count(r, -1);
+      this.byKey.delete(key);
+    }
+  }
+
+  has(endpointId: string): boolean {
+    return this.counts.has(endpointId);
+  }
+
+  private rebuild(table: RoutingTable): void {
+    this.byKey = new Map();
+    this.counts.clear();
+    for (const r of table.routes) this.count(r, 1);
+    this.whole = true;
+  }
+
+  private count(r: Route, by: 1 | -1): void {
+    for (const e of r.endpoints) {
+      const n = (this.counts.get(e.id) ?? 0) + by;
+      if (n > 0) this.counts.set(e.id, n);
+      else this.counts.delete(e.id);
+    }
   }
 }

@@ -34,13 +34,13 @@ import { HaproxyMaster } from './master.ts';
 import { HaproxyAccessLog, type AccessLogOutputs } from './access-log.ts';
 import { renderEndpointsMap, renderRoutesMap } from './access-log-format.ts';
 import { readState, renderState } from './state-file.ts';
-import { EndpointIndex } from './endpoint-index.ts';
+import { EndpointIndex, TableEndpoints } from './endpoint-index.ts';
 import { NewestFileWriter } from '../../files/newest-file-writer.ts';
 import { FREE_SLOT, sameMap, type Backend } from './slots.ts';
 import { planSlots, renamedSlots } from './plan.ts';
 import { fitsSpare, hostMapCommands, routeMapCommand, servedWithoutReload, spareCount, spareSpec, SPARE_PREFIX } from './spares.ts';
 import { internalSourceCommands, structureOf, writeAtomic, type Structure } from './structure.ts';
-import { ensureSelfSigned, loadCertificates, unclaimedSelfSignedNames } from '../tls/certificates.ts';
+import { certificateSignature, ensureSelfSigned, loadCertificates, unclaimedSelfSignedNames } from '../tls/certificates.ts';
 import { renderRouteInfo } from '../metrics.ts';
 import { TcpPortAllocator, tcpPortsFile, type TcpPortRange } from '../tcp-ports.ts';
 import { portFree } from '../../net/port-free.ts';
@@ -88,6 +88,12 @@ const ALIVE_CHECK_MS = 2000;
 const TIDY_AFTER_MS = 2000;
 /** or this long after the first, when routes keep coming. */
 const TIDY_AT_MOST_MS = 15_000;
+/**
+ * The saved model (megabytes at ten thousand servers) is written at most this often while the table keeps
+ * changing, and at once on stop and detach. A control plane killed in between adopts a model that may lag the
+ * last changes: the reload that follows every adoption writes each backend whole from it and the table.
+ */
+const STATE_WRITE_INTERVAL_MS = 250;
 
 export class HaproxyRouter implements Router {
   readonly name = 'haproxy';
@@ -117,7 +123,9 @@ export class HaproxyRouter implements Router {
 
   /** Latest table handed to setTable. */
   private desired: RoutingTable = { routes: [] };
-  private desiredIds = new Set<string>();
+  /** The endpoints of `desired`, brought to it when asked (inFlight) */
+  private readonly desiredEndpoints = new TableEndpoints();
+  private desiredCounted?: RoutingTable;
   /** What HAProxy holds now, by route key, and the host map it loaded. */
   private applied = new Map<string, Backend>();
   private appliedHosts = new Map<string, string>();
@@ -169,7 +177,7 @@ export class HaproxyRouter implements Router {
     if (/[\s,()"'\\$#]/.test(dir)) throw new Error(`HaproxyRouter: dataDir ${JSON.stringify(opts.dataDir)} must not contain spaces, quotes, commas or parentheses`);
     if (dir.length > 90) throw new Error(`HaproxyRouter: dataDir path is too long for HAProxy's sockets (${dir.length} > 90 characters)`);
     this.files = routerFiles(dir);
-    this.stateWriter = new NewestFileWriter(this.files.stateFile, { mode: 0o600, onError: (err) => this.opts.logger?.warn({ err: err.message }, 'router state not saved: a restarted control plane will restart haproxy') });
+    this.stateWriter = new NewestFileWriter(this.files.stateFile, { mode: 0o600, minIntervalMs: STATE_WRITE_INTERVAL_MS, onError: (err) => this.opts.logger?.warn({ err: err.message }, 'router state not saved: a restarted control plane will restart haproxy') });
     this.bin = opts.haproxyBin ?? haproxyAvailable();
     if (opts.tlsPort !== undefined && !opts.domain) throw new Error('HaproxyRouter: tlsPort needs domain (for the self-signed certificate)');
     this.slotsPerBackend = opts.slotsPerBackend ?? 16;
@@ -216,7 +224,7 @@ export class HaproxyRouter implements Router {
       // A certificate added to (or changed in) <dataDir>/tls/certs is served after the next check and reload.
       this.certTimer = setInterval(() => {
         try {
-          if (this.certificateSet().signature !== this.certSignature) this.kick();
+          if (this.certificatesMoved()) this.kick();
         } catch (err) {
           // A certificate file that cannot be read now (removed under us): HAProxy keeps the ones it loaded.
           this.opts.logger?.warn({ err: (err as Error).message }, 'TLS certificates not re-read; the loaded ones stay in use');
@@ -255,7 +263,7 @@ export class HaproxyRouter implements Router {
       this.spareSeq = saved.spareSeq ?? 0;
       // Drains cut short by the restart go on: freed once a count taken from now on shows nothing in flight.
       for (const b of saved.backends) b.slots.forEach((sl, i) => sl.removed && sl.endpoint && this.draining.set(`${b.name}/${SERVER_PREFIX}${i + 1}`, { endpointId: sl.endpoint.id, sinceEpoch: this.fetchEpoch }));
-      if (!this.handed) this.setDesired(saved.table);
+      if (!this.handed) this.desired = saved.table;
       this.reindex();
       this.forceReload = true;
       this.opts.logger?.info?.({ pid, routes: saved.table.routes.length }, 'adopted the haproxy left running');
@@ -307,6 +315,11 @@ export class HaproxyRouter implements Router {
     return loadCertificates(this.opts.dataDir, this.selfSignedFile, (file, err) => this.opts.logger?.warn({ file, err: err.message }, 'TLS certificate ignored'));
   }
 
+  /** Whether the certificate files changed since the crt-list was written (their names, sizes and times). */
+  private certificatesMoved(): boolean {
+    return certificateSignature(this.opts.dataDir, this.selfSignedFile) !== this.certSignature;
+  }
+
   /** Writes the crt-list for the certificates on disk now; returns whether it changed. */
   private writeCrtList(): boolean {
     const set = this.certificateSet();
@@ -324,13 +337,8 @@ export class HaproxyRouter implements Router {
     if (this.stopping) return;
     this.handed = true;
     this.handedGen++;
-    this.setDesired(table);
-    if (this.started) this.kick();
-  }
-
-  private setDesired(table: RoutingTable): void {
     this.desired = table;
-    this.desiredIds = new Set(table.routes.flatMap((r) => r.endpoints.map((e) => e.id)));
+    if (this.started) this.kick();
   }
 
   /**
@@ -361,7 +369,11 @@ export class HaproxyRouter implements Router {
       n += this.load.get(loc) ?? 0;
       this.watched.set(loc.slice(0, loc.indexOf('/')), Date.now());
     }
-    const removalPending = this.index.isActive(endpointId) && !this.desiredIds.has(endpointId);
+    if (this.desiredCounted !== this.desired) {
+      this.desiredEndpoints.update(this.desired);
+      this.desiredCounted = this.desired;
+    }
+    const removalPending = this.index.isActive(endpointId) && !this.desiredEndpoints.has(endpointId);
     return removalPending || drainUnconfirmed ? Math.max(n, 1) : n;
   }
 
@@ -472,7 +484,7 @@ export class HaproxyRouter implements Router {
     let { backends, hosts, sni } = this.structureOf(table, 'keep');
     const taken = this.takeSpares(backends, hosts);
     let next = new Map(backends.map((b) => [b.key, b]));
-    const certificatesChanged = this.tlsPort !== undefined && this.certificateSet().signature !== this.certSignature;
+    const certificatesChanged = this.tlsPort !== undefined && this.certificatesMoved();
     const structural = this.forceReload || this.tidyDue || certificatesChanged || !servedWithoutReload(this.applied, next, taken) || !sameMap(this.appliedSni, sni);
     if (structural) {
       // A reload writes every backend under its route's own name, and a fresh block of spares.

@@ -109,11 +109,13 @@ export function parseServerLoad(csv: string): Map<string, number> {
   if (!header) return load;
   const cols = header.slice(2).split(',');
   const [px, sv, qcur, scur] = ['pxname', 'svname', 'qcur', 'scur'].map((c) => cols.indexOf(c));
+  // The four come first of a hundred columns: a row is split no further than the last of them.
+  const need = Math.max(px, sv, qcur, scur) + 1;
   for (const line of lines) {
     if (!line || line.startsWith('#')) continue;
-    const f = line.split(',');
+    const f = line.split(',', need);
     // Not a CSV row (a backend an old worker does not have answers "No such proxy.").
-    if (f.length <= Math.max(px, sv, qcur, scur)) continue;
+    if (f.length < need) continue;
     if (f[sv] === 'FRONTEND' || f[sv] === 'BACKEND') continue;
     load.set(`${f[px]}/${f[sv]}`, (Number(f[scur]) || 0) + (Number(f[qcur]) || 0));
   }

@@ -58,7 +58,7 @@ export function structureOf(table: RoutingTable, ctx: StructureContext): Structu
     // not the table). Its slots are the model's own, which frees drained ones in place (see the router).
     if (ctx.names === 'keep' && prev?.route === route && !tcp && route.tlsPassthrough !== true) {
       backends.push(prev);
-      for (const h of route.hosts.map((x) => x.toLowerCase())) if (isMappableHost(h)) hosts.set(h, prev.name);
+      for (const h of mappedHostsOf(route)) hosts.set(h, prev.name);
       continue;
     }
     const name = ctx.names === 'keep' && prev ? prev.name : backendName(route.key);
@@ -85,7 +85,7 @@ export function structureOf(table: RoutingTable, ctx: StructureContext): Structu
     }
     backends.push(b);
     // Later routes win a shared host, as in the built-in router.
-    if (!tcp) for (const h of route.hosts.map((x) => x.toLowerCase())) if (isMappableHost(h)) hosts.set(h, name);
+    if (!tcp) for (const h of mappedHostsOf(route)) hosts.set(h, name);
     if (!tcp && route.tlsPassthrough === true && ctx.tls) {
       const key = `${route.key}#tls`;
       const had = ctx.applied.get(key);
@@ -114,6 +114,19 @@ export function structureOf(table: RoutingTable, ctx: StructureContext): Structu
     if (pt) sni.set(h, pt);
   }
   return { backends, hosts, sni };
+}
+
+type Route = RoutingTable['routes'][number];
+const mappedHosts = new WeakMap<Route, string[]>();
+
+/** A route's hosts that go into the host map, lower-cased; kept by route object (a table's routes do not change). */
+function mappedHostsOf(route: Route): string[] {
+  let hs = mappedHosts.get(route);
+  if (!hs) {
+    hs = route.hosts.map((x) => x.toLowerCase()).filter(isMappableHost);
+    mappedHosts.set(route, hs);
+  }
+  return hs;
 }
 
 /**

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ensureSelfSigned, loadCertificates, nameCovers, pickCertificate } from './certificates.ts';
+import { certificateSignature, ensureSelfSigned, loadCertificates, nameCovers, pickCertificate, userCertsDir } from './certificates.ts';
 
 it('generates the self-signed certificate once per domain and keeps it across starts', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-tls-'));
@@ -26,4 +26,26 @@ it('matches wildcard names for exactly one label', () => {
   assert.equal(nameCovers('*.a.test', 'y.x.a.test'), undefined);
   assert.equal(nameCovers('*.a.test', 'a.test'), undefined);
   assert.equal(nameCovers('a.test', 'a.test'), 'exact');
+});
+
+it('tells a change of the certificate files from their names, sizes and times, as loading them does', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-tls-'));
+  try {
+    const self = await ensureSelfSigned(dir, 'example.test');
+    const before = certificateSignature(dir, self);
+    assert.equal(before, loadCertificates(dir, self).signature);
+    // A user certificate (a copy of the self-signed one) and a file that is not one: both count, as loadCertificates counts them.
+    fs.mkdirSync(userCertsDir(dir), { recursive: true });
+    fs.copyFileSync(self, path.join(userCertsDir(dir), 'a.pem'));
+    fs.writeFileSync(path.join(userCertsDir(dir), 'b.pem'), 'not a certificate');
+    const bad: string[] = [];
+    const loaded = loadCertificates(dir, self, (file) => bad.push(path.basename(file)));
+    assert.deepEqual(bad, ['b.pem']);
+    assert.equal(loaded.user.length, 1);
+    const after = certificateSignature(dir, self);
+    assert.notEqual(after, before);
+    assert.equal(after, loaded.signature);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

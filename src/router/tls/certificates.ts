@@ -88,33 +88,56 @@ export function readCertificate(file: string): TlsCertificate {
   return { file, pem, names: san.length ? san : cn ? [cn] : [], subject: x509.subject };
 }
 
-/** The self-signed certificate and every readable user certificate, in file-name order. */
-export function loadCertificates(dataDir: string, selfSignedFile: string, onBadFile?: (file: string, err: Error) => void): CertificateSet {
+/** The user certificate files, in file-name order. */
+function userCertFiles(dataDir: string): string[] {
   const dir = userCertsDir(dataDir);
-  const user: TlsCertificate[] = [];
-  const parts: string[] = [];
-  let files: string[] = [];
   try {
-    files = fs
+    return fs
       .readdirSync(dir)
       .filter((f) => f.endsWith('.pem'))
-      .sort();
+      .sort()
+      .map((f) => path.join(dir, f));
   } catch {
-    // no directory: no user certificates
+    return []; // no directory: no user certificates
   }
-  for (const f of files) {
-    const file = path.join(dir, f);
+}
+
+function statPart(file: string, name: string): string {
+  const st = fs.statSync(file);
+  return `${name}:${st.size}:${st.mtimeMs}`;
+}
+
+/**
+ * What `loadCertificates(...).signature` would be, from the files' names, sizes and times alone (nothing is
+ * read or parsed): a router checks it on every change of its table and reads the certificates only when it moved.
+ */
+export function certificateSignature(dataDir: string, selfSignedFile: string): string {
+  const parts: string[] = [];
+  for (const file of userCertFiles(dataDir)) {
     try {
-      const st = fs.statSync(file);
-      parts.push(`${f}:${st.size}:${st.mtimeMs}`);
+      parts.push(statPart(file, path.basename(file)));
+    } catch {
+      // gone since the listing: loadCertificates skips it too
+    }
+  }
+  parts.push(statPart(selfSignedFile, 'self'));
+  return parts.join('|');
+}
+
+/** The self-signed certificate and every readable user certificate, in file-name order. */
+export function loadCertificates(dataDir: string, selfSignedFile: string, onBadFile?: (file: string, err: Error) => void): CertificateSet {
+  const user: TlsCertificate[] = [];
+  const parts: string[] = [];
+  for (const file of userCertFiles(dataDir)) {
+    try {
+      parts.push(statPart(file, path.basename(file)));
       user.push(readCertificate(file));
     } catch (err) {
       onBadFile?.(file, err as Error);
     }
   }
   const selfSigned = readCertificate(selfSignedFile);
-  const st = fs.statSync(selfSignedFile);
-  parts.push(`self:${st.size}:${st.mtimeMs}`);
+  parts.push(statPart(selfSignedFile, 'self'));
   return { selfSigned, user, signature: parts.join('|') };
 }
 
