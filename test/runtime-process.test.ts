@@ -55,6 +55,42 @@ it('lets an app started by a shell that does not exec it finish its SIGTERM hand
   }
 });
 
+it('stops an instance at the lowest CPU priority: its shutdown yields the CPU to the instances that replace it', async () => {
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-stop-nice-'));
+  const appDir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-stop-nice-app-'));
+  // The app reports its own priority and its session's autogroup as it handles SIGTERM, and once before.
+  fs.writeFileSync(
+    path.join(appDir, 'nice.js'),
+    `const os = require('os'), fs = require('fs');
+const report = (when) => { let group = ''; try { group = fs.readFileSync('/proc/self/autogroup', 'utf8').trim(); } catch {} console.log(when + ' nice ' + os.getPriority() + ' ' + group); };
+report('running');
+process.on('SIGTERM', () => { report('stopping'); process.exit(0); });
+require('http').createServer((q, r) => r.end('ok')).listen(Number(process.env.PORT), '127.0.0.1');
+`,
+  );
+  const driver = new ProcessDriver({ stateDir, isolation: 'bwrap' });
+  try {
+    const inst = await driver.start({ id: `nice--svc--web-r1-0-${process.pid.toString(16)}`, labels: { project: 'nice', service: 'svc', release: 'r1', processType: 'web' }, artifactDir: appDir, command: ['node', 'nice.js'], env: {}, files: [], ports: [{ name: 'p01', internalPort: 8080 }] });
+    for (let i = 0; !(await fetch(`http://127.0.0.1:${inst.endpoints[0]!.port}/`).then((r) => r.ok, () => false)); i++) {
+      if (i > 400) throw new Error('the app never answered');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await driver.stop(inst.id, 10);
+    const lines: string[] = [];
+    for await (const l of driver.logs(inst.id, { tail: 20 })) lines.push(l.line);
+    const running = lines.find((l) => l.startsWith('running nice '));
+    const stopping = lines.find((l) => l.startsWith('stopping nice '));
+    assert.match(running ?? '', /^running nice 0\b/, JSON.stringify(lines));
+    assert.match(stopping ?? '', /^stopping nice 19\b/, JSON.stringify(lines));
+    // Where the kernel groups sessions (autogroups), the instance's group is at the lowest priority too.
+    if (fs.existsSync('/proc/self/autogroup')) assert.match(stopping!, /autogroup-\d+ nice 19$/, JSON.stringify(lines));
+  } finally {
+    await driver.close?.();
+    fs.rmSync(stateDir, { recursive: true, force: true });
+    fs.rmSync(appDir, { recursive: true, force: true });
+  }
+});
+
 it('keeps an instance running when its control plane is killed with SIGKILL, and a new driver adopts it', async () => {
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-kill9-'));
   const script = `

@@ -17,6 +17,7 @@
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { InstanceEvent, InstanceSpec, LogLine, ObservedInstance, RuntimeDriver, InstanceLabels } from '../driver.ts';
 import { ValidationError } from '../../errors/errors.ts';
@@ -107,17 +108,41 @@ function groupAlive(pgid: number): boolean {
   return groupMembers(pgid).length > 0;
 }
 
-/** Signal an instance's process group; in a sandbox only the members `stopTargets` names (see there why). */
-function signalInstance(pgid: number, sig: NodeJS.Signals, sandboxed: boolean): void {
+/**
+ * Signal an instance's process group; in a sandbox only the members `stopTargets` names (see there why), of
+ * `members` when the caller has just listed them.
+ */
+function signalInstance(pgid: number, sig: NodeJS.Signals, sandboxed: boolean, members?: ReturnType<typeof groupMembers>): void {
   if (!sandboxed || sig === 'SIGKILL') {
     try {
       process.kill(-pgid, sig);
     } catch {}
     return;
   }
-  for (const m of stopTargets(groupMembers(pgid))) {
+  for (const m of stopTargets(members ?? groupMembers(pgid))) {
     try {
       process.kill(m.pid, sig);
+    } catch {}
+  }
+}
+
+/** The lowest CPU priority (nice 19). */
+const STOPPING_NICE = 19;
+
+/**
+ * A stopping instance yields the CPU to everything else, the instances replacing it first: its session's
+ * autogroup (by which the kernel shares the CPU between sessions, where it groups them) and each process's
+ * nice (by which it shares it within a group) go to the lowest priority. It is out of the routing table and
+ * drained by then: what it still does is its own shutdown, which now runs in the time the others leave.
+ * Best effort: a kernel without autogroups, or a process gone meanwhile, changes nothing else.
+ */
+function yieldCpu(pgid: number, members: ReturnType<typeof groupMembers>): void {
+  try {
+    fs.writeFileSync(`/proc/${pgid}/autogroup`, String(STOPPING_NICE));
+  } catch {}
+  for (const m of members) {
+    try {
+      os.setPriority(m.pid, STOPPING_NICE);
     } catch {}
   }
 }
@@ -339,8 +364,10 @@ export class ProcessDriver implements RuntimeDriver {
     const state = readJson<State>(path.join(dir, 'state.json'));
     if (state) {
       const sandboxed = this.isSandboxed(dir);
-      const signalGroup = (sig: NodeJS.Signals) => signalInstance(state.appPid, sig, sandboxed);
-      signalGroup('SIGTERM');
+      const signalGroup = (sig: NodeJS.Signals, members?: ReturnType<typeof groupMembers>) => signalInstance(state.appPid, sig, sandboxed, members);
+      const members = groupMembers(state.appPid);
+      yieldCpu(state.appPid, members);
+      signalGroup('SIGTERM', members);
       const deadline = Date.now() + gracePeriodSeconds * 1000;
       // The supervisor says when the app has ended (its exit is an event there: waitpid); /proc is looked at
       // only when no supervisor can say (one of an earlier version, or none running), and without a sandbox.
