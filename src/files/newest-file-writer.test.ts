@@ -1,4 +1,4 @@
-import { describe, it, mock } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -53,35 +53,6 @@ describe('NewestFileWriter', () => {
     w.write('b');
     await w.flush();
     assert.equal(fs.readFileSync(path.join(dir, 'gone', 'f.json'), 'utf8'), 'b');
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-
-  it('with a minimum interval, writes the first text at once and the newest of those that follow once the interval is over, or at once on flush', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-newest-'));
-    const file = path.join(dir, 'model.json');
-    const w = new NewestFileWriter(file, { minIntervalMs: 300, onError: (e) => assert.fail(e) });
-    const made: number[] = [];
-    w.write(() => (made.push(0), '0'));
-    await new Promise((r) => setTimeout(r, 50));
-    assert.equal(fs.readFileSync(file, 'utf8'), '0');
-    for (let i = 1; i <= 5; i++) w.write(() => (made.push(i), String(i)));
-    await new Promise((r) => setTimeout(r, 50));
-    assert.equal(fs.readFileSync(file, 'utf8'), '0', 'the interval is not over: nothing newer is written yet');
-    let written = false;
-    while (!written) {
-      await new Promise((r) => setTimeout(r, 20));
-      written = fs.readFileSync(file, 'utf8') === '5';
-    }
-    assert.deepEqual(made, [0, 5], 'only the newest of the waiting texts is made');
-    // The interval's timer never fires now: only flush can end the wait.
-    mock.timers.enable({ apis: ['setTimeout'] });
-    try {
-      w.write(() => (made.push(6), '6'));
-      await w.flush();
-    } finally {
-      mock.timers.reset();
-    }
-    assert.equal(fs.readFileSync(file, 'utf8'), '6', 'flush writes the newest without waiting for the interval');
     fs.rmSync(dir, { recursive: true, force: true });
   });
 });

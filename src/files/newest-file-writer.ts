@@ -10,18 +10,10 @@ import fs from 'node:fs';
 export class NewestFileWriter {
   private running?: Promise<void>;
   private next?: string | (() => string);
-  private lastWriteAt = 0;
-  private flushing = 0;
-  private wake?: () => void;
 
-  /**
-   * `minIntervalMs`: texts handed over sooner than this after the last write began wait for it (the newest of
-   * them is written then, or at once on `flush`), so a file megabytes long is not rewritten for each of many
-   * changes a second.
-   */
   constructor(
     private readonly file: string,
-    private readonly opts: { mode?: number; minIntervalMs?: number; onError: (err: Error) => void },
+    private readonly opts: { mode?: number; onError: (err: Error) => void },
   ) {}
 
   /** `text` may be a function that makes it: called only if this text is the one written (not overtaken). */
@@ -32,33 +24,14 @@ export class NewestFileWriter {
 
   /** Resolves once the newest text handed over is in the file (or its write failed, which onError heard). */
   async flush(): Promise<void> {
-    this.flushing++;
-    try {
-      this.wake?.();
-      await this.running;
-    } finally {
-      this.flushing--;
-    }
+    await this.running;
   }
 
   private async drain(): Promise<void> {
     const tmp = `${this.file}.${process.pid}.tmp`;
     while (this.next !== undefined) {
-      const wait = this.lastWriteAt + (this.opts.minIntervalMs ?? 0) - Date.now();
-      if (wait > 0 && !this.flushing) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(() => this.wake?.(), wait);
-          timer.unref();
-          this.wake = () => {
-            clearTimeout(timer);
-            this.wake = undefined;
-            resolve();
-          };
-        });
-      }
       const next = this.next;
       this.next = undefined;
-      this.lastWriteAt = Date.now();
       try {
         const text = typeof next === 'function' ? next() : next;
         await fs.promises.writeFile(tmp, text, { mode: this.opts.mode ?? 0o644 });

@@ -88,12 +88,6 @@ const ALIVE_CHECK_MS = 2000;
 const TIDY_AFTER_MS = 2000;
 /** or this long after the first, when routes keep coming. */
 const TIDY_AT_MOST_MS = 15_000;
-/**
- * The saved model (megabytes at ten thousand servers) is written at most this often while the table keeps
- * changing, and at once on stop and detach. A control plane killed in between adopts a model that may lag the
- * last changes: the reload that follows every adoption writes each backend whole from it and the table.
- */
-const STATE_WRITE_INTERVAL_MS = 250;
 
 export class HaproxyRouter implements Router {
   readonly name = 'haproxy';
@@ -177,7 +171,7 @@ export class HaproxyRouter implements Router {
     if (/[\s,()"'\\$#]/.test(dir)) throw new Error(`HaproxyRouter: dataDir ${JSON.stringify(opts.dataDir)} must not contain spaces, quotes, commas or parentheses`);
     if (dir.length > 90) throw new Error(`HaproxyRouter: dataDir path is too long for HAProxy's sockets (${dir.length} > 90 characters)`);
     this.files = routerFiles(dir);
-    this.stateWriter = new NewestFileWriter(this.files.stateFile, { mode: 0o600, minIntervalMs: STATE_WRITE_INTERVAL_MS, onError: (err) => this.opts.logger?.warn({ err: err.message }, 'router state not saved: a restarted control plane will restart haproxy') });
+    this.stateWriter = new NewestFileWriter(this.files.stateFile, { mode: 0o600, onError: (err) => this.opts.logger?.warn({ err: err.message }, 'router state not saved: a restarted control plane will restart haproxy') });
     this.bin = opts.haproxyBin ?? haproxyAvailable();
     if (opts.tlsPort !== undefined && !opts.domain) throw new Error('HaproxyRouter: tlsPort needs domain (for the self-signed certificate)');
     this.slotsPerBackend = opts.slotsPerBackend ?? 16;
