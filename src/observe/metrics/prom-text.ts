@@ -19,12 +19,54 @@ export interface PromDocument {
 const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
-/** Parses a text exposition; throws on a malformed line, naming its number (tests rely on the strictness). */
-export function parsePromText(text: string): PromDocument {
-  const doc: PromDocument = { samples: [], types: new Map(), help: new Map() };
+type ParseOptions = { only?: ReadonlySet<string> };
+
+function emptyDocument(): PromDocument {
+  return { samples: [], types: new Map(), help: new Map() };
+}
+
+/**
+ * Parses a text exposition; throws on a malformed line, naming its number (tests rely on the strictness).
+ * `only`: the metric names wanted; other samples are skipped unread (HAProxy's exporter has dozens of families
+ * per backend, and a reader of four would otherwise parse every label of a thousand backends' worth).
+ */
+export function parsePromText(text: string, opts: ParseOptions = {}): PromDocument {
+  const doc = emptyDocument();
+  parseLines(text, doc, opts, 0);
+  return doc;
+}
+
+/**
+ * The same, read from a response body chunk by chunk: each chunk's whole lines are parsed in a turn of the
+ * event loop of their own, so a document megabytes long (the router's metrics at a thousand backends) is never
+ * one long task that every request waits behind.
+ */
+export async function readPromText(chunks: AsyncIterable<Uint8Array>, opts: ParseOptions = {}): Promise<PromDocument> {
+  const doc = emptyDocument();
+  const decoder = new TextDecoder();
+  let carry = '';
+  let lineNo = 0;
+  for await (const chunk of chunks) {
+    const text = carry + decoder.decode(chunk, { stream: true });
+    const last = text.lastIndexOf('\n');
+    if (last < 0) {
+      carry = text;
+      continue;
+    }
+    lineNo = parseLines(text.slice(0, last), doc, opts, lineNo);
+    carry = text.slice(last + 1);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  parseLines(carry + decoder.decode(), doc, opts, lineNo);
+  return doc;
+}
+
+/** Parses whole lines into `doc`; `first` is the number of lines before them. Returns the count after them. */
+function parseLines(text: string, doc: PromDocument, opts: ParseOptions, first: number): number {
   const lines = text.split('\n');
-  for (let n = 0; n < lines.length; n++) {
-    const line = lines[n].trim();
+  for (let k = 0; k < lines.length; k++) {
+    const n = first + k;
+    const line = lines[k].trim();
     if (line === '') continue;
     if (line.startsWith('#')) {
       const m = /^#\s+(HELP|TYPE)\s+(\S+)\s*(.*)$/.exec(line);
@@ -33,6 +75,7 @@ export function parsePromText(text: string): PromDocument {
     }
     const brace = line.indexOf('{');
     const space = line.indexOf(' ');
+    if (opts.only && !opts.only.has(line.slice(0, brace >= 0 && (space < 0 || brace < space) ? brace : space < 0 ? line.length : space))) continue;
     let name: string;
     let rest: string;
     const labels: Record<string, string> = {};
@@ -71,7 +114,7 @@ export function parsePromText(text: string): PromDocument {
     if (raw === '' || (Number.isNaN(value) && raw !== 'NaN')) throw new Error(`line ${n + 1}: bad value '${raw}'`);
     doc.samples.push({ name, labels, value });
   }
-  return doc;
+  return first + lines.length;
 }
 
 export function escapeLabelValue(value: string): string {

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parsePromText } from './prom-text.ts';
+import { parsePromText, readPromText } from './prom-text.ts';
 import { quantile, reduceScrape, trafficBetween } from './router-scrape.ts';
 
 const routes = parsePromText(
@@ -84,5 +84,35 @@ describe('the Prometheus text parser', () => {
     assert.throws(() => parsePromText('x{a="1"'), /line 1/);
     assert.throws(() => parsePromText('9bad 1'), /bad metric name/);
     assert.throws(() => parsePromText('x abc'), /bad value/);
+  });
+
+  it('reads only the names asked for, leaving the others unread (a malformed one among them too)', () => {
+    const text = 'a_total{proxy="p"} 1\nb{proxy="p",x="y"} 2\nc 3\nb 4\nskipped{a="1" 5\n';
+    const doc = parsePromText(text, { only: new Set(['b']) });
+    assert.deepEqual(
+      doc.samples.map((s) => [s.name, s.value]),
+      [
+        ['b', 2],
+        ['b', 4],
+      ],
+    );
+    assert.throws(() => parsePromText(text), /line 5/);
+  });
+
+  it('reads a document chunk by chunk as parsePromText reads it whole, lines cut anywhere, and names the line of an error', async () => {
+    const text = '# TYPE a_total counter\na_total{proxy="p",code="2xx"} 1\nb{proxy="é"} 2\nc 3\n';
+    const bytes = new TextEncoder().encode(text);
+    for (const size of [1, 2, 7, bytes.length]) {
+      async function* chunks(b: Uint8Array) {
+        for (let i = 0; i < b.length; i += size) yield b.subarray(i, i + size);
+      }
+      assert.deepEqual(await readPromText(chunks(bytes)), parsePromText(text), `chunks of ${size}`);
+      assert.deepEqual((await readPromText(chunks(bytes), { only: new Set(['c']) })).samples, [{ name: 'c', labels: {}, value: 3 }]);
+    }
+    async function* bad() {
+      yield new TextEncoder().encode('a 1\nb 2\n');
+      yield new TextEncoder().encode('c x\n');
+    }
+    await assert.rejects(readPromText(bad()), /line 3: bad value/);
   });
 });

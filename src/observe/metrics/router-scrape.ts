@@ -51,6 +51,10 @@ export interface ServiceTraffic {
   avg?: number;
 }
 
+/** The router's metrics reduceScrape reads (of `/metrics`), and of `/routes`: parsePromText's `only`. */
+export const SCRAPED_METRICS: ReadonlySet<string> = new Set(['haproxy_backend_http_requests_total', 'haproxy_backend_http_responses_total', 'haproxy_backend_current_sessions', 'haproxy_backend_total_time_average_seconds', 'slipway_router_request_duration_seconds_bucket']);
+export const SCRAPED_ROUTES: ReadonlySet<string> = new Set(['slipway_route_info']);
+
 export function reduceScrape(metrics: PromDocument, routes: PromDocument, atMs: number): RouterScrape {
   const byProxy = new Map<string, RouteCounters>();
   const get = (proxy: string) => {
