@@ -56,6 +56,6 @@ npm run --silent build:web >/dev/null
 export SLIPWAY_TEST_WEB_BUILT=1
 
 files=$(find test src -name '*.test.ts' -not -path '*/fixtures/*' | sort)
-# Files run in parallel processes; each starts its own platform on free ports. A file ends when its tests have
-# (--test-force-exit): a process it failed to stop cannot keep the run going.
-exec node --import tsx --test --test-force-exit --test-concurrency="${SLIPWAY_TEST_CONCURRENCY:-3}" --test-timeout=600000 $files
+# Files run in parallel processes; each starts its own platform on free ports. A file ends at most 10 s after its
+# tests have (test/support/exit-after-tests.mjs): a process it failed to stop cannot keep the run going.
+exec node --import tsx --import ./test/support/exit-after-tests.mjs --test --test-concurrency="${SLIPWAY_TEST_CONCURRENCY:-3}" --test-timeout=600000 $files
