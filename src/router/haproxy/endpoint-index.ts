@@ -84,9 +84,12 @@ export class TableEndpoints {
   private readonly counts = new Map<string, number>();
   /** the last table had a key twice and was counted whole: the next one starts afresh */
   private whole = false;
+  private counted?: RoutingTable;
 
-  /** Brings the set to `table`'s endpoints. */
+  /** Brings the set to `table`'s endpoints (nothing to do for the table counted last). */
   update(table: RoutingTable): void {
+    if (table === this.counted) return;
+    this.counted = table;
     if (this.whole) {
       this.byKey = new Map();
       this.counts.clear();

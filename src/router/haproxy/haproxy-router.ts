@@ -119,7 +119,6 @@ export class HaproxyRouter implements Router {
   private desired: RoutingTable = { routes: [] };
   /** The endpoints of `desired`, brought to it when asked (inFlight) */
   private readonly desiredEndpoints = new TableEndpoints();
-  private desiredCounted?: RoutingTable;
   /** What HAProxy holds now, by route key, and the host map it loaded. */
   private applied = new Map<string, Backend>();
   private appliedHosts = new Map<string, string>();
@@ -363,10 +362,7 @@ export class HaproxyRouter implements Router {
       n += this.load.get(loc) ?? 0;
       this.watched.set(loc.slice(0, loc.indexOf('/')), Date.now());
     }
-    if (this.desiredCounted !== this.desired) {
-      this.desiredEndpoints.update(this.desired);
-      this.desiredCounted = this.desired;
-    }
+    this.desiredEndpoints.update(this.desired);
     const removalPending = this.index.isActive(endpointId) && !this.desiredEndpoints.has(endpointId);
     return removalPending || drainUnconfirmed ? Math.max(n, 1) : n;
   }
