@@ -1,6 +1,9 @@
 /**
- * Just enough of the Prometheus text exposition format (version 0.0.4) for the autoscaler: samples with their
- * labels, and counter rates that survive a reset (a restarted process starts its counters from 0).
+ * Just enough of the Prometheus text exposition format (version 0.0.4) for the autoscaler's user metrics:
+ * samples with their labels, and counter rates that survive a reset (a restarted process starts its counters
+ * from 0). Lenient: an app's endpoint may have lines this does not read, and a malformed line is skipped rather
+ * than failing the whole scrape. The router's own metrics are read with observe/metrics/prom-text.ts, which is
+ * strict and parses only the families asked for.
  */
 
 export interface Sample {

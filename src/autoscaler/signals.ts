@@ -7,6 +7,7 @@
  * `haproxy_backend_http_requests_total` per `proxy`, joined to the service through `/routes`).
  */
 import type { MetricSignals } from '../observe/metrics/signals.ts';
+import { fetchPromDocument } from '../observe/metrics/prom-text.ts';
 import { counterRate, parsePromText, sumOf } from './prom-text.ts';
 
 export interface PlanSize {
@@ -104,14 +105,18 @@ export class DirectSignals implements AutoscaleSignals {
   }
 }
 
+/** The router's request counter of each backend (haproxy_backend_http_requests_total) and each backend's service. */
+const COUNTERS: ReadonlySet<string> = new Set(['haproxy_backend_http_requests_total']);
+const ROUTE_INFO: ReadonlySet<string> = new Set(['slipway_route_info']);
+
 async function readRouterCounters(addr: string): Promise<{ byService: Map<string, number> } | undefined> {
   try {
-    const [metrics, routes] = await Promise.all([fetchText(`http://${addr}/metrics`), fetchText(`http://${addr}/routes`)]);
+    // Only the two families read are parsed, a chunk per turn of the event loop (fetchPromDocument).
+    const [metrics, routes] = await Promise.all([fetchPromDocument(`http://${addr}/metrics`, COUNTERS, 3000), fetchPromDocument(`http://${addr}/routes`, ROUTE_INFO, 3000)]);
     const serviceOfProxy = new Map<string, string>();
-    for (const s of parsePromText(routes)) if (s.name === 'slipway_route_info' && s.labels.proxy) serviceOfProxy.set(s.labels.proxy, `${s.labels.project}/${s.labels.service}`);
+    for (const s of routes.samples) if (s.labels.proxy) serviceOfProxy.set(s.labels.proxy, `${s.labels.project}/${s.labels.service}`);
     const byService = new Map<string, number>();
-    for (const s of parsePromText(metrics)) {
-      if (s.name !== 'haproxy_backend_http_requests_total') continue;
+    for (const s of metrics.samples) {
       const key = serviceOfProxy.get(s.labels.proxy ?? '');
       if (key) byService.set(key, (byService.get(key) ?? 0) + s.value);
     }

@@ -61,6 +61,16 @@ export async function readPromText(chunks: AsyncIterable<Uint8Array>, opts: Pars
   return doc;
 }
 
+/**
+ * The samples named in `only` of the document at `url`, read as its body arrives (readPromText): a router's
+ * metrics at a thousand backends are megabytes, of which a reader wants a few families.
+ */
+export async function fetchPromDocument(url: string, only: ReadonlySet<string>, timeoutMs = 5000): Promise<PromDocument> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  if (!res.ok || !res.body) throw new Error(`${url}: HTTP ${res.status}`);
+  return readPromText(res.body, { only });
+}
+
 /** Parses whole lines into `doc`; `first` is the number of lines before them. Returns the count after them. */
 function parseLines(text: string, doc: PromDocument, opts: ParseOptions, first: number): number {
   const lines = text.split('\n');

@@ -14,7 +14,7 @@ import type { Store } from '../../store/store.ts';
 import type { MetricPoint, MetricsRepo } from '../../store/metrics-repo.ts';
 import { findPlan, type Plan } from '../../domain/plans.ts';
 import { ADDON_PROCESS_TYPE } from '../../domain/addons.ts';
-import { parsePromText, readPromText, type PromDocument } from './prom-text.ts';
+import { fetchPromDocument, parsePromText, type PromDocument } from './prom-text.ts';
 import { proxyName } from '../../router/metrics.ts';
 import { reduceScrape, trafficBetween, SCRAPED_METRICS, SCRAPED_ROUTES, STATUS_CLASSES, type RouterScrape, type ServiceTraffic } from './router-scrape.ts';
 import type { LatestInstanceSample, SignalSource } from './signals.ts';
@@ -215,7 +215,7 @@ export class MetricsSampler implements SignalSource {
     let cur: RouterScrape;
     try {
       // `/routes` may be refused (HAProxy serves it only while it fits a buffer): the table's own routes name the owners then.
-      const [m, r] = await Promise.all([getDocument(`http://127.0.0.1:${port}/metrics?scope=backend`, SCRAPED_METRICS), getDocument(`http://127.0.0.1:${port}/routes`, SCRAPED_ROUTES).catch(() => parsePromText(''))]);
+      const [m, r] = await Promise.all([fetchPromDocument(`http://127.0.0.1:${port}/metrics?scope=backend`, SCRAPED_METRICS), fetchPromDocument(`http://127.0.0.1:${port}/routes`, SCRAPED_ROUTES).catch(() => parsePromText(''))]);
       cur = reduceScrape(m, r, atMs);
       for (const route of this.opts.routes?.() ?? []) {
         const proxy = proxyName(route.key);
@@ -288,13 +288,6 @@ export class MetricsSampler implements SignalSource {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
-}
-
-/** The samples named in `only` of a Prometheus document, read as its body arrives (readPromText). */
-async function getDocument(url: string, only: ReadonlySet<string>): Promise<PromDocument> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
-  if (!res.ok || !res.body) throw new Error(`${url}: HTTP ${res.status}`);
-  return readPromText(res.body, { only });
 }
 
 async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
