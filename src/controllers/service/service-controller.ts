@@ -13,16 +13,16 @@ import type { ReleaseRecord } from '../../domain/release.ts';
 import type { InstanceView, InstanceObserver } from '../../services/ports.ts';
 import { instanceId, instanceIdParts } from '../../domain/release.ts';
 import { parseServiceKey, serviceKey } from '../../domain/ids.ts';
-import { nextRollingStep, strategySurge } from '../../domain/rolling.ts';
 import { findPlan } from '../../domain/plans.ts';
 import type { RouteTableBuilder } from './route-table.ts';
 import type { RolloutRecord } from '../../store/rollouts-repo.ts';
 import type { ServiceVolume } from '../../volumes/service-volumes.ts';
-import { VOLUME_MAX_INSTANCES, volumeStep } from '../../domain/volume.ts';
+import { VOLUME_MAX_INSTANCES } from '../../domain/volume.ts';
 import { RolloutProgress } from './rollout-progress.ts';
+import { ordinalOf, planType, type TypePlanContext } from './type-plan.ts';
+import { instanceSpec } from './instance-spec.ts';
 import { CanaryStepper, describeStep, splitFor } from './canary-steps.ts';
 import type { ReleaseTraffic } from './release-traffic.ts';
-import type { CanaryStep } from '../../domain/canary.ts';
 import { StaleLeaseError } from '../../errors/errors.ts';
 
 export interface ControllerLogger {
@@ -35,12 +35,6 @@ const CRASH_BACKOFF_BASE_MS = 1000;
 const CRASH_BACKOFF_CAP_MS = 5 * 60_000;
 /** A pass that waits looks again this often even when nothing announced a change (a missed event only delays). */
 const WAITING_LOOK_MS = 1000;
-/**
- * How long one new instance must stay ready before the last old instance of a service may stop (see
- * `keepLastOld` in domain/rolling.ts), whatever minReadySeconds says (the longer of the two applies), unless
- * `SLIPWAY_LAST_OLD_HOLD_SECONDS` says otherwise.
- */
-const LAST_OLD_HOLD_SECONDS = 0.5;
 /** How many release records the controller keeps (see release()). */
 const RELEASES_KEPT = 4096;
 /** How long a pass waits for a probe verdict on adopted instances before acting without one. */
@@ -60,6 +54,8 @@ export class ServiceController implements InstanceObserver {
   private readonly overlapSince = new Map<string, number>();
   private readonly canary: CanaryStepper;
   private readonly progress: RolloutProgress;
+  /** what a type's plan reads of this controller (type-plan.ts) */
+  private readonly planContext: TypePlanContext;
   /** instances this controller started itself: any other live instance was adopted (a restart, a failover) */
   private readonly startedHere = new Set<string>();
   /** releases read, by service creation time and id, least recently used first (see release()) */
@@ -100,6 +96,7 @@ export class ServiceController implements InstanceObserver {
   ) {
     this.canary = new CanaryStepper(store, opts.traffic, routes);
     this.progress = new RolloutProgress(store, probes, opts);
+    this.planContext = { probeState: (id) => probes.state(id), stopping: this.stopping, minReadySeconds: opts.minReadySeconds, lastOldHoldSeconds: opts.lastOldHoldSeconds };
   }
 
   /**
@@ -184,7 +181,7 @@ export class ServiceController implements InstanceObserver {
     // Instances of a type no longer wanted (a removed formation) go like old ones.
     for (const t of new Set(live.map(typeOf))) if (!desiredByType.has(t)) desiredByType.set(t, 0);
 
-    const plans = [...desiredByType].map(([type, want]) => this.planType({ key, projectId, serviceId, type, want, target, live: live.filter((i) => typeOf(i) === type), now, refreshed, rollout, canaryStep, strategyName: svc.spec.deployment?.strategy?.type, volume: type === 'web' ? volume : undefined, stoppingHere }));
+    const plans = [...desiredByType].map(([type, want]) => planType(this.planContext, { key, projectId, serviceId, type, want, target, live: live.filter((i) => typeOf(i) === type), now, refreshed, rollout, canaryStep, strategyName: svc.spec.deployment?.strategy?.type, volume: type === 'web' ? volume : undefined, stoppingHere }));
     let overlapWaitMs = Infinity;
     // No overlap with a volume: its one instance is replaced old-first.
     if (rollout?.options.overlapSeconds && !volume) {
@@ -305,93 +302,6 @@ export class ServiceController implements InstanceObserver {
     return out;
   }
 
-  /** One process type's next rolling step and where it stands. */
-  private planType(a: {
-    key: string;
-    projectId: string;
-    serviceId: string;
-    type: string;
-    want: number;
-    target: ReleaseRecord | undefined;
-    live: ObservedInstance[];
-    now: number;
-    refreshed: Map<string, { notBefore: string | null }>;
-    rollout: RolloutRecord | undefined;
-    canaryStep: CanaryStep | undefined;
-    strategyName: string | undefined;
-    volume?: ServiceVolume;
-    stoppingHere?: boolean;
-  }) {
-    const { target, now } = a;
-    const current = target ? a.live.filter((i) => i.labels.release === target.id) : [];
-    const old = a.live.filter((i) => !target || i.labels.release !== target.id);
-    const isReady = (i: ObservedInstance) => this.probes.state(i.id)?.ready === true;
-    // minReadySeconds (Kubernetes' meaning): a new instance counts as available, and so lets an old one go,
-    // once it has stayed ready this long. 0 counts it at readiness: a release that crashes just after its
-    // port opens is then caught by the crash (the instance leaves the table, the capacity rule stops no
-    // more old ones) and the progress deadline, not by the hold.
-    const minReadyMs = (a.rollout?.options.minReadySeconds ?? this.opts.minReadySeconds ?? 0) * 1000;
-    const isAvailable = (i: ObservedInstance) => {
-      const ps = this.probes.state(i.id);
-      return ps?.ready === true && (minReadyMs === 0 || now - (ps.readySince ?? now) >= minReadyMs);
-    };
-    let soonestAvailableMs = Infinity;
-    for (const i of current) {
-      const ps = this.probes.state(i.id);
-      if (ps?.ready && !isAvailable(i)) soonestAvailableMs = Math.min(soonestAvailableMs, minReadyMs - (now - (ps.readySince ?? now)));
-    }
-    // New instances count once available; old ones count as soon as they are ready (an old instance that
-    // just became ready is capacity, not a risk, and must never be mistaken for a dead one and removed).
-    const slot = (i: ObservedInstance) => ({ id: i.id, ordinal: ordinalOf(i.id), ready: isAvailable(i) });
-    const oldSlot = (i: ObservedInstance) => ({ id: i.id, ordinal: ordinalOf(i.id), ready: isReady(i) });
-    const blocked = new Set<number>();
-    let nextUnblockMs = Infinity;
-    if (target) {
-      for (let ord = 0; ord < a.want; ord++) {
-        const id = instanceId(a.projectId, a.serviceId, target, a.type, ord);
-        // The same slot still stopping (a quick return to a release): wait for it rather than adopt the dying process.
-        if (this.stopping.has(id)) {
-          blocked.add(ord);
-          nextUnblockMs = Math.min(nextUnblockMs, 100);
-          continue;
-        }
-        const rec = a.refreshed.get(id);
-        if (rec?.notBefore && Date.parse(rec.notBefore) > now) {
-          blocked.add(ord);
-          nextUnblockMs = Math.min(nextUnblockMs, Date.parse(rec.notBefore) - now);
-        }
-      }
-    }
-    let strategy = strategySurge(a.rollout?.strategy ?? a.strategyName, a.want);
-    if (a.rollout?.options.maxInFlight) strategy = { maxSurge: a.rollout.options.maxInFlight, stopOldFirst: false };
-    // A traffic step runs enough new instances for its share of the requests (at least one) beside every
-    // old one: the router's weights, not the counts, set the split.
-    const byTraffic = a.canaryStep?.trafficPercent !== undefined;
-    const weight = a.canaryStep ? (a.canaryStep.trafficPercent ?? a.canaryStep.instanceWeight ?? 100) : 100;
-    const currentTarget = a.canaryStep && a.want > 0 ? Math.min(a.want, Math.max(1, Math.ceil((a.want * weight) / 100))) : a.canaryStep ? 0 : undefined;
-    const oldKeep = byTraffic && currentTarget !== undefined ? a.want : undefined;
-    if (currentTarget !== undefined) strategy = { maxSurge: Math.max(1, currentTarget), stopOldFirst: false };
-    if (a.volume) strategy = { maxSurge: 0, stopOldFirst: true };
-    // Whatever minReadySeconds, the last ready old instance goes only once a new one has stayed ready for
-    // the proof time: a release that crashes soon after its port opens never takes the whole service down.
-    // It costs a wait only when the rollout is done sooner than that after its first new instance was ready.
-    const proofMs = Math.max(minReadyMs, (this.opts.lastOldHoldSeconds ?? LAST_OLD_HOLD_SECONDS) * 1000);
-    let provenInMs = Infinity;
-    for (const i of current) {
-      const ps = this.probes.state(i.id);
-      if (ps?.ready) provenInMs = Math.min(provenInMs, proofMs - (now - (ps.readySince ?? now)));
-    }
-    const keepLastOld = a.want > 0 && !strategy.stopOldFirst && provenInMs > 0;
-    let step = nextRollingStep({ desired: a.want, maxSurge: strategy.maxSurge, stopOldFirst: strategy.stopOldFirst, current: current.map(slot), old: old.map(oldSlot), blockedOrdinals: blocked, currentTarget, oldKeep, keepLastOld });
-    if (keepLastOld && Number.isFinite(provenInMs)) soonestAvailableMs = Math.min(soonestAvailableMs, provenInMs);
-    if (a.volume) step = volumeStep(step, a.volume, a.stoppingHere === true);
-    const converged = target !== undefined && current.length === a.want && current.every(isAvailable) && old.length === 0 && step.start.length === 0 && step.stop.length === 0;
-    // Every new instance available and this step stops the last old ones: converged once they leave.
-    const doneAfterStops = target !== undefined && current.length === a.want && current.every(isAvailable) && step.start.length === 0 && old.every((i) => step.stop.includes(i.id)) && !current.some((i) => step.stop.includes(i.id));
-    const canaryReached = currentTarget !== undefined && current.length === currentTarget && current.every(isAvailable) && old.length <= (oldKeep ?? a.want - currentTarget) && step.start.length === 0 && step.stop.length === 0;
-    return { type: a.type, want: a.want, current, old, isAvailable, step, converged, doneAfterStops, canaryReached, currentTarget, nextUnblockMs, soonestAvailableMs };
-  }
-
   private async removeAll(key: string, observed: ObservedInstance[]): Promise<PassResult> {
     await this.opts.guard?.();
     this.routes.removeService(key);
@@ -474,33 +384,8 @@ export class ServiceController implements InstanceObserver {
       await this.store.services.setStatus(svc.projectId, svc.id, { deployStatus: 'FAILED', deployMessage: `the release has no ${type} command: add a Procfile ${type}: line${type === 'web' ? ' or a start script' : ''}` });
       return;
     }
-    // Only `web` takes traffic: it alone gets the ports (and PORT); other types run without any.
-    const web = type === 'web';
-    const plan = findPlan((!web && release.spec.typePlans?.[type]) || release.spec.plan);
-    const spec: InstanceSpec = {
-      id,
-      labels: { project: svc.projectId, service: svc.id, release: release.id, processType: type },
-      artifactDir: release.spec.artifactDir,
-      image: release.spec.image,
-      command,
-      ...(release.spec.image && !command.length ? { entrypoint: release.spec.entrypoint, cmd: release.spec.cmd } : {}),
-      env: {
-        ...release.spec.env,
-        SLIPWAY_SERVICE: svc.id,
-        SLIPWAY_PROJECT: svc.projectId,
-        SLIPWAY_INSTANCE: id,
-        SLIPWAY_RELEASE: String(release.number),
-      },
-      files: Object.entries(release.spec.files).map(([path, f]) => ({ path, content: Buffer.from(f.data, 'base64') })),
-      ports: web ? release.spec.ports.map((p) => ({ name: p.name, internalPort: p.internalPort })) : [],
-      memoryMb: plan?.memoryMb,
-      cpu: plan?.cpu,
-      shmSizeMb: release.spec.storage?.shmSizeMb,
-      ephemeralStorageMb: release.spec.storage?.ephemeralStorageMb,
-      ...(volumes?.length ? { volumes } : {}),
-      // Health checks name the web ports; a runtime that runs them itself takes them from here (driver.ts).
-      ...(web ? { healthChecks: release.spec.healthChecks } : {}),
-    };
+    const plan = findPlan((type !== 'web' && release.spec.typePlans?.[type]) || release.spec.plan);
+    const spec = instanceSpec({ id, svc, release, type, command, plan, volumes });
     // The instance's record and the rollout it belongs to are looked up while the runtime starts it (the
     // launch does not wait for the store). An image pull reports its progress to that rollout (a handful of
     // lines), and a start that fails says why there.
@@ -675,8 +560,4 @@ function hasVerdict(ps: ReturnType<ProbeScheduler['state']>): boolean {
 
 function typeOf(i: ObservedInstance): string {
   return i.labels.processType || 'web';
-}
-
-function ordinalOf(id: string): number {
-  return instanceIdParts(id)?.ordinal ?? 0;
 }
