@@ -19,12 +19,17 @@
  */
 import type { Backend, Slot } from './slots.ts';
 import type { BackendSpec } from './config.ts';
+import type { HaproxyPorts } from './router-options.ts';
 import { cliArg } from './runtime-api.ts';
 
 export const SPARE_PREFIX = 'be_spare_';
 const MIN_SPARES = 16;
 const MAX_SPARES = 512;
 const SPARE_BALANCE = 'balance roundrobin';
+/** A reload names routes on spares this long after the last one was taken (see scheduleTidy), */
+const TIDY_AFTER_MS = 2000;
+/** or this long after the first, when routes keep coming. */
+const TIDY_AT_MOST_MS = 15_000;
 
 /** How many spares a configuration with this many route backends declares. */
 export function spareCount(routeBackends: number): number {
@@ -104,4 +109,91 @@ export function hostMapCommands(file: string, had: Map<string, string>, want: Ma
 /** The Runtime API command that names a spare's route in `routes.map` (for the access log). */
 export function routeMapCommand(file: string, backend: string, routeKey: string): string {
   return `set map ${cliArg(file)} ${backend} ${JSON.stringify(routeKey).slice(1, -1).replace(/[\\ ;]/g, (c) => `\\${c}`)}`;
+}
+
+export interface SparePoolOptions {
+  slotsPerBackend: number;
+  /** the ports HAProxy listens on (routes on spares are renamed only with router metrics on) */
+  ports: HaproxyPorts;
+  /** the loaded configuration serves `/routes` (router metrics on and routes.prom small enough) */
+  routeInfoServed(): boolean;
+  /** Starts a pass of the serial loop (the one that reloads when a tidy is due). */
+  kick(): void;
+}
+
+/** The running worker's idle spares, the names of the next ones, and the reload that renames routes on spares. */
+export class SparePool {
+  /** Idle spare backends the running worker declares, and the last spare number used. */
+  spares: string[] = [];
+  spareSeq = 0;
+  /** A reload to write routes on spares under their own names is due (see scheduleTidy). */
+  tidyDue = false;
+  private tidyTimer?: NodeJS.Timeout;
+  private tidySince = 0;
+
+  constructor(private readonly opts: SparePoolOptions) {}
+
+  /**
+   * Gives each new route that fits a spare one of the running worker's idle spares; returns their names.
+   * `applied` is what HAProxy holds now, by route key.
+   */
+  takeSpares(backends: Backend[], hosts: Map<string, string>, applied: Map<string, Backend>): Set<string> {
+    const taken = new Set<string>();
+    // While HAProxy serves `/routes` (a file it reads when it loads, see ROUTE_INFO_MAX_BYTES) a new route
+    // reloads, so that `/routes` names it once it is served; past that size spares carry new routes.
+    if (this.opts.routeInfoServed()) return taken;
+    const renamed = new Map<string, string>();
+    let free = 0;
+    for (const b of backends) {
+      if (applied.has(b.key) || !fitsSpare(b, this.opts.slotsPerBackend)) continue;
+      if (free >= this.spares.length) break;
+      renamed.set(b.name, this.spares[free]);
+      b.name = this.spares[free++];
+      taken.add(b.name);
+    }
+    if (renamed.size) for (const [h, be] of hosts) if (renamed.has(be)) hosts.set(h, renamed.get(be)!);
+    return taken;
+  }
+
+  /** Names for the spares of the next configuration: never used before by this HAProxy. */
+  newSpares(routeBackends: number): string[] {
+    return Array.from({ length: spareCount(routeBackends) }, () => `${SPARE_PREFIX}${++this.spareSeq}`);
+  }
+
+  /** A reload declared `spares`: every route is under its own name again. */
+  reloaded(spares: string[]): void {
+    this.spares = spares;
+    this.tidyDue = false;
+    clearTimeout(this.tidyTimer);
+    this.tidyTimer = undefined;
+  }
+
+  /** New routes took the spares `taken` without a reload. */
+  taken(taken: Set<string>): void {
+    this.spares = this.spares.filter((n) => !taken.has(n));
+    this.scheduleTidy();
+  }
+
+  /** No tidy reload is asked for any more. */
+  stopTimer(): void {
+    clearTimeout(this.tidyTimer);
+  }
+
+  /**
+   * With router metrics on, routes on spares are written under their own names (their metrics' `proxy`
+   * label) by a reload a little after the last one was taken; without, their names are seen nowhere.
+   */
+  private scheduleTidy(): void {
+    if (this.opts.ports.metricsPort === undefined) return;
+    // Put off while routes keep coming, but not for long.
+    if (this.tidyTimer && Date.now() - this.tidySince > TIDY_AT_MOST_MS) return;
+    if (!this.tidyTimer) this.tidySince = Date.now();
+    clearTimeout(this.tidyTimer);
+    this.tidyTimer = setTimeout(() => {
+      this.tidyTimer = undefined;
+      this.tidyDue = true;
+      this.opts.kick();
+    }, TIDY_AFTER_MS);
+    this.tidyTimer.unref();
+  }
 }

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import { cachedJson, type RoutingTable } from '../table.ts';
 import type { Backend } from './slots.ts';
+import { NewestFileWriter } from '../../files/newest-file-writer.ts';
 
 const VERSION = 1;
 
@@ -39,5 +40,29 @@ export function readState(file: string): RouterState | undefined {
     return s;
   } catch {
     return undefined;
+  }
+}
+
+/** Saves the model after passes (off the event loop, see NewestFileWriter), keeping what it rendered last. */
+export class StateSaver {
+  /** JSON of the routes and backends in the saved model, by object (see renderState) */
+  readonly stateJson = new WeakMap<object, string>();
+  private readonly writer: NewestFileWriter;
+  /** the table the saved model was written with */
+  savedTable?: RoutingTable;
+
+  constructor(file: string, onError: (err: Error) => void) {
+    this.writer = new NewestFileWriter(file, { mode: 0o600, onError });
+  }
+
+  save(state: RouterState): void {
+    this.savedTable = state.table;
+    // Rendered when written: of the models handed over while one is written only the newest is rendered.
+    this.writer.write(() => renderState(state, this.stateJson));
+  }
+
+  /** Resolves once the newest model handed over is in the file (or its write failed). */
+  flush(): Promise<void> {
+    return this.writer.flush();
   }
 }
