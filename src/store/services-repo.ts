@@ -120,7 +120,8 @@ export class ServicesRepo {
   async update(projectId: string, id: string, expectedVersion: number, spec: ServiceSpec, status?: ServiceStatusPatch): Promise<ServiceRecord> {
     const now = new Date().toISOString();
     const { open, secrets } = splitSecrets(spec);
-    const res = await this.db
+    // The row as written comes back with the update (one round trip, not a second read).
+    const row = await this.db
       .updateTable('services')
       .set({
         name: spec.name,
@@ -133,12 +134,13 @@ export class ServicesRepo {
       .where('project_id', '=', projectId)
       .where('id', '=', id)
       .where('version', '=', expectedVersion)
+      .returningAll()
       .executeTakeFirst();
-    if (Number(res.numUpdatedRows) === 0) {
+    if (!row) {
       await this.get(projectId, id);
       throw new VersionConflictError(`service '${id}' was modified concurrently; retry`);
     }
-    return this.get(projectId, id);
+    return this.toRecord(row);
   }
 
   private statusColumns(p: ServiceStatusPatch, now: string): Partial<Database['services']> {
