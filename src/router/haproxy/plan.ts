@@ -33,6 +33,10 @@ export function planSlots(backends: Backend[], next: Map<string, Backend>, appli
     if (!prev || prev.name !== b.name || prev.slotCount !== b.slotCount) plan.moved = true;
     // The running worker knows the backend by the name it loaded; a reload may give it its own name.
     const running = prev?.name ?? b.name;
+    // Make before break: a backend's slots that take traffic change before those that stop taking it. HAProxy
+    // serves requests on its other threads while the Runtime API runs a line of commands, so a slot put in
+    // drain before its replacement is ready would leave a moment with no server (a 503).
+    const breaking: { now: string[]; afterReload: string[] } = { now: [], afterReload: [] };
     for (let i = 0; i < Math.max(b.slots.length, prev?.slots.length ?? 0); i++) {
       const was = prev?.slots[i] ?? FREE_SLOT;
       const will = b.slots[i] ?? FREE_SLOT;
@@ -45,12 +49,16 @@ export function planSlots(backends: Backend[], next: Map<string, Backend>, appli
       const cmds = slotCommands(target, was, will);
       // The access log names the endpoint a slot carries: the map learns it before the slot takes traffic.
       if (opts.endpointsMap && b.mode === 'http' && was.endpoint?.id !== will.endpoint?.id && will.endpoint) cmds.unshift(endpointMapCommand(opts.endpointsMap, target, will.endpoint.id));
-      (inRunning ? plan.now : plan.afterReload).push(...cmds);
+      const takesTraffic = will.endpoint !== undefined && will.state === 'ready';
+      if (takesTraffic) (inRunning ? plan.now : plan.afterReload).push(...cmds);
+      else (inRunning ? breaking.now : breaking.afterReload).push(...cmds);
       const loc = `${b.name}/${server}`;
       if (will.removed && !was.removed) plan.newlyDraining.push([loc, will.endpoint!.id]);
       // An endpoint back in the table before its drain ended serves again from the same slot.
       if (!will.removed) plan.serving.push(loc);
     }
+    plan.now.push(...breaking.now);
+    plan.afterReload.push(...breaking.afterReload);
   }
   for (const [key, prev] of applied) {
     if (next.has(key)) continue;
