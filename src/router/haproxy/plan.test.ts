@@ -6,7 +6,7 @@ import type { Endpoint, Route } from '../table.ts';
 
 const ep = (id: string, port: number): Endpoint => ({ id, host: '127.0.0.1', port, weight: 1 });
 const route = (endpoints: Endpoint[]): Route => ({ key: 'p/web/http', hosts: ['web.test'], project: 'p', service: 'web', portName: 'http', protocol: 'HTTP', endpoints, maintenance: false });
-const backend = (r: Route, prev: Backend | undefined): Backend => ({ key: r.key, name: 'be_web', mode: 'http', balance: ['balance roundrobin'], route: r, hosts: r.hosts, slotCount: 4, slots: assignSlots(prev?.slots ?? [], r) });
+const backend = (r: Route, prev: Backend | undefined): Backend => ({ key: r.key, name: 'be_web', mode: 'http', balance: ['balance roundrobin'], route: r, hosts: r.hosts, maintenance: false, access: { userlists: [], rules: [] }, slotCount: 4, slots: assignSlots(prev?.slots ?? [], r) });
 
 test('a slot that takes traffic is made ready before the one it replaces drains (make before break)', () => {
   const before = backend(route([ep('one', 9001)]), undefined);
