@@ -111,7 +111,9 @@ export class VolumeStorage {
    */
   async sweep(knownUids: Set<string>, knownBackups: Set<string>, minAgeMs = 10 * 60_000): Promise<string[]> {
     const removed: string[] = [];
-    const old = (p: string) => Date.now() - (fs.statSync(p, { throwIfNoEntry: false })?.mtimeMs ?? 0) >= minAgeMs;
+    // Whole milliseconds, as Date.now() counts them: a file written within the current millisecond has an mtime
+    // up to a millisecond past Date.now(), and is still untouched for 0 ms.
+    const old = (p: string) => Date.now() - Math.floor(fs.statSync(p, { throwIfNoEntry: false })?.mtimeMs ?? 0) >= minAgeMs;
     for (const name of listDir(this.volumesRoot)) {
       if (knownUids.has(name) || !old(path.join(this.volumesRoot, name))) continue;
       await fs.promises.rm(path.join(this.volumesRoot, name), { recursive: true, force: true });
