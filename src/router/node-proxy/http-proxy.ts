@@ -13,6 +13,7 @@ import { evaluate } from '../access.ts';
 import { matchesPin } from '../split.ts';
 import { pages } from './pages.ts';
 import type { RouteMetrics } from './route-metrics.ts';
+import type { InFlight } from './in-flight.ts';
 import { accessRequest } from './access-request.ts';
 import { hashKeyOf, lookup, originOf, type CompiledRoute } from './routes.ts';
 import { HOP_BY_HOP, IDEMPOTENT, answer, authorityOf, hasBody, headerOf, isTls } from './request.ts';
@@ -47,7 +48,7 @@ export class HttpProxy {
   /** `inflight`: requests in flight per endpoint id, shared with TCP routes. */
   constructor(
     private readonly opts: HttpProxyOptions,
-    private readonly inflight: Map<string, number>,
+    private readonly inflight: InFlight,
     private readonly metrics: RouteMetrics,
     private readonly router: RouterPorts,
   ) {}
@@ -166,14 +167,7 @@ export class HttpProxy {
 
   private forward(req: http.IncomingMessage, res: http.ServerResponse, compiled: CompiledRoute, ep: Endpoint, headers: http.OutgoingHttpHeaders, mayRetry: boolean, started: number): void {
     if (compiled.route.protocol === 'HTTP/2') return this.forwardH2(req, res, compiled, ep, headers, mayRetry, started);
-    this.inflight.set(ep.id, (this.inflight.get(ep.id) ?? 0) + 1);
-    let done = false;
-    const finish = () => {
-      if (done) return;
-      done = true;
-      this.inflight.set(ep.id, (this.inflight.get(ep.id) ?? 1) - 1);
-      if (this.inflight.get(ep.id) === 0) this.inflight.delete(ep.id);
-    };
+    const finish = this.inflight.begin(ep.id);
     const bodyless = !hasBody(req);
     let clientGone = false;
     let controller: Dispatcher.DispatchController | undefined;
@@ -265,15 +259,7 @@ export class HttpProxy {
 
   /** An `HTTP/2` route: the request goes to the endpoint as h2c, whatever the client spoke. */
   private forwardH2(req: http.IncomingMessage, res: http.ServerResponse, compiled: CompiledRoute, ep: Endpoint, headers: http.OutgoingHttpHeaders, mayRetry: boolean, started: number): void {
-    this.inflight.set(ep.id, (this.inflight.get(ep.id) ?? 0) + 1);
-    let done = false;
-    const finish = () => {
-      if (done) return;
-      done = true;
-      const n = (this.inflight.get(ep.id) ?? 1) - 1;
-      if (n > 0) this.inflight.set(ep.id, n);
-      else this.inflight.delete(ep.id);
-    };
+    const finish = this.inflight.begin(ep.id);
     const h2headers: http2.OutgoingHttpHeaders = { ':method': req.method ?? 'GET', ':path': req.url ?? '/', ':scheme': 'http', ':authority': String(headers.host ?? '') };
     for (const [k, v] of Object.entries(headers)) if (k !== 'host' && v !== undefined) h2headers[k] = v;
     const bodyless = !hasBody(req);

@@ -17,6 +17,7 @@ import { TcpRoutes } from './tcp-routes.ts';
 import { Certificates, createTlsServer, tlsConnection } from './tls-front.ts';
 import { proxyUpgrade } from './websocket.ts';
 import { listen } from './listen.ts';
+import { InFlight } from './in-flight.ts';
 
 export interface NodeRouterOptions {
   host: string;
@@ -52,7 +53,7 @@ export class NodeRouter implements Router {
   /** Hosts of `tlsPassthrough` routes → their route (sharing the HTTP route's balancer). */
   private passthrough = new Map<string, CompiledRoute>();
   /** Requests (and TCP connections) in flight per endpoint id. */
-  private readonly inflight = new Map<string, number>();
+  private readonly inflight = new InFlight();
   private readonly sockets = new Set<net.Socket>();
   private readonly metrics = new RouteMetrics();
   private metricsServer?: http.Server;
@@ -66,7 +67,7 @@ export class NodeRouter implements Router {
     const proxy = (this.proxy = new HttpProxy(opts, this.inflight, this.metrics, this));
     this.server = http.createServer({ keepAlive: true }, (req, res) => proxy.handle(req, res));
     this.serve(this.server);
-    this.tcp = new TcpRoutes(opts, this.inflight, (id) => this.inFlight(id), this.sockets, this.metrics);
+    this.tcp = new TcpRoutes(opts, this.inflight, this.sockets, this.metrics);
   }
 
   /** Wires a listening server (plain, or TLS with HTTP/2) to the proxy. */
@@ -136,19 +137,19 @@ export class NodeRouter implements Router {
   }
 
   inFlight(endpointId: string): number {
-    return this.inflight.get(endpointId) ?? 0;
+    return this.inflight.of(endpointId);
   }
 
   /** Requests in flight per endpoint id, every endpoint with any (for a control plane in another process). */
   inFlightCounts(): Map<string, number> {
-    return new Map([...this.inflight].filter(([, n]) => n > 0));
+    return this.inflight.all();
   }
 
   setTable(table: RoutingTable): void {
     this.table = table;
     this.metrics.retain(table.routes.map((r) => r.key));
     this.tcp.setTable(table);
-    const { routes, live } = compileRoutes(table.routes, this.proxy.routes, (id) => this.inFlight(id));
+    const { routes, live } = compileRoutes(table.routes, this.proxy.routes, this.inflight.of);
     this.proxy.routes = routes;
     this.passthrough = new Map([...routes].filter(([, c]) => c.route.tlsPassthrough === true));
     this.proxy.retain(live);

@@ -7,6 +7,7 @@ import type { Endpoint, Route, RoutingTable } from '../table.ts';
 import { TcpPortAllocator, tcpPortsFile, type TcpPortRange } from '../tcp-ports.ts';
 import { Balancer } from './balancer.ts';
 import type { RouteMetrics } from './route-metrics.ts';
+import type { InFlight } from './in-flight.ts';
 import { sameEndpoints, type CompiledRoute } from './routes.ts';
 import { listen } from './listen.ts';
 
@@ -36,8 +37,7 @@ export class TcpRoutes {
   /** `inflight`: requests (and connections) in flight per endpoint id, shared with the HTTP proxy. */
   constructor(
     private readonly opts: TcpRoutesOptions,
-    private readonly inflight: Map<string, number>,
-    private readonly inFlight: (id: string) => number,
+    private readonly inflight: InFlight,
     private readonly sockets: Set<net.Socket>,
     private readonly metrics: RouteMetrics,
   ) {
@@ -106,7 +106,7 @@ export class TcpRoutes {
       const had = this.tcp.get(key);
       const prev = had?.current;
       const same = prev && sameEndpoints(prev.route.endpoints, route.endpoints) && prev.route.loadBalancing?.mode === route.loadBalancing?.mode;
-      const current: CompiledRoute = same ? { route, balancer: prev.balancer } : { route, balancer: new Balancer(route.endpoints, route.loadBalancing?.mode ?? 'roundRobin', this.inFlight) };
+      const current: CompiledRoute = same ? { route, balancer: prev.balancer } : { route, balancer: new Balancer(route.endpoints, route.loadBalancing?.mode ?? 'roundRobin', this.inflight.of) };
       if (had) {
         had.current = current;
         continue;
@@ -139,15 +139,7 @@ export class TcpRoutes {
     if (route.maintenance) return void client.destroy();
     const attempt = (ep: Endpoint | undefined, mayRetry: boolean) => {
       if (!ep || client.destroyed) return void client.destroy();
-      this.inflight.set(ep.id, (this.inflight.get(ep.id) ?? 0) + 1);
-      let released = false;
-      const release = () => {
-        if (released) return;
-        released = true;
-        const n = (this.inflight.get(ep.id) ?? 1) - 1;
-        if (n > 0) this.inflight.set(ep.id, n);
-        else this.inflight.delete(ep.id);
-      };
+      const release = this.inflight.begin(ep.id);
       const up = net.connect({ host: ep.host, port: ep.port });
       let connected = false;
       up.once('connect', () => {
