@@ -16,6 +16,7 @@ import path from 'node:path';
 import { HaproxyRouter } from '../src/router/haproxy/haproxy-router.ts';
 import { cliCommand, parseShowProc } from '../src/router/haproxy/runtime-api.ts';
 import type { Endpoint, Route } from '../src/router/table.ts';
+import { requestLoad } from './support/platform.ts';
 
 interface Backend {
   id: string;
@@ -102,26 +103,8 @@ describe('HAProxy adopted across control planes', () => {
     const pid = first.masterPid;
     assert.ok(pid > 0 && !first.adopted);
 
-    const keep = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    const stats = { ok: 0, failed: 0, errors: [] as string[], stop: false, bodies: new Set<string>() };
-    const loop = async (agent: http.Agent | false) => {
-      while (!stats.stop) {
-        try {
-          const r = await get(port, 'a.test', agent);
-          if (r.status === 200) {
-            stats.ok++;
-            stats.bodies.add(r.body);
-          } else {
-            stats.failed++;
-            stats.errors.push(`${r.status} ${r.body.slice(0, 80)}`);
-          }
-        } catch (err) {
-          stats.failed++;
-          stats.errors.push((err as Error).message);
-        }
-      }
-    };
-    const done = Promise.all([loop(keep), loop(false)]);
+    const load = requestLoad(port, 'a.test');
+    const { stats } = load;
     try {
       await until('requests before', () => stats.ok > 50);
       await first.detach();
@@ -141,9 +124,7 @@ describe('HAProxy adopted across control planes', () => {
       await until('requests after the change', () => stats.ok > from + 50);
       assert.equal((await get(port, 'a.test', false)).body, 'two');
     } finally {
-      stats.stop = true;
-      await done;
-      keep.destroy();
+      await load.stop();
     }
     assert.equal(stats.failed, 0, stats.errors.slice(0, 5).join(' | '));
     assert.ok(alive(pid), 'never restarted');

@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { HaproxyRouter } from '../src/router/haproxy/haproxy-router.ts';
 import type { Endpoint, Route } from '../src/router/table.ts';
+import { requestLoad } from './support/platform.ts';
 
 const SWAPS = 60;
 const LOOPS = 4;
@@ -43,41 +44,13 @@ const route = (e: (typeof servers)[number]): Route => {
   return { key: 'p/swap/web', hosts: ['swap.test'], project: 'p', service: 'swap', portName: 'web', protocol: 'HTTP', endpoints: [endpoint], maintenance: false };
 };
 
-function get(port: number, agent: http.Agent): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/', headers: { host: 'swap.test' }, agent }, (res) => {
-      let body = '';
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-  });
-}
-
 test(`a route's only endpoint replaced ${SWAPS} times under load: no request fails`, async () => {
   router = new HaproxyRouter({ host: '127.0.0.1', port: 0, dataDir });
   router.setTable({ routes: [route(servers[0]!)] });
   await router.start();
   const port = router.address().httpPort;
-  const stats = { ok: 0, failed: 0, errors: [] as string[], stop: false, bodies: new Set<string>() };
-  const agents = Array.from({ length: LOOPS }, () => new http.Agent({ keepAlive: true, maxSockets: 1 }));
-  const loops = agents.map(async (agent) => {
-    while (!stats.stop) {
-      try {
-        const r = await get(port, agent);
-        if (r.status === 200) {
-          stats.ok++;
-          stats.bodies.add(r.body);
-        } else {
-          stats.failed++;
-          stats.errors.push(`${r.status} ${r.body.slice(0, 60)}`);
-        }
-      } catch (err) {
-        stats.failed++;
-        stats.errors.push((err as Error).message);
-      }
-    }
-  });
+  const load = requestLoad(port, 'swap.test', { keptAlive: LOOPS, fresh: 0 });
+  const { stats } = load;
   try {
     for (let i = 1; i <= SWAPS; i++) {
       router.setTable({ routes: [route(servers[i % servers.length]!)] });
@@ -88,11 +61,9 @@ test(`a route's only endpoint replaced ${SWAPS} times under load: no request fai
       while (stats.ok < from + 20 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
     }
   } finally {
-    stats.stop = true;
-    await Promise.all(loops);
-    for (const a of agents) a.destroy();
+    await load.stop();
   }
   assert.ok(stats.ok > SWAPS * 20, `requests served: ${stats.ok}`);
-  assert.deepEqual([...stats.bodies].sort(), ['one', 'three', 'two']);
+  assert.deepEqual([...stats.seen.keys()].sort(), ['one', 'three', 'two']);
   assert.equal(stats.failed, 0, `${stats.failed} failed: ${stats.errors.slice(0, 5).join(' | ')}`);
 });

@@ -331,17 +331,27 @@ export async function api(p: RunningPlatform, method: string, pathname: string, 
  * ones side by side; counts answers by the app's `message` and every failure with its reason.
  */
 export function routerLoad(p: RunningPlatform, host: string) {
-  const keep = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  return requestLoad(p.routerPort, host, { label: (body) => JSON.parse(body).message as string });
+}
+
+/**
+ * Requests to 127.0.0.1:`port` for `host` until stopped: `keptAlive` loops each on a connection of its own kept
+ * alive, and `fresh` loops each opening a connection per request. A 200 is counted under `label(body)` (the
+ * body itself by default), anything else as a failure with its reason.
+ */
+export function requestLoad(port: number, host: string, opts: { keptAlive?: number; fresh?: number; label?: (body: string) => string } = {}) {
+  const agents = Array.from({ length: opts.keptAlive ?? 1 }, () => new http.Agent({ keepAlive: true, maxSockets: 1 }));
+  const label = opts.label ?? ((body: string) => body);
   const stats = { ok: 0, failed: 0, seen: new Map<string, number>(), stop: false, errors: [] as string[] };
   const one = (agent: http.Agent | false) =>
     new Promise<void>((resolve) => {
-      const req = http.get({ host: '127.0.0.1', port: p.routerPort, path: '/', headers: { host }, agent }, (res) => {
+      const req = http.get({ host: '127.0.0.1', port, path: '/', headers: { host }, agent }, (res) => {
         let body = '';
         res.on('data', (c) => (body += c));
         res.on('end', () => {
           if (res.statusCode === 200) {
             stats.ok++;
-            const m = JSON.parse(body).message as string;
+            const m = label(body);
             stats.seen.set(m, (stats.seen.get(m) ?? 0) + 1);
           } else {
             stats.failed++;
@@ -359,13 +369,13 @@ export function routerLoad(p: RunningPlatform, host: string) {
   const loop = async (agent: http.Agent | false) => {
     while (!stats.stop) await one(agent);
   };
-  const done = Promise.all([loop(keep), loop(false)]);
+  const done = Promise.all([...agents.map(loop), ...Array.from({ length: opts.fresh ?? 1 }, () => loop(false))]);
   return {
     stats,
     async stop() {
       stats.stop = true;
       await done;
-      keep.destroy();
+      for (const a of agents) a.destroy();
     },
   };
 }
