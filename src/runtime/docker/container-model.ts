@@ -51,6 +51,17 @@ export function localOnly(image: string): boolean {
 }
 /** A create refused because a container of that name exists (Podman answers a race for the name with a 500). */
 export const isNameTaken = (err: unknown): boolean => statusOf(err) === 409 || /name .* is already in use/i.test(String((err as Error)?.message));
+/**
+ * A start that Podman reports as failed because the container's process exited before Podman read its
+ * cgroup (`read /proc/<pid>/cgroup: no such process`, a 500): the process did run. Podman before 4.4 treats
+ * that ESRCH as an error (containers/podman#16383, fixed by #16504); the container is there, exited.
+ */
+export const isExitedDuringStart = (err: unknown): boolean => statusOf(err) === 500 && /\/proc\/\d+\/cgroup: no such process/i.test(String((err as Error)?.message));
+/**
+ * A forced removal Podman refuses for a container whose process has just exited and which it has not yet
+ * cleaned up (`container state improper: stopped`, a 500): the same removal succeeds a moment later.
+ */
+export const isSettlingExit = (err: unknown): boolean => statusOf(err) === 500 && /container state improper/i.test(String((err as Error)?.message));
 /** A create refused because the engine does not hold the image. */
 export const isMissingImage = (err: unknown): boolean => statusOf(err) === 404 && /image/i.test(String((err as Error)?.message));
 

@@ -20,7 +20,7 @@ import { engineMounts, removeEngineVolume } from './engine-volumes.ts';
 import { tarOfFiles } from './tar.ts';
 import { InstanceWatch, SingleFlight } from '../instance-watch.ts';
 import { ImagePuller } from './image-pull.ts';
-import { APP_DIR, HOST, LABEL, allocatePort, checkFiles, connectionOptions, isGone, isMissingImage, isNameTaken, localOnly, observedOf, statusOf } from './container-model.ts';
+import { APP_DIR, HOST, LABEL, allocatePort, checkFiles, connectionOptions, isExitedDuringStart, isGone, isMissingImage, isNameTaken, isSettlingExit, localOnly, observedOf, statusOf } from './container-model.ts';
 
 export { connectionOptions };
 
@@ -172,7 +172,9 @@ export class DockerDriver implements RuntimeDriver {
     }
     try {
       if (spec.files.length) await container.putArchive(tarOfFiles(spec.files), { path: '/' });
-      await container.start();
+      await container.start().catch((err) => {
+        if (!isExitedDuringStart(err)) throw err;
+      });
     } catch (err) {
       await container.remove({ force: true }).catch(() => {});
       throw err;
@@ -345,10 +347,17 @@ export class DockerDriver implements RuntimeDriver {
     if (!obs) return void this.watcher.forget(id);
     if (obs.state !== 'exited') throw new Error(`instance ${id} still runs: stop it first`);
     await this.output.keep(id).catch((err: Error) => this.opts.logger?.warn({ id, err: err.message }, 'could not keep the logs of a removed container'));
-    try {
-      await this.docker.getContainer(id).remove({ force: true, v: true });
-    } catch (err) {
-      if (statusOf(err) !== 404 && statusOf(err) !== 409) throw err; // 409: removal already in progress
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.docker.getContainer(id).remove({ force: true, v: true });
+      } catch (err) {
+        if (isSettlingExit(err) && attempt < 20) {
+          await sleep(50);
+          continue;
+        }
+        if (statusOf(err) !== 404 && statusOf(err) !== 409) throw err; // 409: removal already in progress
+      }
+      break;
     }
     fs.rmSync(path.join(this.evictedDir, id), { force: true });
     this.storageCheckedAt.delete(id);
