@@ -69,13 +69,33 @@ for (const dbId of SUPPORTED_DATABASES) {
       try {
         const rs: ReleaseSpec = { processes: { web: ['/bin/sh', '-c', 'node s.js'] }, env: { A: 'secret-a' }, files: {}, ports: [], healthChecks: [], gracePeriodSeconds: 30, plan: 'nf-compute-20' };
         const made = await Promise.all(
-          Array.from({ length: 5 }, (_, i) => store.releases.append('p/web', { ...rs, env: { A: String(i) } }, hashReleaseSpec(rs), { id: (n) => `p-web-r${n}-${i}` })),
+          Array.from({ length: 5 }, (_, i) => store.releases.append('p/web', { ...rs, env: { A: String(i) } }, hashReleaseSpec(rs), { prefix: 'p-web-r' })),
         );
         assert.deepEqual(made.map((r) => r.number).sort(), [1, 2, 3, 4, 5]);
+        // The id is made from the number in the same statement: each writer's id names the number it got.
+        assert.deepEqual(made.map((r) => r.id), made.map((r) => `p-web-r${r.number}`));
+        assert.deepEqual(made.map((r) => r.spec.env.A), ['0', '1', '2', '3', '4']);
         const listed = await store.releases.list('p/web');
         assert.deepEqual(listed.map((r) => r.number), [5, 4, 3, 2, 1]);
         const raw = await store.db.selectFrom('releases').select('secrets').execute();
         assert.ok(raw.every((r) => !r.secrets.includes('secret-a')));
+      } finally {
+        await cleanup();
+      }
+    });
+
+    it('numbers rollouts per service without gaps, even when begun concurrently, each id naming its number', async () => {
+      const { store, cleanup } = await openTestStore(dbId);
+      try {
+        const begun = await Promise.all(
+          Array.from({ length: 5 }, (_, i) => store.rollouts.begin({ serviceKey: 'p/web', fromReleaseId: null, toReleaseId: `p--web--r${i + 1}`, kind: 'deploy', strategy: 'rolling', deadlineAt: new Date(Date.now() + 60_000).toISOString() })),
+        );
+        assert.deepEqual(begun.map((r) => r.number).sort(), [1, 2, 3, 4, 5]);
+        assert.deepEqual(begun.map((r) => r.id), begun.map((r) => `p--web--rollout-${r.number}`));
+        const listed = await store.rollouts.list('p/web');
+        assert.deepEqual(listed.map((r) => [r.number, r.toReleaseId]), begun.map((r) => [r.number, r.toReleaseId]).sort((a, b) => Number(b[0]) - Number(a[0])));
+        const other = await store.rollouts.begin({ serviceKey: 'p/api', fromReleaseId: null, toReleaseId: 'p--api--r1', kind: 'deploy', strategy: 'rolling', deadlineAt: new Date().toISOString() });
+        assert.equal(other.number, 1, 'numbers are per service');
       } finally {
         await cleanup();
       }
@@ -86,8 +106,8 @@ for (const dbId of SUPPORTED_DATABASES) {
       try {
         const rs: ReleaseSpec = { processes: { web: [] }, env: { TOKEN: 'snapshot-secret' }, files: {}, ports: [], healthChecks: [], gracePeriodSeconds: 30, plan: 'nf-compute-20' };
         const made = { name: 'web', billing: { deploymentPlan: 'nf-compute-20' }, deployment: { instances: 1, internal: { id: 'web', buildId: 'b1' } }, runtimeEnvironment: { TOKEN: 'snapshot-secret' }, buildArguments: { NPM_TOKEN: 'snapshot-build-secret' } };
-        const rel = await store.releases.append('p/web', rs, hashReleaseSpec(rs), { id: (n) => `p-web-r${n}` }, made);
-        const legacy = await store.releases.append('p/web', rs, hashReleaseSpec(rs), { id: (n) => `p-web-r${n}` });
+        const rel = await store.releases.append('p/web', rs, hashReleaseSpec(rs), { prefix: 'p-web-r' }, made);
+        const legacy = await store.releases.append('p/web', rs, hashReleaseSpec(rs), { prefix: 'p-web-r' });
         assert.deepEqual((await store.releases.get(rel.id)).serviceSpec, made);
         assert.equal((await store.releases.get(legacy.id)).serviceSpec, undefined, 'a release made without one has none');
         const raw = await store.db.selectFrom('releases').select(['service_spec', 'service_secrets']).execute();

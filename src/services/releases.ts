@@ -75,14 +75,18 @@ export class ReleasesService {
   async refresh(svc: ServiceRecord, opts: { previous?: ServiceSpec; cause?: string } = {}): Promise<ReleaseRecord | undefined> {
     if (svc.kind === 'build') return undefined;
     const key = serviceKey(svc.projectId, svc.id);
-    const target = svc.targetReleaseId ? await this.store.releases.find(svc.targetReleaseId) : undefined;
-    if (target && opts.previous && sameShape(opts.previous, svc.spec)) return target;
-    const source = await this.resolveSource(svc);
+    const targetRead = svc.targetReleaseId ? this.store.releases.find(svc.targetReleaseId) : Promise.resolve(undefined);
+    if (opts.previous && sameShape(opts.previous, svc.spec)) {
+      const target = await targetRead;
+      if (target) return target;
+    }
+    // The target, the source and what secret groups give are read at once: three reads, one wait.
+    const [target, source, inherited] = await Promise.all([targetRead, this.resolveSource(svc), this.inherited?.forRelease(svc)]);
     if (!source) {
       this.signals.serviceChanged(key);
       return undefined;
     }
-    const spec = deriveReleaseSpec(svc.spec, source, await this.inherited?.forRelease(svc));
+    const spec = deriveReleaseSpec(svc.spec, source, inherited);
     // Compared with the target, not the newest release: after a rollback the spec describes the target.
     if (target && hashReleaseSpec(withoutRestart(target.spec)) === hashReleaseSpec(spec)) return target;
     return this.release(svc, spec, 'deploy', `release {n} created${opts.cause ? ` (${opts.cause})` : ''}`, undefined, { cause: opts.cause });
@@ -128,7 +132,7 @@ export class ReleasesService {
     const same = target && hashReleaseSpec(withoutRestart(target.spec)) === hashReleaseSpec(spec);
     const next = same ? { ...spec, restartedAt: new Date().toISOString() } : spec;
     const key = serviceKey(svc.projectId, svc.id);
-    const rel = await this.store.releases.append(key, next, hashReleaseSpec(next), { id: (n) => `${svc.projectId}--${svc.id}--r${n}` }, svc.spec);
+    const rel = await this.store.releases.append(key, next, hashReleaseSpec(next), { prefix: `${svc.projectId}--${svc.id}--r` }, svc.spec);
     await this.store.events.append({ projectId: svc.projectId, serviceId: svc.id, kind: 'release', reason: 'Created', message: `release ${rel.number} created${same ? ` (redeploy of release ${target.number})` : ''}` });
     return this.moveTo(svc, rel, same ? 'restart' : 'deploy', undefined, how);
   }
@@ -142,9 +146,11 @@ export class ReleasesService {
 
   private async release(svc: ServiceRecord, spec: ReleaseSpec, kind: RolloutKind, message: string, how?: { strategy: string; options?: RolloutOptions }, extra: { snapshot?: ServiceSpec; cause?: string } = {}): Promise<ReleaseRecord> {
     const key = serviceKey(svc.projectId, svc.id);
-    const rel = await this.store.releases.append(key, spec, hashReleaseSpec(spec), { id: (n) => `${svc.projectId}--${svc.id}--r${n}` }, extra.snapshot ?? svc.spec);
-    await this.moveTo(svc, rel, kind, extra.cause, how);
-    await this.store.events.append({ projectId: svc.projectId, serviceId: svc.id, kind: 'release', reason: 'Created', message: message.replace('{n}', String(rel.number)) });
+    const rel = await this.store.releases.append(key, spec, hashReleaseSpec(spec), { prefix: `${svc.projectId}--${svc.id}--r` }, extra.snapshot ?? svc.spec);
+    await Promise.all([
+      this.moveTo(svc, rel, kind, extra.cause, how),
+      this.store.events.append({ projectId: svc.projectId, serviceId: svc.id, kind: 'release', reason: 'Created', message: message.replace('{n}', String(rel.number)) }),
+    ]);
     return rel;
   }
 
@@ -162,8 +168,10 @@ export class ReleasesService {
       options: how?.options,
       deadlineAt: this.deadline(),
     });
-    await this.store.services.setStatus(svc.projectId, svc.id, { targetReleaseId: rel.id, deployStatus: 'IN_PROGRESS', deployReason: 'DEPLOYING', deployMessage: message ?? null });
-    await this.store.rollouts.event(rollout.id, `${kind} to release ${rel.number} started (${rollout.strategy})${message ? `: ${message}` : ''}`);
+    await Promise.all([
+      this.store.services.setStatus(svc.projectId, svc.id, { targetReleaseId: rel.id, deployStatus: 'IN_PROGRESS', deployReason: 'DEPLOYING', deployMessage: message ?? null }),
+      this.store.rollouts.event(rollout.id, `${kind} to release ${rel.number} started (${rollout.strategy})${message ? `: ${message}` : ''}`),
+    ]);
     this.signals.serviceChanged(key);
     return rollout;
   }

@@ -84,12 +84,12 @@ export class ServiceCatalog {
       }
       return;
     }
-    const ref = await this.store.services.find(projectId, sourceId);
+    // The source service and the pinned build are read at once (two reads, one wait), and checked in order.
+    const [ref, b] = await Promise.all([this.store.services.find(projectId, sourceId), internal.buildId ? this.store.builds.find(internal.buildId) : undefined]);
     if (!ref || ref.kind === 'deployment') {
       throw ValidationError.one('deployment.internal.id', 'exists', `no build or combined service '${internal.id}' in project '${projectId}'`);
     }
     if (internal.buildId) {
-      const b = await this.store.builds.get(internal.buildId).catch(() => undefined);
       if (!b || b.serviceId !== internal.id || b.projectId !== projectId) {
         throw ValidationError.one('deployment.internal.buildId', 'exists', `no build '${internal.buildId}' of service '${internal.id}'`);
       }
@@ -105,9 +105,9 @@ export class ServiceCatalog {
     if (scaled !== undefined) spec = { ...spec, deployment: { ...(spec.deployment ?? { instances: scaled }), instances: scaled } };
     const id = idFromName(spec.name);
     const svc = await this.store.services.create({ projectId, id, kind, spec });
-    await this.afterWrite(svc);
+    const target = await this.afterWrite(svc);
     if (kind !== 'deployment' && spec.vcsData) await this.buildTrigger.buildBranchHead(projectId, id);
-    return this.details(await this.store.services.get(projectId, id));
+    return this.details(await this.store.services.get(projectId, id), target);
   }
 
   /** Create or replace (Northflank's PUT): an existing service of the same kind is replaced whole. */
@@ -149,14 +149,16 @@ export class ServiceCatalog {
       }
       spec = { ...spec, deployment: { ...(spec.deployment ?? { instances: scaled }), instances: scaled } };
     }
-    await this.checkReferences(cur.projectId, spec);
-    await this.checkVolumeLimit(cur, spec, instancesField);
+    // Both checks read at once; their refusals keep this order.
+    for (const check of await Promise.allSettled([this.checkReferences(cur.projectId, spec), this.checkVolumeLimit(cur, spec, instancesField)])) {
+      if (check.status === 'rejected') throw check.reason;
+    }
     const scaling = (spec.deployment?.instances ?? 0) !== (cur.spec.deployment?.instances ?? 0);
     const svc = await this.store.services.update(cur.projectId, cur.id, cur.version, spec, scaling ? { deployStatus: 'IN_PROGRESS', deployReason: 'SCALING' } : undefined);
-    await this.afterWrite(svc, cur.spec);
+    const target = await this.afterWrite(svc, cur.spec);
     const sourceMoved = JSON.stringify(spec.vcsData ?? null) !== JSON.stringify(cur.spec.vcsData ?? null);
     if (cur.kind !== 'deployment' && spec.vcsData && sourceMoved) await this.buildTrigger.buildBranchHead(cur.projectId, cur.id);
-    return this.details(await this.store.services.get(cur.projectId, cur.id));
+    return this.details(await this.store.services.get(cur.projectId, cur.id), target);
   }
 
   /** A service with a volume runs at most one instance: more is refused, naming the field that asked. */
@@ -174,9 +176,11 @@ export class ServiceCatalog {
     if (problem) throw new ValidationError([problem]);
   }
 
-  private async afterWrite(svc: ServiceRecord, previous?: ServiceSpec): Promise<void> {
-    await this.releases.refresh(svc, { previous });
+  /** After a write: the release it makes (or the target it keeps), and the controller told. */
+  private async afterWrite(svc: ServiceRecord, previous?: ServiceSpec): Promise<ReleaseRecord | undefined> {
+    const target = await this.releases.refresh(svc, { previous });
     this.signals.serviceChanged(serviceKey(svc.projectId, svc.id));
+    return target;
   }
 
   async get(caller: Principal, projectId: string, serviceId: string): Promise<ServiceDetails> {
@@ -184,8 +188,9 @@ export class ServiceCatalog {
     return this.details(await this.store.services.get(projectId, serviceId));
   }
 
-  async details(svc: ServiceRecord): Promise<ServiceDetails> {
-    const release = svc.targetReleaseId ? await this.store.releases.find(svc.targetReleaseId) : undefined;
+  /** A service's answer; `known` is a release just read or made, used when it is the service's target. */
+  async details(svc: ServiceRecord, known?: ReleaseRecord): Promise<ServiceDetails> {
+    const release = !svc.targetReleaseId ? undefined : known?.id === svc.targetReleaseId ? known : await this.store.releases.find(svc.targetReleaseId);
     const lastBuild = svc.kind === 'deployment' ? undefined : (await this.store.builds.list(svc.projectId, svc.id, 1))[0];
     const policy = this.autoscaler ? autoscalePolicy(svc.spec) : undefined;
     const autoscaling = policy ? this.autoscaler!.status(svc, policy) : undefined;

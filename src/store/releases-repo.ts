@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from './schema.ts';
 import type { SecretBox } from './secret-box.ts';
 import { NotFoundError } from '../errors/errors.ts';
-import { insertWithNextNumber } from './next-number.ts';
+import { nextNumber, numberedId, retryOnNumberTaken } from './next-number.ts';
 import type { ReleaseSpec, ReleaseRecord, ReleaseSecrets } from '../domain/release.ts';
 import { joinSecrets, splitSecrets, type ServiceSecrets, type ServiceSpec } from '../domain/service.ts';
 
@@ -29,34 +29,34 @@ export class ReleasesRepo {
   }
 
   /**
-   * Append a release with the next number for the service. Numbers are allocated by reading the max and
-   * inserting under a unique constraint, retried on collision, so concurrent writers never share a number.
+   * Append a release with the next number for the service, its id `<prefix><number>`: the highest number
+   * read and the next inserted in one statement under a unique constraint, retried on collision, so
+   * concurrent writers never share a number.
    * `serviceSpec` is the service spec the release was made from, kept (secrets sealed) for rollbacks.
    */
-  async append(serviceKey: string, spec: ReleaseSpec, specHash: string, ids: { id: (n: number) => string }, serviceSpec?: ServiceSpec): Promise<ReleaseRecord> {
+  async append(serviceKey: string, spec: ReleaseSpec, specHash: string, ids: { prefix: string }, serviceSpec?: ServiceSpec): Promise<ReleaseRecord> {
     const { env, files, ...open } = spec;
     const snapshot = serviceSpec ? splitSecrets(serviceSpec) : undefined;
-    return insertWithNextNumber(
-      async () => Number((await this.db.selectFrom('releases').select((eb) => eb.fn.max('number').as('n')).where('service_id', '=', serviceKey).executeTakeFirst())?.n ?? 0),
-      async (number) => {
-        const row: Database['releases'] = {
-          id: ids.id(number),
-          service_id: serviceKey,
-          number,
-          build_id: spec.buildId ?? null,
-          image: spec.image ?? null,
-          spec_hash: specHash,
-          spec: JSON.stringify(open),
-          secrets: this.box.seal({ env, files } satisfies ReleaseSecrets),
-          service_spec: snapshot ? JSON.stringify(snapshot.open) : null,
-          service_secrets: snapshot ? this.box.seal(snapshot.secrets) : null,
-          created_at: new Date().toISOString(),
-        };
-        await this.db.insertInto('releases').values(row).execute();
-        return this.toRecord(row);
-      },
-      `releases of ${serviceKey}`,
-    );
+    const row: Omit<Database['releases'], 'id' | 'number'> = {
+      service_id: serviceKey,
+      build_id: spec.buildId ?? null,
+      image: spec.image ?? null,
+      spec_hash: specHash,
+      spec: JSON.stringify(open),
+      secrets: this.box.seal({ env, files } satisfies ReleaseSecrets),
+      service_spec: snapshot ? JSON.stringify(snapshot.open) : null,
+      service_secrets: snapshot ? this.box.seal(snapshot.secrets) : null,
+      created_at: new Date().toISOString(),
+    };
+    return retryOnNumberTaken(async () => {
+      const next = nextNumber('releases', 'service_id', serviceKey);
+      const taken = await this.db
+        .insertInto('releases')
+        .values({ ...row, number: next, id: numberedId(ids.prefix, next) })
+        .returning(['id', 'number'])
+        .executeTakeFirstOrThrow();
+      return this.toRecord({ ...row, id: taken.id, number: Number(taken.number) });
+    }, `releases of ${serviceKey}`);
   }
 
   async get(id: string): Promise<ReleaseRecord> {

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from './schema.ts';
 import { NotFoundError } from '../errors/errors.ts';
-import { insertWithNextNumber } from './next-number.ts';
+import { nextNumber, numberedId, retryOnNumberTaken } from './next-number.ts';
 import type { CanaryAnalysis, CanaryStep } from '../domain/canary.ts';
 
 /** Where a canary's analysis stands (kept with the rollout, so a restarted control plane carries on). */
@@ -82,31 +82,30 @@ export class RolloutsRepo {
     for (const prev of await this.active(r.serviceKey)) {
       await this.finish(prev.id, 'SUPERSEDED', 'superseded by a newer rollout');
     }
-    return insertWithNextNumber(
-      async () => Number((await this.db.selectFrom('rollouts').select((eb) => eb.fn.max('number').as('n')).where('service_id', '=', r.serviceKey).executeTakeFirst())?.n ?? 0),
-      async (number) => {
-        const row: Database['rollouts'] = {
-          id: `${r.serviceKey.replace('/', '--')}--rollout-${number}`,
-          service_id: r.serviceKey,
-          number,
-          from_release_id: r.fromReleaseId,
-          to_release_id: r.toReleaseId,
-          kind: r.kind,
-          strategy: r.strategy,
-          status: 'IN_PROGRESS',
-          message: null,
-          deadline_at: r.deadlineAt,
-          created_at: now,
-          finished_at: null,
-          options: r.options ? JSON.stringify(r.options) : null,
-          step_index: 0,
-          paused: 0,
-        };
-        await this.db.insertInto('rollouts').values(row).execute();
-        return toRecord(row);
-      },
-      `rollouts of ${r.serviceKey}`,
-    );
+    const row: Omit<Database['rollouts'], 'id' | 'number'> = {
+      service_id: r.serviceKey,
+      from_release_id: r.fromReleaseId,
+      to_release_id: r.toReleaseId,
+      kind: r.kind,
+      strategy: r.strategy,
+      status: 'IN_PROGRESS',
+      message: null,
+      deadline_at: r.deadlineAt,
+      created_at: now,
+      finished_at: null,
+      options: r.options ? JSON.stringify(r.options) : null,
+      step_index: 0,
+      paused: 0,
+    };
+    return retryOnNumberTaken(async () => {
+      const next = nextNumber('rollouts', 'service_id', r.serviceKey);
+      const taken = await this.db
+        .insertInto('rollouts')
+        .values({ ...row, number: next, id: numberedId(`${r.serviceKey.replace('/', '--')}--rollout-`, next) })
+        .returning(['id', 'number'])
+        .executeTakeFirstOrThrow();
+      return toRecord({ ...row, id: taken.id, number: Number(taken.number) });
+    }, `rollouts of ${r.serviceKey}`);
   }
 
   async active(serviceKey: string): Promise<RolloutRecord[]> {
