@@ -87,8 +87,15 @@ describe('addon read replicas', () => {
     const primary = await open(creds.redisMasterUrl);
     await primary.set('k', 'v');
     primary.disconnect();
-    const replica = await open(creds.redisReplicaUrl);
-    await waitFor(async () => (await replica.get('k')) === 'v', 60_000, 'the key on the replica');
+    // A replica's container is TASK_RUNNING once its process runs, before its server listens (replicas never
+    // hold up the addon's status): each attempt opens a fresh connection, as the PostgreSQL case does. (A
+    // refused connection fails ioredis' connect() with "Connection is closed." when it may not retry.)
+    const replica = await waitFor(async () => {
+      const r = await open(creds.redisReplicaUrl).catch(() => undefined);
+      if (r && (await r.get('k').catch(() => undefined)) === 'v') return r;
+      r?.disconnect();
+      return undefined;
+    }, 60_000, 'the key on the replica');
     await assert.rejects(replica.set('k', 'w'), /READONLY/);
     replica.disconnect();
   });
