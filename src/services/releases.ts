@@ -26,6 +26,25 @@ function withoutRestart(spec: ReleaseSpec): ReleaseSpec {
   return rest;
 }
 
+/** What a refresh leaves: the target release (none while waiting for a build), and the service when it moved it. */
+export interface Refreshed {
+  target?: ReleaseRecord;
+  service?: ServiceRecord;
+}
+
+/** A move to a release: its rollout, and the service as the move left it. */
+export interface Moved {
+  rollout: RolloutRecord;
+  service?: ServiceRecord;
+}
+
+/** What `refresh` reads besides the service (see `readsFor`). */
+export interface RefreshReads {
+  target: ReleaseRecord | undefined;
+  source: ReleaseSource | undefined;
+  inherited: Awaited<ReturnType<InheritedSource['forRelease']>> | undefined;
+}
+
 export class ReleasesService {
   constructor(
     private readonly store: Store,
@@ -36,7 +55,7 @@ export class ReleasesService {
   ) {}
 
   /** The build a service should run, or undefined while there is none yet. */
-  async resolveSource(svc: ServiceRecord): Promise<ReleaseSource | undefined> {
+  async resolveSource(svc: Pick<ServiceRecord, 'kind' | 'projectId' | 'id' | 'spec'>): Promise<ReleaseSource | undefined> {
     if (svc.kind === 'combined') {
       // A combined service runs its newest successful build, unless its `deployment.internal` pins one of its
       // own builds (the CF face's current droplet): then it runs that build, and nothing until one is pinned.
@@ -68,28 +87,43 @@ export class ReleasesService {
 
   /**
    * Make a new release if what the spec, its source and its secret groups describe differs from the target.
-   * Returns the target, or undefined while waiting for a build. `previous` is the spec before a write: a write
+   * Returns the target (none while waiting for a build), and the service as it left it when it made a release. `previous` is the spec before a write: a write
    * that changed nothing shaping an instance (a description, an instance count) makes no release, whatever
    * runs. `cause` names what changed when it is not the service itself (a secret group).
    */
-  async refresh(svc: ServiceRecord, opts: { previous?: ServiceSpec; cause?: string } = {}): Promise<ReleaseRecord | undefined> {
-    if (svc.kind === 'build') return undefined;
+  async refresh(svc: ServiceRecord, opts: { previous?: ServiceSpec; cause?: string; reads?: RefreshReads } = {}): Promise<Refreshed> {
+    if (svc.kind === 'build') return {};
     const key = serviceKey(svc.projectId, svc.id);
-    const targetRead = svc.targetReleaseId ? this.store.releases.find(svc.targetReleaseId) : Promise.resolve(undefined);
-    if (opts.previous && sameShape(opts.previous, svc.spec)) {
-      const target = await targetRead;
-      if (target) return target;
+    if (!opts.reads && opts.previous && sameShape(opts.previous, svc.spec)) {
+      const target = svc.targetReleaseId ? await this.store.releases.find(svc.targetReleaseId) : undefined;
+      if (target) return { target };
     }
-    // The target, the source and what secret groups give are read at once: three reads, one wait.
-    const [target, source, inherited] = await Promise.all([targetRead, this.resolveSource(svc), this.inherited?.forRelease(svc)]);
+    const { source, inherited, ...read } = opts.reads ?? (await this.readsFor(svc));
+    // Reads made beside the write saw the target before it; one moved meanwhile (another write's release) is read again.
+    const target = read.target?.id === svc.targetReleaseId ? read.target : svc.targetReleaseId ? await this.store.releases.find(svc.targetReleaseId) : undefined;
     if (!source) {
       this.signals.serviceChanged(key);
-      return undefined;
+      return {};
     }
     const spec = deriveReleaseSpec(svc.spec, source, inherited);
     // Compared with the target, not the newest release: after a rollback the spec describes the target.
-    if (target && hashReleaseSpec(withoutRestart(target.spec)) === hashReleaseSpec(spec)) return target;
-    return this.release(svc, spec, 'deploy', `release {n} created${opts.cause ? ` (${opts.cause})` : ''}`, undefined, { cause: opts.cause });
+    if (target && hashReleaseSpec(withoutRestart(target.spec)) === hashReleaseSpec(spec)) return { target };
+    const made = await this.release(svc, spec, 'deploy', `release {n} created${opts.cause ? ` (${opts.cause})` : ''}`, undefined, { cause: opts.cause });
+    return { target: made.release, service: made.service };
+  }
+
+  /**
+   * What a refresh reads besides the service (its target release, its source, what its secret groups give),
+   * read at once: three reads, one wait. Made from the spec about to be written, they can be read beside that
+   * write (the target and the source do not change with it) and handed to `refresh`.
+   */
+  async readsFor(svc: Pick<ServiceRecord, 'kind' | 'projectId' | 'id' | 'spec' | 'targetReleaseId'>): Promise<RefreshReads> {
+    const [target, source, inherited] = await Promise.all([
+      svc.targetReleaseId ? this.store.releases.find(svc.targetReleaseId) : undefined,
+      this.resolveSource(svc),
+      this.inherited?.forRelease(svc),
+    ]);
+    return { target, source, inherited };
   }
 
   /** Whether the service's spec and source describe this release now (nothing to restore to move there). */
@@ -116,7 +150,7 @@ export class ReleasesService {
       if (restored.length) current = await this.store.services.update(svc.projectId, svc.id, svc.version, next);
     }
     const words = restored.length ? `restored release ${rel.number}: ${restored.join(', ')}` : `release ${rel.number}'s spec is already the desired one`;
-    const rollout = await this.moveTo(current, rel, kind, opts.message ? opts.message(words) : words, opts.how);
+    const { rollout } = await this.moveTo(current, rel, kind, opts.message ? opts.message(words) : words, opts.how);
     return { rollout, restored };
   }
 
@@ -134,28 +168,29 @@ export class ReleasesService {
     const key = serviceKey(svc.projectId, svc.id);
     const rel = await this.store.releases.append(key, next, hashReleaseSpec(next), { prefix: `${svc.projectId}--${svc.id}--r` }, svc.spec);
     await this.store.events.append({ projectId: svc.projectId, serviceId: svc.id, kind: 'release', reason: 'Created', message: `release ${rel.number} created${same ? ` (redeploy of release ${target.number})` : ''}` });
-    return this.moveTo(svc, rel, same ? 'restart' : 'deploy', undefined, how);
+    return (await this.moveTo(svc, rel, same ? 'restart' : 'deploy', undefined, how)).rollout;
   }
 
   /** Restart: the running release again, as a new release, rolled like any other. */
   async restart(svc: ServiceRecord, how?: { strategy: string; options?: RolloutOptions }): Promise<ReleaseRecord | undefined> {
     const target = svc.targetReleaseId ? await this.store.releases.find(svc.targetReleaseId) : undefined;
     if (!target) return undefined;
-    return this.release(svc, { ...target.spec, restartedAt: new Date().toISOString() }, 'restart', `release {n} created (restart of release ${target.number})`, how, { snapshot: target.serviceSpec });
+    return (await this.release(svc, { ...target.spec, restartedAt: new Date().toISOString() }, 'restart', `release {n} created (restart of release ${target.number})`, how, { snapshot: target.serviceSpec })).release;
   }
 
-  private async release(svc: ServiceRecord, spec: ReleaseSpec, kind: RolloutKind, message: string, how?: { strategy: string; options?: RolloutOptions }, extra: { snapshot?: ServiceSpec; cause?: string } = {}): Promise<ReleaseRecord> {
+  /** A new release and the move to it: the release, and the service as the move left it. */
+  private async release(svc: ServiceRecord, spec: ReleaseSpec, kind: RolloutKind, message: string, how?: { strategy: string; options?: RolloutOptions }, extra: { snapshot?: ServiceSpec; cause?: string } = {}): Promise<{ release: ReleaseRecord; service?: ServiceRecord }> {
     const key = serviceKey(svc.projectId, svc.id);
     const rel = await this.store.releases.append(key, spec, hashReleaseSpec(spec), { prefix: `${svc.projectId}--${svc.id}--r` }, extra.snapshot ?? svc.spec);
-    await Promise.all([
+    const [{ service }] = await Promise.all([
       this.moveTo(svc, rel, kind, extra.cause, how),
       this.store.events.append({ projectId: svc.projectId, serviceId: svc.id, kind: 'release', reason: 'Created', message: message.replace('{n}', String(rel.number)) }),
     ]);
-    return rel;
+    return { release: rel, service };
   }
 
   /** Point the service at a release and open the rollout that takes it there. */
-  async moveTo(svc: ServiceRecord, rel: ReleaseRecord, kind: RolloutKind, message?: string, how?: { strategy: string; options?: RolloutOptions }): Promise<RolloutRecord> {
+  async moveTo(svc: ServiceRecord, rel: ReleaseRecord, kind: RolloutKind, message?: string, how?: { strategy: string; options?: RolloutOptions }): Promise<Moved> {
     const key = serviceKey(svc.projectId, svc.id);
     // The rollout exists before the service points at its release: a pass that sees the new target always
     // finds the rollout that says how to move there (a canary's step, a max-in-flight), never a default.
@@ -168,12 +203,12 @@ export class ReleasesService {
       options: how?.options,
       deadlineAt: this.deadline(),
     });
-    await Promise.all([
+    const [service] = await Promise.all([
       this.store.services.setStatus(svc.projectId, svc.id, { targetReleaseId: rel.id, deployStatus: 'IN_PROGRESS', deployReason: 'DEPLOYING', deployMessage: message ?? null }),
       this.store.rollouts.event(rollout.id, `${kind} to release ${rel.number} started (${rollout.strategy})${message ? `: ${message}` : ''}`),
     ]);
     this.signals.serviceChanged(key);
-    return rollout;
+    return { rollout, service };
   }
 
   deadline(): string {

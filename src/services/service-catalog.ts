@@ -6,7 +6,7 @@
 import type { Store } from '../store/store.ts';
 import type { AuthService, Principal } from './auth.ts';
 import type { BuildTrigger, InstanceObserver, InstanceView, Signals } from './ports.ts';
-import type { ReleasesService } from './releases.ts';
+import type { Refreshed, RefreshReads, ReleasesService } from './releases.ts';
 import { checkServiceSpec, noticesFor, type Capabilities } from './service-rules.ts';
 import { idFromName, serviceKey } from '../domain/ids.ts';
 import type { ServiceKind, ServiceRecord, ServiceSpec } from '../domain/service.ts';
@@ -20,7 +20,7 @@ import { isUsableBy } from '../domain/registry-credentials.ts';
 import { mergeSpecPatch } from '../domain/spec-patch.ts';
 import { builtImageProblem } from '../domain/built-image.ts';
 import { volumeInstancesProblem } from '../domain/volume.ts';
-import { describeChanges } from '../domain/release-snapshot.ts';
+import { describeChanges, sameShape } from '../domain/release-snapshot.ts';
 import { autoscaledInstances, autoscalePolicy, type AutoscalePolicy } from '../autoscaler/spec.ts';
 import type { AutoscaleStatus } from '../autoscaler/status.ts';
 import { canaryOptions, canaryView, type CanaryAnalysisInput, type CanaryStepInput } from './canary-rollouts.ts';
@@ -105,7 +105,7 @@ export class ServiceCatalog {
     if (scaled !== undefined) spec = { ...spec, deployment: { ...(spec.deployment ?? { instances: scaled }), instances: scaled } };
     const id = idFromName(spec.name);
     const svc = await this.store.services.create({ projectId, id, kind, spec });
-    const target = await this.afterWrite(svc);
+    const { target } = await this.afterWrite(svc);
     if (kind !== 'deployment' && spec.vcsData) await this.buildTrigger.buildBranchHead(projectId, id);
     return this.details(await this.store.services.get(projectId, id), target);
   }
@@ -154,11 +154,18 @@ export class ServiceCatalog {
       if (check.status === 'rejected') throw check.reason;
     }
     const scaling = (spec.deployment?.instances ?? 0) !== (cur.spec.deployment?.instances ?? 0);
-    const svc = await this.store.services.update(cur.projectId, cur.id, cur.version, spec, scaling ? { deployStatus: 'IN_PROGRESS', deployReason: 'SCALING' } : undefined);
-    const target = await this.afterWrite(svc, cur.spec);
+    // A write that may make a release: what the release is made from is read beside the write.
+    const shaping = cur.kind !== 'build' && !sameShape(cur.spec, spec);
+    const [svc, reads] = await Promise.all([
+      this.store.services.update(cur.projectId, cur.id, cur.version, spec, scaling ? { deployStatus: 'IN_PROGRESS', deployReason: 'SCALING' } : undefined),
+      shaping ? this.releases.readsFor({ ...cur, spec }) : undefined,
+    ]);
+    const { target, service } = await this.afterWrite(svc, cur.spec, reads);
     const sourceMoved = JSON.stringify(spec.vcsData ?? null) !== JSON.stringify(cur.spec.vcsData ?? null);
-    if (cur.kind !== 'deployment' && spec.vcsData && sourceMoved) await this.buildTrigger.buildBranchHead(cur.projectId, cur.id);
-    return this.details(await this.store.services.get(cur.projectId, cur.id), target);
+    const building = cur.kind !== 'deployment' && spec.vcsData && sourceMoved;
+    if (building) await this.buildTrigger.buildBranchHead(cur.projectId, cur.id);
+    // The service as the move to a new release wrote it; read again when nothing moved it, or a build began.
+    return this.details(service && !building ? service : await this.store.services.get(cur.projectId, cur.id), target);
   }
 
   /** A service with a volume runs at most one instance: more is refused, naming the field that asked. */
@@ -177,10 +184,10 @@ export class ServiceCatalog {
   }
 
   /** After a write: the release it makes (or the target it keeps), and the controller told. */
-  private async afterWrite(svc: ServiceRecord, previous?: ServiceSpec): Promise<ReleaseRecord | undefined> {
-    const target = await this.releases.refresh(svc, { previous });
+  private async afterWrite(svc: ServiceRecord, previous?: ServiceSpec, reads?: RefreshReads): Promise<Refreshed> {
+    const refreshed = await this.releases.refresh(svc, { previous, reads });
     this.signals.serviceChanged(serviceKey(svc.projectId, svc.id));
-    return target;
+    return refreshed;
   }
 
   async get(caller: Principal, projectId: string, serviceId: string): Promise<ServiceDetails> {

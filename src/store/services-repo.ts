@@ -158,10 +158,12 @@ export class ServicesRepo {
   }
 
   /** Controller/status write: no version check, no version bump. */
-  async setStatus(projectId: string, id: string, patch: ServiceStatusPatch): Promise<void> {
+  /** Set status columns; returns the service as written (undefined when it is gone or nothing was set). */
+  async setStatus(projectId: string, id: string, patch: ServiceStatusPatch): Promise<ServiceRecord | undefined> {
     const cols = this.statusColumns(patch, new Date().toISOString());
-    if (Object.keys(cols).length === 0) return;
-    await this.db.updateTable('services').set(cols).where('project_id', '=', projectId).where('id', '=', id).execute();
+    if (Object.keys(cols).length === 0) return undefined;
+    const row = await this.db.updateTable('services').set(cols).where('project_id', '=', projectId).where('id', '=', id).returningAll().executeTakeFirst();
+    return row ? this.toRecord(row) : undefined;
   }
 
   /**
