@@ -10,7 +10,9 @@
  *
  * Measured, with the peer "the same service alone on an empty platform" in the same run:
  *   - API p50/p99: GET one service, list services (a page of 100), PATCH (a new release and its rollout
- *     recorded), GET /v3/apps/{guid} (the CF face);
+ *     recorded), GET /v3/apps/{guid} (the CF face); the PATCH twice: with the others idle (each rollout
+ *     COMPLETED before the next PATCH), and as a stream (each PATCH taken while the rollouts of the ones
+ *     before it run);
  *   - one service's rollout with the others idle, against the same rollout alone on an empty platform;
  *   - control-plane CPU per resync of every key (idle, resync every SLIPWAY_RESYNC_MS);
  *   - HAProxy: a Runtime-API update (one endpoint re-weighted), a new route (on a spare backend) and a reload
@@ -300,9 +302,16 @@ async function main() {
     const ratio = median(bigTimes) / median(aloneTimes);
     log(`  rollout of one service (${PER_SERVICE} instances, PATCH → COMPLETED, median of ${ROLLOUTS}): ${ms(median(bigTimes))} with ${SERVICES - 1} others idle vs ${ms(median(aloneTimes))} alone on an empty platform: ${ratio.toFixed(2)}x ${load()}`);
 
+    // PATCH → rollout recorded with the others idle: each service's rollout COMPLETED before the next PATCH.
+    const idleN = Math.min(SERVICES, Math.ceil(SAMPLES / 4));
+    await latencies(big, 'PATCH, others idle', idleN, async (i) => (await rollout(big, svcName(SERVICES - 1 - i))).patchMs);
+
     // PATCH → rollout recorded, one per service, sequentially (each leaves a rollout running behind it).
     const patchN = Math.min(SERVICES, Math.ceil(SAMPLES / 2));
-    await latencies(big, 'PATCH (release + rollout begun)', patchN, async (i) => (await call(big, 'PATCH', `/v1/projects/bench/services/deployment/${svcName(i)}`, { runtimeEnvironment: { A: `p${i}-${version++}` } })).ms);
+    const patchFrom = process.hrtime.bigint() / 1000n;
+    await latencies(big, 'PATCH, while earlier ones roll out', patchN, async (i) => (await call(big, 'PATCH', `/v1/projects/bench/services/deployment/${svcName(i)}`, { runtimeEnvironment: { A: `p${i}-${version++}` } })).ms);
+    // The phase on the monotonic clock a CPU profile's timestamps use, to cut the control plane's profile to it.
+    if (process.env.BENCH_CPU_PROF) log(`  PATCH phase: ${patchFrom} to ${process.hrtime.bigint() / 1000n} µs (CLOCK_MONOTONIC)`);
     await waitFor(async () => (await pending(big)) === 0, 1_800_000, 'the PATCHed services COMPLETED');
   } finally {
     await big.stop();
