@@ -15,6 +15,7 @@ import { SecretBox } from './store/secret-box.ts';
 import { AuthService } from './services/auth.ts';
 import { ProjectsService } from './services/projects.ts';
 import { ServiceCatalog } from './services/service-catalog.ts';
+import { ServiceDeploys } from './services/service-deploys.ts';
 import { ReleasesService } from './services/releases.ts';
 import { BuildsService } from './services/builds.ts';
 import type { Signals } from './services/ports.ts';
@@ -304,6 +305,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger, pa
   // Several replicas: the API shows every replica's instances, not only those this one's runtime runs.
   const sharedObserver = config.databaseUrl ? new SharedObserver(serviceController, store.db, { nodeId, logger: controllerLog }) : undefined;
   const catalog = new ServiceCatalog(store, auth, releases, signals, sharedObserver ?? serviceController, caps, builds, autoscaler);
+  const deploys = new ServiceDeploys(store, auth, releases, signals, sharedObserver ?? serviceController, catalog);
   const projects = new ProjectsService(store, auth, signals);
   let volumeQueue!: WorkQueue;
   const volumeController = new VolumeController(store, driver, volumeStorage, { logger: controllerLog, serviceChanged: (key) => serviceQueue?.add(key) });
@@ -378,7 +380,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger, pa
   // Pipelines and release flows: runs are written by the service and executed by the runner.
   let flowRunner: FlowRunner | undefined;
   const flows = new FlowsService(store, auth, () => flowRunner?.wake());
-  flowRunner = new FlowRunner({ store, flows, catalog, builds, jobs, addons, logger: controllerLog });
+  flowRunner = new FlowRunner({ store, flows, catalog, deploys, builds, jobs, addons, logger: controllerLog });
   const flowTriggers = new FlowTriggers(flows, controllerLog);
 
   // Metrics over time (src/observe/metrics/, docs/metrics.md). `metricSignals` is the reader for decisions
@@ -415,6 +417,7 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger, pa
     auth,
     projects,
     catalog,
+    deploys,
     builds,
     jobs,
     secrets: { secretGroups, environment: new EnvironmentDetailsService(store, auth, inherited), tags: new TagsService(store, auth) },

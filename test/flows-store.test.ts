@@ -50,7 +50,7 @@ for (const db of SUPPORTED_DATABASES) {
           nodes: [node('a', { status: 'running', startedAt: new Date().toISOString() }), node('b', { status: 'running', effect: { jobRunId: 'r1' }, startedAt: new Date().toISOString() })],
         });
         // Only the recovery at start is exercised: the runner is stopped before any pass acts.
-        const runner = new FlowRunner({ store, flows, catalog: undefined as never, builds: undefined as never, jobs: undefined as never, logger: pino({ level: 'silent' }), intervalMs: 60_000 });
+        const runner = new FlowRunner({ store, flows, catalog: undefined as never, deploys: undefined as never, builds: undefined as never, jobs: undefined as never, logger: pino({ level: 'silent' }), intervalMs: 60_000 });
         await runner.start();
         await runner.stop();
         const run = await flows.repo.getRun('run-k');

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { AuthService } from '../services/auth.ts';
 import type { ProjectsService } from '../services/projects.ts';
 import type { ServiceCatalog } from '../services/service-catalog.ts';
+import type { ServiceDeploys } from '../services/service-deploys.ts';
 import type { BuildsService } from '../services/builds.ts';
 import type { Store } from '../store/store.ts';
 import type { JobsService } from '../jobs/jobs-service.ts';
@@ -28,6 +29,8 @@ export interface ApiDeps {
   auth: AuthService;
   projects: ProjectsService;
   catalog: ServiceCatalog;
+  /** deploys and rollouts of a service */
+  deploys: ServiceDeploys;
   builds: BuildsService;
   /** jobs and one-off runs; their routes are registered only when present */
   jobs?: JobsService;

@@ -14,6 +14,7 @@ import type { Logger } from 'pino';
 import type { Store } from '../store/store.ts';
 import type { Principal } from '../services/auth.ts';
 import type { ServiceCatalog } from '../services/service-catalog.ts';
+import type { ServiceDeploys } from '../services/service-deploys.ts';
 import type { BuildsService } from '../services/builds.ts';
 import type { JobsService } from '../jobs/jobs-service.ts';
 import type { AddonsService } from '../addons/addons-service.ts';
@@ -30,6 +31,7 @@ export interface RunnerDeps {
   store: Store;
   flows: FlowsService;
   catalog: ServiceCatalog;
+  deploys: ServiceDeploys;
   builds: BuildsService;
   jobs: JobsService;
   addons?: AddonsService;
@@ -208,7 +210,7 @@ export class FlowRunner {
       case 'Rollback': {
         const svc = await this.d.store.services.get(p, spec.serviceId);
         if (svc.targetReleaseId === spec.releaseId) return { effect: { unchanged: 1 }, output: { serviceId: svc.id, releaseId: spec.releaseId, releaseNumber: spec.releaseNumber } };
-        await this.d.catalog.rollback(SYSTEM, p, spec.serviceId, spec.releaseNumber);
+        await this.d.deploys.rollback(SYSTEM, p, spec.serviceId, spec.releaseNumber);
         return { effect: await this.rolloutTo(p, spec.serviceId), output: { serviceId: spec.serviceId, releaseId: spec.releaseId, releaseNumber: spec.releaseNumber } };
       }
     }

@@ -12,7 +12,7 @@ import { baseOf, csv, jobView, type CfLookups } from './context.ts';
 const EnvVars = Type.Record(Type.String({ minLength: 1, maxLength: 255 }), Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()]));
 
 export function registerCfApps(app: Api, deps: ApiDeps, cx: CfLookups): void {
-  const { auth, catalog, store } = deps;
+  const { auth, catalog, deploys, store } = deps;
   const { allApps, findApp, currentBuildId } = cx;
 
   // ---- apps -----------------------------------------------------------------------------------------
@@ -107,7 +107,7 @@ export function registerCfApps(app: Api, deps: ApiDeps, cx: CfLookups): void {
     const svc = await findApp(req.principal, (req.params as { guid: string }).guid);
     // A restart rolls new instances in, with no downtime; a stopped app simply starts.
     if (svc.paused) await startApp(req.principal, svc);
-    else await catalog.restart(req.principal, svc.projectId, svc.id);
+    else await deploys.restart(req.principal, svc.projectId, svc.id);
     return appView(baseOf(req), await store.services.get(svc.projectId, svc.id));
   });
 

@@ -12,7 +12,7 @@ import { baseOf, csv, type CfLookups } from './context.ts';
 import { scaleProcess } from './processes.ts';
 
 export function registerCfDeployments(app: Api, deps: ApiDeps, cx: CfLookups): void {
-  const { catalog, store } = deps;
+  const { catalog, deploys, store } = deps;
   const { allApps, findApp, appOfKey, currentBuildId } = cx;
 
   // ---- deployments ----------------------------------------------------------------------------------------
@@ -92,7 +92,7 @@ export function registerCfDeployments(app: Api, deps: ApiDeps, cx: CfLookups): v
         if (!buildId) throw new UnprocessableError('Invalid droplet. Please specify a droplet in the request or set a current droplet for the app.');
       }
       if (body.options?.web_instances !== undefined || body.options?.memory_in_mb !== undefined) await scaleProcess(catalog, req.principal, svc, { instances: body.options.web_instances, memory_in_mb: body.options.memory_in_mb });
-      const r = await catalog.deploy(req.principal, svc.projectId, svc.id, {
+      const r = await deploys.deploy(req.principal, svc.projectId, svc.id, {
         buildId,
         release,
         strategy,
@@ -124,7 +124,7 @@ export function registerCfDeployments(app: Api, deps: ApiDeps, cx: CfLookups): v
   app.post('/v3/deployments/:guid/actions/cancel', { schema: { tags: ['cf'], params: GuidParams } }, async (req) => {
     const { r, svc } = await findDeployment(req.principal, (req.params as { guid: string }).guid);
     if (r.status !== 'IN_PROGRESS') throw new UnprocessableError(`Cannot cancel a ${r.status === 'COMPLETED' ? 'DEPLOYED' : r.status} deployment`);
-    await catalog.cancelRollout(req.principal, svc.projectId, svc.id, r.number);
+    await deploys.cancelRollout(req.principal, svc.projectId, svc.id, r.number);
     return deploymentOf(baseOf(req), svc, await store.rollouts.get(r.id));
   });
   app.post('/v3/deployments/:guid/actions/continue', { schema: { tags: ['cf'], params: GuidParams } }, async (req) => {
@@ -133,7 +133,7 @@ export function registerCfDeployments(app: Api, deps: ApiDeps, cx: CfLookups): v
       const s = (await deploymentOf('', svc, r)).status;
       throw new UnprocessableError(`Cannot continue a deployment with status: ${s.value} and reason: ${s.reason}`);
     }
-    await catalog.continueRollout(req.principal, svc.projectId, svc.id, r.number);
+    await deploys.continueRollout(req.principal, svc.projectId, svc.id, r.number);
     return deploymentOf(baseOf(req), svc, await store.rollouts.get(r.id));
   });
 }

@@ -23,7 +23,7 @@ function httpBackend(): string {
 }
 
 export function registerGit(app: Api, deps: ApiDeps): void {
-  const { auth, store, builds, catalog } = deps;
+  const { auth, store, builds, deploys } = deps;
 
   // git's request bodies go to http-backend untouched (it also undoes their gzip).
   app.addContentTypeParser(['application/x-git-upload-pack-request', 'application/x-git-receive-pack-request'], (_req, payload, done) => done(null, payload));
@@ -118,14 +118,14 @@ export function registerGit(app: Api, deps: ApiDeps): void {
   // deploy pins one build and turns it off until it is switched on again.
   app.get('/projects/:projectId/services/:serviceId/cd', { schema: { tags: ['builds'], summary: 'Whether new builds deploy by themselves', params: ServiceParams } }, async (req) => {
     const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
-    return catalog.continuousDeployment(req.principal, projectId, serviceId);
+    return deploys.continuousDeployment(req.principal, projectId, serviceId);
   });
   app.put(
     '/projects/:projectId/services/:serviceId/cd',
     { schema: { tags: ['builds'], summary: 'Turn continuous deployment on or off', params: ServiceParams, body: Type.Object({ enabled: Type.Boolean() }, { additionalProperties: false }) } },
     async (req) => {
       const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
-      return catalog.setContinuousDeployment(req.principal, projectId, serviceId, (req.body as { enabled: boolean }).enabled);
+      return deploys.setContinuousDeployment(req.principal, projectId, serviceId, (req.body as { enabled: boolean }).enabled);
     },
   );
   app.post(
@@ -133,7 +133,7 @@ export function registerGit(app: Api, deps: ApiDeps): void {
     { schema: { tags: ['builds'], summary: 'Deploy one build by hand (turns continuous deployment off)', params: ServiceParams, body: Type.Object({ buildId: Type.String({ minLength: 1, maxLength: 100 }) }, { additionalProperties: false }) } },
     async (req) => {
       const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
-      return catalog.deployBuild(req.principal, projectId, serviceId, (req.body as { buildId: string }).buildId);
+      return deploys.deployBuild(req.principal, projectId, serviceId, (req.body as { buildId: string }).buildId);
     },
   );
 }

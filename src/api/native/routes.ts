@@ -12,7 +12,7 @@ import type { CanaryAnalysisInput, CanaryStepInput } from '../../services/canary
 const ServiceParams = Type.Object({ projectId: Type.String({ maxLength: 100 }), serviceId: Type.String({ maxLength: 100 }) });
 
 export function registerNative(app: Api, deps: ApiDeps): void {
-  const { auth, builds, catalog, store } = deps;
+  const { auth, builds, catalog, deploys, store } = deps;
 
   app.post(
     '/tokens',
@@ -55,7 +55,7 @@ export function registerNative(app: Api, deps: ApiDeps): void {
   });
   app.get('/projects/:projectId/services/:serviceId/releases', { schema: { tags: ['releases'], params: ServiceParams } }, async (req) => {
     const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
-    const list = await catalog.releaseHistory(req.principal, projectId, serviceId);
+    const list = await deploys.releaseHistory(req.principal, projectId, serviceId);
     return { releases: list.map((r) => ({ id: r.id, number: r.number, buildId: r.buildId, image: r.image, specHash: r.specHash, changes: r.changes, createdAt: r.createdAt, restartedAt: r.spec.restartedAt })) };
   });
   app.get('/projects/:projectId/services/:serviceId/events', { schema: { tags: ['events'], params: ServiceParams, querystring: Type.Object({ after: Type.Optional(Type.Integer({ minimum: 0 })) }) } }, async (req) => {
@@ -69,7 +69,7 @@ export function registerNative(app: Api, deps: ApiDeps): void {
     { schema: { tags: ['releases'], summary: 'Roll back to an earlier release (default: the last good one)', params: ServiceParams, body: Type.Optional(Type.Union([Type.Object({ release: Type.Optional(Type.Integer({ minimum: 1 })) }, { additionalProperties: false }), Type.Null()])) } },
     async (req) => {
       const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
-      const d = await catalog.rollback(req.principal, projectId, serviceId, (req.body as { release?: number } | undefined)?.release);
+      const d = await deploys.rollback(req.principal, projectId, serviceId, (req.body as { release?: number } | undefined)?.release);
       return { release: d.release?.number ?? null, status: d.service.deployStatus, restored: d.restored };
     },
   );
@@ -85,13 +85,13 @@ export function registerNative(app: Api, deps: ApiDeps): void {
     },
     async (req) => {
       const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
-      const d = await catalog.redeploy(req.principal, projectId, serviceId, (req.body as { overlapSeconds?: number } | undefined)?.overlapSeconds ?? 0);
+      const d = await deploys.redeploy(req.principal, projectId, serviceId, (req.body as { overlapSeconds?: number } | undefined)?.overlapSeconds ?? 0);
       return { release: d.release?.number ?? null, status: d.service.deployStatus };
     },
   );
   app.get('/projects/:projectId/services/:serviceId/rollouts', { schema: { tags: ['releases'], summary: 'Rollouts with their ordered events', params: ServiceParams } }, async (req) => {
     const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
-    return { rollouts: await catalog.rollouts(req.principal, projectId, serviceId) };
+    return { rollouts: await deploys.rollouts(req.principal, projectId, serviceId) };
   });
   const RolloutParams = Type.Object({ projectId: Type.String({ maxLength: 100 }), serviceId: Type.String({ maxLength: 100 }), number: Type.Integer({ minimum: 1 }) });
   app.post(
@@ -116,7 +116,7 @@ export function registerNative(app: Api, deps: ApiDeps): void {
     async (req) => {
       const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
       const b = req.body as { release?: number; strategy: 'rolling' | 'recreate' | 'canary'; maxInFlight?: number; minReadySeconds?: number; canary?: { steps: CanaryStepInput[]; analysis?: CanaryAnalysisInput } };
-      return catalog.startRollout(req.principal, projectId, serviceId, { release: b.release, strategy: b.strategy, maxInFlight: b.maxInFlight, minReadySeconds: b.minReadySeconds, canarySteps: b.canary?.steps, canaryAnalysis: b.canary?.analysis });
+      return deploys.startRollout(req.principal, projectId, serviceId, { release: b.release, strategy: b.strategy, maxInFlight: b.maxInFlight, minReadySeconds: b.minReadySeconds, canarySteps: b.canary?.steps, canaryAnalysis: b.canary?.analysis });
     },
   );
   // A rollout's ordered events: JSON, or with `Accept: text/event-stream` a live stream (Server-Sent Events)
@@ -125,7 +125,7 @@ export function registerNative(app: Api, deps: ApiDeps): void {
   app.get('/projects/:projectId/services/:serviceId/rollouts/:number/events', { schema: { tags: ['releases'], summary: 'Rollout events, as JSON or streamed', params: RolloutParams } }, async (req, reply) => {
     const { projectId, serviceId, number } = req.params as { projectId: string; serviceId: string; number: number };
     const lastId = Number(req.headers['last-event-id'] ?? 0) || 0;
-    const first = await catalog.rolloutEvents(req.principal, projectId, serviceId, number, lastId);
+    const first = await deploys.rolloutEvents(req.principal, projectId, serviceId, number, lastId);
     if (!String(req.headers.accept ?? '').includes('text/event-stream')) return { status: first.status, paused: first.paused, events: first.events };
     reply.hijack();
     const res = reply.raw;
@@ -143,7 +143,7 @@ export function registerNative(app: Api, deps: ApiDeps): void {
       if (batch.status !== 'IN_PROGRESS' || closed || Date.now() > deadline) break;
       await new Promise((r) => setTimeout(r, 200));
       try {
-        batch = await catalog.rolloutEvents(req.principal, projectId, serviceId, number, after);
+        batch = await deploys.rolloutEvents(req.principal, projectId, serviceId, number, after);
       } catch {
         break;
       }
@@ -152,15 +152,15 @@ export function registerNative(app: Api, deps: ApiDeps): void {
   });
   app.get('/projects/:projectId/services/:serviceId/rollouts/:number', { schema: { tags: ['releases'], summary: 'One rollout; a canary in progress shows its live traffic split and per-release router metrics', params: RolloutParams } }, async (req) => {
     const { projectId, serviceId, number } = req.params as { projectId: string; serviceId: string; number: number };
-    return catalog.rollout(req.principal, projectId, serviceId, number);
+    return deploys.rollout(req.principal, projectId, serviceId, number);
   });
   app.post('/projects/:projectId/services/:serviceId/rollouts/:number/continue', { schema: { tags: ['releases'], summary: 'Continue a paused canary', params: RolloutParams } }, async (req) => {
     const { projectId, serviceId, number } = req.params as { projectId: string; serviceId: string; number: number };
-    return catalog.continueRollout(req.principal, projectId, serviceId, number);
+    return deploys.continueRollout(req.principal, projectId, serviceId, number);
   });
   app.post('/projects/:projectId/services/:serviceId/rollouts/:number/cancel', { schema: { tags: ['releases'], summary: 'Cancel a rollout: return to the release it came from', params: RolloutParams } }, async (req) => {
     const { projectId, serviceId, number } = req.params as { projectId: string; serviceId: string; number: number };
-    return catalog.cancelRollout(req.principal, projectId, serviceId, number);
+    return deploys.cancelRollout(req.principal, projectId, serviceId, number);
   });
   app.post(
     '/projects/:projectId/services/:serviceId/rollouts/plan',
@@ -174,7 +174,7 @@ export function registerNative(app: Api, deps: ApiDeps): void {
     },
     async (req) => {
       const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
-      return catalog.planRollout(req.principal, projectId, serviceId, (req.body ?? {}) as { instances?: number; strategy?: string });
+      return deploys.planRollout(req.principal, projectId, serviceId, (req.body ?? {}) as { instances?: number; strategy?: string });
     },
   );
   // Where a service answers: each public port's host names (HTTP, HTTP/2) or router port (TCP).

@@ -25,7 +25,7 @@ const Page = S.PaginationQuery;
 const tags = (t: string) => ({ tags: [t] });
 
 export function registerV1(app: Api, deps: ApiDeps): void {
-  const { projects, catalog, builds, domain } = deps;
+  const { projects, catalog, deploys, builds, domain } = deps;
   const serviceView = serviceViewer(deps);
 
   app.get('/v1/plans', { schema: { ...tags('plans'), summary: 'List plans (the size catalogue)' } }, async () => ({
@@ -212,7 +212,7 @@ export function registerV1(app: Api, deps: ApiDeps): void {
   });
   app.post('/v1/projects/:projectId/services/:serviceId/restart', { schema: { ...tags('services'), params: ServiceParams } }, async (req) => {
     const { projectId, serviceId } = req.params as { projectId: string; serviceId: string };
-    await catalog.restart(req.principal, projectId, serviceId);
+    await deploys.restart(req.principal, projectId, serviceId);
     return { data: {} };
   });
   app.get('/v1/projects/:projectId/services/:serviceId/containers', { schema: { ...tags('services'), params: ServiceParams, querystring: Page } }, async (req) => {
