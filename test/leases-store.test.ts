@@ -11,6 +11,9 @@ import { SUPPORTED_DATABASES, createPgDatabase, openTestStore } from './support/
 import { openStore } from '../src/store/store.ts';
 import { SecretBox } from '../src/store/secret-box.ts';
 import { StaleLeaseError } from '../src/errors/errors.ts';
+import { fencedStore, underLease } from '../src/leases/fence.ts';
+import type { LeaseKeeper } from '../src/leases/lease-keeper.ts';
+import { EventsRepo } from '../src/store/events-repo.ts';
 
 for (const dbId of SUPPORTED_DATABASES) {
   describe(`leases on ${dbId}`, () => {
@@ -47,6 +50,33 @@ for (const dbId of SUPPORTED_DATABASES) {
         assert.deepEqual(listed.map((l) => [l.name, l.holder, l.epoch]), [['services/0', 'node-c', 4]]);
         assert.ok(listed[0]!.expiresAt > (await store.leases.now()));
       } finally {
+        await cleanup();
+      }
+    });
+
+    it("the controller's store fences each write and refuses a write from a method named as a read", async () => {
+      const { store, cleanup } = await openTestStore(dbId);
+      // The keeper's part the fenced store uses, straight to the store (its deadline bookkeeping is not under test).
+      const keeper = { fenced: (lease, fn) => store.leases.fenced(lease, fn) } as Pick<LeaseKeeper, 'fenced'> as LeaseKeeper;
+      const proto = EventsRepo.prototype as unknown as Record<string, unknown>;
+      try {
+        const fenced = fencedStore(store, keeper);
+        const a = (await store.leases.acquire('services/1', 'node-a', 300))!;
+        const event = (message: string) => ({ projectId: 'p', serviceId: 's', kind: 'rollout', reason: 'Step', message });
+        await underLease(a, () => fenced.events.append(event('a write under the lease')));
+        assert.deepEqual((await underLease(a, () => fenced.events.list('p', 's'))).map((e) => e.message), ['a write under the lease'], 'reads run as they are');
+        // A method named as a read that writes: refused, not run unfenced, and nothing written.
+        proto.getAndNote = async function (this: EventsRepo, message: string) {
+          await this.append(event(message));
+        };
+        await assert.rejects(underLease(a, () => (fenced.events as unknown as { getAndNote(m: string): Promise<void> }).getAndNote('written by a read')), /named as a read made a write \(InsertQueryNode\)/);
+        await sleep(450);
+        const b = (await store.leases.acquire('services/1', 'node-b', 10_000))!;
+        assert.equal(b.epoch, 2);
+        await assert.rejects(underLease(a, () => fenced.events.append(event('a stale write'))), StaleLeaseError);
+        assert.deepEqual((await store.events.list('p', 's')).map((e) => e.message), ['a write under the lease']);
+      } finally {
+        delete proto.getAndNote;
         await cleanup();
       }
     });

@@ -7,6 +7,7 @@
  * store (an instance start or stop, a route change).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from 'kysely';
 import type { Store } from '../store/store.ts';
 import type { HeldLease } from '../store/leases-repo.ts';
 import { StaleLeaseError } from '../errors/errors.ts';
@@ -28,12 +29,33 @@ export function currentLease(): HeldLease | undefined {
 const READ = /^(find|list|get|active|last|count|authFor|runtimeKeys|exists|latest|current|now)/;
 
 /**
+ * Refuses every write: the store that read-named methods run on. A method named as a read that writes would
+ * otherwise run unfenced (a stale holder's write let through); with this it fails at once, naming the method's
+ * query kind, wherever it is called.
+ */
+class RefuseWrites implements KyselyPlugin {
+  transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
+    const kind = args.node.kind;
+    if (kind === 'InsertQueryNode' || kind === 'UpdateQueryNode' || kind === 'DeleteQueryNode' || kind === 'MergeQueryNode') {
+      throw new Error(`a repository method named as a read made a write (${kind}): under a lease it would not be fenced; rename it (see READ in leases/fence.ts)`);
+    }
+    return args.node;
+  }
+
+  async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
+    return args.result;
+  }
+}
+
+/**
  * The store as a controller working under a lease sees it: inside a pass (see `underLease`) each repository
  * write runs in a fenced transaction and is refused with StaleLeaseError once the lease has moved on; outside
  * a pass (an API read through the controller) it is the plain store.
  */
 export function fencedStore(store: Store, keeper: LeaseKeeper): Store {
   const repos = new Map<PropertyKey, object>();
+  // Reads run on repositories over the same database that refuse writes (RefuseWrites).
+  const readOnly = store.withDb(store.db.withPlugin(new RefuseWrites())) as unknown as Record<PropertyKey, object>;
   return new Proxy(store, {
     get(target, prop, receiver) {
       const value = Reflect.get(target, prop, receiver) as unknown;
@@ -46,9 +68,13 @@ export function fencedStore(store: Store, keeper: LeaseKeeper): Store {
             const fn = Reflect.get(r, method, rr) as unknown;
             if (typeof fn !== 'function' || typeof method !== 'string') return fn;
             if (READ.test(method)) {
-              // Bound to the repository itself: what a read calls on `this` (a row's mapping) is not a write.
+              // Bound to the read-only repository: what a read calls on `this` (a row's mapping) is not a write,
+              // and a write it makes is refused rather than let through unfenced.
               let bound = reads.get(method);
-              if (!bound) reads.set(method, (bound = (fn as (...a: unknown[]) => unknown).bind(r)));
+              if (!bound) {
+                const ro = readOnly[prop]!;
+                reads.set(method, (bound = (Reflect.get(ro, method) as (...a: unknown[]) => unknown).bind(ro)));
+              }
               return bound;
             }
             return (...args: unknown[]) => {
