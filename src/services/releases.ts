@@ -87,9 +87,10 @@ export class ReleasesService {
 
   /**
    * Make a new release if what the spec, its source and its secret groups describe differs from the target.
-   * Returns the target (none while waiting for a build), and the service as it left it when it made a release. `previous` is the spec before a write: a write
-   * that changed nothing shaping an instance (a description, an instance count) makes no release, whatever
-   * runs. `cause` names what changed when it is not the service itself (a secret group).
+   * Returns the target (none while waiting for a build), and the service as it left it when it made a release.
+   * `previous` is the spec before a write: a write that changed nothing shaping an instance (a description, an
+   * instance count) makes no release, whatever runs. `cause` names what changed when it is not the service
+   * itself (a secret group). `reads`: what `readsFor` read beside the write, instead of reading it here.
    */
   async refresh(svc: ServiceRecord, opts: { previous?: ServiceSpec; cause?: string; reads?: RefreshReads } = {}): Promise<Refreshed> {
     if (svc.kind === 'build') return {};
@@ -99,7 +100,8 @@ export class ReleasesService {
       if (target) return { target };
     }
     const { source, inherited, ...read } = opts.reads ?? (await this.readsFor(svc));
-    // Reads made beside the write saw the target before it; one moved meanwhile (another write's release) is read again.
+    // Reads made beside the write saw the target before it: one that moved meanwhile (another write's
+    // release) is read again.
     const target = read.target?.id === svc.targetReleaseId ? read.target : svc.targetReleaseId ? await this.store.releases.find(svc.targetReleaseId) : undefined;
     if (!source) {
       this.signals.serviceChanged(key);
