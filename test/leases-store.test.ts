@@ -82,6 +82,51 @@ for (const dbId of SUPPORTED_DATABASES) {
     });
 
     if (dbId === 'postgres') {
+      it("a replica paused inside its attempt to take another's lease does not stall the holder's renewals", async () => {
+        // Its own store: the server ends the paused attempt's connection, which the pool reports.
+        const pgdb = await createPgDatabase();
+        const ended: string[] = [];
+        const store = await openStore({ url: pgdb.url, box: SecretBox.fromKey(crypto.randomBytes(32)), onIdleError: (err) => ended.push(err.message) });
+        let release!: () => void;
+        const paused = new Promise<void>((r) => (release = r));
+        try {
+          const held = (await store.leases.acquire('services/2', 'node-b', 10_000))!;
+          // node-a's attempt stops right after its upsert, before its commit (a SIGSTOP there): the upsert took
+          // nothing, but it locked node-b's row.
+          const upserts = new Set<unknown>();
+          const stalling = store.withDb(
+            store.db.withPlugin({
+              transformQuery: (args) => {
+                if (args.node.kind === 'RawNode' && args.node.sqlFragments.join('').includes('insert into leases')) upserts.add(args.queryId);
+                return args.node;
+              },
+              transformResult: async (args) => {
+                if (upserts.has(args.queryId)) await paused;
+                return args.result;
+              },
+            }),
+          );
+          const attempt = stalling.leases.acquire('services/2', 'node-a', 600, [], 100).then(
+            (lease) => ({ lease }),
+            (err: Error) => ({ err }),
+          );
+          await sleep(100);
+          // The holder renews while node-a is paused: it waits for the server to end node-a's transaction
+          // (after half of node-a's TTL), not for as long as the pause lasts. Bounded here so that a renewal
+          // that would wait forever fails the test rather than hanging it.
+          const renewed = await Promise.race([store.leases.renew(held, 10_000), sleep(15_000).then(() => 'still waiting' as const)]);
+          assert.equal(renewed, true, 'the holder renewed its lease during the pause');
+          release();
+          const outcome = await attempt;
+          assert.ok('err' in outcome, `the paused attempt failed once resumed (its transaction was ended): ${JSON.stringify(outcome)}`);
+          assert.equal((await store.leases.find('services/2'))?.holder, 'node-b');
+        } finally {
+          release();
+          await store.close();
+          await pgdb.drop();
+        }
+      });
+
       it('a takeover waits for a fenced write in flight, and the old epoch is refused after it', async () => {
         // Its own store: the server ends a paused holder's connection, which the pool reports (as the platform's does).
         const pgdb = await createPgDatabase();

@@ -54,9 +54,14 @@ export class LeasesRepo {
   async acquire(name: string, holder: string, ttlMs: number, takeOver: string[] = [], lockTimeoutMs?: number): Promise<HeldLease | undefined> {
     // The row may be locked by a fenced write of the holder; one that stays locked (a holder paused inside
     // its transaction) must not hold this replica's whole lease round: give up after lockTimeoutMs, retry later.
+    // The upsert locks the row even when it takes nothing (ON CONFLICT DO UPDATE locks the conflicting row
+    // whatever its WHERE says), so this transaction holds the holder's row until it commits: if this replica
+    // is paused before the commit, the server ends the transaction after half the TTL (as a fenced write's),
+    // or the holder's renewals would wait on it for as long as the pause lasts.
     if (this.dialect === 'postgres' && lockTimeoutMs) {
       return this.db.transaction().execute(async (trx) => {
-        await sql`select set_config('lock_timeout', ${`${Math.max(1, Math.round(lockTimeoutMs))}ms`}, true)`.execute(trx);
+        const ms = (n: number) => `${Math.max(1, Math.round(n))}ms`;
+        await sql`select set_config('lock_timeout', ${ms(lockTimeoutMs)}, true), set_config('idle_in_transaction_session_timeout', ${ms(ttlMs / 2)}, true)`.execute(trx);
         return new LeasesRepo(trx, this.dialect).acquire(name, holder, ttlMs, takeOver);
       });
     }
