@@ -4,7 +4,8 @@
  * it first) the attempt is retried with a little jittered back-off, so concurrent writers never share or
  * skip a number.
  */
-import { sql, type RawBuilder } from 'kysely';
+import { sql, type Insertable, type Kysely, type RawBuilder } from 'kysely';
+import type { Database } from './schema.ts';
 import { isUniqueViolation } from './unique-violation.ts';
 
 /** Run `insert` until it does not collide on its number. */
@@ -26,14 +27,25 @@ export function insertWithNextNumber<T>(readMax: () => Promise<number>, insert: 
 }
 
 /**
- * The next number as a value of the insert itself, so that reading the highest and inserting the next is one
- * statement (one round trip): `(select coalesce(max(number), 0) + 1 from <table> where <group column> = <group>)`.
+ * Insert a service's row (a release, a rollout) numbered one past the highest of the service's, with the id
+ * `<idPrefix><number>`, in one statement (one round trip): the number is a value of the insert itself,
+ * `(select coalesce(max(number), 0) + 1 from <table> where service_id = …)`. Returns the id and number taken.
  */
-export function nextNumber(table: string, groupColumn: string, group: string): RawBuilder<number> {
-  return sql<number>`(select coalesce(max(number), 0) + 1 from ${sql.table(table)} where ${sql.ref(groupColumn)} = ${group})`;
-}
-
-/** An id made of a prefix and the row's next number, in the same statement (see `nextNumber`). */
-export function numberedId(prefix: string, next: RawBuilder<number>): RawBuilder<string> {
-  return sql<string>`cast(${prefix} as text) || cast(${next} as text)`;
+export function insertNumbered<T extends 'releases' | 'rollouts'>(
+  db: Kysely<Database>,
+  table: T,
+  row: Omit<Insertable<Database[T]>, 'id' | 'number'> & { service_id: string },
+  idPrefix: string,
+): Promise<{ id: string; number: number }> {
+  return retryOnNumberTaken(async () => {
+    const next = sql<number>`(select coalesce(max(number), 0) + 1 from ${sql.table(table)} where service_id = ${row.service_id})`;
+    const id = sql<string>`cast(${idPrefix} as text) || cast(${next} as text)`;
+    // One table of the two at a time: Kysely cannot type an insert into a table chosen by a type parameter.
+    const taken = await db
+      .insertInto(table as 'releases')
+      .values({ ...row, number: next, id } as Insertable<Database['releases']>)
+      .returning(['id', 'number'])
+      .executeTakeFirstOrThrow();
+    return { id: taken.id, number: Number(taken.number) };
+  }, `${table} of ${row.service_id}`);
 }

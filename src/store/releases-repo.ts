@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from './schema.ts';
 import type { SecretBox } from './secret-box.ts';
 import { NotFoundError } from '../errors/errors.ts';
-import { nextNumber, numberedId, retryOnNumberTaken } from './next-number.ts';
+import { insertNumbered } from './next-number.ts';
 import type { ReleaseSpec, ReleaseRecord, ReleaseSecrets } from '../domain/release.ts';
 import { joinSecrets, splitSecrets, type ServiceSecrets, type ServiceSpec } from '../domain/service.ts';
 
@@ -48,15 +48,8 @@ export class ReleasesRepo {
       service_secrets: snapshot ? this.box.seal(snapshot.secrets) : null,
       created_at: new Date().toISOString(),
     };
-    return retryOnNumberTaken(async () => {
-      const next = nextNumber('releases', 'service_id', serviceKey);
-      const taken = await this.db
-        .insertInto('releases')
-        .values({ ...row, number: next, id: numberedId(ids.prefix, next) })
-        .returning(['id', 'number'])
-        .executeTakeFirstOrThrow();
-      return this.toRecord({ ...row, id: taken.id, number: Number(taken.number) });
-    }, `releases of ${serviceKey}`);
+    const taken = await insertNumbered(this.db, 'releases', row, ids.prefix);
+    return this.toRecord({ ...row, ...taken });
   }
 
   async get(id: string): Promise<ReleaseRecord> {

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from './schema.ts';
 import { NotFoundError } from '../errors/errors.ts';
-import { nextNumber, numberedId, retryOnNumberTaken } from './next-number.ts';
+import { insertNumbered } from './next-number.ts';
 import type { CanaryAnalysis, CanaryStep } from '../domain/canary.ts';
 
 /** Where a canary's analysis stands (kept with the rollout, so a restarted control plane carries on). */
@@ -97,15 +97,8 @@ export class RolloutsRepo {
       step_index: 0,
       paused: 0,
     };
-    return retryOnNumberTaken(async () => {
-      const next = nextNumber('rollouts', 'service_id', r.serviceKey);
-      const taken = await this.db
-        .insertInto('rollouts')
-        .values({ ...row, number: next, id: numberedId(`${r.serviceKey.replace('/', '--')}--rollout-`, next) })
-        .returning(['id', 'number'])
-        .executeTakeFirstOrThrow();
-      return toRecord({ ...row, id: taken.id, number: Number(taken.number) });
-    }, `rollouts of ${r.serviceKey}`);
+    const taken = await insertNumbered(this.db, 'rollouts', row, `${r.serviceKey.replace('/', '--')}--rollout-`);
+    return toRecord({ ...row, ...taken });
   }
 
   async active(serviceKey: string): Promise<RolloutRecord[]> {

@@ -157,8 +157,10 @@ export class ServicesRepo {
     return cols;
   }
 
-  /** Controller/status write: no version check, no version bump. */
-  /** Set status columns; returns the service as written (undefined when it is gone or nothing was set). */
+  /**
+   * Controller/status write: no version check, no version bump. Returns the service as written (undefined
+   * when it is gone or nothing was set).
+   */
   async setStatus(projectId: string, id: string, patch: ServiceStatusPatch): Promise<ServiceRecord | undefined> {
     const cols = this.statusColumns(patch, new Date().toISOString());
     if (Object.keys(cols).length === 0) return undefined;
