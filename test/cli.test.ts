@@ -106,8 +106,14 @@ describe('slipway CLI', () => {
     const after2 = JSON.parse((await cli(['ps', ...svc, '--json'])).stdout);
     assert.equal(after2.data.containers.length, 2);
     assert.ok(after2.data.containers.every((c: { ready: boolean }) => c.ready));
+    // Each ready instance says since when, no sooner than it started.
+    for (const c of after2.data.containers as { createdAt: number; readyAt: string }[]) {
+      const at = Date.parse(c.readyAt);
+      assert.ok(at >= c.createdAt * 1000 && at <= Date.now(), `readyAt ${c.readyAt} between the start (${c.createdAt}) and now`);
+    }
     const table = await cli(['ps', ...svc]);
     assert.match(table.stdout, /^INSTANCE +TYPE +RELEASE/);
+    assert.match(table.stdout, / yes \(\d+s ago\) /);
     assert.doesNotMatch(table.stdout, /\x1b\[/, 'no colour when stdout is not a terminal');
   });
 

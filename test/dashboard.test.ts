@@ -111,6 +111,10 @@ describe('web dashboard', () => {
       const rows = await rowTexts();
       return rows.length === 2 && rows.every((t) => /\bready\b/.test(t) && /readiness: passing/.test(t));
     }, 30_000, 'two ready instance rows with passing readiness');
+    // Each says since when it is ready (a relative time, its exact time on hover).
+    const since = await section('Instances').locator('td[data-label="Ready"] time').all();
+    assert.equal(since.length, 2);
+    for (const t of since) assert.ok(Date.parse((await t.getAttribute('datetime'))!) <= Date.now());
     await page.getByRole('heading', { name: /Rollout #1: deploy to release 1/ }).waitFor();
   });
 

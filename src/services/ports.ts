@@ -19,6 +19,8 @@ export interface InstanceView {
   restarts: number;
   lastExitCode: number | null;
   startedAt?: string;
+  /** while ready: when its readiness check last passed after failing or not yet having run (ISO 8601, ms) */
+  readyAt?: string;
   endpoint?: string;
   /** per-probe state: last success, consecutive failures, last error */
   probes?: Record<string, unknown>;

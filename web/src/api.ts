@@ -217,6 +217,8 @@ export interface Instance {
   restarts: number;
   lastExitCode: number | null;
   startedAt?: string;
+  /** while ready: since when (ISO 8601) */
+  readyAt?: string;
   /** per probe kind (startup, readiness, liveness): whether it passes now */
   probes?: Record<string, { passing?: boolean; consecutiveFailures?: number; lastError?: string }>;
 }

@@ -228,6 +228,7 @@ export function registerV1(app: Api, deps: ApiDeps): void {
           status: status(i.state),
           host: '127.0.0.1',
           ready: i.ready,
+          readyAt: i.readyAt ?? null,
           release: i.release,
           restarts: i.restarts,
           lastExitCode: i.lastExitCode,

@@ -32,10 +32,10 @@ export function registerServiceOps(program: Command): void {
     const paths = servicePaths(ref.project, ref.service);
     const body = await s.client.get(`${paths.v1}/containers`);
     if (s.json) return s.out.json(body);
-    type C = { name: string; status: string; ready: boolean; release: number; restarts: number; lastExitCode: number | null; createdAt: number };
+    type C = { name: string; status: string; ready: boolean; readyAt?: string | null; release: number; restarts: number; lastExitCode: number | null; createdAt: number };
     s.out.table(
       ['instance', 'type', 'release', 'status', 'ready', 'restarts', 'started'],
-      (body.data.containers as C[]).map((c) => [c.name, processTypeOf(c.name, ref.project, ref.service), c.release, c.status, c.ready ? s.out.paint('green', 'yes') : s.out.paint('yellow', 'no'), c.restarts, ago(c.createdAt)]),
+      (body.data.containers as C[]).map((c) => [c.name, processTypeOf(c.name, ref.project, ref.service), c.release, c.status, c.ready ? s.out.paint('green', c.readyAt ? `yes (${ago(c.readyAt)})` : 'yes') : s.out.paint('yellow', 'no'), c.restarts, ago(c.createdAt)]),
     );
   });
 

@@ -538,6 +538,7 @@ export class ServiceController implements InstanceObserver {
         restarts: rec?.restarts ?? 0,
         lastExitCode: rec?.lastExitCode ?? null,
         startedAt: i.startedAt,
+        readyAt: ready && ps?.readySince ? new Date(ps.readySince).toISOString() : undefined,
         endpoint: i.endpoints[0] ? `${i.endpoints[0].host}:${i.endpoints[0].port}` : undefined,
         probes: ps?.probes,
       };

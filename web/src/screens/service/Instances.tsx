@@ -33,7 +33,15 @@ export function Instances({ instances }: { instances: Polled<Instance[]> }) {
                   <StatusBadge status={i.state} />
                 </td>
                 <td data-label="Release">{i.release ?? '—'}</td>
-                <td data-label="Ready">{i.ready ? 'yes' : 'no'}</td>
+                <td data-label="Ready">
+                  {i.ready ? 'yes' : 'no'}
+                  {i.ready && i.readyAt && (
+                    <span className="muted">
+                      {' '}
+                      (<When at={i.readyAt} />)
+                    </span>
+                  )}
+                </td>
                 <td data-label="Restarts">
                   {i.restarts}
                   {i.lastExitCode !== null && i.restarts > 0 && <span className="muted"> (last exit {i.lastExitCode})</span>}
