@@ -175,6 +175,18 @@ describe('Cloud Foundry /v3 face', { concurrency: false }, () => {
       const dep = await api(p, 'GET', `/v3/deployments?app_guids=${app}&status_values=ACTIVE`);
       return dep.body.resources.length === 0 && s.body.resources.filter((r: { state: string }) => r.state === 'RUNNING').length === 3;
     }, 60_000, 'health-check change rolled out');
+    // Each instance's usage is its latest sample from metrics collection (every 10 s here): a Node app holds
+    // tens of MB resident, and its CPU is a fraction of a core.
+    const usage = await waitFor(async () => {
+      const r = (await api(p, 'GET', `/v3/processes/${scaled.body.guid}/stats`)).body.resources as { state: string; usage: { time: string; cpu: number; mem: number } }[];
+      const running = r.filter((x) => x.state === 'RUNNING');
+      return running.length === 3 && running.every((x) => x.usage.mem > 0) ? running.map((x) => x.usage) : undefined;
+    }, 60_000, 'sampled usage of the 3 instances');
+    for (const u of usage) {
+      assert.ok(u.mem > 10 * 1024 * 1024 && u.mem < 1024 * 1024 * 1024, `mem ${u.mem} bytes`);
+      assert.ok(u.cpu >= 0 && u.cpu < 2, `cpu ${u.cpu}`);
+      assert.ok(Math.abs(Date.parse(u.time) - Date.now()) < 60_000, `time ${u.time}`);
+    }
   });
 
   it('rolls out a droplet with max_in_flight, a canary with continue, a cancelled canary and a revision, with no failed request', async () => {

@@ -102,7 +102,8 @@ export function registerCfProcesses(app: Api, deps: ApiDeps, cx: CfLookups): voi
     });
     app.get(`${prefix}/stats`, { schema: { tags: ['cf'], params: schemaParams } }, async (req) => {
       const svc = await resolve(req);
-      return statsView(svc, await catalog.instances(req.principal, svc.projectId, svc.id));
+      const [instances, usage] = await Promise.all([catalog.instances(req.principal, svc.projectId, svc.id), deps.metrics?.latestUsage(req.principal, svc.projectId, svc.id)]);
+      return statsView(svc, instances, usage);
     });
     app.post(`${prefix}/actions/scale`, { schema: { tags: ['cf'], params: schemaParams, body: scaleBody } }, async (req, reply: FastifyReply) => {
       const svc = await resolve(req);

@@ -12,6 +12,7 @@ import type { PackageRecord } from '../../store/packages-repo.ts';
 import type { RolloutRecord } from '../../store/rollouts-repo.ts';
 import type { ProjectRecord } from '../../store/projects-repo.ts';
 import type { InstanceView } from '../../services/ports.ts';
+import type { InstanceUsage } from '../../observe/metrics/metrics-reads.ts';
 import { findPlan } from '../../domain/plans.ts';
 
 export const STACK = 'cflinuxfs4';
@@ -238,7 +239,12 @@ export function processView(base: string, svc: ServiceRecord, release: ReleaseRe
   };
 }
 
-export function statsView(svc: ServiceRecord, instances: InstanceView[]) {
+/**
+ * A process's stats. `usage` is each instance's latest sample from metrics collection (CPU as a fraction of
+ * one core, memory in bytes); with collection off, or before an instance's first sample, it is zero. Disk and
+ * log rate are not measured: an instance writes to memory-backed /tmp and volumes, not to a disk of its own.
+ */
+export function statsView(svc: ServiceRecord, instances: InstanceView[], usage?: Map<string, InstanceUsage>) {
   const memQuota = (findPlan(svc.spec.billing?.deploymentPlan ?? '')?.memoryMb ?? 0) * 1024 * 1024;
   const live = instances.filter((i) => i.processType === 'web' || !i.processType).sort((a, b) => (a.startedAt ?? '').localeCompare(b.startedAt ?? '') || a.id.localeCompare(b.id));
   const now = Date.now();
@@ -261,7 +267,7 @@ export function statsView(svc: ServiceRecord, instances: InstanceView[]) {
         fds_quota: 16384,
         isolation_segment: null,
         details: i.state === 'crashed' ? `exited with code ${i.lastExitCode}` : null,
-        usage: { time: new Date(now).toISOString().slice(0, 19) + 'Z', cpu: 0, mem: 0, disk: 0, log_rate: 0 },
+        usage: usageView(usage?.get(i.id), now),
       };
     }),
   };
@@ -354,4 +360,9 @@ export function revisionView(base: string, svc: ServiceRecord, rel: ReleaseRecor
     metadata: META(),
     links: { self: link(base, `/v3/revisions/${rel.id}`), app: link(base, `/v3/apps/${app}`), environment_variables: link(base, `/v3/revisions/${rel.id}/environment_variables`) },
   };
+}
+
+function usageView(u: InstanceUsage | undefined, now: number) {
+  const time = new Date(u ? u.at * 1000 : now).toISOString().slice(0, 19) + 'Z';
+  return { time, cpu: u?.cpuCores ?? 0, mem: u?.memoryBytes ?? 0, disk: 0, log_rate: 0 };
 }

@@ -23,6 +23,14 @@ export interface Series {
   max?: number[];
 }
 
+/** An instance's latest sampled usage (MetricsReads.latestUsage). */
+export interface InstanceUsage {
+  cpuCores: number;
+  memoryBytes: number;
+  /** epoch seconds of the sampling step the numbers are from */
+  at: number;
+}
+
 export interface SeriesAnswer {
   from: number;
   to: number;
@@ -54,6 +62,28 @@ export class MetricsReads {
     this.auth.authorize(caller, projectId, 'read');
     await this.store.addons.get(projectId, addonId);
     return this.series('addon', projectId, addonId, q);
+  }
+
+  /**
+   * Each instance's latest CPU (in cores: 1 is one core busy) and resident memory of a service, from the
+   * samples of the last few sampling periods; an instance not sampled yet (just started) is absent.
+   */
+  async latestUsage(caller: Principal, projectId: string, serviceId: string): Promise<Map<string, InstanceUsage>> {
+    this.auth.authorize(caller, projectId, 'read');
+    const step = Math.max(1, this.opts.intervalSeconds);
+    const toTs = Date.now() / 1000 + 1;
+    const buckets = await this.repo.query({ projectId, ownerKind: 'service', ownerId: serviceId, names: ['cpu_cores', 'memory_bytes'], tier: 0, fromTs: toTs - 3 * step - 1, toTs, stepSeconds: step });
+    const out = new Map<string, InstanceUsage>();
+    // Buckets come ordered by name, instance and time: the last one of each pair is its newest.
+    for (const b of buckets) {
+      if (!b.instanceId || b.count === 0) continue;
+      const u = out.get(b.instanceId) ?? { cpuCores: 0, memoryBytes: 0, at: 0 };
+      if (b.name === 'cpu_cores') u.cpuCores = b.sum / b.count;
+      else u.memoryBytes = Math.round(b.sum / b.count);
+      u.at = Math.max(u.at, b.ts);
+      out.set(b.instanceId, u);
+    }
+    return out;
   }
 
   async prometheus(caller: Principal): Promise<string> {
