@@ -8,7 +8,7 @@
  *   no instance       → write the server's files, start it               → allocating
  *   instance exited   → record why, remove, start again after a back-off → error
  *   running           → ping with the credentials; first time: create the database → running
- *   running and idle  → take the oldest scheduled backup, then restore
+ *   running and idle  → take the oldest scheduled backup, then restore (addon-backup-runner.ts)
  *
  * Backups and restores run inside the pass, so they never overlap a start, stop or each other for the same
  * addon. A pass interrupted by a control-plane kill leaves a backup or restore `in-progress`: the next
@@ -20,16 +20,14 @@ import path from 'node:path';
 import type { Store } from '../store/store.ts';
 import type { ObservedInstance, RuntimeDriver } from '../runtime/driver.ts';
 import type { PassResult } from '../controllers/queue.ts';
-import { ADDON_PROCESS_TYPE, addonInstanceId, addonKey, lastSlot, parseAddonKey, type AddonLogin, type AddonRecord, type AddonType } from '../domain/addons.ts';
+import { ADDON_PROCESS_TYPE, addonInstanceId, addonKey, parseAddonKey, type AddonLogin, type AddonRecord, type AddonType } from '../domain/addons.ts';
 import { findPlan } from '../domain/plans.ts';
 import type { AddonEngine, EngineContext } from './engines/engine.ts';
 import type { ServerUser } from './server-user.ts';
-import { scheduleDump } from './backups.ts';
 import { BackupFiles } from './destinations/backup-files.ts';
 import { CredentialRotation } from './rotation.ts';
-import { downloadDump, uploadedFile } from './imports.ts';
+import { AddonBackupRunner, type AddonServer } from './addon-backup-runner.ts';
 import { addonCertificate, installCertificate, serverTls } from './tls.ts';
-import { run } from './engines/run.ts';
 import { addonDir, backupFile, pickPort } from './places.ts';
 import { portFree } from '../net/port-free.ts';
 
@@ -83,6 +81,7 @@ export class AddonController {
   /** addons whose linked services were brought up to date with their credentials since this process started */
   private readonly announced = new Set<string>();
   private readonly rotation: CredentialRotation;
+  private readonly backups: AddonBackupRunner;
 
   constructor(
     private readonly store: Store,
@@ -97,6 +96,14 @@ export class AddonController {
       replicas: (a) => this.runningReplicas(a),
       retireAfterMs: opts.retireAfterMs,
     });
+    const server: AddonServer = {
+      context: (a) => this.context(a),
+      setStatus: (a, status) => this.setStatus(a, status),
+      stop: (a) => this.driver.stop(addonInstanceId(a.projectId, a.id), this.grace()),
+      startAndWait: (a, engine, formerLogin) => this.startAndWait(a, engine, formerLogin),
+      dropReplicas: (a) => this.dropReplicas(a),
+    };
+    this.backups = new AddonBackupRunner(store, this.files, server, { dataDir: opts.dataDir, user: opts.user, logger: opts.logger });
   }
 
   /** Contexts of the read replicas that run now. */
@@ -320,9 +327,9 @@ export class AddonController {
     }
 
     await this.reconcileReplicas(ready, engine, observed);
-    await this.runSchedules(ready, engine);
-    await this.runBackups(ready, engine);
-    await this.runRestores(ready, engine);
+    await this.backups.runSchedules(ready, engine);
+    await this.backups.runBackups(ready, engine);
+    await this.backups.runRestores(ready, engine);
     return { againInMs: 5000 };
   }
 
@@ -438,165 +445,5 @@ export class AddonController {
       await sleep(300);
     }
     throw new Error('the server did not answer in time');
-  }
-
-  /**
-   * Schedules: a slot that passed since the last one taken makes one backup (the slot is claimed with a
-   * conditional update, so it never makes two); scheduled backups past their retention are removed unless
-   * retained. Slots missed while the addon was paused or the control plane down yield one backup, not many.
-   */
-  private async runSchedules(a: AddonRecord, engine: AddonEngine): Promise<void> {
-    const now = new Date();
-    for (const s of await this.store.addons.listSchedules(a.projectId, a.id)) {
-      const slot = lastSlot(s.spec, new Date(s.lastRunAt), now);
-      if (!slot || !(await this.store.addons.claimSlot(s.id, s.lastRunAt, slot.toISOString()))) continue;
-      const expiresAt = new Date(slot.getTime() + s.spec.retentionTime * 86_400_000).toISOString();
-      await scheduleDump(this.store, a, engine, { name: `Scheduled ${s.spec.scheduling.interval} backup ${slot.toISOString().slice(0, 16).replace('T', ' ')}`, scheduleId: s.id, expiresAt, backupType: s.spec.backupType, ...(s.spec.customDestinationId ? { destinationId: s.spec.customDestinationId } : {}) });
-    }
-    for (const b of await this.store.addons.expiredBackups(a.projectId, a.id, now.toISOString())) {
-      try {
-        await this.files.remove(b);
-      } catch (err) {
-        this.opts.logger.warn({ addon: addonKey(a.projectId, a.id), backup: b.id, err: (err as Error).message }, 'expired backup could not be removed from its destination; retrying on the next pass');
-        continue;
-      }
-      await this.store.addons.deleteBackup(b.id);
-      this.opts.logger.info({ addon: addonKey(a.projectId, a.id), backup: b.id }, 'scheduled backup expired and removed');
-    }
-  }
-
-  private async runBackups(a: AddonRecord, engine: AddonEngine): Promise<void> {
-    const pending = (await this.store.addons.listBackups(a.projectId, a.id, { limit: 100, statuses: ['scheduled'] })).reverse();
-    for (const b of pending) {
-      const file = backupFile(this.opts.dataDir, a.projectId, a.id, b.file);
-      fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-      await this.store.addons.setBackupStatus(b.id, 'in-progress');
-      const partial = `${file}.partial`;
-      try {
-        if (b.backupType === 'snapshot') await this.snapshot(a, engine, b.id, partial);
-        else if (b.sourceType === 'liveInstance') {
-          const source = (await this.store.addons.backupSecrets(b.id))?.connectionString;
-          if (!source) throw new Error('the import lost its connection string');
-          await engine.dumpFrom(new URL(source), partial);
-          // The connection string was needed for this one dump only.
-          await this.store.addons.setBackupSecrets(b.id, null);
-        } else if (b.sourceType === 'externalDump') {
-          const source = (await this.store.addons.backupSecrets(b.id))?.importUrl;
-          if (!source) throw new Error('the import lost its URL');
-          await downloadDump(new URL(source), a.spec.type, partial, a.spec.billing.storage * 1048576);
-          await this.store.addons.setBackupSecrets(b.id, null);
-        } else if (b.sourceType === 'fileUpload') {
-          // Received, unpacked and checked by the request that made the backup (imports.ts receiveDump).
-          if (!fs.existsSync(uploadedFile(file))) throw new Error('the uploaded file is gone');
-          fs.renameSync(uploadedFile(file), partial);
-        } else await engine.dump(await this.context(a), partial);
-        fs.renameSync(partial, file);
-        const sizeBytes = fs.statSync(file).size;
-        // A backup placed on a backup destination is complete once it is there (the local copy goes).
-        await this.files.stored(b, file);
-        await this.store.addons.finishBackup(b.id, { status: 'completed', sizeBytes });
-        this.opts.logger.info({ addon: addonKey(a.projectId, a.id), backup: b.id }, 'addon backup completed');
-      } catch (err) {
-        fs.rmSync(partial, { force: true });
-        fs.rmSync(file, { force: true });
-        fs.rmSync(uploadedFile(file), { force: true });
-        await this.store.addons.finishBackup(b.id, { status: 'failed', error: (err as Error).message.slice(0, 1000) });
-        if (b.sourceType !== 'sameAddon') await this.store.addons.setBackupSecrets(b.id, null);
-        this.opts.logger.warn({ addon: addonKey(a.projectId, a.id), backup: b.id, err: (err as Error).message }, 'addon backup failed');
-        // An event, so alerts (trigger:addon-backup:failure) see it; the addon is named in the message.
-        await this.store.events.append({ projectId: a.projectId, serviceId: null, kind: 'backup', reason: 'Failed', message: `addon ${a.id}: backup ${b.id} failed: ${(err as Error).message.slice(0, 300)}` });
-      }
-    }
-  }
-
-  /**
-   * A snapshot: the server stopped (so its files are consistent), its data directory archived, the server
-   * started again. The server's password of this moment is sealed with the backup: a restore reconnects
-   * with it (PostgreSQL keeps its password in its data files).
-   */
-  private async snapshot(a: AddonRecord, engine: AddonEngine, backupId: string, file: string): Promise<void> {
-    const ctx = await this.context(a);
-    await this.setStatus(a, 'backup');
-    await this.driver.stop(addonInstanceId(a.projectId, a.id), this.grace());
-    try {
-      await run('/usr/bin/tar', ['-czf', file, '-C', ctx.dataDir, '.'], { timeoutMs: 60 * 60_000 });
-      await this.store.addons.setBackupSecrets(backupId, { username: ctx.secrets.username, password: ctx.secrets.password });
-    } finally {
-      await this.startAndWait(a, engine);
-      await this.store.addons.mutate(a.projectId, a.id, () => ({ status: 'running', statusMessage: undefined }));
-    }
-  }
-
-  /**
-   * A snapshot restore: the archive is checked and unpacked beside the live data directory first; then, with
-   * the server stopped, the directories are swapped and the server started on the restored files. If it
-   * does not come up, the old directory is swapped back and started.
-   */
-  private async restoreSnapshot(a: AddonRecord, engine: AddonEngine, file: string, snapshotLogin: AddonLogin | undefined): Promise<void> {
-    const ctx = await this.context(a);
-    const live = ctx.dataDir;
-    const next = `${live}.restore`;
-    const prev = `${live}.replaced`;
-    fs.rmSync(next, { recursive: true, force: true });
-    fs.rmSync(prev, { recursive: true, force: true });
-    fs.mkdirSync(next, { mode: 0o700 });
-    try {
-      await run('/usr/bin/tar', ['-xzf', file, '-C', next, '--no-same-permissions'], { timeoutMs: 60 * 60_000 });
-      if (this.opts.user.drop) await run('/usr/bin/chown', ['-R', `${this.opts.user.uid}:${this.opts.user.gid}`, next]);
-    } catch (err) {
-      fs.rmSync(next, { recursive: true, force: true });
-      throw err;
-    }
-    await this.dropReplicas(a);
-    await this.driver.stop(addonInstanceId(a.projectId, a.id), this.grace());
-    fs.renameSync(live, prev);
-    fs.renameSync(next, live);
-    try {
-      await this.startAndWait(a, engine, snapshotLogin);
-    } catch (err) {
-      await this.driver.stop(addonInstanceId(a.projectId, a.id), this.grace());
-      fs.rmSync(live, { recursive: true, force: true });
-      fs.renameSync(prev, live);
-      await this.startAndWait(a, engine);
-      throw err;
-    }
-    fs.rmSync(prev, { recursive: true, force: true });
-  }
-
-  /** The login a snapshot's data files knew (its user, or the addon's user for one taken before rotations changed users). */
-  private async snapshotLogin(backupId: string, a: AddonRecord): Promise<AddonLogin | undefined> {
-    const sealed = await this.store.addons.backupSecrets(backupId);
-    if (!sealed?.password) return undefined;
-    return { username: sealed.username ?? (await this.store.addons.secrets(a.projectId, a.id)).username, password: sealed.password };
-  }
-
-  private async runRestores(a: AddonRecord, engine: AddonEngine): Promise<void> {
-    const pending = (await this.store.addons.listRestores(a.projectId, a.id, { statuses: ['scheduled'] })).reverse();
-    for (const r of pending) {
-      const backup = await this.store.addons.findBackup(r.backupId);
-      if (!backup || backup.status !== 'completed') {
-        await this.store.addons.setRestoreStatus(r.id, 'failed', `backup '${r.backupId}' is not a completed backup`);
-        continue;
-      }
-      await this.store.addons.setRestoreStatus(r.id, 'in-progress');
-      await this.setStatus(a, 'restore');
-      const server = { stop: () => this.driver.stop(addonInstanceId(a.projectId, a.id), this.grace()), start: () => this.startAndWait(a, engine) };
-      let fetched: { file: string; cleanup(): void } | undefined;
-      try {
-        // From its backup destination, a backup is fetched to a temporary file first.
-        fetched = await this.files.materialize(backup);
-        const file = fetched.file;
-        if (backup.backupType === 'snapshot') await this.restoreSnapshot(a, engine, file, await this.snapshotLogin(backup.id, a));
-        else await engine.restore(await this.context(a), file, server);
-        await this.store.addons.setRestoreStatus(r.id, 'completed');
-        this.opts.logger.info({ addon: addonKey(a.projectId, a.id), restore: r.id, backup: backup.id }, 'addon restore completed');
-      } catch (err) {
-        await this.store.addons.setRestoreStatus(r.id, 'failed', (err as Error).message.slice(0, 1000));
-        this.opts.logger.warn({ addon: addonKey(a.projectId, a.id), restore: r.id, err: (err as Error).message }, 'addon restore failed; the data is as it was');
-      } finally {
-        fetched?.cleanup();
-      }
-      await this.store.addons.mutate(a.projectId, a.id, () => ({ status: 'running', statusMessage: undefined }));
-    }
   }
 }

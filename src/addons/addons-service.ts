@@ -1,7 +1,8 @@
 /**
  * Addon use cases for every API face: types, create/put/get/list/patch/delete, pause/resume/restart/scale,
- * versions, credentials, backups and restores. Validates everything before it writes, so a refused request
- * leaves nothing behind; the addon controller does the work (it is told through `changed`).
+ * versions and credentials; its `backups` (addon-backups-service.ts) has the schedules, backups, imports,
+ * restores and downloads. Validates everything before it writes, so a
+ * refused request leaves nothing behind; the addon controller does the work (it is told through `changed`).
  *
  * `credentials(projectId, addonId)` is the call for linking an addon into secret groups: the connection
  * keys as Northflank names them (`HOST`, `PORT`, `USERNAME`, `PASSWORD`, `DATABASE`, `POSTGRES_URI`…).
@@ -27,24 +28,17 @@ import {
   majorOf,
   resolveVersion,
   compareVersions,
-  scheduleProblems,
-  type AddonBackupRecord,
-  type AddonBackupSchedule,
   type BackupScheduleSpec,
   type AddonRecord,
-  type AddonRestoreRecord,
   type AddonSpec,
   type AddonType,
 } from '../domain/addons.ts';
 import { findPlan, PLANS } from '../domain/plans.ts';
 import { idFromName, randomId } from '../domain/ids.ts';
-import { BackupFiles } from './destinations/backup-files.ts';
-import type { Readable } from 'node:stream';
-import { ConflictError, NotFoundError, UnsupportedError, ValidationError, type FieldProblem } from '../errors/errors.ts';
+import { ConflictError, UnsupportedError, ValidationError, type FieldProblem } from '../errors/errors.ts';
 import type { AddonEngine } from './engines/engine.ts';
-import { backupFile, pickPort } from './places.ts';
-import { scheduleDump } from './backups.ts';
-import { scheduleImport, scheduleUpload, type ImportInput, type UploadInput } from './imports.ts';
+import { pickPort } from './places.ts';
+import { AddonBackupsService } from './addon-backups-service.ts';
 import { forkSource } from './forks.ts';
 
 export interface AddonInput {
@@ -106,11 +100,11 @@ export class AddonsService {
       external?(a: AddonRecord): { host: string; port: number } | undefined;
     },
   ) {
-    this.files = new BackupFiles(store, opts.dataDir);
+    this.backups = new AddonBackupsService(store, auth, { get: (c, p, a) => this.get(c, p, a), live: (c, p, a) => this.live(c, p, a), engineFor: (type) => this.engineFor(type) }, opts);
   }
 
-  /** where backups' files are: the data directory, or a backup destination */
-  private readonly files: BackupFiles;
+  /** schedules, backups, imports, restores and downloads of the addons this service keeps */
+  readonly backups: AddonBackupsService;
 
   /** The addon types this installation runs, with the versions found installed. */
   types(): { engine: AddonEngine; versions: string[] }[] {
@@ -159,93 +153,18 @@ export class AddonsService {
     if (input.infrastructure?.architecture && input.infrastructure.architecture !== 'x86') unsupported.push({ field: 'infrastructure.architecture', rule: 'supported', message: "addons run on this machine's architecture (x86)" });
   }
 
-  /** Northflank's rules for a set of schedules: valid fields per interval, one per interval and backup type. */
-  private checkSchedules(schedules: BackupScheduleSpec[], existing: BackupScheduleSpec[], problems: FieldProblem[], unsupported: FieldProblem[], prefix = 'backupSchedules'): void {
-    const seen = new Set(existing.map((s) => `${s.scheduling.interval}/${s.backupType}`));
-    schedules.forEach((s, i) => {
-      const at = prefix === 'backupSchedules' ? `${prefix}.${i}` : prefix;
-      problems.push(...scheduleProblems(s, at));
-      if ((s as { additionalDestinations?: unknown[] }).additionalDestinations?.length) unsupported.push({ field: `${at}.additionalDestinations`, rule: 'supported', message: 'additional backup destinations are not available here: backups are kept in the data directory' });
-      const key = `${s.scheduling.interval}/${s.backupType}`;
-      if (seen.has(key)) problems.push({ field: `${at}.scheduling.interval`, rule: 'unique', message: `an addon has one ${s.scheduling.interval} ${s.backupType} schedule at most` });
-      seen.add(key);
-    });
-  }
-
-  /** Every backup destination named by schedules exists (400 naming the schedule's field otherwise). */
-  private async checkScheduleDestinations(schedules: BackupScheduleSpec[] | undefined, prefix = 'backupSchedules'): Promise<void> {
-    const problems: FieldProblem[] = [];
-    for (const [i, s] of (schedules ?? []).entries()) {
-      const field = prefix ? `${prefix}.${i}.customDestinationId` : 'customDestinationId';
-      if (s.customDestinationId && !(await this.store.backupDestinations.find(s.customDestinationId))) problems.push({ field, rule: 'exists', message: `no backup destination '${s.customDestinationId}'` });
-    }
-    if (problems.length) throw new ValidationError(problems);
-  }
-
-  /** A backup destination named by a backup or import exists (400 naming `customDestinationId` otherwise). */
-  private async checkDestination(id: string | undefined): Promise<void> {
-    if (id !== undefined && !(await this.store.backupDestinations.find(id))) throw ValidationError.one('customDestinationId', 'exists', `no backup destination '${id}'`);
-  }
-
-  /** The record with where it is stored. */
-  private async located(b: AddonBackupRecord): Promise<AddonBackupRecord> {
-    const destinationId = await this.files.destinationOf(b.id);
-    return destinationId ? { ...b, destinationId } : b;
-  }
-
-  private async saveSchedules(projectId: string, addonId: string, schedules: BackupScheduleSpec[]): Promise<AddonBackupSchedule[]> {
-    const out: AddonBackupSchedule[] = [];
-    for (const s of schedules) {
-      const spec: BackupScheduleSpec = { scheduling: s.scheduling, backupType: s.backupType, retentionTime: s.retentionTime, ...(s.compressionType ? { compressionType: s.compressionType } : {}), ...(s.customDestinationId ? { customDestinationId: s.customDestinationId } : {}) };
-      out.push(await this.store.addons.createSchedule({ id: randomId('schedule'), projectId, addonId, spec }));
-    }
-    return out;
-  }
-
-  async listSchedules(caller: Principal, projectId: string, addonId: string): Promise<AddonBackupSchedule[]> {
-    await this.get(caller, projectId, addonId);
-    return this.store.addons.listSchedules(projectId, addonId);
-  }
-
-  async createSchedule(caller: Principal, projectId: string, addonId: string, input: BackupScheduleSpec): Promise<AddonBackupSchedule> {
-    await this.live(caller, projectId, addonId);
-    await this.checkScheduleDestinations([input], '');
-    const problems: FieldProblem[] = [];
-    const unsupported: FieldProblem[] = [];
-    this.checkSchedules([input], (await this.store.addons.listSchedules(projectId, addonId)).map((s) => s.spec), problems, unsupported, '');
-    for (const p of problems) p.field = p.field.replace(/^\./, '');
-    for (const p of unsupported) p.field = p.field.replace(/^\./, '');
-    if (problems.length) throw new ValidationError(problems);
-    if (unsupported.length) throw new UnsupportedError(unsupported);
-    const [s] = await this.saveSchedules(projectId, addonId, [input]);
-    this.opts.changed(addonKey(projectId, addonId));
-    return s;
-  }
-
-  async deleteSchedule(caller: Principal, projectId: string, addonId: string, scheduleId: string): Promise<void> {
-    await this.live(caller, projectId, addonId);
-    if (!(await this.store.addons.deleteSchedule(projectId, addonId, scheduleId))) throw new NotFoundError('backup schedule', scheduleId);
-  }
-
-  /** Keep a backup a schedule made past its retention time. */
-  async retainBackup(caller: Principal, projectId: string, addonId: string, backupId: string): Promise<void> {
-    this.auth.authorize(caller, projectId, 'write');
-    await this.getBackup(caller, projectId, addonId, backupId);
-    await this.store.addons.retainBackup(backupId);
-  }
-
   async create(caller: Principal, projectId: string, input: AddonInput): Promise<AddonRecord> {
     this.auth.authorize(caller, projectId, 'write');
     await this.store.projects.get(projectId);
     const spec = this.validateNew(input);
-    await this.checkScheduleDestinations(input.backupSchedules as BackupScheduleSpec[] | undefined);
+    await this.backups.checkScheduleDestinations(input.backupSchedules as BackupScheduleSpec[] | undefined);
     const id = idFromName(input.name);
     if (await this.store.addons.find(projectId, id)) throw new ConflictError(`addon '${id}' already exists in project '${projectId}'`);
     const fork = input.source !== undefined ? await forkSource(this.store, this.auth, caller, projectId, input.source, spec) : undefined;
     const port = await pickPort(new Set(await this.store.addons.ports()));
     const secrets = { username: `u${crypto.randomBytes(6).toString('hex')}`, password: generatePassword() };
     const a = await this.store.addons.create({ projectId, id, spec, secrets, port });
-    await this.saveSchedules(projectId, id, (input.backupSchedules ?? []) as BackupScheduleSpec[]);
+    await this.backups.saveSchedules(projectId, id, (input.backupSchedules ?? []) as BackupScheduleSpec[]);
     // A fork: the backup is restored into the new addon once its server first runs (the restore history shows it).
     if (fork) await this.store.addons.createRestore({ projectId, addonId: id, id: randomId('restore'), backupId: fork.id });
     this.opts.changed(addonKey(projectId, id));
@@ -268,7 +187,7 @@ export class AddonsService {
     if (dbName !== undefined && !engine.features.customDBName) problems.push({ field: 'customCredentials.dbName', rule: 'type', message: `${input.type} addons have no database name` });
     else if (dbName !== undefined && !DB_NAME.test(dbName)) problems.push({ field: 'customCredentials.dbName', rule: 'pattern', message: 'a database name is a letter or underscore, then up to 62 letters, digits or underscores' });
     this.checkNetworking(input, unsupported);
-    this.checkSchedules((input.backupSchedules ?? []) as BackupScheduleSpec[], [], problems, unsupported);
+    this.backups.checkSchedules((input.backupSchedules ?? []) as BackupScheduleSpec[], [], problems, unsupported);
     this.checkPlacement(input, unsupported);
     if (problems.length) throw new ValidationError(problems);
     if (unsupported.length) throw new UnsupportedError(unsupported);
@@ -335,14 +254,14 @@ export class AddonsService {
     this.checkBilling(cur.spec.type, patch.billing ?? {}, problems);
     this.checkSettings(cur.spec.type, patch.typeSpecificSettings, problems, unsupported);
     this.checkNetworking(patch, unsupported, cur.spec);
-    if (patch.backupSchedules) this.checkSchedules(patch.backupSchedules as BackupScheduleSpec[], [], problems, unsupported);
+    if (patch.backupSchedules) this.backups.checkSchedules(patch.backupSchedules as BackupScheduleSpec[], [], problems, unsupported);
     if (problems.length) throw new ValidationError(problems);
-    await this.checkScheduleDestinations(patch.backupSchedules as BackupScheduleSpec[] | undefined);
+    await this.backups.checkScheduleDestinations(patch.backupSchedules as BackupScheduleSpec[] | undefined);
     if (unsupported.length) throw new UnsupportedError(unsupported);
     if (patch.backupSchedules) {
       // The addon's schedules become exactly the ones given (Northflank's PATCH of the list).
       await this.store.addons.deleteSchedules(projectId, addonId);
-      await this.saveSchedules(projectId, addonId, patch.backupSchedules as BackupScheduleSpec[]);
+      await this.backups.saveSchedules(projectId, addonId, patch.backupSchedules as BackupScheduleSpec[]);
     }
     const spec: AddonSpec = {
       ...cur.spec,
@@ -400,7 +319,7 @@ export class AddonsService {
 
   async pause(caller: Principal, projectId: string, addonId: string): Promise<void> {
     await this.live(caller, projectId, addonId);
-    const busy = await this.busy(projectId, addonId);
+    const busy = await this.backups.busy(projectId, addonId);
     if (busy) throw new ConflictError(`addon '${addonId}' has a ${busy} in progress: pause it once that has finished`);
     await this.store.addons.mutate(projectId, addonId, () => ({ paused: true }));
     this.opts.changed(addonKey(projectId, addonId));
@@ -474,117 +393,5 @@ export class AddonsService {
     if (!ext) return keys;
     const secrets = await this.store.addons.secrets(projectId, addonId);
     return { ...keys, ...externalConnectionKeys(a.spec.type, { ...ext, username: secrets.username, password: secrets.password, database: this.engineFor(a.spec.type).database(a), tlsEnabled: a.spec.tlsEnabled }) };
-  }
-
-  /** What keeps the addon busy now: a backup or restore scheduled or running, if any. */
-  private async busy(projectId: string, addonId: string): Promise<'backup' | 'restore' | undefined> {
-    if ((await this.store.addons.listRestores(projectId, addonId, { statuses: ['scheduled', 'in-progress'], limit: 1 })).length) return 'restore';
-    if ((await this.store.addons.listBackups(projectId, addonId, { limit: 1, statuses: ['scheduled', 'in-progress'] })).length) return 'backup';
-    return undefined;
-  }
-
-  async backup(caller: Principal, projectId: string, addonId: string, input: { name?: string; backupType?: string; compressionType?: string; customDestinationId?: string; additionalDestinations?: unknown[] }): Promise<AddonBackupRecord> {
-    const a = await this.live(caller, projectId, addonId);
-    const unsupported: FieldProblem[] = [];
-    if (input.additionalDestinations?.length) unsupported.push({ field: 'additionalDestinations', rule: 'supported', message: 'additional backup destinations are not available here: a backup is stored in one place (customDestinationId, or the data directory)' });
-    if (unsupported.length) throw new UnsupportedError(unsupported);
-    await this.checkDestination(input.customDestinationId);
-    if (a.paused) throw new ConflictError(`addon '${addonId}' is paused: resume it to back it up`);
-    const b = await scheduleDump(this.store, a, this.engineFor(a.spec.type), { name: input.name, backupType: input.backupType === 'snapshot' ? 'snapshot' : 'dump', ...(input.customDestinationId ? { destinationId: input.customDestinationId } : {}) });
-    this.opts.changed(addonKey(projectId, addonId));
-    return b;
-  }
-
-  /**
-   * Import into the addon (Northflank's `import.addon.backup`): a live database named by `connectionString`,
-   * or a dump downloaded from `importUrl`, taken as a backup of this addon and then restored into it. What
-   * the import reads is sealed with the backup and dropped once it ran (imports.ts).
-   */
-  async importBackup(caller: Principal, projectId: string, addonId: string, input: ImportInput): Promise<{ backup: AddonBackupRecord; restore: AddonRestoreRecord }> {
-    const a = await this.live(caller, projectId, addonId);
-    await this.checkDestination(input.customDestinationId);
-    const made = await scheduleImport(this.store, a, this.engineFor(a.spec.type), input);
-    this.opts.changed(addonKey(projectId, addonId));
-    return made;
-  }
-
-  /**
-   * Import an uploaded dump (`body`, the request's bytes) into the addon: checked while it is received and
-   * refused by field `file` with nothing made, else taken as a backup of this addon and then restored into it.
-   */
-  async importUpload(caller: Principal, projectId: string, addonId: string, body: Readable, input: UploadInput): Promise<{ backup: AddonBackupRecord; restore: AddonRestoreRecord }> {
-    const a = await this.live(caller, projectId, addonId);
-    await this.checkDestination(input.customDestinationId);
-    const made = await scheduleUpload(this.store, a, this.engineFor(a.spec.type), this.opts.dataDir, body, input);
-    this.opts.changed(addonKey(projectId, addonId));
-    return made;
-  }
-
-  async listBackups(caller: Principal, projectId: string, addonId: string): Promise<AddonBackupRecord[]> {
-    await this.get(caller, projectId, addonId);
-    return Promise.all((await this.store.addons.listBackups(projectId, addonId, { limit: 1000 })).map((b) => this.located(b)));
-  }
-
-  async getBackup(caller: Principal, projectId: string, addonId: string, backupId: string): Promise<AddonBackupRecord> {
-    await this.get(caller, projectId, addonId);
-    const b = await this.store.addons.findBackup(backupId);
-    if (!b || b.projectId !== projectId || b.addonId !== addonId) throw new NotFoundError('backup', backupId);
-    return this.located(b);
-  }
-
-  async deleteBackup(caller: Principal, projectId: string, addonId: string, backupId: string): Promise<void> {
-    this.auth.authorize(caller, projectId, 'write');
-    const b = await this.getBackup(caller, projectId, addonId, backupId);
-    if (b.status === 'scheduled' || b.status === 'in-progress') throw new ConflictError(`backup '${backupId}' is ${b.status}: delete it once it has finished`);
-    const restoring = await this.store.addons.listRestores(projectId, addonId, { backupId, statuses: ['scheduled', 'in-progress'] });
-    if (restoring.length) throw new ConflictError(`backup '${backupId}' is being restored: delete it once the restore has finished`);
-    // The file first (the object at a destination, which may refuse): the record goes once it is gone.
-    await this.files.remove(b);
-    await this.store.addons.deleteBackup(backupId);
-  }
-
-  /**
-   * Restore a backup into the addon. The backup is the addon's own, or another addon's named by
-   * `source` (the same type); it must have completed.
-   */
-  async restore(caller: Principal, projectId: string, addonId: string, backupId: string, source: { projectId?: string; addonId?: string } = {}): Promise<AddonRestoreRecord> {
-    const a = await this.live(caller, projectId, addonId);
-    const fromProject = source.projectId ?? projectId;
-    const fromAddon = source.addonId ?? addonId;
-    if (fromProject !== projectId) this.auth.authorize(caller, fromProject, 'read');
-    const b = await this.store.addons.findBackup(backupId);
-    if (!b || b.projectId !== fromProject || b.addonId !== fromAddon) {
-      if (b && b.projectId === fromProject && !source.addonId) throw ValidationError.one('backupId', 'sameAddon', `backup '${backupId}' belongs to addon '${b.addonId}', not '${addonId}': name it with sourceAddonId to restore it here`);
-      throw new NotFoundError('backup', backupId);
-    }
-    if (b.addonType !== a.spec.type) throw ValidationError.one('backupId', 'type', `backup '${backupId}' is of a ${b.addonType} addon; '${addonId}' is ${a.spec.type}`);
-    if (b.backupType === 'snapshot' && majorOf(b.addonVersion) !== majorOf(a.spec.version)) throw ValidationError.one('backupId', 'version', `snapshot '${backupId}' holds ${b.addonType} ${b.addonVersion} data files; '${addonId}' runs ${a.spec.version}: restore a dump instead`);
-    if (b.status !== 'completed') throw new ConflictError(`backup '${backupId}' is ${b.status}: only a completed backup can be restored`);
-    if (a.paused) throw new ConflictError(`addon '${addonId}' is paused: resume it to restore into it`);
-    const r = await this.store.addons.createRestore({ projectId, addonId, id: randomId('restore'), backupId });
-    this.opts.changed(addonKey(projectId, addonId));
-    return r;
-  }
-
-  async listRestores(caller: Principal, projectId: string, addonId: string, backupId?: string): Promise<AddonRestoreRecord[]> {
-    await this.get(caller, projectId, addonId);
-    if (backupId) await this.getBackup(caller, projectId, addonId, backupId).catch(async (err) => {
-      // A backup of another addon restored here still lists its restores into this addon.
-      if (!(await this.store.addons.findBackup(backupId))) throw err;
-    });
-    return this.store.addons.listRestores(projectId, addonId, { backupId });
-  }
-
-  /** The file of a completed backup, for a download. */
-  async backupPath(caller: Principal, projectId: string, addonId: string, backupId: string): Promise<{ path: string; backup: AddonBackupRecord }> {
-    const b = await this.getBackup(caller, projectId, addonId, backupId);
-    if (b.status !== 'completed') throw new ConflictError(`backup '${backupId}' is ${b.status}: only a completed backup can be downloaded`);
-    return { path: backupFile(this.opts.dataDir, projectId, addonId, b.file), backup: b };
-  }
-
-  /** A completed backup's bytes, from the data directory or its backup destination, for a download. */
-  async openBackup(caller: Principal, projectId: string, addonId: string, backupId: string): Promise<{ backup: AddonBackupRecord; body: Readable; length?: number }> {
-    const { backup } = await this.backupPath(caller, projectId, addonId, backupId);
-    return { backup, ...(await this.files.open(backup)) };
   }
 }

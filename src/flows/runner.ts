@@ -196,7 +196,7 @@ export class FlowRunner {
       }
       case 'AddonBackup': {
         if (!this.d.addons) throw new Error('addons are not available on this platform');
-        const b = await this.d.addons.backup(SYSTEM, p, spec.addonId, { name: spec.name ?? `release flow run ${run.number}`, backupType: spec.backupType ?? 'dump' });
+        const b = await this.d.addons.backups.backup(SYSTEM, p, spec.addonId, { name: spec.name ?? `release flow run ${run.number}`, backupType: spec.backupType ?? 'dump' });
         return { effect: { backupId: b.id }, output: { id: b.id, addonId: spec.addonId } };
       }
       case 'Build': {

@@ -56,7 +56,7 @@ export function registerV1AddonUpload(app: Api, addons: AddonsService): void {
           if (body !== undefined && !isStream(body)) throw new UnsupportedMediaTypeError(`file: send the dump itself as the body, with Content-Type ${UPLOAD_TYPES.join(' or ')}`);
           if (!isStream(body)) throw ValidationError.one('file', 'required', "the request body is the dump file to import (Content-Type application/octet-stream or application/gzip)");
           const length = Number(req.headers['content-length']);
-          const { backup, restore } = await addons.importUpload(req.principal, projectId, addonId, body, {
+          const { backup, restore } = await addons.backups.importUpload(req.principal, projectId, addonId, body, {
             ...(query.name ? { name: query.name } : {}),
             ...(query.customDestinationId ? { customDestinationId: query.customDestinationId } : {}),
             ...(Number.isFinite(length) ? { contentLength: length } : {}),

@@ -201,7 +201,7 @@ export function registerV1Addons(app: Api, deps: ApiDeps & { addons?: AddonsServ
 
   app.post('/v1/projects/:projectId/addons/:addonId/import', { schema: { ...tags, summary: 'Import a live database into the addon (a backup of it, then its restore)', params: AddonParams, body: S.ImportAddonBackup } }, async (req) => {
     const { projectId, addonId } = req.params as AP;
-    const { backup, restore } = await addons.importBackup(req.principal, projectId, addonId, (req.body ?? {}) as never);
+    const { backup, restore } = await addons.backups.importBackup(req.principal, projectId, addonId, (req.body ?? {}) as never);
     return { data: { backupId: backup.id, restoreId: restore.id } };
   });
 
@@ -211,21 +211,21 @@ export function registerV1Addons(app: Api, deps: ApiDeps & { addons?: AddonsServ
   const scheduleView = (s: AddonBackupSchedule) => ({ id: s.id, backupType: s.spec.backupType, ...(s.spec.compressionType ? { backupCompressionType: s.spec.compressionType } : {}), scheduling: s.spec.scheduling, retentionTime: s.spec.retentionTime, createdAt: s.createdAt, updatedAt: s.createdAt });
   app.get('/v1/projects/:projectId/addons/:addonId/backup-schedules', { schema: { ...tags, summary: "An addon's backup schedules", params: AddonParams, querystring: PaginationQuery } }, async (req) => {
     const { projectId, addonId } = req.params as AP;
-    const { items, pagination } = page(await addons.listSchedules(req.principal, projectId, addonId), req.query as never);
+    const { items, pagination } = page(await addons.backups.listSchedules(req.principal, projectId, addonId), req.query as never);
     return { data: { schedules: items.map(scheduleView) }, pagination };
   });
   app.post('/v1/projects/:projectId/addons/:addonId/backup-schedules', { schema: { ...tags, summary: 'Add a backup schedule', params: AddonParams, body: S.BackupSchedule } }, async (req) => {
     const { projectId, addonId } = req.params as AP;
-    return { data: scheduleView(await addons.createSchedule(req.principal, projectId, addonId, req.body as BackupScheduleSpec)) };
+    return { data: scheduleView(await addons.backups.createSchedule(req.principal, projectId, addonId, req.body as BackupScheduleSpec)) };
   });
   app.delete('/v1/projects/:projectId/addons/:addonId/backup-schedules/:scheduleId', { schema: { ...tags, summary: 'Delete a backup schedule', params: Type.Object({ projectId: Type.String({ maxLength: 100 }), addonId: Type.String({ maxLength: 100 }), scheduleId: Type.String({ maxLength: 100 }) }) } }, async (req) => {
     const { projectId, addonId, scheduleId } = req.params as AP & { scheduleId: string };
-    await addons.deleteSchedule(req.principal, projectId, addonId, scheduleId);
+    await addons.backups.deleteSchedule(req.principal, projectId, addonId, scheduleId);
     return { data: {} };
   });
   app.post('/v1/projects/:projectId/addons/:addonId/backups/:backupId/retain', { schema: { ...tags, summary: 'Keep a scheduled backup past its retention time', params: BackupParams } }, async (req) => {
     const { projectId, addonId, backupId } = req.params as BP;
-    await addons.retainBackup(req.principal, projectId, addonId, backupId);
+    await addons.backups.retainBackup(req.principal, projectId, addonId, backupId);
     return { data: {} };
   });
 
@@ -243,51 +243,51 @@ export function registerV1Addons(app: Api, deps: ApiDeps & { addons?: AddonsServ
   // Backups and restores
   app.get('/v1/projects/:projectId/addons/:addonId/backups', { schema: { ...tags, summary: "List an addon's backups", params: AddonParams, querystring: PaginationQuery } }, async (req) => {
     const { projectId, addonId } = req.params as AP;
-    const all = await addons.listBackups(req.principal, projectId, addonId);
+    const all = await addons.backups.listBackups(req.principal, projectId, addonId);
     const { items, pagination } = page(all, req.query as never);
     return { data: { backups: items.map((b) => backupView(b)) }, pagination };
   });
   app.post('/v1/projects/:projectId/addons/:addonId/backups', { schema: { ...tags, summary: 'Back up an addon (a dump)', params: AddonParams, body: S.BackupAddon } }, async (req) => {
     const { projectId, addonId } = req.params as AP;
-    return { data: backupView(await addons.backup(req.principal, projectId, addonId, (req.body ?? {}) as never)) };
+    return { data: backupView(await addons.backups.backup(req.principal, projectId, addonId, (req.body ?? {}) as never)) };
   });
   app.get('/v1/projects/:projectId/addons/:addonId/backups/:backupId', { schema: { ...tags, summary: 'Get a backup', params: BackupParams } }, async (req) => {
     const { projectId, addonId, backupId } = req.params as BP;
-    const b = await addons.getBackup(req.principal, projectId, addonId, backupId);
-    const [last] = await addons.listRestores(req.principal, projectId, addonId, backupId);
+    const b = await addons.backups.getBackup(req.principal, projectId, addonId, backupId);
+    const [last] = await addons.backups.listRestores(req.principal, projectId, addonId, backupId);
     return { data: backupView(b, last) };
   });
   app.delete('/v1/projects/:projectId/addons/:addonId/backups/:backupId', { schema: { ...tags, summary: 'Delete a backup', params: BackupParams } }, async (req) => {
     const { projectId, addonId, backupId } = req.params as BP;
-    await addons.deleteBackup(req.principal, projectId, addonId, backupId);
+    await addons.backups.deleteBackup(req.principal, projectId, addonId, backupId);
     return { data: {} };
   });
   app.post('/v1/projects/:projectId/addons/:addonId/backups/:backupId/restore', { schema: { ...tags, summary: 'Restore a backup into the addon', params: BackupParams, querystring: S.RestoreOptions } }, async (req) => {
     const { projectId, addonId, backupId } = req.params as BP;
     const q = req.query as { sourceProjectId?: string; sourceAddonId?: string };
-    const r = await addons.restore(req.principal, projectId, addonId, backupId, { projectId: q.sourceProjectId, addonId: q.sourceAddonId });
+    const r = await addons.backups.restore(req.principal, projectId, addonId, backupId, { projectId: q.sourceProjectId, addonId: q.sourceAddonId });
     return { data: { restoreId: r.id } };
   });
   app.get('/v1/projects/:projectId/addons/:addonId/backups/:backupId/restores', { schema: { ...tags, summary: 'Restores of a backup into the addon', params: BackupParams, querystring: Type.Intersect([PaginationQuery, S.RestoreOptions]) } }, async (req) => {
     const { projectId, addonId, backupId } = req.params as BP;
-    const { items, pagination } = page(await addons.listRestores(req.principal, projectId, addonId, backupId), req.query as never);
+    const { items, pagination } = page(await addons.backups.listRestores(req.principal, projectId, addonId, backupId), req.query as never);
     return { data: { restores: items.map(restoreView) }, pagination };
   });
   app.get('/v1/projects/:projectId/addons/:addonId/restores', { schema: { ...tags, summary: "An addon's restore history", params: AddonParams, querystring: PaginationQuery } }, async (req) => {
     const { projectId, addonId } = req.params as AP;
-    const { items, pagination } = page(await addons.listRestores(req.principal, projectId, addonId), req.query as never);
+    const { items, pagination } = page(await addons.backups.listRestores(req.principal, projectId, addonId), req.query as never);
     return { data: { restores: items.map(restoreView) }, pagination };
   });
   app.get('/v1/projects/:projectId/addons/:addonId/backups/:backupId/download-link', { schema: { ...tags, summary: 'A link to download a backup (fetched with the same bearer token)', params: BackupParams } }, async (req) => {
     const { projectId, addonId, backupId } = req.params as BP;
-    await addons.backupPath(req.principal, projectId, addonId, backupId);
+    await addons.backups.backupPath(req.principal, projectId, addonId, backupId);
     const host = req.headers.host ?? '127.0.0.1';
     return { data: { downloadLink: `${req.protocol}://${host}/v1/projects/${projectId}/addons/${addonId}/backups/${backupId}/download` } };
   });
   app.get('/v1/projects/:projectId/addons/:addonId/backups/:backupId/download', { schema: { ...tags, summary: "Download a backup's file", params: BackupParams } }, async (req, reply) => {
     const { projectId, addonId, backupId } = req.params as BP;
     // From the data directory, or streamed from the backup's destination.
-    const { backup, body, length } = await addons.openBackup(req.principal, projectId, addonId, backupId);
+    const { backup, body, length } = await addons.backups.openBackup(req.principal, projectId, addonId, backupId);
     reply.header('content-type', 'application/octet-stream').header('content-disposition', `attachment; filename="${backup.file}"`);
     if (length !== undefined) reply.header('content-length', String(length));
     return reply.send(body);
