@@ -41,6 +41,29 @@ describe('NewestFileWriter', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  it('with a share of the loop, waits after a costly text in proportion to its cost', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-newest-'));
+    const file = path.join(dir, 'model.json');
+    const w = new NewestFileWriter(file, { onError: (e) => assert.fail(e), loopShare: 0.25 });
+    const made: { n: number; at: number; took: number }[] = [];
+    const costly = (n: number) => () => {
+      const t0 = performance.now();
+      while (performance.now() - t0 < 20);
+      made.push({ n, at: performance.now(), took: performance.now() - t0 });
+      return String(n);
+    };
+    w.write(costly(1));
+    w.write(costly(2));
+    w.write(costly(3));
+    await w.flush();
+    assert.deepEqual(made.map((m) => m.n), [1, 3], 'the overtaken text is never made');
+    assert.equal(fs.readFileSync(file, 'utf8'), '3');
+    // The second text is made no sooner than three times the first one's cost after it (a share of 1/4).
+    const waited = made[1]!.at - made[1]!.took - made[0]!.at;
+    assert.ok(waited >= 3 * made[0]!.took - 2, `waited ${waited.toFixed(1)} ms after a text that took ${made[0]!.took.toFixed(1)} ms`);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
   it('reports a write that fails and writes the next text', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-newest-'));
     const errors: Error[] = [];

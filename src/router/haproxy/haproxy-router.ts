@@ -21,7 +21,7 @@
  * config.ts), so it meets today's endpoints: an old worker's servers cannot be changed any more.
  *
  * HAProxy outlives the control plane: `detach()` leaves it serving, and the next start adopts it (see
- * master.ts) with the model saved after every pass (`router-state.json`), reloading once so that what
+ * master.ts) with the model saved after passes (`router-state.json`), reloading once so that what
  * HAProxy holds is exactly that model. See docs/restarts.md.
  */
 import fs from 'node:fs';
