@@ -47,6 +47,31 @@ for (const dbId of SUPPORTED_DATABASES) {
       }
     });
 
+    it('stores a pass of thousands of points whole, letting the event loop in between its chunks', async () => {
+      const { store, cleanup } = await openTestStore(dbId);
+      try {
+        const repo = new MetricsRepo(store.db);
+        const points = Array.from({ length: 5000 }, (_, i) => point(T0, 'memory_bytes', i, `web-${i}`));
+        let callbacksMeanwhile = 0;
+        let stored = false;
+        const tick = () => {
+          if (stored) return;
+          callbacksMeanwhile++;
+          setImmediate(tick);
+        };
+        setImmediate(tick);
+        await repo.insert(points);
+        stored = true;
+        // On SQLite nothing in an insert waits on I/O: without turns of the loop between its chunks, the
+        // other callbacks (an API request) would wait for all of it.
+        assert.ok(callbacksMeanwhile >= 5, `${callbacksMeanwhile} turns of the loop during the insert`);
+        const rows = await repo.query({ projectId: 'p', ownerKind: 'service', ownerId: 'web', names: ['memory_bytes'], tier: 0, fromTs: T0, toTs: T0 + 10, stepSeconds: 10 });
+        assert.equal(rows.length, 5000);
+      } finally {
+        await cleanup();
+      }
+    });
+
     it("marks a service's rollout and scaling events in a range, and nothing else", async () => {
       const { store, cleanup } = await openTestStore(dbId);
       try {

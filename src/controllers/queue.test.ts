@@ -137,3 +137,15 @@ it('tells each pass its lane: asked for (add, a delay) or a resync (addBackgroun
   assert.deepEqual(seen.filter((s) => s !== 'later:again').sort(), ['event:now', 'idle:background', 'later:now', 'later:now']);
   q.stop();
 });
+
+it('lets the event loop in between passes that never wait on I/O', async () => {
+  const done: string[] = [];
+  // Passes that resolve at once, as a pass on SQLite may: without a turn of the loop between them, a hundred
+  // would all run before anything else the loop has to do (an API request).
+  const q = new WorkQueue('t', async (k) => void done.push(k), { concurrency: 2, logger });
+  for (let i = 0; i < 100; i++) q.add(`k${i}`);
+  const seen = await new Promise<number>((r) => setImmediate(() => r(done.length)));
+  assert.ok(seen <= 2, `${seen} passes ran before the loop's next callback`);
+  await until(() => done.length === 100);
+  await q.stop();
+});

@@ -13,7 +13,11 @@
  * Delayed adds share one timer: a min-heap of (due time, key) with the key's current due time in a map (an
  * entry whose time is no longer the key's is stale and skipped), so thousands of keys waiting cost one timer,
  * not one each.
+ *
+ * Every pass begins on a turn of the event loop of its own, so I/O (API requests) is served between passes
+ * even where a pass never waits on I/O.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 
 export type PassResult = void | { againInMs: number };
 
@@ -132,6 +136,10 @@ export class WorkQueue {
   private async run(key: string, lane: 'now' | 'background'): Promise<void> {
     let result: PassResult;
     try {
+      // Each pass begins on a turn of the event loop of its own. On SQLite a pass may never wait on I/O, and
+      // the next pass, begun when one ends, would then run in the same turn: a resync of a thousand keys held
+      // the loop (and every API request) for 100-150 ms.
+      await nextTurn();
       result = await this.pass(key, lane);
       this.failures.delete(key);
     } catch (err) {

@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Database } from './schema.ts';
 
 /** One stored point: a sample (tier 0) or a roll-up of samples (tier 1). */
@@ -56,6 +57,9 @@ export class MetricsRepo {
 
   async insert(points: MetricPoint[]): Promise<void> {
     for (let i = 0; i < points.length; i += CHUNK) {
+      // SQLite inserts without waiting on I/O: a turn of the event loop between chunks keeps a pass of
+      // thousands of instances from holding API requests back (tens of milliseconds at 10,000 instances).
+      if (i > 0) await nextTurn();
       const rows = points.slice(i, i + CHUNK).map((p) => ({ tier: p.tier, ts: Math.floor(p.ts), project_id: p.projectId, owner_kind: p.ownerKind, owner_id: p.ownerId, instance_id: p.instanceId, name: p.name, sum: p.sum, count: p.count, max: p.max }));
       await this.db.insertInto('metric_points').values(rows).execute();
     }

@@ -8,6 +8,7 @@
  * One pass never overlaps the next (a slow pass delays the next one); a failing pass is logged and the next
  * one runs as usual. Nothing here is essential state: a restart loses only the in-memory window.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { ObservedInstance, RuntimeDriver } from '../../runtime/driver.ts';
 import type { Store } from '../../store/store.ts';
@@ -56,6 +57,8 @@ interface WindowEntry {
 }
 
 const WINDOW_KEEP_MS = 15 * 60_000;
+/** Instances read between two turns of the event loop (see forEachLimited). */
+const YIELD_EVERY = 250;
 
 export class MetricsSampler implements SignalSource {
   readonly intervalSeconds: number;
@@ -292,8 +295,14 @@ export class MetricsSampler implements SignalSource {
 
 async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
+  // A driver whose reads need no I/O (or answer from memory) would otherwise run the whole list in one turn of
+  // the event loop: every worker lets I/O in after its share of YIELD_EVERY items (they run in step).
+  const turn = Math.max(1, Math.ceil(YIELD_EVERY / limit));
   const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]);
+    for (let done = 0; next < items.length; done++) {
+      if (done > 0 && done % turn === 0) await nextTurn();
+      await fn(items[next++]);
+    }
   });
   await Promise.all(workers);
 }
