@@ -5,9 +5,9 @@
  * write would make the whole process wait for. A text handed over while one is being written waits for it;
  * of those waiting only the newest is written.
  *
- * Making a large text and encoding it for the write run on the event loop. With `loopShare`, a writer whose
- * texts keep coming (a large model saved after every change) spends at most that share of the loop on them:
- * after a text that took t ms, the next one waits t × (1 / loopShare − 1) ms. A small text waits about
+ * Making a large text runs on the event loop. With `loopShare`, a writer whose texts keep coming (a large
+ * model saved after every change) spends about that share of the loop making them: after a text that took
+ * t ms to make, the next one waits t × (1 / loopShare − 1) ms. A small text waits about
  * nothing; the file is then never older than that wait and one write.
  */
 import fs from 'node:fs';
@@ -40,9 +40,9 @@ export class NewestFileWriter {
       let spentMs = 0;
       try {
         const t0 = performance.now();
-        const data = Buffer.from(typeof next === 'function' ? next() : next);
+        const text = typeof next === 'function' ? next() : next;
         spentMs = performance.now() - t0;
-        await fs.promises.writeFile(tmp, data, { mode: this.opts.mode ?? 0o644 });
+        await fs.promises.writeFile(tmp, text, { mode: this.opts.mode ?? 0o644 });
         await fs.promises.rename(tmp, this.file);
       } catch (err) {
         this.opts.onError(err as Error);
