@@ -14,7 +14,8 @@
  *     COMPLETED before the next PATCH), and as a stream (each PATCH taken while the rollouts of the ones
  *     before it run);
  *   - one service's rollout with the others idle, against the same rollout alone on an empty platform;
- *   - control-plane CPU per resync of every key (idle, resync every SLIPWAY_RESYNC_MS);
+ *   - control-plane CPU per resync of every key (idle, resync every SLIPWAY_RESYNC_MS), and the event loop's
+ *     delay meanwhile (monitorEventLoopDelay, 5 ms resolution): its max is what an unlucky API request waits;
  *   - HAProxy: a Runtime-API update (one endpoint re-weighted), a new route (on a spare backend) and a reload
  *     (a route no spare fits) through slipway's HaproxyRouter at services × instances servers, from setTable
  *     to settled;
@@ -273,12 +274,18 @@ async function main() {
     const routed = await routedInstances(big, probe);
     log(`  router check: ${routed.size}/${PER_SERVICE} instances of ${probe} answered through HAProxy`);
 
-    // Idle: CPU per resync of every key.
+    // Idle: CPU per resync of every key, and the longest the event loop was held (an API request waits that).
     const c0 = cpuSeconds(big.proc.pid!);
+    big.proc.send({ op: 'loop-delay-reset' });
     await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
     const idleCpu = cpuSeconds(big.proc.pid!) - c0;
+    const delay = await new Promise<{ maxMs: number; p99Ms: number }>((resolve) => {
+      const on = (m: { op?: string; maxMs: number; p99Ms: number }) => m.op === 'loop-delay' && (big.proc.off('message', on), resolve(m));
+      big.proc.on('message', on);
+      big.proc.send({ op: 'loop-delay' });
+    });
     const resyncs = (IDLE_SECONDS * 1000) / RESYNC_MS;
-    log(`  idle control plane: ${((idleCpu / IDLE_SECONDS) * 1000).toFixed(0)} ms CPU per s over ${IDLE_SECONDS} s, ${((idleCpu / resyncs) * 1000).toFixed(0)} ms CPU per resync of ${SERVICES} keys (resync every ${RESYNC_MS / 1000} s; includes the other idle timers) ${load()}`);
+    log(`  idle control plane: ${((idleCpu / IDLE_SECONDS) * 1000).toFixed(0)} ms CPU per s over ${IDLE_SECONDS} s, ${((idleCpu / resyncs) * 1000).toFixed(0)} ms CPU per resync of ${SERVICES} keys (resync every ${RESYNC_MS / 1000} s; includes the other idle timers); event-loop delay p99 ${delay.p99Ms.toFixed(1)} ms, max ${delay.maxMs.toFixed(1)} ms ${load()}`);
 
     // Memory.
     const hostStats = await new Promise<{ count: number; rssBytes: number }>((resolve) => {
