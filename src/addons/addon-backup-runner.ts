@@ -43,12 +43,19 @@ export class AddonBackupRunner {
     private readonly opts: AddonBackupRunnerOptions,
   ) {}
 
+  /** One pass's backup work, in this order: the schedules, the scheduled backups, the scheduled restores. */
+  async run(a: AddonRecord, engine: AddonEngine): Promise<void> {
+    await this.runSchedules(a, engine);
+    await this.runBackups(a, engine);
+    await this.runRestores(a, engine);
+  }
+
   /**
    * Schedules: a slot that passed since the last one taken makes one backup (the slot is claimed with a
    * conditional update, so it never makes two); scheduled backups past their retention are removed unless
    * retained. Slots missed while the addon was paused or the control plane down yield one backup, not many.
    */
-  async runSchedules(a: AddonRecord, engine: AddonEngine): Promise<void> {
+  private async runSchedules(a: AddonRecord, engine: AddonEngine): Promise<void> {
     const now = new Date();
     for (const s of await this.store.addons.listSchedules(a.projectId, a.id)) {
       const slot = lastSlot(s.spec, new Date(s.lastRunAt), now);
@@ -68,7 +75,7 @@ export class AddonBackupRunner {
     }
   }
 
-  async runBackups(a: AddonRecord, engine: AddonEngine): Promise<void> {
+  private async runBackups(a: AddonRecord, engine: AddonEngine): Promise<void> {
     const pending = (await this.store.addons.listBackups(a.projectId, a.id, { limit: 100, statuses: ['scheduled'] })).reverse();
     for (const b of pending) {
       const file = backupFile(this.opts.dataDir, a.projectId, a.id, b.file);
@@ -173,7 +180,7 @@ export class AddonBackupRunner {
     return { username: sealed.username ?? (await this.store.addons.secrets(a.projectId, a.id)).username, password: sealed.password };
   }
 
-  async runRestores(a: AddonRecord, engine: AddonEngine): Promise<void> {
+  private async runRestores(a: AddonRecord, engine: AddonEngine): Promise<void> {
     const pending = (await this.store.addons.listRestores(a.projectId, a.id, { statuses: ['scheduled'] })).reverse();
     for (const r of pending) {
       const backup = await this.store.addons.findBackup(r.backupId);

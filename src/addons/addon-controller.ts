@@ -327,9 +327,7 @@ export class AddonController {
     }
 
     await this.reconcileReplicas(ready, engine, observed);
-    await this.backups.runSchedules(ready, engine);
-    await this.backups.runBackups(ready, engine);
-    await this.backups.runRestores(ready, engine);
+    await this.backups.run(ready, engine);
     return { againInMs: 5000 };
   }
 

@@ -4,12 +4,12 @@
  * it first) the attempt is retried with a little jittered back-off, so concurrent writers never share or
  * skip a number.
  */
-import { sql, type Insertable, type Kysely, type RawBuilder } from 'kysely';
+import { sql, type Insertable, type Kysely } from 'kysely';
 import type { Database } from './schema.ts';
 import { isUniqueViolation } from './unique-violation.ts';
 
 /** Run `insert` until it does not collide on its number. */
-export async function retryOnNumberTaken<T>(insert: () => Promise<T>, what: string): Promise<T> {
+async function retryOnNumberTaken<T>(insert: () => Promise<T>, what: string): Promise<T> {
   for (let attempt = 0; attempt < 50; attempt++) {
     if (attempt > 0) await new Promise((r) => setTimeout(r, Math.random() * 5 * Math.min(attempt, 10)));
     try {
