@@ -347,6 +347,22 @@ describe('HAProxy router', () => {
     assert.deepEqual(Object.keys(c).sort(), current.map((b) => b.id).sort(), 'only the instances in the table answer');
   });
 
+  test('a rollout faster than its drains are counted reuses the drained slots instead of reloading', async () => {
+    // 12 instances in a backend of 16 slots, replaced one at a time without waiting for the drains: the
+    // fifth new instance finds every slot taken, four of them by instances that left the table and drain.
+    let current = await Promise.all(Array.from({ length: 12 }, (_, i) => mk(`fast${i}`)));
+    await setTable([route(['fast.test'], current.map((b) => ep(b)))]);
+    const cfg = fs.readFileSync(path.join(dataDir, 'router', 'haproxy.cfg'), 'utf8');
+    const replacements = await Promise.all(Array.from({ length: 8 }, (_, i) => mk(`fastnew${i}`)));
+    for (const next of replacements) {
+      current = [...current.slice(1), next];
+      await setTable([route(['fast.test'], current.map((b) => ep(b)))]);
+    }
+    assert.equal(fs.readFileSync(path.join(dataDir, 'router', 'haproxy.cfg'), 'utf8'), cfg, 'a rolling replacement must not rewrite the configuration');
+    const c = await count('fast.test', 24);
+    assert.deepEqual(Object.keys(c).sort(), current.map((b) => b.id).sort(), 'only the instances in the table answer');
+  });
+
   test('lets an in-flight request to a removed instance finish, and sends new ones elsewhere', async () => {
     const draining = await mk('draining', (_req, res) => setTimeout(() => res.end('finished'), 400));
     const stays = await mk('stays');

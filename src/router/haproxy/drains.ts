@@ -112,6 +112,15 @@ export class Drains {
   }
 
   /**
+   * Frees the slots whose drain a count taken now shows over (see releaseDrained), without waiting for the
+   * next count on the timer: for a pass that needs those slots.
+   */
+  async releaseDrainedNow(applied: Map<string, Backend>, stateJson: WeakMap<object, string>): Promise<boolean> {
+    await this.refreshLoad();
+    return this.releaseDrained(applied, stateJson);
+  }
+
+  /**
    * The slots changed: the index of endpoints to slots is brought up to date when next asked (inFlight), once
    * for any number of changes in between, recounting only the backends that changed (endpoint-index.ts).
    */

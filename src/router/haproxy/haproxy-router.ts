@@ -323,6 +323,10 @@ export class HaproxyRouter implements Router {
     await this.assignTcpPorts(table);
     // First as a pass without a reload: routes keep their backends, new ones take spares (see spares.ts).
     let { backends, hosts, sni } = this.structureOf(table, 'keep');
+    // A route outgrew its slots while some of them still drain instances that left it (a rollout whose steps
+    // come faster than the drains are counted): a count of those backends frees them, which costs one
+    // `show stat` where the reload that more slots need costs about a second at 10,000 servers.
+    if (outgrewDrainingSlots(backends, this.applied) && (await this.drains.releaseDrainedNow(this.applied, this.saved.stateJson))) ({ backends, hosts, sni } = this.structureOf(table, 'keep'));
     const taken = this.pool.takeSpares(backends, hosts, this.applied);
     let next = new Map(backends.map((b) => [b.key, b]));
     const certificatesChanged = this.ports.tlsPort !== undefined && this.crtList.moved();
@@ -369,6 +373,14 @@ export class HaproxyRouter implements Router {
     const { port, tlsPort, metricsPort } = this.ports;
     this.saved.save({ host: this.opts.host, port, tlsPort, metricsPort, table: this.desired, backends: [...this.applied.values()], hosts: [...this.appliedHosts], sni: [...this.appliedSni], spareSeq: this.pool.spareSeq });
   }
+}
+
+/** Whether a backend needs more slots than HAProxy declares for it while some of those it has are draining. */
+function outgrewDrainingSlots(backends: Backend[], applied: Map<string, Backend>): boolean {
+  return backends.some((b) => {
+    const prev = applied.get(b.key);
+    return prev !== undefined && prev !== b && b.slotCount > prev.slotCount && prev.slots.some((s) => s.removed);
+  });
 }
 
 function freePort(host: string): Promise<number> {
