@@ -101,6 +101,33 @@ for (const dbId of SUPPORTED_DATABASES) {
       }
     });
 
+    it('reads a service for a controller pass with whether a rollout is in progress and a volume attached, and lists open specs without secrets', async () => {
+      const { store, cleanup } = await openTestStore(dbId);
+      try {
+        await store.projects.create({ id: 'p', name: 'p', spec: {} });
+        await store.services.create({ projectId: 'p', id: 'web', kind: 'deployment', spec: spec(1) });
+        await store.services.create({ projectId: 'p', id: 'api', kind: 'deployment', spec: { ...spec(2), name: 'api' } });
+        assert.equal(await store.services.findForPass('p', 'nope'), undefined);
+        let web = await store.services.findForPass('p', 'web');
+        assert.deepEqual([web?.service.id, web?.rolling, web?.volumeAttached], ['web', false, false]);
+        assert.equal(web?.service.spec.runtimeEnvironment?.SECRET_TOKEN, 'hunter2-very-secret', 'the record is whole');
+        const ro = await store.rollouts.begin({ serviceKey: 'p/web', fromReleaseId: null, toReleaseId: 'p--web--r1', kind: 'deploy', strategy: 'rolling', deadlineAt: new Date(Date.now() + 60_000).toISOString() });
+        await store.volumes.create({ projectId: 'p', id: 'data', uid: 'u1', spec: { name: 'data', tags: [], mounts: [{ containerMountPath: '/data' }], accessMode: 'ReadWriteOnce', storageClassName: 'ssd', storageSizeMb: 64 }, attachedServiceId: 'web', status: 'BOUND', operation: null });
+        web = await store.services.findForPass('p', 'web');
+        assert.deepEqual([web?.rolling, web?.volumeAttached], [true, true]);
+        const api = await store.services.findForPass('p', 'api');
+        assert.deepEqual([api?.service.id, api?.rolling, api?.volumeAttached], ['api', false, false], "another service's rollout and volume are not its own");
+        await store.rollouts.finish(ro.id, 'COMPLETED', 'done');
+        assert.equal((await store.services.findForPass('p', 'web'))?.rolling, false, 'a finished rollout is not in progress');
+
+        const open = (await store.services.listOpen()).sort((a, b) => a.id.localeCompare(b.id));
+        assert.deepEqual(open.map((s) => [s.projectId, s.id, s.kind, s.spec.deployment?.instances]), [['p', 'api', 'deployment', 2], ['p', 'web', 'deployment', 1]]);
+        assert.ok(!JSON.stringify(open).includes('hunter2') && !JSON.stringify(open).includes('pw-secret-1'), 'open specs carry no secret');
+      } finally {
+        await cleanup();
+      }
+    });
+
     it('keeps the service spec each release was made from, its secrets sealed', async () => {
       const { store, cleanup } = await openTestStore(dbId);
       try {

@@ -3,7 +3,7 @@ import type { Database } from './schema.ts';
 import type { SecretBox } from './secret-box.ts';
 import { ConflictError, NotFoundError, VersionConflictError } from '../errors/errors.ts';
 import { isUniqueViolation } from './unique-violation.ts';
-import { serviceGuid } from '../domain/ids.ts';
+import { serviceGuid, serviceKey } from '../domain/ids.ts';
 import {
   joinSecrets,
   splitSecrets,
@@ -90,6 +90,38 @@ export class ServicesRepo {
   async find(projectId: string, id: string): Promise<ServiceRecord | undefined> {
     const row = await this.db.selectFrom('services').selectAll().where('project_id', '=', projectId).where('id', '=', id).executeTakeFirst();
     return row ? this.toRecord(row) : undefined;
+  }
+
+  /**
+   * What a controller pass reads first: the service, and whether it has a rollout in progress and a volume
+   * attached, in one statement, so that a pass over an idle service reads neither of those tables (a resync
+   * of 1,000 services made 4,000 round trips to the store where it now makes 2,000).
+   */
+  async findForPass(projectId: string, id: string): Promise<{ service: ServiceRecord; rolling: boolean; volumeAttached: boolean } | undefined> {
+    const key = serviceKey(projectId, id);
+    const row = await this.db
+      .selectFrom('services')
+      .selectAll('services')
+      .select((eb) => [
+        eb.exists(eb.selectFrom('rollouts').select('rollouts.id').where('rollouts.service_id', '=', key).where('rollouts.status', '=', 'IN_PROGRESS')).as('rolling'),
+        eb.exists(eb.selectFrom('volumes').select('volumes.id').where('volumes.project_id', '=', projectId).where('volumes.attached_service_id', '=', id)).as('volume_attached'),
+      ])
+      .where('services.project_id', '=', projectId)
+      .where('services.id', '=', id)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    const { rolling, volume_attached, ...service } = row;
+    // PostgreSQL answers EXISTS with a boolean, SQLite with 0 or 1.
+    return { service: this.toRecord(service), rolling: !!rolling, volumeAttached: !!volume_attached };
+  }
+
+  /**
+   * Every service's key, kind and spec without its secret parts (nothing is decrypted), in one statement: for
+   * the periodic work that looks for the few services it concerns (autoscaled ones, ones with a repository).
+   */
+  async listOpen(): Promise<{ projectId: string; id: string; kind: ServiceKind; spec: ServiceSpec }[]> {
+    const rows = await this.db.selectFrom('services').select(['project_id', 'id', 'kind', 'spec']).execute();
+    return rows.map((r) => ({ projectId: r.project_id, id: r.id, kind: r.kind as ServiceKind, spec: JSON.parse(r.spec) as ServiceSpec }));
   }
 
   /** The service with this GUID (domain/ids.ts serviceGuid), by its index. */

@@ -116,7 +116,8 @@ export class ServiceController implements InstanceObserver {
 
   async reconcile(key: string): Promise<PassResult> {
     const { projectId, serviceId } = parseServiceKey(key);
-    const svc = await this.store.services.find(projectId, serviceId);
+    const found = await this.store.services.findForPass(projectId, serviceId);
+    const svc = found?.service;
     const observed = (await instancesOfService(this.driver, projectId, serviceId)).filter((i) => !isJobRun(i));
     const listed = new Set(observed.map((i) => i.id));
     for (const { instance } of this.launching.values()) if (instance.labels.project === projectId && instance.labels.service === serviceId && !listed.has(instance.id)) observed.push(instance);
@@ -127,7 +128,7 @@ export class ServiceController implements InstanceObserver {
     let desired = svc.paused || svc.kind === 'build' || !target ? 0 : (svc.spec.deployment?.instances ?? 0);
     // A volume is mounted by one instance at a time, and by none while an operation (backup, restore,
     // remount) holds it.
-    const volume = svc.kind === 'build' ? undefined : await this.opts.volumes?.forService(projectId, serviceId);
+    const volume = svc.kind === 'build' || !found?.volumeAttached ? undefined : await this.opts.volumes?.forService(projectId, serviceId);
     if (volume) desired = volume.heldFor ? 0 : Math.min(desired, VOLUME_MAX_INSTANCES);
     const stoppingHere = observed.some((i) => this.stopping.has(i.id) && typeOf(i) === 'web');
 
@@ -174,7 +175,7 @@ export class ServiceController implements InstanceObserver {
 
     // The open rollout decides how to move: its max-in-flight, or the share of a canary step. Every process
     // type moves to the new release with the same strategy, each by its own count.
-    const rollout = target ? (await this.store.rollouts.active(key)).find((r) => r.toReleaseId === target.id) : undefined;
+    const rollout = target && found?.rolling ? (await this.store.rollouts.active(key)).find((r) => r.toReleaseId === target.id) : undefined;
     const canary = rollout?.options.canarySteps;
     const canaryStep = rollout && canary && rollout.stepIndex < canary.length ? canary[rollout.stepIndex] : undefined;
     const desiredByType = this.desiredByType(svc, target, desired);
