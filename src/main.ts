@@ -511,9 +511,8 @@ export async function startPlatform(config: Readonly<Config>, logger: Logger, pa
     if (polling || !holds(LEASES.builds)) return;
     polling = true;
     try {
-      for (const k of await store.services.listKeys()) {
-        const svc = await store.services.find(k.projectId, k.id);
-        if (!svc || svc.kind === 'deployment' || !svc.spec.vcsData?.projectUrl) continue;
+      for (const svc of await store.services.listOpen()) {
+        if (svc.kind === 'deployment' || !svc.spec.vcsData?.projectUrl) continue;
         await builds.buildBranchHead(svc.projectId, svc.id).catch((err: Error) => controllerLog.warn({ service: `${svc.projectId}/${svc.id}`, err: err.message }, 'repository poll failed'));
       }
     } finally {

@@ -29,7 +29,7 @@ export interface ScaledInstance {
 /** What the autoscaler needs of the store: services, open rollouts, volumes, events. */
 export interface AutoscaleStore {
   services: {
-    listKeys(): Promise<{ projectId: string; id: string }[]>;
+    listOpen(): Promise<{ projectId: string; id: string; kind: ServiceRecord['kind']; spec: { autoscaling?: unknown } }[]>;
     find(projectId: string, id: string): Promise<ServiceRecord | undefined>;
     update(projectId: string, id: string, expectedVersion: number, spec: ServiceRecord['spec'], status?: { deployStatus: 'IN_PROGRESS'; deployReason: 'SCALING' }): Promise<ServiceRecord>;
   };
@@ -109,7 +109,9 @@ export class Autoscaler {
   /** One evaluation of every autoscaled service. */
   async evaluateAll(): Promise<void> {
     const seen = new Set<string>();
-    for (const k of await this.store.services.listKeys().catch(() => [])) {
+    // The autoscaled services are picked from every service's open spec in one read; only they are read whole.
+    const autoscaled = (await this.store.services.listOpen().catch(() => [])).filter((k) => k.kind !== 'build' && autoscalePolicy(k.spec));
+    for (const k of autoscaled) {
       const key = serviceKey(k.projectId, k.id);
       try {
         const svc = await this.store.services.find(k.projectId, k.id);
