@@ -276,9 +276,11 @@ async function main() {
 
     // Idle: CPU per resync of every key, and the longest the event loop was held (an API request waits that).
     const c0 = cpuSeconds(big.proc.pid!);
+    const idleFrom = process.hrtime.bigint() / 1000n;
     big.proc.send({ op: 'loop-delay-reset' });
     await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
     const idleCpu = cpuSeconds(big.proc.pid!) - c0;
+    if (process.env.BENCH_CPU_PROF) log(`  IDLE phase: ${idleFrom} to ${process.hrtime.bigint() / 1000n} µs (CLOCK_MONOTONIC)`);
     const delay = await new Promise<{ maxMs: number; p99Ms: number }>((resolve) => {
       const on = (m: { op?: string; maxMs: number; p99Ms: number }) => m.op === 'loop-delay' && (big.proc.off('message', on), resolve(m));
       big.proc.on('message', on);
