@@ -12,7 +12,7 @@ import { openStore } from '../src/store/store.ts';
 import { SecretBox } from '../src/store/secret-box.ts';
 import { StaleLeaseError } from '../src/errors/errors.ts';
 import { fencedStore, underLease } from '../src/leases/fence.ts';
-import type { LeaseKeeper } from '../src/leases/lease-keeper.ts';
+import { LeaseKeeper } from '../src/leases/lease-keeper.ts';
 import { EventsRepo } from '../src/store/events-repo.ts';
 
 for (const dbId of SUPPORTED_DATABASES) {
@@ -50,6 +50,32 @@ for (const dbId of SUPPORTED_DATABASES) {
         assert.deepEqual(listed.map((l) => [l.name, l.holder, l.epoch]), [['services/0', 'node-c', 4]]);
         assert.ok(listed[0]!.expiresAt > (await store.leases.now()));
       } finally {
+        await cleanup();
+      }
+    });
+
+    it('checks of one hold asked for at once share one read of the store, and a stale hold is still refused', async () => {
+      const { store, cleanup } = await openTestStore(dbId);
+      const keeper = new LeaseKeeper(store.leases, { nodeId: 'node-a', ttlMs: 400, renewMs: 10_000, logger: { info() {}, warn() {} } as never, takeOverAtStart: 'own' });
+      keeper.register('services/2', { start: () => undefined, stop: () => undefined });
+      const reads: string[] = [];
+      const check = store.leases.check.bind(store.leases);
+      store.leases.check = (lease) => (reads.push(lease.name), check(lease));
+      try {
+        await keeper.start();
+        const held = keeper.held('services/2')!;
+        assert.equal(held.holder, 'node-a');
+        await Promise.all(Array.from({ length: 8 }, () => keeper.check(held)));
+        assert.equal(reads.length, 1, 'eight checks at once: one read');
+        await keeper.check(held);
+        assert.equal(reads.length, 2, 'a check after the shared one reads again');
+        await keeper.stop();
+        // Taken over by another holder: a check of the old hold is refused (here by the keeper's own deadline too).
+        const b = await store.leases.acquire('services/2', 'node-b', 10_000);
+        assert.equal(b?.epoch, held.epoch + 1);
+        await assert.rejects(Promise.all([keeper.check(held), keeper.check(held)]), StaleLeaseError);
+      } finally {
+        await keeper.stop();
         await cleanup();
       }
     });

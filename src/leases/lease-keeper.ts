@@ -57,6 +57,8 @@ const SAFETY_FRACTION = 0.2;
 
 export class LeaseKeeper {
   private readonly entries = new Map<string, Entry>();
+  /** store checks in flight, by hold (see check) */
+  private readonly checking = new Map<string, Promise<void>>();
   private timer?: NodeJS.Timeout;
   private watchdog?: NodeJS.Timeout;
   private ticking?: Promise<void>;
@@ -118,9 +120,22 @@ export class LeaseKeeper {
     return this.refusing(lease, () => this.repo.fenced(lease, fn, this.opts.ttlMs / 2));
   }
 
-  /** Refuses unless `lease` is held at its epoch in the store now (a check before a side effect outside it). */
+  /**
+   * Refuses unless `lease` is held at its epoch in the store now (a check before a side effect outside it).
+   * Checks of one hold asked for while one is in flight share its read: a read begun a moment earlier proves
+   * as much, since no other replica can take the lease before this one's own deadline (`current`) runs out,
+   * and the caller (`guard`) looks at that deadline after the check. Many passes under one lease at once then
+   * cost one round trip to the store, not one each.
+   */
   check(lease: HeldLease): Promise<void> {
-    return this.refusing(lease, () => this.repo.check(lease));
+    if (!this.current(lease)) return this.refusing(lease, () => this.repo.check(lease));
+    const key = `${lease.name}\n${lease.holder}\n${lease.epoch}`;
+    let shared = this.checking.get(key);
+    if (!shared) {
+      shared = this.refusing(lease, () => this.repo.check(lease)).finally(() => this.checking.delete(key));
+      this.checking.set(key, shared);
+    }
+    return shared;
   }
 
   /** Runs `op` unless the lease has run out here; a stale lease found either way is counted and its work stopped. */
