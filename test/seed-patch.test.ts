@@ -94,6 +94,12 @@ describe("the seed's example PATCH", () => {
     assert.equal(got.deployment.internal.nfObjectId, 'example-build-service');
     assert.equal(got.deployment.internal.nfObjectType, 'service');
     assert.equal(got.deployment.internal.buildSHA, 'latest');
+    // ... read from the source service (its repository) and the pinned build (the commit it deployed).
+    const build = (await api(p, 'GET', `/v1/projects/seed-project/services/example-build-service/build/${buildId}`)).body.data;
+    assert.equal(got.deployment.internal.repository, repo.dir);
+    assert.match(got.deployment.internal.deployedSHA, /^[0-9a-f]{40}$/);
+    assert.equal(got.deployment.internal.deployedSHA, build.sha);
+    assert.deepEqual(res.body.data.deployment.internal.repository, repo.dir, 'the write answers with them too');
     assert.deepEqual(got.deployment.storage, body.deployment.storage);
     assert.equal(got.ports[0].name, 'p01');
     assert.deepEqual(got.ports[0].domains, [{ name: 'app.example.com', certificate: { inProgress: false } }], 'a read lists domains as objects (GetServiceResult)');

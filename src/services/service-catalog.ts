@@ -198,6 +198,12 @@ export class ServiceCatalog {
     return this.details(await this.store.services.get(projectId, serviceId));
   }
 
+  /** The service's record alone, without what `details` adds (its release, its last build). */
+  async record(caller: Principal, projectId: string, serviceId: string): Promise<ServiceRecord> {
+    this.auth.authorize(caller, projectId, 'read');
+    return this.store.services.get(projectId, serviceId);
+  }
+
   /** A service's answer; `known` is a release just read or made, used when it is the service's target. */
   async details(svc: ServiceRecord, known?: ReleaseRecord): Promise<ServiceDetails> {
     const release = !svc.targetReleaseId ? undefined : known?.id === svc.targetReleaseId ? known : await this.store.releases.find(svc.targetReleaseId);

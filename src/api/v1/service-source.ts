@@ -20,12 +20,15 @@ export function serviceViewer(deps: Pick<ApiDeps, 'catalog' | 'builds' | 'domain
     if (s.kind === 'build') return undefined;
     const fromId = s.kind === 'combined' ? s.id : s.spec.deployment?.internal?.id;
     if (!fromId) return undefined;
-    const from = fromId === s.id ? s : await catalog.get(caller, s.projectId, fromId).then((x) => x.service, () => undefined);
+    const buildId = s.spec.deployment?.internal?.buildId ?? d.release?.spec.buildId;
+    // The source and its build are read at once (each a round trip to the store on every read of the service).
+    const [from, build] = await Promise.all([
+      fromId === s.id ? s : catalog.record(caller, s.projectId, fromId).catch(() => undefined),
+      buildId ? builds.get(caller, s.projectId, fromId, buildId).catch(() => undefined) : undefined,
+    ]);
     if (!from) return undefined;
     const vcs = from.spec.vcsData;
     const bundle = from.spec.bundleData as { bundleUrl?: string; branch?: string } | undefined;
-    const buildId = s.spec.deployment?.internal?.buildId ?? d.release?.spec.buildId;
-    const build = buildId ? await builds.get(caller, s.projectId, fromId, buildId).catch(() => undefined) : undefined;
     return {
       repository: vcs?.projectUrl ?? bundle?.bundleUrl ?? '',
       branch: vcs?.projectBranch ?? bundle?.branch ?? build?.branch ?? '',
