@@ -15,7 +15,7 @@ import type { Store } from '../../store/store.ts';
 import type { MetricPoint, MetricsRepo } from '../../store/metrics-repo.ts';
 import { findPlan, type Plan } from '../../domain/plans.ts';
 import { ADDON_PROCESS_TYPE } from '../../domain/addons.ts';
-import { fetchPromDocument, parsePromText, type PromDocument } from './prom-text.ts';
+import { fetchPromDocument, parsePromText } from './prom-text.ts';
 import { proxyName } from '../../router/metrics.ts';
 import { reduceScrape, trafficBetween, SCRAPED_METRICS, SCRAPED_ROUTES, STATUS_CLASSES, type RouterScrape, type ServiceTraffic } from './router-scrape.ts';
 import type { LatestInstanceSample, SignalSource } from './signals.ts';
@@ -77,7 +77,6 @@ export class MetricsSampler implements SignalSource {
   private releasePlans = new Map<string, string | undefined>();
   private listeners = new Set<(atMs: number) => void>();
   private unwatch?: () => void;
-  private lastPassMs?: number;
   private lastRollupMs = 0;
 
   constructor(
@@ -196,7 +195,6 @@ export class MetricsSampler implements SignalSource {
       byOwner.set(k, [...(byOwner.get(k) ?? []), s]);
     }
     this.byOwner = byOwner;
-    this.lastPassMs = atMs;
 
     await this.repo.insert(points);
     if (atMs - this.lastRollupMs >= 60_000 || Math.floor(atMs / 60_000) !== Math.floor(this.lastRollupMs / 60_000)) {
