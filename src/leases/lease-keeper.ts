@@ -128,14 +128,13 @@ export class LeaseKeeper {
    * cost one round trip to the store, not one each.
    */
   check(lease: HeldLease): Promise<void> {
-    if (!this.current(lease)) return this.refusing(lease, () => this.repo.check(lease));
     const key = `${lease.name}\n${lease.holder}\n${lease.epoch}`;
-    let shared = this.checking.get(key);
-    if (!shared) {
-      shared = this.refusing(lease, () => this.repo.check(lease)).finally(() => this.checking.delete(key));
-      this.checking.set(key, shared);
-    }
-    return shared;
+    // A hold past its deadline here is refused at once (refusing), never handed a read still in flight.
+    const shared = this.current(lease) ? this.checking.get(key) : undefined;
+    if (shared) return shared;
+    const read = this.refusing(lease, () => this.repo.check(lease)).finally(() => this.checking.delete(key));
+    this.checking.set(key, read);
+    return read;
   }
 
   /** Runs `op` unless the lease has run out here; a stale lease found either way is counted and its work stopped. */

@@ -379,7 +379,7 @@ export class HaproxyRouter implements Router {
 function outgrewDrainingSlots(backends: Backend[], applied: Map<string, Backend>): boolean {
   return backends.some((b) => {
     const prev = applied.get(b.key);
-    return prev !== undefined && prev !== b && b.slotCount > prev.slotCount && prev.slots.some((s) => s.removed);
+    return prev !== undefined && b.slotCount > prev.slotCount && prev.slots.some((s) => s.removed);
   });
 }
 
