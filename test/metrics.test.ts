@@ -51,7 +51,7 @@ describe(`metrics on a real platform (${plane} router)`, () => {
     // Only these requests reach the service from now on (the load of the test before has ended).
     const from = Math.floor(Date.now() / 1000);
     const sent = await load(p, `web.${PROJECT}.localhost`, 200, 4, '/slow?ms=50');
-    assert.equal(sent.ok, 200, `every request answered 200 (${sent.other} did not)`);
+    assert.equal(sent.ok, 200, `every request answered 200 (${sent.other} did not: ${sent.failures.join(', ')})`);
     const loadEnded = Math.floor(Date.now() / 1000);
     const names = 'requests,latency_p50_seconds,latency_p90_seconds,latency_p99_seconds';
     const got = await waitFor(async () => {
