@@ -36,6 +36,7 @@ import { sameMap, type Backend } from './slots.ts';
 import { planSlots, renamedSlots } from './plan.ts';
 import { hostMapCommands, routeMapCommand, servedWithoutReload, SparePool } from './spares.ts';
 import { internalSourceCommands, structureOf, type Structure } from './structure.ts';
+import { endpointOnlyBackends, uniqueKeys, type Reconciled } from './endpoint-pass.ts';
 import { TcpPortAllocator, tcpPortsFile } from '../tcp-ports.ts';
 import { portFree } from '../../net/port-free.ts';
 import { renderPages, routerFiles, SERVER_PREFIX, type RouterFiles } from './config.ts';
@@ -74,6 +75,8 @@ export class HaproxyRouter implements Router {
 
   /** Latest table handed to setTable. */
   private desired: RoutingTable = { routes: [] };
+  /** The table the last pass brought HAProxy to (a pass that moves endpoints only starts from it). */
+  private reconciled?: Reconciled;
   /** What HAProxy holds now, by route key, and the host map it loaded. */
   private applied = new Map<string, Backend>();
   private appliedHosts = new Map<string, string>();
@@ -184,6 +187,7 @@ export class HaproxyRouter implements Router {
       this.ports.metricsPort = saved.metricsPort;
       if (this.ports.tlsPort !== undefined) await this.crtList.ensureSelfSigned();
       this.applied = new Map(saved.backends.map((b) => [b.key, b]));
+      this.reconciled = undefined;
       this.appliedHosts = new Map(saved.hosts);
       this.appliedSni = new Map(saved.sni);
       // The reload that follows declares spares numbered after any the adopted HAProxy may still hold.
@@ -226,6 +230,7 @@ export class HaproxyRouter implements Router {
     // HAProxy now holds this structure with every slot free; the first pass fills the slots (a copy of the
     // route, so structureOf does not take the backend for one already made from it).
     this.applied = new Map(backends.map((b) => [b.key, { ...b, route: { ...b.route }, slots: [] }]));
+    this.reconciled = undefined;
     this.appliedHosts = hosts;
     this.appliedSni = sni;
   }
@@ -320,6 +325,39 @@ export class HaproxyRouter implements Router {
 
   /** Brings HAProxy to the table; resolves whether anything in the model changed. */
   private async reconcile(table: RoutingTable): Promise<boolean> {
+    const last = this.reconciled;
+    // Set again once this pass is through: after a pass that failed, the next one takes the whole table.
+    this.reconciled = undefined;
+    const certificatesMoved = this.ports.tlsPort !== undefined && this.crtList.moved();
+    const endpointsOnly = last && !this.forceReload && !this.pool.tidyDue && !certificatesMoved ? endpointOnlyBackends(last, table, this.applied, (t) => this.structureOf(t, 'keep').backends) : undefined;
+    const changed = (endpointsOnly && (await this.reconcileEndpoints(endpointsOnly))) ?? (await this.reconcileWhole(table));
+    // The routes as they were (a caller may change its table's array after handing it over); an endpoints-only
+    // pass keeps the keys, so they are as unique as they were.
+    this.reconciled = { table: { routes: table.routes.slice() }, uniqueKeys: endpointsOnly ? true : uniqueKeys(table) };
+    return changed;
+  }
+
+  /**
+   * A pass that moves the endpoints of `backends` only (endpoint-pass.ts): their slots change through the
+   * Runtime API, as in the whole pass; every other backend, the host map and the configuration stay. Resolves
+   * whether anything changed, or undefined (before any command) when the plan needs a reload after all.
+   */
+  private async reconcileEndpoints(backends: Backend[]): Promise<boolean | undefined> {
+    const had = new Map(backends.map((b) => [b.key, this.applied.get(b.key)!]));
+    const plan = planSlots(backends, new Map(backends.map((b) => [b.key, b])), had, { draining: this.drains.draining, ...(this.opts.accessLog ? { endpointsMap: this.files.endpointsMap } : {}) });
+    if (plan.afterReload.length) return undefined;
+    for (const loc of plan.serving) this.drains.draining.delete(loc);
+    const now = [...plan.now, ...internalSourceCommands(backends, had, this.files.internalDir)];
+    await this.master.runtime(now);
+    for (const [loc, id] of plan.newlyDraining) this.drains.draining.set(loc, { endpointId: id, sinceEpoch: this.drains.fetchEpoch });
+    for (const b of backends) this.applied.set(b.key, b);
+    const changed = plan.moved || now.length > 0;
+    if (changed) this.drains.reindex();
+    return changed;
+  }
+
+  /** A pass over the whole table: structure, spares, reload when needed, host map. */
+  private async reconcileWhole(table: RoutingTable): Promise<boolean> {
     await this.assignTcpPorts(table);
     // First as a pass without a reload: routes keep their backends, new ones take spares (see spares.ts).
     let { backends, hosts, sni } = this.structureOf(table, 'keep');
@@ -329,8 +367,8 @@ export class HaproxyRouter implements Router {
     if (outgrewDrainingSlots(backends, this.applied) && (await this.drains.releaseDrainedNow(this.applied, this.saved.stateJson))) ({ backends, hosts, sni } = this.structureOf(table, 'keep'));
     const taken = this.pool.takeSpares(backends, hosts, this.applied);
     let next = new Map(backends.map((b) => [b.key, b]));
-    const certificatesChanged = this.ports.tlsPort !== undefined && this.crtList.moved();
-    const structural = this.forceReload || this.pool.tidyDue || certificatesChanged || !servedWithoutReload(this.applied, next, taken) || !sameMap(this.appliedSni, sni);
+    const certificatesMoved = this.ports.tlsPort !== undefined && this.crtList.moved();
+    const structural = this.forceReload || this.pool.tidyDue || certificatesMoved || !servedWithoutReload(this.applied, next, taken) || !sameMap(this.appliedSni, sni);
     if (structural) {
       // A reload writes every backend under its route's own name, and a fresh block of spares.
       ({ backends, hosts, sni } = this.structureOf(table, 'own'));
