@@ -192,15 +192,30 @@ export class RouteTableBuilder {
     return access;
   }
 
+  /**
+   * Hands the whole table to the router, built in one walk over the services' routes: a pass that changed one
+   * service publishes at every instance's readiness, so at thousands of routes this runs often. Instance
+   * addresses are gathered only when some route looks at internal traffic.
+   */
   private publish(): void {
+    const byProject = this.internalKeys.size > 0 ? this.sourcesByProject() : undefined;
+    const routes: Route[] = [];
+    for (const [key, list] of this.byService) {
+      if (byProject && this.internalKeys.has(key)) for (const r of list) routes.push(usesInternal(r.access) ? { ...r, internalSources: [...(byProject.get(r.project) ?? [])].sort() } : r);
+      else for (const r of list) routes.push(r);
+    }
+    const table: RoutingTable = { routes };
+    this.router.setTable(table);
+  }
+
+  /** The addresses of each project's running instances (see `sources`). */
+  private sourcesByProject(): Map<string, Set<string>> {
     const byProject = new Map<string, Set<string>>();
     for (const { project, address } of this.sources.values()) {
       const set = byProject.get(project) ?? new Set<string>();
       byProject.set(project, set.add(address));
     }
-    const routes = [...this.byService.values()].flat().map((r) => (usesInternal(r.access) ? { ...r, internalSources: [...(byProject.get(r.project) ?? [])].sort() } : r));
-    const table: RoutingTable = { routes };
-    this.router.setTable(table);
+    return byProject;
   }
 
   /** Resolves once the data plane serves the table handed to it (bounded, so a stuck data plane cannot stall a pass). */
