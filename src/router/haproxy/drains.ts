@@ -16,6 +16,8 @@ export interface Draining {
   sinceEpoch: number;
 }
 
+/** Backends replaced since the index was last brought up to date, past which it looks at all of them. */
+const MAX_PENDING_REINDEX = 1024;
 const STATS_INTERVAL_MS = 100;
 const WATCH_MS = 5000;
 
@@ -33,8 +35,8 @@ export class Drains {
   readonly draining = new Map<string, Draining>();
   /** where each endpoint is (see reindex) */
   private readonly index = new EndpointIndex();
-  /** the index is behind the slots (see reindex) */
-  private indexStale = false;
+  /** the index is behind the slots: all of them, or those of the backends listed and the restated ones (see reindex) */
+  private indexStale: 'all' | Backend[] | false = false;
   /** The endpoints of the latest table, brought to it when asked (inFlight) */
   private readonly desiredEndpoints = new TableEndpoints();
   private load = new Map<string, number>();
@@ -61,10 +63,9 @@ export class Drains {
    */
   inFlight(endpointId: string, applied: Map<string, Backend>, desired: RoutingTable): number {
     if (Date.now() - this.loadAt > STATS_INTERVAL_MS) void this.refreshLoad();
-    if (this.indexStale) {
-      this.index.sync(applied.values());
-      this.indexStale = false;
-    }
+    if (this.indexStale === 'all') this.index.sync(applied.values());
+    else if (this.indexStale) this.index.syncChanged(this.indexStale);
+    this.indexStale = false;
     // Its slots, and those draining it in backends already gone.
     const locs = new Set(this.index.locationsOf(endpointId));
     let drainUnconfirmed = false;
@@ -107,7 +108,7 @@ export class Drains {
     }
     await this.opts.master.runtime(cmds);
     if (cmds.length === 0 && this.draining.size === draining) return false;
-    this.reindex();
+    this.reindex([]);
     return true;
   }
 
@@ -123,9 +124,16 @@ export class Drains {
   /**
    * The slots changed: the index of endpoints to slots is brought up to date when next asked (inFlight), once
    * for any number of changes in between, recounting only the backends that changed (endpoint-index.ts).
+   * `replaced`: the only backends that are new since the last pass (an endpoints-only pass; none when only
+   * slots were freed in place); without it every backend HAProxy holds is looked at.
    */
-  reindex(): void {
-    this.indexStale = true;
+  reindex(replaced?: Backend[]): void {
+    if (!replaced) this.indexStale = 'all';
+    else if (this.indexStale !== 'all') {
+      const pending = this.indexStale ? this.indexStale.concat(replaced) : replaced.slice();
+      // Nothing asked for a while: past this many, one look at every backend costs less than the list.
+      this.indexStale = pending.length > MAX_PENDING_REINDEX ? 'all' : pending;
+    }
     if (this.draining.size > 0 && !this.statsTimer) {
       this.statsTimer = setInterval(() => void this.refreshLoad().then(() => this.draining.size > 0 && this.opts.kick()), STATS_INTERVAL_MS);
       this.statsTimer.unref();

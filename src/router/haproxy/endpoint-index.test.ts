@@ -44,6 +44,31 @@ describe('EndpointIndex', () => {
     }
   });
 
+  it('brought up to date from the replaced and restated backends alone, it equals the index built from nothing', () => {
+    const a = backend('be_a', [slot('x'), slot('y')]);
+    const b = backend('be_b', [slot('z')]);
+    const c = backend('be_c', [slot('w', true)]);
+    const index = new EndpointIndex();
+    index.sync([a, b, c]);
+    // b replaced twice before the index is asked (x moves there, z drains); c changed in place (w freed).
+    const b2 = backend('be_b', [slot('z', true), slot('v')]);
+    const b3 = backend('be_b', [slot('z', true), slot('x')]);
+    c.slots[0] = { ...FREE_SLOT };
+    index.restated(c);
+    index.syncChanged([b2, b3]);
+    const now = fresh([a, b3, c]);
+    for (const id of ['v', 'w', 'x', 'y', 'z']) {
+      assert.deepEqual([...index.locationsOf(id)].sort(), [...now.locationsOf(id)].sort(), id);
+      assert.equal(index.isActive(id), now.isActive(id), id);
+    }
+    assert.deepEqual([...index.locationsOf('x')].sort(), ['be_a/s1', 'be_b/s2']);
+    assert.equal(index.isActive('w'), false);
+    // A later change still finds the backend counted under its key.
+    const a2 = backend('be_a', [slot('y')]);
+    index.syncChanged([a2]);
+    assert.deepEqual(index.locationsOf('x'), ['be_b/s2']);
+  });
+
   it('TableEndpoints names the endpoints of the last table: routes replaced, kept, removed, an endpoint in two routes, a key twice', () => {
     const route = (key: string, ...ids: string[]) => ({ key, endpoints: ids.map((id) => ({ id, host: '127.0.0.1', port: 1, weight: 1 })) }) as unknown as Route;
     const table = (...routes: Route[]): RoutingTable => ({ routes });
@@ -55,8 +80,13 @@ describe('EndpointIndex', () => {
     t.update(table(r1, r2));
     assert.deepEqual(names(t, all), ['a', 'b', 'c']);
     // r1 replaced without b: b is still r2's.
-    t.update(table(route('p/s1/web', 'a'), r2));
+    const r1a = route('p/s1/web', 'a');
+    t.update(table(r1a, r2));
     assert.deepEqual(names(t, all), ['a', 'b', 'c']);
+    // Then r2 replaced without b (the same keys again): b is nobody's.
+    t.update(table(r1a, route('p/s2/web', 'c')));
+    assert.deepEqual(names(t, all), ['a', 'c']);
+    t.update(table(r1a, r2));
     // r2 gone: b and c with it.
     const r1b = route('p/s1/web', 'a', 'd');
     t.update(table(r1b));

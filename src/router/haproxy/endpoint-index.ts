@@ -16,6 +16,8 @@ interface Entry {
 
 export class EndpointIndex {
   private readonly counted = new Map<Backend, Entry[]>();
+  /** the backend counted for each route key */
+  private byKey = new Map<string, Backend>();
   private readonly locations = new Map<string, string[]>();
   private readonly activeCount = new Map<string, number>();
   private readonly changedInPlace = new Set<Backend>();
@@ -29,7 +31,31 @@ export class EndpointIndex {
   sync(backends: Iterable<Backend>): void {
     const current = new Set(backends);
     for (const b of [...this.counted.keys()]) if (!current.has(b) || this.changedInPlace.has(b)) this.uncount(b);
-    for (const b of current) if (!this.counted.has(b)) this.count(b);
+    this.byKey = new Map();
+    for (const b of current) {
+      if (!this.counted.has(b)) this.count(b);
+      this.byKey.set(b.key, b);
+    }
+    this.changedInPlace.clear();
+  }
+
+  /**
+   * Brings the index to what HAProxy holds when only `replaced` (backends that took the place of the ones
+   * counted under their keys) and the backends restated since the last sync changed: it costs what changed.
+   */
+  syncChanged(replaced: Iterable<Backend>): void {
+    for (const b of replaced) {
+      const old = this.byKey.get(b.key);
+      if (old === b) continue;
+      if (old) this.uncount(old);
+      this.count(b);
+      this.byKey.set(b.key, b);
+    }
+    for (const b of this.changedInPlace) {
+      if (!this.counted.has(b)) continue;
+      this.uncount(b);
+      this.count(b);
+    }
     this.changedInPlace.clear();
   }
 
@@ -85,11 +111,26 @@ export class TableEndpoints {
   /** the last table had a key twice and was counted whole: the next one starts afresh */
   private whole = false;
   private counted?: RoutingTable;
+  /** the routes of the table counted last, as they were then */
+  private countedRoutes: Route[] = [];
 
   /** Brings the set to `table`'s endpoints (nothing to do for the table counted last). */
   update(table: RoutingTable): void {
     if (table === this.counted) return;
     this.counted = table;
+    const last = this.countedRoutes;
+    this.countedRoutes = table.routes.slice();
+    if (!this.whole && this.sameKeys(last, table.routes)) {
+      // The same keys in the same order (a table whose routes' endpoints moved): only the routes replaced count.
+      for (let i = 0; i < last.length; i++) {
+        const r = table.routes[i]!;
+        if (r === last[i]) continue;
+        this.count(last[i]!, -1);
+        this.count(r, 1);
+        this.byKey.set(r.key, r);
+      }
+      return;
+    }
     if (this.whole) {
       this.byKey = new Map();
       this.counts.clear();
@@ -111,6 +152,16 @@ export class TableEndpoints {
       this.count(r, -1);
       this.byKey.delete(key);
     }
+  }
+
+  /** Whether `routes` has the keys of `last` in the same order, each route of `last` the one counted for its key. */
+  private sameKeys(last: Route[], routes: Route[]): boolean {
+    if (last.length !== routes.length || this.byKey.size !== last.length) return false;
+    for (let i = 0; i < last.length; i++) {
+      const was = last[i]!;
+      if (routes[i] !== was && (routes[i]!.key !== was.key || this.byKey.get(was.key) !== was)) return false;
+    }
+    return true;
   }
 
   has(endpointId: string): boolean {

@@ -352,7 +352,7 @@ export class HaproxyRouter implements Router {
     for (const [loc, id] of plan.newlyDraining) this.drains.draining.set(loc, { endpointId: id, sinceEpoch: this.drains.fetchEpoch });
     for (const b of backends) this.applied.set(b.key, b);
     const changed = plan.moved || now.length > 0;
-    if (changed) this.drains.reindex();
+    if (changed) this.drains.reindex(backends);
     return changed;
   }
 
