@@ -351,9 +351,9 @@ export class HaproxyRouter implements Router {
     await this.master.runtime(now);
     for (const [loc, id] of plan.newlyDraining) this.drains.draining.set(loc, { endpointId: id, sinceEpoch: this.drains.fetchEpoch });
     for (const b of backends) this.applied.set(b.key, b);
-    const changed = plan.moved || now.length > 0;
-    if (changed) this.drains.reindex(backends);
-    return changed;
+    // The index counts backends by object: it learns of every one replaced, even one whose slots did not move.
+    if (backends.length) this.drains.reindex(backends);
+    return plan.moved || now.length > 0;
   }
 
   /** A pass over the whole table: structure, spares, reload when needed, host map. */
@@ -401,9 +401,10 @@ export class HaproxyRouter implements Router {
     this.applied = next;
     this.appliedHosts = hosts;
     this.appliedSni = sni;
-    const changed = plan.moved || structural || now.length > 0 || plan.afterReload.length > 0 || mapCmds.length > 0;
-    if (changed) this.drains.reindex();
-    return changed;
+    // The whole pass may replace any backend object, its slots moved or not: the index looks at all of them
+    // when next asked (an endpoints-only pass after it recounts only what it replaced).
+    this.drains.reindex();
+    return plan.moved || structural || now.length > 0 || plan.afterReload.length > 0 || mapCmds.length > 0;
   }
 
   /** The model of what HAProxy holds, for the next start to adopt it with. */
