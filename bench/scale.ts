@@ -21,7 +21,9 @@
  *     to settled;
  *   - memory (RSS) of the control plane, HAProxy and the instance host.
  * Environment: BENCH_IDLE_SECONDS (30), BENCH_SAMPLES (200), BENCH_ROLLOUTS (3), BENCH_PER_SERVICE_LIST=0,
- * BENCH_CPU_PROF=<dir> (a V8 CPU profile of each control plane, written when it stops).
+ * BENCH_CPU_PROF=<dir> (a V8 CPU profile of each control plane, written when it stops),
+ * BENCH_PG_SOCKET=<dir> (the control plane reaches PostgreSQL through its Unix socket in <dir>, e.g.
+ * /var/run/postgresql, instead of 127.0.0.1:5432).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -67,7 +69,8 @@ async function createDatabase(name: string): Promise<string> {
   await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
   await c.query(`CREATE DATABASE ${name}`);
   await c.end();
-  return `postgres://postgres@127.0.0.1:5432/${name}`;
+  const socket = process.env.BENCH_PG_SOCKET;
+  return socket ? `postgres://postgres@/${name}?host=${encodeURIComponent(socket)}` : `postgres://postgres@127.0.0.1:5432/${name}`;
 }
 
 async function dropDatabase(name: string): Promise<void> {
@@ -253,7 +256,7 @@ async function latencies(cp: ControlPlane, what: string, n: number, f: (i: numbe
 }
 
 async function main() {
-  log(`bench/scale: ${SERVICES} services × ${PER_SERVICE} instances (${SERVICES * PER_SERVICE}), store ${STORE}, HAProxy data plane, RUNTIME STAND-IN (one process serving every instance's port)`);
+  log(`bench/scale: ${SERVICES} services × ${PER_SERVICE} instances (${SERVICES * PER_SERVICE}), store ${STORE}${STORE === 'postgres' && process.env.BENCH_PG_SOCKET ? ` (Unix socket ${process.env.BENCH_PG_SOCKET})` : ''}, HAProxy data plane, RUNTIME STAND-IN (one process serving every instance's port)`);
   log(`machine: ${os.cpus().length} cores (${os.cpus()[0]?.model}), load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}, per-service listing ${process.env.BENCH_PER_SERVICE_LIST === '0' ? 'off' : 'on'}`);
 
   // The peer: one service alone on an empty platform.
@@ -310,6 +313,7 @@ async function main() {
     for (let i = 0; i < ROLLOUTS; i++) bigTimes.push((await rollout(big, probe)).totalMs);
     const ratio = median(bigTimes) / median(aloneTimes);
     log(`  rollout of one service (${PER_SERVICE} instances, PATCH → COMPLETED, median of ${ROLLOUTS}): ${ms(median(bigTimes))} with ${SERVICES - 1} others idle vs ${ms(median(aloneTimes))} alone on an empty platform: ${ratio.toFixed(2)}x ${load()}`);
+    log(`    each, in order: ${bigTimes.map((t) => t.toFixed(0)).join(', ')} ms with the others idle; ${aloneTimes.map((t) => t.toFixed(0)).join(', ')} ms alone`);
 
     // PATCH → rollout recorded with the others idle: each service's rollout COMPLETED before the next PATCH.
     const idleN = Math.min(SERVICES, Math.ceil(SAMPLES / 4));
