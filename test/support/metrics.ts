@@ -10,30 +10,26 @@ import { api, waitFor, type RunningPlatform } from './platform.ts';
 /**
  * Sends exactly `total` GETs through the router with `concurrency` keep-alive connections; counts answers and
  * names each failure (`failures`). A GET whose kept-alive connection closes before any answer is sent again
- * once on a new connection, as browsers and HTTP/1.1 clients do (RFC 9112 section 9.3.1, and Node's
+ * once, as browsers and HTTP/1.1 clients do (RFC 9112 section 9.3.1, and Node's
  * `request.reusedSocket` documentation): HAProxy closes a client's connection without an answer, so that the
  * client sends again, when the app closed the pooled server connection the request went out on (an app's
  * keep-alive timeout racing the request; see docs/router.md).
  */
 export async function load(p: RunningPlatform, host: string, total: number, concurrency = 8, path = '/'): Promise<{ sent: number; ok: number; other: number; failures: string[] }> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-  const res = { sent: 0, ok: 0, other: 0, failures: [] as string[] };
+  const res = { sent: 0, ok: 0, failures: [] as string[] };
   const attempt = (again: boolean) =>
     new Promise<void>((resolve) => {
       const req = http.get({ host: '127.0.0.1', port: p.routerPort, path, headers: { host }, agent }, (r) => {
         r.resume();
         r.on('end', () => {
           if (r.statusCode === 200) res.ok++;
-          else {
-            res.other++;
-            res.failures.push(`status ${r.statusCode}`);
-          }
+          else res.failures.push(`status ${r.statusCode}`);
           resolve();
         });
       });
       req.on('error', (err: NodeJS.ErrnoException) => {
         if (!again && req.reusedSocket && err.code === 'ECONNRESET') return void attempt(true).then(resolve);
-        res.other++;
         res.failures.push(`${err.code ?? err.message}${req.reusedSocket ? ' on a kept-alive connection' : ''}`);
         resolve();
       });
@@ -46,7 +42,7 @@ export async function load(p: RunningPlatform, host: string, total: number, conc
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   agent.destroy();
-  return res;
+  return { ...res, other: res.failures.length };
 }
 
 export type Series = { name: string; instance: string | null; kind: string; unit: string; points: [number, number][]; max?: number[] };

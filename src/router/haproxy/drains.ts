@@ -121,6 +121,11 @@ export class Drains {
     return this.releaseDrained(applied, stateJson);
   }
 
+  /** A slot begins to drain its endpoint now: it is freed once a count fetched after this shows it idle. */
+  begin(loc: string, endpointId: string): void {
+    this.draining.set(loc, { endpointId, sinceEpoch: this.fetchEpoch });
+  }
+
   /**
    * The slots changed: the index of endpoints to slots is brought up to date when next asked (inFlight), once
    * for any number of changes in between, recounting only the backends that changed (endpoint-index.ts).

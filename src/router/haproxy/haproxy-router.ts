@@ -33,7 +33,7 @@ import { HaproxyMaster } from './master.ts';
 import { HaproxyAccessLog } from './access-log.ts';
 import { readState, StateSaver } from './state-file.ts';
 import { sameMap, type Backend } from './slots.ts';
-import { planSlots, renamedSlots } from './plan.ts';
+import { planSlots, renamedSlots, type SlotPlan } from './plan.ts';
 import { hostMapCommands, routeMapCommand, servedWithoutReload, SparePool } from './spares.ts';
 import { internalSourceCommands, structureOf, type Structure } from './structure.ts';
 import { endpointOnlyBackends, uniqueKeys, type Reconciled } from './endpoint-pass.ts';
@@ -193,7 +193,7 @@ export class HaproxyRouter implements Router {
       // The reload that follows declares spares numbered after any the adopted HAProxy may still hold.
       this.pool.spareSeq = saved.spareSeq ?? 0;
       // Drains cut short by the restart go on: freed once a count taken from now on shows nothing in flight.
-      for (const b of saved.backends) b.slots.forEach((sl, i) => sl.removed && sl.endpoint && this.drains.draining.set(`${b.name}/${SERVER_PREFIX}${i + 1}`, { endpointId: sl.endpoint.id, sinceEpoch: this.drains.fetchEpoch }));
+      for (const b of saved.backends) b.slots.forEach((sl, i) => sl.removed && sl.endpoint && this.drains.begin(`${b.name}/${SERVER_PREFIX}${i + 1}`, sl.endpoint.id));
       if (!this.handed) this.desired = saved.table;
       this.drains.reindex();
       this.forceReload = true;
@@ -330,7 +330,7 @@ export class HaproxyRouter implements Router {
     this.reconciled = undefined;
     const certificatesMoved = this.ports.tlsPort !== undefined && this.crtList.moved();
     const endpointsOnly = last && !this.forceReload && !this.pool.tidyDue && !certificatesMoved ? endpointOnlyBackends(last, table, this.applied, (t) => this.structureOf(t, 'keep').backends) : undefined;
-    const changed = (endpointsOnly && (await this.reconcileEndpoints(endpointsOnly))) ?? (await this.reconcileWhole(table));
+    const changed = (endpointsOnly && (await this.reconcileEndpoints(endpointsOnly))) ?? (await this.reconcileWhole(table, certificatesMoved));
     // The routes as they were (a caller may change its table's array after handing it over); an endpoints-only
     // pass keeps the keys, so they are as unique as they were.
     this.reconciled = { table: { routes: table.routes.slice() }, uniqueKeys: endpointsOnly ? true : uniqueKeys(table) };
@@ -344,12 +344,12 @@ export class HaproxyRouter implements Router {
    */
   private async reconcileEndpoints(backends: Backend[]): Promise<boolean | undefined> {
     const had = new Map(backends.map((b) => [b.key, this.applied.get(b.key)!]));
-    const plan = planSlots(backends, new Map(backends.map((b) => [b.key, b])), had, { draining: this.drains.draining, ...(this.opts.accessLog ? { endpointsMap: this.files.endpointsMap } : {}) });
+    const plan = this.planSlots(backends, new Map(backends.map((b) => [b.key, b])), had);
     if (plan.afterReload.length) return undefined;
     for (const loc of plan.serving) this.drains.draining.delete(loc);
     const now = [...plan.now, ...internalSourceCommands(backends, had, this.files.internalDir)];
     await this.master.runtime(now);
-    for (const [loc, id] of plan.newlyDraining) this.drains.draining.set(loc, { endpointId: id, sinceEpoch: this.drains.fetchEpoch });
+    for (const [loc, id] of plan.newlyDraining) this.drains.begin(loc, id);
     for (const b of backends) this.applied.set(b.key, b);
     // The index counts backends by object: it learns of every one replaced, even one whose slots did not move.
     if (backends.length) this.drains.reindex(backends);
@@ -357,7 +357,7 @@ export class HaproxyRouter implements Router {
   }
 
   /** A pass over the whole table: structure, spares, reload when needed, host map. */
-  private async reconcileWhole(table: RoutingTable): Promise<boolean> {
+  private async reconcileWhole(table: RoutingTable, certificatesMoved: boolean): Promise<boolean> {
     await this.assignTcpPorts(table);
     // First as a pass without a reload: routes keep their backends, new ones take spares (see spares.ts).
     let { backends, hosts, sni } = this.structureOf(table, 'keep');
@@ -367,7 +367,6 @@ export class HaproxyRouter implements Router {
     if (outgrewDrainingSlots(backends, this.applied) && (await this.drains.releaseDrainedNow(this.applied, this.saved.stateJson))) ({ backends, hosts, sni } = this.structureOf(table, 'keep'));
     const taken = this.pool.takeSpares(backends, hosts, this.applied);
     let next = new Map(backends.map((b) => [b.key, b]));
-    const certificatesMoved = this.ports.tlsPort !== undefined && this.crtList.moved();
     const structural = this.forceReload || this.pool.tidyDue || certificatesMoved || !servedWithoutReload(this.applied, next, taken) || !sameMap(this.appliedSni, sni);
     if (structural) {
       // A reload writes every backend under its route's own name, and a fresh block of spares.
@@ -375,7 +374,7 @@ export class HaproxyRouter implements Router {
       next = new Map(backends.map((b) => [b.key, b]));
       taken.clear();
     }
-    const plan = planSlots(backends, next, this.applied, { draining: this.drains.draining, ...(this.opts.accessLog ? { endpointsMap: this.files.endpointsMap } : {}) });
+    const plan = this.planSlots(backends, next, this.applied);
     for (const loc of plan.serving) this.drains.draining.delete(loc);
     const now = [...plan.now, ...internalSourceCommands(backends, this.applied, this.files.internalDir)];
     await this.master.runtime(now);
@@ -397,7 +396,7 @@ export class HaproxyRouter implements Router {
     if (taken.size) this.pool.taken(taken);
     this.forceReload = false;
 
-    for (const [loc, id] of [...plan.newlyDraining, ...renamed]) this.drains.draining.set(loc, { endpointId: id, sinceEpoch: this.drains.fetchEpoch });
+    for (const [loc, id] of [...plan.newlyDraining, ...renamed]) this.drains.begin(loc, id);
     this.applied = next;
     this.appliedHosts = hosts;
     this.appliedSni = sni;
@@ -405,6 +404,11 @@ export class HaproxyRouter implements Router {
     // when next asked (an endpoints-only pass after it recounts only what it replaced).
     this.drains.reindex();
     return plan.moved || structural || now.length > 0 || plan.afterReload.length > 0 || mapCmds.length > 0;
+  }
+
+  /** The slot commands from `had` to `backends` (plan.ts), with the drains under way and the access log's map. */
+  private planSlots(backends: Backend[], next: Map<string, Backend>, had: Map<string, Backend>): SlotPlan {
+    return planSlots(backends, next, had, { draining: this.drains.draining, ...(this.opts.accessLog ? { endpointsMap: this.files.endpointsMap } : {}) });
   }
 
   /** The model of what HAProxy holds, for the next start to adopt it with. */
