@@ -236,7 +236,16 @@ for (const runtime of RUNTIMES) {
         return c.length === before_.length && c.every((x) => x.release === next);
       }, 60_000, 'old ones gone after the overlap');
       await load.stop();
-      assert.equal(load.stats.failed, 0, `no failed request (${load.stats.ok} ok): ${load.stats.errors.slice(0, 5).join('; ')}`);
+      if (load.stats.failed > 0) {
+        // Where the failures fall in the redeploy: its events and the platform's log lines, on the load's clock.
+        const since = (at: number) => `+${at - load.stats.startedAt}ms`;
+        const [last] = await rollouts();
+        const events = (last.events as { message: string; createdAt: string }[]).map((e) => `${since(Date.parse(e.createdAt))} ${e.message}`);
+        const window = `${since(load.stats.failedAt[0]!)}..${since(load.stats.failedAt.at(-1)!)}`;
+        const lines = p.logs.join('').split('\n').filter((l) => /"time":(\d+)/.test(l) && Number(/"time":(\d+)/.exec(l)![1]) >= load.stats.startedAt && !/"component":"access"/.test(l));
+        const logged = lines.map((l) => l.replace(/"time":(\d+)/, (_, t) => `"t":"${since(Number(t))}"`)).slice(-60);
+        assert.fail(`${load.stats.failed} failed, ${load.stats.ok} ok, failures in ${window}: ${load.stats.errors.slice(0, 5).join('; ')}\nrollout events: ${events.join(' | ')}\nplatform log since the load began:\n${logged.join('\n')}`);
+      }
       await waitFor(async () => (await rollouts())[0].status === 'COMPLETED', 30_000, 'redeploy COMPLETED');
       const bad = await api(p, 'POST', '/projects/roll/services/web/redeploy', { overlapSeconds: -1 });
       assert.equal(bad.status, 400);

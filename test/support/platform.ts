@@ -342,7 +342,13 @@ export function routerLoad(p: RunningPlatform, host: string) {
 export function requestLoad(port: number, host: string, opts: { keptAlive?: number; fresh?: number; label?: (body: string) => string } = {}) {
   const agents = Array.from({ length: opts.keptAlive ?? 1 }, () => new http.Agent({ keepAlive: true, maxSockets: 1 }));
   const label = opts.label ?? ((body: string) => body);
-  const stats = { ok: 0, failed: 0, seen: new Map<string, number>(), stop: false, errors: [] as string[] };
+  const stats = { ok: 0, failed: 0, seen: new Map<string, number>(), stop: false, errors: [] as string[], startedAt: Date.now(), failedAt: [] as number[] };
+  // A failure is named with when it came (ms after the load began): a burst tells a window from a stray one.
+  const fail = (reason: string) => {
+    stats.failed++;
+    stats.failedAt.push(Date.now());
+    stats.errors.push(`+${Date.now() - stats.startedAt}ms ${reason}`);
+  };
   const one = (agent: http.Agent | false) =>
     new Promise<void>((resolve) => {
       const req = http.get({ host: '127.0.0.1', port, path: '/', headers: { host }, agent }, (res) => {
@@ -353,16 +359,12 @@ export function requestLoad(port: number, host: string, opts: { keptAlive?: numb
             stats.ok++;
             const m = label(body);
             stats.seen.set(m, (stats.seen.get(m) ?? 0) + 1);
-          } else {
-            stats.failed++;
-            stats.errors.push(`${res.statusCode} ${body.slice(0, 100)}`);
-          }
+          } else fail(`${res.statusCode} ${body.slice(0, 100)}`);
           resolve();
         });
       });
       req.on('error', (e) => {
-        stats.failed++;
-        stats.errors.push(e.message);
+        fail(e.message);
         resolve();
       });
     });
