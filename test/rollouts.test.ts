@@ -244,7 +244,9 @@ for (const runtime of RUNTIMES) {
         const window = `${since(load.stats.failedAt[0]!)}..${since(load.stats.failedAt.at(-1)!)}`;
         const lines = p.logs.join('').split('\n').filter((l) => /"time":(\d+)/.test(l) && Number(/"time":(\d+)/.exec(l)![1]) >= load.stats.startedAt && !/"component":"access"/.test(l));
         const logged = lines.map((l) => l.replace(/"time":(\d+)/, (_, t) => `"t":"${since(Number(t))}"`)).slice(-60);
-        assert.fail(`${load.stats.failed} failed, ${load.stats.ok} ok, failures in ${window}: ${load.stats.errors.slice(0, 5).join('; ')}\nrollout events: ${events.join(' | ')}\nplatform log since the load began:\n${logged.join('\n')}`);
+        // The instances' probe states: whether readiness dropped (and why) during the load.
+        const probes = (await api(p, 'GET', `${SVC}/containers`)).body.data.containers.map((c: { name: string; release: number; probes: unknown }) => [c.name, c.release, c.probes]);
+        assert.fail(`${load.stats.failed} failed, ${load.stats.ok} ok, failures in ${window}: ${load.stats.errors.slice(0, 5).join('; ')}\nrollout events: ${events.join(' | ')}\ninstances: ${JSON.stringify(probes)}\nplatform log since the load began:\n${logged.join('\n')}`);
       }
       await waitFor(async () => (await rollouts())[0].status === 'COMPLETED', 30_000, 'redeploy COMPLETED');
       const bad = await api(p, 'POST', '/projects/roll/services/web/redeploy', { overlapSeconds: -1 });
