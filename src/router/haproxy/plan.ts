@@ -37,6 +37,8 @@ export function planSlots(backends: Backend[], next: Map<string, Backend>, appli
     // serves requests on its other threads while the Runtime API runs a line of commands, so a slot put in
     // drain before its replacement is ready would leave a moment with no server (a 503).
     const breaking: { now: string[]; afterReload: string[] } = { now: [], afterReload: [] };
+    // Some endpoint that will take traffic has a slot only the reload makes (the backend outgrew its slots).
+    let servesAfterReload = false;
     for (let i = 0; i < Math.max(b.slots.length, prev?.slots.length ?? 0); i++) {
       const was = prev?.slots[i] ?? FREE_SLOT;
       const will = b.slots[i] ?? FREE_SLOT;
@@ -50,6 +52,7 @@ export function planSlots(backends: Backend[], next: Map<string, Backend>, appli
       // The access log names the endpoint a slot carries: the map learns it before the slot takes traffic.
       if (opts.endpointsMap && b.mode === 'http' && was.endpoint?.id !== will.endpoint?.id && will.endpoint) cmds.unshift(endpointMapCommand(opts.endpointsMap, target, will.endpoint.id));
       const takesTraffic = will.endpoint !== undefined && will.state === 'ready';
+      if (takesTraffic && !inRunning && cmds.length) servesAfterReload = true;
       if (takesTraffic) (inRunning ? plan.now : plan.afterReload).push(...cmds);
       else (inRunning ? breaking.now : breaking.afterReload).push(...cmds);
       const loc = `${b.name}/${server}`;
@@ -57,7 +60,10 @@ export function planSlots(backends: Backend[], next: Map<string, Backend>, appli
       // An endpoint back in the table before its drain ended serves again from the same slot.
       if (!will.removed) plan.serving.push(loc);
     }
-    plan.now.push(...breaking.now);
+    // Nor may the running worker lose servers before the reload brings their replacements: it stays as it is
+    // until then, and the reload writes every slot as it will be (the old worker, stopping, hands its new
+    // requests to the new one).
+    if (!servesAfterReload) plan.now.push(...breaking.now);
     plan.afterReload.push(...breaking.afterReload);
   }
   for (const [key, prev] of applied) {
