@@ -499,18 +499,31 @@ it('spreads round robin evenly and prefers the idle endpoint with leastConnectio
   const held = new Promise<void>((r) => (release = r));
   const slow = await c.mk('lc-slow');
   slow.server.removeAllListeners('request');
-  slow.server.on('request', (_req, res) => void held.then(() => res.end('lc-slow')));
+  let holding = 0;
+  slow.server.on('request', (_req, res) => {
+    holding++;
+    void held.then(() => res.end('lc-slow'));
+  });
   const idle = await c.mk('lc-idle');
   await c.put('lc.test', [ep(slow), ep(idle)], { loadBalancing: { mode: 'leastConnection' } });
   const pending: Promise<Reply>[] = [];
-  // Round robin would alternate: with one request stuck on each slow pick, least-connection avoids it.
-  for (let i = 0; i < 2; i++) pending.push(c.get('lc.test'));
-  await new Promise((r) => setTimeout(r, 300));
+  // Requests until the slow endpoint holds one (a request that reaches the idle endpoint is answered at once),
+  // then least-connection avoids it. The six that follow share one kept-alive connection: on fresh ones HAProxy
+  // may still count the idle endpoint's last request when the next arrives (another thread ends that stream a
+  // moment after the client has its answer), and at one each the two endpoints would tie.
+  for (let i = 0; i < 10 && holding === 0; i++) {
+    const answered = idle.hits;
+    pending.push(c.get('lc.test'));
+    await waitUntil(() => (holding > 0 || idle.hits > answered ? true : undefined), 'the request answered or held');
+  }
+  assert.ok(holding > 0, 'no request reached the slow endpoint');
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const answers: string[] = [];
-  for (let i = 0; i < 6; i++) answers.push((await c.get('lc.test')).body);
+  for (let i = 0; i < 6; i++) answers.push((await c.get('lc.test', { agent })).body);
+  agent.destroy();
   release();
   await Promise.all(pending);
-  assert.ok(answers.every((x) => x === 'lc-idle'), answers.join(','));
+  assert.ok(answers.every((x) => x === 'lc-idle'), `${answers.join(',')} (the slow endpoint held ${holding})`);
 });
 
 it('keeps a client on one endpoint by address or header (consistentHash) and by path or header (consistentReplicaRouting)', async (c) => {
