@@ -5,6 +5,7 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -22,6 +23,12 @@ writeConformanceApp(artifactDir);
 fs.writeFileSync(
   path.join(artifactDir, 'grow.js'),
   `const hold = []; require('node:http').createServer((req, res) => { if (req.url === '/grow') hold.push(Buffer.alloc(32 * 1024 * 1024, 1)); res.end(String(hold.length)); }).listen(Number(process.env.PORT), '127.0.0.1');`,
+);
+
+// An app that takes 500 ms to end after SIGTERM.
+fs.writeFileSync(
+  path.join(artifactDir, 'slow-stop.js'),
+  `require('node:http').createServer((req, res) => res.end('ok')).listen(Number(process.env.PORT), '127.0.0.1'); process.on('SIGTERM', () => setTimeout(() => process.exit(0), 500));`,
 );
 
 /** The live processes running supervisor.mjs over `stateDir`. */
@@ -191,7 +198,27 @@ describe('the process runtime supervisor', () => {
     process.kill(inst.pid!, 'SIGKILL');
     const exited = await waitFor(async () => (await driver.list()).find((i) => i.id === inst.id && i.state === 'exited'), 20_000, 'the exit recorded');
     assert.equal(exited.signal, 'SIGKILL');
+    assert.equal(exited.reason, undefined, 'nobody asked it to stop: a crash');
     await waitFor(async () => (await answers(inst.endpoints[0].port)) === undefined, 20_000, 'the app inside gone too');
+    await driver.remove(inst.id);
+  });
+
+  it('reports an instance whose stopping control plane died mid-stop as stopped (reason Stopped), not crashed', async () => {
+    const inst = await start(spec({}, 'exec node slow-stop.js'));
+    await waitFor(() => answers(inst.endpoints[0].port), 20_000, 'answers');
+    // Another control plane (a process of its own) begins the stop and is killed with SIGKILL once it has
+    // signalled the app, which takes a moment to end.
+    const driverModule = new URL('../src/runtime/process/supervised-driver.ts', import.meta.url).href;
+    const stopper = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', `const { ProcessDriver } = await import(${JSON.stringify(driverModule)}); await new ProcessDriver({ stateDir: ${JSON.stringify(stateDir)}, isolation: 'bwrap' }).stop(${JSON.stringify(inst.id)}, 30);`], { stdio: 'ignore' });
+    const marker = path.join(stateDir, 'instances', inst.id, 'stop.json');
+    try {
+      await waitFor(() => fs.existsSync(marker), 20_000, 'the stop begun');
+    } finally {
+      stopper.kill('SIGKILL');
+    }
+    const exited = await waitFor(async () => (await driver.list()).find((i) => i.id === inst.id && i.state === 'exited'), 20_000, 'the exit recorded');
+    assert.equal(exited.reason, 'Stopped');
+    assert.equal(exited.exitCode, 0, 'it ended on its own after the SIGTERM');
     await driver.remove(inst.id);
   });
 

@@ -18,7 +18,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Store } from '../store/store.ts';
-import type { ObservedInstance, RuntimeDriver } from '../runtime/driver.ts';
+import { STOPPED, type ObservedInstance, type RuntimeDriver } from '../runtime/driver.ts';
 import type { PassResult } from '../controllers/queue.ts';
 import { ADDON_PROCESS_TYPE, addonInstanceId, addonKey, parseAddonKey, type AddonLogin, type AddonRecord, type AddonType } from '../domain/addons.ts';
 import { findPlan } from '../domain/plans.ts';
@@ -361,6 +361,11 @@ export class AddonController {
     const tail: string[] = [];
     for await (const l of this.driver.logs(inst.id, { tail: 5 })) tail.push(l.line);
     await this.driver.remove(inst.id);
+    // A stop another control plane began and did not see through: no failure, and no back-off.
+    if (inst.reason === STOPPED) {
+      this.opts.logger.info({ addon: key }, 'addon server stopped by an earlier control plane: removed');
+      return { againInMs: 0 };
+    }
     const f = this.failures.get(key) ?? { count: 0, notBefore: 0 };
     f.count++;
     const backoffMs = Math.min(60_000, 500 * 2 ** Math.min(f.count, 7));

@@ -108,9 +108,16 @@ export interface ObservedInstance {
   exitedAt?: string;
   exitCode?: number | null;
   signal?: string | null;
-  /** why it exited when the runtime ended it: `OOMKilled` (over its memory limit), or `Evicted: <why>` (a driver stopped it for going over another limit, e.g. ephemeral storage) */
+  /**
+   * why it exited when the runtime ended it: `OOMKilled` (over its memory limit), or `Evicted: <why>` (a driver
+   * stopped it for going over another limit, e.g. ephemeral storage); or STOPPED: a control plane began its stop
+   * and did not see it through (it died, or lost its lease), so the end is no crash
+   */
   reason?: string;
 }
+
+/** The `reason` of an instance whose stop a control plane began (see ObservedInstance.reason). */
+export const STOPPED = 'Stopped';
 
 export interface LogLine {
   instanceId: string;

@@ -5,7 +5,7 @@
  * returns. Instances stopped by a pass leave the routing table before they get SIGTERM.
  */
 import type { Store } from '../../store/store.ts';
-import { ImagePullError, instancesOfService, type RuntimeDriver, type ObservedInstance, type InstanceSpec } from '../../runtime/driver.ts';
+import { ImagePullError, STOPPED, instancesOfService, type RuntimeDriver, type ObservedInstance, type InstanceSpec } from '../../runtime/driver.ts';
 import type { ProbeScheduler } from '../../probes/scheduler.ts';
 import type { PassResult } from '../queue.ts';
 import type { ServiceRecord } from '../../domain/service.ts';
@@ -137,7 +137,8 @@ export class ServiceController implements InstanceObserver {
     // The records are read again below only if this pass changed them (an exit or an unhealthy instance).
     let recordsChanged = false;
     for (const inst of observed.filter((i) => i.state === 'exited' && !this.stopping.has(i.id))) {
-      await this.onExit(svc, inst, records.get(inst.id)?.restarts ?? 0);
+      if (inst.reason === STOPPED) await this.finishStop(key, inst, records.get(inst.id)?.restarts ?? 0);
+      else await this.onExit(svc, inst, records.get(inst.id)?.restarts ?? 0);
       recordsChanged = true;
     }
     // Liveness failure or a startup probe that never passed: replace (stop; the slot restarts).
@@ -352,6 +353,19 @@ export class ServiceController implements InstanceObserver {
     this.probes.untrack(inst.id);
     await this.opts.guard?.();
     await this.driver.remove(inst.id);
+  }
+
+  /**
+   * An instance whose stop another control plane began and did not see through (it died, or lost the lease
+   * mid-stop): it ended as asked, so it is no crash. Its record goes as a stop's would, unless it holds a
+   * back-off (an unhealthy instance being replaced), which the slot still serves.
+   */
+  private async finishStop(key: string, inst: ObservedInstance, restarts: number): Promise<void> {
+    this.opts.logger.info({ service: key, instance: inst.id, exitCode: inst.exitCode }, 'instance stopped by an earlier control plane: removed');
+    this.probes.untrack(inst.id);
+    await this.opts.guard?.();
+    await this.driver.remove(inst.id);
+    if (restarts === 0) await this.store.instances.delete(inst.id);
   }
 
   /** Launch an instance without holding the pass; its end (started, or failed and recorded) requeues the service. */

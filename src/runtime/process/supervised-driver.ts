@@ -9,6 +9,7 @@
  *                            /meta.json     labels and port mapping
  *                            /state.json    the app's pid and start time (written by the supervisor)
  *                            /exit.json     how the app ended (written by the supervisor, or the driver without one)
+ *                            /stop.json     a control plane has begun stopping it (its end is then no crash)
  *                            /stdout.raw, /stderr.raw   what the app writes, straight from its own file descriptors
  *                            /output.log    those lines as JSON { ts, stream, line }; collected.json: how far
  *                            /sandbox-status.json       bwrap's own report, with the exit code
@@ -30,6 +31,7 @@ import { collectOutput, leaderAlive, loadOffsets, sandboxExitCode } from './supe
 import { SupervisorClient } from './supervisor-client.ts';
 import { allocateInstancePort } from '../instance-ports.ts';
 import { SYSTEM_PATH } from '../../domain/system-path.ts';
+import { STOPPED } from '../driver.ts';
 const WATCH_INTERVAL_MS = 200;
 const ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,200}$/;
 
@@ -306,16 +308,22 @@ export class ProcessDriver implements RuntimeDriver {
     const exit = readJson<Exit>(path.join(dir, 'exit.json'));
     const endpoints = meta.ports.map((p) => ({ name: p.name, internalPort: p.internalPort, host: '127.0.0.1', port: p.port }));
     const base = { id, labels: meta.labels, endpoints, pid: state?.appPid, startedAt: state?.startedAt };
-    if (exit) return { ...base, state: 'exited', exitedAt: exit.at, exitCode: exit.code, signal: exit.signal, ...(exit.reason ? { reason: exit.reason } : {}) };
+    // An end the runtime caused (over the memory limit) says so; else one a control plane asked for says that.
+    const reason = (recorded?: string) => recorded ?? (fs.existsSync(path.join(dir, 'stop.json')) ? STOPPED : undefined);
+    const ended = (e: Omit<ObservedInstance, 'id' | 'labels' | 'endpoints' | 'state'>, recorded?: string): ObservedInstance => {
+      const why = reason(recorded);
+      return { ...base, ...e, state: 'exited', ...(why ? { reason: why } : {}) };
+    };
+    if (exit) return ended({ exitedAt: exit.at, exitCode: exit.code, signal: exit.signal }, exit.reason);
     if (!state) {
       // Launched moments ago and the supervisor has not written its state yet, or it died before that.
       const launched = fs.statSync(path.join(dir, 'meta.json')).mtimeMs;
-      return Date.now() - launched < 10_000 ? { ...base, state: 'starting' } : { ...base, state: 'exited', exitCode: null, signal: null };
+      return Date.now() - launched < 10_000 ? { ...base, state: 'starting' } : ended({ exitCode: null, signal: null });
     }
     if (state.supervisorPid) {
       // Launched by an earlier version's per-instance supervisor, which records the exit itself.
       if (alive(state.supervisorPid) && isSupervisorOf(state.supervisorPid, dir)) return { ...base, state: 'running' };
-      return groupAlive(state.appPid) ? { ...base, state: 'running' } : { ...base, state: 'exited', exitCode: null, signal: 'SIGKILL' };
+      return groupAlive(state.appPid) ? { ...base, state: 'running' } : ended({ exitCode: null, signal: 'SIGKILL' });
     }
     if (leaderAlive(state.appPid, state.appStart)) return { ...base, state: 'running' };
     // The app ended and nothing has recorded it yet. A running supervisor does within a tick (after the last
@@ -323,7 +331,7 @@ export class ProcessDriver implements RuntimeDriver {
     if (this.supervisor.runningPid()) return { ...base, state: 'running' };
     // No supervisor: bwrap's own report has the exit code; without a sandbox it is unknown.
     const code = this.isSandboxed(dir) ? sandboxExitCode(dir) : undefined;
-    return { ...base, state: 'exited', exitCode: code ?? null, signal: code === undefined ? 'SIGKILL' : null };
+    return ended({ exitCode: code ?? null, signal: code === undefined ? 'SIGKILL' : null });
   }
 
   private isSandboxed(dir: string): boolean {
@@ -365,6 +373,9 @@ export class ProcessDriver implements RuntimeDriver {
     if (state) {
       const sandboxed = this.isSandboxed(dir);
       const signalGroup = (sig: NodeJS.Signals, members?: ReturnType<typeof groupMembers>) => signalInstance(state.appPid, sig, sandboxed, members);
+      // Written before the signal: if this control plane dies before the instance is gone, the one that
+      // takes over sees an instance that was stopped, not one that crashed.
+      fs.writeFileSync(path.join(dir, 'stop.json'), JSON.stringify({ at: new Date().toISOString() }));
       const members = groupMembers(state.appPid);
       yieldCpu(state.appPid, members);
       signalGroup('SIGTERM', members);
