@@ -203,6 +203,26 @@ describe('the process runtime supervisor', () => {
     await driver.remove(inst.id);
   });
 
+  it('runs an instance two control planes launch at once once, on the port each of them reports', async () => {
+    // A replica that lost its lease mid-launch (paused, then resumed) launches what the new holder launched
+    // meanwhile: the later launch must find the earlier one, not write its own port over it.
+    const other = new ProcessDriver({ stateDir, isolation: 'bwrap' });
+    try {
+      for (let round = 0; round < 5; round++) {
+        const s = spec({});
+        started.push(s.id);
+        const [a, b] = await Promise.all([driver.start(s), other.start(s)]);
+        assert.equal(a.pid, b.pid, 'one process');
+        const listed = (await driver.list()).find((i) => i.id === s.id)!;
+        assert.deepEqual([a.endpoints[0]!.port, b.endpoints[0]!.port], [listed.endpoints[0]!.port, listed.endpoints[0]!.port], 'every driver reports the port the runtime lists');
+        await waitFor(() => answers(listed.endpoints[0]!.port), 20_000, 'the instance answers on the port the runtime lists');
+        await driver.stop(s.id, 2);
+      }
+    } finally {
+      await other.close();
+    }
+  });
+
   it('reports an instance whose stopping control plane died mid-stop as stopped (reason Stopped), not crashed', async () => {
     const inst = await start(spec({}, 'exec node slow-stop.js'));
     await waitFor(() => answers(inst.endpoints[0].port), 20_000, 'answers');

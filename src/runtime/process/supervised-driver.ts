@@ -283,20 +283,33 @@ export class ProcessDriver implements RuntimeDriver {
     const argv = sandbox.length ? [sandbox[0]!, '--json-status-fd', '3', ...sandbox.slice(1), ...command] : command;
     const launch: Launch = { argv, cwd, env, sandbox, ...(spec.memoryMb && this.opts.enforceMemory !== false ? { memoryMb: spec.memoryMb } : {}) };
     const meta: Meta = { labels: spec.labels, ports, memoryMb: spec.memoryMb, cpu: spec.cpu };
-    fs.writeFileSync(path.join(dir, 'launch.json'), JSON.stringify(launch), { mode: 0o600 });
-    fs.writeFileSync(path.join(dir, 'meta.json'), JSON.stringify(meta));
-
+    // meta.json claims the instance: written only if absent, and first (it is what `observe` goes by). Another
+    // control plane may have launched this id since the look above (this one was paused mid-launch, having lost
+    // its lease, and the new holder launched it meanwhile): its instance is the one, with its ports; writing
+    // over them would leave the runtime reporting ports nothing listens on.
+    try {
+      fs.writeFileSync(path.join(dir, 'meta.json'), JSON.stringify(meta), { flag: 'wx' });
+      fs.writeFileSync(path.join(dir, 'launch.json'), JSON.stringify(launch), { mode: 0o600, flag: 'wx' });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      return this.launched(spec.id);
+    }
     await this.supervisor.start(spec.id);
+    return this.launched(spec.id);
+  }
+
+  /** The instance once it runs (it has a pid) or has ended, waiting up to 10 s. */
+  private async launched(id: string): Promise<ObservedInstance> {
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline) {
-      const obs = this.observe(spec.id);
+      const obs = this.observe(id);
       if (obs && (obs.pid || obs.state === 'exited')) {
         this.watcher.observe(obs);
         return obs;
       }
       await sleep(5);
     }
-    throw new Error(`instance ${spec.id} did not start within 10 s`);
+    throw new Error(`instance ${id} did not start within 10 s`);
   }
 
   /** Read one instance's state from its directory; undefined if it has none. */
