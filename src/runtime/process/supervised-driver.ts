@@ -289,11 +289,11 @@ export class ProcessDriver implements RuntimeDriver {
     // over them would leave the runtime reporting ports nothing listens on.
     try {
       fs.writeFileSync(path.join(dir, 'meta.json'), JSON.stringify(meta), { flag: 'wx' });
-      fs.writeFileSync(path.join(dir, 'launch.json'), JSON.stringify(launch), { mode: 0o600, flag: 'wx' });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       return this.launched(spec.id);
     }
+    fs.writeFileSync(path.join(dir, 'launch.json'), JSON.stringify(launch), { mode: 0o600 });
     await this.supervisor.start(spec.id);
     return this.launched(spec.id);
   }
