@@ -26,19 +26,23 @@ describe('user metrics scraped from an instance', () => {
       { metricName: 'absent', metricType: 'gauge' as const },
     ];
     counter = 100;
+    const before1 = Date.now();
     const first = await scraper.read('i1', url, metrics);
+    const after1 = Date.now();
     assert.equal(first?.get('queue_depth'), 7);
     assert.equal(first?.get('jobs'), undefined, 'a rate needs two readings');
     assert.equal(first?.get('absent'), undefined);
-    const t0 = Date.now();
     await new Promise((r) => setTimeout(r, 200));
     counter = 150; // +50 per series, +100 in all
     depth = 2;
+    const before2 = Date.now();
     const second = await scraper.read('i1', url, metrics);
-    const elapsed = (Date.now() - t0) / 1000;
+    const after2 = Date.now();
     assert.equal(second?.get('queue_depth'), 2);
+    // Each reading is stamped while its read runs: the time between them is at least the gap between the two
+    // reads and at most from the first's start to the second's end, however slow the machine.
     const rate = second?.get('jobs');
-    assert.ok(rate !== undefined && rate > 0 && rate <= 100 / elapsed + 1e-9 && rate >= 100 / (elapsed + 0.2), `rate ${rate}`);
+    assert.ok(rate !== undefined && rate >= 100 / ((after2 - before1) / 1000) && rate <= 100 / ((before2 - after1) / 1000), `rate ${rate} over reads ${before1}-${after1} and ${before2}-${after2}`);
     // Another instance has its own history; a gone instance is forgotten.
     assert.equal((await scraper.read('i2', url, metrics))?.get('jobs'), undefined);
     scraper.retain(new Set(['i2']));
