@@ -358,14 +358,15 @@ export class AddonController {
   }
 
   private async onExit(key: string, a: AddonRecord, inst: ObservedInstance): Promise<PassResult> {
-    const tail: string[] = [];
-    for await (const l of this.driver.logs(inst.id, { tail: 5 })) tail.push(l.line);
-    await this.driver.remove(inst.id);
     // A stop another control plane began and did not see through: no failure, and no back-off.
     if (inst.reason === STOPPED) {
+      await this.driver.remove(inst.id);
       this.opts.logger.info({ addon: key }, 'addon server stopped by an earlier control plane: removed');
       return { againInMs: 0 };
     }
+    const tail: string[] = [];
+    for await (const l of this.driver.logs(inst.id, { tail: 5 })) tail.push(l.line);
+    await this.driver.remove(inst.id);
     const f = this.failures.get(key) ?? { count: 0, notBefore: 0 };
     f.count++;
     const backoffMs = Math.min(60_000, 500 * 2 ** Math.min(f.count, 7));

@@ -19,7 +19,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { InstanceEvent, InstanceSpec, LogLine, ObservedInstance, RuntimeDriver, InstanceLabels } from '../driver.ts';
+import { STOPPED, type InstanceEvent, type InstanceSpec, type LogLine, type ObservedInstance, type RuntimeDriver, type InstanceLabels } from '../driver.ts';
 import { ValidationError } from '../../errors/errors.ts';
 import { APP_DIR, bwrapArgs, fileTargetProblem } from './sandbox.ts';
 import { execPlainCommand } from './exec-command.ts';
@@ -31,7 +31,6 @@ import { collectOutput, leaderAlive, loadOffsets, sandboxExitCode } from './supe
 import { SupervisorClient } from './supervisor-client.ts';
 import { allocateInstancePort } from '../instance-ports.ts';
 import { SYSTEM_PATH } from '../../domain/system-path.ts';
-import { STOPPED } from '../driver.ts';
 const WATCH_INTERVAL_MS = 200;
 const ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,200}$/;
 
@@ -85,6 +84,17 @@ function readJson<T>(file: string): T | undefined {
   } catch {
     return undefined;
   }
+}
+
+type ExitFields = Pick<ObservedInstance, 'exitedAt' | 'exitCode' | 'signal'>;
+
+/**
+ * An instance that has ended. Its reason is the one its exit recorded (an end the runtime caused: over the
+ * memory limit); else STOPPED when a control plane had begun its stop (stop.json), so the end is no crash.
+ */
+function exitedInstance(dir: string, base: Omit<ObservedInstance, 'state'>, e: ExitFields, recorded?: string): ObservedInstance {
+  const reason = recorded ?? (fs.existsSync(path.join(dir, 'stop.json')) ? STOPPED : undefined);
+  return { ...base, ...e, state: 'exited', ...(reason ? { reason } : {}) };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -221,22 +231,16 @@ export class ProcessDriver implements RuntimeDriver {
     const exit = readJson<Exit>(path.join(dir, 'exit.json'));
     const endpoints = meta.ports.map((p) => ({ name: p.name, internalPort: p.internalPort, host: '127.0.0.1', port: p.port }));
     const base = { id, labels: meta.labels, endpoints, pid: state?.appPid, startedAt: state?.startedAt };
-    // An end the runtime caused (over the memory limit) says so; else one a control plane asked for says that.
-    const reason = (recorded?: string) => recorded ?? (fs.existsSync(path.join(dir, 'stop.json')) ? STOPPED : undefined);
-    const ended = (e: Omit<ObservedInstance, 'id' | 'labels' | 'endpoints' | 'state'>, recorded?: string): ObservedInstance => {
-      const why = reason(recorded);
-      return { ...base, ...e, state: 'exited', ...(why ? { reason: why } : {}) };
-    };
-    if (exit) return ended({ exitedAt: exit.at, exitCode: exit.code, signal: exit.signal }, exit.reason);
+    if (exit) return exitedInstance(dir, base, { exitedAt: exit.at, exitCode: exit.code, signal: exit.signal }, exit.reason);
     if (!state) {
       // Launched moments ago and the supervisor has not written its state yet, or it died before that.
       const launched = fs.statSync(path.join(dir, 'meta.json')).mtimeMs;
-      return Date.now() - launched < 10_000 ? { ...base, state: 'starting' } : ended({ exitCode: null, signal: null });
+      return Date.now() - launched < 10_000 ? { ...base, state: 'starting' } : exitedInstance(dir, base, { exitCode: null, signal: null });
     }
     if (state.supervisorPid) {
       // Launched by an earlier version's per-instance supervisor, which records the exit itself.
       if (alive(state.supervisorPid) && isSupervisorOf(state.supervisorPid, dir)) return { ...base, state: 'running' };
-      return groupAlive(state.appPid) ? { ...base, state: 'running' } : ended({ exitCode: null, signal: 'SIGKILL' });
+      return groupAlive(state.appPid) ? { ...base, state: 'running' } : exitedInstance(dir, base, { exitCode: null, signal: 'SIGKILL' });
     }
     if (leaderAlive(state.appPid, state.appStart)) return { ...base, state: 'running' };
     // The app ended and nothing has recorded it yet. A running supervisor does within a tick (after the last
@@ -244,7 +248,7 @@ export class ProcessDriver implements RuntimeDriver {
     if (this.supervisor.runningPid()) return { ...base, state: 'running' };
     // No supervisor: bwrap's own report has the exit code; without a sandbox it is unknown.
     const code = this.isSandboxed(dir) ? sandboxExitCode(dir) : undefined;
-    return ended({ exitCode: code ?? null, signal: code === undefined ? 'SIGKILL' : null });
+    return exitedInstance(dir, base, { exitCode: code ?? null, signal: code === undefined ? 'SIGKILL' : null });
   }
 
   private isSandboxed(dir: string): boolean {
