@@ -29,6 +29,7 @@ import { alive, groupAlive, isSupervisorOf, sandboxedProcess, signalInstance, yi
 import { parseLogLines } from '../log-lines.ts';
 import { collectOutput, leaderAlive, loadOffsets, sandboxExitCode } from './supervisor-files.mjs';
 import { SupervisorClient } from './supervisor-client.ts';
+import { JsonFiles, readIfPresent, readJson } from './json-files.ts';
 import { allocateInstancePort } from '../instance-ports.ts';
 import { SYSTEM_PATH } from '../../domain/system-path.ts';
 const WATCH_INTERVAL_MS = 200;
@@ -78,14 +79,6 @@ export interface ProcessDriverOptions {
   logger?: { info(o: object, m: string): void; warn(o: object, m: string): void };
 }
 
-function readJson<T>(file: string): T | undefined {
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
-  } catch {
-    return undefined;
-  }
-}
-
 type ExitFields = Pick<ObservedInstance, 'exitedAt' | 'exitCode' | 'signal'>;
 
 /**
@@ -107,6 +100,8 @@ export class ProcessDriver implements RuntimeDriver {
   private readonly watcher = new InstanceWatch(() => this.list(), WATCH_INTERVAL_MS);
   private readonly cpuSamples = new Map<string, { ticks: number; at: number; cpuPercent: number }>();
   private readonly supervisor: SupervisorClient;
+  /** meta.json, state.json and launch.json of each instance, parsed again only when changed */
+  private readonly files = new JsonFiles();
 
   constructor(private readonly opts: ProcessDriverOptions) {
     fs.mkdirSync(path.join(opts.stateDir, 'instances'), { recursive: true });
@@ -225,10 +220,10 @@ export class ProcessDriver implements RuntimeDriver {
   /** Read one instance's state from its directory; undefined if it has none. */
   private observe(id: string): ObservedInstance | undefined {
     const dir = path.join(this.instancesDir, id);
-    const meta = readJson<Meta>(path.join(dir, 'meta.json'));
+    const meta = this.files.read<Meta>(path.join(dir, 'meta.json'));
     if (!meta) return undefined;
-    const state = readJson<State>(path.join(dir, 'state.json'));
-    const exit = readJson<Exit>(path.join(dir, 'exit.json'));
+    const state = this.files.read<State>(path.join(dir, 'state.json'));
+    const exit = readIfPresent<Exit>(path.join(dir, 'exit.json'));
     const endpoints = meta.ports.map((p) => ({ name: p.name, internalPort: p.internalPort, host: '127.0.0.1', port: p.port }));
     const base = { id, labels: meta.labels, endpoints, pid: state?.appPid, startedAt: state?.startedAt };
     if (exit) return exitedInstance(dir, base, { exitedAt: exit.at, exitCode: exit.code, signal: exit.signal }, exit.reason);
@@ -242,21 +237,24 @@ export class ProcessDriver implements RuntimeDriver {
       if (alive(state.supervisorPid) && isSupervisorOf(state.supervisorPid, dir)) return { ...base, state: 'running' };
       return groupAlive(state.appPid) ? { ...base, state: 'running' } : exitedInstance(dir, base, { exitCode: null, signal: 'SIGKILL' });
     }
-    if (leaderAlive(state.appPid, state.appStart)) return { ...base, state: 'running' };
-    // The app ended and nothing has recorded it yet. A running supervisor does within a tick (after the last
-    // output): until then it still counts as running, so the exit is reported once, with its code.
-    if (this.supervisor.runningPid()) return { ...base, state: 'running' };
+    // A running supervisor records the app's end (exit.json, read above) within a tick of it (after the last
+    // output): until then the instance counts as running, so the exit is reported once, with its code. Only
+    // without one is the app itself looked for.
+    if (this.supervisor.runningPid() || leaderAlive(state.appPid, state.appStart)) return { ...base, state: 'running' };
     // No supervisor: bwrap's own report has the exit code; without a sandbox it is unknown.
     const code = this.isSandboxed(dir) ? sandboxExitCode(dir) : undefined;
     return exitedInstance(dir, base, { exitCode: code ?? null, signal: code === undefined ? 'SIGKILL' : null });
   }
 
   private isSandboxed(dir: string): boolean {
-    return (readJson<Launch>(path.join(dir, 'launch.json'))?.sandbox.length ?? 0) > 0;
+    return (this.files.read<Launch>(path.join(dir, 'launch.json'))?.sandbox.length ?? 0) > 0;
   }
 
   async list(): Promise<ObservedInstance[]> {
-    return this.observeAll(fs.readdirSync(this.instancesDir));
+    const ids = fs.readdirSync(this.instancesDir);
+    // What is kept of directories gone (removed here, or by another control plane sharing the runtime) goes.
+    this.files.retainDirs(new Set(ids.map((id) => path.join(this.instancesDir, id))));
+    return this.observeAll(ids);
   }
 
   /**
@@ -348,6 +346,7 @@ export class ProcessDriver implements RuntimeDriver {
       fs.appendFileSync(kept, fs.readFileSync(log));
     }
     fs.rmSync(dir, { recursive: true, force: true });
+    this.files.forgetDir(dir);
     this.watcher.forget(id, obs);
   }
 
