@@ -14,6 +14,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { api, fixtureRepo, startTestPlatform, waitFor, type RunningPlatform } from '../test/support/platform.ts';
+import { cpuMs } from './support/proc.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -39,13 +40,6 @@ function parseDuration(s: string): number {
   const m = /^([\d.]+)(us|ms|s)$/.exec(s);
   if (!m) return NaN;
   return Number(m[1]) * (m[2] === 'us' ? 0.001 : m[2] === 's' ? 1000 : 1);
-}
-
-/** user + system CPU of one process, in ms (clock ticks of 10 ms). */
-function cpuMs(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) * 10;
 }
 
 function wrk(port: number, seconds: number): Promise<Omit<Run, 'controlPlaneCpuMsPerS'>> {

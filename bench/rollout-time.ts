@@ -5,7 +5,8 @@
  * The platform runs with the settings a user gets by default (probe timing, grace periods, resync), the
  * service has no health check; the last rows show the cost of a minimum-ready hold (minReadySeconds).
  * With max_in_flight above 1 a second peer is printed beside it: a wave's raw starts all at once (the
- * slowest of them, median), times the waves, as a wave of starts competes for the same cores.
+ * slowest of them, median), times the waves, as a wave of starts competes for the same cores. Each row also
+ * gives the platform's own CPU per rollout (control plane, the runtime's supervisor, HAProxy; from /proc).
  *   node --import tsx bench/rollout-time.ts [rounds=3] [holdSeconds=0.5]     (holdSeconds 0: no hold rows)
  * The platform's last-old hold (SLIPWAY_LAST_OLD_HOLD_SECONDS, 0.5 s by default: the last old instance stays
  * until one new instance has been ready that long) is the default unless BENCH_LAST_OLD_HOLD_SECONDS sets it;
@@ -16,6 +17,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { SYSTEM_PATH } from '../src/domain/system-path.ts';
 import { api, fixtureRepo, freePort, startTestPlatform, waitFor, ROOT } from '../test/support/platform.ts';
+import { cpuMs, haproxyPids, supervisorPid } from './support/proc.ts';
 
 const START_MS = 300;
 const INSTANCES = 10;
@@ -70,6 +72,7 @@ async function main() {
         const times: number[] = [];
         const raw: number[] = [];
         const rawWaves: number[] = [];
+        const cpu: { controlPlane: number; supervisor: number; haproxy: number }[] = [];
         for (let r = 0; r < rounds; r++) {
           // The old instances of the last round have stopped: nothing else runs while this one is timed.
           await waitFor(async () => (await api(p, 'GET', '/v1/projects/bench/services/web/containers')).body.data.containers.length === INSTANCES, 60_000, 'old instances stopped');
@@ -77,6 +80,8 @@ async function main() {
           if (maxInFlight > 1) rawWaves.push(Math.max(...(await Promise.all(Array.from({ length: maxInFlight }, () => rawStart())))));
           // A new release (a config change), then a rollout of it with this max-in-flight: timed from the
           // change to the rollout's own finishing time (no polling in the measurement).
+          const platformCpu = () => ({ controlPlane: cpuMs(p.proc.pid!), supervisor: cpuMs(supervisorPid(p.dataDir) ?? 0), haproxy: cpuMs(...haproxyPids(p.dataDir)) });
+          const cpu0 = platformCpu();
           const t0 = Date.now();
           await api(p, 'PATCH', '/v1/projects/bench/services/combined/web', { runtimeEnvironment: { START_DELAY_MS: String(START_MS), GREETING: `v${version++}` } });
           const started = await api(p, 'POST', '/projects/bench/services/web/rollouts', { strategy: 'rolling', maxInFlight, ...(hold ? { minReadySeconds: hold } : {}) });
@@ -87,6 +92,10 @@ async function main() {
             return ro?.status === 'COMPLETED' && ro;
           }, 300_000, 'rollout');
           times.push(Date.parse(done.finishedAt) - t0);
+          // The platform's own CPU for the whole rollout: until the old instances have stopped too.
+          await waitFor(async () => (await api(p, 'GET', '/v1/projects/bench/services/web/containers')).body.data.containers.length === INSTANCES, 60_000, 'old instances stopped');
+          const cpu1 = platformCpu();
+          cpu.push({ controlPlane: cpu1.controlPlane - cpu0.controlPlane, supervisor: cpu1.supervisor - cpu0.supervisor, haproxy: cpu1.haproxy - cpu0.haproxy });
         }
         const waves = Math.ceil(INSTANCES / maxInFlight);
         const start = median(raw);
@@ -95,6 +104,9 @@ async function main() {
         rows.push({ label: hold ? `minReadySeconds=${hold}` : 'defaults', maxInFlight, hold, ms: m, floor });
         console.log(
           `rollout-time max_in_flight=${maxInFlight}${hold ? ` minReadySeconds=${hold}` : ''}: ${m.toFixed(0)} ms (median of ${rounds}), floor ${floor.toFixed(0)} ms (raw start→port ${start.toFixed(0)} ms, median of ${raw.length}, × ${waves} waves), ratio ${(m / floor).toFixed(2)}x; ${holdNote}`,
+        );
+        console.log(
+          `  the platform's CPU per rollout (median of ${rounds}; the old instances' stops included, and this bench's polling of the API every 100 ms): control plane ${median(cpu.map((c) => c.controlPlane)).toFixed(0)} ms, supervisor ${median(cpu.map((c) => c.supervisor)).toFixed(0)} ms, HAProxy ${median(cpu.map((c) => c.haproxy)).toFixed(0)} ms`,
         );
         if (rawWaves.length) console.log(`  beside it: ${maxInFlight} raw starts at once take ${median(rawWaves).toFixed(0)} ms (the slowest, median of ${rawWaves.length}), × ${waves} waves = ${(median(rawWaves) * waves).toFixed(0)} ms, ratio ${(m / (median(rawWaves) * waves)).toFixed(2)}x`);
       }

@@ -38,6 +38,7 @@ import { NodeRouter } from '../src/router/node-proxy/node-router.ts';
 import type { AccessLogEntry, Router, RoutingTable } from '../src/router/table.ts';
 import type { AccessLogOutputs } from '../src/router/haproxy/access-log.ts';
 import { ReleaseTraffic } from '../src/controllers/service/release-traffic.ts';
+import { cpuMs, withChildren } from './support/proc.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -154,31 +155,8 @@ function parseDuration(s: string): number {
   return m[2] === 'us' ? v / 1000 : m[2] === 'ms' ? v : m[2] === 's' ? v * 1000 : v * 60_000;
 }
 
-/** user + system CPU time of these processes and their children's threads, in µs (Linux /proc; 0 elsewhere) */
-function cpuMicros(pids: number[]): number {
-  const tick = 1e6 / 100; // USER_HZ
-  let total = 0;
-  for (const pid of pids) {
-    try {
-      const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-      total += (Number(fields[11]) + Number(fields[12])) * tick;
-    } catch {
-      // gone, or not Linux
-    }
-  }
-  return total;
-}
-
-/** A process and its direct children (nginx's and HAProxy's masters hold no traffic; their workers do). */
-function withChildren(pid: number): number[] {
-  const kids: number[] = [];
-  try {
-    for (const t of fs.readdirSync(`/proc/${pid}/task`)) kids.push(...fs.readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').split(' ').filter(Boolean).map(Number));
-  } catch {
-    // not Linux
-  }
-  return [pid, ...kids];
-}
+/** user + system CPU time of these processes, in µs (Linux /proc; 0 elsewhere) */
+const cpuMicros = (pids: number[]) => cpuMs(...pids) * 1000;
 
 function wrk(port: number, seconds: number, pin: boolean, pids: number[] = []): Promise<Result> {
   const cpuBefore = cpuMicros(pids);

@@ -33,6 +33,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { fixtureRepo, freePort, ROOT, waitFor } from '../test/support/platform.ts';
 import { measureHaproxy } from './scale/haproxy-at-scale.ts';
+import { cpuMs, haproxyPids, rssMb } from './support/proc.ts';
 
 const SERVICES = Number(process.argv[2] ?? 1000);
 const PER_SERVICE = Number(process.argv[3] ?? 10);
@@ -148,28 +149,7 @@ async function pool<T>(items: T[], concurrency: number, f: (x: T) => Promise<voi
 }
 
 /** CPU seconds (user + system) a process has used, from /proc. */
-function cpuSeconds(pid: number): number {
-  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const parts = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return (Number(parts[11]) + Number(parts[12])) / 100;
-}
-
-function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
-
-function haproxyPids(dataDir: string): number[] {
-  const master = Number(fs.readFileSync(path.join(dataDir, 'router', 'haproxy.pid'), 'utf8').trim().split('\n')[0]);
-  const kids = fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => {
-    try {
-      return fs.readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1].split(' ')[1] === String(master);
-    } catch {
-      return false;
-    }
-  });
-  return [master, ...kids.map(Number)];
-}
+const cpuSeconds = (pid: number) => cpuMs(pid) / 1000;
 
 const svcName = (i: number) => `s${String(i).padStart(4, '0')}`;
 
