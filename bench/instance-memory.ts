@@ -78,7 +78,10 @@ function sum(procs: Map<number, Proc>, pids: Iterable<number>): { rss: number; p
   let pss = 0;
   for (const pid of pids) {
     const p = procs.get(pid);
-    if (p) (rss += p.rssKb), (pss += p.pssKb);
+    if (p) {
+      rss += p.rssKb;
+      pss += p.pssKb;
+    }
   }
   return { rss: rss / 1024, pss: pss / 1024 };
 }

@@ -48,6 +48,8 @@ fi
 
 echo "test: type-checking"
 npx tsc --noEmit -p .
+echo "test: linting"
+npm run --silent lint
 
 # The dashboard is built once here: browser test files running at once would otherwise each rebuild it, and a
 # build empties web/dist while another file's page loads. They build it themselves only when run alone.

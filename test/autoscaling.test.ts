@@ -75,7 +75,10 @@ describe('horizontal autoscaling (process runtime)', () => {
           res.resume();
           res.on('end', () => {
             if (res.statusCode === 200) stats.ok++;
-            else (stats.failed++, stats.errors.push(String(res.statusCode)));
+            else {
+              stats.failed++;
+              stats.errors.push(String(res.statusCode));
+            }
             resolve();
           });
         });

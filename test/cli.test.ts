@@ -114,6 +114,7 @@ describe('slipway CLI', () => {
     const table = await cli(['ps', ...svc]);
     assert.match(table.stdout, /^INSTANCE +TYPE +RELEASE/);
     assert.match(table.stdout, / yes \(\d+s ago\) /);
+    // eslint-disable-next-line no-control-regex -- the escape that starts a colour
     assert.doesNotMatch(table.stdout, /\x1b\[/, 'no colour when stdout is not a terminal');
   });
 

@@ -26,7 +26,7 @@ export class SharedArtifacts {
   /** Packs a finished artifact directory into the store under its build id (the directory's name). Idempotent. */
   async upload(artifactDir: string): Promise<void> {
     const chunks: Buffer[] = [];
-    await pipeline(tar.c({ gzip: true, cwd: artifactDir, portable: true }, ['.']) as unknown as Readable, async function* (src: AsyncIterable<Buffer>) {
+    await pipeline(tar.c({ gzip: true, cwd: artifactDir, portable: true }, ['.']) as unknown as Readable, async function (src: AsyncIterable<Buffer>) {
       for await (const c of src) chunks.push(c);
     });
     await this.blobs.put(`artifact/${path.basename(artifactDir)}`, Buffer.concat(chunks));

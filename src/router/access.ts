@@ -220,6 +220,7 @@ function escapeRegex(s: string): string {
  * configuration line holds it) and of JavaScript-only forms PCRE2 rejects or reads differently.
  */
 export function isPortableRegex(source: string): boolean {
+  // eslint-disable-next-line no-control-regex -- control characters are what a portable pattern may not hold
   if (source.length > 1024 || /[\x00-\x1f\x7f]/.test(source)) return false;
   // `[^]` and `[]` are JavaScript-only; `\u`/`\x{…}` and `\k<…>` differ between the dialects.
   if (/\[\^?\]|\\u|\\x\{|\\k|\\c/.test(source)) return false;

@@ -188,6 +188,7 @@ export function clientEndpoints(): ClientEndpoint[] {
       continue;
     }
     if (typeof e.endpointUrl !== 'function' || !e.method) continue;
+    // eslint-disable-next-line no-control-regex -- the NUL marks placed around each parameter's name above
     const route = decodeURIComponent(e.endpointUrl({ parameters: params, options: {} }).split('?')[0]).replace(/\u0000(\w+)\u0000/g, ':$1');
     out.push({ name, method: e.method.toUpperCase(), route, call: calls.get(name.replace(/Endpoint$/, 'Call')) });
   }

@@ -53,6 +53,7 @@ function credentialProblems(c: Partial<BackupDestinationCredentials> | undefined
 
 function prefixProblems(prefix: string | undefined, problems: FieldProblem[]): void {
   if (prefix === undefined) return;
+  // eslint-disable-next-line no-control-regex -- control characters are what the prefix may not hold
   if (prefix.length > 512 || prefix.split('/').some((s) => s === '.' || s === '..') || /[\\\u0000-\u001f]/.test(prefix)) {
     problems.push({ field: 'prefix', rule: 'format', message: 'a path prefix inside the bucket, without . or .. segments (at most 512 characters)' });
   }

@@ -5,7 +5,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { ApiClient } from '../api-client.ts';
-import { awaitNewRollout, followRollout, latestRolloutNumber, listRollouts, sleep, type RolloutOutcome, type RolloutView } from '../rollout-progress.ts';
+import { awaitNewRollout, followRollout, latestRolloutNumber, listRollouts, sleep, type RolloutView } from '../rollout-progress.ts';
 import { packDirectory } from '../source-bundle.ts';
 import { projectPath, requireService, servicePaths, UsageError, type ServiceRef } from '../service-ref.ts';
 import { followChange, reportOutcome } from './follow-change.ts';

@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { CheckboxField, Field, Form, NumberField, Panel, SecretField, SelectField, send, TextAreaField, TextField } from '../../../components/index.ts';
+import { CheckboxField, Form, NumberField, Panel, SecretField, SelectField, send, TextAreaField, TextField } from '../../../components/index.ts';
 import { svcPath, type PortView, type Save, type SecurityPolicies, type ServiceView } from './types.ts';
 
 const REDACTED = '[redacted]';
