@@ -64,16 +64,15 @@ export class ServiceDeploys {
     this.auth.authorize(caller, projectId, 'write');
     const svc = await this.store.services.get(projectId, serviceId);
     const key = serviceKey(projectId, serviceId);
-    const releases = await this.store.releases.list(key, 1000);
-    const current = releases.find((r) => r.id === svc.targetReleaseId);
+    const current = svc.targetReleaseId ? await this.store.releases.find(svc.targetReleaseId) : undefined;
     let to: ReleaseRecord | undefined;
     if (releaseNumber !== undefined) {
-      to = releases.find((r) => r.number === releaseNumber);
+      to = await this.store.releases.byNumber(key, releaseNumber);
       if (!to) throw ValidationError.one('release', 'exists', `service '${serviceId}' has no release ${releaseNumber}`);
     } else {
       // The newest release that completed a rollout, other than the one targeted now: the last good one.
       const good = (await this.store.rollouts.list(key, 1000)).find((r) => r.status === 'COMPLETED' && r.toReleaseId !== svc.targetReleaseId);
-      to = good ? releases.find((r) => r.id === good.toReleaseId) : undefined;
+      to = good ? await this.store.releases.find(good.toReleaseId) : undefined;
       if (!to) throw new ConflictError(`service '${serviceId}' has no earlier good release to roll back to`);
     }
     if (to.id === svc.targetReleaseId) throw new ConflictError(`service '${serviceId}' already runs release ${to.number}`);
@@ -82,31 +81,42 @@ export class ServiceDeploys {
     return { ...(await this.catalog.details(await this.store.services.get(projectId, serviceId))), restored };
   }
 
+  /** A service's newest 50 rollouts, newest first, each with its events. */
   async rollouts(caller: Principal, projectId: string, serviceId: string) {
     this.auth.authorize(caller, projectId, 'read');
     await this.store.services.get(projectId, serviceId);
-    const key = serviceKey(projectId, serviceId);
-    const numbers = new Map((await this.store.releases.list(key, 1000)).map((r) => [r.id, r.number]));
-    const list = await this.store.rollouts.list(key);
-    return Promise.all(
-      list.map(async (r) => ({
-        id: r.id,
-        number: r.number,
-        kind: r.kind,
-        strategy: r.strategy,
-        status: r.status,
-        message: r.message,
-        fromRelease: r.fromReleaseId ? (numbers.get(r.fromReleaseId) ?? null) : null,
-        toRelease: numbers.get(r.toReleaseId) ?? null,
-        deadlineAt: r.deadlineAt,
-        ...(r.options.maxInFlight ? { maxInFlight: r.options.maxInFlight } : {}),
-        ...(r.options.minReadySeconds !== undefined ? { minReadySeconds: r.options.minReadySeconds } : {}),
-        ...canaryView(r),
-        createdAt: r.createdAt,
-        finishedAt: r.finishedAt,
-        events: await this.store.rollouts.events(r.id),
-      })),
-    );
+    return this.views(await this.store.rollouts.list(serviceKey(projectId, serviceId)));
+  }
+
+  /**
+   * Rollouts as the API shows them: release numbers for release ids and each rollout's events, read in one
+   * query each (not a query per rollout, nor every release of the service with its sealed parts opened).
+   */
+  private async views(list: RolloutRecord[]) {
+    const numbers = await this.store.releases.numbers(list.flatMap((r) => (r.fromReleaseId ? [r.fromReleaseId, r.toReleaseId] : [r.toReleaseId])));
+    const events = await this.store.rollouts.eventsOf(list.map((r) => r.id));
+    return list.map((r) => ({
+      id: r.id,
+      number: r.number,
+      kind: r.kind,
+      strategy: r.strategy,
+      status: r.status,
+      message: r.message,
+      fromRelease: r.fromReleaseId ? (numbers.get(r.fromReleaseId) ?? null) : null,
+      toRelease: numbers.get(r.toReleaseId) ?? null,
+      deadlineAt: r.deadlineAt,
+      ...(r.options.maxInFlight ? { maxInFlight: r.options.maxInFlight } : {}),
+      ...(r.options.minReadySeconds !== undefined ? { minReadySeconds: r.options.minReadySeconds } : {}),
+      ...canaryView(r),
+      createdAt: r.createdAt,
+      finishedAt: r.finishedAt,
+      events: events.get(r.id) ?? [],
+    }));
+  }
+
+  /** One rollout as the API shows it, read afresh. */
+  private async view(id: string) {
+    return (await this.views([await this.store.rollouts.get(id)]))[0]!;
   }
 
   /**
@@ -116,8 +126,8 @@ export class ServiceDeploys {
   async startRollout(caller: Principal, projectId: string, serviceId: string, input: { release?: number; strategy: 'rolling' | 'recreate' | 'canary'; maxInFlight?: number; minReadySeconds?: number; canarySteps?: CanaryStepInput[]; canaryAnalysis?: CanaryAnalysisInput }) {
     this.auth.authorize(caller, projectId, 'write');
     const svc = await this.store.services.get(projectId, serviceId);
-    const releases = await this.store.releases.list(serviceKey(projectId, serviceId), 1000);
-    const to = input.release !== undefined ? releases.find((r) => r.number === input.release) : releases[0];
+    const key = serviceKey(projectId, serviceId);
+    const to = input.release !== undefined ? await this.store.releases.byNumber(key, input.release) : (await this.store.releases.list(key, 1))[0];
     if (!to) throw ValidationError.one('release', 'exists', input.release !== undefined ? `service '${serviceId}' has no release ${input.release}` : `service '${serviceId}' has no release yet`);
     if (input.strategy === 'canary' && !input.canarySteps?.length) throw ValidationError.one('canary.steps', 'required', 'a canary rollout needs at least one step');
     if (input.strategy !== 'canary' && (input.canarySteps || input.canaryAnalysis)) throw ValidationError.one('canary', 'strategy', "canary steps and analysis are only valid with strategy 'canary'");
@@ -126,7 +136,7 @@ export class ServiceDeploys {
     const { rollout } = await this.releases.restoreTo(svc, to, 'deploy', {
       how: { strategy, options: { ...(input.maxInFlight ? { maxInFlight: input.maxInFlight } : {}), ...(input.minReadySeconds !== undefined ? { minReadySeconds: input.minReadySeconds } : {}), ...canary } },
     });
-    return (await this.rollouts(caller, projectId, serviceId)).find((r) => r.id === rollout.id)!;
+    return this.view(rollout.id);
   }
 
   /**
@@ -143,7 +153,7 @@ export class ServiceDeploys {
     };
     let rollout: RolloutRecord | undefined;
     if (input.release !== undefined) {
-      const to = (await this.store.releases.list(serviceKey(projectId, serviceId), 1000)).find((r) => r.number === input.release);
+      const to = await this.store.releases.byNumber(serviceKey(projectId, serviceId), input.release);
       if (!to) throw ValidationError.one('revision', 'exists', `service '${serviceId}' has no release ${input.release}`);
       ({ rollout } = await this.releases.restoreTo(svc, to, 'rollback', { how }));
       svc = await this.store.services.get(projectId, serviceId);
@@ -206,19 +216,15 @@ export class ServiceDeploys {
 
   /** One rollout; a canary in progress also shows its live split and the per-release metrics of the last minute. */
   async rollout(caller: Principal, projectId: string, serviceId: string, number: number) {
-    const r = (await this.rollouts(caller, projectId, serviceId)).find((x) => x.number === number);
-    if (!r) throw new NotFoundError('rollout', String(number));
-    const rec = (await this.store.rollouts.list(serviceKey(projectId, serviceId), 1000)).find((x) => x.number === number)!;
+    const rec = await this.numbered(caller, projectId, serviceId, number);
+    const r = (await this.views([rec]))[0]!;
     if (rec.status !== 'IN_PROGRESS' || !rec.options.canarySteps || !this.observer.canaryView) return r;
     return { ...r, ...canaryView(rec, this.observer.canaryView(serviceKey(projectId, serviceId))) };
   }
 
   /** A rollout's events after a given event id, and whether the rollout still runs (for streaming). */
   async rolloutEvents(caller: Principal, projectId: string, serviceId: string, number: number, afterId = 0) {
-    this.auth.authorize(caller, projectId, 'read');
-    await this.store.services.get(projectId, serviceId);
-    const r = (await this.store.rollouts.list(serviceKey(projectId, serviceId), 1000)).find((x) => x.number === number);
-    if (!r) throw new NotFoundError('rollout', String(number));
+    const r = await this.numbered(caller, projectId, serviceId, number);
     return { status: r.status, paused: r.paused, events: await this.store.rollouts.events(r.id, afterId) };
   }
 
@@ -231,7 +237,7 @@ export class ServiceDeploys {
     const next = r.options.canarySteps[r.stepIndex + 1];
     await this.store.rollouts.event(r.id, next ? `continued to canary step ${r.stepIndex + 2} (${next.trafficPercent !== undefined ? `${next.trafficPercent}% of requests` : `${next.instanceWeight}%`})` : 'continued: rolling out to all instances');
     this.signals.serviceChanged(serviceKey(projectId, serviceId));
-    return (await this.rollouts(caller, projectId, serviceId)).find((x) => x.id === r.id)!;
+    return this.view(r.id);
   }
 
   /** Cancel a rollout in progress: the service returns to the release it came from. */
@@ -245,11 +251,20 @@ export class ServiceDeploys {
     const canceled = await this.store.releases.find(r.toReleaseId);
     await this.releases.restoreTo(svc, from, 'return', { how: { strategy: 'rolling' }, pinBuild: 'if-moved', from: canceled, message: (words) => `canceled rollout ${number}; ${words}` });
     await this.store.events.append({ projectId, serviceId, kind: 'rollout', reason: 'Canceled', message: `rollout ${number} canceled; returning to release ${from.number}` });
-    return (await this.rollouts(caller, projectId, serviceId)).find((x) => x.id === r.id)!;
+    return this.view(r.id);
+  }
+
+  /** A service's rollout by number, for a caller who may read the project; 404 when there is none. */
+  private async numbered(caller: Principal, projectId: string, serviceId: string, number: number): Promise<RolloutRecord> {
+    this.auth.authorize(caller, projectId, 'read');
+    await this.store.services.get(projectId, serviceId);
+    const r = await this.store.rollouts.byNumber(serviceKey(projectId, serviceId), number);
+    if (!r) throw new NotFoundError('rollout', String(number));
+    return r;
   }
 
   private async activeRollout(projectId: string, serviceId: string, number: number) {
-    const r = (await this.store.rollouts.list(serviceKey(projectId, serviceId), 1000)).find((x) => x.number === number);
+    const r = await this.store.rollouts.byNumber(serviceKey(projectId, serviceId), number);
     if (!r) throw ValidationError.one('rollout', 'exists', `service '${serviceId}' has no rollout ${number}`);
     if (r.status !== 'IN_PROGRESS') throw new ConflictError(`rollout ${number} is ${r.status.toLowerCase()}, not in progress`);
     return r;

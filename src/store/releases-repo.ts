@@ -63,6 +63,19 @@ export class ReleasesRepo {
     return row ? this.toRecord(row) : undefined;
   }
 
+  /** A service's release by its number (unique per service), however old. */
+  async byNumber(serviceKey: string, number: number): Promise<ReleaseRecord | undefined> {
+    const row = await this.db.selectFrom('releases').selectAll().where('service_id', '=', serviceKey).where('number', '=', number).executeTakeFirst();
+    return row ? this.toRecord(row) : undefined;
+  }
+
+  /** The numbers of these releases, by id: read without opening their sealed parts. */
+  async numbers(ids: string[]): Promise<Map<string, number>> {
+    if (ids.length === 0) return new Map();
+    const rows = await this.db.selectFrom('releases').select(['id', 'number']).where('id', 'in', [...new Set(ids)]).execute();
+    return new Map(rows.map((r) => [r.id, r.number]));
+  }
+
   async list(serviceKey: string, limit = 100): Promise<ReleaseRecord[]> {
     const rows = await this.db.selectFrom('releases').selectAll().where('service_id', '=', serviceKey).orderBy('number', 'desc').limit(limit).execute();
     return rows.map((r) => this.toRecord(r));

@@ -111,6 +111,12 @@ export class RolloutsRepo {
     return rows.map(toRecord);
   }
 
+  /** A service's rollout by its number (unique per service), however old. */
+  async byNumber(serviceKey: string, number: number): Promise<RolloutRecord | undefined> {
+    const row = await this.db.selectFrom('rollouts').selectAll().where('service_id', '=', serviceKey).where('number', '=', number).executeTakeFirst();
+    return row ? toRecord(row) : undefined;
+  }
+
   async get(id: string): Promise<RolloutRecord> {
     const row = await this.db.selectFrom('rollouts').selectAll().where('id', '=', id).executeTakeFirst();
     if (!row) throw new NotFoundError('rollout', id);
@@ -156,6 +162,15 @@ export class RolloutsRepo {
   async lastEvent(rolloutId: string): Promise<RolloutEvent | undefined> {
     const r = await this.db.selectFrom('rollout_events').selectAll().where('rollout_id', '=', rolloutId).orderBy('id', 'desc').limit(1).executeTakeFirst();
     return r ? { id: Number(r.id), message: r.message, createdAt: r.created_at } : undefined;
+  }
+
+  /** The events of several rollouts in one query, each rollout's in order (every id given has a list). */
+  async eventsOf(rolloutIds: string[]): Promise<Map<string, RolloutEvent[]>> {
+    const out = new Map<string, RolloutEvent[]>(rolloutIds.map((id) => [id, []]));
+    if (rolloutIds.length === 0) return out;
+    const rows = await this.db.selectFrom('rollout_events').selectAll().where('rollout_id', 'in', rolloutIds).orderBy('id').execute();
+    for (const r of rows) out.get(r.rollout_id)?.push({ id: Number(r.id), message: r.message, createdAt: r.created_at });
+    return out;
   }
 
   async events(rolloutId: string, afterId = 0): Promise<RolloutEvent[]> {
