@@ -16,10 +16,9 @@ export function registerCfDeployments(app: Api, deps: ApiDeps, cx: CfLookups): v
   const { allApps, findApp, appOfKey, currentBuildId } = cx;
 
   // ---- deployments ----------------------------------------------------------------------------------------
-  const deploymentOf = async (base: string, svc: ServiceRecord, r: RolloutRecord) => {
-    const key = serviceKey(svc.projectId, svc.id);
-    const all = await store.rollouts.list(key, 1000);
-    const next = all.find((x) => x.number === r.number + 1);
+  /** A rollout as a CF deployment; `next` is the rollout after it, where the caller has already read it. */
+  const deploymentOf = async (base: string, svc: ServiceRecord, r: RolloutRecord, after?: { next: RolloutRecord | undefined }) => {
+    const next = after ? after.next : await store.rollouts.byNumber(serviceKey(svc.projectId, svc.id), r.number + 1);
     const to = await store.releases.find(r.toReleaseId);
     const from = r.fromReleaseId ? await store.releases.find(r.fromReleaseId) : undefined;
     const last = await store.rollouts.lastEvent(r.id);
@@ -110,8 +109,8 @@ export function registerCfDeployments(app: Api, deps: ApiDeps, cx: CfLookups): v
     const out = [];
     for (const svc of (await allApps(req.principal)).filter((s) => !apps || apps.has(appGuid(s)))) {
       const rollouts = (await store.rollouts.list(serviceKey(svc.projectId, svc.id), 1000)).sort((a, b) => a.number - b.number);
-      for (const r of rollouts) {
-        const v = await deploymentOf(baseOf(req), svc, r);
+      for (const [i, r] of rollouts.entries()) {
+        const v = await deploymentOf(baseOf(req), svc, r, { next: rollouts[i + 1]?.number === r.number + 1 ? rollouts[i + 1] : undefined });
         if ((!values || values.has(v.status.value)) && (!reasons || reasons.has(v.status.reason))) out.push(v);
       }
     }

@@ -13,11 +13,16 @@ export function registerCfRevisions(app: Api, deps: ApiDeps, cx: CfLookups): voi
   const { findApp, appOfKey } = cx;
 
   // ---- revisions --------------------------------------------------------------------------------------------
+  /** The releases an app runs now, or is rolling out to. */
+  const deployedOf = async (p: Principal, svc: ServiceRecord) => {
+    const live = new Set((await catalog.instances(p, svc.projectId, svc.id)).filter((i) => i.state !== 'stopping' && i.state !== 'exited' && i.state !== 'crashed').map((i) => i.releaseId));
+    if (svc.targetReleaseId) live.add(svc.targetReleaseId);
+    return live;
+  };
   const revisionsOf = async (p: Principal, base: string, svc: ServiceRecord, onlyDeployed: boolean) => {
     const key = serviceKey(svc.projectId, svc.id);
     const rels = (await store.releases.list(key, 1000)).sort((a, b) => a.number - b.number);
-    const live = new Set((await catalog.instances(p, svc.projectId, svc.id)).filter((i) => i.state !== 'stopping' && i.state !== 'exited' && i.state !== 'crashed').map((i) => i.releaseId));
-    if (svc.targetReleaseId) live.add(svc.targetReleaseId);
+    const live = await deployedOf(p, svc);
     return rels.map((rel, i) => revisionView(base, svc, rel, rels[i - 1], live.has(rel.id))).filter((v) => !onlyDeployed || v.deployed);
   };
   app.get('/v3/apps/:guid/revisions', { schema: { tags: ['cf'], params: GuidParams, querystring: ListQuery } }, async (req) => {
@@ -41,7 +46,9 @@ export function registerCfRevisions(app: Api, deps: ApiDeps, cx: CfLookups): voi
   };
   app.get('/v3/revisions/:guid', { schema: { tags: ['cf'], params: GuidParams } }, async (req) => {
     const { rel, svc } = await findRevision(req.principal, (req.params as { guid: string }).guid);
-    return (await revisionsOf(req.principal, baseOf(req), svc, false)).find((v) => v.guid === rel.id);
+    // Its own release and the one before it (what its description compares with), not every release.
+    const prev = rel.number > 1 ? await store.releases.byNumber(rel.serviceKey, rel.number - 1) : undefined;
+    return revisionView(baseOf(req), svc, rel, prev, (await deployedOf(req.principal, svc)).has(rel.id));
   });
   app.get('/v3/revisions/:guid/environment_variables', { schema: { tags: ['cf'], params: GuidParams } }, async (req) => {
     const { rel, svc } = await findRevision(req.principal, (req.params as { guid: string }).guid);
