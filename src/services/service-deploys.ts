@@ -93,7 +93,7 @@ export class ServiceDeploys {
    * query each (not a query per rollout, nor every release of the service with its sealed parts opened).
    */
   private async views(list: RolloutRecord[]) {
-    const numbers = await this.store.releases.numbers(list.flatMap((r) => (r.fromReleaseId ? [r.fromReleaseId, r.toReleaseId] : [r.toReleaseId])));
+    const heads = await this.store.releases.heads(list.flatMap((r) => (r.fromReleaseId ? [r.fromReleaseId, r.toReleaseId] : [r.toReleaseId])));
     const events = await this.store.rollouts.eventsOf(list.map((r) => r.id));
     return list.map((r) => ({
       id: r.id,
@@ -102,8 +102,8 @@ export class ServiceDeploys {
       strategy: r.strategy,
       status: r.status,
       message: r.message,
-      fromRelease: r.fromReleaseId ? (numbers.get(r.fromReleaseId) ?? null) : null,
-      toRelease: numbers.get(r.toReleaseId) ?? null,
+      fromRelease: r.fromReleaseId ? (heads.get(r.fromReleaseId)?.number ?? null) : null,
+      toRelease: heads.get(r.toReleaseId)?.number ?? null,
       deadlineAt: r.deadlineAt,
       ...(r.options.maxInFlight ? { maxInFlight: r.options.maxInFlight } : {}),
       ...(r.options.minReadySeconds !== undefined ? { minReadySeconds: r.options.minReadySeconds } : {}),

@@ -6,6 +6,9 @@ import { insertNumbered } from './next-number.ts';
 import type { ReleaseSpec, ReleaseRecord, ReleaseSecrets } from '../domain/release.ts';
 import { joinSecrets, splitSecrets, type ServiceSecrets, type ServiceSpec } from '../domain/service.ts';
 
+/** What a listing shows of a release: no spec, so nothing sealed is opened to read it. */
+export type ReleaseHead = Pick<ReleaseRecord, 'id' | 'number' | 'buildId'>;
+
 export class ReleasesRepo {
   constructor(
     private readonly db: Kysely<Database>,
@@ -69,11 +72,11 @@ export class ReleasesRepo {
     return row ? this.toRecord(row) : undefined;
   }
 
-  /** The numbers of these releases, by id: read without opening their sealed parts. */
-  async numbers(ids: string[]): Promise<Map<string, number>> {
+  /** These releases' numbers and builds, by id: read without opening their sealed parts. */
+  async heads(ids: string[]): Promise<Map<string, ReleaseHead>> {
     if (ids.length === 0) return new Map();
-    const rows = await this.db.selectFrom('releases').select(['id', 'number']).where('id', 'in', [...new Set(ids)]).execute();
-    return new Map(rows.map((r) => [r.id, r.number]));
+    const rows = await this.db.selectFrom('releases').select(['id', 'number', 'build_id']).where('id', 'in', [...new Set(ids)]).execute();
+    return new Map(rows.map((r) => [r.id, { id: r.id, number: r.number, buildId: r.build_id }]));
   }
 
   async list(serviceKey: string, limit = 100): Promise<ReleaseRecord[]> {

@@ -16,13 +16,25 @@ export function registerCfDeployments(app: Api, deps: ApiDeps, cx: CfLookups): v
   const { allApps, findApp, appOfKey, currentBuildId } = cx;
 
   // ---- deployments ----------------------------------------------------------------------------------------
-  /** A rollout as a CF deployment; `next` is the rollout after it, where the caller has already read it. */
-  const deploymentOf = async (base: string, svc: ServiceRecord, r: RolloutRecord, after?: { next: RolloutRecord | undefined }) => {
-    const next = after ? after.next : await store.rollouts.byNumber(serviceKey(svc.projectId, svc.id), r.number + 1);
-    const to = await store.releases.find(r.toReleaseId);
-    const from = r.fromReleaseId ? await store.releases.find(r.fromReleaseId) : undefined;
-    const last = await store.rollouts.lastEvent(r.id);
-    return deploymentView(base, svc, r, { next, to, from, lastEventAt: last?.createdAt, lastReadyAt: r.status === 'COMPLETED' ? (r.finishedAt ?? undefined) : undefined });
+  /**
+   * Rollouts, oldest first, as CF deployments. What each shows of its releases (number, droplet) is read for
+   * all of them at once, without opening the releases' sealed parts; the last event only of a rollout still
+   * running (a finished one shows when it finished). `nextOf` is the rollout after each, where known.
+   */
+  const deploymentsOf = async (base: string, svc: ServiceRecord, rollouts: RolloutRecord[], nextOf: (i: number) => RolloutRecord | undefined) => {
+    const heads = await store.releases.heads(rollouts.flatMap((r) => (r.fromReleaseId ? [r.toReleaseId, r.fromReleaseId] : [r.toReleaseId])));
+    return Promise.all(
+      rollouts.map(async (r, i) => {
+        const lastEventAt = r.finishedAt ? undefined : (await store.rollouts.lastEvent(r.id))?.createdAt;
+        const from = r.fromReleaseId ? heads.get(r.fromReleaseId) : undefined;
+        return deploymentView(base, svc, r, { next: nextOf(i), to: heads.get(r.toReleaseId), from, lastEventAt, lastReadyAt: r.status === 'COMPLETED' ? (r.finishedAt ?? undefined) : undefined });
+      }),
+    );
+  };
+  /** One rollout as a CF deployment. */
+  const deploymentOf = async (base: string, svc: ServiceRecord, r: RolloutRecord) => {
+    const next = await store.rollouts.byNumber(serviceKey(svc.projectId, svc.id), r.number + 1);
+    return (await deploymentsOf(base, svc, [r], () => next))[0]!;
   };
   const findDeployment = async (p: Principal, guid: string) => {
     const r = await store.rollouts.get(guid).catch(() => undefined);
@@ -109,10 +121,8 @@ export function registerCfDeployments(app: Api, deps: ApiDeps, cx: CfLookups): v
     const out = [];
     for (const svc of (await allApps(req.principal)).filter((s) => !apps || apps.has(appGuid(s)))) {
       const rollouts = (await store.rollouts.list(serviceKey(svc.projectId, svc.id), 1000)).sort((a, b) => a.number - b.number);
-      for (const [i, r] of rollouts.entries()) {
-        const v = await deploymentOf(baseOf(req), svc, r, { next: rollouts[i + 1]?.number === r.number + 1 ? rollouts[i + 1] : undefined });
-        if ((!values || values.has(v.status.value)) && (!reasons || reasons.has(v.status.reason))) out.push(v);
-      }
+      const views = await deploymentsOf(baseOf(req), svc, rollouts, (i) => (rollouts[i + 1]?.number === rollouts[i]!.number + 1 ? rollouts[i + 1] : undefined));
+      for (const v of views) if ((!values || values.has(v.status.value)) && (!reasons || reasons.has(v.status.reason))) out.push(v);
     }
     return paginated(out, q, baseOf(req), '/v3/deployments');
   });

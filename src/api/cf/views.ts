@@ -10,6 +10,7 @@ import type { ReleaseRecord } from '../../domain/release.ts';
 import type { BuildRecord } from '../../store/builds-repo.ts';
 import type { PackageRecord } from '../../store/packages-repo.ts';
 import type { RolloutRecord } from '../../store/rollouts-repo.ts';
+import type { ReleaseHead } from '../../store/releases-repo.ts';
 import type { ProjectRecord } from '../../store/projects-repo.ts';
 import type { InstanceView } from '../../services/ports.ts';
 import type { InstanceUsage } from '../../observe/metrics/metrics-reads.ts';
@@ -289,7 +290,7 @@ export function deploymentView(
   base: string,
   svc: ServiceRecord,
   r: RolloutRecord,
-  ctx: { next?: RolloutRecord; to?: ReleaseRecord; from?: ReleaseRecord; lastEventAt?: string; lastReadyAt?: string },
+  ctx: { next?: RolloutRecord; to?: ReleaseHead; from?: ReleaseHead; lastEventAt?: string; lastReadyAt?: string },
 ) {
   const app = appGuid(svc);
   const status = deploymentStatus(r, ctx.next);
