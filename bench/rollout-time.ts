@@ -80,7 +80,8 @@ async function main() {
           if (maxInFlight > 1) rawWaves.push(Math.max(...(await Promise.all(Array.from({ length: maxInFlight }, () => rawStart())))));
           // A new release (a config change), then a rollout of it with this max-in-flight: timed from the
           // change to the rollout's own finishing time (no polling in the measurement).
-          const platformCpu = () => ({ controlPlane: cpuMs(p.proc.pid!), supervisor: cpuMs(supervisorPid(p.dataDir) ?? 0), haproxy: cpuMs(...haproxyPids(p.dataDir)) });
+          const supervisor = supervisorPid(p.dataDir);
+          const platformCpu = () => ({ controlPlane: cpuMs(p.proc.pid!), supervisor: supervisor ? cpuMs(supervisor) : 0, haproxy: cpuMs(...haproxyPids(p.dataDir)) });
           const cpu0 = platformCpu();
           const t0 = Date.now();
           await api(p, 'PATCH', '/v1/projects/bench/services/combined/web', { runtimeEnvironment: { START_DELAY_MS: String(START_MS), GREETING: `v${version++}` } });

@@ -13,7 +13,7 @@ import { serviceKey } from '../domain/ids.ts';
 import type { ServiceRecord } from '../domain/service.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../errors/errors.ts';
 import type { ReleaseRecord } from '../domain/release.ts';
-import type { RolloutRecord } from '../store/rollouts-repo.ts';
+import { releaseIdsOf, type RolloutRecord } from '../store/rollouts-repo.ts';
 import { planRollout } from '../domain/rolling.ts';
 import { findPlan } from '../domain/plans.ts';
 import { describeChanges } from '../domain/release-snapshot.ts';
@@ -93,7 +93,7 @@ export class ServiceDeploys {
    * query each (not a query per rollout, nor every release of the service with its sealed parts opened).
    */
   private async views(list: RolloutRecord[]) {
-    const heads = await this.store.releases.heads(list.flatMap((r) => (r.fromReleaseId ? [r.fromReleaseId, r.toReleaseId] : [r.toReleaseId])));
+    const heads = await this.store.releases.heads(releaseIdsOf(list));
     const events = await this.store.rollouts.eventsOf(list.map((r) => r.id));
     return list.map((r) => ({
       id: r.id,

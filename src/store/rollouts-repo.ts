@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import type { Database } from './schema.ts';
 import { NotFoundError } from '../errors/errors.ts';
 import { insertNumbered } from './next-number.ts';
@@ -70,6 +70,15 @@ function toRecord(r: Database['rollouts']): RolloutRecord {
     stepIndex: r.step_index,
     paused: r.paused === 1,
   };
+}
+
+function toEvent(r: Selectable<Database['rollout_events']>): RolloutEvent {
+  return { id: Number(r.id), message: r.message, createdAt: r.created_at };
+}
+
+/** The releases a list of rollouts names: each one's target, and the release it came from. */
+export function releaseIdsOf(rollouts: RolloutRecord[]): string[] {
+  return rollouts.flatMap((r) => (r.fromReleaseId ? [r.toReleaseId, r.fromReleaseId] : [r.toReleaseId]));
 }
 
 /** Rollouts and their ordered events: the record of every move of a service between releases. */
@@ -161,7 +170,7 @@ export class RolloutsRepo {
 
   async lastEvent(rolloutId: string): Promise<RolloutEvent | undefined> {
     const r = await this.db.selectFrom('rollout_events').selectAll().where('rollout_id', '=', rolloutId).orderBy('id', 'desc').limit(1).executeTakeFirst();
-    return r ? { id: Number(r.id), message: r.message, createdAt: r.created_at } : undefined;
+    return r ? toEvent(r) : undefined;
   }
 
   /** The events of several rollouts in one query, each rollout's in order (every id given has a list). */
@@ -169,13 +178,13 @@ export class RolloutsRepo {
     const out = new Map<string, RolloutEvent[]>(rolloutIds.map((id) => [id, []]));
     if (rolloutIds.length === 0) return out;
     const rows = await this.db.selectFrom('rollout_events').selectAll().where('rollout_id', 'in', rolloutIds).orderBy('id').execute();
-    for (const r of rows) out.get(r.rollout_id)?.push({ id: Number(r.id), message: r.message, createdAt: r.created_at });
+    for (const r of rows) out.get(r.rollout_id)?.push(toEvent(r));
     return out;
   }
 
   async events(rolloutId: string, afterId = 0): Promise<RolloutEvent[]> {
     const rows = await this.db.selectFrom('rollout_events').selectAll().where('rollout_id', '=', rolloutId).where('id', '>', afterId).orderBy('id').execute();
-    return rows.map((r) => ({ id: Number(r.id), message: r.message, createdAt: r.created_at }));
+    return rows.map(toEvent);
   }
 
   async deleteForService(serviceKey: string): Promise<void> {

@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import type { Api, ApiDeps } from '../deps.ts';
 import type { Principal } from '../../services/auth.ts';
 import type { ServiceRecord } from '../../domain/service.ts';
-import type { RolloutRecord } from '../../store/rollouts-repo.ts';
+import { releaseIdsOf, type RolloutRecord } from '../../store/rollouts-repo.ts';
 import { NotFoundError, UnprocessableError, ValidationError } from '../../errors/errors.ts';
 import { serviceKey } from '../../domain/ids.ts';
 import { appGuid, buildIdOfDroplet, deploymentView, paginated } from './views.ts';
@@ -22,7 +22,7 @@ export function registerCfDeployments(app: Api, deps: ApiDeps, cx: CfLookups): v
    * running (a finished one shows when it finished). `nextOf` is the rollout after each, where known.
    */
   const deploymentsOf = async (base: string, svc: ServiceRecord, rollouts: RolloutRecord[], nextOf: (i: number) => RolloutRecord | undefined) => {
-    const heads = await store.releases.heads(rollouts.flatMap((r) => (r.fromReleaseId ? [r.toReleaseId, r.fromReleaseId] : [r.toReleaseId])));
+    const heads = await store.releases.heads(releaseIdsOf(rollouts));
     return Promise.all(
       rollouts.map(async (r, i) => {
         const lastEventAt = r.finishedAt ? undefined : (await store.rollouts.lastEvent(r.id))?.createdAt;

@@ -15,11 +15,6 @@ export function readJson<T>(file: string): T | undefined {
   }
 }
 
-/** readJson for a file that is usually absent: a stat that finds nothing costs a fifth of a read that throws. */
-export function readIfPresent<T>(file: string): T | undefined {
-  return fs.statSync(file, { throwIfNoEntry: false }) ? readJson<T>(file) : undefined;
-}
-
 /**
  * A file is taken to be unchanged while its inode, size and change time are. File systems stamp times from a
  * coarse clock (a tick of a few milliseconds), so a write within the same tick as the one read could keep
@@ -37,42 +32,49 @@ interface Kept {
 }
 
 /**
- * Keeps each file's parsed value with the identity it had when read (see RACY_MS). Values are frozen (their
- * top level and the objects in it): every reader shares them. Files written by rename (a new inode) or
- * created once are what it is for; a file rewritten in place within RACY_MS of a read is read again too.
+ * Keeps each file's parsed value with the identity it had when read (see RACY_MS), by directory. Values are
+ * frozen (their top level and the objects in it): every reader shares them. Files written by rename (a new
+ * inode) or created once are what it is for; a file rewritten in place within RACY_MS of a read is read again
+ * too. A file that is absent costs one stat that finds nothing (a fifth of a read that throws).
  */
 export class JsonFiles {
-  private readonly kept = new Map<string, Kept>();
+  private readonly kept = new Map<string, Map<string, Kept>>();
 
   constructor(private readonly stat: (file: string) => Pick<fs.Stats, 'ino' | 'size' | 'ctimeMs'> | undefined = (file) => fs.statSync(file, { throwIfNoEntry: false })) {}
 
+  /** The file's JSON object; undefined if it is absent, or not a whole JSON object (being written). */
   read<T extends object>(file: string): T | undefined {
+    const dir = path.dirname(file);
+    const name = path.basename(file);
+    const inDir = this.kept.get(dir);
     const statAt = Date.now();
     const st = this.stat(file);
     if (!st) {
-      this.kept.delete(file);
+      inDir?.delete(name);
       return undefined;
     }
-    const k = this.kept.get(file);
+    const k = inDir?.get(name);
     if (k && k.ino === st.ino && k.size === st.size && k.ctimeMs === st.ctimeMs && k.statAt - st.ctimeMs > RACY_MS) return k.value as T;
     const value = readJson<T>(file);
-    if (value === undefined || value === null || typeof value !== 'object') {
-      this.kept.delete(file);
-      return value ?? undefined;
+    if (!value || typeof value !== 'object') {
+      inDir?.delete(name);
+      return undefined;
     }
     for (const v of Object.values(value)) if (v && typeof v === 'object') Object.freeze(v);
     Object.freeze(value);
-    this.kept.set(file, { ino: st.ino, size: st.size, ctimeMs: st.ctimeMs, statAt, value });
+    const kept = inDir ?? new Map<string, Kept>();
+    kept.set(name, { ino: st.ino, size: st.size, ctimeMs: st.ctimeMs, statAt, value });
+    this.kept.set(dir, kept);
     return value;
   }
 
   /** Drops what is kept of the files in a directory (removed with its instance). */
   forgetDir(dir: string): void {
-    for (const file of this.kept.keys()) if (path.dirname(file) === dir) this.kept.delete(file);
+    this.kept.delete(dir);
   }
 
   /** Drops what is kept of files in any directory but these. */
   retainDirs(dirs: ReadonlySet<string>): void {
-    for (const file of this.kept.keys()) if (!dirs.has(path.dirname(file))) this.kept.delete(file);
+    for (const dir of this.kept.keys()) if (!dirs.has(dir)) this.kept.delete(dir);
   }
 }

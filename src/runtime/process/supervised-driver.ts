@@ -29,7 +29,7 @@ import { alive, groupAlive, isSupervisorOf, sandboxedProcess, signalInstance, yi
 import { parseLogLines } from '../log-lines.ts';
 import { collectOutput, leaderAlive, loadOffsets, sandboxExitCode } from './supervisor-files.mjs';
 import { SupervisorClient } from './supervisor-client.ts';
-import { JsonFiles, readIfPresent, readJson } from './json-files.ts';
+import { JsonFiles, readJson } from './json-files.ts';
 import { allocateInstancePort } from '../instance-ports.ts';
 import { SYSTEM_PATH } from '../../domain/system-path.ts';
 const WATCH_INTERVAL_MS = 200;
@@ -100,7 +100,7 @@ export class ProcessDriver implements RuntimeDriver {
   private readonly watcher = new InstanceWatch(() => this.list(), WATCH_INTERVAL_MS);
   private readonly cpuSamples = new Map<string, { ticks: number; at: number; cpuPercent: number }>();
   private readonly supervisor: SupervisorClient;
-  /** meta.json, state.json and launch.json of each instance, parsed again only when changed */
+  /** meta.json, state.json, exit.json and launch.json of each instance, parsed again only when changed */
   private readonly files = new JsonFiles();
 
   constructor(private readonly opts: ProcessDriverOptions) {
@@ -223,7 +223,7 @@ export class ProcessDriver implements RuntimeDriver {
     const meta = this.files.read<Meta>(path.join(dir, 'meta.json'));
     if (!meta) return undefined;
     const state = this.files.read<State>(path.join(dir, 'state.json'));
-    const exit = readIfPresent<Exit>(path.join(dir, 'exit.json'));
+    const exit = this.files.read<Exit>(path.join(dir, 'exit.json'));
     const endpoints = meta.ports.map((p) => ({ name: p.name, internalPort: p.internalPort, host: '127.0.0.1', port: p.port }));
     const base = { id, labels: meta.labels, endpoints, pid: state?.appPid, startedAt: state?.startedAt };
     if (exit) return exitedInstance(dir, base, { exitedAt: exit.at, exitCode: exit.code, signal: exit.signal }, exit.reason);
